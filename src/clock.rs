@@ -1,0 +1,138 @@
+//! Wall time, as an input.
+//!
+//! - [`Clock`]: what every component asks for "now".
+//! - [`SystemClock`]: the production clock.
+//! - `ManualClock` (feature `testing`): a shared clock that tests set and advance.
+//!
+//! Stores never read a clock: the core reads [`Clock::now`], truncates it to whole
+//! microseconds with [`truncate_to_micros`] and passes it to every store call, so a
+//! value written and read back is exactly equal on every backend.
+
+use std::fmt::Debug;
+#[cfg(feature = "testing")]
+use std::sync::{Arc, Mutex};
+
+use time::OffsetDateTime;
+
+/// A source of wall time.
+///
+/// Waiting ("how long do I sleep?") uses `tokio::time`; only "what time is it?" comes
+/// from here, so tests can move time without sleeping.
+pub trait Clock: Send + Sync + Debug + 'static {
+    /// The current time, in UTC, truncated to whole microseconds.
+    fn now(&self) -> OffsetDateTime;
+}
+
+/// The operating system's clock.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    #[allow(clippy::disallowed_methods)] // the one place that reads wall time
+    fn now(&self) -> OffsetDateTime {
+        truncate_to_micros(OffsetDateTime::now_utc())
+    }
+}
+
+/// `t` in UTC with its sub-microsecond part dropped.
+///
+/// Every store keeps time as integer microseconds since the Unix epoch; truncating
+/// before a value reaches a store makes every round trip exact.
+pub fn truncate_to_micros(t: OffsetDateTime) -> OffsetDateTime {
+    let t = t.to_offset(time::UtcOffset::UTC);
+    let nanos = t.nanosecond();
+    t.replace_nanosecond(nanos - nanos % 1_000)
+        .expect("a nanosecond value rounded down stays in range")
+}
+
+/// `t` as integer microseconds since the Unix epoch.
+///
+/// Every `OffsetDateTime` that `time` can represent fits in an `i64` of microseconds.
+pub fn to_unix_micros(t: OffsetDateTime) -> i64 {
+    i64::try_from(t.unix_timestamp_nanos() / 1_000)
+        .expect("time's range (+-9999 years) fits in i64 microseconds")
+}
+
+/// The time `micros` microseconds after the Unix epoch, in UTC.
+///
+/// Returns `None` when `micros` lies outside the range `time` can represent.
+pub fn from_unix_micros(micros: i64) -> Option<OffsetDateTime> {
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(micros) * 1_000).ok()
+}
+
+/// A clock that only moves when told to; clones share one time.
+///
+/// ```
+/// use leasehold::{Clock, ManualClock};
+/// use time::{macros::datetime, Duration};
+///
+/// let clock = ManualClock::new(datetime!(2000-01-01 0:00 UTC));
+/// let other = clock.clone();
+/// clock.advance(Duration::seconds(90));
+/// assert_eq!(other.now(), datetime!(2000-01-01 0:01:30 UTC));
+/// ```
+#[cfg(feature = "testing")]
+#[derive(Debug, Clone)]
+pub struct ManualClock {
+    now: Arc<Mutex<OffsetDateTime>>,
+}
+
+#[cfg(feature = "testing")]
+impl ManualClock {
+    /// A clock that reads `start` until it is moved.
+    pub fn new(start: OffsetDateTime) -> Self {
+        Self {
+            now: Arc::new(Mutex::new(truncate_to_micros(start))),
+        }
+    }
+
+    /// Moves the clock to `t` (backwards too).
+    pub fn set(&self, t: OffsetDateTime) {
+        *self.now.lock().expect("the clock mutex is never poisoned") = truncate_to_micros(t);
+    }
+
+    /// Moves the clock forward by `by`.
+    pub fn advance(&self, by: time::Duration) {
+        let mut now = self.now.lock().expect("the clock mutex is never poisoned");
+        *now = truncate_to_micros(*now + by);
+    }
+}
+
+#[cfg(feature = "testing")]
+impl Clock for ManualClock {
+    fn now(&self) -> OffsetDateTime {
+        *self.now.lock().expect("the clock mutex is never poisoned")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    #[test]
+    fn truncation_drops_only_sub_microseconds() {
+        let t = datetime!(2100-01-01 12:00:00.123_456_789 UTC);
+
+        let truncated = truncate_to_micros(t);
+
+        assert_eq!(truncated, datetime!(2100-01-01 12:00:00.123_456 UTC));
+        assert_eq!(from_unix_micros(to_unix_micros(truncated)), Some(truncated));
+    }
+
+    #[test]
+    fn truncation_normalizes_to_utc() {
+        let t = datetime!(2000-01-01 01:00 +01:00);
+
+        assert_eq!(truncate_to_micros(t).offset(), time::UtcOffset::UTC);
+        assert_eq!(truncate_to_micros(t), datetime!(2000-01-01 0:00 UTC));
+    }
+
+    #[test]
+    fn micros_before_the_epoch_round_trip() {
+        let t = datetime!(1969-12-31 23:59:59.999_999 UTC);
+
+        assert_eq!(to_unix_micros(t), -1);
+        assert_eq!(from_unix_micros(-1), Some(t));
+    }
+}

@@ -1,0 +1,74 @@
+//! Errors.
+//!
+//! - [`StoreError`]: what a [`JobStore`](crate::JobStore) returns; the core branches on
+//!   its variants.
+//! - [`Error`]: what the user-facing API returns.
+
+use crate::job::{JobId, Lease};
+
+/// A boxed error from a backend, kept as the `source`.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// The error a store returns.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// No job has this id.
+    #[error("job {0} not found")]
+    NotFound(JobId),
+    /// The lease is not (or no longer) the job's current one: another claim took the
+    /// job, or the job is no longer running. Nothing was changed.
+    #[error("{0} is lost: the job was claimed again or is no longer running")]
+    LeaseLost(Lease),
+    /// The operation conflicts with the job's state (for example, a unique key is
+    /// held, or a schedule changed underneath a compare-and-set).
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// The backend stayed busy (a locked SQLite database past its busy timeout, a
+    /// pool timeout). Nothing was changed and the operation can be retried.
+    #[error("store busy: {0}")]
+    Busy(#[source] BoxError),
+    /// The store's schema is not one this version understands: written by a newer
+    /// version, not a leasehold database, or corrupt. Nothing was changed.
+    #[error("incompatible store: {0}")]
+    Incompatible(String),
+    /// Any other backend failure.
+    #[error("store backend error: {0}")]
+    Backend(#[source] BoxError),
+}
+
+impl StoreError {
+    /// Wraps a backend error.
+    pub fn backend(error: impl Into<BoxError>) -> Self {
+        StoreError::Backend(error.into())
+    }
+
+    /// Whether repeating the same call may succeed (`Busy` and `Backend`).
+    pub fn is_transient(&self) -> bool {
+        matches!(self, StoreError::Busy(_) | StoreError::Backend(_))
+    }
+}
+
+/// The error the user-facing API returns.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A job that cannot be stored: empty kind or queue, zero max attempts, ...
+    #[error("invalid job: {0}")]
+    InvalidJob(String),
+    /// A payload that does not serialize to JSON.
+    #[error("payload of job kind {kind:?} does not serialize")]
+    Serialize {
+        /// The job's kind.
+        kind: String,
+        /// serde_json's error.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// An invalid setting (worker, retry policy, schedule, ...).
+    #[error("invalid configuration: {0}")]
+    Config(String),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}

@@ -1,0 +1,359 @@
+//! The job model: what a store keeps for each job.
+//!
+//! - [`JobId`]: a UUIDv7, so ids sort by creation time.
+//! - [`JobState`]: the lifecycle, from `Scheduled` to a terminal state.
+//! - [`NewJob`]: a validated job on its way into a store.
+//! - [`JobRecord`]: a job as a store returns it.
+//! - [`Lease`]: the proof a worker holds a claimed job, fencing every later write.
+
+use std::fmt;
+use std::str::FromStr;
+use std::sync::Mutex;
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use uuid::{ContextV7, Timestamp, Uuid};
+
+use crate::error::Error;
+
+/// A job's identity: a UUIDv7 whose timestamp is the creating clock's time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct JobId(Uuid);
+
+/// One counter for the process keeps ids generated in the same millisecond in order.
+static ID_CONTEXT: Mutex<ContextV7> = Mutex::new(ContextV7::new());
+
+impl JobId {
+    /// A new id stamped with `now` (read from the caller's [`Clock`](crate::Clock)).
+    ///
+    /// Ids made by one process are strictly increasing, even within one millisecond
+    /// or when `now` goes backwards, so they give FIFO order among equal run times.
+    pub fn new(now: OffsetDateTime) -> Self {
+        let nanos = now.unix_timestamp_nanos().max(0);
+        let seconds = u64::try_from(nanos / 1_000_000_000).unwrap_or(u64::MAX);
+        let subsec = u32::try_from(nanos % 1_000_000_000).expect("a remainder of 1e9 fits u32");
+        let context = ID_CONTEXT.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        Self(Uuid::new_v7(Timestamp::from_unix(&*context, seconds, subsec)))
+    }
+
+    /// Wraps an existing UUID (for stores reading ids back).
+    pub const fn from_uuid(uuid: Uuid) -> Self {
+        Self(uuid)
+    }
+
+    /// The UUID inside.
+    pub const fn as_uuid(&self) -> &Uuid {
+        &self.0
+    }
+}
+
+impl fmt::Display for JobId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl FromStr for JobId {
+    type Err = uuid::Error;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Uuid::parse_str(s).map(Self)
+    }
+}
+
+/// Where a job is in its life.
+///
+/// `Scheduled` and `Available` are both "pending": a store reports `Scheduled` while
+/// `run_at` is after the `now` it was given and `Available` from then on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum JobState {
+    /// Pending, with `run_at` in the future.
+    Scheduled,
+    /// Pending and due: the next claim may take it.
+    Available,
+    /// Claimed by a worker that holds a lease on it.
+    Running,
+    /// Finished successfully (terminal).
+    Completed,
+    /// Attempts exhausted or failed permanently (terminal); `last_error` says why.
+    Failed,
+    /// Cancelled before it finished (terminal).
+    Cancelled,
+}
+
+impl JobState {
+    /// Every state, in lifecycle order.
+    pub const ALL: [JobState; 6] = [
+        JobState::Scheduled,
+        JobState::Available,
+        JobState::Running,
+        JobState::Completed,
+        JobState::Failed,
+        JobState::Cancelled,
+    ];
+
+    /// Whether the job will never run again.
+    pub const fn is_terminal(self) -> bool {
+        matches!(
+            self,
+            JobState::Completed | JobState::Failed | JobState::Cancelled
+        )
+    }
+
+    /// The lowercase name used in storage and messages (`"scheduled"`, ...).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            JobState::Scheduled => "scheduled",
+            JobState::Available => "available",
+            JobState::Running => "running",
+            JobState::Completed => "completed",
+            JobState::Failed => "failed",
+            JobState::Cancelled => "cancelled",
+        }
+    }
+}
+
+impl fmt::Display for JobState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The default queue's name.
+pub const DEFAULT_QUEUE: &str = "default";
+/// How many times a job runs by default before it ends `Failed`.
+pub const DEFAULT_MAX_ATTEMPTS: u32 = 20;
+
+/// A job on its way into a store, already validated.
+///
+/// Build one with [`NewJob::new`] and the setters; the fields are public for stores.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct NewJob {
+    /// The id the job will have (the core makes it; stores keep it).
+    pub id: JobId,
+    /// The handler's name.
+    pub kind: String,
+    /// The queue it waits in.
+    pub queue: String,
+    /// The handler's input.
+    pub payload: serde_json::Value,
+    /// Lower runs first; 0 by default.
+    pub priority: i16,
+    /// Not claimed before this time.
+    pub run_at: OffsetDateTime,
+    /// Attempts before the job ends `Failed`; at least 1.
+    pub max_attempts: u32,
+    /// At most one non-terminal job holds a given key.
+    pub unique_key: Option<String>,
+}
+
+impl NewJob {
+    /// A job of `kind` with `payload`, in the default queue, due at `now`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidJob`] when `kind` is empty.
+    pub fn new(
+        kind: impl Into<String>,
+        payload: serde_json::Value,
+        now: OffsetDateTime,
+    ) -> Result<Self, Error> {
+        let kind = kind.into();
+        if kind.trim().is_empty() {
+            return Err(Error::InvalidJob("job kind must not be empty".into()));
+        }
+        Ok(Self {
+            id: JobId::new(now),
+            kind,
+            queue: DEFAULT_QUEUE.to_owned(),
+            payload,
+            priority: 0,
+            run_at: crate::clock::truncate_to_micros(now),
+            max_attempts: DEFAULT_MAX_ATTEMPTS,
+            unique_key: None,
+        })
+    }
+
+    /// Puts the job in `queue`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidJob`] when `queue` is empty.
+    pub fn queue(mut self, queue: impl Into<String>) -> Result<Self, Error> {
+        let queue = queue.into();
+        if queue.trim().is_empty() {
+            return Err(Error::InvalidJob(format!(
+                "queue name must not be empty (job kind {:?})",
+                self.kind
+            )));
+        }
+        self.queue = queue;
+        Ok(self)
+    }
+
+    /// Sets the priority; lower runs first.
+    pub fn priority(mut self, priority: i16) -> Self {
+        self.priority = priority;
+        self
+    }
+
+    /// Not claimed before `run_at` (truncated to microseconds).
+    pub fn run_at(mut self, run_at: OffsetDateTime) -> Self {
+        self.run_at = crate::clock::truncate_to_micros(run_at);
+        self
+    }
+
+    /// Sets the number of attempts before the job ends `Failed`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidJob`] when `max_attempts` is 0.
+    pub fn max_attempts(mut self, max_attempts: u32) -> Result<Self, Error> {
+        if max_attempts == 0 {
+            return Err(Error::InvalidJob(format!(
+                "max_attempts must be at least 1 (job kind {:?})",
+                self.kind
+            )));
+        }
+        self.max_attempts = max_attempts;
+        Ok(self)
+    }
+
+    /// At most one non-terminal job holds `key`; a second enqueue returns the first.
+    pub fn unique_key(mut self, key: impl Into<String>) -> Self {
+        self.unique_key = Some(key.into());
+        self
+    }
+}
+
+/// A job as a store returns it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct JobRecord {
+    /// The job's id.
+    pub id: JobId,
+    /// The handler's name.
+    pub kind: String,
+    /// The queue it waits in.
+    pub queue: String,
+    /// The handler's input.
+    pub payload: serde_json::Value,
+    /// Lower runs first.
+    pub priority: i16,
+    /// Where the job is in its life, as of the `now` the store was given.
+    pub state: JobState,
+    /// When the job is (or was last) due.
+    #[serde(with = "time::serde::rfc3339")]
+    pub run_at: OffsetDateTime,
+    /// Attempts started so far: a claim adds one, a release gives it back.
+    pub attempt: u32,
+    /// Attempts allowed before the job ends `Failed`.
+    pub max_attempts: u32,
+    /// The fencing token: claims so far. It only grows, so a stale worker's lease never
+    /// matches again, even after a release.
+    pub lease_token: u32,
+    /// Until when the current lease holds (only while `Running`).
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub lease_until: Option<OffsetDateTime>,
+    /// The worker that holds or last held the lease.
+    pub worker: Option<String>,
+    /// The deduplication key, if any.
+    pub unique_key: Option<String>,
+    /// The error of the last failed attempt.
+    pub last_error: Option<String>,
+    /// When the job was enqueued.
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    /// When the job reached a terminal state.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub finished_at: Option<OffsetDateTime>,
+}
+
+impl JobRecord {
+    /// The record a store keeps for `job` enqueued at `now`: pending, no attempts yet.
+    pub fn from_new(job: NewJob, now: OffsetDateTime) -> Self {
+        let state = if job.run_at > now {
+            JobState::Scheduled
+        } else {
+            JobState::Available
+        };
+        Self {
+            id: job.id,
+            kind: job.kind,
+            queue: job.queue,
+            payload: job.payload,
+            priority: job.priority,
+            state,
+            run_at: job.run_at,
+            attempt: 0,
+            max_attempts: job.max_attempts,
+            lease_token: 0,
+            lease_until: None,
+            worker: None,
+            unique_key: job.unique_key,
+            last_error: None,
+            created_at: now,
+            finished_at: None,
+        }
+    }
+
+    /// The lease a worker holds on this job after claiming it.
+    pub fn lease(&self) -> Lease {
+        Lease {
+            job_id: self.id,
+            token: self.lease_token,
+        }
+    }
+
+    /// Whether this attempt is the last one allowed.
+    pub fn is_last_attempt(&self) -> bool {
+        self.attempt >= self.max_attempts
+    }
+}
+
+/// Proof that a worker holds a claimed job: the job and the claim's token.
+///
+/// Heartbeat, complete, retry, fail and release succeed only while the token is the
+/// job's current [`JobRecord::lease_token`] and the job is `Running`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Lease {
+    /// The claimed job.
+    pub job_id: JobId,
+    /// The claim's fencing token.
+    pub token: u32,
+}
+
+impl fmt::Display for Lease {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "job {} lease {}", self.job_id, self.token)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    #[test]
+    fn ids_made_at_one_instant_are_increasing() {
+        let now = datetime!(2000-01-01 0:00 UTC);
+
+        let ids: Vec<JobId> = (0..1000).map(|_| JobId::new(now)).collect();
+
+        assert!(ids.windows(2).all(|w| w[0] < w[1]));
+    }
+
+    #[test]
+    fn an_empty_kind_or_queue_or_zero_attempts_is_refused() {
+        let now = datetime!(2000-01-01 0:00 UTC);
+
+        assert!(NewJob::new(" ", serde_json::Value::Null, now).is_err());
+        let job = NewJob::new("k", serde_json::Value::Null, now).unwrap();
+        assert!(job.clone().queue("").is_err());
+        assert!(job.max_attempts(0).is_err());
+    }
+}

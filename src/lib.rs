@@ -1,0 +1,31 @@
+//! Durable background jobs and schedules on Tokio.
+//!
+//! - [`Queue`] enqueues typed [`Job`]s into a [`JobStore`].
+//! - [`JobStore`] is the storage seam: `leasehold-memory` and `leasehold-sqlite`
+//!   implement it, and [`testing::conformance`] (feature `testing`) proves a store
+//!   keeps the contract.
+//! - [`Clock`] is the only source of wall time; stores are told the time.
+//!
+//! Jobs are leased, not locked: a worker claims a job until a time, extends the lease
+//! while it runs and records the outcome under the lease's token, so a worker that
+//! crashed or stalled can never overwrite the work of the one that took over.
+
+pub mod clock;
+pub mod error;
+pub mod job;
+pub mod queue;
+pub mod store;
+#[cfg(feature = "testing")]
+pub mod testing;
+
+#[cfg(feature = "testing")]
+pub use clock::ManualClock;
+pub use clock::{Clock, SystemClock};
+pub use error::{BoxError, Error, StoreError};
+pub use job::{JobId, JobRecord, JobState, Lease, NewJob};
+pub use queue::{EnqueueOptions, Job, Queue};
+pub use store::{Enqueued, HeartbeatStatus, JobFilter, JobStore};
+
+/// Re-exported so stores and tests name the same `async_trait` and `time`.
+pub use async_trait::async_trait;
+pub use time;

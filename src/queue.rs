@@ -1,0 +1,319 @@
+//! The producer side: typed jobs in, stored jobs out.
+//!
+//! - [`Job`]: a serde payload with a kind name; its handler is registered under
+//!   [`Job::KIND`].
+//! - [`EnqueueOptions`]: queue, priority, run time or delay, attempts, unique key.
+//! - [`Queue`]: the handle over any [`JobStore`] that enqueues, inspects and cancels,
+//!   and wakes this process's workers when it enqueues.
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), leasehold::Error> {
+//! use std::sync::Arc;
+//! use leasehold::{EnqueueOptions, Job, Queue};
+//! use leasehold_memory::MemoryStore;
+//! use serde::{Deserialize, Serialize};
+//!
+//! #[derive(Serialize, Deserialize)]
+//! struct SendEmail { to: String }
+//! impl Job for SendEmail { const KIND: &'static str = "send_email"; }
+//!
+//! let queue = Queue::new(Arc::new(MemoryStore::new()));
+//! let email = SendEmail { to: "ada@example.com".into() };
+//! let job = queue
+//!     .enqueue_with(&email, EnqueueOptions::new().queue("mail").priority(-1))
+//!     .await?
+//!     .job;
+//! assert_eq!(job.kind, "send_email");
+//! assert_eq!(queue.get(job.id).await?.map(|j| j.queue), Some("mail".to_owned()));
+//! # Ok(())
+//! # }
+//! ```
+
+use std::fmt;
+use std::sync::Arc;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use time::{Duration, OffsetDateTime};
+use tokio::sync::watch;
+
+use crate::clock::{Clock, SystemClock, truncate_to_micros};
+use crate::error::Error;
+use crate::job::{JobId, JobRecord, NewJob};
+use crate::store::{Enqueued, JobFilter, JobStore};
+
+/// A typed job: its payload is `Self`, serialized as JSON.
+pub trait Job: Serialize + DeserializeOwned + Send + Sync + 'static {
+    /// The name its handler is registered under; stored with every job.
+    const KIND: &'static str;
+}
+
+/// How to enqueue a job; every field has a default.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct EnqueueOptions {
+    /// The queue (default `"default"`).
+    pub queue: Option<String>,
+    /// Lower runs first (default 0).
+    pub priority: Option<i16>,
+    /// Not before this time (default: now). Wins over `delay`.
+    pub run_at: Option<OffsetDateTime>,
+    /// Not before now plus this (default: none).
+    pub delay: Option<Duration>,
+    /// Attempts before the job ends `Failed` (default 20).
+    pub max_attempts: Option<u32>,
+    /// Dedupes among non-terminal jobs.
+    pub unique_key: Option<String>,
+}
+
+impl EnqueueOptions {
+    /// The defaults.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// In `queue`.
+    pub fn queue(mut self, queue: impl Into<String>) -> Self {
+        self.queue = Some(queue.into());
+        self
+    }
+
+    /// With `priority`; lower runs first.
+    pub fn priority(mut self, priority: i16) -> Self {
+        self.priority = Some(priority);
+        self
+    }
+
+    /// Not before `run_at`.
+    pub fn run_at(mut self, run_at: OffsetDateTime) -> Self {
+        self.run_at = Some(run_at);
+        self
+    }
+
+    /// Not before now plus `delay`.
+    pub fn delay(mut self, delay: Duration) -> Self {
+        self.delay = Some(delay);
+        self
+    }
+
+    /// At most `max_attempts` attempts.
+    pub fn max_attempts(mut self, max_attempts: u32) -> Self {
+        self.max_attempts = Some(max_attempts);
+        self
+    }
+
+    /// Deduplicated by `key` among non-terminal jobs.
+    pub fn unique_key(mut self, key: impl Into<String>) -> Self {
+        self.unique_key = Some(key.into());
+        self
+    }
+
+    /// The validated job for `kind` and `payload`, as of `now`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidJob`] for an empty kind or queue or zero `max_attempts`.
+    pub fn build(
+        &self,
+        kind: &str,
+        payload: serde_json::Value,
+        now: OffsetDateTime,
+    ) -> Result<NewJob, Error> {
+        let mut job = NewJob::new(kind, payload, now)?;
+        if let Some(queue) = &self.queue {
+            job = job.queue(queue.clone())?;
+        }
+        if let Some(priority) = self.priority {
+            job = job.priority(priority);
+        }
+        if let Some(run_at) = self.run_at {
+            job = job.run_at(run_at);
+        } else if let Some(delay) = self.delay {
+            job = job.run_at(now + delay);
+        }
+        if let Some(max_attempts) = self.max_attempts {
+            job = job.max_attempts(max_attempts)?;
+        }
+        if let Some(key) = &self.unique_key {
+            job = job.unique_key(key.clone());
+        }
+        Ok(job)
+    }
+}
+
+/// Enqueues, inspects and cancels jobs in a [`JobStore`]; cheap to clone.
+///
+/// Workers built from a `Queue` (or from [`Queue::subscribe_enqueued`]) wake at once
+/// when it enqueues, instead of waiting for their next poll.
+#[derive(Clone)]
+pub struct Queue {
+    store: Arc<dyn JobStore>,
+    clock: Arc<dyn Clock>,
+    enqueued: Arc<watch::Sender<u64>>,
+}
+
+impl fmt::Debug for Queue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Queue")
+            .field("clock", &self.clock)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Queue {
+    /// A queue over `store` on the system clock.
+    pub fn new(store: Arc<dyn JobStore>) -> Self {
+        Self::with_clock(store, Arc::new(SystemClock))
+    }
+
+    /// A queue over `store` that reads time from `clock`.
+    pub fn with_clock(store: Arc<dyn JobStore>, clock: Arc<dyn Clock>) -> Self {
+        Self {
+            store,
+            clock,
+            enqueued: Arc::new(watch::channel(0).0),
+        }
+    }
+
+    /// The store underneath.
+    pub fn store(&self) -> &Arc<dyn JobStore> {
+        &self.store
+    }
+
+    /// The clock it reads.
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
+    }
+
+    /// A receiver that changes each time this queue (or a clone) enqueues.
+    pub fn subscribe_enqueued(&self) -> watch::Receiver<u64> {
+        self.enqueued.subscribe()
+    }
+
+    /// Enqueues `job` with the default options.
+    ///
+    /// # Errors
+    ///
+    /// As [`Queue::enqueue_with`].
+    pub async fn enqueue<J: Job>(&self, job: &J) -> Result<Enqueued, Error> {
+        self.enqueue_with(job, EnqueueOptions::default()).await
+    }
+
+    /// Enqueues `job` with `options`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Serialize`] for a payload that does not serialize and
+    /// [`Error::InvalidJob`] for invalid options (nothing is stored), or the store's
+    /// error.
+    pub async fn enqueue_with<J: Job>(
+        &self,
+        job: &J,
+        options: EnqueueOptions,
+    ) -> Result<Enqueued, Error> {
+        let now = self.clock.now();
+        let new_job = options.build(J::KIND, to_payload::<J>(job)?, now)?;
+        self.enqueue_new(new_job).await
+    }
+
+    /// Enqueues every job of `jobs` with `options`, all or none.
+    ///
+    /// # Errors
+    ///
+    /// As [`Queue::enqueue_with`]; on any error nothing is stored.
+    pub async fn enqueue_many<'a, J: Job>(
+        &self,
+        jobs: impl IntoIterator<Item = &'a J>,
+        options: EnqueueOptions,
+    ) -> Result<Vec<Enqueued>, Error> {
+        let now = self.clock.now();
+        let new_jobs = jobs
+            .into_iter()
+            .map(|job| options.build(J::KIND, to_payload::<J>(job)?, now))
+            .collect::<Result<Vec<_>, Error>>()?;
+        self.enqueue_many_new(new_jobs).await
+    }
+
+    /// Enqueues an already built job (an untyped kind, say).
+    ///
+    /// # Errors
+    ///
+    /// The store's error.
+    pub async fn enqueue_new(&self, job: NewJob) -> Result<Enqueued, Error> {
+        let enqueued = self.store.enqueue(job, self.clock.now()).await?;
+        self.wake_workers();
+        Ok(enqueued)
+    }
+
+    /// Enqueues already built jobs, all or none.
+    ///
+    /// # Errors
+    ///
+    /// The store's error; nothing is stored then.
+    pub async fn enqueue_many_new(&self, jobs: Vec<NewJob>) -> Result<Vec<Enqueued>, Error> {
+        if jobs.is_empty() {
+            return Ok(Vec::new());
+        }
+        let enqueued = self.store.enqueue_many(jobs, self.clock.now()).await?;
+        self.wake_workers();
+        Ok(enqueued)
+    }
+
+    /// The job with this id.
+    ///
+    /// # Errors
+    ///
+    /// The store's error.
+    pub async fn get(&self, id: JobId) -> Result<Option<JobRecord>, Error> {
+        Ok(self.store.get(id, self.clock.now()).await?)
+    }
+
+    /// Cancels the job: pending ones at once, running ones at their next heartbeat.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::NotFound`](crate::StoreError::NotFound) for an unknown id.
+    pub async fn cancel(&self, id: JobId) -> Result<JobRecord, Error> {
+        Ok(self.store.cancel(id, self.clock.now()).await?)
+    }
+
+    /// The jobs `filter` selects, ordered by id.
+    ///
+    /// # Errors
+    ///
+    /// The store's error.
+    pub async fn list(&self, filter: &JobFilter) -> Result<Vec<JobRecord>, Error> {
+        Ok(self.store.list(filter, self.clock.now()).await?)
+    }
+
+    /// How many jobs `filter` selects.
+    ///
+    /// # Errors
+    ///
+    /// The store's error.
+    pub async fn count(&self, filter: &JobFilter) -> Result<u64, Error> {
+        Ok(self.store.count(filter, self.clock.now()).await?)
+    }
+
+    /// Deletes up to `limit` terminal jobs that finished more than `age` ago.
+    ///
+    /// # Errors
+    ///
+    /// The store's error.
+    pub async fn prune(&self, age: Duration, limit: usize) -> Result<u64, Error> {
+        let before = truncate_to_micros(self.clock.now() - age);
+        Ok(self.store.prune(before, limit).await?)
+    }
+
+    fn wake_workers(&self) {
+        self.enqueued.send_modify(|n| *n = n.wrapping_add(1));
+    }
+}
+
+fn to_payload<J: Job>(job: &J) -> Result<serde_json::Value, Error> {
+    serde_json::to_value(job).map_err(|source| Error::Serialize {
+        kind: J::KIND.to_owned(),
+        source,
+    })
+}

@@ -1,0 +1,342 @@
+//! The storage seam: [`JobStore`], the contract every backend implements.
+//!
+//! - [`JobStore`]: one atomic lifecycle transition per method.
+//! - [`JobFilter`]: what `list` and `count` select.
+//! - [`HeartbeatStatus`]: the answer for each lease a heartbeat extends.
+//!
+//! The contract is written below as sentences. Each sentence names, in brackets, the
+//! case of the conformance suite (`leasehold::testing::conformance`, feature `testing`)
+//! that checks it; every store runs the whole suite.
+
+use async_trait::async_trait;
+use time::OffsetDateTime;
+
+use crate::error::StoreError;
+use crate::job::{JobId, JobRecord, JobState, Lease, NewJob};
+
+/// What [`JobStore::list`] and [`JobStore::count`] select.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct JobFilter {
+    /// Only jobs in this queue.
+    pub queue: Option<String>,
+    /// Only jobs in this state (as of the `now` given).
+    pub state: Option<JobState>,
+    /// Only jobs of this kind.
+    pub kind: Option<String>,
+    /// At most this many jobs (`list` only).
+    pub limit: Option<usize>,
+}
+
+impl JobFilter {
+    /// Every job.
+    pub fn all() -> Self {
+        Self::default()
+    }
+
+    /// Only jobs in `queue`.
+    pub fn queue(mut self, queue: impl Into<String>) -> Self {
+        self.queue = Some(queue.into());
+        self
+    }
+
+    /// Only jobs in `state`.
+    pub fn state(mut self, state: JobState) -> Self {
+        self.state = Some(state);
+        self
+    }
+
+    /// Only jobs of `kind`.
+    pub fn kind(mut self, kind: impl Into<String>) -> Self {
+        self.kind = Some(kind.into());
+        self
+    }
+
+    /// At most `limit` jobs.
+    pub fn limit(mut self, limit: usize) -> Self {
+        self.limit = Some(limit);
+        self
+    }
+
+    /// Whether `job` (with its state as of the store's `now`) is selected, ignoring
+    /// the limit. Stores without a query language filter with this.
+    pub fn matches(&self, job: &JobRecord) -> bool {
+        self.queue.as_ref().is_none_or(|q| *q == job.queue)
+            && self.state.is_none_or(|s| s == job.state)
+            && self.kind.as_ref().is_none_or(|k| *k == job.kind)
+    }
+}
+
+/// The answer to one lease of a [`JobStore::heartbeat`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum HeartbeatStatus {
+    /// The lease now holds until the time given.
+    Extended,
+    /// The job was cancelled while running: stop the handler, record nothing.
+    Cancelled,
+    /// The lease is not the job's current one (or the job is gone): stop the handler,
+    /// record nothing.
+    Lost,
+}
+
+/// What the outcome of an enqueue was.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct Enqueued {
+    /// The stored job: the new one, or the existing holder of the unique key.
+    pub job: JobRecord,
+    /// `true` when the unique key was held and `job` is the existing job.
+    pub duplicate: bool,
+}
+
+impl Enqueued {
+    /// A newly inserted job.
+    pub fn inserted(job: JobRecord) -> Self {
+        Self {
+            job,
+            duplicate: false,
+        }
+    }
+
+    /// An existing job that holds the unique key.
+    pub fn duplicate(job: JobRecord) -> Self {
+        Self {
+            job,
+            duplicate: true,
+        }
+    }
+}
+
+/// A durable home for jobs: a passive state machine, told the time by its caller.
+///
+/// # The contract
+///
+/// Every method is one atomic transition. A store never reads a clock: every time it
+/// needs is an argument, and it reports `Scheduled` or `Available` by comparing
+/// `run_at` with the `now` it is given [`the_store_uses_only_the_time_it_is_given`].
+/// Times are UTC and whole microseconds; a store returns exactly what it was given
+/// [`timestamps_round_trip_exactly`]. Nothing here assumes one process or one writer:
+/// any number of handles, in any number of processes, may call any method at once.
+///
+/// **Enqueue.**
+/// - `enqueue` stores the job as given, with `attempt` 0, `created_at` = `now`
+///   [`enqueue_stores_the_job_as_given`].
+/// - A job whose `run_at` is after `now` is `Scheduled`, and `Available` once `now`
+///   reaches it [`enqueue_of_a_future_job_is_scheduled_until_due`].
+/// - A unique key dedupes among non-terminal jobs: enqueueing a key that a pending or
+///   running job holds stores nothing and returns that job with `duplicate` set
+///   [`enqueue_with_an_active_unique_key_returns_the_existing_job`]; a key held only by
+///   terminal jobs does not block a new job
+///   [`enqueue_with_a_finished_unique_key_inserts_a_new_job`]; racing enqueues of one
+///   key insert exactly one job and all return it
+///   [`concurrent_enqueues_of_one_unique_key_insert_once`].
+/// - Enqueueing an id that exists is [`StoreError::Conflict`]
+///   [`enqueue_of_an_existing_id_is_a_conflict`].
+/// - `enqueue_many` is all or none: when it fails, none of its jobs is stored
+///   [`enqueue_many_is_atomic`]; within one batch, a repeated unique key returns the
+///   batch's first job [`enqueue_many_dedupes_unique_keys_within_the_batch`].
+///
+/// **Claim.**
+/// - `claim` returns jobs of the given queues only [`claim_only_takes_the_given_queues`],
+///   at most `limit` of them [`claim_returns_at_most_limit_jobs`], ordered by priority
+///   (lower first), then `run_at`, then id
+///   [`claim_orders_by_priority_then_run_at_then_id`].
+/// - It never returns a job before its `run_at`
+///   [`claim_never_returns_a_job_before_its_run_at`] and never returns a job whose lease
+///   is live [`claim_never_returns_a_leased_job`].
+/// - A claimed job is `Running`, its `attempt` and `lease_token` one higher, its
+///   `lease_until` and `worker` those given [`claim_marks_jobs_running_under_a_lease`].
+/// - A `Running` job whose lease expired (`lease_until <= now`) is claimable again,
+///   with the next attempt [`claim_takes_an_expired_lease_with_the_next_attempt`];
+///   if it has no attempts left it ends `Failed` with the error "lease expired"
+///   instead [`claim_fails_an_expired_lease_on_the_last_attempt`].
+/// - Concurrent claims, through one handle or several, never return the same job
+///   while its lease is live [`concurrent_claims_partition_the_jobs`].
+///
+/// **Writes under a lease.** `heartbeat`, `complete`, `retry`, `fail` and `release`
+/// act only for the lease whose token is the job's current `lease_token` while the job
+/// is `Running`; for any other lease they change nothing and return
+/// [`StoreError::LeaseLost`] (or [`HeartbeatStatus::Lost`])
+/// [`heartbeat_reports_a_stale_lease_as_lost`], [`complete_rejects_a_stale_lease`],
+/// [`retry_rejects_a_stale_lease`], [`fail_rejects_a_stale_lease`],
+/// [`release_rejects_a_stale_lease`]. Tokens only grow, so a lease given back by
+/// `release` never becomes valid again [`a_released_lease_is_never_valid_again`].
+/// A lease on an unknown job is [`StoreError::NotFound`]
+/// [`writes_to_an_unknown_job_are_not_found`].
+/// - `heartbeat` sets `lease_until` for each live lease and answers each lease in order
+///   [`heartbeat_extends_a_live_lease`].
+/// - `complete` ends the job `Completed` at `now` [`complete_ends_the_job_completed`].
+/// - `retry` records the error and makes the job pending at `run_at`, claimable then and
+///   not before [`retry_makes_the_job_claimable_at_the_given_time_not_before`]; on the
+///   last attempt it ends the job `Failed` with the error kept
+///   [`retry_on_the_last_attempt_ends_the_job_failed`].
+/// - `fail` ends the job `Failed` with the error, whatever attempts remain
+///   [`fail_ends_the_job_failed_with_the_error`].
+/// - `release` makes the job pending at `run_at` and gives its attempt back
+///   [`release_gives_the_attempt_back`].
+///
+/// **Cancel.** A pending job ends `Cancelled` at once
+/// [`cancel_of_a_pending_job_ends_it_cancelled`]; a running job ends `Cancelled`, its
+/// worker's next heartbeat answers [`HeartbeatStatus::Cancelled`] and its later writes
+/// are `LeaseLost` [`cancel_of_a_running_job_is_seen_by_its_heartbeat`]; a terminal
+/// job is left as it is [`cancel_of_a_finished_job_changes_nothing`].
+///
+/// **Inspection and upkeep.** `get` of an unknown id is `None`; `list` (ordered by id)
+/// and `count` select by queue, state and kind and agree with each other and with what
+/// happened [`list_and_count_agree_with_what_happened`]. `next_due` is the earliest time
+/// at which a claim of the queues could return something
+/// [`next_due_is_the_earliest_run_at_or_lease_expiry`]. `prune` deletes up to `limit`
+/// terminal jobs finished before a time, and nothing else
+/// [`prune_removes_only_terminal_jobs_finished_before_the_time`].
+///
+/// [`the_store_uses_only_the_time_it_is_given`]: crate::testing::conformance::the_store_uses_only_the_time_it_is_given
+/// [`timestamps_round_trip_exactly`]: crate::testing::conformance::timestamps_round_trip_exactly
+/// [`enqueue_stores_the_job_as_given`]: crate::testing::conformance::enqueue_stores_the_job_as_given
+/// [`enqueue_of_a_future_job_is_scheduled_until_due`]: crate::testing::conformance::enqueue_of_a_future_job_is_scheduled_until_due
+/// [`enqueue_with_an_active_unique_key_returns_the_existing_job`]: crate::testing::conformance::enqueue_with_an_active_unique_key_returns_the_existing_job
+/// [`enqueue_with_a_finished_unique_key_inserts_a_new_job`]: crate::testing::conformance::enqueue_with_a_finished_unique_key_inserts_a_new_job
+/// [`concurrent_enqueues_of_one_unique_key_insert_once`]: crate::testing::conformance::concurrent_enqueues_of_one_unique_key_insert_once
+/// [`enqueue_of_an_existing_id_is_a_conflict`]: crate::testing::conformance::enqueue_of_an_existing_id_is_a_conflict
+/// [`enqueue_many_is_atomic`]: crate::testing::conformance::enqueue_many_is_atomic
+/// [`enqueue_many_dedupes_unique_keys_within_the_batch`]: crate::testing::conformance::enqueue_many_dedupes_unique_keys_within_the_batch
+/// [`claim_only_takes_the_given_queues`]: crate::testing::conformance::claim_only_takes_the_given_queues
+/// [`claim_returns_at_most_limit_jobs`]: crate::testing::conformance::claim_returns_at_most_limit_jobs
+/// [`claim_orders_by_priority_then_run_at_then_id`]: crate::testing::conformance::claim_orders_by_priority_then_run_at_then_id
+/// [`claim_never_returns_a_job_before_its_run_at`]: crate::testing::conformance::claim_never_returns_a_job_before_its_run_at
+/// [`claim_never_returns_a_leased_job`]: crate::testing::conformance::claim_never_returns_a_leased_job
+/// [`claim_marks_jobs_running_under_a_lease`]: crate::testing::conformance::claim_marks_jobs_running_under_a_lease
+/// [`claim_takes_an_expired_lease_with_the_next_attempt`]: crate::testing::conformance::claim_takes_an_expired_lease_with_the_next_attempt
+/// [`claim_fails_an_expired_lease_on_the_last_attempt`]: crate::testing::conformance::claim_fails_an_expired_lease_on_the_last_attempt
+/// [`concurrent_claims_partition_the_jobs`]: crate::testing::conformance::concurrent_claims_partition_the_jobs
+/// [`heartbeat_reports_a_stale_lease_as_lost`]: crate::testing::conformance::heartbeat_reports_a_stale_lease_as_lost
+/// [`complete_rejects_a_stale_lease`]: crate::testing::conformance::complete_rejects_a_stale_lease
+/// [`retry_rejects_a_stale_lease`]: crate::testing::conformance::retry_rejects_a_stale_lease
+/// [`fail_rejects_a_stale_lease`]: crate::testing::conformance::fail_rejects_a_stale_lease
+/// [`release_rejects_a_stale_lease`]: crate::testing::conformance::release_rejects_a_stale_lease
+/// [`a_released_lease_is_never_valid_again`]: crate::testing::conformance::a_released_lease_is_never_valid_again
+/// [`writes_to_an_unknown_job_are_not_found`]: crate::testing::conformance::writes_to_an_unknown_job_are_not_found
+/// [`heartbeat_extends_a_live_lease`]: crate::testing::conformance::heartbeat_extends_a_live_lease
+/// [`complete_ends_the_job_completed`]: crate::testing::conformance::complete_ends_the_job_completed
+/// [`retry_makes_the_job_claimable_at_the_given_time_not_before`]: crate::testing::conformance::retry_makes_the_job_claimable_at_the_given_time_not_before
+/// [`retry_on_the_last_attempt_ends_the_job_failed`]: crate::testing::conformance::retry_on_the_last_attempt_ends_the_job_failed
+/// [`fail_ends_the_job_failed_with_the_error`]: crate::testing::conformance::fail_ends_the_job_failed_with_the_error
+/// [`release_gives_the_attempt_back`]: crate::testing::conformance::release_gives_the_attempt_back
+/// [`cancel_of_a_pending_job_ends_it_cancelled`]: crate::testing::conformance::cancel_of_a_pending_job_ends_it_cancelled
+/// [`cancel_of_a_running_job_is_seen_by_its_heartbeat`]: crate::testing::conformance::cancel_of_a_running_job_is_seen_by_its_heartbeat
+/// [`cancel_of_a_finished_job_changes_nothing`]: crate::testing::conformance::cancel_of_a_finished_job_changes_nothing
+/// [`list_and_count_agree_with_what_happened`]: crate::testing::conformance::list_and_count_agree_with_what_happened
+/// [`next_due_is_the_earliest_run_at_or_lease_expiry`]: crate::testing::conformance::next_due_is_the_earliest_run_at_or_lease_expiry
+/// [`prune_removes_only_terminal_jobs_finished_before_the_time`]: crate::testing::conformance::prune_removes_only_terminal_jobs_finished_before_the_time
+#[async_trait]
+pub trait JobStore: Send + Sync + 'static {
+    /// Stores `job`, or returns the non-terminal job that holds its unique key.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Conflict`] when a job with this id exists.
+    async fn enqueue(&self, job: NewJob, now: OffsetDateTime) -> Result<Enqueued, StoreError>;
+
+    /// Stores every job of `jobs` in one transaction, answering each in order.
+    ///
+    /// # Errors
+    ///
+    /// As [`JobStore::enqueue`]; on any error nothing is stored.
+    async fn enqueue_many(
+        &self,
+        jobs: Vec<NewJob>,
+        now: OffsetDateTime,
+    ) -> Result<Vec<Enqueued>, StoreError>;
+
+    /// Leases up to `limit` due jobs of `queues` to `worker` until `lease_until`.
+    ///
+    /// Also ends `Failed` every expired lease in `queues` that has no attempts left.
+    async fn claim(
+        &self,
+        queues: &[String],
+        limit: usize,
+        worker: &str,
+        now: OffsetDateTime,
+        lease_until: OffsetDateTime,
+    ) -> Result<Vec<JobRecord>, StoreError>;
+
+    /// Extends each live lease of `leases` to `lease_until`, answering each in order.
+    async fn heartbeat(
+        &self,
+        leases: &[Lease],
+        lease_until: OffsetDateTime,
+    ) -> Result<Vec<HeartbeatStatus>, StoreError>;
+
+    /// Ends the leased job `Completed` at `now`.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::LeaseLost`] for a stale lease, [`StoreError::NotFound`] for an
+    /// unknown job.
+    async fn complete(&self, lease: Lease, now: OffsetDateTime) -> Result<(), StoreError>;
+
+    /// Records `error` and makes the leased job pending at `run_at`; on its last
+    /// attempt, ends it `Failed` instead. Returns the job's new state.
+    ///
+    /// # Errors
+    ///
+    /// As [`JobStore::complete`].
+    async fn retry(
+        &self,
+        lease: Lease,
+        run_at: OffsetDateTime,
+        error: &str,
+        now: OffsetDateTime,
+    ) -> Result<JobState, StoreError>;
+
+    /// Ends the leased job `Failed` with `error`, whatever attempts remain.
+    ///
+    /// # Errors
+    ///
+    /// As [`JobStore::complete`].
+    async fn fail(&self, lease: Lease, error: &str, now: OffsetDateTime)
+    -> Result<(), StoreError>;
+
+    /// Gives the leased job back, pending at `run_at`, without spending its attempt
+    /// (shutdown, snooze).
+    ///
+    /// # Errors
+    ///
+    /// As [`JobStore::complete`].
+    async fn release(
+        &self,
+        lease: Lease,
+        run_at: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError>;
+
+    /// Cancels the job: a pending or running one ends `Cancelled`, a terminal one is
+    /// left as it is. Returns the job as it is after the call.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::NotFound`] for an unknown job.
+    async fn cancel(&self, id: JobId, now: OffsetDateTime) -> Result<JobRecord, StoreError>;
+
+    /// The job with this id, with its state as of `now`.
+    async fn get(&self, id: JobId, now: OffsetDateTime) -> Result<Option<JobRecord>, StoreError>;
+
+    /// The jobs `filter` selects, ordered by id, with states as of `now`.
+    async fn list(
+        &self,
+        filter: &JobFilter,
+        now: OffsetDateTime,
+    ) -> Result<Vec<JobRecord>, StoreError>;
+
+    /// How many jobs `filter` selects (ignoring its limit), with states as of `now`.
+    async fn count(&self, filter: &JobFilter, now: OffsetDateTime) -> Result<u64, StoreError>;
+
+    /// The earliest time at which a claim of `queues` could return a job: the
+    /// earliest pending `run_at` or running `lease_until` (possibly before `now`), or
+    /// `None` when the queues hold neither.
+    async fn next_due(&self, queues: &[String]) -> Result<Option<OffsetDateTime>, StoreError>;
+
+    /// Deletes up to `limit` terminal jobs whose `finished_at` is before `before`;
+    /// returns how many it deleted.
+    async fn prune(&self, before: OffsetDateTime, limit: usize) -> Result<u64, StoreError>;
+}

@@ -1,0 +1,8 @@
+//! Test support (feature `testing`): the conformance suite and store doubles.
+//!
+//! - [`conformance`]: one `pub async fn` per sentence of the [`JobStore`](crate::JobStore)
+//!   contract, and [`conformance_suite!`](crate::conformance_suite) to expand them into
+//!   tests for a store.
+//! - [`ManualClock`](crate::ManualClock): a clock that moves only when told to.
+
+pub mod conformance;
