@@ -33,9 +33,18 @@ impl JobId {
         let nanos = now.unix_timestamp_nanos().max(0);
         let seconds = u64::try_from(nanos / 1_000_000_000).unwrap_or(u64::MAX);
         let subsec = u32::try_from(nanos % 1_000_000_000).expect("a remainder of 1e9 fits u32");
-        let context = ID_CONTEXT.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        Self(Uuid::new_v7(Timestamp::from_unix(&*context, seconds, subsec)))
+        let context = ID_CONTEXT
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        Self(Uuid::new_v7(Timestamp::from_unix(
+            &*context, seconds, subsec,
+        )))
     }
+
+    /// The smallest id (the nil UUID), for range bounds.
+    pub const MIN: JobId = JobId(Uuid::nil());
+    /// The largest id (the max UUID), for range bounds.
+    pub const MAX: JobId = JobId(Uuid::max());
 
     /// Wraps an existing UUID (for stores reading ids back).
     pub const fn from_uuid(uuid: Uuid) -> Self {
@@ -231,8 +240,9 @@ impl NewJob {
 }
 
 /// A job as a store returns it.
+///
+/// Not `#[non_exhaustive]`: stores in other crates build records from their rows.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[non_exhaustive]
 pub struct JobRecord {
     /// The job's id.
     pub id: JobId,

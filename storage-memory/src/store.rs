@@ -1,0 +1,478 @@
+//! [`MemoryStore`]: the store contract over hash maps and B-trees behind one mutex.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use leasehold::time::OffsetDateTime;
+use leasehold::{
+    Enqueued, HeartbeatStatus, JobFilter, JobId, JobRecord, JobState, JobStore, Lease, NewJob,
+    StoreError, async_trait,
+};
+
+use crate::index::{Entry, Micros, Phase, QueueIndex, micros, time_of};
+
+/// The error a lease that outlived its claim records when it expires on its last attempt.
+const LEASE_EXPIRED: &str = "lease expired";
+
+/// An in-memory job store; clones share the same jobs.
+///
+/// Fast and exact, but nothing survives the process: use it for tests and for
+/// work that may be lost on restart.
+#[derive(Debug, Clone, Default)]
+pub struct MemoryStore {
+    inner: Arc<Mutex<Inner>>,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    jobs: HashMap<JobId, Entry>,
+    queues: HashMap<Arc<str>, QueueIndex>,
+    /// Interned kind and worker names, so each job holds a pointer, not a copy.
+    names: HashSet<Arc<str>>,
+    /// Unique key -> the non-terminal job that holds it.
+    unique: HashMap<Box<str>, JobId>,
+    /// Terminal jobs by finish time, for `prune`.
+    finished: std::collections::BTreeSet<(Micros, JobId)>,
+}
+
+impl MemoryStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        // No method panics while holding the lock, so a poisoned lock still guards
+        // consistent data.
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl Inner {
+    fn intern(&mut self, name: &str) -> Arc<str> {
+        if let Some(existing) = self.names.get(name) {
+            return existing.clone();
+        }
+        let name: Arc<str> = Arc::from(name);
+        self.names.insert(name.clone());
+        name
+    }
+
+    fn queue_mut(&mut self, queue: &str) -> (Arc<str>, &mut QueueIndex) {
+        let name = match self.queues.get_key_value(queue) {
+            Some((name, _)) => name.clone(),
+            None => {
+                let name: Arc<str> = Arc::from(queue);
+                self.queues.insert(name.clone(), QueueIndex::default());
+                name
+            }
+        };
+        let index = self.queues.get_mut(&name).expect("the queue is indexed");
+        (name, index)
+    }
+
+    /// Checks `job` can be inserted: its id is new.
+    fn check_new(&self, job: &NewJob) -> Result<(), StoreError> {
+        if self.jobs.contains_key(&job.id) {
+            return Err(StoreError::Conflict(format!(
+                "job {} already exists",
+                job.id
+            )));
+        }
+        Ok(())
+    }
+
+    fn insert(&mut self, job: NewJob, now: Micros) -> Enqueued {
+        if let Some(key) = &job.unique_key
+            && let Some(&holder) = self.unique.get(key.as_str())
+        {
+            let existing = &self.jobs[&holder];
+            return Enqueued::duplicate(existing.to_record(holder, now));
+        }
+        let kind = self.intern(&job.kind);
+        let (queue, index) = self.queue_mut(&job.queue);
+        let entry = Entry {
+            kind,
+            queue,
+            payload: job.payload.to_string().into_boxed_str(),
+            priority: job.priority,
+            phase: Phase::Pending,
+            run_at: micros(job.run_at),
+            attempt: 0,
+            max_attempts: job.max_attempts,
+            lease_token: 0,
+            lease_until: None,
+            worker: None,
+            unique_key: job.unique_key.map(String::into_boxed_str),
+            last_error: None,
+            created_at: now,
+            finished_at: None,
+        };
+        index.insert_pending(job.id, &entry);
+        if let Some(key) = &entry.unique_key {
+            self.unique.insert(key.clone(), job.id);
+        }
+        let record = entry.to_record(job.id, now);
+        self.jobs.insert(job.id, entry);
+        Enqueued::inserted(record)
+    }
+
+    /// The running entry `lease` holds, out of every index, or why not.
+    fn take_leased(&mut self, lease: Lease) -> Result<Entry, StoreError> {
+        let entry = self
+            .jobs
+            .get(&lease.job_id)
+            .ok_or(StoreError::NotFound(lease.job_id))?;
+        if entry.phase != Phase::Running || entry.lease_token != lease.token {
+            return Err(StoreError::LeaseLost(lease));
+        }
+        let entry = self
+            .jobs
+            .remove(&lease.job_id)
+            .expect("the entry was just found");
+        let index = self
+            .queues
+            .get_mut(&entry.queue)
+            .expect("every job's queue is indexed");
+        let lease_until = entry.lease_until.expect("a running job has a lease");
+        index.running.remove(&(lease_until, lease.job_id));
+        Ok(entry)
+    }
+
+    /// Puts a taken entry back as pending at `run_at`.
+    fn put_pending(&mut self, id: JobId, mut entry: Entry, run_at: Micros) {
+        entry.phase = Phase::Pending;
+        entry.run_at = run_at;
+        entry.lease_until = None;
+        let index = self
+            .queues
+            .get_mut(&entry.queue)
+            .expect("every job's queue is indexed");
+        index.insert_pending(id, &entry);
+        self.jobs.insert(id, entry);
+    }
+
+    /// Puts a taken entry back in a terminal phase at `now`.
+    fn put_finished(&mut self, id: JobId, mut entry: Entry, phase: Phase, now: Micros) {
+        entry.phase = phase;
+        entry.lease_until = None;
+        entry.finished_at = Some(now);
+        if let Some(key) = &entry.unique_key
+            && self.unique.get(key) == Some(&id)
+        {
+            self.unique.remove(key);
+        }
+        self.finished.insert((now, id));
+        self.jobs.insert(id, entry);
+    }
+
+    /// Promotes due jobs of `queue` and adds its best `limit` claimable jobs to
+    /// `candidates` and its expired leases without attempts left to `exhausted`.
+    fn claim_candidates(
+        &mut self,
+        queue: &str,
+        limit: usize,
+        now: Micros,
+        candidates: &mut Vec<(i16, Micros, JobId)>,
+        exhausted: &mut Vec<JobId>,
+    ) {
+        let Some(index) = self.queues.get_mut(queue) else {
+            return;
+        };
+        let jobs = &self.jobs;
+        index.promote(now, |id| jobs[&id].ready_key(id));
+        candidates.extend(
+            index
+                .ready
+                .iter()
+                .filter(|(_, run_at, _)| *run_at <= now)
+                .take(limit)
+                .copied(),
+        );
+        // Expired leases compete with ready jobs in the same order.
+        for &(_, id) in index.running.iter().take_while(|(until, _)| *until <= now) {
+            let entry = &jobs[&id];
+            if entry.attempt >= entry.max_attempts {
+                exhausted.push(id);
+            } else {
+                candidates.push(entry.ready_key(id));
+            }
+        }
+    }
+
+    /// Leases the pending or running job `id` to `worker` until `lease_until`.
+    fn lease(&mut self, id: JobId, worker: &Arc<str>, lease_until: Micros) {
+        let entry = self.jobs.get_mut(&id).expect("a candidate job exists");
+        let index = self
+            .queues
+            .get_mut(&entry.queue)
+            .expect("every job's queue is indexed");
+        match entry.phase {
+            Phase::Pending => index.remove_pending(id, entry),
+            Phase::Running => {
+                index
+                    .running
+                    .remove(&(entry.lease_until.expect("running"), id));
+            }
+            phase => unreachable!("a {phase:?} job is never a claim candidate"),
+        }
+        entry.phase = Phase::Running;
+        entry.attempt += 1;
+        entry.lease_token += 1;
+        entry.lease_until = Some(lease_until);
+        entry.worker = Some(worker.clone());
+        index.running.insert((lease_until, id));
+    }
+
+    /// Ends the running job `id`, whose lease expired on its last attempt, `Failed`.
+    fn fail_expired(&mut self, id: JobId, now: Micros) {
+        let mut entry = self.jobs.remove(&id).expect("an expired job exists");
+        let index = self
+            .queues
+            .get_mut(&entry.queue)
+            .expect("every job's queue is indexed");
+        index
+            .running
+            .remove(&(entry.lease_until.expect("running"), id));
+        entry.last_error = Some(LEASE_EXPIRED.into());
+        self.put_finished(id, entry, Phase::Failed, now);
+    }
+}
+
+#[async_trait]
+impl JobStore for MemoryStore {
+    async fn enqueue(&self, job: NewJob, now: OffsetDateTime) -> Result<Enqueued, StoreError> {
+        let mut inner = self.lock();
+        inner.check_new(&job)?;
+        Ok(inner.insert(job, micros(now)))
+    }
+
+    async fn enqueue_many(
+        &self,
+        jobs: Vec<NewJob>,
+        now: OffsetDateTime,
+    ) -> Result<Vec<Enqueued>, StoreError> {
+        let mut inner = self.lock();
+        let mut ids = HashSet::with_capacity(jobs.len());
+        for job in &jobs {
+            inner.check_new(job)?;
+            if !ids.insert(job.id) {
+                return Err(StoreError::Conflict(format!(
+                    "job {} appears twice in one batch",
+                    job.id
+                )));
+            }
+        }
+        let now = micros(now);
+        Ok(jobs.into_iter().map(|job| inner.insert(job, now)).collect())
+    }
+
+    async fn claim(
+        &self,
+        queues: &[String],
+        limit: usize,
+        worker: &str,
+        now: OffsetDateTime,
+        lease_until: OffsetDateTime,
+    ) -> Result<Vec<JobRecord>, StoreError> {
+        let mut inner = self.lock();
+        let (now, until) = (micros(now), micros(lease_until));
+        let worker = inner.intern(worker);
+        let mut candidates = Vec::new();
+        let mut exhausted = Vec::new();
+        let mut seen = HashSet::new();
+        for queue in queues.iter().filter(|q| seen.insert(q.as_str())) {
+            inner.claim_candidates(queue, limit, now, &mut candidates, &mut exhausted);
+        }
+        candidates.sort_unstable();
+        candidates.truncate(limit);
+        for id in exhausted {
+            inner.fail_expired(id, now);
+        }
+        Ok(candidates
+            .into_iter()
+            .map(|(_, _, id)| {
+                inner.lease(id, &worker, until);
+                inner.jobs[&id].to_record(id, now)
+            })
+            .collect())
+    }
+
+    async fn heartbeat(
+        &self,
+        leases: &[Lease],
+        lease_until: OffsetDateTime,
+    ) -> Result<Vec<HeartbeatStatus>, StoreError> {
+        let mut inner = self.lock();
+        let until = micros(lease_until);
+        let mut answers = Vec::with_capacity(leases.len());
+        for lease in leases {
+            let Some(entry) = inner.jobs.get_mut(&lease.job_id) else {
+                answers.push(HeartbeatStatus::Lost);
+                continue;
+            };
+            let answer = match entry.phase {
+                _ if entry.lease_token != lease.token => HeartbeatStatus::Lost,
+                Phase::Running => {
+                    let old = entry.lease_until.replace(until).expect("running");
+                    let queue = entry.queue.clone();
+                    let index = inner.queues.get_mut(&queue).expect("indexed");
+                    index.running.remove(&(old, lease.job_id));
+                    index.running.insert((until, lease.job_id));
+                    HeartbeatStatus::Extended
+                }
+                Phase::Cancelled => HeartbeatStatus::Cancelled,
+                _ => HeartbeatStatus::Lost,
+            };
+            answers.push(answer);
+        }
+        Ok(answers)
+    }
+
+    async fn complete(&self, lease: Lease, now: OffsetDateTime) -> Result<(), StoreError> {
+        let mut inner = self.lock();
+        let entry = inner.take_leased(lease)?;
+        inner.put_finished(lease.job_id, entry, Phase::Completed, micros(now));
+        Ok(())
+    }
+
+    async fn retry(
+        &self,
+        lease: Lease,
+        run_at: OffsetDateTime,
+        error: &str,
+        now: OffsetDateTime,
+    ) -> Result<JobState, StoreError> {
+        let mut inner = self.lock();
+        let mut entry = inner.take_leased(lease)?;
+        entry.last_error = Some(error.into());
+        if entry.attempt >= entry.max_attempts {
+            inner.put_finished(lease.job_id, entry, Phase::Failed, micros(now));
+            return Ok(JobState::Failed);
+        }
+        let run_at = micros(run_at);
+        inner.put_pending(lease.job_id, entry, run_at);
+        Ok(if run_at > micros(now) {
+            JobState::Scheduled
+        } else {
+            JobState::Available
+        })
+    }
+
+    async fn fail(&self, lease: Lease, error: &str, now: OffsetDateTime) -> Result<(), StoreError> {
+        let mut inner = self.lock();
+        let mut entry = inner.take_leased(lease)?;
+        entry.last_error = Some(error.into());
+        inner.put_finished(lease.job_id, entry, Phase::Failed, micros(now));
+        Ok(())
+    }
+
+    async fn release(
+        &self,
+        lease: Lease,
+        run_at: OffsetDateTime,
+        _now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        let mut inner = self.lock();
+        let mut entry = inner.take_leased(lease)?;
+        entry.attempt = entry.attempt.saturating_sub(1);
+        inner.put_pending(lease.job_id, entry, micros(run_at));
+        Ok(())
+    }
+
+    async fn cancel(&self, id: JobId, now: OffsetDateTime) -> Result<JobRecord, StoreError> {
+        let mut inner = self.lock();
+        let now = micros(now);
+        let entry = inner.jobs.remove(&id).ok_or(StoreError::NotFound(id))?;
+        let index = inner.queues.get_mut(&entry.queue).expect("indexed");
+        match entry.phase {
+            Phase::Pending => index.remove_pending(id, &entry),
+            Phase::Running => {
+                index
+                    .running
+                    .remove(&(entry.lease_until.expect("running"), id));
+            }
+            _ => {
+                let record = entry.to_record(id, now);
+                inner.jobs.insert(id, entry);
+                return Ok(record);
+            }
+        }
+        inner.put_finished(id, entry, Phase::Cancelled, now);
+        Ok(inner.jobs[&id].to_record(id, now))
+    }
+
+    async fn get(&self, id: JobId, now: OffsetDateTime) -> Result<Option<JobRecord>, StoreError> {
+        let inner = self.lock();
+        Ok(inner.jobs.get(&id).map(|e| e.to_record(id, micros(now))))
+    }
+
+    async fn list(
+        &self,
+        filter: &JobFilter,
+        now: OffsetDateTime,
+    ) -> Result<Vec<JobRecord>, StoreError> {
+        let inner = self.lock();
+        let now = micros(now);
+        let mut ids: Vec<JobId> = inner
+            .jobs
+            .iter()
+            .filter(|(id, e)| prefilter(filter, e) && filter.matches(&e.to_record(**id, now)))
+            .map(|(id, _)| *id)
+            .collect();
+        ids.sort_unstable();
+        ids.truncate(filter.limit.unwrap_or(usize::MAX));
+        Ok(ids
+            .iter()
+            .map(|id| inner.jobs[id].to_record(*id, now))
+            .collect())
+    }
+
+    async fn count(&self, filter: &JobFilter, now: OffsetDateTime) -> Result<u64, StoreError> {
+        let inner = self.lock();
+        let now = micros(now);
+        let n = inner
+            .jobs
+            .iter()
+            .filter(|(id, e)| prefilter(filter, e) && filter.matches(&e.to_record(**id, now)))
+            .count();
+        Ok(u64::try_from(n).expect("a count of in-memory jobs fits u64"))
+    }
+
+    async fn next_due(&self, queues: &[String]) -> Result<Option<OffsetDateTime>, StoreError> {
+        let inner = self.lock();
+        let earliest = queues
+            .iter()
+            .filter_map(|q| inner.queues.get(q.as_str()))
+            .flat_map(|index| {
+                let pending = index.pending.first().map(|(run_at, _)| *run_at);
+                let running = index.running.first().map(|(until, _)| *until);
+                pending.into_iter().chain(running)
+            })
+            .min();
+        Ok(earliest.map(time_of))
+    }
+
+    async fn prune(&self, before: OffsetDateTime, limit: usize) -> Result<u64, StoreError> {
+        let mut inner = self.lock();
+        let before = micros(before);
+        let doomed: Vec<(Micros, JobId)> = inner
+            .finished
+            .iter()
+            .take_while(|(finished, _)| *finished < before)
+            .take(limit)
+            .copied()
+            .collect();
+        for key in &doomed {
+            inner.finished.remove(key);
+            inner.jobs.remove(&key.1);
+        }
+        Ok(u64::try_from(doomed.len()).expect("a count of in-memory jobs fits u64"))
+    }
+}
+
+/// The cheap part of `filter`, tested before a record is built.
+fn prefilter(filter: &JobFilter, entry: &Entry) -> bool {
+    filter.queue.as_deref().is_none_or(|q| q == &*entry.queue)
+        && filter.kind.as_deref().is_none_or(|k| k == &*entry.kind)
+}
