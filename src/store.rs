@@ -294,8 +294,7 @@ pub trait JobStore: Send + Sync + 'static {
     /// # Errors
     ///
     /// As [`JobStore::complete`].
-    async fn fail(&self, lease: Lease, error: &str, now: OffsetDateTime)
-    -> Result<(), StoreError>;
+    async fn fail(&self, lease: Lease, error: &str, now: OffsetDateTime) -> Result<(), StoreError>;
 
     /// Gives the leased job back, pending at `run_at`, without spending its attempt
     /// (shutdown, snooze).

@@ -11,11 +11,11 @@
 //! ```
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), leasehold::StoreError> {
-//! use leasehold::{JobStore, NewJob, time::macros::datetime};
+//! use leasehold::{JobStore, NewJob, time::OffsetDateTime};
 //! use leasehold_memory::MemoryStore;
 //!
 //! let store = MemoryStore::new();
-//! let now = datetime!(2000-01-01 0:00 UTC);
+//! let now = OffsetDateTime::from_unix_timestamp(946_684_800).unwrap(); // 2000-01-01
 //! let job = NewJob::new("greet", serde_json::json!({"name": "Ada"}), now).unwrap();
 //! store.enqueue(job, now).await?;
 //!
