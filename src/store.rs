@@ -187,7 +187,7 @@ impl Enqueued {
 /// happened [`list_and_count_agree_with_what_happened`]. `next_due` is the earliest time
 /// at which a claim of the queues could return something
 /// [`next_due_is_the_earliest_run_at_or_lease_expiry`]. `prune` deletes up to `limit`
-/// terminal jobs finished before a time, and nothing else
+/// terminal jobs finished before a time, oldest first, and nothing else
 /// [`prune_removes_only_terminal_jobs_finished_before_the_time`].
 ///
 /// [`the_store_uses_only_the_time_it_is_given`]: crate::testing::conformance::the_store_uses_only_the_time_it_is_given
@@ -335,7 +335,7 @@ pub trait JobStore: Send + Sync + 'static {
     /// `None` when the queues hold neither.
     async fn next_due(&self, queues: &[String]) -> Result<Option<OffsetDateTime>, StoreError>;
 
-    /// Deletes up to `limit` terminal jobs whose `finished_at` is before `before`;
-    /// returns how many it deleted.
+    /// Deletes up to `limit` terminal jobs whose `finished_at` is before `before`,
+    /// oldest first (by `finished_at`, then id); returns how many it deleted.
     async fn prune(&self, before: OffsetDateTime, limit: usize) -> Result<u64, StoreError>;
 }

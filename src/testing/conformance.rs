@@ -1200,10 +1200,13 @@ pub async fn prune_removes_only_terminal_jobs_finished_before_the_time(f: &dyn S
     claim_one(&*store, t(0), 1000).await;
 
     let first = store.prune(t(13), 2).await.expect("prune");
+    let oldest_gone = store.get(terminal[1], t(13)).await.expect("get").is_none();
+    let third_kept = store.get(terminal[2], t(13)).await.expect("get").is_some();
     let second = store.prune(t(13), 100).await.expect("prune");
     let third = store.prune(t(1000), 100).await.expect("prune");
 
     assert_eq!((first, second, third), (2, 1, 2));
+    assert!(oldest_gone && third_kept, "prune takes the oldest first");
     for id in &terminal {
         assert!(store.get(*id, t(1000)).await.expect("get").is_none());
     }

@@ -3,6 +3,8 @@
 //! - [`conformance`]: one `pub async fn` per sentence of the [`JobStore`](crate::JobStore)
 //!   contract, and [`conformance_suite!`](crate::conformance_suite) to expand them into
 //!   tests for a store.
+//! - [`model`]: model-based property tests of a store against a naive reference.
 //! - [`ManualClock`](crate::ManualClock): a clock that moves only when told to.
 
 pub mod conformance;
+pub mod model;

@@ -1,0 +1,576 @@
+//! Model-based property testing of a store: random operation sequences applied to a
+//! naive reference model and to the store under test, compared after every step.
+//!
+//! - [`Op`]: one operation (enqueue, claim, heartbeat, complete, retry, fail, release,
+//!   cancel, prune, clock advance, stale-lease writes included).
+//! - [`operations`]: the proptest strategy for sequences of them.
+//! - [`check`]: runs one sequence against a fresh store and the model.
+//!
+//! ```ignore
+//! proptest::proptest! {
+//!     #[test]
+//!     fn store_matches_the_model(ops in leasehold::testing::model::operations(40)) {
+//!         leasehold::testing::model::check(&my_factory, &ops)?;
+//!     }
+//! }
+//! ```
+//!
+//! The model is deliberately simple (a `Vec` scanned on every call) so that it is
+//! obviously right; the stores under test are indexed and transactional.
+
+use std::fmt;
+
+use proptest::prelude::*;
+use proptest::test_runner::TestCaseError;
+use serde_json::json;
+use time::{Duration, OffsetDateTime};
+
+use crate::testing::conformance::{StoreFactory, t};
+use crate::{
+    HeartbeatStatus, JobFilter, JobId, JobRecord, JobState, JobStore, Lease, NewJob, StoreError,
+};
+
+const QUEUES: [&str; 2] = ["a", "b"];
+const WORKER: &str = "model-worker";
+
+/// The shape of a job to enqueue.
+#[derive(Debug, Clone)]
+pub struct JobSpec {
+    queue: usize,
+    priority: i16,
+    delay_secs: i64,
+    max_attempts: u32,
+    unique: Option<u8>,
+}
+
+/// One step of a generated sequence; indexes pick among jobs and leases seen so far.
+#[derive(Debug, Clone)]
+#[allow(missing_docs)] // the variants' fields are self-describing test inputs
+pub enum Op {
+    Enqueue(JobSpec),
+    EnqueueMany(Vec<JobSpec>),
+    /// `queues` is a bit mask over the two queues.
+    Claim {
+        queues: u8,
+        limit: usize,
+        lease_secs: i64,
+    },
+    Heartbeat {
+        leases: Vec<usize>,
+        extend_secs: i64,
+    },
+    Complete {
+        lease: usize,
+    },
+    Retry {
+        lease: usize,
+        delay_secs: i64,
+    },
+    Fail {
+        lease: usize,
+    },
+    Release {
+        lease: usize,
+        delay_secs: i64,
+    },
+    Cancel {
+        job: usize,
+    },
+    Prune {
+        age_secs: i64,
+        limit: usize,
+    },
+    Advance {
+        secs: i64,
+    },
+}
+
+fn job_spec() -> impl Strategy<Value = JobSpec> {
+    (
+        0..2usize,
+        -1i16..=1,
+        0i64..=30,
+        1u32..=3,
+        proptest::option::weighted(0.3, 0u8..3),
+    )
+        .prop_map(|(queue, priority, delay, max_attempts, unique)| JobSpec {
+            queue,
+            priority,
+            delay_secs: delay / 10 * 10,
+            max_attempts,
+            unique,
+        })
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        4 => job_spec().prop_map(Op::Enqueue),
+        1 => proptest::collection::vec(job_spec(), 0..4).prop_map(Op::EnqueueMany),
+        4 => (1u8..4, 0usize..4, 1i64..30).prop_map(|(queues, limit, lease_secs)| Op::Claim { queues, limit, lease_secs }),
+        2 => (proptest::collection::vec(0usize..64, 1..4), 1i64..30).prop_map(|(leases, extend_secs)| Op::Heartbeat { leases, extend_secs }),
+        3 => (0usize..64).prop_map(|lease| Op::Complete { lease }),
+        2 => (0usize..64, 0i64..20).prop_map(|(lease, delay_secs)| Op::Retry { lease, delay_secs }),
+        1 => (0usize..64).prop_map(|lease| Op::Fail { lease }),
+        1 => (0usize..64, 0i64..20).prop_map(|(lease, delay_secs)| Op::Release { lease, delay_secs }),
+        1 => (0usize..64).prop_map(|job| Op::Cancel { job }),
+        1 => (0i64..40, 1usize..4).prop_map(|(age_secs, limit)| Op::Prune { age_secs, limit }),
+        3 => (0i64..25).prop_map(|secs| Op::Advance { secs }),
+    ]
+}
+
+/// Sequences of up to `max_len` operations.
+pub fn operations(max_len: usize) -> impl Strategy<Value = Vec<Op>> {
+    proptest::collection::vec(op(), 1..max_len)
+}
+
+/// The reference model: every job in a `Vec`, every rule spelled out plainly.
+#[derive(Debug, Default)]
+struct Model {
+    jobs: Vec<JobRecord>,
+}
+
+impl Model {
+    fn find(&mut self, id: JobId) -> Option<&mut JobRecord> {
+        self.jobs.iter_mut().find(|j| j.id == id)
+    }
+
+    fn enqueue(&mut self, job: NewJob, now: OffsetDateTime) -> (JobId, bool) {
+        if let Some(key) = &job.unique_key
+            && let Some(holder) = self
+                .jobs
+                .iter()
+                .find(|j| j.unique_key.as_ref() == Some(key) && !j.state.is_terminal())
+        {
+            return (holder.id, true);
+        }
+        let id = job.id;
+        self.jobs.push(JobRecord::from_new(job, now));
+        (id, false)
+    }
+
+    fn claim(
+        &mut self,
+        queues: &[String],
+        limit: usize,
+        now: OffsetDateTime,
+        until: OffsetDateTime,
+    ) -> Vec<JobId> {
+        let in_queues = |j: &JobRecord| queues.contains(&j.queue);
+        for job in self.jobs.iter_mut().filter(|j| in_queues(j)) {
+            let expired =
+                job.state == JobState::Running && job.lease_until.is_some_and(|u| u <= now);
+            if expired && job.attempt >= job.max_attempts {
+                job.state = JobState::Failed;
+                job.last_error = Some("lease expired".into());
+                job.lease_until = None;
+                job.finished_at = Some(now);
+            }
+        }
+        let mut candidates: Vec<(i16, OffsetDateTime, JobId)> = self
+            .jobs
+            .iter()
+            .filter(|j| in_queues(j))
+            .filter(|j| match j.state {
+                JobState::Scheduled | JobState::Available => j.run_at <= now,
+                JobState::Running => j.lease_until.is_some_and(|u| u <= now),
+                _ => false,
+            })
+            .map(|j| (j.priority, j.run_at, j.id))
+            .collect();
+        candidates.sort();
+        candidates.truncate(limit);
+        for (_, _, id) in &candidates {
+            let job = self.find(*id).expect("a candidate exists");
+            job.state = JobState::Running;
+            job.attempt += 1;
+            job.lease_token += 1;
+            job.lease_until = Some(until);
+            job.worker = Some(WORKER.into());
+        }
+        candidates.into_iter().map(|(_, _, id)| id).collect()
+    }
+
+    /// The running job `lease` holds, or the error a store must return.
+    fn leased(&mut self, lease: Lease) -> Result<&mut JobRecord, Outcome> {
+        let job = self.find(lease.job_id).ok_or(Outcome::NotFound)?;
+        if job.state != JobState::Running || job.lease_token != lease.token {
+            return Err(Outcome::LeaseLost);
+        }
+        Ok(job)
+    }
+
+    fn finish(job: &mut JobRecord, state: JobState, now: OffsetDateTime) {
+        job.state = state;
+        job.lease_until = None;
+        job.finished_at = Some(now);
+    }
+
+    fn pend(job: &mut JobRecord, run_at: OffsetDateTime) {
+        job.state = JobState::Scheduled; // normalized by `at` below
+        job.run_at = run_at;
+        job.lease_until = None;
+    }
+
+    /// Every job as a store would report it at `now`.
+    fn at(&self, now: OffsetDateTime) -> Vec<JobRecord> {
+        let mut jobs: Vec<JobRecord> = self
+            .jobs
+            .iter()
+            .cloned()
+            .map(|mut j| {
+                if matches!(j.state, JobState::Scheduled | JobState::Available) {
+                    j.state = if j.run_at > now {
+                        JobState::Scheduled
+                    } else {
+                        JobState::Available
+                    };
+                }
+                j
+            })
+            .collect();
+        jobs.sort_by_key(|j| j.id);
+        jobs
+    }
+}
+
+/// The part of a call's answer that must agree between the model and the store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Outcome {
+    Ok,
+    Ids(Vec<JobId>),
+    Duplicate(JobId),
+    Beats(Vec<HeartbeatStatus>),
+    State(JobState),
+    Count(u64),
+    NotFound,
+    LeaseLost,
+    Conflict,
+    Other(String),
+}
+
+impl From<&StoreError> for Outcome {
+    fn from(e: &StoreError) -> Self {
+        match e {
+            StoreError::NotFound(_) => Outcome::NotFound,
+            StoreError::LeaseLost(_) => Outcome::LeaseLost,
+            StoreError::Conflict(_) => Outcome::Conflict,
+            other => Outcome::Other(other.to_string()),
+        }
+    }
+}
+
+fn answer<T>(result: Result<T, StoreError>, ok: impl FnOnce(T) -> Outcome) -> Outcome {
+    match result {
+        Ok(v) => ok(v),
+        Err(e) => Outcome::from(&e),
+    }
+}
+
+struct Run {
+    model: Model,
+    store: std::sync::Arc<dyn JobStore>,
+    now: OffsetDateTime,
+    ids: Vec<JobId>,
+    leases: Vec<Lease>,
+}
+
+impl fmt::Debug for Run {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Run")
+            .field("now", &self.now)
+            .field("model", &self.model)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Run {
+    fn new_job(&self, spec: &JobSpec) -> NewJob {
+        let mut job = NewJob::new("model", json!({ "q": spec.queue }), self.now)
+            .expect("valid kind")
+            .queue(QUEUES[spec.queue])
+            .expect("valid queue")
+            .priority(spec.priority)
+            .run_at(self.now + Duration::seconds(spec.delay_secs))
+            .max_attempts(spec.max_attempts)
+            .expect("at least one attempt");
+        if let Some(key) = spec.unique {
+            job = job.unique_key(format!("u{key}"));
+        }
+        job
+    }
+
+    fn lease(&self, i: usize) -> Option<Lease> {
+        (!self.leases.is_empty()).then(|| self.leases[i % self.leases.len()])
+    }
+
+    /// Applies `op` to both; returns (model's answer, store's answer).
+    async fn apply(&mut self, op: &Op) -> (Outcome, Outcome) {
+        let now = self.now;
+        match op {
+            Op::Enqueue(spec) => {
+                let job = self.new_job(spec);
+                self.ids.push(job.id);
+                let (id, dup) = self.model.enqueue(job.clone(), now);
+                let want = if dup {
+                    Outcome::Duplicate(id)
+                } else {
+                    Outcome::Ids(vec![id])
+                };
+                let got = answer(self.store.enqueue(job, now).await, |e| {
+                    if e.duplicate {
+                        Outcome::Duplicate(e.job.id)
+                    } else {
+                        Outcome::Ids(vec![e.job.id])
+                    }
+                });
+                (want, got)
+            }
+            Op::EnqueueMany(specs) => {
+                let jobs: Vec<NewJob> = specs.iter().map(|s| self.new_job(s)).collect();
+                self.ids.extend(jobs.iter().map(|j| j.id));
+                let want = Outcome::Ids(
+                    jobs.iter()
+                        .map(|j| self.model.enqueue(j.clone(), now).0)
+                        .collect(),
+                );
+                let got = answer(self.store.enqueue_many(jobs, now).await, |es| {
+                    Outcome::Ids(es.into_iter().map(|e| e.job.id).collect())
+                });
+                (want, got)
+            }
+            Op::Claim {
+                queues,
+                limit,
+                lease_secs,
+            } => {
+                let names: Vec<String> = QUEUES
+                    .iter()
+                    .enumerate()
+                    .filter(|(i, _)| queues & (1 << i) != 0)
+                    .map(|(_, q)| (*q).to_owned())
+                    .collect();
+                let until = now + Duration::seconds(*lease_secs);
+                let want = Outcome::Ids(self.model.claim(&names, *limit, now, until));
+                let got = self.store.claim(&names, *limit, WORKER, now, until).await;
+                if let Ok(claimed) = &got {
+                    self.leases.extend(claimed.iter().map(JobRecord::lease));
+                }
+                (
+                    want,
+                    answer(got, |c| Outcome::Ids(c.iter().map(|j| j.id).collect())),
+                )
+            }
+            Op::Heartbeat {
+                leases,
+                extend_secs,
+            } => {
+                let leases: Vec<Lease> = leases.iter().filter_map(|i| self.lease(*i)).collect();
+                let until = now + Duration::seconds(*extend_secs);
+                let want = leases
+                    .iter()
+                    .map(|lease| match self.model.find(lease.job_id) {
+                        Some(job)
+                            if job.lease_token == lease.token && job.state == JobState::Running =>
+                        {
+                            job.lease_until = Some(until);
+                            HeartbeatStatus::Extended
+                        }
+                        Some(job)
+                            if job.lease_token == lease.token
+                                && job.state == JobState::Cancelled =>
+                        {
+                            HeartbeatStatus::Cancelled
+                        }
+                        _ => HeartbeatStatus::Lost,
+                    })
+                    .collect();
+                let got = answer(self.store.heartbeat(&leases, until).await, Outcome::Beats);
+                (Outcome::Beats(want), got)
+            }
+            Op::Complete { lease } | Op::Fail { lease } => {
+                let Some(lease) = self.lease(*lease) else {
+                    return (Outcome::Ok, Outcome::Ok);
+                };
+                let complete = matches!(op, Op::Complete { .. });
+                let want = match self.model.leased(lease) {
+                    Ok(job) => {
+                        if !complete {
+                            job.last_error = Some("failed".into());
+                        }
+                        Model::finish(
+                            job,
+                            if complete {
+                                JobState::Completed
+                            } else {
+                                JobState::Failed
+                            },
+                            now,
+                        );
+                        Outcome::Ok
+                    }
+                    Err(e) => e,
+                };
+                let got = if complete {
+                    self.store.complete(lease, now).await
+                } else {
+                    self.store.fail(lease, "failed", now).await
+                };
+                (want, answer(got, |()| Outcome::Ok))
+            }
+            Op::Retry { lease, delay_secs } => {
+                let Some(lease) = self.lease(*lease) else {
+                    return (Outcome::Ok, Outcome::Ok);
+                };
+                let run_at = now + Duration::seconds(*delay_secs);
+                let want = match self.model.leased(lease) {
+                    Ok(job) => {
+                        job.last_error = Some("retry".into());
+                        if job.attempt >= job.max_attempts {
+                            Model::finish(job, JobState::Failed, now);
+                            Outcome::State(JobState::Failed)
+                        } else {
+                            Model::pend(job, run_at);
+                            Outcome::State(if run_at > now {
+                                JobState::Scheduled
+                            } else {
+                                JobState::Available
+                            })
+                        }
+                    }
+                    Err(e) => e,
+                };
+                (
+                    want,
+                    answer(
+                        self.store.retry(lease, run_at, "retry", now).await,
+                        Outcome::State,
+                    ),
+                )
+            }
+            Op::Release { lease, delay_secs } => {
+                let Some(lease) = self.lease(*lease) else {
+                    return (Outcome::Ok, Outcome::Ok);
+                };
+                let run_at = now + Duration::seconds(*delay_secs);
+                let want = match self.model.leased(lease) {
+                    Ok(job) => {
+                        job.attempt -= 1;
+                        Model::pend(job, run_at);
+                        Outcome::Ok
+                    }
+                    Err(e) => e,
+                };
+                (
+                    want,
+                    answer(self.store.release(lease, run_at, now).await, |()| {
+                        Outcome::Ok
+                    }),
+                )
+            }
+            Op::Cancel { job } => {
+                if self.ids.is_empty() {
+                    return (Outcome::Ok, Outcome::Ok);
+                }
+                let id = self.ids[job % self.ids.len()];
+                let want = match self.model.find(id) {
+                    None => Outcome::NotFound,
+                    Some(job) => {
+                        if !job.state.is_terminal() {
+                            Model::finish(job, JobState::Cancelled, now);
+                        }
+                        Outcome::State(job.state)
+                    }
+                };
+                (
+                    want,
+                    answer(self.store.cancel(id, now).await, |j| {
+                        Outcome::State(j.state)
+                    }),
+                )
+            }
+            Op::Prune { age_secs, limit } => {
+                let before = now - Duration::seconds(*age_secs);
+                let mut doomed: Vec<(OffsetDateTime, JobId)> = self
+                    .model
+                    .jobs
+                    .iter()
+                    .filter(|j| j.state.is_terminal() && j.finished_at.is_some_and(|f| f < before))
+                    .map(|j| (j.finished_at.expect("terminal"), j.id))
+                    .collect();
+                doomed.sort();
+                doomed.truncate(*limit);
+                self.model
+                    .jobs
+                    .retain(|j| !doomed.iter().any(|(_, id)| *id == j.id));
+                let want = Outcome::Count(u64::try_from(doomed.len()).expect("small"));
+                (
+                    want,
+                    answer(self.store.prune(before, *limit).await, Outcome::Count),
+                )
+            }
+            Op::Advance { secs } => {
+                self.now += Duration::seconds(*secs);
+                (Outcome::Ok, Outcome::Ok)
+            }
+        }
+    }
+}
+
+/// Applies `ops` to a fresh store from `factory` and to the model, failing at the
+/// first step where an answer or any job's observable fields differ.
+///
+/// # Errors
+///
+/// A [`TestCaseError`] naming the step, the operation and the difference.
+pub fn check(factory: &dyn StoreFactory, ops: &[Op]) -> Result<(), TestCaseError> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a test runtime can be built")
+        .block_on(async {
+            let mut run = Run {
+                model: Model::default(),
+                store: factory.open().await,
+                now: t(0),
+                ids: Vec::new(),
+                leases: Vec::new(),
+            };
+            for (step, op) in ops.iter().enumerate() {
+                let (want, got) = run.apply(op).await;
+                prop_assert_eq!(&got, &want, "answer at step {} ({:?})", step, op);
+                let jobs = run
+                    .store
+                    .list(&JobFilter::all(), run.now)
+                    .await
+                    .map_err(|e| TestCaseError::fail(format!("list at step {step}: {e}")))?;
+                let model = run.model.at(run.now);
+                prop_assert_eq!(
+                    jobs.len(),
+                    model.len(),
+                    "job count after step {} ({:?})",
+                    step,
+                    op
+                );
+                for (got, want) in jobs.iter().zip(&model) {
+                    prop_assert_eq!(got, want, "job after step {} ({:?})", step, op);
+                }
+                for state in JobState::ALL {
+                    let counted = run
+                        .store
+                        .count(&JobFilter::all().state(state), run.now)
+                        .await
+                        .map_err(|e| TestCaseError::fail(format!("count at step {step}: {e}")))?;
+                    let expected = model.iter().filter(|j| j.state == state).count();
+                    prop_assert_eq!(
+                        counted,
+                        u64::try_from(expected).expect("small"),
+                        "count of {} after step {}",
+                        state,
+                        step
+                    );
+                }
+            }
+            Ok(())
+        })
+}
