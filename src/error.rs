@@ -71,4 +71,18 @@ pub enum Error {
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// A cron expression that does not parse or can never fire.
+    #[error("invalid cron expression {expression:?}: {field}: {message}")]
+    Cron {
+        /// The expression as given.
+        expression: String,
+        /// The field that is wrong (`minute`, `hour`, `day of month`, `month`,
+        /// `day of week`), or `expression` for the whole.
+        field: String,
+        /// What is wrong, naming the offending value.
+        message: String,
+    },
+    /// A timezone name that is not in the IANA database.
+    #[error("unknown IANA timezone {0:?}")]
+    Timezone(String),
 }

@@ -14,6 +14,7 @@ pub mod clock;
 pub mod error;
 pub mod job;
 pub mod queue;
+pub mod schedule;
 pub mod store;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -24,6 +25,7 @@ pub use clock::{Clock, SystemClock};
 pub use error::{BoxError, Error, StoreError};
 pub use job::{JobId, JobRecord, JobState, Lease, NewJob};
 pub use queue::{EnqueueOptions, Job, Queue};
+pub use schedule::{CronExpr, MissedRunPolicy, ScheduleSpec};
 pub use store::{Enqueued, HeartbeatStatus, JobFilter, JobStore};
 
 /// Re-exported so stores and tests name the same `async_trait` and `time`.
