@@ -5,6 +5,8 @@
 //!   implement it, and [`testing::conformance`] (feature `testing`) proves a store
 //!   keeps the contract.
 //! - [`Clock`] is the only source of wall time; stores are told the time.
+//! - [`Worker`] claims jobs under leases, runs their handlers and records outcomes,
+//!   retrying failures on a [`RetryPolicy`].
 //!
 //! Jobs are leased, not locked: a worker claims a job until a time, extends the lease
 //! while it runs and records the outcome under the lease's token, so a worker that
@@ -14,10 +16,12 @@ pub mod clock;
 pub mod error;
 pub mod job;
 pub mod queue;
+pub mod retry;
 pub mod schedule;
 pub mod store;
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod worker;
 
 #[cfg(feature = "testing")]
 pub use clock::ManualClock;
@@ -25,8 +29,10 @@ pub use clock::{Clock, SystemClock};
 pub use error::{BoxError, Error, StoreError};
 pub use job::{JobId, JobRecord, JobState, Lease, NewJob};
 pub use queue::{EnqueueOptions, Job, Queue};
+pub use retry::{Backoff, RetryPolicy};
 pub use schedule::{CronExpr, MissedRunPolicy, ScheduleSpec};
 pub use store::{Enqueued, HeartbeatStatus, JobFilter, JobStore};
+pub use worker::{JobContext, JobError, Worker, WorkerEvent};
 
 /// Re-exported so stores and tests name the same `async_trait` and `time`.
 pub use async_trait::async_trait;

@@ -1,0 +1,373 @@
+//! [`WorkerBuilder`]: a worker's store, clock, queues, handlers and timings.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::FutureExt;
+use futures::future::BoxFuture;
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+
+use super::Worker;
+use super::context::{JobContext, JobError};
+use crate::clock::Clock;
+use crate::error::Error;
+use crate::job::DEFAULT_QUEUE;
+use crate::queue::{Job, Queue};
+use crate::retry::RetryPolicy;
+use crate::store::JobStore;
+
+/// A running handler, type-erased.
+pub(crate) type HandlerFuture = BoxFuture<'static, Result<(), JobError>>;
+
+/// A handler, type-erased: decodes the payload (or says why it cannot) and starts.
+pub(crate) type ErasedHandler =
+    Arc<dyn Fn(serde_json::Value, JobContext) -> Result<HandlerFuture, String> + Send + Sync>;
+
+/// Per-kind settings that override the worker's defaults.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct KindSettings {
+    pub(crate) timeout: Option<Duration>,
+    pub(crate) retry: Option<RetryPolicy>,
+}
+
+/// Everything a built worker needs besides its store and clock; all validated.
+#[derive(Debug, Clone)]
+pub(crate) struct Settings {
+    pub(crate) id: String,
+    pub(crate) queues: Vec<(String, usize)>,
+    pub(crate) lease: Duration,
+    pub(crate) heartbeat: Duration,
+    pub(crate) poll: Duration,
+    pub(crate) max_poll: Duration,
+    pub(crate) grace: Duration,
+    pub(crate) timeout: Option<Duration>,
+    pub(crate) retry: RetryPolicy,
+    pub(crate) kinds: HashMap<String, KindSettings>,
+    pub(crate) event_capacity: usize,
+}
+
+impl Settings {
+    pub(crate) fn timeout(&self, kind: &str) -> Option<Duration> {
+        self.kinds
+            .get(kind)
+            .and_then(|k| k.timeout)
+            .or(self.timeout)
+    }
+
+    pub(crate) fn retry(&self, kind: &str) -> &RetryPolicy {
+        self.kinds
+            .get(kind)
+            .and_then(|k| k.retry.as_ref())
+            .unwrap_or(&self.retry)
+    }
+}
+
+/// Configures a [`Worker`]; every setting has a default.
+///
+/// | setting | default |
+/// |---|---|
+/// | queues | `"default"` with concurrency 10 |
+/// | lease duration | 30 s |
+/// | heartbeat interval | a third of the lease |
+/// | poll interval | 1 s, doubling while idle up to the max poll interval (10 s) |
+/// | shutdown grace period | 30 s |
+/// | timeout | none (per kind with [`WorkerBuilder::timeout_for`]) |
+/// | retry policy | [`RetryPolicy::default`] (per kind with [`WorkerBuilder::retry_policy_for`]) |
+pub struct WorkerBuilder {
+    store: Arc<dyn JobStore>,
+    clock: Arc<dyn Clock>,
+    enqueued: Option<watch::Receiver<u64>>,
+    shutdown: Option<CancellationToken>,
+    id: Option<String>,
+    queues: Vec<(String, usize)>,
+    handlers: HashMap<String, ErasedHandler>,
+    lease: Duration,
+    heartbeat: Option<Duration>,
+    poll: Duration,
+    max_poll: Duration,
+    grace: Duration,
+    timeout: Option<Duration>,
+    retry: RetryPolicy,
+    kinds: HashMap<String, KindSettings>,
+    event_capacity: usize,
+    problems: Vec<String>,
+}
+
+impl std::fmt::Debug for WorkerBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WorkerBuilder")
+            .field("id", &self.id)
+            .field("queues", &self.queues)
+            .field("kinds", &self.handlers.keys().collect::<Vec<_>>())
+            .finish_non_exhaustive()
+    }
+}
+
+impl WorkerBuilder {
+    /// A builder over `store`, reading time from `clock`.
+    ///
+    /// Prefer [`Worker::builder`] with a [`Queue`]: the worker then wakes at once when
+    /// that queue enqueues.
+    pub fn new(store: Arc<dyn JobStore>, clock: Arc<dyn Clock>) -> Self {
+        Self {
+            store,
+            clock,
+            enqueued: None,
+            shutdown: None,
+            id: None,
+            queues: Vec::new(),
+            handlers: HashMap::new(),
+            lease: Duration::from_secs(30),
+            heartbeat: None,
+            poll: Duration::from_secs(1),
+            max_poll: Duration::from_secs(10),
+            grace: Duration::from_secs(30),
+            timeout: None,
+            retry: RetryPolicy::default(),
+            kinds: HashMap::new(),
+            event_capacity: 1024,
+            problems: Vec::new(),
+        }
+    }
+
+    /// A builder over `queue`'s store and clock that wakes when `queue` enqueues.
+    pub fn from_queue(queue: &Queue) -> Self {
+        Self::new(queue.store().clone(), queue.clock().clone())
+            .enqueue_signal(queue.subscribe_enqueued())
+    }
+
+    /// Wakes the worker whenever `signal` changes (see [`Queue::subscribe_enqueued`]).
+    pub fn enqueue_signal(mut self, signal: watch::Receiver<u64>) -> Self {
+        self.enqueued = Some(signal);
+        self
+    }
+
+    /// Shuts the worker down gracefully when `token` is cancelled.
+    pub fn shutdown_on(mut self, token: &CancellationToken) -> Self {
+        self.shutdown = Some(token.child_token());
+        self
+    }
+
+    /// The name the worker claims under (stored as the jobs' `worker`); by default
+    /// `worker-<pid>-<random>`.
+    pub fn id(mut self, id: impl Into<String>) -> Self {
+        self.id = Some(id.into());
+        self
+    }
+
+    /// Works `queue` with up to `concurrency` jobs at once. Without any call, the
+    /// worker works `"default"` with concurrency 10.
+    pub fn queue(mut self, queue: impl Into<String>, concurrency: usize) -> Self {
+        self.queues.push((queue.into(), concurrency));
+        self
+    }
+
+    /// Runs jobs of kind `J::KIND` with `handler`.
+    ///
+    /// A payload that does not deserialize into `J` fails the job at once.
+    pub fn handler<J, F, Fut>(mut self, handler: F) -> Self
+    where
+        J: Job,
+        F: Fn(J, JobContext) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<(), JobError>> + Send + 'static,
+    {
+        if self.handlers.contains_key(J::KIND) {
+            self.problems.push(format!(
+                "two handlers are registered for job kind {:?}",
+                J::KIND
+            ));
+        }
+        let handler = Arc::new(handler);
+        let erased: ErasedHandler = Arc::new(move |payload, ctx| {
+            let job = serde_json::from_value::<J>(payload).map_err(|error| {
+                format!(
+                    "payload does not deserialize as job kind {:?}: {error}",
+                    J::KIND
+                )
+            })?;
+            let handler = Arc::clone(&handler);
+            // The handler is called inside the future, so a panic in its synchronous
+            // part is caught like one in its body.
+            Ok(async move { handler(job, ctx).await }.boxed())
+        });
+        self.handlers.insert(J::KIND.to_owned(), erased);
+        self
+    }
+
+    /// How long a claim holds a job before another worker may take it; heartbeats
+    /// extend it while the job runs (default 30 s).
+    pub fn lease_duration(mut self, lease: Duration) -> Self {
+        self.lease = lease;
+        self
+    }
+
+    /// How often running jobs' leases are extended (default a third of the lease).
+    pub fn heartbeat_interval(mut self, interval: Duration) -> Self {
+        self.heartbeat = Some(interval);
+        self
+    }
+
+    /// How often an idle worker looks for work another process enqueued (default 1 s).
+    pub fn poll_interval(mut self, interval: Duration) -> Self {
+        self.poll = interval;
+        self
+    }
+
+    /// The longest an idle worker's poll interval grows to (default 10 s).
+    pub fn max_poll_interval(mut self, interval: Duration) -> Self {
+        self.max_poll = interval;
+        self
+    }
+
+    /// How long shutdown lets running jobs finish before it cancels and releases them
+    /// (default 30 s).
+    pub fn shutdown_grace(mut self, grace: Duration) -> Self {
+        self.grace = grace;
+        self
+    }
+
+    /// Fails an attempt (retryably) that runs longer than `timeout`, for every kind
+    /// without its own (default: no timeout).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// Fails an attempt of `kind` (retryably) that runs longer than `timeout`.
+    pub fn timeout_for(mut self, kind: impl Into<String>, timeout: Duration) -> Self {
+        self.kinds.entry(kind.into()).or_default().timeout = Some(timeout);
+        self
+    }
+
+    /// The retry policy for every kind without its own.
+    pub fn retry_policy(mut self, policy: RetryPolicy) -> Self {
+        self.retry = policy;
+        self
+    }
+
+    /// The retry policy for `kind`.
+    pub fn retry_policy_for(mut self, kind: impl Into<String>, policy: RetryPolicy) -> Self {
+        self.kinds.entry(kind.into()).or_default().retry = Some(policy);
+        self
+    }
+
+    /// How many events a slow subscriber may lag before it loses the oldest
+    /// (default 1024).
+    pub fn event_capacity(mut self, capacity: usize) -> Self {
+        self.event_capacity = capacity;
+        self
+    }
+
+    /// The worker.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Config`] for: no handler; a queue named twice, with an empty name or
+    /// with concurrency 0; a zero lease, heartbeat, poll interval, timeout or event
+    /// capacity; a heartbeat interval not shorter than the lease; a max poll interval
+    /// shorter than the poll interval; settings for a kind without a handler; an
+    /// invalid retry policy.
+    pub fn build(self) -> Result<Worker, Error> {
+        let mut problems = self.problems;
+        if self.handlers.is_empty() {
+            problems.push("no job handler is registered".to_owned());
+        }
+        let queues = if self.queues.is_empty() {
+            vec![(DEFAULT_QUEUE.to_owned(), 10)]
+        } else {
+            self.queues
+        };
+        for (i, (name, concurrency)) in queues.iter().enumerate() {
+            if name.trim().is_empty() {
+                problems.push("a queue name must not be empty".to_owned());
+            }
+            if *concurrency == 0 {
+                problems.push(format!("queue {name:?} needs a concurrency of at least 1"));
+            }
+            if queues[..i].iter().any(|(other, _)| other == name) {
+                problems.push(format!("queue {name:?} is configured twice"));
+            }
+        }
+        let heartbeat = self.heartbeat.unwrap_or(self.lease / 3);
+        let positive = [
+            ("lease duration", Some(self.lease)),
+            ("heartbeat interval", Some(heartbeat)),
+            ("poll interval", Some(self.poll)),
+            ("timeout", self.timeout),
+        ];
+        for (what, value) in positive {
+            if value.is_some_and(|d| d < Duration::from_micros(1)) {
+                problems.push(format!("the {what} must be at least 1 microsecond"));
+            }
+        }
+        if heartbeat >= self.lease {
+            problems.push(format!(
+                "the heartbeat interval ({heartbeat:?}) must be shorter than the lease ({:?})",
+                self.lease
+            ));
+        }
+        if self.max_poll < self.poll {
+            problems.push(format!(
+                "the max poll interval ({:?}) must not be shorter than the poll interval ({:?})",
+                self.max_poll, self.poll
+            ));
+        }
+        if self.event_capacity == 0 {
+            problems.push("the event capacity must be at least 1".to_owned());
+        }
+        if let Err(Error::Config(problem)) = self.retry.validate() {
+            problems.push(problem);
+        }
+        let mut kinds: Vec<_> = self.kinds.iter().collect();
+        kinds.sort_by(|a, b| a.0.cmp(b.0));
+        for (kind, settings) in kinds {
+            if !self.handlers.contains_key(kind) {
+                problems.push(format!(
+                    "settings are given for job kind {kind:?}, which has no handler"
+                ));
+            }
+            if settings
+                .timeout
+                .is_some_and(|d| d < Duration::from_micros(1))
+            {
+                problems.push(format!(
+                    "the timeout of job kind {kind:?} must be at least 1 microsecond"
+                ));
+            }
+            if let Some(Err(Error::Config(problem))) = settings.retry.as_ref().map(|r| r.validate())
+            {
+                problems.push(format!("job kind {kind:?}: {problem}"));
+            }
+        }
+        if !problems.is_empty() {
+            return Err(Error::Config(format!("worker: {}", problems.join("; "))));
+        }
+        let id = self
+            .id
+            .unwrap_or_else(|| format!("worker-{}-{:08x}", std::process::id(), fastrand::u32(..)));
+        let settings = Settings {
+            id,
+            queues,
+            lease: self.lease,
+            heartbeat,
+            poll: self.poll,
+            max_poll: self.max_poll,
+            grace: self.grace,
+            timeout: self.timeout,
+            retry: self.retry,
+            kinds: self.kinds,
+            event_capacity: self.event_capacity,
+        };
+        Ok(Worker::from_parts(
+            self.store,
+            self.clock,
+            settings,
+            self.handlers,
+            self.enqueued,
+            self.shutdown.unwrap_or_default(),
+        ))
+    }
+}

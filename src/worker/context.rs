@@ -1,0 +1,206 @@
+//! What a handler gets besides its payload ([`JobContext`]) and what it may return
+//! besides success ([`JobError`]).
+
+use std::fmt;
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+
+use crate::error::BoxError;
+use crate::job::{JobId, JobRecord};
+
+/// The job's metadata and its cancellation token, handed to its handler.
+///
+/// The token is cancelled when the worker stops the attempt: the job was cancelled,
+/// the lease was lost, or a shutdown's grace period ran out. The worker then stops
+/// polling the handler (it is dropped at its next `.await`), so a handler that needs
+/// to clean up watches [`JobContext::cancelled`] itself.
+#[derive(Debug, Clone)]
+pub struct JobContext {
+    job: JobRecord,
+    token: CancellationToken,
+}
+
+impl JobContext {
+    pub(crate) fn new(job: JobRecord, token: CancellationToken) -> Self {
+        Self { job, token }
+    }
+
+    /// The job as claimed (state `Running`, with its lease).
+    pub fn record(&self) -> &JobRecord {
+        &self.job
+    }
+
+    /// The job's id.
+    pub fn id(&self) -> JobId {
+        self.job.id
+    }
+
+    /// The job's kind.
+    pub fn kind(&self) -> &str {
+        &self.job.kind
+    }
+
+    /// The job's queue.
+    pub fn queue(&self) -> &str {
+        &self.job.queue
+    }
+
+    /// This attempt, counted from 1.
+    pub fn attempt(&self) -> u32 {
+        self.job.attempt
+    }
+
+    /// Attempts allowed before the job ends `Failed`.
+    pub fn max_attempts(&self) -> u32 {
+        self.job.max_attempts
+    }
+
+    /// Whether a retryable error now ends the job `Failed`.
+    pub fn is_last_attempt(&self) -> bool {
+        self.job.is_last_attempt()
+    }
+
+    /// The token the worker cancels to stop this attempt.
+    pub fn cancellation_token(&self) -> &CancellationToken {
+        &self.token
+    }
+
+    /// Whether the worker stopped this attempt.
+    pub fn is_cancelled(&self) -> bool {
+        self.token.is_cancelled()
+    }
+
+    /// Resolves when the worker stops this attempt.
+    pub async fn cancelled(&self) {
+        self.token.cancelled().await;
+    }
+}
+
+/// Why a handler did not succeed, and what the worker does about it.
+///
+/// - Any error converts with `?` into a retryable one: the job runs again after the
+///   retry policy's backoff, or ends `Failed` on its last attempt.
+/// - [`JobError::permanent`] ends the job `Failed` at once.
+/// - [`JobError::snooze`] runs the job again after a delay without spending an attempt.
+///
+/// `JobError` deliberately does not implement `std::error::Error`, so that every error
+/// type converts into it.
+pub struct JobError {
+    action: Action,
+    error: Option<BoxError>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Action {
+    Retry,
+    Fail,
+    Snooze(Duration),
+}
+
+impl JobError {
+    /// An error after which the job is retried while attempts remain.
+    pub fn retryable(error: impl Into<BoxError>) -> Self {
+        Self {
+            action: Action::Retry,
+            error: Some(error.into()),
+        }
+    }
+
+    /// An error that ends the job `Failed` at once, whatever attempts remain.
+    pub fn permanent(error: impl Into<BoxError>) -> Self {
+        Self {
+            action: Action::Fail,
+            error: Some(error.into()),
+        }
+    }
+
+    /// Not an error: run the job again after `delay`, without spending an attempt.
+    pub fn snooze(delay: Duration) -> Self {
+        Self {
+            action: Action::Snooze(delay),
+            error: None,
+        }
+    }
+
+    /// Whether this error ends the job at once.
+    pub fn is_permanent(&self) -> bool {
+        self.action == Action::Fail
+    }
+
+    /// The snooze delay, when this is a snooze.
+    pub fn snooze_delay(&self) -> Option<Duration> {
+        match self.action {
+            Action::Snooze(delay) => Some(delay),
+            Action::Retry | Action::Fail => None,
+        }
+    }
+
+    pub(crate) fn action(&self) -> Action {
+        self.action
+    }
+}
+
+impl<E> From<E> for JobError
+where
+    E: std::error::Error + Send + Sync + 'static,
+{
+    fn from(error: E) -> Self {
+        Self::retryable(error)
+    }
+}
+
+impl fmt::Display for JobError {
+    /// The error and its chain of sources, joined by `": "`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (&self.error, self.action) {
+            (Some(error), _) => {
+                write!(f, "{error}")?;
+                let mut source = error.source();
+                while let Some(cause) = source {
+                    write!(f, ": {cause}")?;
+                    source = cause.source();
+                }
+                Ok(())
+            }
+            (None, Action::Snooze(delay)) => write!(f, "snoozed for {delay:?}"),
+            (None, _) => f.write_str("job failed"),
+        }
+    }
+}
+
+impl fmt::Debug for JobError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("JobError")
+            .field("action", &self.action)
+            .field("error", &self.error)
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn any_error_converts_into_a_retryable_one() {
+        fn parse(s: &str) -> Result<u32, JobError> {
+            Ok(s.parse::<u32>()?)
+        }
+
+        let error = parse("x").unwrap_err();
+
+        assert_eq!(error.action(), Action::Retry);
+        assert_eq!(error.to_string(), "invalid digit found in string");
+    }
+
+    #[test]
+    fn permanent_and_snooze_say_what_they_are() {
+        assert!(JobError::permanent("no such user").is_permanent());
+        assert_eq!(
+            JobError::snooze(Duration::from_secs(5)).snooze_delay(),
+            Some(Duration::from_secs(5))
+        );
+        assert_eq!(JobError::retryable("boom").to_string(), "boom");
+    }
+}

@@ -1,0 +1,227 @@
+//! One claimed job, from its handler to its recorded outcome.
+
+use std::any::Any;
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::FutureExt;
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
+
+use super::builder::HandlerFuture;
+use super::context::{Action, JobContext};
+use super::events::JobInfo;
+use super::outcome::{JobOutcome, Outcome};
+use super::{Inner, RunningGuard, StopReason, later};
+use crate::error::StoreError;
+use crate::job::{JobRecord, JobState};
+
+/// What the handler's attempt asks the worker to record.
+enum Verdict {
+    Complete,
+    Retry(String),
+    Fail(String),
+    Snooze(Duration),
+    /// The worker stopped the handler before it finished.
+    Stopped,
+}
+
+/// Runs `job` and records its outcome; `guard` keeps it in the running set (and so
+/// under heartbeat) until the outcome is written.
+pub(crate) async fn run_job(
+    inner: Arc<Inner>,
+    job: JobRecord,
+    token: CancellationToken,
+    guard: RunningGuard,
+) -> JobOutcome {
+    let span = tracing::info_span!(
+        "leasehold.job",
+        kind = %job.kind,
+        id = %job.id,
+        attempt = job.attempt,
+        queue = %job.queue,
+    );
+    let outcome = work(&inner, job, token).instrument(span).await;
+    drop(guard);
+    inner.emit(outcome.event());
+    outcome
+}
+
+async fn work(inner: &Inner, job: JobRecord, token: CancellationToken) -> JobOutcome {
+    let info = JobInfo::from(&job);
+    let verdict = match inner.handlers.get(&job.kind) {
+        None => Verdict::Fail(format!(
+            "no handler is registered for job kind {:?}",
+            job.kind
+        )),
+        Some(handler) => {
+            // The handler gets a child token: it may cancel its own, never the worker's.
+            let ctx = JobContext::new(job.clone(), token.child_token());
+            let started =
+                std::panic::catch_unwind(AssertUnwindSafe(|| handler(job.payload.clone(), ctx)));
+            match started {
+                Err(panic) => Verdict::Retry(panicked(panic.as_ref())),
+                Ok(Err(message)) => Verdict::Fail(message),
+                Ok(Ok(handler)) => {
+                    run_handler(handler, inner.settings.timeout(&job.kind), &token).await
+                }
+            }
+        }
+    };
+    let stop = inner.begin_finishing(job.id);
+    let outcome = match (stop, verdict) {
+        (Some(StopReason::Lost), _) => Outcome::LeaseLost,
+        (Some(StopReason::Cancelled), _) => Outcome::Cancelled,
+        (_, Verdict::Stopped) => release(inner, &job).await,
+        (_, verdict) => record(inner, &job, verdict).await,
+    };
+    log(&outcome);
+    JobOutcome { job: info, outcome }
+}
+
+/// Polls the handler (catching panics, bounded by `timeout`) until it finishes or
+/// `token` is cancelled.
+async fn run_handler(
+    handler: HandlerFuture,
+    timeout: Option<Duration>,
+    token: &CancellationToken,
+) -> Verdict {
+    let guarded = AssertUnwindSafe(handler).catch_unwind();
+    let bounded = async {
+        match timeout {
+            Some(limit) => tokio::time::timeout(limit, guarded)
+                .await
+                .map_err(|_| limit),
+            None => Ok(guarded.await),
+        }
+    };
+    tokio::select! {
+        // A handler that finishes as it is stopped still has its result considered.
+        biased;
+        result = bounded => match result {
+            Err(limit) => Verdict::Retry(format!("timed out after {limit:?}")),
+            Ok(Err(panic)) => Verdict::Retry(panicked(panic.as_ref())),
+            Ok(Ok(Ok(()))) => Verdict::Complete,
+            Ok(Ok(Err(error))) => match error.action() {
+                Action::Retry => Verdict::Retry(error.to_string()),
+                Action::Fail => Verdict::Fail(error.to_string()),
+                Action::Snooze(delay) => Verdict::Snooze(delay),
+            },
+        },
+        () = token.cancelled() => Verdict::Stopped,
+    }
+}
+
+fn panicked(panic: &(dyn Any + Send)) -> String {
+    let message = panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a non-string panic payload".to_owned());
+    format!("panicked: {message}")
+}
+
+/// Writes the verdict under the job's lease.
+async fn record(inner: &Inner, job: &JobRecord, verdict: Verdict) -> Outcome {
+    let store = &inner.store;
+    let clock = &inner.clock;
+    let lease = job.lease();
+    match verdict {
+        Verdict::Complete => persist(|| store.complete(lease, clock.now()))
+            .await
+            .map_or_else(lost_or_abandoned, |()| Outcome::Completed),
+        Verdict::Retry(error) => {
+            let delay = inner.settings.retry(&job.kind).delay(job.attempt);
+            let now = clock.now();
+            let run_at = later(now, delay);
+            match persist(|| store.retry(lease, run_at, &error, clock.now())).await {
+                Ok(JobState::Failed) => Outcome::Failed { error },
+                Ok(_) => Outcome::Retried {
+                    delay,
+                    run_at,
+                    error,
+                },
+                Err(store_error) => lost_or_abandoned(store_error),
+            }
+        }
+        Verdict::Fail(error) => persist(|| store.fail(lease, &error, clock.now()))
+            .await
+            .map_or_else(lost_or_abandoned, |()| Outcome::Failed { error }),
+        Verdict::Snooze(delay) => {
+            let run_at = later(clock.now(), delay);
+            persist(|| store.release(lease, run_at, clock.now()))
+                .await
+                .map_or_else(lost_or_abandoned, |()| Outcome::Snoozed { run_at })
+        }
+        Verdict::Stopped => release(inner, job).await,
+    }
+}
+
+/// Gives the job back, due at once, its attempt returned (shutdown).
+async fn release(inner: &Inner, job: &JobRecord) -> Outcome {
+    let lease = job.lease();
+    persist(|| {
+        let now = inner.clock.now();
+        inner.store.release(lease, now, now)
+    })
+    .await
+    .map_or_else(lost_or_abandoned, |()| Outcome::Released)
+}
+
+fn lost_or_abandoned(error: StoreError) -> Outcome {
+    match error {
+        StoreError::LeaseLost(_) | StoreError::NotFound(_) => Outcome::LeaseLost,
+        error => Outcome::Abandoned {
+            error: error.to_string(),
+        },
+    }
+}
+
+/// Runs a write, repeating it after transient store errors a few times.
+///
+/// The job stays under heartbeat meanwhile. If the write never succeeds, nothing is
+/// recorded: the lease expires and another claim runs the job again.
+async fn persist<T, F, Fut>(write: F) -> Result<T, StoreError>
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = Result<T, StoreError>>,
+{
+    const PAUSES: [Duration; 3] = [
+        Duration::from_millis(50),
+        Duration::from_millis(250),
+        Duration::from_secs(1),
+    ];
+    let mut result = write().await;
+    for pause in PAUSES {
+        match &result {
+            Err(error) if error.is_transient() => {
+                tracing::warn!(%error, "recording the outcome failed; trying again");
+                tokio::time::sleep(pause).await;
+                result = write().await;
+            }
+            _ => break,
+        }
+    }
+    result
+}
+
+fn log(outcome: &Outcome) {
+    match outcome {
+        Outcome::Completed => tracing::debug!("job completed"),
+        Outcome::Retried { delay, error, .. } => {
+            tracing::warn!(%error, ?delay, "job failed; retrying");
+        }
+        Outcome::Failed { error } => tracing::error!(%error, "job failed"),
+        Outcome::Snoozed { run_at } => tracing::debug!(%run_at, "job snoozed"),
+        Outcome::Released => tracing::info!("job released on shutdown"),
+        Outcome::LeaseLost => {
+            tracing::warn!("lease lost: the outcome is dropped");
+        }
+        Outcome::Cancelled => tracing::info!("job cancelled while running"),
+        Outcome::Abandoned { error } => {
+            tracing::error!(%error, "the outcome could not be recorded: job abandoned");
+        }
+    }
+}
