@@ -1,6 +1,6 @@
 //! The stored form of a job and the per-queue indexes over it.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use leasehold::clock::{from_unix_micros, to_unix_micros};
@@ -76,7 +76,7 @@ impl Entry {
     }
 
     /// The claim order: priority, then run_at, then id.
-    pub(crate) fn ready_key(&self, id: JobId) -> (i16, Micros, JobId) {
+    pub(crate) fn claim_key(&self, id: JobId) -> (i16, Micros, JobId) {
         (self.priority, self.run_at, id)
     }
 }
@@ -84,46 +84,55 @@ impl Entry {
 /// The indexes of one queue.
 #[derive(Debug, Default)]
 pub(crate) struct QueueIndex {
-    /// Every pending job by run time: for promotion and `next_due`.
-    pub(crate) pending: BTreeSet<(Micros, JobId)>,
-    /// Pending jobs that were due at `promoted_until`, in claim order.
-    pub(crate) ready: BTreeSet<(i16, Micros, JobId)>,
-    /// Every pending job with `run_at <= promoted_until` is in `ready`.
-    pub(crate) promoted_until: Micros,
+    /// Pending jobs by priority level, each level by `(run_at, id)`. Walking the levels
+    /// in order and each level from its front while `run_at <= now` yields exactly
+    /// the claim order (priority, run_at, id), with no pass that moves jobs from
+    /// "scheduled" to "ready" as time goes by. Empty levels are removed.
+    pub(crate) pending: BTreeMap<i16, BTreeSet<(Micros, JobId)>>,
     /// Running jobs by lease expiry.
     pub(crate) running: BTreeSet<(Micros, JobId)>,
 }
 
 impl QueueIndex {
-    /// Moves every pending job due at `now` into `ready`.
-    ///
-    /// `now` may go backwards between calls; `ready` then holds jobs that are not due
-    /// yet, and the claim skips them.
-    pub(crate) fn promote(&mut self, now: Micros, key_of: impl Fn(JobId) -> (i16, Micros, JobId)) {
-        if now <= self.promoted_until {
-            return;
-        }
-        let from = (self.promoted_until.saturating_add(1), JobId::MIN);
-        for &(_, id) in self
-            .pending
-            .range(from..)
-            .take_while(|(run_at, _)| *run_at <= now)
-        {
-            self.ready.insert(key_of(id));
-        }
-        self.promoted_until = now;
-    }
-
     pub(crate) fn insert_pending(&mut self, id: JobId, entry: &Entry) {
-        self.pending.insert((entry.run_at, id));
-        if entry.run_at <= self.promoted_until {
-            self.ready.insert(entry.ready_key(id));
-        }
+        self.pending
+            .entry(entry.priority)
+            .or_default()
+            .insert((entry.run_at, id));
     }
 
     pub(crate) fn remove_pending(&mut self, id: JobId, entry: &Entry) {
-        self.pending.remove(&(entry.run_at, id));
-        self.ready.remove(&entry.ready_key(id));
+        if let Some(level) = self.pending.get_mut(&entry.priority) {
+            level.remove(&(entry.run_at, id));
+            if level.is_empty() {
+                self.pending.remove(&entry.priority);
+            }
+        }
+    }
+
+    /// Up to `limit` pending jobs due at `now`, in claim order.
+    pub(crate) fn due(
+        &self,
+        now: Micros,
+        limit: usize,
+    ) -> impl Iterator<Item = (i16, Micros, JobId)> {
+        self.pending
+            .iter()
+            .flat_map(move |(&priority, level)| {
+                level
+                    .iter()
+                    .take_while(move |(run_at, _)| *run_at <= now)
+                    .map(move |&(run_at, id)| (priority, run_at, id))
+            })
+            .take(limit)
+    }
+
+    /// The earliest pending `run_at`.
+    pub(crate) fn earliest_pending(&self) -> Option<Micros> {
+        self.pending
+            .values()
+            .filter_map(|level| level.first().map(|(run_at, _)| *run_at))
+            .min()
     }
 }
 

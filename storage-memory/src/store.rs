@@ -166,7 +166,7 @@ impl Inner {
         self.jobs.insert(id, entry);
     }
 
-    /// Promotes due jobs of `queue` and adds its best `limit` claimable jobs to
+    /// Adds the best `limit` claimable jobs of `queue` to
     /// `candidates` and its expired leases without attempts left to `exhausted`.
     fn claim_candidates(
         &mut self,
@@ -180,22 +180,14 @@ impl Inner {
             return;
         };
         let jobs = &self.jobs;
-        index.promote(now, |id| jobs[&id].ready_key(id));
-        candidates.extend(
-            index
-                .ready
-                .iter()
-                .filter(|(_, run_at, _)| *run_at <= now)
-                .take(limit)
-                .copied(),
-        );
+        candidates.extend(index.due(now, limit));
         // Expired leases compete with ready jobs in the same order.
         for &(_, id) in index.running.iter().take_while(|(until, _)| *until <= now) {
             let entry = &jobs[&id];
             if entry.attempt >= entry.max_attempts {
                 exhausted.push(id);
             } else {
-                candidates.push(entry.ready_key(id));
+                candidates.push(entry.claim_key(id));
             }
         }
     }
@@ -445,7 +437,7 @@ impl JobStore for MemoryStore {
             .iter()
             .filter_map(|q| inner.queues.get(q.as_str()))
             .flat_map(|index| {
-                let pending = index.pending.first().map(|(run_at, _)| *run_at);
+                let pending = index.earliest_pending();
                 let running = index.running.first().map(|(until, _)| *until);
                 pending.into_iter().chain(running)
             })

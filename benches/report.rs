@@ -1,0 +1,113 @@
+//! Results: one JSON line per scenario as it finishes, a table at the end.
+
+use serde::Serialize;
+
+/// One scenario's result.
+#[derive(Debug, Clone, Default, Serialize)]
+pub(crate) struct Row {
+    pub(crate) scenario: String,
+    pub(crate) store: String,
+    pub(crate) jobs: usize,
+    pub(crate) concurrency: usize,
+    pub(crate) jobs_per_sec: Option<f64>,
+    pub(crate) p50_ms: Option<f64>,
+    pub(crate) p99_ms: Option<f64>,
+    pub(crate) peak_rss_mb: Option<f64>,
+    pub(crate) bytes_per_job: Option<f64>,
+    pub(crate) ratio_to_baseline: Option<f64>,
+}
+
+pub(crate) struct Report {
+    only: Option<String>,
+    rows: Vec<Row>,
+}
+
+impl Report {
+    pub(crate) fn new(only: Option<String>) -> Self {
+        Self {
+            only,
+            rows: Vec::new(),
+        }
+    }
+
+    /// Whether the scenario `name` was asked for.
+    pub(crate) fn wants(&self, name: &str) -> bool {
+        self.only.as_deref().is_none_or(|o| name.contains(o))
+    }
+
+    pub(crate) fn push(&mut self, mut row: Row) {
+        row.peak_rss_mb = row
+            .peak_rss_mb
+            .or_else(|| peak_rss_bytes().map(|b| b / 1e6));
+        println!("{}", serde_json::to_string(&row).expect("a row serializes"));
+        self.rows.push(row);
+    }
+
+    /// The throughput of an earlier row, to compute ratios against.
+    pub(crate) fn rate_of(&self, scenario: &str, store: &str) -> Option<f64> {
+        self.rows
+            .iter()
+            .find(|r| r.scenario == scenario && r.store == store)
+            .and_then(|r| r.jobs_per_sec)
+    }
+
+    pub(crate) fn print_table(&self) {
+        let f =
+            |v: Option<f64>, digits: usize| v.map_or("-".to_owned(), |v| format!("{v:.digits$}"));
+        println!();
+        println!(
+            "| {:<34} | {:<8} | {:>9} | {:>4} | {:>12} | {:>8} | {:>8} | {:>9} | {:>8} |",
+            "scenario", "store", "jobs", "conc", "jobs/s", "p50 ms", "p99 ms", "bytes/job", "ratio"
+        );
+        println!(
+            "|{:-<36}|{:-<10}|{:-<11}|{:-<6}|{:-<14}|{:-<10}|{:-<10}|{:-<11}|{:-<10}|",
+            "", "", "", "", "", "", "", "", ""
+        );
+        for r in &self.rows {
+            println!(
+                "| {:<34} | {:<8} | {:>9} | {:>4} | {:>12} | {:>8} | {:>8} | {:>9} | {:>8} |",
+                r.scenario,
+                r.store,
+                r.jobs,
+                r.concurrency,
+                f(r.jobs_per_sec, 0),
+                f(r.p50_ms, 3),
+                f(r.p99_ms, 3),
+                f(r.bytes_per_job, 0),
+                f(r.ratio_to_baseline, 2),
+            );
+        }
+    }
+}
+
+/// This process's peak resident set (Linux `VmHWM`), in bytes.
+pub(crate) fn peak_rss_bytes() -> Option<f64> {
+    proc_status_kb("VmHWM:").map(|kb| kb * 1024.0)
+}
+
+/// This process's current resident set (Linux `VmRSS`), in bytes.
+pub(crate) fn rss_bytes() -> Option<f64> {
+    proc_status_kb("VmRSS:").map(|kb| kb * 1024.0)
+}
+
+fn proc_status_kb(field: &str) -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with(field))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// The `q`-quantile (0..=1) of `samples`, in milliseconds.
+pub(crate) fn quantile_ms(samples: &mut [std::time::Duration], q: f64) -> Option<f64> {
+    if samples.is_empty() {
+        return None;
+    }
+    samples.sort_unstable();
+    let last = samples.len() - 1;
+    #[allow(
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss,
+        clippy::cast_precision_loss
+    )]
+    let i = ((last as f64) * q).round() as usize; // q in 0..=1, so 0..=last
+    Some(samples[i.min(last)].as_secs_f64() * 1e3)
+}

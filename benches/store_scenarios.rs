@@ -1,0 +1,256 @@
+//! Scenarios that drive a store directly: enqueue, claim at scale, heartbeats, memory.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use leasehold::time::Duration as TimeDuration;
+use leasehold::{Clock, JobRecord, JobStore, Lease, NewJob, SystemClock};
+use leasehold_memory::MemoryStore;
+
+use crate::Sizes;
+use crate::report::{Report, Row, quantile_ms, rss_bytes};
+
+/// The stores every scenario runs against.
+pub(crate) fn store_names() -> Vec<&'static str> {
+    vec!["memory"]
+}
+
+/// A fresh, empty store of kind `name`.
+pub(crate) async fn open(name: &str) -> Arc<dyn JobStore> {
+    match name {
+        "memory" => Arc::new(MemoryStore::new()),
+        other => panic!("unknown store {other}"),
+    }
+}
+
+fn queues() -> Vec<String> {
+    vec!["default".to_owned()]
+}
+
+fn job(i: usize) -> NewJob {
+    NewJob::new("noop", serde_json::json!({ "i": i }), SystemClock.now()).expect("valid")
+}
+
+fn rate(jobs: usize, elapsed: Duration) -> Option<f64> {
+    #[allow(clippy::cast_precision_loss)] // job counts are far below 2^52
+    Some(jobs as f64 / elapsed.as_secs_f64())
+}
+
+async fn fill(store: &Arc<dyn JobStore>, n: usize) {
+    let now = SystemClock.now();
+    for chunk in (0..n).collect::<Vec<_>>().chunks(1_000) {
+        let jobs = chunk.iter().map(|i| job(*i)).collect();
+        store.enqueue_many(jobs, now).await.expect("fill");
+    }
+}
+
+/// Claims `limit` at a time and completes each, until `n` jobs are done.
+async fn drain(store: &Arc<dyn JobStore>, n: usize, limit: usize) -> Vec<Duration> {
+    let mut claim_times = Vec::new();
+    let mut done = 0;
+    while done < n {
+        let now = SystemClock.now();
+        let started = Instant::now();
+        let claimed = store
+            .claim(
+                &queues(),
+                limit.min(n - done),
+                "bench",
+                now,
+                now + TimeDuration::minutes(5),
+            )
+            .await
+            .expect("claim");
+        claim_times.push(started.elapsed());
+        assert!(!claimed.is_empty(), "the store ran dry after {done} of {n}");
+        for job in &claimed {
+            store.complete(job.lease(), now).await.expect("complete");
+        }
+        done += claimed.len();
+    }
+    claim_times
+}
+
+pub(crate) async fn run(report: &mut Report, sizes: Sizes) {
+    for name in store_names() {
+        enqueue_single(report, name, sizes.jobs, 1).await;
+        enqueue_single(report, name, sizes.jobs, 8).await;
+        enqueue_batch(report, name, sizes.jobs * 10).await;
+        claim_scale(report, name, sizes.scale_small, sizes.jobs / 2).await;
+        claim_scale(report, name, sizes.scale_large, sizes.jobs / 2).await;
+        heartbeat(report, name, sizes.running).await;
+    }
+    memory_per_job(report, sizes.memory_jobs).await;
+}
+
+async fn enqueue_single(report: &mut Report, store_name: &str, n: usize, callers: usize) {
+    let scenario = format!("enqueue_one_per_call_x{callers}");
+    if !report.wants(&scenario) {
+        return;
+    }
+    let store = open(store_name).await;
+    let started = Instant::now();
+    let tasks: Vec<_> = (0..callers)
+        .map(|c| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                for i in (c..n).step_by(callers) {
+                    store
+                        .enqueue(job(i), SystemClock.now())
+                        .await
+                        .expect("enqueue");
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.expect("caller");
+    }
+    let elapsed = started.elapsed();
+    report.push(Row {
+        scenario,
+        store: store_name.into(),
+        jobs: n,
+        concurrency: callers,
+        jobs_per_sec: rate(n, elapsed),
+        ..Row::default()
+    });
+}
+
+async fn enqueue_batch(report: &mut Report, store_name: &str, n: usize) {
+    let scenario = "enqueue_batches_of_1000".to_owned();
+    if !report.wants(&scenario) {
+        return;
+    }
+    let store = open(store_name).await;
+    let jobs: Vec<NewJob> = (0..n).map(job).collect();
+    let started = Instant::now();
+    for chunk in jobs.chunks(1_000) {
+        store
+            .enqueue_many(chunk.to_vec(), SystemClock.now())
+            .await
+            .expect("enqueue_many");
+    }
+    let elapsed = started.elapsed();
+    report.push(Row {
+        scenario,
+        store: store_name.into(),
+        jobs: n,
+        concurrency: 1,
+        jobs_per_sec: rate(n, elapsed),
+        ..Row::default()
+    });
+}
+
+/// Claim (64 per call) and complete `work` jobs out of `queued` waiting ones.
+async fn claim_scale(report: &mut Report, store_name: &str, queued: usize, work: usize) {
+    let scenario = format!("claim64_complete_with_{}_queued", human(queued));
+    if !report.wants("claim64_complete") {
+        return;
+    }
+    let store = open(store_name).await;
+    fill(&store, queued).await;
+    let started = Instant::now();
+    let mut claim_times = drain(&store, work, 64).await;
+    let elapsed = started.elapsed();
+    let small = format!("claim64_complete_with_{}_queued", human(10_000));
+    let ratio = report
+        .rate_of(&small, store_name)
+        .and_then(|base| Some(rate(work, elapsed)? / base));
+    report.push(Row {
+        scenario,
+        store: store_name.into(),
+        jobs: work,
+        concurrency: 1,
+        jobs_per_sec: rate(work, elapsed),
+        p50_ms: quantile_ms(&mut claim_times, 0.5),
+        p99_ms: quantile_ms(&mut claim_times, 0.99),
+        ratio_to_baseline: ratio,
+        ..Row::default()
+    });
+}
+
+/// One heartbeat call extending `running` leases, repeated; jobs/s = leases extended/s.
+async fn heartbeat(report: &mut Report, store_name: &str, running: usize) {
+    let scenario = format!("heartbeat_{running}_running");
+    if !report.wants("heartbeat") {
+        return;
+    }
+    let store = open(store_name).await;
+    fill(&store, running).await;
+    let now = SystemClock.now();
+    let claimed: Vec<JobRecord> = store
+        .claim(
+            &queues(),
+            running,
+            "bench",
+            now,
+            now + TimeDuration::minutes(1),
+        )
+        .await
+        .expect("claim");
+    let leases: Vec<Lease> = claimed.iter().map(JobRecord::lease).collect();
+    let mut times = Vec::new();
+    let rounds = 50;
+    let started = Instant::now();
+    for r in 0..rounds {
+        let until = now + TimeDuration::minutes(2) + TimeDuration::seconds(r);
+        let t0 = Instant::now();
+        store.heartbeat(&leases, until).await.expect("heartbeat");
+        times.push(t0.elapsed());
+    }
+    let elapsed = started.elapsed();
+    report.push(Row {
+        scenario,
+        store: store_name.into(),
+        jobs: running,
+        concurrency: 1,
+        jobs_per_sec: rate(running * 50, elapsed),
+        p50_ms: quantile_ms(&mut times, 0.5),
+        p99_ms: quantile_ms(&mut times, 0.99),
+        ..Row::default()
+    });
+}
+
+/// Resident bytes per small queued job in a MemoryStore.
+async fn memory_per_job(report: &mut Report, n: usize) {
+    let scenario = "memory_bytes_per_queued_job".to_owned();
+    if !report.wants(&scenario) {
+        return;
+    }
+    let store = open("memory").await;
+    let jobs: Vec<Vec<NewJob>> = (0..n)
+        .collect::<Vec<_>>()
+        .chunks(1_000)
+        .map(|c| c.iter().map(|i| job(*i)).collect())
+        .collect();
+    let before = rss_bytes();
+    for chunk in jobs {
+        store
+            .enqueue_many(chunk, SystemClock.now())
+            .await
+            .expect("enqueue_many");
+    }
+    let after = rss_bytes();
+    #[allow(clippy::cast_precision_loss)]
+    let per_job = before.zip(after).map(|(b, a)| (a - b) / n as f64);
+    report.push(Row {
+        scenario,
+        store: "memory".into(),
+        jobs: n,
+        concurrency: 1,
+        bytes_per_job: per_job,
+        ..Row::default()
+    });
+    drop(store);
+}
+
+fn human(n: usize) -> String {
+    if n >= 1_000_000 && n % 1_000_000 == 0 {
+        format!("{}M", n / 1_000_000)
+    } else if n >= 1_000 && n % 1_000 == 0 {
+        format!("{}k", n / 1_000)
+    } else {
+        n.to_string()
+    }
+}
