@@ -10,7 +10,7 @@ mod store_scenarios;
 
 use std::time::Instant;
 
-use report::{Report, Row};
+use report::Report;
 
 /// Sizes for a full run and for `--quick`.
 #[derive(Debug, Clone, Copy)]
@@ -66,5 +66,4 @@ fn main() {
         "benchmarks finished in {:.1}s",
         started.elapsed().as_secs_f64()
     );
-    let _ = Row::default();
 }
