@@ -1,0 +1,48 @@
+//! `leasehold-sqlite`: a durable [`JobStore`](leasehold::JobStore) on SQLite.
+//!
+//! - [`SqliteStore`]: the store; [`SqliteStore::connect`] opens (and creates) a
+//!   database file, migrates it and verifies its settings.
+//! - [`SqliteStoreOptions`]: URL, [`Synchronous`] mode, busy timeout, pool and batch
+//!   sizes.
+//!
+//! Several processes may share one database file: WAL lets readers run beside the
+//! writer, every write transaction starts with `BEGIN IMMEDIATE`, and every write under
+//! a lease checks the lease's token, so a job is never leased to two workers at once and
+//! a stale worker never overwrites the one that took over. Concurrent calls of one
+//! store are committed together (group commit); a claim is one `UPDATE ... RETURNING`
+//! served by partial indexes.
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), leasehold::StoreError> {
+//! use leasehold::{JobStore, NewJob, time::Duration, time::macros::datetime};
+//! use leasehold_sqlite::SqliteStore;
+//!
+//! let dir = std::env::temp_dir().join(format!("leasehold-doc-{}", std::process::id()));
+//! std::fs::create_dir_all(&dir).unwrap();
+//! let store = SqliteStore::connect(&format!("sqlite://{}/jobs.db", dir.display())).await?;
+//! let now = datetime!(2000-01-01 0:00 UTC);
+//! let job = NewJob::new("greet", serde_json::json!({"name": "Ada"}), now).unwrap();
+//! store.enqueue(job, now).await?;
+//!
+//! let claimed = store
+//!     .claim(&["default".to_owned()], 10, "worker-1", now, now + Duration::minutes(1))
+//!     .await?;
+//! store.complete(claimed[0].lease(), now).await?;
+//! # drop(store);
+//! # std::fs::remove_dir_all(&dir).ok();
+//! # Ok(())
+//! # }
+//! ```
+
+mod error;
+mod options;
+mod row;
+mod schema;
+mod sql;
+mod store;
+mod transition;
+mod writer;
+
+pub use options::{SqliteStoreOptions, Synchronous};
+pub use store::SqliteStore;

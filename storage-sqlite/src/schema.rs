@@ -1,0 +1,178 @@
+//! The schema at connect: refuse what is not ours, turn WAL on, migrate, verify.
+//!
+//! Migrations are embedded with `sqlx::migrate!` and recorded in a table of their own,
+//! `_leasehold_migrations`, so an application's own sqlx migrations never collide with
+//! them. A database is refused, before anything in it changes, when it holds tables
+//! but no leasehold schema (another application's database) or has applied a
+//! migration this build does not know (written by a newer leasehold-sqlite).
+
+use std::collections::BTreeSet;
+
+use leasehold::StoreError;
+use sqlx::migrate::{MigrateError, Migrator};
+use sqlx::{Connection, Row, SqliteConnection};
+
+use crate::error::store_error;
+use crate::options::Synchronous;
+use crate::sql;
+
+/// The table that records which migrations a database has applied.
+pub(crate) const MIGRATIONS_TABLE: &str = "_leasehold_migrations";
+
+/// The embedded migrations, recorded in [`MIGRATIONS_TABLE`].
+pub(crate) fn migrator() -> Migrator {
+    let mut migrator = sqlx::migrate!("./migrations");
+    migrator.dangerous_set_table_name(MIGRATIONS_TABLE);
+    migrator
+}
+
+/// Checks the database is a leasehold one (or empty), turns WAL on for a file
+/// database, and applies the missing migrations in one `BEGIN IMMEDIATE` transaction
+/// (so processes connecting at once migrate exactly once).
+///
+/// Returns whether the database lives in memory.
+pub(crate) async fn prepare(conn: &mut SqliteConnection) -> Result<bool, StoreError> {
+    check_compatible(conn).await?;
+    let in_memory = journal_mode(conn).await? == "memory";
+    if !in_memory {
+        let mode: String = sqlx::query_scalar(sql::JOURNAL_MODE_WAL)
+            .fetch_one(&mut *conn)
+            .await
+            .map_err(store_error)?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(StoreError::backend(format!(
+                "SQLite kept journal_mode={mode} when asked for WAL (is the file on a \
+                 network or read-only filesystem?); leasehold needs WAL"
+            )));
+        }
+    }
+    let mut tx = conn
+        .begin_with("BEGIN IMMEDIATE")
+        .await
+        .map_err(store_error)?;
+    // Again under the write lock: another process may have written since.
+    check_compatible(&mut tx).await?;
+    // `run_direct` is `run` without the `Acquire` bound that makes the future not
+    // `Send`-general (sqlx's own workaround).
+    migrator()
+        .run_direct(None, &mut *tx, false)
+        .await
+        .map_err(migrate_error)?;
+    tx.commit().await.map_err(store_error)?;
+    Ok(in_memory)
+}
+
+async fn journal_mode(conn: &mut SqliteConnection) -> Result<String, StoreError> {
+    let row = sqlx::query(sql::SETTINGS)
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(store_error)?;
+    let mode: String = row.try_get("journal_mode").map_err(store_error)?;
+    Ok(mode.to_ascii_lowercase())
+}
+
+/// Refuses a database that holds tables but no leasehold schema, or that applied a
+/// migration this build does not know.
+async fn check_compatible(conn: &mut SqliteConnection) -> Result<(), StoreError> {
+    let tables: Vec<String> = sqlx::query_scalar(sql::USER_TABLES)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(store_error)?;
+    if tables.is_empty() {
+        return Ok(());
+    }
+    if !tables.iter().any(|t| t == MIGRATIONS_TABLE) {
+        return Err(StoreError::Incompatible(format!(
+            "not a leasehold database: it holds tables ({}) but no {MIGRATIONS_TABLE} table; \
+             give leasehold a database file of its own",
+            tables.join(", ")
+        )));
+    }
+    let applied: Vec<i64> = sqlx::query_scalar(sql::APPLIED_MIGRATIONS)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(store_error)?;
+    let known: BTreeSet<i64> = migrator().iter().map(|m| m.version).collect();
+    if let Some(newer) = applied.iter().filter(|v| !known.contains(v)).max() {
+        return Err(newer_schema(*newer, &known));
+    }
+    Ok(())
+}
+
+fn newer_schema(version: i64, known: &BTreeSet<i64>) -> StoreError {
+    StoreError::Incompatible(format!(
+        "the database has schema version {version}, written by a newer leasehold-sqlite; \
+         this build knows versions up to {}: upgrade leasehold-sqlite or use another database",
+        known.last().copied().unwrap_or(0)
+    ))
+}
+
+fn migrate_error(error: MigrateError) -> StoreError {
+    match error {
+        MigrateError::Execute(error) => store_error(error),
+        MigrateError::VersionMissing(version) => {
+            newer_schema(version, &migrator().iter().map(|m| m.version).collect())
+        }
+        MigrateError::VersionMismatch(version) => StoreError::Incompatible(format!(
+            "schema migration {version} of this database differs from this build's: \
+             it was written by a different leasehold-sqlite"
+        )),
+        MigrateError::Dirty(version) => StoreError::Incompatible(format!(
+            "schema migration {version} of this database failed part-way; restore a backup"
+        )),
+        other => StoreError::backend(other),
+    }
+}
+
+/// What a connection's settings must read back as.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Expected {
+    /// `wal` for a file database, `memory` for an in-memory one.
+    pub(crate) journal_mode: &'static str,
+    /// `None`: not checked (a pool the caller configured).
+    pub(crate) synchronous: Option<Synchronous>,
+    /// In milliseconds; `None`: not checked.
+    pub(crate) busy_timeout: Option<i64>,
+}
+
+/// Reads the connection's settings back and fails unless they are `expected`, with
+/// foreign keys on.
+pub(crate) async fn verify_settings(
+    conn: &mut SqliteConnection,
+    expected: Expected,
+) -> Result<(), StoreError> {
+    let row = sqlx::query(sql::SETTINGS)
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(store_error)?;
+    let journal_mode: String = row.try_get("journal_mode").map_err(store_error)?;
+    let synchronous: i64 = row.try_get("synchronous").map_err(store_error)?;
+    let busy_timeout: i64 = row.try_get("timeout").map_err(store_error)?;
+    let foreign_keys: i64 = row.try_get("foreign_keys").map_err(store_error)?;
+    let mismatch = |setting: &str, found: String, wanted: String| {
+        Err(StoreError::backend(format!(
+            "SQLite setting {setting} reads back as {found}, expected {wanted}"
+        )))
+    };
+    if !journal_mode.eq_ignore_ascii_case(expected.journal_mode) {
+        return mismatch("journal_mode", journal_mode, expected.journal_mode.into());
+    }
+    if let Some(wanted) = expected.synchronous
+        && synchronous != wanted.pragma_value()
+    {
+        return mismatch(
+            "synchronous",
+            synchronous.to_string(),
+            wanted.pragma_value().to_string(),
+        );
+    }
+    if let Some(wanted) = expected.busy_timeout
+        && busy_timeout != wanted
+    {
+        return mismatch("busy_timeout", busy_timeout.to_string(), wanted.to_string());
+    }
+    if foreign_keys != 1 {
+        return mismatch("foreign_keys", foreign_keys.to_string(), "1".into());
+    }
+    Ok(())
+}

@@ -1,0 +1,4 @@
+-- The schema versions this database has applied.
+SELECT version
+FROM _leasehold_migrations
+ORDER BY version

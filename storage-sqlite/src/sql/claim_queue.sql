@@ -1,0 +1,23 @@
+-- Leases up to ?3 jobs of queue ?1 to worker ?5 until ?4: due pending jobs
+-- (run_at <= ?2) and expired leases with attempts left (lease_until <= ?2), in
+-- priority, run_at, id order. Each arm reads its partial index in that order, so the
+-- merge stops after ?3 rows.
+UPDATE jobs
+SET state = 'running',
+    attempt = attempt + 1,
+    lease_token = lease_token + 1,
+    lease_until = ?4,
+    worker = ?5
+WHERE id IN (
+    SELECT id FROM (
+        SELECT id, priority, run_at FROM jobs
+        WHERE state = 'pending' AND queue = ?1 AND run_at <= ?2
+        UNION ALL
+        SELECT id, priority, run_at FROM jobs
+        WHERE state = 'running' AND queue = ?1 AND lease_until <= ?2
+          AND attempt < max_attempts
+        ORDER BY priority, run_at, id
+        LIMIT ?3
+    )
+)
+RETURNING id, kind, queue, payload, priority, state, run_at, attempt, max_attempts, lease_token, lease_until, worker, unique_key, last_error, created_at, finished_at

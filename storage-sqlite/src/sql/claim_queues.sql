@@ -1,0 +1,21 @@
+-- As claim_queue.sql, for the queues in the JSON array ?1.
+UPDATE jobs
+SET state = 'running',
+    attempt = attempt + 1,
+    lease_token = lease_token + 1,
+    lease_until = ?4,
+    worker = ?5
+WHERE id IN (
+    SELECT id FROM (
+        SELECT id, priority, run_at FROM jobs
+        WHERE state = 'pending' AND queue IN (SELECT value FROM json_each(?1))
+          AND run_at <= ?2
+        UNION ALL
+        SELECT id, priority, run_at FROM jobs
+        WHERE state = 'running' AND queue IN (SELECT value FROM json_each(?1))
+          AND lease_until <= ?2 AND attempt < max_attempts
+        ORDER BY priority, run_at, id
+        LIMIT ?3
+    )
+)
+RETURNING id, kind, queue, payload, priority, state, run_at, attempt, max_attempts, lease_token, lease_until, worker, unique_key, last_error, created_at, finished_at

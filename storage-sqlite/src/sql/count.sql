@@ -1,0 +1,7 @@
+-- How many jobs match; the parameters are those of list.sql without the limit.
+SELECT count(*)
+FROM jobs
+WHERE (?1 IS NULL OR queue = ?1)
+  AND (?2 IS NULL OR kind = ?2)
+  AND (?3 IS NULL OR state = ?3)
+  AND (?4 IS NULL OR (run_at <= ?5) = ?4)

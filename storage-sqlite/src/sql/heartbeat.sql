@@ -1,0 +1,4 @@
+-- Extends the lease ?2 on job ?1 to ?3, if it is the job's live lease.
+UPDATE jobs
+SET lease_until = ?3
+WHERE id = ?1 AND state = 'running' AND lease_token = ?2

@@ -1,0 +1,239 @@
+//! The SQL as SQL: no statement reads the database clock, and the hot statements are
+//! served by indexes.
+
+use std::path::Path;
+
+use sqlx::sqlite::SqliteArguments;
+use sqlx::{Arguments, AssertSqlSafe, Row};
+
+use super::*;
+
+/// Words that read the database's clock wherever they appear.
+const CLOCK_WORDS: &[&str] = &[
+    "now",
+    "current_timestamp",
+    "current_date",
+    "current_time",
+    "unixepoch",
+    "julianday",
+];
+/// SQLite's date and time functions: they read the clock when given 'now' or nothing.
+const CLOCK_FUNCTIONS: &[&str] = &["date", "time", "datetime", "strftime", "timediff"];
+
+/// The `.sql` files under `dir` of this crate, with their text.
+fn sql_files(dir: &str) -> Vec<(String, String)> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join(dir);
+    let mut files: Vec<(String, String)> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{} is readable: {e}", dir.display()))
+        .map(|entry| entry.expect("a directory entry").path())
+        .filter(|path| path.extension().is_some_and(|ext| ext == "sql"))
+        .map(|path| {
+            let text = std::fs::read_to_string(&path).expect("an SQL file is readable");
+            (path.display().to_string(), text)
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+/// The clock-reading words in `sql`, comments included.
+fn clock_reads(sql: &str) -> Vec<String> {
+    let lower = sql.to_ascii_lowercase();
+    let mut found = Vec::new();
+    let mut rest = lower.as_str();
+    while let Some(start) = rest.find(|c: char| c.is_ascii_alphanumeric() || c == '_') {
+        let word_and_after = &rest[start..];
+        let end = word_and_after
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .unwrap_or(word_and_after.len());
+        let word = &word_and_after[..end];
+        let after = word_and_after[end..].trim_start();
+        if CLOCK_WORDS.contains(&word)
+            || (CLOCK_FUNCTIONS.contains(&word) && after.starts_with('('))
+        {
+            found.push(word.to_owned());
+        }
+        rest = &word_and_after[end..];
+    }
+    found
+}
+
+#[test]
+fn the_clock_check_catches_every_way_to_read_the_clock() {
+    for sql in [
+        "SELECT now()",
+        "UPDATE jobs SET finished_at = CURRENT_TIMESTAMP",
+        "SELECT unixepoch('subsec')",
+        "SELECT julianday('now')",
+        "SELECT strftime('%s')",
+        "SELECT datetime ('now')",
+        "SELECT 1 -- 'now'",
+    ] {
+        assert!(!clock_reads(sql).is_empty(), "{sql}");
+    }
+    assert!(clock_reads("SELECT run_at, time_of FROM jobs -- the time given").is_empty());
+}
+
+#[test]
+fn no_sql_file_reads_the_database_clock() {
+    let files: Vec<_> = sql_files("src/sql")
+        .into_iter()
+        .chain(sql_files("migrations"))
+        .collect();
+
+    let offenders: Vec<String> = files
+        .iter()
+        .filter_map(|(path, text)| {
+            let reads = clock_reads(text);
+            (!reads.is_empty()).then(|| format!("{path}: {reads:?}"))
+        })
+        .collect();
+
+    assert!(files.len() > 10, "the SQL files were found");
+    assert!(
+        offenders.is_empty(),
+        "SQL reads the database clock: {offenders:#?}"
+    );
+}
+
+#[test]
+fn every_sql_file_is_one_statement_in_use() {
+    let files = sql_files("src/sql");
+
+    assert_eq!(
+        files.len(),
+        ALL.len(),
+        "every file in src/sql has a constant in sql.rs"
+    );
+    for (name, text) in ALL {
+        let code: String = text
+            .lines()
+            .filter(|line| !line.trim_start().starts_with("--"))
+            .collect::<Vec<_>>()
+            .join("\n");
+        let statements = code.split(';').filter(|s| !s.trim().is_empty()).count();
+        assert_eq!(statements, 1, "{name} holds one statement");
+    }
+}
+
+/// The query plan of `statement` with `arguments`, one detail line per step.
+async fn query_plan(
+    pool: &sqlx::SqlitePool,
+    statement: &str,
+    arguments: SqliteArguments,
+) -> Vec<String> {
+    let explain = format!("EXPLAIN QUERY PLAN {statement}");
+    sqlx::query_with(AssertSqlSafe(explain), arguments)
+        .fetch_all(pool)
+        .await
+        .expect("the statement can be explained")
+        .iter()
+        .map(|row| row.try_get::<String, _>("detail").expect("a detail column"))
+        .collect()
+}
+
+fn arguments(values: &[Value]) -> SqliteArguments {
+    let mut arguments = SqliteArguments::default();
+    for value in values {
+        match value {
+            Value::Int(i) => arguments.add(*i).expect("an integer binds"),
+            Value::Text(s) => arguments.add(s.to_string()).expect("a text binds"),
+            Value::Blob => arguments.add(vec![0u8; 16]).expect("a blob binds"),
+        }
+    }
+    arguments
+}
+
+enum Value {
+    Int(i64),
+    Text(&'static str),
+    Blob,
+}
+
+/// Whether a plan step reads the whole table (a scan that uses no index).
+fn is_full_scan(detail: &str) -> bool {
+    (detail.starts_with("SCAN jobs") || detail.contains("SCAN TABLE jobs"))
+        && !detail.contains("USING")
+}
+
+#[test]
+fn hot_statements_never_scan_the_jobs_table() {
+    use Value::{Blob, Int, Text};
+    let hot: Vec<(&str, &str, Vec<Value>)> = vec![
+        (
+            "claim_queue",
+            CLAIM_QUEUE,
+            vec![Text("q"), Int(0), Int(10), Int(1), Text("w")],
+        ),
+        (
+            "claim_queues",
+            CLAIM_QUEUES,
+            vec![Text(r#"["a","b"]"#), Int(0), Int(10), Int(1), Text("w")],
+        ),
+        (
+            "fail_expired_leases",
+            FAIL_EXPIRED_LEASES,
+            vec![Text(r#"["a"]"#), Int(0)],
+        ),
+        ("heartbeat", HEARTBEAT, vec![Blob, Int(1), Int(2)]),
+        ("complete", COMPLETE, vec![Blob, Int(1), Int(2)]),
+        (
+            "retry",
+            RETRY,
+            vec![Blob, Int(1), Int(2), Text("e"), Int(3)],
+        ),
+        ("fail", FAIL, vec![Blob, Int(1), Text("e"), Int(3)]),
+        ("release", RELEASE, vec![Blob, Int(1), Int(2)]),
+        ("cancel", CANCEL, vec![Blob, Int(1)]),
+        ("get", GET, vec![Blob]),
+        ("lease_state", LEASE_STATE, vec![Blob]),
+        ("job_by_unique_key", JOB_BY_UNIQUE_KEY, vec![Text("k")]),
+        ("next_due", NEXT_DUE, vec![Text(r#"["a"]"#)]),
+        ("prune", PRUNE, vec![Int(0), Int(10)]),
+    ];
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+
+    runtime.block_on(async {
+        let store = crate::SqliteStore::connect("sqlite::memory:")
+            .await
+            .expect("the store opens");
+        let mut plans = Vec::new();
+        for (name, statement, values) in hot {
+            plans.push((
+                name,
+                query_plan(store.read_pool(), statement, arguments(&values)).await,
+            ));
+        }
+
+        for (name, plan) in &plans {
+            eprintln!("{name}: {plan:?}");
+            assert!(
+                !plan.iter().any(|detail| is_full_scan(detail)),
+                "{name} scans the jobs table: {plan:#?}"
+            );
+        }
+        let claim = &plans[0].1;
+        assert!(
+            claim.iter().any(|d| d.contains("jobs_ready"))
+                && claim.iter().any(|d| d.contains("jobs_leased")),
+            "the claim reads the ready and leased indexes: {claim:#?}"
+        );
+        // The ready arm (the backlog) is read in claim order and stops at the limit;
+        // only the arm of expired leases (few) may be sorted.
+        let ready_arm = claim
+            .iter()
+            .skip_while(|d| *d != "LEFT")
+            .take_while(|d| *d != "RIGHT");
+        assert!(
+            ready_arm.clone().any(|d| d.contains("jobs_ready")),
+            "the claim's ready arm reads jobs_ready: {claim:#?}"
+        );
+        assert!(
+            !ready_arm.clone().any(|d| d.contains("TEMP B-TREE")),
+            "a one-queue claim reads ready rows in claim order, without sorting: {claim:#?}"
+        );
+    });
+}

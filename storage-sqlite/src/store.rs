@@ -1,0 +1,425 @@
+//! [`SqliteStore`]: the store contract on a SQLite database, through sqlx.
+
+use std::fmt;
+use std::str::FromStr;
+
+use leasehold::time::OffsetDateTime;
+use leasehold::{
+    Enqueued, HeartbeatStatus, JobFilter, JobId, JobRecord, JobState, JobStore, Lease, NewJob,
+    StoreError, async_trait,
+};
+use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
+use sqlx::{Row, SqlitePool};
+
+use crate::error::store_error;
+use crate::options::SqliteStoreOptions;
+use crate::row::{id_blob, job_record, micros, stored_state_filter, time_of};
+use crate::schema::{Expected, prepare, verify_settings};
+use crate::sql;
+use crate::transition::{Outcome, Transition, sql_limit};
+use crate::writer::Writer;
+
+/// How many jobs one prune transaction deletes at most: small batches keep the write
+/// lock short, so workers' heartbeats and completions slip in between.
+const PRUNE_BATCH: usize = 500;
+
+/// A [`JobStore`] on a SQLite database file (or in memory); clones share the
+/// connections.
+///
+/// Writes go through one writer task per store (group commit inside `BEGIN IMMEDIATE`
+/// transactions); reads go through a pool of connections. Any number of stores, in
+/// any number of processes, may share one database file.
+#[derive(Clone)]
+pub struct SqliteStore {
+    reader: SqlitePool,
+    writer: Writer,
+}
+
+impl fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SqliteStore")
+            .field("reader", &self.reader)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SqliteStore {
+    /// Opens (creating it when missing) and migrates the database at `url`, with the
+    /// default [`SqliteStoreOptions`].
+    ///
+    /// # Errors
+    ///
+    /// As [`SqliteStore::connect_with`].
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        Self::connect_with(SqliteStoreOptions::new(url)).await
+    }
+
+    /// Opens (creating it when missing) and migrates the database `options` name, and
+    /// verifies its settings: WAL (for a file), the synchronous mode, the busy timeout,
+    /// foreign keys on.
+    ///
+    /// Must be called inside a Tokio runtime, which then runs the store's writer task.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Incompatible`] for a file that is not a SQLite database, is
+    /// corrupt, belongs to another application, or was migrated by a newer
+    /// leasehold-sqlite; [`StoreError::Busy`] when another writer held the database
+    /// past the busy timeout; [`StoreError::Backend`] for anything else (a bad URL, a
+    /// missing directory, a setting that does not read back as set).
+    pub async fn connect_with(options: SqliteStoreOptions) -> Result<Self, StoreError> {
+        let busy_timeout = options.busy_timeout_millis()?;
+        let base = SqliteConnectOptions::from_str(options.url())
+            .map_err(|e| {
+                StoreError::backend(format!("invalid SQLite URL {:?}: {e}", options.url()))
+            })?
+            .create_if_missing(true)
+            .busy_timeout(options.busy_timeout_value())
+            .foreign_keys(true)
+            .synchronous(match options.synchronous_mode() {
+                crate::Synchronous::Normal => sqlx::sqlite::SqliteSynchronous::Normal,
+                crate::Synchronous::Full => sqlx::sqlite::SqliteSynchronous::Full,
+            });
+        let memory = is_memory_url(options.url());
+        // One connection that never closes: an in-memory database lives only as long
+        // as a connection to it.
+        let writer_pool = pool_options(1, memory)
+            .connect_with(base.clone())
+            .await
+            .map_err(store_error)?;
+        let mut conn = writer_pool.acquire().await.map_err(store_error)?;
+        let in_memory = prepare(&mut conn).await?;
+        let expected = Expected {
+            journal_mode: if in_memory { "memory" } else { "wal" },
+            synchronous: Some(options.synchronous_mode()),
+            busy_timeout: Some(busy_timeout),
+        };
+        verify_settings(&mut conn, expected).await?;
+        drop(conn);
+
+        let reader = if in_memory {
+            writer_pool.clone()
+        } else {
+            let reader = pool_options(options.read_connections_value(), false)
+                .connect_with(base)
+                .await
+                .map_err(store_error)?;
+            let mut conn = reader.acquire().await.map_err(store_error)?;
+            verify_settings(&mut conn, expected).await?;
+            drop(conn);
+            reader
+        };
+        Ok(Self {
+            reader,
+            writer: Writer::spawn(writer_pool, options.max_batch_value()),
+        })
+    }
+
+    /// A store over an existing pool, which serves both reads and the writer (one
+    /// connection at a time). Migrates the database and turns WAL on for a file; the
+    /// synchronous mode and busy timeout are the pool's own.
+    ///
+    /// For an in-memory database the pool must keep one connection open for good
+    /// (`min_connections(1)`, no idle timeout or lifetime).
+    ///
+    /// # Errors
+    ///
+    /// As [`SqliteStore::connect_with`].
+    pub async fn from_pool(pool: SqlitePool) -> Result<Self, StoreError> {
+        let mut conn = pool.acquire().await.map_err(store_error)?;
+        let in_memory = prepare(&mut conn).await?;
+        let expected = Expected {
+            journal_mode: if in_memory { "memory" } else { "wal" },
+            synchronous: None,
+            busy_timeout: None,
+        };
+        verify_settings(&mut conn, expected).await?;
+        drop(conn);
+        Ok(Self {
+            reader: pool.clone(),
+            writer: Writer::spawn(pool, SqliteStoreOptions::new("").max_batch_value()),
+        })
+    }
+
+    /// The pool that serves reads (for inspection and tests).
+    pub fn read_pool(&self) -> &SqlitePool {
+        &self.reader
+    }
+
+    async fn write(&self, transition: Transition) -> Result<Outcome, StoreError> {
+        self.writer.call(transition).await
+    }
+}
+
+fn pool_options(connections: u32, keep_open: bool) -> SqlitePoolOptions {
+    let options = SqlitePoolOptions::new()
+        .max_connections(connections)
+        // The connection is checked by its first statement; a ping per write would
+        // double the round trips.
+        .test_before_acquire(false);
+    if keep_open {
+        options
+            .min_connections(1)
+            .idle_timeout(None)
+            .max_lifetime(None)
+    } else {
+        options
+    }
+}
+
+/// Whether `url` names an in-memory database (`sqlite::memory:`, `mode=memory`).
+fn is_memory_url(url: &str) -> bool {
+    let rest = url.strip_prefix("sqlite:").unwrap_or(url);
+    let rest = rest.strip_prefix("//").unwrap_or(rest);
+    let (database, params) = rest.split_once('?').unwrap_or((rest, ""));
+    database == ":memory:" || params.split('&').any(|p| p == "mode=memory")
+}
+
+fn unexpected(outcome: Outcome, call: &str) -> StoreError {
+    StoreError::backend(format!(
+        "the writer answered {outcome:?} to {call} (a bug in leasehold-sqlite)"
+    ))
+}
+
+fn queues_json(queues: &[String]) -> Result<String, StoreError> {
+    serde_json::to_string(queues).map_err(StoreError::backend)
+}
+
+/// The filter's parameters for `list.sql` and `count.sql`:
+/// queue, kind, stored state, due test.
+fn filter_params(filter: &JobFilter) -> (Option<&str>, Option<&str>, Option<&str>, Option<bool>) {
+    let (state, due) = match filter.state {
+        Some(state) => {
+            let (stored, due) = stored_state_filter(state);
+            (Some(stored), due)
+        }
+        None => (None, None),
+    };
+    (filter.queue.as_deref(), filter.kind.as_deref(), state, due)
+}
+
+#[async_trait]
+impl JobStore for SqliteStore {
+    async fn enqueue(&self, job: NewJob, now: OffsetDateTime) -> Result<Enqueued, StoreError> {
+        let id = job.id;
+        match self
+            .write(Transition::Enqueue {
+                jobs: vec![job],
+                now,
+            })
+            .await?
+        {
+            Outcome::Enqueued(answers) => answers.into_iter().next().ok_or_else(|| {
+                StoreError::backend(format!("the enqueue of job {id} answered nothing"))
+            }),
+            other => Err(unexpected(other, "enqueue")),
+        }
+    }
+
+    async fn enqueue_many(
+        &self,
+        jobs: Vec<NewJob>,
+        now: OffsetDateTime,
+    ) -> Result<Vec<Enqueued>, StoreError> {
+        if jobs.is_empty() {
+            return Ok(Vec::new());
+        }
+        match self.write(Transition::Enqueue { jobs, now }).await? {
+            Outcome::Enqueued(answers) => Ok(answers),
+            other => Err(unexpected(other, "enqueue_many")),
+        }
+    }
+
+    async fn claim(
+        &self,
+        queues: &[String],
+        limit: usize,
+        worker: &str,
+        now: OffsetDateTime,
+        lease_until: OffsetDateTime,
+    ) -> Result<Vec<JobRecord>, StoreError> {
+        if queues.is_empty() {
+            return Ok(Vec::new());
+        }
+        let transition = Transition::Claim {
+            queues: queues.to_vec(),
+            limit,
+            worker: worker.to_owned(),
+            now,
+            lease_until,
+        };
+        match self.write(transition).await? {
+            Outcome::Claimed(jobs) => Ok(jobs),
+            other => Err(unexpected(other, "claim")),
+        }
+    }
+
+    async fn heartbeat(
+        &self,
+        leases: &[Lease],
+        lease_until: OffsetDateTime,
+    ) -> Result<Vec<HeartbeatStatus>, StoreError> {
+        if leases.is_empty() {
+            return Ok(Vec::new());
+        }
+        let transition = Transition::Heartbeat {
+            leases: leases.to_vec(),
+            lease_until,
+        };
+        match self.write(transition).await? {
+            Outcome::Heartbeats(answers) => Ok(answers),
+            other => Err(unexpected(other, "heartbeat")),
+        }
+    }
+
+    async fn complete(&self, lease: Lease, now: OffsetDateTime) -> Result<(), StoreError> {
+        match self.write(Transition::Complete { lease, now }).await? {
+            Outcome::Done => Ok(()),
+            other => Err(unexpected(other, "complete")),
+        }
+    }
+
+    async fn retry(
+        &self,
+        lease: Lease,
+        run_at: OffsetDateTime,
+        error: &str,
+        now: OffsetDateTime,
+    ) -> Result<JobState, StoreError> {
+        let transition = Transition::Retry {
+            lease,
+            run_at,
+            error: error.to_owned(),
+            now,
+        };
+        match self.write(transition).await? {
+            Outcome::State(state) => Ok(state),
+            other => Err(unexpected(other, "retry")),
+        }
+    }
+
+    async fn fail(&self, lease: Lease, error: &str, now: OffsetDateTime) -> Result<(), StoreError> {
+        let transition = Transition::Fail {
+            lease,
+            error: error.to_owned(),
+            now,
+        };
+        match self.write(transition).await? {
+            Outcome::Done => Ok(()),
+            other => Err(unexpected(other, "fail")),
+        }
+    }
+
+    async fn release(
+        &self,
+        lease: Lease,
+        run_at: OffsetDateTime,
+        _now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        match self.write(Transition::Release { lease, run_at }).await? {
+            Outcome::Done => Ok(()),
+            other => Err(unexpected(other, "release")),
+        }
+    }
+
+    async fn cancel(&self, id: JobId, now: OffsetDateTime) -> Result<JobRecord, StoreError> {
+        match self.write(Transition::Cancel { id, now }).await? {
+            Outcome::Job(job) => Ok(*job),
+            other => Err(unexpected(other, "cancel")),
+        }
+    }
+
+    async fn get(&self, id: JobId, now: OffsetDateTime) -> Result<Option<JobRecord>, StoreError> {
+        let row = sqlx::query(sql::GET)
+            .bind(id_blob(id))
+            .fetch_optional(&self.reader)
+            .await
+            .map_err(store_error)?;
+        row.map(|row| job_record(&row, now)).transpose()
+    }
+
+    async fn list(
+        &self,
+        filter: &JobFilter,
+        now: OffsetDateTime,
+    ) -> Result<Vec<JobRecord>, StoreError> {
+        let (queue, kind, state, due) = filter_params(filter);
+        let limit = filter.limit.map_or(-1, sql_limit);
+        let rows = sqlx::query(sql::LIST)
+            .bind(queue)
+            .bind(kind)
+            .bind(state)
+            .bind(due)
+            .bind(micros(now))
+            .bind(limit)
+            .fetch_all(&self.reader)
+            .await
+            .map_err(store_error)?;
+        rows.iter().map(|row| job_record(row, now)).collect()
+    }
+
+    async fn count(&self, filter: &JobFilter, now: OffsetDateTime) -> Result<u64, StoreError> {
+        let (queue, kind, state, due) = filter_params(filter);
+        let count: i64 = sqlx::query_scalar(sql::COUNT)
+            .bind(queue)
+            .bind(kind)
+            .bind(state)
+            .bind(due)
+            .bind(micros(now))
+            .fetch_one(&self.reader)
+            .await
+            .map_err(store_error)?;
+        u64::try_from(count).map_err(|_| StoreError::backend(format!("negative count {count}")))
+    }
+
+    async fn next_due(&self, queues: &[String]) -> Result<Option<OffsetDateTime>, StoreError> {
+        if queues.is_empty() {
+            return Ok(None);
+        }
+        let row = sqlx::query(sql::NEXT_DUE)
+            .bind(queues_json(queues)?)
+            .fetch_one(&self.reader)
+            .await
+            .map_err(store_error)?;
+        let due: Option<i64> = row.try_get(0).map_err(store_error)?;
+        due.map(|t| time_of(t, "next due time")).transpose()
+    }
+
+    async fn prune(&self, before: OffsetDateTime, limit: usize) -> Result<u64, StoreError> {
+        let mut deleted = 0u64;
+        let mut remaining = limit;
+        while remaining > 0 {
+            let batch = remaining.min(PRUNE_BATCH);
+            let pruned = match self
+                .write(Transition::Prune {
+                    before,
+                    limit: batch,
+                })
+                .await?
+            {
+                Outcome::Pruned(pruned) => pruned,
+                other => return Err(unexpected(other, "prune")),
+            };
+            deleted += pruned;
+            if pruned < u64::try_from(batch).unwrap_or(u64::MAX) {
+                break;
+            }
+            remaining -= batch;
+        }
+        Ok(deleted)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_memory_url;
+
+    #[test]
+    fn memory_urls_are_recognized() {
+        assert!(is_memory_url("sqlite::memory:"));
+        assert!(is_memory_url("sqlite://:memory:"));
+        assert!(is_memory_url("sqlite://jobs?mode=memory&cache=shared"));
+        assert!(!is_memory_url("sqlite://jobs.db"));
+        assert!(!is_memory_url("sqlite:memory.db"));
+    }
+}

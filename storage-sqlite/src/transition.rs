@@ -1,0 +1,383 @@
+//! [`Transition`]: one write call of the store, run by the writer inside a transaction.
+//!
+//! Each transition is one atomic change: those that write more than one statement run
+//! in a savepoint (see [`Transition::needs_savepoint`]), so a failure leaves nothing of
+//! them behind while the other calls of the same group commit go through.
+
+use leasehold::time::OffsetDateTime;
+use leasehold::{Enqueued, HeartbeatStatus, JobId, JobRecord, JobState, Lease, NewJob, StoreError};
+use sqlx::sqlite::SqliteRow;
+use sqlx::{Row, SqliteConnection};
+
+use crate::error::{is_unique_violation, store_error};
+use crate::row::{counter, id_blob, job_record, micros, state_of};
+use crate::sql;
+
+/// A write call, with everything it needs.
+#[derive(Debug)]
+pub(crate) enum Transition {
+    Enqueue {
+        jobs: Vec<NewJob>,
+        now: OffsetDateTime,
+    },
+    Claim {
+        queues: Vec<String>,
+        limit: usize,
+        worker: String,
+        now: OffsetDateTime,
+        lease_until: OffsetDateTime,
+    },
+    Heartbeat {
+        leases: Vec<Lease>,
+        lease_until: OffsetDateTime,
+    },
+    Complete {
+        lease: Lease,
+        now: OffsetDateTime,
+    },
+    Retry {
+        lease: Lease,
+        run_at: OffsetDateTime,
+        error: String,
+        now: OffsetDateTime,
+    },
+    Fail {
+        lease: Lease,
+        error: String,
+        now: OffsetDateTime,
+    },
+    Release {
+        lease: Lease,
+        run_at: OffsetDateTime,
+    },
+    Cancel {
+        id: JobId,
+        now: OffsetDateTime,
+    },
+    Prune {
+        before: OffsetDateTime,
+        limit: usize,
+    },
+}
+
+/// What a transition answers.
+#[derive(Debug)]
+pub(crate) enum Outcome {
+    Enqueued(Vec<Enqueued>),
+    Claimed(Vec<JobRecord>),
+    Heartbeats(Vec<HeartbeatStatus>),
+    Done,
+    State(JobState),
+    Job(Box<JobRecord>),
+    Pruned(u64),
+}
+
+impl Transition {
+    /// Whether a heartbeat: heartbeats go first in every group commit, so a big batch
+    /// of other work never lets a lease expire.
+    pub(crate) fn is_heartbeat(&self) -> bool {
+        matches!(self, Transition::Heartbeat { .. })
+    }
+
+    /// Roughly how many rows it writes, to bound a group commit.
+    pub(crate) fn weight(&self) -> usize {
+        match self {
+            Transition::Enqueue { jobs, .. } => jobs.len(),
+            Transition::Claim { limit, .. } | Transition::Prune { limit, .. } => *limit,
+            Transition::Heartbeat { leases, .. } => leases.len(),
+            _ => 1,
+        }
+        .max(1)
+    }
+
+    /// Whether it may write with more than one statement, and so needs a savepoint to
+    /// stay all or none.
+    pub(crate) fn needs_savepoint(&self) -> bool {
+        match self {
+            Transition::Enqueue { jobs, .. } => jobs.len() > 1,
+            Transition::Heartbeat { leases, .. } => leases.len() > 1,
+            Transition::Claim { .. } => true,
+            _ => false,
+        }
+    }
+
+    /// Runs the transition on `conn`, inside the writer's transaction.
+    pub(crate) async fn apply(&self, conn: &mut SqliteConnection) -> Result<Outcome, StoreError> {
+        match self {
+            Transition::Enqueue { jobs, now } => enqueue(conn, jobs, *now).await,
+            Transition::Claim {
+                queues,
+                limit,
+                worker,
+                now,
+                lease_until,
+            } => claim(conn, queues, *limit, worker, *now, *lease_until).await,
+            Transition::Heartbeat {
+                leases,
+                lease_until,
+            } => heartbeat(conn, leases, *lease_until).await,
+            Transition::Complete { lease, now } => {
+                let written = fenced(sql::COMPLETE, lease)
+                    .bind(micros(*now))
+                    .execute(&mut *conn)
+                    .await
+                    .map_err(store_error)?
+                    .rows_affected();
+                check_fenced(conn, *lease, written).await?;
+                Ok(Outcome::Done)
+            }
+            Transition::Retry {
+                lease,
+                run_at,
+                error,
+                now,
+            } => {
+                let row = fenced(sql::RETRY, lease)
+                    .bind(micros(*run_at))
+                    .bind(error.as_str())
+                    .bind(micros(*now))
+                    .fetch_optional(&mut *conn)
+                    .await
+                    .map_err(store_error)?;
+                let Some(row) = row else {
+                    return Err(lease_lost_or_not_found(conn, *lease).await);
+                };
+                let stored: String = row.try_get("state").map_err(store_error)?;
+                let run_at: i64 = row.try_get("run_at").map_err(store_error)?;
+                Ok(Outcome::State(state_of(&stored, run_at, micros(*now))?))
+            }
+            Transition::Fail { lease, error, now } => {
+                let written = fenced(sql::FAIL, lease)
+                    .bind(error.as_str())
+                    .bind(micros(*now))
+                    .execute(&mut *conn)
+                    .await
+                    .map_err(store_error)?
+                    .rows_affected();
+                check_fenced(conn, *lease, written).await?;
+                Ok(Outcome::Done)
+            }
+            Transition::Release { lease, run_at } => {
+                let written = fenced(sql::RELEASE, lease)
+                    .bind(micros(*run_at))
+                    .execute(&mut *conn)
+                    .await
+                    .map_err(store_error)?
+                    .rows_affected();
+                check_fenced(conn, *lease, written).await?;
+                Ok(Outcome::Done)
+            }
+            Transition::Cancel { id, now } => cancel(conn, *id, *now).await,
+            Transition::Prune { before, limit } => {
+                let deleted = sqlx::query(sql::PRUNE)
+                    .bind(micros(*before))
+                    .bind(sql_limit(*limit))
+                    .execute(&mut *conn)
+                    .await
+                    .map_err(store_error)?
+                    .rows_affected();
+                Ok(Outcome::Pruned(deleted))
+            }
+        }
+    }
+}
+
+/// A `LIMIT` value: SQLite takes an i64, and any count beyond it means "no limit".
+pub(crate) fn sql_limit(limit: usize) -> i64 {
+    i64::try_from(limit).unwrap_or(i64::MAX)
+}
+
+/// A fenced statement with the lease bound as `?1` (job id) and `?2` (token).
+fn fenced<'q>(
+    statement: &'static str,
+    lease: &Lease,
+) -> sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments> {
+    sqlx::query(statement)
+        .bind(id_blob(lease.job_id))
+        .bind(i64::from(lease.token))
+}
+
+/// `Ok` when a fenced statement wrote its row, else why it did not.
+async fn check_fenced(
+    conn: &mut SqliteConnection,
+    lease: Lease,
+    written: u64,
+) -> Result<(), StoreError> {
+    if written > 0 {
+        Ok(())
+    } else {
+        Err(lease_lost_or_not_found(conn, lease).await)
+    }
+}
+
+/// Why a fenced write matched no row: the job is unknown, or the lease is not its
+/// live one.
+async fn lease_lost_or_not_found(conn: &mut SqliteConnection, lease: Lease) -> StoreError {
+    match lease_state(conn, lease.job_id).await {
+        Ok(Some(_)) => StoreError::LeaseLost(lease),
+        Ok(None) => StoreError::NotFound(lease.job_id),
+        Err(error) => error,
+    }
+}
+
+/// The stored state and lease token of job `id`.
+async fn lease_state(
+    conn: &mut SqliteConnection,
+    id: JobId,
+) -> Result<Option<(String, u32)>, StoreError> {
+    let row = sqlx::query(sql::LEASE_STATE)
+        .bind(id_blob(id))
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(store_error)?;
+    row.map(|row| {
+        let state: String = row.try_get("state").map_err(store_error)?;
+        let token = counter(
+            row.try_get("lease_token").map_err(store_error)?,
+            "lease_token",
+        )?;
+        Ok((state, token))
+    })
+    .transpose()
+}
+
+async fn enqueue(
+    conn: &mut SqliteConnection,
+    jobs: &[NewJob],
+    now: OffsetDateTime,
+) -> Result<Outcome, StoreError> {
+    let mut answers = Vec::with_capacity(jobs.len());
+    for job in jobs {
+        let inserted = sqlx::query(sql::ENQUEUE)
+            .bind(id_blob(job.id))
+            .bind(job.kind.as_str())
+            .bind(job.queue.as_str())
+            .bind(job.payload.to_string())
+            .bind(i64::from(job.priority))
+            .bind(micros(job.run_at))
+            .bind(i64::from(job.max_attempts))
+            .bind(job.unique_key.as_deref())
+            .bind(micros(now))
+            .execute(&mut *conn)
+            .await
+            .map_err(|e| {
+                if is_unique_violation(&e) {
+                    StoreError::Conflict(format!("job {} already exists", job.id))
+                } else {
+                    store_error(e)
+                }
+            })?
+            .rows_affected();
+        if inserted > 0 {
+            answers.push(Enqueued::inserted(JobRecord::from_new(job.clone(), now)));
+            continue;
+        }
+        // Nothing inserted: a non-terminal job holds the unique key.
+        let holder = sqlx::query(sql::JOB_BY_UNIQUE_KEY)
+            .bind(job.unique_key.as_deref())
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(store_error)?;
+        match holder {
+            Some(row) => answers.push(Enqueued::duplicate(job_record(&row, now)?)),
+            None => {
+                return Err(StoreError::backend(format!(
+                    "job {} was neither inserted nor held by another job's unique key",
+                    job.id
+                )));
+            }
+        }
+    }
+    Ok(Outcome::Enqueued(answers))
+}
+
+async fn claim(
+    conn: &mut SqliteConnection,
+    queues: &[String],
+    limit: usize,
+    worker: &str,
+    now: OffsetDateTime,
+    lease_until: OffsetDateTime,
+) -> Result<Outcome, StoreError> {
+    let queues_json = serde_json::to_string(queues).map_err(StoreError::backend)?;
+    sqlx::query(sql::FAIL_EXPIRED_LEASES)
+        .bind(queues_json.as_str())
+        .bind(micros(now))
+        .execute(&mut *conn)
+        .await
+        .map_err(store_error)?;
+    if limit == 0 {
+        return Ok(Outcome::Claimed(Vec::new()));
+    }
+    let (statement, queue_param) = match queues {
+        [queue] => (sql::CLAIM_QUEUE, queue.as_str()),
+        _ => (sql::CLAIM_QUEUES, queues_json.as_str()),
+    };
+    let rows: Vec<SqliteRow> = sqlx::query(statement)
+        .bind(queue_param)
+        .bind(micros(now))
+        .bind(sql_limit(limit))
+        .bind(micros(lease_until))
+        .bind(worker)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(store_error)?;
+    let mut jobs = rows
+        .iter()
+        .map(|row| job_record(row, now))
+        .collect::<Result<Vec<_>, _>>()?;
+    // RETURNING comes in no particular order.
+    jobs.sort_by_key(|job| (job.priority, job.run_at, job.id));
+    Ok(Outcome::Claimed(jobs))
+}
+
+async fn heartbeat(
+    conn: &mut SqliteConnection,
+    leases: &[Lease],
+    lease_until: OffsetDateTime,
+) -> Result<Outcome, StoreError> {
+    let mut answers = Vec::with_capacity(leases.len());
+    for lease in leases {
+        let extended = fenced(sql::HEARTBEAT, lease)
+            .bind(micros(lease_until))
+            .execute(&mut *conn)
+            .await
+            .map_err(store_error)?
+            .rows_affected();
+        let answer = if extended > 0 {
+            HeartbeatStatus::Extended
+        } else {
+            match lease_state(conn, lease.job_id).await? {
+                Some((state, token)) if state == "cancelled" && token == lease.token => {
+                    HeartbeatStatus::Cancelled
+                }
+                _ => HeartbeatStatus::Lost,
+            }
+        };
+        answers.push(answer);
+    }
+    Ok(Outcome::Heartbeats(answers))
+}
+
+async fn cancel(
+    conn: &mut SqliteConnection,
+    id: JobId,
+    now: OffsetDateTime,
+) -> Result<Outcome, StoreError> {
+    let cancelled = sqlx::query(sql::CANCEL)
+        .bind(id_blob(id))
+        .bind(micros(now))
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(store_error)?;
+    let row = match cancelled {
+        Some(row) => row,
+        None => sqlx::query(sql::GET)
+            .bind(id_blob(id))
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(store_error)?
+            .ok_or(StoreError::NotFound(id))?,
+    };
+    Ok(Outcome::Job(Box::new(job_record(&row, now)?)))
+}
