@@ -16,6 +16,9 @@ pub enum StoreError {
     /// No job has this id.
     #[error("job {0} not found")]
     NotFound(JobId),
+    /// No schedule has this name.
+    #[error("schedule {0:?} not found")]
+    ScheduleNotFound(String),
     /// The lease is not (or no longer) the job's current one: another claim took the
     /// job, or the job is no longer running. Nothing was changed.
     #[error("{0} is lost: the job was claimed again or is no longer running")]

@@ -30,7 +30,9 @@ pub use error::{BoxError, Error, StoreError};
 pub use job::{JobId, JobRecord, JobState, Lease, NewJob};
 pub use queue::{EnqueueOptions, Job, Queue};
 pub use retry::{Backoff, RetryPolicy};
-pub use schedule::{CronExpr, MissedRunPolicy, ScheduleSpec};
+pub use schedule::{
+    CronExpr, MissedRunPolicy, NewSchedule, ScheduleRecord, ScheduleSpec, Scheduler,
+};
 pub use store::{Enqueued, HeartbeatStatus, JobFilter, JobStore};
 pub use worker::{JobContext, JobError, Worker, WorkerEvent};
 

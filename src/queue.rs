@@ -306,7 +306,8 @@ impl Queue {
         Ok(self.store.prune(before, limit).await?)
     }
 
-    fn wake_workers(&self) {
+    /// Wakes the workers built from this queue (new jobs are due).
+    pub(crate) fn wake_workers(&self) {
         self.enqueued.send_modify(|n| *n = n.wrapping_add(1));
     }
 }

@@ -13,6 +13,7 @@ use time::OffsetDateTime;
 
 use crate::error::StoreError;
 use crate::job::{JobId, JobRecord, JobState, Lease, NewJob};
+use crate::schedule::{NewSchedule, ScheduleRecord};
 
 /// What [`JobStore::list`] and [`JobStore::count`] select.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -190,6 +191,35 @@ impl Enqueued {
 /// terminal jobs finished before a time, oldest first, and nothing else
 /// [`prune_removes_only_terminal_jobs_finished_before_the_time`].
 ///
+/// **Schedules.** A schedule is stored by its unique name.
+/// - `upsert_schedule` inserts a new name enabled, with the `next_fire_at` given; for an
+///   existing name it replaces the definition, keeps `created_at`, and takes the given
+///   `next_fire_at` only if the spec changed, so re-registering a schedule at every
+///   start never skips or repeats a slot; it never resumes a paused schedule
+///   [`upsert_schedule_inserts_then_updates_by_name`],
+///   [`upsert_schedule_keeps_the_slot_and_the_pause_when_the_spec_is_unchanged`].
+/// - `due_schedules` returns the enabled schedules whose `next_fire_at <= now`, earliest
+///   first [`due_schedules_returns_enabled_schedules_due_at_now`].
+/// - `fire_schedule` is a compare-and-set: only while the schedule's `next_fire_at` is
+///   the slot the caller planned from does it insert the jobs (unique keys deduping
+///   as in `enqueue_many`) and set the next slot, in one transaction; otherwise it
+///   inserts nothing and returns [`StoreError::Conflict`]
+///   [`fire_schedule_inserts_the_jobs_and_advances_the_slot`],
+///   [`fire_schedule_from_a_stale_slot_is_a_conflict_and_inserts_nothing`]; so racing
+///   schedulers fire each slot once [`concurrent_fires_of_one_slot_insert_once`].
+/// - `pause_schedule` and `resume_schedule` set `enabled` (resume also sets the next
+///   slot; both leave a schedule already in that state as it is), `remove_schedule`
+///   deletes the schedule but not its jobs, and the name-taking verbs answer
+///   [`StoreError::ScheduleNotFound`] for an unknown name
+///   [`pause_resume_and_remove_a_schedule`].
+///
+/// [`upsert_schedule_inserts_then_updates_by_name`]: crate::testing::conformance::upsert_schedule_inserts_then_updates_by_name
+/// [`upsert_schedule_keeps_the_slot_and_the_pause_when_the_spec_is_unchanged`]: crate::testing::conformance::upsert_schedule_keeps_the_slot_and_the_pause_when_the_spec_is_unchanged
+/// [`due_schedules_returns_enabled_schedules_due_at_now`]: crate::testing::conformance::due_schedules_returns_enabled_schedules_due_at_now
+/// [`fire_schedule_inserts_the_jobs_and_advances_the_slot`]: crate::testing::conformance::fire_schedule_inserts_the_jobs_and_advances_the_slot
+/// [`fire_schedule_from_a_stale_slot_is_a_conflict_and_inserts_nothing`]: crate::testing::conformance::fire_schedule_from_a_stale_slot_is_a_conflict_and_inserts_nothing
+/// [`concurrent_fires_of_one_slot_insert_once`]: crate::testing::conformance::concurrent_fires_of_one_slot_insert_once
+/// [`pause_resume_and_remove_a_schedule`]: crate::testing::conformance::pause_resume_and_remove_a_schedule
 /// [`the_store_uses_only_the_time_it_is_given`]: crate::testing::conformance::the_store_uses_only_the_time_it_is_given
 /// [`timestamps_round_trip_exactly`]: crate::testing::conformance::timestamps_round_trip_exactly
 /// [`enqueue_stores_the_job_as_given`]: crate::testing::conformance::enqueue_stores_the_job_as_given
@@ -338,4 +368,72 @@ pub trait JobStore: Send + Sync + 'static {
     /// Deletes up to `limit` terminal jobs whose `finished_at` is before `before`,
     /// oldest first (by `finished_at`, then id); returns how many it deleted.
     async fn prune(&self, before: OffsetDateTime, limit: usize) -> Result<u64, StoreError>;
+
+    /// Inserts or replaces the schedule named `schedule.name`; returns it as stored.
+    ///
+    /// `next_fire_at` is the first slot after `now` of `schedule.spec`; it is stored for
+    /// a new schedule or a changed spec and ignored otherwise.
+    async fn upsert_schedule(
+        &self,
+        schedule: NewSchedule,
+        next_fire_at: Option<OffsetDateTime>,
+        now: OffsetDateTime,
+    ) -> Result<ScheduleRecord, StoreError>;
+
+    /// The schedule named `name`.
+    async fn get_schedule(&self, name: &str) -> Result<Option<ScheduleRecord>, StoreError>;
+
+    /// Every schedule, ordered by name.
+    async fn list_schedules(&self) -> Result<Vec<ScheduleRecord>, StoreError>;
+
+    /// Up to `limit` enabled schedules with `next_fire_at <= now`, earliest first.
+    async fn due_schedules(
+        &self,
+        now: OffsetDateTime,
+        limit: usize,
+    ) -> Result<Vec<ScheduleRecord>, StoreError>;
+
+    /// If the schedule's `next_fire_at` is `slot`: inserts `jobs` (deduped by unique
+    /// key) and sets `next_fire_at` to `next`, atomically; answers each job in order.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Conflict`] when the slot moved (another scheduler fired it, or
+    /// the schedule changed) or the schedule is paused;
+    /// [`StoreError::ScheduleNotFound`] for an unknown name. Nothing is stored then.
+    async fn fire_schedule(
+        &self,
+        name: &str,
+        slot: OffsetDateTime,
+        next: Option<OffsetDateTime>,
+        jobs: Vec<NewJob>,
+        now: OffsetDateTime,
+    ) -> Result<Vec<Enqueued>, StoreError>;
+
+    /// Stops the schedule firing; returns it as stored.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::ScheduleNotFound`] for an unknown name.
+    async fn pause_schedule(
+        &self,
+        name: &str,
+        now: OffsetDateTime,
+    ) -> Result<ScheduleRecord, StoreError>;
+
+    /// Lets a paused schedule fire again from `next_fire_at` (slots during the pause
+    /// are not fired); returns it as stored.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::ScheduleNotFound`] for an unknown name.
+    async fn resume_schedule(
+        &self,
+        name: &str,
+        next_fire_at: Option<OffsetDateTime>,
+        now: OffsetDateTime,
+    ) -> Result<ScheduleRecord, StoreError>;
+
+    /// Deletes the schedule (its jobs stay); `false` when no schedule had the name.
+    async fn remove_schedule(&self, name: &str) -> Result<bool, StoreError>;
 }

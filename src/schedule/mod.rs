@@ -6,8 +6,11 @@
 //!   correct), a fixed interval anchored to its start, or a single time.
 //! - [`MissedRunPolicy`]: skip, run once or catch up (bounded) on slots missed while
 //!   nothing ran; [`MissedRunPolicy::plan`] is the pure decision a scheduler applies.
+//! - [`NewSchedule`] / [`ScheduleRecord`]: a schedule as it is upserted and stored.
+//! - [`Scheduler`]: upserts, pauses, previews and fires schedules, exactly once per
+//!   slot across any number of processes.
 //!
-//! Everything here is pure: it is told the time and never reads a clock. The API
+//! The time math is pure: it is told the time and never reads a clock. The API
 //! speaks `time::OffsetDateTime` in UTC; chrono is used only inside, for saffron and
 //! the timezone database.
 //!
@@ -26,9 +29,13 @@
 
 mod cron;
 mod missed;
+mod record;
+mod scheduler;
 mod spec;
 
 pub use chrono_tz::Tz;
 pub use cron::CronExpr;
 pub use missed::{DEFAULT_MISFIRE_GRACE, FirePlan, MAX_SLOTS_PER_PLAN, MissedRunPolicy};
+pub use record::{NewSchedule, ScheduleRecord, slot_key};
+pub use scheduler::{Scheduler, TickReport};
 pub use spec::{ScheduleSpec, parse_timezone};

@@ -1,8 +1,9 @@
 //! [`MemoryStore`]: the store contract over hash maps and B-trees behind one mutex.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
+use leasehold::schedule::{NewSchedule, ScheduleRecord};
 use leasehold::time::OffsetDateTime;
 use leasehold::{
     Enqueued, HeartbeatStatus, JobFilter, JobId, JobRecord, JobState, JobStore, Lease, NewJob,
@@ -33,6 +34,8 @@ struct Inner {
     unique: HashMap<Box<str>, JobId>,
     /// Terminal jobs by finish time, for `prune`.
     finished: std::collections::BTreeSet<(Micros, JobId)>,
+    /// Schedules by name.
+    schedules: BTreeMap<String, ScheduleRecord>,
 }
 
 impl MemoryStore {
@@ -80,6 +83,27 @@ impl Inner {
             )));
         }
         Ok(())
+    }
+
+    /// Checks every job of a batch can be inserted: ids new and distinct.
+    fn check_batch(&self, jobs: &[NewJob]) -> Result<(), StoreError> {
+        let mut ids = HashSet::with_capacity(jobs.len());
+        for job in jobs {
+            self.check_new(job)?;
+            if !ids.insert(job.id) {
+                return Err(StoreError::Conflict(format!(
+                    "job {} appears twice in one batch",
+                    job.id
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    fn schedule_mut(&mut self, name: &str) -> Result<&mut ScheduleRecord, StoreError> {
+        self.schedules
+            .get_mut(name)
+            .ok_or_else(|| StoreError::ScheduleNotFound(name.to_owned()))
     }
 
     fn insert(&mut self, job: NewJob, now: Micros) -> Enqueued {
@@ -245,16 +269,7 @@ impl JobStore for MemoryStore {
         now: OffsetDateTime,
     ) -> Result<Vec<Enqueued>, StoreError> {
         let mut inner = self.lock();
-        let mut ids = HashSet::with_capacity(jobs.len());
-        for job in &jobs {
-            inner.check_new(job)?;
-            if !ids.insert(job.id) {
-                return Err(StoreError::Conflict(format!(
-                    "job {} appears twice in one batch",
-                    job.id
-                )));
-            }
-        }
+        inner.check_batch(&jobs)?;
         let now = micros(now);
         Ok(jobs.into_iter().map(|job| inner.insert(job, now)).collect())
     }
@@ -460,6 +475,122 @@ impl JobStore for MemoryStore {
             inner.jobs.remove(&key.1);
         }
         Ok(u64::try_from(doomed.len()).expect("a count of in-memory jobs fits u64"))
+    }
+
+    async fn upsert_schedule(
+        &self,
+        schedule: NewSchedule,
+        next_fire_at: Option<OffsetDateTime>,
+        now: OffsetDateTime,
+    ) -> Result<ScheduleRecord, StoreError> {
+        let mut inner = self.lock();
+        let record = match inner.schedules.remove(&schedule.name) {
+            Some(old) => ScheduleRecord {
+                next_fire_at: if old.schedule.spec == schedule.spec {
+                    old.next_fire_at
+                } else {
+                    next_fire_at
+                },
+                schedule,
+                updated_at: now,
+                ..old
+            },
+            None => ScheduleRecord {
+                schedule,
+                enabled: true,
+                next_fire_at,
+                created_at: now,
+                updated_at: now,
+            },
+        };
+        inner
+            .schedules
+            .insert(record.schedule.name.clone(), record.clone());
+        Ok(record)
+    }
+
+    async fn get_schedule(&self, name: &str) -> Result<Option<ScheduleRecord>, StoreError> {
+        Ok(self.lock().schedules.get(name).cloned())
+    }
+
+    async fn list_schedules(&self) -> Result<Vec<ScheduleRecord>, StoreError> {
+        Ok(self.lock().schedules.values().cloned().collect())
+    }
+
+    async fn due_schedules(
+        &self,
+        now: OffsetDateTime,
+        limit: usize,
+    ) -> Result<Vec<ScheduleRecord>, StoreError> {
+        let inner = self.lock();
+        let mut due: Vec<ScheduleRecord> = inner
+            .schedules
+            .values()
+            .filter(|s| s.enabled && s.next_fire_at.is_some_and(|at| at <= now))
+            .cloned()
+            .collect();
+        due.sort_by(|a, b| {
+            (a.next_fire_at, &a.schedule.name).cmp(&(b.next_fire_at, &b.schedule.name))
+        });
+        due.truncate(limit);
+        Ok(due)
+    }
+
+    async fn fire_schedule(
+        &self,
+        name: &str,
+        slot: OffsetDateTime,
+        next: Option<OffsetDateTime>,
+        jobs: Vec<NewJob>,
+        now: OffsetDateTime,
+    ) -> Result<Vec<Enqueued>, StoreError> {
+        let mut inner = self.lock();
+        let schedule = inner.schedule_mut(name)?;
+        if !schedule.enabled || schedule.next_fire_at != Some(slot) {
+            return Err(StoreError::Conflict(format!(
+                "schedule {name:?} is no longer due at {slot}"
+            )));
+        }
+        inner.check_batch(&jobs)?;
+        let schedule = inner.schedule_mut(name)?;
+        schedule.next_fire_at = next;
+        schedule.updated_at = now;
+        let now = micros(now);
+        Ok(jobs.into_iter().map(|job| inner.insert(job, now)).collect())
+    }
+
+    async fn pause_schedule(
+        &self,
+        name: &str,
+        now: OffsetDateTime,
+    ) -> Result<ScheduleRecord, StoreError> {
+        let mut inner = self.lock();
+        let schedule = inner.schedule_mut(name)?;
+        if schedule.enabled {
+            schedule.enabled = false;
+            schedule.updated_at = now;
+        }
+        Ok(schedule.clone())
+    }
+
+    async fn resume_schedule(
+        &self,
+        name: &str,
+        next_fire_at: Option<OffsetDateTime>,
+        now: OffsetDateTime,
+    ) -> Result<ScheduleRecord, StoreError> {
+        let mut inner = self.lock();
+        let schedule = inner.schedule_mut(name)?;
+        if !schedule.enabled {
+            schedule.enabled = true;
+            schedule.next_fire_at = next_fire_at;
+            schedule.updated_at = now;
+        }
+        Ok(schedule.clone())
+    }
+
+    async fn remove_schedule(&self, name: &str) -> Result<bool, StoreError> {
+        Ok(self.lock().schedules.remove(name).is_some())
     }
 }
 
