@@ -41,9 +41,17 @@ impl Job for CheckResource {
 
 async fn check_resource(job: CheckResource, ctx: JobContext) -> Result<(), JobError> {
     if ctx.attempt() == 1 {
-        return Err(JobError::retryable(format!("{}: connection reset", job.url)));
+        return Err(JobError::retryable(format!(
+            "{}: connection reset",
+            job.url
+        )));
     }
-    println!("    checked {} on attempt {} ({})", job.url, ctx.attempt(), ctx.id());
+    println!(
+        "    checked {} on attempt {} ({})",
+        job.url,
+        ctx.attempt(),
+        ctx.id()
+    );
     Ok(())
 }
 
@@ -53,10 +61,22 @@ fn schedules() -> Result<Vec<NewSchedule>, leasehold::Error> {
     let anchor = leasehold::time::OffsetDateTime::UNIX_EPOCH;
     let frequent = ScheduleSpec::interval(leasehold::time::Duration::seconds(2), anchor)?;
     Ok(vec![
-        NewSchedule::new("blog-weekly", weekly, &CheckResource { url: "https://example.com/blog".into() })?,
-        NewSchedule::new("status-page", frequent, &CheckResource { url: "https://example.com/status".into() })?
-            .missed(MissedRunPolicy::RunOnce)
-            .max_attempts(5)?,
+        NewSchedule::new(
+            "blog-weekly",
+            weekly,
+            &CheckResource {
+                url: "https://example.com/blog".into(),
+            },
+        )?,
+        NewSchedule::new(
+            "status-page",
+            frequent,
+            &CheckResource {
+                url: "https://example.com/status".into(),
+            },
+        )?
+        .missed(MissedRunPolicy::RunOnce)
+        .max_attempts(5)?,
     ])
 }
 
@@ -80,7 +100,9 @@ async fn lifetime(url: &str, run_for: Duration) -> Result<(), Box<dyn std::error
     let worker = Worker::builder(&queue)
         .queue("default", 4)
         .handler(check_resource)
-        .retry_policy(RetryPolicy::exponential(Duration::from_millis(200)).max_delay(Duration::from_secs(2)))
+        .retry_policy(
+            RetryPolicy::exponential(Duration::from_millis(200)).max_delay(Duration::from_secs(2)),
+        )
         .poll_interval(Duration::from_millis(100))
         .build()?;
     let shutdown = CancellationToken::new();
@@ -114,9 +136,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     lifetime(&url, Duration::from_secs(3)).await?;
 
     let queue = Queue::new(Arc::new(SqliteStore::connect(&url).await?));
-    let jobs = queue.list(&JobFilter::all().kind(CheckResource::KIND)).await?;
+    let jobs = queue
+        .list(&JobFilter::all().kind(CheckResource::KIND))
+        .await?;
     let slots: BTreeSet<_> = jobs.iter().filter_map(|j| j.unique_key.clone()).collect();
-    let completed = jobs.iter().filter(|j| j.state == JobState::Completed).count();
+    let completed = jobs
+        .iter()
+        .filter(|j| j.state == JobState::Completed)
+        .count();
     let retried = jobs.iter().filter(|j| j.attempt > 1).count();
     println!(
         "{} jobs for {} slots: {completed} completed, {retried} after a retry",

@@ -4,7 +4,7 @@
 //! the same name. [`conformance_suite!`](crate::conformance_suite) expands to one
 //! `#[test]` per case, each on a fresh store from a [`StoreFactory`]:
 //!
-//! ```ignore
+//! ```text
 //! leasehold::conformance_suite!(|| async {
 //!     std::sync::Arc::new(my_crate::MyStore::new()) as std::sync::Arc<dyn leasehold::JobStore>
 //! });

@@ -3,8 +3,10 @@
 //! - [`conformance`]: one `pub async fn` per sentence of the [`JobStore`](crate::JobStore)
 //!   contract, and [`conformance_suite!`](crate::conformance_suite) to expand them into
 //!   tests for a store.
+//! - [`failing::FailingStore`]: any store, with calls that fail on demand or at random.
 //! - [`model`]: model-based property tests of a store against a naive reference.
 //! - [`ManualClock`](crate::ManualClock): a clock that moves only when told to.
 
 pub mod conformance;
+pub mod failing;
 pub mod model;

@@ -6,7 +6,7 @@
 //! - [`operations`]: the proptest strategy for sequences of them.
 //! - [`check`]: runs one sequence against a fresh store and the model.
 //!
-//! ```ignore
+//! ```text
 //! proptest::proptest! {
 //!     #[test]
 //!     fn store_matches_the_model(ops in leasehold::testing::model::operations(40)) {

@@ -1,0 +1,291 @@
+//! [`FailingStore`]: wraps any store and makes chosen calls fail, to test how callers
+//! survive a store that errors (a lost connection, a locked file, a timeout).
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use async_trait::async_trait;
+use time::OffsetDateTime;
+
+use crate::schedule::{NewSchedule, ScheduleRecord};
+use crate::{
+    Enqueued, HeartbeatStatus, JobFilter, JobId, JobRecord, JobState, JobStore, Lease, NewJob,
+    StoreError,
+};
+
+/// When a [`FailingStore`] injects a fault.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum Faults {
+    /// Never: every call goes through.
+    None,
+    /// Every call to these verbs (`"claim"`, `"heartbeat"`, `"complete"`, ...).
+    Verbs(Vec<&'static str>),
+    /// Each call, with probability `rate`, drawn from a generator seeded with `seed`
+    /// (the same seed replays the same faults for the same call sequence).
+    Random {
+        /// The seed.
+        seed: u64,
+        /// The probability of a fault per call, 0..=1.
+        rate: f64,
+    },
+}
+
+#[derive(Debug)]
+struct State {
+    faults: Faults,
+    rng: fastrand::Rng,
+    /// Whether a fault lands after the inner call (the write happened, the caller
+    /// hears an error: an ambiguous commit) rather than before it.
+    after_write: bool,
+    calls: HashMap<&'static str, u64>,
+    injected: u64,
+}
+
+/// A store that forwards to `S` and fails calls as [`Faults`] says, with
+/// [`StoreError::Backend`] errors saying "injected fault"; it counts every call.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// use leasehold::testing::failing::{FailingStore, Faults};
+/// use leasehold::{JobStore, NewJob, testing::conformance::t};
+/// use leasehold_memory::MemoryStore;
+///
+/// let store = FailingStore::new(MemoryStore::new());
+/// store.set_faults(Faults::Verbs(vec!["enqueue"]));
+/// let job = NewJob::new("k", serde_json::Value::Null, t(0)).unwrap();
+/// assert!(store.enqueue(job, t(0)).await.is_err());
+/// assert_eq!(store.calls("enqueue"), 1);
+/// # }
+/// ```
+#[derive(Debug, Clone)]
+pub struct FailingStore<S> {
+    inner: S,
+    state: Arc<Mutex<State>>,
+}
+
+impl<S: JobStore> FailingStore<S> {
+    /// Wraps `inner`, with no faults yet.
+    pub fn new(inner: S) -> Self {
+        Self {
+            inner,
+            state: Arc::new(Mutex::new(State {
+                faults: Faults::None,
+                rng: fastrand::Rng::with_seed(0),
+                after_write: false,
+                calls: HashMap::new(),
+                injected: 0,
+            })),
+        }
+    }
+
+    /// The wrapped store.
+    pub fn inner(&self) -> &S {
+        &self.inner
+    }
+
+    /// From now on, inject `faults`.
+    pub fn set_faults(&self, faults: Faults) {
+        let mut state = self.lock();
+        if let Faults::Random { seed, .. } = faults {
+            state.rng = fastrand::Rng::with_seed(seed);
+        }
+        state.faults = faults;
+    }
+
+    /// Whether a fault lands after the inner call ran (the change is made, the caller
+    /// hears an error) instead of before it.
+    pub fn set_fail_after_write(&self, after_write: bool) {
+        self.lock().after_write = after_write;
+    }
+
+    /// How many times `verb` was called (faulted calls included).
+    pub fn calls(&self, verb: &str) -> u64 {
+        self.lock().calls.get(verb).copied().unwrap_or(0)
+    }
+
+    /// How many faults were injected so far.
+    pub fn injected(&self) -> u64 {
+        self.lock().injected
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Counts the call; `Some(after_write)` when it is to fail.
+    fn draw(&self, verb: &'static str) -> Option<bool> {
+        let mut state = self.lock();
+        *state.calls.entry(verb).or_default() += 1;
+        let fail = match &state.faults {
+            Faults::None => false,
+            Faults::Verbs(verbs) => verbs.contains(&verb),
+            Faults::Random { rate, .. } => {
+                let rate = *rate;
+                state.rng.f64() < rate
+            }
+        };
+        if fail {
+            state.injected += 1;
+        }
+        fail.then_some(state.after_write)
+    }
+
+    async fn call<T, F>(&self, verb: &'static str, call: F) -> Result<T, StoreError>
+    where
+        F: Future<Output = Result<T, StoreError>>,
+    {
+        match self.draw(verb) {
+            None => call.await,
+            Some(false) => Err(fault(verb)),
+            Some(true) => {
+                let _ = call.await;
+                Err(fault(verb))
+            }
+        }
+    }
+}
+
+fn fault(verb: &str) -> StoreError {
+    StoreError::backend(format!("injected fault in {verb}"))
+}
+
+#[async_trait]
+impl<S: JobStore> JobStore for FailingStore<S> {
+    async fn enqueue(&self, job: NewJob, now: OffsetDateTime) -> Result<Enqueued, StoreError> {
+        self.call("enqueue", self.inner.enqueue(job, now)).await
+    }
+    async fn enqueue_many(
+        &self,
+        jobs: Vec<NewJob>,
+        now: OffsetDateTime,
+    ) -> Result<Vec<Enqueued>, StoreError> {
+        self.call("enqueue_many", self.inner.enqueue_many(jobs, now))
+            .await
+    }
+    async fn claim(
+        &self,
+        queues: &[String],
+        limit: usize,
+        worker: &str,
+        now: OffsetDateTime,
+        lease_until: OffsetDateTime,
+    ) -> Result<Vec<JobRecord>, StoreError> {
+        let call = self.inner.claim(queues, limit, worker, now, lease_until);
+        self.call("claim", call).await
+    }
+    async fn heartbeat(
+        &self,
+        leases: &[Lease],
+        lease_until: OffsetDateTime,
+    ) -> Result<Vec<HeartbeatStatus>, StoreError> {
+        self.call("heartbeat", self.inner.heartbeat(leases, lease_until))
+            .await
+    }
+    async fn complete(&self, lease: Lease, now: OffsetDateTime) -> Result<(), StoreError> {
+        self.call("complete", self.inner.complete(lease, now)).await
+    }
+    async fn retry(
+        &self,
+        lease: Lease,
+        run_at: OffsetDateTime,
+        error: &str,
+        now: OffsetDateTime,
+    ) -> Result<JobState, StoreError> {
+        self.call("retry", self.inner.retry(lease, run_at, error, now))
+            .await
+    }
+    async fn fail(&self, lease: Lease, error: &str, now: OffsetDateTime) -> Result<(), StoreError> {
+        self.call("fail", self.inner.fail(lease, error, now)).await
+    }
+    async fn release(
+        &self,
+        lease: Lease,
+        run_at: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        self.call("release", self.inner.release(lease, run_at, now))
+            .await
+    }
+    async fn cancel(&self, id: JobId, now: OffsetDateTime) -> Result<JobRecord, StoreError> {
+        self.call("cancel", self.inner.cancel(id, now)).await
+    }
+    async fn get(&self, id: JobId, now: OffsetDateTime) -> Result<Option<JobRecord>, StoreError> {
+        self.call("get", self.inner.get(id, now)).await
+    }
+    async fn list(
+        &self,
+        filter: &JobFilter,
+        now: OffsetDateTime,
+    ) -> Result<Vec<JobRecord>, StoreError> {
+        self.call("list", self.inner.list(filter, now)).await
+    }
+    async fn count(&self, filter: &JobFilter, now: OffsetDateTime) -> Result<u64, StoreError> {
+        self.call("count", self.inner.count(filter, now)).await
+    }
+    async fn next_due(&self, queues: &[String]) -> Result<Option<OffsetDateTime>, StoreError> {
+        self.call("next_due", self.inner.next_due(queues)).await
+    }
+    async fn prune(&self, before: OffsetDateTime, limit: usize) -> Result<u64, StoreError> {
+        self.call("prune", self.inner.prune(before, limit)).await
+    }
+    async fn upsert_schedule(
+        &self,
+        schedule: NewSchedule,
+        next_fire_at: Option<OffsetDateTime>,
+        now: OffsetDateTime,
+    ) -> Result<ScheduleRecord, StoreError> {
+        let call = self.inner.upsert_schedule(schedule, next_fire_at, now);
+        self.call("upsert_schedule", call).await
+    }
+    async fn get_schedule(&self, name: &str) -> Result<Option<ScheduleRecord>, StoreError> {
+        self.call("get_schedule", self.inner.get_schedule(name))
+            .await
+    }
+    async fn list_schedules(&self) -> Result<Vec<ScheduleRecord>, StoreError> {
+        self.call("list_schedules", self.inner.list_schedules())
+            .await
+    }
+    async fn due_schedules(
+        &self,
+        now: OffsetDateTime,
+        limit: usize,
+    ) -> Result<Vec<ScheduleRecord>, StoreError> {
+        self.call("due_schedules", self.inner.due_schedules(now, limit))
+            .await
+    }
+    async fn fire_schedule(
+        &self,
+        name: &str,
+        slot: OffsetDateTime,
+        next: Option<OffsetDateTime>,
+        jobs: Vec<NewJob>,
+        now: OffsetDateTime,
+    ) -> Result<Vec<Enqueued>, StoreError> {
+        let call = self.inner.fire_schedule(name, slot, next, jobs, now);
+        self.call("fire_schedule", call).await
+    }
+    async fn pause_schedule(
+        &self,
+        name: &str,
+        now: OffsetDateTime,
+    ) -> Result<ScheduleRecord, StoreError> {
+        self.call("pause_schedule", self.inner.pause_schedule(name, now))
+            .await
+    }
+    async fn resume_schedule(
+        &self,
+        name: &str,
+        next_fire_at: Option<OffsetDateTime>,
+        now: OffsetDateTime,
+    ) -> Result<ScheduleRecord, StoreError> {
+        let call = self.inner.resume_schedule(name, next_fire_at, now);
+        self.call("resume_schedule", call).await
+    }
+    async fn remove_schedule(&self, name: &str) -> Result<bool, StoreError> {
+        self.call("remove_schedule", self.inner.remove_schedule(name))
+            .await
+    }
+}
