@@ -785,7 +785,8 @@ fn invalid_configuration_is_a_config_error() {
 // Backends
 // ---------------------------------------------------------------------------------
 
-/// Runs every scenario on the stores `$factory` (an async closure) makes.
+/// Runs every scenario on the stores `$factory` makes: an async closure returning the
+/// store and a guard that lives as long as the test (a temporary directory, say).
 macro_rules! worker_scenarios {
     ($backend:ident, $factory:expr) => {
         mod $backend {
@@ -808,7 +809,7 @@ macro_rules! worker_scenarios {
         $(
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn $case() {
-                let store: ::std::sync::Arc<dyn ::leasehold::JobStore> = ($factory)().await;
+                let (store, _guard) = ($factory)().await;
                 super::$case(store).await;
             }
         )*
@@ -816,5 +817,19 @@ macro_rules! worker_scenarios {
 }
 
 worker_scenarios!(memory, || async {
-    Arc::new(leasehold_memory::MemoryStore::new()) as Arc<dyn JobStore>
+    let store: Arc<dyn JobStore> = Arc::new(leasehold_memory::MemoryStore::new());
+    (store, ())
+});
+
+// A database file, as in production. No `tokio::time::pause` here: sqlx runs each
+// connection on its own thread, which a paused runtime would not wait for.
+worker_scenarios!(sqlite_file, || async {
+    let dir = tempfile::tempdir().expect("a temporary directory can be made");
+    let url = format!("sqlite://{}", dir.path().join("jobs.db").display());
+    let store: Arc<dyn JobStore> = Arc::new(
+        leasehold_sqlite::SqliteStore::connect(&url)
+            .await
+            .expect("the store opens"),
+    );
+    (store, dir)
 });
