@@ -245,11 +245,11 @@ fn first_instant_at_or_after(tz: Tz, local: NaiveDateTime) -> Option<DateTime<Ut
     })
 }
 
-pub(crate) fn to_chrono(t: OffsetDateTime) -> Option<DateTime<Utc>> {
+fn to_chrono(t: OffsetDateTime) -> Option<DateTime<Utc>> {
     DateTime::from_timestamp(t.unix_timestamp(), t.nanosecond())
 }
 
-pub(crate) fn from_chrono(t: DateTime<Utc>) -> Option<OffsetDateTime> {
+fn from_chrono(t: DateTime<Utc>) -> Option<OffsetDateTime> {
     OffsetDateTime::from_unix_timestamp(t.timestamp())
         .ok()?
         .replace_nanosecond(t.timestamp_subsec_nanos())
