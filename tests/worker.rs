@@ -13,7 +13,9 @@ use futures::future::BoxFuture;
 use leasehold::retry::RetryPolicy;
 use leasehold::time::OffsetDateTime;
 use leasehold::time::macros::datetime;
-use leasehold::worker::{JobContext, JobError, Outcome, RunReport, Worker, WorkerEvent};
+use leasehold::worker::{
+    CancellationToken, JobContext, JobError, Outcome, RunReport, Worker, WorkerEvent,
+};
 use leasehold::{
     Clock, EnqueueOptions, Enqueued, HeartbeatStatus, Job, JobFilter, JobId, JobRecord, JobState,
     JobStore, Lease, ManualClock, NewJob, Queue, StoreError, async_trait,
@@ -967,6 +969,37 @@ async fn an_idle_worker_backs_off_wakes_on_enqueue_and_sleeps_until_the_next_due
 
     worker.shutdown().await;
     running.await.unwrap();
+}
+
+/// `run_until` stops on its signal, and a worker built with `shutdown_on` stops when
+/// that token is cancelled.
+#[tokio::test]
+async fn run_until_and_shutdown_on_stop_the_loop() {
+    let world = World::new(Arc::new(leasehold_memory::MemoryStore::new()));
+    let a = Worker::builder(&world.queue).handler(echo).build().unwrap();
+    let token = CancellationToken::new();
+    let b = Worker::builder(&world.queue)
+        .handler(echo)
+        .shutdown_on(&token)
+        .build()
+        .unwrap();
+    let (signal, stopped) = tokio::sync::oneshot::channel::<()>();
+    let a_running = tokio::spawn({
+        let a = a.clone();
+        async move { a.run_until(stopped).await }
+    });
+    let b_running = tokio::spawn({
+        let b = b.clone();
+        async move { b.run().await }
+    });
+
+    signal.send(()).unwrap();
+    token.cancel();
+
+    within(a_running).await.unwrap();
+    within(b_running).await.unwrap();
+    assert!(a.shutdown_token().is_cancelled());
+    assert!(b.shutdown_token().is_cancelled());
 }
 
 // ---------------------------------------------------------------------------------

@@ -26,12 +26,13 @@ use std::time::Duration;
 use time::OffsetDateTime;
 use tokio::sync::{broadcast, watch};
 use tokio::task::JoinHandle;
-use tokio_util::sync::CancellationToken;
 
 pub use self::builder::WorkerBuilder;
 pub use self::context::{JobContext, JobError};
 pub use self::events::{JobInfo, WorkerEvent};
 pub use self::outcome::{JobOutcome, Outcome, RunReport};
+/// Re-exported: the token type of [`JobContext`] and [`WorkerBuilder::shutdown_on`].
+pub use tokio_util::sync::CancellationToken;
 
 use self::builder::{ErasedHandler, Settings};
 use crate::clock::{Clock, truncate_to_micros};
@@ -507,5 +508,23 @@ async fn sleep_or_forever(wait: Option<Duration>) {
     match wait {
         Some(wait) => tokio::time::sleep(wait).await,
         None => std::future::pending().await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    #[test]
+    fn later_is_exact_to_the_microsecond_and_saturates() {
+        let now = datetime!(2000-01-01 0:00 UTC);
+
+        assert_eq!(
+            later(now, Duration::from_nanos(1_500_999)),
+            datetime!(2000-01-01 0:00:00.001_500 UTC)
+        );
+        assert_eq!(later(now, Duration::MAX), FAR_FUTURE);
+        assert_eq!(later(FAR_FUTURE, Duration::from_secs(1)), FAR_FUTURE);
     }
 }
