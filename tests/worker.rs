@@ -354,6 +354,42 @@ pub async fn a_worker_that_stops_heartbeating_loses_the_job_and_its_late_complet
     assert!(saw_lease_lost);
 }
 
+/// A worker that re-claims its own job after its lease expired runs the new attempt
+/// and stops the stale one at the next heartbeat; the two never mix.
+pub async fn a_worker_that_reclaims_its_own_expired_job_keeps_the_attempts_apart(
+    store: Arc<dyn JobStore>,
+) {
+    let world = World::new(store);
+    let (gate, mut started) = Gate::new();
+    let a = worker(&world, "a", &gate);
+    let id = world.enqueue(&Gated, EnqueueOptions::new()).await;
+    let stale = tokio::spawn({
+        let a = a.clone();
+        async move { a.run_once().await }
+    });
+    within(started.recv()).await;
+    world.clock.advance(leasehold::time::Duration::seconds(30));
+    let fresh = tokio::spawn({
+        let a = a.clone();
+        async move { a.run_once().await }
+    });
+    within(started.recv()).await;
+    assert_eq!(a.running(), 2);
+
+    within(a.heartbeat()).await.unwrap();
+    let stale = within(stale).await.unwrap().unwrap();
+    gate.open();
+    let fresh = within(fresh).await.unwrap().unwrap();
+
+    assert_eq!(only(&stale), &Outcome::LeaseLost);
+    assert_eq!(stale.outcomes[0].job.attempt, 1);
+    assert_eq!(only(&fresh), &Outcome::Completed);
+    assert_eq!(fresh.outcomes[0].job.attempt, 2);
+    assert_eq!(a.running(), 0);
+    let job = world.get(id).await;
+    assert_eq!((job.state, job.attempt), (JobState::Completed, 2));
+}
+
 /// Panics and timeouts are retryable failures with clear messages; an unknown kind and
 /// a payload that does not deserialize fail the job at once; the worker goes on.
 pub async fn panics_timeouts_unknown_kinds_and_bad_payloads_are_recorded_and_the_worker_goes_on(
@@ -1025,6 +1061,7 @@ macro_rules! worker_scenarios {
                 a_store_failing_mid_heartbeat_neither_kills_the_worker_nor_double_records,
                 claims_fill_the_free_slots_with_one_call_per_queue_and_one_heartbeat_covers_all,
                 a_snooze_keeps_the_attempt_and_a_permanent_error_fails_at_once,
+                a_worker_that_reclaims_its_own_expired_job_keeps_the_attempts_apart,
             );
         }
     };
