@@ -4,6 +4,9 @@
 //! cargo run --example quickstart
 //! ```
 //!
+//! Jobs live in a SQLite file (`$LEASEHOLD_DB`, by default `leasehold-quickstart.db` in
+//! the temporary directory), so they survive a restart of the process.
+//!
 //! One job succeeds at once; another fails on its first two attempts and succeeds on
 //! the third, waiting 100 ms and then 200 ms in between (exponential backoff). The
 //! worker prints its lifecycle events and shuts down once both are done.
@@ -14,7 +17,7 @@ use std::time::Duration;
 use leasehold::retry::RetryPolicy;
 use leasehold::worker::{JobContext, JobError, Worker, WorkerEvent};
 use leasehold::{EnqueueOptions, Job, JobState, Queue};
-use leasehold_memory::MemoryStore;
+use leasehold_sqlite::SqliteStore;
 use serde::{Deserialize, Serialize};
 
 /// A typed job: its payload is the struct, its handler is registered under `KIND`.
@@ -60,7 +63,12 @@ async fn sync_invoice(job: SyncInvoice, ctx: JobContext) -> Result<(), JobError>
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let queue = Queue::new(Arc::new(MemoryStore::new()));
+    let url = std::env::var("LEASEHOLD_DB").unwrap_or_else(|_| {
+        let path = std::env::temp_dir().join("leasehold-quickstart.db");
+        format!("sqlite://{}", path.display())
+    });
+    println!("jobs are stored in {url}");
+    let queue = Queue::new(Arc::new(SqliteStore::connect(&url).await?));
     let worker = Worker::builder(&queue)
         .queue("default", 4)
         .handler(send_welcome)

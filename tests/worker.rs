@@ -5,15 +5,17 @@
 //! `heartbeat`, never by sleeping against a store. The only real-time waits are guard
 //! timeouts that fail a hung test, and a 20 ms handler timeout.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures::future::BoxFuture;
 use leasehold::retry::RetryPolicy;
 use leasehold::time::OffsetDateTime;
 use leasehold::time::macros::datetime;
-use leasehold::worker::{JobContext, JobError, Outcome, RunReport, Worker, WorkerEvent};
+use leasehold::worker::{
+    CancellationToken, JobContext, JobError, Outcome, RunReport, Worker, WorkerEvent,
+};
 use leasehold::{
     Clock, EnqueueOptions, Enqueued, HeartbeatStatus, Job, JobFilter, JobId, JobRecord, JobState,
     JobStore, Lease, ManualClock, NewJob, Queue, StoreError, async_trait,
@@ -352,6 +354,42 @@ pub async fn a_worker_that_stops_heartbeating_loses_the_job_and_its_late_complet
     assert!(saw_lease_lost);
 }
 
+/// A worker that re-claims its own job after its lease expired runs the new attempt
+/// and stops the stale one at the next heartbeat; the two never mix.
+pub async fn a_worker_that_reclaims_its_own_expired_job_keeps_the_attempts_apart(
+    store: Arc<dyn JobStore>,
+) {
+    let world = World::new(store);
+    let (gate, mut started) = Gate::new();
+    let a = worker(&world, "a", &gate);
+    let id = world.enqueue(&Gated, EnqueueOptions::new()).await;
+    let stale = tokio::spawn({
+        let a = a.clone();
+        async move { a.run_once().await }
+    });
+    within(started.recv()).await;
+    world.clock.advance(leasehold::time::Duration::seconds(30));
+    let fresh = tokio::spawn({
+        let a = a.clone();
+        async move { a.run_once().await }
+    });
+    within(started.recv()).await;
+    assert_eq!(a.running(), 2);
+
+    within(a.heartbeat()).await.unwrap();
+    let stale = within(stale).await.unwrap().unwrap();
+    gate.open();
+    let fresh = within(fresh).await.unwrap().unwrap();
+
+    assert_eq!(only(&stale), &Outcome::LeaseLost);
+    assert_eq!(stale.outcomes[0].job.attempt, 1);
+    assert_eq!(only(&fresh), &Outcome::Completed);
+    assert_eq!(fresh.outcomes[0].job.attempt, 2);
+    assert_eq!(a.running(), 0);
+    let job = world.get(id).await;
+    assert_eq!((job.state, job.attempt), (JobState::Completed, 2));
+}
+
 /// Panics and timeouts are retryable failures with clear messages; an unknown kind and
 /// a payload that does not deserialize fail the job at once; the worker goes on.
 pub async fn panics_timeouts_unknown_kinds_and_bad_payloads_are_recorded_and_the_worker_goes_on(
@@ -571,8 +609,8 @@ pub async fn cancel_of_a_running_job_stops_its_handler(store: Arc<dyn JobStore>)
 pub async fn a_store_failing_mid_heartbeat_neither_kills_the_worker_nor_double_records(
     store: Arc<dyn JobStore>,
 ) {
-    let flaky = Arc::new(FlakyStore::new(store));
-    let world = World::new(Arc::clone(&flaky) as Arc<dyn JobStore>);
+    let spy = Arc::new(SpyStore::new(store));
+    let world = World::new(Arc::clone(&spy) as Arc<dyn JobStore>);
     let (gate, mut started) = Gate::new();
     let (other_gate, _) = Gate::new();
     let a = worker(&world, "a", &gate);
@@ -584,18 +622,18 @@ pub async fn a_store_failing_mid_heartbeat_neither_kills_the_worker_nor_double_r
     });
     within(started.recv()).await;
 
-    flaky.fail_heartbeats(true);
+    spy.fail_heartbeats(true);
     world.clock.advance(leasehold::time::Duration::seconds(10));
     assert!(within(a.heartbeat()).await.is_err());
     assert_eq!(a.running(), 1);
-    flaky.fail_heartbeats(false);
+    spy.fail_heartbeats(false);
     world.clock.advance(leasehold::time::Duration::seconds(10));
     within(a.heartbeat()).await.unwrap();
     assert_eq!(
         world.get(id).await.lease_until,
         Some(t(20) + leasehold::time::Duration::seconds(30))
     );
-    flaky.fail_heartbeats(true);
+    spy.fail_heartbeats(true);
     world.clock.advance(leasehold::time::Duration::seconds(29));
     assert!(within(a.heartbeat()).await.is_err());
     assert_eq!(a.running(), 1);
@@ -605,12 +643,12 @@ pub async fn a_store_failing_mid_heartbeat_neither_kills_the_worker_nor_double_r
 
     let abandoned = within(running).await.unwrap().unwrap();
     assert_eq!(only(&abandoned), &Outcome::LeaseLost);
-    assert_eq!(flaky.writes.load(Ordering::SeqCst), 0);
-    flaky.fail_heartbeats(false);
+    assert_eq!(spy.writes.load(Ordering::SeqCst), 0);
+    spy.fail_heartbeats(false);
     other_gate.open();
     let taken = within(b.run_once()).await.unwrap();
     assert_eq!(only(&taken), &Outcome::Completed);
-    assert_eq!(flaky.writes.load(Ordering::SeqCst), 1);
+    assert_eq!(spy.writes.load(Ordering::SeqCst), 1);
     let job = world.get(id).await;
     assert_eq!(job.state, JobState::Completed);
     assert_eq!(job.attempt, 2);
@@ -618,19 +656,128 @@ pub async fn a_store_failing_mid_heartbeat_neither_kills_the_worker_nor_double_r
     assert_eq!(within(a.run_once()).await.unwrap().completed(), 1);
 }
 
-/// Delegates to a store; fails heartbeats on demand and counts outcome writes.
-struct FlakyStore {
+/// Each round claims up to the free slots of each queue in one call per queue (none
+/// for a full queue), and one heartbeat call covers every running job.
+pub async fn claims_fill_the_free_slots_with_one_call_per_queue_and_one_heartbeat_covers_all(
+    store: Arc<dyn JobStore>,
+) {
+    let spy = Arc::new(SpyStore::new(store));
+    let world = World::new(Arc::clone(&spy) as Arc<dyn JobStore>);
+    let (gate, mut started) = Gate::new();
+    let worker = Worker::builder(&world.queue)
+        .queue("mail", 2)
+        .queue("reports", 1)
+        .handler(gate.handler())
+        .build()
+        .unwrap();
+    for queue in ["mail", "mail", "mail", "reports", "reports"] {
+        world
+            .enqueue(&Gated, EnqueueOptions::new().queue(queue))
+            .await;
+    }
+    let first = tokio::spawn({
+        let worker = worker.clone();
+        async move { worker.run_once().await }
+    });
+    for _ in 0..3 {
+        within(started.recv()).await;
+    }
+
+    let while_full = within(worker.run_once()).await.unwrap();
+    world.clock.advance(leasehold::time::Duration::seconds(10));
+    within(worker.heartbeat()).await.unwrap();
+
+    assert!(while_full.claimed.is_empty());
+    let first_round = vec![
+        (vec!["mail".to_owned()], 2),
+        (vec!["reports".to_owned()], 1),
+    ];
+    assert_eq!(*spy.claims.lock().unwrap(), first_round);
+    assert_eq!(*spy.heartbeats.lock().unwrap(), vec![3]);
+    for _ in 0..5 {
+        gate.open();
+    }
+    assert_eq!(within(first).await.unwrap().unwrap().completed(), 3);
+    assert_eq!(within(worker.run_once()).await.unwrap().completed(), 2);
+    assert_eq!(spy.claims.lock().unwrap()[2..], first_round);
+}
+
+/// A snooze gives the job back for later without spending its attempt; a permanent
+/// error ends the job `Failed` at once, attempts left or not.
+pub async fn a_snooze_keeps_the_attempt_and_a_permanent_error_fails_at_once(
+    store: Arc<dyn JobStore>,
+) {
+    let world = World::new(store);
+    let calls = Arc::new(AtomicUsize::new(0));
+    let worker = Worker::builder(&world.queue)
+        .handler({
+            let calls = Arc::clone(&calls);
+            move |_: Echo, _: JobContext| {
+                let first = calls.fetch_add(1, Ordering::SeqCst) == 0;
+                async move {
+                    if first {
+                        Err(JobError::snooze(Duration::from_secs(5)))
+                    } else {
+                        Ok(())
+                    }
+                }
+            }
+        })
+        .handler(|_: AlwaysFails, _: JobContext| async {
+            Err(JobError::permanent("the account is closed"))
+        })
+        .build()
+        .unwrap();
+    let sleepy = world.enqueue(&Echo { n: 1 }, EnqueueOptions::new()).await;
+    let doomed = world
+        .enqueue(&AlwaysFails, EnqueueOptions::new().max_attempts(5))
+        .await;
+
+    let first = within(worker.run_once()).await.unwrap();
+
+    let outcomes: Vec<&Outcome> = first.outcomes.iter().map(|o| &o.outcome).collect();
+    assert!(outcomes.contains(&&Outcome::Snoozed { run_at: t(5) }));
+    let closed = Outcome::Failed {
+        error: "the account is closed".into(),
+    };
+    assert!(outcomes.contains(&&closed), "{outcomes:?}");
+    let job = world.get(sleepy).await;
+    assert_eq!(
+        (job.state, job.run_at, job.attempt),
+        (JobState::Scheduled, t(5), 0)
+    );
+    let job = world.get(doomed).await;
+    assert_eq!((job.state, job.attempt), (JobState::Failed, 1));
+    assert_eq!(job.last_error.as_deref(), Some("the account is closed"));
+    world
+        .clock
+        .set(t(5) - leasehold::time::Duration::microseconds(1));
+    assert!(worker.run_once().await.unwrap().claimed.is_empty());
+    world.clock.set(t(5));
+    assert_eq!(within(worker.run_once()).await.unwrap().completed(), 1);
+    let job = world.get(sleepy).await;
+    assert_eq!((job.state, job.attempt), (JobState::Completed, 1));
+}
+
+/// Delegates to a store; fails heartbeats on demand and records the calls a worker
+/// makes: each claim's queues and limit, each heartbeat's batch size, and how many
+/// outcome writes (complete, retry, fail, release).
+struct SpyStore {
     inner: Arc<dyn JobStore>,
     failing: AtomicBool,
     writes: AtomicUsize,
+    claims: Mutex<Vec<(Vec<String>, usize)>>,
+    heartbeats: Mutex<Vec<usize>>,
 }
 
-impl FlakyStore {
+impl SpyStore {
     fn new(inner: Arc<dyn JobStore>) -> Self {
         Self {
             inner,
             failing: AtomicBool::new(false),
             writes: AtomicUsize::new(0),
+            claims: Mutex::new(Vec::new()),
+            heartbeats: Mutex::new(Vec::new()),
         }
     }
 
@@ -644,7 +791,7 @@ impl FlakyStore {
 }
 
 #[async_trait]
-impl JobStore for FlakyStore {
+impl JobStore for SpyStore {
     async fn enqueue(&self, job: NewJob, now: OffsetDateTime) -> Result<Enqueued, StoreError> {
         self.inner.enqueue(job, now).await
     }
@@ -665,6 +812,7 @@ impl JobStore for FlakyStore {
         now: OffsetDateTime,
         lease_until: OffsetDateTime,
     ) -> Result<Vec<JobRecord>, StoreError> {
+        self.claims.lock().unwrap().push((queues.to_vec(), limit));
         self.inner
             .claim(queues, limit, worker, now, lease_until)
             .await
@@ -675,6 +823,7 @@ impl JobStore for FlakyStore {
         leases: &[Lease],
         lease_until: OffsetDateTime,
     ) -> Result<Vec<HeartbeatStatus>, StoreError> {
+        self.heartbeats.lock().unwrap().push(leases.len());
         if self.failing.load(Ordering::SeqCst) {
             return Err(StoreError::backend("the disk is on fire"));
         }
@@ -782,10 +931,119 @@ fn invalid_configuration_is_a_config_error() {
 }
 
 // ---------------------------------------------------------------------------------
+// Waiting (MemoryStore only: paused tokio time would starve sqlx's threads)
+// ---------------------------------------------------------------------------------
+
+/// Wall time that follows tokio's (paused) clock, from 2000-01-01.
+#[derive(Debug)]
+struct TokioClock {
+    start: tokio::time::Instant,
+}
+
+impl Clock for TokioClock {
+    fn now(&self) -> OffsetDateTime {
+        leasehold::clock::truncate_to_micros(t(0) + self.start.elapsed())
+    }
+}
+
+/// An idle `run` backs its polling off (1, 2, 4, 8, 8, ... s), wakes at once on an
+/// enqueue, and sleeps until a delayed job is due rather than until its next poll.
+#[tokio::test(start_paused = true)]
+async fn an_idle_worker_backs_off_wakes_on_enqueue_and_sleeps_until_the_next_due_job() {
+    let spy = Arc::new(SpyStore::new(
+        Arc::new(leasehold_memory::MemoryStore::new()),
+    ));
+    let clock = Arc::new(TokioClock {
+        start: tokio::time::Instant::now(),
+    });
+    let queue = Queue::with_clock(Arc::clone(&spy) as Arc<dyn JobStore>, clock);
+    let worker = Worker::builder(&queue)
+        .handler(echo)
+        .poll_interval(Duration::from_secs(1))
+        .max_poll_interval(Duration::from_secs(8))
+        .build()
+        .unwrap();
+    let mut events = worker.subscribe();
+    let running = tokio::spawn({
+        let worker = worker.clone();
+        async move { worker.run().await }
+    });
+    let completed = |events: &mut tokio::sync::broadcast::Receiver<WorkerEvent>| {
+        let mut events = events.resubscribe();
+        async move {
+            loop {
+                if let WorkerEvent::Completed(job) = events.recv().await.unwrap() {
+                    return job.id;
+                }
+            }
+        }
+    };
+
+    tokio::time::sleep(Duration::from_secs(60)).await;
+    // Rounds at 0, 1, 3, 7, 15, 23, 31, 39, 47 and 55 s.
+    assert_eq!(spy.claims.lock().unwrap().len(), 10);
+
+    let at_once = completed(&mut events);
+    let start = tokio::time::Instant::now();
+    let id = queue.enqueue(&Echo { n: 1 }).await.unwrap().job.id;
+    assert_eq!(at_once.await, id);
+    assert_eq!(start.elapsed(), Duration::ZERO);
+
+    let when_due = completed(&mut events);
+    let start = tokio::time::Instant::now();
+    let delay = EnqueueOptions::new().delay(leasehold::time::Duration::seconds(5));
+    let id = queue
+        .enqueue_with(&Echo { n: 2 }, delay)
+        .await
+        .unwrap()
+        .job
+        .id;
+    assert_eq!(when_due.await, id);
+    // Polls at +0 (the enqueue), +1 and +3 s, then sleeps until the job is due at +5 s
+    // instead of polling at +7 s.
+    assert_eq!(start.elapsed(), Duration::from_secs(5));
+
+    worker.shutdown().await;
+    running.await.unwrap();
+}
+
+/// `run_until` stops on its signal, and a worker built with `shutdown_on` stops when
+/// that token is cancelled.
+#[tokio::test]
+async fn run_until_and_shutdown_on_stop_the_loop() {
+    let world = World::new(Arc::new(leasehold_memory::MemoryStore::new()));
+    let a = Worker::builder(&world.queue).handler(echo).build().unwrap();
+    let token = CancellationToken::new();
+    let b = Worker::builder(&world.queue)
+        .handler(echo)
+        .shutdown_on(&token)
+        .build()
+        .unwrap();
+    let (signal, stopped) = tokio::sync::oneshot::channel::<()>();
+    let a_running = tokio::spawn({
+        let a = a.clone();
+        async move { a.run_until(stopped).await }
+    });
+    let b_running = tokio::spawn({
+        let b = b.clone();
+        async move { b.run().await }
+    });
+
+    signal.send(()).unwrap();
+    token.cancel();
+
+    within(a_running).await.unwrap();
+    within(b_running).await.unwrap();
+    assert!(a.shutdown_token().is_cancelled());
+    assert!(b.shutdown_token().is_cancelled());
+}
+
+// ---------------------------------------------------------------------------------
 // Backends
 // ---------------------------------------------------------------------------------
 
-/// Runs every scenario on the stores `$factory` (an async closure) makes.
+/// Runs every scenario on the stores `$factory` makes: an async closure returning the
+/// store and a guard that lives as long as the test (a temporary directory, say).
 macro_rules! worker_scenarios {
     ($backend:ident, $factory:expr) => {
         mod $backend {
@@ -801,6 +1059,9 @@ macro_rules! worker_scenarios {
                 run_wakes_on_enqueue_and_returns_after_shutdown,
                 cancel_of_a_running_job_stops_its_handler,
                 a_store_failing_mid_heartbeat_neither_kills_the_worker_nor_double_records,
+                claims_fill_the_free_slots_with_one_call_per_queue_and_one_heartbeat_covers_all,
+                a_snooze_keeps_the_attempt_and_a_permanent_error_fails_at_once,
+                a_worker_that_reclaims_its_own_expired_job_keeps_the_attempts_apart,
             );
         }
     };
@@ -808,7 +1069,7 @@ macro_rules! worker_scenarios {
         $(
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn $case() {
-                let store: ::std::sync::Arc<dyn ::leasehold::JobStore> = ($factory)().await;
+                let (store, _guard) = ($factory)().await;
                 super::$case(store).await;
             }
         )*
@@ -816,5 +1077,19 @@ macro_rules! worker_scenarios {
 }
 
 worker_scenarios!(memory, || async {
-    Arc::new(leasehold_memory::MemoryStore::new()) as Arc<dyn JobStore>
+    let store: Arc<dyn JobStore> = Arc::new(leasehold_memory::MemoryStore::new());
+    (store, ())
+});
+
+// A database file, as in production. No `tokio::time::pause` here: sqlx runs each
+// connection on its own thread, which a paused runtime would not wait for.
+worker_scenarios!(sqlite_file, || async {
+    let dir = tempfile::tempdir().expect("a temporary directory can be made");
+    let url = format!("sqlite://{}", dir.path().join("jobs.db").display());
+    let store: Arc<dyn JobStore> = Arc::new(
+        leasehold_sqlite::SqliteStore::connect(&url)
+            .await
+            .expect("the store opens"),
+    );
+    (store, dir)
 });

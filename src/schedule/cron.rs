@@ -27,7 +27,8 @@ use crate::Error;
 ///   (Saturday, the last day of the week).
 /// - When both day of month and day of week are restricted (anything but a bare `*`),
 ///   the expression fires on a day that matches EITHER, as crontab does:
-///   `0 0 13 * 5` fires on every 13th and on every Friday.
+///   `0 0 13 * 5` fires on every 13th and on every Friday. Unlike Vixie cron, a
+///   stepped star such as `*/2` counts as restricted.
 /// - Times are whole minutes; there is no seconds field and no `?`.
 ///
 /// An expression that can never fire (`0 0 30 2 *`) is rejected.
@@ -115,7 +116,9 @@ impl CronExpr {
                 "rejected by the cron engine (saffron) after validation".to_owned(),
             )
         })?;
-        if !cron.any() {
+        // saffron lets `30W` in February slide onto the 29th; nearest-weekday days, like
+        // plain ones, must exist in a selected month.
+        if !cron.any() || !nearest_weekday_day_exists(fields[2], fields[3]) {
             return Err(fail(
                 "day of month",
                 format!(
@@ -245,11 +248,11 @@ fn first_instant_at_or_after(tz: Tz, local: NaiveDateTime) -> Option<DateTime<Ut
     })
 }
 
-pub(crate) fn to_chrono(t: OffsetDateTime) -> Option<DateTime<Utc>> {
+fn to_chrono(t: OffsetDateTime) -> Option<DateTime<Utc>> {
     DateTime::from_timestamp(t.unix_timestamp(), t.nanosecond())
 }
 
-pub(crate) fn from_chrono(t: DateTime<Utc>) -> Option<OffsetDateTime> {
+fn from_chrono(t: DateTime<Utc>) -> Option<OffsetDateTime> {
     OffsetDateTime::from_unix_timestamp(t.timestamp())
         .ok()?
         .replace_nanosecond(t.timestamp_subsec_nanos())
@@ -455,6 +458,43 @@ fn check_day_of_month(text: &str) -> Result<String, String> {
     Err(format!(
         "{text:?}: L and W are only valid as L, LW, L-n, L-nW or nW"
     ))
+}
+
+/// Whether the day `n` of a `nW` day-of-month field exists in one of the selected
+/// months (true for any other field).
+fn nearest_weekday_day_exists(day_of_month: &str, months: &str) -> bool {
+    let upper = day_of_month.to_ascii_uppercase();
+    let Some(day) = upper
+        .strip_suffix('W')
+        .filter(|day| !day.starts_with('L'))
+        .and_then(|day| Field::DayOfMonth.value(day).ok())
+    else {
+        return true;
+    };
+    let Ok(items) = check_list(Field::Month, months) else {
+        return true;
+    };
+    let longest = items
+        .into_iter()
+        .flat_map(|item| expand(Field::Month, item))
+        .map(|month| match month {
+            2 => 29,
+            4 | 6 | 9 | 11 => 30,
+            _ => 31,
+        })
+        .max()
+        .unwrap_or(31);
+    day <= longest
+}
+
+/// The values an item of a plain field (not day of week) selects.
+fn expand(field: Field, item: Item) -> Vec<u8> {
+    let (min, max) = field.range();
+    let (start, end, step) = match item {
+        Item::All { step } => (min, max, step),
+        Item::Span { start, end, step } => (start, end.unwrap_or(max), step),
+    };
+    (start..=end).step_by(usize::from(step.max(1))).collect()
 }
 
 /// Validates the day-of-week field and rewrites it in saffron's numbering
@@ -672,7 +712,10 @@ mod tests {
         assert_eq!(field, "day of month");
         assert!(message.contains("30"), "{message}");
         assert_eq!(error("0 0 31 4,6,9,11 *").0, "day of month");
+        assert_eq!(error("0 0 30W 2 *").0, "day of month");
         assert!(CronExpr::parse("0 0 29 2 *").is_ok(), "leap days exist");
+        assert!(CronExpr::parse("0 0 29W 2 *").is_ok());
+        assert!(CronExpr::parse("0 0 31W 1-2 *").is_ok());
     }
 
     #[test]

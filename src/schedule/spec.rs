@@ -39,7 +39,9 @@ pub enum ScheduleSpec {
     Cron {
         /// The expression.
         expr: CronExpr,
-        /// The IANA timezone whose wall time the expression describes.
+        /// The IANA timezone whose wall time the expression describes. The database
+        /// bundled with chrono-tz 0.10 lists daylight-saving changes up to 2099; later
+        /// years are computed in standard time.
         timezone: Option<Tz>,
     },
     /// Every `every`, on the grid `anchor + k * every` (k = 0, 1, ...): a late run does

@@ -70,7 +70,7 @@ async fn work(inner: &Inner, job: JobRecord, token: CancellationToken) -> JobOut
             }
         }
     };
-    let stop = inner.begin_finishing(job.id);
+    let stop = inner.begin_finishing(job.lease());
     let outcome = match (stop, verdict) {
         (Some(StopReason::Lost), _) => Outcome::LeaseLost,
         (Some(StopReason::Cancelled), _) => Outcome::Cancelled,

@@ -61,12 +61,9 @@ impl Inner {
                 }
                 let mut running = self.running();
                 for (lease, status) in leases.iter().zip(statuses) {
-                    let Some(entry) = running.get_mut(&lease.job_id) else {
+                    let Some(entry) = running.get_mut(lease) else {
                         continue;
                     };
-                    if entry.lease != *lease {
-                        continue;
-                    }
                     match status {
                         HeartbeatStatus::Extended => entry.lease_until = lease_until,
                         HeartbeatStatus::Cancelled => {

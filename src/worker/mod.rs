@@ -26,17 +26,18 @@ use std::time::Duration;
 use time::OffsetDateTime;
 use tokio::sync::{broadcast, watch};
 use tokio::task::JoinHandle;
-use tokio_util::sync::CancellationToken;
 
 pub use self::builder::WorkerBuilder;
 pub use self::context::{JobContext, JobError};
 pub use self::events::{JobInfo, WorkerEvent};
 pub use self::outcome::{JobOutcome, Outcome, RunReport};
+/// Re-exported: the token type of [`JobContext`] and [`WorkerBuilder::shutdown_on`].
+pub use tokio_util::sync::CancellationToken;
 
 use self::builder::{ErasedHandler, Settings};
 use crate::clock::{Clock, truncate_to_micros};
 use crate::error::Error;
-use crate::job::{JobId, JobRecord, Lease};
+use crate::job::{JobRecord, Lease};
 use crate::queue::Queue;
 use crate::store::JobStore;
 
@@ -108,7 +109,9 @@ pub(crate) struct Inner {
     pub(crate) settings: Settings,
     pub(crate) handlers: HashMap<String, ErasedHandler>,
     pub(crate) events: broadcast::Sender<WorkerEvent>,
-    running: Mutex<HashMap<JobId, Running>>,
+    /// Keyed by lease, not job: a job this worker re-claims after its own lease
+    /// expired is a new entry beside the stale one until that one ends.
+    running: Mutex<HashMap<Lease, Running>>,
     running_count: watch::Sender<usize>,
     enqueued: Option<watch::Receiver<u64>>,
     stop: CancellationToken,
@@ -151,13 +154,13 @@ impl Running {
 /// Removes a job from the running set when its task ends, however it ends.
 pub(crate) struct RunningGuard {
     inner: Arc<Inner>,
-    id: JobId,
+    lease: Lease,
 }
 
 impl Drop for RunningGuard {
     fn drop(&mut self) {
         let mut running = self.inner.running();
-        running.remove(&self.id);
+        running.remove(&self.lease);
         self.inner.running_count.send_replace(running.len());
     }
 }
@@ -174,7 +177,7 @@ pub(crate) fn later(now: OffsetDateTime, d: Duration) -> OffsetDateTime {
 }
 
 impl Inner {
-    pub(crate) fn running(&self) -> MutexGuard<'_, HashMap<JobId, Running>> {
+    pub(crate) fn running(&self) -> MutexGuard<'_, HashMap<Lease, Running>> {
         self.running.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
@@ -184,9 +187,9 @@ impl Inner {
     }
 
     /// Marks the job's outcome as being recorded; returns why it was stopped, if it was.
-    pub(crate) fn begin_finishing(&self, id: JobId) -> Option<StopReason> {
+    pub(crate) fn begin_finishing(&self, lease: Lease) -> Option<StopReason> {
         let mut running = self.running();
-        let entry = running.get_mut(&id)?;
+        let entry = running.get_mut(&lease)?;
         entry.finishing = true;
         entry.stop
     }
@@ -469,7 +472,7 @@ impl Worker {
         {
             let mut running = inner.running();
             running.insert(
-                job.id,
+                job.lease(),
                 Running {
                     info: info.clone(),
                     lease: job.lease(),
@@ -483,7 +486,7 @@ impl Worker {
         }
         let guard = RunningGuard {
             inner: Arc::clone(inner),
-            id: job.id,
+            lease: job.lease(),
         };
         inner.emit(WorkerEvent::Claimed(info.clone()));
         if !inner.ticker_started.swap(true, Ordering::SeqCst) {
@@ -507,5 +510,23 @@ async fn sleep_or_forever(wait: Option<Duration>) {
     match wait {
         Some(wait) => tokio::time::sleep(wait).await,
         None => std::future::pending().await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    #[test]
+    fn later_is_exact_to_the_microsecond_and_saturates() {
+        let now = datetime!(2000-01-01 0:00 UTC);
+
+        assert_eq!(
+            later(now, Duration::from_nanos(1_500_999)),
+            datetime!(2000-01-01 0:00:00.001_500 UTC)
+        );
+        assert_eq!(later(now, Duration::MAX), FAR_FUTURE);
+        assert_eq!(later(FAR_FUTURE, Duration::from_secs(1)), FAR_FUTURE);
     }
 }

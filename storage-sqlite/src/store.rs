@@ -32,6 +32,7 @@ const PRUNE_BATCH: usize = 500;
 #[derive(Clone)]
 pub struct SqliteStore {
     reader: SqlitePool,
+    writer_pool: SqlitePool,
     writer: Writer,
 }
 
@@ -111,7 +112,8 @@ impl SqliteStore {
         };
         Ok(Self {
             reader,
-            writer: Writer::spawn(writer_pool, options.max_batch_value()),
+            writer: Writer::spawn(writer_pool.clone(), options.max_batch_value()),
+            writer_pool,
         })
     }
 
@@ -137,8 +139,17 @@ impl SqliteStore {
         drop(conn);
         Ok(Self {
             reader: pool.clone(),
-            writer: Writer::spawn(pool, SqliteStoreOptions::new("").max_batch_value()),
+            writer: Writer::spawn(pool.clone(), SqliteStoreOptions::new("").max_batch_value()),
+            writer_pool: pool,
         })
+    }
+
+    /// Closes the store's connections, for this handle and every clone, once the
+    /// calls in flight finish; later calls fail. The last connection to close
+    /// checkpoints the write-ahead log into the database file.
+    pub async fn close(&self) {
+        self.reader.close().await;
+        self.writer_pool.close().await;
     }
 
     /// The pool that serves reads (for inspection and tests).

@@ -76,35 +76,46 @@ async fn run(
     mut others: mpsc::Receiver<Request>,
     max_batch: usize,
 ) {
-    loop {
-        let first = tokio::select! {
-            biased;
-            Some(request) = heartbeats.recv() => request,
-            Some(request) = others.recv() => request,
-            else => return,
-        };
-        let mut weight = first.transition.weight();
-        let mut batch = vec![first];
-        while batch.len() < max_batch {
-            match heartbeats.try_recv() {
-                Ok(request) => {
-                    weight += request.transition.weight();
-                    batch.push(request);
-                }
-                Err(_) => break,
-            }
-        }
-        while batch.len() < max_batch && weight < MAX_BATCH_WEIGHT {
-            match others.try_recv() {
-                Ok(request) => {
-                    weight += request.transition.weight();
-                    batch.push(request);
-                }
-                Err(_) => break,
-            }
-        }
+    while let Some(batch) = next_batch(&mut heartbeats, &mut others, max_batch).await {
         commit_group(&pool, batch).await;
     }
+}
+
+/// The calls of the next group commit: every heartbeat waiting, then other calls
+/// while the group stays under `max_batch` calls and [`MAX_BATCH_WEIGHT`] rows.
+/// Waits for the first call; `None` once every handle is dropped.
+async fn next_batch(
+    heartbeats: &mut mpsc::Receiver<Request>,
+    others: &mut mpsc::Receiver<Request>,
+    max_batch: usize,
+) -> Option<Vec<Request>> {
+    let first = tokio::select! {
+        biased;
+        Some(request) = heartbeats.recv() => request,
+        Some(request) = others.recv() => request,
+        else => return None,
+    };
+    let mut weight = first.transition.weight();
+    let mut batch = vec![first];
+    while batch.len() < max_batch {
+        match heartbeats.try_recv() {
+            Ok(request) => {
+                weight += request.transition.weight();
+                batch.push(request);
+            }
+            Err(_) => break,
+        }
+    }
+    while batch.len() < max_batch && weight < MAX_BATCH_WEIGHT {
+        match others.try_recv() {
+            Ok(request) => {
+                weight += request.transition.weight();
+                batch.push(request);
+            }
+            Err(_) => break,
+        }
+    }
+    Some(batch)
 }
 
 /// Runs `batch` in one transaction and answers every call.
@@ -188,3 +199,7 @@ fn fail_all(batch: Vec<Request>, error: sqlx::Error) {
         let _ = request.reply.send(Err(shared_store_error(&error)));
     }
 }
+
+#[cfg(test)]
+#[path = "writer_tests.rs"]
+mod tests;

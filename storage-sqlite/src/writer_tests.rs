@@ -1,0 +1,172 @@
+//! Group commit: what goes into a group, and how one group answers each of its calls.
+
+use leasehold::testing::conformance::t;
+use leasehold::{HeartbeatStatus, JobState, Lease, NewJob, StoreError};
+use sqlx::sqlite::SqlitePoolOptions;
+use tokio::sync::{mpsc, oneshot};
+
+use super::*;
+
+fn request(transition: Transition) -> (Request, oneshot::Receiver<Result<Outcome, StoreError>>) {
+    let (reply, answer) = oneshot::channel();
+    (Request { transition, reply }, answer)
+}
+
+fn job() -> NewJob {
+    NewJob::new("k", serde_json::json!({}), t(0)).expect("a valid job")
+}
+
+fn enqueue(jobs: usize) -> Transition {
+    Transition::Enqueue {
+        jobs: (0..jobs).map(|_| job()).collect(),
+        now: t(0),
+    }
+}
+
+fn heartbeat() -> Transition {
+    Transition::Heartbeat {
+        leases: Vec::new(),
+        lease_until: t(60),
+    }
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime")
+}
+
+#[test]
+fn a_group_takes_heartbeats_first_and_stops_at_its_weight() {
+    runtime().block_on(async {
+        let (heartbeat_tx, mut heartbeats) = mpsc::channel(16);
+        let (other_tx, mut others) = mpsc::channel(16);
+        let mut answers = Vec::new();
+        for transition in [enqueue(600), enqueue(600), enqueue(600)] {
+            let (request, answer) = request(transition);
+            other_tx.send(request).await.unwrap();
+            answers.push(answer);
+        }
+        for _ in 0..2 {
+            let (request, answer) = request(heartbeat());
+            heartbeat_tx.send(request).await.unwrap();
+            answers.push(answer);
+        }
+
+        let first = next_batch(&mut heartbeats, &mut others, 128).await.unwrap();
+        let second = next_batch(&mut heartbeats, &mut others, 128).await.unwrap();
+
+        let kinds = |batch: &[Request]| -> Vec<bool> {
+            batch.iter().map(|r| r.transition.is_heartbeat()).collect()
+        };
+        assert_eq!(kinds(&first), [true, true, false, false]);
+        assert_eq!(kinds(&second), [false]);
+    });
+}
+
+#[test]
+fn a_group_holds_at_most_max_batch_calls() {
+    runtime().block_on(async {
+        let (_heartbeat_tx, mut heartbeats) = mpsc::channel(16);
+        let (other_tx, mut others) = mpsc::channel(16);
+        let mut answers = Vec::new();
+        for _ in 0..10 {
+            let (request, answer) = request(enqueue(1));
+            other_tx.send(request).await.unwrap();
+            answers.push(answer);
+        }
+
+        let batch = next_batch(&mut heartbeats, &mut others, 4).await.unwrap();
+
+        assert_eq!(batch.len(), 4);
+    });
+}
+
+#[test]
+fn one_group_answers_each_call_and_a_lost_lease_spoils_no_other() {
+    runtime().block_on(async {
+        let pool = SqlitePoolOptions::new()
+            .max_connections(1)
+            .min_connections(1)
+            .idle_timeout(None)
+            .max_lifetime(None)
+            .connect("sqlite::memory:")
+            .await
+            .unwrap();
+        let mut conn = pool.acquire().await.unwrap();
+        crate::schema::prepare(&mut conn).await.unwrap();
+        drop(conn);
+        let jobs: Vec<NewJob> = (0..3).map(|_| job()).collect();
+        let existing = jobs[0].clone();
+        let (setup, _) = request(Transition::Enqueue { jobs, now: t(0) });
+        commit_group(&pool, vec![setup]).await;
+        let (claim, claimed) = request(Transition::Claim {
+            queues: vec!["default".to_owned()],
+            limit: 3,
+            worker: "w".to_owned(),
+            now: t(0),
+            lease_until: t(60),
+        });
+        commit_group(&pool, vec![claim]).await;
+        let Ok(Outcome::Claimed(claimed)) = claimed.await.unwrap() else {
+            panic!("the claim answers its jobs");
+        };
+        let leases: Vec<Lease> = claimed.iter().map(|j| j.lease()).collect();
+        let stale = Lease {
+            job_id: leases[1].job_id,
+            token: 0,
+        };
+
+        let calls = vec![
+            request(Transition::Complete {
+                lease: leases[0],
+                now: t(1),
+            }),
+            request(Transition::Complete {
+                lease: stale,
+                now: t(1),
+            }),
+            request(Transition::Heartbeat {
+                leases: vec![leases[1], stale],
+                lease_until: t(90),
+            }),
+            request(enqueue(0)),
+            request(Transition::Enqueue {
+                jobs: vec![job(), existing],
+                now: t(1),
+            }),
+            request(Transition::Retry {
+                lease: leases[2],
+                run_at: t(30),
+                error: "boom".to_owned(),
+                now: t(1),
+            }),
+        ];
+        let (batch, answers): (Vec<_>, Vec<_>) = calls.into_iter().unzip();
+        commit_group(&pool, batch).await;
+        let mut answers = answers.into_iter();
+        let mut next = || answers.next().unwrap();
+
+        assert!(matches!(next().await.unwrap(), Ok(Outcome::Done)));
+        assert!(matches!(next().await.unwrap(), Err(StoreError::LeaseLost(l)) if l == stale));
+        let Ok(Outcome::Heartbeats(beats)) = next().await.unwrap() else {
+            panic!("the heartbeat answers each lease");
+        };
+        assert_eq!(beats, [HeartbeatStatus::Extended, HeartbeatStatus::Lost]);
+        assert!(matches!(next().await.unwrap(), Ok(Outcome::Enqueued(e)) if e.is_empty()));
+        assert!(matches!(
+            next().await.unwrap(),
+            Err(StoreError::Conflict(_))
+        ));
+        assert!(matches!(
+            next().await.unwrap(),
+            Ok(Outcome::State(JobState::Scheduled))
+        ));
+        let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM jobs")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        assert_eq!(stored, 3, "the failed enqueue_many left none of its jobs");
+    });
+}
