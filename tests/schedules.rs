@@ -287,32 +287,51 @@ macro_rules! schedule_scenarios {
             use super::*;
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn racing_schedulers_fire_each_slot_once() {
-                super::racing_schedulers_fire_each_slot_once($open.await).await;
+                let (store, _guard) = $open.await;
+                super::racing_schedulers_fire_each_slot_once(store).await;
             }
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn a_week_of_downtime_under_each_missed_run_policy() {
-                super::a_week_of_downtime_under_each_missed_run_policy($open.await).await;
+                let (store, _guard) = $open.await;
+                super::a_week_of_downtime_under_each_missed_run_policy(store).await;
             }
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn an_interval_schedule_stays_on_its_grid() {
-                super::an_interval_schedule_stays_on_its_grid($open.await).await;
+                let (store, _guard) = $open.await;
+                super::an_interval_schedule_stays_on_its_grid(store).await;
             }
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn a_restart_picks_up_where_it_left_off() {
-                super::a_restart_picks_up_where_it_left_off($open.await).await;
+                let (store, _guard) = $open.await;
+                super::a_restart_picks_up_where_it_left_off(store).await;
             }
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn pause_resume_and_preview() {
-                super::pause_resume_and_preview($open.await).await;
+                let (store, _guard) = $open.await;
+                super::pause_resume_and_preview(store).await;
             }
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn a_once_schedule_fires_once() {
-                super::a_once_schedule_fires_once($open.await).await;
+                let (store, _guard) = $open.await;
+                super::a_once_schedule_fires_once(store).await;
             }
         }
     };
 }
 
 schedule_scenarios!(memory, async {
-    Arc::new(leasehold_memory::MemoryStore::new()) as Arc<dyn JobStore>
+    let store: Arc<dyn JobStore> = Arc::new(leasehold_memory::MemoryStore::new());
+    (store, ())
+});
+
+// A database file, as in production (no paused tokio time with sqlx).
+schedule_scenarios!(sqlite_file, async {
+    let dir = tempfile::tempdir().expect("a temporary directory can be made");
+    let url = format!("sqlite://{}", dir.path().join("jobs.db").display());
+    let store: Arc<dyn JobStore> = Arc::new(
+        leasehold_sqlite::SqliteStore::connect(&url)
+            .await
+            .expect("the store opens"),
+    );
+    (store, dir)
 });

@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use futures::future::BoxFuture;
 use leasehold::retry::RetryPolicy;
+use leasehold::schedule::{NewSchedule, ScheduleRecord};
 use leasehold::time::OffsetDateTime;
 use leasehold::time::macros::datetime;
 use leasehold::worker::{
@@ -887,6 +888,65 @@ impl JobStore for SpyStore {
 
     async fn prune(&self, before: OffsetDateTime, limit: usize) -> Result<u64, StoreError> {
         self.inner.prune(before, limit).await
+    }
+
+    async fn upsert_schedule(
+        &self,
+        schedule: NewSchedule,
+        next_fire_at: Option<OffsetDateTime>,
+        now: OffsetDateTime,
+    ) -> Result<ScheduleRecord, StoreError> {
+        self.inner
+            .upsert_schedule(schedule, next_fire_at, now)
+            .await
+    }
+
+    async fn get_schedule(&self, name: &str) -> Result<Option<ScheduleRecord>, StoreError> {
+        self.inner.get_schedule(name).await
+    }
+
+    async fn list_schedules(&self) -> Result<Vec<ScheduleRecord>, StoreError> {
+        self.inner.list_schedules().await
+    }
+
+    async fn due_schedules(
+        &self,
+        now: OffsetDateTime,
+        limit: usize,
+    ) -> Result<Vec<ScheduleRecord>, StoreError> {
+        self.inner.due_schedules(now, limit).await
+    }
+
+    async fn fire_schedule(
+        &self,
+        name: &str,
+        slot: OffsetDateTime,
+        next: Option<OffsetDateTime>,
+        jobs: Vec<NewJob>,
+        now: OffsetDateTime,
+    ) -> Result<Vec<Enqueued>, StoreError> {
+        self.inner.fire_schedule(name, slot, next, jobs, now).await
+    }
+
+    async fn pause_schedule(
+        &self,
+        name: &str,
+        now: OffsetDateTime,
+    ) -> Result<ScheduleRecord, StoreError> {
+        self.inner.pause_schedule(name, now).await
+    }
+
+    async fn resume_schedule(
+        &self,
+        name: &str,
+        next_fire_at: Option<OffsetDateTime>,
+        now: OffsetDateTime,
+    ) -> Result<ScheduleRecord, StoreError> {
+        self.inner.resume_schedule(name, next_fire_at, now).await
+    }
+
+    async fn remove_schedule(&self, name: &str) -> Result<bool, StoreError> {
+        self.inner.remove_schedule(name).await
     }
 }
 

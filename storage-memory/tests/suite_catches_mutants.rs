@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use futures::future::BoxFuture;
+use leasehold::schedule::{NewSchedule, ScheduleRecord};
 use leasehold::testing::conformance::{self as suite, StoreFactory};
 use leasehold::time::{Duration, OffsetDateTime};
 use leasehold::{
@@ -22,6 +23,8 @@ enum Mutation {
     NoUniqueKeys,
     /// Retry never ends a job Failed, whatever attempts remain.
     RetryIgnoresMaxAttempts,
+    /// Fires a stale slot anyway, with no unique keys: duplicate slots.
+    FireWithoutCompareAndSet,
 }
 
 struct Mutant {
@@ -139,6 +142,70 @@ impl JobStore for Mutant {
     async fn prune(&self, before: OffsetDateTime, limit: usize) -> Result<u64, StoreError> {
         self.inner.prune(before, limit).await
     }
+    async fn upsert_schedule(
+        &self,
+        schedule: NewSchedule,
+        next_fire_at: Option<OffsetDateTime>,
+        now: OffsetDateTime,
+    ) -> Result<ScheduleRecord, StoreError> {
+        self.inner
+            .upsert_schedule(schedule, next_fire_at, now)
+            .await
+    }
+    async fn get_schedule(&self, name: &str) -> Result<Option<ScheduleRecord>, StoreError> {
+        self.inner.get_schedule(name).await
+    }
+    async fn list_schedules(&self) -> Result<Vec<ScheduleRecord>, StoreError> {
+        self.inner.list_schedules().await
+    }
+    async fn due_schedules(
+        &self,
+        now: OffsetDateTime,
+        limit: usize,
+    ) -> Result<Vec<ScheduleRecord>, StoreError> {
+        self.inner.due_schedules(now, limit).await
+    }
+    async fn fire_schedule(
+        &self,
+        name: &str,
+        slot: OffsetDateTime,
+        next: Option<OffsetDateTime>,
+        mut jobs: Vec<NewJob>,
+        now: OffsetDateTime,
+    ) -> Result<Vec<Enqueued>, StoreError> {
+        if let Mutation::FireWithoutCompareAndSet = self.mutation {
+            let current = self
+                .inner
+                .get_schedule(name)
+                .await?
+                .and_then(|s| s.next_fire_at);
+            if current != Some(slot) {
+                for job in &mut jobs {
+                    job.unique_key = None;
+                }
+                return self.inner.enqueue_many(jobs, now).await;
+            }
+        }
+        self.inner.fire_schedule(name, slot, next, jobs, now).await
+    }
+    async fn pause_schedule(
+        &self,
+        name: &str,
+        now: OffsetDateTime,
+    ) -> Result<ScheduleRecord, StoreError> {
+        self.inner.pause_schedule(name, now).await
+    }
+    async fn resume_schedule(
+        &self,
+        name: &str,
+        next_fire_at: Option<OffsetDateTime>,
+        now: OffsetDateTime,
+    ) -> Result<ScheduleRecord, StoreError> {
+        self.inner.resume_schedule(name, next_fire_at, now).await
+    }
+    async fn remove_schedule(&self, name: &str) -> Result<bool, StoreError> {
+        self.inner.remove_schedule(name).await
+    }
 }
 
 type Case = for<'a> fn(&'a dyn StoreFactory) -> BoxFuture<'a, ()>;
@@ -166,7 +233,7 @@ macro_rules! case {
 
 #[test]
 fn named_cases_catch_each_mutation() {
-    let expectations: [(Mutation, Vec<(&str, Case)>); 4] = [
+    let expectations: [(Mutation, Vec<(&str, Case)>); 5] = [
         (
             Mutation::ClaimIgnoresTime,
             vec![
@@ -197,6 +264,13 @@ fn named_cases_catch_each_mutation() {
         (
             Mutation::RetryIgnoresMaxAttempts,
             vec![case!(retry_on_the_last_attempt_ends_the_job_failed)],
+        ),
+        (
+            Mutation::FireWithoutCompareAndSet,
+            vec![
+                case!(fire_schedule_from_a_stale_slot_is_a_conflict_and_inserts_nothing),
+                case!(concurrent_fires_of_one_slot_insert_once),
+            ],
         ),
     ];
 

@@ -2,6 +2,7 @@
 //! the ids do), times as integer microseconds, counters as `INTEGER`.
 
 use leasehold::clock::{from_unix_micros, to_unix_micros};
+use leasehold::schedule::{NewSchedule, ScheduleRecord};
 use leasehold::time::OffsetDateTime;
 use leasehold::{JobId, JobRecord, JobState, StoreError};
 use sqlx::Row;
@@ -120,4 +121,45 @@ fn decode(row: &SqliteRow, id: JobId, now: i64) -> Result<JobRecord, StoreError>
     record.last_error = get(row, "last_error")?;
     record.finished_at = finished_at.map(|t| time_of(t, "finished_at")).transpose()?;
     Ok(record)
+}
+
+/// The schedule a full `schedules` row holds.
+pub(crate) fn schedule_record(row: &SqliteRow) -> Result<ScheduleRecord, StoreError> {
+    let name: String = get(row, "name")?;
+    let in_schedule = |e: StoreError| match e {
+        StoreError::Backend(source) => StoreError::backend(format!("schedule {name:?}: {source}")),
+        other => other,
+    };
+    decode_schedule(row, &name).map_err(in_schedule)
+}
+
+fn decode_schedule(row: &SqliteRow, name: &str) -> Result<ScheduleRecord, StoreError> {
+    let json = |column: &str| -> Result<String, StoreError> { get(row, column) };
+    let spec = serde_json::from_str(&json("spec")?)
+        .map_err(|e| corrupt_row(format!("spec is not a valid schedule: {e}")))?;
+    let missed = serde_json::from_str(&json("missed")?)
+        .map_err(|e| corrupt_row(format!("missed is not a missed-run policy: {e}")))?;
+    let payload = serde_json::from_str(&json("payload")?)
+        .map_err(|e| corrupt_row(format!("payload is not JSON: {e}")))?;
+    let priority: i64 = get(row, "priority")?;
+    let next_fire_at: Option<i64> = get(row, "next_fire_at")?;
+    Ok(ScheduleRecord {
+        schedule: NewSchedule {
+            name: name.to_owned(),
+            spec,
+            kind: get(row, "kind")?,
+            payload,
+            queue: get(row, "queue")?,
+            priority: i16::try_from(priority)
+                .map_err(|_| corrupt_row(format!("priority {priority} is out of range")))?,
+            max_attempts: counter(get(row, "max_attempts")?, "max_attempts")?,
+            missed,
+        },
+        enabled: get::<i64>(row, "enabled")? == 1,
+        next_fire_at: next_fire_at
+            .map(|t| time_of(t, "next_fire_at"))
+            .transpose()?,
+        created_at: time_of(get(row, "created_at")?, "created_at")?,
+        updated_at: time_of(get(row, "updated_at")?, "updated_at")?,
+    })
 }

@@ -57,6 +57,24 @@ pub(crate) const SETTINGS: &str = include_str!("sql/settings.sql");
 /// `sql/user_tables.sql`: The names of the database's own tables (SQLite's internal ones left out).
 pub(crate) const USER_TABLES: &str = include_str!("sql/user_tables.sql");
 
+/// `sql/advance_schedule.sql`: Compare-and-set: moves enabled schedule ?1 from slot ?2 to slot ?3 at ?4.
+pub(crate) const ADVANCE_SCHEDULE: &str = include_str!("sql/advance_schedule.sql");
+/// `sql/due_schedules.sql`: Up to ?2 enabled schedules whose next slot is at or before ?1, earliest first.
+pub(crate) const DUE_SCHEDULES: &str = include_str!("sql/due_schedules.sql");
+/// `sql/get_schedule.sql`: The schedule named ?1.
+pub(crate) const GET_SCHEDULE: &str = include_str!("sql/get_schedule.sql");
+/// `sql/list_schedules.sql`: Every schedule, by name.
+pub(crate) const LIST_SCHEDULES: &str = include_str!("sql/list_schedules.sql");
+/// `sql/pause_schedule.sql`: Disables schedule ?1 at ?2, if it is enabled.
+pub(crate) const PAUSE_SCHEDULE: &str = include_str!("sql/pause_schedule.sql");
+/// `sql/remove_schedule.sql`: Deletes schedule ?1 (its jobs stay).
+pub(crate) const REMOVE_SCHEDULE: &str = include_str!("sql/remove_schedule.sql");
+/// `sql/resume_schedule.sql`: Enables paused schedule ?1 from slot ?2 at ?3.
+pub(crate) const RESUME_SCHEDULE: &str = include_str!("sql/resume_schedule.sql");
+/// `sql/upsert_schedule.sql`: Inserts schedule ?1 enabled, or replaces its definition, keeping its next slot
+/// when the spec is unchanged and a pause.
+pub(crate) const UPSERT_SCHEDULE: &str = include_str!("sql/upsert_schedule.sql");
+
 /// Every statement, with its file name (for the tests that read them all).
 #[cfg(test)]
 pub(crate) const ALL: &[(&str, &str)] = &[
@@ -81,6 +99,14 @@ pub(crate) const ALL: &[(&str, &str)] = &[
     ("retry.sql", RETRY),
     ("settings.sql", SETTINGS),
     ("user_tables.sql", USER_TABLES),
+    ("advance_schedule.sql", ADVANCE_SCHEDULE),
+    ("due_schedules.sql", DUE_SCHEDULES),
+    ("get_schedule.sql", GET_SCHEDULE),
+    ("list_schedules.sql", LIST_SCHEDULES),
+    ("pause_schedule.sql", PAUSE_SCHEDULE),
+    ("remove_schedule.sql", REMOVE_SCHEDULE),
+    ("resume_schedule.sql", RESUME_SCHEDULE),
+    ("upsert_schedule.sql", UPSERT_SCHEDULE),
 ];
 
 #[cfg(test)]

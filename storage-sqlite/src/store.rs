@@ -3,6 +3,7 @@
 use std::fmt;
 use std::str::FromStr;
 
+use leasehold::schedule::{NewSchedule, ScheduleRecord};
 use leasehold::time::OffsetDateTime;
 use leasehold::{
     Enqueued, HeartbeatStatus, JobFilter, JobId, JobRecord, JobState, JobStore, Lease, NewJob,
@@ -13,7 +14,7 @@ use sqlx::{Row, SqlitePool};
 
 use crate::error::store_error;
 use crate::options::SqliteStoreOptions;
-use crate::row::{id_blob, job_record, micros, stored_state_filter, time_of};
+use crate::row::{id_blob, job_record, micros, schedule_record, stored_state_filter, time_of};
 use crate::schema::{Expected, prepare, verify_settings};
 use crate::sql;
 use crate::transition::{Outcome, Transition, sql_limit};
@@ -418,6 +419,117 @@ impl JobStore for SqliteStore {
             remaining -= batch;
         }
         Ok(deleted)
+    }
+
+    async fn upsert_schedule(
+        &self,
+        schedule: NewSchedule,
+        next_fire_at: Option<OffsetDateTime>,
+        now: OffsetDateTime,
+    ) -> Result<ScheduleRecord, StoreError> {
+        let transition = Transition::UpsertSchedule {
+            schedule: Box::new(schedule),
+            next_fire_at,
+            now,
+        };
+        match self.write(transition).await? {
+            Outcome::Schedule(schedule) => Ok(*schedule),
+            other => Err(unexpected(other, "upsert_schedule")),
+        }
+    }
+
+    async fn get_schedule(&self, name: &str) -> Result<Option<ScheduleRecord>, StoreError> {
+        let row = sqlx::query(sql::GET_SCHEDULE)
+            .bind(name)
+            .fetch_optional(&self.reader)
+            .await
+            .map_err(store_error)?;
+        row.map(|row| schedule_record(&row)).transpose()
+    }
+
+    async fn list_schedules(&self) -> Result<Vec<ScheduleRecord>, StoreError> {
+        let rows = sqlx::query(sql::LIST_SCHEDULES)
+            .fetch_all(&self.reader)
+            .await
+            .map_err(store_error)?;
+        rows.iter().map(schedule_record).collect()
+    }
+
+    async fn due_schedules(
+        &self,
+        now: OffsetDateTime,
+        limit: usize,
+    ) -> Result<Vec<ScheduleRecord>, StoreError> {
+        let rows = sqlx::query(sql::DUE_SCHEDULES)
+            .bind(micros(now))
+            .bind(sql_limit(limit))
+            .fetch_all(&self.reader)
+            .await
+            .map_err(store_error)?;
+        rows.iter().map(schedule_record).collect()
+    }
+
+    async fn fire_schedule(
+        &self,
+        name: &str,
+        slot: OffsetDateTime,
+        next: Option<OffsetDateTime>,
+        jobs: Vec<NewJob>,
+        now: OffsetDateTime,
+    ) -> Result<Vec<Enqueued>, StoreError> {
+        let transition = Transition::FireSchedule {
+            name: name.to_owned(),
+            slot,
+            next,
+            jobs,
+            now,
+        };
+        match self.write(transition).await? {
+            Outcome::Enqueued(answers) => Ok(answers),
+            other => Err(unexpected(other, "fire_schedule")),
+        }
+    }
+
+    async fn pause_schedule(
+        &self,
+        name: &str,
+        now: OffsetDateTime,
+    ) -> Result<ScheduleRecord, StoreError> {
+        let transition = Transition::PauseSchedule {
+            name: name.to_owned(),
+            now,
+        };
+        match self.write(transition).await? {
+            Outcome::Schedule(schedule) => Ok(*schedule),
+            other => Err(unexpected(other, "pause_schedule")),
+        }
+    }
+
+    async fn resume_schedule(
+        &self,
+        name: &str,
+        next_fire_at: Option<OffsetDateTime>,
+        now: OffsetDateTime,
+    ) -> Result<ScheduleRecord, StoreError> {
+        let transition = Transition::ResumeSchedule {
+            name: name.to_owned(),
+            next_fire_at,
+            now,
+        };
+        match self.write(transition).await? {
+            Outcome::Schedule(schedule) => Ok(*schedule),
+            other => Err(unexpected(other, "resume_schedule")),
+        }
+    }
+
+    async fn remove_schedule(&self, name: &str) -> Result<bool, StoreError> {
+        let transition = Transition::RemoveSchedule {
+            name: name.to_owned(),
+        };
+        match self.write(transition).await? {
+            Outcome::Removed(removed) => Ok(removed),
+            other => Err(unexpected(other, "remove_schedule")),
+        }
     }
 }
 

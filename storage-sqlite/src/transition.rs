@@ -4,13 +4,14 @@
 //! in a savepoint (see [`Transition::needs_savepoint`]), so a failure leaves nothing of
 //! them behind while the other calls of the same group commit go through.
 
+use leasehold::schedule::{NewSchedule, ScheduleRecord};
 use leasehold::time::OffsetDateTime;
 use leasehold::{Enqueued, HeartbeatStatus, JobId, JobRecord, JobState, Lease, NewJob, StoreError};
 use sqlx::sqlite::SqliteRow;
 use sqlx::{Row, SqliteConnection};
 
 use crate::error::{is_unique_violation, store_error};
-use crate::row::{counter, id_blob, job_record, micros, state_of};
+use crate::row::{counter, id_blob, job_record, micros, schedule_record, state_of};
 use crate::sql;
 
 /// A write call, with everything it needs.
@@ -58,6 +59,30 @@ pub(crate) enum Transition {
         before: OffsetDateTime,
         limit: usize,
     },
+    UpsertSchedule {
+        schedule: Box<NewSchedule>,
+        next_fire_at: Option<OffsetDateTime>,
+        now: OffsetDateTime,
+    },
+    FireSchedule {
+        name: String,
+        slot: OffsetDateTime,
+        next: Option<OffsetDateTime>,
+        jobs: Vec<NewJob>,
+        now: OffsetDateTime,
+    },
+    PauseSchedule {
+        name: String,
+        now: OffsetDateTime,
+    },
+    ResumeSchedule {
+        name: String,
+        next_fire_at: Option<OffsetDateTime>,
+        now: OffsetDateTime,
+    },
+    RemoveSchedule {
+        name: String,
+    },
 }
 
 /// What a transition answers.
@@ -70,6 +95,8 @@ pub(crate) enum Outcome {
     State(JobState),
     Job(Box<JobRecord>),
     Pruned(u64),
+    Schedule(Box<ScheduleRecord>),
+    Removed(bool),
 }
 
 impl Transition {
@@ -82,7 +109,7 @@ impl Transition {
     /// Roughly how many rows it writes, to bound a group commit.
     pub(crate) fn weight(&self) -> usize {
         match self {
-            Transition::Enqueue { jobs, .. } => jobs.len(),
+            Transition::Enqueue { jobs, .. } | Transition::FireSchedule { jobs, .. } => jobs.len(),
             Transition::Claim { limit, .. } | Transition::Prune { limit, .. } => *limit,
             Transition::Heartbeat { leases, .. } => leases.len(),
             _ => 1,
@@ -96,7 +123,7 @@ impl Transition {
         match self {
             Transition::Enqueue { jobs, .. } => jobs.len() > 1,
             Transition::Heartbeat { leases, .. } => leases.len() > 1,
-            Transition::Claim { .. } => true,
+            Transition::Claim { .. } | Transition::FireSchedule { .. } => true,
             _ => false,
         }
     }
@@ -168,6 +195,50 @@ impl Transition {
                 Ok(Outcome::Done)
             }
             Transition::Cancel { id, now } => cancel(conn, *id, *now).await,
+            Transition::UpsertSchedule {
+                schedule,
+                next_fire_at,
+                now,
+            } => upsert_schedule(conn, schedule, *next_fire_at, *now).await,
+            Transition::FireSchedule {
+                name,
+                slot,
+                next,
+                jobs,
+                now,
+            } => fire_schedule(conn, name, *slot, *next, jobs, *now).await,
+            Transition::PauseSchedule { name, now } => {
+                sqlx::query(sql::PAUSE_SCHEDULE)
+                    .bind(name.as_str())
+                    .bind(micros(*now))
+                    .execute(&mut *conn)
+                    .await
+                    .map_err(store_error)?;
+                stored_schedule(conn, name).await
+            }
+            Transition::ResumeSchedule {
+                name,
+                next_fire_at,
+                now,
+            } => {
+                sqlx::query(sql::RESUME_SCHEDULE)
+                    .bind(name.as_str())
+                    .bind(next_fire_at.map(micros))
+                    .bind(micros(*now))
+                    .execute(&mut *conn)
+                    .await
+                    .map_err(store_error)?;
+                stored_schedule(conn, name).await
+            }
+            Transition::RemoveSchedule { name } => {
+                let removed = sqlx::query(sql::REMOVE_SCHEDULE)
+                    .bind(name.as_str())
+                    .execute(&mut *conn)
+                    .await
+                    .map_err(store_error)?
+                    .rows_affected();
+                Ok(Outcome::Removed(removed > 0))
+            }
             Transition::Prune { before, limit } => {
                 let deleted = sqlx::query(sql::PRUNE)
                     .bind(micros(*before))
@@ -380,4 +451,70 @@ async fn cancel(
             .ok_or(StoreError::NotFound(id))?,
     };
     Ok(Outcome::Job(Box::new(job_record(&row, now)?)))
+}
+
+fn to_json<T: serde::Serialize>(value: &T) -> Result<String, StoreError> {
+    serde_json::to_string(value).map_err(StoreError::backend)
+}
+
+async fn upsert_schedule(
+    conn: &mut SqliteConnection,
+    schedule: &NewSchedule,
+    next_fire_at: Option<OffsetDateTime>,
+    now: OffsetDateTime,
+) -> Result<Outcome, StoreError> {
+    let row = sqlx::query(sql::UPSERT_SCHEDULE)
+        .bind(schedule.name.as_str())
+        .bind(to_json(&schedule.spec)?)
+        .bind(schedule.kind.as_str())
+        .bind(schedule.payload.to_string())
+        .bind(schedule.queue.as_str())
+        .bind(i64::from(schedule.priority))
+        .bind(i64::from(schedule.max_attempts))
+        .bind(to_json(&schedule.missed)?)
+        .bind(next_fire_at.map(micros))
+        .bind(micros(now))
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(store_error)?;
+    Ok(Outcome::Schedule(Box::new(schedule_record(&row)?)))
+}
+
+/// The schedule named `name` as stored now, or `ScheduleNotFound`.
+async fn stored_schedule(conn: &mut SqliteConnection, name: &str) -> Result<Outcome, StoreError> {
+    let row = sqlx::query(sql::GET_SCHEDULE)
+        .bind(name)
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(store_error)?
+        .ok_or_else(|| StoreError::ScheduleNotFound(name.to_owned()))?;
+    Ok(Outcome::Schedule(Box::new(schedule_record(&row)?)))
+}
+
+/// Moves the schedule's slot by compare-and-set, then inserts the slot's jobs; the
+/// writer's savepoint keeps the two together.
+async fn fire_schedule(
+    conn: &mut SqliteConnection,
+    name: &str,
+    slot: OffsetDateTime,
+    next: Option<OffsetDateTime>,
+    jobs: &[NewJob],
+    now: OffsetDateTime,
+) -> Result<Outcome, StoreError> {
+    let advanced = sqlx::query(sql::ADVANCE_SCHEDULE)
+        .bind(name)
+        .bind(micros(slot))
+        .bind(next.map(micros))
+        .bind(micros(now))
+        .execute(&mut *conn)
+        .await
+        .map_err(store_error)?
+        .rows_affected();
+    if advanced == 0 {
+        stored_schedule(conn, name).await?;
+        return Err(StoreError::Conflict(format!(
+            "schedule {name:?} is no longer due at {slot}"
+        )));
+    }
+    enqueue(conn, jobs, now).await
 }

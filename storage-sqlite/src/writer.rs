@@ -189,7 +189,10 @@ async fn apply(
 fn breaks_the_group(error: &StoreError) -> bool {
     !matches!(
         error,
-        StoreError::NotFound(_) | StoreError::LeaseLost(_) | StoreError::Conflict(_)
+        StoreError::NotFound(_)
+            | StoreError::ScheduleNotFound(_)
+            | StoreError::LeaseLost(_)
+            | StoreError::Conflict(_)
     )
 }
 
