@@ -1,6 +1,8 @@
 //! Between SQLite rows and the job model: ids as 16-byte blobs (UUIDv7 bytes sort as
 //! the ids do), times as integer microseconds, counters as `INTEGER`.
 
+use std::sync::LazyLock;
+
 use leasehold::clock::{from_unix_micros, to_unix_micros};
 use leasehold::time::OffsetDateTime;
 use leasehold::{JobId, JobRecord, JobState, StoreError};
@@ -9,6 +11,14 @@ use sqlx::sqlite::SqliteRow;
 use uuid::Uuid;
 
 use crate::error::{corrupt_row, store_error};
+
+/// The record every decoded row starts from (each of its fields is then set).
+static TEMPLATE: LazyLock<JobRecord> = LazyLock::new(|| {
+    let epoch = OffsetDateTime::UNIX_EPOCH;
+    let job = leasehold::NewJob::new("template", serde_json::Value::Null, epoch)
+        .expect("a non-empty kind is valid");
+    JobRecord::from_new(job, epoch)
+});
 
 /// The stored state of a pending job (`Scheduled` or `Available` by `run_at`).
 pub(crate) const PENDING: &str = "pending";
@@ -98,15 +108,13 @@ fn decode(row: &SqliteRow, id: JobId, now: i64) -> Result<JobRecord, StoreError>
     let lease_until: Option<i64> = get(row, "lease_until")?;
     let finished_at: Option<i64> = get(row, "finished_at")?;
 
-    let mut record = JobRecord::from_new(
-        leasehold::NewJob::new(
-            get::<String>(row, "kind")?,
-            payload,
-            time_of(run_at, "run_at")?,
-        )
-        .map_err(|e| corrupt_row(e.to_string()))?,
-        time_of(get(row, "created_at")?, "created_at")?,
-    );
+    // `JobRecord` is non-exhaustive: a store outside the core starts from a record
+    // and sets every field.
+    let mut record = TEMPLATE.clone();
+    record.kind = get(row, "kind")?;
+    record.payload = payload;
+    record.run_at = time_of(run_at, "run_at")?;
+    record.created_at = time_of(get(row, "created_at")?, "created_at")?;
     record.id = id;
     record.queue = get(row, "queue")?;
     record.priority = priority;

@@ -22,6 +22,9 @@ pub(crate) const COUNT: &str = include_str!("sql/count.sql");
 /// ?1 id, ?2 kind, ?3 queue, ?4 payload, ?5 priority, ?6 run_at, ?7 max_attempts,
 /// ?8 unique_key, ?9 created_at.
 pub(crate) const ENQUEUE: &str = include_str!("sql/enqueue.sql");
+/// `sql/enqueue_bulk.sql`: Inserts, enqueued at ?2, the pending jobs without unique keys in the JSON array ?1,
+/// each [id as hex, kind, queue, payload as JSON text, priority, run_at, max_attempts].
+pub(crate) const ENQUEUE_BULK: &str = include_str!("sql/enqueue_bulk.sql");
 /// `sql/fail.sql`: Ends job ?1 Failed at ?4 with error ?3, if ?2 is its live lease.
 pub(crate) const FAIL: &str = include_str!("sql/fail.sql");
 /// `sql/fail_expired_leases.sql`: Ends Failed, at ?2, every job of the queues in the JSON array ?1 whose lease expired
@@ -67,6 +70,7 @@ pub(crate) const ALL: &[(&str, &str)] = &[
     ("complete.sql", COMPLETE),
     ("count.sql", COUNT),
     ("enqueue.sql", ENQUEUE),
+    ("enqueue_bulk.sql", ENQUEUE_BULK),
     ("fail.sql", FAIL),
     ("fail_expired_leases.sql", FAIL_EXPIRED_LEASES),
     ("get.sql", GET),

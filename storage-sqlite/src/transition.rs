@@ -246,49 +246,95 @@ async fn enqueue(
     jobs: &[NewJob],
     now: OffsetDateTime,
 ) -> Result<Outcome, StoreError> {
+    let keyless: Vec<&NewJob> = jobs.iter().filter(|j| j.unique_key.is_none()).collect();
+    let bulk = keyless.len() > 1 && insert_bulk(conn, &keyless, now).await?;
     let mut answers = Vec::with_capacity(jobs.len());
     for job in jobs {
-        let inserted = sqlx::query(sql::ENQUEUE)
-            .bind(id_blob(job.id))
-            .bind(job.kind.as_str())
-            .bind(job.queue.as_str())
-            .bind(job.payload.to_string())
-            .bind(i64::from(job.priority))
-            .bind(micros(job.run_at))
-            .bind(i64::from(job.max_attempts))
-            .bind(job.unique_key.as_deref())
-            .bind(micros(now))
-            .execute(&mut *conn)
-            .await
-            .map_err(|e| {
-                if is_unique_violation(&e) {
-                    StoreError::Conflict(format!("job {} already exists", job.id))
-                } else {
-                    store_error(e)
-                }
-            })?
-            .rows_affected();
-        if inserted > 0 {
+        if bulk && job.unique_key.is_none() {
             answers.push(Enqueued::inserted(JobRecord::from_new(job.clone(), now)));
-            continue;
-        }
-        // Nothing inserted: a non-terminal job holds the unique key.
-        let holder = sqlx::query(sql::JOB_BY_UNIQUE_KEY)
-            .bind(job.unique_key.as_deref())
-            .fetch_optional(&mut *conn)
-            .await
-            .map_err(store_error)?;
-        match holder {
-            Some(row) => answers.push(Enqueued::duplicate(job_record(&row, now)?)),
-            None => {
-                return Err(StoreError::backend(format!(
-                    "job {} was neither inserted nor held by another job's unique key",
-                    job.id
-                )));
-            }
+        } else {
+            answers.push(enqueue_one(conn, job, now).await?);
         }
     }
     Ok(Outcome::Enqueued(answers))
+}
+
+/// Inserts `jobs` (none with a unique key) in one statement. Returns `false`, having
+/// inserted nothing, when an id already exists: the caller then inserts one by one to
+/// name it.
+async fn insert_bulk(
+    conn: &mut SqliteConnection,
+    jobs: &[&NewJob],
+    now: OffsetDateTime,
+) -> Result<bool, StoreError> {
+    let rows: Vec<_> = jobs
+        .iter()
+        .map(|job| {
+            (
+                job.id.as_uuid().simple().to_string(),
+                job.kind.as_str(),
+                job.queue.as_str(),
+                job.payload.to_string(),
+                job.priority,
+                micros(job.run_at),
+                job.max_attempts,
+            )
+        })
+        .collect();
+    let rows = serde_json::to_string(&rows).map_err(StoreError::backend)?;
+    match sqlx::query(sql::ENQUEUE_BULK)
+        .bind(rows)
+        .bind(micros(now))
+        .execute(&mut *conn)
+        .await
+    {
+        Ok(_) => Ok(true),
+        Err(e) if is_unique_violation(&e) => Ok(false),
+        Err(e) => Err(store_error(e)),
+    }
+}
+
+async fn enqueue_one(
+    conn: &mut SqliteConnection,
+    job: &NewJob,
+    now: OffsetDateTime,
+) -> Result<Enqueued, StoreError> {
+    let inserted = sqlx::query(sql::ENQUEUE)
+        .bind(id_blob(job.id))
+        .bind(job.kind.as_str())
+        .bind(job.queue.as_str())
+        .bind(job.payload.to_string())
+        .bind(i64::from(job.priority))
+        .bind(micros(job.run_at))
+        .bind(i64::from(job.max_attempts))
+        .bind(job.unique_key.as_deref())
+        .bind(micros(now))
+        .execute(&mut *conn)
+        .await
+        .map_err(|e| {
+            if is_unique_violation(&e) {
+                StoreError::Conflict(format!("job {} already exists", job.id))
+            } else {
+                store_error(e)
+            }
+        })?
+        .rows_affected();
+    if inserted > 0 {
+        return Ok(Enqueued::inserted(JobRecord::from_new(job.clone(), now)));
+    }
+    // Nothing inserted: a non-terminal job holds the unique key.
+    let holder = sqlx::query(sql::JOB_BY_UNIQUE_KEY)
+        .bind(job.unique_key.as_deref())
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(store_error)?;
+    match holder {
+        Some(row) => Ok(Enqueued::duplicate(job_record(&row, now)?)),
+        None => Err(StoreError::backend(format!(
+            "job {} was neither inserted nor held by another job's unique key",
+            job.id
+        ))),
+    }
 }
 
 async fn claim(
