@@ -16,6 +16,9 @@ pub(crate) const CLAIM_QUEUE: &str = include_str!("sql/claim_queue.sql");
 pub(crate) const CLAIM_QUEUES: &str = include_str!("sql/claim_queues.sql");
 /// `sql/complete.sql`: Ends job ?1 Completed at ?3, if ?2 is its live lease.
 pub(crate) const COMPLETE: &str = include_str!("sql/complete.sql");
+/// `sql/complete_bulk.sql`: Ends Completed every job of the JSON array ?1, each [id as hex, lease token,
+/// finished_at], whose lease is live; answers the ids it completed.
+pub(crate) const COMPLETE_BULK: &str = include_str!("sql/complete_bulk.sql");
 /// `sql/count.sql`: How many jobs match; the parameters are those of list.sql without the limit.
 pub(crate) const COUNT: &str = include_str!("sql/count.sql");
 /// `sql/enqueue.sql`: Inserts a pending job; stores nothing when a non-terminal job holds its unique key.
@@ -68,6 +71,7 @@ pub(crate) const ALL: &[(&str, &str)] = &[
     ("claim_queue.sql", CLAIM_QUEUE),
     ("claim_queues.sql", CLAIM_QUEUES),
     ("complete.sql", COMPLETE),
+    ("complete_bulk.sql", COMPLETE_BULK),
     ("count.sql", COUNT),
     ("enqueue.sql", ENQUEUE),
     ("enqueue_bulk.sql", ENQUEUE_BULK),

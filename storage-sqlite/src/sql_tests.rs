@@ -178,6 +178,11 @@ fn hot_statements_never_scan_the_jobs_table() {
         ("heartbeat", HEARTBEAT, vec![Blob, Int(1), Int(2)]),
         ("complete", COMPLETE, vec![Blob, Int(1), Int(2)]),
         (
+            "complete_bulk",
+            COMPLETE_BULK,
+            vec![Text(r#"[["0190f0e0a0b0c0d0e0f0a0b0c0d0e0f0",1,2]]"#)],
+        ),
+        (
             "retry",
             RETRY,
             vec![Blob, Int(1), Int(2), Text("e"), Int(3)],

@@ -4,13 +4,15 @@
 //! in a savepoint (see [`Transition::needs_savepoint`]), so a failure leaves nothing of
 //! them behind while the other calls of the same group commit go through.
 
+use std::collections::HashSet;
+
 use leasehold::time::OffsetDateTime;
 use leasehold::{Enqueued, HeartbeatStatus, JobId, JobRecord, JobState, Lease, NewJob, StoreError};
 use sqlx::sqlite::SqliteRow;
 use sqlx::{Row, SqliteConnection};
 
 use crate::error::{is_unique_violation, store_error};
-use crate::row::{counter, id_blob, job_record, micros, state_of};
+use crate::row::{counter, id_blob, job_id, job_record, micros, state_of};
 use crate::sql;
 
 /// A write call, with everything it needs.
@@ -180,6 +182,32 @@ impl Transition {
             }
         }
     }
+}
+
+/// Completes, in one statement, each `(lease, now)` of `completions` whose lease is
+/// live; returns the ids of the jobs it completed. The leases must be of distinct
+/// jobs.
+pub(crate) async fn complete_bulk(
+    conn: &mut SqliteConnection,
+    completions: &[(Lease, OffsetDateTime)],
+) -> Result<HashSet<JobId>, StoreError> {
+    let rows: Vec<_> = completions
+        .iter()
+        .map(|(lease, now)| {
+            (
+                lease.job_id.as_uuid().simple().to_string(),
+                lease.token,
+                micros(*now),
+            )
+        })
+        .collect();
+    let rows = serde_json::to_string(&rows).map_err(StoreError::backend)?;
+    let completed = sqlx::query(sql::COMPLETE_BULK)
+        .bind(rows)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(store_error)?;
+    completed.iter().map(job_id).collect()
 }
 
 /// A `LIMIT` value: SQLite takes an i64, and any count beyond it means "no limit".

@@ -13,14 +13,16 @@
 //! upgrade a read lock, which SQLite refuses at once with `SQLITE_BUSY`; waiting for
 //! other processes' writers is bounded by the busy timeout.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
-use leasehold::StoreError;
+use leasehold::time::OffsetDateTime;
+use leasehold::{JobId, Lease, StoreError};
 use sqlx::{Connection, SqliteConnection, SqlitePool};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::error::{shared_store_error, store_error, writer_stopped};
-use crate::transition::{Outcome, Transition};
+use crate::transition::{Outcome, Transition, complete_bulk};
 
 /// How many rows a group commit writes at most, beyond its first call: keeps a commit
 /// short enough that a heartbeat queued behind it is answered in time.
@@ -120,7 +122,9 @@ async fn next_batch(
 
 /// Runs `batch` in one transaction and answers every call.
 async fn commit_group(pool: &SqlitePool, mut batch: Vec<Request>) {
-    // Each pass either commits or removes the call that broke it, so this ends.
+    let mut bulk = true;
+    // Each pass either commits or removes the call that broke it (or stops completing
+    // in bulk), so this ends.
     while !batch.is_empty() {
         let mut conn = match pool.acquire().await {
             Ok(conn) => conn,
@@ -130,9 +134,26 @@ async fn commit_group(pool: &SqlitePool, mut batch: Vec<Request>) {
             Ok(tx) => tx,
             Err(error) => return fail_all(batch, error),
         };
+        let completed = if bulk {
+            match complete_in_bulk(&mut tx, &batch).await {
+                Ok(completed) => completed,
+                Err(_) => {
+                    // Run the completions one by one, so each answers its own error.
+                    let _ = tx.rollback().await;
+                    bulk = false;
+                    continue;
+                }
+            }
+        } else {
+            vec![false; batch.len()]
+        };
         let mut outcomes = Vec::with_capacity(batch.len());
         let mut broken = None;
         for (index, request) in batch.iter().enumerate() {
+            if completed[index] {
+                outcomes.push(Ok(Outcome::Done));
+                continue;
+            }
             match apply(&mut tx, &request.transition).await {
                 Err(error) if breaks_the_group(&error) => {
                     broken = Some((index, error));
@@ -160,6 +181,42 @@ async fn commit_group(pool: &SqlitePool, mut batch: Vec<Request>) {
         }
         return;
     }
+}
+
+/// Completes in one statement the group's completions of distinct jobs, before its
+/// other calls (all of a group's calls are concurrent, so any order of them is one
+/// the callers could have seen). Answers, per call, whether it is done; a completion
+/// whose lease was not live runs again on its own to say why.
+async fn complete_in_bulk(
+    conn: &mut SqliteConnection,
+    batch: &[Request],
+) -> Result<Vec<bool>, StoreError> {
+    let mut per_job: HashMap<JobId, usize> = HashMap::new();
+    for request in batch {
+        if let Transition::Complete { lease, .. } = request.transition {
+            *per_job.entry(lease.job_id).or_default() += 1;
+        }
+    }
+    let candidates: Vec<(usize, (Lease, OffsetDateTime))> = batch
+        .iter()
+        .enumerate()
+        .filter_map(|(index, request)| match request.transition {
+            Transition::Complete { lease, now } if per_job[&lease.job_id] == 1 => {
+                Some((index, (lease, now)))
+            }
+            _ => None,
+        })
+        .collect();
+    let mut done = vec![false; batch.len()];
+    if candidates.len() < 2 {
+        return Ok(done);
+    }
+    let completions: Vec<_> = candidates.iter().map(|(_, c)| *c).collect();
+    let completed = complete_bulk(conn, &completions).await?;
+    for (index, (lease, _)) in candidates {
+        done[index] = completed.contains(&lease.job_id);
+    }
+    Ok(done)
 }
 
 /// Runs one call inside the group's transaction, in a savepoint when it writes more
