@@ -25,8 +25,8 @@ pub(crate) const COUNT: &str = include_str!("sql/count.sql");
 /// ?1 id, ?2 kind, ?3 queue, ?4 payload, ?5 priority, ?6 run_at, ?7 max_attempts,
 /// ?8 unique_key, ?9 created_at.
 pub(crate) const ENQUEUE: &str = include_str!("sql/enqueue.sql");
-/// `sql/enqueue_bulk.sql`: Inserts, enqueued at ?2, the pending jobs without unique keys in the JSON array ?1,
-/// each [id as hex, kind, queue, payload as JSON text, priority, run_at, max_attempts].
+/// `sql/enqueue_bulk.sql`: Inserts the pending jobs without unique keys in the JSON array ?1, each [id as hex,
+/// kind, queue, payload as JSON text, priority, run_at, max_attempts, created_at].
 pub(crate) const ENQUEUE_BULK: &str = include_str!("sql/enqueue_bulk.sql");
 /// `sql/fail.sql`: Ends job ?1 Failed at ?4 with error ?3, if ?2 is its live lease.
 pub(crate) const FAIL: &str = include_str!("sql/fail.sql");

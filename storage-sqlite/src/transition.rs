@@ -274,8 +274,12 @@ async fn enqueue(
     jobs: &[NewJob],
     now: OffsetDateTime,
 ) -> Result<Outcome, StoreError> {
-    let keyless: Vec<&NewJob> = jobs.iter().filter(|j| j.unique_key.is_none()).collect();
-    let bulk = keyless.len() > 1 && insert_bulk(conn, &keyless, now).await?;
+    let keyless: Vec<(&NewJob, OffsetDateTime)> = jobs
+        .iter()
+        .filter(|job| job.unique_key.is_none())
+        .map(|job| (job, now))
+        .collect();
+    let bulk = keyless.len() > 1 && insert_bulk(conn, &keyless).await?;
     let mut answers = Vec::with_capacity(jobs.len());
     for job in jobs {
         if bulk && job.unique_key.is_none() {
@@ -287,17 +291,16 @@ async fn enqueue(
     Ok(Outcome::Enqueued(answers))
 }
 
-/// Inserts `jobs` (none with a unique key) in one statement. Returns `false`, having
-/// inserted nothing, when an id already exists: the caller then inserts one by one to
-/// name it.
-async fn insert_bulk(
+/// Inserts in one statement each `(job, now)` of `jobs` (none with a unique key).
+/// Returns `false`, having inserted nothing, when an id already exists (or repeats):
+/// the caller then inserts one by one to name it.
+pub(crate) async fn insert_bulk(
     conn: &mut SqliteConnection,
-    jobs: &[&NewJob],
-    now: OffsetDateTime,
+    jobs: &[(&NewJob, OffsetDateTime)],
 ) -> Result<bool, StoreError> {
     let rows: Vec<_> = jobs
         .iter()
-        .map(|job| {
+        .map(|(job, now)| {
             (
                 job.id.as_uuid().simple().to_string(),
                 job.kind.as_str(),
@@ -306,13 +309,13 @@ async fn insert_bulk(
                 job.priority,
                 micros(job.run_at),
                 job.max_attempts,
+                micros(*now),
             )
         })
         .collect();
     let rows = serde_json::to_string(&rows).map_err(StoreError::backend)?;
     match sqlx::query(sql::ENQUEUE_BULK)
         .bind(rows)
-        .bind(micros(now))
         .execute(&mut *conn)
         .await
     {

@@ -3,7 +3,8 @@
 //! Every write call of a store becomes a [`Transition`] sent to its writer task. The
 //! task takes every call waiting at that moment (heartbeats first, up to a bounded
 //! batch), runs them one after another inside one `BEGIN IMMEDIATE` transaction and
-//! commits once: one fsync and one lock round for the whole group. Calls whose
+//! commits once: one fsync and one lock round for the whole group; completions and
+//! plain enqueues of the group share one statement each (see [`crate::bulk`]). Calls whose
 //! transition fails with a lease or key error answer that error and leave no trace
 //! (SQLite rolls back the failed statement, multi-statement transitions run in a
 //! savepoint); a backend error in one call rolls the group back, answers that call,
@@ -13,16 +14,15 @@
 //! upgrade a read lock, which SQLite refuses at once with `SQLITE_BUSY`; waiting for
 //! other processes' writers is bounded by the busy timeout.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
-use leasehold::time::OffsetDateTime;
-use leasehold::{JobId, Lease, StoreError};
+use leasehold::StoreError;
 use sqlx::{Connection, SqliteConnection, SqlitePool};
 use tokio::sync::{mpsc, oneshot};
 
+use crate::bulk::answer_in_bulk;
 use crate::error::{shared_store_error, store_error, writer_stopped};
-use crate::transition::{Outcome, Transition, complete_bulk};
+use crate::transition::{Outcome, Transition};
 
 /// How many rows a group commit writes at most, beyond its first call: keeps a commit
 /// short enough that a heartbeat queued behind it is answered in time.
@@ -123,8 +123,8 @@ async fn next_batch(
 /// Runs `batch` in one transaction and answers every call.
 async fn commit_group(pool: &SqlitePool, mut batch: Vec<Request>) {
     let mut bulk = true;
-    // Each pass either commits or removes the call that broke it (or stops completing
-    // in bulk), so this ends.
+    // Each pass either commits, or removes the call that broke it, or stops running
+    // calls in bulk, so this ends.
     while !batch.is_empty() {
         let mut conn = match pool.acquire().await {
             Ok(conn) => conn,
@@ -134,24 +134,25 @@ async fn commit_group(pool: &SqlitePool, mut batch: Vec<Request>) {
             Ok(tx) => tx,
             Err(error) => return fail_all(batch, error),
         };
-        let completed = if bulk {
-            match complete_in_bulk(&mut tx, &batch).await {
-                Ok(completed) => completed,
+        let mut settled = if bulk {
+            let transitions: Vec<&Transition> = batch.iter().map(|r| &r.transition).collect();
+            match answer_in_bulk(&mut tx, &transitions).await {
+                Ok(settled) => settled,
                 Err(_) => {
-                    // Run the completions one by one, so each answers its own error.
+                    // Run every call on its own, so each answers its own error.
                     let _ = tx.rollback().await;
                     bulk = false;
                     continue;
                 }
             }
         } else {
-            vec![false; batch.len()]
+            batch.iter().map(|_| None).collect()
         };
         let mut outcomes = Vec::with_capacity(batch.len());
         let mut broken = None;
         for (index, request) in batch.iter().enumerate() {
-            if completed[index] {
-                outcomes.push(Ok(Outcome::Done));
+            if let Some(outcome) = settled[index].take() {
+                outcomes.push(Ok(outcome));
                 continue;
             }
             match apply(&mut tx, &request.transition).await {
@@ -181,42 +182,6 @@ async fn commit_group(pool: &SqlitePool, mut batch: Vec<Request>) {
         }
         return;
     }
-}
-
-/// Completes in one statement the group's completions of distinct jobs, before its
-/// other calls (all of a group's calls are concurrent, so any order of them is one
-/// the callers could have seen). Answers, per call, whether it is done; a completion
-/// whose lease was not live runs again on its own to say why.
-async fn complete_in_bulk(
-    conn: &mut SqliteConnection,
-    batch: &[Request],
-) -> Result<Vec<bool>, StoreError> {
-    let mut per_job: HashMap<JobId, usize> = HashMap::new();
-    for request in batch {
-        if let Transition::Complete { lease, .. } = request.transition {
-            *per_job.entry(lease.job_id).or_default() += 1;
-        }
-    }
-    let candidates: Vec<(usize, (Lease, OffsetDateTime))> = batch
-        .iter()
-        .enumerate()
-        .filter_map(|(index, request)| match request.transition {
-            Transition::Complete { lease, now } if per_job[&lease.job_id] == 1 => {
-                Some((index, (lease, now)))
-            }
-            _ => None,
-        })
-        .collect();
-    let mut done = vec![false; batch.len()];
-    if candidates.len() < 2 {
-        return Ok(done);
-    }
-    let completions: Vec<_> = candidates.iter().map(|(_, c)| *c).collect();
-    let completed = complete_bulk(conn, &completions).await?;
-    for (index, (lease, _)) in candidates {
-        done[index] = completed.contains(&lease.job_id);
-    }
-    Ok(done)
 }
 
 /// Runs one call inside the group's transaction, in a savepoint when it writes more

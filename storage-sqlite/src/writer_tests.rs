@@ -231,3 +231,57 @@ fn completions_in_one_group_finish_once_each() {
         assert_eq!(completed, 20);
     });
 }
+
+#[test]
+fn enqueues_in_one_group_share_a_statement_and_an_existing_id_still_conflicts_alone() {
+    runtime().block_on(async {
+        let pool = SqlitePoolOptions::new()
+            .max_connections(1)
+            .min_connections(1)
+            .idle_timeout(None)
+            .max_lifetime(None)
+            .connect("sqlite::memory:")
+            .await
+            .unwrap();
+        let mut conn = pool.acquire().await.unwrap();
+        crate::schema::prepare(&mut conn).await.unwrap();
+        drop(conn);
+        let existing = job();
+        let (setup, _) = request(Transition::Enqueue {
+            jobs: vec![existing.clone()],
+            now: t(0),
+        });
+        commit_group(&pool, vec![setup]).await;
+
+        let (shared, shared_answers): (Vec<_>, Vec<_>) =
+            [enqueue(1), enqueue(3)].into_iter().map(request).unzip();
+        commit_group(&pool, shared).await;
+        let (mixed, mixed_answers): (Vec<_>, Vec<_>) = [
+            enqueue(2),
+            Transition::Enqueue {
+                jobs: vec![existing],
+                now: t(1),
+            },
+            enqueue(1),
+        ]
+        .into_iter()
+        .map(request)
+        .unzip();
+        commit_group(&pool, mixed).await;
+
+        let mut sizes = Vec::new();
+        for answer in shared_answers.into_iter().chain(mixed_answers) {
+            sizes.push(match answer.await.unwrap() {
+                Ok(Outcome::Enqueued(jobs)) => Some(jobs.len()),
+                Err(StoreError::Conflict(_)) => None,
+                other => panic!("unexpected answer {other:?}"),
+            });
+        }
+        assert_eq!(sizes, [Some(1), Some(3), Some(2), None, Some(1)]);
+        let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM jobs")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        assert_eq!(stored, 1 + 4 + 3);
+    });
+}

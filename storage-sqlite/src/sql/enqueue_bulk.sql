@@ -1,7 +1,7 @@
--- Inserts, enqueued at ?2, the pending jobs without unique keys in the JSON array ?1,
--- each [id as hex, kind, queue, payload as JSON text, priority, run_at, max_attempts].
+-- Inserts the pending jobs without unique keys in the JSON array ?1, each [id as hex,
+-- kind, queue, payload as JSON text, priority, run_at, max_attempts, created_at].
 INSERT INTO jobs (id, kind, queue, payload, priority, state, run_at, attempt, max_attempts,
                   lease_token, created_at)
 SELECT unhex(value ->> 0), value ->> 1, value ->> 2, value ->> 3, value ->> 4, 'pending',
-       value ->> 5, 0, value ->> 6, 0, ?2
+       value ->> 5, 0, value ->> 6, 0, value ->> 7
 FROM json_each(?1)
