@@ -123,6 +123,30 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         "claim+complete 4 workers:{:>9.0} jobs/s",
         rate(processed, started)
     );
+
+    // Claims beside a backlog of jobs scheduled for later: they must not cost more
+    // with the backlog's size.
+    let later = clock.now() + Duration::days(1);
+    let scheduled: Vec<NewJob> = (0..jobs).map(|n| job(&clock, n).run_at(later)).collect();
+    for batch in scheduled.chunks(1000) {
+        store.enqueue_many(batch.to_vec(), clock.now()).await?;
+    }
+    let queues = ["default".to_owned()];
+    let started = Instant::now();
+    let claims = 200;
+    for n in 0..claims {
+        store.enqueue(job(&clock, n), clock.now()).await?;
+        let now = clock.now();
+        let claimed = store
+            .claim(&queues, 10, "worker", now, now + Duration::seconds(30))
+            .await?;
+        assert_eq!(claimed.len(), 1, "only the due job is claimed");
+        store.complete(claimed[0].lease(), clock.now()).await?;
+    }
+    println!(
+        "enqueue+claim+complete beside {jobs} scheduled jobs: {:>7.0} jobs/s",
+        rate(claims, started)
+    );
     store.close().await;
     Ok(())
 }

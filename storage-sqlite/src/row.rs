@@ -20,8 +20,8 @@ static TEMPLATE: LazyLock<JobRecord> = LazyLock::new(|| {
     JobRecord::from_new(job, epoch)
 });
 
-/// The stored state of a pending job (`Scheduled` or `Available` by `run_at`).
-pub(crate) const PENDING: &str = "pending";
+/// The stored-state filter that selects both pending states (see `list.sql`).
+const PENDING: &str = "pending";
 
 /// The blob a job id is stored as.
 pub(crate) fn id_blob(id: JobId) -> Vec<u8> {
@@ -42,8 +42,10 @@ pub(crate) fn time_of(micros: i64, column: &str) -> Result<OffsetDateTime, Store
 /// The job state of a stored state, as of `now`.
 pub(crate) fn state_of(stored: &str, run_at: i64, now: i64) -> Result<JobState, StoreError> {
     Ok(match stored {
-        PENDING if run_at > now => JobState::Scheduled,
-        PENDING => JobState::Available,
+        // Which pending state a job is in depends on the time given, not on the one
+        // it was last written at.
+        "scheduled" | "available" if run_at > now => JobState::Scheduled,
+        "scheduled" | "available" => JobState::Available,
         "running" => JobState::Running,
         "completed" => JobState::Completed,
         "failed" => JobState::Failed,

@@ -175,6 +175,7 @@ fn hot_statements_never_scan_the_jobs_table() {
             FAIL_EXPIRED_LEASES,
             vec![Text(r#"["a"]"#), Int(0)],
         ),
+        ("promote_due", PROMOTE_DUE, vec![Text(r#"["a"]"#), Int(0)]),
         ("heartbeat", HEARTBEAT, vec![Blob, Int(1), Int(2)]),
         ("complete", COMPLETE, vec![Blob, Int(1), Int(2)]),
         (
@@ -188,7 +189,7 @@ fn hot_statements_never_scan_the_jobs_table() {
             vec![Blob, Int(1), Int(2), Text("e"), Int(3)],
         ),
         ("fail", FAIL, vec![Blob, Int(1), Text("e"), Int(3)]),
-        ("release", RELEASE, vec![Blob, Int(1), Int(2)]),
+        ("release", RELEASE, vec![Blob, Int(1), Int(2), Int(3)]),
         ("cancel", CANCEL, vec![Blob, Int(1)]),
         ("get", GET, vec![Blob]),
         ("lease_state", LEASE_STATE, vec![Blob]),

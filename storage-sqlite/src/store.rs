@@ -306,9 +306,12 @@ impl JobStore for SqliteStore {
         &self,
         lease: Lease,
         run_at: OffsetDateTime,
-        _now: OffsetDateTime,
+        now: OffsetDateTime,
     ) -> Result<(), StoreError> {
-        match self.write(Transition::Release { lease, run_at }).await? {
+        match self
+            .write(Transition::Release { lease, run_at, now })
+            .await?
+        {
             Outcome::Done => Ok(()),
             other => Err(unexpected(other, "release")),
         }

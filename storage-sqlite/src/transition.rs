@@ -51,6 +51,7 @@ pub(crate) enum Transition {
     Release {
         lease: Lease,
         run_at: OffsetDateTime,
+        now: OffsetDateTime,
     },
     Cancel {
         id: JobId,
@@ -159,9 +160,10 @@ impl Transition {
                 check_fenced(conn, *lease, written).await?;
                 Ok(Outcome::Done)
             }
-            Transition::Release { lease, run_at } => {
+            Transition::Release { lease, run_at, now } => {
                 let written = fenced(sql::RELEASE, lease)
                     .bind(micros(*run_at))
+                    .bind(micros(*now))
                     .execute(&mut *conn)
                     .await
                     .map_err(store_error)?
@@ -377,12 +379,14 @@ async fn claim(
     lease_until: OffsetDateTime,
 ) -> Result<Outcome, StoreError> {
     let queues_json = serde_json::to_string(queues).map_err(StoreError::backend)?;
-    sqlx::query(sql::FAIL_EXPIRED_LEASES)
-        .bind(queues_json.as_str())
-        .bind(micros(now))
-        .execute(&mut *conn)
-        .await
-        .map_err(store_error)?;
+    for statement in [sql::PROMOTE_DUE, sql::FAIL_EXPIRED_LEASES] {
+        sqlx::query(statement)
+            .bind(queues_json.as_str())
+            .bind(micros(now))
+            .execute(&mut *conn)
+            .await
+            .map_err(store_error)?;
+    }
     if limit == 0 {
         return Ok(Outcome::Claimed(Vec::new()));
     }
