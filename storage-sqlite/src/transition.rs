@@ -1,8 +1,8 @@
 //! [`Transition`]: one write call of the store, run by the writer inside a transaction.
 //!
-//! Each transition is one atomic change: those that write more than one statement run
-//! in a savepoint (see [`Transition::needs_savepoint`]), so a failure leaves nothing of
-//! them behind while the other calls of the same group commit go through.
+//! Each transition is one atomic change: a failure leaves nothing of it behind while
+//! the other calls of the same group commit go through (see
+//! [`Transition::needs_savepoint`] and the writer).
 
 use std::collections::HashSet;
 
@@ -93,15 +93,12 @@ impl Transition {
         .max(1)
     }
 
-    /// Whether it may write with more than one statement, and so needs a savepoint to
-    /// stay all or none.
+    /// Whether it needs a savepoint to stay all or none: only a call that can answer
+    /// a contract error (a conflict) after it wrote something does. A backend error
+    /// rolls the whole group back anyway; a claim's promotion of due jobs and failing
+    /// of expired leases are transitions of their own, right whatever follows.
     pub(crate) fn needs_savepoint(&self) -> bool {
-        match self {
-            Transition::Enqueue { jobs, .. } => jobs.len() > 1,
-            Transition::Heartbeat { leases, .. } => leases.len() > 1,
-            Transition::Claim { .. } => true,
-            _ => false,
-        }
+        matches!(self, Transition::Enqueue { jobs, .. } if jobs.len() > 1)
     }
 
     /// Runs the transition on `conn`, inside the writer's transaction.

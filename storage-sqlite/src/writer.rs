@@ -4,11 +4,14 @@
 //! task takes every call waiting at that moment (heartbeats first, up to a bounded
 //! batch), runs them one after another inside one `BEGIN IMMEDIATE` transaction and
 //! commits once: one fsync and one lock round for the whole group; completions and
-//! plain enqueues of the group share one statement each (see [`crate::bulk`]). Calls whose
-//! transition fails with a lease or key error answer that error and leave no trace
-//! (SQLite rolls back the failed statement, multi-statement transitions run in a
+//! plain enqueues of the group share one statement each (see [`crate::bulk`]). Calls
+//! whose transition fails with a lease or key error answer that error and leave no
+//! trace (SQLite rolls back the failed statement; an enqueue of several jobs runs in a
 //! savepoint); a backend error in one call rolls the group back, answers that call,
 //! and runs the others again without it.
+//!
+//! A call whose caller stops waiting (its future dropped) may still be committed: a
+//! claim so abandoned holds its jobs until their leases expire.
 //!
 //! `BEGIN IMMEDIATE` takes the write lock up front, so a transaction never has to
 //! upgrade a read lock, which SQLite refuses at once with `SQLITE_BUSY`; waiting for
@@ -184,8 +187,7 @@ async fn commit_group(pool: &SqlitePool, mut batch: Vec<Request>) {
     }
 }
 
-/// Runs one call inside the group's transaction, in a savepoint when it writes more
-/// than one statement.
+/// Runs one call inside the group's transaction, in a savepoint when it needs one.
 async fn apply(
     conn: &mut SqliteConnection,
     transition: &Transition,
