@@ -35,6 +35,7 @@
 //! # }
 //! ```
 
+mod bulk;
 mod error;
 mod options;
 mod row;

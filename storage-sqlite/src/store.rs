@@ -1,7 +1,6 @@
 //! [`SqliteStore`]: the store contract on a SQLite database, through sqlx.
 
 use std::fmt;
-use std::str::FromStr;
 
 use leasehold::schedule::{NewSchedule, ScheduleRecord};
 use leasehold::time::OffsetDateTime;
@@ -9,11 +8,11 @@ use leasehold::{
     Enqueued, HeartbeatStatus, JobFilter, JobId, JobRecord, JobState, JobStore, Lease, NewJob,
     StoreError, async_trait,
 };
-use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
+use sqlx::sqlite::SqlitePoolOptions;
 use sqlx::{Row, SqlitePool};
 
 use crate::error::store_error;
-use crate::options::SqliteStoreOptions;
+use crate::options::{DEFAULT_MAX_BATCH, SqliteStoreOptions};
 use crate::row::{id_blob, job_record, micros, schedule_record, stored_state_filter, time_of};
 use crate::schema::{Expected, prepare, verify_settings};
 use crate::sql;
@@ -71,18 +70,8 @@ impl SqliteStore {
     /// missing directory, a setting that does not read back as set).
     pub async fn connect_with(options: SqliteStoreOptions) -> Result<Self, StoreError> {
         let busy_timeout = options.busy_timeout_millis()?;
-        let base = SqliteConnectOptions::from_str(options.url())
-            .map_err(|e| {
-                StoreError::backend(format!("invalid SQLite URL {:?}: {e}", options.url()))
-            })?
-            .create_if_missing(true)
-            .busy_timeout(options.busy_timeout_value())
-            .foreign_keys(true)
-            .synchronous(match options.synchronous_mode() {
-                crate::Synchronous::Normal => sqlx::sqlite::SqliteSynchronous::Normal,
-                crate::Synchronous::Full => sqlx::sqlite::SqliteSynchronous::Full,
-            });
-        let memory = is_memory_url(options.url());
+        let base = options.connect_options()?;
+        let memory = options.is_in_memory();
         // One connection that never closes: an in-memory database lives only as long
         // as a connection to it.
         let writer_pool = pool_options(1, memory)
@@ -140,7 +129,7 @@ impl SqliteStore {
         drop(conn);
         Ok(Self {
             reader: pool.clone(),
-            writer: Writer::spawn(pool.clone(), SqliteStoreOptions::new("").max_batch_value()),
+            writer: Writer::spawn(pool.clone(), DEFAULT_MAX_BATCH),
             writer_pool: pool,
         })
     }
@@ -177,14 +166,6 @@ fn pool_options(connections: u32, keep_open: bool) -> SqlitePoolOptions {
     } else {
         options
     }
-}
-
-/// Whether `url` names an in-memory database (`sqlite::memory:`, `mode=memory`).
-fn is_memory_url(url: &str) -> bool {
-    let rest = url.strip_prefix("sqlite:").unwrap_or(url);
-    let rest = rest.strip_prefix("//").unwrap_or(rest);
-    let (database, params) = rest.split_once('?').unwrap_or((rest, ""));
-    database == ":memory:" || params.split('&').any(|p| p == "mode=memory")
 }
 
 fn unexpected(outcome: Outcome, call: &str) -> StoreError {
@@ -326,9 +307,12 @@ impl JobStore for SqliteStore {
         &self,
         lease: Lease,
         run_at: OffsetDateTime,
-        _now: OffsetDateTime,
+        now: OffsetDateTime,
     ) -> Result<(), StoreError> {
-        match self.write(Transition::Release { lease, run_at }).await? {
+        match self
+            .write(Transition::Release { lease, run_at, now })
+            .await?
+        {
             Outcome::Done => Ok(()),
             other => Err(unexpected(other, "release")),
         }
@@ -530,19 +514,5 @@ impl JobStore for SqliteStore {
             Outcome::Removed(removed) => Ok(removed),
             other => Err(unexpected(other, "remove_schedule")),
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::is_memory_url;
-
-    #[test]
-    fn memory_urls_are_recognized() {
-        assert!(is_memory_url("sqlite::memory:"));
-        assert!(is_memory_url("sqlite://:memory:"));
-        assert!(is_memory_url("sqlite://jobs?mode=memory&cache=shared"));
-        assert!(!is_memory_url("sqlite://jobs.db"));
-        assert!(!is_memory_url("sqlite:memory.db"));
     }
 }

@@ -8,7 +8,7 @@ SET state = 'running',
 WHERE id IN (
     SELECT id FROM (
         SELECT id, priority, run_at FROM jobs
-        WHERE state = 'pending' AND queue IN (SELECT value FROM json_each(?1))
+        WHERE state = 'available' AND queue IN (SELECT value FROM json_each(?1))
           AND run_at <= ?2
         UNION ALL
         SELECT id, priority, run_at FROM jobs
