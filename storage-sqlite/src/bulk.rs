@@ -6,13 +6,17 @@
 //! `UPDATE ... FROM json_each`) and every enqueue of jobs without unique keys (one
 //! `INSERT ... SELECT FROM json_each`): one statement instead of one per call.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use leasehold::time::OffsetDateTime;
 use leasehold::{Enqueued, JobId, JobRecord, Lease, NewJob, StoreError};
 use sqlx::SqliteConnection;
 
-use crate::transition::{Outcome, Transition, complete_bulk, insert_bulk};
+use crate::enqueue::insert_bulk;
+use crate::error::store_error;
+use crate::row::{job_id, micros};
+use crate::sql;
+use crate::transition::{Outcome, Transition};
 
 /// Runs a group's completions and keyless enqueues in bulk; answers, per call, the
 /// outcome of those it settled. The others (and a completion whose lease was not live,
@@ -105,4 +109,30 @@ async fn complete_in_bulk(
         }
     }
     Ok(())
+}
+
+/// Completes, in one statement, each `(lease, now)` of `completions` whose lease is
+/// live; returns the ids of the jobs it completed. The leases must be of distinct
+/// jobs.
+async fn complete_bulk(
+    conn: &mut SqliteConnection,
+    completions: &[(Lease, OffsetDateTime)],
+) -> Result<HashSet<JobId>, StoreError> {
+    let rows: Vec<_> = completions
+        .iter()
+        .map(|(lease, now)| {
+            (
+                lease.job_id.as_uuid().simple().to_string(),
+                lease.token,
+                micros(*now),
+            )
+        })
+        .collect();
+    let rows = serde_json::to_string(&rows).map_err(StoreError::backend)?;
+    let completed = sqlx::query(sql::COMPLETE_BULK)
+        .bind(rows)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(store_error)?;
+    completed.iter().map(job_id).collect()
 }

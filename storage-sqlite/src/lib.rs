@@ -36,6 +36,8 @@
 //! ```
 
 mod bulk;
+mod connect;
+mod enqueue;
 mod error;
 mod options;
 mod row;

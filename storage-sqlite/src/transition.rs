@@ -4,16 +4,15 @@
 //! the other calls of the same group commit go through (see
 //! [`Transition::needs_savepoint`] and the writer).
 
-use std::collections::HashSet;
-
 use leasehold::schedule::{NewSchedule, ScheduleRecord};
 use leasehold::time::OffsetDateTime;
 use leasehold::{Enqueued, HeartbeatStatus, JobId, JobRecord, JobState, Lease, NewJob, StoreError};
 use sqlx::sqlite::SqliteRow;
 use sqlx::{Row, SqliteConnection};
 
-use crate::error::{is_unique_violation, store_error};
-use crate::row::{counter, id_blob, job_id, job_record, micros, schedule_record, state_of};
+use crate::enqueue::enqueue;
+use crate::error::store_error;
+use crate::row::{counter, id_blob, job_record, micros, schedule_record, state_of};
 use crate::sql;
 
 /// A write call, with everything it needs.
@@ -256,32 +255,6 @@ impl Transition {
     }
 }
 
-/// Completes, in one statement, each `(lease, now)` of `completions` whose lease is
-/// live; returns the ids of the jobs it completed. The leases must be of distinct
-/// jobs.
-pub(crate) async fn complete_bulk(
-    conn: &mut SqliteConnection,
-    completions: &[(Lease, OffsetDateTime)],
-) -> Result<HashSet<JobId>, StoreError> {
-    let rows: Vec<_> = completions
-        .iter()
-        .map(|(lease, now)| {
-            (
-                lease.job_id.as_uuid().simple().to_string(),
-                lease.token,
-                micros(*now),
-            )
-        })
-        .collect();
-    let rows = serde_json::to_string(&rows).map_err(StoreError::backend)?;
-    let completed = sqlx::query(sql::COMPLETE_BULK)
-        .bind(rows)
-        .fetch_all(&mut *conn)
-        .await
-        .map_err(store_error)?;
-    completed.iter().map(job_id).collect()
-}
-
 /// A `LIMIT` value: SQLite takes an i64, and any count beyond it means "no limit".
 pub(crate) fn sql_limit(limit: usize) -> i64 {
     i64::try_from(limit).unwrap_or(i64::MAX)
@@ -339,105 +312,6 @@ async fn lease_state(
         Ok((state, token))
     })
     .transpose()
-}
-
-async fn enqueue(
-    conn: &mut SqliteConnection,
-    jobs: &[NewJob],
-    now: OffsetDateTime,
-) -> Result<Outcome, StoreError> {
-    let keyless: Vec<(&NewJob, OffsetDateTime)> = jobs
-        .iter()
-        .filter(|job| job.unique_key.is_none())
-        .map(|job| (job, now))
-        .collect();
-    let bulk = keyless.len() > 1 && insert_bulk(conn, &keyless).await?;
-    let mut answers = Vec::with_capacity(jobs.len());
-    for job in jobs {
-        if bulk && job.unique_key.is_none() {
-            answers.push(Enqueued::inserted(JobRecord::from_new(job.clone(), now)));
-        } else {
-            answers.push(enqueue_one(conn, job, now).await?);
-        }
-    }
-    Ok(Outcome::Enqueued(answers))
-}
-
-/// Inserts in one statement each `(job, now)` of `jobs` (none with a unique key).
-/// Returns `false`, having inserted nothing, when an id already exists (or repeats):
-/// the caller then inserts one by one to name it.
-pub(crate) async fn insert_bulk(
-    conn: &mut SqliteConnection,
-    jobs: &[(&NewJob, OffsetDateTime)],
-) -> Result<bool, StoreError> {
-    let rows: Vec<_> = jobs
-        .iter()
-        .map(|(job, now)| {
-            (
-                job.id.as_uuid().simple().to_string(),
-                job.kind.as_str(),
-                job.queue.as_str(),
-                job.payload.to_string(),
-                job.priority,
-                micros(job.run_at),
-                job.max_attempts,
-                micros(*now),
-            )
-        })
-        .collect();
-    let rows = serde_json::to_string(&rows).map_err(StoreError::backend)?;
-    match sqlx::query(sql::ENQUEUE_BULK)
-        .bind(rows)
-        .execute(&mut *conn)
-        .await
-    {
-        Ok(_) => Ok(true),
-        Err(e) if is_unique_violation(&e) => Ok(false),
-        Err(e) => Err(store_error(e)),
-    }
-}
-
-async fn enqueue_one(
-    conn: &mut SqliteConnection,
-    job: &NewJob,
-    now: OffsetDateTime,
-) -> Result<Enqueued, StoreError> {
-    let inserted = sqlx::query(sql::ENQUEUE)
-        .bind(id_blob(job.id))
-        .bind(job.kind.as_str())
-        .bind(job.queue.as_str())
-        .bind(job.payload.to_string())
-        .bind(i64::from(job.priority))
-        .bind(micros(job.run_at))
-        .bind(i64::from(job.max_attempts))
-        .bind(job.unique_key.as_deref())
-        .bind(micros(now))
-        .execute(&mut *conn)
-        .await
-        .map_err(|e| {
-            if is_unique_violation(&e) {
-                StoreError::Conflict(format!("job {} already exists", job.id))
-            } else {
-                store_error(e)
-            }
-        })?
-        .rows_affected();
-    if inserted > 0 {
-        return Ok(Enqueued::inserted(JobRecord::from_new(job.clone(), now)));
-    }
-    // Nothing inserted: a non-terminal job holds the unique key.
-    let holder = sqlx::query(sql::JOB_BY_UNIQUE_KEY)
-        .bind(job.unique_key.as_deref())
-        .fetch_optional(&mut *conn)
-        .await
-        .map_err(store_error)?;
-    match holder {
-        Some(row) => Ok(Enqueued::duplicate(job_record(&row, now)?)),
-        None => Err(StoreError::backend(format!(
-            "job {} was neither inserted nor held by another job's unique key",
-            job.id
-        ))),
-    }
 }
 
 async fn claim(
