@@ -350,6 +350,19 @@ mod tests {
 
             proptest::prop_assert!(policy.delay(attempt + 1) >= policy.delay(attempt));
         }
+
+        #[test]
+        fn a_constant_backoff_waits_the_same_after_every_attempt(
+            micros in 0u64..=100_000_000_000,
+            a in proptest::prelude::any::<u32>(),
+            b in proptest::prelude::any::<u32>(),
+        ) {
+            let delay = Duration::from_micros(micros);
+            let policy = RetryPolicy::constant(delay).max_delay(Duration::MAX);
+
+            proptest::prop_assert_eq!(policy.delay(a), policy.delay(b));
+            proptest::prop_assert_eq!(policy.delay(a), delay);
+        }
     }
 
     #[test]
