@@ -39,6 +39,9 @@ pub(crate) const FAIL_EXPIRED_LEASES: &str = include_str!("sql/fail_expired_leas
 pub(crate) const GET: &str = include_str!("sql/get.sql");
 /// `sql/heartbeat.sql`: Extends the lease ?2 on job ?1 to ?3, if it is the job's live lease.
 pub(crate) const HEARTBEAT: &str = include_str!("sql/heartbeat.sql");
+/// `sql/heartbeat_bulk.sql`: Extends to ?2 each live lease of the JSON array ?1, each [job id as hex, lease token];
+/// answers the leases it extended.
+pub(crate) const HEARTBEAT_BULK: &str = include_str!("sql/heartbeat_bulk.sql");
 /// `sql/job_by_unique_key.sql`: The non-terminal job holding unique key ?1.
 pub(crate) const JOB_BY_UNIQUE_KEY: &str = include_str!("sql/job_by_unique_key.sql");
 /// `sql/journal_mode_wal.sql`: Turns the database file to write-ahead logging; answers the journal mode in force.
@@ -84,6 +87,7 @@ pub(crate) const ALL: &[(&str, &str)] = &[
     ("fail_expired_leases.sql", FAIL_EXPIRED_LEASES),
     ("get.sql", GET),
     ("heartbeat.sql", HEARTBEAT),
+    ("heartbeat_bulk.sql", HEARTBEAT_BULK),
     ("job_by_unique_key.sql", JOB_BY_UNIQUE_KEY),
     ("journal_mode_wal.sql", JOURNAL_MODE_WAL),
     ("lease_state.sql", LEASE_STATE),
