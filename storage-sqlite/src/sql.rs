@@ -12,7 +12,9 @@ pub(crate) const CANCEL: &str = include_str!("sql/cancel.sql");
 /// priority, run_at, id order. Each arm reads its partial index in that order, so the
 /// merge stops after ?3 rows.
 pub(crate) const CLAIM_QUEUE: &str = include_str!("sql/claim_queue.sql");
-/// `sql/claim_queues.sql`: As claim_queue.sql, for the queues in the JSON array ?1.
+/// `sql/claim_queues.sql`: As claim_queue.sql, for the queues in the JSON array ?1. Rows of several queues come
+/// out of the index queue by queue, so this one sorts the due rows; workers claim one
+/// queue at a time and take claim_queue.sql.
 pub(crate) const CLAIM_QUEUES: &str = include_str!("sql/claim_queues.sql");
 /// `sql/complete.sql`: Ends job ?1 Completed at ?3, if ?2 is its live lease.
 pub(crate) const COMPLETE: &str = include_str!("sql/complete.sql");
