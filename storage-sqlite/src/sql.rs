@@ -12,7 +12,9 @@ pub(crate) const CANCEL: &str = include_str!("sql/cancel.sql");
 /// priority, run_at, id order. Each arm reads its partial index in that order, so the
 /// merge stops after ?3 rows.
 pub(crate) const CLAIM_QUEUE: &str = include_str!("sql/claim_queue.sql");
-/// `sql/claim_queues.sql`: As claim_queue.sql, for the queues in the JSON array ?1.
+/// `sql/claim_queues.sql`: As claim_queue.sql, for the queues in the JSON array ?1. Rows of several queues come
+/// out of the index queue by queue, so this one sorts the due rows; workers claim one
+/// queue at a time and take claim_queue.sql.
 pub(crate) const CLAIM_QUEUES: &str = include_str!("sql/claim_queues.sql");
 /// `sql/complete.sql`: Ends job ?1 Completed at ?3, if ?2 is its live lease.
 pub(crate) const COMPLETE: &str = include_str!("sql/complete.sql");
@@ -39,6 +41,9 @@ pub(crate) const FAIL_EXPIRED_LEASES: &str = include_str!("sql/fail_expired_leas
 pub(crate) const GET: &str = include_str!("sql/get.sql");
 /// `sql/heartbeat.sql`: Extends the lease ?2 on job ?1 to ?3, if it is the job's live lease.
 pub(crate) const HEARTBEAT: &str = include_str!("sql/heartbeat.sql");
+/// `sql/heartbeat_bulk.sql`: Extends to ?2 each live lease of the JSON array ?1, each [job id as hex, lease token];
+/// answers the leases it extended.
+pub(crate) const HEARTBEAT_BULK: &str = include_str!("sql/heartbeat_bulk.sql");
 /// `sql/job_by_unique_key.sql`: The non-terminal job holding unique key ?1.
 pub(crate) const JOB_BY_UNIQUE_KEY: &str = include_str!("sql/job_by_unique_key.sql");
 /// `sql/journal_mode_wal.sql`: Turns the database file to write-ahead logging; answers the journal mode in force.
@@ -102,6 +107,7 @@ pub(crate) const ALL: &[(&str, &str)] = &[
     ("fail_expired_leases.sql", FAIL_EXPIRED_LEASES),
     ("get.sql", GET),
     ("heartbeat.sql", HEARTBEAT),
+    ("heartbeat_bulk.sql", HEARTBEAT_BULK),
     ("job_by_unique_key.sql", JOB_BY_UNIQUE_KEY),
     ("journal_mode_wal.sql", JOURNAL_MODE_WAL),
     ("lease_state.sql", LEASE_STATE),

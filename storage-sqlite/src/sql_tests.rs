@@ -177,6 +177,11 @@ fn hot_statements_never_scan_the_jobs_table() {
         ),
         ("promote_due", PROMOTE_DUE, vec![Text(r#"["a"]"#), Int(0)]),
         ("heartbeat", HEARTBEAT, vec![Blob, Int(1), Int(2)]),
+        (
+            "heartbeat_bulk",
+            HEARTBEAT_BULK,
+            vec![Text(r#"[["0190f0e0a0b0c0d0e0f0a0b0c0d0e0f0",1]]"#), Int(2)],
+        ),
         ("complete", COMPLETE, vec![Blob, Int(1), Int(2)]),
         (
             "complete_bulk",

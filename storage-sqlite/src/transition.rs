@@ -4,6 +4,8 @@
 //! the other calls of the same group commit go through (see
 //! [`Transition::needs_savepoint`] and the writer).
 
+use std::collections::HashSet;
+
 use leasehold::schedule::{NewSchedule, ScheduleRecord};
 use leasehold::time::OffsetDateTime;
 use leasehold::{Enqueued, HeartbeatStatus, JobId, JobRecord, JobState, Lease, NewJob, StoreError};
@@ -12,7 +14,7 @@ use sqlx::{Row, SqliteConnection};
 
 use crate::enqueue::enqueue;
 use crate::error::store_error;
-use crate::row::{counter, id_blob, job_record, micros, schedule_record, state_of};
+use crate::row::{counter, id_blob, job_id, job_record, micros, schedule_record, state_of};
 use crate::sql;
 
 /// A write call, with everything it needs.
@@ -361,15 +363,24 @@ async fn heartbeat(
     leases: &[Lease],
     lease_until: OffsetDateTime,
 ) -> Result<Outcome, StoreError> {
-    let mut answers = Vec::with_capacity(leases.len());
-    for lease in leases {
-        let extended = fenced(sql::HEARTBEAT, lease)
+    let extended: HashSet<Lease> = if let [lease] = leases {
+        let written = fenced(sql::HEARTBEAT, lease)
             .bind(micros(lease_until))
             .execute(&mut *conn)
             .await
             .map_err(store_error)?
             .rows_affected();
-        let answer = if extended > 0 {
+        if written > 0 {
+            HashSet::from([*lease])
+        } else {
+            HashSet::new()
+        }
+    } else {
+        heartbeat_bulk(conn, leases, lease_until).await?
+    };
+    let mut answers = Vec::with_capacity(leases.len());
+    for lease in leases {
+        let answer = if extended.contains(lease) {
             HeartbeatStatus::Extended
         } else {
             match lease_state(conn, lease.job_id).await? {
@@ -382,6 +393,38 @@ async fn heartbeat(
         answers.push(answer);
     }
     Ok(Outcome::Heartbeats(answers))
+}
+
+/// Extends, in one statement, every live lease of `leases`; returns those it extended.
+async fn heartbeat_bulk(
+    conn: &mut SqliteConnection,
+    leases: &[Lease],
+    lease_until: OffsetDateTime,
+) -> Result<HashSet<Lease>, StoreError> {
+    let rows: Vec<_> = leases
+        .iter()
+        .map(|lease| (lease.job_id.as_uuid().simple().to_string(), lease.token))
+        .collect();
+    let rows = serde_json::to_string(&rows).map_err(StoreError::backend)?;
+    let extended = sqlx::query(sql::HEARTBEAT_BULK)
+        .bind(rows)
+        .bind(micros(lease_until))
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(store_error)?;
+    extended
+        .iter()
+        .map(|row| {
+            let token = counter(
+                row.try_get("lease_token").map_err(store_error)?,
+                "lease_token",
+            )?;
+            Ok(Lease {
+                job_id: job_id(row)?,
+                token,
+            })
+        })
+        .collect()
 }
 
 async fn cancel(
