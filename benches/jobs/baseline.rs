@@ -4,7 +4,8 @@
 //!
 //! - one row per transaction: `BEGIN IMMEDIATE`, claim one job, complete it, commit;
 //! - 64 rows per statement: `UPDATE ... WHERE id IN (SELECT ... LIMIT 64) RETURNING id`,
-//!   then one `UPDATE` that completes all 64.
+//!   then one `UPDATE` that completes all 64 (and the same with 8 rows: the most a
+//!   worker of concurrency 8 can claim at once).
 
 use std::str::FromStr;
 use std::time::{Duration, Instant};
@@ -19,6 +20,7 @@ use crate::stores::rate;
 pub(crate) const STORE: &str = "raw-sqlx";
 pub(crate) const SINGLE: &str = "baseline_claim1_complete1_per_tx";
 pub(crate) const BATCH: &str = "baseline_claim64_complete64";
+const SMALL_BATCH: &str = "baseline_claim8_complete8";
 
 const SCHEMA: &str = "
 CREATE TABLE jobs (
@@ -85,18 +87,26 @@ pub(crate) async fn run(report: &mut Report, n: usize) {
     finish(conn, n).await;
     push(report, SINGLE, n, 1, elapsed);
 
+    // 8 rows per statement: what a worker of concurrency 8 could claim at most.
+    batches(report, SMALL_BATCH, n, 8).await;
+    batches(report, BATCH, n, 64).await;
+}
+
+/// Claims `rows` jobs per statement and completes them in one, until `n` are done.
+async fn batches(report: &mut Report, scenario: &str, n: usize, rows: usize) {
     let dir = tempfile::tempdir().expect("a temporary directory");
     let mut conn = prepare(&dir, n).await;
+    let limit = i64::try_from(rows).expect("a small batch");
     let started = Instant::now();
     let mut done = 0;
     while done < n {
         let ids: Vec<i64> = sqlx::query_scalar(CLAIM)
             .bind(NOW)
             .bind(NOW + 30_000_000)
-            .bind(64)
+            .bind(limit)
             .fetch_all(&mut conn)
             .await
-            .expect("claim 64");
+            .expect("claim a batch");
         assert!(!ids.is_empty(), "the baseline ran dry after {done} of {n}");
         let ids_json = serde_json::to_string(&ids).expect("ids serialize");
         sqlx::query(COMPLETE_MANY)
@@ -104,12 +114,12 @@ pub(crate) async fn run(report: &mut Report, n: usize) {
             .bind(NOW)
             .execute(&mut conn)
             .await
-            .expect("complete 64");
+            .expect("complete a batch");
         done += ids.len();
     }
     let elapsed = started.elapsed();
     finish(conn, n).await;
-    push(report, BATCH, n, 64, elapsed);
+    push(report, scenario, n, rows, elapsed);
 }
 
 /// A connection to a new database in `dir` with `n` pending jobs.

@@ -4,8 +4,9 @@
 //! `SqliteStore` on a temporary database file in WAL mode with `synchronous=NORMAL`),
 //! after a raw-sqlx baseline of the same work; `-- --quick` runs a small version of
 //! each in about a minute (CI runs it only to prove it works). `-- --only NAME` runs the
-//! scenarios whose name contains NAME. Every scenario prints one JSON line on stdout;
-//! a table follows at the end.
+//! scenarios whose name contains NAME, `-- --store NAME` those of one store (`memory`,
+//! `sqlite`; handy under a profiler). Every scenario prints one JSON line on stdout; a
+//! table follows at the end.
 //!
 //! - [`store_scenarios`]: enqueue (one per call, 8 callers, batches), claim at 10k and
 //!   1M queued, heartbeats of 1,000 running jobs, memory per queued job.
@@ -77,6 +78,11 @@ fn main() {
         .position(|a| a == "--only")
         .and_then(|i| args.get(i + 1))
         .cloned();
+    let store = args
+        .iter()
+        .position(|a| a == "--store")
+        .and_then(|i| args.get(i + 1))
+        .cloned();
     let sizes = Sizes::new(quick);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -85,7 +91,7 @@ fn main() {
         .expect("a runtime");
     let mut report = Report::new(only);
     let started = Instant::now();
-    runtime.block_on(run(&mut report, sizes));
+    runtime.block_on(run(&mut report, sizes, store.as_deref()));
     report.print_table();
     eprintln!(
         "benchmarks finished in {:.1}s",
@@ -93,18 +99,26 @@ fn main() {
     );
 }
 
-async fn run(report: &mut Report, sizes: Sizes) {
+async fn run(report: &mut Report, sizes: Sizes, only_store: Option<&str>) {
+    let stores: Vec<&str> = stores::store_names()
+        .into_iter()
+        .filter(|name| only_store.is_none_or(|only| only == *name))
+        .collect();
+    let memory = stores.contains(&"memory");
+    let sqlite = stores.contains(&"sqlite");
     // First, while the allocator holds no freed memory that the store could reuse
     // without growing the resident set.
-    store_scenarios::run_memory_only(report, sizes).await;
+    if memory {
+        store_scenarios::run_memory_only(report, sizes).await;
+    }
     let e2e_wanted = [1, 8, 64]
         .iter()
         .any(|c| report.wants(&worker_scenarios::e2e_name(*c)));
-    if report.wants("baseline") || e2e_wanted {
+    if sqlite && (report.wants("baseline") || e2e_wanted) {
         baseline::run(report, sizes.e2e_jobs).await;
     }
     let raw = report.rate_of(baseline::BATCH, baseline::STORE);
-    for name in stores::store_names() {
+    for name in stores {
         store_scenarios::run(report, name, sizes).await;
         let e2e_jobs = if name == "memory" {
             sizes.e2e_jobs * 10
@@ -116,5 +130,7 @@ async fn run(report: &mut Report, sizes: Sizes) {
         }
         worker_scenarios::pickup_in_process(report, name, sizes.pickup_samples).await;
     }
-    remote_pickup::pickup_other_process(report, sizes.pickup_samples).await;
+    if sqlite {
+        remote_pickup::pickup_other_process(report, sizes.pickup_samples).await;
+    }
 }

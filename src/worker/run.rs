@@ -8,6 +8,9 @@ use tokio::sync::watch;
 
 use super::{StopReason, Worker};
 
+/// The longest a round waits for the outcomes being written (see `Worker::settle`).
+const SETTLE: Duration = Duration::from_millis(2);
+
 impl Worker {
     /// Runs until [`Worker::shutdown_token`] is cancelled (or the token given to
     /// [`WorkerBuilder::shutdown_on`](super::WorkerBuilder::shutdown_on)), then shuts
@@ -28,6 +31,12 @@ impl Worker {
         let mut slots = inner.running_count.subscribe();
         let mut idle = settings.poll;
         while !inner.stop.is_cancelled() {
+            self.settle(&mut slots).await;
+            let free: usize = settings
+                .queues
+                .iter()
+                .map(|(queue, concurrency)| concurrency.saturating_sub(inner.running_in(queue)))
+                .sum();
             let claimed = match self.claim_round().await {
                 Ok(started) => Some(started.len()),
                 Err(error) => {
@@ -45,6 +54,12 @@ impl Worker {
             let some_full = open.len() < settings.queues.len();
             if claimed.is_some_and(|n| n > 0) {
                 idle = settings.poll;
+            }
+            // The round filled every free slot and some have freed up since (short
+            // jobs): more work is likely waiting, so claim again at once rather than
+            // sleep until the next due time, which is already past.
+            if claimed == Some(free) && free > 0 && !open.is_empty() {
+                continue;
             }
             let wait = if open.is_empty() {
                 None
@@ -82,6 +97,22 @@ impl Worker {
             }
         }
         self.drain().await;
+    }
+
+    /// Waits (at most [`SETTLE`]) while running jobs are having their outcomes
+    /// written, so that the slots they are about to free are claimed in the same store
+    /// call as the ones free already, rather than one claim per finished job. The
+    /// wait never holds back a slot for longer than that one write.
+    async fn settle(&self, slots: &mut watch::Receiver<usize>) {
+        let inner = &self.inner;
+        let deadline = tokio::time::Instant::now() + SETTLE;
+        while inner.running().values().any(|job| job.finishing) {
+            tokio::select! {
+                _ = slots.changed() => {}
+                () = tokio::time::sleep_until(deadline) => break,
+                () = inner.stop.cancelled() => break,
+            }
+        }
     }
 
     /// [`Worker::run`] until `signal` resolves, then shuts down gracefully.
