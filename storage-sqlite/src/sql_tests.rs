@@ -150,14 +150,15 @@ enum Value {
     Blob,
 }
 
-/// Whether a plan step reads the whole table (a scan that uses no index).
+/// Whether a plan step reads a whole table (a scan that uses no index).
 fn is_full_scan(detail: &str) -> bool {
-    (detail.starts_with("SCAN jobs") || detail.contains("SCAN TABLE jobs"))
-        && !detail.contains("USING")
+    ["jobs", "schedules"].iter().any(|table| {
+        detail == format!("SCAN {table}") || detail.starts_with(&format!("SCAN {table} "))
+    }) && !detail.contains("USING")
 }
 
 #[test]
-fn hot_statements_never_scan_the_jobs_table() {
+fn hot_statements_never_scan_a_table() {
     use Value::{Blob, Int, Text};
     let hot: Vec<(&str, &str, Vec<Value>)> = vec![
         (
@@ -201,6 +202,12 @@ fn hot_statements_never_scan_the_jobs_table() {
         ("job_by_unique_key", JOB_BY_UNIQUE_KEY, vec![Text("k")]),
         ("next_due", NEXT_DUE, vec![Text(r#"["a"]"#)]),
         ("prune", PRUNE, vec![Int(0), Int(10)]),
+        ("due_schedules", DUE_SCHEDULES, vec![Int(0), Int(10)]),
+        (
+            "advance_schedule",
+            ADVANCE_SCHEDULE,
+            vec![Text("s"), Int(0), Int(1), Int(2)],
+        ),
     ];
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -223,7 +230,7 @@ fn hot_statements_never_scan_the_jobs_table() {
             eprintln!("{name}: {plan:?}");
             assert!(
                 !plan.iter().any(|detail| is_full_scan(detail)),
-                "{name} scans the jobs table: {plan:#?}"
+                "{name} scans a whole table: {plan:#?}"
             );
         }
         let claim = &plans[0].1;
