@@ -5,7 +5,7 @@
 //! The two processes share no clock but the wall clock, so each job carries the wall
 //! time of its enqueue call and the handler subtracts it from its own.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -71,7 +71,7 @@ pub(crate) async fn pickup_other_process(report: &mut Report, samples: usize) {
         async move { worker.run().await }
     });
 
-    let mut child = Command::new(std::env::current_exe().expect("this bench binary"))
+    let mut child = Command::new(this_binary())
         .env(ENQUEUER_ENV, &path)
         .env(SAMPLES_ENV, samples.to_string())
         .stdin(Stdio::null())
@@ -104,6 +104,17 @@ pub(crate) async fn pickup_other_process(report: &mut Report, samples: usize) {
         ..Row::default()
     });
     bench.close().await;
+}
+
+/// This very binary: `/proc/self/exe` on Linux, which still names the running file
+/// when a concurrent `cargo build` replaces the bench binary at its path.
+fn this_binary() -> PathBuf {
+    let proc_self = PathBuf::from("/proc/self/exe");
+    if proc_self.exists() {
+        proc_self
+    } else {
+        std::env::current_exe().expect("this bench binary")
+    }
 }
 
 /// The child process: enqueues the jobs one at a time into the database at `db`,
