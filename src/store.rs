@@ -163,10 +163,13 @@ impl Enqueued {
 /// [`retry_rejects_a_stale_lease`], [`fail_rejects_a_stale_lease`],
 /// [`release_rejects_a_stale_lease`]. Tokens only grow, so a lease given back by
 /// `release` never becomes valid again [`a_released_lease_is_never_valid_again`].
-/// A lease on an unknown job is [`StoreError::NotFound`]
-/// [`writes_to_an_unknown_job_are_not_found`].
+/// A lease on an unknown job is [`StoreError::NotFound`] for complete, retry, fail and
+/// release [`writes_to_an_unknown_job_are_not_found`], and [`HeartbeatStatus::Lost`]
+/// for a heartbeat (a batch answers every lease, so one gone job fails no call).
 /// - `heartbeat` sets `lease_until` for each live lease and answers each lease in order
-///   [`heartbeat_extends_a_live_lease`].
+///   [`heartbeat_extends_a_live_lease`]; a lease whose token is the job's and whose job
+///   was cancelled answers [`HeartbeatStatus::Cancelled`] (also after a release: either
+///   way its holder must stop, and nothing it writes is accepted).
 /// - `complete` ends the job `Completed` at `now` [`complete_ends_the_job_completed`].
 /// - `retry` records the error and makes the job pending at `run_at`, claimable then and
 ///   not before [`retry_makes_the_job_claimable_at_the_given_time_not_before`]; on the
