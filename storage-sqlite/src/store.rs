@@ -8,8 +8,9 @@ use leasehold::{
     Enqueued, HeartbeatStatus, JobFilter, JobId, JobRecord, JobState, JobStore, Lease, NewJob,
     StoreError, async_trait,
 };
-use sqlx::{Row, SqlitePool};
+use sqlx::{Row, SqliteConnection, SqlitePool};
 
+use crate::enqueue::enqueue;
 use crate::error::store_error;
 use crate::row::{id_blob, job_record, micros, schedule_record, stored_state_filter, time_of};
 use crate::sql;
@@ -46,6 +47,45 @@ impl fmt::Debug for SqliteStore {
 impl SqliteStore {
     async fn write(&self, transition: Transition) -> Result<Outcome, StoreError> {
         self.writer.call(transition).await
+    }
+
+    /// Enqueues `jobs` inside the caller's own transaction on the same database file,
+    /// so the jobs exist if and only if that transaction commits (the transactional
+    /// outbox: a job for every order row, never one without the other).
+    ///
+    /// `conn` is any connection to this store's database, typically inside
+    /// `pool.begin()`; it holds the write lock until it commits, so keep the
+    /// transaction short: the store's own writes wait for it (up to the busy timeout).
+    /// Workers see the jobs at their next poll once the transaction commits.
+    ///
+    /// ```no_run
+    /// # async fn example(store: leasehold_sqlite::SqliteStore, pool: sqlx::SqlitePool)
+    /// # -> Result<(), Box<dyn std::error::Error>> {
+    /// use leasehold::{Clock, NewJob, SystemClock};
+    ///
+    /// let now = SystemClock.now();
+    /// let mut tx = pool.begin().await?;
+    /// sqlx::query("INSERT INTO orders (id) VALUES (42)").execute(&mut *tx).await?;
+    /// let job = NewJob::new("ship_order", serde_json::json!({"order": 42}), now)?;
+    /// leasehold_sqlite::SqliteStore::enqueue_in(&mut tx, vec![job], now).await?;
+    /// tx.commit().await?; // the order and its job, or neither
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`JobStore::enqueue_many`]; roll the transaction back on an error, since
+    /// some of the jobs may have been written in it.
+    pub async fn enqueue_in(
+        conn: &mut SqliteConnection,
+        jobs: Vec<NewJob>,
+        now: OffsetDateTime,
+    ) -> Result<Vec<Enqueued>, StoreError> {
+        match enqueue(conn, &jobs, now).await? {
+            Outcome::Enqueued(answers) => Ok(answers),
+            other => Err(unexpected(other, "enqueue_in")),
+        }
     }
 }
 

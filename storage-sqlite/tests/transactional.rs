@@ -1,0 +1,81 @@
+//! Enqueue inside the caller's own transaction: the job exists if and only if the
+//! caller's change commits.
+
+use leasehold::testing::conformance::t;
+use leasehold::{JobFilter, JobStore, NewJob};
+use leasehold_sqlite::{SqliteStore, SqliteStoreOptions};
+use sqlx::sqlite::SqlitePoolOptions;
+
+async fn setup() -> (tempfile::TempDir, SqliteStore, sqlx::SqlitePool) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("jobs.db");
+    let store = SqliteStore::connect_with(SqliteStoreOptions::file(&path))
+        .await
+        .unwrap();
+    let pool = SqlitePoolOptions::new()
+        .max_connections(1)
+        .connect(&format!("sqlite://{}", path.display()))
+        .await
+        .unwrap();
+    sqlx::query("CREATE TABLE orders (id INTEGER PRIMARY KEY)")
+        .execute(&pool)
+        .await
+        .unwrap();
+    (dir, store, pool)
+}
+
+fn ship(order: i64) -> NewJob {
+    NewJob::new("ship_order", serde_json::json!({ "order": order }), t(0)).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_enqueued_in_a_committed_transaction_exists() {
+    let (_dir, store, pool) = setup().await;
+    let job = ship(1);
+
+    let mut tx = pool.begin().await.unwrap();
+    sqlx::query("INSERT INTO orders (id) VALUES (1)")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    let enqueued = SqliteStore::enqueue_in(&mut tx, vec![job.clone()], t(0))
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+
+    assert_eq!(enqueued.len(), 1);
+    assert!(!enqueued[0].duplicate);
+    let stored = store.get(job.id, t(0)).await.unwrap().unwrap();
+    assert_eq!(stored.payload, job.payload);
+    let claimed = store
+        .claim(&["default".to_owned()], 10, "w", t(0), t(30))
+        .await
+        .unwrap();
+    assert_eq!(claimed.len(), 1, "workers see the job once it commits");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_enqueued_in_a_rolled_back_transaction_never_exists() {
+    let (_dir, store, pool) = setup().await;
+    let jobs = vec![ship(2), ship(3).unique_key("order:3")];
+
+    let mut tx = pool.begin().await.unwrap();
+    sqlx::query("INSERT INTO orders (id) VALUES (2)")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    SqliteStore::enqueue_in(&mut tx, jobs, t(0)).await.unwrap();
+    tx.rollback().await.unwrap();
+
+    assert_eq!(store.count(&JobFilter::all(), t(0)).await.unwrap(), 0);
+    let orders: i64 = sqlx::query_scalar("SELECT count(*) FROM orders")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(orders, 0);
+    let again = store
+        .enqueue(ship(3).unique_key("order:3"), t(1))
+        .await
+        .unwrap();
+    assert!(!again.duplicate, "the rolled-back job holds no unique key");
+}
