@@ -58,7 +58,7 @@ impl Worker {
             // The round filled every free slot and some have freed up since (short
             // jobs): more work is likely waiting, so claim again at once rather than
             // sleep until the next due time, which is already past.
-            if claimed == Some(free) && free > 0 && !open.is_empty() {
+            if free > 0 && claimed.is_some_and(|n| n >= free) && !open.is_empty() {
                 continue;
             }
             let wait = if open.is_empty() {
