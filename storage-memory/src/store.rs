@@ -26,7 +26,9 @@ pub struct MemoryStore {
 
 #[derive(Debug, Default)]
 struct Inner {
-    jobs: HashMap<JobId, Entry>,
+    /// By id: ids are UUIDv7, so jobs enqueued together sit together, and a claim
+    /// in FIFO order walks neighbouring entries instead of missing the cache on each.
+    jobs: BTreeMap<JobId, Entry>,
     queues: HashMap<Arc<str>, QueueIndex>,
     /// Interned kind and worker names, so each job holds a pointer, not a copy.
     names: HashSet<Arc<str>>,
