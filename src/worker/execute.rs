@@ -134,9 +134,12 @@ async fn record(inner: &Inner, job: &JobRecord, verdict: Verdict) -> Outcome {
             .map_or_else(lost_or_abandoned, |()| Outcome::Completed),
         Verdict::Retry(error) => {
             let delay = inner.settings.retry(&job.kind).delay(job.attempt);
+            // One `now` for the decision and every attempt at writing it: a write
+            // repeated after a transient error still records the job due `delay`
+            // after it failed, never a run time already past at the write.
             let now = clock.now();
             let run_at = later(now, delay);
-            match persist(|| store.retry(lease, run_at, &error, clock.now())).await {
+            match persist(|| store.retry(lease, run_at, &error, now)).await {
                 Ok(JobState::Failed) => Outcome::Failed { error },
                 Ok(_) => Outcome::Retried {
                     delay,
@@ -150,8 +153,9 @@ async fn record(inner: &Inner, job: &JobRecord, verdict: Verdict) -> Outcome {
             .await
             .map_or_else(lost_or_abandoned, |()| Outcome::Failed { error }),
         Verdict::Snooze(delay) => {
-            let run_at = later(clock.now(), delay);
-            persist(|| store.release(lease, run_at, clock.now()))
+            let now = clock.now();
+            let run_at = later(now, delay);
+            persist(|| store.release(lease, run_at, now))
                 .await
                 .map_or_else(lost_or_abandoned, |()| Outcome::Snoozed { run_at })
         }
