@@ -97,8 +97,7 @@ pub(crate) fn quoted_schema(schema: &str) -> Result<String, StoreError> {
         .next()
         .is_some_and(|c| c.is_ascii_lowercase() || c == '_');
     let valid_rest = chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
-    if !valid_start || !valid_rest || schema.len() > MAX_SCHEMA_LEN || schema.starts_with("pg_")
-    {
+    if !valid_start || !valid_rest || schema.len() > MAX_SCHEMA_LEN || schema.starts_with("pg_") {
         return Err(StoreError::backend(format!(
             "invalid schema name {schema:?}: use 1 to {MAX_SCHEMA_LEN} lowercase ASCII \
              letters, digits and '_', starting with a letter or '_', not 'pg_'"

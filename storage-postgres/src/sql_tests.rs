@@ -115,7 +115,10 @@ fn every_sql_file_is_one_statement_in_use() {
         "every file in src/sql has a statement in sql.rs"
     );
     for (name, text) in ALL {
-        let statements = code(text).split(';').filter(|s| !s.trim().is_empty()).count();
+        let statements = code(text)
+            .split(';')
+            .filter(|s| !s.trim().is_empty())
+            .count();
         assert_eq!(statements, 1, "{name} holds one statement");
     }
 }

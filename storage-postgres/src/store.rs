@@ -333,7 +333,8 @@ impl JobStore for PostgresStore {
             return Ok(Vec::new());
         }
         let mut tx = self.pool_ref().begin().await.map_err(store_error)?;
-        let answers = insert_jobs(&self.inner.sql, &mut tx, &jobs, now, &self.inner.channel).await?;
+        let answers =
+            insert_jobs(&self.inner.sql, &mut tx, &jobs, now, &self.inner.channel).await?;
         tx.commit().await.map_err(store_error)?;
         Ok(answers)
     }
@@ -657,7 +658,8 @@ impl JobStore for PostgresStore {
                 "schedule {name:?} is no longer due at {slot}"
             )));
         }
-        let answers = insert_jobs(&self.inner.sql, &mut tx, &jobs, now, &self.inner.channel).await?;
+        let answers =
+            insert_jobs(&self.inner.sql, &mut tx, &jobs, now, &self.inner.channel).await?;
         tx.commit().await.map_err(store_error)?;
         Ok(answers)
     }

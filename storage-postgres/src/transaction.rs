@@ -80,7 +80,14 @@ impl PostgresStore {
         }
         // A savepoint inside the caller's transaction (or a transaction of its own).
         let mut savepoint = conn.begin().await.map_err(store_error)?;
-        let answers = insert_jobs(self.statements(), &mut savepoint, &jobs, now, self.channel()).await?;
+        let answers = insert_jobs(
+            self.statements(),
+            &mut savepoint,
+            &jobs,
+            now,
+            self.channel(),
+        )
+        .await?;
         savepoint.commit().await.map_err(store_error)?;
         Ok(answers)
     }

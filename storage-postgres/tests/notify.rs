@@ -72,7 +72,10 @@ async fn a_burst_of_enqueues_is_one_change_and_a_rollback_wakes_nobody() {
     assert!(changed(&mut woken, PATIENCE).await, "the listener connects");
 
     let mut tx = enqueuing.pool().begin().await.unwrap();
-    enqueuing.enqueue_in(&mut tx, job("never"), t(0)).await.unwrap();
+    enqueuing
+        .enqueue_in(&mut tx, job("never"), t(0))
+        .await
+        .unwrap();
     tx.rollback().await.unwrap();
     let after_rollback = changed(&mut woken, Duration::from_millis(500)).await;
     let burst: Vec<NewJob> = (0..200).map(|i| job(&format!("k{i}"))).collect();
@@ -84,7 +87,10 @@ async fn a_burst_of_enqueues_is_one_change_and_a_rollback_wakes_nobody() {
 
     assert!(!after_rollback, "a rolled back enqueue notifies nobody");
     assert!(after_burst, "the committed batch wakes the subscriber");
-    assert!(!again, "the batch into one queue was one notification (counter at {seen})");
+    assert!(
+        !again,
+        "the batch into one queue was one notification (counter at {seen})"
+    );
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -99,7 +105,10 @@ async fn a_worker_wakes_for_a_job_enqueued_through_another_store() {
     let schemas = Schemas::new(&url);
     let (working, enqueuing) = two_stores(&schemas).await;
     let mut signal = working.subscribe_enqueued();
-    assert!(changed(&mut signal, PATIENCE).await, "the listener connects");
+    assert!(
+        changed(&mut signal, PATIENCE).await,
+        "the listener connects"
+    );
     let store: Arc<dyn JobStore> = Arc::new(working.clone());
     let worker = Worker::builder_for(store, Arc::new(SystemClock))
         .enqueue_signal(working.subscribe_enqueued())
@@ -118,7 +127,11 @@ async fn a_worker_wakes_for_a_job_enqueued_through_another_store() {
     let id = producer.enqueue(&Ping).await.unwrap().job.id;
     let done = tokio::time::timeout(PATIENCE, async {
         loop {
-            let job = working.get(id, t(0)).await.unwrap().expect("the job exists");
+            let job = working
+                .get(id, t(0))
+                .await
+                .unwrap()
+                .expect("the job exists");
             if job.state == JobState::Completed {
                 return;
             }
@@ -129,7 +142,10 @@ async fn a_worker_wakes_for_a_job_enqueued_through_another_store() {
     shutdown.cancel();
     running.await.unwrap();
 
-    assert!(done.is_ok(), "the worker ran the job long before its next poll");
+    assert!(
+        done.is_ok(),
+        "the worker ran the job long before its next poll"
+    );
     assert_eq!(
         working
             .count(&JobFilter::all().state(JobState::Completed), t(0))

@@ -75,7 +75,9 @@ async fn child(role: &str) {
                 .claim(&queues, limit, &worker, now, lease_until)
                 .await
                 .expect("the claim succeeds");
-            let mut log = PgConnection::connect(&url).await.expect("the run log opens");
+            let mut log = PgConnection::connect(&url)
+                .await
+                .expect("the run log opens");
             log_runs(&mut log, &schema, &jobs, &worker, "start", now).await;
             println!("{CLAIMED_MARKER} {}", jobs.len());
             // Holds the leases until the parent kills this process (bounded anyway).
@@ -267,7 +269,11 @@ fn runs_per_job(log: &[Event]) -> HashMap<Uuid, Vec<(String, bool, i64)>> {
     runs
 }
 
-async fn count(store: &PostgresStore, state: JobState, now: leasehold::time::OffsetDateTime) -> u64 {
+async fn count(
+    store: &PostgresStore,
+    state: JobState,
+    now: leasehold::time::OffsetDateTime,
+) -> u64 {
     store
         .count(&JobFilter::all().queue(QUEUE).state(state), now)
         .await
@@ -306,16 +312,28 @@ async fn several_processes_complete_every_job_exactly_once() {
         "every job ran exactly once, start to end: no overlapping runs"
     );
     assert_eq!(
-        scalar(&store, "SELECT count(*) FROM {schema}.jobs WHERE attempt <> 1 OR lease_token <> 1").await,
+        scalar(
+            &store,
+            "SELECT count(*) FROM {schema}.jobs WHERE attempt <> 1 OR lease_token <> 1"
+        )
+        .await,
         0,
         "no job was claimed twice"
     );
     assert_eq!(
-        scalar(&store, "SELECT count(*) FROM {schema}.jobs WHERE state = 'completed'").await,
+        scalar(
+            &store,
+            "SELECT count(*) FROM {schema}.jobs WHERE state = 'completed'"
+        )
+        .await,
         4000
     );
     assert_eq!(
-        scalar(&store, "SELECT count(*) FROM {schema}.runs WHERE event = 'end'").await,
+        scalar(
+            &store,
+            "SELECT count(*) FROM {schema}.runs WHERE event = 'end'"
+        )
+        .await,
         4000,
         "4000 completions, no more"
     );
@@ -340,7 +358,10 @@ async fn a_killed_processs_leases_are_taken_over_after_they_expire() {
     doomed.start_kill().expect("SIGKILL is sent");
     let status = doomed.wait().await.unwrap();
     let held: Vec<Lease> = store
-        .list(&JobFilter::all().queue(QUEUE).state(JobState::Running), t(0))
+        .list(
+            &JobFilter::all().queue(QUEUE).state(JobState::Running),
+            t(0),
+        )
         .await
         .unwrap()
         .iter()

@@ -16,7 +16,9 @@ fn job(kind: &str) -> NewJob {
 }
 
 async fn execute(url: &str, sql: String) {
-    let mut conn = PgConnection::connect(url).await.expect("the server answers");
+    let mut conn = PgConnection::connect(url)
+        .await
+        .expect("the server answers");
     sqlx::raw_sql(AssertSqlSafe(sql))
         .execute(&mut conn)
         .await
@@ -24,7 +26,9 @@ async fn execute(url: &str, sql: String) {
 }
 
 async fn scalar(url: &str, sql: String) -> i64 {
-    let mut conn = PgConnection::connect(url).await.expect("the server answers");
+    let mut conn = PgConnection::connect(url)
+        .await
+        .expect("the server answers");
     sqlx::query_scalar(AssertSqlSafe(sql))
         .fetch_one(&mut conn)
         .await
@@ -57,7 +61,10 @@ async fn concurrent_connects_migrate_the_schema_once() {
     assert_eq!(applied, 2, "each migration applied once");
     assert_eq!(distinct, 2);
     let enqueued = stores[0].enqueue(job("shared"), t(0)).await.unwrap().job;
-    assert_eq!(stores[7].get(enqueued.id, t(0)).await.unwrap(), Some(enqueued));
+    assert_eq!(
+        stores[7].get(enqueued.id, t(0)).await.unwrap(),
+        Some(enqueued)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -65,7 +72,9 @@ async fn a_schema_migrated_by_a_newer_leasehold_is_refused() {
     let Some(url) = test_url() else { return };
     let schemas = Schemas::new(&url);
     let schema = schemas.fresh();
-    let store = PostgresStore::connect_with(options(&url, &schema)).await.unwrap();
+    let store = PostgresStore::connect_with(options(&url, &schema))
+        .await
+        .unwrap();
     let kept = store.enqueue(job("kept"), t(0)).await.unwrap().job;
     store.close().await;
     execute(
@@ -88,7 +97,11 @@ async fn a_schema_migrated_by_a_newer_leasehold_is_refused() {
         other => panic!("expected Incompatible, got {other:?}"),
     }
     let jobs = scalar(&url, format!("SELECT count(*) FROM \"{schema}\".jobs")).await;
-    assert_eq!(jobs, 1, "the refused schema was left as it was ({})", kept.id);
+    assert_eq!(
+        jobs, 1,
+        "the refused schema was left as it was ({})",
+        kept.id
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -138,7 +151,9 @@ async fn stores_on_two_schemas_are_independent_whatever_the_pools_search_path() 
         .max_connections(2)
         .after_connect(|conn, _| {
             Box::pin(async move {
-                sqlx::query("SET search_path TO public").execute(conn).await?;
+                sqlx::query("SET search_path TO public")
+                    .execute(conn)
+                    .await?;
                 Ok(())
             })
         })
@@ -148,7 +163,9 @@ async fn stores_on_two_schemas_are_independent_whatever_the_pools_search_path() 
     let a = PostgresStore::from_pool_in_schema(pool.clone(), &first)
         .await
         .unwrap();
-    let b = PostgresStore::from_pool_in_schema(pool, &second).await.unwrap();
+    let b = PostgresStore::from_pool_in_schema(pool, &second)
+        .await
+        .unwrap();
 
     a.enqueue(job("only-in-a"), t(0)).await.unwrap();
 
@@ -162,11 +179,18 @@ async fn jobs_survive_a_reconnect() {
     let Some(url) = test_url() else { return };
     let schemas = Schemas::new(&url);
     let schema = schemas.fresh();
-    let store = PostgresStore::connect_with(options(&url, &schema)).await.unwrap();
+    let store = PostgresStore::connect_with(options(&url, &schema))
+        .await
+        .unwrap();
     let enqueued = store.enqueue(job("kept"), t(0)).await.unwrap().job;
     store.close().await;
 
-    let reopened = PostgresStore::connect_with(options(&url, &schema)).await.unwrap();
+    let reopened = PostgresStore::connect_with(options(&url, &schema))
+        .await
+        .unwrap();
 
-    assert_eq!(reopened.get(enqueued.id, t(0)).await.unwrap(), Some(enqueued));
+    assert_eq!(
+        reopened.get(enqueued.id, t(0)).await.unwrap(),
+        Some(enqueued)
+    );
 }

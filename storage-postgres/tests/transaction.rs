@@ -21,10 +21,12 @@ async fn setup(schemas: &Schemas) -> (PostgresStore, String) {
         .await
         .unwrap();
     let table = format!("\"{schema}\".signups");
-    sqlx::query(AssertSqlSafe(format!("CREATE TABLE {table} (email TEXT NOT NULL)")))
-        .execute(store.pool())
-        .await
-        .unwrap();
+    sqlx::query(AssertSqlSafe(format!(
+        "CREATE TABLE {table} (email TEXT NOT NULL)"
+    )))
+    .execute(store.pool())
+    .await
+    .unwrap();
     (store, table)
 }
 
@@ -36,11 +38,13 @@ async fn signups(store: &PostgresStore, table: &str) -> i64 {
 }
 
 async fn insert_signup(tx: &mut sqlx::PgConnection, table: &str) {
-    sqlx::query(AssertSqlSafe(format!("INSERT INTO {table} (email) VALUES ($1)")))
-        .bind("ada@example.com")
-        .execute(tx)
-        .await
-        .unwrap();
+    sqlx::query(AssertSqlSafe(format!(
+        "INSERT INTO {table} (email) VALUES ($1)"
+    )))
+    .bind("ada@example.com")
+    .execute(tx)
+    .await
+    .unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -51,11 +55,17 @@ async fn a_job_enqueued_in_a_committed_transaction_exists_with_the_callers_write
     let mut tx = store.pool().begin().await.unwrap();
     insert_signup(&mut tx, &table).await;
 
-    let enqueued = store.enqueue_in(&mut tx, job("welcome"), t(0)).await.unwrap();
+    let enqueued = store
+        .enqueue_in(&mut tx, job("welcome"), t(0))
+        .await
+        .unwrap();
     let seen_outside = store.get(enqueued.job.id, t(0)).await.unwrap();
     tx.commit().await.unwrap();
 
-    assert!(seen_outside.is_none(), "nobody sees the job before the commit");
+    assert!(
+        seen_outside.is_none(),
+        "nobody sees the job before the commit"
+    );
     assert_eq!(signups(&store, &table).await, 1);
     assert_eq!(
         store.get(enqueued.job.id, t(0)).await.unwrap(),

@@ -56,7 +56,10 @@ impl Schemas {
     /// A fresh schema name, dropped with `self`.
     pub(crate) fn fresh(&self) -> String {
         let schema = fresh_schema();
-        self.names.lock().expect("not poisoned").push(schema.clone());
+        self.names
+            .lock()
+            .expect("not poisoned")
+            .push(schema.clone());
         schema
     }
 
