@@ -347,10 +347,17 @@ impl JobStore for PostgresStore {
         now: OffsetDateTime,
         lease_until: OffsetDateTime,
     ) -> Result<Vec<JobRecord>, StoreError> {
-        let statement = match queues {
+        let mut distinct: Vec<String> = Vec::with_capacity(queues.len());
+        for queue in queues {
+            if !distinct.contains(queue) {
+                distinct.push(queue.clone());
+            }
+        }
+        let statement = match distinct.as_slice() {
             [] => return Ok(Vec::new()),
             [queue] => query(&self.inner.sql.claim_queue).bind(queue.clone()),
-            _ => query(&self.inner.sql.claim_queues).bind(queues.to_vec()),
+            // Distinct: a queue named twice would lock and count its rows twice.
+            _ => query(&self.inner.sql.claim_queues).bind(distinct),
         };
         let rows = statement
             .bind(micros(now))

@@ -1,5 +1,7 @@
--- As claim_queue.sql, for the queues in the array $1 (no longer one ordered index
--- range: the due rows of all the queues are sorted, up to $3 of them).
+-- As claim_queue.sql, for the distinct queues in the array $1: `ready` reads each
+-- queue's first $3 due rows in claim order from jobs_ready (a sort over the whole
+-- backlog of several queues would read all of it), and `picked` merges them. Rows
+-- locked but not picked are let go when the statement's transaction ends.
 WITH failed AS (
     UPDATE {schema}.jobs
     SET state = 'failed',
@@ -14,11 +16,15 @@ WITH failed AS (
     )
     RETURNING id
 ), ready AS (
-    SELECT id, priority, run_at FROM {schema}.jobs
-    WHERE state = 'pending' AND queue = ANY($1) AND run_at <= $2
-    ORDER BY priority, run_at, id
-    LIMIT $3
-    FOR UPDATE SKIP LOCKED
+    SELECT r.id, r.priority, r.run_at
+    FROM UNNEST($1::text[]) AS q (queue)
+    CROSS JOIN LATERAL (
+        SELECT id, priority, run_at FROM {schema}.jobs
+        WHERE state = 'pending' AND queue = q.queue AND run_at <= $2
+        ORDER BY priority, run_at, id
+        LIMIT $3
+        FOR UPDATE SKIP LOCKED
+    ) AS r
 ), expired AS (
     SELECT id, priority, run_at FROM {schema}.jobs
     WHERE state = 'running' AND queue = ANY($1) AND lease_until <= $2
