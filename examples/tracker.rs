@@ -13,9 +13,9 @@
 //!    every check fails (a flaky network) and is retried with exponential backoff.
 //! 2. The process "deploys": everything shuts down gracefully, three seconds pass with
 //!    nothing running, and a new scheduler and worker start on the same file,
-//!    registering the same schedules again. The missed-run policy (`RunOnce`) fires one
-//!    job for the downtime, and the schedule goes on on its grid. Every slot yields
-//!    exactly one job.
+//!    registering the same schedules again. The stored next slot survives the restart;
+//!    the missed-run policy (`RunOnce`) decides what happens to slots that fell in the
+//!    downtime, and the schedule goes on on its grid. Every slot yields exactly one job.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -149,6 +149,26 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         "{} jobs for {} slots: {completed} completed, {retried} after a retry",
         jobs.len(),
         slots.len(),
+    );
+    let mut fired: Vec<_> = jobs
+        .iter()
+        .filter(|j| j.kind == CheckResource::KIND)
+        // The unique key names the slot: `schedule:NAME@MICROS` (run_at moved on retry).
+        .filter_map(|j| {
+            j.unique_key
+                .as_deref()?
+                .strip_prefix("schedule:status-page@")?
+                .parse()
+                .ok()
+        })
+        .filter_map(leasehold::clock::from_unix_micros)
+        .map(|slot| slot.time().to_string())
+        .collect();
+    fired.sort();
+    println!("status-page slots fired (UTC): {}", fired.join(", "));
+    println!(
+        "slots that fell in the downtime were handled by RunOnce: one job for them, unless \
+         an on-time slot fired right after the restart"
     );
     assert_eq!(slots.len(), jobs.len(), "every slot yields exactly one job");
     let _ = std::fs::remove_file(&path);

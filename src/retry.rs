@@ -309,6 +309,62 @@ mod tests {
         }
     }
 
+    fn any_backoff() -> impl proptest::strategy::Strategy<Value = Backoff> {
+        use proptest::prelude::*;
+        let micros = || (0u64..=10_000_000_000).prop_map(Duration::from_micros);
+        prop_oneof![
+            micros().prop_map(Backoff::Constant),
+            (micros(), micros()).prop_map(|(initial, step)| Backoff::Linear { initial, step }),
+            (micros(), 1u32..=10)
+                .prop_map(|(initial, factor)| Backoff::Exponential { initial, factor }),
+        ]
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn a_delay_stays_within_the_jitter_band_below_the_cap(
+            backoff in any_backoff(),
+            cap_micros in 0u64..=100_000_000_000,
+            jitter in 0.0f64..=1.0,
+            attempt in proptest::prelude::any::<u32>(),
+            r in 0.0f64..1.0,
+        ) {
+            let cap = Duration::from_micros(cap_micros);
+            let policy = RetryPolicy::new(backoff).max_delay(cap).jitter(jitter);
+            let capped = backoff.delay(attempt).min(cap);
+
+            let delay = policy.delay_with(attempt, r);
+
+            proptest::prop_assert!(delay <= capped);
+            let floor = capped.as_secs_f64() * (1.0 - jitter) - 2e-6;
+            proptest::prop_assert!(delay.as_secs_f64() >= floor, "{delay:?} < {floor}");
+            proptest::prop_assert_eq!(delay.subsec_nanos() % 1_000, 0);
+        }
+
+        #[test]
+        fn without_jitter_a_later_attempt_never_waits_less(
+            backoff in any_backoff(),
+            attempt in 0u32..u32::MAX,
+        ) {
+            let policy = RetryPolicy::new(backoff);
+
+            proptest::prop_assert!(policy.delay(attempt + 1) >= policy.delay(attempt));
+        }
+
+        #[test]
+        fn a_constant_backoff_waits_the_same_after_every_attempt(
+            micros in 0u64..=100_000_000_000,
+            a in proptest::prelude::any::<u32>(),
+            b in proptest::prelude::any::<u32>(),
+        ) {
+            let delay = Duration::from_micros(micros);
+            let policy = RetryPolicy::constant(delay).max_delay(Duration::MAX);
+
+            proptest::prop_assert_eq!(policy.delay(a), policy.delay(b));
+            proptest::prop_assert_eq!(policy.delay(a), delay);
+        }
+    }
+
     #[test]
     fn the_default_is_exponential_with_jitter() {
         let policy = RetryPolicy::default();

@@ -1,12 +1,26 @@
 //! leasehold's benchmarks: throughput, pickup latency, scale and memory per store.
 //!
-//! `cargo bench --bench jobs` runs every scenario; `-- --quick` runs a small version of
+//! `cargo bench --bench jobs` runs every scenario on every store (`MemoryStore`, and
+//! `SqliteStore` on a temporary database file in WAL mode with `synchronous=NORMAL`),
+//! after a raw-sqlx baseline of the same work; `-- --quick` runs a small version of
 //! each in about a minute (CI runs it only to prove it works). `-- --only NAME` runs the
-//! scenarios whose name contains NAME. Every scenario prints one JSON line on stdout;
-//! a table follows at the end.
+//! scenarios whose name contains NAME, `-- --store NAME` those of one store (`memory`,
+//! `sqlite`; handy under a profiler). Every scenario prints one JSON line on stdout; a
+//! table follows at the end.
+//!
+//! - [`store_scenarios`]: enqueue (one per call, 8 callers, batches), claim at 10k and
+//!   1M queued, heartbeats of 1,000 running jobs, memory per queued job.
+//! - [`worker_scenarios`]: no-op jobs end to end through a `Worker` at concurrency 1,
+//!   8 and 64; idle pickup latency in the same process.
+//! - [`remote_pickup`]: idle pickup latency of a job another process enqueued.
+//! - [`baseline`]: the raw-sqlx single-row and 64-row claim/complete loops.
 
+mod baseline;
+mod remote_pickup;
 mod report;
 mod store_scenarios;
+mod stores;
+mod worker_scenarios;
 
 use std::time::Instant;
 
@@ -20,6 +34,10 @@ pub(crate) struct Sizes {
     pub(crate) scale_large: usize,
     pub(crate) running: usize,
     pub(crate) memory_jobs: usize,
+    /// Jobs per end-to-end run on SQLite (and of the raw baseline); the memory store
+    /// runs ten times as many, so its run lasts long enough to time.
+    pub(crate) e2e_jobs: usize,
+    pub(crate) pickup_samples: usize,
 }
 
 impl Sizes {
@@ -31,6 +49,8 @@ impl Sizes {
                 scale_large: 100_000,
                 running: 1_000,
                 memory_jobs: 100_000,
+                e2e_jobs: 10_000,
+                pickup_samples: 50,
             }
         } else {
             Sizes {
@@ -39,17 +59,28 @@ impl Sizes {
                 scale_large: 1_000_000,
                 running: 1_000,
                 memory_jobs: 1_000_000,
+                e2e_jobs: 10_000,
+                pickup_samples: 200,
             }
         }
     }
 }
 
 fn main() {
+    if let Some(db) = std::env::var_os(remote_pickup::ENQUEUER_ENV) {
+        remote_pickup::enqueuer_main(std::path::Path::new(&db));
+        return;
+    }
     let args: Vec<String> = std::env::args().collect();
     let quick = args.iter().any(|a| a == "--quick");
     let only = args
         .iter()
         .position(|a| a == "--only")
+        .and_then(|i| args.get(i + 1))
+        .cloned();
+    let store = args
+        .iter()
+        .position(|a| a == "--store")
         .and_then(|i| args.get(i + 1))
         .cloned();
     let sizes = Sizes::new(quick);
@@ -60,10 +91,46 @@ fn main() {
         .expect("a runtime");
     let mut report = Report::new(only);
     let started = Instant::now();
-    runtime.block_on(store_scenarios::run(&mut report, sizes));
+    runtime.block_on(run(&mut report, sizes, store.as_deref()));
     report.print_table();
     eprintln!(
         "benchmarks finished in {:.1}s",
         started.elapsed().as_secs_f64()
     );
+}
+
+async fn run(report: &mut Report, sizes: Sizes, only_store: Option<&str>) {
+    let stores: Vec<&str> = stores::store_names()
+        .into_iter()
+        .filter(|name| only_store.is_none_or(|only| only == *name))
+        .collect();
+    let memory = stores.contains(&"memory");
+    let sqlite = stores.contains(&"sqlite");
+    // First, while the allocator holds no freed memory that the store could reuse
+    // without growing the resident set.
+    if memory {
+        store_scenarios::run_memory_only(report, sizes).await;
+    }
+    let e2e_wanted = [1, 8, 64]
+        .iter()
+        .any(|c| report.wants(&worker_scenarios::e2e_name(*c)));
+    if sqlite && (report.wants("baseline") || e2e_wanted) {
+        baseline::run(report, sizes.e2e_jobs).await;
+    }
+    let raw = report.rate_of(baseline::BATCH, baseline::STORE);
+    for name in stores {
+        store_scenarios::run(report, name, sizes).await;
+        let e2e_jobs = if name == "memory" {
+            sizes.e2e_jobs * 10
+        } else {
+            sizes.e2e_jobs
+        };
+        for concurrency in [1, 8, 64] {
+            worker_scenarios::e2e(report, name, e2e_jobs, concurrency, raw).await;
+        }
+        worker_scenarios::pickup_in_process(report, name, sizes.pickup_samples).await;
+    }
+    if sqlite {
+        remote_pickup::pickup_other_process(report, sizes.pickup_samples).await;
+    }
 }

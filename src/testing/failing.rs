@@ -1,5 +1,7 @@
 //! [`FailingStore`]: wraps any store and makes chosen calls fail, to test how callers
-//! survive a store that errors (a lost connection, a locked file, a timeout).
+//! survive a store that errors (a lost connection, a locked file, a timeout), and keeps
+//! a [`LeaseEvent`] history of every lease change the store made, to check invariants
+//! such as "no two leases on one job ever overlap" after the fact.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -32,6 +34,42 @@ pub enum Faults {
     },
 }
 
+/// A lease change the wrapped store made (recorded when the inner call succeeded, even
+/// if the caller was then told of an injected fault).
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum LeaseEvent {
+    /// A claim leased the job.
+    Claimed {
+        /// The lease.
+        lease: Lease,
+        /// The attempt it started.
+        attempt: u32,
+        /// The claim's `now`.
+        at: OffsetDateTime,
+        /// The lease's end.
+        until: OffsetDateTime,
+    },
+    /// A heartbeat extended the lease.
+    Extended {
+        /// The lease.
+        lease: Lease,
+        /// The lease's new end.
+        until: OffsetDateTime,
+    },
+    /// The lease ended with a write: complete, retry, fail or release.
+    Ended {
+        /// The lease.
+        lease: Lease,
+        /// `"complete"`, `"retry"`, `"fail"` or `"release"`.
+        verb: &'static str,
+        /// The write's `now`.
+        at: OffsetDateTime,
+        /// When the job is due again (retry and release).
+        run_at: Option<OffsetDateTime>,
+    },
+}
+
 #[derive(Debug)]
 struct State {
     faults: Faults,
@@ -41,6 +79,7 @@ struct State {
     after_write: bool,
     calls: HashMap<&'static str, u64>,
     injected: u64,
+    history: Vec<LeaseEvent>,
 }
 
 /// A store that forwards to `S` and fails calls as [`Faults`] says, with
@@ -77,6 +116,7 @@ impl<S: JobStore> FailingStore<S> {
                 after_write: false,
                 calls: HashMap::new(),
                 injected: 0,
+                history: Vec::new(),
             })),
         }
     }
@@ -109,6 +149,42 @@ impl<S: JobStore> FailingStore<S> {
     /// How many faults were injected so far.
     pub fn injected(&self) -> u64 {
         self.lock().injected
+    }
+
+    /// Every lease change the wrapped store made so far, in order.
+    pub fn history(&self) -> Vec<LeaseEvent> {
+        self.lock().history.clone()
+    }
+
+    fn record(&self, events: impl IntoIterator<Item = LeaseEvent>) {
+        self.lock().history.extend(events);
+    }
+
+    /// Forwards a lease-ending write and records it when the store made it.
+    async fn end<T, F>(
+        &self,
+        verb: &'static str,
+        lease: Lease,
+        at: OffsetDateTime,
+        run_at: Option<OffsetDateTime>,
+        call: F,
+    ) -> Result<T, StoreError>
+    where
+        F: Future<Output = Result<T, StoreError>>,
+    {
+        self.call(verb, async {
+            let result = call.await;
+            if result.is_ok() {
+                self.record([LeaseEvent::Ended {
+                    lease,
+                    verb,
+                    at,
+                    run_at,
+                }]);
+            }
+            result
+        })
+        .await
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
@@ -173,19 +249,48 @@ impl<S: JobStore> JobStore for FailingStore<S> {
         now: OffsetDateTime,
         lease_until: OffsetDateTime,
     ) -> Result<Vec<JobRecord>, StoreError> {
-        let call = self.inner.claim(queues, limit, worker, now, lease_until);
-        self.call("claim", call).await
+        self.call("claim", async {
+            let claimed = self
+                .inner
+                .claim(queues, limit, worker, now, lease_until)
+                .await?;
+            self.record(claimed.iter().map(|job| LeaseEvent::Claimed {
+                lease: job.lease(),
+                attempt: job.attempt,
+                at: now,
+                until: lease_until,
+            }));
+            Ok(claimed)
+        })
+        .await
     }
     async fn heartbeat(
         &self,
         leases: &[Lease],
         lease_until: OffsetDateTime,
     ) -> Result<Vec<HeartbeatStatus>, StoreError> {
-        self.call("heartbeat", self.inner.heartbeat(leases, lease_until))
-            .await
+        self.call("heartbeat", async {
+            let answers = self.inner.heartbeat(leases, lease_until).await?;
+            let extended = leases.iter().zip(&answers).filter_map(|(lease, answer)| {
+                (*answer == HeartbeatStatus::Extended).then_some(LeaseEvent::Extended {
+                    lease: *lease,
+                    until: lease_until,
+                })
+            });
+            self.record(extended);
+            Ok(answers)
+        })
+        .await
     }
     async fn complete(&self, lease: Lease, now: OffsetDateTime) -> Result<(), StoreError> {
-        self.call("complete", self.inner.complete(lease, now)).await
+        self.end(
+            "complete",
+            lease,
+            now,
+            None,
+            self.inner.complete(lease, now),
+        )
+        .await
     }
     async fn retry(
         &self,
@@ -194,11 +299,12 @@ impl<S: JobStore> JobStore for FailingStore<S> {
         error: &str,
         now: OffsetDateTime,
     ) -> Result<JobState, StoreError> {
-        self.call("retry", self.inner.retry(lease, run_at, error, now))
-            .await
+        let call = self.inner.retry(lease, run_at, error, now);
+        self.end("retry", lease, now, Some(run_at), call).await
     }
     async fn fail(&self, lease: Lease, error: &str, now: OffsetDateTime) -> Result<(), StoreError> {
-        self.call("fail", self.inner.fail(lease, error, now)).await
+        self.end("fail", lease, now, None, self.inner.fail(lease, error, now))
+            .await
     }
     async fn release(
         &self,
@@ -206,8 +312,8 @@ impl<S: JobStore> JobStore for FailingStore<S> {
         run_at: OffsetDateTime,
         now: OffsetDateTime,
     ) -> Result<(), StoreError> {
-        self.call("release", self.inner.release(lease, run_at, now))
-            .await
+        let call = self.inner.release(lease, run_at, now);
+        self.end("release", lease, now, Some(run_at), call).await
     }
     async fn cancel(&self, id: JobId, now: OffsetDateTime) -> Result<JobRecord, StoreError> {
         self.call("cancel", self.inner.cancel(id, now)).await

@@ -25,6 +25,7 @@ use proptest::test_runner::TestCaseError;
 use serde_json::json;
 use time::{Duration, OffsetDateTime};
 
+use crate::schedule::{NewSchedule, ScheduleRecord, ScheduleSpec};
 use crate::testing::conformance::{StoreFactory, t};
 use crate::{
     HeartbeatStatus, JobFilter, JobId, JobRecord, JobState, JobStore, Lease, NewJob, StoreError,
@@ -83,6 +84,29 @@ pub enum Op {
     Advance {
         secs: i64,
     },
+    /// `spec` picks one of two interval specs; `next_secs` is the slot after now.
+    UpsertSchedule {
+        name: usize,
+        spec: usize,
+        next_secs: i64,
+    },
+    /// Fires the stored slot (`current`) or a stale one, with `jobs` slot jobs.
+    FireSchedule {
+        name: usize,
+        current: bool,
+        jobs: usize,
+        next_secs: i64,
+    },
+    PauseSchedule {
+        name: usize,
+    },
+    ResumeSchedule {
+        name: usize,
+        next_secs: i64,
+    },
+    RemoveSchedule {
+        name: usize,
+    },
 }
 
 fn job_spec() -> impl Strategy<Value = JobSpec> {
@@ -115,7 +139,24 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (0usize..64).prop_map(|job| Op::Cancel { job }),
         1 => (0i64..40, 1usize..4).prop_map(|(age_secs, limit)| Op::Prune { age_secs, limit }),
         3 => (0i64..25).prop_map(|secs| Op::Advance { secs }),
+        2 => (0usize..2, 0usize..2, 0i64..60).prop_map(|(name, spec, next_secs)| Op::UpsertSchedule { name, spec, next_secs }),
+        2 => (0usize..2, proptest::bool::weighted(0.7), 0usize..3, 0i64..60).prop_map(|(name, current, jobs, next_secs)| Op::FireSchedule { name, current, jobs, next_secs }),
+        1 => (0usize..2).prop_map(|name| Op::PauseSchedule { name }),
+        1 => (0usize..2, 0i64..60).prop_map(|(name, next_secs)| Op::ResumeSchedule { name, next_secs }),
+        1 => (0usize..2).prop_map(|name| Op::RemoveSchedule { name }),
     ]
+}
+
+fn schedule_name(i: usize) -> String {
+    format!("schedule-{i}")
+}
+
+/// Schedule `name` on one of two interval specs.
+fn schedule_def(name: usize, spec: usize) -> NewSchedule {
+    let every = Duration::seconds(if spec == 0 { 10 } else { 15 });
+    let spec = ScheduleSpec::interval(every, t(0)).expect("a valid interval");
+    NewSchedule::untyped(schedule_name(name), spec, "tick", json!({ "s": name }))
+        .expect("a valid schedule")
 }
 
 /// Sequences of up to `max_len` operations.
@@ -127,6 +168,7 @@ pub fn operations(max_len: usize) -> impl Strategy<Value = Vec<Op>> {
 #[derive(Debug, Default)]
 struct Model {
     jobs: Vec<JobRecord>,
+    schedules: std::collections::BTreeMap<String, ScheduleRecord>,
 }
 
 impl Model {
@@ -234,7 +276,7 @@ impl Model {
 }
 
 /// The part of a call's answer that must agree between the model and the store.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 enum Outcome {
     Ok,
     Ids(Vec<JobId>),
@@ -242,7 +284,10 @@ enum Outcome {
     Beats(Vec<HeartbeatStatus>),
     State(JobState),
     Count(u64),
+    Schedule(Box<ScheduleRecord>),
+    Removed(bool),
     NotFound,
+    ScheduleNotFound,
     LeaseLost,
     Conflict,
     Other(String),
@@ -252,6 +297,7 @@ impl From<&StoreError> for Outcome {
     fn from(e: &StoreError) -> Self {
         match e {
             StoreError::NotFound(_) => Outcome::NotFound,
+            StoreError::ScheduleNotFound(_) => Outcome::ScheduleNotFound,
             StoreError::LeaseLost(_) => Outcome::LeaseLost,
             StoreError::Conflict(_) => Outcome::Conflict,
             other => Outcome::Other(other.to_string()),
@@ -508,6 +554,145 @@ impl Run {
                     answer(self.store.prune(before, *limit).await, Outcome::Count),
                 )
             }
+            Op::UpsertSchedule {
+                name,
+                spec,
+                next_secs,
+            } => {
+                let schedule = schedule_def(*name, *spec);
+                let next = Some(now + Duration::seconds(*next_secs));
+                let record = match self.model.schedules.remove(&schedule.name) {
+                    Some(old) => ScheduleRecord {
+                        next_fire_at: if old.schedule.spec == schedule.spec {
+                            old.next_fire_at
+                        } else {
+                            next
+                        },
+                        schedule: schedule.clone(),
+                        updated_at: now,
+                        ..old
+                    },
+                    None => ScheduleRecord {
+                        schedule: schedule.clone(),
+                        enabled: true,
+                        next_fire_at: next,
+                        created_at: now,
+                        updated_at: now,
+                    },
+                };
+                self.model
+                    .schedules
+                    .insert(schedule.name.clone(), record.clone());
+                let got = answer(self.store.upsert_schedule(schedule, next, now).await, |r| {
+                    Outcome::Schedule(Box::new(r))
+                });
+                (Outcome::Schedule(Box::new(record)), got)
+            }
+            Op::FireSchedule {
+                name,
+                current,
+                jobs,
+                next_secs,
+            } => {
+                let name = schedule_name(*name);
+                let stored = self.model.schedules.get(&name).cloned();
+                let slot = match (&stored, current) {
+                    (
+                        Some(ScheduleRecord {
+                            next_fire_at: Some(at),
+                            ..
+                        }),
+                        true,
+                    ) => *at,
+                    _ => now - Duration::seconds(5),
+                };
+                let next = Some(now + Duration::seconds(*next_secs));
+                let template = stored.clone().unwrap_or_else(|| ScheduleRecord {
+                    schedule: schedule_def(0, 0),
+                    enabled: true,
+                    next_fire_at: None,
+                    created_at: now,
+                    updated_at: now,
+                });
+                let new_jobs: Vec<NewJob> = (0..*jobs)
+                    .map(|k| {
+                        let at = slot + Duration::seconds(i64::try_from(k).expect("small") * 10);
+                        let mut job = template.job_for_slot(at, now).expect("a valid job");
+                        job.queue = QUEUES[0].to_owned();
+                        job
+                    })
+                    .collect();
+                self.ids.extend(new_jobs.iter().map(|j| j.id));
+                let want = match self.model.schedules.get_mut(&name) {
+                    None => Outcome::ScheduleNotFound,
+                    Some(s) if !s.enabled || s.next_fire_at != Some(slot) => Outcome::Conflict,
+                    Some(s) => {
+                        s.next_fire_at = next;
+                        s.updated_at = now;
+                        Outcome::Ids(
+                            new_jobs
+                                .iter()
+                                .map(|j| self.model.enqueue(j.clone(), now).0)
+                                .collect(),
+                        )
+                    }
+                };
+                let got = answer(
+                    self.store
+                        .fire_schedule(&name, slot, next, new_jobs, now)
+                        .await,
+                    |es| Outcome::Ids(es.into_iter().map(|e| e.job.id).collect()),
+                );
+                (want, got)
+            }
+            Op::PauseSchedule { name } => {
+                let name = schedule_name(*name);
+                let want = match self.model.schedules.get_mut(&name) {
+                    None => Outcome::ScheduleNotFound,
+                    Some(s) => {
+                        if s.enabled {
+                            s.enabled = false;
+                            s.updated_at = now;
+                        }
+                        Outcome::Schedule(Box::new(s.clone()))
+                    }
+                };
+                (
+                    want,
+                    answer(self.store.pause_schedule(&name, now).await, |r| {
+                        Outcome::Schedule(Box::new(r))
+                    }),
+                )
+            }
+            Op::ResumeSchedule { name, next_secs } => {
+                let name = schedule_name(*name);
+                let next = Some(now + Duration::seconds(*next_secs));
+                let want = match self.model.schedules.get_mut(&name) {
+                    None => Outcome::ScheduleNotFound,
+                    Some(s) => {
+                        if !s.enabled {
+                            s.enabled = true;
+                            s.next_fire_at = next;
+                            s.updated_at = now;
+                        }
+                        Outcome::Schedule(Box::new(s.clone()))
+                    }
+                };
+                (
+                    want,
+                    answer(self.store.resume_schedule(&name, next, now).await, |r| {
+                        Outcome::Schedule(Box::new(r))
+                    }),
+                )
+            }
+            Op::RemoveSchedule { name } => {
+                let name = schedule_name(*name);
+                let want = Outcome::Removed(self.model.schedules.remove(&name).is_some());
+                (
+                    want,
+                    answer(self.store.remove_schedule(&name).await, Outcome::Removed),
+                )
+            }
             Op::Advance { secs } => {
                 self.now += Duration::seconds(*secs);
                 (Outcome::Ok, Outcome::Ok)
@@ -555,6 +740,43 @@ pub fn check(factory: &dyn StoreFactory, ops: &[Op]) -> Result<(), TestCaseError
                 for (got, want) in jobs.iter().zip(&model) {
                     prop_assert_eq!(got, want, "job after step {} ({:?})", step, op);
                 }
+                let schedules = run.store.list_schedules().await.map_err(|e| {
+                    TestCaseError::fail(format!("list_schedules at step {step}: {e}"))
+                })?;
+                let model_schedules: Vec<&ScheduleRecord> = run.model.schedules.values().collect();
+                prop_assert_eq!(
+                    schedules.iter().collect::<Vec<_>>(),
+                    model_schedules,
+                    "schedules after step {} ({:?})",
+                    step,
+                    op
+                );
+                let due: Vec<String> = run
+                    .store
+                    .due_schedules(run.now, 10)
+                    .await
+                    .map_err(|e| TestCaseError::fail(format!("due_schedules at step {step}: {e}")))?
+                    .into_iter()
+                    .map(|s| s.schedule.name)
+                    .collect();
+                let mut model_due: Vec<&ScheduleRecord> = run
+                    .model
+                    .schedules
+                    .values()
+                    .filter(|s| s.enabled && s.next_fire_at.is_some_and(|at| at <= run.now))
+                    .collect();
+                model_due.sort_by_key(|s| (s.next_fire_at, s.schedule.name.clone()));
+                let model_due: Vec<String> = model_due
+                    .into_iter()
+                    .map(|s| s.schedule.name.clone())
+                    .collect();
+                prop_assert_eq!(
+                    due,
+                    model_due,
+                    "due schedules after step {} ({:?})",
+                    step,
+                    op
+                );
                 for state in JobState::ALL {
                     let counted = run
                         .store

@@ -16,9 +16,9 @@ mod events;
 mod execute;
 mod heartbeat;
 mod outcome;
+mod run;
 
 use std::collections::HashMap;
-use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
@@ -261,92 +261,6 @@ impl Worker {
         self.inner.running().len()
     }
 
-    /// Runs until [`Worker::shutdown_token`] is cancelled (or the token given to
-    /// [`WorkerBuilder::shutdown_on`]), then shuts down gracefully: returns when every
-    /// job it ran is recorded or released.
-    ///
-    /// Each round claims up to the free slots of each queue in one store call per
-    /// queue. Then it waits for whichever comes first: the enqueue signal, a slot
-    /// freeing up in a full queue, the next due job (`JobStore::next_due`), or the
-    /// poll interval, which doubles while rounds find nothing, up to the max poll
-    /// interval. Store errors are logged and retried on the same idle backoff.
-    pub async fn run(&self) {
-        let inner = &self.inner;
-        let settings = &inner.settings;
-        let mut enqueued = inner.enqueued.clone();
-        if let Some(signal) = &mut enqueued {
-            signal.borrow_and_update();
-        }
-        let mut slots = inner.running_count.subscribe();
-        let mut idle = settings.poll;
-        while !inner.stop.is_cancelled() {
-            let claimed = match self.claim_round().await {
-                Ok(started) => Some(started.len()),
-                Err(error) => {
-                    tracing::warn!(worker = %settings.id, %error, "claiming jobs failed");
-                    None
-                }
-            };
-            slots.borrow_and_update();
-            let open: Vec<String> = settings
-                .queues
-                .iter()
-                .filter(|(queue, concurrency)| inner.running_in(queue) < *concurrency)
-                .map(|(queue, _)| queue.clone())
-                .collect();
-            let some_full = open.len() < settings.queues.len();
-            if claimed.is_some_and(|n| n > 0) {
-                idle = settings.poll;
-            }
-            let wait = if open.is_empty() {
-                None
-            } else {
-                let mut wait = idle;
-                if claimed.is_some() {
-                    match inner.store.next_due(&open).await {
-                        Ok(Some(due)) => {
-                            let until = due - inner.clock.now();
-                            let until = Duration::try_from(until).unwrap_or(Duration::ZERO);
-                            wait = wait.min(until.max(Duration::from_millis(5)));
-                        }
-                        Ok(None) => {}
-                        Err(error) => {
-                            tracing::warn!(worker = %settings.id, %error, "next_due failed");
-                        }
-                    }
-                }
-                if claimed.is_none_or(|n| n == 0) {
-                    idle = (idle * 2).min(settings.max_poll);
-                }
-                Some(wait)
-            };
-            tokio::select! {
-                () = inner.stop.cancelled() => break,
-                open = enqueue_signal(&mut enqueued) => {
-                    if open {
-                        idle = settings.poll;
-                    } else {
-                        enqueued = None;
-                    }
-                }
-                _ = slots.changed(), if some_full => {}
-                () = sleep_or_forever(wait) => {}
-            }
-        }
-        self.drain().await;
-    }
-
-    /// [`Worker::run`] until `signal` resolves, then shuts down gracefully.
-    pub async fn run_until<F: Future>(&self, signal: F) {
-        let run = self.run();
-        tokio::pin!(run);
-        tokio::select! {
-            () = &mut run => return,
-            _ = signal => self.inner.stop.cancel(),
-        }
-        run.await;
-    }
-
     /// One round: claims up to the free slots of each queue (one store call per
     /// queue), runs the claimed jobs and waits until each is recorded; returns what
     /// happened. Claims nothing once the worker is shut down.
@@ -387,32 +301,6 @@ impl Worker {
     /// The store's error.
     pub async fn heartbeat(&self) -> Result<(), Error> {
         Ok(self.inner.heartbeat_round().await?)
-    }
-
-    /// Stops claiming, lets running jobs finish within the grace period, then cancels
-    /// the rest and releases their leases (due at once, attempt given back). Returns
-    /// when every job is recorded or released; a [`Worker::run`] in progress returns
-    /// too.
-    pub async fn shutdown(&self) {
-        self.inner.stop.cancel();
-        self.drain().await;
-    }
-
-    async fn drain(&self) {
-        let inner = &self.inner;
-        // A claim round in progress starts its jobs before we wait for them.
-        drop(inner.claiming.lock().await);
-        let mut count = inner.running_count.subscribe();
-        let finished = tokio::time::timeout(inner.settings.grace, async {
-            count.wait_for(|n| *n == 0).await.map(|_| ())
-        })
-        .await;
-        if finished.is_err() {
-            for entry in inner.running().values_mut() {
-                entry.stop(StopReason::Shutdown);
-            }
-            let _ = count.wait_for(|n| *n == 0).await;
-        }
     }
 
     /// Claims up to the free slots of each queue and starts the claimed jobs.
@@ -494,22 +382,6 @@ impl Worker {
         }
         let handle = tokio::spawn(execute::run_job(Arc::clone(inner), job, token, guard));
         (info, handle)
-    }
-}
-
-/// Resolves when the enqueue signal changes (`true`) or closes (`false`); never
-/// without a signal.
-async fn enqueue_signal(signal: &mut Option<watch::Receiver<u64>>) -> bool {
-    match signal {
-        Some(signal) => signal.changed().await.is_ok(),
-        None => std::future::pending().await,
-    }
-}
-
-async fn sleep_or_forever(wait: Option<Duration>) {
-    match wait {
-        Some(wait) => tokio::time::sleep(wait).await,
-        None => std::future::pending().await,
     }
 }
 

@@ -2,15 +2,28 @@
 //!
 //! - [`SqliteStore`]: the store; [`SqliteStore::connect`] opens (and creates) a
 //!   database file, migrates it and verifies its settings.
-//! - [`SqliteStoreOptions`]: URL, [`Synchronous`] mode, busy timeout, pool and batch
-//!   sizes.
+//! - [`SqliteStoreOptions`]: URL or path, [`Synchronous`] mode, busy timeout, pool and
+//!   batch sizes.
 //!
 //! Several processes may share one database file: WAL lets readers run beside the
 //! writer, every write transaction starts with `BEGIN IMMEDIATE`, and every write under
 //! a lease checks the lease's token, so a job is never leased to two workers at once and
-//! a stale worker never overwrites the one that took over. Concurrent calls of one
-//! store are committed together (group commit); a claim is one `UPDATE ... RETURNING`
-//! served by partial indexes.
+//! a stale worker never overwrites the one that took over.
+//!
+//! Speed comes from batching. Concurrent calls of one store are committed together
+//! (group commit, heartbeats first), and within a group all completions share one
+//! statement, as do all enqueues of jobs without unique keys; a claim is one
+//! `UPDATE ... RETURNING` that reads only the rows it takes, through partial indexes
+//! (due jobs in claim order, leases by expiry).
+//!
+//! Durability: with [`Synchronous::Normal`] (the default) a committed call survives a
+//! crash of the process; [`Synchronous::Full`] makes it survive power loss too.
+//!
+//! Give the store a database of its own: it refuses a database that holds other
+//! tables, or that a newer leasehold-sqlite migrated, with
+//! [`StoreError::Incompatible`](leasehold::StoreError::Incompatible). Every time in the
+//! database is integer microseconds given by the caller; no statement reads the
+//! database's clock.
 //!
 //! ```
 //! # #[tokio::main(flavor = "current_thread")]
@@ -35,6 +48,9 @@
 //! # }
 //! ```
 
+mod bulk;
+mod connect;
+mod enqueue;
 mod error;
 mod options;
 mod row;

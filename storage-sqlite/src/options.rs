@@ -1,8 +1,14 @@
 //! [`SqliteStoreOptions`]: where the database is and how hard it syncs.
 
+use std::path::PathBuf;
+use std::str::FromStr;
 use std::time::Duration;
 
 use leasehold::StoreError;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteSynchronous};
+
+/// How many concurrent write calls one group commit takes at most, by default.
+pub(crate) const DEFAULT_MAX_BATCH: usize = 128;
 
 /// How hard a commit waits for the disk (`PRAGMA synchronous`) in WAL mode.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
@@ -21,6 +27,13 @@ pub enum Synchronous {
 }
 
 impl Synchronous {
+    fn to_sqlx(self) -> SqliteSynchronous {
+        match self {
+            Synchronous::Normal => SqliteSynchronous::Normal,
+            Synchronous::Full => SqliteSynchronous::Full,
+        }
+    }
+
     /// The value `PRAGMA synchronous` reads back for this mode.
     pub(crate) const fn pragma_value(self) -> i64 {
         match self {
@@ -39,11 +52,11 @@ impl Synchronous {
 /// let options = SqliteStoreOptions::new("sqlite://jobs.db")
 ///     .synchronous(Synchronous::Full)
 ///     .busy_timeout(Duration::from_secs(10));
-/// assert_eq!(options.url(), "sqlite://jobs.db");
+/// let same_file = SqliteStoreOptions::file("jobs.db");
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SqliteStoreOptions {
-    url: String,
+    target: Target,
     synchronous: Synchronous,
     busy_timeout: Duration,
     read_connections: u32,
@@ -52,21 +65,27 @@ pub struct SqliteStoreOptions {
 
 impl SqliteStoreOptions {
     /// Options for the database at `url`: `sqlite://path/to/jobs.db` (created when
-    /// missing), `sqlite:jobs.db`, or `sqlite::memory:` for a private in-memory
-    /// database that lives as long as the store.
+    /// missing), `sqlite:jobs.db`, `sqlite::memory:` for a private in-memory database
+    /// that lives as long as the store, or a named one
+    /// (`sqlite://name?mode=memory&cache=shared`).
     pub fn new(url: impl Into<String>) -> Self {
+        Self::with_target(Target::Url(url.into()))
+    }
+
+    /// Options for the database file at `path` (created when missing); any file name
+    /// works, `?` and `#` included.
+    pub fn file(path: impl Into<PathBuf>) -> Self {
+        Self::with_target(Target::File(path.into()))
+    }
+
+    fn with_target(target: Target) -> Self {
         Self {
-            url: url.into(),
+            target,
             synchronous: Synchronous::default(),
             busy_timeout: Duration::from_secs(5),
             read_connections: 4,
-            max_batch: 128,
+            max_batch: DEFAULT_MAX_BATCH,
         }
-    }
-
-    /// Options for the database file at `path` (created when missing).
-    pub fn file(path: impl AsRef<std::path::Path>) -> Self {
-        Self::new(format!("sqlite://{}", path.as_ref().display()))
     }
 
     /// Sets how hard commits sync to disk; [`Synchronous::Normal`] by default.
@@ -96,17 +115,31 @@ impl SqliteStoreOptions {
         self
     }
 
-    /// The database URL.
-    pub fn url(&self) -> &str {
-        &self.url
+    /// Whether the options name an in-memory database (`sqlite::memory:`,
+    /// `mode=memory`).
+    pub(crate) fn is_in_memory(&self) -> bool {
+        match &self.target {
+            Target::Url(url) => is_memory_url(url),
+            Target::File(_) => false,
+        }
+    }
+
+    /// The sqlx options every connection of the store opens with.
+    pub(crate) fn connect_options(&self) -> Result<SqliteConnectOptions, StoreError> {
+        let options = match &self.target {
+            Target::Url(url) => SqliteConnectOptions::from_str(url)
+                .map_err(|e| StoreError::backend(format!("invalid SQLite URL {url:?}: {e}")))?,
+            Target::File(path) => SqliteConnectOptions::new().filename(path),
+        };
+        Ok(options
+            .create_if_missing(true)
+            .busy_timeout(self.busy_timeout)
+            .foreign_keys(true)
+            .synchronous(self.synchronous.to_sqlx()))
     }
 
     pub(crate) fn synchronous_mode(&self) -> Synchronous {
         self.synchronous
-    }
-
-    pub(crate) fn busy_timeout_value(&self) -> Duration {
-        self.busy_timeout
     }
 
     pub(crate) fn read_connections_value(&self) -> u32 {
@@ -125,5 +158,34 @@ impl SqliteStoreOptions {
                 self.busy_timeout
             ))
         })
+    }
+}
+
+/// Where the database is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Target {
+    Url(String),
+    File(PathBuf),
+}
+
+/// Whether `url` names an in-memory database (`sqlite::memory:`, `mode=memory`).
+fn is_memory_url(url: &str) -> bool {
+    let rest = url.strip_prefix("sqlite:").unwrap_or(url);
+    let rest = rest.strip_prefix("//").unwrap_or(rest);
+    let (database, params) = rest.split_once('?').unwrap_or((rest, ""));
+    database == ":memory:" || params.split('&').any(|p| p == "mode=memory")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_memory_url;
+
+    #[test]
+    fn memory_urls_are_recognized() {
+        assert!(is_memory_url("sqlite::memory:"));
+        assert!(is_memory_url("sqlite://:memory:"));
+        assert!(is_memory_url("sqlite://jobs?mode=memory&cache=shared"));
+        assert!(!is_memory_url("sqlite://jobs.db"));
+        assert!(!is_memory_url("sqlite:memory.db"));
     }
 }

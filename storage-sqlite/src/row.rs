@@ -1,6 +1,8 @@
 //! Between SQLite rows and the job model: ids as 16-byte blobs (UUIDv7 bytes sort as
 //! the ids do), times as integer microseconds, counters as `INTEGER`.
 
+use std::sync::LazyLock;
+
 use leasehold::clock::{from_unix_micros, to_unix_micros};
 use leasehold::schedule::{NewSchedule, ScheduleRecord};
 use leasehold::time::OffsetDateTime;
@@ -11,8 +13,16 @@ use uuid::Uuid;
 
 use crate::error::{corrupt_row, store_error};
 
-/// The stored state of a pending job (`Scheduled` or `Available` by `run_at`).
-pub(crate) const PENDING: &str = "pending";
+/// The record every decoded row starts from (each of its fields is then set).
+static TEMPLATE: LazyLock<JobRecord> = LazyLock::new(|| {
+    let epoch = OffsetDateTime::UNIX_EPOCH;
+    let job = leasehold::NewJob::new("template", serde_json::Value::Null, epoch)
+        .expect("a non-empty kind is valid");
+    JobRecord::from_new(job, epoch)
+});
+
+/// The stored-state filter that selects both pending states (see `list.sql`).
+const PENDING: &str = "pending";
 
 /// The blob a job id is stored as.
 pub(crate) fn id_blob(id: JobId) -> Vec<u8> {
@@ -33,8 +43,10 @@ pub(crate) fn time_of(micros: i64, column: &str) -> Result<OffsetDateTime, Store
 /// The job state of a stored state, as of `now`.
 pub(crate) fn state_of(stored: &str, run_at: i64, now: i64) -> Result<JobState, StoreError> {
     Ok(match stored {
-        PENDING if run_at > now => JobState::Scheduled,
-        PENDING => JobState::Available,
+        // Which pending state a job is in depends on the time given, not on the one
+        // it was last written at.
+        "scheduled" | "available" if run_at > now => JobState::Scheduled,
+        "scheduled" | "available" => JobState::Available,
         "running" => JobState::Running,
         "completed" => JobState::Completed,
         "failed" => JobState::Failed,
@@ -99,15 +111,13 @@ fn decode(row: &SqliteRow, id: JobId, now: i64) -> Result<JobRecord, StoreError>
     let lease_until: Option<i64> = get(row, "lease_until")?;
     let finished_at: Option<i64> = get(row, "finished_at")?;
 
-    let mut record = JobRecord::from_new(
-        leasehold::NewJob::new(
-            get::<String>(row, "kind")?,
-            payload,
-            time_of(run_at, "run_at")?,
-        )
-        .map_err(|e| corrupt_row(e.to_string()))?,
-        time_of(get(row, "created_at")?, "created_at")?,
-    );
+    // `JobRecord` is non-exhaustive: a store outside the core starts from a record
+    // and sets every field.
+    let mut record = TEMPLATE.clone();
+    record.kind = get(row, "kind")?;
+    record.payload = payload;
+    record.run_at = time_of(run_at, "run_at")?;
+    record.created_at = time_of(get(row, "created_at")?, "created_at")?;
     record.id = id;
     record.queue = get(row, "queue")?;
     record.priority = priority;

@@ -7,21 +7,31 @@ pub(crate) const APPLIED_MIGRATIONS: &str = include_str!("sql/applied_migrations
 /// `sql/cancel.sql`: Ends job ?1 Cancelled at ?2 if it is pending or running. The lease token stays, so
 /// the running worker's heartbeat can be told it was cancelled.
 pub(crate) const CANCEL: &str = include_str!("sql/cancel.sql");
-/// `sql/claim_queue.sql`: Leases up to ?3 jobs of queue ?1 to worker ?5 until ?4: due pending jobs
+/// `sql/claim_queue.sql`: Leases up to ?3 jobs of queue ?1 to worker ?5 until ?4: due available jobs
 /// (run_at <= ?2) and expired leases with attempts left (lease_until <= ?2), in
 /// priority, run_at, id order. Each arm reads its partial index in that order, so the
 /// merge stops after ?3 rows.
 pub(crate) const CLAIM_QUEUE: &str = include_str!("sql/claim_queue.sql");
-/// `sql/claim_queues.sql`: As claim_queue.sql, for the queues in the JSON array ?1.
+/// `sql/claim_queues.sql`: As claim_queue.sql, for the queues in the JSON array ?1. Rows of several queues come
+/// out of the index queue by queue, so this one sorts the due rows; workers claim one
+/// queue at a time and take claim_queue.sql.
 pub(crate) const CLAIM_QUEUES: &str = include_str!("sql/claim_queues.sql");
 /// `sql/complete.sql`: Ends job ?1 Completed at ?3, if ?2 is its live lease.
 pub(crate) const COMPLETE: &str = include_str!("sql/complete.sql");
+/// `sql/complete_bulk.sql`: Ends Completed every job of the JSON array ?1, each [id as hex, lease token,
+/// finished_at], whose lease is live; answers the ids it completed.
+pub(crate) const COMPLETE_BULK: &str = include_str!("sql/complete_bulk.sql");
 /// `sql/count.sql`: How many jobs match; the parameters are those of list.sql without the limit.
 pub(crate) const COUNT: &str = include_str!("sql/count.sql");
-/// `sql/enqueue.sql`: Inserts a pending job; stores nothing when a non-terminal job holds its unique key.
+/// `sql/enqueue.sql`: Inserts a pending job (available when due at ?9, else scheduled); stores nothing when a
+/// non-terminal job holds its unique key.
 /// ?1 id, ?2 kind, ?3 queue, ?4 payload, ?5 priority, ?6 run_at, ?7 max_attempts,
 /// ?8 unique_key, ?9 created_at.
 pub(crate) const ENQUEUE: &str = include_str!("sql/enqueue.sql");
+/// `sql/enqueue_bulk.sql`: Inserts the pending jobs without unique keys in the JSON array ?1, each [id as hex,
+/// kind, queue, payload as JSON text, priority, run_at, max_attempts, created_at]:
+/// available when due at created_at, else scheduled.
+pub(crate) const ENQUEUE_BULK: &str = include_str!("sql/enqueue_bulk.sql");
 /// `sql/fail.sql`: Ends job ?1 Failed at ?4 with error ?3, if ?2 is its live lease.
 pub(crate) const FAIL: &str = include_str!("sql/fail.sql");
 /// `sql/fail_expired_leases.sql`: Ends Failed, at ?2, every job of the queues in the JSON array ?1 whose lease expired
@@ -31,26 +41,32 @@ pub(crate) const FAIL_EXPIRED_LEASES: &str = include_str!("sql/fail_expired_leas
 pub(crate) const GET: &str = include_str!("sql/get.sql");
 /// `sql/heartbeat.sql`: Extends the lease ?2 on job ?1 to ?3, if it is the job's live lease.
 pub(crate) const HEARTBEAT: &str = include_str!("sql/heartbeat.sql");
+/// `sql/heartbeat_bulk.sql`: Extends to ?2 each live lease of the JSON array ?1, each [job id as hex, lease token];
+/// answers the leases it extended.
+pub(crate) const HEARTBEAT_BULK: &str = include_str!("sql/heartbeat_bulk.sql");
 /// `sql/job_by_unique_key.sql`: The non-terminal job holding unique key ?1.
 pub(crate) const JOB_BY_UNIQUE_KEY: &str = include_str!("sql/job_by_unique_key.sql");
 /// `sql/journal_mode_wal.sql`: Turns the database file to write-ahead logging; answers the journal mode in force.
 pub(crate) const JOURNAL_MODE_WAL: &str = include_str!("sql/journal_mode_wal.sql");
 /// `sql/lease_state.sql`: The stored state and lease token of job ?1.
 pub(crate) const LEASE_STATE: &str = include_str!("sql/lease_state.sql");
-/// `sql/list.sql`: Jobs by filter, in id order. ?1 queue, ?2 kind, ?3 stored state (NULL: any);
-/// ?4 = 1 only due pending rows (run_at <= ?5), 0 only future ones, NULL either;
-/// ?6 limit (-1: none).
+/// `sql/list.sql`: Jobs by filter, in id order. ?1 queue, ?2 kind, ?3 stored state ('pending': scheduled
+/// or available; NULL: any); ?4 = 1 only due rows (run_at <= ?5), 0 only later ones,
+/// NULL either; ?6 limit (-1: none).
 pub(crate) const LIST: &str = include_str!("sql/list.sql");
 /// `sql/next_due.sql`: The earliest pending run_at or running lease_until of the queues in the JSON array
 /// ?1, or NULL.
 pub(crate) const NEXT_DUE: &str = include_str!("sql/next_due.sql");
+/// `sql/promote_due.sql`: Makes available every scheduled job of the queues in the JSON array ?1 that is due
+/// (run_at <= ?2), so that a claim reads only due rows.
+pub(crate) const PROMOTE_DUE: &str = include_str!("sql/promote_due.sql");
 /// `sql/prune.sql`: Deletes up to ?2 terminal jobs finished before ?1, oldest first (finished_at, id).
 pub(crate) const PRUNE: &str = include_str!("sql/prune.sql");
-/// `sql/release.sql`: Gives job ?1 back under live lease ?2: pending at ?3, its attempt returned. The
-/// lease token stays, so the released lease never matches again.
+/// `sql/release.sql`: Gives job ?1 back under live lease ?2: pending at ?3 (as of ?4), its attempt
+/// returned. The lease token stays, so the released lease never matches again.
 pub(crate) const RELEASE: &str = include_str!("sql/release.sql");
-/// `sql/retry.sql`: Records error ?4 on job ?1 under live lease ?2 and makes it pending at ?3; on its
-/// last attempt ends it Failed at ?5 instead.
+/// `sql/retry.sql`: Records error ?4 on job ?1 under live lease ?2 and makes it pending at ?3 (as of ?5);
+/// on its last attempt ends it Failed at ?5 instead.
 pub(crate) const RETRY: &str = include_str!("sql/retry.sql");
 /// `sql/settings.sql`: The connection's settings, read back to verify them.
 pub(crate) const SETTINGS: &str = include_str!("sql/settings.sql");
@@ -83,17 +99,21 @@ pub(crate) const ALL: &[(&str, &str)] = &[
     ("claim_queue.sql", CLAIM_QUEUE),
     ("claim_queues.sql", CLAIM_QUEUES),
     ("complete.sql", COMPLETE),
+    ("complete_bulk.sql", COMPLETE_BULK),
     ("count.sql", COUNT),
     ("enqueue.sql", ENQUEUE),
+    ("enqueue_bulk.sql", ENQUEUE_BULK),
     ("fail.sql", FAIL),
     ("fail_expired_leases.sql", FAIL_EXPIRED_LEASES),
     ("get.sql", GET),
     ("heartbeat.sql", HEARTBEAT),
+    ("heartbeat_bulk.sql", HEARTBEAT_BULK),
     ("job_by_unique_key.sql", JOB_BY_UNIQUE_KEY),
     ("journal_mode_wal.sql", JOURNAL_MODE_WAL),
     ("lease_state.sql", LEASE_STATE),
     ("list.sql", LIST),
     ("next_due.sql", NEXT_DUE),
+    ("promote_due.sql", PROMOTE_DUE),
     ("prune.sql", PRUNE),
     ("release.sql", RELEASE),
     ("retry.sql", RETRY),

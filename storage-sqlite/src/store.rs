@@ -1,7 +1,6 @@
 //! [`SqliteStore`]: the store contract on a SQLite database, through sqlx.
 
 use std::fmt;
-use std::str::FromStr;
 
 use leasehold::schedule::{NewSchedule, ScheduleRecord};
 use leasehold::time::OffsetDateTime;
@@ -9,13 +8,10 @@ use leasehold::{
     Enqueued, HeartbeatStatus, JobFilter, JobId, JobRecord, JobState, JobStore, Lease, NewJob,
     StoreError, async_trait,
 };
-use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
 use sqlx::{Row, SqlitePool};
 
 use crate::error::store_error;
-use crate::options::SqliteStoreOptions;
 use crate::row::{id_blob, job_record, micros, schedule_record, stored_state_filter, time_of};
-use crate::schema::{Expected, prepare, verify_settings};
 use crate::sql;
 use crate::transition::{Outcome, Transition, sql_limit};
 use crate::writer::Writer;
@@ -32,9 +28,11 @@ const PRUNE_BATCH: usize = 500;
 /// any number of processes, may share one database file.
 #[derive(Clone)]
 pub struct SqliteStore {
-    reader: SqlitePool,
-    writer_pool: SqlitePool,
-    writer: Writer,
+    /// Serves reads; for an in-memory database, the writer's own pool.
+    pub(crate) reader: SqlitePool,
+    /// The writer's one connection (for `close`).
+    pub(crate) writer_pool: SqlitePool,
+    pub(crate) writer: Writer,
 }
 
 impl fmt::Debug for SqliteStore {
@@ -46,145 +44,9 @@ impl fmt::Debug for SqliteStore {
 }
 
 impl SqliteStore {
-    /// Opens (creating it when missing) and migrates the database at `url`, with the
-    /// default [`SqliteStoreOptions`].
-    ///
-    /// # Errors
-    ///
-    /// As [`SqliteStore::connect_with`].
-    pub async fn connect(url: &str) -> Result<Self, StoreError> {
-        Self::connect_with(SqliteStoreOptions::new(url)).await
-    }
-
-    /// Opens (creating it when missing) and migrates the database `options` name, and
-    /// verifies its settings: WAL (for a file), the synchronous mode, the busy timeout,
-    /// foreign keys on.
-    ///
-    /// Must be called inside a Tokio runtime, which then runs the store's writer task.
-    ///
-    /// # Errors
-    ///
-    /// [`StoreError::Incompatible`] for a file that is not a SQLite database, is
-    /// corrupt, belongs to another application, or was migrated by a newer
-    /// leasehold-sqlite; [`StoreError::Busy`] when another writer held the database
-    /// past the busy timeout; [`StoreError::Backend`] for anything else (a bad URL, a
-    /// missing directory, a setting that does not read back as set).
-    pub async fn connect_with(options: SqliteStoreOptions) -> Result<Self, StoreError> {
-        let busy_timeout = options.busy_timeout_millis()?;
-        let base = SqliteConnectOptions::from_str(options.url())
-            .map_err(|e| {
-                StoreError::backend(format!("invalid SQLite URL {:?}: {e}", options.url()))
-            })?
-            .create_if_missing(true)
-            .busy_timeout(options.busy_timeout_value())
-            .foreign_keys(true)
-            .synchronous(match options.synchronous_mode() {
-                crate::Synchronous::Normal => sqlx::sqlite::SqliteSynchronous::Normal,
-                crate::Synchronous::Full => sqlx::sqlite::SqliteSynchronous::Full,
-            });
-        let memory = is_memory_url(options.url());
-        // One connection that never closes: an in-memory database lives only as long
-        // as a connection to it.
-        let writer_pool = pool_options(1, memory)
-            .connect_with(base.clone())
-            .await
-            .map_err(store_error)?;
-        let mut conn = writer_pool.acquire().await.map_err(store_error)?;
-        let in_memory = prepare(&mut conn).await?;
-        let expected = Expected {
-            journal_mode: if in_memory { "memory" } else { "wal" },
-            synchronous: Some(options.synchronous_mode()),
-            busy_timeout: Some(busy_timeout),
-        };
-        verify_settings(&mut conn, expected).await?;
-        drop(conn);
-
-        let reader = if in_memory {
-            writer_pool.clone()
-        } else {
-            let reader = pool_options(options.read_connections_value(), false)
-                .connect_with(base)
-                .await
-                .map_err(store_error)?;
-            let mut conn = reader.acquire().await.map_err(store_error)?;
-            verify_settings(&mut conn, expected).await?;
-            drop(conn);
-            reader
-        };
-        Ok(Self {
-            reader,
-            writer: Writer::spawn(writer_pool.clone(), options.max_batch_value()),
-            writer_pool,
-        })
-    }
-
-    /// A store over an existing pool, which serves both reads and the writer (one
-    /// connection at a time). Migrates the database and turns WAL on for a file; the
-    /// synchronous mode and busy timeout are the pool's own.
-    ///
-    /// For an in-memory database the pool must keep one connection open for good
-    /// (`min_connections(1)`, no idle timeout or lifetime).
-    ///
-    /// # Errors
-    ///
-    /// As [`SqliteStore::connect_with`].
-    pub async fn from_pool(pool: SqlitePool) -> Result<Self, StoreError> {
-        let mut conn = pool.acquire().await.map_err(store_error)?;
-        let in_memory = prepare(&mut conn).await?;
-        let expected = Expected {
-            journal_mode: if in_memory { "memory" } else { "wal" },
-            synchronous: None,
-            busy_timeout: None,
-        };
-        verify_settings(&mut conn, expected).await?;
-        drop(conn);
-        Ok(Self {
-            reader: pool.clone(),
-            writer: Writer::spawn(pool.clone(), SqliteStoreOptions::new("").max_batch_value()),
-            writer_pool: pool,
-        })
-    }
-
-    /// Closes the store's connections, for this handle and every clone, once the
-    /// calls in flight finish; later calls fail. The last connection to close
-    /// checkpoints the write-ahead log into the database file.
-    pub async fn close(&self) {
-        self.reader.close().await;
-        self.writer_pool.close().await;
-    }
-
-    /// The pool that serves reads (for inspection and tests).
-    pub fn read_pool(&self) -> &SqlitePool {
-        &self.reader
-    }
-
     async fn write(&self, transition: Transition) -> Result<Outcome, StoreError> {
         self.writer.call(transition).await
     }
-}
-
-fn pool_options(connections: u32, keep_open: bool) -> SqlitePoolOptions {
-    let options = SqlitePoolOptions::new()
-        .max_connections(connections)
-        // The connection is checked by its first statement; a ping per write would
-        // double the round trips.
-        .test_before_acquire(false);
-    if keep_open {
-        options
-            .min_connections(1)
-            .idle_timeout(None)
-            .max_lifetime(None)
-    } else {
-        options
-    }
-}
-
-/// Whether `url` names an in-memory database (`sqlite::memory:`, `mode=memory`).
-fn is_memory_url(url: &str) -> bool {
-    let rest = url.strip_prefix("sqlite:").unwrap_or(url);
-    let rest = rest.strip_prefix("//").unwrap_or(rest);
-    let (database, params) = rest.split_once('?').unwrap_or((rest, ""));
-    database == ":memory:" || params.split('&').any(|p| p == "mode=memory")
 }
 
 fn unexpected(outcome: Outcome, call: &str) -> StoreError {
@@ -326,9 +188,12 @@ impl JobStore for SqliteStore {
         &self,
         lease: Lease,
         run_at: OffsetDateTime,
-        _now: OffsetDateTime,
+        now: OffsetDateTime,
     ) -> Result<(), StoreError> {
-        match self.write(Transition::Release { lease, run_at }).await? {
+        match self
+            .write(Transition::Release { lease, run_at, now })
+            .await?
+        {
             Outcome::Done => Ok(()),
             other => Err(unexpected(other, "release")),
         }
@@ -530,19 +395,5 @@ impl JobStore for SqliteStore {
             Outcome::Removed(removed) => Ok(removed),
             other => Err(unexpected(other, "remove_schedule")),
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::is_memory_url;
-
-    #[test]
-    fn memory_urls_are_recognized() {
-        assert!(is_memory_url("sqlite::memory:"));
-        assert!(is_memory_url("sqlite://:memory:"));
-        assert!(is_memory_url("sqlite://jobs?mode=memory&cache=shared"));
-        assert!(!is_memory_url("sqlite://jobs.db"));
-        assert!(!is_memory_url("sqlite:memory.db"));
     }
 }

@@ -1,8 +1,10 @@
 //! [`Transition`]: one write call of the store, run by the writer inside a transaction.
 //!
-//! Each transition is one atomic change: those that write more than one statement run
-//! in a savepoint (see [`Transition::needs_savepoint`]), so a failure leaves nothing of
-//! them behind while the other calls of the same group commit go through.
+//! Each transition is one atomic change: a failure leaves nothing of it behind while
+//! the other calls of the same group commit go through (see
+//! [`Transition::needs_savepoint`] and the writer).
+
+use std::collections::HashSet;
 
 use leasehold::schedule::{NewSchedule, ScheduleRecord};
 use leasehold::time::OffsetDateTime;
@@ -10,8 +12,9 @@ use leasehold::{Enqueued, HeartbeatStatus, JobId, JobRecord, JobState, Lease, Ne
 use sqlx::sqlite::SqliteRow;
 use sqlx::{Row, SqliteConnection};
 
-use crate::error::{is_unique_violation, store_error};
-use crate::row::{counter, id_blob, job_record, micros, schedule_record, state_of};
+use crate::enqueue::enqueue;
+use crate::error::store_error;
+use crate::row::{counter, id_blob, job_id, job_record, micros, schedule_record, state_of};
 use crate::sql;
 
 /// A write call, with everything it needs.
@@ -50,6 +53,7 @@ pub(crate) enum Transition {
     Release {
         lease: Lease,
         run_at: OffsetDateTime,
+        now: OffsetDateTime,
     },
     Cancel {
         id: JobId,
@@ -117,15 +121,14 @@ impl Transition {
         .max(1)
     }
 
-    /// Whether it may write with more than one statement, and so needs a savepoint to
-    /// stay all or none.
+    /// Whether it needs a savepoint to stay all or none: only a call that can answer
+    /// a contract error (a conflict) after it wrote something does. A backend error
+    /// rolls the whole group back anyway; a claim's promotion of due jobs and failing
+    /// of expired leases are transitions of their own, right whatever follows.
     pub(crate) fn needs_savepoint(&self) -> bool {
-        match self {
-            Transition::Enqueue { jobs, .. } => jobs.len() > 1,
-            Transition::Heartbeat { leases, .. } => leases.len() > 1,
-            Transition::Claim { .. } | Transition::FireSchedule { .. } => true,
-            _ => false,
-        }
+        // A fire moves the schedule's slot, then inserts jobs that may conflict.
+        matches!(self, Transition::Enqueue { jobs, .. } if jobs.len() > 1)
+            || matches!(self, Transition::FireSchedule { .. })
     }
 
     /// Runs the transition on `conn`, inside the writer's transaction.
@@ -184,9 +187,10 @@ impl Transition {
                 check_fenced(conn, *lease, written).await?;
                 Ok(Outcome::Done)
             }
-            Transition::Release { lease, run_at } => {
+            Transition::Release { lease, run_at, now } => {
                 let written = fenced(sql::RELEASE, lease)
                     .bind(micros(*run_at))
+                    .bind(micros(*now))
                     .execute(&mut *conn)
                     .await
                     .map_err(store_error)?
@@ -312,56 +316,6 @@ async fn lease_state(
     .transpose()
 }
 
-async fn enqueue(
-    conn: &mut SqliteConnection,
-    jobs: &[NewJob],
-    now: OffsetDateTime,
-) -> Result<Outcome, StoreError> {
-    let mut answers = Vec::with_capacity(jobs.len());
-    for job in jobs {
-        let inserted = sqlx::query(sql::ENQUEUE)
-            .bind(id_blob(job.id))
-            .bind(job.kind.as_str())
-            .bind(job.queue.as_str())
-            .bind(job.payload.to_string())
-            .bind(i64::from(job.priority))
-            .bind(micros(job.run_at))
-            .bind(i64::from(job.max_attempts))
-            .bind(job.unique_key.as_deref())
-            .bind(micros(now))
-            .execute(&mut *conn)
-            .await
-            .map_err(|e| {
-                if is_unique_violation(&e) {
-                    StoreError::Conflict(format!("job {} already exists", job.id))
-                } else {
-                    store_error(e)
-                }
-            })?
-            .rows_affected();
-        if inserted > 0 {
-            answers.push(Enqueued::inserted(JobRecord::from_new(job.clone(), now)));
-            continue;
-        }
-        // Nothing inserted: a non-terminal job holds the unique key.
-        let holder = sqlx::query(sql::JOB_BY_UNIQUE_KEY)
-            .bind(job.unique_key.as_deref())
-            .fetch_optional(&mut *conn)
-            .await
-            .map_err(store_error)?;
-        match holder {
-            Some(row) => answers.push(Enqueued::duplicate(job_record(&row, now)?)),
-            None => {
-                return Err(StoreError::backend(format!(
-                    "job {} was neither inserted nor held by another job's unique key",
-                    job.id
-                )));
-            }
-        }
-    }
-    Ok(Outcome::Enqueued(answers))
-}
-
 async fn claim(
     conn: &mut SqliteConnection,
     queues: &[String],
@@ -371,12 +325,14 @@ async fn claim(
     lease_until: OffsetDateTime,
 ) -> Result<Outcome, StoreError> {
     let queues_json = serde_json::to_string(queues).map_err(StoreError::backend)?;
-    sqlx::query(sql::FAIL_EXPIRED_LEASES)
-        .bind(queues_json.as_str())
-        .bind(micros(now))
-        .execute(&mut *conn)
-        .await
-        .map_err(store_error)?;
+    for statement in [sql::PROMOTE_DUE, sql::FAIL_EXPIRED_LEASES] {
+        sqlx::query(statement)
+            .bind(queues_json.as_str())
+            .bind(micros(now))
+            .execute(&mut *conn)
+            .await
+            .map_err(store_error)?;
+    }
     if limit == 0 {
         return Ok(Outcome::Claimed(Vec::new()));
     }
@@ -407,15 +363,24 @@ async fn heartbeat(
     leases: &[Lease],
     lease_until: OffsetDateTime,
 ) -> Result<Outcome, StoreError> {
-    let mut answers = Vec::with_capacity(leases.len());
-    for lease in leases {
-        let extended = fenced(sql::HEARTBEAT, lease)
+    let extended: HashSet<Lease> = if let [lease] = leases {
+        let written = fenced(sql::HEARTBEAT, lease)
             .bind(micros(lease_until))
             .execute(&mut *conn)
             .await
             .map_err(store_error)?
             .rows_affected();
-        let answer = if extended > 0 {
+        if written > 0 {
+            HashSet::from([*lease])
+        } else {
+            HashSet::new()
+        }
+    } else {
+        heartbeat_bulk(conn, leases, lease_until).await?
+    };
+    let mut answers = Vec::with_capacity(leases.len());
+    for lease in leases {
+        let answer = if extended.contains(lease) {
             HeartbeatStatus::Extended
         } else {
             match lease_state(conn, lease.job_id).await? {
@@ -428,6 +393,38 @@ async fn heartbeat(
         answers.push(answer);
     }
     Ok(Outcome::Heartbeats(answers))
+}
+
+/// Extends, in one statement, every live lease of `leases`; returns those it extended.
+async fn heartbeat_bulk(
+    conn: &mut SqliteConnection,
+    leases: &[Lease],
+    lease_until: OffsetDateTime,
+) -> Result<HashSet<Lease>, StoreError> {
+    let rows: Vec<_> = leases
+        .iter()
+        .map(|lease| (lease.job_id.as_uuid().simple().to_string(), lease.token))
+        .collect();
+    let rows = serde_json::to_string(&rows).map_err(StoreError::backend)?;
+    let extended = sqlx::query(sql::HEARTBEAT_BULK)
+        .bind(rows)
+        .bind(micros(lease_until))
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(store_error)?;
+    extended
+        .iter()
+        .map(|row| {
+            let token = counter(
+                row.try_get("lease_token").map_err(store_error)?,
+                "lease_token",
+            )?;
+            Ok(Lease {
+                job_id: job_id(row)?,
+                token,
+            })
+        })
+        .collect()
 }
 
 async fn cancel(

@@ -3,11 +3,15 @@
 //! Every write call of a store becomes a [`Transition`] sent to its writer task. The
 //! task takes every call waiting at that moment (heartbeats first, up to a bounded
 //! batch), runs them one after another inside one `BEGIN IMMEDIATE` transaction and
-//! commits once: one fsync and one lock round for the whole group. Calls whose
-//! transition fails with a lease or key error answer that error and leave no trace
-//! (SQLite rolls back the failed statement, multi-statement transitions run in a
+//! commits once: one fsync and one lock round for the whole group; completions and
+//! plain enqueues of the group share one statement each (see [`crate::bulk`]). Calls
+//! whose transition fails with a lease or key error answer that error and leave no
+//! trace (SQLite rolls back the failed statement; an enqueue of several jobs runs in a
 //! savepoint); a backend error in one call rolls the group back, answers that call,
 //! and runs the others again without it.
+//!
+//! A call whose caller stops waiting (its future dropped) may still be committed: a
+//! claim so abandoned holds its jobs until their leases expire.
 //!
 //! `BEGIN IMMEDIATE` takes the write lock up front, so a transaction never has to
 //! upgrade a read lock, which SQLite refuses at once with `SQLITE_BUSY`; waiting for
@@ -19,6 +23,7 @@ use leasehold::StoreError;
 use sqlx::{Connection, SqliteConnection, SqlitePool};
 use tokio::sync::{mpsc, oneshot};
 
+use crate::bulk::answer_in_bulk;
 use crate::error::{shared_store_error, store_error, writer_stopped};
 use crate::transition::{Outcome, Transition};
 
@@ -120,7 +125,9 @@ async fn next_batch(
 
 /// Runs `batch` in one transaction and answers every call.
 async fn commit_group(pool: &SqlitePool, mut batch: Vec<Request>) {
-    // Each pass either commits or removes the call that broke it, so this ends.
+    let mut bulk = true;
+    // Each pass either commits, or removes the call that broke it, or stops running
+    // calls in bulk, so this ends.
     while !batch.is_empty() {
         let mut conn = match pool.acquire().await {
             Ok(conn) => conn,
@@ -130,9 +137,27 @@ async fn commit_group(pool: &SqlitePool, mut batch: Vec<Request>) {
             Ok(tx) => tx,
             Err(error) => return fail_all(batch, error),
         };
+        let mut settled = if bulk {
+            let transitions: Vec<&Transition> = batch.iter().map(|r| &r.transition).collect();
+            match answer_in_bulk(&mut tx, &transitions).await {
+                Ok(settled) => settled,
+                Err(_) => {
+                    // Run every call on its own, so each answers its own error.
+                    let _ = tx.rollback().await;
+                    bulk = false;
+                    continue;
+                }
+            }
+        } else {
+            batch.iter().map(|_| None).collect()
+        };
         let mut outcomes = Vec::with_capacity(batch.len());
         let mut broken = None;
         for (index, request) in batch.iter().enumerate() {
+            if let Some(outcome) = settled[index].take() {
+                outcomes.push(Ok(outcome));
+                continue;
+            }
             match apply(&mut tx, &request.transition).await {
                 Err(error) if breaks_the_group(&error) => {
                     broken = Some((index, error));
@@ -162,8 +187,7 @@ async fn commit_group(pool: &SqlitePool, mut batch: Vec<Request>) {
     }
 }
 
-/// Runs one call inside the group's transaction, in a savepoint when it writes more
-/// than one statement.
+/// Runs one call inside the group's transaction, in a savepoint when it needs one.
 async fn apply(
     conn: &mut SqliteConnection,
     transition: &Transition,

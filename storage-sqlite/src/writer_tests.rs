@@ -170,3 +170,118 @@ fn one_group_answers_each_call_and_a_lost_lease_spoils_no_other() {
         assert_eq!(stored, 3, "the failed enqueue_many left none of its jobs");
     });
 }
+
+#[test]
+fn completions_in_one_group_finish_once_each() {
+    runtime().block_on(async {
+        let pool = SqlitePoolOptions::new()
+            .max_connections(1)
+            .min_connections(1)
+            .idle_timeout(None)
+            .max_lifetime(None)
+            .connect("sqlite::memory:")
+            .await
+            .unwrap();
+        let mut conn = pool.acquire().await.unwrap();
+        crate::schema::prepare(&mut conn).await.unwrap();
+        drop(conn);
+        let (setup, _) = request(enqueue(20));
+        commit_group(&pool, vec![setup]).await;
+        let (claim, claimed) = request(Transition::Claim {
+            queues: vec!["default".to_owned()],
+            limit: 20,
+            worker: "w".to_owned(),
+            now: t(0),
+            lease_until: t(60),
+        });
+        commit_group(&pool, vec![claim]).await;
+        let Ok(Outcome::Claimed(claimed)) = claimed.await.unwrap() else {
+            panic!("the claim answers its jobs");
+        };
+        let mut leases: Vec<Lease> = claimed.iter().map(|j| j.lease()).collect();
+        // The first lease twice: one of the two completions must lose.
+        leases.push(leases[0]);
+
+        let (batch, answers): (Vec<_>, Vec<_>) = leases
+            .iter()
+            .map(|&lease| request(Transition::Complete { lease, now: t(2) }))
+            .unzip();
+        commit_group(&pool, batch).await;
+
+        let mut done = 0;
+        let mut lost = 0;
+        for answer in answers {
+            match answer.await.unwrap() {
+                Ok(Outcome::Done) => done += 1,
+                Err(StoreError::LeaseLost(lease)) => {
+                    assert_eq!(lease, leases[0]);
+                    lost += 1;
+                }
+                other => panic!("unexpected answer {other:?}"),
+            }
+        }
+        assert_eq!((done, lost), (20, 1));
+        let completed: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM jobs WHERE state = 'completed' AND finished_at = ?1",
+        )
+        .bind(crate::row::micros(t(2)))
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+        assert_eq!(completed, 20);
+    });
+}
+
+#[test]
+fn enqueues_in_one_group_share_a_statement_and_an_existing_id_still_conflicts_alone() {
+    runtime().block_on(async {
+        let pool = SqlitePoolOptions::new()
+            .max_connections(1)
+            .min_connections(1)
+            .idle_timeout(None)
+            .max_lifetime(None)
+            .connect("sqlite::memory:")
+            .await
+            .unwrap();
+        let mut conn = pool.acquire().await.unwrap();
+        crate::schema::prepare(&mut conn).await.unwrap();
+        drop(conn);
+        let existing = job();
+        let (setup, _) = request(Transition::Enqueue {
+            jobs: vec![existing.clone()],
+            now: t(0),
+        });
+        commit_group(&pool, vec![setup]).await;
+
+        let (shared, shared_answers): (Vec<_>, Vec<_>) =
+            [enqueue(1), enqueue(3)].into_iter().map(request).unzip();
+        commit_group(&pool, shared).await;
+        let (mixed, mixed_answers): (Vec<_>, Vec<_>) = [
+            enqueue(2),
+            Transition::Enqueue {
+                jobs: vec![existing],
+                now: t(1),
+            },
+            enqueue(1),
+        ]
+        .into_iter()
+        .map(request)
+        .unzip();
+        commit_group(&pool, mixed).await;
+
+        let mut sizes = Vec::new();
+        for answer in shared_answers.into_iter().chain(mixed_answers) {
+            sizes.push(match answer.await.unwrap() {
+                Ok(Outcome::Enqueued(jobs)) => Some(jobs.len()),
+                Err(StoreError::Conflict(_)) => None,
+                other => panic!("unexpected answer {other:?}"),
+            });
+        }
+        assert_eq!(sizes, [Some(1), Some(3), Some(2), None, Some(1)]);
+        let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM jobs")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        assert_eq!(stored, 1 + 4 + 3);
+    });
+}

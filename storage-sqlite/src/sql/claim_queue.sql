@@ -1,4 +1,4 @@
--- Leases up to ?3 jobs of queue ?1 to worker ?5 until ?4: due pending jobs
+-- Leases up to ?3 jobs of queue ?1 to worker ?5 until ?4: due available jobs
 -- (run_at <= ?2) and expired leases with attempts left (lease_until <= ?2), in
 -- priority, run_at, id order. Each arm reads its partial index in that order, so the
 -- merge stops after ?3 rows.
@@ -11,7 +11,7 @@ SET state = 'running',
 WHERE id IN (
     SELECT id FROM (
         SELECT id, priority, run_at FROM jobs
-        WHERE state = 'pending' AND queue = ?1 AND run_at <= ?2
+        WHERE state = 'available' AND queue = ?1 AND run_at <= ?2
         UNION ALL
         SELECT id, priority, run_at FROM jobs
         WHERE state = 'running' AND queue = ?1 AND lease_until <= ?2

@@ -1,4 +1,6 @@
--- As claim_queue.sql, for the queues in the JSON array ?1.
+-- As claim_queue.sql, for the queues in the JSON array ?1. Rows of several queues come
+-- out of the index queue by queue, so this one sorts the due rows; workers claim one
+-- queue at a time and take claim_queue.sql.
 UPDATE jobs
 SET state = 'running',
     attempt = attempt + 1,
@@ -8,7 +10,7 @@ SET state = 'running',
 WHERE id IN (
     SELECT id FROM (
         SELECT id, priority, run_at FROM jobs
-        WHERE state = 'pending' AND queue IN (SELECT value FROM json_each(?1))
+        WHERE state = 'available' AND queue IN (SELECT value FROM json_each(?1))
           AND run_at <= ?2
         UNION ALL
         SELECT id, priority, run_at FROM jobs

@@ -3,5 +3,6 @@ SELECT count(*)
 FROM jobs
 WHERE (?1 IS NULL OR queue = ?1)
   AND (?2 IS NULL OR kind = ?2)
-  AND (?3 IS NULL OR state = ?3)
+  AND (?3 IS NULL OR state = ?3
+       OR (?3 = 'pending' AND state IN ('scheduled', 'available')))
   AND (?4 IS NULL OR (run_at <= ?5) = ?4)

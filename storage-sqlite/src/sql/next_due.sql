@@ -2,7 +2,10 @@
 -- ?1, or NULL.
 SELECT min(due) FROM (
     SELECT min(run_at) AS due FROM jobs
-    WHERE state = 'pending' AND queue IN (SELECT value FROM json_each(?1))
+    WHERE state = 'scheduled' AND queue IN (SELECT value FROM json_each(?1))
+    UNION ALL
+    SELECT min(run_at) AS due FROM jobs
+    WHERE state = 'available' AND queue IN (SELECT value FROM json_each(?1))
     UNION ALL
     SELECT min(lease_until) AS due FROM jobs
     WHERE state = 'running' AND queue IN (SELECT value FROM json_each(?1))

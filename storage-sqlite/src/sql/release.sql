@@ -1,7 +1,7 @@
--- Gives job ?1 back under live lease ?2: pending at ?3, its attempt returned. The
--- lease token stays, so the released lease never matches again.
+-- Gives job ?1 back under live lease ?2: pending at ?3 (as of ?4), its attempt
+-- returned. The lease token stays, so the released lease never matches again.
 UPDATE jobs
-SET state = 'pending',
+SET state = CASE WHEN ?3 <= ?4 THEN 'available' ELSE 'scheduled' END,
     run_at = ?3,
     attempt = attempt - 1,
     lease_until = NULL

@@ -1,7 +1,11 @@
--- Records error ?4 on job ?1 under live lease ?2 and makes it pending at ?3; on its
--- last attempt ends it Failed at ?5 instead.
+-- Records error ?4 on job ?1 under live lease ?2 and makes it pending at ?3 (as of ?5);
+-- on its last attempt ends it Failed at ?5 instead.
 UPDATE jobs
-SET state = CASE WHEN attempt >= max_attempts THEN 'failed' ELSE 'pending' END,
+SET state = CASE
+        WHEN attempt >= max_attempts THEN 'failed'
+        WHEN ?3 <= ?5 THEN 'available'
+        ELSE 'scheduled'
+    END,
     run_at = CASE WHEN attempt >= max_attempts THEN run_at ELSE ?3 END,
     finished_at = CASE WHEN attempt >= max_attempts THEN ?5 ELSE NULL END,
     last_error = ?4,

@@ -1,0 +1,133 @@
+//! Pickup latency across processes: another OS process (this bench binary, started
+//! with [`ENQUEUER_ENV`] set) enqueues into the same SQLite file, and an idle worker
+//! here finds the job by polling, since no in-process signal reaches it.
+//!
+//! The two processes share no clock but the wall clock, so each job carries the wall
+//! time of its enqueue call and the handler subtracts it from its own.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use leasehold::{Job, JobContext, JobError, Queue, Worker};
+use serde::{Deserialize, Serialize};
+use tokio::sync::mpsc;
+
+use crate::report::{Report, Row, quantile_ms};
+use crate::stores::{open, open_sqlite_file};
+
+/// Set (to a database file) in the enqueuing child process.
+pub(crate) const ENQUEUER_ENV: &str = "LEASEHOLD_BENCH_ENQUEUER_DB";
+/// How many jobs the child enqueues.
+const SAMPLES_ENV: &str = "LEASEHOLD_BENCH_ENQUEUER_SAMPLES";
+
+/// The worker's poll interval (fixed: no idle backoff) in this scenario.
+const POLL: Duration = Duration::from_millis(10);
+
+/// A job that carries the wall time of its enqueue call.
+#[derive(Serialize, Deserialize)]
+struct WallProbe {
+    sent_unix_us: u64,
+}
+
+impl Job for WallProbe {
+    const KIND: &'static str = "wall_probe";
+}
+
+/// Microseconds since the Unix epoch.
+// Benches may read the wall clock: the clippy ban keeps it out of library code, and
+// only the wall clock is shared by two processes.
+#[allow(clippy::disallowed_methods)]
+fn unix_micros() -> u64 {
+    let since = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("the clock is after 1970");
+    u64::try_from(since.as_micros()).expect("microseconds since 1970 fit u64")
+}
+
+pub(crate) async fn pickup_other_process(report: &mut Report, samples: usize) {
+    let scenario = format!("pickup_idle_other_process_poll{}ms", POLL.as_millis());
+    if !report.wants(&scenario) {
+        return;
+    }
+    let bench = open("sqlite").await;
+    let path = bench.path().expect("a SQLite store has a file").to_owned();
+    let queue = Queue::new(bench.store.clone());
+    let (latencies, mut received) = mpsc::unbounded_channel::<Duration>();
+    let worker = Worker::builder(&queue)
+        .queue("default", 8)
+        .poll_interval(POLL)
+        .max_poll_interval(POLL)
+        .handler(move |probe: WallProbe, _ctx: JobContext| {
+            let latency = unix_micros().saturating_sub(probe.sent_unix_us);
+            let _ = latencies.send(Duration::from_micros(latency));
+            async { Ok::<(), JobError>(()) }
+        })
+        .build()
+        .expect("a valid worker");
+    let running = tokio::spawn({
+        let worker = worker.clone();
+        async move { worker.run().await }
+    });
+
+    let mut child = Command::new(std::env::current_exe().expect("this bench binary"))
+        .env(ENQUEUER_ENV, &path)
+        .env(SAMPLES_ENV, samples.to_string())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("the enqueuing process starts");
+    let mut times = Vec::with_capacity(samples);
+    for _ in 0..samples {
+        let latency = tokio::time::timeout(Duration::from_secs(30), received.recv())
+            .await
+            .expect("the other process's job is picked up within 30 s")
+            .expect("a handler ran");
+        times.push(latency);
+    }
+    let status = tokio::task::spawn_blocking(move || child.wait())
+        .await
+        .expect("waiting for the child")
+        .expect("the child's status");
+    assert!(status.success(), "the enqueuing process failed: {status}");
+    worker.shutdown().await;
+    running.await.expect("the worker task");
+
+    report.push(Row {
+        scenario,
+        store: "sqlite".into(),
+        jobs: samples,
+        concurrency: 8,
+        p50_ms: quantile_ms(&mut times, 0.5),
+        p99_ms: quantile_ms(&mut times, 0.99),
+        ..Row::default()
+    });
+    bench.close().await;
+}
+
+/// The child process: enqueues the jobs one at a time into the database at `db`,
+/// each after a pause longer than the worker's poll interval, at a random phase.
+pub(crate) fn enqueuer_main(db: &Path) {
+    let samples: usize = std::env::var(SAMPLES_ENV)
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .expect("the sample count in the environment");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    runtime.block_on(async {
+        let store = open_sqlite_file(db).await;
+        let queue = Queue::new(Arc::new(store.clone()));
+        for _ in 0..samples {
+            let pause = POLL * 2 + Duration::from_micros(fastrand::u64(0..10_000));
+            tokio::time::sleep(pause).await;
+            let probe = WallProbe {
+                sent_unix_us: unix_micros(),
+            };
+            queue.enqueue(&probe).await.expect("enqueue");
+        }
+        store.close().await;
+    });
+}

@@ -1,0 +1,180 @@
+//! Scenarios through a real `Worker`: end-to-end throughput of no-op jobs, and the
+//! pickup latency of an idle worker woken by its `Queue`'s enqueue signal.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+use leasehold::worker::JobContext;
+use leasehold::{Job, JobError, JobFilter, JobState, Queue, Worker, WorkerEvent};
+use serde::{Deserialize, Serialize};
+use tokio::sync::mpsc;
+
+use crate::report::{Report, Row, quantile_ms};
+use crate::stores::{fill, open, rate};
+
+/// The no-op job `stores::job` builds.
+#[derive(Serialize, Deserialize)]
+struct Noop {
+    i: usize,
+}
+
+impl Job for Noop {
+    const KIND: &'static str = "noop";
+}
+
+/// A job that carries the moment it was enqueued, in nanoseconds since [`origin`].
+#[derive(Serialize, Deserialize)]
+struct Probe {
+    sent_ns: u64,
+}
+
+impl Job for Probe {
+    const KIND: &'static str = "probe";
+}
+
+/// This process's reference instant for [`Probe`] stamps.
+fn origin() -> Instant {
+    static ORIGIN: OnceLock<Instant> = OnceLock::new();
+    *ORIGIN.get_or_init(Instant::now)
+}
+
+fn stamp() -> u64 {
+    u64::try_from(origin().elapsed().as_nanos()).expect("a bench runs for less than 584 years")
+}
+
+/// The name of the end-to-end scenario at `concurrency`.
+pub(crate) fn e2e_name(concurrency: usize) -> String {
+    format!("e2e_noop_worker_c{concurrency}")
+}
+
+/// Processes `n` queued no-op jobs through one `Worker` with `concurrency` slots:
+/// from `run()` until the last outcome is written (all `Completed`, checked after). SQLite rows carry
+/// their ratio to `baseline` (the raw-sqlx 64-row claim/complete jobs/s of this run).
+pub(crate) async fn e2e(
+    report: &mut Report,
+    store_name: &str,
+    n: usize,
+    concurrency: usize,
+    baseline: Option<f64>,
+) {
+    let scenario = e2e_name(concurrency);
+    if !report.wants(&scenario) {
+        return;
+    }
+    let bench = open(store_name).await;
+    fill(&bench.store, n).await;
+    let queue = Queue::new(bench.store.clone());
+    let handled = Arc::new(AtomicUsize::new(0));
+    let worker = Worker::builder(&queue)
+        .queue("default", concurrency)
+        .handler({
+            let handled = Arc::clone(&handled);
+            move |_job: Noop, _ctx: JobContext| {
+                handled.fetch_add(1, Ordering::Relaxed);
+                async { Ok::<(), JobError>(()) }
+            }
+        })
+        .build()
+        .expect("a valid worker");
+
+    let started = Instant::now();
+    let running = tokio::spawn({
+        let worker = worker.clone();
+        async move { worker.run().await }
+    });
+    // Every handler ran and the worker holds no job: every outcome is written. (Not
+    // via a subscription to the worker's events: waking a subscriber twice per job
+    // costs more than the worker's own work on a no-op job.)
+    while handled.load(Ordering::Relaxed) < n || worker.running() > 0 {
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    let elapsed = started.elapsed();
+    worker.shutdown().await;
+    running.await.expect("the worker task");
+    assert_eq!(count_completed(&queue).await, n, "every job completed once");
+
+    let jobs_per_sec = rate(n, elapsed);
+    let ratio_to_baseline = if store_name == "sqlite" {
+        jobs_per_sec.zip(baseline).map(|(ours, raw)| ours / raw)
+    } else {
+        None
+    };
+    report.push(Row {
+        scenario,
+        store: store_name.into(),
+        jobs: n,
+        concurrency,
+        jobs_per_sec,
+        ratio_to_baseline,
+        ..Row::default()
+    });
+    bench.close().await;
+}
+
+async fn count_completed(queue: &Queue) -> usize {
+    let n = queue
+        .count(&JobFilter::all().state(JobState::Completed))
+        .await
+        .expect("count");
+    usize::try_from(n).expect("a count of this run's jobs fits usize")
+}
+
+/// Enqueues one job at a time into an idle worker (default poll settings, so only the
+/// queue's in-process signal wakes it quickly) and measures enqueue-call-to-handler-
+/// start, `samples` times.
+pub(crate) async fn pickup_in_process(report: &mut Report, store_name: &str, samples: usize) {
+    let scenario = "pickup_idle_in_process".to_owned();
+    if !report.wants(&scenario) {
+        return;
+    }
+    let bench = open(store_name).await;
+    let queue = Queue::new(bench.store.clone());
+    let (latencies, mut received) = mpsc::unbounded_channel::<Duration>();
+    let worker = Worker::builder(&queue)
+        .queue("default", 8)
+        .handler(move |probe: Probe, _ctx: JobContext| {
+            // Runs when the job's task first polls the handler: the handler's start.
+            let latency = Duration::from_nanos(stamp().saturating_sub(probe.sent_ns));
+            let _ = latencies.send(latency);
+            async { Ok::<(), JobError>(()) }
+        })
+        .build()
+        .expect("a valid worker");
+    let mut events = worker.subscribe();
+    let running = tokio::spawn({
+        let worker = worker.clone();
+        async move { worker.run().await }
+    });
+
+    let mut times = Vec::with_capacity(samples);
+    for _ in 0..samples {
+        // Let the worker finish its round and park on its wake-ups.
+        tokio::time::sleep(Duration::from_millis(2 + fastrand::u64(0..3))).await;
+        queue
+            .enqueue(&Probe { sent_ns: stamp() })
+            .await
+            .expect("enqueue");
+        times.push(received.recv().await.expect("a handler ran"));
+        loop {
+            match events.recv().await.expect("the worker's events") {
+                WorkerEvent::Completed(_) => break,
+                WorkerEvent::Claimed(_) => {}
+                other => panic!("a probe did not complete: {other:?}"),
+            }
+        }
+    }
+    worker.shutdown().await;
+    running.await.expect("the worker task");
+
+    report.push(Row {
+        scenario,
+        store: store_name.into(),
+        jobs: samples,
+        concurrency: 8,
+        p50_ms: quantile_ms(&mut times, 0.5),
+        p99_ms: quantile_ms(&mut times, 0.99),
+        ..Row::default()
+    });
+    bench.close().await;
+}

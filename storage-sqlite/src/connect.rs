@@ -1,0 +1,131 @@
+//! Opening a [`SqliteStore`]: pools, schema, settings, the writer task.
+
+use leasehold::StoreError;
+use sqlx::SqlitePool;
+use sqlx::sqlite::SqlitePoolOptions;
+
+use crate::error::store_error;
+use crate::options::{DEFAULT_MAX_BATCH, SqliteStoreOptions};
+use crate::schema::{Expected, prepare, verify_settings};
+use crate::store::SqliteStore;
+use crate::writer::Writer;
+
+impl SqliteStore {
+    /// Opens (creating it when missing) and migrates the database at `url`, with the
+    /// default [`SqliteStoreOptions`].
+    ///
+    /// # Errors
+    ///
+    /// As [`SqliteStore::connect_with`].
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        Self::connect_with(SqliteStoreOptions::new(url)).await
+    }
+
+    /// Opens (creating it when missing) and migrates the database `options` name, and
+    /// verifies its settings: WAL (for a file), the synchronous mode, the busy timeout,
+    /// foreign keys on.
+    ///
+    /// Must be called inside a Tokio runtime, which then runs the store's writer task.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Incompatible`] for a file that is not a SQLite database, is
+    /// corrupt, belongs to another application, or was migrated by a newer
+    /// leasehold-sqlite; [`StoreError::Busy`] when another writer held the database
+    /// past the busy timeout; [`StoreError::Backend`] for anything else (a bad URL, a
+    /// missing directory, a setting that does not read back as set).
+    pub async fn connect_with(options: SqliteStoreOptions) -> Result<Self, StoreError> {
+        let busy_timeout = options.busy_timeout_millis()?;
+        let base = options.connect_options()?;
+        let memory = options.is_in_memory();
+        // One connection that never closes: an in-memory database lives only as long
+        // as a connection to it.
+        let writer_pool = pool_options(1, memory)
+            .connect_with(base.clone())
+            .await
+            .map_err(store_error)?;
+        let mut conn = writer_pool.acquire().await.map_err(store_error)?;
+        let in_memory = prepare(&mut conn).await?;
+        let expected = Expected {
+            journal_mode: if in_memory { "memory" } else { "wal" },
+            synchronous: Some(options.synchronous_mode()),
+            busy_timeout: Some(busy_timeout),
+        };
+        verify_settings(&mut conn, expected).await?;
+        drop(conn);
+
+        let reader = if in_memory {
+            writer_pool.clone()
+        } else {
+            let reader = pool_options(options.read_connections_value(), false)
+                .connect_with(base)
+                .await
+                .map_err(store_error)?;
+            let mut conn = reader.acquire().await.map_err(store_error)?;
+            verify_settings(&mut conn, expected).await?;
+            drop(conn);
+            reader
+        };
+        Ok(Self {
+            reader,
+            writer: Writer::spawn(writer_pool.clone(), options.max_batch_value()),
+            writer_pool,
+        })
+    }
+
+    /// A store over an existing pool, which serves both reads and the writer (one
+    /// connection at a time). Migrates the database and turns WAL on for a file; the
+    /// synchronous mode and busy timeout are the pool's own.
+    ///
+    /// For an in-memory database the pool must keep one connection open for good
+    /// (`min_connections(1)`, no idle timeout or lifetime).
+    ///
+    /// # Errors
+    ///
+    /// As [`SqliteStore::connect_with`].
+    pub async fn from_pool(pool: SqlitePool) -> Result<Self, StoreError> {
+        let mut conn = pool.acquire().await.map_err(store_error)?;
+        let in_memory = prepare(&mut conn).await?;
+        let expected = Expected {
+            journal_mode: if in_memory { "memory" } else { "wal" },
+            synchronous: None,
+            busy_timeout: None,
+        };
+        verify_settings(&mut conn, expected).await?;
+        drop(conn);
+        Ok(Self {
+            reader: pool.clone(),
+            writer: Writer::spawn(pool.clone(), DEFAULT_MAX_BATCH),
+            writer_pool: pool,
+        })
+    }
+
+    /// Closes the store's connections, for this handle and every clone, once the
+    /// calls in flight finish; later calls fail. The last connection to close
+    /// checkpoints the write-ahead log into the database file.
+    pub async fn close(&self) {
+        self.reader.close().await;
+        self.writer_pool.close().await;
+    }
+
+    /// The pool that serves reads (for inspection and tests).
+    pub fn read_pool(&self) -> &SqlitePool {
+        &self.reader
+    }
+}
+
+fn pool_options(connections: u32, keep_open: bool) -> SqlitePoolOptions {
+    let options = SqlitePoolOptions::new()
+        .max_connections(connections)
+        // The connection is checked by its first statement; a ping per write would
+        // double the round trips.
+        .test_before_acquire(false);
+    if keep_open {
+        options
+            .min_connections(1)
+            .idle_timeout(None)
+            .max_lifetime(None)
+    } else {
+        options
+    }
+}

@@ -1,0 +1,81 @@
+//! `enqueue_many` inserts jobs without unique keys in one statement: payloads, times
+//! and counters still round-trip exactly, and an existing id is still named.
+
+use leasehold::testing::conformance::{t, t2100};
+use leasehold::{JobFilter, JobStore, NewJob, StoreError};
+use leasehold_sqlite::SqliteStore;
+use serde_json::json;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_stores_every_job_exactly_as_given() {
+    let store = SqliteStore::connect("sqlite::memory:").await.unwrap();
+    let payloads = [
+        json!(null),
+        json!("a \"quoted\" string with \\ and \u{1F600} and \n"),
+        json!(0.1),
+        json!(1e300),
+        json!(-9_007_199_254_740_993_i64),
+        json!(u64::MAX),
+        json!({"nested": {"list": [1, 2.5, "x", false]}, "empty": {}}),
+    ];
+    let jobs: Vec<NewJob> = payloads
+        .iter()
+        .enumerate()
+        .map(|(n, payload)| {
+            NewJob::new(format!("kind-{n}"), payload.clone(), t(0))
+                .unwrap()
+                .queue(format!("q{}", n % 2))
+                .unwrap()
+                .priority(i16::MIN + i16::try_from(n).unwrap())
+                .run_at(t2100(i64::try_from(n).unwrap()))
+                .max_attempts(u32::MAX - u32::try_from(n).unwrap())
+                .unwrap()
+        })
+        .collect();
+    let keyed = NewJob::new("keyed", json!(1), t(0))
+        .unwrap()
+        .unique_key("k");
+
+    let answers = store
+        .enqueue_many(
+            jobs.iter().cloned().chain([keyed.clone(), keyed]).collect(),
+            t(5),
+        )
+        .await
+        .unwrap();
+
+    let stored = store.list(&JobFilter::all(), t(5)).await.unwrap();
+    assert_eq!(stored.len(), payloads.len() + 1);
+    for (job, answer) in jobs.iter().zip(&answers) {
+        let got = stored.iter().find(|r| r.id == job.id).expect("stored");
+        assert_eq!(got, &answer.job);
+        assert_eq!(got.payload, job.payload);
+        assert_eq!(
+            (got.kind.as_str(), got.queue.as_str()),
+            (job.kind.as_str(), job.queue.as_str())
+        );
+        assert_eq!((got.priority, got.run_at), (job.priority, job.run_at));
+        assert_eq!((got.max_attempts, got.created_at), (job.max_attempts, t(5)));
+    }
+    assert!(!answers[payloads.len()].duplicate);
+    assert!(answers[payloads.len() + 1].duplicate);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_with_an_existing_id_names_it_and_stores_nothing() {
+    let store = SqliteStore::connect("sqlite::memory:").await.unwrap();
+    let existing = NewJob::new("k", json!(1), t(0)).unwrap();
+    store.enqueue(existing.clone(), t(0)).await.unwrap();
+    let mut batch: Vec<NewJob> = (0..5)
+        .map(|_| NewJob::new("k", json!(2), t(0)).unwrap())
+        .collect();
+    batch.insert(3, existing.clone());
+
+    let error = store.enqueue_many(batch, t(0)).await.unwrap_err();
+
+    assert!(
+        matches!(&error, StoreError::Conflict(m) if m.contains(&existing.id.to_string())),
+        "{error:?}"
+    );
+    assert_eq!(store.count(&JobFilter::all(), t(0)).await.unwrap(), 1);
+}
