@@ -1,6 +1,9 @@
 //! A `PostgresStore` on a fresh schema of the server `LEASEHOLD_TEST_POSTGRES_URL`
 //! names, dropped when the test ends; `None` (after saying so) when no server is set.
 
+// Each test file that includes this module uses a part of it.
+#![allow(dead_code)]
+
 use std::sync::Arc;
 
 use leasehold::JobStore;
@@ -41,6 +44,13 @@ impl Drop for SchemaGuard {
 
 /// A store on a fresh schema, or `None` when `LEASEHOLD_TEST_POSTGRES_URL` is unset.
 pub(crate) async fn open() -> Option<(Arc<dyn JobStore>, SchemaGuard)> {
+    let (store, guard) = open_store().await?;
+    Some((Arc::new(store), guard))
+}
+
+/// A `PostgresStore` on a fresh schema, or `None` when `LEASEHOLD_TEST_POSTGRES_URL` is
+/// unset.
+pub(crate) async fn open_store() -> Option<(PostgresStore, SchemaGuard)> {
     let Ok(url) = std::env::var("LEASEHOLD_TEST_POSTGRES_URL") else {
         eprintln!("SKIPPED: LEASEHOLD_TEST_POSTGRES_URL is not set");
         return None;
@@ -58,5 +68,5 @@ pub(crate) async fn open() -> Option<(Arc<dyn JobStore>, SchemaGuard)> {
     )
     .await
     .expect("the store opens");
-    Some((Arc::new(store), guard))
+    Some((store, guard))
 }
