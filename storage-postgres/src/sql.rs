@@ -54,6 +54,8 @@ statements! {
     set_search_path = "set_search_path.sql";
     /// Inserts a job (or nothing, for a held unique key) and notifies its queue.
     enqueue = "enqueue.sql";
+    /// Inserts jobs without unique keys in one statement and notifies their queues.
+    enqueue_bulk = "enqueue_bulk.sql";
     /// The non-terminal holder of a unique key.
     job_by_unique_key = "job_by_unique_key.sql";
     /// The job with an id.

@@ -8,10 +8,11 @@
 use leasehold::time::OffsetDateTime;
 use leasehold::{Enqueued, JobRecord, NewJob, StoreError};
 use sqlx::{Connection, PgConnection};
+use uuid::Uuid;
 
 use crate::error::{is_duplicate_job_id, store_error};
 use crate::row::{job_record, micros};
-use crate::sql::{Statements, query};
+use crate::sql::{Statements, query, query_scalar};
 use crate::store::PostgresStore;
 
 /// How many times an enqueue tries again when the holder of its unique key finished
@@ -93,8 +94,12 @@ impl PostgresStore {
     }
 }
 
-/// Inserts `jobs` one after another on `conn`, answering each: the new job, or the
+/// Inserts `jobs` on `conn`, answering each in order: the new job, or the
 /// non-terminal job that holds its unique key. Atomic only inside a transaction.
+///
+/// Jobs without a unique key cannot meet another job but by a duplicate id (an
+/// error for the whole call), so more than one of them go in one statement; jobs with
+/// a key go one by one, each deduped against what is stored by then.
 pub(crate) async fn insert_jobs(
     sql: &Statements,
     conn: &mut PgConnection,
@@ -102,11 +107,82 @@ pub(crate) async fn insert_jobs(
     now: OffsetDateTime,
     channel: &str,
 ) -> Result<Vec<Enqueued>, StoreError> {
+    let keyless: Vec<&NewJob> = jobs.iter().filter(|j| j.unique_key.is_none()).collect();
+    let bulk = keyless.len() > 1;
+    if bulk {
+        insert_keyless(sql, conn, &keyless, now, channel).await?;
+    }
     let mut answers = Vec::with_capacity(jobs.len());
     for job in jobs {
-        answers.push(insert_job(sql, conn, job, now, channel).await?);
+        if bulk && job.unique_key.is_none() {
+            answers.push(Enqueued::inserted(JobRecord::from_new(job.clone(), now)));
+        } else {
+            answers.push(insert_job(sql, conn, job, now, channel).await?);
+        }
     }
     Ok(answers)
+}
+
+/// Inserts jobs without unique keys in one statement.
+async fn insert_keyless(
+    sql: &Statements,
+    conn: &mut PgConnection,
+    jobs: &[&NewJob],
+    now: OffsetDateTime,
+    channel: &str,
+) -> Result<(), StoreError> {
+    let expected = jobs.len();
+    let inserted: i64 = query_scalar(&sql.enqueue_bulk)
+        .bind(jobs.iter().map(|j| *j.id.as_uuid()).collect::<Vec<Uuid>>())
+        .bind(jobs.iter().map(|j| j.kind.clone()).collect::<Vec<String>>())
+        .bind(
+            jobs.iter()
+                .map(|j| j.queue.clone())
+                .collect::<Vec<String>>(),
+        )
+        .bind(
+            jobs.iter()
+                .map(|j| j.payload.to_string())
+                .collect::<Vec<String>>(),
+        )
+        .bind(jobs.iter().map(|j| j.priority).collect::<Vec<i16>>())
+        .bind(jobs.iter().map(|j| micros(j.run_at)).collect::<Vec<i64>>())
+        .bind(
+            jobs.iter()
+                .map(|j| i64::from(j.max_attempts))
+                .collect::<Vec<i64>>(),
+        )
+        .bind(micros(now))
+        .bind(channel)
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(|e| {
+            if is_duplicate_job_id(&e) {
+                StoreError::Conflict(format!(
+                    "a job of the batch already exists ({})",
+                    duplicate_detail(&e)
+                ))
+            } else {
+                store_error(e)
+            }
+        })?;
+    if usize::try_from(inserted).ok() == Some(expected) {
+        Ok(())
+    } else {
+        Err(StoreError::backend(format!(
+            "a batch of {expected} jobs inserted {inserted}"
+        )))
+    }
+}
+
+/// PostgreSQL's detail of a unique violation (`Key (id)=(...) already exists.`).
+fn duplicate_detail(error: &sqlx::Error) -> String {
+    error
+        .as_database_error()
+        .and_then(|e| e.try_downcast_ref::<sqlx::postgres::PgDatabaseError>())
+        .and_then(|e| e.detail())
+        .unwrap_or("duplicate id")
+        .to_owned()
 }
 
 async fn insert_job(
