@@ -49,7 +49,9 @@ struct Inner {
     channel: String,
     wakeups: watch::Sender<u64>,
     listener: Mutex<Option<JoinHandle<()>>>,
-    runtime: tokio::runtime::Handle,
+    /// The runtime the store was opened in, for the listener task when
+    /// `subscribe_enqueued` is called outside any runtime.
+    runtime: Option<tokio::runtime::Handle>,
 }
 
 impl Drop for Inner {
@@ -144,7 +146,7 @@ impl PostgresStore {
                 channel: enqueued_channel(schema),
                 wakeups,
                 listener: Mutex::new(None),
-                runtime: tokio::runtime::Handle::current(),
+                runtime: tokio::runtime::Handle::try_current().ok(),
             }),
         })
     }
@@ -171,8 +173,8 @@ impl PostgresStore {
     /// `WorkerBuilder::enqueue_signal` so a worker wakes at once instead of at its next
     /// poll.
     ///
-    /// The first call starts a listener task (on the runtime the store was opened in)
-    /// that holds one connection of its own and `LISTEN`s on the schema's channel; it
+    /// The first call starts a listener task (on the current Tokio runtime, else the
+    /// one the store was opened in) that holds one connection of its own and `LISTEN`s on the schema's channel; it
     /// stops when the store (every clone) is dropped or closed. Bursts are debounced:
     /// a receiver sees any number of enqueues since it last looked as one change. The
     /// counter also changes once the listener is connected and after every reconnect,
@@ -186,11 +188,22 @@ impl PostgresStore {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         if listener.as_ref().is_none_or(JoinHandle::is_finished) {
-            *listener = Some(self.inner.runtime.spawn(crate::notify::listen(
-                self.inner.pool.clone(),
-                self.inner.channel.clone(),
-                self.inner.wakeups.clone(),
-            )));
+            let runtime = tokio::runtime::Handle::try_current()
+                .ok()
+                .or_else(|| self.inner.runtime.clone());
+            match runtime {
+                Some(runtime) => {
+                    *listener = Some(runtime.spawn(crate::notify::listen(
+                        self.inner.pool.clone(),
+                        self.inner.channel.clone(),
+                        self.inner.wakeups.clone(),
+                    )));
+                }
+                None => tracing::warn!(
+                    "leasehold-postgres: no Tokio runtime to listen for enqueues in; \
+                     workers fall back to polling"
+                ),
+            }
         }
         receiver
     }
