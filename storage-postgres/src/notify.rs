@@ -14,7 +14,7 @@
 use std::time::Duration;
 
 use sqlx::PgPool;
-use sqlx::postgres::PgListener;
+use sqlx::postgres::{PgListener, PgPoolOptions};
 use tokio::sync::watch;
 
 /// The first pause after the listener fails to connect or listen; doubles up to
@@ -28,16 +28,33 @@ fn bump(wakeups: &watch::Sender<u64>) {
     wakeups.send_modify(|n| *n = n.wrapping_add(1));
 }
 
-/// Listens on `channel` through its own connection of `pool`, bumping `wakeups` for
-/// each burst of notifications and after each (re)connect. Runs until the pool is
-/// closed or the task is aborted (when the store is dropped).
+/// Listens on `channel` through a connection of its own (made with `pool`'s connect
+/// options, outside `pool`, so it never takes a connection the store's calls need),
+/// bumping `wakeups` for each burst of notifications and after each (re)connect. Runs
+/// until `pool` is closed or the task is aborted (when the store is dropped).
 pub(crate) async fn listen(pool: PgPool, channel: String, wakeups: watch::Sender<u64>) {
+    let closed = pool.close_event();
+    tokio::pin!(closed);
+    if pool.is_closed() {
+        return;
+    }
+    let own = PgPoolOptions::new()
+        .max_connections(1)
+        .min_connections(0)
+        .max_lifetime(None)
+        .idle_timeout(None)
+        .connect_lazy_with((*pool.connect_options()).clone());
+    tokio::select! {
+        () = &mut closed => {}
+        () = listen_on(&own, &channel, &wakeups) => {}
+    }
+    own.close().await;
+}
+
+async fn listen_on(pool: &PgPool, channel: &str, wakeups: &watch::Sender<u64>) {
     let mut delay = FIRST_RETRY_DELAY;
     loop {
-        if pool.is_closed() {
-            return;
-        }
-        let mut listener = match connect(&pool, &channel).await {
+        let mut listener = match connect(pool, channel).await {
             Ok(listener) => listener,
             Err(error) => {
                 tracing::warn!(%error, channel, "leasehold-postgres cannot listen for enqueues; retrying");
@@ -48,17 +65,16 @@ pub(crate) async fn listen(pool: PgPool, channel: String, wakeups: watch::Sender
         };
         delay = FIRST_RETRY_DELAY;
         // Listening from here on: anything enqueued before may have gone unnoticed.
-        bump(&wakeups);
+        bump(wakeups);
         loop {
             match listener.try_recv().await {
                 Ok(Some(_)) => {
                     while listener.next_buffered().is_some() {}
-                    bump(&wakeups);
+                    bump(wakeups);
                 }
                 // The connection dropped and sqlx reconnected (and listens again):
                 // what was sent in between is lost.
-                Ok(None) => bump(&wakeups),
-                Err(sqlx::Error::PoolClosed) => return,
+                Ok(None) => bump(wakeups),
                 Err(error) => {
                     tracing::warn!(%error, channel, "leasehold-postgres lost its enqueue listener; reconnecting");
                     tokio::time::sleep(delay).await;

@@ -55,7 +55,7 @@ impl PostgresStoreOptions {
 
     /// At most this many connections in the store's pool; 10 by default, at least 1.
     /// Waking up on enqueues ([`PostgresStore::subscribe_enqueued`](crate::PostgresStore::subscribe_enqueued))
-    /// holds one more, outside the pool's count.
+    /// holds one more connection, outside the pool.
     pub fn max_connections(mut self, max_connections: u32) -> Self {
         self.max_connections = max_connections.max(1);
         self

@@ -174,7 +174,8 @@ impl PostgresStore {
     /// poll.
     ///
     /// The first call starts a listener task (on the current Tokio runtime, else the
-    /// one the store was opened in) that holds one connection of its own and `LISTEN`s on the schema's channel; it
+    /// one the store was opened in) that holds one connection of its own (outside the
+    /// pool, made with the pool's connect options) and `LISTEN`s on the schema's channel; it
     /// stops when the store (every clone) is dropped or closed. Bursts are debounced:
     /// a receiver sees any number of enqueues since it last looked as one change. The
     /// counter also changes once the listener is connected and after every reconnect,

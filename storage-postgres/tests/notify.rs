@@ -154,3 +154,35 @@ async fn a_worker_wakes_for_a_job_enqueued_through_another_store() {
         1
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn listening_never_takes_a_connection_the_store_needs() {
+    let Some(url) = test_url() else { return };
+    let schemas = Schemas::new(&url);
+    let schema = schemas.fresh();
+    let store = PostgresStore::connect_with(
+        options(&url, &schema)
+            .max_connections(1)
+            .acquire_timeout(Duration::from_secs(2)),
+    )
+    .await
+    .unwrap();
+    let mut woken = store.subscribe_enqueued();
+    assert!(changed(&mut woken, PATIENCE).await, "the listener connects");
+
+    let enqueued = store.enqueue(job("one"), t(0)).await;
+    let claimed = store
+        .claim(&["default".to_owned()], 1, "w", t(0), t(60))
+        .await;
+
+    assert!(enqueued.is_ok(), "{enqueued:?}");
+    assert_eq!(
+        claimed.unwrap().len(),
+        1,
+        "the pool's one connection stayed free"
+    );
+    assert!(
+        changed(&mut woken, PATIENCE).await,
+        "the enqueue woke the listener"
+    );
+}
