@@ -218,10 +218,6 @@ impl PostgresStore {
         &self.inner.sql
     }
 
-    pub(crate) fn channel(&self) -> &str {
-        &self.inner.channel
-    }
-
     fn pool_ref(&self) -> &PgPool {
         &self.inner.pool
     }

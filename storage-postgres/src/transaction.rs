@@ -86,7 +86,7 @@ impl PostgresStore {
             &mut savepoint,
             &jobs,
             now,
-            self.channel(),
+            self.enqueue_channel(),
         )
         .await?;
         savepoint.commit().await.map_err(store_error)?;
