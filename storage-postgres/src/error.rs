@@ -37,7 +37,7 @@ pub(crate) fn is_duplicate_job_id(error: &sqlx::Error) -> bool {
 
 /// Whether repeating the call may succeed: the database gave up waiting or aborted a
 /// transaction to resolve a conflict with another.
-fn is_busy(error: &sqlx::Error) -> bool {
+pub(crate) fn is_busy(error: &sqlx::Error) -> bool {
     matches!(error, sqlx::Error::PoolTimedOut)
         || matches!(
             sqlstate(error).as_deref(),

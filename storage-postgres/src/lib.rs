@@ -33,6 +33,7 @@
 //! # }
 //! ```
 
+mod completer;
 mod error;
 mod notify;
 mod options;

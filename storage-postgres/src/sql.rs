@@ -70,6 +70,8 @@ statements! {
     heartbeat = "heartbeat.sql";
     /// Ends a leased job Completed.
     complete = "complete.sql";
+    /// Ends leased jobs Completed, the completions of concurrent callers together.
+    complete_many = "complete_many.sql";
     /// Ends a leased job Failed.
     fail = "fail.sql";
     /// Records an error and makes a leased job pending again (or Failed).

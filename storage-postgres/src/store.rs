@@ -17,6 +17,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use uuid::Uuid;
 
+use crate::completer::Completer;
 use crate::error::store_error;
 use crate::options::{DEFAULT_SCHEMA, PostgresStoreOptions, enqueued_channel, quoted_schema};
 use crate::row::{
@@ -45,7 +46,10 @@ pub struct PostgresStore {
 struct Inner {
     pool: PgPool,
     schema: String,
-    sql: Statements,
+    sql: Arc<Statements>,
+    /// Writes concurrent completions together; `None` outside a Tokio runtime, where
+    /// each completion is a statement of its own.
+    completer: Option<Completer>,
     channel: String,
     wakeups: watch::Sender<u64>,
     listener: Mutex<Option<JoinHandle<()>>>,
@@ -133,20 +137,25 @@ impl PostgresStore {
     ///
     /// As [`PostgresStore::connect_with`].
     pub async fn from_pool_in_schema(pool: PgPool, schema: &str) -> Result<Self, StoreError> {
-        let sql = Statements::for_schema(&quoted_schema(schema)?);
+        let sql = Arc::new(Statements::for_schema(&quoted_schema(schema)?));
         let mut conn = pool.acquire().await.map_err(store_error)?;
         prepare(&mut conn, &sql, schema).await?;
         drop(conn);
         let (wakeups, _) = watch::channel(0);
+        let runtime = tokio::runtime::Handle::try_current().ok();
+        let completer = runtime
+            .as_ref()
+            .map(|_| Completer::spawn(pool.clone(), Arc::clone(&sql)));
         Ok(Self {
             inner: Arc::new(Inner {
                 pool,
                 schema: schema.to_owned(),
                 sql,
+                completer,
                 channel: enqueued_channel(schema),
                 wakeups,
                 listener: Mutex::new(None),
-                runtime: tokio::runtime::Handle::try_current().ok(),
+                runtime,
             }),
         })
     }
@@ -441,13 +450,20 @@ impl JobStore for PostgresStore {
     }
 
     async fn complete(&self, lease: Lease, now: OffsetDateTime) -> Result<(), StoreError> {
-        let written = query(&self.inner.sql.complete)
-            .bind(lease.job_id.as_uuid())
-            .bind(i64::from(lease.token))
-            .bind(micros(now))
-            .execute(self.pool_ref())
-            .await;
-        self.fenced_write(written, lease).await
+        let Some(completer) = &self.inner.completer else {
+            let written = query(&self.inner.sql.complete)
+                .bind(lease.job_id.as_uuid())
+                .bind(i64::from(lease.token))
+                .bind(micros(now))
+                .execute(self.pool_ref())
+                .await;
+            return self.fenced_write(written, lease).await;
+        };
+        if completer.complete(lease, now).await? {
+            Ok(())
+        } else {
+            Err(self.lease_lost_or_not_found(lease).await)
+        }
     }
 
     async fn retry(
