@@ -476,3 +476,18 @@ async fn workers_under_chaos_on_a_sqlite_file() {
         simulate(store, seed).await;
     }
 }
+
+#[path = "support/postgres.rs"]
+mod postgres_support;
+
+/// On a fresh schema of the server LEASEHOLD_TEST_POSTGRES_URL names (skipped without
+/// it): the same simulation through a pool of real connections.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn workers_under_chaos_on_postgres() {
+    for seed in seeds() {
+        let Some((store, _schema)) = postgres_support::open_store().await else {
+            return;
+        };
+        simulate(store, seed).await;
+    }
+}

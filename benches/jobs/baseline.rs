@@ -20,7 +20,7 @@ use crate::stores::rate;
 pub(crate) const STORE: &str = "raw-sqlx";
 pub(crate) const SINGLE: &str = "baseline_claim1_complete1_per_tx";
 pub(crate) const BATCH: &str = "baseline_claim64_complete64";
-const SMALL_BATCH: &str = "baseline_claim8_complete8";
+pub(crate) const SMALL_BATCH: &str = "baseline_claim8_complete8";
 
 const SCHEMA: &str = "
 CREATE TABLE jobs (

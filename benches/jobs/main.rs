@@ -1,21 +1,25 @@
 //! leasehold's benchmarks: throughput, pickup latency, scale and memory per store.
 //!
-//! `cargo bench --bench jobs` runs every scenario on every store (`MemoryStore`, and
-//! `SqliteStore` on a temporary database file in WAL mode with `synchronous=NORMAL`),
-//! after a raw-sqlx baseline of the same work; `-- --quick` runs a small version of
-//! each in about a minute (CI runs it only to prove it works). `-- --only NAME` runs the
-//! scenarios whose name contains NAME, `-- --store NAME` those of one store (`memory`,
-//! `sqlite`; handy under a profiler). Every scenario prints one JSON line on stdout; a
-//! table follows at the end.
+//! `cargo bench --bench jobs` runs every scenario on every store (`MemoryStore`,
+//! `SqliteStore` on a temporary database file in WAL mode with `synchronous=NORMAL`,
+//! and `PostgresStore` on a fresh schema when `LEASEHOLD_TEST_POSTGRES_URL` names a
+//! server), after raw-sqlx baselines of the same work on SQLite and PostgreSQL;
+//! `-- --quick` runs a small version of each in about a minute (CI runs it only to
+//! prove it works). `-- --only NAME` runs the scenarios whose name contains NAME,
+//! `-- --store NAME` those of one store (`memory`, `sqlite`, `postgres`; handy under a
+//! profiler). Every scenario prints one JSON line on stdout; a table follows at the end.
 //!
 //! - [`store_scenarios`]: enqueue (one per call, 8 callers, batches), claim at 10k and
 //!   1M queued, heartbeats of 1,000 running jobs, memory per queued job.
 //! - [`worker_scenarios`]: no-op jobs end to end through a `Worker` at concurrency 1,
 //!   8 and 64; idle pickup latency in the same process.
-//! - [`remote_pickup`]: idle pickup latency of a job another process enqueued.
-//! - [`baseline`]: the raw-sqlx single-row and 64-row claim/complete loops.
+//! - [`remote_pickup`]: idle pickup latency of a job another process enqueued (SQLite:
+//!   by polling; PostgreSQL: woken by `LISTEN/NOTIFY`).
+//! - [`baseline`]: the raw-sqlx single-row and 64-row claim/complete loops on SQLite.
+//! - [`baseline_postgres`]: the same on PostgreSQL, with `FOR UPDATE SKIP LOCKED`.
 
 mod baseline;
+mod baseline_postgres;
 mod remote_pickup;
 mod report;
 mod store_scenarios;
@@ -71,6 +75,10 @@ fn main() {
         remote_pickup::enqueuer_main(std::path::Path::new(&db));
         return;
     }
+    if let Ok(schema) = std::env::var(remote_pickup::PG_ENQUEUER_ENV) {
+        remote_pickup::postgres_enqueuer_main(&schema);
+        return;
+    }
     let args: Vec<String> = std::env::args().collect();
     let quick = args.iter().any(|a| a == "--quick");
     let only = args
@@ -117,7 +125,14 @@ async fn run(report: &mut Report, sizes: Sizes, only_store: Option<&str>) {
     if sqlite && (report.wants("baseline") || e2e_wanted) {
         baseline::run(report, sizes.e2e_jobs).await;
     }
+    let postgres = stores::postgres_url().filter(|_| stores.contains(&"postgres"));
+    if let Some(url) = &postgres
+        && (report.wants("baseline") || e2e_wanted)
+    {
+        baseline_postgres::run(report, url, sizes.e2e_jobs).await;
+    }
     let raw = report.rate_of(baseline::BATCH, baseline::STORE);
+    let raw_postgres = report.rate_of(baseline::BATCH, baseline_postgres::STORE);
     for name in stores {
         store_scenarios::run(report, name, sizes).await;
         let e2e_jobs = if name == "memory" {
@@ -125,12 +140,20 @@ async fn run(report: &mut Report, sizes: Sizes, only_store: Option<&str>) {
         } else {
             sizes.e2e_jobs
         };
+        let baseline = match name {
+            "sqlite" => raw,
+            "postgres" => raw_postgres,
+            _ => None,
+        };
         for concurrency in [1, 8, 64] {
-            worker_scenarios::e2e(report, name, e2e_jobs, concurrency, raw).await;
+            worker_scenarios::e2e(report, name, e2e_jobs, concurrency, baseline).await;
         }
         worker_scenarios::pickup_in_process(report, name, sizes.pickup_samples).await;
     }
     if sqlite {
         remote_pickup::pickup_other_process(report, sizes.pickup_samples).await;
+    }
+    if postgres.is_some() {
+        remote_pickup::pickup_other_process_postgres(report, sizes.pickup_samples).await;
     }
 }

@@ -15,10 +15,17 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 
 use crate::report::{Report, Row, quantile_ms};
-use crate::stores::{open, open_sqlite_file};
+use crate::stores::{open, open_postgres, open_sqlite_file, postgres_url};
 
 /// Set (to a database file) in the enqueuing child process.
 pub(crate) const ENQUEUER_ENV: &str = "LEASEHOLD_BENCH_ENQUEUER_DB";
+/// Set (to a PostgreSQL schema, on the server of `LEASEHOLD_TEST_POSTGRES_URL`) in the
+/// enqueuing child process of the PostgreSQL scenario.
+pub(crate) const PG_ENQUEUER_ENV: &str = "LEASEHOLD_BENCH_ENQUEUER_PG_SCHEMA";
+
+/// The worker's poll interval in the PostgreSQL scenario: long, so only the
+/// `LISTEN/NOTIFY` wake-up can pick a job up fast.
+const PG_POLL: Duration = Duration::from_secs(1);
 /// How many jobs the child enqueues.
 const SAMPLES_ENV: &str = "LEASEHOLD_BENCH_ENQUEUER_SAMPLES";
 
@@ -133,6 +140,103 @@ pub(crate) fn enqueuer_main(db: &Path) {
         let queue = Queue::new(Arc::new(store.clone()));
         for _ in 0..samples {
             let pause = POLL * 2 + Duration::from_micros(fastrand::u64(0..10_000));
+            tokio::time::sleep(pause).await;
+            let probe = WallProbe {
+                sent_unix_us: unix_micros(),
+            };
+            queue.enqueue(&probe).await.expect("enqueue");
+        }
+        store.close().await;
+    });
+}
+
+/// Pickup latency across processes on PostgreSQL: the other process enqueues through a
+/// store of its own, and the idle worker here wakes on the `NOTIFY` its
+/// `subscribe_enqueued` receiver turns into a signal (polling once a second only).
+pub(crate) async fn pickup_other_process_postgres(report: &mut Report, samples: usize) {
+    let scenario = "pickup_idle_other_process_notify".to_owned();
+    if !report.wants(&scenario) {
+        return;
+    }
+    let bench = open("postgres").await;
+    let store = bench.postgres().expect("a PostgreSQL store").clone();
+    let mut signal = store.subscribe_enqueued();
+    // The listener is connected once the counter first changes.
+    tokio::time::timeout(Duration::from_secs(30), signal.changed())
+        .await
+        .expect("the listener connects within 30 s")
+        .expect("the store is alive");
+    let queue = Queue::new(bench.store.clone());
+    let (latencies, mut received) = mpsc::unbounded_channel::<Duration>();
+    let worker = Worker::builder(&queue)
+        .queue("default", 8)
+        .enqueue_signal(signal)
+        .poll_interval(PG_POLL)
+        .max_poll_interval(PG_POLL)
+        .handler(move |probe: WallProbe, _ctx: JobContext| {
+            let latency = unix_micros().saturating_sub(probe.sent_unix_us);
+            let _ = latencies.send(Duration::from_micros(latency));
+            async { Ok::<(), JobError>(()) }
+        })
+        .build()
+        .expect("a valid worker");
+    let running = tokio::spawn({
+        let worker = worker.clone();
+        async move { worker.run().await }
+    });
+
+    let mut child = Command::new(std::env::current_exe().expect("this bench binary"))
+        .env(PG_ENQUEUER_ENV, store.schema())
+        .env(SAMPLES_ENV, samples.to_string())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("the enqueuing process starts");
+    let mut times = Vec::with_capacity(samples);
+    for _ in 0..samples {
+        let latency = tokio::time::timeout(Duration::from_secs(30), received.recv())
+            .await
+            .expect("the other process's job is picked up within 30 s")
+            .expect("a handler ran");
+        times.push(latency);
+    }
+    let status = tokio::task::spawn_blocking(move || child.wait())
+        .await
+        .expect("waiting for the child")
+        .expect("the child's status");
+    assert!(status.success(), "the enqueuing process failed: {status}");
+    worker.shutdown().await;
+    running.await.expect("the worker task");
+
+    report.push(Row {
+        scenario,
+        store: "postgres".into(),
+        jobs: samples,
+        concurrency: 8,
+        p50_ms: quantile_ms(&mut times, 0.5),
+        p99_ms: quantile_ms(&mut times, 0.99),
+        ..Row::default()
+    });
+    bench.close().await;
+}
+
+/// The child process of the PostgreSQL scenario: enqueues the jobs one at a time into
+/// `schema`, at random phases, through a store of its own.
+pub(crate) fn postgres_enqueuer_main(schema: &str) {
+    let samples: usize = std::env::var(SAMPLES_ENV)
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .expect("the sample count in the environment");
+    let url = postgres_url().expect("the server's URL in the environment");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    runtime.block_on(async {
+        let store = open_postgres(&url, schema).await;
+        let queue = Queue::new(Arc::new(store.clone()));
+        for _ in 0..samples {
+            let pause = Duration::from_millis(20) + Duration::from_micros(fastrand::u64(0..10_000));
             tokio::time::sleep(pause).await;
             let probe = WallProbe {
                 sent_unix_us: unix_micros(),

@@ -6,12 +6,54 @@ use std::time::Duration;
 
 use leasehold::{Clock, JobStore, NewJob, SystemClock};
 use leasehold_memory::MemoryStore;
+use leasehold_postgres::{PostgresStore, PostgresStoreOptions};
 use leasehold_sqlite::{SqliteStore, SqliteStoreOptions, Synchronous};
+use sqlx::{AssertSqlSafe, Connection, PgConnection};
 use tempfile::TempDir;
 
-/// The stores every scenario runs against.
+/// The variable naming the PostgreSQL server to benchmark on (the tests' server).
+pub(crate) const POSTGRES_URL_ENV: &str = "LEASEHOLD_TEST_POSTGRES_URL";
+
+/// The PostgreSQL server's URL, when one is set.
+pub(crate) fn postgres_url() -> Option<String> {
+    std::env::var(POSTGRES_URL_ENV)
+        .ok()
+        .filter(|url| !url.is_empty())
+}
+
+/// The stores every scenario runs against: PostgreSQL too when a server is set.
 pub(crate) fn store_names() -> Vec<&'static str> {
-    vec!["memory", "sqlite"]
+    let mut names = vec!["memory", "sqlite"];
+    if postgres_url().is_some() {
+        names.push("postgres");
+    } else {
+        eprintln!("postgres benchmarks SKIPPED: {POSTGRES_URL_ENV} is not set");
+    }
+    names
+}
+
+/// A schema of its own for one scenario.
+pub(crate) fn fresh_schema() -> String {
+    let suffix: String = (0..12).map(|_| fastrand::lowercase()).collect();
+    format!("lh_bench_{suffix}")
+}
+
+/// A PostgreSQL store on `schema` (created and migrated), with the default options.
+pub(crate) async fn open_postgres(url: &str, schema: &str) -> PostgresStore {
+    PostgresStore::connect_with(PostgresStoreOptions::new(url).schema(schema))
+        .await
+        .expect("a PostgreSQL store on a fresh schema")
+}
+
+/// Drops `schema` and everything in it.
+pub(crate) async fn drop_schema(url: &str, schema: &str) {
+    let mut conn = PgConnection::connect(url).await.expect("a connection");
+    sqlx::query(AssertSqlSafe(format!(
+        "DROP SCHEMA IF EXISTS \"{schema}\" CASCADE"
+    )))
+    .execute(&mut conn)
+    .await
+    .expect("the bench schema is dropped");
 }
 
 /// A store opened for one scenario; a SQLite one lives in its own temporary directory,
@@ -19,6 +61,8 @@ pub(crate) fn store_names() -> Vec<&'static str> {
 pub(crate) struct BenchStore {
     pub(crate) store: Arc<dyn JobStore>,
     sqlite: Option<(SqliteStore, PathBuf)>,
+    /// A PostgreSQL store, the server's URL and the store's schema.
+    postgres: Option<(PostgresStore, String, String)>,
     // Declared last: dropped after the store's handles.
     _dir: Option<TempDir>,
 }
@@ -35,16 +79,28 @@ impl BenchStore {
         if let Some((sqlite, _)) = &self.sqlite {
             sqlite.close().await;
         }
+        if let Some((postgres, url, schema)) = &self.postgres {
+            postgres.close().await;
+            drop_schema(url, schema).await;
+        }
+    }
+
+    /// The PostgreSQL store, if this is one.
+    pub(crate) fn postgres(&self) -> Option<&PostgresStore> {
+        self.postgres.as_ref().map(|(store, _, _)| store)
     }
 }
 
 /// A fresh, empty store of kind `name`: SQLite on a new database file, in WAL mode
-/// with `synchronous=NORMAL` (the store's defaults, which it verifies on connect).
+/// with `synchronous=NORMAL` (the store's defaults, which it verifies on connect);
+/// PostgreSQL on a new schema of the server `LEASEHOLD_TEST_POSTGRES_URL` names, with
+/// the default options (a pool of 10), dropped by `close`.
 pub(crate) async fn open(name: &str) -> BenchStore {
     match name {
         "memory" => BenchStore {
             store: Arc::new(MemoryStore::new()),
             sqlite: None,
+            postgres: None,
             _dir: None,
         },
         "sqlite" => {
@@ -54,7 +110,19 @@ pub(crate) async fn open(name: &str) -> BenchStore {
             BenchStore {
                 store: Arc::new(sqlite.clone()),
                 sqlite: Some((sqlite, path)),
+                postgres: None,
                 _dir: Some(dir),
+            }
+        }
+        "postgres" => {
+            let url = postgres_url().expect("postgres runs only with a server set");
+            let schema = fresh_schema();
+            let postgres = open_postgres(&url, &schema).await;
+            BenchStore {
+                store: Arc::new(postgres.clone()),
+                sqlite: None,
+                postgres: Some((postgres, url, schema)),
+                _dir: None,
             }
         }
         other => panic!("unknown store {other}"),

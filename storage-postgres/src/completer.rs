@@ -1,0 +1,174 @@
+//! [`Completer`]: concurrent `complete` calls of one store, written together.
+//!
+//! A worker finishing many short jobs calls `complete` for each; one statement and one
+//! commit (one WAL flush) per job is what bounds its throughput. The completer task
+//! takes every completion waiting at that moment (up to [`MAX_BATCH`]) and ends them
+//! all in one `UPDATE ... FROM UNNEST(...)`, each fenced by its own lease token, then
+//! answers each caller whether its row was written. While one batch is in flight, the
+//! next one gathers: group commit without a timer, so a lone completion waits for
+//! nothing.
+
+use std::collections::HashSet;
+use std::fmt;
+use std::sync::Arc;
+
+use leasehold::time::OffsetDateTime;
+use leasehold::{JobId, Lease, StoreError};
+use sqlx::PgPool;
+use tokio::sync::{mpsc, oneshot};
+use uuid::Uuid;
+
+use crate::error::is_busy;
+use crate::row::{counter, get, micros};
+use crate::sql::{Statements, query};
+
+/// The most completions one statement writes.
+const MAX_BATCH: usize = 512;
+/// How many completions may wait before callers wait to send.
+const CHANNEL_CAPACITY: usize = 4096;
+
+/// One caller's completion and where its answer goes: whether its row was written.
+struct Call {
+    lease: Lease,
+    now: OffsetDateTime,
+    reply: oneshot::Sender<Result<bool, StoreError>>,
+}
+
+/// The handle callers send completions through; the task ends with the last handle.
+#[derive(Debug, Clone)]
+pub(crate) struct Completer {
+    calls: mpsc::Sender<Call>,
+}
+
+impl Completer {
+    /// Starts the completer task on the current Tokio runtime.
+    pub(crate) fn spawn(pool: PgPool, sql: Arc<Statements>) -> Self {
+        let (calls, receiver) = mpsc::channel(CHANNEL_CAPACITY);
+        tokio::spawn(run(pool, sql, receiver));
+        Self { calls }
+    }
+
+    /// Ends the leased job Completed at `now`; `Ok(false)` when `lease` is not the
+    /// job's live lease (or the job is unknown), and nothing was written.
+    pub(crate) async fn complete(
+        &self,
+        lease: Lease,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        let (reply, answer) = oneshot::channel();
+        self.calls
+            .send(Call { lease, now, reply })
+            .await
+            .map_err(|_| stopped())?;
+        answer.await.map_err(|_| stopped())?
+    }
+}
+
+fn stopped() -> StoreError {
+    StoreError::backend("the store's completer task has stopped (was its Tokio runtime shut down?)")
+}
+
+async fn run(pool: PgPool, sql: Arc<Statements>, mut calls: mpsc::Receiver<Call>) {
+    let mut carried: Vec<Call> = Vec::new();
+    loop {
+        let mut batch = std::mem::take(&mut carried);
+        if batch.is_empty() {
+            match calls.recv().await {
+                Some(call) => batch.push(call),
+                None => return,
+            }
+        }
+        while batch.len() < MAX_BATCH {
+            match calls.try_recv() {
+                Ok(call) => batch.push(call),
+                Err(_) => break,
+            }
+        }
+        // One row per job in a statement: a second completion of a job waits for the
+        // next one, so it is answered as if it came after the first (as it did).
+        let mut jobs = HashSet::with_capacity(batch.len());
+        let (now, later): (Vec<Call>, Vec<Call>) = batch
+            .into_iter()
+            .partition(|call| jobs.insert(call.lease.job_id));
+        carried = later;
+        write(&pool, &sql, now).await;
+    }
+}
+
+/// Writes one batch and answers each of its callers.
+async fn write(pool: &PgPool, sql: &Statements, batch: Vec<Call>) {
+    let ids: Vec<Uuid> = batch.iter().map(|c| *c.lease.job_id.as_uuid()).collect();
+    let tokens: Vec<i64> = batch.iter().map(|c| i64::from(c.lease.token)).collect();
+    let times: Vec<i64> = batch.iter().map(|c| micros(c.now)).collect();
+    let written = query(&sql.complete_many)
+        .bind(ids)
+        .bind(tokens)
+        .bind(times)
+        .fetch_all(pool)
+        .await;
+    match written {
+        Ok(rows) => {
+            let ended: Result<HashSet<(JobId, u32)>, StoreError> = rows
+                .iter()
+                .map(|row| {
+                    Ok((
+                        JobId::from_uuid(get(row, "id")?),
+                        counter(get(row, "lease_token")?, "lease_token")?,
+                    ))
+                })
+                .collect();
+            match ended {
+                Ok(ended) => {
+                    for call in batch {
+                        let key = (call.lease.job_id, call.lease.token);
+                        let _ = call.reply.send(Ok(ended.contains(&key)));
+                    }
+                }
+                Err(error) => answer_all(batch, &SharedError::new(error)),
+            }
+        }
+        Err(error) => {
+            let busy = is_busy(&error);
+            let shared = SharedError::new(error);
+            for call in batch {
+                let source = Box::new(shared.clone());
+                let error = if busy {
+                    StoreError::Busy(source)
+                } else {
+                    StoreError::Backend(source)
+                };
+                let _ = call.reply.send(Err(error));
+            }
+        }
+    }
+}
+
+fn answer_all(batch: Vec<Call>, error: &SharedError) {
+    for call in batch {
+        let _ = call
+            .reply
+            .send(Err(StoreError::Backend(Box::new(error.clone()))));
+    }
+}
+
+/// One failure shared by the callers of one batch.
+#[derive(Debug, Clone)]
+struct SharedError(Arc<dyn std::error::Error + Send + Sync>);
+
+impl SharedError {
+    fn new(error: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Self(Arc::new(error))
+    }
+}
+
+impl fmt::Display for SharedError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "a batch of completions failed: {}", self.0)
+    }
+}
+
+impl std::error::Error for SharedError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&*self.0)
+    }
+}

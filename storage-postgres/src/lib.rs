@@ -1,0 +1,47 @@
+//! `leasehold-postgres`: a durable [`JobStore`](leasehold::JobStore) on PostgreSQL,
+//! for applications that outgrow one machine.
+//!
+//! - [`PostgresStore`]: the store; [`PostgresStore::connect`] connects and migrates
+//!   the store's schema (`leasehold` by default).
+//! - [`PostgresStoreOptions`]: URL, schema, pool size and acquire timeout.
+//! - [`PostgresStore::subscribe_enqueued`]: `LISTEN/NOTIFY` wake-ups across machines.
+//! - [`PostgresStore::enqueue_in`]: enqueue inside the caller's own transaction.
+//!
+//! Any number of stores, in processes on any number of machines, may work one schema:
+//! a claim is one statement that locks the rows it takes with `FOR UPDATE SKIP
+//! LOCKED`, so concurrent claims neither wait for each other nor take the same job;
+//! every write under a lease checks the lease's token; schedule slots advance by
+//! compare-and-set. Like every store, it is told the time: no statement reads the
+//! database's clock.
+//!
+//! ```no_run
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), leasehold::StoreError> {
+//! use leasehold::{JobStore, NewJob, time::Duration, time::macros::datetime};
+//! use leasehold_postgres::PostgresStore;
+//!
+//! let store = PostgresStore::connect("postgres://app@127.0.0.1:5432/app").await?;
+//! let now = datetime!(2000-01-01 0:00 UTC);
+//! let job = NewJob::new("greet", serde_json::json!({"name": "Ada"}), now).unwrap();
+//! store.enqueue(job, now).await?;
+//!
+//! let claimed = store
+//!     .claim(&["default".to_owned()], 10, "worker-1", now, now + Duration::minutes(1))
+//!     .await?;
+//! store.complete(claimed[0].lease(), now).await?;
+//! # Ok(())
+//! # }
+//! ```
+
+mod completer;
+mod error;
+mod notify;
+mod options;
+mod row;
+mod schema;
+mod sql;
+mod store;
+mod transaction;
+
+pub use options::{DEFAULT_SCHEMA, PostgresStoreOptions};
+pub use store::PostgresStore;

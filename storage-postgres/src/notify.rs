@@ -1,0 +1,92 @@
+//! Wake-ups across processes: every enqueue that stores a job notifies the schema's
+//! channel (`<schema>_enqueued`, payload the job's queue) when its transaction
+//! commits; [`PostgresStore::subscribe_enqueued`](crate::PostgresStore::subscribe_enqueued)
+//! turns those notifications into a `watch` counter a worker waits on.
+//!
+//! One listener task per store (started by the first subscription) holds one
+//! connection that `LISTEN`s. It takes every notification already buffered before it
+//! bumps the counter once, and a `watch` receiver sees any number of bumps since its
+//! last look as one change: a burst of enqueues wakes a worker once. When the
+//! connection drops, notifications sent meanwhile are lost, so the task bumps the
+//! counter after every reconnect too; a spurious wake-up costs one claim, a missed one
+//! costs a poll interval (polling stays the fallback).
+
+use std::time::Duration;
+
+use sqlx::PgPool;
+use sqlx::postgres::{PgListener, PgPoolOptions};
+use tokio::sync::watch;
+
+/// The first pause after the listener fails to connect or listen; doubles up to
+/// [`MAX_RETRY_DELAY`].
+const FIRST_RETRY_DELAY: Duration = Duration::from_millis(100);
+/// The longest pause between attempts to reconnect.
+const MAX_RETRY_DELAY: Duration = Duration::from_secs(5);
+
+/// Bumps the counter every receiver of `wakeups` watches.
+fn bump(wakeups: &watch::Sender<u64>) {
+    wakeups.send_modify(|n| *n = n.wrapping_add(1));
+}
+
+/// Listens on `channel` through a connection of its own (made with `pool`'s connect
+/// options, outside `pool`, so it never takes a connection the store's calls need),
+/// bumping `wakeups` for each burst of notifications and after each (re)connect. Runs
+/// until `pool` is closed or the task is aborted (when the store is dropped).
+pub(crate) async fn listen(pool: PgPool, channel: String, wakeups: watch::Sender<u64>) {
+    let closed = pool.close_event();
+    tokio::pin!(closed);
+    if pool.is_closed() {
+        return;
+    }
+    let own = PgPoolOptions::new()
+        .max_connections(1)
+        .min_connections(0)
+        .max_lifetime(None)
+        .idle_timeout(None)
+        .connect_lazy_with((*pool.connect_options()).clone());
+    tokio::select! {
+        () = &mut closed => {}
+        () = listen_on(&own, &channel, &wakeups) => {}
+    }
+    own.close().await;
+}
+
+async fn listen_on(pool: &PgPool, channel: &str, wakeups: &watch::Sender<u64>) {
+    let mut delay = FIRST_RETRY_DELAY;
+    loop {
+        let mut listener = match connect(pool, channel).await {
+            Ok(listener) => listener,
+            Err(error) => {
+                tracing::warn!(%error, channel, "leasehold-postgres cannot listen for enqueues; retrying");
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(MAX_RETRY_DELAY);
+                continue;
+            }
+        };
+        delay = FIRST_RETRY_DELAY;
+        // Listening from here on: anything enqueued before may have gone unnoticed.
+        bump(wakeups);
+        loop {
+            match listener.try_recv().await {
+                Ok(Some(_)) => {
+                    while listener.next_buffered().is_some() {}
+                    bump(wakeups);
+                }
+                // The connection dropped and sqlx reconnected (and listens again):
+                // what was sent in between is lost.
+                Ok(None) => bump(wakeups),
+                Err(error) => {
+                    tracing::warn!(%error, channel, "leasehold-postgres lost its enqueue listener; reconnecting");
+                    tokio::time::sleep(delay).await;
+                    break;
+                }
+            }
+        }
+    }
+}
+
+async fn connect(pool: &PgPool, channel: &str) -> Result<PgListener, sqlx::Error> {
+    let mut listener = PgListener::connect_with(pool).await?;
+    listener.listen(channel).await?;
+    Ok(listener)
+}

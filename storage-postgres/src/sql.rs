@@ -1,0 +1,126 @@
+//! The SQL, one statement per file under `src/sql/`, so it is reviewed as SQL.
+//!
+//! Every time a statement needs is a bound parameter: none reads the database clock.
+//! Files name the store's tables as `{schema}.jobs`; [`Statements::for_schema`] puts
+//! the store's quoted schema name in place of `{schema}` once, when the store opens.
+
+use std::sync::Arc;
+
+use sqlx::postgres::{PgArguments, Postgres};
+use sqlx::{AssertSqlSafe, FromRow};
+
+/// The placeholder each file writes in place of the store's schema.
+pub(crate) const SCHEMA_PLACEHOLDER: &str = "{schema}";
+
+macro_rules! statements {
+    ($($(#[$doc:meta])* $name:ident = $file:literal;)*) => {
+        /// Every statement, with the store's schema in place.
+        #[derive(Debug)]
+        pub(crate) struct Statements {
+            $($(#[$doc])* pub(crate) $name: Arc<str>,)*
+        }
+
+        impl Statements {
+            /// The statements for the schema whose quoted name is `quoted_schema`.
+            pub(crate) fn for_schema(quoted_schema: &str) -> Self {
+                Self {
+                    $($name: Arc::from(
+                        include_str!(concat!("sql/", $file))
+                            .replace(SCHEMA_PLACEHOLDER, quoted_schema),
+                    ),)*
+                }
+            }
+        }
+
+        /// Every statement as its file holds it, with the file's name (for the tests
+        /// that read them all).
+        #[cfg(test)]
+        pub(crate) const ALL: &[(&str, &str)] = &[
+            $(($file, include_str!(concat!("sql/", $file))),)*
+        ];
+    };
+}
+
+statements! {
+    /// Holds the schema's advisory lock until the transaction ends.
+    advisory_lock = "advisory_lock.sql";
+    /// The names of the tables in a schema.
+    schema_tables = "schema_tables.sql";
+    /// The schema versions applied.
+    applied_migrations = "applied_migrations.sql";
+    /// Creates the schema when missing.
+    create_schema = "create_schema.sql";
+    /// Points the migrations at the schema until the transaction ends.
+    set_search_path = "set_search_path.sql";
+    /// Inserts a job (or nothing, for a held unique key) and notifies its queue.
+    enqueue = "enqueue.sql";
+    /// Inserts jobs without unique keys in one statement and notifies their queues.
+    enqueue_bulk = "enqueue_bulk.sql";
+    /// The non-terminal holder of a unique key.
+    job_by_unique_key = "job_by_unique_key.sql";
+    /// The job with an id.
+    get = "get.sql";
+    /// The stored state and lease token of jobs.
+    lease_state = "lease_state.sql";
+    /// The claim of one queue.
+    claim_queue = "claim_queue.sql";
+    /// The claim of several queues.
+    claim_queues = "claim_queues.sql";
+    /// Extends live leases.
+    heartbeat = "heartbeat.sql";
+    /// Ends a leased job Completed.
+    complete = "complete.sql";
+    /// Ends leased jobs Completed, the completions of concurrent callers together.
+    complete_many = "complete_many.sql";
+    /// Ends a leased job Failed.
+    fail = "fail.sql";
+    /// Records an error and makes a leased job pending again (or Failed).
+    retry = "retry.sql";
+    /// Gives a leased job back.
+    release = "release.sql";
+    /// Cancels a pending or running job.
+    cancel = "cancel.sql";
+    /// Jobs by filter.
+    list = "list.sql";
+    /// How many jobs a filter selects.
+    count = "count.sql";
+    /// The earliest due time of queues.
+    next_due = "next_due.sql";
+    /// Deletes old terminal jobs.
+    prune = "prune.sql";
+    /// Inserts or replaces a schedule.
+    upsert_schedule = "upsert_schedule.sql";
+    /// The schedule with a name.
+    get_schedule = "get_schedule.sql";
+    /// Every schedule.
+    list_schedules = "list_schedules.sql";
+    /// The due enabled schedules.
+    due_schedules = "due_schedules.sql";
+    /// Moves a schedule's slot by compare-and-set.
+    advance_schedule = "advance_schedule.sql";
+    /// Disables a schedule.
+    pause_schedule = "pause_schedule.sql";
+    /// Enables a schedule from a slot.
+    resume_schedule = "resume_schedule.sql";
+    /// Deletes a schedule.
+    remove_schedule = "remove_schedule.sql";
+}
+
+/// A query of `statement`, ready for its parameters.
+pub(crate) fn query(statement: &Arc<str>) -> sqlx::query::Query<'static, Postgres, PgArguments> {
+    sqlx::query(AssertSqlSafe(Arc::clone(statement)))
+}
+
+/// A query of `statement` answering one column of type `O`.
+pub(crate) fn query_scalar<O>(
+    statement: &Arc<str>,
+) -> sqlx::query::QueryScalar<'static, Postgres, O, PgArguments>
+where
+    (O,): for<'r> FromRow<'r, sqlx::postgres::PgRow>,
+{
+    sqlx::query_scalar(AssertSqlSafe(Arc::clone(statement)))
+}
+
+#[cfg(test)]
+#[path = "sql_tests.rs"]
+mod tests;

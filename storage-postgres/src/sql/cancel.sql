@@ -1,0 +1,8 @@
+-- Ends job $1 Cancelled at $2 if it is pending or running. The lease token stays, so
+-- the running worker's heartbeat can be told it was cancelled.
+UPDATE {schema}.jobs
+SET state = 'cancelled',
+    finished_at = $2,
+    lease_until = NULL
+WHERE id = $1 AND state IN ('pending', 'running')
+RETURNING id, kind, queue, payload::text AS payload, priority, state, run_at, attempt, max_attempts, lease_token, lease_until, worker, unique_key, last_error, created_at, finished_at

@@ -1,0 +1,8 @@
+-- The earliest pending run_at or running lease_until of the queues in the array $1,
+-- or NULL (LEAST ignores a NULL side).
+SELECT LEAST(
+    (SELECT min(run_at) FROM {schema}.jobs
+     WHERE state = 'pending' AND queue = ANY($1)),
+    (SELECT min(lease_until) FROM {schema}.jobs
+     WHERE state = 'running' AND queue = ANY($1))
+)

@@ -1,0 +1,9 @@
+-- Deletes up to $2 terminal jobs finished before $1, oldest first (finished_at, id).
+DELETE FROM {schema}.jobs
+WHERE id IN (
+    SELECT id FROM {schema}.jobs
+    WHERE state IN ('completed', 'failed', 'cancelled') AND finished_at < $1
+    ORDER BY finished_at, id
+    LIMIT $2
+    FOR UPDATE SKIP LOCKED
+)

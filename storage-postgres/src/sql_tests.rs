@@ -1,0 +1,286 @@
+//! The SQL as SQL: no statement reads the database clock, each file is one statement,
+//! and every statement names its tables through the schema placeholder.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use sqlx::AssertSqlSafe;
+use sqlx::postgres::{PgArguments, Postgres};
+
+use super::*;
+
+/// Words that read the database's clock wherever they appear (PostgreSQL's SQL-standard
+/// time "functions" take no parentheses).
+const CLOCK_WORDS: &[&str] = &[
+    "now",
+    "current_timestamp",
+    "current_date",
+    "current_time",
+    "localtimestamp",
+    "localtime",
+    "clock_timestamp",
+    "statement_timestamp",
+    "transaction_timestamp",
+    "timeofday",
+];
+
+/// The `.sql` files under `dir` of this crate, with their text.
+fn sql_files(dir: &str) -> Vec<(String, String)> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join(dir);
+    let mut files: Vec<(String, String)> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{} is readable: {e}", dir.display()))
+        .map(|entry| entry.expect("a directory entry").path())
+        .filter(|path| path.extension().is_some_and(|ext| ext == "sql"))
+        .map(|path| {
+            let text = std::fs::read_to_string(&path).expect("an SQL file is readable");
+            (path.display().to_string(), text)
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+/// The clock-reading words in `sql`, comments and string literals included ('now' is
+/// a timestamp literal PostgreSQL reads the clock for).
+fn clock_reads(sql: &str) -> Vec<String> {
+    let lower = sql.to_ascii_lowercase();
+    let mut found = Vec::new();
+    let mut rest = lower.as_str();
+    while let Some(start) = rest.find(|c: char| c.is_ascii_alphanumeric() || c == '_') {
+        let word_and_after = &rest[start..];
+        let end = word_and_after
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .unwrap_or(word_and_after.len());
+        let word = &word_and_after[..end];
+        if CLOCK_WORDS.contains(&word) {
+            found.push(word.to_owned());
+        }
+        rest = &word_and_after[end..];
+    }
+    found
+}
+
+#[test]
+fn the_clock_check_catches_every_way_to_read_the_clock() {
+    for sql in [
+        "SELECT now()",
+        "UPDATE jobs SET finished_at = CURRENT_TIMESTAMP",
+        "SELECT clock_timestamp()",
+        "SELECT statement_timestamp()",
+        "SELECT transaction_timestamp()",
+        "SELECT LOCALTIMESTAMP",
+        "SELECT localtime, current_date, current_time",
+        "SELECT 'now'::timestamptz",
+        "SELECT extract(epoch from timeofday()::timestamptz)",
+        "SELECT 1 -- Now",
+    ] {
+        assert!(!clock_reads(sql).is_empty(), "{sql}");
+    }
+    assert!(clock_reads("SELECT run_at, known, nowhere FROM jobs -- the time given").is_empty());
+}
+
+#[test]
+fn no_sql_file_reads_the_database_clock() {
+    let files: Vec<_> = sql_files("src/sql")
+        .into_iter()
+        .chain(sql_files("migrations"))
+        .collect();
+
+    let offenders: Vec<String> = files
+        .iter()
+        .filter_map(|(path, text)| {
+            let reads = clock_reads(text);
+            (!reads.is_empty()).then(|| format!("{path}: {reads:?}"))
+        })
+        .collect();
+
+    assert!(files.len() > 20, "the SQL files were found");
+    assert!(
+        offenders.is_empty(),
+        "SQL reads the database clock: {offenders:#?}"
+    );
+}
+
+/// `text` without its `--` comment lines.
+fn code(text: &str) -> String {
+    text.lines()
+        .filter(|line| !line.trim_start().starts_with("--"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn every_sql_file_is_one_statement_in_use() {
+    let files = sql_files("src/sql");
+
+    assert_eq!(
+        files.len(),
+        ALL.len(),
+        "every file in src/sql has a statement in sql.rs"
+    );
+    for (name, text) in ALL {
+        let statements = code(text)
+            .split(';')
+            .filter(|s| !s.trim().is_empty())
+            .count();
+        assert_eq!(statements, 1, "{name} holds one statement");
+    }
+}
+
+#[test]
+fn statements_name_tables_only_through_the_schema_placeholder() {
+    for (name, text) in ALL {
+        let code = code(text);
+        for table in ["jobs", "schedules", "_leasehold_migrations"] {
+            for keyword in ["FROM", "UPDATE", "INTO"] {
+                let bare = format!("{keyword} {table}");
+                assert!(
+                    !code.contains(&bare),
+                    "{name} names {table} without its schema ({bare:?})"
+                );
+            }
+        }
+    }
+    let sql = Statements::for_schema("\"custom\"");
+    assert!(sql.claim_queue.contains("\"custom\".jobs"));
+    assert!(!sql.claim_queue.contains(SCHEMA_PLACEHOLDER));
+}
+
+/// The plan PostgreSQL picks for `statement` with `bind`'s parameters, one line per
+/// node.
+async fn plan(
+    conn: &mut sqlx::PgConnection,
+    statement: &Arc<str>,
+    bind: impl FnOnce(
+        sqlx::query::Query<'static, Postgres, PgArguments>,
+    ) -> sqlx::query::Query<'static, Postgres, PgArguments>,
+) -> Vec<String> {
+    let explain: Arc<str> = Arc::from(format!("EXPLAIN {statement}"));
+    bind(query(&explain))
+        .fetch_all(conn)
+        .await
+        .expect("the statement can be explained")
+        .iter()
+        .map(|row| sqlx::Row::try_get::<String, _>(row, 0).expect("a plan line"))
+        .collect()
+}
+
+#[test]
+fn hot_statements_read_their_partial_indexes_not_the_whole_table() {
+    use sqlx::Connection;
+
+    let Ok(url) = std::env::var("LEASEHOLD_TEST_POSTGRES_URL") else {
+        eprintln!("SKIPPED: LEASEHOLD_TEST_POSTGRES_URL is not set");
+        return;
+    };
+    let suffix: String = (0..12).map(|_| fastrand::lowercase()).collect();
+    let schema = format!("lh_test_plan_{suffix}");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a runtime");
+
+    // `next_due` is left out: it reads a queue's whole pending range for the earliest
+    // run_at (as on SQLite), and runs only when a worker found nothing to claim.
+    let plans = runtime.block_on(async {
+        let store = crate::PostgresStore::connect_with(
+            crate::PostgresStoreOptions::new(&url)
+                .schema(&schema)
+                .max_connections(2),
+        )
+        .await
+        .expect("the store opens");
+        let now = leasehold::testing::conformance::t(0);
+        // A backlog in two queues, some of it finished, and statistics about it.
+        let jobs: Vec<leasehold::NewJob> = (0..20_000)
+            .map(|i| {
+                leasehold::NewJob::new("k", serde_json::json!({}), now)
+                    .and_then(|job| job.queue(if i % 2 == 0 { "a" } else { "b" }))
+                    .expect("a valid job")
+            })
+            .collect();
+        for chunk in jobs.chunks(2_000) {
+            leasehold::JobStore::enqueue_many(&store, chunk.to_vec(), now)
+                .await
+                .expect("enqueue");
+        }
+        let lease_until = now + leasehold::time::Duration::minutes(1);
+        leasehold::JobStore::claim(&store, &["a".to_owned()], 5_000, "w", now, lease_until)
+            .await
+            .expect("claim");
+        let mut conn = sqlx::PgConnection::connect(&url).await.expect("connect");
+        sqlx::query(AssertSqlSafe(format!("ANALYZE \"{schema}\".jobs")))
+            .execute(&mut conn)
+            .await
+            .expect("analyze");
+        let sql = store.statements();
+        let t0 = crate::row::micros(now);
+        let mut plans = Vec::new();
+        plans.push((
+            "claim_queue",
+            plan(&mut conn, &sql.claim_queue, |q| {
+                q.bind("a").bind(t0).bind(10_i64).bind(t0 + 1).bind("w")
+            })
+            .await,
+        ));
+        plans.push((
+            "claim_queues",
+            plan(&mut conn, &sql.claim_queues, |q| {
+                q.bind(vec!["a".to_owned(), "b".to_owned()])
+                    .bind(t0)
+                    .bind(10_i64)
+                    .bind(t0 + 1)
+                    .bind("w")
+            })
+            .await,
+        ));
+        plans.push((
+            "prune",
+            plan(&mut conn, &sql.prune, |q| q.bind(t0).bind(100_i64)).await,
+        ));
+        plans.push((
+            "job_by_unique_key",
+            plan(&mut conn, &sql.job_by_unique_key, |q| q.bind("k")).await,
+        ));
+        let id = uuid::Uuid::nil();
+        plans.push((
+            "complete",
+            plan(&mut conn, &sql.complete, |q| {
+                q.bind(id).bind(1_i64).bind(t0)
+            })
+            .await,
+        ));
+        store.close().await;
+        sqlx::query(AssertSqlSafe(format!("DROP SCHEMA \"{schema}\" CASCADE")))
+            .execute(&mut conn)
+            .await
+            .expect("drop the test schema");
+        plans
+    });
+
+    for (name, plan) in &plans {
+        eprintln!("{name}:\n  {}", plan.join("\n  "));
+        assert!(
+            !plan.iter().any(|line| line.contains("Seq Scan on jobs")),
+            "{name} scans the jobs table: {plan:#?}"
+        );
+    }
+    let claim = &plans[0].1;
+    assert!(
+        claim.iter().any(|l| l.contains("jobs_ready"))
+            && claim.iter().any(|l| l.contains("jobs_leased")),
+        "the claim reads the ready and leased indexes: {claim:#?}"
+    );
+    // The ready rows come out of the index in claim order: no sort of the backlog
+    // before the limit (the only sort is of the few picked rows).
+    let ready: Vec<&String> = claim
+        .iter()
+        .skip_while(|l| !l.contains("CTE ready"))
+        .take_while(|l| !l.contains("CTE expired"))
+        .collect();
+    assert!(
+        ready.iter().any(|l| l.contains("jobs_ready")) && !ready.iter().any(|l| l.contains("Sort")),
+        "a one-queue claim reads ready rows in claim order: {claim:#?}"
+    );
+}

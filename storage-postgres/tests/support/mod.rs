@@ -1,0 +1,140 @@
+//! What every PostgreSQL test shares: the server's URL from the environment (or a
+//! loud skip), a fresh schema per test, dropped when the test ends.
+
+// Each test file compiles this module on its own and uses a part of it.
+#![allow(dead_code)]
+
+use std::sync::{Arc, Mutex};
+
+use leasehold::testing::conformance::StoreFactory;
+use leasehold::{JobStore, async_trait};
+use leasehold_postgres::{PostgresStore, PostgresStoreOptions};
+use sqlx::{Connection, PgConnection};
+
+/// The variable that points the tests at a PostgreSQL server.
+pub(crate) const URL_VAR: &str = "LEASEHOLD_TEST_POSTGRES_URL";
+
+/// The test server's URL, or `None` after saying loudly that the test is skipped.
+pub(crate) fn test_url() -> Option<String> {
+    match std::env::var(URL_VAR) {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ => {
+            eprintln!("SKIPPED: {URL_VAR} is not set");
+            None
+        }
+    }
+}
+
+/// A schema name no other test uses.
+pub(crate) fn fresh_schema() -> String {
+    let suffix: String = (0..12).map(|_| fastrand::lowercase()).collect();
+    format!("lh_test_{suffix}")
+}
+
+/// The options of a test store on `schema`: a small pool, so parallel tests stay far
+/// below the server's connection limit.
+pub(crate) fn options(url: &str, schema: &str) -> PostgresStoreOptions {
+    PostgresStoreOptions::new(url)
+        .schema(schema)
+        .max_connections(4)
+}
+
+/// Schemas to drop when the test ends.
+pub(crate) struct Schemas {
+    url: String,
+    names: Mutex<Vec<String>>,
+}
+
+impl Schemas {
+    pub(crate) fn new(url: &str) -> Self {
+        Self {
+            url: url.to_owned(),
+            names: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// A fresh schema name, dropped with `self`.
+    pub(crate) fn fresh(&self) -> String {
+        let schema = fresh_schema();
+        self.names
+            .lock()
+            .expect("not poisoned")
+            .push(schema.clone());
+        schema
+    }
+
+    pub(crate) fn url(&self) -> &str {
+        &self.url
+    }
+}
+
+impl Drop for Schemas {
+    fn drop(&mut self) {
+        let names = std::mem::take(&mut *self.names.lock().unwrap_or_else(|p| p.into_inner()));
+        if names.is_empty() {
+            return;
+        }
+        let url = self.url.clone();
+        // A thread of its own: the test may still be inside a runtime.
+        let dropped = std::thread::spawn(move || {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("a runtime")
+                .block_on(async {
+                    let mut conn = PgConnection::connect(&url).await?;
+                    for name in names {
+                        sqlx::query(sqlx::AssertSqlSafe(format!(
+                            "DROP SCHEMA IF EXISTS \"{name}\" CASCADE"
+                        )))
+                        .execute(&mut conn)
+                        .await?;
+                    }
+                    Ok::<_, sqlx::Error>(())
+                })
+        })
+        .join();
+        if let Ok(Err(error)) = dropped {
+            eprintln!("a test schema was left behind: {error}");
+        }
+    }
+}
+
+/// Opens stores on fresh schemas of the test server, dropped with the factory.
+pub(crate) struct PgFactory {
+    schemas: Schemas,
+}
+
+impl PgFactory {
+    /// A factory on the test server, or `None` (after saying so) when none is set.
+    pub(crate) fn from_env() -> Option<Self> {
+        test_url().map(|url| Self {
+            schemas: Schemas::new(&url),
+        })
+    }
+}
+
+#[async_trait]
+impl StoreFactory for PgFactory {
+    async fn open(&self) -> Arc<dyn JobStore> {
+        let schema = self.schemas.fresh();
+        Arc::new(
+            PostgresStore::connect_with(options(self.schemas.url(), &schema))
+                .await
+                .expect("the store opens"),
+        )
+    }
+
+    async fn open_shared(&self, handles: usize) -> Vec<Arc<dyn JobStore>> {
+        let schema = self.schemas.fresh();
+        let mut stores: Vec<Arc<dyn JobStore>> = Vec::with_capacity(handles);
+        for _ in 0..handles {
+            stores.push(Arc::new(
+                PostgresStore::connect_with(options(self.schemas.url(), &schema))
+                    .await
+                    .expect("the store opens"),
+            ));
+        }
+        stores
+    }
+}

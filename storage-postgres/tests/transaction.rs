@@ -1,0 +1,121 @@
+//! Enqueue inside the caller's transaction: the job exists if and only if the
+//! caller's own writes commit, and a failed enqueue leaves the caller's transaction
+//! usable.
+
+mod support;
+
+use leasehold::testing::conformance::t;
+use leasehold::{JobFilter, JobStore, NewJob, StoreError};
+use leasehold_postgres::PostgresStore;
+use sqlx::AssertSqlSafe;
+use support::{Schemas, options, test_url};
+
+fn job(kind: &str) -> NewJob {
+    NewJob::new(kind, serde_json::json!({"n": 1}), t(0)).expect("a valid job")
+}
+
+/// A store on a fresh schema, with a `signups` table of the application's own in it.
+async fn setup(schemas: &Schemas) -> (PostgresStore, String) {
+    let schema = schemas.fresh();
+    let store = PostgresStore::connect_with(options(schemas.url(), &schema))
+        .await
+        .unwrap();
+    let table = format!("\"{schema}\".signups");
+    sqlx::query(AssertSqlSafe(format!(
+        "CREATE TABLE {table} (email TEXT NOT NULL)"
+    )))
+    .execute(store.pool())
+    .await
+    .unwrap();
+    (store, table)
+}
+
+async fn signups(store: &PostgresStore, table: &str) -> i64 {
+    sqlx::query_scalar(AssertSqlSafe(format!("SELECT count(*) FROM {table}")))
+        .fetch_one(store.pool())
+        .await
+        .unwrap()
+}
+
+async fn insert_signup(tx: &mut sqlx::PgConnection, table: &str) {
+    sqlx::query(AssertSqlSafe(format!(
+        "INSERT INTO {table} (email) VALUES ($1)"
+    )))
+    .bind("ada@example.com")
+    .execute(tx)
+    .await
+    .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_enqueued_in_a_committed_transaction_exists_with_the_callers_writes() {
+    let Some(url) = test_url() else { return };
+    let schemas = Schemas::new(&url);
+    let (store, table) = setup(&schemas).await;
+    let mut tx = store.pool().begin().await.unwrap();
+    insert_signup(&mut tx, &table).await;
+
+    let enqueued = store
+        .enqueue_in(&mut tx, job("welcome"), t(0))
+        .await
+        .unwrap();
+    let seen_outside = store.get(enqueued.job.id, t(0)).await.unwrap();
+    tx.commit().await.unwrap();
+
+    assert!(
+        seen_outside.is_none(),
+        "nobody sees the job before the commit"
+    );
+    assert_eq!(signups(&store, &table).await, 1);
+    assert_eq!(
+        store.get(enqueued.job.id, t(0)).await.unwrap(),
+        Some(enqueued.job)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_enqueued_in_a_rolled_back_transaction_never_exists() {
+    let Some(url) = test_url() else { return };
+    let schemas = Schemas::new(&url);
+    let (store, table) = setup(&schemas).await;
+    let mut tx = store.pool().begin().await.unwrap();
+    insert_signup(&mut tx, &table).await;
+
+    let enqueued = store
+        .enqueue_many_in(&mut tx, vec![job("welcome"), job("audit")], t(0))
+        .await
+        .unwrap();
+    tx.rollback().await.unwrap();
+
+    assert_eq!(enqueued.len(), 2);
+    assert_eq!(signups(&store, &table).await, 0);
+    assert_eq!(store.count(&JobFilter::all(), t(0)).await.unwrap(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_enqueue_leaves_the_callers_transaction_usable() {
+    let Some(url) = test_url() else { return };
+    let schemas = Schemas::new(&url);
+    let (store, table) = setup(&schemas).await;
+    let existing = store.enqueue(job("first"), t(0)).await.unwrap().job;
+    let mut duplicate = job("again");
+    duplicate.id = existing.id;
+    let mut tx = store.pool().begin().await.unwrap();
+
+    let failed = store.enqueue_in(&mut tx, duplicate, t(1)).await;
+    insert_signup(&mut tx, &table).await;
+    let unique = store
+        .enqueue_in(&mut tx, job("second").unique_key("k"), t(1))
+        .await
+        .unwrap();
+    let deduped = store
+        .enqueue_in(&mut tx, job("third").unique_key("k"), t(1))
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+
+    assert!(matches!(failed, Err(StoreError::Conflict(_))), "{failed:?}");
+    assert_eq!(signups(&store, &table).await, 1);
+    assert!(deduped.duplicate && deduped.job.id == unique.job.id);
+    assert_eq!(store.count(&JobFilter::all(), t(1)).await.unwrap(), 2);
+}
