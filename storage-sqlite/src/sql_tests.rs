@@ -22,40 +22,12 @@ const CLOCK_FUNCTIONS: &[&str] = &["date", "time", "datetime", "strftime", "time
 
 /// The `.sql` files under `dir` of this crate, with their text.
 fn sql_files(dir: &str) -> Vec<(String, String)> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join(dir);
-    let mut files: Vec<(String, String)> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("{} is readable: {e}", dir.display()))
-        .map(|entry| entry.expect("a directory entry").path())
-        .filter(|path| path.extension().is_some_and(|ext| ext == "sql"))
-        .map(|path| {
-            let text = std::fs::read_to_string(&path).expect("an SQL file is readable");
-            (path.display().to_string(), text)
-        })
-        .collect();
-    files.sort();
-    files
+    leasehold::testing::sql::sql_files(&Path::new(env!("CARGO_MANIFEST_DIR")).join(dir))
 }
 
 /// The clock-reading words in `sql`, comments included.
 fn clock_reads(sql: &str) -> Vec<String> {
-    let lower = sql.to_ascii_lowercase();
-    let mut found = Vec::new();
-    let mut rest = lower.as_str();
-    while let Some(start) = rest.find(|c: char| c.is_ascii_alphanumeric() || c == '_') {
-        let word_and_after = &rest[start..];
-        let end = word_and_after
-            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-            .unwrap_or(word_and_after.len());
-        let word = &word_and_after[..end];
-        let after = word_and_after[end..].trim_start();
-        if CLOCK_WORDS.contains(&word)
-            || (CLOCK_FUNCTIONS.contains(&word) && after.starts_with('('))
-        {
-            found.push(word.to_owned());
-        }
-        rest = &word_and_after[end..];
-    }
-    found
+    leasehold::testing::sql::clock_reads(sql, CLOCK_WORDS, CLOCK_FUNCTIONS)
 }
 
 #[test]
