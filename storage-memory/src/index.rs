@@ -46,14 +46,7 @@ pub(crate) struct Entry {
 impl Entry {
     /// The job as the API shows it, with its state as of `now`.
     pub(crate) fn to_record(&self, id: JobId, now: Micros) -> JobRecord {
-        let state = match self.phase {
-            Phase::Pending if self.run_at > now => JobState::Scheduled,
-            Phase::Pending => JobState::Available,
-            Phase::Running => JobState::Running,
-            Phase::Completed => JobState::Completed,
-            Phase::Failed => JobState::Failed,
-            Phase::Cancelled => JobState::Cancelled,
-        };
+        let state = self.state(now);
         JobRecord {
             id,
             kind: self.kind.to_string(),
@@ -72,6 +65,18 @@ impl Entry {
             last_error: self.last_error.as_deref().map(str::to_owned),
             created_at: time_of(self.created_at),
             finished_at: self.finished_at.map(time_of),
+        }
+    }
+
+    /// Its state as of `now`.
+    pub(crate) fn state(&self, now: Micros) -> JobState {
+        match self.phase {
+            Phase::Pending if self.run_at > now => JobState::Scheduled,
+            Phase::Pending => JobState::Available,
+            Phase::Running => JobState::Running,
+            Phase::Completed => JobState::Completed,
+            Phase::Failed => JobState::Failed,
+            Phase::Cancelled => JobState::Cancelled,
         }
     }
 

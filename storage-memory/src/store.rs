@@ -423,17 +423,13 @@ impl JobStore for MemoryStore {
     ) -> Result<Vec<JobRecord>, StoreError> {
         let inner = self.lock();
         let now = micros(now);
-        let mut ids: Vec<JobId> = inner
+        // The map is ordered by id: the list comes out in id order as it is read.
+        Ok(inner
             .jobs
             .iter()
-            .filter(|(id, e)| prefilter(filter, e) && filter.matches(&e.to_record(**id, now)))
-            .map(|(id, _)| *id)
-            .collect();
-        ids.sort_unstable();
-        ids.truncate(filter.limit.unwrap_or(usize::MAX));
-        Ok(ids
-            .iter()
-            .map(|id| inner.jobs[id].to_record(*id, now))
+            .filter(|(_, e)| selects(filter, e, now))
+            .take(filter.limit.unwrap_or(usize::MAX))
+            .map(|(id, e)| e.to_record(*id, now))
             .collect())
     }
 
@@ -443,7 +439,7 @@ impl JobStore for MemoryStore {
         let n = inner
             .jobs
             .iter()
-            .filter(|(id, e)| prefilter(filter, e) && filter.matches(&e.to_record(**id, now)))
+            .filter(|(_, e)| selects(filter, e, now))
             .count();
         Ok(u64::try_from(n).expect("a count of in-memory jobs fits u64"))
     }
@@ -596,8 +592,10 @@ impl JobStore for MemoryStore {
     }
 }
 
-/// The cheap part of `filter`, tested before a record is built.
-fn prefilter(filter: &JobFilter, entry: &Entry) -> bool {
+/// Whether `filter` selects `entry` as of `now` (ignoring its limit), without building
+/// a record: `JobFilter::matches` on the entry's fields.
+fn selects(filter: &JobFilter, entry: &Entry, now: Micros) -> bool {
     filter.queue.as_deref().is_none_or(|q| q == &*entry.queue)
         && filter.kind.as_deref().is_none_or(|k| k == &*entry.kind)
+        && filter.state.is_none_or(|s| s == entry.state(now))
 }
