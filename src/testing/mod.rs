@@ -5,10 +5,12 @@
 //!   tests for a store.
 //! - [`failing::FailingStore`]: any store, with calls that fail on demand or at random.
 //! - [`model`]: model-based property tests of a store against a naive reference.
+//! - [`processes`]: waiting on child processes and replaying their run logs.
 //! - [`sql`]: the checks SQL stores share (no statement reads the database clock).
 //! - [`ManualClock`](crate::ManualClock): a clock that moves only when told to.
 
 pub mod conformance;
 pub mod failing;
 pub mod model;
+pub mod processes;
 pub mod sql;

@@ -8,16 +8,15 @@
 
 mod support;
 
-use std::collections::HashMap;
 use std::process::Stdio;
 use std::time::Duration;
 
 use leasehold::testing::conformance::t;
+use leasehold::testing::processes::{RunEvent, runs_per_job, wait_for_marker, wait_success};
 use leasehold::{JobFilter, JobRecord, JobState, JobStore, Lease, NewJob, StoreError};
 use leasehold_postgres::PostgresStore;
 use sqlx::{AssertSqlSafe, Connection, PgConnection, Row};
 use support::{Schemas, options, test_url};
-use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 use uuid::Uuid;
 
@@ -189,49 +188,7 @@ fn spawn_child(url: &str, schema: &str, role: &str, now: i64, lease: i64, claim:
     command.spawn().expect("the child process starts")
 }
 
-/// Reads `child`'s stdout until a line holds `marker`; returns what follows it.
-async fn wait_for_marker(child: &mut Child, marker: &str) -> String {
-    let stdout = child.stdout.take().expect("the child's stdout is piped");
-    let mut lines = BufReader::new(stdout).lines();
-    let found = tokio::time::timeout(CHILD_TIMEOUT, async {
-        while let Some(line) = lines.next_line().await.expect("the child's stdout reads") {
-            // libtest may have printed "test child_process_entry ... " on the same line.
-            if let Some((_, rest)) = line.split_once(marker) {
-                return rest.trim().to_owned();
-            }
-        }
-        panic!("the child exited before printing {marker}");
-    })
-    .await
-    .expect("the child reports in time");
-    // Keep reading, so the child's later output never meets a closed pipe.
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-    found
-}
-
-async fn wait_success(child: &mut Child) {
-    // Drain stdout so a chatty child never blocks on a full pipe.
-    if let Some(stdout) = child.stdout.take() {
-        let mut lines = BufReader::new(stdout).lines();
-        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-    }
-    let status = tokio::time::timeout(CHILD_TIMEOUT, child.wait())
-        .await
-        .expect("the child finishes in time")
-        .expect("the child can be waited for");
-    assert!(status.success(), "the child failed: {status}");
-}
-
-/// One logged event of a run.
-#[derive(Debug)]
-struct Event {
-    job: Uuid,
-    process: String,
-    event: String,
-    at: i64,
-}
-
-async fn run_log(store: &PostgresStore) -> Vec<Event> {
+async fn run_log(store: &PostgresStore) -> Vec<RunEvent<Uuid>> {
     sqlx::query(AssertSqlSafe(format!(
         "SELECT job_id, process, event, at FROM \"{}\".runs ORDER BY seq",
         store.schema()
@@ -240,33 +197,13 @@ async fn run_log(store: &PostgresStore) -> Vec<Event> {
     .await
     .unwrap()
     .iter()
-    .map(|row| Event {
+    .map(|row| RunEvent {
         job: row.get("job_id"),
         process: row.get("process"),
         event: row.get("event"),
         at: row.get("at"),
     })
     .collect()
-}
-
-/// Each job's runs, in log order: `(process, ended, started at)`. Panics when a run
-/// ends that did not start in the same process, or ends twice.
-fn runs_per_job(log: &[Event]) -> HashMap<Uuid, Vec<(String, bool, i64)>> {
-    let mut runs: HashMap<Uuid, Vec<(String, bool, i64)>> = HashMap::new();
-    for event in log {
-        let job_runs = runs.entry(event.job).or_default();
-        match event.event.as_str() {
-            "start" => job_runs.push((event.process.clone(), false, event.at)),
-            "end" => {
-                let open = job_runs.last_mut().expect("a run ends after it started");
-                assert_eq!(open.0, event.process, "a run ended by another process");
-                assert!(!open.1, "a run ended twice");
-                open.1 = true;
-            }
-            other => panic!("unknown event {other}"),
-        }
-    }
-    runs
 }
 
 async fn count(
@@ -299,7 +236,7 @@ async fn several_processes_complete_every_job_exactly_once() {
         .map(|_| spawn_child(&url, &schema, "work", 0, 3600, 0))
         .collect();
     for child in &mut children {
-        wait_success(child).await;
+        wait_success(child, CHILD_TIMEOUT).await;
     }
 
     let log = run_log(&store).await;
@@ -308,7 +245,7 @@ async fn several_processes_complete_every_job_exactly_once() {
     assert_eq!(store.count(&JobFilter::all(), t(0)).await.unwrap(), 4000);
     assert_eq!(runs.len(), jobs, "every job ran");
     assert!(
-        runs.values().all(|r| r.len() == 1 && r[0].1),
+        runs.values().all(|r| r.len() == 1 && r[0].ended),
         "every job ran exactly once, start to end: no overlapping runs"
     );
     assert_eq!(
@@ -350,7 +287,7 @@ async fn a_killed_processs_leases_are_taken_over_after_they_expire() {
     let schemas = Schemas::new(&url);
     let (schema, store) = setup(&schemas, 200).await;
     let mut doomed = spawn_child(&url, &schema, "hang", 0, 60, 50);
-    let claimed: usize = wait_for_marker(&mut doomed, CLAIMED_MARKER)
+    let claimed: usize = wait_for_marker(&mut doomed, CLAIMED_MARKER, CHILD_TIMEOUT)
         .await
         .parse()
         .expect("a count");
@@ -372,26 +309,34 @@ async fn a_killed_processs_leases_are_taken_over_after_they_expire() {
     assert_eq!(held.len(), 50, "the dead process's leases are still held");
 
     // Before the leases expire (t(30) < t(60)): only the free jobs are taken.
-    wait_success(&mut spawn_child(&url, &schema, "work", 30, 3600, 0)).await;
+    wait_success(
+        &mut spawn_child(&url, &schema, "work", 30, 3600, 0),
+        CHILD_TIMEOUT,
+    )
+    .await;
     assert_eq!(count(&store, JobState::Completed, t(30)).await, 150);
     assert_eq!(count(&store, JobState::Running, t(30)).await, 50);
 
     // After they expire: another process takes the dead one's jobs over.
-    wait_success(&mut spawn_child(&url, &schema, "work", 120, 3600, 0)).await;
+    wait_success(
+        &mut spawn_child(&url, &schema, "work", 120, 3600, 0),
+        CHILD_TIMEOUT,
+    )
+    .await;
 
     assert_eq!(count(&store, JobState::Completed, t(120)).await, 200);
     let log = run_log(&store).await;
     let runs = runs_per_job(&log);
     let held_ids: Vec<Uuid> = held.iter().map(|l| *l.job_id.as_uuid()).collect();
     for (job, job_runs) in &runs {
-        let ended: Vec<_> = job_runs.iter().filter(|r| r.1).collect();
+        let ended: Vec<_> = job_runs.iter().filter(|r| r.ended).collect();
         assert_eq!(ended.len(), 1, "every job completed exactly once");
         if held_ids.contains(job) {
             assert_eq!(job_runs.len(), 2, "the killed run, then the takeover");
-            assert!(!job_runs[0].1, "the killed run never ended");
+            assert!(!job_runs[0].ended, "the killed run never ended");
             let expiry = leasehold::clock::to_unix_micros(t(60));
             assert!(
-                job_runs[1].2 >= expiry,
+                job_runs[1].started >= expiry,
                 "the takeover started after the lease expired"
             );
         } else {
