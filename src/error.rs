@@ -35,7 +35,20 @@ pub enum StoreError {
     /// version, not a leasehold database, or corrupt. Nothing was changed.
     #[error("incompatible store: {0}")]
     Incompatible(String),
-    /// Any other backend failure.
+    /// The backend refuses the call for a reason that repeating it will not cure until
+    /// an operator acts: the disk or the database is full, the file or its directory is
+    /// read-only, permission is denied. `message` says what to do. Nothing was changed,
+    /// and the same store handle works again once the cause is gone.
+    #[error("store needs attention: {message}")]
+    Permanent {
+        /// What went wrong and what the operator should do about it.
+        message: String,
+        /// The backend's error.
+        #[source]
+        source: BoxError,
+    },
+    /// Any other backend failure (a dropped or terminated connection, an I/O error
+    /// that may pass): repeating the call may succeed.
     #[error("store backend error: {0}")]
     Backend(#[source] BoxError),
 }
@@ -46,7 +59,17 @@ impl StoreError {
         StoreError::Backend(error.into())
     }
 
-    /// Whether repeating the same call may succeed (`Busy` and `Backend`).
+    /// A [`StoreError::Permanent`] that tells the operator `message`.
+    pub fn permanent(message: impl Into<String>, source: impl Into<BoxError>) -> Self {
+        StoreError::Permanent {
+            message: message.into(),
+            source: source.into(),
+        }
+    }
+
+    /// Whether repeating the same call may succeed (`Busy` and `Backend`). `Permanent`
+    /// and `Incompatible` are not: a worker backs off and logs them loudly instead of
+    /// repeating them at once.
     pub fn is_transient(&self) -> bool {
         matches!(self, StoreError::Busy(_) | StoreError::Backend(_))
     }

@@ -162,9 +162,11 @@ impl fmt::Debug for Queue {
 }
 
 impl Queue {
-    /// A queue over `store` on the system clock.
+    /// A queue over `store` on the clock the store offers ([`JobStore::clock`]: a
+    /// PostgreSQL store's follows its server), else on the system clock.
     pub fn new(store: Arc<dyn JobStore>) -> Self {
-        Self::with_clock(store, Arc::new(SystemClock))
+        let clock = store.clock().unwrap_or_else(|| Arc::new(SystemClock));
+        Self::with_clock(store, clock)
     }
 
     /// A queue over `store` that reads time from `clock`.

@@ -11,6 +11,9 @@
 use async_trait::async_trait;
 use time::OffsetDateTime;
 
+use std::sync::Arc;
+
+use crate::clock::Clock;
 use crate::error::StoreError;
 use crate::job::{JobId, JobRecord, JobState, Lease, NewJob};
 use crate::schedule::{NewSchedule, ScheduleRecord};
@@ -263,6 +266,15 @@ impl Enqueued {
 /// [`prune_removes_only_terminal_jobs_finished_before_the_time`]: crate::testing::conformance::prune_removes_only_terminal_jobs_finished_before_the_time
 #[async_trait]
 pub trait JobStore: Send + Sync + 'static {
+    /// The clock its callers should read `now` from, when the store has a better one
+    /// than the host's: leases are compared with the callers' `now`, so processes on
+    /// several machines must agree on the time (PostgreSQL offers a clock that follows
+    /// its server's). [`Queue::new`](crate::Queue::new) uses it; `None` (the default)
+    /// means the host's [`SystemClock`](crate::SystemClock).
+    fn clock(&self) -> Option<Arc<dyn Clock>> {
+        None
+    }
+
     /// Stores `job`, or returns the non-terminal job that holds its unique key.
     ///
     /// # Errors

@@ -230,6 +230,10 @@ fn fault(verb: &str) -> StoreError {
 
 #[async_trait]
 impl<S: JobStore> JobStore for FailingStore<S> {
+    fn clock(&self) -> Option<Arc<dyn crate::Clock>> {
+        self.inner.clock()
+    }
+
     async fn enqueue(&self, job: NewJob, now: OffsetDateTime) -> Result<Enqueued, StoreError> {
         self.call("enqueue", self.inner.enqueue(job, now)).await
     }
