@@ -356,7 +356,7 @@ pub async fn a_worker_that_stops_heartbeating_loses_the_job_and_its_late_complet
 }
 
 /// A worker that re-claims its own job after its lease expired runs the new attempt
-/// and stops the stale one at the next heartbeat; the two never mix.
+/// and stops the stale one (past its deadline); the two never mix.
 pub async fn a_worker_that_reclaims_its_own_expired_job_keeps_the_attempts_apart(
     store: Arc<dyn JobStore>,
 ) {
@@ -375,10 +375,12 @@ pub async fn a_worker_that_reclaims_its_own_expired_job_keeps_the_attempts_apart
         async move { a.run_once().await }
     });
     within(started.recv()).await;
-    assert_eq!(a.running(), 2);
 
+    // The stale attempt is past its deadline: the heartbeat (or the worker's own
+    // fence, whichever comes first) stops it; the fresh one runs on.
     within(a.heartbeat()).await.unwrap();
     let stale = within(stale).await.unwrap().unwrap();
+    assert_eq!(a.running(), 1);
     gate.open();
     let fresh = within(fresh).await.unwrap().unwrap();
 
@@ -605,7 +607,7 @@ pub async fn cancel_of_a_running_job_stops_its_handler(store: Arc<dyn JobStore>)
 }
 
 /// A heartbeat the store fails is retried; while the lease holds the job runs on, and
-/// once it expires the job is abandoned without any write. Another worker completes
+/// at its deadline (the lease minus the margin) the job is abandoned without any write. Another worker completes
 /// it, exactly once, and the first worker keeps working.
 pub async fn a_store_failing_mid_heartbeat_neither_kills_the_worker_nor_double_records(
     store: Arc<dyn JobStore>,
@@ -635,16 +637,21 @@ pub async fn a_store_failing_mid_heartbeat_neither_kills_the_worker_nor_double_r
         Some(t(20) + leasehold::time::Duration::seconds(30))
     );
     spy.fail_heartbeats(true);
-    world.clock.advance(leasehold::time::Duration::seconds(29));
+    // The lease runs to t(50); with the default margin (3 s of the 30 s lease) the
+    // worker must stop the job at t(47) unless a heartbeat confirms it first.
+    world.clock.advance(leasehold::time::Duration::seconds(26));
     assert!(within(a.heartbeat()).await.is_err());
     assert_eq!(a.running(), 1);
     assert!(b.run_once().await.unwrap().claimed.is_empty());
     world.clock.advance(leasehold::time::Duration::seconds(1));
-    assert!(within(a.heartbeat()).await.is_err());
+    // The fence stops the job before the call: nothing is left to extend.
+    within(a.heartbeat()).await.unwrap();
 
     let abandoned = within(running).await.unwrap().unwrap();
     assert_eq!(only(&abandoned), &Outcome::LeaseLost);
     assert_eq!(spy.writes.load(Ordering::SeqCst), 0);
+    assert!(b.run_once().await.unwrap().claimed.is_empty());
+    world.clock.advance(leasehold::time::Duration::seconds(3));
     spy.fail_heartbeats(false);
     other_gate.open();
     let taken = within(b.run_once()).await.unwrap();
@@ -971,6 +978,12 @@ fn invalid_configuration_is_a_config_error() {
             .handler(echo)
             .lease_duration(Duration::from_secs(10))
             .heartbeat_interval(Duration::from_secs(10))
+            .build(),
+        Worker::builder(&world.queue)
+            .handler(echo)
+            .lease_duration(Duration::from_secs(10))
+            .heartbeat_interval(Duration::from_secs(6))
+            .lease_margin(Duration::from_secs(4))
             .build(),
         Worker::builder(&world.queue)
             .handler(echo)

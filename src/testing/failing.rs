@@ -1,5 +1,6 @@
-//! [`FailingStore`]: wraps any store and makes chosen calls fail, to test how callers
-//! survive a store that errors (a lost connection, a locked file, a timeout), and keeps
+//! [`FailingStore`]: wraps any store and makes chosen calls fail or stall, to test how
+//! callers survive a store that errors (a lost connection, a locked file, a timeout) or
+//! never answers (a network partition), and keeps
 //! a [`LeaseEvent`] history of every lease change the store made, to check invariants
 //! such as "no two leases on one job ever overlap" after the fact.
 
@@ -32,6 +33,16 @@ pub enum Faults {
         /// The probability of a fault per call, 0..=1.
         rate: f64,
     },
+}
+
+/// Where a [`FailingStore`] holds a stalled call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Stall {
+    /// Before the wrapped store sees it: a request lost in a partition.
+    Before,
+    /// After the wrapped store made the change: an answer lost in a partition.
+    After,
 }
 
 /// A lease change the wrapped store made (recorded when the inner call succeeded, even
@@ -80,6 +91,7 @@ struct State {
     calls: HashMap<&'static str, u64>,
     injected: u64,
     history: Vec<LeaseEvent>,
+    stalled: HashMap<&'static str, Stall>,
 }
 
 /// A store that forwards to `S` and fails calls as [`Faults`] says, with
@@ -103,6 +115,7 @@ struct State {
 pub struct FailingStore<S> {
     inner: S,
     state: Arc<Mutex<State>>,
+    unstalled: Arc<tokio::sync::Notify>,
 }
 
 impl<S: JobStore> FailingStore<S> {
@@ -117,7 +130,33 @@ impl<S: JobStore> FailingStore<S> {
                 calls: HashMap::new(),
                 injected: 0,
                 history: Vec::new(),
+                stalled: HashMap::new(),
             })),
+            unstalled: Arc::new(tokio::sync::Notify::new()),
+        }
+    }
+
+    /// From now on, calls to `verb` wait (before or after the wrapped store runs them)
+    /// until [`FailingStore::unstall`]: a store that stops answering, as one behind a
+    /// network partition does. A caller that gives up drops its call.
+    pub fn stall(&self, verb: &'static str, stall: Stall) {
+        self.lock().stalled.insert(verb, stall);
+    }
+
+    /// Lets every stalled call go on, and stalls nothing more.
+    pub fn unstall(&self) {
+        self.lock().stalled.clear();
+        self.unstalled.notify_waiters();
+    }
+
+    /// Waits while calls to `verb` are stalled at `stall`.
+    async fn wait_while_stalled(&self, verb: &'static str, stall: Stall) {
+        loop {
+            let unstalled = self.unstalled.notified();
+            if self.lock().stalled.get(verb) != Some(&stall) {
+                return;
+            }
+            unstalled.await;
         }
     }
 
@@ -213,14 +252,17 @@ impl<S: JobStore> FailingStore<S> {
     where
         F: Future<Output = Result<T, StoreError>>,
     {
-        match self.draw(verb) {
+        self.wait_while_stalled(verb, Stall::Before).await;
+        let result = match self.draw(verb) {
             None => call.await,
             Some(false) => Err(fault(verb)),
             Some(true) => {
                 let _ = call.await;
                 Err(fault(verb))
             }
-        }
+        };
+        self.wait_while_stalled(verb, Stall::After).await;
+        result
     }
 }
 

@@ -40,6 +40,7 @@ pub(crate) struct Settings {
     pub(crate) queues: Vec<(String, usize)>,
     pub(crate) lease: Duration,
     pub(crate) heartbeat: Duration,
+    pub(crate) margin: Duration,
     pub(crate) poll: Duration,
     pub(crate) max_poll: Duration,
     pub(crate) grace: Duration,
@@ -72,6 +73,7 @@ impl Settings {
 /// | queues | `"default"` with concurrency 10 |
 /// | lease duration | 30 s |
 /// | heartbeat interval | a third of the lease |
+/// | lease safety margin | a tenth of the lease |
 /// | poll interval | 1 s, doubling while idle up to the max poll interval (10 s) |
 /// | shutdown grace period | 30 s |
 /// | timeout | none (per kind with [`WorkerBuilder::timeout_for`]) |
@@ -86,6 +88,7 @@ pub struct WorkerBuilder {
     handlers: HashMap<String, ErasedHandler>,
     lease: Duration,
     heartbeat: Option<Duration>,
+    margin: Option<Duration>,
     poll: Duration,
     max_poll: Duration,
     grace: Duration,
@@ -122,6 +125,7 @@ impl WorkerBuilder {
             handlers: HashMap::new(),
             lease: Duration::from_secs(30),
             heartbeat: None,
+            margin: None,
             poll: Duration::from_secs(1),
             max_poll: Duration::from_secs(10),
             grace: Duration::from_secs(30),
@@ -210,6 +214,23 @@ impl WorkerBuilder {
         self
     }
 
+    /// How long before a running job's lease ends the worker stops its handler when
+    /// it could not confirm an extension (default a tenth of the lease).
+    ///
+    /// Each running job has a local deadline: the `lease_until` its last successful
+    /// heartbeat (or its claim) confirmed, minus this margin. When the deadline passes
+    /// without a newer confirmation (a heartbeat that hangs in a network partition, a
+    /// store that errors, a database locked by another process), the worker cancels
+    /// the handler and gives the job up, recording nothing, so the handler has
+    /// stopped before any other worker may claim the job. The margin absorbs how late
+    /// the stop can happen here (timer and scheduling delays) and how far this host's
+    /// clock may lag the clocks of the other workers; it must leave room for a
+    /// heartbeat (`margin + heartbeat interval < lease`).
+    pub fn lease_margin(mut self, margin: Duration) -> Self {
+        self.margin = Some(margin);
+        self
+    }
+
     /// How often an idle worker looks for work another process enqueued (default 1 s).
     pub fn poll_interval(mut self, interval: Duration) -> Self {
         self.poll = interval;
@@ -267,7 +288,8 @@ impl WorkerBuilder {
     ///
     /// [`Error::Config`] for: no handler; a queue named twice, with an empty name or
     /// with concurrency 0; a zero lease, heartbeat, poll interval, timeout or event
-    /// capacity; a heartbeat interval not shorter than the lease; a max poll interval
+    /// capacity; a heartbeat interval not shorter than the lease, or that with the
+    /// lease margin leaves no room before the lease ends; a max poll interval
     /// shorter than the poll interval; settings for a kind without a handler; an
     /// invalid retry policy.
     pub fn build(self) -> Result<Worker, Error> {
@@ -306,6 +328,15 @@ impl WorkerBuilder {
         if heartbeat >= self.lease {
             problems.push(format!(
                 "the heartbeat interval ({heartbeat:?}) must be shorter than the lease ({:?})",
+                self.lease
+            ));
+        }
+        let margin = self.margin.unwrap_or(self.lease / 10);
+        if heartbeat < self.lease && heartbeat + margin >= self.lease {
+            problems.push(format!(
+                "the heartbeat interval ({heartbeat:?}) plus the lease margin ({margin:?}) \
+                 must be shorter than the lease ({:?}): a heartbeat must confirm the lease \
+                 before the worker has to stop the job",
                 self.lease
             ));
         }
@@ -353,6 +384,7 @@ impl WorkerBuilder {
             queues,
             lease: self.lease,
             heartbeat,
+            margin,
             poll: self.poll,
             max_poll: self.max_poll,
             grace: self.grace,

@@ -52,6 +52,8 @@ pub(crate) async fn run_job(
 async fn work(inner: &Inner, job: JobRecord, token: CancellationToken) -> JobOutcome {
     let info = JobInfo::from(&job);
     let verdict = match inner.handlers.get(&job.kind) {
+        // Stopped before it started: the claim came back too late to run it.
+        _ if token.is_cancelled() => Verdict::Stopped,
         None => Verdict::Fail(format!(
             "no handler is registered for job kind {:?}",
             job.kind

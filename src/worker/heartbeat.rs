@@ -1,44 +1,140 @@
-//! Heartbeats: one batched lease extension for all of a worker's running jobs.
+//! Heartbeats and the fence: one batched lease extension for all of a worker's
+//! running jobs, and the local deadline that stops a job whose lease could not be
+//! confirmed.
+//!
+//! A lease is a promise that nobody else runs the job until `lease_until`. The worker
+//! holds it only as long as it can confirm it: each running job's deadline is its
+//! last confirmed `lease_until` minus the lease margin, and when the deadline passes
+//! the handler is stopped and the job given up, recording nothing, whatever the
+//! heartbeat call is doing (waiting in a partition, failing, queued behind another
+//! process's write lock). Heartbeat calls are bounded by the time left before the
+//! first of their jobs' deadlines, so none can hang past it.
 
-use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::sync::{Arc, Weak};
 use std::time::Duration;
+
+use time::OffsetDateTime;
 
 use super::{Inner, StopReason, later};
 use crate::error::StoreError;
 use crate::job::Lease;
 use crate::store::HeartbeatStatus;
 
+/// The shortest sleep of the fence loop: keeps a deadline reached by the clock but not
+/// yet by the timer from turning the loop into a spin.
+const MIN_FENCE_WAIT: Duration = Duration::from_millis(1);
+
 /// Starts the background task that heartbeats every interval while the worker has
-/// running jobs. It holds the worker only weakly, and ends when the worker is gone or
-/// shut down with nothing running.
+/// running jobs, and stops every job whose deadline passes. It holds the worker only
+/// weakly, and ends when the worker is gone or shut down with nothing running.
 pub(crate) fn spawn_ticker(inner: &Arc<Inner>) {
     let weak = Arc::downgrade(inner);
-    let interval = inner.settings.heartbeat;
-    // After a store error, try again sooner: the lease is running out.
-    let retry = (interval / 4).max(Duration::from_millis(10)).min(interval);
     tokio::spawn(async move {
-        let mut wait = interval;
-        loop {
-            tokio::time::sleep(wait).await;
-            let Some(inner) = weak.upgrade() else { return };
-            if inner.stop.is_cancelled() && inner.running().is_empty() {
-                inner.ticker_started.store(false, Ordering::SeqCst);
-                return;
-            }
-            wait = match inner.heartbeat_round().await {
-                Ok(()) => interval,
-                Err(_) => retry,
-            };
+        // Two loops in one task: the fence never waits for a heartbeat call.
+        tokio::join!(fence_loop(weak.clone()), heartbeat_loop(weak.clone()));
+        if let Some(inner) = weak.upgrade() {
+            inner.ticker_started.store(false, Ordering::SeqCst);
         }
     });
 }
 
+/// Whether the background loops should end.
+fn finished(inner: &Inner) -> bool {
+    inner.stop.is_cancelled() && inner.running().is_empty()
+}
+
+async fn heartbeat_loop(weak: Weak<Inner>) {
+    let Some(interval) = weak.upgrade().map(|inner| inner.settings.heartbeat) else {
+        return;
+    };
+    // After a failed heartbeat, try again sooner: the lease is running out.
+    let retry = (interval / 4).max(Duration::from_millis(10)).min(interval);
+    let mut wait = interval;
+    loop {
+        tokio::time::sleep(wait).await;
+        let Some(inner) = weak.upgrade() else { return };
+        if finished(&inner) {
+            return;
+        }
+        wait = match inner.heartbeat_round().await {
+            Ok(()) => interval,
+            Err(_) => retry,
+        };
+    }
+}
+
+async fn fence_loop(weak: Weak<Inner>) {
+    loop {
+        let wait = {
+            let Some(inner) = weak.upgrade() else { return };
+            if finished(&inner) {
+                return;
+            }
+            // Wake at the next deadline, and at least every heartbeat interval, so a
+            // clock that moves on its own (a test's ManualClock) is noticed too.
+            let cap = inner.settings.heartbeat;
+            match inner.fence() {
+                Some(deadline) => until(deadline, inner.clock.now()).min(cap),
+                None => cap,
+            }
+        };
+        tokio::time::sleep(wait.max(MIN_FENCE_WAIT)).await;
+    }
+}
+
+/// The span from `now` to `then`, zero when `then` is past.
+fn until(then: OffsetDateTime, now: OffsetDateTime) -> Duration {
+    Duration::try_from(then - now).unwrap_or(Duration::ZERO)
+}
+
+/// `lease_until - margin`.
+pub(crate) fn deadline(lease_until: OffsetDateTime, margin: Duration) -> OffsetDateTime {
+    time::Duration::try_from(margin)
+        .ok()
+        .and_then(|margin| lease_until.checked_sub(margin))
+        .unwrap_or(OffsetDateTime::UNIX_EPOCH)
+}
+
 impl Inner {
+    /// Stops every running job whose deadline (its last confirmed `lease_until` minus
+    /// the margin) has passed by the clock; returns the earliest deadline left.
+    pub(crate) fn fence(&self) -> Option<OffsetDateTime> {
+        let now = self.clock.now();
+        let margin = self.settings.margin;
+        let mut next: Option<OffsetDateTime> = None;
+        for entry in self.running().values_mut() {
+            if entry.stop.is_some() || entry.finishing {
+                continue;
+            }
+            let deadline = deadline(entry.lease_until, margin);
+            if deadline <= now {
+                tracing::warn!(
+                    job = %entry.info.id,
+                    attempt = entry.info.attempt,
+                    lease_until = %entry.lease_until,
+                    ?margin,
+                    "the lease could not be confirmed before its deadline: stopping the \
+                     handler and giving the job up; it runs again once the lease expires"
+                );
+                entry.stop(StopReason::Lost);
+            } else {
+                next = Some(next.map_or(deadline, |next| next.min(deadline)));
+            }
+        }
+        next
+    }
+
     /// Extends every running job's lease in one store call and stops the handlers
-    /// whose lease is lost or whose job was cancelled. On a store error, abandons the
-    /// jobs whose lease has expired by the clock (another worker may hold them now).
+    /// whose lease is lost or whose job was cancelled. The call is bounded by the time
+    /// left before the first of these jobs must stop; whatever it does, the jobs whose
+    /// deadline passes are stopped.
     pub(crate) async fn heartbeat_round(&self) -> Result<(), StoreError> {
+        let now = self.clock.now();
+        let margin = self.settings.margin;
+        let Some(first_deadline) = self.fence() else {
+            return Ok(());
+        };
         let leases: Vec<Lease> = self
             .running()
             .values()
@@ -48,52 +144,78 @@ impl Inner {
         if leases.is_empty() {
             return Ok(());
         }
-        let now = self.clock.now();
         let lease_until = later(now, self.settings.lease);
-        match self.store.heartbeat(&leases, lease_until).await {
-            Ok(statuses) => {
-                if statuses.len() != leases.len() {
-                    tracing::error!(
-                        leases = leases.len(),
-                        answers = statuses.len(),
-                        "the store's heartbeat answered a different number of leases"
-                    );
-                }
-                let mut running = self.running();
-                for (lease, status) in leases.iter().zip(statuses) {
-                    let Some(entry) = running.get_mut(lease) else {
-                        continue;
-                    };
-                    match status {
-                        HeartbeatStatus::Extended => entry.lease_until = lease_until,
-                        HeartbeatStatus::Cancelled => {
-                            tracing::info!(job = %lease.job_id, "job cancelled while running");
-                            entry.stop(StopReason::Cancelled);
-                        }
-                        _ => {
-                            tracing::warn!(job = %lease.job_id, "heartbeat: {lease} is lost");
-                            entry.stop(StopReason::Lost);
-                        }
-                    }
-                }
-                Ok(())
+        let budget = until(first_deadline, now);
+        let sent = tokio::time::Instant::now();
+        let answer = tokio::time::timeout(budget, self.store.heartbeat(&leases, lease_until)).await;
+        let took = sent.elapsed();
+        if took > self.settings.lease / 3 {
+            tracing::warn!(
+                ?took,
+                lease = ?self.settings.lease,
+                "a heartbeat took more than a third of the lease: the store is slow or \
+                 unreachable, and jobs are stopped when their leases cannot be confirmed"
+            );
+        }
+        let statuses = match answer {
+            Ok(Ok(statuses)) => statuses,
+            Ok(Err(error)) => return Err(self.heartbeat_failed(error)),
+            Err(_) => {
+                let error = StoreError::Busy(
+                    format!(
+                        "the heartbeat got no answer within {budget:?}, the time left before \
+                         the first running job's lease deadline (lease_until minus the \
+                         {margin:?} margin)"
+                    )
+                    .into(),
+                );
+                return Err(self.heartbeat_failed(error));
             }
-            Err(error) => {
-                let now = self.clock.now();
-                let mut running = self.running();
-                for entry in running.values_mut() {
-                    if entry.stop.is_none() && !entry.finishing && entry.lease_until <= now {
-                        tracing::warn!(
-                            job = %entry.info.id,
-                            %error,
-                            "heartbeat failed until the lease expired: abandoning the job"
-                        );
-                        entry.stop(StopReason::Lost);
-                    }
+        };
+        if statuses.len() != leases.len() {
+            tracing::error!(
+                leases = leases.len(),
+                answers = statuses.len(),
+                "the store's heartbeat answered a different number of leases"
+            );
+        }
+        let mut running = self.running();
+        for (lease, status) in leases.iter().zip(statuses) {
+            let Some(entry) = running.get_mut(lease) else {
+                continue;
+            };
+            match status {
+                // A job the fence stopped meanwhile stays stopped: it was given up.
+                HeartbeatStatus::Extended => entry.lease_until = entry.lease_until.max(lease_until),
+                HeartbeatStatus::Cancelled => {
+                    tracing::info!(job = %lease.job_id, "job cancelled while running");
+                    entry.stop(StopReason::Cancelled);
                 }
-                tracing::warn!(%error, "heartbeat failed; retrying until the leases expire");
-                Err(error)
+                _ => {
+                    tracing::warn!(job = %lease.job_id, "heartbeat: {lease} is lost");
+                    entry.stop(StopReason::Lost);
+                }
             }
         }
+        Ok(())
+    }
+
+    /// Stops the jobs whose deadline has passed, logs the failure once, and hands it
+    /// back.
+    fn heartbeat_failed(&self, error: StoreError) -> StoreError {
+        self.fence();
+        if error.is_transient() {
+            tracing::warn!(
+                %error,
+                "heartbeat failed; retrying until the running jobs' lease deadlines"
+            );
+        } else {
+            tracing::error!(
+                %error,
+                "heartbeat failed with an error that needs an operator; running jobs stop \
+                 at their lease deadlines"
+            );
+        }
+        error
     }
 }

@@ -6,9 +6,12 @@
 //! - [`WorkerEvent`]: the lifecycle events [`Worker::subscribe`] broadcasts.
 //!
 //! A worker holds each job it runs under a lease that it extends with one batched
-//! heartbeat for all its jobs every heartbeat interval. Every outcome is written under
-//! that lease, so a worker that stalled past its lease can never overwrite the work
-//! of the worker that took the job over: its late write is refused and dropped.
+//! heartbeat for all its jobs every heartbeat interval. It fences itself: a job whose
+//! lease it cannot confirm (a partition, a failing or locked store) is stopped at a
+//! local deadline, its last confirmed `lease_until` minus the lease margin, before any
+//! other worker may claim it. Every outcome is written under that lease, so a worker
+//! that stalled past its lease can never overwrite the work of the worker that took
+//! the job over: its late write is refused and dropped.
 
 mod builder;
 mod context;
@@ -292,13 +295,18 @@ impl Worker {
     /// Extends the leases of every running job now, in one store call; the worker
     /// does this on its own every heartbeat interval.
     ///
-    /// A lease the store reports lost or cancelled stops that job's handler and its
-    /// outcome is dropped. When the store fails, any job whose lease has expired by
-    /// the clock is abandoned the same way.
+    /// First, any job whose deadline (its last confirmed `lease_until` minus the lease
+    /// margin, see [`WorkerBuilder::lease_margin`]) has passed by the clock is stopped
+    /// and given up. A lease the store reports lost or cancelled stops that job's
+    /// handler and its outcome is dropped. The store call is bounded by the time left
+    /// before the first deadline; when it fails or times out, the jobs whose deadline
+    /// has passed are stopped the same way (the worker also does this on its own, at
+    /// each deadline, whatever its heartbeat call is doing).
     ///
     /// # Errors
     ///
-    /// The store's error.
+    /// The store's error, or [`StoreError::Busy`](crate::StoreError::Busy) when the
+    /// call timed out.
     pub async fn heartbeat(&self) -> Result<(), Error> {
         Ok(self.inner.heartbeat_round().await?)
     }
@@ -337,7 +345,17 @@ impl Worker {
                     }
                 }
                 Err(error) => {
-                    tracing::warn!(worker = %settings.id, queue, %error, "claim failed");
+                    // Logged here, once, with its queue; `run` does not log it again.
+                    if error.is_transient() {
+                        tracing::warn!(worker = %settings.id, queue, %error, "claim failed");
+                    } else {
+                        tracing::error!(
+                            worker = %settings.id,
+                            queue,
+                            %error,
+                            "claim failed with an error that needs an operator; backing off"
+                        );
+                    }
                     failure.get_or_insert(error);
                 }
             }
@@ -357,6 +375,22 @@ impl Worker {
         let inner = &self.inner;
         let info = JobInfo::from(&job);
         let token = CancellationToken::new();
+        let lease_until = job.lease_until.unwrap_or(lease_until);
+        // A claim that answered after its own deadline (a slow or partitioned store)
+        // must not start the handler: another worker may claim the job soon.
+        let late = heartbeat::deadline(lease_until, inner.settings.margin) <= inner.clock.now();
+        let stop = if late {
+            tracing::warn!(
+                job = %info.id,
+                %lease_until,
+                "the claim answered after the lease deadline: not starting the job; it runs \
+                 again once the lease expires"
+            );
+            token.cancel();
+            Some(StopReason::Lost)
+        } else {
+            None
+        };
         {
             let mut running = inner.running();
             running.insert(
@@ -364,9 +398,9 @@ impl Worker {
                 Running {
                     info: info.clone(),
                     lease: job.lease(),
-                    lease_until: job.lease_until.unwrap_or(lease_until),
+                    lease_until,
                     token: token.clone(),
-                    stop: None,
+                    stop,
                     finishing: false,
                 },
             );

@@ -20,7 +20,9 @@ impl Worker {
     /// queue. Then it waits for whichever comes first: the enqueue signal, a slot
     /// freeing up in a full queue, the next due job (`JobStore::next_due`), or the
     /// poll interval, which doubles while rounds find nothing, up to the max poll
-    /// interval. Store errors are logged and retried on the same idle backoff.
+    /// interval. Store errors are logged once and retried on the same idle backoff; an
+    /// error that needs an operator (`StoreError::Permanent`, a full disk or a
+    /// read-only file) is logged as an error and retried at the max poll interval.
     pub async fn run(&self) {
         let inner = &self.inner;
         let settings = &inner.settings;
@@ -39,8 +41,15 @@ impl Worker {
                 .sum();
             let claimed = match self.claim_round().await {
                 Ok(started) => Some(started.len()),
-                Err(error) => {
-                    tracing::warn!(worker = %settings.id, %error, "claiming jobs failed");
+                // `claim_round` logged it. A permanent error (a full disk, a read-only
+                // file) will not pass by itself: wait the longest poll before trying
+                // again rather than repeat it at the poll rate.
+                Err(leasehold_error) => {
+                    if let crate::Error::Store(error) = &leasehold_error
+                        && !error.is_transient()
+                    {
+                        idle = settings.max_poll;
+                    }
                     None
                 }
             };
