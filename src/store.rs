@@ -183,6 +183,19 @@ impl Enqueued {
 /// - `release` makes the job pending at `run_at` and gives its attempt back
 ///   [`release_gives_the_attempt_back`].
 ///
+/// **What a lease promises, and how long its holder may believe it.** A lease is a
+/// promise that no claim returns the job before `lease_until`, compared with the `now`
+/// of the claiming caller. So the holder may run the job only while it knows the lease
+/// holds: it counts from a `lease_until` the store confirmed (a claim, or a heartbeat
+/// answered [`HeartbeatStatus::Extended`]), which was computed before the call was
+/// sent, and stops at that `lease_until` minus a margin, whether or not its
+/// heartbeat call has answered. A holder cut off from the store (a partition, a
+/// failing or locked store) therefore stops at most the margin before anyone else may
+/// claim the job, never after. The margin covers how late the holder's stop can be
+/// and how far its clock may lag the clock of the next claimer; the worker's is
+/// `WorkerBuilder::lease_margin`. Clocks that disagree by more than the margin break
+/// the promise, which is why a store may offer a shared clock ([`JobStore::clock`]).
+///
 /// **Cancel.** A pending job ends `Cancelled` at once
 /// [`cancel_of_a_pending_job_ends_it_cancelled`]; a running job ends `Cancelled`, its
 /// worker's next heartbeat answers [`HeartbeatStatus::Cancelled`] and its later writes
