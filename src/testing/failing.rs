@@ -92,6 +92,7 @@ struct State {
     injected: u64,
     history: Vec<LeaseEvent>,
     stalled: HashMap<&'static str, Stall>,
+    permanent: bool,
 }
 
 /// A store that forwards to `S` and fails calls as [`Faults`] says, with
@@ -131,9 +132,16 @@ impl<S: JobStore> FailingStore<S> {
                 injected: 0,
                 history: Vec::new(),
                 stalled: HashMap::new(),
+                permanent: false,
             })),
             unstalled: Arc::new(tokio::sync::Notify::new()),
         }
+    }
+
+    /// Whether injected faults are [`StoreError::Permanent`] (a full disk, a read-only
+    /// file) rather than transient [`StoreError::Backend`] errors.
+    pub fn set_faults_permanent(&self, permanent: bool) {
+        self.lock().permanent = permanent;
     }
 
     /// From now on, calls to `verb` wait (before or after the wrapped store runs them)
@@ -253,12 +261,13 @@ impl<S: JobStore> FailingStore<S> {
         F: Future<Output = Result<T, StoreError>>,
     {
         self.wait_while_stalled(verb, Stall::Before).await;
+        let permanent = self.lock().permanent;
         let result = match self.draw(verb) {
             None => call.await,
-            Some(false) => Err(fault(verb)),
+            Some(false) => Err(fault(verb, permanent)),
             Some(true) => {
                 let _ = call.await;
-                Err(fault(verb))
+                Err(fault(verb, permanent))
             }
         };
         self.wait_while_stalled(verb, Stall::After).await;
@@ -266,8 +275,13 @@ impl<S: JobStore> FailingStore<S> {
     }
 }
 
-fn fault(verb: &str) -> StoreError {
-    StoreError::backend(format!("injected fault in {verb}"))
+fn fault(verb: &str, permanent: bool) -> StoreError {
+    let message = format!("injected fault in {verb}");
+    if permanent {
+        StoreError::permanent("injected permanent fault: an operator must act", message)
+    } else {
+        StoreError::backend(message)
+    }
 }
 
 #[async_trait]

@@ -1,0 +1,142 @@
+//! How a worker treats a failing store: a transient error is logged once (as a warning)
+//! and retried on the idle backoff; an error that needs an operator
+//! (`StoreError::Permanent`: a full disk, a read-only file) is logged once as an error
+//! and retried only at the max poll interval, never at the poll rate.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use leasehold::testing::failing::{FailingStore, Faults};
+use leasehold::worker::{JobContext, JobError, Worker};
+use leasehold::{Job, Queue};
+use leasehold_memory::MemoryStore;
+use serde::{Deserialize, Serialize};
+use tracing::field::{Field, Visit};
+use tracing::span::{Attributes, Id, Record};
+use tracing::{Event, Level, Metadata, Subscriber};
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Noop;
+impl Job for Noop {
+    const KIND: &'static str = "noop";
+}
+
+/// Keeps every event's level and message.
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<(Level, String)>>>);
+
+struct Message(String);
+impl Visit for Message {
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        if field.name() == "message" {
+            self.0 = format!("{value:?}");
+        }
+    }
+}
+
+struct Capture {
+    events: Captured,
+    ids: AtomicU64,
+}
+
+impl Subscriber for Capture {
+    fn enabled(&self, _: &Metadata<'_>) -> bool {
+        true
+    }
+    fn new_span(&self, _: &Attributes<'_>) -> Id {
+        Id::from_u64(self.ids.fetch_add(1, Ordering::Relaxed) + 1)
+    }
+    fn record(&self, _: &Id, _: &Record<'_>) {}
+    fn record_follows_from(&self, _: &Id, _: &Id) {}
+    fn event(&self, event: &Event<'_>) {
+        let mut message = Message(String::new());
+        event.record(&mut message);
+        let level = *event.metadata().level();
+        self.events.0.lock().unwrap().push((level, message.0));
+    }
+    fn enter(&self, _: &Id) {}
+    fn exit(&self, _: &Id) {}
+}
+
+impl Captured {
+    /// The levels of the events whose message mentions `text`.
+    fn levels_of(&self, text: &str) -> Vec<Level> {
+        self.0
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(_, message)| message.contains(text))
+            .map(|(level, _)| *level)
+            .collect()
+    }
+}
+
+/// Runs a worker whose every claim fails for `run_for` on a current-thread runtime (so
+/// every event reaches the capturing subscriber); returns the claim calls and the
+/// captured events.
+fn run_with_failing_claims(permanent: bool, run_for: Duration) -> (u64, Captured) {
+    let events = Captured::default();
+    let subscriber = Capture {
+        events: events.clone(),
+        ids: AtomicU64::new(0),
+    };
+    let _default = tracing::subscriber::set_default(subscriber);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let store = FailingStore::new(MemoryStore::new());
+    store.set_faults(Faults::Verbs(vec!["claim"]));
+    store.set_faults_permanent(permanent);
+    let queue = Queue::new(Arc::new(store.clone()));
+    let worker = Worker::builder(&queue)
+        .handler(|_: Noop, _: JobContext| async { Ok::<(), JobError>(()) })
+        .poll_interval(Duration::from_millis(10))
+        .max_poll_interval(Duration::from_millis(400))
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        worker.run_until(tokio::time::sleep(run_for)).await;
+    });
+    (store.calls("claim"), events)
+}
+
+#[test]
+fn a_failed_claim_is_logged_once_as_a_warning() {
+    let (claims, events) = run_with_failing_claims(false, Duration::from_millis(300));
+
+    let logged = events.levels_of("claim");
+    assert!(claims >= 2, "the worker kept trying ({claims} claims)");
+    assert_eq!(
+        logged.len() as u64,
+        claims,
+        "one log line per failed claim: {logged:?}"
+    );
+    assert!(logged.iter().all(|level| *level == Level::WARN));
+}
+
+#[test]
+fn a_permanent_store_error_is_logged_as_an_error_and_retried_at_the_max_poll_interval() {
+    let run_for = Duration::from_millis(1_000);
+
+    let (permanent_claims, events) = run_with_failing_claims(true, run_for);
+    let (transient_claims, _) = run_with_failing_claims(false, run_for);
+
+    // Permanent: at 0, 400 and 800 ms. Transient: the poll doubles from 10 ms, so
+    // 0, 10, 30, 70, 150, 310, 710 ms.
+    assert!(
+        permanent_claims <= 4,
+        "a permanent error is retried at the max poll interval, not {permanent_claims} times in {run_for:?}"
+    );
+    assert!(
+        transient_claims >= 6,
+        "a transient error is retried on the idle backoff ({transient_claims} claims)"
+    );
+    let logged = events.levels_of("claim");
+    assert_eq!(logged.len() as u64, permanent_claims, "{logged:?}");
+    assert!(logged.iter().all(|level| *level == Level::ERROR));
+    println!(
+        "in {run_for:?}: {permanent_claims} claims on a permanent error, {transient_claims} on a transient one"
+    );
+}
