@@ -1,0 +1,157 @@
+//! Inspection and upkeep, from the [`JobStore`](crate::JobStore) contract: `list`,
+//! `count`, `next_due` and `prune`.
+
+use super::{StoreFactory, WORKER, claim_one, default_queue, enqueue_at, ids, new_job, t};
+use crate::{JobFilter, JobState};
+
+/// `list` and `count` select by queue, state and kind, and agree with what happened.
+pub async fn list_and_count_agree_with_what_happened(f: &dyn StoreFactory) {
+    let store = f.open().await;
+    let mut made = Vec::new();
+    for (i, queue) in ["a", "a", "a", "a", "b", "b"].iter().enumerate() {
+        let job = new_job(if i % 2 == 0 { "even" } else { "odd" }, t(0))
+            .queue(*queue)
+            .expect("valid");
+        made.push(enqueue_at(&*store, job, t(0)).await.id);
+    }
+    let later = enqueue_at(
+        &*store,
+        new_job("even", t(100)).queue("a").expect("valid"),
+        t(0),
+    )
+    .await;
+    let qa = vec!["a".to_owned()];
+    let running = store
+        .claim(&qa, 3, WORKER, t(1), t(60))
+        .await
+        .expect("claim");
+    store
+        .complete(running[0].lease(), t(2))
+        .await
+        .expect("complete");
+    store
+        .fail(running[1].lease(), "x", t(2))
+        .await
+        .expect("fail");
+    store.cancel(made[4], t(2)).await.expect("cancel");
+
+    let now = t(3);
+    let expect = [
+        (JobFilter::all(), 7),
+        (JobFilter::all().queue("a"), 5),
+        (JobFilter::all().queue("b"), 2),
+        (JobFilter::all().state(JobState::Running), 1),
+        (JobFilter::all().state(JobState::Completed), 1),
+        (JobFilter::all().state(JobState::Failed), 1),
+        (JobFilter::all().state(JobState::Cancelled), 1),
+        (JobFilter::all().state(JobState::Scheduled), 1),
+        (JobFilter::all().state(JobState::Available), 2),
+        (JobFilter::all().queue("a").state(JobState::Available), 1),
+        (JobFilter::all().kind("even"), 4),
+        (JobFilter::all().kind("odd").queue("b"), 1),
+    ];
+
+    for (filter, n) in expect {
+        let listed = store.list(&filter, now).await.expect("list");
+        let counted = store.count(&filter, now).await.expect("count");
+        assert_eq!(listed.len(), n, "list {filter:?}");
+        assert_eq!(
+            counted,
+            u64::try_from(n).expect("small"),
+            "count {filter:?}"
+        );
+        assert!(
+            listed.iter().all(|j| filter.matches(j)),
+            "list {filter:?} selects only matches"
+        );
+        assert!(
+            listed.windows(2).all(|w| w[0].id < w[1].id),
+            "list is ordered by id"
+        );
+    }
+    assert_eq!(
+        store
+            .list(&JobFilter::all().limit(2), now)
+            .await
+            .expect("list")
+            .len(),
+        2
+    );
+    assert_eq!(
+        store
+            .count(&JobFilter::all().limit(2), now)
+            .await
+            .expect("count"),
+        7
+    );
+    let scheduled = store
+        .list(&JobFilter::all().state(JobState::Scheduled), now)
+        .await
+        .expect("list");
+    assert_eq!(ids(&scheduled), vec![later.id]);
+}
+
+/// `next_due` is the earliest pending run_at or running lease expiry of the queues.
+pub async fn next_due_is_the_earliest_run_at_or_lease_expiry(f: &dyn StoreFactory) {
+    let store = f.open().await;
+    assert_eq!(
+        store.next_due(&default_queue()).await.expect("next_due"),
+        None
+    );
+    enqueue_at(&*store, new_job("k", t(50)), t(0)).await;
+    enqueue_at(&*store, new_job("k", t(80)), t(0)).await;
+    enqueue_at(
+        &*store,
+        new_job("k", t(5)).queue("other").expect("valid"),
+        t(0),
+    )
+    .await;
+
+    let pending = store.next_due(&default_queue()).await.expect("next_due");
+    claim_one(&*store, t(50), 10).await;
+    let leased = store.next_due(&default_queue()).await.expect("next_due");
+    let both = store
+        .next_due(&["other".to_owned(), "default".to_owned()])
+        .await
+        .expect("next_due");
+
+    assert_eq!(pending, Some(t(50)));
+    assert_eq!(
+        leased,
+        Some(t(60)),
+        "the lease of the claimed job expires first"
+    );
+    assert_eq!(both, Some(t(5)));
+}
+
+/// `prune` deletes up to `limit` terminal jobs finished before the time, nothing else.
+pub async fn prune_removes_only_terminal_jobs_finished_before_the_time(f: &dyn StoreFactory) {
+    let store = f.open().await;
+    let mut terminal = Vec::new();
+    for i in 0..5 {
+        let job = enqueue_at(&*store, new_job("k", t(0)), t(0)).await;
+        let claimed = claim_one(&*store, t(0), 1000).await;
+        store
+            .complete(claimed.lease(), t(10 + i))
+            .await
+            .expect("complete");
+        terminal.push(job.id);
+    }
+    let pending = enqueue_at(&*store, new_job("k", t(0)), t(0)).await;
+    let running = enqueue_at(&*store, new_job("k", t(0)), t(0)).await;
+    claim_one(&*store, t(0), 1000).await;
+
+    let first = store.prune(t(13), 2).await.expect("prune");
+    let oldest_gone = store.get(terminal[1], t(13)).await.expect("get").is_none();
+    let third_kept = store.get(terminal[2], t(13)).await.expect("get").is_some();
+    let second = store.prune(t(13), 100).await.expect("prune");
+    let third = store.prune(t(1000), 100).await.expect("prune");
+
+    assert_eq!((first, second, third), (2, 1, 2));
+    assert!(oldest_gone && third_kept, "prune takes the oldest first");
+    for id in &terminal {
+        assert!(store.get(*id, t(1000)).await.expect("get").is_none());
+    }
+    assert!(store.get(pending.id, t(1000)).await.expect("get").is_some());
+    assert!(store.get(running.id, t(1000)).await.expect("get").is_some());
+}
