@@ -2,9 +2,9 @@
 
 use leasehold::StoreError;
 use sqlx::SqlitePool;
-use sqlx::sqlite::SqlitePoolOptions;
+use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
 
-use crate::error::store_error;
+use crate::error::{at_database, store_error};
 use crate::options::{DEFAULT_MAX_BATCH, SqliteStoreOptions};
 use crate::schema::{Expected, prepare, verify_settings};
 use crate::store::SqliteStore;
@@ -31,12 +31,29 @@ impl SqliteStore {
     ///
     /// [`StoreError::Incompatible`] for a file that is not a SQLite database, is
     /// corrupt, belongs to another application, or was migrated by a newer
-    /// leasehold-sqlite; [`StoreError::Busy`] when another writer held the database
-    /// past the busy timeout; [`StoreError::Backend`] for anything else (a bad URL, a
-    /// missing directory, a setting that does not read back as set).
+    /// leasehold-sqlite; [`StoreError::Permanent`], naming the file and what to do,
+    /// when it cannot be opened (a missing directory, a path that is a directory, no
+    /// permission) or must be migrated but is read-only or on a full disk;
+    /// [`StoreError::Busy`] when another writer held the database past the busy
+    /// timeout; [`StoreError::Backend`] for anything else (a bad URL, a setting that
+    /// does not read back as set).
+    ///
+    /// A database that needs no migration opens read-only (`?mode=ro`), for reads:
+    /// its writes then fail with [`StoreError::Permanent`].
     pub async fn connect_with(options: SqliteStoreOptions) -> Result<Self, StoreError> {
         let busy_timeout = options.busy_timeout_millis()?;
         let base = options.connect_options()?;
+        let path = base.get_filename().to_owned();
+        Self::open(options, base, busy_timeout)
+            .await
+            .map_err(|error| at_database(error, &path))
+    }
+
+    async fn open(
+        options: SqliteStoreOptions,
+        base: SqliteConnectOptions,
+        busy_timeout: i64,
+    ) -> Result<Self, StoreError> {
         let memory = options.is_in_memory();
         // One connection that never closes: an in-memory database lives only as long
         // as a connection to it.
@@ -68,7 +85,7 @@ impl SqliteStore {
         };
         Ok(Self {
             reader,
-            writer: Writer::spawn(writer_pool.clone(), options.max_batch_value()),
+            writer: Writer::spawn(writer_pool.clone(), in_memory, options.max_batch_value()),
             writer_pool,
         })
     }
@@ -84,6 +101,13 @@ impl SqliteStore {
     ///
     /// As [`SqliteStore::connect_with`].
     pub async fn from_pool(pool: SqlitePool) -> Result<Self, StoreError> {
+        let path = pool.connect_options().get_filename().to_owned();
+        Self::over_pool(pool)
+            .await
+            .map_err(|error| at_database(error, &path))
+    }
+
+    async fn over_pool(pool: SqlitePool) -> Result<Self, StoreError> {
         let mut conn = pool.acquire().await.map_err(store_error)?;
         let in_memory = prepare(&mut conn).await?;
         let expected = Expected {
@@ -95,7 +119,7 @@ impl SqliteStore {
         drop(conn);
         Ok(Self {
             reader: pool.clone(),
-            writer: Writer::spawn(pool.clone(), DEFAULT_MAX_BATCH),
+            writer: Writer::spawn(pool.clone(), in_memory, DEFAULT_MAX_BATCH),
             writer_pool: pool,
         })
     }

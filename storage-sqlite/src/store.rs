@@ -27,6 +27,13 @@ const PRUNE_BATCH: usize = 500;
 /// Writes go through one writer task per store (group commit inside `BEGIN IMMEDIATE`
 /// transactions); reads go through a pool of connections. Any number of stores, in
 /// any number of processes, may share one database file.
+///
+/// No failed write wedges the store. A cause an operator must fix (a full disk or size
+/// limit, a read-only file or directory, no permission) is
+/// [`StoreError::Permanent`], whose message says what to do; an I/O error that may
+/// pass is [`StoreError::Backend`]. Either way the failed call changed nothing, and the
+/// same handle (and a worker on it) writes again as soon as the cause is gone: no
+/// restart, no reconnect.
 #[derive(Clone)]
 pub struct SqliteStore {
     /// Serves reads; for an in-memory database, the writer's own pool.

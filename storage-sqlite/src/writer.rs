@@ -16,11 +16,26 @@
 //! `BEGIN IMMEDIATE` takes the write lock up front, so a transaction never has to
 //! upgrade a read lock, which SQLite refuses at once with `SQLITE_BUSY`; waiting for
 //! other processes' writers is bounded by the busy timeout.
+//!
+//! No failure leaves a transaction behind. On some failures (a full disk, an I/O
+//! error, at a statement or at `COMMIT`) SQLite rolls the whole transaction back by
+//! itself. sqlx's `Transaction` does not notice: its `COMMIT` failed, so it still
+//! counts a transaction open, and the `ROLLBACK` it sends then fails ("no transaction
+//! is active") and leaves that count at 1, after which every `begin_with` on the
+//! connection fails ("attempted to call begin_with at non-zero transaction depth"):
+//! the store was wedged until the process restarted. So the writer runs its
+//! transaction (a [`GroupTransaction`]) with plain statements, which sqlx does not
+//! count, and asks SQLite itself: after a failure it rolls back, and when that
+//! `ROLLBACK` fails it sends `BEGIN`, which SQLite accepts only outside a transaction.
+//! A file database's connection that is still in a transaction after that is closed
+//! (closing rolls back), and the pool opens a fresh one. The next group then succeeds
+//! as soon as the cause (no space, no permission) is gone.
 
 use std::sync::Arc;
 
 use leasehold::StoreError;
-use sqlx::{Connection, SqliteConnection, SqlitePool};
+use sqlx::pool::PoolConnection;
+use sqlx::{Sqlite, SqliteConnection, SqlitePool};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::bulk::answer_in_bulk;
@@ -33,6 +48,16 @@ const MAX_BATCH_WEIGHT: usize = 1024;
 
 /// How many calls may wait for the writer before callers wait to send.
 const CHANNEL_CAPACITY: usize = 1024;
+
+const BEGIN_IMMEDIATE: &str = "BEGIN IMMEDIATE";
+/// Takes no lock; SQLite accepts it only outside a transaction.
+const BEGIN_DEFERRED: &str = "BEGIN";
+const COMMIT: &str = "COMMIT";
+const ROLLBACK: &str = "ROLLBACK";
+const SAVEPOINT: &str = "SAVEPOINT call";
+const RELEASE_SAVEPOINT: &str = "RELEASE call";
+/// Undoes the savepoint's writes and keeps it open (`RELEASE` then ends it).
+const ROLLBACK_TO_SAVEPOINT: &str = "ROLLBACK TO call";
 
 /// The handle to a writer task; clones share the task.
 #[derive(Debug, Clone)]
@@ -50,10 +75,13 @@ struct Request {
 impl Writer {
     /// Starts a writer task on the current Tokio runtime that writes through `pool`
     /// (one connection at a time) and commits up to `max_batch` calls together.
-    pub(crate) fn spawn(pool: SqlitePool, max_batch: usize) -> Self {
+    /// `in_memory`: the database lives in the pool's connection, which the writer must
+    /// therefore never close.
+    pub(crate) fn spawn(pool: SqlitePool, in_memory: bool, max_batch: usize) -> Self {
         let (heartbeats, heartbeat_rx) = mpsc::channel(CHANNEL_CAPACITY);
         let (others, other_rx) = mpsc::channel(CHANNEL_CAPACITY);
-        tokio::spawn(run(pool, heartbeat_rx, other_rx, max_batch));
+        let target = Target { pool, in_memory };
+        tokio::spawn(run(target, heartbeat_rx, other_rx, max_batch));
         Self { heartbeats, others }
     }
 
@@ -74,15 +102,23 @@ impl Writer {
     }
 }
 
+/// Where the writer writes.
+#[derive(Debug, Clone)]
+struct Target {
+    pool: SqlitePool,
+    /// Whether the database lives in the pool's one connection.
+    in_memory: bool,
+}
+
 /// The writer task: group commits until every handle is dropped.
 async fn run(
-    pool: SqlitePool,
+    target: Target,
     mut heartbeats: mpsc::Receiver<Request>,
     mut others: mpsc::Receiver<Request>,
     max_batch: usize,
 ) {
     while let Some(batch) = next_batch(&mut heartbeats, &mut others, max_batch).await {
-        commit_group(&pool, batch).await;
+        commit_group(&target, batch).await;
     }
 }
 
@@ -124,26 +160,26 @@ async fn next_batch(
 }
 
 /// Runs `batch` in one transaction and answers every call.
-async fn commit_group(pool: &SqlitePool, mut batch: Vec<Request>) {
+async fn commit_group(target: &Target, mut batch: Vec<Request>) {
     let mut bulk = true;
     // Each pass either commits, or removes the call that broke it, or stops running
     // calls in bulk, so this ends.
     while !batch.is_empty() {
-        let mut conn = match pool.acquire().await {
+        let conn = match target.pool.acquire().await {
             Ok(conn) => conn,
-            Err(error) => return fail_all(batch, error),
+            Err(error) => return fail_all(batch, "getting a connection", error),
         };
-        let mut tx = match conn.begin_with("BEGIN IMMEDIATE").await {
+        let mut tx = match GroupTransaction::begin(conn, target.in_memory).await {
             Ok(tx) => tx,
-            Err(error) => return fail_all(batch, error),
+            Err(error) => return fail_all(batch, "BEGIN IMMEDIATE", error),
         };
         let mut settled = if bulk {
             let transitions: Vec<&Transition> = batch.iter().map(|r| &r.transition).collect();
-            match answer_in_bulk(&mut tx, &transitions).await {
+            match answer_in_bulk(tx.conn(), &transitions).await {
                 Ok(settled) => settled,
                 Err(_) => {
                     // Run every call on its own, so each answers its own error.
-                    let _ = tx.rollback().await;
+                    tx.roll_back().await;
                     bulk = false;
                     continue;
                 }
@@ -158,7 +194,7 @@ async fn commit_group(pool: &SqlitePool, mut batch: Vec<Request>) {
                 outcomes.push(Ok(outcome));
                 continue;
             }
-            match apply(&mut tx, &request.transition).await {
+            match apply(tx.conn(), &request.transition).await {
                 Err(error) if breaks_the_group(&error) => {
                     broken = Some((index, error));
                     break;
@@ -167,9 +203,7 @@ async fn commit_group(pool: &SqlitePool, mut batch: Vec<Request>) {
             }
         }
         if let Some((index, error)) = broken {
-            // A failed rollback leaves the connection to sqlx, which rolls back before
-            // its next use.
-            let _ = tx.rollback().await;
+            tx.roll_back().await;
             let request = batch.remove(index);
             let _ = request.reply.send(Err(error));
             continue;
@@ -181,10 +215,98 @@ async fn commit_group(pool: &SqlitePool, mut batch: Vec<Request>) {
                     let _ = request.reply.send(outcome);
                 }
             }
-            Err(error) => fail_all(batch, error),
+            Err(error) => fail_all(batch, "COMMIT", error),
         }
         return;
     }
+}
+
+/// A group's `BEGIN IMMEDIATE` transaction on the writer's connection, run with plain
+/// statements (see the module docs for why not sqlx's `Transaction`).
+///
+/// Ended by [`GroupTransaction::commit`] or [`GroupTransaction::roll_back`], each of
+/// which leaves the connection out of any transaction, or closes it. Dropped before
+/// that (the writer task dropped mid-group as its runtime shuts down), it closes a file
+/// database's connection rather than hand it back to the pool holding the write lock.
+struct GroupTransaction {
+    conn: PoolConnection<Sqlite>,
+    /// Whether the connection may still be in the transaction.
+    open: bool,
+    /// The database lives in this connection: never close it.
+    in_memory: bool,
+}
+
+impl GroupTransaction {
+    /// Begins the transaction; on an error, the connection is left out of any
+    /// transaction (or closed) as by [`GroupTransaction::roll_back`].
+    async fn begin(conn: PoolConnection<Sqlite>, in_memory: bool) -> Result<Self, sqlx::Error> {
+        let mut tx = Self {
+            conn,
+            open: true,
+            in_memory,
+        };
+        match execute(tx.conn(), BEGIN_IMMEDIATE).await {
+            Ok(()) => Ok(tx),
+            Err(error) => {
+                // A connection left in a transaction (which must not happen) fails its
+                // BEGIN too: clear it for the next group.
+                tx.roll_back().await;
+                Err(error)
+            }
+        }
+    }
+
+    fn conn(&mut self) -> &mut SqliteConnection {
+        &mut self.conn
+    }
+
+    /// Commits; on an error, rolls back what SQLite has not already rolled back.
+    async fn commit(mut self) -> Result<(), sqlx::Error> {
+        match execute(self.conn(), COMMIT).await {
+            Ok(()) => {
+                self.open = false;
+                Ok(())
+            }
+            Err(error) => {
+                self.roll_back().await;
+                Err(error)
+            }
+        }
+    }
+
+    /// Rolls back, and hands the connection back to the pool only once it is out of
+    /// any transaction; otherwise closes it, and the pool opens a fresh one.
+    async fn roll_back(mut self) {
+        if leave_transaction(self.conn()).await || self.in_memory {
+            self.open = false;
+        }
+    }
+}
+
+impl Drop for GroupTransaction {
+    fn drop(&mut self) {
+        if self.open && !self.in_memory {
+            // Closing rolls back whatever is left.
+            self.conn.close_on_drop();
+        }
+    }
+}
+
+/// Rolls back whatever transaction `conn` is in, and answers whether it is now out
+/// of any.
+///
+/// SQLite ends the whole transaction by itself on some failures, so a `ROLLBACK` that
+/// fails may only mean there was nothing left to roll back: `BEGIN` tells, since SQLite
+/// refuses it inside a transaction.
+async fn leave_transaction(conn: &mut SqliteConnection) -> bool {
+    if execute(conn, ROLLBACK).await.is_ok() {
+        return true;
+    }
+    execute(conn, BEGIN_DEFERRED).await.is_ok() && execute(conn, ROLLBACK).await.is_ok()
+}
+
+async fn execute(conn: &mut SqliteConnection, statement: &'static str) -> Result<(), sqlx::Error> {
+    sqlx::query(statement).execute(conn).await.map(|_| ())
 }
 
 /// Runs one call inside the group's transaction, in a savepoint when it needs one.
@@ -195,15 +317,25 @@ async fn apply(
     if !transition.needs_savepoint() {
         return transition.apply(conn).await;
     }
-    let mut savepoint = conn.begin().await.map_err(store_error)?;
-    match transition.apply(&mut savepoint).await {
+    execute(conn, SAVEPOINT).await.map_err(store_error)?;
+    match transition.apply(conn).await {
         Ok(outcome) => {
-            savepoint.commit().await.map_err(store_error)?;
+            execute(conn, RELEASE_SAVEPOINT)
+                .await
+                .map_err(store_error)?;
             Ok(outcome)
         }
         Err(error) => {
-            savepoint.rollback().await.map_err(store_error)?;
-            Err(error)
+            let undone = match execute(conn, ROLLBACK_TO_SAVEPOINT).await {
+                Ok(()) => execute(conn, RELEASE_SAVEPOINT).await,
+                Err(undo) => Err(undo),
+            };
+            match undone {
+                Ok(()) => Err(error),
+                // The group is rolled back anyway: answer the call's own error.
+                Err(_) if breaks_the_group(&error) => Err(error),
+                Err(undo) => Err(store_error(undo)),
+            }
         }
     }
 }
@@ -220,10 +352,11 @@ fn breaks_the_group(error: &StoreError) -> bool {
     )
 }
 
-fn fail_all(batch: Vec<Request>, error: sqlx::Error) {
+/// Answers every call of `batch` with `error`, met at `stage` of the group.
+fn fail_all(batch: Vec<Request>, stage: &'static str, error: sqlx::Error) {
     let error = Arc::new(error);
     for request in batch {
-        let _ = request.reply.send(Err(shared_store_error(&error)));
+        let _ = request.reply.send(Err(shared_store_error(stage, &error)));
     }
 }
 

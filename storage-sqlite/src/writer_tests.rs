@@ -97,10 +97,14 @@ fn one_group_answers_each_call_and_a_lost_lease_spoils_no_other() {
         let mut conn = pool.acquire().await.unwrap();
         crate::schema::prepare(&mut conn).await.unwrap();
         drop(conn);
+        let target = Target {
+            pool: pool.clone(),
+            in_memory: true,
+        };
         let jobs: Vec<NewJob> = (0..3).map(|_| job()).collect();
         let existing = jobs[0].clone();
         let (setup, _) = request(Transition::Enqueue { jobs, now: t(0) });
-        commit_group(&pool, vec![setup]).await;
+        commit_group(&target, vec![setup]).await;
         let (claim, claimed) = request(Transition::Claim {
             queues: vec!["default".to_owned()],
             limit: 3,
@@ -108,7 +112,7 @@ fn one_group_answers_each_call_and_a_lost_lease_spoils_no_other() {
             now: t(0),
             lease_until: t(60),
         });
-        commit_group(&pool, vec![claim]).await;
+        commit_group(&target, vec![claim]).await;
         let Ok(Outcome::Claimed(claimed)) = claimed.await.unwrap() else {
             panic!("the claim answers its jobs");
         };
@@ -144,7 +148,7 @@ fn one_group_answers_each_call_and_a_lost_lease_spoils_no_other() {
             }),
         ];
         let (batch, answers): (Vec<_>, Vec<_>) = calls.into_iter().unzip();
-        commit_group(&pool, batch).await;
+        commit_group(&target, batch).await;
         let mut answers = answers.into_iter();
         let mut next = || answers.next().unwrap();
 
@@ -185,8 +189,12 @@ fn completions_in_one_group_finish_once_each() {
         let mut conn = pool.acquire().await.unwrap();
         crate::schema::prepare(&mut conn).await.unwrap();
         drop(conn);
+        let target = Target {
+            pool: pool.clone(),
+            in_memory: true,
+        };
         let (setup, _) = request(enqueue(20));
-        commit_group(&pool, vec![setup]).await;
+        commit_group(&target, vec![setup]).await;
         let (claim, claimed) = request(Transition::Claim {
             queues: vec!["default".to_owned()],
             limit: 20,
@@ -194,7 +202,7 @@ fn completions_in_one_group_finish_once_each() {
             now: t(0),
             lease_until: t(60),
         });
-        commit_group(&pool, vec![claim]).await;
+        commit_group(&target, vec![claim]).await;
         let Ok(Outcome::Claimed(claimed)) = claimed.await.unwrap() else {
             panic!("the claim answers its jobs");
         };
@@ -206,7 +214,7 @@ fn completions_in_one_group_finish_once_each() {
             .iter()
             .map(|&lease| request(Transition::Complete { lease, now: t(2) }))
             .unzip();
-        commit_group(&pool, batch).await;
+        commit_group(&target, batch).await;
 
         let mut done = 0;
         let mut lost = 0;
@@ -246,16 +254,20 @@ fn enqueues_in_one_group_share_a_statement_and_an_existing_id_still_conflicts_al
         let mut conn = pool.acquire().await.unwrap();
         crate::schema::prepare(&mut conn).await.unwrap();
         drop(conn);
+        let target = Target {
+            pool: pool.clone(),
+            in_memory: true,
+        };
         let existing = job();
         let (setup, _) = request(Transition::Enqueue {
             jobs: vec![existing.clone()],
             now: t(0),
         });
-        commit_group(&pool, vec![setup]).await;
+        commit_group(&target, vec![setup]).await;
 
         let (shared, shared_answers): (Vec<_>, Vec<_>) =
             [enqueue(1), enqueue(3)].into_iter().map(request).unzip();
-        commit_group(&pool, shared).await;
+        commit_group(&target, shared).await;
         let (mixed, mixed_answers): (Vec<_>, Vec<_>) = [
             enqueue(2),
             Transition::Enqueue {
@@ -267,7 +279,7 @@ fn enqueues_in_one_group_share_a_statement_and_an_existing_id_still_conflicts_al
         .into_iter()
         .map(request)
         .unzip();
-        commit_group(&pool, mixed).await;
+        commit_group(&target, mixed).await;
 
         let mut sizes = Vec::new();
         for answer in shared_answers.into_iter().chain(mixed_answers) {
@@ -283,5 +295,100 @@ fn enqueues_in_one_group_share_a_statement_and_an_existing_id_still_conflicts_al
             .await
             .unwrap();
         assert_eq!(stored, 1 + 4 + 3);
+    });
+}
+
+#[test]
+fn a_group_sqlite_rolled_back_by_itself_leaves_an_in_memory_store_writable() {
+    runtime().block_on(async {
+        let pool = SqlitePoolOptions::new()
+            .max_connections(1)
+            .min_connections(1)
+            .idle_timeout(None)
+            .max_lifetime(None)
+            .connect("sqlite::memory:")
+            .await
+            .unwrap();
+        let mut conn = pool.acquire().await.unwrap();
+        crate::schema::prepare(&mut conn).await.unwrap();
+        drop(conn);
+        let target = Target {
+            pool: pool.clone(),
+            in_memory: true,
+        };
+        let (setup, _) = request(enqueue(3));
+        commit_group(&target, vec![setup]).await;
+        let pages: i64 = sqlx::query_scalar("PRAGMA page_count")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "PRAGMA max_page_count = {pages}"
+        )))
+        .execute(&pool)
+        .await
+        .unwrap();
+        let big = || {
+            let pad = "x".repeat(100_000);
+            Transition::Enqueue {
+                jobs: vec![NewJob::new("k", serde_json::json!({ "pad": pad }), t(0)).unwrap()],
+                now: t(0),
+            }
+        };
+
+        let (full, refused) = request(big());
+        commit_group(&target, vec![full]).await;
+        let mut conn = pool.acquire().await.unwrap();
+        let in_transaction = sqlx::query("BEGIN").execute(&mut *conn).await.is_err();
+        sqlx::query("ROLLBACK").execute(&mut *conn).await.unwrap();
+        sqlx::query("PRAGMA max_page_count = 1000000")
+            .execute(&mut *conn)
+            .await
+            .unwrap();
+        drop(conn);
+        let (room, accepted) = request(big());
+        commit_group(&target, vec![room]).await;
+
+        let refused = refused.await.unwrap();
+        assert!(
+            matches!(refused, Err(StoreError::Permanent { .. })),
+            "{refused:?}"
+        );
+        assert!(
+            !in_transaction,
+            "the failed group left no transaction behind"
+        );
+        assert!(matches!(accepted.await.unwrap(), Ok(Outcome::Enqueued(_))));
+        let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM jobs")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        assert_eq!(stored, 3 + 1, "the database is the same one, nothing lost");
+    });
+}
+
+#[test]
+fn leaving_a_transaction_works_inside_one_and_outside_one() {
+    runtime().block_on(async {
+        let pool = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect("sqlite::memory:")
+            .await
+            .unwrap();
+        let mut conn = pool.acquire().await.unwrap();
+
+        sqlx::query("BEGIN IMMEDIATE")
+            .execute(&mut *conn)
+            .await
+            .unwrap();
+        let from_inside = leave_transaction(&mut conn).await;
+        let from_outside = leave_transaction(&mut conn).await;
+
+        assert!(from_inside);
+        assert!(from_outside);
+        sqlx::query("BEGIN IMMEDIATE")
+            .execute(&mut *conn)
+            .await
+            .expect("the connection is out of any transaction");
     });
 }
