@@ -47,6 +47,10 @@ pub enum StoreError {
         #[source]
         source: BoxError,
     },
+    /// The store does not implement this verb (named): it was written against an
+    /// older `JobStore`, or declares the verb a gap. Nothing was changed.
+    #[error("this store does not support {0}")]
+    Unsupported(&'static str),
     /// Any other backend failure (a dropped or terminated connection, an I/O error
     /// that may pass): repeating the call may succeed.
     #[error("store backend error: {0}")]

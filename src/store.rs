@@ -18,6 +18,17 @@ use crate::error::StoreError;
 use crate::job::{JobId, JobRecord, JobState, Lease, NewJob};
 use crate::schedule::{NewSchedule, ScheduleRecord};
 
+/// The default body of a verb: forward to [`JobStore::delegate`], or answer
+/// [`StoreError::Unsupported`] naming the verb.
+macro_rules! delegate {
+    ($self:ident, $verb:ident($($arg:expr),*)) => {
+        match $self.delegate() {
+            Some(inner) => inner.$verb($($arg),*).await,
+            None => Err(StoreError::Unsupported(stringify!($verb))),
+        }
+    };
+}
+
 /// What [`JobStore::list`] and [`JobStore::count`] select.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
@@ -285,6 +296,17 @@ pub trait JobStore: Send + Sync + 'static {
     /// its server's). [`Queue::new`](crate::Queue::new) uses it; `None` (the default)
     /// means the host's [`SystemClock`](crate::SystemClock).
     fn clock(&self) -> Option<Arc<dyn Clock>> {
+        self.delegate().and_then(JobStore::clock)
+    }
+
+    /// The store a wrapper forwards to: every verb it does not implement itself is
+    /// passed on to it. `None` (the default) for a store of its own, whose verbs that
+    /// it does not implement answer [`StoreError::Unsupported`].
+    ///
+    /// A test double or an instrumenting layer returns `Some(&self.inner)` and
+    /// implements only the verbs it changes; a verb added to the trait later passes
+    /// through it unchanged.
+    fn delegate(&self) -> Option<&dyn JobStore> {
         None
     }
 
@@ -293,7 +315,9 @@ pub trait JobStore: Send + Sync + 'static {
     /// # Errors
     ///
     /// [`StoreError::Conflict`] when a job with this id exists.
-    async fn enqueue(&self, job: NewJob, now: OffsetDateTime) -> Result<Enqueued, StoreError>;
+    async fn enqueue(&self, job: NewJob, now: OffsetDateTime) -> Result<Enqueued, StoreError> {
+        delegate!(self, enqueue(job, now))
+    }
 
     /// Stores every job of `jobs` in one transaction, answering each in order.
     ///
@@ -304,7 +328,9 @@ pub trait JobStore: Send + Sync + 'static {
         &self,
         jobs: Vec<NewJob>,
         now: OffsetDateTime,
-    ) -> Result<Vec<Enqueued>, StoreError>;
+    ) -> Result<Vec<Enqueued>, StoreError> {
+        delegate!(self, enqueue_many(jobs, now))
+    }
 
     /// Leases up to `limit` due jobs of `queues` to `worker` until `lease_until`.
     ///
@@ -316,14 +342,18 @@ pub trait JobStore: Send + Sync + 'static {
         worker: &str,
         now: OffsetDateTime,
         lease_until: OffsetDateTime,
-    ) -> Result<Vec<JobRecord>, StoreError>;
+    ) -> Result<Vec<JobRecord>, StoreError> {
+        delegate!(self, claim(queues, limit, worker, now, lease_until))
+    }
 
     /// Extends each live lease of `leases` to `lease_until`, answering each in order.
     async fn heartbeat(
         &self,
         leases: &[Lease],
         lease_until: OffsetDateTime,
-    ) -> Result<Vec<HeartbeatStatus>, StoreError>;
+    ) -> Result<Vec<HeartbeatStatus>, StoreError> {
+        delegate!(self, heartbeat(leases, lease_until))
+    }
 
     /// Ends the leased job `Completed` at `now`.
     ///
@@ -331,7 +361,9 @@ pub trait JobStore: Send + Sync + 'static {
     ///
     /// [`StoreError::LeaseLost`] for a stale lease, [`StoreError::NotFound`] for an
     /// unknown job.
-    async fn complete(&self, lease: Lease, now: OffsetDateTime) -> Result<(), StoreError>;
+    async fn complete(&self, lease: Lease, now: OffsetDateTime) -> Result<(), StoreError> {
+        delegate!(self, complete(lease, now))
+    }
 
     /// Records `error` and makes the leased job pending at `run_at`; on its last
     /// attempt, ends it `Failed` instead. Returns the job's new state.
@@ -345,14 +377,18 @@ pub trait JobStore: Send + Sync + 'static {
         run_at: OffsetDateTime,
         error: &str,
         now: OffsetDateTime,
-    ) -> Result<JobState, StoreError>;
+    ) -> Result<JobState, StoreError> {
+        delegate!(self, retry(lease, run_at, error, now))
+    }
 
     /// Ends the leased job `Failed` with `error`, whatever attempts remain.
     ///
     /// # Errors
     ///
     /// As [`JobStore::complete`].
-    async fn fail(&self, lease: Lease, error: &str, now: OffsetDateTime) -> Result<(), StoreError>;
+    async fn fail(&self, lease: Lease, error: &str, now: OffsetDateTime) -> Result<(), StoreError> {
+        delegate!(self, fail(lease, error, now))
+    }
 
     /// Gives the leased job back, pending at `run_at`, without spending its attempt
     /// (shutdown, snooze).
@@ -365,7 +401,9 @@ pub trait JobStore: Send + Sync + 'static {
         lease: Lease,
         run_at: OffsetDateTime,
         now: OffsetDateTime,
-    ) -> Result<(), StoreError>;
+    ) -> Result<(), StoreError> {
+        delegate!(self, release(lease, run_at, now))
+    }
 
     /// Cancels the job: a pending or running one ends `Cancelled`, a terminal one is
     /// left as it is. Returns the job as it is after the call.
@@ -373,29 +411,41 @@ pub trait JobStore: Send + Sync + 'static {
     /// # Errors
     ///
     /// [`StoreError::NotFound`] for an unknown job.
-    async fn cancel(&self, id: JobId, now: OffsetDateTime) -> Result<JobRecord, StoreError>;
+    async fn cancel(&self, id: JobId, now: OffsetDateTime) -> Result<JobRecord, StoreError> {
+        delegate!(self, cancel(id, now))
+    }
 
     /// The job with this id, with its state as of `now`.
-    async fn get(&self, id: JobId, now: OffsetDateTime) -> Result<Option<JobRecord>, StoreError>;
+    async fn get(&self, id: JobId, now: OffsetDateTime) -> Result<Option<JobRecord>, StoreError> {
+        delegate!(self, get(id, now))
+    }
 
     /// The jobs `filter` selects, ordered by id, with states as of `now`.
     async fn list(
         &self,
         filter: &JobFilter,
         now: OffsetDateTime,
-    ) -> Result<Vec<JobRecord>, StoreError>;
+    ) -> Result<Vec<JobRecord>, StoreError> {
+        delegate!(self, list(filter, now))
+    }
 
     /// How many jobs `filter` selects (ignoring its limit), with states as of `now`.
-    async fn count(&self, filter: &JobFilter, now: OffsetDateTime) -> Result<u64, StoreError>;
+    async fn count(&self, filter: &JobFilter, now: OffsetDateTime) -> Result<u64, StoreError> {
+        delegate!(self, count(filter, now))
+    }
 
     /// The earliest time at which a claim of `queues` could return a job: the
     /// earliest pending `run_at` or running `lease_until` (possibly before `now`), or
     /// `None` when the queues hold neither.
-    async fn next_due(&self, queues: &[String]) -> Result<Option<OffsetDateTime>, StoreError>;
+    async fn next_due(&self, queues: &[String]) -> Result<Option<OffsetDateTime>, StoreError> {
+        delegate!(self, next_due(queues))
+    }
 
     /// Deletes up to `limit` terminal jobs whose `finished_at` is before `before`,
     /// oldest first (by `finished_at`, then id); returns how many it deleted.
-    async fn prune(&self, before: OffsetDateTime, limit: usize) -> Result<u64, StoreError>;
+    async fn prune(&self, before: OffsetDateTime, limit: usize) -> Result<u64, StoreError> {
+        delegate!(self, prune(before, limit))
+    }
 
     /// Inserts or replaces the schedule named `schedule.name`; returns it as stored.
     ///
@@ -406,20 +456,28 @@ pub trait JobStore: Send + Sync + 'static {
         schedule: NewSchedule,
         next_fire_at: Option<OffsetDateTime>,
         now: OffsetDateTime,
-    ) -> Result<ScheduleRecord, StoreError>;
+    ) -> Result<ScheduleRecord, StoreError> {
+        delegate!(self, upsert_schedule(schedule, next_fire_at, now))
+    }
 
     /// The schedule named `name`.
-    async fn get_schedule(&self, name: &str) -> Result<Option<ScheduleRecord>, StoreError>;
+    async fn get_schedule(&self, name: &str) -> Result<Option<ScheduleRecord>, StoreError> {
+        delegate!(self, get_schedule(name))
+    }
 
     /// Every schedule, ordered by name.
-    async fn list_schedules(&self) -> Result<Vec<ScheduleRecord>, StoreError>;
+    async fn list_schedules(&self) -> Result<Vec<ScheduleRecord>, StoreError> {
+        delegate!(self, list_schedules())
+    }
 
     /// Up to `limit` enabled schedules with `next_fire_at <= now`, earliest first.
     async fn due_schedules(
         &self,
         now: OffsetDateTime,
         limit: usize,
-    ) -> Result<Vec<ScheduleRecord>, StoreError>;
+    ) -> Result<Vec<ScheduleRecord>, StoreError> {
+        delegate!(self, due_schedules(now, limit))
+    }
 
     /// If the schedule's `next_fire_at` is `slot`: inserts `jobs` (deduped by unique
     /// key) and sets `next_fire_at` to `next`, atomically; answers each job in order.
@@ -436,7 +494,9 @@ pub trait JobStore: Send + Sync + 'static {
         next: Option<OffsetDateTime>,
         jobs: Vec<NewJob>,
         now: OffsetDateTime,
-    ) -> Result<Vec<Enqueued>, StoreError>;
+    ) -> Result<Vec<Enqueued>, StoreError> {
+        delegate!(self, fire_schedule(name, slot, next, jobs, now))
+    }
 
     /// Stops the schedule firing; returns it as stored.
     ///
@@ -447,7 +507,9 @@ pub trait JobStore: Send + Sync + 'static {
         &self,
         name: &str,
         now: OffsetDateTime,
-    ) -> Result<ScheduleRecord, StoreError>;
+    ) -> Result<ScheduleRecord, StoreError> {
+        delegate!(self, pause_schedule(name, now))
+    }
 
     /// Lets a paused schedule fire again from `next_fire_at` (slots during the pause
     /// are not fired); returns it as stored.
@@ -460,8 +522,58 @@ pub trait JobStore: Send + Sync + 'static {
         name: &str,
         next_fire_at: Option<OffsetDateTime>,
         now: OffsetDateTime,
-    ) -> Result<ScheduleRecord, StoreError>;
+    ) -> Result<ScheduleRecord, StoreError> {
+        delegate!(self, resume_schedule(name, next_fire_at, now))
+    }
 
     /// Deletes the schedule (its jobs stay); `false` when no schedule had the name.
-    async fn remove_schedule(&self, name: &str) -> Result<bool, StoreError>;
+    async fn remove_schedule(&self, name: &str) -> Result<bool, StoreError> {
+        delegate!(self, remove_schedule(name))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    /// A store written before any verb existed.
+    struct Empty;
+    #[async_trait]
+    impl JobStore for Empty {}
+
+    /// A layer that answers `count` itself and forwards everything else.
+    struct Counting<S>(S);
+    #[async_trait]
+    impl<S: JobStore> JobStore for Counting<S> {
+        fn delegate(&self) -> Option<&dyn JobStore> {
+            Some(&self.0)
+        }
+        async fn count(&self, _: &JobFilter, _: OffsetDateTime) -> Result<u64, StoreError> {
+            Ok(7)
+        }
+    }
+
+    #[tokio::test]
+    async fn a_verb_a_store_lacks_is_unsupported_by_name_and_a_layer_forwards_the_rest() {
+        let now = datetime!(2000-01-01 0:00 UTC);
+        let layered = Counting(Counting(Empty));
+
+        let missing = Empty.prune(now, 10).await;
+        let forwarded = layered.list_schedules().await;
+        let overridden = layered.count(&JobFilter::all(), now).await;
+
+        assert!(matches!(missing, Err(StoreError::Unsupported("prune"))));
+        assert!(matches!(
+            forwarded,
+            Err(StoreError::Unsupported("list_schedules"))
+        ));
+        assert_eq!(overridden.unwrap(), 7);
+        assert_eq!(
+            StoreError::Unsupported("prune").to_string(),
+            "this store does not support prune"
+        );
+        assert!(!StoreError::Unsupported("prune").is_transient());
+        assert!(layered.clock().is_none());
+    }
 }

@@ -4,11 +4,10 @@
 use std::sync::Arc;
 
 use futures::future::BoxFuture;
-use leasehold::schedule::{NewSchedule, ScheduleRecord};
 use leasehold::testing::conformance::{self as suite, StoreFactory};
 use leasehold::time::{Duration, OffsetDateTime};
 use leasehold::{
-    Enqueued, HeartbeatStatus, JobFilter, JobId, JobRecord, JobState, JobStore, Lease, NewJob,
+    Enqueued, HeartbeatStatus, JobRecord, JobState, JobStore, Lease, NewJob,
     StoreError, async_trait,
 };
 use leasehold_memory::MemoryStore;
@@ -50,18 +49,16 @@ fn far_future() -> OffsetDateTime {
 
 #[async_trait]
 impl JobStore for Mutant {
+    // Every verb not written here goes to the inner store unchanged.
+    fn delegate(&self) -> Option<&dyn JobStore> {
+        Some(&self.inner)
+    }
+
     async fn enqueue(&self, mut job: NewJob, now: OffsetDateTime) -> Result<Enqueued, StoreError> {
         if let Mutation::NoUniqueKeys = self.mutation {
             job.unique_key = None;
         }
         self.inner.enqueue(job, now).await
-    }
-    async fn enqueue_many(
-        &self,
-        jobs: Vec<NewJob>,
-        now: OffsetDateTime,
-    ) -> Result<Vec<Enqueued>, StoreError> {
-        self.inner.enqueue_many(jobs, now).await
     }
     async fn claim(
         &self,
@@ -120,51 +117,6 @@ impl JobStore for Mutant {
             .release(self.current(lease).await, run_at, now)
             .await
     }
-    async fn cancel(&self, id: JobId, now: OffsetDateTime) -> Result<JobRecord, StoreError> {
-        self.inner.cancel(id, now).await
-    }
-    async fn get(&self, id: JobId, now: OffsetDateTime) -> Result<Option<JobRecord>, StoreError> {
-        self.inner.get(id, now).await
-    }
-    async fn list(
-        &self,
-        filter: &JobFilter,
-        now: OffsetDateTime,
-    ) -> Result<Vec<JobRecord>, StoreError> {
-        self.inner.list(filter, now).await
-    }
-    async fn count(&self, filter: &JobFilter, now: OffsetDateTime) -> Result<u64, StoreError> {
-        self.inner.count(filter, now).await
-    }
-    async fn next_due(&self, queues: &[String]) -> Result<Option<OffsetDateTime>, StoreError> {
-        self.inner.next_due(queues).await
-    }
-    async fn prune(&self, before: OffsetDateTime, limit: usize) -> Result<u64, StoreError> {
-        self.inner.prune(before, limit).await
-    }
-    async fn upsert_schedule(
-        &self,
-        schedule: NewSchedule,
-        next_fire_at: Option<OffsetDateTime>,
-        now: OffsetDateTime,
-    ) -> Result<ScheduleRecord, StoreError> {
-        self.inner
-            .upsert_schedule(schedule, next_fire_at, now)
-            .await
-    }
-    async fn get_schedule(&self, name: &str) -> Result<Option<ScheduleRecord>, StoreError> {
-        self.inner.get_schedule(name).await
-    }
-    async fn list_schedules(&self) -> Result<Vec<ScheduleRecord>, StoreError> {
-        self.inner.list_schedules().await
-    }
-    async fn due_schedules(
-        &self,
-        now: OffsetDateTime,
-        limit: usize,
-    ) -> Result<Vec<ScheduleRecord>, StoreError> {
-        self.inner.due_schedules(now, limit).await
-    }
     async fn fire_schedule(
         &self,
         name: &str,
@@ -187,24 +139,6 @@ impl JobStore for Mutant {
             }
         }
         self.inner.fire_schedule(name, slot, next, jobs, now).await
-    }
-    async fn pause_schedule(
-        &self,
-        name: &str,
-        now: OffsetDateTime,
-    ) -> Result<ScheduleRecord, StoreError> {
-        self.inner.pause_schedule(name, now).await
-    }
-    async fn resume_schedule(
-        &self,
-        name: &str,
-        next_fire_at: Option<OffsetDateTime>,
-        now: OffsetDateTime,
-    ) -> Result<ScheduleRecord, StoreError> {
-        self.inner.resume_schedule(name, next_fire_at, now).await
-    }
-    async fn remove_schedule(&self, name: &str) -> Result<bool, StoreError> {
-        self.inner.remove_schedule(name).await
     }
 }
 
