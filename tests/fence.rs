@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use leasehold::testing::failing::{FailingStore, Stall};
-use leasehold::worker::{JobContext, JobError, Worker, WorkerEvent};
+use leasehold::worker::{JobContext, Worker, WorkerEvent};
 use leasehold::{Job, JobId, JobState, JobStore, Queue, StoreError};
 use leasehold_memory::MemoryStore;
 use serde::{Deserialize, Serialize};
@@ -93,7 +93,7 @@ fn worker(queue: &Queue, id: &'static str, log: &Log) -> Worker {
                     log.mark(id, ctx.attempt(), Mark::Alive);
                 }
                 log.mark(id, ctx.attempt(), Mark::End);
-                Ok::<(), JobError>(())
+                Ok(())
             }
         })
         .build()

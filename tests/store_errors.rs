@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use leasehold::testing::failing::{FailingStore, Faults};
-use leasehold::worker::{JobContext, JobError, Worker};
+use leasehold::worker::{JobContext, Worker};
 use leasehold::{Job, Queue};
 use leasehold_memory::MemoryStore;
 use serde::{Deserialize, Serialize};
@@ -91,7 +91,7 @@ fn run_with_failing_claims(permanent: bool, run_for: Duration) -> (u64, Captured
     store.set_faults_permanent(permanent);
     let queue = Queue::new(Arc::new(store.clone()));
     let worker = Worker::builder(&queue)
-        .handler(|_: Noop, _: JobContext| async { Ok::<(), JobError>(()) })
+        .handler(|_: Noop, _: JobContext| async { Ok(()) })
         .poll_interval(Duration::from_millis(10))
         .max_poll_interval(Duration::from_millis(400))
         .build()

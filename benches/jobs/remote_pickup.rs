@@ -10,7 +10,7 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use leasehold::{Job, JobContext, JobError, Queue, Worker};
+use leasehold::{Job, JobContext, Queue, Worker};
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 
@@ -69,7 +69,7 @@ pub(crate) async fn pickup_other_process(report: &mut Report, samples: usize) {
         .handler(move |probe: WallProbe, _ctx: JobContext| {
             let latency = unix_micros().saturating_sub(probe.sent_unix_us);
             let _ = latencies.send(Duration::from_micros(latency));
-            async { Ok::<(), JobError>(()) }
+            async { Ok(()) }
         })
         .build()
         .expect("a valid worker");
@@ -176,7 +176,7 @@ pub(crate) async fn pickup_other_process_postgres(report: &mut Report, samples: 
         .handler(move |probe: WallProbe, _ctx: JobContext| {
             let latency = unix_micros().saturating_sub(probe.sent_unix_us);
             let _ = latencies.send(Duration::from_micros(latency));
-            async { Ok::<(), JobError>(()) }
+            async { Ok(()) }
         })
         .build()
         .expect("a valid worker");

@@ -6,7 +6,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use leasehold::worker::JobContext;
-use leasehold::{Job, JobError, JobFilter, JobState, Queue, Worker, WorkerEvent};
+use leasehold::{Job, JobFilter, JobState, Queue, Worker, WorkerEvent};
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 
@@ -73,7 +73,7 @@ pub(crate) async fn e2e(
             let handled = Arc::clone(&handled);
             move |_job: Noop, _ctx: JobContext| {
                 handled.fetch_add(1, Ordering::Relaxed);
-                async { Ok::<(), JobError>(()) }
+                async { Ok(()) }
             }
         })
         .build()
@@ -134,7 +134,7 @@ pub(crate) async fn pickup_in_process(report: &mut Report, store_name: &str, sam
             // Runs when the job's task first polls the handler: the handler's start.
             let latency = Duration::from_nanos(stamp().saturating_sub(probe.sent_ns));
             let _ = latencies.send(latency);
-            async { Ok::<(), JobError>(()) }
+            async { Ok(()) }
         })
         .build()
         .expect("a valid worker");

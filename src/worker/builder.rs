@@ -11,7 +11,7 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use super::Worker;
-use super::context::{JobContext, JobError};
+use super::context::{IntoJobResult, JobContext, JobError};
 use crate::clock::Clock;
 use crate::error::Error;
 use crate::job::DEFAULT_QUEUE;
@@ -169,14 +169,16 @@ impl WorkerBuilder {
         self
     }
 
-    /// Runs jobs of kind `J::KIND` with `handler`.
+    /// Runs jobs of kind `J::KIND` with `handler`: an `async fn` or a closure returning
+    /// a future whose output is `Result<(), JobError>` or `()` ([`IntoJobResult`]).
     ///
     /// A payload that does not deserialize into `J` fails the job at once.
     pub fn handler<J, F, Fut>(mut self, handler: F) -> Self
     where
         J: Job,
         F: Fn(J, JobContext) -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = Result<(), JobError>> + Send + 'static,
+        Fut: Future + Send + 'static,
+        Fut::Output: IntoJobResult,
     {
         if self.handlers.contains_key(J::KIND) {
             self.problems.push(format!(
@@ -195,7 +197,7 @@ impl WorkerBuilder {
             let handler = Arc::clone(&handler);
             // The handler is called inside the future, so a panic in its synchronous
             // part is caught like one in its body.
-            Ok(async move { handler(job, ctx).await }.boxed())
+            Ok(async move { handler(job, ctx).await.into_job_result() }.boxed())
         });
         self.handlers.insert(J::KIND.to_owned(), erased);
         self

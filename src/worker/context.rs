@@ -141,6 +141,47 @@ impl JobError {
     }
 }
 
+/// What a handler may return: `Result<(), JobError>`, or `()` for a handler that
+/// cannot fail.
+///
+/// With only these two, a closure's `async { Ok(()) }` needs no type annotation: the
+/// one implementation for a `Result` fixes its error type to [`JobError`], and `?`
+/// still converts any error into it.
+///
+/// ```
+/// # use std::sync::Arc;
+/// # use leasehold::worker::{JobContext, Worker};
+/// # use leasehold::{Job, Queue};
+/// # use leasehold_memory::MemoryStore;
+/// # #[derive(serde::Serialize, serde::Deserialize)]
+/// # struct Ping;
+/// # impl Job for Ping { const KIND: &'static str = "ping"; }
+/// # let queue = Queue::new(Arc::new(MemoryStore::new()));
+/// let worker = Worker::builder(&queue)
+///     .handler(|_: Ping, _: JobContext| async {
+///         let _port: u16 = "8080".parse()?; // any error converts with `?`
+///         Ok(())
+///     })
+///     .build();
+/// assert!(worker.is_ok());
+/// ```
+pub trait IntoJobResult {
+    /// The handler's result.
+    fn into_job_result(self) -> Result<(), JobError>;
+}
+
+impl IntoJobResult for Result<(), JobError> {
+    fn into_job_result(self) -> Result<(), JobError> {
+        self
+    }
+}
+
+impl IntoJobResult for () {
+    fn into_job_result(self) -> Result<(), JobError> {
+        Ok(())
+    }
+}
+
 impl<E> From<E> for JobError
 where
     E: std::error::Error + Send + Sync + 'static,

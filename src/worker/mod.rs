@@ -31,7 +31,7 @@ use tokio::sync::{broadcast, watch};
 use tokio::task::JoinHandle;
 
 pub use self::builder::WorkerBuilder;
-pub use self::context::{JobContext, JobError};
+pub use self::context::{IntoJobResult, JobContext, JobError};
 pub use self::events::{JobInfo, WorkerEvent};
 pub use self::outcome::{JobOutcome, Outcome, RunReport};
 /// Re-exported: the token type of [`JobContext`] and [`WorkerBuilder::shutdown_on`].
