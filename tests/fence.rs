@@ -6,7 +6,7 @@
 //! Worker A reaches the store through a `FailingStore` whose calls can stall (a
 //! request or an answer lost in a partition); worker B reaches it directly. These
 //! run on the system clock with a 600 ms lease: the fence is about real time, and
-//! `ManualClock` cases live in tests/worker.rs.
+//! `ManualClock` cases live in tests/worker/.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};

@@ -4,6 +4,8 @@
 //!   contract, and [`conformance_suite!`](crate::conformance_suite) to expand them into
 //!   tests for a store.
 //! - [`failing::FailingStore`]: any store, with calls that fail on demand or at random.
+//! - [`recording::RecordingStore`]: any store, recording how its caller batches claims
+//!   and heartbeats.
 //! - [`model`]: model-based property tests of a store against a naive reference.
 //! - [`processes`]: waiting on child processes and replaying their run logs.
 //! - [`sql`]: the checks SQL stores share (no statement reads the database clock).
@@ -13,4 +15,5 @@ pub mod conformance;
 pub mod failing;
 pub mod model;
 pub mod processes;
+pub mod recording;
 pub mod sql;

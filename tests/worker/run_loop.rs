@@ -1,0 +1,230 @@
+//! The run loop: `run` polls, backs off and wakes on an enqueue; shutdown stops it and
+//! releases or waits for its running jobs.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use leasehold::testing::recording::RecordingStore;
+use leasehold::time::OffsetDateTime;
+use leasehold::worker::{CancellationToken, Outcome, Worker, WorkerEvent};
+use leasehold::{Clock, EnqueueOptions, JobState, JobStore, Queue};
+
+use crate::world::{Echo, Gate, Gated, World, echo, only, t, within, worker};
+
+/// Shutdown past its grace period cancels the running handler and releases the job,
+/// due at once with its attempt given back; another worker then completes it.
+async fn shutdown_releases_unfinished_jobs_and_another_worker_completes_them(
+    store: Arc<dyn JobStore>,
+) {
+    let world = World::new(store);
+    let (gate, mut started) = Gate::new();
+    let (other_gate, _) = Gate::new();
+    let a = Worker::builder(&world.queue)
+        .id("a")
+        .handler(gate.handler())
+        .shutdown_grace(Duration::ZERO)
+        .build()
+        .unwrap();
+    let b = worker(&world, "b", &other_gate);
+    let id = world.enqueue(&Gated, EnqueueOptions::new()).await;
+    let running = tokio::spawn({
+        let a = a.clone();
+        async move { a.run_once().await }
+    });
+    within(started.recv()).await;
+
+    within(a.shutdown()).await;
+
+    let report = within(running).await.unwrap().unwrap();
+    assert_eq!(only(&report), &Outcome::Released);
+    assert_eq!(gate.dropped.load(Ordering::SeqCst), 1);
+    assert_eq!(gate.finished.load(Ordering::SeqCst), 0);
+    let job = world.get(id).await;
+    assert_eq!(job.state, JobState::Available);
+    assert_eq!(job.attempt, 0);
+    world.enqueue(&Gated, EnqueueOptions::new()).await;
+    assert!(a.run_once().await.unwrap().claimed.is_empty());
+    other_gate.open();
+    other_gate.open();
+    let taken = within(b.run_once()).await.unwrap();
+    assert_eq!(taken.completed(), 2);
+    let job = world.get(id).await;
+    assert_eq!(job.state, JobState::Completed);
+    assert_eq!(job.attempt, 1);
+}
+
+/// Within its grace period, shutdown waits for running jobs and records them.
+async fn shutdown_lets_running_jobs_finish_within_the_grace_period(store: Arc<dyn JobStore>) {
+    let world = World::new(store);
+    let (gate, mut started) = Gate::new();
+    let a = worker(&world, "a", &gate);
+    let id = world.enqueue(&Gated, EnqueueOptions::new()).await;
+    let running = tokio::spawn({
+        let a = a.clone();
+        async move { a.run_once().await }
+    });
+    within(started.recv()).await;
+
+    let shutdown = tokio::spawn({
+        let a = a.clone();
+        async move { a.shutdown().await }
+    });
+    within(async {
+        while !a.shutdown_token().is_cancelled() {
+            tokio::task::yield_now().await;
+        }
+    })
+    .await;
+    assert!(!shutdown.is_finished());
+    gate.open();
+    within(shutdown).await.unwrap();
+
+    let report = within(running).await.unwrap().unwrap();
+    assert_eq!(only(&report), &Outcome::Completed);
+    assert_eq!(world.get(id).await.state, JobState::Completed);
+}
+
+/// `run` wakes at once when its queue enqueues and returns after shutdown.
+async fn run_wakes_on_enqueue_and_returns_after_shutdown(store: Arc<dyn JobStore>) {
+    let world = World::new(store);
+    let (gate, _) = Gate::new();
+    let a = Worker::builder(&world.queue)
+        .id("a")
+        .handler(echo)
+        .handler(gate.handler())
+        // So long that only the enqueue signal can explain a prompt pickup.
+        .poll_interval(Duration::from_secs(3600))
+        .max_poll_interval(Duration::from_secs(3600))
+        .build()
+        .unwrap();
+    let mut events = a.subscribe();
+    let running = tokio::spawn({
+        let a = a.clone();
+        async move { a.run().await }
+    });
+    tokio::task::yield_now().await;
+
+    let id = world.enqueue(&Echo { n: 7 }, EnqueueOptions::new()).await;
+
+    loop {
+        let event = within(events.recv()).await.unwrap();
+        if let WorkerEvent::Completed(job) = event {
+            assert_eq!(job.id, id);
+            break;
+        }
+    }
+    a.shutdown_token().cancel();
+    within(running).await.unwrap();
+    assert_eq!(world.get(id).await.state, JobState::Completed);
+}
+
+// MemoryStore only from here: paused tokio time would starve sqlx's threads.
+
+/// Wall time that follows tokio's (paused) clock, from 2000-01-01.
+#[derive(Debug)]
+struct TokioClock {
+    start: tokio::time::Instant,
+}
+
+impl Clock for TokioClock {
+    fn now(&self) -> OffsetDateTime {
+        leasehold::clock::truncate_to_micros(t(0) + self.start.elapsed())
+    }
+}
+
+/// An idle `run` backs its polling off (1, 2, 4, 8, 8, ... s), wakes at once on an
+/// enqueue, and sleeps until a delayed job is due rather than until its next poll.
+#[tokio::test(start_paused = true)]
+async fn an_idle_worker_backs_off_wakes_on_enqueue_and_sleeps_until_the_next_due_job() {
+    let recording = Arc::new(RecordingStore::new(leasehold_memory::MemoryStore::new()));
+    let clock = Arc::new(TokioClock {
+        start: tokio::time::Instant::now(),
+    });
+    let queue = Queue::with_clock(Arc::clone(&recording) as Arc<dyn JobStore>, clock);
+    let worker = Worker::builder(&queue)
+        .handler(echo)
+        .poll_interval(Duration::from_secs(1))
+        .max_poll_interval(Duration::from_secs(8))
+        .build()
+        .unwrap();
+    let mut events = worker.subscribe();
+    let running = tokio::spawn({
+        let worker = worker.clone();
+        async move { worker.run().await }
+    });
+    let completed = |events: &mut tokio::sync::broadcast::Receiver<WorkerEvent>| {
+        let mut events = events.resubscribe();
+        async move {
+            loop {
+                if let WorkerEvent::Completed(job) = events.recv().await.unwrap() {
+                    return job.id;
+                }
+            }
+        }
+    };
+
+    tokio::time::sleep(Duration::from_secs(60)).await;
+    // Rounds at 0, 1, 3, 7, 15, 23, 31, 39, 47 and 55 s.
+    assert_eq!(recording.claims().len(), 10);
+
+    let at_once = completed(&mut events);
+    let start = tokio::time::Instant::now();
+    let id = queue.enqueue(&Echo { n: 1 }).await.unwrap().job.id;
+    assert_eq!(at_once.await, id);
+    assert_eq!(start.elapsed(), Duration::ZERO);
+
+    let when_due = completed(&mut events);
+    let start = tokio::time::Instant::now();
+    let delay = EnqueueOptions::new().delay(leasehold::time::Duration::seconds(5));
+    let id = queue
+        .enqueue_with(&Echo { n: 2 }, delay)
+        .await
+        .unwrap()
+        .job
+        .id;
+    assert_eq!(when_due.await, id);
+    // Polls at +0 (the enqueue), +1 and +3 s, then sleeps until the job is due at +5 s
+    // instead of polling at +7 s.
+    assert_eq!(start.elapsed(), Duration::from_secs(5));
+
+    worker.shutdown().await;
+    running.await.unwrap();
+}
+
+/// `run_until` stops on its signal, and a worker built with `shutdown_on` stops when
+/// that token is cancelled.
+#[tokio::test]
+async fn run_until_and_shutdown_on_stop_the_loop() {
+    let world = World::new(Arc::new(leasehold_memory::MemoryStore::new()));
+    let a = Worker::builder(&world.queue).handler(echo).build().unwrap();
+    let token = CancellationToken::new();
+    let b = Worker::builder(&world.queue)
+        .handler(echo)
+        .shutdown_on(&token)
+        .build()
+        .unwrap();
+    let (signal, stopped) = tokio::sync::oneshot::channel::<()>();
+    let a_running = tokio::spawn({
+        let a = a.clone();
+        async move { a.run_until(stopped).await }
+    });
+    let b_running = tokio::spawn({
+        let b = b.clone();
+        async move { b.run().await }
+    });
+
+    signal.send(()).unwrap();
+    token.cancel();
+
+    within(a_running).await.unwrap();
+    within(b_running).await.unwrap();
+    assert!(a.shutdown_token().is_cancelled());
+    assert!(b.shutdown_token().is_cancelled());
+}
+
+worker_scenarios!(
+    shutdown_releases_unfinished_jobs_and_another_worker_completes_them,
+    shutdown_lets_running_jobs_finish_within_the_grace_period,
+    run_wakes_on_enqueue_and_returns_after_shutdown,
+);
