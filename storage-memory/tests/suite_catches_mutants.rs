@@ -7,8 +7,8 @@ use futures::future::BoxFuture;
 use leasehold::testing::conformance::{self as suite, StoreFactory};
 use leasehold::time::{Duration, OffsetDateTime};
 use leasehold::{
-    Enqueued, HeartbeatStatus, JobRecord, JobState, JobStore, Lease, NewJob,
-    StoreError, async_trait,
+    Enqueued, HeartbeatStatus, JobRecord, JobState, JobStore, Lease, NewJob, StoreError,
+    async_trait,
 };
 use leasehold_memory::MemoryStore;
 

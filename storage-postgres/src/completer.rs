@@ -9,16 +9,15 @@
 //! nothing.
 
 use std::collections::HashSet;
-use std::fmt;
 use std::sync::Arc;
 
 use leasehold::time::OffsetDateTime;
 use leasehold::{JobId, Lease, StoreError};
-use sqlx::PgPool;
 use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
-use crate::error::is_busy;
+use crate::call::Calls;
+use crate::error::{shared, store_error};
 use crate::row::{counter, get, micros};
 use crate::sql::{Statements, query};
 
@@ -41,10 +40,11 @@ pub(crate) struct Completer {
 }
 
 impl Completer {
-    /// Starts the completer task on the current Tokio runtime.
-    pub(crate) fn spawn(pool: PgPool, sql: Arc<Statements>) -> Self {
+    /// Starts the completer task on the current Tokio runtime; each batch is one call
+    /// of `store_calls` (so bounded as every call of the store).
+    pub(crate) fn spawn(store_calls: Calls, sql: Arc<Statements>) -> Self {
         let (calls, receiver) = mpsc::channel(CHANNEL_CAPACITY);
-        tokio::spawn(run(pool, sql, receiver));
+        tokio::spawn(run(store_calls, sql, receiver));
         Self { calls }
     }
 
@@ -68,7 +68,7 @@ fn stopped() -> StoreError {
     StoreError::backend("the store's completer task has stopped (was its Tokio runtime shut down?)")
 }
 
-async fn run(pool: PgPool, sql: Arc<Statements>, mut calls: mpsc::Receiver<Call>) {
+async fn run(store_calls: Calls, sql: Arc<Statements>, mut calls: mpsc::Receiver<Call>) {
     let mut carried: Vec<Call> = Vec::new();
     loop {
         let mut batch = std::mem::take(&mut carried);
@@ -91,84 +91,46 @@ async fn run(pool: PgPool, sql: Arc<Statements>, mut calls: mpsc::Receiver<Call>
             .into_iter()
             .partition(|call| jobs.insert(call.lease.job_id));
         carried = later;
-        write(&pool, &sql, now).await;
+        write(&store_calls, &sql, now).await;
     }
 }
 
 /// Writes one batch and answers each of its callers.
-async fn write(pool: &PgPool, sql: &Statements, batch: Vec<Call>) {
+async fn write(store_calls: &Calls, sql: &Statements, batch: Vec<Call>) {
     let ids: Vec<Uuid> = batch.iter().map(|c| *c.lease.job_id.as_uuid()).collect();
     let tokens: Vec<i64> = batch.iter().map(|c| i64::from(c.lease.token)).collect();
     let times: Vec<i64> = batch.iter().map(|c| micros(c.now)).collect();
-    let written = query(&sql.complete_many)
-        .bind(ids)
-        .bind(tokens)
-        .bind(times)
-        .fetch_all(pool)
-        .await;
-    match written {
-        Ok(rows) => {
-            let ended: Result<HashSet<(JobId, u32)>, StoreError> = rows
-                .iter()
+    let written = store_calls
+        .run("complete", async |conn| {
+            let rows = query(&sql.complete_many)
+                .bind(ids)
+                .bind(tokens)
+                .bind(times)
+                .fetch_all(&mut *conn)
+                .await
+                .map_err(store_error)?;
+            rows.iter()
                 .map(|row| {
                     Ok((
                         JobId::from_uuid(get(row, "id")?),
                         counter(get(row, "lease_token")?, "lease_token")?,
                     ))
                 })
-                .collect();
-            match ended {
-                Ok(ended) => {
-                    for call in batch {
-                        let key = (call.lease.job_id, call.lease.token);
-                        let _ = call.reply.send(Ok(ended.contains(&key)));
-                    }
-                }
-                Err(error) => answer_all(batch, &SharedError::new(error)),
+                .collect::<Result<HashSet<(JobId, u32)>, StoreError>>()
+        })
+        .await;
+    match written {
+        Ok(ended) => {
+            for call in batch {
+                let key = (call.lease.job_id, call.lease.token);
+                let _ = call.reply.send(Ok(ended.contains(&key)));
             }
         }
         Err(error) => {
-            let busy = is_busy(&error);
-            let shared = SharedError::new(error);
+            let error = shared(error);
             for call in batch {
-                let source = Box::new(shared.clone());
-                let error = if busy {
-                    StoreError::Busy(source)
-                } else {
-                    StoreError::Backend(source)
-                };
-                let _ = call.reply.send(Err(error));
+                let _ = call.reply.send(Err(error()));
             }
         }
-    }
-}
-
-fn answer_all(batch: Vec<Call>, error: &SharedError) {
-    for call in batch {
-        let _ = call
-            .reply
-            .send(Err(StoreError::Backend(Box::new(error.clone()))));
-    }
-}
-
-/// One failure shared by the callers of one batch.
-#[derive(Debug, Clone)]
-struct SharedError(Arc<dyn std::error::Error + Send + Sync>);
-
-impl SharedError {
-    fn new(error: impl std::error::Error + Send + Sync + 'static) -> Self {
-        Self(Arc::new(error))
-    }
-}
-
-impl fmt::Display for SharedError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "a batch of completions failed: {}", self.0)
-    }
-}
-
-impl std::error::Error for SharedError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        Some(&*self.0)
     }
 }

@@ -3,7 +3,11 @@
 //!
 //! - [`PostgresStore`]: the store; [`PostgresStore::connect`] connects and migrates
 //!   the store's schema (`leasehold` by default).
-//! - [`PostgresStoreOptions`]: URL, schema, pool size and acquire timeout.
+//! - [`PostgresStoreOptions`]: URL, schema, pool size, timeouts, application name and
+//!   the server clock's settings.
+//! - [`ServerClock`]: the clock the store offers (`JobStore::clock`, which
+//!   `Queue::new` reads): it follows the server's clock, so workers on machines whose
+//!   clocks disagree still judge leases on one clock.
 //! - [`PostgresStore::subscribe_enqueued`]: `LISTEN/NOTIFY` wake-ups across machines.
 //! - [`PostgresStore::enqueue_in`]: enqueue inside the caller's own transaction.
 //!
@@ -11,8 +15,20 @@
 //! a claim is one statement that locks the rows it takes with `FOR UPDATE SKIP
 //! LOCKED`, so concurrent claims neither wait for each other nor take the same job;
 //! every write under a lease checks the lease's token; schedule slots advance by
-//! compare-and-set. Like every store, it is told the time: no statement reads the
-//! database's clock.
+//! compare-and-set. Like every store, it is told the time: no statement about jobs
+//! reads the database's clock; only the server clock's probe does, to follow it.
+//!
+//! Every call is bounded in time (the statement timeout, by the server and by the
+//! store; the acquire timeout for a free connection), so a worker cut off by a network
+//! partition gets an error instead of hanging; a connection that gave no answer is
+//! closed, never reused. Errors say what to do: [`StoreError::Busy`] and
+//! [`StoreError::Backend`] pass by themselves, [`StoreError::Permanent`] (a full disk,
+//! a read-only server, missing privileges, a refused login, corrupted data) needs an
+//! operator, and its message says what to do.
+//!
+//! [`StoreError::Busy`]: leasehold::StoreError::Busy
+//! [`StoreError::Backend`]: leasehold::StoreError::Backend
+//! [`StoreError::Permanent`]: leasehold::StoreError::Permanent
 //!
 //! ```no_run
 //! # #[tokio::main(flavor = "current_thread")]
@@ -33,15 +49,20 @@
 //! # }
 //! ```
 
+mod call;
+mod clock;
 mod completer;
 mod error;
 mod notify;
 mod options;
 mod row;
+mod sampler;
 mod schema;
 mod sql;
 mod store;
 mod transaction;
+mod verbs;
 
-pub use options::{DEFAULT_SCHEMA, PostgresStoreOptions};
+pub use clock::ServerClock;
+pub use options::{DEFAULT_APPLICATION_NAME, DEFAULT_SCHEMA, PostgresStoreOptions};
 pub use store::PostgresStore;

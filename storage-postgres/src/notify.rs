@@ -29,10 +29,17 @@ fn bump(wakeups: &watch::Sender<u64>) {
 }
 
 /// Listens on `channel` through a connection of its own (made with `pool`'s connect
-/// options, outside `pool`, so it never takes a connection the store's calls need),
-/// bumping `wakeups` for each burst of notifications and after each (re)connect. Runs
-/// until `pool` is closed or the task is aborted (when the store is dropped).
-pub(crate) async fn listen(pool: PgPool, channel: String, wakeups: watch::Sender<u64>) {
+/// options, outside `pool`, so it never takes a connection the store's calls need, and
+/// carries the same `application_name` and `statement_timeout`; each attempt to open
+/// it is bounded by `connect_timeout`), bumping `wakeups` for each burst of
+/// notifications and after each (re)connect. Runs until `pool` is closed or the task
+/// is aborted (when the store is dropped).
+pub(crate) async fn listen(
+    pool: PgPool,
+    connect_timeout: Duration,
+    channel: String,
+    wakeups: watch::Sender<u64>,
+) {
     let closed = pool.close_event();
     tokio::pin!(closed);
     if pool.is_closed() {
@@ -43,6 +50,7 @@ pub(crate) async fn listen(pool: PgPool, channel: String, wakeups: watch::Sender
         .min_connections(0)
         .max_lifetime(None)
         .idle_timeout(None)
+        .acquire_timeout(connect_timeout)
         .connect_lazy_with((*pool.connect_options()).clone());
     tokio::select! {
         () = &mut closed => {}

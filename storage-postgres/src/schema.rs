@@ -50,6 +50,12 @@ pub(crate) async fn prepare(
     schema: &str,
 ) -> Result<(), StoreError> {
     let mut tx = conn.begin().await.map_err(store_error)?;
+    // Migrations and the wait for the lock may outlast the connections' statement
+    // timeout, which is meant for the store's calls.
+    query(&sql.no_statement_timeout)
+        .execute(&mut *tx)
+        .await
+        .map_err(store_error)?;
     query(&sql.advisory_lock)
         .bind(lock_key(schema))
         .execute(&mut *tx)

@@ -1,6 +1,7 @@
 //! The SQL, one statement per file under `src/sql/`, so it is reviewed as SQL.
 //!
-//! Every time a statement needs is a bound parameter: none reads the database clock.
+//! Every time a statement needs is a bound parameter: none reads the database clock,
+//! but for `server_time.sql`, the probe of the [`ServerClock`](crate::ServerClock).
 //! Files name the store's tables as `{schema}.jobs`; [`Statements::for_schema`] puts
 //! the store's quoted schema name in place of `{schema}` once, when the store opens.
 
@@ -52,6 +53,10 @@ statements! {
     create_schema = "create_schema.sql";
     /// Points the migrations at the schema until the transaction ends.
     set_search_path = "set_search_path.sql";
+    /// Lifts the statement timeout until the transaction ends (for the migrations).
+    no_statement_timeout = "no_statement_timeout.sql";
+    /// The server's time: the probe of the server clock.
+    server_time = "server_time.sql";
     /// Inserts a job (or nothing, for a held unique key) and notifies its queue.
     enqueue = "enqueue.sql";
     /// Inserts jobs without unique keys in one statement and notifies their queues.

@@ -27,7 +27,9 @@ impl PostgresStore {
     ///
     /// Pass `&mut *tx` for a `sqlx::Transaction<'_, Postgres>` begun by sqlx. The
     /// enqueue runs in a savepoint, so when it fails the caller's transaction is
-    /// still usable.
+    /// still usable. It runs on the caller's connection, so the store's own bound on a
+    /// call's answer does not apply: the connection's settings (its
+    /// `statement_timeout`) and the caller's timeouts do.
     ///
     /// ```no_run
     /// # async fn example(store: leasehold_postgres::PostgresStore, pool: sqlx::PgPool)
