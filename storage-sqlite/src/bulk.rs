@@ -12,15 +12,16 @@ use leasehold::time::OffsetDateTime;
 use leasehold::{Enqueued, JobId, JobRecord, Lease, NewJob, StoreError};
 use sqlx::SqliteConnection;
 
-use crate::enqueue::insert_bulk;
 use crate::error::store_error;
 use crate::row::{job_id, micros};
 use crate::sql;
-use crate::transition::{Outcome, Transition};
+use crate::transition::enqueue::{Enqueue, insert_bulk};
+use crate::transition::lease_writes::Complete;
+use crate::transition::{Call, Request};
 
-/// Runs a group's completions and keyless enqueues in bulk; answers, per call, the
-/// outcome of those it settled. The others (and a completion whose lease was not live,
-/// which runs again on its own to say why) are left to run one by one.
+/// Runs a group's completions and keyless enqueues in bulk, and settles the answers of
+/// the calls they ran. The others (and a completion whose lease was not live, which
+/// runs again on its own to say why) are left to run one by one.
 ///
 /// # Errors
 ///
@@ -29,28 +30,20 @@ use crate::transition::{Outcome, Transition};
 /// enqueue that way.
 pub(crate) async fn answer_in_bulk(
     conn: &mut SqliteConnection,
-    transitions: &[&Transition],
-) -> Result<Vec<Option<Outcome>>, StoreError> {
-    let mut answers: Vec<Option<Outcome>> = transitions.iter().map(|_| None).collect();
-    enqueue_in_bulk(conn, transitions, &mut answers).await?;
-    complete_in_bulk(conn, transitions, &mut answers).await?;
-    Ok(answers)
+    batch: &mut [Request],
+) -> Result<(), StoreError> {
+    enqueue_in_bulk(conn, batch).await?;
+    complete_in_bulk(conn, batch).await
 }
 
 async fn enqueue_in_bulk(
     conn: &mut SqliteConnection,
-    transitions: &[&Transition],
-    answers: &mut [Option<Outcome>],
+    batch: &mut [Request],
 ) -> Result<(), StoreError> {
-    let calls: Vec<(usize, &[NewJob], OffsetDateTime)> = transitions
-        .iter()
-        .enumerate()
-        .filter_map(|(index, transition)| match transition {
-            Transition::Enqueue { jobs, now }
-                if !jobs.is_empty() && jobs.iter().all(|job| job.unique_key.is_none()) =>
-            {
-                Some((index, jobs.as_slice(), *now))
-            }
+    let calls: Vec<&mut Call<Enqueue>> = batch
+        .iter_mut()
+        .filter_map(|request| match request {
+            Request::Enqueue(call) if call.transition().is_keyless() => Some(call),
             _ => None,
         })
         .collect();
@@ -59,53 +52,56 @@ async fn enqueue_in_bulk(
     }
     let rows: Vec<(&NewJob, OffsetDateTime)> = calls
         .iter()
-        .flat_map(|(_, jobs, now)| jobs.iter().map(|job| (job, *now)))
+        .flat_map(|call| {
+            let Enqueue { jobs, now } = call.transition();
+            jobs.iter().map(|job| (job, *now))
+        })
         .collect();
     if !insert_bulk(conn, &rows).await? {
         return Err(StoreError::Conflict(
             "a job id of the group exists or repeats".to_owned(),
         ));
     }
-    for (index, jobs, now) in calls {
+    for call in calls {
+        let Enqueue { jobs, now } = call.transition();
         let inserted = jobs
             .iter()
-            .map(|job| Enqueued::inserted(JobRecord::from_new(job.clone(), now)))
+            .map(|job| Enqueued::inserted(JobRecord::from_new(job.clone(), *now)))
             .collect();
-        answers[index] = Some(Outcome::Enqueued(inserted));
+        call.settle(inserted);
     }
     Ok(())
 }
 
 async fn complete_in_bulk(
     conn: &mut SqliteConnection,
-    transitions: &[&Transition],
-    answers: &mut [Option<Outcome>],
+    batch: &mut [Request],
 ) -> Result<(), StoreError> {
     let mut per_job: HashMap<JobId, usize> = HashMap::new();
-    for transition in transitions {
-        if let Transition::Complete { lease, .. } = transition {
-            *per_job.entry(lease.job_id).or_default() += 1;
+    for request in batch.iter() {
+        if let Request::Complete(call) = request {
+            *per_job.entry(call.transition().lease.job_id).or_default() += 1;
         }
     }
     // Two completions of one job must run one after the other: one of them loses.
-    let calls: Vec<(usize, (Lease, OffsetDateTime))> = transitions
-        .iter()
-        .enumerate()
-        .filter_map(|(index, transition)| match transition {
-            Transition::Complete { lease, now } if per_job[&lease.job_id] == 1 => {
-                Some((index, (*lease, *now)))
-            }
+    let calls: Vec<&mut Call<Complete>> = batch
+        .iter_mut()
+        .filter_map(|request| match request {
+            Request::Complete(call) if per_job[&call.transition().lease.job_id] == 1 => Some(call),
             _ => None,
         })
         .collect();
     if calls.len() < 2 {
         return Ok(());
     }
-    let completions: Vec<_> = calls.iter().map(|(_, completion)| *completion).collect();
+    let completions: Vec<(Lease, OffsetDateTime)> = calls
+        .iter()
+        .map(|call| (call.transition().lease, call.transition().now))
+        .collect();
     let completed = complete_bulk(conn, &completions).await?;
-    for (index, (lease, _)) in calls {
-        if completed.contains(&lease.job_id) {
-            answers[index] = Some(Outcome::Done);
+    for call in calls {
+        if completed.contains(&call.transition().lease.job_id) {
+            call.settle(());
         }
     }
     Ok(())

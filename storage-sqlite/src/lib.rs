@@ -50,7 +50,6 @@
 
 mod bulk;
 mod connect;
-mod enqueue;
 mod error;
 mod options;
 mod row;

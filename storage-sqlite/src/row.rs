@@ -34,6 +34,11 @@ pub(crate) fn micros(t: OffsetDateTime) -> i64 {
     to_unix_micros(t)
 }
 
+/// A `LIMIT` value: SQLite takes an i64, and any count beyond it means "no limit".
+pub(crate) fn sql_limit(limit: usize) -> i64 {
+    i64::try_from(limit).unwrap_or(i64::MAX)
+}
+
 /// The time stored as `micros`.
 pub(crate) fn time_of(micros: i64, column: &str) -> Result<OffsetDateTime, StoreError> {
     from_unix_micros(micros)

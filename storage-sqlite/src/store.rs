@@ -10,11 +10,19 @@ use leasehold::{
 };
 use sqlx::{Row, SqliteConnection, SqlitePool};
 
-use crate::enqueue::enqueue;
 use crate::error::store_error;
-use crate::row::{id_blob, job_record, micros, schedule_record, stored_state_filter, time_of};
+use crate::row::{
+    id_blob, job_record, micros, schedule_record, sql_limit, stored_state_filter, time_of,
+};
 use crate::sql;
-use crate::transition::{Outcome, Transition, sql_limit};
+use crate::transition::cancel::Cancel;
+use crate::transition::claim::Claim;
+use crate::transition::enqueue::{Enqueue, enqueue};
+use crate::transition::lease_writes::{Complete, Fail, Heartbeat, Release, Retry};
+use crate::transition::prune::Prune;
+use crate::transition::schedules::{
+    FireSchedule, PauseSchedule, RemoveSchedule, ResumeSchedule, UpsertSchedule,
+};
 use crate::writer::Writer;
 
 /// How many jobs one prune transaction deletes at most: small batches keep the write
@@ -52,10 +60,6 @@ impl fmt::Debug for SqliteStore {
 }
 
 impl SqliteStore {
-    async fn write(&self, transition: Transition) -> Result<Outcome, StoreError> {
-        self.writer.call(transition).await
-    }
-
     /// Enqueues `jobs` inside the caller's own transaction on the same database file,
     /// so the jobs exist if and only if that transaction commits (the transactional
     /// outbox: a job for every order row, never one without the other).
@@ -89,17 +93,8 @@ impl SqliteStore {
         jobs: Vec<NewJob>,
         now: OffsetDateTime,
     ) -> Result<Vec<Enqueued>, StoreError> {
-        match enqueue(conn, &jobs, now).await? {
-            Outcome::Enqueued(answers) => Ok(answers),
-            other => Err(unexpected(other, "enqueue_in")),
-        }
+        enqueue(conn, &jobs, now).await
     }
-}
-
-fn unexpected(outcome: Outcome, call: &str) -> StoreError {
-    StoreError::backend(format!(
-        "the writer answered {outcome:?} to {call} (a bug in leasehold-sqlite)"
-    ))
 }
 
 fn queues_json(queues: &[String]) -> Result<String, StoreError> {
@@ -119,22 +114,19 @@ fn filter_params(filter: &JobFilter) -> (Option<&str>, Option<&str>, Option<&str
     (filter.queue.as_deref(), filter.kind.as_deref(), state, due)
 }
 
+// Each write builds its transition (a struct of `crate::transition`, whose `apply` runs
+// its SQL) and awaits the writer's answer, of the type that transition answers.
 #[async_trait]
 impl JobStore for SqliteStore {
     async fn enqueue(&self, job: NewJob, now: OffsetDateTime) -> Result<Enqueued, StoreError> {
         let id = job.id;
-        match self
-            .write(Transition::Enqueue {
-                jobs: vec![job],
-                now,
-            })
-            .await?
-        {
-            Outcome::Enqueued(answers) => answers.into_iter().next().ok_or_else(|| {
-                StoreError::backend(format!("the enqueue of job {id} answered nothing"))
-            }),
-            other => Err(unexpected(other, "enqueue")),
-        }
+        let jobs = vec![job];
+        let answers = self.writer.call(Enqueue { jobs, now }).await?;
+        // An enqueue answers each of its jobs.
+        answers
+            .into_iter()
+            .next()
+            .ok_or_else(|| StoreError::backend(format!("the enqueue of job {id} answered nothing")))
     }
 
     async fn enqueue_many(
@@ -145,10 +137,7 @@ impl JobStore for SqliteStore {
         if jobs.is_empty() {
             return Ok(Vec::new());
         }
-        match self.write(Transition::Enqueue { jobs, now }).await? {
-            Outcome::Enqueued(answers) => Ok(answers),
-            other => Err(unexpected(other, "enqueue_many")),
-        }
+        self.writer.call(Enqueue { jobs, now }).await
     }
 
     async fn claim(
@@ -162,17 +151,14 @@ impl JobStore for SqliteStore {
         if queues.is_empty() {
             return Ok(Vec::new());
         }
-        let transition = Transition::Claim {
+        let claim = Claim {
             queues: queues.to_vec(),
             limit,
             worker: worker.to_owned(),
             now,
             lease_until,
         };
-        match self.write(transition).await? {
-            Outcome::Claimed(jobs) => Ok(jobs),
-            other => Err(unexpected(other, "claim")),
-        }
+        self.writer.call(claim).await
     }
 
     async fn heartbeat(
@@ -183,21 +169,15 @@ impl JobStore for SqliteStore {
         if leases.is_empty() {
             return Ok(Vec::new());
         }
-        let transition = Transition::Heartbeat {
+        let heartbeat = Heartbeat {
             leases: leases.to_vec(),
             lease_until,
         };
-        match self.write(transition).await? {
-            Outcome::Heartbeats(answers) => Ok(answers),
-            other => Err(unexpected(other, "heartbeat")),
-        }
+        self.writer.call(heartbeat).await
     }
 
     async fn complete(&self, lease: Lease, now: OffsetDateTime) -> Result<(), StoreError> {
-        match self.write(Transition::Complete { lease, now }).await? {
-            Outcome::Done => Ok(()),
-            other => Err(unexpected(other, "complete")),
-        }
+        self.writer.call(Complete { lease, now }).await
     }
 
     async fn retry(
@@ -207,28 +187,22 @@ impl JobStore for SqliteStore {
         error: &str,
         now: OffsetDateTime,
     ) -> Result<JobState, StoreError> {
-        let transition = Transition::Retry {
+        let retry = Retry {
             lease,
             run_at,
             error: error.to_owned(),
             now,
         };
-        match self.write(transition).await? {
-            Outcome::State(state) => Ok(state),
-            other => Err(unexpected(other, "retry")),
-        }
+        self.writer.call(retry).await
     }
 
     async fn fail(&self, lease: Lease, error: &str, now: OffsetDateTime) -> Result<(), StoreError> {
-        let transition = Transition::Fail {
+        let fail = Fail {
             lease,
             error: error.to_owned(),
             now,
         };
-        match self.write(transition).await? {
-            Outcome::Done => Ok(()),
-            other => Err(unexpected(other, "fail")),
-        }
+        self.writer.call(fail).await
     }
 
     async fn release(
@@ -237,20 +211,11 @@ impl JobStore for SqliteStore {
         run_at: OffsetDateTime,
         now: OffsetDateTime,
     ) -> Result<(), StoreError> {
-        match self
-            .write(Transition::Release { lease, run_at, now })
-            .await?
-        {
-            Outcome::Done => Ok(()),
-            other => Err(unexpected(other, "release")),
-        }
+        self.writer.call(Release { lease, run_at, now }).await
     }
 
     async fn cancel(&self, id: JobId, now: OffsetDateTime) -> Result<JobRecord, StoreError> {
-        match self.write(Transition::Cancel { id, now }).await? {
-            Outcome::Job(job) => Ok(*job),
-            other => Err(unexpected(other, "cancel")),
-        }
+        self.writer.call(Cancel { id, now }).await
     }
 
     async fn get(&self, id: JobId, now: OffsetDateTime) -> Result<Option<JobRecord>, StoreError> {
@@ -314,16 +279,11 @@ impl JobStore for SqliteStore {
         let mut remaining = limit;
         while remaining > 0 {
             let batch = remaining.min(PRUNE_BATCH);
-            let pruned = match self
-                .write(Transition::Prune {
-                    before,
-                    limit: batch,
-                })
-                .await?
-            {
-                Outcome::Pruned(pruned) => pruned,
-                other => return Err(unexpected(other, "prune")),
+            let prune = Prune {
+                before,
+                limit: batch,
             };
+            let pruned = self.writer.call(prune).await?;
             deleted += pruned;
             if pruned < u64::try_from(batch).unwrap_or(u64::MAX) {
                 break;
@@ -339,15 +299,12 @@ impl JobStore for SqliteStore {
         next_fire_at: Option<OffsetDateTime>,
         now: OffsetDateTime,
     ) -> Result<ScheduleRecord, StoreError> {
-        let transition = Transition::UpsertSchedule {
+        let upsert = UpsertSchedule {
             schedule: Box::new(schedule),
             next_fire_at,
             now,
         };
-        match self.write(transition).await? {
-            Outcome::Schedule(schedule) => Ok(*schedule),
-            other => Err(unexpected(other, "upsert_schedule")),
-        }
+        self.writer.call(upsert).await
     }
 
     async fn get_schedule(&self, name: &str) -> Result<Option<ScheduleRecord>, StoreError> {
@@ -389,17 +346,14 @@ impl JobStore for SqliteStore {
         jobs: Vec<NewJob>,
         now: OffsetDateTime,
     ) -> Result<Vec<Enqueued>, StoreError> {
-        let transition = Transition::FireSchedule {
+        let fire = FireSchedule {
             name: name.to_owned(),
             slot,
             next,
             jobs,
             now,
         };
-        match self.write(transition).await? {
-            Outcome::Enqueued(answers) => Ok(answers),
-            other => Err(unexpected(other, "fire_schedule")),
-        }
+        self.writer.call(fire).await
     }
 
     async fn pause_schedule(
@@ -407,14 +361,11 @@ impl JobStore for SqliteStore {
         name: &str,
         now: OffsetDateTime,
     ) -> Result<ScheduleRecord, StoreError> {
-        let transition = Transition::PauseSchedule {
+        let pause = PauseSchedule {
             name: name.to_owned(),
             now,
         };
-        match self.write(transition).await? {
-            Outcome::Schedule(schedule) => Ok(*schedule),
-            other => Err(unexpected(other, "pause_schedule")),
-        }
+        self.writer.call(pause).await
     }
 
     async fn resume_schedule(
@@ -423,24 +374,18 @@ impl JobStore for SqliteStore {
         next_fire_at: Option<OffsetDateTime>,
         now: OffsetDateTime,
     ) -> Result<ScheduleRecord, StoreError> {
-        let transition = Transition::ResumeSchedule {
+        let resume = ResumeSchedule {
             name: name.to_owned(),
             next_fire_at,
             now,
         };
-        match self.write(transition).await? {
-            Outcome::Schedule(schedule) => Ok(*schedule),
-            other => Err(unexpected(other, "resume_schedule")),
-        }
+        self.writer.call(resume).await
     }
 
     async fn remove_schedule(&self, name: &str) -> Result<bool, StoreError> {
-        let transition = Transition::RemoveSchedule {
+        let remove = RemoveSchedule {
             name: name.to_owned(),
         };
-        match self.write(transition).await? {
-            Outcome::Removed(removed) => Ok(removed),
-            other => Err(unexpected(other, "remove_schedule")),
-        }
+        self.writer.call(remove).await
     }
 }

@@ -1,14 +1,16 @@
 //! [`Writer`]: the one task that writes, committing concurrent calls together.
 //!
-//! Every write call of a store becomes a [`Transition`] sent to its writer task. The
-//! task takes every call waiting at that moment (heartbeats first, up to a bounded
-//! batch), runs them one after another inside one `BEGIN IMMEDIATE` transaction and
-//! commits once: one fsync and one lock round for the whole group; completions and
-//! plain enqueues of the group share one statement each (see [`crate::bulk`]). Calls
-//! whose transition fails with a lease or key error answer that error and leave no
-//! trace (SQLite rolls back the failed statement; an enqueue of several jobs runs in a
-//! savepoint); a backend error in one call rolls the group back, answers that call,
-//! and runs the others again without it.
+//! Every write call of a store becomes a [`Request`] sent to its writer task: a
+//! [`Transition`] with a reply channel typed by what it answers. The task takes every
+//! call waiting at that moment (heartbeats first, up to a bounded batch), runs them
+//! one after another inside one `BEGIN IMMEDIATE` transaction and commits once: one
+//! fsync and one lock round for the whole group; completions and plain enqueues of the
+//! group share one statement each (see [`crate::bulk`]). Each call keeps its answer
+//! until the group commits, and only then sends it. Calls whose transition fails with a
+//! lease or key error answer that error and leave no trace (SQLite rolls back the
+//! failed statement; an enqueue of several jobs runs in a savepoint); a backend error
+//! in one call rolls the group back, answers that call, and runs the others again
+//! without it.
 //!
 //! A call whose caller stops waiting (its future dropped) may still be committed: a
 //! claim so abandoned holds its jobs until their leases expire.
@@ -36,11 +38,11 @@ use std::sync::Arc;
 use leasehold::StoreError;
 use sqlx::pool::PoolConnection;
 use sqlx::{Sqlite, SqliteConnection, SqlitePool};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 
 use crate::bulk::answer_in_bulk;
-use crate::error::{shared_store_error, store_error, writer_stopped};
-use crate::transition::{Outcome, Transition};
+use crate::error::{shared_store_error, writer_stopped};
+use crate::transition::{Call, Request, Transition};
 
 /// How many rows a group commit writes at most, beyond its first call: keeps a commit
 /// short enough that a heartbeat queued behind it is answered in time.
@@ -54,22 +56,12 @@ const BEGIN_IMMEDIATE: &str = "BEGIN IMMEDIATE";
 const BEGIN_DEFERRED: &str = "BEGIN";
 const COMMIT: &str = "COMMIT";
 const ROLLBACK: &str = "ROLLBACK";
-const SAVEPOINT: &str = "SAVEPOINT call";
-const RELEASE_SAVEPOINT: &str = "RELEASE call";
-/// Undoes the savepoint's writes and keeps it open (`RELEASE` then ends it).
-const ROLLBACK_TO_SAVEPOINT: &str = "ROLLBACK TO call";
 
 /// The handle to a writer task; clones share the task.
 #[derive(Debug, Clone)]
 pub(crate) struct Writer {
     heartbeats: mpsc::Sender<Request>,
     others: mpsc::Sender<Request>,
-}
-
-#[derive(Debug)]
-struct Request {
-    transition: Transition,
-    reply: oneshot::Sender<Result<Outcome, StoreError>>,
 }
 
 impl Writer {
@@ -87,17 +79,15 @@ impl Writer {
 
     /// Runs `transition` in the writer's next group commit and answers once it is
     /// committed (or failed).
-    pub(crate) async fn call(&self, transition: Transition) -> Result<Outcome, StoreError> {
-        let (reply, answer) = oneshot::channel();
-        let channel = if transition.is_heartbeat() {
+    pub(crate) async fn call<T: Transition>(&self, transition: T) -> Result<T::Answer, StoreError> {
+        let (call, answer) = Call::new(transition);
+        let request = T::request(call);
+        let channel = if request.is_heartbeat() {
             &self.heartbeats
         } else {
             &self.others
         };
-        channel
-            .send(Request { transition, reply })
-            .await
-            .map_err(|_| writer_stopped())?;
+        channel.send(request).await.map_err(|_| writer_stopped())?;
         answer.await.map_err(|_| writer_stopped())?
     }
 }
@@ -136,12 +126,12 @@ async fn next_batch(
         Some(request) = others.recv() => request,
         else => return None,
     };
-    let mut weight = first.transition.weight();
+    let mut weight = first.weight();
     let mut batch = vec![first];
     while batch.len() < max_batch {
         match heartbeats.try_recv() {
             Ok(request) => {
-                weight += request.transition.weight();
+                weight += request.weight();
                 batch.push(request);
             }
             Err(_) => break,
@@ -150,7 +140,7 @@ async fn next_batch(
     while batch.len() < max_batch && weight < MAX_BATCH_WEIGHT {
         match others.try_recv() {
             Ok(request) => {
-                weight += request.transition.weight();
+                weight += request.weight();
                 batch.push(request);
             }
             Err(_) => break,
@@ -165,6 +155,8 @@ async fn commit_group(target: &Target, mut batch: Vec<Request>) {
     // Each pass either commits, or removes the call that broke it, or stops running
     // calls in bulk, so this ends.
     while !batch.is_empty() {
+        // Answers of a pass that rolled back are of writes that never happened.
+        batch.iter_mut().for_each(Request::forget_answer);
         let conn = match target.pool.acquire().await {
             Ok(conn) => conn,
             Err(error) => return fail_all(batch, "getting a connection", error),
@@ -173,48 +165,29 @@ async fn commit_group(target: &Target, mut batch: Vec<Request>) {
             Ok(tx) => tx,
             Err(error) => return fail_all(batch, "BEGIN IMMEDIATE", error),
         };
-        let mut settled = if bulk {
-            let transitions: Vec<&Transition> = batch.iter().map(|r| &r.transition).collect();
-            match answer_in_bulk(tx.conn(), &transitions).await {
-                Ok(settled) => settled,
-                Err(_) => {
-                    // Run every call on its own, so each answers its own error.
-                    tx.roll_back().await;
-                    bulk = false;
-                    continue;
-                }
-            }
-        } else {
-            batch.iter().map(|_| None).collect()
-        };
-        let mut outcomes = Vec::with_capacity(batch.len());
+        if bulk && answer_in_bulk(tx.conn(), &mut batch).await.is_err() {
+            // Run every call on its own, so each answers its own error.
+            tx.roll_back().await;
+            bulk = false;
+            continue;
+        }
         let mut broken = None;
-        for (index, request) in batch.iter().enumerate() {
-            if let Some(outcome) = settled[index].take() {
-                outcomes.push(Ok(outcome));
+        for (index, request) in batch.iter_mut().enumerate() {
+            if request.is_answered() {
                 continue;
             }
-            match apply(tx.conn(), &request.transition).await {
-                Err(error) if breaks_the_group(&error) => {
-                    broken = Some((index, error));
-                    break;
-                }
-                outcome => outcomes.push(outcome),
+            if let Err(error) = request.run(tx.conn()).await {
+                broken = Some((index, error));
+                break;
             }
         }
         if let Some((index, error)) = broken {
             tx.roll_back().await;
-            let request = batch.remove(index);
-            let _ = request.reply.send(Err(error));
+            batch.remove(index).fail(error);
             continue;
         }
         match tx.commit().await {
-            Ok(()) => {
-                for (request, outcome) in batch.into_iter().zip(outcomes) {
-                    // A caller that stopped waiting just misses its answer.
-                    let _ = request.reply.send(outcome);
-                }
-            }
+            Ok(()) => batch.into_iter().for_each(Request::answer),
             Err(error) => fail_all(batch, "COMMIT", error),
         }
         return;
@@ -305,61 +278,26 @@ async fn leave_transaction(conn: &mut SqliteConnection) -> bool {
     execute(conn, BEGIN_DEFERRED).await.is_ok() && execute(conn, ROLLBACK).await.is_ok()
 }
 
-async fn execute(conn: &mut SqliteConnection, statement: &'static str) -> Result<(), sqlx::Error> {
-    sqlx::query(statement).execute(conn).await.map(|_| ())
-}
-
-/// Runs one call inside the group's transaction, in a savepoint when it needs one.
-async fn apply(
+/// Runs `statement`, which returns no rows.
+pub(crate) async fn execute(
     conn: &mut SqliteConnection,
-    transition: &Transition,
-) -> Result<Outcome, StoreError> {
-    if !transition.needs_savepoint() {
-        return transition.apply(conn).await;
-    }
-    execute(conn, SAVEPOINT).await.map_err(store_error)?;
-    match transition.apply(conn).await {
-        Ok(outcome) => {
-            execute(conn, RELEASE_SAVEPOINT)
-                .await
-                .map_err(store_error)?;
-            Ok(outcome)
-        }
-        Err(error) => {
-            let undone = match execute(conn, ROLLBACK_TO_SAVEPOINT).await {
-                Ok(()) => execute(conn, RELEASE_SAVEPOINT).await,
-                Err(undo) => Err(undo),
-            };
-            match undone {
-                Ok(()) => Err(error),
-                // The group is rolled back anyway: answer the call's own error.
-                Err(_) if breaks_the_group(&error) => Err(error),
-                Err(undo) => Err(store_error(undo)),
-            }
-        }
-    }
-}
-
-/// Whether an error may have left the transaction unusable (anything but the answers
-/// of the contract: not found, lease lost, conflict).
-fn breaks_the_group(error: &StoreError) -> bool {
-    !matches!(
-        error,
-        StoreError::NotFound(_)
-            | StoreError::ScheduleNotFound(_)
-            | StoreError::LeaseLost(_)
-            | StoreError::Conflict(_)
-    )
+    statement: &'static str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(statement).execute(conn).await.map(|_| ())
 }
 
 /// Answers every call of `batch` with `error`, met at `stage` of the group.
 fn fail_all(batch: Vec<Request>, stage: &'static str, error: sqlx::Error) {
     let error = Arc::new(error);
     for request in batch {
-        let _ = request.reply.send(Err(shared_store_error(stage, &error)));
+        request.fail(shared_store_error(stage, &error));
     }
 }
 
 #[cfg(test)]
 #[path = "writer_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "writer_answers_tests.rs"]
+mod answers_tests;

@@ -1,36 +1,72 @@
-//! Group commit: what goes into a group, and how one group answers each of its calls.
+//! Group commit: what goes into a group, and how a group leaves no transaction behind.
+//! How one group answers each of its calls: `writer_answers_tests.rs`.
 
 use leasehold::testing::conformance::t;
-use leasehold::{HeartbeatStatus, JobState, Lease, NewJob, StoreError};
+use leasehold::{NewJob, StoreError};
 use sqlx::sqlite::SqlitePoolOptions;
 use tokio::sync::{mpsc, oneshot};
 
 use super::*;
+use crate::transition::claim::Claim;
+use crate::transition::enqueue::Enqueue;
+use crate::transition::lease_writes::Heartbeat;
 
-fn request(transition: Transition) -> (Request, oneshot::Receiver<Result<Outcome, StoreError>>) {
-    let (reply, answer) = oneshot::channel();
-    (Request { transition, reply }, answer)
+pub(super) type Answer<T> = oneshot::Receiver<Result<<T as Transition>::Answer, StoreError>>;
+
+pub(super) fn request<T: Transition>(transition: T) -> (Request, Answer<T>) {
+    let (call, answer) = Call::new(transition);
+    (T::request(call), answer)
 }
 
-fn job() -> NewJob {
+pub(super) fn job() -> NewJob {
     NewJob::new("k", serde_json::json!({}), t(0)).expect("a valid job")
 }
 
-fn enqueue(jobs: usize) -> Transition {
-    Transition::Enqueue {
+pub(super) fn enqueue(jobs: usize) -> Enqueue {
+    Enqueue {
         jobs: (0..jobs).map(|_| job()).collect(),
         now: t(0),
     }
 }
 
-fn heartbeat() -> Transition {
-    Transition::Heartbeat {
+fn heartbeat() -> Heartbeat {
+    Heartbeat {
         leases: Vec::new(),
         lease_until: t(60),
     }
 }
 
-fn runtime() -> tokio::runtime::Runtime {
+pub(super) fn claim(limit: usize) -> Claim {
+    Claim {
+        queues: vec!["default".to_owned()],
+        limit,
+        worker: "w".to_owned(),
+        now: t(0),
+        lease_until: t(60),
+    }
+}
+
+/// A migrated in-memory database, and a writer's target on it.
+pub(super) async fn in_memory_target() -> (SqlitePool, Target) {
+    let pool = SqlitePoolOptions::new()
+        .max_connections(1)
+        .min_connections(1)
+        .idle_timeout(None)
+        .max_lifetime(None)
+        .connect("sqlite::memory:")
+        .await
+        .unwrap();
+    let mut conn = pool.acquire().await.unwrap();
+    crate::schema::prepare(&mut conn).await.unwrap();
+    drop(conn);
+    let target = Target {
+        pool: pool.clone(),
+        in_memory: true,
+    };
+    (pool, target)
+}
+
+pub(super) fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -42,24 +78,24 @@ fn a_group_takes_heartbeats_first_and_stops_at_its_weight() {
     runtime().block_on(async {
         let (heartbeat_tx, mut heartbeats) = mpsc::channel(16);
         let (other_tx, mut others) = mpsc::channel(16);
-        let mut answers = Vec::new();
+        let mut enqueued = Vec::new();
         for transition in [enqueue(600), enqueue(600), enqueue(600)] {
             let (request, answer) = request(transition);
             other_tx.send(request).await.unwrap();
-            answers.push(answer);
+            enqueued.push(answer);
         }
+        let mut beats = Vec::new();
         for _ in 0..2 {
             let (request, answer) = request(heartbeat());
             heartbeat_tx.send(request).await.unwrap();
-            answers.push(answer);
+            beats.push(answer);
         }
 
         let first = next_batch(&mut heartbeats, &mut others, 128).await.unwrap();
         let second = next_batch(&mut heartbeats, &mut others, 128).await.unwrap();
 
-        let kinds = |batch: &[Request]| -> Vec<bool> {
-            batch.iter().map(|r| r.transition.is_heartbeat()).collect()
-        };
+        let kinds =
+            |batch: &[Request]| -> Vec<bool> { batch.iter().map(Request::is_heartbeat).collect() };
         assert_eq!(kinds(&first), [true, true, false, false]);
         assert_eq!(kinds(&second), [false]);
     });
@@ -84,238 +120,9 @@ fn a_group_holds_at_most_max_batch_calls() {
 }
 
 #[test]
-fn one_group_answers_each_call_and_a_lost_lease_spoils_no_other() {
-    runtime().block_on(async {
-        let pool = SqlitePoolOptions::new()
-            .max_connections(1)
-            .min_connections(1)
-            .idle_timeout(None)
-            .max_lifetime(None)
-            .connect("sqlite::memory:")
-            .await
-            .unwrap();
-        let mut conn = pool.acquire().await.unwrap();
-        crate::schema::prepare(&mut conn).await.unwrap();
-        drop(conn);
-        let target = Target {
-            pool: pool.clone(),
-            in_memory: true,
-        };
-        let jobs: Vec<NewJob> = (0..3).map(|_| job()).collect();
-        let existing = jobs[0].clone();
-        let (setup, _) = request(Transition::Enqueue { jobs, now: t(0) });
-        commit_group(&target, vec![setup]).await;
-        let (claim, claimed) = request(Transition::Claim {
-            queues: vec!["default".to_owned()],
-            limit: 3,
-            worker: "w".to_owned(),
-            now: t(0),
-            lease_until: t(60),
-        });
-        commit_group(&target, vec![claim]).await;
-        let Ok(Outcome::Claimed(claimed)) = claimed.await.unwrap() else {
-            panic!("the claim answers its jobs");
-        };
-        let leases: Vec<Lease> = claimed.iter().map(|j| j.lease()).collect();
-        let stale = Lease {
-            job_id: leases[1].job_id,
-            token: 0,
-        };
-
-        let calls = vec![
-            request(Transition::Complete {
-                lease: leases[0],
-                now: t(1),
-            }),
-            request(Transition::Complete {
-                lease: stale,
-                now: t(1),
-            }),
-            request(Transition::Heartbeat {
-                leases: vec![leases[1], stale],
-                lease_until: t(90),
-            }),
-            request(enqueue(0)),
-            request(Transition::Enqueue {
-                jobs: vec![job(), existing],
-                now: t(1),
-            }),
-            request(Transition::Retry {
-                lease: leases[2],
-                run_at: t(30),
-                error: "boom".to_owned(),
-                now: t(1),
-            }),
-        ];
-        let (batch, answers): (Vec<_>, Vec<_>) = calls.into_iter().unzip();
-        commit_group(&target, batch).await;
-        let mut answers = answers.into_iter();
-        let mut next = || answers.next().unwrap();
-
-        assert!(matches!(next().await.unwrap(), Ok(Outcome::Done)));
-        assert!(matches!(next().await.unwrap(), Err(StoreError::LeaseLost(l)) if l == stale));
-        let Ok(Outcome::Heartbeats(beats)) = next().await.unwrap() else {
-            panic!("the heartbeat answers each lease");
-        };
-        assert_eq!(beats, [HeartbeatStatus::Extended, HeartbeatStatus::Lost]);
-        assert!(matches!(next().await.unwrap(), Ok(Outcome::Enqueued(e)) if e.is_empty()));
-        assert!(matches!(
-            next().await.unwrap(),
-            Err(StoreError::Conflict(_))
-        ));
-        assert!(matches!(
-            next().await.unwrap(),
-            Ok(Outcome::State(JobState::Scheduled))
-        ));
-        let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM jobs")
-            .fetch_one(&pool)
-            .await
-            .unwrap();
-        assert_eq!(stored, 3, "the failed enqueue_many left none of its jobs");
-    });
-}
-
-#[test]
-fn completions_in_one_group_finish_once_each() {
-    runtime().block_on(async {
-        let pool = SqlitePoolOptions::new()
-            .max_connections(1)
-            .min_connections(1)
-            .idle_timeout(None)
-            .max_lifetime(None)
-            .connect("sqlite::memory:")
-            .await
-            .unwrap();
-        let mut conn = pool.acquire().await.unwrap();
-        crate::schema::prepare(&mut conn).await.unwrap();
-        drop(conn);
-        let target = Target {
-            pool: pool.clone(),
-            in_memory: true,
-        };
-        let (setup, _) = request(enqueue(20));
-        commit_group(&target, vec![setup]).await;
-        let (claim, claimed) = request(Transition::Claim {
-            queues: vec!["default".to_owned()],
-            limit: 20,
-            worker: "w".to_owned(),
-            now: t(0),
-            lease_until: t(60),
-        });
-        commit_group(&target, vec![claim]).await;
-        let Ok(Outcome::Claimed(claimed)) = claimed.await.unwrap() else {
-            panic!("the claim answers its jobs");
-        };
-        let mut leases: Vec<Lease> = claimed.iter().map(|j| j.lease()).collect();
-        // The first lease twice: one of the two completions must lose.
-        leases.push(leases[0]);
-
-        let (batch, answers): (Vec<_>, Vec<_>) = leases
-            .iter()
-            .map(|&lease| request(Transition::Complete { lease, now: t(2) }))
-            .unzip();
-        commit_group(&target, batch).await;
-
-        let mut done = 0;
-        let mut lost = 0;
-        for answer in answers {
-            match answer.await.unwrap() {
-                Ok(Outcome::Done) => done += 1,
-                Err(StoreError::LeaseLost(lease)) => {
-                    assert_eq!(lease, leases[0]);
-                    lost += 1;
-                }
-                other => panic!("unexpected answer {other:?}"),
-            }
-        }
-        assert_eq!((done, lost), (20, 1));
-        let completed: i64 = sqlx::query_scalar(
-            "SELECT count(*) FROM jobs WHERE state = 'completed' AND finished_at = ?1",
-        )
-        .bind(crate::row::micros(t(2)))
-        .fetch_one(&pool)
-        .await
-        .unwrap();
-        assert_eq!(completed, 20);
-    });
-}
-
-#[test]
-fn enqueues_in_one_group_share_a_statement_and_an_existing_id_still_conflicts_alone() {
-    runtime().block_on(async {
-        let pool = SqlitePoolOptions::new()
-            .max_connections(1)
-            .min_connections(1)
-            .idle_timeout(None)
-            .max_lifetime(None)
-            .connect("sqlite::memory:")
-            .await
-            .unwrap();
-        let mut conn = pool.acquire().await.unwrap();
-        crate::schema::prepare(&mut conn).await.unwrap();
-        drop(conn);
-        let target = Target {
-            pool: pool.clone(),
-            in_memory: true,
-        };
-        let existing = job();
-        let (setup, _) = request(Transition::Enqueue {
-            jobs: vec![existing.clone()],
-            now: t(0),
-        });
-        commit_group(&target, vec![setup]).await;
-
-        let (shared, shared_answers): (Vec<_>, Vec<_>) =
-            [enqueue(1), enqueue(3)].into_iter().map(request).unzip();
-        commit_group(&target, shared).await;
-        let (mixed, mixed_answers): (Vec<_>, Vec<_>) = [
-            enqueue(2),
-            Transition::Enqueue {
-                jobs: vec![existing],
-                now: t(1),
-            },
-            enqueue(1),
-        ]
-        .into_iter()
-        .map(request)
-        .unzip();
-        commit_group(&target, mixed).await;
-
-        let mut sizes = Vec::new();
-        for answer in shared_answers.into_iter().chain(mixed_answers) {
-            sizes.push(match answer.await.unwrap() {
-                Ok(Outcome::Enqueued(jobs)) => Some(jobs.len()),
-                Err(StoreError::Conflict(_)) => None,
-                other => panic!("unexpected answer {other:?}"),
-            });
-        }
-        assert_eq!(sizes, [Some(1), Some(3), Some(2), None, Some(1)]);
-        let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM jobs")
-            .fetch_one(&pool)
-            .await
-            .unwrap();
-        assert_eq!(stored, 1 + 4 + 3);
-    });
-}
-
-#[test]
 fn a_group_sqlite_rolled_back_by_itself_leaves_an_in_memory_store_writable() {
     runtime().block_on(async {
-        let pool = SqlitePoolOptions::new()
-            .max_connections(1)
-            .min_connections(1)
-            .idle_timeout(None)
-            .max_lifetime(None)
-            .connect("sqlite::memory:")
-            .await
-            .unwrap();
-        let mut conn = pool.acquire().await.unwrap();
-        crate::schema::prepare(&mut conn).await.unwrap();
-        drop(conn);
-        let target = Target {
-            pool: pool.clone(),
-            in_memory: true,
-        };
+        let (pool, target) = in_memory_target().await;
         let (setup, _) = request(enqueue(3));
         commit_group(&target, vec![setup]).await;
         let pages: i64 = sqlx::query_scalar("PRAGMA page_count")
@@ -330,7 +137,7 @@ fn a_group_sqlite_rolled_back_by_itself_leaves_an_in_memory_store_writable() {
         .unwrap();
         let big = || {
             let pad = "x".repeat(100_000);
-            Transition::Enqueue {
+            Enqueue {
                 jobs: vec![NewJob::new("k", serde_json::json!({ "pad": pad }), t(0)).unwrap()],
                 now: t(0),
             }
@@ -358,7 +165,10 @@ fn a_group_sqlite_rolled_back_by_itself_leaves_an_in_memory_store_writable() {
             !in_transaction,
             "the failed group left no transaction behind"
         );
-        assert!(matches!(accepted.await.unwrap(), Ok(Outcome::Enqueued(_))));
+        accepted
+            .await
+            .unwrap()
+            .expect("the same store writes once there is room");
         let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM jobs")
             .fetch_one(&pool)
             .await

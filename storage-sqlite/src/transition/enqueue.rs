@@ -1,5 +1,9 @@
-//! Inserting jobs: one statement for every job without a unique key, one upsert per
-//! job with one (a held key answers the job that holds it).
+//! [`Enqueue`]: inserting jobs, one statement for every job without a unique key and
+//! one upsert per job with one (a held key answers the job that holds it).
+//!
+//! [`enqueue`] is also the SQL of `SqliteStore::enqueue_in` (in the caller's own
+//! transaction) and of a schedule's fire; [`insert_bulk`] that of a group's keyless
+//! enqueues (see [`crate::bulk`]).
 
 use leasehold::time::OffsetDateTime;
 use leasehold::{Enqueued, JobRecord, NewJob, StoreError};
@@ -8,14 +12,51 @@ use sqlx::SqliteConnection;
 use crate::error::{is_unique_violation, store_error};
 use crate::row::{id_blob, job_record, micros};
 use crate::sql;
-use crate::transition::Outcome;
+use crate::transition::{Call, Request, Transition};
+
+/// `enqueue` and `enqueue_many`: stores `jobs` enqueued at `now`.
+#[derive(Debug)]
+pub(crate) struct Enqueue {
+    pub(crate) jobs: Vec<NewJob>,
+    pub(crate) now: OffsetDateTime,
+}
+
+impl Enqueue {
+    /// Whether the writer may insert its jobs in one statement with those of other
+    /// calls: it has some, and none has a unique key.
+    pub(crate) fn is_keyless(&self) -> bool {
+        !self.jobs.is_empty() && self.jobs.iter().all(|job| job.unique_key.is_none())
+    }
+}
+
+impl Transition for Enqueue {
+    /// Each job's answer, in order.
+    type Answer = Vec<Enqueued>;
+
+    fn request(call: Call<Self>) -> Request {
+        Request::Enqueue(call)
+    }
+
+    fn weight(&self) -> usize {
+        self.jobs.len()
+    }
+
+    fn needs_savepoint(&self) -> bool {
+        // A later job may conflict after earlier ones were written.
+        self.jobs.len() > 1
+    }
+
+    async fn apply(&self, conn: &mut SqliteConnection) -> Result<Vec<Enqueued>, StoreError> {
+        enqueue(conn, &self.jobs, self.now).await
+    }
+}
 
 /// Stores `jobs` enqueued at `now`, answering each in order.
 pub(crate) async fn enqueue(
     conn: &mut SqliteConnection,
     jobs: &[NewJob],
     now: OffsetDateTime,
-) -> Result<Outcome, StoreError> {
+) -> Result<Vec<Enqueued>, StoreError> {
     let keyless: Vec<(&NewJob, OffsetDateTime)> = jobs
         .iter()
         .filter(|job| job.unique_key.is_none())
@@ -30,7 +71,7 @@ pub(crate) async fn enqueue(
             answers.push(enqueue_one(conn, job, now).await?);
         }
     }
-    Ok(Outcome::Enqueued(answers))
+    Ok(answers)
 }
 
 /// Inserts in one statement each `(job, now)` of `jobs` (none with a unique key).

@@ -1,0 +1,271 @@
+//! Writes under a lease: [`Heartbeat`], [`Complete`], [`Retry`], [`Fail`],
+//! [`Release`]. Each statement is fenced by the lease (job id and token), so a stale
+//! worker never overwrites the one that took over; a write that matched no row says
+//! why (lease lost, or no such job).
+
+use std::collections::HashSet;
+
+use leasehold::time::OffsetDateTime;
+use leasehold::{HeartbeatStatus, JobId, JobState, Lease, StoreError};
+use sqlx::sqlite::SqliteArguments;
+use sqlx::{Row, Sqlite, SqliteConnection};
+
+use crate::error::store_error;
+use crate::row::{counter, id_blob, job_id, micros, state_of};
+use crate::sql;
+use crate::transition::{Call, Request, Transition};
+
+/// `heartbeat`: extends each live lease of `leases` to `lease_until`.
+#[derive(Debug)]
+pub(crate) struct Heartbeat {
+    pub(crate) leases: Vec<Lease>,
+    pub(crate) lease_until: OffsetDateTime,
+}
+
+impl Transition for Heartbeat {
+    /// Each lease's status, in order.
+    type Answer = Vec<HeartbeatStatus>;
+
+    fn request(call: Call<Self>) -> Request {
+        Request::Heartbeat(call)
+    }
+
+    fn weight(&self) -> usize {
+        self.leases.len()
+    }
+
+    async fn apply(&self, conn: &mut SqliteConnection) -> Result<Vec<HeartbeatStatus>, StoreError> {
+        let extended: HashSet<Lease> = if let [lease] = self.leases.as_slice() {
+            let written = fenced(sql::HEARTBEAT, lease)
+                .bind(micros(self.lease_until))
+                .execute(&mut *conn)
+                .await
+                .map_err(store_error)?
+                .rows_affected();
+            if written > 0 {
+                HashSet::from([*lease])
+            } else {
+                HashSet::new()
+            }
+        } else {
+            heartbeat_bulk(conn, &self.leases, self.lease_until).await?
+        };
+        let mut answers = Vec::with_capacity(self.leases.len());
+        for lease in &self.leases {
+            let answer = if extended.contains(lease) {
+                HeartbeatStatus::Extended
+            } else {
+                match lease_state(conn, lease.job_id).await? {
+                    Some((state, token)) if state == "cancelled" && token == lease.token => {
+                        HeartbeatStatus::Cancelled
+                    }
+                    _ => HeartbeatStatus::Lost,
+                }
+            };
+            answers.push(answer);
+        }
+        Ok(answers)
+    }
+}
+
+/// Extends, in one statement, every live lease of `leases`; returns those it extended.
+async fn heartbeat_bulk(
+    conn: &mut SqliteConnection,
+    leases: &[Lease],
+    lease_until: OffsetDateTime,
+) -> Result<HashSet<Lease>, StoreError> {
+    let rows: Vec<_> = leases
+        .iter()
+        .map(|lease| (lease.job_id.as_uuid().simple().to_string(), lease.token))
+        .collect();
+    let rows = serde_json::to_string(&rows).map_err(StoreError::backend)?;
+    let extended = sqlx::query(sql::HEARTBEAT_BULK)
+        .bind(rows)
+        .bind(micros(lease_until))
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(store_error)?;
+    extended
+        .iter()
+        .map(|row| {
+            let token = counter(
+                row.try_get("lease_token").map_err(store_error)?,
+                "lease_token",
+            )?;
+            Ok(Lease {
+                job_id: job_id(row)?,
+                token,
+            })
+        })
+        .collect()
+}
+
+/// `complete`: the job under `lease` succeeded at `now`. The writer runs the
+/// completions of a group in one statement (see [`crate::bulk`]); this one runs alone.
+#[derive(Debug)]
+pub(crate) struct Complete {
+    pub(crate) lease: Lease,
+    pub(crate) now: OffsetDateTime,
+}
+
+impl Transition for Complete {
+    type Answer = ();
+
+    fn request(call: Call<Self>) -> Request {
+        Request::Complete(call)
+    }
+
+    async fn apply(&self, conn: &mut SqliteConnection) -> Result<(), StoreError> {
+        let written = fenced(sql::COMPLETE, &self.lease)
+            .bind(micros(self.now))
+            .execute(&mut *conn)
+            .await
+            .map_err(store_error)?
+            .rows_affected();
+        check_fenced(conn, self.lease, written).await
+    }
+}
+
+/// `retry`: records `error` for the job under `lease` and makes it pending at
+/// `run_at`; on its last attempt, ends it failed instead.
+#[derive(Debug)]
+pub(crate) struct Retry {
+    pub(crate) lease: Lease,
+    pub(crate) run_at: OffsetDateTime,
+    pub(crate) error: String,
+    pub(crate) now: OffsetDateTime,
+}
+
+impl Transition for Retry {
+    /// The job's new state.
+    type Answer = JobState;
+
+    fn request(call: Call<Self>) -> Request {
+        Request::Retry(call)
+    }
+
+    async fn apply(&self, conn: &mut SqliteConnection) -> Result<JobState, StoreError> {
+        let row = fenced(sql::RETRY, &self.lease)
+            .bind(micros(self.run_at))
+            .bind(self.error.as_str())
+            .bind(micros(self.now))
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(store_error)?;
+        let Some(row) = row else {
+            return Err(lease_lost_or_not_found(conn, self.lease).await);
+        };
+        let stored: String = row.try_get("state").map_err(store_error)?;
+        let run_at: i64 = row.try_get("run_at").map_err(store_error)?;
+        state_of(&stored, run_at, micros(self.now))
+    }
+}
+
+/// `fail`: the job under `lease` failed for good with `error`.
+#[derive(Debug)]
+pub(crate) struct Fail {
+    pub(crate) lease: Lease,
+    pub(crate) error: String,
+    pub(crate) now: OffsetDateTime,
+}
+
+impl Transition for Fail {
+    type Answer = ();
+
+    fn request(call: Call<Self>) -> Request {
+        Request::Fail(call)
+    }
+
+    async fn apply(&self, conn: &mut SqliteConnection) -> Result<(), StoreError> {
+        let written = fenced(sql::FAIL, &self.lease)
+            .bind(self.error.as_str())
+            .bind(micros(self.now))
+            .execute(&mut *conn)
+            .await
+            .map_err(store_error)?
+            .rows_affected();
+        check_fenced(conn, self.lease, written).await
+    }
+}
+
+/// `release`: gives the job under `lease` back, to run at `run_at`, without spending
+/// an attempt.
+#[derive(Debug)]
+pub(crate) struct Release {
+    pub(crate) lease: Lease,
+    pub(crate) run_at: OffsetDateTime,
+    pub(crate) now: OffsetDateTime,
+}
+
+impl Transition for Release {
+    type Answer = ();
+
+    fn request(call: Call<Self>) -> Request {
+        Request::Release(call)
+    }
+
+    async fn apply(&self, conn: &mut SqliteConnection) -> Result<(), StoreError> {
+        let written = fenced(sql::RELEASE, &self.lease)
+            .bind(micros(self.run_at))
+            .bind(micros(self.now))
+            .execute(&mut *conn)
+            .await
+            .map_err(store_error)?
+            .rows_affected();
+        check_fenced(conn, self.lease, written).await
+    }
+}
+
+/// A fenced statement with the lease bound as `?1` (job id) and `?2` (token).
+fn fenced<'q>(
+    statement: &'static str,
+    lease: &Lease,
+) -> sqlx::query::Query<'q, Sqlite, SqliteArguments> {
+    sqlx::query(statement)
+        .bind(id_blob(lease.job_id))
+        .bind(i64::from(lease.token))
+}
+
+/// `Ok` when a fenced statement wrote its row, else why it did not.
+async fn check_fenced(
+    conn: &mut SqliteConnection,
+    lease: Lease,
+    written: u64,
+) -> Result<(), StoreError> {
+    if written > 0 {
+        Ok(())
+    } else {
+        Err(lease_lost_or_not_found(conn, lease).await)
+    }
+}
+
+/// Why a fenced write matched no row: the job is unknown, or the lease is not its
+/// live one.
+async fn lease_lost_or_not_found(conn: &mut SqliteConnection, lease: Lease) -> StoreError {
+    match lease_state(conn, lease.job_id).await {
+        Ok(Some(_)) => StoreError::LeaseLost(lease),
+        Ok(None) => StoreError::NotFound(lease.job_id),
+        Err(error) => error,
+    }
+}
+
+/// The stored state and lease token of job `id`.
+async fn lease_state(
+    conn: &mut SqliteConnection,
+    id: JobId,
+) -> Result<Option<(String, u32)>, StoreError> {
+    let row = sqlx::query(sql::LEASE_STATE)
+        .bind(id_blob(id))
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(store_error)?;
+    row.map(|row| {
+        let state: String = row.try_get("state").map_err(store_error)?;
+        let token = counter(
+            row.try_get("lease_token").map_err(store_error)?,
+            "lease_token",
+        )?;
+        Ok((state, token))
+    })
+    .transpose()
+}

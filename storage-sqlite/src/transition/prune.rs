@@ -1,0 +1,42 @@
+//! [`Prune`]: deleting old finished jobs, one bounded batch per transaction.
+
+use leasehold::StoreError;
+use leasehold::time::OffsetDateTime;
+use sqlx::SqliteConnection;
+
+use crate::error::store_error;
+use crate::row::{micros, sql_limit};
+use crate::sql;
+use crate::transition::{Call, Request, Transition};
+
+/// One batch of `prune`: deletes up to `limit` terminal jobs finished before
+/// `before`, oldest first.
+#[derive(Debug)]
+pub(crate) struct Prune {
+    pub(crate) before: OffsetDateTime,
+    pub(crate) limit: usize,
+}
+
+impl Transition for Prune {
+    /// How many jobs it deleted.
+    type Answer = u64;
+
+    fn request(call: Call<Self>) -> Request {
+        Request::Prune(call)
+    }
+
+    fn weight(&self) -> usize {
+        self.limit
+    }
+
+    async fn apply(&self, conn: &mut SqliteConnection) -> Result<u64, StoreError> {
+        let deleted = sqlx::query(sql::PRUNE)
+            .bind(micros(self.before))
+            .bind(sql_limit(self.limit))
+            .execute(&mut *conn)
+            .await
+            .map_err(store_error)?
+            .rows_affected();
+        Ok(deleted)
+    }
+}

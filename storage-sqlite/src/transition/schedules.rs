@@ -1,0 +1,200 @@
+//! Schedule writes: [`UpsertSchedule`], [`FireSchedule`] (a compare-and-set on the
+//! schedule's slot, then the slot's jobs), [`PauseSchedule`], [`ResumeSchedule`],
+//! [`RemoveSchedule`].
+
+use leasehold::schedule::{NewSchedule, ScheduleRecord};
+use leasehold::time::OffsetDateTime;
+use leasehold::{Enqueued, NewJob, StoreError};
+use sqlx::SqliteConnection;
+
+use crate::error::store_error;
+use crate::row::{micros, schedule_record};
+use crate::sql;
+use crate::transition::enqueue::enqueue;
+use crate::transition::{Call, Request, Transition};
+
+/// `upsert_schedule`: stores `schedule` by name, next due at `next_fire_at`.
+#[derive(Debug)]
+pub(crate) struct UpsertSchedule {
+    /// Boxed: it is by far the largest input of any call, and every call is moved
+    /// through the writer's channel.
+    pub(crate) schedule: Box<NewSchedule>,
+    pub(crate) next_fire_at: Option<OffsetDateTime>,
+    pub(crate) now: OffsetDateTime,
+}
+
+impl Transition for UpsertSchedule {
+    /// The schedule as stored.
+    type Answer = ScheduleRecord;
+
+    fn request(call: Call<Self>) -> Request {
+        Request::UpsertSchedule(call)
+    }
+
+    async fn apply(&self, conn: &mut SqliteConnection) -> Result<ScheduleRecord, StoreError> {
+        let schedule = &self.schedule;
+        let row = sqlx::query(sql::UPSERT_SCHEDULE)
+            .bind(schedule.name.as_str())
+            .bind(to_json(&schedule.spec)?)
+            .bind(schedule.kind.as_str())
+            .bind(schedule.payload.to_string())
+            .bind(schedule.queue.as_str())
+            .bind(i64::from(schedule.priority))
+            .bind(i64::from(schedule.max_attempts))
+            .bind(to_json(&schedule.missed)?)
+            .bind(self.next_fire_at.map(micros))
+            .bind(micros(self.now))
+            .fetch_one(&mut *conn)
+            .await
+            .map_err(store_error)?;
+        schedule_record(&row)
+    }
+}
+
+/// `fire_schedule`: moves schedule `name` from `slot` to `next` by compare-and-set,
+/// then enqueues the slot's `jobs`; the writer's savepoint keeps the two together.
+#[derive(Debug)]
+pub(crate) struct FireSchedule {
+    pub(crate) name: String,
+    pub(crate) slot: OffsetDateTime,
+    pub(crate) next: Option<OffsetDateTime>,
+    pub(crate) jobs: Vec<NewJob>,
+    pub(crate) now: OffsetDateTime,
+}
+
+impl Transition for FireSchedule {
+    /// Each job's answer, in order.
+    type Answer = Vec<Enqueued>;
+
+    fn request(call: Call<Self>) -> Request {
+        Request::FireSchedule(call)
+    }
+
+    fn weight(&self) -> usize {
+        self.jobs.len()
+    }
+
+    fn needs_savepoint(&self) -> bool {
+        // It moves the schedule's slot, then inserts jobs that may conflict.
+        true
+    }
+
+    async fn apply(&self, conn: &mut SqliteConnection) -> Result<Vec<Enqueued>, StoreError> {
+        let name = self.name.as_str();
+        let advanced = sqlx::query(sql::ADVANCE_SCHEDULE)
+            .bind(name)
+            .bind(micros(self.slot))
+            .bind(self.next.map(micros))
+            .bind(micros(self.now))
+            .execute(&mut *conn)
+            .await
+            .map_err(store_error)?
+            .rows_affected();
+        if advanced == 0 {
+            // An unknown schedule answers ScheduleNotFound rather than a conflict.
+            stored_schedule(conn, name).await?;
+            return Err(StoreError::Conflict(format!(
+                "schedule {name:?} is no longer due at {}",
+                self.slot
+            )));
+        }
+        enqueue(conn, &self.jobs, self.now).await
+    }
+}
+
+/// `pause_schedule`: schedule `name` stops firing until resumed.
+#[derive(Debug)]
+pub(crate) struct PauseSchedule {
+    pub(crate) name: String,
+    pub(crate) now: OffsetDateTime,
+}
+
+impl Transition for PauseSchedule {
+    /// The schedule as stored.
+    type Answer = ScheduleRecord;
+
+    fn request(call: Call<Self>) -> Request {
+        Request::PauseSchedule(call)
+    }
+
+    async fn apply(&self, conn: &mut SqliteConnection) -> Result<ScheduleRecord, StoreError> {
+        sqlx::query(sql::PAUSE_SCHEDULE)
+            .bind(self.name.as_str())
+            .bind(micros(self.now))
+            .execute(&mut *conn)
+            .await
+            .map_err(store_error)?;
+        stored_schedule(conn, &self.name).await
+    }
+}
+
+/// `resume_schedule`: schedule `name` fires again, next at `next_fire_at`.
+#[derive(Debug)]
+pub(crate) struct ResumeSchedule {
+    pub(crate) name: String,
+    pub(crate) next_fire_at: Option<OffsetDateTime>,
+    pub(crate) now: OffsetDateTime,
+}
+
+impl Transition for ResumeSchedule {
+    /// The schedule as stored.
+    type Answer = ScheduleRecord;
+
+    fn request(call: Call<Self>) -> Request {
+        Request::ResumeSchedule(call)
+    }
+
+    async fn apply(&self, conn: &mut SqliteConnection) -> Result<ScheduleRecord, StoreError> {
+        sqlx::query(sql::RESUME_SCHEDULE)
+            .bind(self.name.as_str())
+            .bind(self.next_fire_at.map(micros))
+            .bind(micros(self.now))
+            .execute(&mut *conn)
+            .await
+            .map_err(store_error)?;
+        stored_schedule(conn, &self.name).await
+    }
+}
+
+/// `remove_schedule`: deletes schedule `name`.
+#[derive(Debug)]
+pub(crate) struct RemoveSchedule {
+    pub(crate) name: String,
+}
+
+impl Transition for RemoveSchedule {
+    /// Whether there was such a schedule.
+    type Answer = bool;
+
+    fn request(call: Call<Self>) -> Request {
+        Request::RemoveSchedule(call)
+    }
+
+    async fn apply(&self, conn: &mut SqliteConnection) -> Result<bool, StoreError> {
+        let removed = sqlx::query(sql::REMOVE_SCHEDULE)
+            .bind(self.name.as_str())
+            .execute(&mut *conn)
+            .await
+            .map_err(store_error)?
+            .rows_affected();
+        Ok(removed > 0)
+    }
+}
+
+fn to_json<T: serde::Serialize>(value: &T) -> Result<String, StoreError> {
+    serde_json::to_string(value).map_err(StoreError::backend)
+}
+
+/// The schedule named `name` as stored now, or `ScheduleNotFound`.
+async fn stored_schedule(
+    conn: &mut SqliteConnection,
+    name: &str,
+) -> Result<ScheduleRecord, StoreError> {
+    let row = sqlx::query(sql::GET_SCHEDULE)
+        .bind(name)
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(store_error)?
+        .ok_or_else(|| StoreError::ScheduleNotFound(name.to_owned()))?;
+    schedule_record(&row)
+}
