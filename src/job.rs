@@ -241,8 +241,11 @@ impl NewJob {
 
 /// A job as a store returns it.
 ///
-/// Not `#[non_exhaustive]`: stores in other crates build records from their rows.
+/// `#[non_exhaustive]`, so fields can be added without breaking stores in other
+/// crates: a store builds a record with [`JobRecord::new`] and sets the other fields,
+/// each of which is public.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct JobRecord {
     /// The job's id.
     pub id: JobId,
@@ -284,6 +287,39 @@ pub struct JobRecord {
 }
 
 impl JobRecord {
+    /// A record of the job `id` of `kind` in `queue`, due at `run_at` and enqueued at
+    /// `created_at`; every other field starts at its default (priority 0,
+    /// `Available`, no attempts of 20 spent, no lease, no key, no error, not
+    /// finished), for the store to set from what it holds. A field added later also
+    /// starts at a default here, so a store built on `new` keeps compiling.
+    pub fn new(
+        id: JobId,
+        kind: impl Into<String>,
+        queue: impl Into<String>,
+        payload: serde_json::Value,
+        run_at: OffsetDateTime,
+        created_at: OffsetDateTime,
+    ) -> Self {
+        Self {
+            id,
+            kind: kind.into(),
+            queue: queue.into(),
+            payload,
+            priority: 0,
+            state: JobState::Available,
+            run_at,
+            attempt: 0,
+            max_attempts: DEFAULT_MAX_ATTEMPTS,
+            lease_token: 0,
+            lease_until: None,
+            worker: None,
+            unique_key: None,
+            last_error: None,
+            created_at,
+            finished_at: None,
+        }
+    }
+
     /// The record a store keeps for `job` enqueued at `now`: pending, no attempts yet.
     pub fn from_new(job: NewJob, now: OffsetDateTime) -> Self {
         let state = if job.run_at > now {

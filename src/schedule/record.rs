@@ -133,7 +133,12 @@ impl NewSchedule {
 }
 
 /// A schedule as a store returns it.
+///
+/// `#[non_exhaustive]`, so fields can be added without breaking stores in other
+/// crates: a store builds a record with [`ScheduleRecord::new`] and sets the other
+/// fields, each of which is public.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct ScheduleRecord {
     /// Its definition.
     pub schedule: NewSchedule,
@@ -151,6 +156,18 @@ pub struct ScheduleRecord {
 }
 
 impl ScheduleRecord {
+    /// A record of `schedule`, first stored at `created_at`: enabled, with no next slot
+    /// and last changed when it was created, for the store to set from what it holds.
+    pub fn new(schedule: NewSchedule, created_at: OffsetDateTime) -> Self {
+        Self {
+            schedule,
+            enabled: true,
+            next_fire_at: None,
+            created_at,
+            updated_at: created_at,
+        }
+    }
+
     /// The unique key of the job fired for `slot`: one job per (schedule, slot).
     pub fn slot_key(&self, slot: OffsetDateTime) -> String {
         slot_key(&self.schedule.name, slot)

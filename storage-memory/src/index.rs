@@ -46,26 +46,27 @@ pub(crate) struct Entry {
 impl Entry {
     /// The job as the API shows it, with its state as of `now`.
     pub(crate) fn to_record(&self, id: JobId, now: Micros) -> JobRecord {
-        let state = self.state(now);
-        JobRecord {
+        let payload = serde_json::from_str(&self.payload)
+            .expect("the payload text was written by serde_json");
+        let mut record = JobRecord::new(
             id,
-            kind: self.kind.to_string(),
-            queue: self.queue.to_string(),
-            payload: serde_json::from_str(&self.payload)
-                .expect("the payload text was written by serde_json"),
-            priority: self.priority,
-            state,
-            run_at: time_of(self.run_at),
-            attempt: self.attempt,
-            max_attempts: self.max_attempts,
-            lease_token: self.lease_token,
-            lease_until: self.lease_until.map(time_of),
-            worker: self.worker.as_deref().map(str::to_owned),
-            unique_key: self.unique_key.as_deref().map(str::to_owned),
-            last_error: self.last_error.as_deref().map(str::to_owned),
-            created_at: time_of(self.created_at),
-            finished_at: self.finished_at.map(time_of),
-        }
+            &*self.kind,
+            &*self.queue,
+            payload,
+            time_of(self.run_at),
+            time_of(self.created_at),
+        );
+        record.priority = self.priority;
+        record.state = self.state(now);
+        record.attempt = self.attempt;
+        record.max_attempts = self.max_attempts;
+        record.lease_token = self.lease_token;
+        record.lease_until = self.lease_until.map(time_of);
+        record.worker = self.worker.as_deref().map(str::to_owned);
+        record.unique_key = self.unique_key.as_deref().map(str::to_owned);
+        record.last_error = self.last_error.as_deref().map(str::to_owned);
+        record.finished_at = self.finished_at.map(time_of);
+        record
     }
 
     /// Its state as of `now`.

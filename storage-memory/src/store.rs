@@ -483,23 +483,19 @@ impl JobStore for MemoryStore {
     ) -> Result<ScheduleRecord, StoreError> {
         let mut inner = self.lock();
         let record = match inner.schedules.remove(&schedule.name) {
-            Some(old) => ScheduleRecord {
-                next_fire_at: if old.schedule.spec == schedule.spec {
-                    old.next_fire_at
-                } else {
-                    next_fire_at
-                },
-                schedule,
-                updated_at: now,
-                ..old
-            },
-            None => ScheduleRecord {
-                schedule,
-                enabled: true,
-                next_fire_at,
-                created_at: now,
-                updated_at: now,
-            },
+            Some(mut record) => {
+                if record.schedule.spec != schedule.spec {
+                    record.next_fire_at = next_fire_at;
+                }
+                record.schedule = schedule;
+                record.updated_at = now;
+                record
+            }
+            None => {
+                let mut record = ScheduleRecord::new(schedule, now);
+                record.next_fire_at = next_fire_at;
+                record
+            }
         };
         inner
             .schedules

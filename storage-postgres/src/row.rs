@@ -85,24 +85,25 @@ fn decode(row: &PgRow, id: JobId, now: i64) -> Result<JobRecord, StoreError> {
     let stored: String = get(row, "state")?;
     let lease_until: Option<i64> = get(row, "lease_until")?;
     let finished_at: Option<i64> = get(row, "finished_at")?;
-    Ok(JobRecord {
+    let mut record = JobRecord::new(
         id,
-        kind: get(row, "kind")?,
-        queue: get(row, "queue")?,
+        get::<String>(row, "kind")?,
+        get::<String>(row, "queue")?,
         payload,
-        priority: get(row, "priority")?,
-        state: state_of(&stored, run_at, now)?,
-        run_at: time_of(run_at, "run_at")?,
-        attempt: counter(get(row, "attempt")?, "attempt")?,
-        max_attempts: counter(get(row, "max_attempts")?, "max_attempts")?,
-        lease_token: counter(get(row, "lease_token")?, "lease_token")?,
-        lease_until: lease_until.map(|t| time_of(t, "lease_until")).transpose()?,
-        worker: get(row, "worker")?,
-        unique_key: get(row, "unique_key")?,
-        last_error: get(row, "last_error")?,
-        created_at: time_of(get(row, "created_at")?, "created_at")?,
-        finished_at: finished_at.map(|t| time_of(t, "finished_at")).transpose()?,
-    })
+        time_of(run_at, "run_at")?,
+        time_of(get(row, "created_at")?, "created_at")?,
+    );
+    record.priority = get(row, "priority")?;
+    record.state = state_of(&stored, run_at, now)?;
+    record.attempt = counter(get(row, "attempt")?, "attempt")?;
+    record.max_attempts = counter(get(row, "max_attempts")?, "max_attempts")?;
+    record.lease_token = counter(get(row, "lease_token")?, "lease_token")?;
+    record.lease_until = lease_until.map(|t| time_of(t, "lease_until")).transpose()?;
+    record.worker = get(row, "worker")?;
+    record.unique_key = get(row, "unique_key")?;
+    record.last_error = get(row, "last_error")?;
+    record.finished_at = finished_at.map(|t| time_of(t, "finished_at")).transpose()?;
+    Ok(record)
 }
 
 /// The schedule a full `schedules` row holds.
@@ -124,22 +125,21 @@ fn decode_schedule(row: &PgRow, name: &str) -> Result<ScheduleRecord, StoreError
     let payload = serde_json::from_str(&text("payload")?)
         .map_err(|e| corrupt_row(format!("payload is not JSON: {e}")))?;
     let next_fire_at: Option<i64> = get(row, "next_fire_at")?;
-    Ok(ScheduleRecord {
-        schedule: NewSchedule {
-            name: name.to_owned(),
-            spec,
-            kind: get(row, "kind")?,
-            payload,
-            queue: get(row, "queue")?,
-            priority: get(row, "priority")?,
-            max_attempts: counter(get(row, "max_attempts")?, "max_attempts")?,
-            missed,
-        },
-        enabled: get(row, "enabled")?,
-        next_fire_at: next_fire_at
-            .map(|t| time_of(t, "next_fire_at"))
-            .transpose()?,
-        created_at: time_of(get(row, "created_at")?, "created_at")?,
-        updated_at: time_of(get(row, "updated_at")?, "updated_at")?,
-    })
+    let schedule = NewSchedule {
+        name: name.to_owned(),
+        spec,
+        kind: get(row, "kind")?,
+        payload,
+        queue: get(row, "queue")?,
+        priority: get(row, "priority")?,
+        max_attempts: counter(get(row, "max_attempts")?, "max_attempts")?,
+        missed,
+    };
+    let mut record = ScheduleRecord::new(schedule, time_of(get(row, "created_at")?, "created_at")?);
+    record.enabled = get(row, "enabled")?;
+    record.next_fire_at = next_fire_at
+        .map(|t| time_of(t, "next_fire_at"))
+        .transpose()?;
+    record.updated_at = time_of(get(row, "updated_at")?, "updated_at")?;
+    Ok(record)
 }

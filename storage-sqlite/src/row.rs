@@ -1,7 +1,6 @@
 //! Between SQLite rows and the job model: ids as 16-byte blobs (UUIDv7 bytes sort as
 //! the ids do), times as integer microseconds, counters as `INTEGER`.
 
-use std::sync::LazyLock;
 
 use leasehold::clock::{from_unix_micros, to_unix_micros};
 use leasehold::schedule::{NewSchedule, ScheduleRecord};
@@ -12,14 +11,6 @@ use sqlx::sqlite::SqliteRow;
 use uuid::Uuid;
 
 use crate::error::{corrupt_row, store_error};
-
-/// The record every decoded row starts from (each of its fields is then set).
-static TEMPLATE: LazyLock<JobRecord> = LazyLock::new(|| {
-    let epoch = OffsetDateTime::UNIX_EPOCH;
-    let job = leasehold::NewJob::new("template", serde_json::Value::Null, epoch)
-        .expect("a non-empty kind is valid");
-    JobRecord::from_new(job, epoch)
-});
 
 /// The stored-state filter that selects both pending states (see `list.sql`).
 const PENDING: &str = "pending";
@@ -116,15 +107,16 @@ fn decode(row: &SqliteRow, id: JobId, now: i64) -> Result<JobRecord, StoreError>
     let lease_until: Option<i64> = get(row, "lease_until")?;
     let finished_at: Option<i64> = get(row, "finished_at")?;
 
-    // `JobRecord` is non-exhaustive: a store outside the core starts from a record
-    // and sets every field.
-    let mut record = TEMPLATE.clone();
-    record.kind = get(row, "kind")?;
-    record.payload = payload;
-    record.run_at = time_of(run_at, "run_at")?;
-    record.created_at = time_of(get(row, "created_at")?, "created_at")?;
-    record.id = id;
-    record.queue = get(row, "queue")?;
+    // `JobRecord` is non-exhaustive: a store outside the core starts from
+    // `JobRecord::new` and sets every other field.
+    let mut record = JobRecord::new(
+        id,
+        get::<String>(row, "kind")?,
+        get::<String>(row, "queue")?,
+        payload,
+        time_of(run_at, "run_at")?,
+        time_of(get(row, "created_at")?, "created_at")?,
+    );
     record.priority = priority;
     record.state = state_of(&stored, run_at, now)?;
     record.attempt = counter(get(row, "attempt")?, "attempt")?;
@@ -158,23 +150,22 @@ fn decode_schedule(row: &SqliteRow, name: &str) -> Result<ScheduleRecord, StoreE
         .map_err(|e| corrupt_row(format!("payload is not JSON: {e}")))?;
     let priority: i64 = get(row, "priority")?;
     let next_fire_at: Option<i64> = get(row, "next_fire_at")?;
-    Ok(ScheduleRecord {
-        schedule: NewSchedule {
-            name: name.to_owned(),
-            spec,
-            kind: get(row, "kind")?,
-            payload,
-            queue: get(row, "queue")?,
-            priority: i16::try_from(priority)
-                .map_err(|_| corrupt_row(format!("priority {priority} is out of range")))?,
-            max_attempts: counter(get(row, "max_attempts")?, "max_attempts")?,
-            missed,
-        },
-        enabled: get::<i64>(row, "enabled")? == 1,
-        next_fire_at: next_fire_at
-            .map(|t| time_of(t, "next_fire_at"))
-            .transpose()?,
-        created_at: time_of(get(row, "created_at")?, "created_at")?,
-        updated_at: time_of(get(row, "updated_at")?, "updated_at")?,
-    })
+    let schedule = NewSchedule {
+        name: name.to_owned(),
+        spec,
+        kind: get(row, "kind")?,
+        payload,
+        queue: get(row, "queue")?,
+        priority: i16::try_from(priority)
+            .map_err(|_| corrupt_row(format!("priority {priority} is out of range")))?,
+        max_attempts: counter(get(row, "max_attempts")?, "max_attempts")?,
+        missed,
+    };
+    let mut record = ScheduleRecord::new(schedule, time_of(get(row, "created_at")?, "created_at")?);
+    record.enabled = get::<i64>(row, "enabled")? == 1;
+    record.next_fire_at = next_fire_at
+        .map(|t| time_of(t, "next_fire_at"))
+        .transpose()?;
+    record.updated_at = time_of(get(row, "updated_at")?, "updated_at")?;
+    Ok(record)
 }
