@@ -1,13 +1,14 @@
 //! How a worker treats a failing store: a transient error is logged once (as a warning)
 //! and retried on the idle backoff; an error that needs an operator
 //! (`StoreError::Permanent`: a full disk, a read-only file) is logged once as an error
-//! and retried only at the max poll interval, never at the poll rate.
+//! and retried only at the max poll interval, never at the poll rate. A heartbeat that
+//! takes more than a third of the lease is logged as a warning.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use leasehold::testing::failing::{FailingStore, Faults};
+use leasehold::testing::failing::{FailingStore, Faults, Stall};
 use leasehold::worker::{JobContext, Worker};
 use leasehold::{Job, Queue};
 use leasehold_memory::MemoryStore;
@@ -139,4 +140,52 @@ fn a_permanent_store_error_is_logged_as_an_error_and_retried_at_the_max_poll_int
     println!(
         "in {run_for:?}: {permanent_claims} claims on a permanent error, {transient_claims} on a transient one"
     );
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Sleeps;
+impl Job for Sleeps {
+    const KIND: &'static str = "sleeps";
+}
+
+#[test]
+fn a_heartbeat_slower_than_a_third_of_the_lease_logs_a_warning() {
+    let events = Captured::default();
+    let _default = tracing::subscriber::set_default(Capture {
+        events: events.clone(),
+        ids: AtomicU64::new(0),
+    });
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let store = FailingStore::new(MemoryStore::new());
+    let queue = Queue::new(Arc::new(store.clone()));
+    let worker = Worker::builder(&queue)
+        .handler(|_: Sleeps, _: JobContext| async {
+            tokio::time::sleep(Duration::from_millis(900)).await;
+        })
+        .lease_duration(Duration::from_millis(600))
+        .heartbeat_interval(Duration::from_millis(100))
+        .build()
+        .unwrap();
+
+    let report = runtime.block_on(async {
+        queue.enqueue(&Sleeps).await.unwrap();
+        let running = tokio::spawn({
+            let worker = worker.clone();
+            async move { worker.run_once().await }
+        });
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        // Slower than 200 ms (a third of the lease), faster than the 540 ms deadline.
+        store.stall("heartbeat", Stall::Before);
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        store.unstall();
+        running.await.unwrap().unwrap()
+    });
+
+    assert_eq!(report.completed(), 1, "the job kept its lease");
+    let warned = events.levels_of("more than a third of the lease");
+    assert!(!warned.is_empty(), "the slow heartbeat was logged");
+    assert!(warned.iter().all(|level| *level == Level::WARN));
 }
