@@ -93,9 +93,18 @@ pub use schedule::{
 pub use store::{Enqueued, HeartbeatStatus, JobFilter, JobStore};
 pub use worker::{JobContext, JobError, Worker, WorkerEvent};
 
-/// Re-exported so stores and tests name the same `async_trait` and `time`.
+/// Re-exported so stores and tests name the same `async_trait`.
 pub use async_trait::async_trait;
-pub use time;
+
+/// The `time` types the API speaks: instants are [`OffsetDateTime`](time::OffsetDateTime)
+/// in UTC, whole microseconds.
+///
+/// Only types are re-exported. `time`'s macros (`datetime!`, ...) expand to paths in
+/// the `time` crate itself, so they work only where `time` is a dependency: a crate
+/// that wants them adds `time` (with its `macros` feature) to its own `Cargo.toml`.
+pub mod time {
+    pub use ::time::{Date, Duration, Month, OffsetDateTime, PrimitiveDateTime, Time, UtcOffset};
+}
 
 // The README's code blocks, compiled (and most of them run) as doctests of this crate.
 #[cfg(doctest)]

@@ -1,7 +1,7 @@
 //! The server clock's arithmetic, without a server: the offset from a sample, whole
 //! microseconds, never going backwards across samples.
 
-use leasehold::time::macros::datetime;
+use ::time::macros::datetime;
 use leasehold::{ManualClock, SystemClock};
 
 use super::*;

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use futures::future::BoxFuture;
 use leasehold::time::OffsetDateTime;
-use leasehold::time::macros::datetime;
+use time::macros::datetime;
 use leasehold::worker::{JobContext, JobError, Outcome, RunReport, Worker};
 use leasehold::{EnqueueOptions, Job, JobId, JobRecord, JobStore, ManualClock, Queue, async_trait};
 use serde::{Deserialize, Serialize};
