@@ -139,7 +139,7 @@ impl<S: JobStore + Clone> Cluster<S> {
         let script = self.script.clone();
         let id = format!("w{}", self.next_worker);
         self.next_worker += 1;
-        Worker::builder_for(self.queue.store().clone(), self.queue.clock().clone())
+        Worker::builder(&self.queue)
             .id(id)
             .queue("default", 2)
             .handler(move |job: Sim, ctx| sim(job, ctx, script.clone()))

@@ -110,11 +110,8 @@ impl std::fmt::Debug for WorkerBuilder {
 }
 
 impl WorkerBuilder {
-    /// A builder over `store`, reading time from `clock`.
-    ///
-    /// Prefer [`Worker::builder`] with a [`Queue`]: the worker then wakes at once when
-    /// that queue enqueues.
-    pub fn new(store: Arc<dyn JobStore>, clock: Arc<dyn Clock>) -> Self {
+    /// A builder over `store`, reading time from `clock`, with no wake-up signal.
+    fn new(store: Arc<dyn JobStore>, clock: Arc<dyn Clock>) -> Self {
         Self {
             store,
             clock,
@@ -138,12 +135,13 @@ impl WorkerBuilder {
     }
 
     /// A builder over `queue`'s store and clock that wakes when `queue` enqueues.
-    pub fn from_queue(queue: &Queue) -> Self {
+    pub(crate) fn from_queue(queue: &Queue) -> Self {
         Self::new(queue.store().clone(), queue.clock().clone())
             .enqueue_signal(queue.subscribe_enqueued())
     }
 
-    /// Wakes the worker whenever `signal` changes (see [`Queue::subscribe_enqueued`]).
+    /// Wakes the worker whenever `signal` changes (see [`Queue::subscribe_enqueued`]),
+    /// instead of when its queue enqueues: a store's cross-process signal, say.
     pub fn enqueue_signal(mut self, signal: watch::Receiver<u64>) -> Self {
         self.enqueued = Some(signal);
         self

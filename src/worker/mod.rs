@@ -207,14 +207,12 @@ impl Inner {
 
 impl Worker {
     /// A builder over `queue`'s store and clock; the worker wakes at once when
-    /// `queue` (or a clone) enqueues.
+    /// `queue` (or a clone) enqueues. The one way to build a worker: a queue is just
+    /// a store and a clock (`Queue::with_clock`), and
+    /// [`WorkerBuilder::enqueue_signal`] replaces its wake-up signal (with a store's
+    /// cross-process one, say).
     pub fn builder(queue: &Queue) -> WorkerBuilder {
         WorkerBuilder::from_queue(queue)
-    }
-
-    /// A builder over `store` and `clock` directly.
-    pub fn builder_for(store: Arc<dyn JobStore>, clock: Arc<dyn Clock>) -> WorkerBuilder {
-        WorkerBuilder::new(store, clock)
     }
 
     pub(crate) fn from_parts(

@@ -109,8 +109,8 @@ async fn a_worker_wakes_for_a_job_enqueued_through_another_store() {
         changed(&mut signal, PATIENCE).await,
         "the listener connects"
     );
-    let store: Arc<dyn JobStore> = Arc::new(working.clone());
-    let worker = Worker::builder_for(store, Arc::new(SystemClock))
+    let queue = Queue::with_clock(Arc::new(working.clone()), Arc::new(SystemClock));
+    let worker = Worker::builder(&queue)
         .enqueue_signal(working.subscribe_enqueued())
         // Polling alone would take a minute: only the notification can be in time.
         .poll_interval(Duration::from_secs(60))
