@@ -1,5 +1,7 @@
 //! The job model: what a store keeps for each job.
 //!
+//! - [`Job`]: a typed job: a serde payload with a kind name, its handler registered
+//!   under [`Job::KIND`].
 //! - [`JobId`]: a UUIDv7, so ids sort by creation time.
 //! - [`JobState`]: the lifecycle, from `Scheduled` to a terminal state.
 //! - [`NewJob`]: a validated job on its way into a store.
@@ -10,11 +12,18 @@ use std::fmt;
 use std::str::FromStr;
 use std::sync::Mutex;
 
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use uuid::{ContextV7, Timestamp, Uuid};
 
 use crate::error::Error;
+
+/// A typed job: its payload is `Self`, serialized as JSON.
+pub trait Job: Serialize + DeserializeOwned + Send + Sync + 'static {
+    /// The name its handler is registered under; stored with every job.
+    const KIND: &'static str;
+}
 
 /// A job's identity: a UUIDv7 whose timestamp is the creating clock's time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]

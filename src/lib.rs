@@ -75,6 +75,7 @@ pub mod job;
 pub mod queue;
 pub mod retry;
 pub mod schedule;
+mod scheduler;
 pub mod store;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -84,8 +85,8 @@ pub mod worker;
 pub use clock::ManualClock;
 pub use clock::{Clock, SystemClock};
 pub use error::{BoxError, Error, StoreError};
-pub use job::{JobId, JobRecord, JobState, Lease, NewJob};
-pub use queue::{EnqueueOptions, Job, Queue};
+pub use job::{Job, JobId, JobRecord, JobState, Lease, NewJob};
+pub use queue::{EnqueueOptions, Queue};
 pub use retry::{Backoff, RetryPolicy};
 pub use schedule::{
     CronExpr, MissedRunPolicy, NewSchedule, ScheduleRecord, ScheduleSpec, Scheduler,

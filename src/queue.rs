@@ -1,7 +1,5 @@
 //! The producer side: typed jobs in, stored jobs out.
 //!
-//! - [`Job`]: a serde payload with a kind name; its handler is registered under
-//!   [`Job::KIND`].
 //! - [`EnqueueOptions`]: queue, priority, run time or delay, attempts, unique key.
 //! - [`Queue`]: the handle over any [`JobStore`] that enqueues, inspects and cancels,
 //!   and wakes this process's workers when it enqueues.
@@ -33,21 +31,13 @@
 use std::fmt;
 use std::sync::Arc;
 
-use serde::Serialize;
-use serde::de::DeserializeOwned;
 use time::{Duration, OffsetDateTime};
 use tokio::sync::watch;
 
 use crate::clock::{Clock, SystemClock, truncate_to_micros};
 use crate::error::Error;
-use crate::job::{JobId, JobRecord, NewJob};
+use crate::job::{Job, JobId, JobRecord, NewJob};
 use crate::store::{Enqueued, JobFilter, JobStore};
-
-/// A typed job: its payload is `Self`, serialized as JSON.
-pub trait Job: Serialize + DeserializeOwned + Send + Sync + 'static {
-    /// The name its handler is registered under; stored with every job.
-    const KIND: &'static str;
-}
 
 /// How to enqueue a job; every field has a default.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -168,10 +168,10 @@ impl CronExpr {
     pub fn next_after(
         &self,
         after: OffsetDateTime,
-        timezone: Option<Tz>,
+        timezone: Option<super::Timezone>,
     ) -> Option<OffsetDateTime> {
         let after = to_chrono(after)?;
-        let Some(tz) = timezone else {
+        let Some(tz) = timezone.map(super::Timezone::tz) else {
             return self.cron.next_after(after).and_then(from_chrono);
         };
         // saffron works on naive wall times, which it calls UTC.
@@ -195,7 +195,7 @@ impl CronExpr {
     pub fn next_fire_times(
         &self,
         after: OffsetDateTime,
-        timezone: Option<Tz>,
+        timezone: Option<super::Timezone>,
         n: usize,
     ) -> Vec<OffsetDateTime> {
         let mut times = Vec::with_capacity(n.min(1024));

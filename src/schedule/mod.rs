@@ -8,7 +8,8 @@
 //!   nothing ran; [`MissedRunPolicy::plan`] is the pure decision a scheduler applies.
 //! - [`NewSchedule`] / [`ScheduleRecord`]: a schedule as it is upserted and stored.
 //! - [`Scheduler`]: upserts, pauses, previews and fires schedules, exactly once per
-//!   slot across any number of processes.
+//!   slot across any number of processes (a service over the store, kept beside the
+//!   worker in `src/scheduler.rs`; re-exported here so schedules have one path).
 //!
 //! The time math is pure: it is told the time and never reads a clock. The API
 //! speaks `time::OffsetDateTime` in UTC; chrono is used only inside, for saffron and
@@ -30,12 +31,10 @@
 mod cron;
 mod missed;
 mod record;
-mod scheduler;
 mod spec;
 
-pub use chrono_tz::Tz;
 pub use cron::CronExpr;
 pub use missed::{DEFAULT_MISFIRE_GRACE, FirePlan, MAX_SLOTS_PER_PLAN, MissedRunPolicy};
 pub use record::{NewSchedule, ScheduleRecord, slot_key};
-pub use scheduler::{Scheduler, TickReport};
-pub use spec::{ScheduleSpec, parse_timezone};
+pub use crate::scheduler::{Scheduler, TickReport};
+pub use spec::{ScheduleSpec, Timezone};

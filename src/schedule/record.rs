@@ -9,7 +9,7 @@ use time::OffsetDateTime;
 use super::{MissedRunPolicy, ScheduleSpec};
 use crate::error::Error;
 use crate::job::{DEFAULT_MAX_ATTEMPTS, DEFAULT_QUEUE, NewJob};
-use crate::queue::Job;
+use crate::job::Job;
 
 /// A schedule's definition: when it fires and the job each slot creates.
 ///

@@ -42,7 +42,7 @@ pub enum ScheduleSpec {
         /// The IANA timezone whose wall time the expression describes. The database
         /// bundled with chrono-tz 0.10 lists daylight-saving changes up to 2099; later
         /// years are computed in standard time.
-        timezone: Option<Tz>,
+        timezone: Option<Timezone>,
     },
     /// Every `every`, on the grid `anchor + k * every` (k = 0, 1, ...): a late run does
     /// not move later slots.
@@ -68,7 +68,7 @@ impl ScheduleSpec {
     /// [`Error::Timezone`] for a name that is not in the IANA database.
     pub fn cron(expression: &str, timezone: Option<&str>) -> Result<Self, Error> {
         let expr = CronExpr::parse(expression)?;
-        let timezone = timezone.map(parse_timezone).transpose()?;
+        let timezone = timezone.map(Timezone::parse).transpose()?;
         Ok(ScheduleSpec::Cron { expr, timezone })
     }
 
@@ -162,14 +162,55 @@ fn next_on_grid(
     anchor.checked_add(Duration::new(seconds, nanos))
 }
 
-/// Looks `name` up in the IANA database (exact spelling, e.g. `Europe/Berlin`).
+/// An IANA timezone (`Europe/Berlin`): the wall time a cron schedule describes,
+/// daylight-saving correct.
 ///
-/// # Errors
+/// ```
+/// use leasehold::schedule::Timezone;
 ///
-/// [`Error::Timezone`] for an unknown name.
-pub fn parse_timezone(name: &str) -> Result<Tz, Error> {
-    name.parse::<Tz>()
-        .map_err(|_| Error::Timezone(name.to_owned()))
+/// let berlin = Timezone::parse("Europe/Berlin")?;
+/// assert_eq!(berlin.name(), "Europe/Berlin");
+/// assert!(Timezone::parse("Europe/Atlantis").is_err());
+/// # Ok::<(), leasehold::Error>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Timezone(Tz);
+
+impl Timezone {
+    /// Looks `name` up in the IANA database (exact spelling, e.g. `Europe/Berlin`).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Timezone`] for an unknown name.
+    pub fn parse(name: &str) -> Result<Self, Error> {
+        name.parse::<Tz>()
+            .map(Timezone)
+            .map_err(|_| Error::Timezone(name.to_owned()))
+    }
+
+    /// Its IANA name.
+    pub fn name(&self) -> &'static str {
+        self.0.name()
+    }
+
+    /// The chrono-tz zone, for the time math inside this crate.
+    pub(crate) fn tz(self) -> Tz {
+        self.0
+    }
+}
+
+impl fmt::Display for Timezone {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for Timezone {
+    type Err = Error;
+
+    fn from_str(name: &str) -> Result<Self, Error> {
+        Timezone::parse(name)
+    }
 }
 
 /// The stored form: exactly one of `cron`, `every_us` (with `anchor`) or `once`.

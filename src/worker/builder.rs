@@ -15,7 +15,8 @@ use super::context::{IntoJobResult, JobContext, JobError};
 use crate::clock::Clock;
 use crate::error::Error;
 use crate::job::DEFAULT_QUEUE;
-use crate::queue::{Job, Queue};
+use crate::job::Job;
+use crate::queue::Queue;
 use crate::retry::RetryPolicy;
 use crate::store::JobStore;
 

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use time::{Duration, OffsetDateTime};
 use tokio_util::sync::CancellationToken;
 
-use super::{DEFAULT_MISFIRE_GRACE, NewSchedule, ScheduleRecord};
+use crate::schedule::{DEFAULT_MISFIRE_GRACE, NewSchedule, ScheduleRecord};
 use crate::error::{Error, StoreError};
 use crate::queue::Queue;
 use crate::store::JobStore;
