@@ -8,12 +8,15 @@
 //!   and heartbeats.
 //! - [`model`]: model-based property tests of a store against a naive reference.
 //! - [`processes`]: waiting on child processes and replaying their run logs.
+//! - [`process_suite`]: the multi-process and SIGKILL scenarios, and
+//!   [`process_suite!`](crate::process_suite) to expand them into tests for a store.
 //! - [`sql`]: the checks SQL stores share (no statement reads the database clock).
 //! - [`ManualClock`](crate::ManualClock): a clock that moves only when told to.
 
 pub mod conformance;
 pub mod failing;
 pub mod model;
+pub mod process_suite;
 pub mod processes;
 pub mod recording;
 pub mod sql;
