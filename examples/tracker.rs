@@ -59,7 +59,7 @@ fn schedules() -> Result<Vec<NewSchedule>, leasehold::Error> {
     let weekly = ScheduleSpec::cron("0 0 * * 6", Some("Europe/Berlin"))?;
     // Anchored at a fixed past instant, so every process lifetime shares one grid.
     let anchor = leasehold::time::OffsetDateTime::UNIX_EPOCH;
-    let frequent = ScheduleSpec::interval(leasehold::time::Duration::seconds(2), anchor)?;
+    let frequent = ScheduleSpec::interval(Duration::from_secs(2), anchor)?;
     Ok(vec![
         NewSchedule::new(
             "blog-weekly",
@@ -85,7 +85,7 @@ async fn lifetime(url: &str, run_for: Duration) -> Result<(), Box<dyn std::error
     let queue = Queue::new(Arc::new(SqliteStore::connect(url).await?));
     let scheduler = Scheduler::new(&queue)
         .poll_interval(Duration::from_millis(100))
-        .misfire_grace(leasehold::time::Duration::milliseconds(500));
+        .misfire_grace(Duration::from_millis(500));
     for schedule in schedules()? {
         let stored = scheduler.upsert(schedule).await?;
         println!(

@@ -63,13 +63,18 @@ pub fn from_unix_micros(micros: i64) -> Option<OffsetDateTime> {
 /// A clock that only moves when told to; clones share one time.
 ///
 /// ```
+/// use std::time::Duration;
+///
 /// use leasehold::{Clock, ManualClock};
-/// use time::{macros::datetime, Duration};
+/// use time::macros::datetime;
 ///
 /// let clock = ManualClock::new(datetime!(2000-01-01 0:00 UTC));
 /// let other = clock.clone();
-/// clock.advance(Duration::seconds(90));
+/// clock.advance(Duration::from_secs(90));
 /// assert_eq!(other.now(), datetime!(2000-01-01 0:01:30 UTC));
+///
+/// clock.set(datetime!(2000-01-01 0:00 UTC)); // back: `set` takes an instant
+/// assert_eq!(other.now(), datetime!(2000-01-01 0:00 UTC));
 /// ```
 #[cfg(feature = "testing")]
 #[derive(Debug, Clone)]
@@ -91,10 +96,12 @@ impl ManualClock {
         *self.now.lock().expect("the clock mutex is never poisoned") = truncate_to_micros(t);
     }
 
-    /// Moves the clock forward by `by`.
-    pub fn advance(&self, by: time::Duration) {
+    /// Moves the clock forward by `by` (backwards: [`ManualClock::set`]). It stops at
+    /// the last instant `time` can represent rather than overflow.
+    pub fn advance(&self, by: std::time::Duration) {
         let mut now = self.now.lock().expect("the clock mutex is never poisoned");
-        *now = truncate_to_micros(*now + by);
+        let by = time::Duration::try_from(by).unwrap_or(time::Duration::MAX);
+        *now = truncate_to_micros(now.saturating_add(by));
     }
 }
 
@@ -126,6 +133,17 @@ mod tests {
 
         assert_eq!(truncate_to_micros(t).offset(), time::UtcOffset::UTC);
         assert_eq!(truncate_to_micros(t), datetime!(2000-01-01 0:00 UTC));
+    }
+
+    #[cfg(feature = "testing")]
+    #[test]
+    fn a_manual_clock_stops_at_the_end_of_time() {
+        let clock = ManualClock::new(datetime!(2000-01-01 0:00 UTC));
+
+        clock.advance(std::time::Duration::MAX);
+
+        let end = truncate_to_micros(time::PrimitiveDateTime::MAX.assume_utc());
+        assert_eq!(clock.now(), end);
     }
 
     #[test]

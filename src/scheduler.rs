@@ -1,13 +1,14 @@
 //! [`Scheduler`]: turns due schedule slots into jobs, once per slot across processes.
 
 use std::sync::Arc;
+use std::time::Duration;
 
-use time::{Duration, OffsetDateTime};
+use time::OffsetDateTime;
 use tokio_util::sync::CancellationToken;
 
-use crate::schedule::{DEFAULT_MISFIRE_GRACE, NewSchedule, ScheduleRecord};
 use crate::error::{Error, StoreError};
 use crate::queue::Queue;
+use crate::schedule::{DEFAULT_MISFIRE_GRACE, NewSchedule, ScheduleRecord};
 use crate::store::JobStore;
 
 /// How many due schedules one [`Scheduler::tick`] takes from the store at a time.
@@ -63,7 +64,7 @@ pub struct TickReport {
 #[derive(Debug, Clone)]
 pub struct Scheduler {
     queue: Queue,
-    poll_interval: std::time::Duration,
+    poll_interval: Duration,
     misfire_grace: Duration,
 }
 
@@ -73,14 +74,14 @@ impl Scheduler {
     pub fn new(queue: &Queue) -> Self {
         Self {
             queue: queue.clone(),
-            poll_interval: std::time::Duration::from_secs(1),
+            poll_interval: Duration::from_secs(1),
             misfire_grace: DEFAULT_MISFIRE_GRACE,
         }
     }
 
     /// How often [`Scheduler::run`] looks at the store at most (default 1 s); it also
     /// wakes at the earliest known slot.
-    pub fn poll_interval(mut self, interval: std::time::Duration) -> Self {
+    pub fn poll_interval(mut self, interval: Duration) -> Self {
         self.poll_interval = interval;
         self
     }
@@ -280,7 +281,7 @@ impl Scheduler {
     }
 
     /// How long until the earliest enabled schedule's next slot, if any.
-    async fn until_next_slot(&self) -> Option<std::time::Duration> {
+    async fn until_next_slot(&self) -> Option<Duration> {
         let schedules = self.list().await.ok()?;
         let earliest = schedules
             .iter()
@@ -288,6 +289,6 @@ impl Scheduler {
             .filter_map(|s| s.next_fire_at)
             .min()?;
         let wait = earliest - self.now();
-        Some(std::time::Duration::try_from(wait).unwrap_or(std::time::Duration::ZERO))
+        Some(Duration::try_from(wait).unwrap_or(Duration::ZERO))
     }
 }

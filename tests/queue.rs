@@ -158,9 +158,9 @@ async fn cancel_and_prune_use_the_queues_clock() {
         .unwrap()
         .job;
 
-    clock.advance(Duration::seconds(5));
+    clock.advance(std::time::Duration::from_secs(5));
     let cancelled = queue.cancel(job.id).await.unwrap();
-    clock.advance(Duration::hours(2));
+    clock.advance(std::time::Duration::from_hours(2));
     let kept = queue.prune(Duration::hours(3), 100).await.unwrap();
     let pruned = queue.prune(Duration::hours(1), 100).await.unwrap();
 

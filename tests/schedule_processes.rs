@@ -9,17 +9,17 @@
 use std::collections::BTreeSet;
 use std::process::Command;
 use std::sync::Arc;
+use std::time::Duration;
 
 use leasehold::schedule::{NewSchedule, ScheduleSpec, Scheduler};
 use leasehold::testing::conformance::t;
-use leasehold::time::Duration;
 use leasehold::{Job, JobFilter, JobStore, ManualClock, Queue};
 use leasehold_sqlite::SqliteStore;
 use serde::{Deserialize, Serialize};
 
 const DB: &str = "LEASEHOLD_SCHEDULE_CHILD_DB";
 const PROCESSES: usize = 3;
-const STEPS: i64 = 2 * 24 * 60 / 7;
+const STEPS: u64 = 2 * 24 * 60 / 7;
 
 #[derive(Debug, Serialize, Deserialize)]
 struct Tick;
@@ -30,7 +30,7 @@ impl Job for Tick {
 
 fn schedules() -> Vec<NewSchedule> {
     let hourly = ScheduleSpec::cron("0 * * * *", None).unwrap();
-    let quarter = ScheduleSpec::interval(Duration::minutes(15), t(0)).unwrap();
+    let quarter = ScheduleSpec::interval(Duration::from_mins(15), t(0)).unwrap();
     vec![
         NewSchedule::new("hourly", hourly, &Tick).unwrap(),
         NewSchedule::new("quarter", quarter, &Tick).unwrap(),
@@ -53,14 +53,14 @@ fn scheduler_process_entry() {
             let clock = ManualClock::new(t(0));
             let queue = Queue::with_clock(store, Arc::new(clock.clone()));
             // Ticks come every 7 minutes: a grace above that makes every slot on time.
-            let scheduler = Scheduler::new(&queue).misfire_grace(Duration::minutes(10));
+            let scheduler = Scheduler::new(&queue).misfire_grace(Duration::from_mins(10));
             // Every process registers the schedules at its start, as a server does.
             for schedule in schedules() {
                 scheduler.upsert(schedule).await.unwrap();
             }
             let mut lost = 0;
             for step in 1..=STEPS {
-                clock.set(t(0) + Duration::minutes(7 * step));
+                clock.set(t(0) + Duration::from_mins(7 * step));
                 lost += scheduler.tick().await.unwrap().lost_races;
             }
             println!(

@@ -5,10 +5,11 @@
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
+use std::time::Duration;
 
 use leasehold::schedule::{MissedRunPolicy, NewSchedule, ScheduleSpec, Scheduler};
 use leasehold::testing::conformance::t;
-use leasehold::time::{Duration, OffsetDateTime};
+use leasehold::time::OffsetDateTime;
 use leasehold::{Job, JobFilter, JobRecord, JobState, JobStore, ManualClock, Queue};
 use serde::{Deserialize, Serialize};
 
@@ -58,8 +59,10 @@ impl World {
     }
 }
 
-fn every(minutes: i64, anchor: OffsetDateTime) -> ScheduleSpec {
-    ScheduleSpec::interval(Duration::minutes(minutes), anchor).unwrap()
+const DAY: Duration = Duration::from_hours(24);
+
+fn every(minutes: u64, anchor: OffsetDateTime) -> ScheduleSpec {
+    ScheduleSpec::interval(Duration::from_mins(minutes), anchor).unwrap()
 }
 
 /// Three schedulers tick concurrently every 7 minutes for two days: one job per slot;
@@ -67,7 +70,7 @@ fn every(minutes: i64, anchor: OffsetDateTime) -> ScheduleSpec {
 async fn racing_schedulers_fire_each_slot_once(store: Arc<dyn JobStore>) {
     let world = World::new(store, t(0));
     // Ticks come every 7 minutes: a grace above that makes every slot on time.
-    let scheduler = || world.scheduler().misfire_grace(Duration::minutes(10));
+    let scheduler = || world.scheduler().misfire_grace(Duration::from_mins(10));
     let schedulers = [scheduler(), scheduler(), scheduler()];
     let hourly = ScheduleSpec::cron("0 * * * *", None).unwrap();
     schedulers[0]
@@ -81,7 +84,7 @@ async fn racing_schedulers_fire_each_slot_once(store: Arc<dyn JobStore>) {
 
     let mut inserted = 0;
     for _ in 0..(2 * 24 * 60 / 7) {
-        world.clock.advance(Duration::minutes(7));
+        world.clock.advance(Duration::from_mins(7));
         let ticks = schedulers.iter().map(|s| {
             let s = s.clone();
             tokio::spawn(async move { s.tick().await })
@@ -123,7 +126,7 @@ async fn a_week_of_downtime_under_each_missed_run_policy(store: Arc<dyn JobStore
         scheduler.upsert(schedule).await.unwrap();
     }
 
-    world.clock.advance(Duration::days(7) + Duration::hours(1)); // 2000-01-08 01:00
+    world.clock.advance(DAY * 7 + Duration::from_hours(1)); // 2000-01-08 01:00
     let report = scheduler.tick().await.unwrap();
 
     let per_schedule = |jobs: &[JobRecord], name: &str| {
@@ -138,7 +141,7 @@ async fn a_week_of_downtime_under_each_missed_run_policy(store: Arc<dyn JobStore
             .collect::<Vec<_>>()
     };
     let jobs = world.jobs().await;
-    let noon = |day: i64| t(0) + Duration::days(day) + Duration::hours(12);
+    let noon = |day: u32| t(0) + DAY * day + Duration::from_hours(12);
     assert_eq!(per_schedule(&jobs, "skip"), Vec::<OffsetDateTime>::new());
     assert_eq!(per_schedule(&jobs, "once"), vec![noon(6)]);
     assert_eq!(
@@ -162,26 +165,26 @@ async fn a_week_of_downtime_under_each_missed_run_policy(store: Arc<dyn JobStore
 
 /// An interval schedule ticked late and irregularly stays on its anchor's grid.
 async fn an_interval_schedule_stays_on_its_grid(store: Arc<dyn JobStore>) {
-    let anchor = t(0) + Duration::seconds(17);
+    let anchor = t(17);
     let world = World::new(store, t(0));
-    let scheduler = world.scheduler().misfire_grace(Duration::minutes(30));
+    let scheduler = world.scheduler().misfire_grace(Duration::from_mins(30));
     scheduler
         .upsert(NewSchedule::new("grid", every(10, anchor), &check()).unwrap())
         .await
         .unwrap();
 
     for step in [3, 11, 7, 29, 1, 13, 10, 10, 2] {
-        world.clock.advance(Duration::minutes(step));
+        world.clock.advance(Duration::from_mins(step));
         scheduler.tick().await.unwrap();
     }
 
     let slots = world.slots().await;
     assert!(!slots.is_empty());
     for (k, slot) in slots.iter().enumerate() {
-        let k = i64::try_from(k).unwrap();
+        let k = u64::try_from(k).unwrap();
         assert_eq!(
             *slot,
-            anchor + Duration::minutes(10 * k),
+            anchor + Duration::from_mins(10 * k),
             "slot {k} is on the grid"
         );
     }
@@ -208,27 +211,25 @@ async fn a_restart_picks_up_where_it_left_off(store: Arc<dyn JobStore>) {
         .missed(MissedRunPolicy::RunOnce)
     };
     world.scheduler().upsert(definition()).await.unwrap();
-    world
-        .clock
-        .set(t(0) + Duration::days(1) + Duration::minutes(1));
+    world.clock.set(t(0) + DAY + Duration::from_mins(1));
     world.scheduler().tick().await.unwrap();
     assert_eq!(world.slots().await.len(), 1);
 
     // The process dies; it comes back three days later and registers again.
-    let restarted = World::new(store, t(0) + Duration::days(4) + Duration::hours(6));
+    let restarted = World::new(store, t(0) + DAY * 4 + Duration::from_hours(6));
     let again = restarted.scheduler().upsert(definition()).await.unwrap();
     restarted.scheduler().tick().await.unwrap();
     restarted.scheduler().tick().await.unwrap();
 
     assert_eq!(
         again.next_fire_at,
-        Some(t(0) + Duration::days(2)),
+        Some(t(0) + DAY * 2),
         "the missed slot was kept"
     );
     let slots = restarted.slots().await;
     assert_eq!(
         slots,
-        vec![t(0) + Duration::days(1), t(0) + Duration::days(4)],
+        vec![t(0) + DAY, t(0) + DAY * 4],
         "RunOnce: one for the downtime"
     );
 }
@@ -244,16 +245,16 @@ async fn pause_resume_and_preview(store: Arc<dyn JobStore>) {
     scheduler.tick().await.unwrap();
 
     scheduler.pause("q").await.unwrap();
-    world.clock.advance(Duration::hours(1));
+    world.clock.advance(Duration::from_hours(1));
     let paused = scheduler.tick().await.unwrap();
-    world.clock.advance(Duration::minutes(5));
+    world.clock.advance(Duration::from_mins(5));
     let resumed = scheduler.resume("q").await.unwrap();
     let preview = scheduler.next_fire_times("q", 3).await.unwrap();
 
     assert_eq!(paused.due, 0);
     assert_eq!(world.slots().await, vec![t(0)]);
-    assert_eq!(resumed.next_fire_at, Some(t(0) + Duration::minutes(75)));
-    let m = |mins: i64| t(0) + Duration::minutes(mins);
+    assert_eq!(resumed.next_fire_at, Some(t(0) + Duration::from_mins(75)));
+    let m = |mins: u64| t(0) + Duration::from_mins(mins);
     assert_eq!(preview, vec![m(75), m(90), m(105)]);
     assert!(scheduler.remove("q").await.unwrap());
     assert!(scheduler.next_fire_times("q", 3).await.is_err());
@@ -263,14 +264,14 @@ async fn pause_resume_and_preview(store: Arc<dyn JobStore>) {
 async fn a_once_schedule_fires_once(store: Arc<dyn JobStore>) {
     let world = World::new(store, t(0));
     let scheduler = world.scheduler();
-    let at = t(0) + Duration::hours(3);
+    let at = t(0) + Duration::from_hours(3);
     scheduler
         .upsert(NewSchedule::new("once", ScheduleSpec::once(at), &check()).unwrap())
         .await
         .unwrap();
 
     for _ in 0..10 {
-        world.clock.advance(Duration::hours(1));
+        world.clock.advance(Duration::from_hours(1));
         scheduler.tick().await.unwrap();
     }
 

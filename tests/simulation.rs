@@ -22,13 +22,13 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration as StdDuration;
+use std::time::Duration;
 
 use leasehold::retry::RetryPolicy;
 use leasehold::schedule::{NewSchedule, ScheduleSpec, Scheduler};
 use leasehold::testing::conformance::t;
 use leasehold::testing::failing::{FailingStore, Faults, LeaseEvent};
-use leasehold::time::{Duration, OffsetDateTime};
+use leasehold::time::OffsetDateTime;
 use leasehold::worker::{JobContext, JobError, Worker};
 use leasehold::{Clock, EnqueueOptions, Job, JobFilter, JobId, JobStore, ManualClock, Queue};
 use serde::{Deserialize, Serialize};
@@ -38,7 +38,7 @@ use tokio::task::JoinHandle;
 const JOBS: u32 = 40;
 const STEPS: usize = 400;
 const MAX_ATTEMPTS: u32 = 5;
-const LEASE: StdDuration = StdDuration::from_secs(30);
+const LEASE: Duration = Duration::from_secs(30);
 
 #[derive(Debug, Serialize, Deserialize)]
 struct Sim {
@@ -105,7 +105,7 @@ async fn sim(job: Sim, ctx: JobContext, script: Arc<Script>) -> Result<(), JobEr
         Act::Succeed => Ok(()),
         Act::Err => Err(JobError::retryable(format!("job {} failed", job.n))),
         Act::Panic => panic!("job {} panicked", job.n),
-        Act::Snooze => Err(JobError::snooze(StdDuration::from_secs(5))),
+        Act::Snooze => Err(JobError::snooze(Duration::from_secs(5))),
         Act::Permanent => Err(JobError::permanent("bad input")),
         Act::Stall => {
             // Stalls until the driver opens the gate (time may pass meanwhile).
@@ -118,8 +118,8 @@ async fn sim(job: Sim, ctx: JobContext, script: Arc<Script>) -> Result<(), JobEr
 }
 
 fn retry_policy() -> RetryPolicy {
-    RetryPolicy::exponential(StdDuration::from_secs(2))
-        .max_delay(StdDuration::from_secs(60))
+    RetryPolicy::exponential(Duration::from_secs(2))
+        .max_delay(Duration::from_secs(60))
         .jitter(0.5)
 }
 
@@ -146,7 +146,7 @@ impl<S: JobStore + Clone> Cluster<S> {
             .handler(|_: Tick, _| async { Ok(()) })
             .lease_duration(LEASE)
             .retry_policy(retry_policy())
-            .shutdown_grace(StdDuration::ZERO)
+            .shutdown_grace(Duration::ZERO)
             .build()
             .expect("a valid worker")
     }
@@ -175,7 +175,7 @@ impl<S: JobStore + Clone> Cluster<S> {
         for _ in 0..20 {
             tokio::task::yield_now().await;
         }
-        tokio::time::sleep(StdDuration::from_millis(1)).await;
+        tokio::time::sleep(Duration::from_millis(1)).await;
     }
 }
 
@@ -218,7 +218,7 @@ async fn simulate<S: JobStore + Clone>(inner: S, seed: u64) {
         Scheduler::new(&cluster.queue),
         Scheduler::new(&cluster.queue),
     ];
-    let every_ten = ScheduleSpec::interval(Duration::seconds(10), t(0)).unwrap();
+    let every_ten = ScheduleSpec::interval(Duration::from_secs(10), t(0)).unwrap();
     schedulers[0]
         .upsert(NewSchedule::new("ticks", every_ten, &Tick).unwrap())
         .await
@@ -233,7 +233,7 @@ async fn simulate<S: JobStore + Clone>(inner: S, seed: u64) {
             30..45 => {
                 let _ = cluster.workers[w].heartbeat().await;
             }
-            45..65 => cluster.clock.advance(Duration::seconds(rng.i64(1..20))),
+            45..65 => cluster.clock.advance(Duration::from_secs(rng.u64(1..20))),
             65..75 => cluster.script.gate.notify_waiters(),
             75..78 => cluster.crash(w),
             78..84 => {
@@ -306,7 +306,7 @@ async fn simulate<S: JobStore + Clone>(inner: S, seed: u64) {
         if open == 0 {
             break;
         }
-        cluster.clock.advance(Duration::seconds(61));
+        cluster.clock.advance(Duration::from_secs(61));
         finisher.run_once().await.unwrap();
     }
 

@@ -3,7 +3,6 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use leasehold::time::Duration as TimeDuration;
 use leasehold::{Clock, JobRecord, JobStore, Lease, NewJob, SystemClock};
 
 use crate::Sizes;
@@ -25,7 +24,7 @@ async fn drain(store: &Arc<dyn JobStore>, n: usize, limit: usize) -> Vec<Duratio
                 limit.min(n - done),
                 "bench",
                 now,
-                now + TimeDuration::minutes(5),
+                now + Duration::from_mins(5),
             )
             .await
             .expect("claim");
@@ -171,7 +170,7 @@ async fn heartbeat(report: &mut Report, store_name: &str, running: usize) {
             running,
             "bench",
             now,
-            now + TimeDuration::minutes(1),
+            now + Duration::from_mins(1),
         )
         .await
         .expect("claim");
@@ -180,7 +179,7 @@ async fn heartbeat(report: &mut Report, store_name: &str, running: usize) {
     let rounds = 50;
     let started = Instant::now();
     for r in 0..rounds {
-        let until = now + TimeDuration::minutes(2) + TimeDuration::seconds(r);
+        let until = now + Duration::from_mins(2) + Duration::from_secs(r);
         let t0 = Instant::now();
         store.heartbeat(&leases, until).await.expect("heartbeat");
         times.push(t0.elapsed());

@@ -1,15 +1,16 @@
 //! Which slots fire when a scheduler looks at a schedule: on time, late, or missed.
 
 use std::collections::VecDeque;
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-use time::{Duration, OffsetDateTime};
+use time::OffsetDateTime;
 
 use super::ScheduleSpec;
 
 /// How late a slot may fire and still count as on time, when the scheduler has no
 /// better figure: a few poll intervals.
-pub const DEFAULT_MISFIRE_GRACE: Duration = Duration::minutes(1);
+pub const DEFAULT_MISFIRE_GRACE: Duration = Duration::from_mins(1);
 
 /// The most slots one [`MissedRunPolicy::plan`] fires; a larger `CatchUp` bound is
 /// treated as this.
@@ -66,8 +67,9 @@ impl MissedRunPolicy {
     ///
     /// The due slots are `stored_next` (when it is not after `now`) and the spec's
     /// slots after it up to `now`. Those at most `grace` before `now` are on time and
-    /// always fire; the policy decides about the older ones. When `stored_next` is
-    /// after `now`, nothing fires and it stays.
+    /// always fire; the policy decides about the older ones (a `grace` reaching back
+    /// past the earliest representable time makes every due slot on time). When
+    /// `stored_next` is after `now`, nothing fires and it stays.
     pub fn plan(
         self,
         spec: &ScheduleSpec,
@@ -81,12 +83,14 @@ impl MissedRunPolicy {
                 next_slot: Some(stored_next),
             };
         }
-        let on_time_from = now
-            .checked_sub(grace.max(Duration::ZERO))
+        // A grace too long for `time` reaches back past its earliest instant too.
+        let on_time_from = time::Duration::try_from(grace)
+            .ok()
+            .and_then(|grace| now.checked_sub(grace))
             .unwrap_or(stored_next)
             .max(stored_next);
         let mut fire = Vec::new();
-        let missed_until = on_time_from.checked_sub(Duration::NANOSECOND);
+        let missed_until = on_time_from.checked_sub(time::Duration::NANOSECOND);
         match (self, missed_until) {
             (MissedRunPolicy::Skip, _) | (_, None) => {}
             (MissedRunPolicy::RunOnce, Some(until)) => {
@@ -136,7 +140,7 @@ fn latest_slots(
     if limit == 0 || until < from {
         return Vec::new();
     }
-    let mut span = Some(Duration::hours(1));
+    let mut span = Some(time::Duration::hours(1));
     loop {
         let window_start = span
             .and_then(|span| until.checked_sub(span))
@@ -182,7 +186,7 @@ mod tests {
         policy.plan(
             &daily(),
             day(2),
-            day(9) + Duration::hours(10),
+            day(9) + time::Duration::hours(10),
             DEFAULT_MISFIRE_GRACE,
         )
     }
@@ -221,7 +225,7 @@ mod tests {
 
     #[test]
     fn an_on_time_slot_fires_under_every_policy() {
-        let now = day(2) + Duration::seconds(5);
+        let now = day(2) + time::Duration::seconds(5);
 
         for policy in [
             MissedRunPolicy::Skip,
@@ -238,7 +242,7 @@ mod tests {
 
     #[test]
     fn back_on_time_after_a_week_fires_only_the_current_slot_unless_catching_up() {
-        let now = day(9) + Duration::seconds(30);
+        let now = day(9) + time::Duration::seconds(30);
 
         let skip = MissedRunPolicy::Skip.plan(&daily(), day(2), now, DEFAULT_MISFIRE_GRACE);
         let once = MissedRunPolicy::RunOnce.plan(&daily(), day(2), now, DEFAULT_MISFIRE_GRACE);
@@ -251,11 +255,21 @@ mod tests {
     }
 
     #[test]
+    fn a_grace_too_long_for_time_makes_every_due_slot_on_time() {
+        let now = day(9) + time::Duration::hours(10);
+
+        let plan = MissedRunPolicy::Skip.plan(&daily(), day(2), now, Duration::MAX);
+
+        assert_eq!(plan.fire, (2..=9).map(day).collect::<Vec<_>>());
+        assert_eq!(plan.next_slot, Some(day(10)));
+    }
+
+    #[test]
     fn nothing_due_keeps_the_stored_slot() {
         let plan = MissedRunPolicy::CatchUp { max: 9 }.plan(
             &daily(),
             day(3),
-            day(2) + Duration::hours(23),
+            day(2) + time::Duration::hours(23),
             DEFAULT_MISFIRE_GRACE,
         );
 
@@ -293,7 +307,7 @@ mod tests {
 
     #[test]
     fn a_year_of_minutes_missed_is_planned_without_walking_every_slot() {
-        let every_minute = ScheduleSpec::interval(Duration::minutes(1), day(1)).expect("valid");
+        let every_minute = ScheduleSpec::interval(Duration::from_mins(1), day(1)).expect("valid");
         let now = datetime!(2101-01-01 0:00:30 UTC);
 
         let plan = MissedRunPolicy::CatchUp { max: u32::MAX }.plan(

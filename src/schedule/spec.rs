@@ -1,10 +1,11 @@
 //! When a schedule fires: a cron expression, a fixed interval or a single time.
 
 use std::fmt;
+use std::time::Duration;
 
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
-use time::{Duration, OffsetDateTime};
+use time::OffsetDateTime;
 
 use super::CronExpr;
 use crate::Error;
@@ -47,7 +48,8 @@ pub enum ScheduleSpec {
     /// Every `every`, on the grid `anchor + k * every` (k = 0, 1, ...): a late run does
     /// not move later slots.
     Interval {
-        /// The period; positive (a schedule built otherwise never fires).
+        /// The period: whole microseconds, at least one ([`ScheduleSpec::interval`]
+        /// ensures both; a zero period built by hand never fires).
         every: Duration,
         /// The first slot.
         anchor: OffsetDateTime,
@@ -77,15 +79,18 @@ impl ScheduleSpec {
     ///
     /// # Errors
     ///
-    /// [`Error::Config`] when `every` is shorter than a microsecond.
+    /// [`Error::Config`] when `every` is shorter than a microsecond, or longer than a
+    /// store can hold (`i64::MAX` microseconds, about 292,000 years).
     ///
     /// # Examples
     ///
     /// ```
-    /// use leasehold::schedule::ScheduleSpec;
-    /// use time::{Duration, macros::datetime};
+    /// use std::time::Duration;
     ///
-    /// let spec = ScheduleSpec::interval(Duration::minutes(15), datetime!(2000-01-01 0:00 UTC))?;
+    /// use leasehold::schedule::ScheduleSpec;
+    /// use time::macros::datetime;
+    ///
+    /// let spec = ScheduleSpec::interval(Duration::from_mins(15), datetime!(2000-01-01 0:00 UTC))?;
     /// assert_eq!(
     ///     spec.next_after(datetime!(2000-01-01 0:20 UTC)),
     ///     Some(datetime!(2000-01-01 0:30 UTC))
@@ -93,17 +98,22 @@ impl ScheduleSpec {
     /// # Ok::<(), leasehold::Error>(())
     /// ```
     pub fn interval(every: Duration, anchor: OffsetDateTime) -> Result<Self, Error> {
-        let micros = every.whole_microseconds();
+        let micros = every.as_micros();
         if micros < 1 {
             return Err(Error::Config(format!(
-                "schedule interval must be at least 1 microsecond, got {every}"
+                "schedule interval must be at least 1 microsecond, got {every:?}"
             )));
         }
-        let every = i64::try_from(micros)
-            .map(Duration::microseconds)
-            .map_err(|_| Error::Config(format!("schedule interval {every} is too long")))?;
+        // The stored form is `every_us: i64`.
+        let micros = i64::try_from(micros).map_err(|_| {
+            Error::Config(format!(
+                "schedule interval {every:?} is too long: at most {} microseconds \
+                 (about 292,000 years)",
+                i64::MAX
+            ))
+        })?;
         Ok(ScheduleSpec::Interval {
-            every,
+            every: Duration::from_micros(micros.unsigned_abs()),
             anchor: truncate_to_micros(anchor),
         })
     }
@@ -116,7 +126,7 @@ impl ScheduleSpec {
     }
 
     /// The first slot strictly after `after`, in UTC; `None` when there is none (a
-    /// `Once` in the past, a non-positive interval, the end of representable time).
+    /// `Once` in the past, a zero interval, the end of representable time).
     pub fn next_after(&self, after: OffsetDateTime) -> Option<OffsetDateTime> {
         match self {
             ScheduleSpec::Cron { expr, timezone } => expr.next_after(after, *timezone),
@@ -128,7 +138,7 @@ impl ScheduleSpec {
     /// The first slot at or after `t`: the slot to store for a schedule created at `t`
     /// (an interval anchored at `t` fires at `t`).
     pub fn first_at_or_after(&self, t: OffsetDateTime) -> Option<OffsetDateTime> {
-        match t.checked_sub(Duration::NANOSECOND) {
+        match t.checked_sub(time::Duration::NANOSECOND) {
             Some(before) => self.next_after(before),
             None => self.next_after(t),
         }
@@ -148,8 +158,8 @@ fn next_on_grid(
     every: Duration,
     after: OffsetDateTime,
 ) -> Option<OffsetDateTime> {
-    let every = every.whole_nanoseconds();
-    if every <= 0 {
+    let every = i128::try_from(every.as_nanos()).ok()?;
+    if every == 0 {
         return None;
     }
     if after < anchor {
@@ -159,7 +169,7 @@ fn next_on_grid(
     let offset = (elapsed / every + 1).checked_mul(every)?;
     let seconds = i64::try_from(offset / 1_000_000_000).ok()?;
     let nanos = i32::try_from(offset % 1_000_000_000).ok()?;
-    anchor.checked_add(Duration::new(seconds, nanos))
+    anchor.checked_add(time::Duration::new(seconds, nanos))
 }
 
 /// An IANA timezone (`Europe/Berlin`): the wall time a cron schedule describes,
@@ -254,8 +264,7 @@ impl From<ScheduleSpec> for StoredSpec {
             ScheduleSpec::Interval { every, anchor } => {
                 // A spec built by hand with a longer period saturates; one from
                 // `interval()` always fits.
-                stored.every_us =
-                    Some(i64::try_from(every.whole_microseconds()).unwrap_or(i64::MAX));
+                stored.every_us = Some(i64::try_from(every.as_micros()).unwrap_or(i64::MAX));
                 stored.anchor = Some(anchor);
             }
             ScheduleSpec::Once { at } => stored.once = Some(at),
@@ -283,7 +292,13 @@ impl TryFrom<StoredSpec> for ScheduleSpec {
                 every_us: Some(every_us),
                 anchor: Some(anchor),
                 once: None,
-            } => ScheduleSpec::interval(Duration::microseconds(every_us), anchor),
+            } => match u64::try_from(every_us) {
+                Ok(every_us) => ScheduleSpec::interval(Duration::from_micros(every_us), anchor),
+                Err(_) => Err(Error::Config(format!(
+                    "schedule interval must be at least 1 microsecond, got {every_us} \
+                     microseconds"
+                ))),
+            },
             StoredSpec {
                 cron: None,
                 tz: None,
@@ -319,9 +334,12 @@ impl fmt::Display for ScheduleSpec {
                 expr,
                 timezone: Some(tz),
             } => write!(f, "cron {:?} in {}", expr.as_str(), tz.name()),
-            ScheduleSpec::Interval { every, anchor } => {
-                write!(f, "every {every} from {anchor}")
-            }
+            // `time`'s compact form ("15m", "1h30m"); every period `interval()` accepts
+            // converts, a longer one built by hand prints as std's `Debug` does.
+            ScheduleSpec::Interval { every, anchor } => match time::Duration::try_from(*every) {
+                Ok(every) => write!(f, "every {every} from {anchor}"),
+                Err(_) => write!(f, "every {every:?} from {anchor}"),
+            },
             ScheduleSpec::Once { at } => write!(f, "once at {at}"),
         }
     }
@@ -333,12 +351,12 @@ mod tests {
     use time::macros::datetime;
 
     fn t(seconds: i64) -> OffsetDateTime {
-        datetime!(2000-01-01 0:00 UTC) + Duration::seconds(seconds)
+        datetime!(2000-01-01 0:00 UTC) + time::Duration::seconds(seconds)
     }
 
     #[test]
     fn interval_slots_are_on_the_anchor_grid() {
-        let spec = ScheduleSpec::interval(Duration::seconds(90), t(0)).expect("valid");
+        let spec = ScheduleSpec::interval(Duration::from_secs(90), t(0)).expect("valid");
 
         assert_eq!(spec.next_after(t(-1000)), Some(t(0)));
         assert_eq!(spec.next_after(t(0)), Some(t(90)));
@@ -348,14 +366,49 @@ mod tests {
         assert_eq!(spec.first_at_or_after(t(0)), Some(t(0)));
     }
 
+    // A negative interval cannot be written: `std::time::Duration` is unsigned.
     #[test]
-    fn a_zero_or_negative_interval_is_rejected() {
+    fn an_interval_under_a_microsecond_is_rejected() {
         assert!(matches!(
             ScheduleSpec::interval(Duration::ZERO, t(0)),
             Err(Error::Config(_))
         ));
-        assert!(ScheduleSpec::interval(Duration::seconds(-5), t(0)).is_err());
-        assert!(ScheduleSpec::interval(Duration::nanoseconds(999), t(0)).is_err());
+        assert!(ScheduleSpec::interval(Duration::from_nanos(999), t(0)).is_err());
+    }
+
+    #[test]
+    fn an_interval_longer_than_a_store_holds_is_rejected() {
+        let longest = Duration::from_micros(i64::MAX.unsigned_abs());
+
+        let err = ScheduleSpec::interval(Duration::MAX, t(0)).unwrap_err();
+
+        assert!(matches!(err, Error::Config(_)));
+        assert!(err.to_string().contains("too long"), "{err}");
+        assert!(ScheduleSpec::interval(longest + Duration::from_micros(1), t(0)).is_err());
+        assert!(ScheduleSpec::interval(longest, t(0)).is_ok());
+    }
+
+    #[test]
+    fn intervals_are_truncated_to_whole_microseconds() {
+        let spec = ScheduleSpec::interval(Duration::from_nanos(1_500), t(0)).expect("valid");
+
+        assert_eq!(
+            spec,
+            ScheduleSpec::Interval {
+                every: Duration::from_micros(1),
+                anchor: t(0)
+            }
+        );
+    }
+
+    #[test]
+    fn intervals_display_compactly() {
+        let spec = ScheduleSpec::interval(Duration::from_secs(90), t(0)).expect("valid");
+
+        assert_eq!(
+            spec.to_string(),
+            "every 1m30s from 2000-01-01 0:00:00.0 +00:00:00"
+        );
     }
 
     #[test]
@@ -371,7 +424,7 @@ mod tests {
         let specs = [
             ScheduleSpec::cron("0 0 * * 6", Some("Europe/Berlin")).expect("valid"),
             ScheduleSpec::cron("*/15 9-17 * * 1-5", None).expect("valid"),
-            ScheduleSpec::interval(Duration::minutes(15), t(0)).expect("valid"),
+            ScheduleSpec::interval(Duration::from_mins(15), t(0)).expect("valid"),
             ScheduleSpec::once(datetime!(2100-01-01 0:00:00.000_001 UTC)),
         ];
         let expected = [
@@ -400,6 +453,10 @@ mod tests {
             (
                 r#"{"every_us":0,"anchor":"2000-01-01T00:00:00Z"}"#,
                 "at least 1 microsecond",
+            ),
+            (
+                r#"{"every_us":-5,"anchor":"2000-01-01T00:00:00Z"}"#,
+                "at least 1 microsecond, got -5",
             ),
             (r#"{"every_us":60}"#, "anchor"),
             (

@@ -153,7 +153,7 @@ fn schedule_name(i: usize) -> String {
 
 /// Schedule `name` on one of two interval specs.
 fn schedule_def(name: usize, spec: usize) -> NewSchedule {
-    let every = Duration::seconds(if spec == 0 { 10 } else { 15 });
+    let every = std::time::Duration::from_secs(if spec == 0 { 10 } else { 15 });
     let spec = ScheduleSpec::interval(every, t(0)).expect("a valid interval");
     NewSchedule::untyped(schedule_name(name), spec, "tick", json!({ "s": name }))
         .expect("a valid schedule")

@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::time::Duration;
 
 use leasehold::worker::{Outcome, WorkerEvent};
 use leasehold::{Clock, EnqueueOptions, JobState, JobStore, StoreError};
@@ -24,7 +25,7 @@ async fn a_long_job_keeps_its_lease_through_heartbeats(store: Arc<dyn JobStore>)
     within(started.recv()).await;
 
     for _ in 0..9 {
-        world.clock.advance(leasehold::time::Duration::seconds(10));
+        world.clock.advance(Duration::from_secs(10));
         within(a.heartbeat()).await.unwrap();
 
         assert!(b.run_once().await.unwrap().claimed.is_empty());
@@ -33,7 +34,7 @@ async fn a_long_job_keeps_its_lease_through_heartbeats(store: Arc<dyn JobStore>)
         assert_eq!(job.worker.as_deref(), Some("a"));
         assert_eq!(
             job.lease_until,
-            Some(world.clock.now() + leasehold::time::Duration::seconds(30))
+            Some(world.clock.now() + Duration::from_secs(30))
         );
     }
     gate.open();
@@ -65,9 +66,9 @@ async fn a_worker_that_stops_heartbeating_loses_the_job_and_its_late_complete_is
     within(started.recv()).await;
     let stale_lease = world.get(id).await.lease();
 
-    world.clock.advance(leasehold::time::Duration::seconds(29));
+    world.clock.advance(Duration::from_secs(29));
     assert!(b.run_once().await.unwrap().claimed.is_empty());
-    world.clock.advance(leasehold::time::Duration::seconds(1));
+    world.clock.advance(Duration::from_secs(1));
     fast_gate.open();
     let taken_over = b.run_once().await.unwrap();
     within(fast_started.recv()).await;
@@ -107,7 +108,7 @@ async fn a_worker_that_reclaims_its_own_expired_job_keeps_the_attempts_apart(
         async move { a.run_once().await }
     });
     within(started.recv()).await;
-    world.clock.advance(leasehold::time::Duration::seconds(30));
+    world.clock.advance(Duration::from_secs(30));
     let fresh = tokio::spawn({
         let a = a.clone();
         async move { a.run_once().await }
@@ -146,7 +147,7 @@ async fn cancel_of_a_running_job_stops_its_handler(store: Arc<dyn JobStore>) {
     within(started.recv()).await;
 
     world.queue.cancel(id).await.unwrap();
-    world.clock.advance(leasehold::time::Duration::seconds(10));
+    world.clock.advance(Duration::from_secs(10));
     within(a.heartbeat()).await.unwrap();
 
     let report = within(running).await.unwrap().unwrap();

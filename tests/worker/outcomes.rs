@@ -148,7 +148,7 @@ async fn panics_timeouts_unknown_kinds_and_bad_payloads_are_recorded_and_the_wor
     );
     assert_eq!(world.get(fine).await.state, JobState::Completed);
 
-    world.clock.advance(leasehold::time::Duration::seconds(1));
+    world.clock.advance(Duration::from_secs(1));
     let again = within(worker.run_once()).await.unwrap();
 
     assert_eq!(again.claimed.len(), 2);

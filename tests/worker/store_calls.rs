@@ -2,6 +2,7 @@
 //! job), and how it survives a store whose calls fail.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use leasehold::testing::failing::{FailingStore, Faults};
 use leasehold::testing::recording::RecordingStore;
@@ -31,24 +32,24 @@ async fn a_store_failing_mid_heartbeat_neither_kills_the_worker_nor_double_recor
     within(started.recv()).await;
 
     failing.set_faults(Faults::Verbs(vec!["heartbeat"]));
-    world.clock.advance(leasehold::time::Duration::seconds(10));
+    world.clock.advance(Duration::from_secs(10));
     assert!(within(a.heartbeat()).await.is_err());
     assert_eq!(a.running(), 1);
     failing.set_faults(Faults::None);
-    world.clock.advance(leasehold::time::Duration::seconds(10));
+    world.clock.advance(Duration::from_secs(10));
     within(a.heartbeat()).await.unwrap();
     assert_eq!(
         world.get(id).await.lease_until,
-        Some(t(20) + leasehold::time::Duration::seconds(30))
+        Some(t(20) + Duration::from_secs(30))
     );
     failing.set_faults(Faults::Verbs(vec!["heartbeat"]));
     // The lease runs to t(50); with the default margin (3 s of the 30 s lease) the
     // worker must stop the job at t(47) unless a heartbeat confirms it first.
-    world.clock.advance(leasehold::time::Duration::seconds(26));
+    world.clock.advance(Duration::from_secs(26));
     assert!(within(a.heartbeat()).await.is_err());
     assert_eq!(a.running(), 1);
     assert!(b.run_once().await.unwrap().claimed.is_empty());
-    world.clock.advance(leasehold::time::Duration::seconds(1));
+    world.clock.advance(Duration::from_secs(1));
     // The fence stops the job before the call: nothing is left to extend.
     within(a.heartbeat()).await.unwrap();
 
@@ -56,7 +57,7 @@ async fn a_store_failing_mid_heartbeat_neither_kills_the_worker_nor_double_recor
     assert_eq!(only(&abandoned), &Outcome::LeaseLost);
     assert_eq!(outcome_writes(&failing), 0);
     assert!(b.run_once().await.unwrap().claimed.is_empty());
-    world.clock.advance(leasehold::time::Duration::seconds(3));
+    world.clock.advance(Duration::from_secs(3));
     failing.set_faults(Faults::None);
     other_gate.open();
     let taken = within(b.run_once()).await.unwrap();
@@ -105,7 +106,7 @@ async fn claims_fill_the_free_slots_with_one_call_per_queue_and_one_heartbeat_co
     }
 
     let while_full = within(worker.run_once()).await.unwrap();
-    world.clock.advance(leasehold::time::Duration::seconds(10));
+    world.clock.advance(Duration::from_secs(10));
     within(worker.heartbeat()).await.unwrap();
 
     assert!(while_full.claimed.is_empty());

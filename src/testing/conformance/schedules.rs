@@ -1,8 +1,9 @@
 //! Schedules, from the [`JobStore`](crate::JobStore) contract: upsert by name, due
 //! schedules, firing a slot as a compare-and-set, pause, resume and remove.
 
+use std::time::Duration;
+
 use serde_json::json;
-use time::Duration;
 
 use super::{StoreFactory, t};
 use crate::schedule::{MissedRunPolicy, NewSchedule, ScheduleRecord, ScheduleSpec};
@@ -11,7 +12,7 @@ use crate::{JobFilter, JobStore, NewJob, StoreError};
 fn hourly(name: &str) -> NewSchedule {
     NewSchedule::untyped(
         name,
-        ScheduleSpec::interval(Duration::hours(1), t(0)).expect("a valid interval"),
+        ScheduleSpec::interval(Duration::from_hours(1), t(0)).expect("a valid interval"),
         "tick",
         json!({ "schedule": name }),
     )
