@@ -12,13 +12,15 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use leasehold::time::OffsetDateTime;
-use leasehold::{JobId, Lease, StoreError};
+use leasehold::{Lease, StoreError};
+use leasehold_sql::lease::lease;
+use leasehold_sql::row::micros;
 use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
 use crate::call::Calls;
 use crate::error::{shared, store_error};
-use crate::row::{counter, get, micros};
+use crate::row::Row;
 use crate::sql::{Statements, query};
 
 /// The most completions one statement writes.
@@ -110,20 +112,14 @@ async fn write(store_calls: &Calls, sql: &Statements, batch: Vec<Call>) {
                 .await
                 .map_err(store_error)?;
             rows.iter()
-                .map(|row| {
-                    Ok((
-                        JobId::from_uuid(get(row, "id")?),
-                        counter(get(row, "lease_token")?, "lease_token")?,
-                    ))
-                })
-                .collect::<Result<HashSet<(JobId, u32)>, StoreError>>()
+                .map(|row| lease(&Row(row)))
+                .collect::<Result<HashSet<Lease>, StoreError>>()
         })
         .await;
     match written {
         Ok(ended) => {
             for call in batch {
-                let key = (call.lease.job_id, call.lease.token);
-                let _ = call.reply.send(Ok(ended.contains(&key)));
+                let _ = call.reply.send(Ok(ended.contains(&call.lease)));
             }
         }
         Err(error) => {

@@ -20,7 +20,8 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use leasehold::{BoxError, StoreError};
+use leasehold::StoreError;
+use leasehold_sql::error::Class;
 
 /// `serialization_failure`.
 const SERIALIZATION_FAILURE: &str = "40001";
@@ -76,17 +77,6 @@ const OUT_OF_MEMORY_ADVICE: &str = "the PostgreSQL server ran out of memory: the
      succeed when the load drops; if it keeps happening, lower work_mem or the number of \
      connections, or give the server more memory";
 
-/// What a sqlx error means for the caller.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Class {
-    /// [`StoreError::Busy`]: nothing changed, retry.
-    Busy,
-    /// [`StoreError::Permanent`] with this advice.
-    Permanent(&'static str),
-    /// [`StoreError::Backend`], with this advice for the operator when there is one.
-    Backend(Option<&'static str>),
-}
-
 /// The class of a SQLSTATE.
 fn class_of_code(code: &str) -> Class {
     match code {
@@ -129,15 +119,7 @@ pub(crate) fn is_duplicate_job_id(error: &sqlx::Error) -> bool {
 
 /// The [`StoreError`] for a sqlx error.
 pub(crate) fn store_error(error: sqlx::Error) -> StoreError {
-    match classify(&error) {
-        Class::Busy => StoreError::Busy(Box::new(error)),
-        Class::Permanent(advice) => StoreError::permanent(advice, error),
-        Class::Backend(None) => StoreError::Backend(Box::new(error)),
-        Class::Backend(Some(advice)) => StoreError::Backend(Box::new(Advised {
-            advice,
-            source: Box::new(error),
-        })),
-    }
+    classify(&error).store_error(Box::new(error))
 }
 
 /// One error for several callers (the completions of one batch): each call of the
@@ -172,11 +154,6 @@ pub(crate) fn timed_out(call: &str, limit: Duration) -> StoreError {
     ))
 }
 
-/// A `Backend` error carrying only a message (a broken invariant of the stored data).
-pub(crate) fn corrupt_row(message: String) -> StoreError {
-    StoreError::backend(message)
-}
-
 /// One failure shared by the callers of one batch.
 #[derive(Debug, Clone)]
 struct SharedError(Arc<StoreError>);
@@ -190,25 +167,6 @@ impl fmt::Display for SharedError {
 impl std::error::Error for SharedError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         Some(&*self.0)
-    }
-}
-
-/// A transient backend error with advice for the operator in front of it.
-#[derive(Debug)]
-struct Advised {
-    advice: &'static str,
-    source: BoxError,
-}
-
-impl fmt::Display for Advised {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} ({})", self.advice, self.source)
-    }
-}
-
-impl std::error::Error for Advised {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        Some(&*self.source)
     }
 }
 

@@ -9,7 +9,8 @@
 //!   `Queue::new` reads): it follows the server's clock, so workers on machines whose
 //!   clocks disagree still judge leases on one clock.
 //! - [`PostgresStore::subscribe_enqueued`]: `LISTEN/NOTIFY` wake-ups across machines.
-//! - [`PostgresStore::enqueue_in`]: enqueue inside the caller's own transaction.
+//! - [`TransactionalEnqueue`](leasehold_sql::TransactionalEnqueue) for `PostgresStore`:
+//!   typed jobs enqueued inside the caller's own transaction.
 //!
 //! Any number of stores, in processes on any number of machines, may work one schema:
 //! a claim is one statement that locks the rows it takes with `FOR UPDATE SKIP
@@ -33,8 +34,9 @@
 //! ```no_run
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), leasehold::StoreError> {
-//! use leasehold::{JobStore, NewJob, time::Duration, time::macros::datetime};
+//! use leasehold::{JobStore, NewJob, time::Duration};
 //! use leasehold_postgres::PostgresStore;
+//! use time::macros::datetime;
 //!
 //! let store = PostgresStore::connect("postgres://app@127.0.0.1:5432/app").await?;
 //! let now = datetime!(2000-01-01 0:00 UTC);
@@ -52,6 +54,8 @@
 mod call;
 mod clock;
 mod completer;
+mod connect;
+mod enqueue;
 mod error;
 mod notify;
 mod options;
@@ -60,8 +64,6 @@ mod sampler;
 mod schema;
 mod sql;
 mod store;
-mod transaction;
-mod verbs;
 
 pub use clock::ServerClock;
 pub use options::{DEFAULT_APPLICATION_NAME, DEFAULT_SCHEMA, PostgresStoreOptions};

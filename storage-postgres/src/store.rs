@@ -1,23 +1,34 @@
-//! [`PostgresStore`]: opening a store on a PostgreSQL schema, and what it holds; its
-//! `JobStore` verbs are in `crate::verbs`.
+//! [`PostgresStore`]: what a store holds, and the [`JobStore`] contract on it. Each verb
+//! is one call (one connection, bounded in time, see `crate::call`) of one or a few
+//! statements from `src/sql/`; opening a store is `crate::connect`'s.
 
+use std::collections::{HashMap, HashSet};
 use std::fmt;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use leasehold::StoreError;
-use sqlx::PgPool;
-use sqlx::postgres::PgPoolOptions;
-use tokio::sync::watch;
-use tokio::task::JoinHandle;
+use leasehold::schedule::{NewSchedule, ScheduleRecord};
+use leasehold::time::OffsetDateTime;
+use leasehold::{
+    Clock, Enqueued, HeartbeatStatus, JobFilter, JobId, JobRecord, JobState, JobStore, Lease,
+    NewJob, StoreError, async_trait,
+};
+use leasehold_sql::enqueue::single;
+use leasehold_sql::filter::{count_params, list_params, sql_limit};
+use leasehold_sql::lease::{LeaseState, lease, not_extended, not_written, written};
+use leasehold_sql::prune;
+use leasehold_sql::row::{job_record, job_state, micros, schedule_record, time_of};
+use leasehold_sql::schedule::{advance_params, not_advanced, stored, upsert_params};
+use sqlx::{Connection, PgConnection, PgPool};
+use uuid::Uuid;
 
 use crate::call::Calls;
 use crate::clock::ServerClock;
 use crate::completer::Completer;
+use crate::enqueue::insert_jobs;
 use crate::error::store_error;
-use crate::options::{PostgresStoreOptions, enqueued_channel, quoted_schema, redact};
-use crate::schema::prepare;
-use crate::sql::Statements;
-use crate::{DEFAULT_SCHEMA, sampler};
+use crate::notify::Listener;
+use crate::row::{Row, bind};
+use crate::sql::{Statements, query, query_scalar};
 
 /// A [`JobStore`](leasehold::JobStore) on a schema of a PostgreSQL database; clones
 /// share the pool.
@@ -32,40 +43,27 @@ use crate::{DEFAULT_SCHEMA, sampler};
 ///
 /// Every call is bounded: waiting for a connection by the acquire timeout, the call's
 /// answer by the statement timeout plus a grace (see
-/// [`PostgresStoreOptions::statement_timeout`]).
+/// [`PostgresStoreOptions::statement_timeout`](crate::PostgresStoreOptions::statement_timeout)).
 #[derive(Clone)]
 pub struct PostgresStore {
-    pub(crate) inner: Arc<Inner>,
+    inner: Arc<Inner>,
 }
 
-pub(crate) struct Inner {
-    pub(crate) calls: Calls,
+/// What the clones of one store share.
+struct Inner {
+    calls: Calls,
     schema: String,
-    pub(crate) sql: Arc<Statements>,
+    sql: Arc<Statements>,
     /// Writes concurrent completions together; `None` outside a Tokio runtime, where
     /// each completion is a statement of its own.
-    pub(crate) completer: Option<Completer>,
-    pub(crate) channel: String,
-    wakeups: watch::Sender<u64>,
-    listener: Mutex<Option<JoinHandle<()>>>,
-    /// How long the listener may take to open its connection.
-    connect_timeout: std::time::Duration,
-    /// The runtime the store was opened in, for the listener task when
-    /// `subscribe_enqueued` is called outside any runtime.
-    runtime: Option<tokio::runtime::Handle>,
+    completer: Option<Completer>,
+    listener: Listener,
     /// The clock the store offers, `None` when the options turned it off.
-    pub(crate) clock: Option<ServerClock>,
+    clock: Option<ServerClock>,
 }
 
 impl Drop for Inner {
     fn drop(&mut self) {
-        let listener = self
-            .listener
-            .get_mut()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        if let Some(task) = listener.take() {
-            task.abort();
-        }
         if let Some(clock) = &self.clock {
             clock.state().stop_sampling();
         }
@@ -83,132 +81,27 @@ impl fmt::Debug for PostgresStore {
 }
 
 impl PostgresStore {
-    /// Connects to the database at `url` and migrates schema `leasehold`, with the
-    /// default [`PostgresStoreOptions`].
-    ///
-    /// # Errors
-    ///
-    /// As [`PostgresStore::connect_with`].
-    pub async fn connect(url: &str) -> Result<Self, StoreError> {
-        Self::connect_with(PostgresStoreOptions::new(url)).await
-    }
-
-    /// Connects to the database `options` names, creates (when missing) and migrates
-    /// the store's schema in it, and takes the server clock's first sample (unless
-    /// [`PostgresStoreOptions::server_clock`] is off).
-    ///
-    /// Must be called inside a Tokio runtime, which later runs the store's tasks: the
-    /// completer, the server clock's sampling and the enqueue listener (see
-    /// [`PostgresStore::subscribe_enqueued`]).
-    ///
-    /// # Errors
-    ///
-    /// [`StoreError::Incompatible`] for a schema that holds someone else's tables or
-    /// was migrated by a newer leasehold-postgres; [`StoreError::Permanent`], saying
-    /// what to do, when the server refuses the login, the database does not exist, the
-    /// server is read-only or the role lacks privileges; [`StoreError::Busy`] when the
-    /// server refuses more connections or does not answer within the connect timeout;
-    /// [`StoreError::Backend`] for anything else (a bad URL or schema name, an
-    /// unreachable server).
-    pub async fn connect_with(options: PostgresStoreOptions) -> Result<Self, StoreError> {
-        let connect = options.connect_options()?;
-        quoted_schema(options.schema_name())?;
-        let limit = options.connect_timeout_value();
-        let pool = tokio::time::timeout(
-            limit,
-            PgPoolOptions::new()
-                .max_connections(options.max_connections_value())
-                .acquire_timeout(options.acquire_timeout_value())
-                .connect_with(connect),
-        )
-        .await
-        .map_err(|_| {
-            StoreError::Busy(
-                format!(
-                    "no connection to PostgreSQL at {} within the connect timeout of {} ms",
-                    redact(options.url()),
-                    limit.as_millis()
-                )
-                .into(),
-            )
-        })?
-        .map_err(store_error)?;
-        Self::open(pool, &options).await
-    }
-
-    /// A store over an existing pool, in schema `leasehold` (created and migrated).
-    ///
-    /// # Errors
-    ///
-    /// As [`PostgresStore::connect_with`].
-    pub async fn from_pool(pool: PgPool) -> Result<Self, StoreError> {
-        Self::from_pool_in_schema(pool, DEFAULT_SCHEMA).await
-    }
-
-    /// A store over an existing pool, in `schema` (created and migrated; named as
-    /// [`PostgresStoreOptions::schema`] requires). Statements name the schema, so the
-    /// pool's own `search_path` does not matter.
-    ///
-    /// The pool's connections keep their own settings (no `statement_timeout` or
-    /// `application_name` is added to them); everything else is as the default
-    /// [`PostgresStoreOptions`] say, the store's own bound on a call's answer and its
-    /// server clock included.
-    ///
-    /// # Errors
-    ///
-    /// As [`PostgresStore::connect_with`].
-    pub async fn from_pool_in_schema(pool: PgPool, schema: &str) -> Result<Self, StoreError> {
-        Self::open(pool, &PostgresStoreOptions::new("").schema(schema)).await
-    }
-
-    async fn open(pool: PgPool, options: &PostgresStoreOptions) -> Result<Self, StoreError> {
-        let schema = options.schema_name();
-        let sql = Arc::new(Statements::for_schema(&quoted_schema(schema)?));
-        let mut conn = pool.acquire().await.map_err(store_error)?;
-        prepare(&mut conn, &sql, schema).await?;
-        drop(conn);
-        let calls = Calls::new(pool, options.call_timeout());
-        let runtime = tokio::runtime::Handle::try_current().ok();
-        let clock = match options.clock_settings() {
-            Some(settings) => {
-                let first = sampler::sample(&calls, &sql.server_time, &*settings.host).await?;
-                let clock = ServerClock::new(settings, &first);
-                match &runtime {
-                    Some(runtime) => {
-                        sampler::spawn(
-                            runtime,
-                            &clock,
-                            calls.clone(),
-                            Arc::clone(&sql.server_time),
-                        );
-                    }
-                    None => tracing::warn!(
-                        "leasehold-postgres: no Tokio runtime to sample the server's clock in; \
-                         the ServerClock runs on from its first sample"
-                    ),
-                }
-                Some(clock)
-            }
-            None => None,
+    /// A store on `schema` of the open `calls`' pool, with the statements for that
+    /// schema and the tasks already started (see `crate::connect`).
+    pub(crate) fn new(
+        calls: Calls,
+        schema: &str,
+        sql: Arc<Statements>,
+        completer: Option<Completer>,
+        listener: Listener,
+        clock: Option<ServerClock>,
+    ) -> Self {
+        let inner = Inner {
+            calls,
+            schema: schema.to_owned(),
+            sql,
+            completer,
+            listener,
+            clock,
         };
-        let (wakeups, _) = watch::channel(0);
-        let completer = runtime
-            .as_ref()
-            .map(|_| Completer::spawn(calls.clone(), Arc::clone(&sql)));
-        Ok(Self {
-            inner: Arc::new(Inner {
-                calls,
-                schema: schema.to_owned(),
-                sql,
-                completer,
-                channel: enqueued_channel(schema),
-                wakeups,
-                listener: Mutex::new(None),
-                connect_timeout: options.connect_timeout_value(),
-                runtime,
-                clock,
-            }),
-        })
+        Self {
+            inner: Arc::new(inner),
+        }
     }
 
     /// The pool the store works through (for inspection, tests and the caller's own
@@ -224,7 +117,8 @@ impl PostgresStore {
 
     /// The clock that follows the server's, which
     /// [`JobStore::clock`](leasehold::JobStore::clock) offers; `None`
-    /// when [`PostgresStoreOptions::server_clock`] turned it off.
+    /// when [`PostgresStoreOptions::server_clock`](crate::PostgresStoreOptions::server_clock)
+    /// turned it off.
     pub fn server_clock(&self) -> Option<&ServerClock> {
         self.inner.clock.as_ref()
     }
@@ -236,58 +130,544 @@ impl PostgresStore {
         self.pool().close().await;
     }
 
-    /// A counter that changes whenever a job is enqueued into this store's schema by
-    /// any store handle, in any process: hand it to
-    /// `WorkerBuilder::enqueue_signal` so a worker wakes at once instead of at its next
-    /// poll.
-    ///
-    /// The first call starts a listener task (on the current Tokio runtime, else the
-    /// one the store was opened in) that holds one connection of its own (outside the
-    /// pool, made with the pool's connect options, within the connect timeout) and
-    /// `LISTEN`s on the schema's channel; it stops when the store (every clone) is
-    /// dropped or closed. Bursts are debounced: a receiver sees any number of enqueues
-    /// since it last looked as one change. The counter also changes once the listener
-    /// is connected and after every reconnect, since notifications sent while it was
-    /// away are lost; polling remains the fallback for those.
-    pub fn subscribe_enqueued(&self) -> watch::Receiver<u64> {
-        let receiver = self.inner.wakeups.subscribe();
-        let mut listener = self
-            .inner
-            .listener
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        if listener.as_ref().is_none_or(JoinHandle::is_finished) {
-            let runtime = tokio::runtime::Handle::try_current()
-                .ok()
-                .or_else(|| self.inner.runtime.clone());
-            match runtime {
-                Some(runtime) => {
-                    *listener = Some(runtime.spawn(crate::notify::listen(
-                        self.pool().clone(),
-                        self.inner.connect_timeout,
-                        self.inner.channel.clone(),
-                        self.inner.wakeups.clone(),
-                    )));
-                }
-                None => tracing::warn!(
-                    "leasehold-postgres: no Tokio runtime to listen for enqueues in; \
-                     workers fall back to polling"
-                ),
-            }
-        }
-        receiver
-    }
-
-    /// The notification channel enqueues into this schema signal on.
-    pub fn enqueue_channel(&self) -> &str {
-        &self.inner.channel
-    }
-
     pub(crate) fn statements(&self) -> &Statements {
         &self.inner.sql
     }
 
     pub(crate) fn calls(&self) -> &Calls {
         &self.inner.calls
+    }
+
+    pub(crate) fn listener(&self) -> &Listener {
+        &self.inner.listener
+    }
+}
+
+/// Why a fenced write matched no row: the job is unknown, or the lease is not its
+/// live one.
+async fn why_not_written(conn: &mut PgConnection, sql: &Statements, lease: Lease) -> StoreError {
+    match lease_states(conn, sql, &[lease.job_id]).await {
+        Ok(states) => not_written(lease, states.first()),
+        Err(error) => error,
+    }
+}
+
+/// The stored state and lease token of each job of `ids` that exists.
+async fn lease_states(
+    conn: &mut PgConnection,
+    sql: &Statements,
+    ids: &[JobId],
+) -> Result<Vec<LeaseState>, StoreError> {
+    let uuids: Vec<Uuid> = ids.iter().map(|id| *id.as_uuid()).collect();
+    let rows = query(&sql.lease_state)
+        .bind(uuids)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(store_error)?;
+    rows.iter().map(|row| LeaseState::read(&Row(row))).collect()
+}
+
+/// The schedule named `name` as stored, or `ScheduleNotFound`.
+async fn stored_schedule(
+    conn: &mut PgConnection,
+    sql: &Statements,
+    name: &str,
+) -> Result<ScheduleRecord, StoreError> {
+    let row = query(&sql.get_schedule)
+        .bind(name)
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(store_error)?;
+    stored(name, row.as_ref().map(Row))
+}
+
+#[async_trait]
+impl JobStore for PostgresStore {
+    /// The store's [`ServerClock`](crate::ServerClock), unless the options turned it off.
+    fn clock(&self) -> Option<Arc<dyn Clock>> {
+        self.inner
+            .clock
+            .as_ref()
+            .map(|clock| Arc::new(clock.clone()) as Arc<dyn Clock>)
+    }
+
+    async fn enqueue(&self, job: NewJob, now: OffsetDateTime) -> Result<Enqueued, StoreError> {
+        let id = job.id;
+        let (sql, channel) = (&*self.inner.sql, self.inner.listener.channel());
+        // One statement (two when a unique key is held): no transaction needed.
+        let answers = self
+            .calls()
+            .run("enqueue", async |conn| {
+                insert_jobs(sql, conn, &[job], now, channel).await
+            })
+            .await?;
+        single(answers, id)
+    }
+
+    async fn enqueue_many(
+        &self,
+        jobs: Vec<NewJob>,
+        now: OffsetDateTime,
+    ) -> Result<Vec<Enqueued>, StoreError> {
+        if jobs.is_empty() {
+            return Ok(Vec::new());
+        }
+        let (sql, channel) = (&*self.inner.sql, self.inner.listener.channel());
+        self.calls()
+            .run("enqueue_many", async |conn| {
+                let mut tx = conn.begin().await.map_err(store_error)?;
+                let answers = insert_jobs(sql, &mut tx, &jobs, now, channel).await?;
+                tx.commit().await.map_err(store_error)?;
+                Ok(answers)
+            })
+            .await
+    }
+
+    async fn claim(
+        &self,
+        queues: &[String],
+        limit: usize,
+        worker: &str,
+        now: OffsetDateTime,
+        lease_until: OffsetDateTime,
+    ) -> Result<Vec<JobRecord>, StoreError> {
+        let mut distinct: Vec<String> = Vec::with_capacity(queues.len());
+        for queue in queues {
+            if !distinct.contains(queue) {
+                distinct.push(queue.clone());
+            }
+        }
+        let statement = match distinct.as_slice() {
+            [] => return Ok(Vec::new()),
+            [queue] => query(&self.inner.sql.claim_queue).bind(queue.clone()),
+            // Distinct: a queue named twice would lock and count its rows twice.
+            _ => query(&self.inner.sql.claim_queues).bind(distinct),
+        };
+        let statement = statement
+            .bind(micros(now))
+            .bind(sql_limit(limit))
+            .bind(micros(lease_until))
+            .bind(worker);
+        let rows = self
+            .calls()
+            .run("claim", async |conn| {
+                statement.fetch_all(&mut *conn).await.map_err(store_error)
+            })
+            .await?;
+        let mut jobs = rows
+            .iter()
+            .map(|row| job_record(&Row(row), now))
+            .collect::<Result<Vec<_>, _>>()?;
+        // RETURNING comes in no particular order.
+        jobs.sort_by_key(|job| (job.priority, job.run_at, job.id));
+        Ok(jobs)
+    }
+
+    async fn heartbeat(
+        &self,
+        leases: &[Lease],
+        lease_until: OffsetDateTime,
+    ) -> Result<Vec<HeartbeatStatus>, StoreError> {
+        if leases.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = &*self.inner.sql;
+        let ids: Vec<Uuid> = leases.iter().map(|l| *l.job_id.as_uuid()).collect();
+        let tokens: Vec<i64> = leases.iter().map(|l| i64::from(l.token)).collect();
+        let (extended, states) = self
+            .calls()
+            .run("heartbeat", async |conn| {
+                let rows = query(&sql.heartbeat)
+                    .bind(ids)
+                    .bind(tokens)
+                    .bind(micros(lease_until))
+                    .fetch_all(&mut *conn)
+                    .await
+                    .map_err(store_error)?;
+                let extended = rows
+                    .iter()
+                    .map(|row| lease(&Row(row)))
+                    .collect::<Result<HashSet<Lease>, _>>()?;
+                let missed: Vec<JobId> = leases
+                    .iter()
+                    .filter(|l| !extended.contains(l))
+                    .map(|l| l.job_id)
+                    .collect();
+                // A lease not extended is gone for good (tokens only grow, a cancelled
+                // job stays cancelled), so reading why afterwards, outside a
+                // transaction, is exact.
+                let states: HashMap<JobId, LeaseState> = if missed.is_empty() {
+                    HashMap::new()
+                } else {
+                    lease_states(conn, sql, &missed)
+                        .await?
+                        .into_iter()
+                        .map(|state| (state.job_id, state))
+                        .collect()
+                };
+                Ok((extended, states))
+            })
+            .await?;
+        Ok(leases
+            .iter()
+            .map(|l| {
+                if extended.contains(l) {
+                    HeartbeatStatus::Extended
+                } else {
+                    not_extended(*l, states.get(&l.job_id))
+                }
+            })
+            .collect())
+    }
+
+    async fn complete(&self, lease: Lease, now: OffsetDateTime) -> Result<(), StoreError> {
+        let sql = &*self.inner.sql;
+        let Some(completer) = &self.inner.completer else {
+            return self
+                .calls()
+                .run("complete", async |conn| {
+                    let rows = query(&sql.complete)
+                        .bind(lease.job_id.as_uuid())
+                        .bind(i64::from(lease.token))
+                        .bind(micros(now))
+                        .execute(&mut *conn)
+                        .await
+                        .map_err(store_error)?
+                        .rows_affected();
+                    written(rows, || why_not_written(conn, sql, lease)).await
+                })
+                .await;
+        };
+        if completer.complete(lease, now).await? {
+            return Ok(());
+        }
+        self.calls()
+            .run("complete", async |conn| {
+                Err(why_not_written(conn, sql, lease).await)
+            })
+            .await
+    }
+
+    async fn retry(
+        &self,
+        lease: Lease,
+        run_at: OffsetDateTime,
+        error: &str,
+        now: OffsetDateTime,
+    ) -> Result<JobState, StoreError> {
+        let sql = &*self.inner.sql;
+        self.calls()
+            .run("retry", async |conn| {
+                let row = query(&sql.retry)
+                    .bind(lease.job_id.as_uuid())
+                    .bind(i64::from(lease.token))
+                    .bind(micros(run_at))
+                    .bind(error)
+                    .bind(micros(now))
+                    .fetch_optional(&mut *conn)
+                    .await
+                    .map_err(store_error)?;
+                match row {
+                    Some(row) => job_state(&Row(&row), now),
+                    None => Err(why_not_written(conn, sql, lease).await),
+                }
+            })
+            .await
+    }
+
+    async fn fail(&self, lease: Lease, error: &str, now: OffsetDateTime) -> Result<(), StoreError> {
+        let sql = &*self.inner.sql;
+        self.calls()
+            .run("fail", async |conn| {
+                let rows = query(&sql.fail)
+                    .bind(lease.job_id.as_uuid())
+                    .bind(i64::from(lease.token))
+                    .bind(error)
+                    .bind(micros(now))
+                    .execute(&mut *conn)
+                    .await
+                    .map_err(store_error)?
+                    .rows_affected();
+                written(rows, || why_not_written(conn, sql, lease)).await
+            })
+            .await
+    }
+
+    async fn release(
+        &self,
+        lease: Lease,
+        run_at: OffsetDateTime,
+        _now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        let sql = &*self.inner.sql;
+        self.calls()
+            .run("release", async |conn| {
+                let rows = query(&sql.release)
+                    .bind(lease.job_id.as_uuid())
+                    .bind(i64::from(lease.token))
+                    .bind(micros(run_at))
+                    .execute(&mut *conn)
+                    .await
+                    .map_err(store_error)?
+                    .rows_affected();
+                written(rows, || why_not_written(conn, sql, lease)).await
+            })
+            .await
+    }
+
+    async fn cancel(&self, id: JobId, now: OffsetDateTime) -> Result<JobRecord, StoreError> {
+        let sql = &*self.inner.sql;
+        let row = self
+            .calls()
+            .run("cancel", async |conn| {
+                let cancelled = query(&sql.cancel)
+                    .bind(id.as_uuid())
+                    .bind(micros(now))
+                    .fetch_optional(&mut *conn)
+                    .await
+                    .map_err(store_error)?;
+                match cancelled {
+                    Some(row) => Ok(row),
+                    // Already terminal (a terminal job never changes again) or unknown.
+                    None => query(&sql.get)
+                        .bind(id.as_uuid())
+                        .fetch_optional(&mut *conn)
+                        .await
+                        .map_err(store_error)?
+                        .ok_or(StoreError::NotFound(id)),
+                }
+            })
+            .await?;
+        job_record(&Row(&row), now)
+    }
+
+    async fn get(&self, id: JobId, now: OffsetDateTime) -> Result<Option<JobRecord>, StoreError> {
+        let sql = &*self.inner.sql;
+        let row = self
+            .calls()
+            .run("get", async |conn| {
+                query(&sql.get)
+                    .bind(id.as_uuid())
+                    .fetch_optional(&mut *conn)
+                    .await
+                    .map_err(store_error)
+            })
+            .await?;
+        row.map(|row| job_record(&Row(&row), now)).transpose()
+    }
+
+    async fn list(
+        &self,
+        filter: &JobFilter,
+        now: OffsetDateTime,
+    ) -> Result<Vec<JobRecord>, StoreError> {
+        let statement = bind(query(&self.inner.sql.list), list_params(filter, now));
+        let rows = self
+            .calls()
+            .run("list", async |conn| {
+                statement.fetch_all(&mut *conn).await.map_err(store_error)
+            })
+            .await?;
+        rows.iter().map(|row| job_record(&Row(row), now)).collect()
+    }
+
+    async fn count(&self, filter: &JobFilter, now: OffsetDateTime) -> Result<u64, StoreError> {
+        let statement = bind(query(&self.inner.sql.count), count_params(filter, now));
+        let count: i64 = self
+            .calls()
+            .run("count", async |conn| {
+                let row = statement.fetch_one(&mut *conn).await;
+                row.and_then(|row| sqlx::Row::try_get(&row, 0))
+                    .map_err(store_error)
+            })
+            .await?;
+        u64::try_from(count).map_err(|_| StoreError::backend(format!("negative count {count}")))
+    }
+
+    async fn next_due(&self, queues: &[String]) -> Result<Option<OffsetDateTime>, StoreError> {
+        if queues.is_empty() {
+            return Ok(None);
+        }
+        let statement = query_scalar(&self.inner.sql.next_due).bind(queues.to_vec());
+        let due: Option<i64> = self
+            .calls()
+            .run("next_due", async |conn| {
+                statement.fetch_one(&mut *conn).await.map_err(store_error)
+            })
+            .await?;
+        due.map(|t| time_of(t, "next due time")).transpose()
+    }
+
+    async fn prune(&self, before: OffsetDateTime, limit: usize) -> Result<u64, StoreError> {
+        let sql = &*self.inner.sql;
+        // A call per batch: each is bounded on its own, however many there are.
+        prune::in_batches(limit, |batch| async move {
+            let pruned = self
+                .calls()
+                .run("prune", async |conn| {
+                    query(&sql.prune)
+                        .bind(micros(before))
+                        .bind(sql_limit(batch))
+                        .execute(&mut *conn)
+                        .await
+                        .map_err(store_error)
+                })
+                .await?;
+            Ok(pruned.rows_affected())
+        })
+        .await
+    }
+
+    async fn upsert_schedule(
+        &self,
+        schedule: NewSchedule,
+        next_fire_at: Option<OffsetDateTime>,
+        now: OffsetDateTime,
+    ) -> Result<ScheduleRecord, StoreError> {
+        let params = upsert_params(&schedule, next_fire_at, now)?;
+        let statement = bind(query(&self.inner.sql.upsert_schedule), params);
+        let row = self
+            .calls()
+            .run("upsert_schedule", async |conn| {
+                statement.fetch_one(&mut *conn).await.map_err(store_error)
+            })
+            .await?;
+        schedule_record(&Row(&row))
+    }
+
+    async fn get_schedule(&self, name: &str) -> Result<Option<ScheduleRecord>, StoreError> {
+        let sql = &*self.inner.sql;
+        let row = self
+            .calls()
+            .run("get_schedule", async |conn| {
+                query(&sql.get_schedule)
+                    .bind(name)
+                    .fetch_optional(&mut *conn)
+                    .await
+                    .map_err(store_error)
+            })
+            .await?;
+        row.map(|row| schedule_record(&Row(&row))).transpose()
+    }
+
+    async fn list_schedules(&self) -> Result<Vec<ScheduleRecord>, StoreError> {
+        let sql = &*self.inner.sql;
+        let rows = self
+            .calls()
+            .run("list_schedules", async |conn| {
+                query(&sql.list_schedules)
+                    .fetch_all(&mut *conn)
+                    .await
+                    .map_err(store_error)
+            })
+            .await?;
+        rows.iter().map(|row| schedule_record(&Row(row))).collect()
+    }
+
+    async fn due_schedules(
+        &self,
+        now: OffsetDateTime,
+        limit: usize,
+    ) -> Result<Vec<ScheduleRecord>, StoreError> {
+        let sql = &*self.inner.sql;
+        let rows = self
+            .calls()
+            .run("due_schedules", async |conn| {
+                query(&sql.due_schedules)
+                    .bind(micros(now))
+                    .bind(sql_limit(limit))
+                    .fetch_all(&mut *conn)
+                    .await
+                    .map_err(store_error)
+            })
+            .await?;
+        rows.iter().map(|row| schedule_record(&Row(row))).collect()
+    }
+
+    async fn fire_schedule(
+        &self,
+        name: &str,
+        slot: OffsetDateTime,
+        next: Option<OffsetDateTime>,
+        jobs: Vec<NewJob>,
+        now: OffsetDateTime,
+    ) -> Result<Vec<Enqueued>, StoreError> {
+        let (sql, channel) = (&*self.inner.sql, self.inner.listener.channel());
+        self.calls()
+            .run("fire_schedule", async |conn| {
+                let mut tx = conn.begin().await.map_err(store_error)?;
+                // Compare-and-set first: a racing scheduler waits on the schedule's row
+                // lock until this transaction ends, then finds the slot moved.
+                let params = advance_params(name, slot, next, now);
+                let advanced = bind(query(&sql.advance_schedule), params)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(store_error)?
+                    .rows_affected();
+                if advanced == 0 {
+                    stored_schedule(&mut tx, sql, name).await?;
+                    return Err(not_advanced(name, slot));
+                }
+                let answers = insert_jobs(sql, &mut tx, &jobs, now, channel).await?;
+                tx.commit().await.map_err(store_error)?;
+                Ok(answers)
+            })
+            .await
+    }
+
+    async fn pause_schedule(
+        &self,
+        name: &str,
+        now: OffsetDateTime,
+    ) -> Result<ScheduleRecord, StoreError> {
+        let sql = &*self.inner.sql;
+        self.calls()
+            .run("pause_schedule", async |conn| {
+                query(&sql.pause_schedule)
+                    .bind(name)
+                    .bind(micros(now))
+                    .execute(&mut *conn)
+                    .await
+                    .map_err(store_error)?;
+                stored_schedule(conn, sql, name).await
+            })
+            .await
+    }
+
+    async fn resume_schedule(
+        &self,
+        name: &str,
+        next_fire_at: Option<OffsetDateTime>,
+        now: OffsetDateTime,
+    ) -> Result<ScheduleRecord, StoreError> {
+        let sql = &*self.inner.sql;
+        self.calls()
+            .run("resume_schedule", async |conn| {
+                query(&sql.resume_schedule)
+                    .bind(name)
+                    .bind(next_fire_at.map(micros))
+                    .bind(micros(now))
+                    .execute(&mut *conn)
+                    .await
+                    .map_err(store_error)?;
+                stored_schedule(conn, sql, name).await
+            })
+            .await
+    }
+
+    async fn remove_schedule(&self, name: &str) -> Result<bool, StoreError> {
+        let sql = &*self.inner.sql;
+        let removed = self
+            .calls()
+            .run("remove_schedule", async |conn| {
+                query(&sql.remove_schedule)
+                    .bind(name)
+                    .execute(&mut *conn)
+                    .await
+                    .map_err(store_error)
+            })
+            .await?
+            .rows_affected();
+        Ok(removed > 0)
     }
 }

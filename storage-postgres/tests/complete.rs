@@ -7,8 +7,9 @@ mod support;
 use std::sync::Arc;
 
 use leasehold::testing::conformance::t;
-use leasehold::{JobFilter, JobId, JobState, JobStore, Lease, NewJob, StoreError};
+use leasehold::{JobFilter, JobId, JobState, JobStore, Lease, StoreError};
 use leasehold_postgres::PostgresStore;
+use leasehold_sql::testing::claimed;
 use support::{Schemas, options, test_url};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -21,14 +22,7 @@ async fn concurrent_completions_are_each_answered_for_their_own_lease() {
             .await
             .unwrap(),
     );
-    let jobs: Vec<NewJob> = (0..300)
-        .map(|i| NewJob::new("k", serde_json::json!({ "i": i }), t(0)).unwrap())
-        .collect();
-    store.enqueue_many(jobs, t(0)).await.unwrap();
-    let claimed = store
-        .claim(&["default".to_owned()], 300, "w", t(1), t(600))
-        .await
-        .unwrap();
+    let claimed = claimed(&*store, 300, t(1), t(600)).await;
     let mut calls: Vec<(Lease, i64)> = claimed.iter().map(|j| (j.lease(), 10)).collect();
     // Repeats of live leases, stale leases, an unknown job.
     calls.extend(claimed[..50].iter().map(|j| (j.lease(), 20)));

@@ -4,18 +4,16 @@
 mod support;
 
 use leasehold::testing::model;
+use leasehold_sql::testing::proptest_cases;
 use proptest::prelude::*;
 
 /// `PROPTEST_CASES`, or 64 (each case migrates a schema of its own); one when no
 /// server is set, which then only says it skipped.
 fn cases() -> u32 {
-    if std::env::var(support::URL_VAR).is_err() {
-        return 1;
+    match std::env::var(support::URL_VAR) {
+        Ok(_) => proptest_cases(64),
+        Err(_) => 1,
     }
-    std::env::var("PROPTEST_CASES")
-        .ok()
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(64)
 }
 
 proptest! {

@@ -10,8 +10,9 @@ use std::time::Duration;
 
 use leasehold::testing::conformance::t;
 use leasehold::worker::Worker;
-use leasehold::{Job, JobFilter, JobState, JobStore, NewJob, Queue, SystemClock};
+use leasehold::{EnqueueOptions, Job, JobFilter, JobState, JobStore, NewJob, Queue, SystemClock};
 use leasehold_postgres::PostgresStore;
+use leasehold_sql::TransactionalEnqueue;
 use serde::{Deserialize, Serialize};
 use support::{Schemas, options, test_url};
 use tokio::sync::watch;
@@ -73,7 +74,7 @@ async fn a_burst_of_enqueues_is_one_change_and_a_rollback_wakes_nobody() {
 
     let mut tx = enqueuing.pool().begin().await.unwrap();
     enqueuing
-        .enqueue_in(&mut tx, job("never"), t(0))
+        .enqueue_in(&mut tx, &Ping, EnqueueOptions::new(), t(0))
         .await
         .unwrap();
     tx.rollback().await.unwrap();

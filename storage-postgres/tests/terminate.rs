@@ -354,8 +354,7 @@ async fn terminated_connections_lose_no_job_complete_none_twice_and_come_back() 
         .upsert(
             NewSchedule::new(
                 "tick",
-                ScheduleSpec::interval(Duration::from_secs(1), started)
-                    .expect("a valid interval"),
+                ScheduleSpec::interval(Duration::from_secs(1), started).expect("a valid interval"),
                 &Tick,
             )
             .expect("a valid schedule"),

@@ -5,10 +5,27 @@
 mod support;
 
 use leasehold::testing::conformance::t;
-use leasehold::{JobFilter, JobStore, NewJob, StoreError};
+use leasehold::{EnqueueOptions, Job, JobFilter, JobStore, NewJob, StoreError};
 use leasehold_postgres::PostgresStore;
+use leasehold_sql::TransactionalEnqueue;
+use serde::{Deserialize, Serialize};
 use sqlx::AssertSqlSafe;
 use support::{Schemas, options, test_url};
+
+#[derive(Serialize, Deserialize)]
+struct Welcome {
+    to: String,
+}
+
+impl Job for Welcome {
+    const KIND: &'static str = "welcome";
+}
+
+fn welcome() -> Welcome {
+    Welcome {
+        to: "ada@example.com".to_owned(),
+    }
+}
 
 fn job(kind: &str) -> NewJob {
     NewJob::new(kind, serde_json::json!({"n": 1}), t(0)).expect("a valid job")
@@ -56,7 +73,7 @@ async fn a_job_enqueued_in_a_committed_transaction_exists_with_the_callers_write
     insert_signup(&mut tx, &table).await;
 
     let enqueued = store
-        .enqueue_in(&mut tx, job("welcome"), t(0))
+        .enqueue_in(&mut tx, &welcome(), EnqueueOptions::new(), t(0))
         .await
         .unwrap();
     let seen_outside = store.get(enqueued.job.id, t(0)).await.unwrap();
@@ -82,7 +99,12 @@ async fn a_job_enqueued_in_a_rolled_back_transaction_never_exists() {
     insert_signup(&mut tx, &table).await;
 
     let enqueued = store
-        .enqueue_many_in(&mut tx, vec![job("welcome"), job("audit")], t(0))
+        .enqueue_many_in(
+            &mut tx,
+            &[welcome(), welcome()],
+            EnqueueOptions::new(),
+            t(0),
+        )
         .await
         .unwrap();
     tx.rollback().await.unwrap();
@@ -98,18 +120,22 @@ async fn a_failed_enqueue_leaves_the_callers_transaction_usable() {
     let schemas = Schemas::new(&url);
     let (store, table) = setup(&schemas).await;
     let existing = store.enqueue(job("first"), t(0)).await.unwrap().job;
+    // Only a job built by hand can reuse an id: the untyped form.
     let mut duplicate = job("again");
     duplicate.id = existing.id;
+    let keyed = EnqueueOptions::new().unique_key("k");
     let mut tx = store.pool().begin().await.unwrap();
 
-    let failed = store.enqueue_in(&mut tx, duplicate, t(1)).await;
+    let failed = store
+        .enqueue_many_new_in(&mut tx, vec![duplicate], t(1))
+        .await;
     insert_signup(&mut tx, &table).await;
     let unique = store
-        .enqueue_in(&mut tx, job("second").unique_key("k"), t(1))
+        .enqueue_in(&mut tx, &welcome(), keyed.clone(), t(1))
         .await
         .unwrap();
     let deduped = store
-        .enqueue_in(&mut tx, job("third").unique_key("k"), t(1))
+        .enqueue_in(&mut tx, &welcome(), keyed, t(1))
         .await
         .unwrap();
     tx.commit().await.unwrap();

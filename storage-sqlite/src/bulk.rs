@@ -12,10 +12,13 @@ use leasehold::time::OffsetDateTime;
 use leasehold::{Enqueued, JobId, JobRecord, Lease, NewJob, StoreError};
 use sqlx::SqliteConnection;
 
+use leasehold_sql::row::{Columns, micros};
+
+use crate::enqueue::insert_bulk;
 use crate::error::store_error;
-use crate::row::{job_id, micros};
+use crate::row::Row;
 use crate::sql;
-use crate::transition::enqueue::{Enqueue, insert_bulk};
+use crate::transition::enqueue::Enqueue;
 use crate::transition::lease_writes::Complete;
 use crate::transition::{Call, Request};
 
@@ -130,5 +133,5 @@ async fn complete_bulk(
         .fetch_all(&mut *conn)
         .await
         .map_err(store_error)?;
-    completed.iter().map(job_id).collect()
+    completed.iter().map(|row| Row(row).job_id()).collect()
 }

@@ -65,7 +65,7 @@ impl SqliteStore {
         let in_memory = prepare(&mut conn).await?;
         let expected = Expected {
             journal_mode: if in_memory { "memory" } else { "wal" },
-            synchronous: Some(options.synchronous_mode()),
+            synchronous: Some(options.synchronous),
             busy_timeout: Some(busy_timeout),
         };
         verify_settings(&mut conn, expected).await?;
@@ -74,7 +74,7 @@ impl SqliteStore {
         let reader = if in_memory {
             writer_pool.clone()
         } else {
-            let reader = pool_options(options.read_connections_value(), false)
+            let reader = pool_options(options.read_connections, false)
                 .connect_with(base)
                 .await
                 .map_err(store_error)?;
@@ -85,7 +85,7 @@ impl SqliteStore {
         };
         Ok(Self {
             reader,
-            writer: Writer::spawn(writer_pool.clone(), in_memory, options.max_batch_value()),
+            writer: Writer::spawn(writer_pool.clone(), in_memory, options.max_batch),
             writer_pool,
         })
     }
@@ -122,19 +122,6 @@ impl SqliteStore {
             writer: Writer::spawn(pool.clone(), in_memory, DEFAULT_MAX_BATCH),
             writer_pool: pool,
         })
-    }
-
-    /// Closes the store's connections, for this handle and every clone, once the
-    /// calls in flight finish; later calls fail. The last connection to close
-    /// checkpoints the write-ahead log into the database file.
-    pub async fn close(&self) {
-        self.reader.close().await;
-        self.writer_pool.close().await;
-    }
-
-    /// The pool that serves reads (for inspection and tests).
-    pub fn read_pool(&self) -> &SqlitePool {
-        &self.reader
     }
 }
 

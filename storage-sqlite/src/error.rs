@@ -22,7 +22,8 @@ use std::fmt;
 use std::path::Path;
 use std::sync::Arc;
 
-use leasehold::{BoxError, StoreError};
+use leasehold::StoreError;
+use leasehold_sql::error::Class;
 
 /// `SQLITE_PERM`: the requested access mode cannot be provided.
 const SQLITE_PERM: i64 = 3;
@@ -74,19 +75,6 @@ const DISK_TROUBLE: &str = "a disk I/O error: check the disk, the filesystem and
      log (a failing device, a network filesystem that went away, a full disk); the next write \
      tries again";
 
-/// What a SQLite error means for the caller.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Class {
-    /// [`StoreError::Busy`]: retry.
-    Busy,
-    /// [`StoreError::Permanent`] with this advice.
-    Permanent(&'static str),
-    /// [`StoreError::Incompatible`] with this advice.
-    Incompatible(&'static str),
-    /// [`StoreError::Backend`], with this advice for the operator when there is one.
-    Backend(Option<&'static str>),
-}
-
 /// The class of a SQLite result code (primary or extended).
 fn class_of_code(code: i64) -> Class {
     match code {
@@ -129,32 +117,18 @@ pub(crate) fn is_unique_violation(error: &sqlx::Error) -> bool {
 
 /// The [`StoreError`] for a sqlx error.
 pub(crate) fn store_error(error: sqlx::Error) -> StoreError {
-    let class = classify(&error);
-    let cause = error.to_string();
-    build(class, &cause, Box::new(error))
+    classify(&error).store_error(Box::new(error))
 }
 
 /// The [`StoreError`] for a sqlx error that several callers share (a group commit
 /// that failed at `stage`, such as "COMMIT"): each gets its own `StoreError` over the
 /// one sqlx error.
 pub(crate) fn shared_store_error(stage: &'static str, error: &Arc<sqlx::Error>) -> StoreError {
-    let class = classify(error);
     let shared = SharedError {
         stage,
         error: Arc::clone(error),
     };
-    let cause = shared.to_string();
-    build(class, &cause, Box::new(shared))
-}
-
-fn build(class: Class, cause: &str, source: BoxError) -> StoreError {
-    match class {
-        Class::Busy => StoreError::Busy(source),
-        Class::Permanent(advice) => StoreError::permanent(advice, source),
-        Class::Incompatible(advice) => StoreError::Incompatible(format!("{advice} ({cause})")),
-        Class::Backend(None) => StoreError::Backend(source),
-        Class::Backend(Some(advice)) => StoreError::Backend(Box::new(Advised { advice, source })),
-    }
+    classify(error).store_error(Box::new(shared))
 }
 
 /// A [`StoreError`] met while opening the database at `path`: an operator's message
@@ -195,30 +169,6 @@ impl std::error::Error for SharedError {
     }
 }
 
-/// A transient backend error with advice for the operator in front of it.
-#[derive(Debug)]
-struct Advised {
-    advice: &'static str,
-    source: BoxError,
-}
-
-impl fmt::Display for Advised {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} ({})", self.advice, self.source)
-    }
-}
-
-impl std::error::Error for Advised {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        Some(&*self.source)
-    }
-}
-
-/// A `Backend` error carrying only a message (a broken invariant of the stored data).
-pub(crate) fn corrupt_row(message: String) -> StoreError {
-    StoreError::backend(message)
-}
-
 /// The error of a call made after the store's writer stopped (its runtime shut down).
 pub(crate) fn writer_stopped() -> StoreError {
     StoreError::backend("the store's writer task has stopped (was its Tokio runtime shut down?)")
@@ -226,6 +176,10 @@ pub(crate) fn writer_stopped() -> StoreError {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeSet;
+
+    use leasehold_sql::error::is_advice;
+
     use super::*;
 
     fn is_permanent_with(code: i64, words: &str) -> bool {
@@ -310,20 +264,20 @@ mod tests {
 
     #[test]
     fn every_advice_is_lowercase_and_has_no_final_period() {
-        for advice in [
-            FULL,
-            READ_ONLY,
-            MOVED,
-            PERMISSION,
-            CANNOT_OPEN,
-            NOT_AUTHORIZED,
-            CORRUPT,
-            NOT_A_DATABASE,
-            DISK_TROUBLE,
-        ] {
-            assert!(advice.starts_with(char::is_lowercase), "{advice}");
-            assert!(!advice.ends_with('.'), "{advice}");
-        }
+        // Every result code, primary and extended, so every advice a code can give.
+        let advice: BTreeSet<&str> = (0..=0xffff)
+            .filter_map(|code| match class_of_code(code) {
+                Class::Permanent(advice)
+                | Class::Incompatible(advice)
+                | Class::Backend(Some(advice)) => Some(advice),
+                _ => None,
+            })
+            .collect();
+
+        let malformed: Vec<_> = advice.iter().filter(|a| !is_advice(a)).collect();
+
+        assert_eq!(advice.len(), 9, "each advice is given for some code");
+        assert!(malformed.is_empty(), "{malformed:#?}");
     }
 
     #[test]

@@ -4,6 +4,8 @@
 //!   database file, migrates it and verifies its settings.
 //! - [`SqliteStoreOptions`]: URL or path, [`Synchronous`] mode, busy timeout, pool and
 //!   batch sizes.
+//! - [`TransactionalEnqueue`](leasehold_sql::TransactionalEnqueue) for `SqliteStore`:
+//!   typed jobs enqueued inside the caller's own transaction on the same file.
 //!
 //! Several processes may share one database file: WAL lets readers run beside the
 //! writer, every write transaction starts with `BEGIN IMMEDIATE`, and every write under
@@ -28,8 +30,9 @@
 //! ```
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), leasehold::StoreError> {
-//! use leasehold::{JobStore, NewJob, time::Duration, time::macros::datetime};
+//! use leasehold::{JobStore, NewJob, time::Duration};
 //! use leasehold_sqlite::SqliteStore;
+//! use time::macros::datetime;
 //!
 //! let dir = std::env::temp_dir().join(format!("leasehold-doc-{}", std::process::id()));
 //! std::fs::create_dir_all(&dir).unwrap();
@@ -50,6 +53,7 @@
 
 mod bulk;
 mod connect;
+mod enqueue;
 mod error;
 mod options;
 mod row;

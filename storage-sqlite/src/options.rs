@@ -57,10 +57,10 @@ impl Synchronous {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SqliteStoreOptions {
     target: Target,
-    synchronous: Synchronous,
+    pub(crate) synchronous: Synchronous,
     busy_timeout: Duration,
-    read_connections: u32,
-    max_batch: usize,
+    pub(crate) read_connections: u32,
+    pub(crate) max_batch: usize,
 }
 
 impl SqliteStoreOptions {
@@ -136,18 +136,6 @@ impl SqliteStoreOptions {
             .busy_timeout(self.busy_timeout)
             .foreign_keys(true)
             .synchronous(self.synchronous.to_sqlx()))
-    }
-
-    pub(crate) fn synchronous_mode(&self) -> Synchronous {
-        self.synchronous
-    }
-
-    pub(crate) fn read_connections_value(&self) -> u32 {
-        self.read_connections
-    }
-
-    pub(crate) fn max_batch_value(&self) -> usize {
-        self.max_batch
     }
 
     /// The busy timeout in whole milliseconds, as `PRAGMA busy_timeout` reads it.

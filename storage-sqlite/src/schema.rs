@@ -4,20 +4,17 @@
 //! `_leasehold_migrations`, so an application's own sqlx migrations never collide with
 //! them. A database is refused, before anything in it changes, when it holds tables
 //! but no leasehold schema (another application's database) or has applied a
-//! migration this build does not know (written by a newer leasehold-sqlite).
-
-use std::collections::BTreeSet;
+//! migration this build does not know (written by a newer leasehold-sqlite): the
+//! verdict is `leasehold_sql::schema`'s, the reading of tables and versions is here.
 
 use leasehold::StoreError;
+use leasehold_sql::schema::{Home, MIGRATIONS_TABLE};
 use sqlx::migrate::{MigrateError, Migrator};
 use sqlx::{Connection, Row, SqliteConnection};
 
 use crate::error::store_error;
 use crate::options::Synchronous;
 use crate::sql;
-
-/// The table that records which migrations a database has applied.
-pub(crate) const MIGRATIONS_TABLE: &str = "_leasehold_migrations";
 
 /// The embedded migrations, recorded in [`MIGRATIONS_TABLE`].
 pub(crate) fn migrator() -> Migrator {
@@ -71,6 +68,12 @@ async fn journal_mode(conn: &mut SqliteConnection) -> Result<String, StoreError>
     Ok(mode.to_ascii_lowercase())
 }
 
+/// Where the store's tables live, as messages name it, and what this build migrates.
+fn home() -> Home {
+    let known = migrator().iter().map(|m| m.version).collect::<Vec<_>>();
+    Home::new("leasehold-sqlite", "database", "a database file", known)
+}
+
 /// Refuses a database that holds tables but no leasehold schema, or that applied a
 /// migration this build does not know.
 async fn check_compatible(conn: &mut SqliteConnection) -> Result<(), StoreError> {
@@ -78,45 +81,20 @@ async fn check_compatible(conn: &mut SqliteConnection) -> Result<(), StoreError>
         .fetch_all(&mut *conn)
         .await
         .map_err(store_error)?;
-    if tables.is_empty() {
-        return Ok(());
-    }
-    if !tables.iter().any(|t| t == MIGRATIONS_TABLE) {
-        return Err(StoreError::Incompatible(format!(
-            "not a leasehold database: it holds tables ({}) but no {MIGRATIONS_TABLE} table; \
-             give leasehold a database file of its own",
-            tables.join(", ")
-        )));
-    }
-    let applied: Vec<i64> = sqlx::query_scalar(sql::APPLIED_MIGRATIONS)
-        .fetch_all(&mut *conn)
-        .await
-        .map_err(store_error)?;
-    let known: BTreeSet<i64> = migrator().iter().map(|m| m.version).collect();
-    if let Some(newer) = applied.iter().filter(|v| !known.contains(v)).max() {
-        return Err(newer_schema(*newer, &known));
-    }
-    Ok(())
-}
-
-fn newer_schema(version: i64, known: &BTreeSet<i64>) -> StoreError {
-    StoreError::Incompatible(format!(
-        "the database has schema version {version}, written by a newer leasehold-sqlite; \
-         this build knows versions up to {}: upgrade leasehold-sqlite or use another database",
-        known.last().copied().unwrap_or(0)
-    ))
+    let applied = move || async move {
+        sqlx::query_scalar(sql::APPLIED_MIGRATIONS)
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(store_error)
+    };
+    home().check(&tables, applied).await
 }
 
 fn migrate_error(error: MigrateError) -> StoreError {
     match error {
         MigrateError::Execute(error) => store_error(error),
-        MigrateError::VersionMissing(version) => {
-            newer_schema(version, &migrator().iter().map(|m| m.version).collect())
-        }
-        MigrateError::VersionMismatch(version) => StoreError::Incompatible(format!(
-            "schema migration {version} of this database differs from this build's: \
-             it was written by a different leasehold-sqlite"
-        )),
+        MigrateError::VersionMissing(version) => home().newer(version),
+        MigrateError::VersionMismatch(version) => home().mismatch(version),
         MigrateError::Dirty(version) => StoreError::Incompatible(format!(
             "schema migration {version} of this database failed part-way; restore a backup"
         )),

@@ -48,11 +48,11 @@ pub(crate) const HEARTBEAT_BULK: &str = include_str!("sql/heartbeat_bulk.sql");
 pub(crate) const JOB_BY_UNIQUE_KEY: &str = include_str!("sql/job_by_unique_key.sql");
 /// `sql/journal_mode_wal.sql`: Turns the database file to write-ahead logging; answers the journal mode in force.
 pub(crate) const JOURNAL_MODE_WAL: &str = include_str!("sql/journal_mode_wal.sql");
-/// `sql/lease_state.sql`: The stored state and lease token of job ?1.
+/// `sql/lease_state.sql`: The id, stored state and lease token of job ?1.
 pub(crate) const LEASE_STATE: &str = include_str!("sql/lease_state.sql");
 /// `sql/list.sql`: Jobs by filter, in id order. ?1 queue, ?2 kind, ?3 stored state ('pending': scheduled
 /// or available; NULL: any); ?4 = 1 only due rows (run_at <= ?5), 0 only later ones,
-/// NULL either; ?6 limit (-1: none).
+/// NULL either; ?6 limit (NULL: none).
 pub(crate) const LIST: &str = include_str!("sql/list.sql");
 /// `sql/next_due.sql`: The earliest pending run_at or running lease_until of the queues in the JSON array
 /// ?1, or NULL.

@@ -1,91 +1,52 @@
 //! The SQL as SQL: no statement reads the database clock, and the hot statements are
 //! served by indexes.
 
-use std::path::Path;
-
+use leasehold_sql::testing::{
+    self, all_sql_files, assert_no_clock_reads, assert_one_statement_each, statement_files,
+};
 use sqlx::sqlite::SqliteArguments;
 use sqlx::{Arguments, AssertSqlSafe, Row};
 
 use super::*;
 
-/// Words that read the database's clock wherever they appear.
-const CLOCK_WORDS: &[&str] = &[
-    "now",
-    "current_timestamp",
-    "current_date",
-    "current_time",
-    "unixepoch",
-    "julianday",
-];
+/// Words that read the database's clock wherever they appear, beyond the standard's.
+const CLOCK_WORDS: &[&str] = &["unixepoch", "julianday"];
 /// SQLite's date and time functions: they read the clock when given 'now' or nothing.
 const CLOCK_FUNCTIONS: &[&str] = &["date", "time", "datetime", "strftime", "timediff"];
 
-/// The `.sql` files under `dir` of this crate, with their text.
-fn sql_files(dir: &str) -> Vec<(String, String)> {
-    leasehold::testing::sql::sql_files(&Path::new(env!("CARGO_MANIFEST_DIR")).join(dir))
-}
-
 /// The clock-reading words in `sql`, comments included.
 fn clock_reads(sql: &str) -> Vec<String> {
-    leasehold::testing::sql::clock_reads(sql, CLOCK_WORDS, CLOCK_FUNCTIONS)
+    testing::clock_reads(sql, CLOCK_WORDS, CLOCK_FUNCTIONS)
 }
 
 #[test]
 fn the_clock_check_catches_every_way_to_read_the_clock() {
-    for sql in [
-        "SELECT now()",
-        "UPDATE jobs SET finished_at = CURRENT_TIMESTAMP",
+    let sqlite_reads = [
         "SELECT unixepoch('subsec')",
         "SELECT julianday('now')",
         "SELECT strftime('%s')",
         "SELECT datetime ('now')",
-        "SELECT 1 -- 'now'",
-    ] {
-        assert!(!clock_reads(sql).is_empty(), "{sql}");
-    }
-    assert!(clock_reads("SELECT run_at, time_of FROM jobs -- the time given").is_empty());
+    ];
+
+    testing::assert_catches_clock_reads(
+        clock_reads,
+        &sqlite_reads,
+        "SELECT run_at, time_of FROM jobs -- the time given",
+    );
 }
 
 #[test]
 fn no_sql_file_reads_the_database_clock() {
-    let files: Vec<_> = sql_files("src/sql")
-        .into_iter()
-        .chain(sql_files("migrations"))
-        .collect();
+    let files = all_sql_files(env!("CARGO_MANIFEST_DIR"));
 
-    let offenders: Vec<String> = files
-        .iter()
-        .filter_map(|(path, text)| {
-            let reads = clock_reads(text);
-            (!reads.is_empty()).then(|| format!("{path}: {reads:?}"))
-        })
-        .collect();
-
-    assert!(files.len() > 10, "the SQL files were found");
-    assert!(
-        offenders.is_empty(),
-        "SQL reads the database clock: {offenders:#?}"
-    );
+    assert_no_clock_reads(&files, 10, clock_reads, |_| false);
 }
 
 #[test]
 fn every_sql_file_is_one_statement_in_use() {
-    let files = sql_files("src/sql");
+    let files = statement_files(env!("CARGO_MANIFEST_DIR"));
 
-    assert_eq!(
-        files.len(),
-        ALL.len(),
-        "every file in src/sql has a constant in sql.rs"
-    );
-    for (name, text) in ALL {
-        let code: String = text
-            .lines()
-            .filter(|line| !line.trim_start().starts_with("--"))
-            .collect::<Vec<_>>()
-            .join("\n");
-        let statements = code.split(';').filter(|s| !s.trim().is_empty()).count();
-        assert_eq!(statements, 1, "{name} holds one statement");
-    }
+    assert_one_statement_each(files.len(), ALL);
 }
 
 /// The query plan of `statement` with `arguments`, one detail line per step.
@@ -198,19 +159,8 @@ fn hot_statements_never_scan_a_table() {
             ));
         }
 
-        for (name, plan) in &plans {
-            eprintln!("{name}: {plan:?}");
-            assert!(
-                !plan.iter().any(|detail| is_full_scan(detail)),
-                "{name} scans a whole table: {plan:#?}"
-            );
-        }
+        testing::assert_plans_use_indexes(&plans, is_full_scan);
         let claim = &plans[0].1;
-        assert!(
-            claim.iter().any(|d| d.contains("jobs_ready"))
-                && claim.iter().any(|d| d.contains("jobs_leased")),
-            "the claim reads the ready and leased indexes: {claim:#?}"
-        );
         // The ready arm (the backlog) is read in claim order and stops at the limit;
         // only the arm of expired leases (few) may be sorted.
         let ready_arm = claim

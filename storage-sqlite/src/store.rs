@@ -8,26 +8,24 @@ use leasehold::{
     Enqueued, HeartbeatStatus, JobFilter, JobId, JobRecord, JobState, JobStore, Lease, NewJob,
     StoreError, async_trait,
 };
-use sqlx::{Row, SqliteConnection, SqlitePool};
+use leasehold_sql::enqueue::single;
+use leasehold_sql::filter::{count_params, list_params, sql_limit};
+use leasehold_sql::prune;
+use leasehold_sql::row::{job_record, micros, schedule_record, time_of};
+use sqlx::SqlitePool;
 
 use crate::error::store_error;
-use crate::row::{
-    id_blob, job_record, micros, schedule_record, sql_limit, stored_state_filter, time_of,
-};
+use crate::row::{Row, bind, id_blob};
 use crate::sql;
 use crate::transition::cancel::Cancel;
 use crate::transition::claim::Claim;
-use crate::transition::enqueue::{Enqueue, enqueue};
+use crate::transition::enqueue::Enqueue;
 use crate::transition::lease_writes::{Complete, Fail, Heartbeat, Release, Retry};
 use crate::transition::prune::Prune;
 use crate::transition::schedules::{
     FireSchedule, PauseSchedule, RemoveSchedule, ResumeSchedule, UpsertSchedule,
 };
 use crate::writer::Writer;
-
-/// How many jobs one prune transaction deletes at most: small batches keep the write
-/// lock short, so workers' heartbeats and completions slip in between.
-const PRUNE_BATCH: usize = 500;
 
 /// A [`JobStore`] on a SQLite database file (or in memory); clones share the
 /// connections.
@@ -60,58 +58,22 @@ impl fmt::Debug for SqliteStore {
 }
 
 impl SqliteStore {
-    /// Enqueues `jobs` inside the caller's own transaction on the same database file,
-    /// so the jobs exist if and only if that transaction commits (the transactional
-    /// outbox: a job for every order row, never one without the other).
-    ///
-    /// `conn` is any connection to this store's database, typically inside
-    /// `pool.begin()`; it holds the write lock until it commits, so keep the
-    /// transaction short: the store's own writes wait for it (up to the busy timeout).
-    /// Workers see the jobs at their next poll once the transaction commits.
-    ///
-    /// ```no_run
-    /// # async fn example(store: leasehold_sqlite::SqliteStore, pool: sqlx::SqlitePool)
-    /// # -> Result<(), Box<dyn std::error::Error>> {
-    /// use leasehold::{Clock, NewJob, SystemClock};
-    ///
-    /// let now = SystemClock.now();
-    /// let mut tx = pool.begin().await?;
-    /// sqlx::query("INSERT INTO orders (id) VALUES (42)").execute(&mut *tx).await?;
-    /// let job = NewJob::new("ship_order", serde_json::json!({"order": 42}), now)?;
-    /// leasehold_sqlite::SqliteStore::enqueue_in(&mut tx, vec![job], now).await?;
-    /// tx.commit().await?; // the order and its job, or neither
-    /// # Ok(())
-    /// # }
-    /// ```
-    ///
-    /// # Errors
-    ///
-    /// As [`JobStore::enqueue_many`]; roll the transaction back on an error, since
-    /// some of the jobs may have been written in it.
-    pub async fn enqueue_in(
-        conn: &mut SqliteConnection,
-        jobs: Vec<NewJob>,
-        now: OffsetDateTime,
-    ) -> Result<Vec<Enqueued>, StoreError> {
-        enqueue(conn, &jobs, now).await
+    /// Closes the store's connections, for this handle and every clone, once the
+    /// calls in flight finish; later calls fail. The last connection to close
+    /// checkpoints the write-ahead log into the database file.
+    pub async fn close(&self) {
+        self.reader.close().await;
+        self.writer_pool.close().await;
+    }
+
+    /// The pool that serves reads (for inspection and tests).
+    pub fn read_pool(&self) -> &SqlitePool {
+        &self.reader
     }
 }
 
 fn queues_json(queues: &[String]) -> Result<String, StoreError> {
     serde_json::to_string(queues).map_err(StoreError::backend)
-}
-
-/// The filter's parameters for `list.sql` and `count.sql`:
-/// queue, kind, stored state, due test.
-fn filter_params(filter: &JobFilter) -> (Option<&str>, Option<&str>, Option<&str>, Option<bool>) {
-    let (state, due) = match filter.state {
-        Some(state) => {
-            let (stored, due) = stored_state_filter(state);
-            (Some(stored), due)
-        }
-        None => (None, None),
-    };
-    (filter.queue.as_deref(), filter.kind.as_deref(), state, due)
 }
 
 // Each write builds its transition (a struct of `crate::transition`, whose `apply` runs
@@ -121,12 +83,7 @@ impl JobStore for SqliteStore {
     async fn enqueue(&self, job: NewJob, now: OffsetDateTime) -> Result<Enqueued, StoreError> {
         let id = job.id;
         let jobs = vec![job];
-        let answers = self.writer.call(Enqueue { jobs, now }).await?;
-        // An enqueue answers each of its jobs.
-        answers
-            .into_iter()
-            .next()
-            .ok_or_else(|| StoreError::backend(format!("the enqueue of job {id} answered nothing")))
+        single(self.writer.call(Enqueue { jobs, now }).await?, id)
     }
 
     async fn enqueue_many(
@@ -224,7 +181,7 @@ impl JobStore for SqliteStore {
             .fetch_optional(&self.reader)
             .await
             .map_err(store_error)?;
-        row.map(|row| job_record(&row, now)).transpose()
+        row.map(|row| job_record(&Row(&row), now)).transpose()
     }
 
     async fn list(
@@ -232,31 +189,18 @@ impl JobStore for SqliteStore {
         filter: &JobFilter,
         now: OffsetDateTime,
     ) -> Result<Vec<JobRecord>, StoreError> {
-        let (queue, kind, state, due) = filter_params(filter);
-        let limit = filter.limit.map_or(-1, sql_limit);
-        let rows = sqlx::query(sql::LIST)
-            .bind(queue)
-            .bind(kind)
-            .bind(state)
-            .bind(due)
-            .bind(micros(now))
-            .bind(limit)
+        let rows = bind(sqlx::query(sql::LIST), list_params(filter, now))
             .fetch_all(&self.reader)
             .await
             .map_err(store_error)?;
-        rows.iter().map(|row| job_record(row, now)).collect()
+        rows.iter().map(|row| job_record(&Row(row), now)).collect()
     }
 
     async fn count(&self, filter: &JobFilter, now: OffsetDateTime) -> Result<u64, StoreError> {
-        let (queue, kind, state, due) = filter_params(filter);
-        let count: i64 = sqlx::query_scalar(sql::COUNT)
-            .bind(queue)
-            .bind(kind)
-            .bind(state)
-            .bind(due)
-            .bind(micros(now))
+        let count: i64 = bind(sqlx::query(sql::COUNT), count_params(filter, now))
             .fetch_one(&self.reader)
             .await
+            .and_then(|row| sqlx::Row::try_get(&row, 0))
             .map_err(store_error)?;
         u64::try_from(count).map_err(|_| StoreError::backend(format!("negative count {count}")))
     }
@@ -265,32 +209,25 @@ impl JobStore for SqliteStore {
         if queues.is_empty() {
             return Ok(None);
         }
-        let row = sqlx::query(sql::NEXT_DUE)
+        let due: Option<i64> = sqlx::query_scalar(sql::NEXT_DUE)
             .bind(queues_json(queues)?)
             .fetch_one(&self.reader)
             .await
             .map_err(store_error)?;
-        let due: Option<i64> = row.try_get(0).map_err(store_error)?;
         due.map(|t| time_of(t, "next due time")).transpose()
     }
 
     async fn prune(&self, before: OffsetDateTime, limit: usize) -> Result<u64, StoreError> {
-        let mut deleted = 0u64;
-        let mut remaining = limit;
-        while remaining > 0 {
-            let batch = remaining.min(PRUNE_BATCH);
-            let prune = Prune {
-                before,
-                limit: batch,
-            };
-            let pruned = self.writer.call(prune).await?;
-            deleted += pruned;
-            if pruned < u64::try_from(batch).unwrap_or(u64::MAX) {
-                break;
-            }
-            remaining -= batch;
-        }
-        Ok(deleted)
+        // A transaction per batch, so the write lock is released in between.
+        prune::in_batches(limit, async |batch| {
+            self.writer
+                .call(Prune {
+                    before,
+                    limit: batch,
+                })
+                .await
+        })
+        .await
     }
 
     async fn upsert_schedule(
@@ -313,7 +250,7 @@ impl JobStore for SqliteStore {
             .fetch_optional(&self.reader)
             .await
             .map_err(store_error)?;
-        row.map(|row| schedule_record(&row)).transpose()
+        row.map(|row| schedule_record(&Row(&row))).transpose()
     }
 
     async fn list_schedules(&self) -> Result<Vec<ScheduleRecord>, StoreError> {
@@ -321,7 +258,7 @@ impl JobStore for SqliteStore {
             .fetch_all(&self.reader)
             .await
             .map_err(store_error)?;
-        rows.iter().map(schedule_record).collect()
+        rows.iter().map(|row| schedule_record(&Row(row))).collect()
     }
 
     async fn due_schedules(
@@ -335,7 +272,7 @@ impl JobStore for SqliteStore {
             .fetch_all(&self.reader)
             .await
             .map_err(store_error)?;
-        rows.iter().map(schedule_record).collect()
+        rows.iter().map(|row| schedule_record(&Row(row))).collect()
     }
 
     async fn fire_schedule(

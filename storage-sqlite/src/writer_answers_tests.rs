@@ -117,7 +117,7 @@ fn completions_in_one_group_finish_once_each() {
         let completed: i64 = sqlx::query_scalar(
             "SELECT count(*) FROM jobs WHERE state = 'completed' AND finished_at = ?1",
         )
-        .bind(crate::row::micros(t(2)))
+        .bind(leasehold_sql::row::micros(t(2)))
         .fetch_one(&pool)
         .await
         .unwrap();

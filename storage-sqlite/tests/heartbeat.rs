@@ -2,20 +2,14 @@
 //! lease, in order, as the contract says.
 
 use leasehold::testing::conformance::t;
-use leasehold::{HeartbeatStatus, JobId, JobStore, Lease, NewJob};
+use leasehold::{HeartbeatStatus, JobId, JobStore, Lease};
+use leasehold_sql::testing::claimed;
 use leasehold_sqlite::SqliteStore;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_heartbeat_of_many_leases_answers_each_in_order() {
     let store = SqliteStore::connect("sqlite::memory:").await.unwrap();
-    let jobs: Vec<NewJob> = (0..4)
-        .map(|_| NewJob::new("k", serde_json::json!({}), t(0)).unwrap())
-        .collect();
-    store.enqueue_many(jobs, t(0)).await.unwrap();
-    let claimed = store
-        .claim(&["default".to_owned()], 4, "w", t(0), t(60))
-        .await
-        .unwrap();
+    let claimed = claimed(&store, 4, t(0), t(60)).await;
     let leases: Vec<Lease> = claimed.iter().map(|j| j.lease()).collect();
     store.cancel(leases[1].job_id, t(1)).await.unwrap();
     store.complete(leases[2], t(1)).await.unwrap();

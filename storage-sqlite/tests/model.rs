@@ -5,18 +5,12 @@ use std::sync::Arc;
 
 use leasehold::JobStore;
 use leasehold::testing::model;
+use leasehold_sql::testing::proptest_cases;
 use leasehold_sqlite::SqliteStore;
 use proptest::prelude::*;
 
-fn cases() -> u32 {
-    std::env::var("PROPTEST_CASES")
-        .ok()
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(128)
-}
-
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(cases()))]
+    #![proptest_config(ProptestConfig::with_cases(proptest_cases(128)))]
 
     #[test]
     fn sqlite_store_matches_the_model(ops in model::operations(60)) {

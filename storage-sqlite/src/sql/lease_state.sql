@@ -1,4 +1,4 @@
--- The stored state and lease token of job ?1.
-SELECT state, lease_token
+-- The id, stored state and lease token of job ?1.
+SELECT id, state, lease_token
 FROM jobs
 WHERE id = ?1

@@ -3,10 +3,11 @@
 
 use leasehold::time::OffsetDateTime;
 use leasehold::{JobId, JobRecord, StoreError};
+use leasehold_sql::row::{job_record, micros};
 use sqlx::SqliteConnection;
 
 use crate::error::store_error;
-use crate::row::{id_blob, job_record, micros};
+use crate::row::{Row, id_blob};
 use crate::sql;
 use crate::transition::{Call, Request, Transition};
 
@@ -42,6 +43,6 @@ impl Transition for Cancel {
                 .map_err(store_error)?
                 .ok_or(StoreError::NotFound(self.id))?,
         };
-        job_record(&row, self.now)
+        job_record(&Row(&row), self.now)
     }
 }

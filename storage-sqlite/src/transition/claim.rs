@@ -3,11 +3,13 @@
 
 use leasehold::time::OffsetDateTime;
 use leasehold::{JobRecord, StoreError};
+use leasehold_sql::filter::sql_limit;
+use leasehold_sql::row::{job_record, micros};
 use sqlx::SqliteConnection;
 use sqlx::sqlite::SqliteRow;
 
 use crate::error::store_error;
-use crate::row::{job_record, micros, sql_limit};
+use crate::row::Row;
 use crate::sql;
 use crate::transition::{Call, Request, Transition};
 
@@ -62,7 +64,7 @@ impl Transition for Claim {
             .map_err(store_error)?;
         let mut jobs = rows
             .iter()
-            .map(|row| job_record(row, self.now))
+            .map(|row| job_record(&Row(row), self.now))
             .collect::<Result<Vec<_>, _>>()?;
         // RETURNING comes in no particular order.
         jobs.sort_by_key(|job| (job.priority, job.run_at, job.id));

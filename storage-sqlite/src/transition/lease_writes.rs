@@ -7,11 +7,13 @@ use std::collections::HashSet;
 
 use leasehold::time::OffsetDateTime;
 use leasehold::{HeartbeatStatus, JobId, JobState, Lease, StoreError};
+use leasehold_sql::lease::{LeaseState, lease, not_extended, not_written, written};
+use leasehold_sql::row::{job_state, micros};
 use sqlx::sqlite::SqliteArguments;
-use sqlx::{Row, Sqlite, SqliteConnection};
+use sqlx::{Sqlite, SqliteConnection};
 
 use crate::error::store_error;
-use crate::row::{counter, id_blob, job_id, micros, state_of};
+use crate::row::{Row, id_blob};
 use crate::sql;
 use crate::transition::{Call, Request, Transition};
 
@@ -55,12 +57,7 @@ impl Transition for Heartbeat {
             let answer = if extended.contains(lease) {
                 HeartbeatStatus::Extended
             } else {
-                match lease_state(conn, lease.job_id).await? {
-                    Some((state, token)) if state == "cancelled" && token == lease.token => {
-                        HeartbeatStatus::Cancelled
-                    }
-                    _ => HeartbeatStatus::Lost,
-                }
+                not_extended(*lease, lease_state(conn, lease.job_id).await?.as_ref())
             };
             answers.push(answer);
         }
@@ -85,19 +82,7 @@ async fn heartbeat_bulk(
         .fetch_all(&mut *conn)
         .await
         .map_err(store_error)?;
-    extended
-        .iter()
-        .map(|row| {
-            let token = counter(
-                row.try_get("lease_token").map_err(store_error)?,
-                "lease_token",
-            )?;
-            Ok(Lease {
-                job_id: job_id(row)?,
-                token,
-            })
-        })
-        .collect()
+    extended.iter().map(|row| lease(&Row(row))).collect()
 }
 
 /// `complete`: the job under `lease` succeeded at `now`. The writer runs the
@@ -116,13 +101,13 @@ impl Transition for Complete {
     }
 
     async fn apply(&self, conn: &mut SqliteConnection) -> Result<(), StoreError> {
-        let written = fenced(sql::COMPLETE, &self.lease)
+        let rows = fenced(sql::COMPLETE, &self.lease)
             .bind(micros(self.now))
             .execute(&mut *conn)
             .await
             .map_err(store_error)?
             .rows_affected();
-        check_fenced(conn, self.lease, written).await
+        written(rows, || lease_lost_or_not_found(conn, self.lease)).await
     }
 }
 
@@ -152,12 +137,10 @@ impl Transition for Retry {
             .fetch_optional(&mut *conn)
             .await
             .map_err(store_error)?;
-        let Some(row) = row else {
-            return Err(lease_lost_or_not_found(conn, self.lease).await);
-        };
-        let stored: String = row.try_get("state").map_err(store_error)?;
-        let run_at: i64 = row.try_get("run_at").map_err(store_error)?;
-        state_of(&stored, run_at, micros(self.now))
+        match row {
+            Some(row) => job_state(&Row(&row), self.now),
+            None => Err(lease_lost_or_not_found(conn, self.lease).await),
+        }
     }
 }
 
@@ -177,14 +160,14 @@ impl Transition for Fail {
     }
 
     async fn apply(&self, conn: &mut SqliteConnection) -> Result<(), StoreError> {
-        let written = fenced(sql::FAIL, &self.lease)
+        let rows = fenced(sql::FAIL, &self.lease)
             .bind(self.error.as_str())
             .bind(micros(self.now))
             .execute(&mut *conn)
             .await
             .map_err(store_error)?
             .rows_affected();
-        check_fenced(conn, self.lease, written).await
+        written(rows, || lease_lost_or_not_found(conn, self.lease)).await
     }
 }
 
@@ -205,14 +188,14 @@ impl Transition for Release {
     }
 
     async fn apply(&self, conn: &mut SqliteConnection) -> Result<(), StoreError> {
-        let written = fenced(sql::RELEASE, &self.lease)
+        let rows = fenced(sql::RELEASE, &self.lease)
             .bind(micros(self.run_at))
             .bind(micros(self.now))
             .execute(&mut *conn)
             .await
             .map_err(store_error)?
             .rows_affected();
-        check_fenced(conn, self.lease, written).await
+        written(rows, || lease_lost_or_not_found(conn, self.lease)).await
     }
 }
 
@@ -226,46 +209,24 @@ fn fenced<'q>(
         .bind(i64::from(lease.token))
 }
 
-/// `Ok` when a fenced statement wrote its row, else why it did not.
-async fn check_fenced(
-    conn: &mut SqliteConnection,
-    lease: Lease,
-    written: u64,
-) -> Result<(), StoreError> {
-    if written > 0 {
-        Ok(())
-    } else {
-        Err(lease_lost_or_not_found(conn, lease).await)
-    }
-}
-
 /// Why a fenced write matched no row: the job is unknown, or the lease is not its
 /// live one.
 async fn lease_lost_or_not_found(conn: &mut SqliteConnection, lease: Lease) -> StoreError {
     match lease_state(conn, lease.job_id).await {
-        Ok(Some(_)) => StoreError::LeaseLost(lease),
-        Ok(None) => StoreError::NotFound(lease.job_id),
+        Ok(stored) => not_written(lease, stored.as_ref()),
         Err(error) => error,
     }
 }
 
-/// The stored state and lease token of job `id`.
+/// The stored state and lease token of job `id`, if it exists.
 async fn lease_state(
     conn: &mut SqliteConnection,
     id: JobId,
-) -> Result<Option<(String, u32)>, StoreError> {
+) -> Result<Option<LeaseState>, StoreError> {
     let row = sqlx::query(sql::LEASE_STATE)
         .bind(id_blob(id))
         .fetch_optional(&mut *conn)
         .await
         .map_err(store_error)?;
-    row.map(|row| {
-        let state: String = row.try_get("state").map_err(store_error)?;
-        let token = counter(
-            row.try_get("lease_token").map_err(store_error)?,
-            "lease_token",
-        )?;
-        Ok((state, token))
-    })
-    .transpose()
+    row.map(|row| LeaseState::read(&Row(&row))).transpose()
 }

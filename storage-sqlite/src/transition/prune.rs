@@ -2,10 +2,11 @@
 
 use leasehold::StoreError;
 use leasehold::time::OffsetDateTime;
+use leasehold_sql::filter::sql_limit;
+use leasehold_sql::row::micros;
 use sqlx::SqliteConnection;
 
 use crate::error::store_error;
-use crate::row::{micros, sql_limit};
 use crate::sql;
 use crate::transition::{Call, Request, Transition};
 

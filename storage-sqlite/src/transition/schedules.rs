@@ -5,12 +5,14 @@
 use leasehold::schedule::{NewSchedule, ScheduleRecord};
 use leasehold::time::OffsetDateTime;
 use leasehold::{Enqueued, NewJob, StoreError};
+use leasehold_sql::row::{micros, schedule_record};
+use leasehold_sql::schedule::{advance_params, not_advanced, stored, upsert_params};
 use sqlx::SqliteConnection;
 
+use crate::enqueue::enqueue;
 use crate::error::store_error;
-use crate::row::{micros, schedule_record};
+use crate::row::{Row, bind};
 use crate::sql;
-use crate::transition::enqueue::enqueue;
 use crate::transition::{Call, Request, Transition};
 
 /// `upsert_schedule`: stores `schedule` by name, next due at `next_fire_at`.
@@ -32,22 +34,12 @@ impl Transition for UpsertSchedule {
     }
 
     async fn apply(&self, conn: &mut SqliteConnection) -> Result<ScheduleRecord, StoreError> {
-        let schedule = &self.schedule;
-        let row = sqlx::query(sql::UPSERT_SCHEDULE)
-            .bind(schedule.name.as_str())
-            .bind(to_json(&schedule.spec)?)
-            .bind(schedule.kind.as_str())
-            .bind(schedule.payload.to_string())
-            .bind(schedule.queue.as_str())
-            .bind(i64::from(schedule.priority))
-            .bind(i64::from(schedule.max_attempts))
-            .bind(to_json(&schedule.missed)?)
-            .bind(self.next_fire_at.map(micros))
-            .bind(micros(self.now))
+        let params = upsert_params(&self.schedule, self.next_fire_at, self.now)?;
+        let row = bind(sqlx::query(sql::UPSERT_SCHEDULE), params)
             .fetch_one(&mut *conn)
             .await
             .map_err(store_error)?;
-        schedule_record(&row)
+        schedule_record(&Row(&row))
     }
 }
 
@@ -81,11 +73,8 @@ impl Transition for FireSchedule {
 
     async fn apply(&self, conn: &mut SqliteConnection) -> Result<Vec<Enqueued>, StoreError> {
         let name = self.name.as_str();
-        let advanced = sqlx::query(sql::ADVANCE_SCHEDULE)
-            .bind(name)
-            .bind(micros(self.slot))
-            .bind(self.next.map(micros))
-            .bind(micros(self.now))
+        let params = advance_params(name, self.slot, self.next, self.now);
+        let advanced = bind(sqlx::query(sql::ADVANCE_SCHEDULE), params)
             .execute(&mut *conn)
             .await
             .map_err(store_error)?
@@ -93,10 +82,7 @@ impl Transition for FireSchedule {
         if advanced == 0 {
             // An unknown schedule answers ScheduleNotFound rather than a conflict.
             stored_schedule(conn, name).await?;
-            return Err(StoreError::Conflict(format!(
-                "schedule {name:?} is no longer due at {}",
-                self.slot
-            )));
+            return Err(not_advanced(name, self.slot));
         }
         enqueue(conn, &self.jobs, self.now).await
     }
@@ -181,10 +167,6 @@ impl Transition for RemoveSchedule {
     }
 }
 
-fn to_json<T: serde::Serialize>(value: &T) -> Result<String, StoreError> {
-    serde_json::to_string(value).map_err(StoreError::backend)
-}
-
 /// The schedule named `name` as stored now, or `ScheduleNotFound`.
 async fn stored_schedule(
     conn: &mut SqliteConnection,
@@ -194,7 +176,6 @@ async fn stored_schedule(
         .bind(name)
         .fetch_optional(&mut *conn)
         .await
-        .map_err(store_error)?
-        .ok_or_else(|| StoreError::ScheduleNotFound(name.to_owned()))?;
-    schedule_record(&row)
+        .map_err(store_error)?;
+    stored(name, row.as_ref().map(Row))
 }

@@ -2,9 +2,20 @@
 //! caller's change commits.
 
 use leasehold::testing::conformance::t;
-use leasehold::{JobFilter, JobStore, NewJob};
+use leasehold::{EnqueueOptions, Job, JobFilter, JobStore, NewJob};
+use leasehold_sql::TransactionalEnqueue;
 use leasehold_sqlite::{SqliteStore, SqliteStoreOptions};
+use serde::{Deserialize, Serialize};
 use sqlx::sqlite::SqlitePoolOptions;
+
+#[derive(Serialize, Deserialize)]
+struct ShipOrder {
+    order: i64,
+}
+
+impl Job for ShipOrder {
+    const KIND: &'static str = "ship_order";
+}
 
 async fn setup() -> (tempfile::TempDir, SqliteStore, sqlx::SqlitePool) {
     let dir = tempfile::tempdir().unwrap();
@@ -31,22 +42,26 @@ fn ship(order: i64) -> NewJob {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_job_enqueued_in_a_committed_transaction_exists() {
     let (_dir, store, pool) = setup().await;
-    let job = ship(1);
 
     let mut tx = pool.begin().await.unwrap();
     sqlx::query("INSERT INTO orders (id) VALUES (1)")
         .execute(&mut *tx)
         .await
         .unwrap();
-    let enqueued = SqliteStore::enqueue_in(&mut tx, vec![job.clone()], t(0))
+    let enqueued = store
+        .enqueue_in(
+            &mut tx,
+            &ShipOrder { order: 1 },
+            EnqueueOptions::new(),
+            t(0),
+        )
         .await
         .unwrap();
     tx.commit().await.unwrap();
 
-    assert_eq!(enqueued.len(), 1);
-    assert!(!enqueued[0].duplicate);
-    let stored = store.get(job.id, t(0)).await.unwrap().unwrap();
-    assert_eq!(stored.payload, job.payload);
+    assert!(!enqueued.duplicate, "the one job is answered, stored anew");
+    let stored = store.get(enqueued.job.id, t(0)).await.unwrap().unwrap();
+    assert_eq!(stored.payload, serde_json::json!({ "order": 1 }));
     let claimed = store
         .claim(&["default".to_owned()], 10, "w", t(0), t(30))
         .await
@@ -57,14 +72,26 @@ async fn a_job_enqueued_in_a_committed_transaction_exists() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_job_enqueued_in_a_rolled_back_transaction_never_exists() {
     let (_dir, store, pool) = setup().await;
-    let jobs = vec![ship(2), ship(3).unique_key("order:3")];
+    let keyed = EnqueueOptions::new().unique_key("order:3");
 
     let mut tx = pool.begin().await.unwrap();
     sqlx::query("INSERT INTO orders (id) VALUES (2)")
         .execute(&mut *tx)
         .await
         .unwrap();
-    SqliteStore::enqueue_in(&mut tx, jobs, t(0)).await.unwrap();
+    store
+        .enqueue_in(
+            &mut tx,
+            &ShipOrder { order: 2 },
+            EnqueueOptions::new(),
+            t(0),
+        )
+        .await
+        .unwrap();
+    store
+        .enqueue_in(&mut tx, &ShipOrder { order: 3 }, keyed, t(0))
+        .await
+        .unwrap();
     tx.rollback().await.unwrap();
 
     assert_eq!(store.count(&JobFilter::all(), t(0)).await.unwrap(), 0);
@@ -78,4 +105,21 @@ async fn a_job_enqueued_in_a_rolled_back_transaction_never_exists() {
         .await
         .unwrap();
     assert!(!again.duplicate, "the rolled-back job holds no unique key");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jobs_built_already_enqueue_in_the_callers_transaction_too() {
+    let (_dir, store, pool) = setup().await;
+    let job = ship(4);
+
+    let mut tx = pool.begin().await.unwrap();
+    let enqueued = store
+        .enqueue_many_new_in(&mut tx, vec![job.clone()], t(0))
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+
+    assert_eq!(enqueued.len(), 1);
+    let stored = store.get(job.id, t(0)).await.unwrap().unwrap();
+    assert_eq!(stored.payload, job.payload);
 }

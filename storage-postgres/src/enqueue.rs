@@ -1,0 +1,206 @@
+//! Enqueueing on a connection: [`insert_jobs`] (the SQL of every enqueue: the store's
+//! `enqueue` and `enqueue_many`, a schedule's fire, and the caller's own transaction),
+//! and [`TransactionalEnqueue`] for [`PostgresStore`].
+//!
+//! Every insert that stores a job notifies the schema's channel with its queue, inside
+//! its own statement: the notification is delivered when the transaction commits, and
+//! never for a rollback.
+
+use leasehold::time::OffsetDateTime;
+use leasehold::{Enqueued, JobRecord, NewJob, StoreError};
+use leasehold_sql::TransactionalEnqueue;
+use leasehold_sql::enqueue::{Insert, insert_all, insert_error, params};
+use leasehold_sql::row::{job_record, micros};
+use sqlx::{Connection, PgConnection};
+use uuid::Uuid;
+
+use crate::error::{is_duplicate_job_id, store_error};
+use crate::row::{Row, bind};
+use crate::sql::{Statements, query, query_scalar};
+use crate::store::PostgresStore;
+
+/// How many times an enqueue tries again when the holder of its unique key finished
+/// between the insert that found it and the read of it.
+const HOLDER_RACE_ATTEMPTS: usize = 8;
+
+/// Enqueue inside the caller's own transaction on this store's database; the wake-up
+/// notification is delivered at the commit too.
+///
+/// A connection outside a transaction commits each call at once. Each call runs in a
+/// savepoint, so when it fails none of its jobs is stored and the caller's transaction
+/// is still usable. It runs on the caller's connection, so the store's own bound on a
+/// call's answer does not apply: the connection's settings (its `statement_timeout`)
+/// and the caller's timeouts do.
+///
+/// ```no_run
+/// # async fn example(store: leasehold_postgres::PostgresStore, pool: sqlx::PgPool)
+/// # -> Result<(), Box<dyn std::error::Error>> {
+/// use leasehold::{Clock, EnqueueOptions, Job, SystemClock};
+/// use leasehold_sql::TransactionalEnqueue;
+///
+/// #[derive(serde::Serialize, serde::Deserialize)]
+/// struct SendWelcome { to: String }
+/// impl Job for SendWelcome { const KIND: &'static str = "send_welcome"; }
+///
+/// let now = SystemClock.now();
+/// let mut tx = pool.begin().await?;
+/// sqlx::query("INSERT INTO users (email) VALUES ($1)")
+///     .bind("ada@example.com")
+///     .execute(&mut *tx)
+///     .await?;
+/// let welcome = SendWelcome { to: "ada@example.com".into() };
+/// store.enqueue_in(&mut tx, &welcome, EnqueueOptions::new(), now).await?;
+/// tx.commit().await?; // the user and the job, or neither
+/// # Ok(())
+/// # }
+/// ```
+impl TransactionalEnqueue for PostgresStore {
+    type Connection = PgConnection;
+
+    async fn enqueue_many_new_in(
+        &self,
+        conn: &mut PgConnection,
+        jobs: Vec<NewJob>,
+        now: OffsetDateTime,
+    ) -> Result<Vec<Enqueued>, StoreError> {
+        if jobs.is_empty() {
+            return Ok(Vec::new());
+        }
+        // A savepoint inside the caller's transaction (or a transaction of its own).
+        let mut savepoint = conn.begin().await.map_err(store_error)?;
+        let channel = self.enqueue_channel();
+        let answers = insert_jobs(self.statements(), &mut savepoint, &jobs, now, channel).await?;
+        savepoint.commit().await.map_err(store_error)?;
+        Ok(answers)
+    }
+}
+
+/// Inserts `jobs` on `conn` and notifies `channel`, answering each job in order (see
+/// [`insert_all`]). Atomic only inside a transaction.
+pub(crate) async fn insert_jobs(
+    sql: &Statements,
+    conn: &mut PgConnection,
+    jobs: &[NewJob],
+    now: OffsetDateTime,
+    channel: &str,
+) -> Result<Vec<Enqueued>, StoreError> {
+    let mut inserts = Inserts {
+        sql,
+        conn,
+        channel,
+        now,
+    };
+    insert_all(&mut inserts, jobs).await
+}
+
+/// The enqueue statements on one connection, for jobs enqueued at `now`, notifying
+/// `channel`.
+struct Inserts<'a> {
+    sql: &'a Statements,
+    conn: &'a mut PgConnection,
+    channel: &'a str,
+    now: OffsetDateTime,
+}
+
+impl Insert for Inserts<'_> {
+    fn now(&self) -> OffsetDateTime {
+        self.now
+    }
+
+    /// One `INSERT ... SELECT FROM UNNEST(...)`; a duplicate id fails it with the
+    /// server's detail naming the id.
+    async fn insert_keyless(&mut self, jobs: &[&NewJob]) -> Result<bool, StoreError> {
+        let expected = jobs.len();
+        let inserted: i64 = query_scalar(&self.sql.enqueue_bulk)
+            .bind(jobs.iter().map(|j| *j.id.as_uuid()).collect::<Vec<Uuid>>())
+            .bind(jobs.iter().map(|j| j.kind.clone()).collect::<Vec<String>>())
+            .bind(
+                jobs.iter()
+                    .map(|j| j.queue.clone())
+                    .collect::<Vec<String>>(),
+            )
+            .bind(
+                jobs.iter()
+                    .map(|j| j.payload.to_string())
+                    .collect::<Vec<String>>(),
+            )
+            .bind(jobs.iter().map(|j| j.priority).collect::<Vec<i16>>())
+            .bind(jobs.iter().map(|j| micros(j.run_at)).collect::<Vec<i64>>())
+            .bind(
+                jobs.iter()
+                    .map(|j| i64::from(j.max_attempts))
+                    .collect::<Vec<i64>>(),
+            )
+            .bind(micros(self.now))
+            .bind(self.channel)
+            .fetch_one(&mut *self.conn)
+            .await
+            .map_err(|e| {
+                if is_duplicate_job_id(&e) {
+                    StoreError::Conflict(format!(
+                        "a job of the batch already exists ({})",
+                        duplicate_detail(&e)
+                    ))
+                } else {
+                    store_error(e)
+                }
+            })?;
+        if usize::try_from(inserted).ok() == Some(expected) {
+            Ok(true)
+        } else {
+            Err(StoreError::backend(format!(
+                "a batch of {expected} jobs inserted {inserted}"
+            )))
+        }
+    }
+
+    /// An insert that does nothing for a held unique key; a racing enqueue of the key
+    /// waits on the unique index for the other transaction, then reads the holder, and
+    /// tries again if the holder finished in between.
+    async fn insert_one(&mut self, job: &NewJob) -> Result<Enqueued, StoreError> {
+        let now = self.now;
+        for _ in 0..HOLDER_RACE_ATTEMPTS {
+            let inserted = bind(query(&self.sql.enqueue), params(job, now))
+                .bind(self.channel)
+                .fetch_optional(&mut *self.conn)
+                .await
+                .map_err(|e| insert_error(e, job.id, is_duplicate_job_id, store_error))?;
+            if inserted.is_some() {
+                return Ok(Enqueued::inserted(JobRecord::from_new(job.clone(), now)));
+            }
+            let Some(key) = job.unique_key.as_deref() else {
+                return Err(StoreError::backend(format!(
+                    "job {} has no unique key, yet its insert stored nothing",
+                    job.id
+                )));
+            };
+            // A statement of its own sees the holder's commit that the insert waited for.
+            let holder = query(&self.sql.job_by_unique_key)
+                .bind(key)
+                .fetch_optional(&mut *self.conn)
+                .await
+                .map_err(store_error)?;
+            if let Some(row) = holder {
+                return Ok(Enqueued::duplicate(job_record(&Row(&row), now)?));
+            }
+            // The holder finished in between: the key is free again, insert anew.
+        }
+        Err(StoreError::Busy(
+            format!(
+                "unique key {:?} of job {} kept changing hands while it was enqueued",
+                job.unique_key, job.id
+            )
+            .into(),
+        ))
+    }
+}
+
+/// PostgreSQL's detail of a unique violation (`Key (id)=(...) already exists.`).
+fn duplicate_detail(error: &sqlx::Error) -> String {
+    error
+        .as_database_error()
+        .and_then(|e| e.try_downcast_ref::<sqlx::postgres::PgDatabaseError>())
+        .and_then(|e| e.detail())
+        .unwrap_or("duplicate id")
+        .to_owned()
+}

@@ -1,0 +1,140 @@
+//! Enqueueing on a connection: [`enqueue`] (the SQL of every enqueue: the writer's
+//! `Enqueue`, a schedule's fire, and the caller's own transaction), [`insert_bulk`]
+//! (one statement for jobs without unique keys, which a group commit also uses), and
+//! [`TransactionalEnqueue`] for [`SqliteStore`].
+
+use leasehold::time::OffsetDateTime;
+use leasehold::{Enqueued, JobRecord, NewJob, StoreError};
+use leasehold_sql::TransactionalEnqueue;
+use leasehold_sql::enqueue::{Insert, insert_all, insert_error, params};
+use leasehold_sql::row::{job_record, micros};
+use sqlx::SqliteConnection;
+
+use crate::error::{is_unique_violation, store_error};
+use crate::row::{Row, bind};
+use crate::sql;
+use crate::store::SqliteStore;
+
+/// Enqueue inside the caller's own transaction on the store's database file.
+///
+/// `conn` is any connection to this store's database, typically inside `pool.begin()`;
+/// it holds the write lock until it commits, so keep the transaction short: the store's
+/// own writes wait for it (up to the busy timeout). Workers see the jobs at their next
+/// poll once the transaction commits. On an error, roll the transaction back: some of
+/// the jobs may have been written in it.
+///
+/// ```no_run
+/// # async fn example(store: leasehold_sqlite::SqliteStore, pool: sqlx::SqlitePool)
+/// # -> Result<(), Box<dyn std::error::Error>> {
+/// use leasehold::{Clock, EnqueueOptions, Job, SystemClock};
+/// use leasehold_sql::TransactionalEnqueue;
+///
+/// #[derive(serde::Serialize, serde::Deserialize)]
+/// struct ShipOrder { order: i64 }
+/// impl Job for ShipOrder { const KIND: &'static str = "ship_order"; }
+///
+/// let now = SystemClock.now();
+/// let mut tx = pool.begin().await?;
+/// sqlx::query("INSERT INTO orders (id) VALUES (42)").execute(&mut *tx).await?;
+/// store.enqueue_in(&mut tx, &ShipOrder { order: 42 }, EnqueueOptions::new(), now).await?;
+/// tx.commit().await?; // the order and its job, or neither
+/// # Ok(())
+/// # }
+/// ```
+impl TransactionalEnqueue for SqliteStore {
+    type Connection = SqliteConnection;
+
+    async fn enqueue_many_new_in(
+        &self,
+        conn: &mut SqliteConnection,
+        jobs: Vec<NewJob>,
+        now: OffsetDateTime,
+    ) -> Result<Vec<Enqueued>, StoreError> {
+        enqueue(conn, &jobs, now).await
+    }
+}
+
+/// Stores `jobs` enqueued at `now` on `conn`, answering each in order.
+pub(crate) async fn enqueue(
+    conn: &mut SqliteConnection,
+    jobs: &[NewJob],
+    now: OffsetDateTime,
+) -> Result<Vec<Enqueued>, StoreError> {
+    insert_all(&mut Inserts { conn, now }, jobs).await
+}
+
+/// The enqueue statements on one connection, for jobs enqueued at `now`.
+struct Inserts<'c> {
+    conn: &'c mut SqliteConnection,
+    now: OffsetDateTime,
+}
+
+impl Insert for Inserts<'_> {
+    fn now(&self) -> OffsetDateTime {
+        self.now
+    }
+
+    async fn insert_keyless(&mut self, jobs: &[&NewJob]) -> Result<bool, StoreError> {
+        let jobs: Vec<_> = jobs.iter().map(|job| (*job, self.now)).collect();
+        insert_bulk(self.conn, &jobs).await
+    }
+
+    async fn insert_one(&mut self, job: &NewJob) -> Result<Enqueued, StoreError> {
+        let (conn, now) = (&mut *self.conn, self.now);
+        let inserted = bind(sqlx::query(sql::ENQUEUE), params(job, now))
+            .execute(&mut *conn)
+            .await
+            .map_err(|e| insert_error(e, job.id, is_unique_violation, store_error))?
+            .rows_affected();
+        if inserted > 0 {
+            return Ok(Enqueued::inserted(JobRecord::from_new(job.clone(), now)));
+        }
+        // Nothing inserted: a non-terminal job holds the unique key.
+        let holder = sqlx::query(sql::JOB_BY_UNIQUE_KEY)
+            .bind(job.unique_key.as_deref())
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(store_error)?;
+        match holder {
+            Some(row) => Ok(Enqueued::duplicate(job_record(&Row(&row), now)?)),
+            None => Err(StoreError::backend(format!(
+                "job {} was neither inserted nor held by another job's unique key",
+                job.id
+            ))),
+        }
+    }
+}
+
+/// Inserts in one statement each `(job, now)` of `jobs` (none with a unique key).
+/// Returns `false`, having inserted nothing, when an id already exists (or repeats):
+/// the caller then inserts one by one to name it.
+pub(crate) async fn insert_bulk(
+    conn: &mut SqliteConnection,
+    jobs: &[(&NewJob, OffsetDateTime)],
+) -> Result<bool, StoreError> {
+    let rows: Vec<_> = jobs
+        .iter()
+        .map(|(job, now)| {
+            (
+                job.id.as_uuid().simple().to_string(),
+                job.kind.as_str(),
+                job.queue.as_str(),
+                job.payload.to_string(),
+                job.priority,
+                micros(job.run_at),
+                job.max_attempts,
+                micros(*now),
+            )
+        })
+        .collect();
+    let rows = serde_json::to_string(&rows).map_err(StoreError::backend)?;
+    match sqlx::query(sql::ENQUEUE_BULK)
+        .bind(rows)
+        .execute(&mut *conn)
+        .await
+    {
+        Ok(_) => Ok(true),
+        Err(e) if is_unique_violation(&e) => Ok(false),
+        Err(e) => Err(store_error(e)),
+    }
+}
