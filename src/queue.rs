@@ -30,8 +30,9 @@
 
 use std::fmt;
 use std::sync::Arc;
+use std::time::Duration;
 
-use time::{Duration, OffsetDateTime};
+use time::OffsetDateTime;
 use tokio::sync::watch;
 
 use crate::clock::{Clock, SystemClock, truncate_to_micros};
@@ -103,7 +104,8 @@ impl EnqueueOptions {
     ///
     /// # Errors
     ///
-    /// [`Error::InvalidJob`] for an empty kind or queue or zero `max_attempts`.
+    /// [`Error::InvalidJob`] for an empty kind or queue or zero `max_attempts`;
+    /// [`Error::Config`] for a `delay` that ends past the last time `time` can represent.
     pub fn build(
         &self,
         kind: &str,
@@ -120,7 +122,15 @@ impl EnqueueOptions {
         if let Some(run_at) = self.run_at {
             job = job.run_at(run_at);
         } else if let Some(delay) = self.delay {
-            job = job.run_at(now + delay);
+            let run_at = time::Duration::try_from(delay)
+                .ok()
+                .and_then(|delay| now.checked_add(delay))
+                .ok_or_else(|| {
+                    Error::Config(format!(
+                        "enqueue delay {delay:?} ends past the last representable time"
+                    ))
+                })?;
+            job = job.run_at(run_at);
         }
         if let Some(max_attempts) = self.max_attempts {
             job = job.max_attempts(max_attempts)?;
@@ -288,14 +298,20 @@ impl Queue {
         Ok(self.store.count(filter, self.clock.now()).await?)
     }
 
-    /// Deletes up to `limit` terminal jobs that finished more than `age` ago.
+    /// Deletes up to `limit` terminal jobs that finished more than `age` ago (none when
+    /// `age` reaches back past the first time `time` can represent).
     ///
     /// # Errors
     ///
     /// The store's error.
     pub async fn prune(&self, age: Duration, limit: usize) -> Result<u64, Error> {
-        let before = truncate_to_micros(self.clock.now() - age);
-        Ok(self.store.prune(before, limit).await?)
+        let before = time::Duration::try_from(age)
+            .ok()
+            .and_then(|age| self.clock.now().checked_sub(age));
+        let Some(before) = before else {
+            return Ok(0);
+        };
+        Ok(self.store.prune(truncate_to_micros(before), limit).await?)
     }
 
     /// Wakes the workers built from this queue (new jobs are due).

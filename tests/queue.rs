@@ -1,9 +1,9 @@
 //! The producer handle: typed enqueue, options, bad input, inspection.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use leasehold::testing::conformance::t;
-use leasehold::time::Duration;
 use leasehold::{
     EnqueueOptions, Error, Job, JobFilter, JobState, JobStore, ManualClock, NewJob, Queue,
 };
@@ -47,7 +47,7 @@ async fn a_typed_job_is_stored_with_its_kind_payload_and_options() {
     let options = EnqueueOptions::new()
         .queue("greetings")
         .priority(3)
-        .delay(Duration::seconds(30))
+        .delay(Duration::from_secs(30))
         .max_attempts(4)
         .unique_key("greet:ada");
 
@@ -70,18 +70,36 @@ async fn a_typed_job_is_stored_with_its_kind_payload_and_options() {
 #[tokio::test]
 async fn run_at_wins_over_delay_and_is_truncated_to_microseconds() {
     let (queue, _clock) = queue_at_t0();
-    let at = t(90) + Duration::nanoseconds(1_999);
+    let at = t(90) + Duration::from_nanos(1_999);
 
     let job = queue
         .enqueue_with(
             &Greet { name: "x".into() },
-            EnqueueOptions::new().delay(Duration::hours(1)).run_at(at),
+            EnqueueOptions::new()
+                .delay(Duration::from_hours(1))
+                .run_at(at),
         )
         .await
         .unwrap()
         .job;
 
-    assert_eq!(job.run_at, t(90) + Duration::microseconds(1));
+    assert_eq!(job.run_at, t(90) + Duration::from_micros(1));
+}
+
+#[tokio::test]
+async fn a_delay_past_the_last_representable_time_is_a_config_error() {
+    let (queue, _clock) = queue_at_t0();
+
+    let err = queue
+        .enqueue_with(
+            &Greet { name: "x".into() },
+            EnqueueOptions::new().delay(Duration::MAX),
+        )
+        .await
+        .unwrap_err();
+
+    assert!(matches!(err, Error::Config(_)), "{err}");
+    assert_eq!(queue.count(&JobFilter::all()).await.unwrap(), 0);
 }
 
 #[tokio::test]
@@ -158,11 +176,11 @@ async fn cancel_and_prune_use_the_queues_clock() {
         .unwrap()
         .job;
 
-    clock.advance(std::time::Duration::from_secs(5));
+    clock.advance(Duration::from_secs(5));
     let cancelled = queue.cancel(job.id).await.unwrap();
-    clock.advance(std::time::Duration::from_hours(2));
-    let kept = queue.prune(Duration::hours(3), 100).await.unwrap();
-    let pruned = queue.prune(Duration::hours(1), 100).await.unwrap();
+    clock.advance(Duration::from_hours(2));
+    let kept = queue.prune(Duration::from_hours(3), 100).await.unwrap();
+    let pruned = queue.prune(Duration::from_hours(1), 100).await.unwrap();
 
     assert_eq!(cancelled.state, JobState::Cancelled);
     assert_eq!(cancelled.finished_at, Some(t(5)));

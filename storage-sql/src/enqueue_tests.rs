@@ -3,7 +3,7 @@
 
 use futures::executor::block_on;
 use leasehold::testing::conformance::t;
-use leasehold::time::Duration;
+use std::time::Duration;
 use serde::{Deserialize, Serialize, Serializer};
 
 use super::*;
@@ -57,7 +57,7 @@ fn a_typed_job_is_built_with_its_options_as_the_queue_builds_it() {
     let options = EnqueueOptions::new()
         .queue("shipping")
         .priority(-1)
-        .delay(Duration::minutes(5))
+        .delay(Duration::from_mins(5))
         .unique_key("order:7");
 
     let enqueued =

@@ -176,7 +176,7 @@ async fn an_idle_worker_backs_off_wakes_on_enqueue_and_sleeps_until_the_next_due
 
     let when_due = completed(&mut events);
     let start = tokio::time::Instant::now();
-    let delay = EnqueueOptions::new().delay(leasehold::time::Duration::seconds(5));
+    let delay = EnqueueOptions::new().delay(Duration::from_secs(5));
     let id = queue
         .enqueue_with(&Echo { n: 2 }, delay)
         .await
