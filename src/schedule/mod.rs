@@ -33,8 +33,8 @@ mod missed;
 mod record;
 mod spec;
 
+pub use crate::scheduler::{Scheduler, TickReport};
 pub use cron::CronExpr;
 pub use missed::{DEFAULT_MISFIRE_GRACE, FirePlan, MAX_SLOTS_PER_PLAN, MissedRunPolicy};
 pub use record::{NewSchedule, ScheduleRecord, slot_key};
-pub use crate::scheduler::{Scheduler, TickReport};
 pub use spec::{ScheduleSpec, Timezone};

@@ -8,8 +8,8 @@ use time::OffsetDateTime;
 
 use super::{MissedRunPolicy, ScheduleSpec};
 use crate::error::Error;
-use crate::job::{DEFAULT_MAX_ATTEMPTS, DEFAULT_QUEUE, NewJob};
 use crate::job::Job;
+use crate::job::{DEFAULT_MAX_ATTEMPTS, DEFAULT_QUEUE, NewJob};
 
 /// A schedule's definition: when it fires and the job each slot creates.
 ///

@@ -3,8 +3,8 @@
 
 use futures::executor::block_on;
 use leasehold::testing::conformance::t;
-use std::time::Duration;
 use serde::{Deserialize, Serialize, Serializer};
+use std::time::Duration;
 
 use super::*;
 

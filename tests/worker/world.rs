@@ -6,10 +6,10 @@ use std::time::Duration;
 
 use futures::future::BoxFuture;
 use leasehold::time::OffsetDateTime;
-use time::macros::datetime;
 use leasehold::worker::{JobContext, JobError, Outcome, RunReport, Worker};
 use leasehold::{EnqueueOptions, Job, JobId, JobRecord, JobStore, ManualClock, Queue, async_trait};
 use serde::{Deserialize, Serialize};
+use time::macros::datetime;
 use tokio::sync::{Semaphore, mpsc};
 
 /// Succeeds at once.
