@@ -68,7 +68,7 @@ impl SqliteStore {
             synchronous: Some(options.synchronous),
             busy_timeout: Some(busy_timeout),
         };
-        verify_settings(&mut conn, expected).await?;
+        let settings = verify_settings(&mut conn, expected).await?;
         drop(conn);
 
         let reader = if in_memory {
@@ -87,6 +87,7 @@ impl SqliteStore {
             reader,
             writer: Writer::spawn(writer_pool.clone(), in_memory, options.max_batch),
             writer_pool,
+            settings,
         })
     }
 
@@ -115,12 +116,13 @@ impl SqliteStore {
             synchronous: None,
             busy_timeout: None,
         };
-        verify_settings(&mut conn, expected).await?;
+        let settings = verify_settings(&mut conn, expected).await?;
         drop(conn);
         Ok(Self {
             reader: pool.clone(),
             writer: Writer::spawn(pool.clone(), in_memory, DEFAULT_MAX_BATCH),
             writer_pool: pool,
+            settings,
         })
     }
 }

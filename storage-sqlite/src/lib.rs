@@ -64,4 +64,5 @@ mod transition;
 mod writer;
 
 pub use options::{SqliteStoreOptions, Synchronous};
+pub use schema::EffectiveSettings;
 pub use store::SqliteStore;

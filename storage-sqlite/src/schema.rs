@@ -118,7 +118,7 @@ pub(crate) struct Expected {
 pub(crate) async fn verify_settings(
     conn: &mut SqliteConnection,
     expected: Expected,
-) -> Result<(), StoreError> {
+) -> Result<EffectiveSettings, StoreError> {
     let row = sqlx::query(sql::SETTINGS)
         .fetch_one(&mut *conn)
         .await
@@ -152,5 +152,30 @@ pub(crate) async fn verify_settings(
     if foreign_keys != 1 {
         return mismatch("foreign_keys", foreign_keys.to_string(), "1".into());
     }
-    Ok(())
+    let synchronous = match synchronous {
+        0 => "off",
+        1 => "normal",
+        2 => "full",
+        3 => "extra",
+        _ => "unknown",
+    };
+    Ok(EffectiveSettings {
+        journal_mode: journal_mode.to_ascii_lowercase(),
+        synchronous: synchronous.to_owned(),
+        busy_timeout: std::time::Duration::from_millis(u64::try_from(busy_timeout).unwrap_or(0)),
+    })
+}
+
+/// The settings a store's connections run with, as SQLite reads them back at connect
+/// (see [`SqliteStore::settings`](crate::SqliteStore::settings)).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct EffectiveSettings {
+    /// `PRAGMA journal_mode`: `wal` for a file, `memory` for an in-memory database.
+    pub journal_mode: String,
+    /// `PRAGMA synchronous`: `normal` (the default: durable across a process crash,
+    /// the last commits may be lost on power loss), `full`, `off` or `extra`.
+    pub synchronous: String,
+    /// `PRAGMA busy_timeout`: how long a write waits for another process's lock.
+    pub busy_timeout: std::time::Duration,
 }

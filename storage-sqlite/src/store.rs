@@ -16,6 +16,7 @@ use sqlx::SqlitePool;
 
 use crate::error::store_error;
 use crate::row::{Row, bind, id_blob};
+use crate::schema::EffectiveSettings;
 use crate::sql;
 use crate::transition::cancel::Cancel;
 use crate::transition::claim::Claim;
@@ -47,6 +48,8 @@ pub struct SqliteStore {
     /// The writer's one connection (for `close`).
     pub(crate) writer_pool: SqlitePool,
     pub(crate) writer: Writer,
+    /// What SQLite read back at connect.
+    pub(crate) settings: EffectiveSettings,
 }
 
 impl fmt::Debug for SqliteStore {
@@ -58,6 +61,26 @@ impl fmt::Debug for SqliteStore {
 }
 
 impl SqliteStore {
+    /// The settings its connections run with, as SQLite read them back at connect:
+    /// the journal mode (`wal` for a file), the synchronous mode (`normal` by
+    /// default) and the busy timeout. Over a pool of the application's
+    /// ([`SqliteStore::from_pool`]) they are that pool's.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), leasehold::StoreError> {
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let url = format!("sqlite://{}", dir.path().join("jobs.db").display());
+    /// let store = leasehold_sqlite::SqliteStore::connect(&url).await?;
+    /// assert_eq!(store.settings().journal_mode, "wal");
+    /// assert_eq!(store.settings().synchronous, "normal");
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn settings(&self) -> &EffectiveSettings {
+        &self.settings
+    }
+
     /// Closes the store's connections, for this handle and every clone, once the
     /// calls in flight finish; later calls fail. The last connection to close
     /// checkpoints the write-ahead log into the database file.

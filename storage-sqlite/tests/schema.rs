@@ -238,3 +238,30 @@ async fn a_store_opens_over_an_existing_pool() {
     assert_eq!(store.get(enqueued.id, t(0)).await.unwrap(), Some(enqueued));
     assert_eq!(settings(&store).await.0, "wal");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_store_reports_the_settings_sqlite_read_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("jobs.db").display());
+
+    let normal = leasehold_sqlite::SqliteStore::connect(&url).await.unwrap();
+    let full = leasehold_sqlite::SqliteStore::connect_with(
+        leasehold_sqlite::SqliteStoreOptions::new(&url)
+            .synchronous(leasehold_sqlite::Synchronous::Full)
+            .busy_timeout(std::time::Duration::from_secs(9)),
+    )
+    .await
+    .unwrap();
+    let memory = leasehold_sqlite::SqliteStore::connect("sqlite::memory:")
+        .await
+        .unwrap();
+
+    assert_eq!(normal.settings().journal_mode, "wal");
+    assert_eq!(normal.settings().synchronous, "normal");
+    assert_eq!(full.settings().synchronous, "full");
+    assert_eq!(
+        full.settings().busy_timeout,
+        std::time::Duration::from_secs(9)
+    );
+    assert_eq!(memory.settings().journal_mode, "memory");
+}
