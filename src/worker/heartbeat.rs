@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use time::OffsetDateTime;
 
-use super::{Inner, StopReason, later};
+use super::{Inner, StopReason, later, until};
 use crate::error::StoreError;
 use crate::job::Lease;
 use crate::store::HeartbeatStatus;
@@ -81,11 +81,6 @@ async fn fence_loop(weak: Weak<Inner>) {
         };
         tokio::time::sleep(wait.max(MIN_FENCE_WAIT)).await;
     }
-}
-
-/// The span from `now` to `then`, zero when `then` is past.
-fn until(then: OffsetDateTime, now: OffsetDateTime) -> Duration {
-    Duration::try_from(then - now).unwrap_or(Duration::ZERO)
 }
 
 /// `lease_until - margin`.

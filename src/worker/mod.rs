@@ -171,6 +171,11 @@ impl Drop for RunningGuard {
 /// The latest time a store is asked to keep: far beyond any sane backoff.
 const FAR_FUTURE: OffsetDateTime = time::macros::datetime!(9999-12-31 23:59:59 UTC);
 
+/// The span from `now` to `then`, zero when `then` is past.
+pub(crate) fn until(then: OffsetDateTime, now: OffsetDateTime) -> Duration {
+    Duration::try_from(then - now).unwrap_or(Duration::ZERO)
+}
+
 /// `now + d`, in whole microseconds, saturating at [`FAR_FUTURE`].
 pub(crate) fn later(now: OffsetDateTime, d: Duration) -> OffsetDateTime {
     time::Duration::try_from(d)
@@ -338,8 +343,13 @@ impl Worker {
                 .await;
             match claimed {
                 Ok(jobs) => {
+                    // A claim that answered after its own deadline (a slow or
+                    // partitioned store) must not start its jobs: another worker may
+                    // claim them soon. One clock read per claim, not per job.
+                    let late = !jobs.is_empty()
+                        && heartbeat::deadline(lease_until, settings.margin) <= inner.clock.now();
                     for job in jobs {
-                        started.push(self.start(job, lease_until));
+                        started.push(self.start(job, lease_until, late));
                     }
                 }
                 Err(error) => {
@@ -364,19 +374,18 @@ impl Worker {
         }
     }
 
-    /// Registers a claimed job as running and spawns its task.
+    /// Registers a claimed job as running and spawns its task; a job whose claim
+    /// answered `late` (past its deadline) is registered stopped and never runs.
     fn start(
         &self,
         job: JobRecord,
         lease_until: OffsetDateTime,
+        late: bool,
     ) -> (JobInfo, JoinHandle<JobOutcome>) {
         let inner = &self.inner;
         let info = JobInfo::from(&job);
         let token = CancellationToken::new();
         let lease_until = job.lease_until.unwrap_or(lease_until);
-        // A claim that answered after its own deadline (a slow or partitioned store)
-        // must not start the handler: another worker may claim the job soon.
-        let late = heartbeat::deadline(lease_until, inner.settings.margin) <= inner.clock.now();
         let stop = if late {
             tracing::warn!(
                 job = %info.id,

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
-use super::{StopReason, Worker};
+use super::{StopReason, Worker, until};
 
 /// The longest a round waits for the outcomes being written (see `Worker::settle`).
 const SETTLE: Duration = Duration::from_millis(2);
@@ -77,9 +77,8 @@ impl Worker {
                 if claimed.is_some() {
                     match inner.store.next_due(&open).await {
                         Ok(Some(due)) => {
-                            let until = due - inner.clock.now();
-                            let until = Duration::try_from(until).unwrap_or(Duration::ZERO);
-                            wait = wait.min(until.max(Duration::from_millis(5)));
+                            let due_in = until(due, inner.clock.now());
+                            wait = wait.min(due_in.max(Duration::from_millis(5)));
                         }
                         Ok(None) => {}
                         Err(error) => {
