@@ -95,15 +95,22 @@ impl Inner {
     /// Stops every running job whose deadline (its last confirmed `lease_until` minus
     /// the margin) has passed by the clock; returns the earliest deadline left.
     pub(crate) fn fence(&self) -> Option<OffsetDateTime> {
+        self.sweep(None)
+    }
+
+    /// [`Inner::fence`], and in the same pass over the running set, collects into
+    /// `held` the leases still held: jobs running on, and jobs whose outcome is being
+    /// recorded (kept under heartbeat until it is written, never stopped here).
+    fn sweep(&self, mut held: Option<&mut Vec<Lease>>) -> Option<OffsetDateTime> {
         let now = self.clock.now();
         let margin = self.settings.margin;
         let mut next: Option<OffsetDateTime> = None;
         for entry in self.running().values_mut() {
-            if entry.stop.is_some() || entry.finishing {
+            if entry.stop.is_some() {
                 continue;
             }
             let deadline = deadline(entry.lease_until, margin);
-            if deadline <= now {
+            if deadline <= now && !entry.finishing {
                 tracing::warn!(
                     job = %entry.info.id,
                     attempt = entry.info.attempt,
@@ -113,8 +120,13 @@ impl Inner {
                      handler and giving the job up; it runs again once the lease expires"
                 );
                 entry.stop(StopReason::Lost);
-            } else {
+                continue;
+            }
+            if deadline > now {
                 next = Some(next.map_or(deadline, |next| next.min(deadline)));
+            }
+            if let Some(held) = held.as_deref_mut() {
+                held.push(entry.lease);
             }
         }
         next
@@ -127,20 +139,15 @@ impl Inner {
     pub(crate) async fn heartbeat_round(&self) -> Result<(), StoreError> {
         let now = self.clock.now();
         let margin = self.settings.margin;
-        let Some(first_deadline) = self.fence() else {
-            return Ok(());
-        };
-        let leases: Vec<Lease> = self
-            .running()
-            .values()
-            .filter(|r| r.stop.is_none())
-            .map(|r| r.lease)
-            .collect();
+        let mut leases = Vec::new();
+        let first_deadline = self.sweep(Some(&mut leases));
         if leases.is_empty() {
             return Ok(());
         }
         let lease_until = later(now, self.settings.lease);
-        let budget = until(first_deadline, now);
+        // Only outcomes being recorded past their deadline are left when there is no
+        // deadline ahead: give the call one heartbeat interval.
+        let budget = first_deadline.map_or(self.settings.heartbeat, |first| until(first, now));
         let sent = tokio::time::Instant::now();
         let answer = tokio::time::timeout(budget, self.store.heartbeat(&leases, lease_until)).await;
         let took = sent.elapsed();
