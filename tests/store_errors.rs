@@ -4,18 +4,16 @@
 //! and retried only at the max poll interval, never at the poll rate. A heartbeat that
 //! takes more than a third of the lease is logged as a warning.
 
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use leasehold::testing::failing::{FailingStore, Faults, Stall};
+use leasehold::testing::observe::CapturedLogs;
 use leasehold::worker::{JobContext, Worker};
 use leasehold::{Job, Queue};
 use leasehold_memory::MemoryStore;
 use serde::{Deserialize, Serialize};
-use tracing::field::{Field, Visit};
-use tracing::span::{Attributes, Id, Record};
-use tracing::{Event, Level, Metadata, Subscriber};
+use tracing::Level;
 
 #[derive(Debug, Serialize, Deserialize)]
 struct Noop;
@@ -23,66 +21,12 @@ impl Job for Noop {
     const KIND: &'static str = "noop";
 }
 
-/// Keeps every event's level and message.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<(Level, String)>>>);
-
-struct Message(String);
-impl Visit for Message {
-    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
-        if field.name() == "message" {
-            self.0 = format!("{value:?}");
-        }
-    }
-}
-
-struct Capture {
-    events: Captured,
-    ids: AtomicU64,
-}
-
-impl Subscriber for Capture {
-    fn enabled(&self, _: &Metadata<'_>) -> bool {
-        true
-    }
-    fn new_span(&self, _: &Attributes<'_>) -> Id {
-        Id::from_u64(self.ids.fetch_add(1, Ordering::Relaxed) + 1)
-    }
-    fn record(&self, _: &Id, _: &Record<'_>) {}
-    fn record_follows_from(&self, _: &Id, _: &Id) {}
-    fn event(&self, event: &Event<'_>) {
-        let mut message = Message(String::new());
-        event.record(&mut message);
-        let level = *event.metadata().level();
-        self.events.0.lock().unwrap().push((level, message.0));
-    }
-    fn enter(&self, _: &Id) {}
-    fn exit(&self, _: &Id) {}
-}
-
-impl Captured {
-    /// The levels of the events whose message mentions `text`.
-    fn levels_of(&self, text: &str) -> Vec<Level> {
-        self.0
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|(_, message)| message.contains(text))
-            .map(|(level, _)| *level)
-            .collect()
-    }
-}
-
 /// Runs a worker whose every claim fails for `run_for` on a current-thread runtime (so
 /// every event reaches the capturing subscriber); returns the claim calls and the
 /// captured events.
-fn run_with_failing_claims(permanent: bool, run_for: Duration) -> (u64, Captured) {
-    let events = Captured::default();
-    let subscriber = Capture {
-        events: events.clone(),
-        ids: AtomicU64::new(0),
-    };
-    let _default = tracing::subscriber::set_default(subscriber);
+fn run_with_failing_claims(permanent: bool, run_for: Duration) -> (u64, CapturedLogs) {
+    let events = CapturedLogs::default();
+    let _default = tracing::subscriber::set_default(events.clone());
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -150,11 +94,8 @@ impl Job for Sleeps {
 
 #[test]
 fn a_heartbeat_slower_than_a_third_of_the_lease_logs_a_warning() {
-    let events = Captured::default();
-    let _default = tracing::subscriber::set_default(Capture {
-        events: events.clone(),
-        ids: AtomicU64::new(0),
-    });
+    let events = CapturedLogs::default();
+    let _default = tracing::subscriber::set_default(events.clone());
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

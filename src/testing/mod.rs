@@ -6,6 +6,7 @@
 //! - [`failing::FailingStore`]: any store, with calls that fail on demand or at random.
 //! - [`recording::RecordingStore`]: any store, recording how its caller batches claims
 //!   and heartbeats.
+//! - [`observe`]: a worker's events and log lines, recorded for assertions.
 //! - [`model`]: model-based property tests of a store against a naive reference.
 //! - [`processes`]: waiting on child processes and replaying their run logs.
 //! - [`process_suite`]: the multi-process and SIGKILL scenarios, and
@@ -16,6 +17,7 @@
 pub mod conformance;
 pub mod failing;
 pub mod model;
+pub mod observe;
 pub mod process_suite;
 pub mod processes;
 pub mod recording;

@@ -18,6 +18,7 @@ mod support;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use leasehold::testing::observe::record_events;
 use leasehold::worker::{JobContext, JobError, Worker, WorkerEvent};
 use leasehold::{
     Clock, Job, JobId, JobRecord, JobState, JobStore, Lease, Queue, StoreError, SystemClock,
@@ -168,25 +169,6 @@ fn worker(queue: &Queue, id: &'static str, log: &Log, runs: Duration) -> Worker 
         .expect("a valid worker")
 }
 
-/// Every event `worker` broadcasts from now on.
-fn events_of(worker: &Worker) -> Arc<Mutex<Vec<WorkerEvent>>> {
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    let mut events = worker.subscribe();
-    let sink = Arc::clone(&seen);
-    tokio::spawn(async move {
-        loop {
-            match events.recv().await {
-                Ok(event) => sink.lock().unwrap().push(event),
-                Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
-                    panic!("the event log lagged by {n}")
-                }
-                Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
-            }
-        }
-    });
-    seen
-}
-
 fn count(events: &Mutex<Vec<WorkerEvent>>, pred: impl Fn(&WorkerEvent) -> bool) -> usize {
     events.lock().unwrap().iter().filter(|e| pred(e)).count()
 }
@@ -236,8 +218,8 @@ impl Cluster {
         let log = Log::default();
         let a = worker(&queue_a, "A", &log, a_runs);
         let b = worker(&queue_b, "B", &log, B_RUNS);
-        let events_a = events_of(&a);
-        let events_b = events_of(&b);
+        let events_a = record_events(&a);
+        let events_b = record_events(&b);
         let job = queue_b.enqueue(&Long).await.expect("enqueued").job.id;
         Self {
             _schemas: schemas,

@@ -18,6 +18,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use leasehold::schedule::{NewSchedule, ScheduleSpec, Scheduler};
+use leasehold::testing::observe::{CapturedLogs, record_events};
 use leasehold::worker::{CancellationToken, JobContext, JobError, Worker, WorkerEvent};
 use leasehold::{
     Clock, Error, Job, JobFilter, JobId, JobState, JobStore, NewJob, Queue, StoreError, SystemClock,
@@ -236,62 +237,6 @@ async fn enqueue_surely(queue: &Queue, batch: Vec<NewJob>) -> (u32, bool) {
     }
 }
 
-/// Counts the warnings and errors logged (by message), so the test can show that the
-/// terminations hit calls in flight: each failed call is logged once.
-#[derive(Clone, Default)]
-struct Warnings(Shared<BTreeMap<String, usize>>);
-
-impl tracing::Subscriber for Warnings {
-    fn enabled(&self, metadata: &tracing::Metadata<'_>) -> bool {
-        metadata.is_event() && *metadata.level() <= tracing::Level::WARN
-    }
-
-    fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
-        tracing::span::Id::from_u64(1)
-    }
-
-    fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
-
-    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
-
-    fn event(&self, event: &tracing::Event<'_>) {
-        struct Message(String);
-        impl tracing::field::Visit for Message {
-            fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
-                if field.name() == "message" {
-                    self.0 = format!("{value:?}");
-                }
-            }
-        }
-        let mut message = Message(String::new());
-        event.record(&mut message);
-        *self.0.lock().unwrap().entry(message.0).or_default() += 1;
-    }
-
-    fn enter(&self, _: &tracing::span::Id) {}
-
-    fn exit(&self, _: &tracing::span::Id) {}
-}
-
-/// Every event `worker` broadcasts from now on.
-fn events_of(worker: &Worker) -> Shared<Vec<WorkerEvent>> {
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    let mut events = worker.subscribe();
-    let sink = Arc::clone(&seen);
-    tokio::spawn(async move {
-        loop {
-            match events.recv().await {
-                Ok(event) => sink.lock().unwrap().push(event),
-                Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
-                    panic!("the event log lagged by {n}: counts would be wrong")
-                }
-                Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
-            }
-        }
-    });
-    seen
-}
-
 async fn count(store: &PostgresStore, kind: &str, state: JobState) -> u64 {
     store
         .count(&JobFilter::all().kind(kind).state(state), SystemClock.now())
@@ -315,7 +260,9 @@ async fn until(what: &str, mut done: impl AsyncFnMut() -> bool) -> Duration {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn terminated_connections_lose_no_job_complete_none_twice_and_come_back() {
     let Some(url) = test_url() else { return };
-    let warnings = Warnings::default();
+    // Warnings and errors, to show that terminations hit calls in flight and that each
+    // failed call is logged once.
+    let warnings = CapturedLogs::at_most(tracing::Level::WARN);
     tracing::subscriber::set_global_default(warnings.clone())
         .expect("the only subscriber of this test binary");
     let schemas = Schemas::new(&url);
@@ -341,7 +288,7 @@ async fn terminated_connections_lose_no_job_complete_none_twice_and_come_back() 
     let mut listening = store.subscribe_enqueued();
     let runs: Shared<Runs> = Arc::default();
     let worker = worker(&queue, &store, &runs);
-    let events = events_of(&worker);
+    let events = record_events(&worker);
     tokio::time::timeout(PATIENCE, listening.changed())
         .await
         .expect("the listener connects")
@@ -532,7 +479,11 @@ async fn terminated_connections_lose_no_job_complete_none_twice_and_come_back() 
         .count();
     let second = leasehold::time::Duration::SECOND;
     latencies.sort();
-    let warnings = std::mem::take(&mut *warnings.0.lock().unwrap());
+    let mut by_message = BTreeMap::<String, usize>::new();
+    for (_, message) in warnings.lines() {
+        *by_message.entry(message).or_default() += 1;
+    }
+    let warnings = by_message;
     eprintln!("warnings and errors logged meanwhile, by message: {warnings:#?}");
     eprintln!(
         "terminations: {} rounds killed {} connections ({} listening) over {} ms; \
