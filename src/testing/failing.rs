@@ -238,8 +238,9 @@ impl<S: JobStore> FailingStore<S> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Counts the call; `Some(after_write)` when it is to fail.
-    fn draw(&self, verb: &'static str) -> Option<bool> {
+    /// Counts the call; when it is to fail, the fault and whether it lands after the
+    /// write.
+    fn draw(&self, verb: &'static str) -> Option<(StoreError, bool)> {
         let mut state = self.lock();
         *state.calls.entry(verb).or_default() += 1;
         let fail = match &state.faults {
@@ -253,7 +254,7 @@ impl<S: JobStore> FailingStore<S> {
         if fail {
             state.injected += 1;
         }
-        fail.then_some(state.after_write)
+        fail.then(|| (fault(verb, state.permanent), state.after_write))
     }
 
     async fn call<T, F>(&self, verb: &'static str, call: F) -> Result<T, StoreError>
@@ -261,13 +262,12 @@ impl<S: JobStore> FailingStore<S> {
         F: Future<Output = Result<T, StoreError>>,
     {
         self.wait_while_stalled(verb, Stall::Before).await;
-        let permanent = self.lock().permanent;
         let result = match self.draw(verb) {
             None => call.await,
-            Some(false) => Err(fault(verb, permanent)),
-            Some(true) => {
+            Some((fault, false)) => Err(fault),
+            Some((fault, true)) => {
                 let _ = call.await;
-                Err(fault(verb, permanent))
+                Err(fault)
             }
         };
         self.wait_while_stalled(verb, Stall::After).await;
