@@ -139,37 +139,38 @@ impl World {
 
     /// Waits (at most 10 s) until `worker` has started a job.
     async fn started(&self, worker: &str) {
-        self.wait(|| self.log.first_start(worker).is_some()).await;
-    }
-
-    async fn wait(&self, mut done: impl FnMut() -> bool) {
-        let waited = tokio::time::timeout(Duration::from_secs(10), async {
-            while !done() {
-                tokio::time::sleep(Duration::from_millis(2)).await;
-            }
-        })
-        .await;
-        assert!(waited.is_ok(), "the condition held within 10 s");
+        wait_until(|| self.log.first_start(worker).is_some()).await;
     }
 
     async fn finished(&self, id: JobId) -> leasehold::JobRecord {
-        let store = self.store.clone();
-        let waited = tokio::time::timeout(Duration::from_secs(10), async move {
-            loop {
-                let job = store
-                    .get(id, leasehold::Clock::now(&leasehold::SystemClock))
-                    .await
-                    .unwrap()
-                    .unwrap();
-                if job.state.is_terminal() {
-                    return job;
-                }
-                tokio::time::sleep(Duration::from_millis(5)).await;
-            }
-        })
-        .await;
-        waited.expect("the job finished within 10 s")
+        finished(&self.store, id, Duration::from_secs(10)).await
     }
+}
+
+/// Waits (at most 10 s) until `done` holds.
+async fn wait_until(mut done: impl FnMut() -> bool) {
+    let waited = tokio::time::timeout(Duration::from_secs(10), async {
+        while !done() {
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+    })
+    .await;
+    assert!(waited.is_ok(), "the condition held within 10 s");
+}
+
+/// Waits (at most `within`) until job `id` is terminal in `store`; returns it.
+async fn finished(store: &dyn JobStore, id: JobId, within: Duration) -> leasehold::JobRecord {
+    let waited = tokio::time::timeout(within, async {
+        loop {
+            let job = store.get(id, now()).await.unwrap().unwrap();
+            if job.state.is_terminal() {
+                return job;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await;
+    waited.unwrap_or_else(|_| panic!("the job finished within {within:?}"))
 }
 
 /// Asserts that A's handler showed its last sign of life before B's started, and
@@ -186,8 +187,8 @@ fn no_overlap(log: &Log) -> Duration {
 }
 
 /// Asserts that attempt 1 (on whichever worker) showed its last sign of life before
-/// attempt 2 started, and returns the gap between them.
-fn attempts_apart(log: &Log) -> Duration {
+/// attempt 2 started; returns that last sign of life and the gap to attempt 2.
+fn attempts_apart(log: &Log) -> (Instant, Duration) {
     let marks = log.0.lock().unwrap().clone();
     let last_of_first = marks
         .iter()
@@ -206,7 +207,7 @@ fn attempts_apart(log: &Log) -> Duration {
         "attempt 1 was alive {:?} after attempt 2 started",
         last_of_first - second_start
     );
-    second_start - last_of_first
+    (last_of_first, second_start - last_of_first)
 }
 
 fn lease_lost(events: &mut tokio::sync::broadcast::Receiver<WorkerEvent>) -> bool {
@@ -409,13 +410,7 @@ async fn a_heartbeat_held_up_by_another_process_holding_the_write_lock_stops_the
         let a = a.clone();
         async move { a.run().await }
     });
-    let waited = tokio::time::timeout(Duration::from_secs(10), async {
-        while log.first_start("a").is_none() {
-            tokio::time::sleep(Duration::from_millis(2)).await;
-        }
-    })
-    .await;
-    assert!(waited.is_ok(), "a started the job");
+    wait_until(|| log.first_start("a").is_some()).await;
 
     let mut child = tokio::process::Command::new(std::env::current_exe().unwrap())
         .args([
@@ -441,30 +436,14 @@ async fn a_heartbeat_held_up_by_another_process_holding_the_write_lock_stops_the
         let b = b.clone();
         async move { b.run().await }
     });
-    let finished = tokio::time::timeout(Duration::from_secs(15), async {
-        loop {
-            let job = store_b.get(id, now()).await.unwrap().unwrap();
-            if job.state.is_terminal() {
-                return job;
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-    })
-    .await
-    .expect("the job finished within 15 s");
+    let finished = finished(&store_b, id, Duration::from_secs(15)).await;
     assert!(child.wait().await.unwrap().success());
 
     assert_eq!(finished.state, JobState::Completed);
     // Either worker may take the job over once the lock is gone, A included.
     assert_eq!(finished.attempt, 2);
-    let gap = attempts_apart(&log);
-    let first_stopped = log
-        .marks("a")
-        .iter()
-        .filter(|(_, attempt, _)| *attempt == 1)
-        .map(|(at, _, _)| *at)
-        .max()
-        .unwrap();
+    // Attempt 1 was A's: it started before the lock was taken.
+    let (first_stopped, gap) = attempts_apart(&log);
     let a_stopped = first_stopped - locked_at;
     assert!(
         a_stopped < LEASE,
