@@ -25,6 +25,45 @@ pub trait Job: Serialize + DeserializeOwned + Send + Sync + 'static {
     const KIND: &'static str;
 }
 
+/// A job, owned or borrowed: what [`Queue::enqueue`](crate::Queue::enqueue) and
+/// [`Queue::enqueue_many`](crate::Queue::enqueue_many) take, so that both
+/// `queue.enqueue(job)` and `queue.enqueue(&job)` work, and `enqueue_many` takes a
+/// `Vec<J>`, an array, or any iterator of `J` or `&J`.
+///
+/// `M` is a marker that only keeps the two implementations apart ([`OwnedJob`] for `J`,
+/// [`BorrowedJob`] for `&J`); the compiler infers it, and callers never name it.
+pub trait AsJob<M>: Send {
+    /// The job type.
+    type Job: Job;
+
+    /// The job.
+    fn as_job(&self) -> &Self::Job;
+}
+
+/// The [`AsJob`] marker of an owned job.
+#[derive(Debug)]
+pub enum OwnedJob {}
+
+/// The [`AsJob`] marker of a borrowed job.
+#[derive(Debug)]
+pub enum BorrowedJob {}
+
+impl<J: Job> AsJob<OwnedJob> for J {
+    type Job = J;
+
+    fn as_job(&self) -> &J {
+        self
+    }
+}
+
+impl<J: Job> AsJob<BorrowedJob> for &J {
+    type Job = J;
+
+    fn as_job(&self) -> &J {
+        self
+    }
+}
+
 /// A job's identity: a UUIDv7 whose timestamp is the creating clock's time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
@@ -204,10 +243,7 @@ impl NewJob {
     pub fn queue(mut self, queue: impl Into<String>) -> Result<Self, Error> {
         let queue = queue.into();
         if queue.trim().is_empty() {
-            return Err(Error::InvalidJob(format!(
-                "queue name must not be empty (job kind {:?})",
-                self.kind
-            )));
+            return Err(self.invalid("queue name must not be empty"));
         }
         self.queue = queue;
         Ok(self)
@@ -232,13 +268,15 @@ impl NewJob {
     /// [`Error::InvalidJob`] when `max_attempts` is 0.
     pub fn max_attempts(mut self, max_attempts: u32) -> Result<Self, Error> {
         if max_attempts == 0 {
-            return Err(Error::InvalidJob(format!(
-                "max_attempts must be at least 1 (job kind {:?})",
-                self.kind
-            )));
+            return Err(self.invalid("max_attempts must be at least 1"));
         }
         self.max_attempts = max_attempts;
         Ok(self)
+    }
+
+    /// An [`Error::InvalidJob`] saying this job breaks `rule`, naming its kind.
+    fn invalid(&self, rule: &str) -> Error {
+        Error::InvalidJob(format!("{rule} (job kind {:?})", self.kind))
     }
 
     /// At most one non-terminal job holds `key`; a second enqueue returns the first.

@@ -85,13 +85,13 @@ pub mod worker;
 pub use clock::ManualClock;
 pub use clock::{Clock, SystemClock};
 pub use error::{BoxError, Error, StoreError};
-pub use job::{Job, JobId, JobRecord, JobState, Lease, NewJob};
+pub use job::{AsJob, BorrowedJob, Job, JobId, JobRecord, JobState, Lease, NewJob, OwnedJob};
 pub use queue::{EnqueueOptions, Queue};
 pub use retry::{Backoff, RetryPolicy};
 pub use schedule::{
     CronExpr, MissedRunPolicy, NewSchedule, ScheduleRecord, ScheduleSpec, Scheduler,
 };
-pub use store::{Enqueued, HeartbeatStatus, JobFilter, JobStore};
+pub use store::{ClaimRequest, Enqueued, Firing, HeartbeatStatus, JobFilter, JobStore};
 pub use worker::{JobContext, JobError, Worker, WorkerEvent};
 
 /// Re-exported so stores and tests name the same `async_trait`.

@@ -37,7 +37,7 @@ use tokio::sync::watch;
 
 use crate::clock::{Clock, SystemClock, truncate_to_micros};
 use crate::error::Error;
-use crate::job::{Job, JobId, JobRecord, NewJob};
+use crate::job::{AsJob, Job, JobId, JobRecord, NewJob};
 use crate::store::{Enqueued, JobFilter, JobStore};
 
 /// How to enqueue a job; every field has a default.
@@ -140,6 +140,15 @@ impl EnqueueOptions {
         }
         Ok(job)
     }
+
+    /// [`EnqueueOptions::build`] for a typed job: its kind and its payload as JSON.
+    fn build_typed<J: Job>(&self, job: &J, now: OffsetDateTime) -> Result<NewJob, Error> {
+        let payload = serde_json::to_value(job).map_err(|source| Error::Serialize {
+            kind: J::KIND.to_owned(),
+            source,
+        })?;
+        self.build(J::KIND, payload, now)
+    }
 }
 
 /// Enqueues, inspects and cancels jobs in a [`JobStore`]; cheap to clone.
@@ -193,46 +202,46 @@ impl Queue {
         self.enqueued.subscribe()
     }
 
-    /// Enqueues `job` with the default options.
+    /// Enqueues `job` (owned or borrowed) with the default options.
     ///
     /// # Errors
     ///
     /// As [`Queue::enqueue_with`].
-    pub async fn enqueue<J: Job>(&self, job: &J) -> Result<Enqueued, Error> {
+    pub async fn enqueue<M>(&self, job: impl AsJob<M>) -> Result<Enqueued, Error> {
         self.enqueue_with(job, EnqueueOptions::default()).await
     }
 
-    /// Enqueues `job` with `options`.
+    /// Enqueues `job` (owned or borrowed) with `options`.
     ///
     /// # Errors
     ///
     /// [`Error::Serialize`] for a payload that does not serialize and
     /// [`Error::InvalidJob`] for invalid options (nothing is stored), or the store's
     /// error.
-    pub async fn enqueue_with<J: Job>(
+    pub async fn enqueue_with<M>(
         &self,
-        job: &J,
+        job: impl AsJob<M>,
         options: EnqueueOptions,
     ) -> Result<Enqueued, Error> {
-        let now = self.clock.now();
-        let new_job = options.build(J::KIND, to_payload::<J>(job)?, now)?;
+        let new_job = options.build_typed(job.as_job(), self.clock.now())?;
         self.enqueue_new(new_job).await
     }
 
-    /// Enqueues every job of `jobs` with `options`, all or none.
+    /// Enqueues every job of `jobs` with `options`, all or none: a `Vec` or an array
+    /// of jobs, or any iterator of jobs or of references to them.
     ///
     /// # Errors
     ///
     /// As [`Queue::enqueue_with`]; on any error nothing is stored.
-    pub async fn enqueue_many<'a, J: Job>(
+    pub async fn enqueue_many<M, J: AsJob<M>>(
         &self,
-        jobs: impl IntoIterator<Item = &'a J>,
+        jobs: impl IntoIterator<Item = J>,
         options: EnqueueOptions,
     ) -> Result<Vec<Enqueued>, Error> {
         let now = self.clock.now();
         let new_jobs = jobs
             .into_iter()
-            .map(|job| options.build(J::KIND, to_payload::<J>(job)?, now))
+            .map(|job| options.build_typed(job.as_job(), now))
             .collect::<Result<Vec<_>, Error>>()?;
         self.enqueue_many_new(new_jobs).await
     }
@@ -318,11 +327,4 @@ impl Queue {
     pub(crate) fn wake_workers(&self) {
         self.enqueued.send_modify(|n| *n = n.wrapping_add(1));
     }
-}
-
-fn to_payload<J: Job>(job: &J) -> Result<serde_json::Value, Error> {
-    serde_json::to_value(job).map_err(|source| Error::Serialize {
-        kind: J::KIND.to_owned(),
-        source,
-    })
 }

@@ -9,6 +9,7 @@ use tokio_util::sync::CancellationToken;
 use crate::error::{Error, StoreError};
 use crate::queue::Queue;
 use crate::schedule::{DEFAULT_MISFIRE_GRACE, NewSchedule, ScheduleRecord};
+use crate::store::Firing;
 use crate::store::JobStore;
 
 /// How many due schedules one [`Scheduler::tick`] takes from the store at a time.
@@ -246,7 +247,7 @@ impl Scheduler {
         let name = &schedule.schedule.name;
         match self
             .store()
-            .fire_schedule(name, slot, plan.next_slot, jobs, now)
+            .fire_schedule(Firing::new(name, slot, plan.next_slot, jobs), now)
             .await
         {
             Ok(fired) => {

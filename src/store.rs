@@ -3,6 +3,7 @@
 //! - [`JobStore`]: one atomic lifecycle transition per method.
 //! - [`JobFilter`]: what `list` and `count` select.
 //! - [`HeartbeatStatus`]: the answer for each lease a heartbeat extends.
+//! - [`ClaimRequest`] and [`Firing`]: what `claim` and `fire_schedule` are asked.
 //!
 //! The contract is written below as sentences. Each sentence names, in brackets, the
 //! case of the conformance suite (`leasehold::testing::conformance`, feature `testing`)
@@ -119,6 +120,73 @@ impl Enqueued {
         Self {
             job,
             duplicate: true,
+        }
+    }
+}
+
+/// What a worker asks of [`JobStore::claim`]: up to `limit` due jobs of `queues`,
+/// leased to `worker` until `lease_until`.
+///
+/// A request rather than positional arguments, so that what a claim may be asked
+/// (flow-control limits, say) can grow without breaking stores written today.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ClaimRequest<'a> {
+    /// The queues to take jobs from.
+    pub queues: &'a [String],
+    /// At most this many jobs.
+    pub limit: usize,
+    /// Who holds the leases: recorded on each claimed job.
+    pub worker: &'a str,
+    /// When the leases expire.
+    pub lease_until: OffsetDateTime,
+}
+
+impl<'a> ClaimRequest<'a> {
+    /// A claim of up to `limit` jobs of `queues` for `worker`, leased until
+    /// `lease_until`.
+    pub fn new(
+        worker: &'a str,
+        queues: &'a [String],
+        limit: usize,
+        lease_until: OffsetDateTime,
+    ) -> Self {
+        Self {
+            queues,
+            limit,
+            worker,
+            lease_until,
+        }
+    }
+}
+
+/// One slot of a schedule, as a scheduler asks [`JobStore::fire_schedule`] to fire it.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct Firing<'a> {
+    /// The schedule's name.
+    pub name: &'a str,
+    /// The `next_fire_at` the scheduler planned from: the slot being fired.
+    pub slot: OffsetDateTime,
+    /// The slot after it (`None`: the schedule has no further slot).
+    pub next: Option<OffsetDateTime>,
+    /// The jobs the slot enqueues.
+    pub jobs: Vec<NewJob>,
+}
+
+impl<'a> Firing<'a> {
+    /// Fires `slot` of the schedule `name` with `jobs`, moving it on to `next`.
+    pub fn new(
+        name: &'a str,
+        slot: OffsetDateTime,
+        next: Option<OffsetDateTime>,
+        jobs: Vec<NewJob>,
+    ) -> Self {
+        Self {
+            name,
+            slot,
+            next,
+            jobs,
         }
     }
 }
@@ -332,18 +400,16 @@ pub trait JobStore: Send + Sync + 'static {
         delegate!(self, enqueue_many(jobs, now))
     }
 
-    /// Leases up to `limit` due jobs of `queues` to `worker` until `lease_until`.
+    /// Leases up to `request.limit` due jobs of `request.queues` to `request.worker`
+    /// until `request.lease_until`.
     ///
-    /// Also ends `Failed` every expired lease in `queues` that has no attempts left.
+    /// Also ends `Failed` every expired lease in those queues that has no attempts left.
     async fn claim(
         &self,
-        queues: &[String],
-        limit: usize,
-        worker: &str,
+        request: ClaimRequest<'_>,
         now: OffsetDateTime,
-        lease_until: OffsetDateTime,
     ) -> Result<Vec<JobRecord>, StoreError> {
-        delegate!(self, claim(queues, limit, worker, now, lease_until))
+        delegate!(self, claim(request, now))
     }
 
     /// Extends each live lease of `leases` to `lease_until`, answering each in order.
@@ -479,8 +545,9 @@ pub trait JobStore: Send + Sync + 'static {
         delegate!(self, due_schedules(now, limit))
     }
 
-    /// If the schedule's `next_fire_at` is `slot`: inserts `jobs` (deduped by unique
-    /// key) and sets `next_fire_at` to `next`, atomically; answers each job in order.
+    /// If the schedule's `next_fire_at` is `firing.slot`: inserts `firing.jobs`
+    /// (deduped by unique key) and sets `next_fire_at` to `firing.next`, atomically;
+    /// answers each job in order.
     ///
     /// # Errors
     ///
@@ -489,13 +556,10 @@ pub trait JobStore: Send + Sync + 'static {
     /// [`StoreError::ScheduleNotFound`] for an unknown name. Nothing is stored then.
     async fn fire_schedule(
         &self,
-        name: &str,
-        slot: OffsetDateTime,
-        next: Option<OffsetDateTime>,
-        jobs: Vec<NewJob>,
+        firing: Firing<'_>,
         now: OffsetDateTime,
     ) -> Result<Vec<Enqueued>, StoreError> {
-        delegate!(self, fire_schedule(name, slot, next, jobs, now))
+        delegate!(self, fire_schedule(firing, now))
     }
 
     /// Stops the schedule firing; returns it as stored.

@@ -168,6 +168,37 @@ async fn enqueue_many_stores_every_job_and_wakes_workers_once() {
 }
 
 #[tokio::test]
+async fn jobs_are_enqueued_owned_or_borrowed_from_any_iterator() {
+    let (queue, _clock) = queue_at_t0();
+    let greet = |name: &str| Greet { name: name.into() };
+    let jobs = vec![greet("a"), greet("b"), greet("c")];
+
+    queue.enqueue(greet("owned")).await.unwrap();
+    queue.enqueue(&jobs[0]).await.unwrap();
+    let options = EnqueueOptions::new;
+    queue.enqueue_many(&jobs, options()).await.unwrap();
+    queue
+        .enqueue_many([greet("d"), greet("e")], options())
+        .await
+        .unwrap();
+    let all_but_b = jobs.iter().filter(|job| job.name != "b");
+    queue.enqueue_many(all_but_b, options()).await.unwrap();
+    queue.enqueue_many(jobs, options()).await.unwrap();
+
+    let names: Vec<String> = queue
+        .list(&JobFilter::all())
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|job| job.payload["name"].as_str().unwrap().to_owned())
+        .collect();
+    let want = [
+        "owned", "a", "a", "b", "c", "d", "e", "a", "c", "a", "b", "c",
+    ];
+    assert_eq!(names, want);
+}
+
+#[tokio::test]
 async fn cancel_and_prune_use_the_queues_clock() {
     let (queue, clock) = queue_at_t0();
     let job = queue

@@ -284,50 +284,28 @@ async fn a_once_schedule_fires_once(store: Arc<dyn JobStore>) {
 
 macro_rules! schedule_scenarios {
     ($store:ident, $open:expr) => {
+        schedule_scenarios!(@cases $store, $open;
+            racing_schedulers_fire_each_slot_once,
+            a_week_of_downtime_under_each_missed_run_policy,
+            an_interval_schedule_stays_on_its_grid,
+            a_restart_picks_up_where_it_left_off,
+            pause_resume_and_preview,
+            a_once_schedule_fires_once
+        );
+    };
+    // A module `$store` with one test per scenario, each on a store `$open` gives.
+    (@cases $store:ident, $open:expr; $($case:ident),*) => {
         mod $store {
             use super::*;
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn racing_schedulers_fire_each_slot_once() {
-                let Some((store, _guard)) = $open.await else {
-                    return;
-                };
-                super::racing_schedulers_fire_each_slot_once(store).await;
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn a_week_of_downtime_under_each_missed_run_policy() {
-                let Some((store, _guard)) = $open.await else {
-                    return;
-                };
-                super::a_week_of_downtime_under_each_missed_run_policy(store).await;
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn an_interval_schedule_stays_on_its_grid() {
-                let Some((store, _guard)) = $open.await else {
-                    return;
-                };
-                super::an_interval_schedule_stays_on_its_grid(store).await;
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn a_restart_picks_up_where_it_left_off() {
-                let Some((store, _guard)) = $open.await else {
-                    return;
-                };
-                super::a_restart_picks_up_where_it_left_off(store).await;
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn pause_resume_and_preview() {
-                let Some((store, _guard)) = $open.await else {
-                    return;
-                };
-                super::pause_resume_and_preview(store).await;
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn a_once_schedule_fires_once() {
-                let Some((store, _guard)) = $open.await else {
-                    return;
-                };
-                super::a_once_schedule_fires_once(store).await;
-            }
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    let Some((store, _guard)) = $open.await else {
+                        return;
+                    };
+                    super::$case(store).await;
+                }
+            )*
         }
     };
 }
@@ -337,17 +315,11 @@ schedule_scenarios!(memory, async {
     Some((store, ()))
 });
 
+#[path = "support/sqlite.rs"]
+mod sqlite_support;
+
 // A database file, as in production (no paused tokio time with sqlx).
-schedule_scenarios!(sqlite_file, async {
-    let dir = tempfile::tempdir().expect("a temporary directory can be made");
-    let url = format!("sqlite://{}", dir.path().join("jobs.db").display());
-    let store: Arc<dyn JobStore> = Arc::new(
-        leasehold_sqlite::SqliteStore::connect(&url)
-            .await
-            .expect("the store opens"),
-    );
-    Some((store, dir))
-});
+schedule_scenarios!(sqlite_file, sqlite_support::open_file());
 
 #[path = "support/postgres.rs"]
 mod postgres_support;

@@ -85,7 +85,7 @@ pub(crate) async fn run(report: &mut Report, n: usize) {
     }
     let elapsed = started.elapsed();
     finish(conn, n).await;
-    push(report, SINGLE, n, 1, elapsed);
+    push(report, STORE, SINGLE, n, 1, elapsed);
 
     // 8 rows per statement: what a worker of concurrency 8 could claim at most.
     batches(report, SMALL_BATCH, n, 8).await;
@@ -119,7 +119,7 @@ async fn batches(report: &mut Report, scenario: &str, n: usize, rows: usize) {
     }
     let elapsed = started.elapsed();
     finish(conn, n).await;
-    push(report, scenario, n, rows, elapsed);
+    push(report, STORE, scenario, n, rows, elapsed);
 }
 
 /// A connection to a new database in `dir` with `n` pending jobs.
@@ -157,18 +157,31 @@ async fn finish(mut conn: SqliteConnection, n: usize) {
         .fetch_one(&mut conn)
         .await
         .expect("count");
+    assert_every_job_completed(completed, n);
+    conn.close().await.expect("close");
+}
+
+/// Checks the count of completed jobs after a baseline of `n`.
+pub(crate) fn assert_every_job_completed(completed: i64, n: usize) {
     assert_eq!(
         usize::try_from(completed).ok(),
         Some(n),
         "every job completed"
     );
-    conn.close().await.expect("close");
 }
 
-fn push(report: &mut Report, scenario: &str, n: usize, concurrency: usize, elapsed: Duration) {
+/// Reports a baseline of `n` jobs on `store` that took `elapsed`.
+pub(crate) fn push(
+    report: &mut Report,
+    store: &str,
+    scenario: &str,
+    n: usize,
+    concurrency: usize,
+    elapsed: Duration,
+) {
     report.push(Row {
         scenario: scenario.into(),
-        store: STORE.into(),
+        store: store.into(),
         jobs: n,
         concurrency,
         jobs_per_sec: rate(n, elapsed),

@@ -7,13 +7,13 @@
 //! - 8 and 64 rows per statement: one claim statement, then one `UPDATE` that
 //!   completes them all (`id = ANY($1)`).
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use sqlx::{AssertSqlSafe, Connection, PgConnection};
 
-use crate::baseline::{BATCH, SINGLE, SMALL_BATCH};
-use crate::report::{Report, Row};
-use crate::stores::{drop_schema, fresh_schema, rate};
+use crate::baseline::{BATCH, SINGLE, SMALL_BATCH, assert_every_job_completed, push};
+use crate::report::Report;
+use crate::stores::{drop_schema, fresh_schema};
 
 pub(crate) const STORE: &str = "raw-postgres";
 
@@ -88,7 +88,7 @@ pub(crate) async fn run(report: &mut Report, url: &str, n: usize) {
     }
     let elapsed = started.elapsed();
     finish(conn, url, &schema, n).await;
-    push(report, SINGLE, n, 1, elapsed);
+    push(report, STORE, SINGLE, n, 1, elapsed);
 
     batches(report, url, SMALL_BATCH, n, 8).await;
     batches(report, url, BATCH, n, 64).await;
@@ -120,7 +120,7 @@ async fn batches(report: &mut Report, url: &str, scenario: &str, n: usize, rows:
     }
     let elapsed = started.elapsed();
     finish(conn, url, &schema, n).await;
-    push(report, scenario, n, rows, elapsed);
+    push(report, STORE, scenario, n, rows, elapsed);
 }
 
 /// A connection to a new schema with `n` pending jobs.
@@ -152,22 +152,7 @@ async fn finish(mut conn: PgConnection, url: &str, schema: &str, n: usize) {
     .fetch_one(&mut conn)
     .await
     .expect("count");
-    assert_eq!(
-        usize::try_from(completed).ok(),
-        Some(n),
-        "every job completed"
-    );
+    assert_every_job_completed(completed, n);
     conn.close().await.expect("close");
     drop_schema(url, schema).await;
-}
-
-fn push(report: &mut Report, scenario: &str, n: usize, concurrency: usize, elapsed: Duration) {
-    report.push(Row {
-        scenario: scenario.into(),
-        store: STORE.into(),
-        jobs: n,
-        concurrency,
-        jobs_per_sec: rate(n, elapsed),
-        ..Row::default()
-    });
 }

@@ -10,11 +10,12 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use leasehold::worker::WorkerBuilder;
 use leasehold::{Job, JobContext, Queue, Worker};
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 
-use crate::report::{Report, Row, quantile_ms};
+use crate::report::{Report, Row};
 use crate::stores::{open, open_postgres, open_sqlite_file, postgres_url};
 
 /// Set (to a database file) in the enqueuing child process.
@@ -61,11 +62,27 @@ pub(crate) async fn pickup_other_process(report: &mut Report, samples: usize) {
     let bench = open("sqlite").await;
     let path = bench.path().expect("a SQLite store has a file").to_owned();
     let queue = Queue::new(bench.store.clone());
-    let (latencies, mut received) = mpsc::unbounded_channel::<Duration>();
     let worker = Worker::builder(&queue)
         .queue("default", 8)
         .poll_interval(POLL)
-        .max_poll_interval(POLL)
+        .max_poll_interval(POLL);
+    let mut enqueuer = Command::new(this_binary());
+    enqueuer.env(ENQUEUER_ENV, &path);
+    let mut times = pickup_latencies(worker, enqueuer, samples).await;
+
+    report.push(Row::latencies(scenario, "sqlite", 8, &mut times));
+    bench.close().await;
+}
+
+/// Runs a worker from `builder` while `enqueuer` (this binary, as a child process)
+/// enqueues `samples` [`WallProbe`]s, and returns each probe's pickup latency.
+async fn pickup_latencies(
+    builder: WorkerBuilder,
+    mut enqueuer: Command,
+    samples: usize,
+) -> Vec<Duration> {
+    let (latencies, mut received) = mpsc::unbounded_channel::<Duration>();
+    let worker = builder
         .handler(move |probe: WallProbe, _ctx: JobContext| {
             let latency = unix_micros().saturating_sub(probe.sent_unix_us);
             let _ = latencies.send(Duration::from_micros(latency));
@@ -78,8 +95,7 @@ pub(crate) async fn pickup_other_process(report: &mut Report, samples: usize) {
         async move { worker.run().await }
     });
 
-    let mut child = Command::new(this_binary())
-        .env(ENQUEUER_ENV, &path)
+    let mut child = enqueuer
         .env(SAMPLES_ENV, samples.to_string())
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -100,17 +116,7 @@ pub(crate) async fn pickup_other_process(report: &mut Report, samples: usize) {
     assert!(status.success(), "the enqueuing process failed: {status}");
     worker.shutdown().await;
     running.await.expect("the worker task");
-
-    report.push(Row {
-        scenario,
-        store: "sqlite".into(),
-        jobs: samples,
-        concurrency: 8,
-        p50_ms: quantile_ms(&mut times, 0.5),
-        p99_ms: quantile_ms(&mut times, 0.99),
-        ..Row::default()
-    });
-    bench.close().await;
+    times
 }
 
 /// This very binary: `/proc/self/exe` on Linux, which still names the running file
@@ -127,27 +133,39 @@ fn this_binary() -> PathBuf {
 /// The child process: enqueues the jobs one at a time into the database at `db`,
 /// each after a pause longer than the worker's poll interval, at a random phase.
 pub(crate) fn enqueuer_main(db: &Path) {
-    let samples: usize = std::env::var(SAMPLES_ENV)
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .expect("the sample count in the environment");
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("a runtime");
-    runtime.block_on(async {
+    let samples = samples_from_env();
+    current_thread_runtime().block_on(async {
         let store = open_sqlite_file(db).await;
-        let queue = Queue::new(Arc::new(store.clone()));
-        for _ in 0..samples {
-            let pause = POLL * 2 + Duration::from_micros(fastrand::u64(0..10_000));
-            tokio::time::sleep(pause).await;
-            let probe = WallProbe {
-                sent_unix_us: unix_micros(),
-            };
-            queue.enqueue(&probe).await.expect("enqueue");
-        }
+        enqueue_probes(&Queue::new(Arc::new(store.clone())), samples, POLL * 2).await;
         store.close().await;
     });
+}
+
+/// The child's sample count, set by the parent in [`SAMPLES_ENV`].
+fn samples_from_env() -> usize {
+    std::env::var(SAMPLES_ENV)
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .expect("the sample count in the environment")
+}
+
+fn current_thread_runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime")
+}
+
+/// Enqueues `samples` [`WallProbe`]s one at a time, each after `pause` plus a random
+/// phase of up to 10 ms.
+async fn enqueue_probes(queue: &Queue, samples: usize, pause: Duration) {
+    for _ in 0..samples {
+        tokio::time::sleep(pause + Duration::from_micros(fastrand::u64(0..10_000))).await;
+        let probe = WallProbe {
+            sent_unix_us: unix_micros(),
+        };
+        queue.enqueue(&probe).await.expect("enqueue");
+    }
 }
 
 /// Pickup latency across processes on PostgreSQL: the other process enqueues through a
@@ -167,82 +185,28 @@ pub(crate) async fn pickup_other_process_postgres(report: &mut Report, samples: 
         .expect("the listener connects within 30 s")
         .expect("the store is alive");
     let queue = Queue::new(bench.store.clone());
-    let (latencies, mut received) = mpsc::unbounded_channel::<Duration>();
     let worker = Worker::builder(&queue)
         .queue("default", 8)
         .enqueue_signal(signal)
         .poll_interval(PG_POLL)
-        .max_poll_interval(PG_POLL)
-        .handler(move |probe: WallProbe, _ctx: JobContext| {
-            let latency = unix_micros().saturating_sub(probe.sent_unix_us);
-            let _ = latencies.send(Duration::from_micros(latency));
-            async { Ok(()) }
-        })
-        .build()
-        .expect("a valid worker");
-    let running = tokio::spawn({
-        let worker = worker.clone();
-        async move { worker.run().await }
-    });
+        .max_poll_interval(PG_POLL);
+    let mut enqueuer = Command::new(std::env::current_exe().expect("this bench binary"));
+    enqueuer.env(PG_ENQUEUER_ENV, store.schema());
+    let mut times = pickup_latencies(worker, enqueuer, samples).await;
 
-    let mut child = Command::new(std::env::current_exe().expect("this bench binary"))
-        .env(PG_ENQUEUER_ENV, store.schema())
-        .env(SAMPLES_ENV, samples.to_string())
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("the enqueuing process starts");
-    let mut times = Vec::with_capacity(samples);
-    for _ in 0..samples {
-        let latency = tokio::time::timeout(Duration::from_secs(30), received.recv())
-            .await
-            .expect("the other process's job is picked up within 30 s")
-            .expect("a handler ran");
-        times.push(latency);
-    }
-    let status = tokio::task::spawn_blocking(move || child.wait())
-        .await
-        .expect("waiting for the child")
-        .expect("the child's status");
-    assert!(status.success(), "the enqueuing process failed: {status}");
-    worker.shutdown().await;
-    running.await.expect("the worker task");
-
-    report.push(Row {
-        scenario,
-        store: "postgres".into(),
-        jobs: samples,
-        concurrency: 8,
-        p50_ms: quantile_ms(&mut times, 0.5),
-        p99_ms: quantile_ms(&mut times, 0.99),
-        ..Row::default()
-    });
+    report.push(Row::latencies(scenario, "postgres", 8, &mut times));
     bench.close().await;
 }
 
 /// The child process of the PostgreSQL scenario: enqueues the jobs one at a time into
 /// `schema`, at random phases, through a store of its own.
 pub(crate) fn postgres_enqueuer_main(schema: &str) {
-    let samples: usize = std::env::var(SAMPLES_ENV)
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .expect("the sample count in the environment");
+    let samples = samples_from_env();
     let url = postgres_url().expect("the server's URL in the environment");
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("a runtime");
-    runtime.block_on(async {
+    current_thread_runtime().block_on(async {
         let store = open_postgres(&url, schema).await;
-        let queue = Queue::new(Arc::new(store.clone()));
-        for _ in 0..samples {
-            let pause = Duration::from_millis(20) + Duration::from_micros(fastrand::u64(0..10_000));
-            tokio::time::sleep(pause).await;
-            let probe = WallProbe {
-                sent_unix_us: unix_micros(),
-            };
-            queue.enqueue(&probe).await.expect("enqueue");
-        }
+        let pause = Duration::from_millis(20);
+        enqueue_probes(&Queue::new(Arc::new(store.clone())), samples, pause).await;
         store.close().await;
     });
 }

@@ -17,6 +17,27 @@ pub(crate) struct Row {
     pub(crate) ratio_to_baseline: Option<f64>,
 }
 
+impl Row {
+    /// A latency scenario's row: the median and 99th percentile of `times` (which it
+    /// sorts), one per job.
+    pub(crate) fn latencies(
+        scenario: String,
+        store: &str,
+        concurrency: usize,
+        times: &mut [std::time::Duration],
+    ) -> Self {
+        Row {
+            scenario,
+            store: store.into(),
+            jobs: times.len(),
+            concurrency,
+            p50_ms: quantile_ms(times, 0.5),
+            p99_ms: quantile_ms(times, 0.99),
+            ..Row::default()
+        }
+    }
+}
+
 pub(crate) struct Report {
     only: Option<String>,
     rows: Vec<Row>,

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use leasehold::{Clock, JobRecord, JobStore, Lease, NewJob, SystemClock};
+use leasehold::{ClaimRequest, Clock, JobRecord, JobStore, Lease, NewJob, SystemClock};
 
 use crate::Sizes;
 use crate::report::{Report, Row, quantile_ms, rss_bytes};
@@ -20,11 +20,13 @@ async fn drain(store: &Arc<dyn JobStore>, n: usize, limit: usize) -> Vec<Duratio
         let started = Instant::now();
         let claimed = store
             .claim(
-                &queues(),
-                limit.min(n - done),
-                "bench",
+                ClaimRequest::new(
+                    "bench",
+                    &queues(),
+                    limit.min(n - done),
+                    now + Duration::from_mins(5),
+                ),
                 now,
-                now + Duration::from_mins(5),
             )
             .await
             .expect("claim");
@@ -166,11 +168,8 @@ async fn heartbeat(report: &mut Report, store_name: &str, running: usize) {
     let now = SystemClock.now();
     let claimed: Vec<JobRecord> = store
         .claim(
-            &queues(),
-            running,
-            "bench",
+            ClaimRequest::new("bench", &queues(), running, now + Duration::from_mins(1)),
             now,
-            now + Duration::from_mins(1),
         )
         .await
         .expect("claim");

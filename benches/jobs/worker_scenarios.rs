@@ -10,7 +10,7 @@ use leasehold::{Job, JobFilter, JobState, Queue, Worker, WorkerEvent};
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 
-use crate::report::{Report, Row, quantile_ms};
+use crate::report::{Report, Row};
 use crate::stores::{fill, open, rate};
 
 /// The no-op job `stores::job` builds.
@@ -164,14 +164,6 @@ pub(crate) async fn pickup_in_process(report: &mut Report, store_name: &str, sam
     worker.shutdown().await;
     running.await.expect("the worker task");
 
-    report.push(Row {
-        scenario,
-        store: store_name.into(),
-        jobs: samples,
-        concurrency: 8,
-        p50_ms: quantile_ms(&mut times, 0.5),
-        p99_ms: quantile_ms(&mut times, 0.99),
-        ..Row::default()
-    });
+    report.push(Row::latencies(scenario, store_name, 8, &mut times));
     bench.close().await;
 }

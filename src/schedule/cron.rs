@@ -598,19 +598,27 @@ mod tests {
 
     #[test]
     fn day_of_week_lists_ranges_and_steps_are_translated() {
-        assert_eq!(translate_day_of_week("1-5"), Ok("2,3,4,5,6".to_owned()));
-        assert_eq!(translate_day_of_week("0,6"), Ok("1,7".to_owned()));
-        assert_eq!(translate_day_of_week("5-7"), Ok("1,6,7".to_owned()));
-        assert_eq!(translate_day_of_week("0-7"), Ok("1,2,3,4,5,6,7".to_owned()));
-        assert_eq!(translate_day_of_week("FRI-MON"), Ok("1,2,6,7".to_owned()));
-        assert_eq!(translate_day_of_week("*/2"), Ok("1,3,5,7".to_owned()));
-        assert_eq!(translate_day_of_week("1/2"), Ok("2,4,6".to_owned()));
-        assert_eq!(translate_day_of_week("1-5/2"), Ok("2,4,6".to_owned()));
-        assert_eq!(translate_day_of_week("5L"), Ok("6L".to_owned()));
-        assert_eq!(translate_day_of_week("7L"), Ok("1L".to_owned()));
-        assert_eq!(translate_day_of_week("1#2"), Ok("2#2".to_owned()));
-        assert_eq!(translate_day_of_week("0#1"), Ok("1#1".to_owned()));
-        assert_eq!(translate_day_of_week("sat#1"), Ok("7#1".to_owned()));
+        for (field, saffron) in [
+            ("1-5", "2,3,4,5,6"),
+            ("0,6", "1,7"),
+            ("5-7", "1,6,7"),
+            ("0-7", "1,2,3,4,5,6,7"),
+            ("FRI-MON", "1,2,6,7"),
+            ("*/2", "1,3,5,7"),
+            ("1/2", "2,4,6"),
+            ("1-5/2", "2,4,6"),
+            ("5L", "6L"),
+            ("7L", "1L"),
+            ("1#2", "2#2"),
+            ("0#1", "1#1"),
+            ("sat#1", "7#1"),
+        ] {
+            assert_eq!(
+                translate_day_of_week(field),
+                Ok(saffron.to_owned()),
+                "{field:?}"
+            );
+        }
     }
 
     #[test]
@@ -653,41 +661,29 @@ mod tests {
 
     #[test]
     fn errors_name_the_field_and_the_value() {
-        assert_eq!(
-            error("60 * * * *"),
-            ("minute".into(), "60 is out of range 0-59".into())
-        );
-        assert_eq!(
-            error("0 24 * * *"),
-            ("hour".into(), "24 is out of range 0-23".into())
-        );
-        assert_eq!(
-            error("0 0 0 * *"),
-            ("day of month".into(), "0 is out of range 1-31".into())
-        );
-        assert_eq!(
-            error("0 0 * 13 *"),
-            ("month".into(), "13 is out of range 1-12 or JAN-DEC".into())
-        );
+        for (expression, field, message) in [
+            ("60 * * * *", "minute", "60 is out of range 0-59"),
+            ("0 24 * * *", "hour", "24 is out of range 0-23"),
+            ("0 0 0 * *", "day of month", "0 is out of range 1-31"),
+            ("0 0 * 13 *", "month", "13 is out of range 1-12 or JAN-DEC"),
+            ("*/0 * * * *", "minute", "step 0 is out of range 1-59"),
+            ("*/60 * * * *", "minute", "step 60 is out of range 1-59"),
+            (
+                "5-1 * * * *",
+                "minute",
+                "range 5-1 runs backwards (5 is after 1)",
+            ),
+        ] {
+            assert_eq!(
+                error(expression),
+                (field.to_owned(), message.to_owned()),
+                "{expression:?}"
+            );
+        }
         let (field, message) = error("0 0 * * 8");
         assert_eq!(field, "day of week");
         assert!(message.starts_with("8 is out of range 0-7"), "{message}");
-        assert_eq!(
-            error("*/0 * * * *"),
-            ("minute".into(), "step 0 is out of range 1-59".into())
-        );
-        assert_eq!(
-            error("*/60 * * * *"),
-            ("minute".into(), "step 60 is out of range 1-59".into())
-        );
         assert_eq!(error("0 0 * FOO *").0, "month");
-        assert_eq!(
-            error("5-1 * * * *"),
-            (
-                "minute".into(),
-                "range 5-1 runs backwards (5 is after 1)".into()
-            )
-        );
         assert_eq!(error("0 0 * * 1#6").0, "day of week");
         assert_eq!(error("0 0 * * 5L,1").0, "day of week");
         assert_eq!(error("0 0 L,1 * *").0, "day of month");

@@ -94,10 +94,7 @@ impl NewSchedule {
     pub fn queue(mut self, queue: impl Into<String>) -> Result<Self, Error> {
         let queue = queue.into();
         if queue.trim().is_empty() {
-            return Err(Error::InvalidJob(format!(
-                "queue of schedule {:?} must not be empty",
-                self.name
-            )));
+            return Err(self.invalid("queue", "must not be empty"));
         }
         self.queue = queue;
         Ok(self)
@@ -116,10 +113,7 @@ impl NewSchedule {
     /// [`Error::InvalidJob`] when `max_attempts` is 0.
     pub fn max_attempts(mut self, max_attempts: u32) -> Result<Self, Error> {
         if max_attempts == 0 {
-            return Err(Error::InvalidJob(format!(
-                "max_attempts of schedule {:?} must be at least 1",
-                self.name
-            )));
+            return Err(self.invalid("max_attempts", "must be at least 1"));
         }
         self.max_attempts = max_attempts;
         Ok(self)
@@ -129,6 +123,12 @@ impl NewSchedule {
     pub fn missed(mut self, policy: MissedRunPolicy) -> Self {
         self.missed = policy;
         self
+    }
+
+    /// An [`Error::InvalidJob`] saying `setting` of this schedule's jobs breaks `rule`,
+    /// naming the schedule.
+    fn invalid(&self, setting: &str, rule: &str) -> Error {
+        Error::InvalidJob(format!("{setting} of schedule {:?} {rule}", self.name))
     }
 }
 

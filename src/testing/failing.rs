@@ -13,8 +13,8 @@ use time::OffsetDateTime;
 
 use crate::schedule::{NewSchedule, ScheduleRecord};
 use crate::{
-    Enqueued, HeartbeatStatus, JobFilter, JobId, JobRecord, JobState, JobStore, Lease, NewJob,
-    StoreError,
+    ClaimRequest, Enqueued, Firing, HeartbeatStatus, JobFilter, JobId, JobRecord, JobState,
+    JobStore, Lease, NewJob, StoreError,
 };
 
 /// When a [`FailingStore`] injects a fault.
@@ -305,22 +305,16 @@ impl<S: JobStore> JobStore for FailingStore<S> {
     }
     async fn claim(
         &self,
-        queues: &[String],
-        limit: usize,
-        worker: &str,
+        request: ClaimRequest<'_>,
         now: OffsetDateTime,
-        lease_until: OffsetDateTime,
     ) -> Result<Vec<JobRecord>, StoreError> {
         self.call("claim", async {
-            let claimed = self
-                .inner
-                .claim(queues, limit, worker, now, lease_until)
-                .await?;
+            let claimed = self.inner.claim(request, now).await?;
             self.record(claimed.iter().map(|job| LeaseEvent::Claimed {
                 lease: job.lease(),
                 attempt: job.attempt,
                 at: now,
-                until: lease_until,
+                until: request.lease_until,
             }));
             Ok(claimed)
         })
@@ -426,14 +420,11 @@ impl<S: JobStore> JobStore for FailingStore<S> {
     }
     async fn fire_schedule(
         &self,
-        name: &str,
-        slot: OffsetDateTime,
-        next: Option<OffsetDateTime>,
-        jobs: Vec<NewJob>,
+        firing: Firing<'_>,
         now: OffsetDateTime,
     ) -> Result<Vec<Enqueued>, StoreError> {
-        let call = self.inner.fire_schedule(name, slot, next, jobs, now);
-        self.call("fire_schedule", call).await
+        self.call("fire_schedule", self.inner.fire_schedule(firing, now))
+            .await
     }
     async fn pause_schedule(
         &self,

@@ -27,6 +27,7 @@ use time::{Duration, OffsetDateTime};
 
 use crate::schedule::{NewSchedule, ScheduleRecord, ScheduleSpec};
 use crate::testing::conformance::{StoreFactory, t};
+use crate::{ClaimRequest, Firing};
 use crate::{
     HeartbeatStatus, JobFilter, JobId, JobRecord, JobState, JobStore, Lease, NewJob, StoreError,
 };
@@ -397,7 +398,10 @@ impl Run {
                     .collect();
                 let until = now + Duration::seconds(*lease_secs);
                 let want = Outcome::Ids(self.model.claim(&names, *limit, now, until));
-                let got = self.store.claim(&names, *limit, WORKER, now, until).await;
+                let got = self
+                    .store
+                    .claim(ClaimRequest::new(WORKER, &names, *limit, until), now)
+                    .await;
                 if let Ok(claimed) = &got {
                     self.leases.extend(claimed.iter().map(JobRecord::lease));
                 }
@@ -463,13 +467,14 @@ impl Run {
                 };
                 (want, answer(got, |()| Outcome::Ok))
             }
-            Op::Retry { lease, delay_secs } => {
+            Op::Retry { lease, delay_secs } | Op::Release { lease, delay_secs } => {
                 let Some(lease) = self.lease(*lease) else {
                     return (Outcome::Ok, Outcome::Ok);
                 };
                 let run_at = now + Duration::seconds(*delay_secs);
+                let retry = matches!(op, Op::Retry { .. });
                 let want = match self.model.leased(lease) {
-                    Ok(job) => {
+                    Ok(job) if retry => {
                         job.last_error = Some("retry".into());
                         if job.attempt >= job.max_attempts {
                             Model::finish(job, JobState::Failed, now);
@@ -483,22 +488,6 @@ impl Run {
                             })
                         }
                     }
-                    Err(e) => e,
-                };
-                (
-                    want,
-                    answer(
-                        self.store.retry(lease, run_at, "retry", now).await,
-                        Outcome::State,
-                    ),
-                )
-            }
-            Op::Release { lease, delay_secs } => {
-                let Some(lease) = self.lease(*lease) else {
-                    return (Outcome::Ok, Outcome::Ok);
-                };
-                let run_at = now + Duration::seconds(*delay_secs);
-                let want = match self.model.leased(lease) {
                     Ok(job) => {
                         job.attempt -= 1;
                         Model::pend(job, run_at);
@@ -506,12 +495,15 @@ impl Run {
                     }
                     Err(e) => e,
                 };
-                (
-                    want,
+                let got = if retry {
+                    let state = self.store.retry(lease, run_at, "retry", now).await;
+                    answer(state, Outcome::State)
+                } else {
                     answer(self.store.release(lease, run_at, now).await, |()| {
                         Outcome::Ok
-                    }),
-                )
+                    })
+                };
+                (want, got)
             }
             Op::Cancel { job } => {
                 if self.ids.is_empty() {
@@ -639,7 +631,7 @@ impl Run {
                 };
                 let got = answer(
                     self.store
-                        .fire_schedule(&name, slot, next, new_jobs, now)
+                        .fire_schedule(Firing::new(&name, slot, next, new_jobs), now)
                         .await,
                     |es| Outcome::Ids(es.into_iter().map(|e| e.job.id).collect()),
                 );

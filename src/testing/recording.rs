@@ -12,7 +12,7 @@
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() {
 //! use leasehold::testing::{conformance::t, recording::RecordingStore};
-//! use leasehold::{JobStore, Lease, NewJob};
+//! use leasehold::{ClaimRequest, JobStore, Lease, NewJob};
 //! use leasehold_memory::MemoryStore;
 //!
 //! let store = RecordingStore::new(MemoryStore::new());
@@ -20,7 +20,8 @@
 //! store.enqueue(job, t(0)).await.unwrap();
 //!
 //! let queues = ["default".to_owned()];
-//! let claimed = store.claim(&queues, 10, "worker-a", t(0), t(30)).await.unwrap();
+//! let request = ClaimRequest::new("worker-a", &queues, 10, t(30));
+//! let claimed = store.claim(request, t(0)).await.unwrap();
 //! let leases: Vec<Lease> = claimed.iter().map(|job| job.lease()).collect();
 //! store.heartbeat(&leases, t(40)).await.unwrap();
 //!
@@ -34,7 +35,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use async_trait::async_trait;
 use time::OffsetDateTime;
 
-use crate::{HeartbeatStatus, JobRecord, JobStore, Lease, StoreError};
+use crate::{ClaimRequest, HeartbeatStatus, JobRecord, JobStore, Lease, StoreError};
 
 /// What a [`RecordingStore`] has seen so far.
 #[derive(Debug, Default)]
@@ -90,16 +91,12 @@ impl<S: JobStore> JobStore for RecordingStore<S> {
 
     async fn claim(
         &self,
-        queues: &[String],
-        limit: usize,
-        worker: &str,
+        request: ClaimRequest<'_>,
         now: OffsetDateTime,
-        lease_until: OffsetDateTime,
     ) -> Result<Vec<JobRecord>, StoreError> {
-        self.lock().claims.push((queues.to_vec(), limit));
-        self.inner
-            .claim(queues, limit, worker, now, lease_until)
-            .await
+        let claims = (request.queues.to_vec(), request.limit);
+        self.lock().claims.push(claims);
+        self.inner.claim(request, now).await
     }
 
     async fn heartbeat(

@@ -86,6 +86,7 @@ impl JobContext {
 ///
 /// `JobError` deliberately does not implement `std::error::Error`, so that every error
 /// type converts into it.
+#[derive(Debug)]
 pub struct JobError {
     action: Action,
     error: Option<BoxError>,
@@ -207,15 +208,6 @@ impl fmt::Display for JobError {
             (None, Action::Snooze(delay)) => write!(f, "snoozed for {delay:?}"),
             (None, _) => f.write_str("job failed"),
         }
-    }
-}
-
-impl fmt::Debug for JobError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("JobError")
-            .field("action", &self.action)
-            .field("error", &self.error)
-            .finish()
     }
 }
 

@@ -42,6 +42,7 @@ use crate::clock::{Clock, truncate_to_micros};
 use crate::error::Error;
 use crate::job::{JobRecord, Lease};
 use crate::queue::Queue;
+use crate::store::ClaimRequest;
 use crate::store::JobStore;
 
 /// Runs jobs from a [`JobStore`]: claims them under leases, runs their handlers,
@@ -334,11 +335,8 @@ impl Worker {
             let claimed = inner
                 .store
                 .claim(
-                    std::slice::from_ref(queue),
-                    free,
-                    &settings.id,
+                    ClaimRequest::new(&settings.id, std::slice::from_ref(queue), free, lease_until),
                     now,
-                    lease_until,
                 )
                 .await;
             match claimed {

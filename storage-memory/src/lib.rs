@@ -11,7 +11,7 @@
 //! ```
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), leasehold::StoreError> {
-//! use leasehold::{JobStore, NewJob, time::OffsetDateTime};
+//! use leasehold::{ClaimRequest, JobStore, NewJob, time::OffsetDateTime};
 //! use leasehold_memory::MemoryStore;
 //!
 //! let store = MemoryStore::new();
@@ -20,7 +20,9 @@
 //! store.enqueue(job, now).await?;
 //!
 //! let later = now + leasehold::time::Duration::minutes(1);
-//! let claimed = store.claim(&["default".to_owned()], 10, "worker-1", now, later).await?;
+//! let queues = ["default".to_owned()];
+//! let request = ClaimRequest::new("worker-1", &queues, 10, later);
+//! let claimed = store.claim(request, now).await?;
 //! assert_eq!(claimed.len(), 1);
 //! store.complete(claimed[0].lease(), now).await?;
 //! # Ok(())

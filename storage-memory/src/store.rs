@@ -6,8 +6,8 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use leasehold::schedule::{NewSchedule, ScheduleRecord};
 use leasehold::time::OffsetDateTime;
 use leasehold::{
-    Enqueued, HeartbeatStatus, JobFilter, JobId, JobRecord, JobState, JobStore, Lease, NewJob,
-    StoreError, async_trait,
+    ClaimRequest, Enqueued, Firing, HeartbeatStatus, JobFilter, JobId, JobRecord, JobState,
+    JobStore, Lease, NewJob, StoreError, async_trait,
 };
 
 use crate::index::{Entry, Micros, Phase, QueueIndex, micros, time_of};
@@ -278,15 +278,13 @@ impl JobStore for MemoryStore {
 
     async fn claim(
         &self,
-        queues: &[String],
-        limit: usize,
-        worker: &str,
+        request: ClaimRequest<'_>,
         now: OffsetDateTime,
-        lease_until: OffsetDateTime,
     ) -> Result<Vec<JobRecord>, StoreError> {
+        let ClaimRequest { queues, limit, .. } = request;
         let mut inner = self.lock();
-        let (now, until) = (micros(now), micros(lease_until));
-        let worker = inner.intern(worker);
+        let (now, until) = (micros(now), micros(request.lease_until));
+        let worker = inner.intern(request.worker);
         let mut candidates = Vec::new();
         let mut exhausted = Vec::new();
         let mut seen = HashSet::new();
@@ -532,12 +530,16 @@ impl JobStore for MemoryStore {
 
     async fn fire_schedule(
         &self,
-        name: &str,
-        slot: OffsetDateTime,
-        next: Option<OffsetDateTime>,
-        jobs: Vec<NewJob>,
+        firing: Firing<'_>,
         now: OffsetDateTime,
     ) -> Result<Vec<Enqueued>, StoreError> {
+        let Firing {
+            name,
+            slot,
+            next,
+            jobs,
+            ..
+        } = firing;
         let mut inner = self.lock();
         let schedule = inner.schedule_mut(name)?;
         if !schedule.enabled || schedule.next_fire_at != Some(slot) {

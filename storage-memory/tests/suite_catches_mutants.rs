@@ -7,8 +7,8 @@ use futures::future::BoxFuture;
 use leasehold::testing::conformance::{self as suite, StoreFactory};
 use leasehold::time::{Duration, OffsetDateTime};
 use leasehold::{
-    Enqueued, HeartbeatStatus, JobRecord, JobState, JobStore, Lease, NewJob, StoreError,
-    async_trait,
+    ClaimRequest, Enqueued, Firing, HeartbeatStatus, JobRecord, JobState, JobStore, Lease, NewJob,
+    StoreError, async_trait,
 };
 use leasehold_memory::MemoryStore;
 
@@ -62,19 +62,14 @@ impl JobStore for Mutant {
     }
     async fn claim(
         &self,
-        queues: &[String],
-        limit: usize,
-        worker: &str,
+        request: ClaimRequest<'_>,
         now: OffsetDateTime,
-        lease_until: OffsetDateTime,
     ) -> Result<Vec<JobRecord>, StoreError> {
         let now = match self.mutation {
             Mutation::ClaimIgnoresTime => now + Duration::days(365),
             _ => now,
         };
-        self.inner
-            .claim(queues, limit, worker, now, lease_until)
-            .await
+        self.inner.claim(request, now).await
     }
     async fn heartbeat(
         &self,
@@ -119,26 +114,23 @@ impl JobStore for Mutant {
     }
     async fn fire_schedule(
         &self,
-        name: &str,
-        slot: OffsetDateTime,
-        next: Option<OffsetDateTime>,
-        mut jobs: Vec<NewJob>,
+        mut firing: Firing<'_>,
         now: OffsetDateTime,
     ) -> Result<Vec<Enqueued>, StoreError> {
         if let Mutation::FireWithoutCompareAndSet = self.mutation {
             let current = self
                 .inner
-                .get_schedule(name)
+                .get_schedule(firing.name)
                 .await?
                 .and_then(|s| s.next_fire_at);
-            if current != Some(slot) {
-                for job in &mut jobs {
+            if current != Some(firing.slot) {
+                for job in &mut firing.jobs {
                     job.unique_key = None;
                 }
-                return self.inner.enqueue_many(jobs, now).await;
+                return self.inner.enqueue_many(firing.jobs, now).await;
             }
         }
-        self.inner.fire_schedule(name, slot, next, jobs, now).await
+        self.inner.fire_schedule(firing, now).await
     }
 }
 

@@ -9,6 +9,9 @@ use super::*;
 /// 2000-01-01 00:00 UTC in microseconds since the Unix epoch.
 const SERVER_T0: i64 = 946_684_800_000_000;
 
+/// 2000-01-01 00:00 UTC on this host's wall clock.
+const HOST_T0: OffsetDateTime = datetime!(2000-01-01 0:00 UTC);
+
 fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
 }
@@ -38,16 +41,19 @@ fn sample(
     }
 }
 
+/// A clock whose first probe, sent at `base` and answered after `round_trip`, found
+/// both the server and this host at 2000-01-01 00:00.
+fn clock_at_t0(base: Instant, round_trip: Duration) -> ServerClock {
+    ServerClock::new(
+        settings(),
+        &sample(base, ms(0), round_trip, SERVER_T0, HOST_T0),
+    )
+}
+
 #[test]
 fn the_servers_time_belongs_to_the_midpoint_of_the_round_trip() {
     let base = Instant::now();
-    let first = sample(
-        base,
-        ms(0),
-        ms(10),
-        SERVER_T0,
-        datetime!(2000-01-01 0:00 UTC),
-    );
+    let first = sample(base, ms(0), ms(10), SERVER_T0, HOST_T0);
 
     let clock = ServerClock::new(settings(), &first);
 
@@ -71,13 +77,7 @@ fn the_skew_is_the_servers_time_minus_the_hosts_at_the_midpoint() {
         SERVER_T0 + 5_000,
         datetime!(2000-01-01 0:00:10 UTC),
     );
-    let behind = sample(
-        base,
-        ms(0),
-        ms(2),
-        SERVER_T0 + 2_500_000,
-        datetime!(2000-01-01 0:00 UTC),
-    );
+    let behind = sample(base, ms(0), ms(2), SERVER_T0 + 2_500_000, HOST_T0);
 
     assert_eq!(ahead.skew(), time::Duration::seconds(-10));
     assert_eq!(
@@ -93,16 +93,7 @@ fn the_skew_is_the_servers_time_minus_the_hosts_at_the_midpoint() {
 #[test]
 fn time_is_whole_microseconds_rounded_down() {
     let base = Instant::now();
-    let clock = ServerClock::new(
-        settings(),
-        &sample(
-            base,
-            ms(0),
-            Duration::ZERO,
-            SERVER_T0,
-            datetime!(2000-01-01 0:00 UTC),
-        ),
-    );
+    let clock = clock_at_t0(base, Duration::ZERO);
 
     let at_1_999 = clock.now_at(base + Duration::from_nanos(1_999));
     let at_2_000 = clock.now_at(base + Duration::from_nanos(2_000));
@@ -116,16 +107,7 @@ fn time_is_whole_microseconds_rounded_down() {
 #[test]
 fn a_sample_behind_the_clock_holds_it_still_until_the_server_catches_up() {
     let base = Instant::now();
-    let clock = ServerClock::new(
-        settings(),
-        &sample(
-            base,
-            ms(0),
-            Duration::ZERO,
-            SERVER_T0,
-            datetime!(2000-01-01 0:00 UTC),
-        ),
-    );
+    let clock = clock_at_t0(base, Duration::ZERO);
     let before = clock.now_at(base + ms(1_000));
 
     // The monotonic clock ran 3 ms fast: at base + 1 s the server read 0.997 s.
@@ -159,16 +141,7 @@ fn a_sample_behind_the_clock_holds_it_still_until_the_server_catches_up() {
 #[test]
 fn a_sample_ahead_of_the_clock_steps_it_forward_at_once() {
     let base = Instant::now();
-    let clock = ServerClock::new(
-        settings(),
-        &sample(
-            base,
-            ms(0),
-            Duration::ZERO,
-            SERVER_T0,
-            datetime!(2000-01-01 0:00 UTC),
-        ),
-    );
+    let clock = clock_at_t0(base, Duration::ZERO);
 
     clock.state().offer(&sample(
         base,
@@ -187,16 +160,7 @@ fn a_sample_ahead_of_the_clock_steps_it_forward_at_once() {
 #[test]
 fn answers_never_decrease_whatever_the_samples_and_instants() {
     let base = Instant::now();
-    let clock = ServerClock::new(
-        settings(),
-        &sample(
-            base,
-            ms(0),
-            ms(4),
-            SERVER_T0,
-            datetime!(2000-01-01 0:00 UTC),
-        ),
-    );
+    let clock = clock_at_t0(base, ms(4));
     let mut rng = fastrand::Rng::with_seed(7);
     let mut last = clock.now_at(base);
 
@@ -210,7 +174,7 @@ fn answers_never_decrease_whatever_the_samples_and_instants() {
                 ms(step),
                 ms(rng.u64(0..4)),
                 estimate + off,
-                datetime!(2000-01-01 0:00 UTC),
+                HOST_T0,
             ));
         }
         // Instants out of order too: a caller may read Instant::now() before another.
@@ -225,23 +189,14 @@ fn answers_never_decrease_whatever_the_samples_and_instants() {
 #[test]
 fn a_slow_probe_is_set_aside_once_the_clock_has_a_sample() {
     let base = Instant::now();
-    let clock = ServerClock::new(
-        settings(),
-        &sample(
-            base,
-            ms(0),
-            ms(2),
-            SERVER_T0,
-            datetime!(2000-01-01 0:00 UTC),
-        ),
-    );
+    let clock = clock_at_t0(base, ms(2));
 
     let taken = clock.state().offer(&sample(
         base,
         ms(1_000),
         MAX_ROUND_TRIP + ms(1),
         SERVER_T0 + 60_000_000,
-        datetime!(2000-01-01 0:00 UTC),
+        HOST_T0,
     ));
 
     assert!(!taken);
@@ -256,11 +211,10 @@ fn a_slow_probe_is_set_aside_once_the_clock_has_a_sample() {
 #[test]
 fn the_best_of_several_probes_is_the_quickest() {
     let base = Instant::now();
-    let t = datetime!(2000-01-01 0:00 UTC);
     let probes = [
-        sample(base, ms(0), ms(9), SERVER_T0, t),
-        sample(base, ms(10), ms(1), SERVER_T0 + 1, t),
-        sample(base, ms(20), ms(3), SERVER_T0 + 2, t),
+        sample(base, ms(0), ms(9), SERVER_T0, HOST_T0),
+        sample(base, ms(10), ms(1), SERVER_T0 + 1, HOST_T0),
+        sample(base, ms(20), ms(3), SERVER_T0 + 2, HOST_T0),
     ];
 
     let best = Sample::best(probes).unwrap();

@@ -15,11 +15,14 @@ use uuid::Uuid;
 
 use crate::error::store_error;
 
+/// A statement of `crate::sql` with (some of) its parameters bound.
+pub(crate) type Statement<'q> = Query<'q, Postgres, PgArguments>;
+
 /// `query` with `params` bound in order.
 pub(crate) fn bind<'q, 'p>(
-    query: Query<'q, Postgres, PgArguments>,
+    query: Statement<'q>,
     params: impl IntoIterator<Item = Param<'p>>,
-) -> Query<'q, Postgres, PgArguments> {
+) -> Statement<'q> {
     params.into_iter().fold(query, |query, param| match param {
         Param::Id(id) => query.bind(*id.as_uuid()),
         Param::SmallInteger(priority) => query.bind(priority),

@@ -153,7 +153,9 @@ fn hot_statements_read_their_partial_indexes_not_the_whole_table() {
                 .expect("enqueue");
         }
         let lease_until = now + leasehold::time::Duration::minutes(1);
-        leasehold::JobStore::claim(&store, &["a".to_owned()], 5_000, "w", now, lease_until)
+        let queues = ["a".to_owned()];
+        let request = leasehold::ClaimRequest::new("w", &queues, 5_000, lease_until);
+        leasehold::JobStore::claim(&store, request, now)
             .await
             .expect("claim");
         let mut conn = sqlx::PgConnection::connect(&url).await.expect("connect");

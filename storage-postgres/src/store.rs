@@ -9,8 +9,8 @@ use std::sync::Arc;
 use leasehold::schedule::{NewSchedule, ScheduleRecord};
 use leasehold::time::OffsetDateTime;
 use leasehold::{
-    Clock, Enqueued, HeartbeatStatus, JobFilter, JobId, JobRecord, JobState, JobStore, Lease,
-    NewJob, StoreError, async_trait,
+    ClaimRequest, Clock, Enqueued, Firing, HeartbeatStatus, JobFilter, JobId, JobRecord, JobState,
+    JobStore, Lease, NewJob, StoreError, async_trait,
 };
 use leasehold_sql::enqueue::single;
 use leasehold_sql::filter::{count_params, list_params, sql_limit};
@@ -18,7 +18,8 @@ use leasehold_sql::lease::{LeaseState, lease, not_extended, not_written, written
 use leasehold_sql::prune;
 use leasehold_sql::row::{job_record, job_state, micros, schedule_record, time_of};
 use leasehold_sql::schedule::{advance_params, not_advanced, stored, upsert_params};
-use sqlx::{Connection, PgConnection, PgPool};
+use sqlx::postgres::PgRow;
+use sqlx::{Connection, PgConnection, PgPool, Postgres};
 use uuid::Uuid;
 
 use crate::call::Calls;
@@ -27,8 +28,8 @@ use crate::completer::Completer;
 use crate::enqueue::insert_jobs;
 use crate::error::store_error;
 use crate::notify::Listener;
-use crate::row::{Row, bind};
-use crate::sql::{Statements, query, query_scalar};
+use crate::row::{Row, Statement, bind};
+use crate::sql::{Statements, query};
 
 /// A [`JobStore`](leasehold::JobStore) on a schema of a PostgreSQL database; clones
 /// share the pool.
@@ -181,6 +182,109 @@ async fn stored_schedule(
     stored(name, row.as_ref().map(Row))
 }
 
+/// `statement`, a write fenced by `lease`, with the job id bound as `$1` and the token
+/// as `$2`.
+fn fenced(statement: &Arc<str>, lease: Lease) -> Statement<'static> {
+    query(statement)
+        .bind(*lease.job_id.as_uuid())
+        .bind(i64::from(lease.token))
+}
+
+/// Calls of one statement run alone, each named `name` in errors (see [`Calls::run`]).
+impl PostgresStore {
+    /// The statement's rows.
+    async fn fetch_all(
+        &self,
+        name: &str,
+        statement: Statement<'_>,
+    ) -> Result<Vec<PgRow>, StoreError> {
+        self.calls()
+            .run(name, async |conn| {
+                statement.fetch_all(&mut *conn).await.map_err(store_error)
+            })
+            .await
+    }
+
+    /// The statement's one row.
+    async fn fetch_one(&self, name: &str, statement: Statement<'_>) -> Result<PgRow, StoreError> {
+        self.calls()
+            .run(name, async |conn| {
+                statement.fetch_one(&mut *conn).await.map_err(store_error)
+            })
+            .await
+    }
+
+    /// The first column of the statement's one row.
+    async fn fetch_scalar<T>(&self, name: &str, statement: Statement<'_>) -> Result<T, StoreError>
+    where
+        T: for<'r> sqlx::Decode<'r, Postgres> + sqlx::Type<Postgres>,
+    {
+        let row = self.fetch_one(name, statement).await?;
+        sqlx::Row::try_get(&row, 0).map_err(store_error)
+    }
+
+    /// The statement's row, if any.
+    async fn fetch_optional(
+        &self,
+        name: &str,
+        statement: Statement<'_>,
+    ) -> Result<Option<PgRow>, StoreError> {
+        self.calls()
+            .run(name, async |conn| {
+                statement
+                    .fetch_optional(&mut *conn)
+                    .await
+                    .map_err(store_error)
+            })
+            .await
+    }
+
+    /// How many rows the statement changed.
+    async fn execute(&self, name: &str, statement: Statement<'_>) -> Result<u64, StoreError> {
+        let done = self
+            .calls()
+            .run(name, async |conn| {
+                statement.execute(&mut *conn).await.map_err(store_error)
+            })
+            .await?;
+        Ok(done.rows_affected())
+    }
+
+    /// Runs `statement`, a write fenced by `lease` (see [`fenced`]): `LeaseLost` or
+    /// `NotFound` when it matched no row.
+    async fn write_fenced(
+        &self,
+        name: &str,
+        lease: Lease,
+        statement: Statement<'_>,
+    ) -> Result<(), StoreError> {
+        let sql = &*self.inner.sql;
+        self.calls()
+            .run(name, async |conn| {
+                let rows = statement.execute(&mut *conn).await.map_err(store_error)?;
+                written(rows.rows_affected(), || why_not_written(conn, sql, lease)).await
+            })
+            .await
+    }
+
+    /// Runs `statement`, a change to schedule `schedule`: the schedule as stored after
+    /// it, or `ScheduleNotFound`.
+    async fn change_schedule(
+        &self,
+        name: &str,
+        schedule: &str,
+        statement: Statement<'_>,
+    ) -> Result<ScheduleRecord, StoreError> {
+        let sql = &*self.inner.sql;
+        self.calls()
+            .run(name, async |conn| {
+                statement.execute(&mut *conn).await.map_err(store_error)?;
+                stored_schedule(conn, sql, schedule).await
+            })
+            .await
+    }
+}
+
 #[async_trait]
 impl JobStore for PostgresStore {
     /// The store's [`ServerClock`](crate::ServerClock), unless the options turned it off.
@@ -225,12 +329,16 @@ impl JobStore for PostgresStore {
 
     async fn claim(
         &self,
-        queues: &[String],
-        limit: usize,
-        worker: &str,
+        request: ClaimRequest<'_>,
         now: OffsetDateTime,
-        lease_until: OffsetDateTime,
     ) -> Result<Vec<JobRecord>, StoreError> {
+        let ClaimRequest {
+            queues,
+            limit,
+            worker,
+            lease_until,
+            ..
+        } = request;
         let mut distinct: Vec<String> = Vec::with_capacity(queues.len());
         for queue in queues {
             if !distinct.contains(queue) {
@@ -323,20 +431,8 @@ impl JobStore for PostgresStore {
     async fn complete(&self, lease: Lease, now: OffsetDateTime) -> Result<(), StoreError> {
         let sql = &*self.inner.sql;
         let Some(completer) = &self.inner.completer else {
-            return self
-                .calls()
-                .run("complete", async |conn| {
-                    let rows = query(&sql.complete)
-                        .bind(lease.job_id.as_uuid())
-                        .bind(i64::from(lease.token))
-                        .bind(micros(now))
-                        .execute(&mut *conn)
-                        .await
-                        .map_err(store_error)?
-                        .rows_affected();
-                    written(rows, || why_not_written(conn, sql, lease)).await
-                })
-                .await;
+            let statement = fenced(&sql.complete, lease).bind(micros(now));
+            return self.write_fenced("complete", lease, statement).await;
         };
         if completer.complete(lease, now).await? {
             return Ok(());
@@ -358,9 +454,7 @@ impl JobStore for PostgresStore {
         let sql = &*self.inner.sql;
         self.calls()
             .run("retry", async |conn| {
-                let row = query(&sql.retry)
-                    .bind(lease.job_id.as_uuid())
-                    .bind(i64::from(lease.token))
+                let row = fenced(&sql.retry, lease)
                     .bind(micros(run_at))
                     .bind(error)
                     .bind(micros(now))
@@ -376,21 +470,10 @@ impl JobStore for PostgresStore {
     }
 
     async fn fail(&self, lease: Lease, error: &str, now: OffsetDateTime) -> Result<(), StoreError> {
-        let sql = &*self.inner.sql;
-        self.calls()
-            .run("fail", async |conn| {
-                let rows = query(&sql.fail)
-                    .bind(lease.job_id.as_uuid())
-                    .bind(i64::from(lease.token))
-                    .bind(error)
-                    .bind(micros(now))
-                    .execute(&mut *conn)
-                    .await
-                    .map_err(store_error)?
-                    .rows_affected();
-                written(rows, || why_not_written(conn, sql, lease)).await
-            })
-            .await
+        let statement = fenced(&self.inner.sql.fail, lease)
+            .bind(error)
+            .bind(micros(now));
+        self.write_fenced("fail", lease, statement).await
     }
 
     async fn release(
@@ -399,20 +482,8 @@ impl JobStore for PostgresStore {
         run_at: OffsetDateTime,
         _now: OffsetDateTime,
     ) -> Result<(), StoreError> {
-        let sql = &*self.inner.sql;
-        self.calls()
-            .run("release", async |conn| {
-                let rows = query(&sql.release)
-                    .bind(lease.job_id.as_uuid())
-                    .bind(i64::from(lease.token))
-                    .bind(micros(run_at))
-                    .execute(&mut *conn)
-                    .await
-                    .map_err(store_error)?
-                    .rows_affected();
-                written(rows, || why_not_written(conn, sql, lease)).await
-            })
-            .await
+        let statement = fenced(&self.inner.sql.release, lease).bind(micros(run_at));
+        self.write_fenced("release", lease, statement).await
     }
 
     async fn cancel(&self, id: JobId, now: OffsetDateTime) -> Result<JobRecord, StoreError> {
@@ -442,17 +513,8 @@ impl JobStore for PostgresStore {
     }
 
     async fn get(&self, id: JobId, now: OffsetDateTime) -> Result<Option<JobRecord>, StoreError> {
-        let sql = &*self.inner.sql;
-        let row = self
-            .calls()
-            .run("get", async |conn| {
-                query(&sql.get)
-                    .bind(id.as_uuid())
-                    .fetch_optional(&mut *conn)
-                    .await
-                    .map_err(store_error)
-            })
-            .await?;
+        let statement = query(&self.inner.sql.get).bind(id.as_uuid());
+        let row = self.fetch_optional("get", statement).await?;
         row.map(|row| job_record(&Row(&row), now)).transpose()
     }
 
@@ -462,25 +524,13 @@ impl JobStore for PostgresStore {
         now: OffsetDateTime,
     ) -> Result<Vec<JobRecord>, StoreError> {
         let statement = bind(query(&self.inner.sql.list), list_params(filter, now));
-        let rows = self
-            .calls()
-            .run("list", async |conn| {
-                statement.fetch_all(&mut *conn).await.map_err(store_error)
-            })
-            .await?;
+        let rows = self.fetch_all("list", statement).await?;
         rows.iter().map(|row| job_record(&Row(row), now)).collect()
     }
 
     async fn count(&self, filter: &JobFilter, now: OffsetDateTime) -> Result<u64, StoreError> {
         let statement = bind(query(&self.inner.sql.count), count_params(filter, now));
-        let count: i64 = self
-            .calls()
-            .run("count", async |conn| {
-                let row = statement.fetch_one(&mut *conn).await;
-                row.and_then(|row| sqlx::Row::try_get(&row, 0))
-                    .map_err(store_error)
-            })
-            .await?;
+        let count: i64 = self.fetch_scalar("count", statement).await?;
         u64::try_from(count).map_err(|_| StoreError::backend(format!("negative count {count}")))
     }
 
@@ -488,13 +538,8 @@ impl JobStore for PostgresStore {
         if queues.is_empty() {
             return Ok(None);
         }
-        let statement = query_scalar(&self.inner.sql.next_due).bind(queues.to_vec());
-        let due: Option<i64> = self
-            .calls()
-            .run("next_due", async |conn| {
-                statement.fetch_one(&mut *conn).await.map_err(store_error)
-            })
-            .await?;
+        let statement = query(&self.inner.sql.next_due).bind(queues.to_vec());
+        let due: Option<i64> = self.fetch_scalar("next_due", statement).await?;
         due.map(|t| time_of(t, "next due time")).transpose()
     }
 
@@ -502,18 +547,10 @@ impl JobStore for PostgresStore {
         let sql = &*self.inner.sql;
         // A call per batch: each is bounded on its own, however many there are.
         prune::in_batches(limit, |batch| async move {
-            let pruned = self
-                .calls()
-                .run("prune", async |conn| {
-                    query(&sql.prune)
-                        .bind(micros(before))
-                        .bind(sql_limit(batch))
-                        .execute(&mut *conn)
-                        .await
-                        .map_err(store_error)
-                })
-                .await?;
-            Ok(pruned.rows_affected())
+            let statement = query(&sql.prune)
+                .bind(micros(before))
+                .bind(sql_limit(batch));
+            self.execute("prune", statement).await
         })
         .await
     }
@@ -526,41 +563,19 @@ impl JobStore for PostgresStore {
     ) -> Result<ScheduleRecord, StoreError> {
         let params = upsert_params(&schedule, next_fire_at, now)?;
         let statement = bind(query(&self.inner.sql.upsert_schedule), params);
-        let row = self
-            .calls()
-            .run("upsert_schedule", async |conn| {
-                statement.fetch_one(&mut *conn).await.map_err(store_error)
-            })
-            .await?;
+        let row = self.fetch_one("upsert_schedule", statement).await?;
         schedule_record(&Row(&row))
     }
 
     async fn get_schedule(&self, name: &str) -> Result<Option<ScheduleRecord>, StoreError> {
-        let sql = &*self.inner.sql;
-        let row = self
-            .calls()
-            .run("get_schedule", async |conn| {
-                query(&sql.get_schedule)
-                    .bind(name)
-                    .fetch_optional(&mut *conn)
-                    .await
-                    .map_err(store_error)
-            })
-            .await?;
+        let statement = query(&self.inner.sql.get_schedule).bind(name);
+        let row = self.fetch_optional("get_schedule", statement).await?;
         row.map(|row| schedule_record(&Row(&row))).transpose()
     }
 
     async fn list_schedules(&self) -> Result<Vec<ScheduleRecord>, StoreError> {
-        let sql = &*self.inner.sql;
-        let rows = self
-            .calls()
-            .run("list_schedules", async |conn| {
-                query(&sql.list_schedules)
-                    .fetch_all(&mut *conn)
-                    .await
-                    .map_err(store_error)
-            })
-            .await?;
+        let statement = query(&self.inner.sql.list_schedules);
+        let rows = self.fetch_all("list_schedules", statement).await?;
         rows.iter().map(|row| schedule_record(&Row(row))).collect()
     }
 
@@ -569,29 +584,25 @@ impl JobStore for PostgresStore {
         now: OffsetDateTime,
         limit: usize,
     ) -> Result<Vec<ScheduleRecord>, StoreError> {
-        let sql = &*self.inner.sql;
-        let rows = self
-            .calls()
-            .run("due_schedules", async |conn| {
-                query(&sql.due_schedules)
-                    .bind(micros(now))
-                    .bind(sql_limit(limit))
-                    .fetch_all(&mut *conn)
-                    .await
-                    .map_err(store_error)
-            })
-            .await?;
+        let statement = query(&self.inner.sql.due_schedules)
+            .bind(micros(now))
+            .bind(sql_limit(limit));
+        let rows = self.fetch_all("due_schedules", statement).await?;
         rows.iter().map(|row| schedule_record(&Row(row))).collect()
     }
 
     async fn fire_schedule(
         &self,
-        name: &str,
-        slot: OffsetDateTime,
-        next: Option<OffsetDateTime>,
-        jobs: Vec<NewJob>,
+        firing: Firing<'_>,
         now: OffsetDateTime,
     ) -> Result<Vec<Enqueued>, StoreError> {
+        let Firing {
+            name,
+            slot,
+            next,
+            jobs,
+            ..
+        } = firing;
         let (sql, channel) = (&*self.inner.sql, self.inner.listener.channel());
         self.calls()
             .run("fire_schedule", async |conn| {
@@ -620,17 +631,10 @@ impl JobStore for PostgresStore {
         name: &str,
         now: OffsetDateTime,
     ) -> Result<ScheduleRecord, StoreError> {
-        let sql = &*self.inner.sql;
-        self.calls()
-            .run("pause_schedule", async |conn| {
-                query(&sql.pause_schedule)
-                    .bind(name)
-                    .bind(micros(now))
-                    .execute(&mut *conn)
-                    .await
-                    .map_err(store_error)?;
-                stored_schedule(conn, sql, name).await
-            })
+        let statement = query(&self.inner.sql.pause_schedule)
+            .bind(name)
+            .bind(micros(now));
+        self.change_schedule("pause_schedule", name, statement)
             .await
     }
 
@@ -640,34 +644,16 @@ impl JobStore for PostgresStore {
         next_fire_at: Option<OffsetDateTime>,
         now: OffsetDateTime,
     ) -> Result<ScheduleRecord, StoreError> {
-        let sql = &*self.inner.sql;
-        self.calls()
-            .run("resume_schedule", async |conn| {
-                query(&sql.resume_schedule)
-                    .bind(name)
-                    .bind(next_fire_at.map(micros))
-                    .bind(micros(now))
-                    .execute(&mut *conn)
-                    .await
-                    .map_err(store_error)?;
-                stored_schedule(conn, sql, name).await
-            })
+        let statement = query(&self.inner.sql.resume_schedule)
+            .bind(name)
+            .bind(next_fire_at.map(micros))
+            .bind(micros(now));
+        self.change_schedule("resume_schedule", name, statement)
             .await
     }
 
     async fn remove_schedule(&self, name: &str) -> Result<bool, StoreError> {
-        let sql = &*self.inner.sql;
-        let removed = self
-            .calls()
-            .run("remove_schedule", async |conn| {
-                query(&sql.remove_schedule)
-                    .bind(name)
-                    .execute(&mut *conn)
-                    .await
-                    .map_err(store_error)
-            })
-            .await?
-            .rows_affected();
-        Ok(removed > 0)
+        let statement = query(&self.inner.sql.remove_schedule).bind(name);
+        Ok(self.execute("remove_schedule", statement).await? > 0)
     }
 }

@@ -20,7 +20,7 @@ use leasehold::{Clock, Job, JobFilter, JobId, JobState, JobStore, Queue, SystemC
 use leasehold_postgres::PostgresStore;
 use serde::{Deserialize, Serialize};
 use sqlx::{Connection, PgConnection};
-use support::{Schemas, options, test_url};
+use support::{Schemas, options, test_schema, test_url};
 
 /// How far host A's clock is ahead of the true time (and of host B's).
 const AHEAD: Duration = Duration::from_secs(10);
@@ -255,17 +255,15 @@ async fn on_its_own_clock_a_host_whose_clock_is_ahead_starts_jobs_another_host_i
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_server_clock_reads_the_servers_time_and_is_what_a_queue_reads() {
-    let Some(url) = test_url() else { return };
-    let schemas = Schemas::new(&url);
-    let schema = schemas.fresh();
+    let Some(db) = test_schema() else { return };
     let store = PostgresStore::connect_with(
-        options(&url, &schema)
+        db.options()
             .host_clock(Arc::new(Ahead))
             .clock_sample_interval(Duration::from_millis(100)),
     )
     .await
     .expect("the store opens");
-    let mut conn = PgConnection::connect(&url).await.expect("a connection");
+    let mut conn = PgConnection::connect(&db.url).await.expect("a connection");
     let queue = Queue::new(Arc::new(store.clone()) as Arc<dyn JobStore>);
     let clock = store.server_clock().expect("on by default").clone();
 
@@ -313,7 +311,7 @@ async fn the_server_clock_reads_the_servers_time_and_is_what_a_queue_reads() {
         "Queue::new reads the server clock, not host A's clock"
     );
     assert!(
-        PostgresStore::connect_with(options(&url, &schema).server_clock(false))
+        PostgresStore::connect_with(db.options().server_clock(false))
             .await
             .expect("the store opens")
             .clock()
@@ -324,19 +322,17 @@ async fn the_server_clock_reads_the_servers_time_and_is_what_a_queue_reads() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dropping_the_store_stops_its_tasks_and_closes_its_connections() {
-    let Some(url) = test_url() else { return };
-    let schemas = Schemas::new(&url);
-    let schema = schemas.fresh();
-    let name = format!("{schema}_drop");
+    let Some(db) = test_schema() else { return };
+    let name = format!("{}_drop", db.schema);
     let store = PostgresStore::connect_with(
-        options(&url, &schema)
+        db.options()
             .application_name(&name)
             .clock_sample_interval(Duration::from_millis(100)),
     )
     .await
     .expect("the store opens");
     let clock = store.server_clock().expect("on").clone();
-    let mut conn = PgConnection::connect(&url).await.expect("a connection");
+    let mut conn = PgConnection::connect(&db.url).await.expect("a connection");
     let connections = async |conn: &mut PgConnection| -> i64 {
         sqlx::query_scalar("SELECT count(*) FROM pg_stat_activity WHERE application_name = $1")
             .bind(&name)

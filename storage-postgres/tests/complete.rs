@@ -8,20 +8,13 @@ use std::sync::Arc;
 
 use leasehold::testing::conformance::t;
 use leasehold::{JobFilter, JobId, JobState, JobStore, Lease, StoreError};
-use leasehold_postgres::PostgresStore;
 use leasehold_sql::testing::claimed;
-use support::{Schemas, options, test_url};
+use support::test_schema;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_completions_are_each_answered_for_their_own_lease() {
-    let Some(url) = test_url() else { return };
-    let schemas = Schemas::new(&url);
-    let schema = schemas.fresh();
-    let store = Arc::new(
-        PostgresStore::connect_with(options(&url, &schema))
-            .await
-            .unwrap(),
-    );
+    let Some(db) = test_schema() else { return };
+    let store = Arc::new(db.open().await);
     let claimed = claimed(&*store, 300, t(1), t(600)).await;
     let mut calls: Vec<(Lease, i64)> = claimed.iter().map(|j| (j.lease(), 10)).collect();
     // Repeats of live leases, stale leases, an unknown job.

@@ -10,11 +10,13 @@ use std::time::Duration;
 
 use leasehold::testing::conformance::t;
 use leasehold::worker::Worker;
-use leasehold::{EnqueueOptions, Job, JobFilter, JobState, JobStore, NewJob, Queue, SystemClock};
+use leasehold::{
+    ClaimRequest, EnqueueOptions, Job, JobFilter, JobState, JobStore, NewJob, Queue, SystemClock,
+};
 use leasehold_postgres::PostgresStore;
 use leasehold_sql::TransactionalEnqueue;
 use serde::{Deserialize, Serialize};
-use support::{Schemas, options, test_url};
+use support::{FreshSchema, test_schema};
 use tokio::sync::watch;
 
 /// Far longer than any wake-up takes; a guard so a broken test fails, not hangs.
@@ -31,28 +33,27 @@ async fn changed(receiver: &mut watch::Receiver<u64>, within: Duration) -> bool 
     )
 }
 
+/// A subscription to `store`'s enqueue counter, once its listener is connected (the
+/// counter's first change).
+async fn connected_subscription(store: &PostgresStore) -> watch::Receiver<u64> {
+    let mut receiver = store.subscribe_enqueued();
+    assert!(
+        changed(&mut receiver, PATIENCE).await,
+        "the counter changes once the listener is connected"
+    );
+    receiver
+}
+
 /// Two independent stores (two pools, as two processes would have) on one schema.
-async fn two_stores(schemas: &Schemas) -> (PostgresStore, PostgresStore) {
-    let schema = schemas.fresh();
-    let a = PostgresStore::connect_with(options(schemas.url(), &schema))
-        .await
-        .unwrap();
-    let b = PostgresStore::connect_with(options(schemas.url(), &schema))
-        .await
-        .unwrap();
-    (a, b)
+async fn two_stores(db: &FreshSchema) -> (PostgresStore, PostgresStore) {
+    (db.open().await, db.open().await)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_enqueue_through_one_store_wakes_another_stores_subscribers() {
-    let Some(url) = test_url() else { return };
-    let schemas = Schemas::new(&url);
-    let (listening, enqueuing) = two_stores(&schemas).await;
-    let mut woken = listening.subscribe_enqueued();
-    assert!(
-        changed(&mut woken, PATIENCE).await,
-        "the counter changes once the listener is connected"
-    );
+    let Some(db) = test_schema() else { return };
+    let (listening, enqueuing) = two_stores(&db).await;
+    let mut woken = connected_subscription(&listening).await;
     let quiet = !changed(&mut woken, Duration::from_millis(300)).await;
 
     enqueuing.enqueue(job("wake"), t(0)).await.unwrap();
@@ -66,11 +67,9 @@ async fn an_enqueue_through_one_store_wakes_another_stores_subscribers() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_burst_of_enqueues_is_one_change_and_a_rollback_wakes_nobody() {
-    let Some(url) = test_url() else { return };
-    let schemas = Schemas::new(&url);
-    let (listening, enqueuing) = two_stores(&schemas).await;
-    let mut woken = listening.subscribe_enqueued();
-    assert!(changed(&mut woken, PATIENCE).await, "the listener connects");
+    let Some(db) = test_schema() else { return };
+    let (listening, enqueuing) = two_stores(&db).await;
+    let mut woken = connected_subscription(&listening).await;
 
     let mut tx = enqueuing.pool().begin().await.unwrap();
     enqueuing
@@ -102,14 +101,9 @@ impl Job for Ping {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_worker_wakes_for_a_job_enqueued_through_another_store() {
-    let Some(url) = test_url() else { return };
-    let schemas = Schemas::new(&url);
-    let (working, enqueuing) = two_stores(&schemas).await;
-    let mut signal = working.subscribe_enqueued();
-    assert!(
-        changed(&mut signal, PATIENCE).await,
-        "the listener connects"
-    );
+    let Some(db) = test_schema() else { return };
+    let (working, enqueuing) = two_stores(&db).await;
+    let _connected = connected_subscription(&working).await;
     let queue = Queue::with_clock(Arc::new(working.clone()), Arc::new(SystemClock));
     let worker = Worker::builder(&queue)
         .enqueue_signal(working.subscribe_enqueued())
@@ -158,22 +152,22 @@ async fn a_worker_wakes_for_a_job_enqueued_through_another_store() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn listening_never_takes_a_connection_the_store_needs() {
-    let Some(url) = test_url() else { return };
-    let schemas = Schemas::new(&url);
-    let schema = schemas.fresh();
+    let Some(db) = test_schema() else { return };
     let store = PostgresStore::connect_with(
-        options(&url, &schema)
+        db.options()
             .max_connections(1)
             .acquire_timeout(Duration::from_secs(2)),
     )
     .await
     .unwrap();
-    let mut woken = store.subscribe_enqueued();
-    assert!(changed(&mut woken, PATIENCE).await, "the listener connects");
+    let mut woken = connected_subscription(&store).await;
 
     let enqueued = store.enqueue(job("one"), t(0)).await;
     let claimed = store
-        .claim(&["default".to_owned()], 1, "w", t(0), t(60))
+        .claim(
+            ClaimRequest::new("w", &["default".to_owned()], 1, t(60)),
+            t(0),
+        )
         .await;
 
     assert!(enqueued.is_ok(), "{enqueued:?}");

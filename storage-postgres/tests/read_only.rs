@@ -7,7 +7,7 @@ mod support;
 use leasehold::testing::conformance::t;
 use leasehold::{JobStore, NewJob, StoreError};
 use leasehold_postgres::PostgresStore;
-use support::{Schemas, options, test_url};
+use support::{options, test_schema};
 
 fn job() -> NewJob {
     NewJob::new("k", serde_json::json!({}), t(0)).expect("a valid job")
@@ -33,10 +33,8 @@ async fn set_read_only(store: &PostgresStore, on: bool) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_enqueue_on_a_read_only_connection_is_permanent_and_names_the_cause() {
-    let Some(url) = test_url() else { return };
-    let schemas = Schemas::new(&url);
-    let schema = schemas.fresh();
-    let store = PostgresStore::connect_with(options(&url, &schema).max_connections(1))
+    let Some(db) = test_schema() else { return };
+    let store = PostgresStore::connect_with(db.options().max_connections(1))
         .await
         .expect("the store opens");
     set_read_only(&store, true).await;
@@ -66,16 +64,15 @@ async fn an_enqueue_on_a_read_only_connection_is_permanent_and_names_the_cause()
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_store_on_a_read_only_url_fails_to_open_and_says_why() {
-    let Some(url) = test_url() else { return };
-    let schemas = Schemas::new(&url);
-    let schema = schemas.fresh();
-    PostgresStore::connect_with(options(&url, &schema))
-        .await
-        .expect("the schema is created");
-    let separator = if url.contains('?') { '&' } else { '?' };
-    let read_only = format!("{url}{separator}options=-c%20default_transaction_read_only%3Don");
+    let Some(db) = test_schema() else { return };
+    db.open().await; // creates the schema
+    let separator = if db.url.contains('?') { '&' } else { '?' };
+    let read_only = format!(
+        "{}{separator}options=-c%20default_transaction_read_only%3Don",
+        db.url
+    );
 
-    let opened = PostgresStore::connect_with(options(&read_only, &schema)).await;
+    let opened = PostgresStore::connect_with(options(&read_only, &db.schema)).await;
 
     match opened {
         Err(StoreError::Permanent { message, .. }) => {

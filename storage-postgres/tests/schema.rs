@@ -9,7 +9,7 @@ use leasehold::{JobFilter, JobStore, NewJob, StoreError};
 use leasehold_postgres::PostgresStore;
 use sqlx::postgres::PgPoolOptions;
 use sqlx::{AssertSqlSafe, Connection, PgConnection};
-use support::{Schemas, options, test_url};
+use support::{Schemas, options, test_schema, test_url};
 
 fn job(kind: &str) -> NewJob {
     NewJob::new(kind, serde_json::json!({"n": 1}), t(0)).expect("a valid job")
@@ -35,27 +35,35 @@ async fn scalar(url: &str, sql: String) -> i64 {
         .expect("the query runs")
 }
 
+/// Asserts that opening was refused as `Incompatible`, in a message that names each of
+/// `names`.
+fn assert_incompatible(opened: Result<PostgresStore, StoreError>, names: &[&str]) {
+    match opened {
+        Err(StoreError::Incompatible(message)) => {
+            for name in names {
+                assert!(message.contains(name), "{message}");
+            }
+        }
+        other => panic!("expected Incompatible, got {other:?}"),
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_connects_migrate_the_schema_once() {
-    let Some(url) = test_url() else { return };
-    let schemas = Schemas::new(&url);
-    let schema = schemas.fresh();
+    let Some(db) = test_schema() else { return };
 
-    let connects = (0..8).map(|_| PostgresStore::connect_with(options(&url, &schema)));
+    let connects = (0..8).map(|_| PostgresStore::connect_with(db.options()));
     let stores = futures::future::join_all(connects).await;
 
     let stores: Vec<PostgresStore> = stores
         .into_iter()
         .map(|s| s.expect("every racing connect succeeds"))
         .collect();
-    let applied = scalar(
-        &url,
-        format!("SELECT count(*) FROM \"{schema}\"._leasehold_migrations"),
-    )
-    .await;
+    let migrations = format!("\"{}\"._leasehold_migrations", db.schema);
+    let applied = scalar(&db.url, format!("SELECT count(*) FROM {migrations}")).await;
     let distinct = scalar(
-        &url,
-        format!("SELECT count(DISTINCT version) FROM \"{schema}\"._leasehold_migrations"),
+        &db.url,
+        format!("SELECT count(DISTINCT version) FROM {migrations}"),
     )
     .await;
     assert_eq!(applied, 2, "each migration applied once");
@@ -69,16 +77,13 @@ async fn concurrent_connects_migrate_the_schema_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_schema_migrated_by_a_newer_leasehold_is_refused() {
-    let Some(url) = test_url() else { return };
-    let schemas = Schemas::new(&url);
-    let schema = schemas.fresh();
-    let store = PostgresStore::connect_with(options(&url, &schema))
-        .await
-        .unwrap();
+    let Some(db) = test_schema() else { return };
+    let store = db.open().await;
     let kept = store.enqueue(job("kept"), t(0)).await.unwrap().job;
     store.close().await;
+    let schema = &db.schema;
     execute(
-        &url,
+        &db.url,
         format!(
             "INSERT INTO \"{schema}\"._leasehold_migrations \
              (version, description, installed_on, success, checksum, execution_time) \
@@ -87,16 +92,10 @@ async fn a_schema_migrated_by_a_newer_leasehold_is_refused() {
     )
     .await;
 
-    let refused = PostgresStore::connect_with(options(&url, &schema)).await;
+    let refused = PostgresStore::connect_with(db.options()).await;
 
-    match refused {
-        Err(StoreError::Incompatible(message)) => {
-            assert!(message.contains("99990101000000"), "{message}");
-            assert!(message.contains("newer leasehold-postgres"), "{message}");
-        }
-        other => panic!("expected Incompatible, got {other:?}"),
-    }
-    let jobs = scalar(&url, format!("SELECT count(*) FROM \"{schema}\".jobs")).await;
+    assert_incompatible(refused, &["99990101000000", "newer leasehold-postgres"]);
+    let jobs = scalar(&db.url, format!("SELECT count(*) FROM \"{schema}\".jobs")).await;
     assert_eq!(
         jobs, 1,
         "the refused schema was left as it was ({})",
@@ -106,24 +105,17 @@ async fn a_schema_migrated_by_a_newer_leasehold_is_refused() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_schema_holding_someone_elses_tables_is_refused() {
-    let Some(url) = test_url() else { return };
-    let schemas = Schemas::new(&url);
-    let schema = schemas.fresh();
+    let Some(db) = test_schema() else { return };
+    let schema = &db.schema;
     execute(
-        &url,
+        &db.url,
         format!("CREATE SCHEMA \"{schema}\"; CREATE TABLE \"{schema}\".users (id int)"),
     )
     .await;
 
-    let refused = PostgresStore::connect_with(options(&url, &schema)).await;
+    let refused = PostgresStore::connect_with(db.options()).await;
 
-    match refused {
-        Err(StoreError::Incompatible(message)) => {
-            assert!(message.contains("not a leasehold schema"), "{message}");
-            assert!(message.contains("users"), "{message}");
-        }
-        other => panic!("expected Incompatible, got {other:?}"),
-    }
+    assert_incompatible(refused, &["not a leasehold schema", "users"]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -176,18 +168,12 @@ async fn stores_on_two_schemas_are_independent_whatever_the_pools_search_path() 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn jobs_survive_a_reconnect() {
-    let Some(url) = test_url() else { return };
-    let schemas = Schemas::new(&url);
-    let schema = schemas.fresh();
-    let store = PostgresStore::connect_with(options(&url, &schema))
-        .await
-        .unwrap();
+    let Some(db) = test_schema() else { return };
+    let store = db.open().await;
     let enqueued = store.enqueue(job("kept"), t(0)).await.unwrap().job;
     store.close().await;
 
-    let reopened = PostgresStore::connect_with(options(&url, &schema))
-        .await
-        .unwrap();
+    let reopened = db.open().await;
 
     assert_eq!(
         reopened.get(enqueued.id, t(0)).await.unwrap(),

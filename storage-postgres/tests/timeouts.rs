@@ -23,7 +23,7 @@ use leasehold::{JobFilter, JobStore, StoreError};
 use leasehold_postgres::PostgresStore;
 use proxy::PartitionProxy;
 use sqlx::{AssertSqlSafe, Connection, PgConnection};
-use support::{Schemas, options, test_url};
+use support::{options, test_schema};
 
 /// The statement timeout of the stores under test; the store's own bound is 2 s more.
 const STATEMENT_TIMEOUT: Duration = Duration::from_secs(1);
@@ -52,15 +52,14 @@ async fn count(store: &PostgresStore) -> Result<u64, StoreError> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_connection_of_a_store_carries_its_application_name_and_statement_timeout() {
-    let Some(url) = test_url() else { return };
-    let schemas = Schemas::new(&url);
-    let schema = schemas.fresh();
+    let Some(db) = test_schema() else { return };
+    let (url, schema) = (&db.url, &db.schema);
     let name = format!("{schema}_app");
     let separator = if url.contains('?') { '&' } else { '?' };
     // The URL asks for another statement timeout: the store's option wins.
     let with_timeout = format!("{url}{separator}options=-c%20statement_timeout%3D1min");
     let store = PostgresStore::connect_with(
-        options(&with_timeout, &schema)
+        options(&with_timeout, schema)
             .application_name(&name)
             .statement_timeout(Duration::from_millis(1_500)),
     )
@@ -71,7 +70,7 @@ async fn every_connection_of_a_store_carries_its_application_name_and_statement_
         .await
         .expect("the listener connects")
         .expect("the store lives");
-    let mut conn = PgConnection::connect(&url).await.expect("a connection");
+    let mut conn = PgConnection::connect(url).await.expect("a connection");
 
     let settings: (String, String) = sqlx::query_as(
         "SELECT current_setting('statement_timeout'), current_setting('application_name')",
@@ -92,11 +91,9 @@ async fn every_connection_of_a_store_carries_its_application_name_and_statement_
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_statement_held_up_by_a_lock_is_cancelled_by_the_server_and_its_connection_stays() {
-    let Some(url) = test_url() else { return };
-    let schemas = Schemas::new(&url);
-    let schema = schemas.fresh();
+    let Some(db) = test_schema() else { return };
     let store = PostgresStore::connect_with(
-        options(&url, &schema)
+        db.options()
             .max_connections(1)
             .statement_timeout(STATEMENT_TIMEOUT)
             .server_clock(false),
@@ -104,10 +101,11 @@ async fn a_statement_held_up_by_a_lock_is_cancelled_by_the_server_and_its_connec
     .await
     .expect("the store opens");
     let pid_before = backend_pid(&store).await;
-    let mut locker = PgConnection::connect(&url).await.expect("a connection");
+    let mut locker = PgConnection::connect(&db.url).await.expect("a connection");
     let mut tx = locker.begin().await.expect("a transaction");
     sqlx::query(AssertSqlSafe(format!(
-        "LOCK TABLE \"{schema}\".jobs IN ACCESS EXCLUSIVE MODE"
+        "LOCK TABLE \"{}\".jobs IN ACCESS EXCLUSIVE MODE",
+        db.schema
     )))
     .execute(&mut *tx)
     .await
@@ -138,13 +136,11 @@ async fn a_statement_held_up_by_a_lock_is_cancelled_by_the_server_and_its_connec
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_call_without_an_answer_fails_at_the_call_timeout_and_its_connection_is_closed() {
-    let Some(url) = test_url() else { return };
-    let schemas = Schemas::new(&url);
-    let schema = schemas.fresh();
-    let name = format!("{schema}_cut");
-    let proxy = PartitionProxy::start(&url).await;
+    let Some(db) = test_schema() else { return };
+    let name = format!("{}_cut", db.schema);
+    let proxy = PartitionProxy::start(&db.url).await;
     let store = PostgresStore::connect_with(
-        options(proxy.url(), &schema)
+        options(proxy.url(), &db.schema)
             .max_connections(1)
             .acquire_timeout(Duration::from_secs(1))
             .statement_timeout(STATEMENT_TIMEOUT)
@@ -153,7 +149,7 @@ async fn a_call_without_an_answer_fails_at_the_call_timeout_and_its_connection_i
     )
     .await
     .expect("the store opens through the proxy");
-    let mut observer = PgConnection::connect(&url).await.expect("a connection");
+    let mut observer = PgConnection::connect(&db.url).await.expect("a connection");
     let pid_before = backend_pid(&store).await;
 
     // Cut after the next statement went out (the pool's ping of its idle connection
@@ -225,15 +221,13 @@ async fn a_call_without_an_answer_fails_at_the_call_timeout_and_its_connection_i
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_connect_to_a_server_that_does_not_answer_fails_at_the_connect_timeout() {
-    let Some(url) = test_url() else { return };
-    let schemas = Schemas::new(&url);
-    let schema = schemas.fresh();
-    let proxy = PartitionProxy::start(&url).await;
+    let Some(db) = test_schema() else { return };
+    let proxy = PartitionProxy::start(&db.url).await;
     proxy.partition();
 
     let started = Instant::now();
     let opened = PostgresStore::connect_with(
-        options(proxy.url(), &schema)
+        options(proxy.url(), &db.schema)
             .connect_timeout(Duration::from_secs(1))
             .acquire_timeout(Duration::from_secs(30)),
     )

@@ -10,7 +10,7 @@ use leasehold_postgres::PostgresStore;
 use leasehold_sql::TransactionalEnqueue;
 use serde::{Deserialize, Serialize};
 use sqlx::AssertSqlSafe;
-use support::{Schemas, options, test_url};
+use support::{FreshSchema, test_schema};
 
 #[derive(Serialize, Deserialize)]
 struct Welcome {
@@ -31,20 +31,19 @@ fn job(kind: &str) -> NewJob {
     NewJob::new(kind, serde_json::json!({"n": 1}), t(0)).expect("a valid job")
 }
 
-/// A store on a fresh schema, with a `signups` table of the application's own in it.
-async fn setup(schemas: &Schemas) -> (PostgresStore, String) {
-    let schema = schemas.fresh();
-    let store = PostgresStore::connect_with(options(schemas.url(), &schema))
-        .await
-        .unwrap();
-    let table = format!("\"{schema}\".signups");
+/// A fresh schema (dropped with the first part), a store on it, and the name of a
+/// `signups` table of the application's own in it; `None` when no server is set.
+async fn setup() -> Option<(FreshSchema, PostgresStore, String)> {
+    let db = test_schema()?;
+    let store = db.open().await;
+    let table = format!("\"{}\".signups", db.schema);
     sqlx::query(AssertSqlSafe(format!(
         "CREATE TABLE {table} (email TEXT NOT NULL)"
     )))
     .execute(store.pool())
     .await
     .unwrap();
-    (store, table)
+    Some((db, store, table))
 }
 
 async fn signups(store: &PostgresStore, table: &str) -> i64 {
@@ -66,9 +65,9 @@ async fn insert_signup(tx: &mut sqlx::PgConnection, table: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_job_enqueued_in_a_committed_transaction_exists_with_the_callers_writes() {
-    let Some(url) = test_url() else { return };
-    let schemas = Schemas::new(&url);
-    let (store, table) = setup(&schemas).await;
+    let Some((_db, store, table)) = setup().await else {
+        return;
+    };
     let mut tx = store.pool().begin().await.unwrap();
     insert_signup(&mut tx, &table).await;
 
@@ -92,9 +91,9 @@ async fn a_job_enqueued_in_a_committed_transaction_exists_with_the_callers_write
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_job_enqueued_in_a_rolled_back_transaction_never_exists() {
-    let Some(url) = test_url() else { return };
-    let schemas = Schemas::new(&url);
-    let (store, table) = setup(&schemas).await;
+    let Some((_db, store, table)) = setup().await else {
+        return;
+    };
     let mut tx = store.pool().begin().await.unwrap();
     insert_signup(&mut tx, &table).await;
 
@@ -116,9 +115,9 @@ async fn a_job_enqueued_in_a_rolled_back_transaction_never_exists() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failed_enqueue_leaves_the_callers_transaction_usable() {
-    let Some(url) = test_url() else { return };
-    let schemas = Schemas::new(&url);
-    let (store, table) = setup(&schemas).await;
+    let Some((_db, store, table)) = setup().await else {
+        return;
+    };
     let existing = store.enqueue(job("first"), t(0)).await.unwrap().job;
     // Only a job built by hand can reuse an id: the untyped form.
     let mut duplicate = job("again");

@@ -14,6 +14,7 @@
 
 use std::path::Path;
 
+use leasehold::ClaimRequest;
 use leasehold::testing::sql::sql_files;
 use leasehold::time::OffsetDateTime;
 use leasehold::{JobRecord, JobStore, NewJob};
@@ -191,7 +192,7 @@ pub async fn claimed(
     store.enqueue_many(jobs, now).await.expect("enqueue");
     let queues = [leasehold::job::DEFAULT_QUEUE.to_owned()];
     let claimed = store
-        .claim(&queues, count, "w", now, lease_until)
+        .claim(ClaimRequest::new("w", &queues, count, lease_until), now)
         .await
         .expect("claim");
     assert_eq!(claimed.len(), count, "every job enqueued is claimed");

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use leasehold::time::Duration;
-use leasehold::{Clock, JobStore, NewJob, SystemClock};
+use leasehold::{ClaimRequest, Clock, JobStore, NewJob, SystemClock};
 use leasehold_sqlite::{SqliteStore, SqliteStoreOptions, Synchronous};
 
 fn job(clock: &SystemClock, n: usize) -> NewJob {
@@ -101,7 +101,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             loop {
                 let now = clock.now();
                 let claimed = store
-                    .claim(&queues, 100, &worker, now, now + Duration::seconds(30))
+                    .claim(
+                        ClaimRequest::new(&worker, &queues, 100, now + Duration::seconds(30)),
+                        now,
+                    )
                     .await?;
                 if claimed.is_empty() {
                     return Ok::<_, leasehold::StoreError>(done);
@@ -154,7 +157,10 @@ async fn claim_loop(
         store.enqueue(job(clock, n), clock.now()).await?;
         let now = clock.now();
         let claimed = store
-            .claim(&queues, 10, "worker", now, now + Duration::seconds(30))
+            .claim(
+                ClaimRequest::new("worker", &queues, 10, now + Duration::seconds(30)),
+                now,
+            )
             .await?;
         assert_eq!(claimed.len(), 1, "only the due job is claimed");
         store.complete(claimed[0].lease(), clock.now()).await?;

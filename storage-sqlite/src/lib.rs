@@ -30,7 +30,7 @@
 //! ```
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), leasehold::StoreError> {
-//! use leasehold::{JobStore, NewJob, time::Duration};
+//! use leasehold::{ClaimRequest, JobStore, NewJob, time::Duration};
 //! use leasehold_sqlite::SqliteStore;
 //! use time::macros::datetime;
 //!
@@ -41,9 +41,9 @@
 //! let job = NewJob::new("greet", serde_json::json!({"name": "Ada"}), now).unwrap();
 //! store.enqueue(job, now).await?;
 //!
-//! let claimed = store
-//!     .claim(&["default".to_owned()], 10, "worker-1", now, now + Duration::minutes(1))
-//!     .await?;
+//! let queues = ["default".to_owned()];
+//! let request = ClaimRequest::new("worker-1", &queues, 10, now + Duration::minutes(1));
+//! let claimed = store.claim(request, now).await?;
 //! store.complete(claimed[0].lease(), now).await?;
 //! # drop(store);
 //! # std::fs::remove_dir_all(&dir).ok();

@@ -21,11 +21,14 @@ pub(crate) fn id_blob(id: JobId) -> Vec<u8> {
     id.as_uuid().as_bytes().to_vec()
 }
 
+/// A statement of `crate::sql` with (some of) its parameters bound.
+pub(crate) type Statement<'q> = Query<'q, Sqlite, SqliteArguments>;
+
 /// `query` with `params` bound in order.
 pub(crate) fn bind<'q, 'p>(
-    query: Query<'q, Sqlite, SqliteArguments>,
+    query: Statement<'q>,
     params: impl IntoIterator<Item = Param<'p>>,
-) -> Query<'q, Sqlite, SqliteArguments> {
+) -> Statement<'q> {
     params.into_iter().fold(query, |query, param| match param {
         Param::Id(id) => query.bind(id_blob(id)),
         Param::SmallInteger(priority) => query.bind(i64::from(priority)),

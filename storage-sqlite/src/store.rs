@@ -5,17 +5,18 @@ use std::fmt;
 use leasehold::schedule::{NewSchedule, ScheduleRecord};
 use leasehold::time::OffsetDateTime;
 use leasehold::{
-    Enqueued, HeartbeatStatus, JobFilter, JobId, JobRecord, JobState, JobStore, Lease, NewJob,
-    StoreError, async_trait,
+    ClaimRequest, Enqueued, Firing, HeartbeatStatus, JobFilter, JobId, JobRecord, JobState,
+    JobStore, Lease, NewJob, StoreError, async_trait,
 };
 use leasehold_sql::enqueue::single;
 use leasehold_sql::filter::{count_params, list_params, sql_limit};
 use leasehold_sql::prune;
 use leasehold_sql::row::{job_record, micros, schedule_record, time_of};
-use sqlx::SqlitePool;
+use sqlx::sqlite::SqliteRow;
+use sqlx::{Sqlite, SqlitePool};
 
 use crate::error::store_error;
-use crate::row::{Row, bind, id_blob};
+use crate::row::{Row, Statement, bind, id_blob};
 use crate::schema::EffectiveSettings;
 use crate::sql;
 use crate::transition::cancel::Cancel;
@@ -95,6 +96,35 @@ impl SqliteStore {
     }
 }
 
+/// Reads: one statement each, on the reader pool.
+impl SqliteStore {
+    /// The statement's rows.
+    async fn fetch_all(&self, statement: Statement<'_>) -> Result<Vec<SqliteRow>, StoreError> {
+        statement.fetch_all(&self.reader).await.map_err(store_error)
+    }
+
+    /// The statement's row, if any.
+    async fn fetch_optional(
+        &self,
+        statement: Statement<'_>,
+    ) -> Result<Option<SqliteRow>, StoreError> {
+        statement
+            .fetch_optional(&self.reader)
+            .await
+            .map_err(store_error)
+    }
+
+    /// The first column of the statement's one row.
+    async fn fetch_scalar<T>(&self, statement: Statement<'_>) -> Result<T, StoreError>
+    where
+        T: for<'r> sqlx::Decode<'r, Sqlite> + sqlx::Type<Sqlite>,
+    {
+        let row = statement.fetch_one(&self.reader).await;
+        row.and_then(|row| sqlx::Row::try_get(&row, 0))
+            .map_err(store_error)
+    }
+}
+
 fn queues_json(queues: &[String]) -> Result<String, StoreError> {
     serde_json::to_string(queues).map_err(StoreError::backend)
 }
@@ -122,21 +152,18 @@ impl JobStore for SqliteStore {
 
     async fn claim(
         &self,
-        queues: &[String],
-        limit: usize,
-        worker: &str,
+        request: ClaimRequest<'_>,
         now: OffsetDateTime,
-        lease_until: OffsetDateTime,
     ) -> Result<Vec<JobRecord>, StoreError> {
-        if queues.is_empty() {
+        if request.queues.is_empty() {
             return Ok(Vec::new());
         }
         let claim = Claim {
-            queues: queues.to_vec(),
-            limit,
-            worker: worker.to_owned(),
+            queues: request.queues.to_vec(),
+            limit: request.limit,
+            worker: request.worker.to_owned(),
             now,
-            lease_until,
+            lease_until: request.lease_until,
         };
         self.writer.call(claim).await
     }
@@ -199,11 +226,8 @@ impl JobStore for SqliteStore {
     }
 
     async fn get(&self, id: JobId, now: OffsetDateTime) -> Result<Option<JobRecord>, StoreError> {
-        let row = sqlx::query(sql::GET)
-            .bind(id_blob(id))
-            .fetch_optional(&self.reader)
-            .await
-            .map_err(store_error)?;
+        let statement = sqlx::query(sql::GET).bind(id_blob(id));
+        let row = self.fetch_optional(statement).await?;
         row.map(|row| job_record(&Row(&row), now)).transpose()
     }
 
@@ -212,19 +236,14 @@ impl JobStore for SqliteStore {
         filter: &JobFilter,
         now: OffsetDateTime,
     ) -> Result<Vec<JobRecord>, StoreError> {
-        let rows = bind(sqlx::query(sql::LIST), list_params(filter, now))
-            .fetch_all(&self.reader)
-            .await
-            .map_err(store_error)?;
+        let statement = bind(sqlx::query(sql::LIST), list_params(filter, now));
+        let rows = self.fetch_all(statement).await?;
         rows.iter().map(|row| job_record(&Row(row), now)).collect()
     }
 
     async fn count(&self, filter: &JobFilter, now: OffsetDateTime) -> Result<u64, StoreError> {
-        let count: i64 = bind(sqlx::query(sql::COUNT), count_params(filter, now))
-            .fetch_one(&self.reader)
-            .await
-            .and_then(|row| sqlx::Row::try_get(&row, 0))
-            .map_err(store_error)?;
+        let statement = bind(sqlx::query(sql::COUNT), count_params(filter, now));
+        let count: i64 = self.fetch_scalar(statement).await?;
         u64::try_from(count).map_err(|_| StoreError::backend(format!("negative count {count}")))
     }
 
@@ -232,11 +251,8 @@ impl JobStore for SqliteStore {
         if queues.is_empty() {
             return Ok(None);
         }
-        let due: Option<i64> = sqlx::query_scalar(sql::NEXT_DUE)
-            .bind(queues_json(queues)?)
-            .fetch_one(&self.reader)
-            .await
-            .map_err(store_error)?;
+        let statement = sqlx::query(sql::NEXT_DUE).bind(queues_json(queues)?);
+        let due: Option<i64> = self.fetch_scalar(statement).await?;
         due.map(|t| time_of(t, "next due time")).transpose()
     }
 
@@ -268,19 +284,13 @@ impl JobStore for SqliteStore {
     }
 
     async fn get_schedule(&self, name: &str) -> Result<Option<ScheduleRecord>, StoreError> {
-        let row = sqlx::query(sql::GET_SCHEDULE)
-            .bind(name)
-            .fetch_optional(&self.reader)
-            .await
-            .map_err(store_error)?;
+        let statement = sqlx::query(sql::GET_SCHEDULE).bind(name);
+        let row = self.fetch_optional(statement).await?;
         row.map(|row| schedule_record(&Row(&row))).transpose()
     }
 
     async fn list_schedules(&self) -> Result<Vec<ScheduleRecord>, StoreError> {
-        let rows = sqlx::query(sql::LIST_SCHEDULES)
-            .fetch_all(&self.reader)
-            .await
-            .map_err(store_error)?;
+        let rows = self.fetch_all(sqlx::query(sql::LIST_SCHEDULES)).await?;
         rows.iter().map(|row| schedule_record(&Row(row))).collect()
     }
 
@@ -289,28 +299,23 @@ impl JobStore for SqliteStore {
         now: OffsetDateTime,
         limit: usize,
     ) -> Result<Vec<ScheduleRecord>, StoreError> {
-        let rows = sqlx::query(sql::DUE_SCHEDULES)
+        let statement = sqlx::query(sql::DUE_SCHEDULES)
             .bind(micros(now))
-            .bind(sql_limit(limit))
-            .fetch_all(&self.reader)
-            .await
-            .map_err(store_error)?;
+            .bind(sql_limit(limit));
+        let rows = self.fetch_all(statement).await?;
         rows.iter().map(|row| schedule_record(&Row(row))).collect()
     }
 
     async fn fire_schedule(
         &self,
-        name: &str,
-        slot: OffsetDateTime,
-        next: Option<OffsetDateTime>,
-        jobs: Vec<NewJob>,
+        firing: Firing<'_>,
         now: OffsetDateTime,
     ) -> Result<Vec<Enqueued>, StoreError> {
         let fire = FireSchedule {
-            name: name.to_owned(),
-            slot,
-            next,
-            jobs,
+            name: firing.name.to_owned(),
+            slot: firing.slot,
+            next: firing.next,
+            jobs: firing.jobs,
             now,
         };
         self.writer.call(fire).await

@@ -50,14 +50,19 @@ const RELEASE_SAVEPOINT: &str = "RELEASE call";
 /// Undoes the savepoint's writes and keeps it open (`RELEASE` then ends it).
 const ROLLBACK_TO_SAVEPOINT: &str = "ROLLBACK TO call";
 
+/// How a call of a transition becomes its [`Request`] variant; `request_variants!`
+/// implements it for every transition, next to the enum.
+pub(crate) trait IntoRequest: Sized {
+    /// Wraps a call of this transition into the writer's message.
+    fn request(call: Call<Self>) -> Request
+    where
+        Self: Transition;
+}
+
 /// One kind of write call: the implementing struct holds its inputs.
-pub(crate) trait Transition: fmt::Debug + Sized {
+pub(crate) trait Transition: fmt::Debug + IntoRequest {
     /// What the call answers when it succeeds.
     type Answer;
-
-    /// Wraps a call of this transition into the writer's message: the one place that
-    /// names its [`Request`] variant.
-    fn request(call: Call<Self>) -> Request;
 
     /// Roughly how many rows it writes, to bound a group commit.
     fn weight(&self) -> usize {
@@ -217,6 +222,36 @@ pub(crate) enum Request {
     ResumeSchedule(Call<ResumeSchedule>),
     RemoveSchedule(Call<RemoveSchedule>),
 }
+
+/// [`IntoRequest`] for each transition: the variant of [`Request`] it travels in.
+macro_rules! request_variants {
+    ($($transition:ident),* $(,)?) => {
+        $(
+            impl IntoRequest for $transition {
+                fn request(call: Call<Self>) -> Request {
+                    Request::$transition(call)
+                }
+            }
+        )*
+    };
+}
+
+request_variants!(
+    Enqueue,
+    Claim,
+    Heartbeat,
+    Complete,
+    Retry,
+    Fail,
+    Release,
+    Cancel,
+    Prune,
+    UpsertSchedule,
+    FireSchedule,
+    PauseSchedule,
+    ResumeSchedule,
+    RemoveSchedule,
+);
 
 /// `$body`, with `$call` bound to the typed [`Call`] inside `$request`, whichever
 /// transition it is: the generic code each arm runs is checked for each answer type.

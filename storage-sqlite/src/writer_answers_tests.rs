@@ -2,12 +2,25 @@
 //! runs them again without a call that broke it.
 
 use leasehold::testing::conformance::t;
-use leasehold::{HeartbeatStatus, JobState, Lease, NewJob, StoreError};
+use leasehold::{HeartbeatStatus, JobRecord, JobState, Lease, NewJob, StoreError};
 
-use super::commit_group;
-use super::tests::{claim, enqueue, in_memory_target, job, request, runtime};
+use super::tests::{
+    claim, commit_alone, enqueue, in_memory_target, job, request, runtime, stored_jobs,
+};
+use super::{Target, commit_group};
 use crate::transition::enqueue::Enqueue;
 use crate::transition::lease_writes::{Complete, Fail, Heartbeat, Retry};
+
+/// Enqueues `jobs` on `target`, then claims them all: the claimed jobs.
+async fn enqueue_and_claim(target: &Target, jobs: Enqueue) -> Vec<JobRecord> {
+    let count = jobs.jobs.len();
+    commit_alone(target, jobs)
+        .await
+        .expect("the setup enqueues");
+    commit_alone(target, claim(count))
+        .await
+        .expect("the claim answers its jobs")
+}
 
 #[test]
 fn one_group_answers_each_call_and_a_lost_lease_spoils_no_other() {
@@ -15,11 +28,7 @@ fn one_group_answers_each_call_and_a_lost_lease_spoils_no_other() {
         let (pool, target) = in_memory_target().await;
         let jobs: Vec<NewJob> = (0..3).map(|_| job()).collect();
         let existing = jobs[0].clone();
-        let (setup, _) = request(Enqueue { jobs, now: t(0) });
-        commit_group(&target, vec![setup]).await;
-        let (claim, claimed) = request(claim(3));
-        commit_group(&target, vec![claim]).await;
-        let claimed = claimed.await.unwrap().expect("the claim answers its jobs");
+        let claimed = enqueue_and_claim(&target, Enqueue { jobs, now: t(0) }).await;
         let leases: Vec<Lease> = claimed.iter().map(|j| j.lease()).collect();
         let stale = Lease {
             job_id: leases[1].job_id,
@@ -74,11 +83,11 @@ fn one_group_answers_each_call_and_a_lost_lease_spoils_no_other() {
             Err(StoreError::Conflict(_))
         ));
         assert!(matches!(retried.await.unwrap(), Ok(JobState::Scheduled)));
-        let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM jobs")
-            .fetch_one(&pool)
-            .await
-            .unwrap();
-        assert_eq!(stored, 3, "the failed enqueue_many left none of its jobs");
+        assert_eq!(
+            stored_jobs(&pool).await,
+            3,
+            "the failed enqueue_many left none of its jobs"
+        );
     });
 }
 
@@ -86,11 +95,7 @@ fn one_group_answers_each_call_and_a_lost_lease_spoils_no_other() {
 fn completions_in_one_group_finish_once_each() {
     runtime().block_on(async {
         let (pool, target) = in_memory_target().await;
-        let (setup, _) = request(enqueue(20));
-        commit_group(&target, vec![setup]).await;
-        let (claim, claimed) = request(claim(20));
-        commit_group(&target, vec![claim]).await;
-        let claimed = claimed.await.unwrap().expect("the claim answers its jobs");
+        let claimed = enqueue_and_claim(&target, enqueue(20)).await;
         let mut leases: Vec<Lease> = claimed.iter().map(|j| j.lease()).collect();
         // The first lease twice: one of the two completions must lose.
         leases.push(leases[0]);
@@ -130,11 +135,13 @@ fn enqueues_in_one_group_share_a_statement_and_an_existing_id_still_conflicts_al
     runtime().block_on(async {
         let (pool, target) = in_memory_target().await;
         let existing = job();
-        let (setup, _) = request(Enqueue {
+        let setup = Enqueue {
             jobs: vec![existing.clone()],
             now: t(0),
-        });
-        commit_group(&target, vec![setup]).await;
+        };
+        commit_alone(&target, setup)
+            .await
+            .expect("the setup enqueues");
 
         let (shared, shared_answers): (Vec<_>, Vec<_>) =
             [enqueue(1), enqueue(3)].into_iter().map(request).unzip();
@@ -161,11 +168,7 @@ fn enqueues_in_one_group_share_a_statement_and_an_existing_id_still_conflicts_al
             });
         }
         assert_eq!(sizes, [Some(1), Some(3), Some(2), None, Some(1)]);
-        let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM jobs")
-            .fetch_one(&pool)
-            .await
-            .unwrap();
-        assert_eq!(stored, 1 + 4 + 3);
+        assert_eq!(stored_jobs(&pool).await, 1 + 4 + 3);
     });
 }
 
@@ -173,11 +176,7 @@ fn enqueues_in_one_group_share_a_statement_and_an_existing_id_still_conflicts_al
 fn a_call_that_breaks_the_group_is_answered_alone_and_the_others_run_again() {
     runtime().block_on(async {
         let (pool, target) = in_memory_target().await;
-        let (setup, _) = request(enqueue(2));
-        commit_group(&target, vec![setup]).await;
-        let (claim, claimed) = request(claim(2));
-        commit_group(&target, vec![claim]).await;
-        let claimed = claimed.await.unwrap().expect("the claim answers its jobs");
+        let claimed = enqueue_and_claim(&target, enqueue(2)).await;
         // A backend error (not one of the contract) for one call only.
         sqlx::query(
             "CREATE TRIGGER boom BEFORE UPDATE ON jobs WHEN NEW.last_error = 'boom' \

@@ -18,6 +18,38 @@ pub(super) fn request<T: Transition>(transition: T) -> (Request, Answer<T>) {
     (T::request(call), answer)
 }
 
+/// Sends a call of each of `transitions` on `channel`: their answers, in order.
+async fn send_all<T: Transition>(
+    channel: &mpsc::Sender<Request>,
+    transitions: impl IntoIterator<Item = T>,
+) -> Vec<Answer<T>> {
+    let mut answers = Vec::new();
+    for transition in transitions {
+        let (request, answer) = request(transition);
+        channel.send(request).await.unwrap();
+        answers.push(answer);
+    }
+    answers
+}
+
+/// Runs `transition` alone in a group commit on `target`: its answer.
+pub(super) async fn commit_alone<T: Transition>(
+    target: &Target,
+    transition: T,
+) -> Result<T::Answer, StoreError> {
+    let (request, answer) = request(transition);
+    commit_group(target, vec![request]).await;
+    answer.await.expect("a group answers every call")
+}
+
+/// How many jobs the database holds.
+pub(super) async fn stored_jobs(pool: &SqlitePool) -> i64 {
+    sqlx::query_scalar("SELECT count(*) FROM jobs")
+        .fetch_one(pool)
+        .await
+        .unwrap()
+}
+
 pub(super) fn job() -> NewJob {
     NewJob::new("k", serde_json::json!({}), t(0)).expect("a valid job")
 }
@@ -78,18 +110,8 @@ fn a_group_takes_heartbeats_first_and_stops_at_its_weight() {
     runtime().block_on(async {
         let (heartbeat_tx, mut heartbeats) = mpsc::channel(16);
         let (other_tx, mut others) = mpsc::channel(16);
-        let mut enqueued = Vec::new();
-        for transition in [enqueue(600), enqueue(600), enqueue(600)] {
-            let (request, answer) = request(transition);
-            other_tx.send(request).await.unwrap();
-            enqueued.push(answer);
-        }
-        let mut beats = Vec::new();
-        for _ in 0..2 {
-            let (request, answer) = request(heartbeat());
-            heartbeat_tx.send(request).await.unwrap();
-            beats.push(answer);
-        }
+        let _enqueued = send_all(&other_tx, [enqueue(600), enqueue(600), enqueue(600)]).await;
+        let _beats = send_all(&heartbeat_tx, [heartbeat(), heartbeat()]).await;
 
         let first = next_batch(&mut heartbeats, &mut others, 128).await.unwrap();
         let second = next_batch(&mut heartbeats, &mut others, 128).await.unwrap();
@@ -106,12 +128,7 @@ fn a_group_holds_at_most_max_batch_calls() {
     runtime().block_on(async {
         let (_heartbeat_tx, mut heartbeats) = mpsc::channel(16);
         let (other_tx, mut others) = mpsc::channel(16);
-        let mut answers = Vec::new();
-        for _ in 0..10 {
-            let (request, answer) = request(enqueue(1));
-            other_tx.send(request).await.unwrap();
-            answers.push(answer);
-        }
+        let _answers = send_all(&other_tx, (0..10).map(|_| enqueue(1))).await;
 
         let batch = next_batch(&mut heartbeats, &mut others, 4).await.unwrap();
 
@@ -123,8 +140,9 @@ fn a_group_holds_at_most_max_batch_calls() {
 fn a_group_sqlite_rolled_back_by_itself_leaves_an_in_memory_store_writable() {
     runtime().block_on(async {
         let (pool, target) = in_memory_target().await;
-        let (setup, _) = request(enqueue(3));
-        commit_group(&target, vec![setup]).await;
+        commit_alone(&target, enqueue(3))
+            .await
+            .expect("the setup enqueues");
         let pages: i64 = sqlx::query_scalar("PRAGMA page_count")
             .fetch_one(&pool)
             .await
@@ -169,11 +187,11 @@ fn a_group_sqlite_rolled_back_by_itself_leaves_an_in_memory_store_writable() {
             .await
             .unwrap()
             .expect("the same store writes once there is room");
-        let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM jobs")
-            .fetch_one(&pool)
-            .await
-            .unwrap();
-        assert_eq!(stored, 3 + 1, "the database is the same one, nothing lost");
+        assert_eq!(
+            stored_jobs(&pool).await,
+            3 + 1,
+            "the database is the same one, nothing lost"
+        );
     });
 }
 

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use leasehold::testing::conformance::t;
-use leasehold::{JobFilter, JobStore, NewJob, StoreError};
+use leasehold::{ClaimRequest, JobFilter, JobStore, NewJob, StoreError};
 use leasehold_sqlite::{SqliteStore, SqliteStoreOptions};
 use sqlx::{Connection, SqliteConnection};
 
@@ -36,7 +36,10 @@ async fn a_write_locked_past_the_busy_timeout_is_busy_and_succeeds_when_retried(
 
     let enqueue = store.enqueue(second.clone(), t(0)).await;
     let claim = store
-        .claim(&["default".to_owned()], 10, "w", t(0), t(60))
+        .claim(
+            ClaimRequest::new("w", &["default".to_owned()], 10, t(60)),
+            t(0),
+        )
         .await;
     let read = store.get(first.id, t(0)).await;
 
@@ -55,7 +58,10 @@ async fn a_write_locked_past_the_busy_timeout_is_busy_and_succeeds_when_retried(
     holder.rollback().await.unwrap();
     let retried = store.enqueue(second, t(0)).await.unwrap();
     let claimed = store
-        .claim(&["default".to_owned()], 10, "w", t(0), t(60))
+        .claim(
+            ClaimRequest::new("w", &["default".to_owned()], 10, t(60)),
+            t(0),
+        )
         .await
         .unwrap();
     let integrity: String = sqlx::query_scalar("PRAGMA integrity_check")

@@ -1,7 +1,7 @@
 //! Prune deletes in small transactions, oldest first, up to its limit.
 
 use leasehold::testing::conformance::t;
-use leasehold::{JobFilter, JobState, JobStore, NewJob};
+use leasehold::{ClaimRequest, JobFilter, JobState, JobStore, NewJob};
 use leasehold_sqlite::SqliteStore;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -14,7 +14,10 @@ async fn prune_of_more_than_one_batch_deletes_the_oldest_up_to_the_limit() {
         .collect();
     store.enqueue_many(jobs, t(0)).await.unwrap();
     let queues = ["default".to_owned()];
-    let claimed = store.claim(&queues, 1300, "w", t(0), t(60)).await.unwrap();
+    let claimed = store
+        .claim(ClaimRequest::new("w", &queues, 1300, t(60)), t(0))
+        .await
+        .unwrap();
     // Job n finishes at t(n + 1), so "oldest first" has one answer.
     let completions = claimed
         .iter()

@@ -18,7 +18,7 @@
 use std::str::FromStr;
 
 use leasehold::testing::conformance::t;
-use leasehold::{JobFilter, JobStore, NewJob, StoreError};
+use leasehold::{ClaimRequest, JobFilter, JobStore, NewJob, StoreError};
 use leasehold_sqlite::{SqliteStore, SqliteStoreOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
 
@@ -65,7 +65,10 @@ async fn a_store_opened_read_only_reads_and_refuses_writes_as_permanent() {
     let read = store.get(stored.id, t(0)).await;
     let enqueue = store.enqueue(job("new"), t(0)).await;
     let claim = store
-        .claim(&["default".to_owned()], 10, "w", t(0), t(60))
+        .claim(
+            ClaimRequest::new("w", &["default".to_owned()], 10, t(60)),
+            t(0),
+        )
         .await;
 
     assert!(read.unwrap().is_some(), "reads work");

@@ -2,7 +2,7 @@
 //! caller's change commits.
 
 use leasehold::testing::conformance::t;
-use leasehold::{EnqueueOptions, Job, JobFilter, JobStore, NewJob};
+use leasehold::{ClaimRequest, EnqueueOptions, Job, JobFilter, JobStore, NewJob};
 use leasehold_sql::TransactionalEnqueue;
 use leasehold_sqlite::{SqliteStore, SqliteStoreOptions};
 use serde::{Deserialize, Serialize};
@@ -63,7 +63,10 @@ async fn a_job_enqueued_in_a_committed_transaction_exists() {
     let stored = store.get(enqueued.job.id, t(0)).await.unwrap().unwrap();
     assert_eq!(stored.payload, serde_json::json!({ "order": 1 }));
     let claimed = store
-        .claim(&["default".to_owned()], 10, "w", t(0), t(30))
+        .claim(
+            ClaimRequest::new("w", &["default".to_owned()], 10, t(30)),
+            t(0),
+        )
         .await
         .unwrap();
     assert_eq!(claimed.len(), 1, "workers see the job once it commits");

@@ -7,66 +7,28 @@
 use std::sync::Arc;
 
 use leasehold::JobStore;
-use leasehold_postgres::{PostgresStore, PostgresStoreOptions};
-use sqlx::{Connection, PgConnection};
+use leasehold_postgres::PostgresStore;
 
-/// Drops its schema when dropped.
-pub(crate) struct SchemaGuard {
-    url: String,
-    schema: String,
-}
+// The PostgreSQL store's own test support: the server's URL, fresh schemas, and
+// dropping them when the test ends.
+#[path = "../../storage-postgres/tests/support/mod.rs"]
+mod store_support;
 
-impl Drop for SchemaGuard {
-    fn drop(&mut self) {
-        let (url, schema) = (self.url.clone(), self.schema.clone());
-        // A thread of its own: the test's runtime may still be running.
-        let dropped = std::thread::spawn(move || {
-            tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("a runtime")
-                .block_on(async {
-                    let mut conn = PgConnection::connect(&url).await?;
-                    sqlx::query(sqlx::AssertSqlSafe(format!(
-                        "DROP SCHEMA IF EXISTS \"{schema}\" CASCADE"
-                    )))
-                    .execute(&mut conn)
-                    .await?;
-                    Ok::<_, sqlx::Error>(())
-                })
-        })
-        .join();
-        if let Ok(Err(error)) = dropped {
-            eprintln!("test schema {} was left behind: {error}", self.schema);
-        }
-    }
-}
+use store_support::Schemas;
 
 /// A store on a fresh schema, or `None` when `LEASEHOLD_TEST_POSTGRES_URL` is unset.
-pub(crate) async fn open() -> Option<(Arc<dyn JobStore>, SchemaGuard)> {
+pub(crate) async fn open() -> Option<(Arc<dyn JobStore>, Schemas)> {
     let (store, guard) = open_store().await?;
     Some((Arc::new(store), guard))
 }
 
-/// A `PostgresStore` on a fresh schema, or `None` when `LEASEHOLD_TEST_POSTGRES_URL` is
-/// unset.
-pub(crate) async fn open_store() -> Option<(PostgresStore, SchemaGuard)> {
-    let Ok(url) = std::env::var("LEASEHOLD_TEST_POSTGRES_URL") else {
-        eprintln!("SKIPPED: LEASEHOLD_TEST_POSTGRES_URL is not set");
-        return None;
-    };
-    let suffix: String = (0..12).map(|_| fastrand::lowercase()).collect();
-    let schema = format!("lh_test_{suffix}");
-    let guard = SchemaGuard {
-        url: url.clone(),
-        schema: schema.clone(),
-    };
-    let store = PostgresStore::connect_with(
-        PostgresStoreOptions::new(url)
-            .schema(schema)
-            .max_connections(4),
-    )
-    .await
-    .expect("the store opens");
-    Some((store, guard))
+/// A `PostgresStore` on a fresh schema (dropped with the `Schemas`), or `None` when
+/// `LEASEHOLD_TEST_POSTGRES_URL` is unset.
+pub(crate) async fn open_store() -> Option<(PostgresStore, Schemas)> {
+    let schemas = Schemas::new(&store_support::test_url()?);
+    let schema = schemas.fresh();
+    let store = PostgresStore::connect_with(store_support::options(schemas.url(), &schema))
+        .await
+        .expect("the store opens");
+    Some((store, schemas))
 }

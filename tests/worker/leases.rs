@@ -6,9 +6,9 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use leasehold::worker::{Outcome, WorkerEvent};
-use leasehold::{Clock, EnqueueOptions, JobState, JobStore, StoreError};
+use leasehold::{Clock, JobState, JobStore, StoreError};
 
-use crate::world::{Gate, Gated, World, only, within, worker};
+use crate::world::{Gate, World, only, spawn_round, within, worker};
 
 /// Heartbeats carry a job far past its first lease; another worker never gets it.
 async fn a_long_job_keeps_its_lease_through_heartbeats(store: Arc<dyn JobStore>) {
@@ -17,12 +17,7 @@ async fn a_long_job_keeps_its_lease_through_heartbeats(store: Arc<dyn JobStore>)
     let (other_gate, _) = Gate::new();
     let a = worker(&world, "a", &gate);
     let b = worker(&world, "b", &other_gate);
-    let id = world.enqueue(&Gated, EnqueueOptions::new()).await;
-    let running = tokio::spawn({
-        let a = a.clone();
-        async move { a.run_once().await }
-    });
-    within(started.recv()).await;
+    let (id, running) = world.start_gated(&a, &mut started).await;
 
     for _ in 0..9 {
         world.clock.advance(Duration::from_secs(10));
@@ -58,12 +53,7 @@ async fn a_worker_that_stops_heartbeating_loses_the_job_and_its_late_complete_is
     let a = worker(&world, "a", &stalled_gate);
     let b = worker(&world, "b", &fast_gate);
     let mut a_events = a.subscribe();
-    let id = world.enqueue(&Gated, EnqueueOptions::new()).await;
-    let stalled = tokio::spawn({
-        let a = a.clone();
-        async move { a.run_once().await }
-    });
-    within(started.recv()).await;
+    let (id, stalled) = world.start_gated(&a, &mut started).await;
     let stale_lease = world.get(id).await.lease();
 
     world.clock.advance(Duration::from_secs(29));
@@ -102,17 +92,9 @@ async fn a_worker_that_reclaims_its_own_expired_job_keeps_the_attempts_apart(
     let world = World::new(store);
     let (gate, mut started) = Gate::new();
     let a = worker(&world, "a", &gate);
-    let id = world.enqueue(&Gated, EnqueueOptions::new()).await;
-    let stale = tokio::spawn({
-        let a = a.clone();
-        async move { a.run_once().await }
-    });
-    within(started.recv()).await;
+    let (id, stale) = world.start_gated(&a, &mut started).await;
     world.clock.advance(Duration::from_secs(30));
-    let fresh = tokio::spawn({
-        let a = a.clone();
-        async move { a.run_once().await }
-    });
+    let fresh = spawn_round(&a);
     within(started.recv()).await;
 
     // The stale attempt is past its deadline: the heartbeat (or the worker's own
@@ -139,12 +121,7 @@ async fn cancel_of_a_running_job_stops_its_handler(store: Arc<dyn JobStore>) {
     let (gate, mut started) = Gate::new();
     let a = worker(&world, "a", &gate);
     let mut events = a.subscribe();
-    let id = world.enqueue(&Gated, EnqueueOptions::new()).await;
-    let running = tokio::spawn({
-        let a = a.clone();
-        async move { a.run_once().await }
-    });
-    within(started.recv()).await;
+    let (id, running) = world.start_gated(&a, &mut started).await;
 
     world.queue.cancel(id).await.unwrap();
     world.clock.advance(Duration::from_secs(10));

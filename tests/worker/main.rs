@@ -36,7 +36,7 @@ macro_rules! worker_scenarios {
     };
     ($($case:ident),* $(,)?) => {
         worker_scenarios!(@on memory, crate::memory; $($case),*);
-        worker_scenarios!(@on sqlite_file, crate::sqlite_file; $($case),*);
+        worker_scenarios!(@on sqlite_file, crate::sqlite_support::open_file; $($case),*);
         worker_scenarios!(@on postgres, crate::postgres_support::open; $($case),*);
     };
 }
@@ -54,18 +54,9 @@ async fn memory() -> Option<(Arc<dyn JobStore>, ())> {
     Some((store, ()))
 }
 
-/// A database file, as in production. No `tokio::time::pause` here: sqlx runs each
-/// connection on its own thread, which a paused runtime would not wait for.
-async fn sqlite_file() -> Option<(Arc<dyn JobStore>, tempfile::TempDir)> {
-    let dir = tempfile::tempdir().expect("a temporary directory can be made");
-    let url = format!("sqlite://{}", dir.path().join("jobs.db").display());
-    let store: Arc<dyn JobStore> = Arc::new(
-        leasehold_sqlite::SqliteStore::connect(&url)
-            .await
-            .expect("the store opens"),
-    );
-    Some((store, dir))
-}
+// A database file, as in production (no paused tokio time with sqlx).
+#[path = "../support/sqlite.rs"]
+mod sqlite_support;
 
 // A fresh schema of the server LEASEHOLD_TEST_POSTGRES_URL names (skipped without it).
 #[path = "../support/postgres.rs"]

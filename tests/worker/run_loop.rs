@@ -27,12 +27,7 @@ async fn shutdown_releases_unfinished_jobs_and_another_worker_completes_them(
         .build()
         .unwrap();
     let b = worker(&world, "b", &other_gate);
-    let id = world.enqueue(&Gated, EnqueueOptions::new()).await;
-    let running = tokio::spawn({
-        let a = a.clone();
-        async move { a.run_once().await }
-    });
-    within(started.recv()).await;
+    let (id, running) = world.start_gated(&a, &mut started).await;
 
     within(a.shutdown()).await;
 
@@ -59,12 +54,7 @@ async fn shutdown_lets_running_jobs_finish_within_the_grace_period(store: Arc<dy
     let world = World::new(store);
     let (gate, mut started) = Gate::new();
     let a = worker(&world, "a", &gate);
-    let id = world.enqueue(&Gated, EnqueueOptions::new()).await;
-    let running = tokio::spawn({
-        let a = a.clone();
-        async move { a.run_once().await }
-    });
-    within(started.recv()).await;
+    let (id, running) = world.start_gated(&a, &mut started).await;
 
     let shutdown = tokio::spawn({
         let a = a.clone();

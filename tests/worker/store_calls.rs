@@ -24,12 +24,7 @@ async fn a_store_failing_mid_heartbeat_neither_kills_the_worker_nor_double_recor
     let (other_gate, _) = Gate::new();
     let a = worker(&world, "a", &gate);
     let b = worker(&world, "b", &other_gate);
-    let id = world.enqueue(&Gated, EnqueueOptions::new()).await;
-    let running = tokio::spawn({
-        let a = a.clone();
-        async move { a.run_once().await }
-    });
-    within(started.recv()).await;
+    let (id, running) = world.start_gated(&a, &mut started).await;
 
     failing.set_faults(Faults::Verbs(vec!["heartbeat"]));
     world.clock.advance(Duration::from_secs(10));

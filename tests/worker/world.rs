@@ -11,6 +11,7 @@ use leasehold::{EnqueueOptions, Job, JobId, JobRecord, JobStore, ManualClock, Qu
 use serde::{Deserialize, Serialize};
 use time::macros::datetime;
 use tokio::sync::{Semaphore, mpsc};
+use tokio::task::JoinHandle;
 
 /// Succeeds at once.
 #[derive(Debug, Serialize, Deserialize)]
@@ -100,6 +101,28 @@ impl World {
             .job
             .id
     }
+
+    /// Enqueues a [`Gated`] job and spawns a round of `worker`; returns the job's id and
+    /// the round once `started` (the receiver of the worker's [`Gate`]) reports its run.
+    pub(crate) async fn start_gated(
+        &self,
+        worker: &Worker,
+        started: &mut mpsc::UnboundedReceiver<JobId>,
+    ) -> (JobId, Round) {
+        let id = self.enqueue(&Gated, EnqueueOptions::new()).await;
+        let round = spawn_round(worker);
+        within(started.recv()).await;
+        (id, round)
+    }
+}
+
+/// A spawned `run_once`.
+pub(crate) type Round = JoinHandle<Result<RunReport, leasehold::Error>>;
+
+/// Spawns one round (`run_once`) of `worker`.
+pub(crate) fn spawn_round(worker: &Worker) -> Round {
+    let worker = worker.clone();
+    tokio::spawn(async move { worker.run_once().await })
 }
 
 /// A handler for [`Gated`] that reports when it starts, waits for the gate, and

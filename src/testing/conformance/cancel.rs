@@ -1,7 +1,9 @@
 //! Cancel, from the [`JobStore`](crate::JobStore) contract: of a pending, a running and
 //! a finished job.
 
-use super::{StoreFactory, assert_lease_lost, claim, claim_one, enqueue_at, get, new_job, t};
+use super::{
+    StoreFactory, assert_lease_lost, claim, enqueue_and_claim, enqueue_at, get, new_job, t,
+};
 use crate::{HeartbeatStatus, JobState};
 
 /// Cancel of a pending job ends it Cancelled at once; it is never claimed.
@@ -30,8 +32,7 @@ pub async fn cancel_of_a_pending_job_ends_it_cancelled(f: &dyn StoreFactory) {
 /// Cancel of a running job ends it Cancelled; its heartbeat sees it, its writes are lost.
 pub async fn cancel_of_a_running_job_is_seen_by_its_heartbeat(f: &dyn StoreFactory) {
     let store = f.open().await;
-    let job = enqueue_at(&*store, new_job("k", t(0)), t(0)).await;
-    let claimed = claim_one(&*store, t(0), 30).await;
+    let (job, claimed) = enqueue_and_claim(&*store, new_job("k", t(0))).await;
 
     let cancelled = store.cancel(job.id, t(1)).await.expect("cancel");
 
@@ -56,8 +57,7 @@ pub async fn cancel_of_a_running_job_is_seen_by_its_heartbeat(f: &dyn StoreFacto
 /// Cancel of a terminal job leaves it as it is.
 pub async fn cancel_of_a_finished_job_changes_nothing(f: &dyn StoreFactory) {
     let store = f.open().await;
-    let job = enqueue_at(&*store, new_job("k", t(0)), t(0)).await;
-    let claimed = claim_one(&*store, t(0), 30).await;
+    let (job, claimed) = enqueue_and_claim(&*store, new_job("k", t(0))).await;
     store
         .complete(claimed.lease(), t(1))
         .await

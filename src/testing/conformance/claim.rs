@@ -5,8 +5,9 @@ use time::Duration;
 
 use super::{
     StoreFactory, WORKER, assert_lease_lost, claim, claim_one, default_queue, enqueue_at, get, ids,
-    new_job, t,
+    new_job, new_job_with_attempts, t,
 };
+use crate::ClaimRequest;
 use crate::{JobId, JobState, NewJob};
 
 /// A claim returns jobs of the queues it names, and no other.
@@ -20,15 +21,18 @@ pub async fn claim_only_takes_the_given_queues(f: &dyn StoreFactory) {
     let queues = |names: &[&str]| names.iter().map(|n| (*n).to_owned()).collect::<Vec<_>>();
 
     let from_b = store
-        .claim(&queues(&["b"]), 10, WORKER, t(0), t(30))
+        .claim(ClaimRequest::new(WORKER, &queues(&["b"]), 10, t(30)), t(0))
         .await
         .expect("claim");
     let from_none = store
-        .claim(&queues(&["z"]), 10, WORKER, t(0), t(30))
+        .claim(ClaimRequest::new(WORKER, &queues(&["z"]), 10, t(30)), t(0))
         .await
         .expect("claim");
     let from_a_c = store
-        .claim(&queues(&["a", "c"]), 10, WORKER, t(0), t(30))
+        .claim(
+            ClaimRequest::new(WORKER, &queues(&["a", "c"]), 10, t(30)),
+            t(0),
+        )
         .await
         .expect("claim");
 
@@ -41,7 +45,7 @@ pub async fn claim_only_takes_the_given_queues(f: &dyn StoreFactory) {
     assert_eq!(got, want);
     assert!(
         store
-            .claim(&[], 10, WORKER, t(0), t(30))
+            .claim(ClaimRequest::new(WORKER, &[], 10, t(30)), t(0))
             .await
             .expect("claim")
             .is_empty()
@@ -121,7 +125,7 @@ pub async fn claim_marks_jobs_running_under_a_lease(f: &dyn StoreFactory) {
     let job = enqueue_at(&*store, new_job("k", t(0)), t(0)).await;
 
     let claimed = store
-        .claim(&default_queue(), 1, "w-7", t(1), t(31))
+        .claim(ClaimRequest::new("w-7", &default_queue(), 1, t(31)), t(1))
         .await
         .expect("claim");
 
@@ -155,12 +159,7 @@ pub async fn claim_takes_an_expired_lease_with_the_next_attempt(f: &dyn StoreFac
 /// An expired lease on the last attempt ends the job Failed with "lease expired".
 pub async fn claim_fails_an_expired_lease_on_the_last_attempt(f: &dyn StoreFactory) {
     let store = f.open().await;
-    let job = enqueue_at(
-        &*store,
-        new_job("k", t(0)).max_attempts(2).expect("valid"),
-        t(0),
-    )
-    .await;
+    let job = enqueue_at(&*store, new_job_with_attempts("k", t(0), 2), t(0)).await;
     claim_one(&*store, t(0), 10).await;
     let last = claim_one(&*store, t(10), 10).await;
     assert_eq!(last.attempt, 2);
@@ -193,7 +192,10 @@ pub async fn concurrent_claims_partition_the_jobs(f: &dyn StoreFactory) {
             loop {
                 let worker = format!("w{i}");
                 let got = store
-                    .claim(&default_queue(), 7, &worker, t(1), t(1000))
+                    .claim(
+                        ClaimRequest::new(&worker, &default_queue(), 7, t(1000)),
+                        t(1),
+                    )
                     .await
                     .expect("claim");
                 if got.is_empty() {

@@ -3,8 +3,8 @@
 
 use serde_json::json;
 
-use super::{StoreFactory, claim_one, enqueue_at, get, new_job, t};
-use crate::{Enqueued, JobFilter, JobState, NewJob, StoreError};
+use super::{StoreFactory, claim_one, count_all, enqueue_and_claim, enqueue_at, get, new_job, t};
+use crate::{Enqueued, JobState, NewJob, StoreError};
 
 /// `enqueue` stores the job as given, with attempt 0 and `created_at` = now.
 pub async fn enqueue_stores_the_job_as_given(f: &dyn StoreFactory) {
@@ -77,17 +77,13 @@ pub async fn enqueue_with_an_active_unique_key_returns_the_existing_job(f: &dyn 
     assert!(running_dup.duplicate);
     assert_eq!(running_dup.job.id, first.id);
     assert_eq!(running_dup.job.state, JobState::Running);
-    assert_eq!(
-        store.count(&JobFilter::all(), t(3)).await.expect("count"),
-        1
-    );
+    assert_eq!(count_all(&*store, t(3)).await, 1);
 }
 
 /// A unique key held only by terminal jobs does not block a new job.
 pub async fn enqueue_with_a_finished_unique_key_inserts_a_new_job(f: &dyn StoreFactory) {
     let store = f.open().await;
-    let first = enqueue_at(&*store, new_job("k", t(0)).unique_key("u"), t(0)).await;
-    let claimed = claim_one(&*store, t(0), 30).await;
+    let (first, claimed) = enqueue_and_claim(&*store, new_job("k", t(0)).unique_key("u")).await;
     store
         .complete(claimed.lease(), t(1))
         .await
@@ -104,10 +100,7 @@ pub async fn enqueue_with_a_finished_unique_key_inserts_a_new_job(f: &dyn StoreF
     assert!(!third.duplicate);
     assert_ne!(third.job.id, first.id);
     assert_ne!(third.job.id, cancelled.id);
-    assert_eq!(
-        store.count(&JobFilter::all(), t(4)).await.expect("count"),
-        3
-    );
+    assert_eq!(count_all(&*store, t(4)).await, 3);
 }
 
 /// Racing enqueues of one unique key, through one handle or several, insert one job.
@@ -130,13 +123,7 @@ pub async fn concurrent_enqueues_of_one_unique_key_insert_once(f: &dyn StoreFact
     let inserted: Vec<_> = results.iter().filter(|e| !e.duplicate).collect();
     assert_eq!(inserted.len(), 1, "exactly one enqueue inserts");
     assert!(results.iter().all(|e| e.job.id == inserted[0].job.id));
-    assert_eq!(
-        handles[0]
-            .count(&JobFilter::all(), t(0))
-            .await
-            .expect("count"),
-        1
-    );
+    assert_eq!(count_all(&*handles[0], t(0)).await, 1);
 }
 
 /// Enqueueing an id that exists is a conflict and changes nothing.
@@ -173,10 +160,7 @@ pub async fn enqueue_many_is_atomic(f: &dyn StoreFactory) {
         matches!(failed, Err(StoreError::Conflict(_))),
         "got {failed:?}"
     );
-    assert_eq!(
-        store.count(&JobFilter::all(), t(1)).await.expect("count"),
-        1
-    );
+    assert_eq!(count_all(&*store, t(1)).await, 1);
     let good: Vec<NewJob> = (0..50).map(|i| new_job(&format!("k{i}"), t(0))).collect();
     let stored = store
         .enqueue_many(good.clone(), t(2))
@@ -189,10 +173,7 @@ pub async fn enqueue_many_is_atomic(f: &dyn StoreFactory) {
             .zip(&good)
             .all(|(s, g)| s.job.id == g.id && !s.duplicate)
     );
-    assert_eq!(
-        store.count(&JobFilter::all(), t(2)).await.expect("count"),
-        51
-    );
+    assert_eq!(count_all(&*store, t(2)).await, 51);
 }
 
 /// Within one batch, a repeated unique key returns the batch's first job.
@@ -211,8 +192,5 @@ pub async fn enqueue_many_dedupes_unique_keys_within_the_batch(f: &dyn StoreFact
     assert!(!stored[0].duplicate && !stored[1].duplicate);
     assert!(stored[2].duplicate);
     assert_eq!(stored[2].job.id, first_id);
-    assert_eq!(
-        store.count(&JobFilter::all(), t(0)).await.expect("count"),
-        2
-    );
+    assert_eq!(count_all(&*store, t(0)).await, 2);
 }

@@ -2,6 +2,7 @@
 //! `count`, `next_due` and `prune`.
 
 use super::{StoreFactory, WORKER, claim_one, default_queue, enqueue_at, ids, new_job, t};
+use crate::ClaimRequest;
 use crate::{JobFilter, JobState};
 
 /// `list` and `count` select by queue, state and kind, and agree with what happened.
@@ -22,7 +23,7 @@ pub async fn list_and_count_agree_with_what_happened(f: &dyn StoreFactory) {
     .await;
     let qa = vec!["a".to_owned()];
     let running = store
-        .claim(&qa, 3, WORKER, t(1), t(60))
+        .claim(ClaimRequest::new(WORKER, &qa, 3, t(60)), t(1))
         .await
         .expect("claim");
     store

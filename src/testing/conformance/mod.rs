@@ -45,7 +45,8 @@ use time::{Duration, OffsetDateTime};
 
 use serde_json::json;
 
-use crate::{JobId, JobRecord, JobStore, Lease, NewJob, StoreError};
+use crate::ClaimRequest;
+use crate::{JobFilter, JobId, JobRecord, JobStore, Lease, NewJob, StoreError};
 
 /// Makes fresh, empty stores for the conformance suite.
 #[async_trait]
@@ -196,6 +197,13 @@ fn new_job(kind: &str, run_at: OffsetDateTime) -> NewJob {
     NewJob::new(kind, json!({ "kind": kind }), run_at).expect("the suite's kinds are valid")
 }
 
+/// [`new_job`] with `max_attempts` attempts.
+fn new_job_with_attempts(kind: &str, run_at: OffsetDateTime, max_attempts: u32) -> NewJob {
+    new_job(kind, run_at)
+        .max_attempts(max_attempts)
+        .expect("the suite's attempt counts are at least 1")
+}
+
 async fn enqueue_at(store: &dyn JobStore, job: NewJob, now: OffsetDateTime) -> JobRecord {
     let enqueued = store.enqueue(job, now).await.expect("enqueue succeeds");
     assert!(
@@ -214,11 +222,13 @@ async fn claim(
 ) -> Vec<JobRecord> {
     store
         .claim(
-            &default_queue(),
-            limit,
-            WORKER,
+            ClaimRequest::new(
+                WORKER,
+                &default_queue(),
+                limit,
+                now + Duration::seconds(lease_secs),
+            ),
             now,
-            now + Duration::seconds(lease_secs),
         )
         .await
         .expect("claim succeeds")
@@ -234,12 +244,29 @@ async fn claim_one(store: &dyn JobStore, now: OffsetDateTime, lease_secs: i64) -
     claimed.remove(0)
 }
 
+/// Enqueues `job` at t(0) and claims it at t(0) under a 30 s lease: the job as enqueued
+/// and as claimed.
+async fn enqueue_and_claim(store: &dyn JobStore, job: NewJob) -> (JobRecord, JobRecord) {
+    let enqueued = enqueue_at(store, job, t(0)).await;
+    let claimed = claim_one(store, t(0), 30).await;
+    assert_eq!(claimed.id, enqueued.id, "the claim takes the enqueued job");
+    (enqueued, claimed)
+}
+
 async fn get(store: &dyn JobStore, id: JobId, now: OffsetDateTime) -> JobRecord {
     store
         .get(id, now)
         .await
         .expect("get succeeds")
         .expect("the job exists")
+}
+
+/// How many jobs the store holds, in any state, at `now`.
+async fn count_all(store: &dyn JobStore, now: OffsetDateTime) -> u64 {
+    store
+        .count(&JobFilter::all(), now)
+        .await
+        .expect("count succeeds")
 }
 
 fn ids(jobs: &[JobRecord]) -> Vec<JobId> {

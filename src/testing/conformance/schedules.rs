@@ -5,7 +5,8 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use super::{StoreFactory, t};
+use super::{StoreFactory, count_all, t};
+use crate::Firing;
 use crate::schedule::{MissedRunPolicy, NewSchedule, ScheduleRecord, ScheduleSpec};
 use crate::{JobFilter, JobStore, NewJob, StoreError};
 
@@ -135,7 +136,7 @@ pub async fn fire_schedule_inserts_the_jobs_and_advances_the_slot(f: &dyn StoreF
     let jobs = slot_jobs(&schedule, &[3600, 7200], 7300);
 
     let fired = store
-        .fire_schedule("s", t(3600), Some(t(10_800)), jobs, t(7300))
+        .fire_schedule(Firing::new("s", t(3600), Some(t(10_800)), jobs), t(7300))
         .await
         .expect("fire");
 
@@ -155,7 +156,7 @@ pub async fn fire_schedule_inserts_the_jobs_and_advances_the_slot(f: &dyn StoreF
         2
     );
     let last = store
-        .fire_schedule("s", t(10_800), None, Vec::new(), t(10_800))
+        .fire_schedule(Firing::new("s", t(10_800), None, Vec::new()), t(10_800))
         .await
         .expect("fire with no jobs (a skipped slot)");
     assert!(last.is_empty());
@@ -178,10 +179,12 @@ pub async fn fire_schedule_from_a_stale_slot_is_a_conflict_and_inserts_nothing(
     let schedule = upsert(&*store, hourly("s"), 3600, 0).await;
     store
         .fire_schedule(
-            "s",
-            t(3600),
-            Some(t(7200)),
-            slot_jobs(&schedule, &[3600], 3600),
+            Firing::new(
+                "s",
+                t(3600),
+                Some(t(7200)),
+                slot_jobs(&schedule, &[3600], 3600),
+            ),
             t(3600),
         )
         .await
@@ -189,25 +192,29 @@ pub async fn fire_schedule_from_a_stale_slot_is_a_conflict_and_inserts_nothing(
 
     let stale = store
         .fire_schedule(
-            "s",
-            t(3600),
-            Some(t(7200)),
-            slot_jobs(&schedule, &[3600], 3601),
+            Firing::new(
+                "s",
+                t(3600),
+                Some(t(7200)),
+                slot_jobs(&schedule, &[3600], 3601),
+            ),
             t(3601),
         )
         .await;
     store.pause_schedule("s", t(3602)).await.expect("pause");
     let paused = store
         .fire_schedule(
-            "s",
-            t(7200),
-            Some(t(10_800)),
-            slot_jobs(&schedule, &[7200], 7200),
+            Firing::new(
+                "s",
+                t(7200),
+                Some(t(10_800)),
+                slot_jobs(&schedule, &[7200], 7200),
+            ),
             t(7200),
         )
         .await;
     let unknown = store
-        .fire_schedule("nope", t(0), None, Vec::new(), t(0))
+        .fire_schedule(Firing::new("nope", t(0), None, Vec::new()), t(0))
         .await;
 
     assert!(
@@ -222,13 +229,7 @@ pub async fn fire_schedule_from_a_stale_slot_is_a_conflict_and_inserts_nothing(
         matches!(unknown, Err(StoreError::ScheduleNotFound(_))),
         "got {unknown:?}"
     );
-    assert_eq!(
-        store
-            .count(&JobFilter::all(), t(7200))
-            .await
-            .expect("count"),
-        1
-    );
+    assert_eq!(count_all(&*store, t(7200)).await, 1);
     let stored = store.get_schedule("s").await.expect("get").expect("exists");
     assert_eq!(stored.next_fire_at, Some(t(7200)));
 }
@@ -243,7 +244,7 @@ pub async fn concurrent_fires_of_one_slot_insert_once(f: &dyn StoreFactory) {
         let jobs = slot_jobs(&schedule, &[3600], 3600);
         tasks.push(tokio::spawn(async move {
             store
-                .fire_schedule("s", t(3600), Some(t(7200)), jobs, t(3600))
+                .fire_schedule(Firing::new("s", t(3600), Some(t(7200)), jobs), t(3600))
                 .await
         }));
     }
@@ -262,13 +263,7 @@ pub async fn concurrent_fires_of_one_slot_insert_once(f: &dyn StoreFactory) {
         }
     }
     assert_eq!(won, 1, "exactly one scheduler fires the slot");
-    assert_eq!(
-        handles[0]
-            .count(&JobFilter::all(), t(3600))
-            .await
-            .expect("count"),
-        1
-    );
+    assert_eq!(count_all(&*handles[0], t(3600)).await, 1);
 }
 
 /// Pause stops firing, resume restarts from the given slot, remove keeps the jobs.
@@ -277,10 +272,12 @@ pub async fn pause_resume_and_remove_a_schedule(f: &dyn StoreFactory) {
     let schedule = upsert(&*store, hourly("s"), 3600, 0).await;
     store
         .fire_schedule(
-            "s",
-            t(3600),
-            Some(t(7200)),
-            slot_jobs(&schedule, &[3600], 3600),
+            Firing::new(
+                "s",
+                t(3600),
+                Some(t(7200)),
+                slot_jobs(&schedule, &[3600], 3600),
+            ),
             t(3600),
         )
         .await
@@ -313,10 +310,7 @@ pub async fn pause_resume_and_remove_a_schedule(f: &dyn StoreFactory) {
     assert_eq!(resumed_again, resumed);
     assert!(removed && !removed_again);
     assert_eq!(store.get_schedule("s").await.expect("get"), None);
-    assert_eq!(
-        store.count(&JobFilter::all(), t(0)).await.expect("count"),
-        1
-    );
+    assert_eq!(count_all(&*store, t(0)).await, 1);
     let unknown = [
         store.pause_schedule("s", t(0)).await.err(),
         store.resume_schedule("s", None, t(0)).await.err(),

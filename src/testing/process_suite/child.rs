@@ -8,6 +8,7 @@ use time::OffsetDateTime;
 use tokio::process::{Child, Command};
 
 use super::{END, ProcessBackend, QUEUE, RunLog, START, block_on};
+use crate::ClaimRequest;
 use crate::clock::to_unix_micros;
 use crate::testing::conformance::t;
 use crate::{JobId, JobRecord, JobStore};
@@ -88,7 +89,10 @@ async fn child<B: ProcessBackend>(role: &str) {
         "hang" => {
             let limit = usize::try_from(env_i64(CLAIM)).expect("a claim size");
             let jobs = store
-                .claim(&[QUEUE.to_owned()], limit, &worker, now, lease_until)
+                .claim(
+                    ClaimRequest::new(&worker, &[QUEUE.to_owned()], limit, lease_until),
+                    now,
+                )
                 .await
                 .expect("the claim succeeds");
             let mut log = B::open_log(&location).await;
@@ -120,7 +124,10 @@ async fn work<B: ProcessBackend>(
     let at = to_unix_micros(now);
     loop {
         let jobs = store
-            .claim(&[QUEUE.to_owned()], 8, worker, now, lease_until)
+            .claim(
+                ClaimRequest::new(worker, &[QUEUE.to_owned()], 8, lease_until),
+                now,
+            )
             .await
             .expect("the claim succeeds");
         if jobs.is_empty() {

@@ -100,6 +100,42 @@ impl Drop for Schemas {
     }
 }
 
+/// A fresh schema on the test server, dropped with this value: where most tests start.
+pub(crate) struct FreshSchema {
+    /// The test server's URL.
+    pub(crate) url: String,
+    /// The schema's name.
+    pub(crate) schema: String,
+    _dropped_with: Schemas,
+}
+
+/// A fresh schema on the test server, or `None` after saying loudly that the test is
+/// skipped.
+pub(crate) fn test_schema() -> Option<FreshSchema> {
+    let url = test_url()?;
+    let schemas = Schemas::new(&url);
+    let schema = schemas.fresh();
+    Some(FreshSchema {
+        url,
+        schema,
+        _dropped_with: schemas,
+    })
+}
+
+impl FreshSchema {
+    /// The [`options`] of a test store on this schema.
+    pub(crate) fn options(&self) -> PostgresStoreOptions {
+        options(&self.url, &self.schema)
+    }
+
+    /// A store on this schema with the test [`options`].
+    pub(crate) async fn open(&self) -> PostgresStore {
+        PostgresStore::connect_with(self.options())
+            .await
+            .expect("the store opens")
+    }
+}
+
 /// Opens stores on fresh schemas of the test server, dropped with the factory.
 pub(crate) struct PgFactory {
     schemas: Schemas,

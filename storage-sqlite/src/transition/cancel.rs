@@ -9,7 +9,7 @@ use sqlx::SqliteConnection;
 use crate::error::store_error;
 use crate::row::{Row, id_blob};
 use crate::sql;
-use crate::transition::{Call, Request, Transition};
+use crate::transition::Transition;
 
 /// `cancel`: ends job `id` cancelled at `now`, if it is pending or running.
 #[derive(Debug)]
@@ -21,10 +21,6 @@ pub(crate) struct Cancel {
 impl Transition for Cancel {
     /// The job as stored after the call.
     type Answer = JobRecord;
-
-    fn request(call: Call<Self>) -> Request {
-        Request::Cancel(call)
-    }
 
     async fn apply(&self, conn: &mut SqliteConnection) -> Result<JobRecord, StoreError> {
         let cancelled = sqlx::query(sql::CANCEL)

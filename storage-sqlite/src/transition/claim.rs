@@ -11,7 +11,7 @@ use sqlx::sqlite::SqliteRow;
 use crate::error::store_error;
 use crate::row::Row;
 use crate::sql;
-use crate::transition::{Call, Request, Transition};
+use crate::transition::Transition;
 
 /// `claim`: leases up to `limit` due jobs of `queues` to `worker` until
 /// `lease_until`.
@@ -27,10 +27,6 @@ pub(crate) struct Claim {
 impl Transition for Claim {
     /// The claimed jobs, by priority, then run time, then id.
     type Answer = Vec<JobRecord>;
-
-    fn request(call: Call<Self>) -> Request {
-        Request::Claim(call)
-    }
 
     fn weight(&self) -> usize {
         self.limit

@@ -7,7 +7,7 @@ use leasehold::{Enqueued, NewJob, StoreError};
 use sqlx::SqliteConnection;
 
 use crate::enqueue::enqueue;
-use crate::transition::{Call, Request, Transition};
+use crate::transition::Transition;
 
 /// `enqueue` and `enqueue_many`: stores `jobs` enqueued at `now`.
 #[derive(Debug)]
@@ -27,10 +27,6 @@ impl Enqueue {
 impl Transition for Enqueue {
     /// Each job's answer, in order.
     type Answer = Vec<Enqueued>;
-
-    fn request(call: Call<Self>) -> Request {
-        Request::Enqueue(call)
-    }
 
     fn weight(&self) -> usize {
         self.jobs.len()

@@ -9,13 +9,12 @@ use leasehold::time::OffsetDateTime;
 use leasehold::{HeartbeatStatus, JobId, JobState, Lease, StoreError};
 use leasehold_sql::lease::{LeaseState, lease, not_extended, not_written, written};
 use leasehold_sql::row::{job_state, micros};
-use sqlx::sqlite::SqliteArguments;
-use sqlx::{Sqlite, SqliteConnection};
+use sqlx::SqliteConnection;
 
 use crate::error::store_error;
-use crate::row::{Row, id_blob};
+use crate::row::{Row, Statement, id_blob};
 use crate::sql;
-use crate::transition::{Call, Request, Transition};
+use crate::transition::Transition;
 
 /// `heartbeat`: extends each live lease of `leases` to `lease_until`.
 #[derive(Debug)]
@@ -27,10 +26,6 @@ pub(crate) struct Heartbeat {
 impl Transition for Heartbeat {
     /// Each lease's status, in order.
     type Answer = Vec<HeartbeatStatus>;
-
-    fn request(call: Call<Self>) -> Request {
-        Request::Heartbeat(call)
-    }
 
     fn weight(&self) -> usize {
         self.leases.len()
@@ -96,18 +91,9 @@ pub(crate) struct Complete {
 impl Transition for Complete {
     type Answer = ();
 
-    fn request(call: Call<Self>) -> Request {
-        Request::Complete(call)
-    }
-
     async fn apply(&self, conn: &mut SqliteConnection) -> Result<(), StoreError> {
-        let rows = fenced(sql::COMPLETE, &self.lease)
-            .bind(micros(self.now))
-            .execute(&mut *conn)
-            .await
-            .map_err(store_error)?
-            .rows_affected();
-        written(rows, || lease_lost_or_not_found(conn, self.lease)).await
+        let statement = fenced(sql::COMPLETE, &self.lease).bind(micros(self.now));
+        write_fenced(conn, self.lease, statement).await
     }
 }
 
@@ -124,10 +110,6 @@ pub(crate) struct Retry {
 impl Transition for Retry {
     /// The job's new state.
     type Answer = JobState;
-
-    fn request(call: Call<Self>) -> Request {
-        Request::Retry(call)
-    }
 
     async fn apply(&self, conn: &mut SqliteConnection) -> Result<JobState, StoreError> {
         let row = fenced(sql::RETRY, &self.lease)
@@ -155,19 +137,11 @@ pub(crate) struct Fail {
 impl Transition for Fail {
     type Answer = ();
 
-    fn request(call: Call<Self>) -> Request {
-        Request::Fail(call)
-    }
-
     async fn apply(&self, conn: &mut SqliteConnection) -> Result<(), StoreError> {
-        let rows = fenced(sql::FAIL, &self.lease)
+        let statement = fenced(sql::FAIL, &self.lease)
             .bind(self.error.as_str())
-            .bind(micros(self.now))
-            .execute(&mut *conn)
-            .await
-            .map_err(store_error)?
-            .rows_affected();
-        written(rows, || lease_lost_or_not_found(conn, self.lease)).await
+            .bind(micros(self.now));
+        write_fenced(conn, self.lease, statement).await
     }
 }
 
@@ -183,30 +157,33 @@ pub(crate) struct Release {
 impl Transition for Release {
     type Answer = ();
 
-    fn request(call: Call<Self>) -> Request {
-        Request::Release(call)
-    }
-
     async fn apply(&self, conn: &mut SqliteConnection) -> Result<(), StoreError> {
-        let rows = fenced(sql::RELEASE, &self.lease)
+        let statement = fenced(sql::RELEASE, &self.lease)
             .bind(micros(self.run_at))
-            .bind(micros(self.now))
-            .execute(&mut *conn)
-            .await
-            .map_err(store_error)?
-            .rows_affected();
-        written(rows, || lease_lost_or_not_found(conn, self.lease)).await
+            .bind(micros(self.now));
+        write_fenced(conn, self.lease, statement).await
     }
 }
 
 /// A fenced statement with the lease bound as `?1` (job id) and `?2` (token).
-fn fenced<'q>(
-    statement: &'static str,
-    lease: &Lease,
-) -> sqlx::query::Query<'q, Sqlite, SqliteArguments> {
+fn fenced(statement: &'static str, lease: &Lease) -> Statement<'static> {
     sqlx::query(statement)
         .bind(id_blob(lease.job_id))
         .bind(i64::from(lease.token))
+}
+
+/// Runs `statement`, a write fenced by `lease` (see [`fenced`]): `LeaseLost` or
+/// `NotFound` when it matched no row.
+async fn write_fenced(
+    conn: &mut SqliteConnection,
+    lease: Lease,
+    statement: Statement<'_>,
+) -> Result<(), StoreError> {
+    let done = statement.execute(&mut *conn).await.map_err(store_error)?;
+    written(done.rows_affected(), || {
+        lease_lost_or_not_found(conn, lease)
+    })
+    .await
 }
 
 /// Why a fenced write matched no row: the job is unknown, or the lease is not its

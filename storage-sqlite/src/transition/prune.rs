@@ -8,7 +8,7 @@ use sqlx::SqliteConnection;
 
 use crate::error::store_error;
 use crate::sql;
-use crate::transition::{Call, Request, Transition};
+use crate::transition::Transition;
 
 /// One batch of `prune`: deletes up to `limit` terminal jobs finished before
 /// `before`, oldest first.
@@ -21,10 +21,6 @@ pub(crate) struct Prune {
 impl Transition for Prune {
     /// How many jobs it deleted.
     type Answer = u64;
-
-    fn request(call: Call<Self>) -> Request {
-        Request::Prune(call)
-    }
 
     fn weight(&self) -> usize {
         self.limit

@@ -11,9 +11,9 @@ use sqlx::SqliteConnection;
 
 use crate::enqueue::enqueue;
 use crate::error::store_error;
-use crate::row::{Row, bind};
+use crate::row::{Row, Statement, bind};
 use crate::sql;
-use crate::transition::{Call, Request, Transition};
+use crate::transition::Transition;
 
 /// `upsert_schedule`: stores `schedule` by name, next due at `next_fire_at`.
 #[derive(Debug)]
@@ -28,10 +28,6 @@ pub(crate) struct UpsertSchedule {
 impl Transition for UpsertSchedule {
     /// The schedule as stored.
     type Answer = ScheduleRecord;
-
-    fn request(call: Call<Self>) -> Request {
-        Request::UpsertSchedule(call)
-    }
 
     async fn apply(&self, conn: &mut SqliteConnection) -> Result<ScheduleRecord, StoreError> {
         let params = upsert_params(&self.schedule, self.next_fire_at, self.now)?;
@@ -57,10 +53,6 @@ pub(crate) struct FireSchedule {
 impl Transition for FireSchedule {
     /// Each job's answer, in order.
     type Answer = Vec<Enqueued>;
-
-    fn request(call: Call<Self>) -> Request {
-        Request::FireSchedule(call)
-    }
 
     fn weight(&self) -> usize {
         self.jobs.len()
@@ -99,18 +91,11 @@ impl Transition for PauseSchedule {
     /// The schedule as stored.
     type Answer = ScheduleRecord;
 
-    fn request(call: Call<Self>) -> Request {
-        Request::PauseSchedule(call)
-    }
-
     async fn apply(&self, conn: &mut SqliteConnection) -> Result<ScheduleRecord, StoreError> {
-        sqlx::query(sql::PAUSE_SCHEDULE)
+        let statement = sqlx::query(sql::PAUSE_SCHEDULE)
             .bind(self.name.as_str())
-            .bind(micros(self.now))
-            .execute(&mut *conn)
-            .await
-            .map_err(store_error)?;
-        stored_schedule(conn, &self.name).await
+            .bind(micros(self.now));
+        change_schedule(conn, &self.name, statement).await
     }
 }
 
@@ -126,19 +111,12 @@ impl Transition for ResumeSchedule {
     /// The schedule as stored.
     type Answer = ScheduleRecord;
 
-    fn request(call: Call<Self>) -> Request {
-        Request::ResumeSchedule(call)
-    }
-
     async fn apply(&self, conn: &mut SqliteConnection) -> Result<ScheduleRecord, StoreError> {
-        sqlx::query(sql::RESUME_SCHEDULE)
+        let statement = sqlx::query(sql::RESUME_SCHEDULE)
             .bind(self.name.as_str())
             .bind(self.next_fire_at.map(micros))
-            .bind(micros(self.now))
-            .execute(&mut *conn)
-            .await
-            .map_err(store_error)?;
-        stored_schedule(conn, &self.name).await
+            .bind(micros(self.now));
+        change_schedule(conn, &self.name, statement).await
     }
 }
 
@@ -152,10 +130,6 @@ impl Transition for RemoveSchedule {
     /// Whether there was such a schedule.
     type Answer = bool;
 
-    fn request(call: Call<Self>) -> Request {
-        Request::RemoveSchedule(call)
-    }
-
     async fn apply(&self, conn: &mut SqliteConnection) -> Result<bool, StoreError> {
         let removed = sqlx::query(sql::REMOVE_SCHEDULE)
             .bind(self.name.as_str())
@@ -165,6 +139,17 @@ impl Transition for RemoveSchedule {
             .rows_affected();
         Ok(removed > 0)
     }
+}
+
+/// Runs `statement`, a change to schedule `name`: the schedule as stored after it, or
+/// `ScheduleNotFound`.
+async fn change_schedule(
+    conn: &mut SqliteConnection,
+    name: &str,
+    statement: Statement<'_>,
+) -> Result<ScheduleRecord, StoreError> {
+    statement.execute(&mut *conn).await.map_err(store_error)?;
+    stored_schedule(conn, name).await
 }
 
 /// The schedule named `name` as stored now, or `ScheduleNotFound`.
