@@ -161,7 +161,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 .parse()
                 .ok()
         })
-        .filter_map(leasehold::clock::from_unix_micros)
+        .filter_map(leasehold::time::from_unix_micros)
         .map(|slot| slot.time().to_string())
         .collect();
     fired.sort();

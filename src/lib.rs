@@ -1,14 +1,36 @@
 //! Durable background jobs and schedules on Tokio.
 //!
-//! - [`Queue`] enqueues typed [`Job`]s into a [`JobStore`].
-//! - [`JobStore`] is the storage seam: `leasehold-memory`, `leasehold-sqlite` and
-//!   `leasehold-postgres` implement it, and [`testing::conformance`] (feature
-//!   `testing`) proves a store keeps the contract.
-//! - [`Clock`] is the only source of wall time; stores are told the time.
-//! - [`Worker`] claims jobs under leases, runs their handlers and records outcomes,
-//!   retrying failures on a [`RetryPolicy`].
-//! - [`Scheduler`] fires jobs on [`ScheduleSpec`]s (cron, interval, once), exactly
-//!   once per slot.
+//! # The crate at a glance
+//!
+//! Every public type has one path. The job model, the producer side and the storage
+//! seam are at the crate root; the worker, retries and schedules are modules of their
+//! own.
+//!
+//! - **Jobs** (root): [`Job`] (a serde payload with a kind name), [`JobId`] (a UUIDv7,
+//!   so ids sort by creation time), [`JobState`] (from `Scheduled` to a terminal
+//!   state), [`NewJob`] (a validated job on its way into a store), [`JobRecord`] (a job
+//!   as a store returns it) and [`Lease`] (the proof a worker holds a claimed job,
+//!   fencing every later write).
+//! - **Enqueueing** (root): [`Queue`], the handle over any [`JobStore`] that
+//!   enqueues, inspects and cancels, and wakes this process's workers when it
+//!   enqueues; [`EnqueueOptions`] (queue, priority, run time or delay, attempts, unique
+//!   key).
+//! - **The storage seam** (root): [`JobStore`], one atomic transition per method, its
+//!   contract written as sentences that name the conformance cases checking them
+//!   ([`testing::conformance`], feature `testing`); `leasehold-memory`,
+//!   `leasehold-sqlite` and `leasehold-postgres` implement it.
+//! - **Time** (root): [`Clock`] is the only source of wall time ([`SystemClock`] in
+//!   production, `ManualClock` with feature `testing`); stores never read a clock, they
+//!   are told the time in whole microseconds. [`time`] re-exports the `time` types the
+//!   API speaks.
+//! - **Errors** (root): [`Error`] from the API, [`StoreError`] from a store.
+//! - [`worker`]: [`Worker`](worker::Worker) claims jobs under leases, runs their
+//!   handlers and records outcomes.
+//! - [`retry`]: [`RetryPolicy`](retry::RetryPolicy): how long a failed job waits
+//!   (constant, linear or exponential backoff, capped, with jitter).
+//! - [`schedule`]: [`Scheduler`](schedule::Scheduler) fires jobs on
+//!   [`ScheduleSpec`](schedule::ScheduleSpec)s (cron in a timezone, interval, once),
+//!   exactly once per slot, with a policy for slots missed while nothing ran.
 //!
 //! Jobs are leased, not locked: a worker claims a job until a time, extends the lease
 //! while it runs and records the outcome under the lease's token, so a worker that
@@ -69,14 +91,14 @@
 //! }
 //! ```
 
-pub mod clock;
-pub mod error;
-pub mod job;
-pub mod queue;
+mod clock;
+mod error;
+mod job;
+mod queue;
 pub mod retry;
 pub mod schedule;
 mod scheduler;
-pub mod store;
+mod store;
 #[cfg(feature = "testing")]
 pub mod testing;
 pub mod worker;
@@ -85,14 +107,12 @@ pub mod worker;
 pub use clock::ManualClock;
 pub use clock::{Clock, SystemClock};
 pub use error::{BoxError, Error, StoreError};
-pub use job::{AsJob, BorrowedJob, Job, JobId, JobRecord, JobState, Lease, NewJob, OwnedJob};
-pub use queue::{EnqueueOptions, Queue};
-pub use retry::{Backoff, RetryPolicy};
-pub use schedule::{
-    CronExpr, MissedRunPolicy, NewSchedule, ScheduleRecord, ScheduleSpec, Scheduler,
+pub use job::{
+    AsJob, BorrowedJob, DEFAULT_MAX_ATTEMPTS, DEFAULT_QUEUE, Job, JobId, JobRecord, JobState,
+    Lease, NewJob, OwnedJob,
 };
+pub use queue::{EnqueueOptions, Queue};
 pub use store::{ClaimRequest, Enqueued, Firing, HeartbeatStatus, JobFilter, JobStore};
-pub use worker::{JobContext, JobError, Worker, WorkerEvent};
 
 /// Re-exported so stores and tests name the same `async_trait`.
 pub use async_trait::async_trait;
@@ -100,11 +120,15 @@ pub use async_trait::async_trait;
 /// The `time` types the API speaks: instants are [`OffsetDateTime`](time::OffsetDateTime)
 /// in UTC, whole microseconds.
 ///
-/// Only types are re-exported. `time`'s macros (`datetime!`, ...) expand to paths in
-/// the `time` crate itself, so they work only where `time` is a dependency: a crate
-/// that wants them adds `time` (with its `macros` feature) to its own `Cargo.toml`.
+/// Only types are re-exported, with the conversions stores use to keep instants as
+/// whole microseconds since the Unix epoch. `time`'s macros (`datetime!`, ...) expand
+/// to paths in the `time` crate itself, so they work only where `time` is a
+/// dependency: a crate that wants them adds `time` (with its `macros` feature) to its
+/// own `Cargo.toml`.
 pub mod time {
     pub use ::time::{Date, Duration, Month, OffsetDateTime, PrimitiveDateTime, Time, UtcOffset};
+
+    pub use crate::clock::{from_unix_micros, to_unix_micros, truncate_to_micros};
 }
 
 // The README's code blocks, compiled (and most of them run) as doctests of this crate.

@@ -3,30 +3,6 @@
 //! - [`EnqueueOptions`]: queue, priority, run time or delay, attempts, unique key.
 //! - [`Queue`]: the handle over any [`JobStore`] that enqueues, inspects and cancels,
 //!   and wakes this process's workers when it enqueues.
-//!
-//! ```
-//! # #[tokio::main(flavor = "current_thread")]
-//! # async fn main() -> Result<(), leasehold::Error> {
-//! use std::sync::Arc;
-//! use leasehold::{EnqueueOptions, Job, Queue};
-//! use leasehold_memory::MemoryStore;
-//! use serde::{Deserialize, Serialize};
-//!
-//! #[derive(Serialize, Deserialize)]
-//! struct SendEmail { to: String }
-//! impl Job for SendEmail { const KIND: &'static str = "send_email"; }
-//!
-//! let queue = Queue::new(Arc::new(MemoryStore::new()));
-//! let email = SendEmail { to: "ada@example.com".into() };
-//! let job = queue
-//!     .enqueue_with(&email, EnqueueOptions::new().queue("mail").priority(-1))
-//!     .await?
-//!     .job;
-//! assert_eq!(job.kind, "send_email");
-//! assert_eq!(queue.get(job.id).await?.map(|j| j.queue), Some("mail".to_owned()));
-//! # Ok(())
-//! # }
-//! ```
 
 use std::fmt;
 use std::sync::Arc;
@@ -155,6 +131,30 @@ impl EnqueueOptions {
 ///
 /// Workers built from a `Queue` (or from [`Queue::subscribe_enqueued`]) wake at once
 /// when it enqueues, instead of waiting for their next poll.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), leasehold::Error> {
+/// use std::sync::Arc;
+/// use leasehold::{EnqueueOptions, Job, Queue};
+/// use leasehold_memory::MemoryStore;
+/// use serde::{Deserialize, Serialize};
+///
+/// #[derive(Serialize, Deserialize)]
+/// struct SendEmail { to: String }
+/// impl Job for SendEmail { const KIND: &'static str = "send_email"; }
+///
+/// let queue = Queue::new(Arc::new(MemoryStore::new()));
+/// let email = SendEmail { to: "ada@example.com".into() };
+/// let job = queue
+///     .enqueue_with(&email, EnqueueOptions::new().queue("mail").priority(-1))
+///     .await?
+///     .job;
+/// assert_eq!(job.kind, "send_email");
+/// assert_eq!(queue.get(job.id).await?.map(|j| j.queue), Some("mail".to_owned()));
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Clone)]
 pub struct Queue {
     store: Arc<dyn JobStore>,

@@ -88,7 +88,7 @@ impl Scheduler {
     }
 
     /// How late a slot may fire and still count as on time rather than missed
-    /// (default [`DEFAULT_MISFIRE_GRACE`]); see [`super::MissedRunPolicy`].
+    /// (default [`DEFAULT_MISFIRE_GRACE`]); see [`MissedRunPolicy`](crate::schedule::MissedRunPolicy).
     pub fn misfire_grace(mut self, grace: Duration) -> Self {
         self.misfire_grace = grace;
         self

@@ -8,8 +8,8 @@ use std::str::FromStr;
 
 use chrono::{DateTime, Utc};
 use leasehold::Error;
-use leasehold::clock::truncate_to_micros;
 use leasehold::schedule::{DEFAULT_MISFIRE_GRACE, MissedRunPolicy, ScheduleSpec};
+use leasehold::time::truncate_to_micros;
 use proptest::prelude::*;
 use time::macros::{date, datetime};
 use time::{Date, Duration, Month, OffsetDateTime, Time, Weekday};

@@ -11,7 +11,8 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use leasehold::worker::WorkerBuilder;
-use leasehold::{Job, JobContext, Queue, Worker};
+use leasehold::worker::{JobContext, Worker};
+use leasehold::{Job, Queue};
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 

@@ -6,7 +6,8 @@ use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use leasehold::worker::JobContext;
-use leasehold::{Job, JobFilter, JobState, Queue, Worker, WorkerEvent};
+use leasehold::worker::{Worker, WorkerEvent};
+use leasehold::{Job, JobFilter, JobState, Queue};
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 

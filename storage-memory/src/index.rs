@@ -3,8 +3,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use leasehold::clock::{from_unix_micros, to_unix_micros};
 use leasehold::time::OffsetDateTime;
+use leasehold::time::{from_unix_micros, to_unix_micros};
 use leasehold::{JobId, JobRecord, JobState};
 
 /// Microseconds since the Unix epoch: the store's unit of time.

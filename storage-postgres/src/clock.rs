@@ -20,8 +20,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use leasehold::Clock;
-use leasehold::clock::{from_unix_micros, to_unix_micros};
 use leasehold::time::{self, OffsetDateTime};
+use leasehold::time::{from_unix_micros, to_unix_micros};
 use tokio::task::AbortHandle;
 
 use crate::options::ClockSettings;

@@ -278,7 +278,7 @@ async fn the_server_clock_reads_the_servers_time_and_is_what_a_queue_reads() {
                 .await
                 .expect("the server's time");
         let after = clock.now();
-        let server = leasehold::clock::from_unix_micros(server).expect("a time");
+        let server = leasehold::time::from_unix_micros(server).expect("a time");
         // The server's reading lies between the two readings of the clock, give or
         // take the clock's error.
         let off = if server < before {

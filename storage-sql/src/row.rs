@@ -11,9 +11,9 @@
 //! A value no statement writes (a time out of range, an unknown state, a payload that is
 //! not JSON) is a `Backend` error naming the job or schedule and the column.
 
-use leasehold::clock::{from_unix_micros, to_unix_micros};
 use leasehold::schedule::{NewSchedule, ScheduleRecord};
 use leasehold::time::OffsetDateTime;
+use leasehold::time::{from_unix_micros, to_unix_micros};
 use leasehold::{JobId, JobRecord, JobState, StoreError};
 
 use crate::error::corrupt_row;

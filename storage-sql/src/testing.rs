@@ -190,7 +190,7 @@ pub async fn claimed(
         .map(|i| NewJob::new("k", serde_json::json!({ "i": i }), now).expect("a valid job"))
         .collect();
     store.enqueue_many(jobs, now).await.expect("enqueue");
-    let queues = [leasehold::job::DEFAULT_QUEUE.to_owned()];
+    let queues = [leasehold::DEFAULT_QUEUE.to_owned()];
     let claimed = store
         .claim(ClaimRequest::new("w", &queues, count, lease_until), now)
         .await

@@ -119,7 +119,7 @@ struct TokioClock {
 
 impl Clock for TokioClock {
     fn now(&self) -> OffsetDateTime {
-        leasehold::clock::truncate_to_micros(t(0) + self.start.elapsed())
+        leasehold::time::truncate_to_micros(t(0) + self.start.elapsed())
     }
 }
 
