@@ -13,6 +13,7 @@
 //!   [`process_suite!`](crate::process_suite) to expand them into tests for a store.
 //! - [`sql`]: the checks SQL stores share (no statement reads the database clock).
 //! - [`ManualClock`](crate::ManualClock): a clock that moves only when told to.
+//! - [`claim_default`]: one claim of the default queue, for a store's own tests.
 
 pub mod conformance;
 pub mod failing;
@@ -22,3 +23,24 @@ pub mod process_suite;
 pub mod processes;
 pub mod recording;
 pub mod sql;
+
+use time::OffsetDateTime;
+
+use crate::{ClaimRequest, DEFAULT_QUEUE, JobRecord, JobStore, StoreError};
+
+/// Claims up to `limit` jobs of the default queue at `now` for worker `"w"`, leased
+/// until `lease_until`: the claim a store's own tests make around what they test.
+///
+/// # Errors
+///
+/// The store's error, as it answered.
+pub async fn claim_default(
+    store: &dyn JobStore,
+    limit: usize,
+    now: OffsetDateTime,
+    lease_until: OffsetDateTime,
+) -> Result<Vec<JobRecord>, StoreError> {
+    let queues = [DEFAULT_QUEUE.to_owned()];
+    let request = ClaimRequest::new("w", &queues, limit, lease_until);
+    store.claim(request, now).await
+}

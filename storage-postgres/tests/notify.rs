@@ -8,11 +8,10 @@ mod support;
 use std::sync::Arc;
 use std::time::Duration;
 
+use leasehold::testing::claim_default;
 use leasehold::testing::conformance::t;
 use leasehold::worker::Worker;
-use leasehold::{
-    ClaimRequest, EnqueueOptions, Job, JobFilter, JobState, JobStore, NewJob, Queue, SystemClock,
-};
+use leasehold::{EnqueueOptions, Job, JobFilter, JobState, JobStore, NewJob, Queue, SystemClock};
 use leasehold_postgres::PostgresStore;
 use leasehold_sql::TransactionalEnqueue;
 use serde::{Deserialize, Serialize};
@@ -163,12 +162,7 @@ async fn listening_never_takes_a_connection_the_store_needs() {
     let mut woken = connected_subscription(&store).await;
 
     let enqueued = store.enqueue(job("one"), t(0)).await;
-    let claimed = store
-        .claim(
-            ClaimRequest::new("w", &["default".to_owned()], 1, t(60)),
-            t(0),
-        )
-        .await;
+    let claimed = claim_default(&store, 1, t(0), t(60)).await;
 
     assert!(enqueued.is_ok(), "{enqueued:?}");
     assert_eq!(

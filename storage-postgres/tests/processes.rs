@@ -11,7 +11,7 @@ use leasehold::testing::processes::RunEvent;
 use leasehold::{JobId, JobStore, async_trait};
 use leasehold_postgres::PostgresStore;
 use sqlx::{AssertSqlSafe, Connection, PgConnection, Row};
-use support::{Schemas, options, test_url};
+use support::{FreshSchema, options, test_schema};
 use uuid::Uuid;
 
 leasehold::process_suite!(PgSchema);
@@ -19,7 +19,7 @@ leasehold::process_suite!(PgSchema);
 /// A fresh schema of the test server, dropped with the value. Its location is the
 /// schema's name: children read the server's URL from the environment they inherit.
 struct PgSchema {
-    _schemas: Schemas,
+    _schema: FreshSchema,
     store: PostgresStore,
 }
 
@@ -40,20 +40,19 @@ impl ProcessBackend for PgSchema {
     type Log = PgRunLog;
 
     async fn create() -> Option<Self> {
-        let schemas = Schemas::new(&test_url()?);
-        let schema = schemas.fresh();
-        let store = PostgresStore::connect_with(options(schemas.url(), &schema))
-            .await
-            .expect("the store opens");
-        sqlx::query(AssertSqlSafe(format!(
-            "CREATE TABLE \"{schema}\".runs (seq BIGSERIAL PRIMARY KEY, job_id UUID NOT NULL, \
-             process TEXT NOT NULL, event TEXT NOT NULL, at BIGINT NOT NULL)"
-        )))
-        .execute(store.pool())
-        .await
-        .expect("the run log is created");
+        let fresh = test_schema()?;
+        let store = fresh.open().await;
+        let create_log = format!(
+            "CREATE TABLE \"{}\".runs (seq BIGSERIAL PRIMARY KEY, job_id UUID NOT NULL, \
+             process TEXT NOT NULL, event TEXT NOT NULL, at BIGINT NOT NULL)",
+            fresh.schema
+        );
+        let created = sqlx::query(AssertSqlSafe(create_log))
+            .execute(store.pool())
+            .await;
+        created.expect("the run log is created");
         Some(Self {
-            _schemas: schemas,
+            _schema: fresh,
             store,
         })
     }

@@ -4,8 +4,9 @@
 
 use std::time::Duration;
 
+use leasehold::testing::claim_default;
 use leasehold::testing::conformance::t;
-use leasehold::{ClaimRequest, JobFilter, JobStore, NewJob, StoreError};
+use leasehold::{JobFilter, JobStore, NewJob, StoreError};
 use leasehold_sqlite::{SqliteStore, SqliteStoreOptions};
 use sqlx::{Connection, SqliteConnection};
 
@@ -35,12 +36,7 @@ async fn a_write_locked_past_the_busy_timeout_is_busy_and_succeeds_when_retried(
     let second = job("second");
 
     let enqueue = store.enqueue(second.clone(), t(0)).await;
-    let claim = store
-        .claim(
-            ClaimRequest::new("w", &["default".to_owned()], 10, t(60)),
-            t(0),
-        )
-        .await;
+    let claim = claim_default(&store, 10, t(0), t(60)).await;
     let read = store.get(first.id, t(0)).await;
 
     let error = enqueue.expect_err("the write lock is held past the busy timeout");
@@ -57,13 +53,7 @@ async fn a_write_locked_past_the_busy_timeout_is_busy_and_succeeds_when_retried(
 
     holder.rollback().await.unwrap();
     let retried = store.enqueue(second, t(0)).await.unwrap();
-    let claimed = store
-        .claim(
-            ClaimRequest::new("w", &["default".to_owned()], 10, t(60)),
-            t(0),
-        )
-        .await
-        .unwrap();
+    let claimed = claim_default(&store, 10, t(0), t(60)).await.unwrap();
     let integrity: String = sqlx::query_scalar("PRAGMA integrity_check")
         .fetch_one(&mut other)
         .await

@@ -1,7 +1,8 @@
 //! Prune deletes in small transactions, oldest first, up to its limit.
 
+use leasehold::testing::claim_default;
 use leasehold::testing::conformance::t;
-use leasehold::{ClaimRequest, JobFilter, JobState, JobStore, NewJob};
+use leasehold::{JobFilter, JobState, JobStore, NewJob};
 use leasehold_sqlite::SqliteStore;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -13,11 +14,7 @@ async fn prune_of_more_than_one_batch_deletes_the_oldest_up_to_the_limit() {
         .map(|_| NewJob::new("k", serde_json::json!({}), t(0)).unwrap())
         .collect();
     store.enqueue_many(jobs, t(0)).await.unwrap();
-    let queues = ["default".to_owned()];
-    let claimed = store
-        .claim(ClaimRequest::new("w", &queues, 1300, t(60)), t(0))
-        .await
-        .unwrap();
+    let claimed = claim_default(&store, 1300, t(0), t(60)).await.unwrap();
     // Job n finishes at t(n + 1), so "oldest first" has one answer.
     let completions = claimed
         .iter()

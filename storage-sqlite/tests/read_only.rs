@@ -17,8 +17,9 @@
 
 use std::str::FromStr;
 
+use leasehold::testing::claim_default;
 use leasehold::testing::conformance::t;
-use leasehold::{ClaimRequest, JobFilter, JobStore, NewJob, StoreError};
+use leasehold::{JobFilter, JobStore, NewJob, StoreError};
 use leasehold_sqlite::{SqliteStore, SqliteStoreOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
 
@@ -64,12 +65,7 @@ async fn a_store_opened_read_only_reads_and_refuses_writes_as_permanent() {
         .expect("a database that needs no migration opens read-only");
     let read = store.get(stored.id, t(0)).await;
     let enqueue = store.enqueue(job("new"), t(0)).await;
-    let claim = store
-        .claim(
-            ClaimRequest::new("w", &["default".to_owned()], 10, t(60)),
-            t(0),
-        )
-        .await;
+    let claim = claim_default(&store, 10, t(0), t(60)).await;
 
     assert!(read.unwrap().is_some(), "reads work");
     assert_read_only(&enqueue.unwrap_err());

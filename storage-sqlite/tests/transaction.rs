@@ -1,8 +1,9 @@
 //! Enqueue inside the caller's own transaction: the job exists if and only if the
 //! caller's change commits.
 
+use leasehold::testing::claim_default;
 use leasehold::testing::conformance::t;
-use leasehold::{ClaimRequest, EnqueueOptions, Job, JobFilter, JobStore, NewJob};
+use leasehold::{EnqueueOptions, Job, JobFilter, JobStore, NewJob};
 use leasehold_sql::TransactionalEnqueue;
 use leasehold_sqlite::{SqliteStore, SqliteStoreOptions};
 use serde::{Deserialize, Serialize};
@@ -62,13 +63,7 @@ async fn a_job_enqueued_in_a_committed_transaction_exists() {
     assert!(!enqueued.duplicate, "the one job is answered, stored anew");
     let stored = store.get(enqueued.job.id, t(0)).await.unwrap().unwrap();
     assert_eq!(stored.payload, serde_json::json!({ "order": 1 }));
-    let claimed = store
-        .claim(
-            ClaimRequest::new("w", &["default".to_owned()], 10, t(30)),
-            t(0),
-        )
-        .await
-        .unwrap();
+    let claimed = claim_default(&store, 10, t(0), t(30)).await.unwrap();
     assert_eq!(claimed.len(), 1, "workers see the job once it commits");
 }
 
