@@ -16,6 +16,9 @@ pub enum StoreError {
     /// No job has this id.
     #[error("job {0} not found")]
     NotFound(JobId),
+    /// No job of this queue is stored and it was never paused: most likely a typo.
+    #[error("queue {0:?} not found: no job of it is stored and it was never paused")]
+    QueueNotFound(String),
     /// No schedule has this name.
     #[error("schedule {0:?} not found")]
     ScheduleNotFound(String),

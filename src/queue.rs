@@ -280,6 +280,30 @@ impl Queue {
         Ok(self.store.get(id, self.clock.now()).await?)
     }
 
+    /// Pauses `queue` in the store: no worker of any process claims its jobs until
+    /// [`Queue::resume_queue`]. Its pending jobs stay pending and its running jobs run
+    /// on; workers see the pause at their next claim.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::QueueNotFound`](crate::StoreError::QueueNotFound) when no job of
+    /// `queue` is stored and it was never paused (a typo, most likely); nothing is
+    /// stored then.
+    pub async fn pause_queue(&self, queue: &str) -> Result<(), Error> {
+        Ok(self.store.pause_queue(queue, self.clock.now()).await?)
+    }
+
+    /// Lets workers claim `queue`'s jobs again; they do at their next poll.
+    ///
+    /// # Errors
+    ///
+    /// As [`Queue::pause_queue`].
+    pub async fn resume_queue(&self, queue: &str) -> Result<(), Error> {
+        self.store.resume_queue(queue, self.clock.now()).await?;
+        self.wake_workers();
+        Ok(())
+    }
+
     /// Cancels the job: pending ones at once, running ones at their next heartbeat.
     ///
     /// # Errors

@@ -289,6 +289,13 @@ impl<'a> Firing<'a> {
 /// terminal jobs finished before a time, oldest first, and nothing else
 /// [`prune_removes_only_terminal_jobs_finished_before_the_time`].
 ///
+/// **Queues.** `pause_queue` stops claims of a queue: while it is paused, `claim`
+/// returns none of its jobs (not even expired leases) and `next_due` leaves it out; its
+/// running jobs keep their leases and their writes; `resume_queue` makes its jobs
+/// claimable again [`a_paused_queue_is_not_claimed_until_resumed`]. Both verbs answer
+/// [`StoreError::QueueNotFound`] for a queue with no stored job that was never paused,
+/// and store nothing [`pausing_an_unknown_queue_is_not_found`].
+///
 /// **Schedules.** A schedule is stored by its unique name.
 /// - `upsert_schedule` inserts a new name enabled, with the `next_fire_at` given; for an
 ///   existing name it replaces the definition, keeps `created_at`, and takes the given
@@ -311,6 +318,8 @@ impl<'a> Firing<'a> {
 ///   [`StoreError::ScheduleNotFound`] for an unknown name
 ///   [`pause_resume_and_remove_a_schedule`].
 ///
+/// [`a_paused_queue_is_not_claimed_until_resumed`]: crate::testing::conformance::a_paused_queue_is_not_claimed_until_resumed
+/// [`pausing_an_unknown_queue_is_not_found`]: crate::testing::conformance::pausing_an_unknown_queue_is_not_found
 /// [`upsert_schedule_inserts_then_updates_by_name`]: crate::testing::conformance::upsert_schedule_inserts_then_updates_by_name
 /// [`upsert_schedule_keeps_the_slot_and_the_pause_when_the_spec_is_unchanged`]: crate::testing::conformance::upsert_schedule_keeps_the_slot_and_the_pause_when_the_spec_is_unchanged
 /// [`due_schedules_returns_enabled_schedules_due_at_now`]: crate::testing::conformance::due_schedules_returns_enabled_schedules_due_at_now
@@ -593,6 +602,28 @@ pub trait JobStore: Send + Sync + 'static {
     /// Deletes the schedule (its jobs stay); `false` when no schedule had the name.
     async fn remove_schedule(&self, name: &str) -> Result<bool, StoreError> {
         delegate!(self, remove_schedule(name))
+    }
+
+    /// Stops every claim from `queue` until [`JobStore::resume_queue`]: its pending
+    /// jobs stay pending, its running jobs run on. Pausing a paused queue changes
+    /// nothing.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::QueueNotFound`] when no job of `queue` is stored and it was never
+    /// paused (a typo, most likely); nothing is stored then.
+    async fn pause_queue(&self, queue: &str, now: OffsetDateTime) -> Result<(), StoreError> {
+        delegate!(self, pause_queue(queue, now))
+    }
+
+    /// Lets claims take `queue`'s jobs again. Resuming a queue that is not paused
+    /// changes nothing.
+    ///
+    /// # Errors
+    ///
+    /// As [`JobStore::pause_queue`].
+    async fn resume_queue(&self, queue: &str, now: OffsetDateTime) -> Result<(), StoreError> {
+        delegate!(self, resume_queue(queue, now))
     }
 }
 

@@ -218,3 +218,30 @@ async fn cancel_and_prune_use_the_queues_clock() {
     assert_eq!((kept, pruned), (0, 1));
     assert!(queue.get(job.id).await.unwrap().is_none());
 }
+
+#[tokio::test]
+async fn a_worker_leaves_a_paused_queue_alone_until_it_is_resumed() {
+    let (queue, _clock) = queue_at_t0();
+    let job = queue.enqueue(Greet { name: "x".into() }).await.unwrap().job;
+    let worker = leasehold::worker::Worker::builder(&queue)
+        .handler(|_: Greet, _| async {})
+        .build()
+        .unwrap();
+
+    queue.pause_queue(&job.queue).await.unwrap();
+    let report = worker.run_once().await.unwrap();
+    assert!(report.claimed.is_empty(), "a paused queue is not claimed");
+    let state = queue.get(job.id).await.unwrap().unwrap().state;
+    assert_eq!(state, JobState::Available);
+
+    queue.resume_queue(&job.queue).await.unwrap();
+    worker.run_once().await.unwrap();
+    let state = queue.get(job.id).await.unwrap().unwrap().state;
+    assert_eq!(state, JobState::Completed);
+
+    let typo = queue.pause_queue("mial").await;
+    assert!(
+        matches!(&typo, Err(Error::Store(leasehold::StoreError::QueueNotFound(q))) if q == "mial"),
+        "{typo:?}"
+    );
+}

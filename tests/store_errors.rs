@@ -21,30 +21,52 @@ impl Job for Noop {
     const KIND: &'static str = "noop";
 }
 
-/// Runs a worker whose every claim fails for `run_for` on a current-thread runtime (so
-/// every event reaches the capturing subscriber); returns the claim calls and the
+/// A queue over a failing memory store, with a current-thread runtime (so every event
+/// reaches the capturing subscriber, set on this thread while the harness lives).
+struct Harness {
+    events: CapturedLogs,
+    runtime: tokio::runtime::Runtime,
+    store: FailingStore<MemoryStore>,
+    queue: Queue,
+    _default: tracing::subscriber::DefaultGuard,
+}
+
+impl Harness {
+    fn new() -> Self {
+        let events = CapturedLogs::default();
+        let default = tracing::subscriber::set_default(events.clone());
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let store = FailingStore::new(MemoryStore::new());
+        let queue = Queue::new(Arc::new(store.clone()));
+        Self {
+            events,
+            runtime,
+            store,
+            queue,
+            _default: default,
+        }
+    }
+}
+
+/// Runs a worker whose every claim fails for `run_for`; returns the claim calls and the
 /// captured events.
 fn run_with_failing_claims(permanent: bool, run_for: Duration) -> (u64, CapturedLogs) {
-    let events = CapturedLogs::default();
-    let _default = tracing::subscriber::set_default(events.clone());
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let store = FailingStore::new(MemoryStore::new());
-    store.set_faults(Faults::Verbs(vec!["claim"]));
-    store.set_faults_permanent(permanent);
-    let queue = Queue::new(Arc::new(store.clone()));
-    let worker = Worker::builder(&queue)
+    let harness = Harness::new();
+    harness.store.set_faults(Faults::Verbs(vec!["claim"]));
+    harness.store.set_faults_permanent(permanent);
+    let worker = Worker::builder(&harness.queue)
         .handler(|_: Noop, _: JobContext| async { Ok(()) })
         .poll_interval(Duration::from_millis(10))
         .max_poll_interval(Duration::from_millis(400))
         .build()
         .unwrap();
-    runtime.block_on(async {
+    harness.runtime.block_on(async {
         worker.run_until(tokio::time::sleep(run_for)).await;
     });
-    (store.calls("claim"), events)
+    (harness.store.calls("claim"), harness.events)
 }
 
 #[test]
@@ -94,15 +116,8 @@ impl Job for Sleeps {
 
 #[test]
 fn a_heartbeat_slower_than_a_third_of_the_lease_logs_a_warning() {
-    let events = CapturedLogs::default();
-    let _default = tracing::subscriber::set_default(events.clone());
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let store = FailingStore::new(MemoryStore::new());
-    let queue = Queue::new(Arc::new(store.clone()));
-    let worker = Worker::builder(&queue)
+    let harness = Harness::new();
+    let worker = Worker::builder(&harness.queue)
         .handler(|_: Sleeps, _: JobContext| async {
             tokio::time::sleep(Duration::from_millis(900)).await;
         })
@@ -111,22 +126,22 @@ fn a_heartbeat_slower_than_a_third_of_the_lease_logs_a_warning() {
         .build()
         .unwrap();
 
-    let report = runtime.block_on(async {
-        queue.enqueue(&Sleeps).await.unwrap();
+    let report = harness.runtime.block_on(async {
+        harness.queue.enqueue(&Sleeps).await.unwrap();
         let running = tokio::spawn({
             let worker = worker.clone();
             async move { worker.run_once().await }
         });
         tokio::time::sleep(Duration::from_millis(150)).await;
         // Slower than 200 ms (a third of the lease), faster than the 540 ms deadline.
-        store.stall("heartbeat", Stall::Before);
+        harness.store.stall("heartbeat", Stall::Before);
         tokio::time::sleep(Duration::from_millis(300)).await;
-        store.unstall();
+        harness.store.unstall();
         running.await.unwrap().unwrap()
     });
 
     assert_eq!(report.completed(), 1, "the job kept its lease");
-    let warned = events.levels_of("more than a third of the lease");
+    let warned = harness.events.levels_of("more than a third of the lease");
     assert!(!warned.is_empty(), "the slow heartbeat was logged");
     assert!(warned.iter().all(|level| *level == Level::WARN));
 }

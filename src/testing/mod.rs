@@ -1,6 +1,6 @@
 //! Test support (feature `testing`): the conformance suite and store doubles.
 //!
-//! - [`conformance`]: one `pub async fn` per sentence of the [`JobStore`](crate::JobStore)
+//! - [`conformance`]: one `pub async fn` per sentence of the [`JobStore`]
 //!   contract, and [`conformance_suite!`](crate::conformance_suite) to expand them into
 //!   tests for a store.
 //! - [`failing::FailingStore`]: any store, with calls that fail on demand or at random.

@@ -28,9 +28,11 @@ use time::{Duration, OffsetDateTime};
 use crate::schedule::{NewSchedule, ScheduleRecord, ScheduleSpec};
 use crate::testing::conformance::{StoreFactory, t};
 use crate::{ClaimRequest, Firing};
-use crate::{
-    HeartbeatStatus, JobFilter, JobId, JobRecord, JobState, JobStore, Lease, NewJob, StoreError,
-};
+use crate::{HeartbeatStatus, JobFilter, JobId, JobRecord, JobState, JobStore, Lease, NewJob};
+
+mod outcome;
+
+use self::outcome::{Outcome, answer};
 
 const QUEUES: [&str; 2] = ["a", "b"];
 const WORKER: &str = "model-worker";
@@ -105,6 +107,11 @@ pub enum Op {
         name: usize,
         next_secs: i64,
     },
+    /// Pauses (`pause`) or resumes queue `queue` of the two.
+    PauseQueue {
+        queue: usize,
+        pause: bool,
+    },
     RemoveSchedule {
         name: usize,
     },
@@ -145,6 +152,7 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (0usize..2).prop_map(|name| Op::PauseSchedule { name }),
         1 => (0usize..2, 0i64..60).prop_map(|(name, next_secs)| Op::ResumeSchedule { name, next_secs }),
         1 => (0usize..2).prop_map(|name| Op::RemoveSchedule { name }),
+        1 => (0usize..3, proptest::bool::weighted(0.6)).prop_map(|(queue, pause)| Op::PauseQueue { queue, pause }),
     ]
 }
 
@@ -170,6 +178,8 @@ pub fn operations(max_len: usize) -> impl Strategy<Value = Vec<Op>> {
 struct Model {
     jobs: Vec<JobRecord>,
     schedules: std::collections::BTreeMap<String, ScheduleRecord>,
+    /// Queues ever paused, and whether they are now.
+    paused: std::collections::HashMap<String, bool>,
 }
 
 impl Model {
@@ -198,7 +208,9 @@ impl Model {
         now: OffsetDateTime,
         until: OffsetDateTime,
     ) -> Vec<JobId> {
-        let in_queues = |j: &JobRecord| queues.contains(&j.queue);
+        let paused = |q: &String| self.paused.get(q).copied().unwrap_or(false);
+        let queues: Vec<&String> = queues.iter().filter(|q| !paused(q)).collect();
+        let in_queues = |j: &JobRecord| queues.contains(&&j.queue);
         for job in self.jobs.iter_mut().filter(|j| in_queues(j)) {
             let expired =
                 job.state == JobState::Running && job.lease_until.is_some_and(|u| u <= now);
@@ -273,43 +285,6 @@ impl Model {
             .collect();
         jobs.sort_by_key(|j| j.id);
         jobs
-    }
-}
-
-/// The part of a call's answer that must agree between the model and the store.
-#[derive(Debug, Clone, PartialEq)]
-enum Outcome {
-    Ok,
-    Ids(Vec<JobId>),
-    Duplicate(JobId),
-    Beats(Vec<HeartbeatStatus>),
-    State(JobState),
-    Count(u64),
-    Schedule(Box<ScheduleRecord>),
-    Removed(bool),
-    NotFound,
-    ScheduleNotFound,
-    LeaseLost,
-    Conflict,
-    Other(String),
-}
-
-impl From<&StoreError> for Outcome {
-    fn from(e: &StoreError) -> Self {
-        match e {
-            StoreError::NotFound(_) => Outcome::NotFound,
-            StoreError::ScheduleNotFound(_) => Outcome::ScheduleNotFound,
-            StoreError::LeaseLost(_) => Outcome::LeaseLost,
-            StoreError::Conflict(_) => Outcome::Conflict,
-            other => Outcome::Other(other.to_string()),
-        }
-    }
-}
-
-fn answer<T>(result: Result<T, StoreError>, ok: impl FnOnce(T) -> Outcome) -> Outcome {
-    match result {
-        Ok(v) => ok(v),
-        Err(e) => Outcome::from(&e),
     }
 }
 
@@ -684,6 +659,24 @@ impl Run {
                     want,
                     answer(self.store.remove_schedule(&name).await, Outcome::Removed),
                 )
+            }
+            Op::PauseQueue { queue, pause } => {
+                // A third name no job uses: unknown unless paused before.
+                let queue = QUEUES.get(*queue).copied().unwrap_or("c");
+                let known = self.model.paused.contains_key(queue)
+                    || self.model.jobs.iter().any(|j| j.queue == queue);
+                let want = if known {
+                    self.model.paused.insert(queue.to_owned(), *pause);
+                    Outcome::Ok
+                } else {
+                    Outcome::QueueNotFound
+                };
+                let got = if *pause {
+                    self.store.pause_queue(queue, now).await
+                } else {
+                    self.store.resume_queue(queue, now).await
+                };
+                (want, answer(got, |()| Outcome::Ok))
             }
             Op::Advance { secs } => {
                 self.now += Duration::seconds(*secs);

@@ -38,6 +38,8 @@ struct Inner {
     finished: std::collections::BTreeSet<(Micros, JobId)>,
     /// Schedules by name.
     schedules: BTreeMap<String, ScheduleRecord>,
+    /// Queues ever paused, and whether they are paused now.
+    paused: HashMap<String, bool>,
 }
 
 impl MemoryStore {
@@ -99,6 +101,23 @@ impl Inner {
                 )));
             }
         }
+        Ok(())
+    }
+
+    fn is_paused(&self, queue: &str) -> bool {
+        self.paused.get(queue).copied().unwrap_or(false)
+    }
+
+    /// Pauses or resumes a known queue: one with a stored job, or paused before.
+    fn set_paused(&mut self, queue: &str, paused: bool) -> Result<(), StoreError> {
+        if let Some(state) = self.paused.get_mut(queue) {
+            *state = paused;
+            return Ok(());
+        }
+        if !self.jobs.values().any(|entry| &*entry.queue == queue) {
+            return Err(StoreError::QueueNotFound(queue.to_owned()));
+        }
+        self.paused.insert(queue.to_owned(), paused);
         Ok(())
     }
 
@@ -289,6 +308,9 @@ impl JobStore for MemoryStore {
         let mut exhausted = Vec::new();
         let mut seen = HashSet::new();
         for queue in queues.iter().filter(|q| seen.insert(q.as_str())) {
+            if inner.is_paused(queue) {
+                continue;
+            }
             inner.claim_candidates(queue, limit, now, &mut candidates, &mut exhausted);
         }
         candidates.sort_unstable();
@@ -446,6 +468,7 @@ impl JobStore for MemoryStore {
         let inner = self.lock();
         let earliest = queues
             .iter()
+            .filter(|q| !inner.is_paused(q))
             .filter_map(|q| inner.queues.get(q.as_str()))
             .flat_map(|index| {
                 let pending = index.earliest_pending();
@@ -587,6 +610,14 @@ impl JobStore for MemoryStore {
 
     async fn remove_schedule(&self, name: &str) -> Result<bool, StoreError> {
         Ok(self.lock().schedules.remove(name).is_some())
+    }
+
+    async fn pause_queue(&self, queue: &str, _now: OffsetDateTime) -> Result<(), StoreError> {
+        self.lock().set_paused(queue, true)
+    }
+
+    async fn resume_queue(&self, queue: &str, _now: OffsetDateTime) -> Result<(), StoreError> {
+        self.lock().set_paused(queue, false)
     }
 }
 

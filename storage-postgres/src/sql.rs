@@ -109,6 +109,8 @@ statements! {
     resume_schedule = "resume_schedule.sql";
     /// Deletes a schedule.
     remove_schedule = "remove_schedule.sql";
+    /// Pauses or resumes a known queue.
+    set_queue_paused = "set_queue_paused.sql";
 }
 
 /// A query of `statement`, ready for its parameters.

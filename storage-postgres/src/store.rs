@@ -250,6 +250,24 @@ impl PostgresStore {
         Ok(done.rows_affected())
     }
 
+    /// Stores whether a known queue is paused; `QueueNotFound` for an unknown one.
+    async fn set_paused(
+        &self,
+        verb: &str,
+        queue: &str,
+        paused: bool,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        let statement = query(&self.inner.sql.set_queue_paused)
+            .bind(queue)
+            .bind(paused)
+            .bind(micros(now));
+        match self.execute(verb, statement).await? {
+            0 => Err(StoreError::QueueNotFound(queue.to_owned())),
+            _ => Ok(()),
+        }
+    }
+
     /// Runs `statement`, a write fenced by `lease` (see [`fenced`]): `LeaseLost` or
     /// `NotFound` when it matched no row.
     async fn write_fenced(
@@ -655,5 +673,13 @@ impl JobStore for PostgresStore {
     async fn remove_schedule(&self, name: &str) -> Result<bool, StoreError> {
         let statement = query(&self.inner.sql.remove_schedule).bind(name);
         Ok(self.execute("remove_schedule", statement).await? > 0)
+    }
+
+    async fn pause_queue(&self, queue: &str, now: OffsetDateTime) -> Result<(), StoreError> {
+        self.set_paused("pause_queue", queue, true, now).await
+    }
+
+    async fn resume_queue(&self, queue: &str, now: OffsetDateTime) -> Result<(), StoreError> {
+        self.set_paused("resume_queue", queue, false, now).await
     }
 }

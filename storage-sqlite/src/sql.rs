@@ -83,6 +83,11 @@ pub(crate) const GET_SCHEDULE: &str = include_str!("sql/get_schedule.sql");
 pub(crate) const LIST_SCHEDULES: &str = include_str!("sql/list_schedules.sql");
 /// `sql/pause_schedule.sql`: Disables schedule ?1 at ?2, if it is enabled.
 pub(crate) const PAUSE_SCHEDULE: &str = include_str!("sql/pause_schedule.sql");
+/// `sql/paused_queues.sql`: Which of the queues in the JSON array ?1 are paused.
+pub(crate) const PAUSED_QUEUES: &str = include_str!("sql/paused_queues.sql");
+/// `sql/set_queue_paused.sql`: Sets queue ?1 paused (?2 = 1) or not (?2 = 0) at ?3, if
+/// it is known.
+pub(crate) const SET_QUEUE_PAUSED: &str = include_str!("sql/set_queue_paused.sql");
 /// `sql/remove_schedule.sql`: Deletes schedule ?1 (its jobs stay).
 pub(crate) const REMOVE_SCHEDULE: &str = include_str!("sql/remove_schedule.sql");
 /// `sql/resume_schedule.sql`: Enables paused schedule ?1 from slot ?2 at ?3.
@@ -124,6 +129,8 @@ pub(crate) const ALL: &[(&str, &str)] = &[
     ("get_schedule.sql", GET_SCHEDULE),
     ("list_schedules.sql", LIST_SCHEDULES),
     ("pause_schedule.sql", PAUSE_SCHEDULE),
+    ("paused_queues.sql", PAUSED_QUEUES),
+    ("set_queue_paused.sql", SET_QUEUE_PAUSED),
     ("remove_schedule.sql", REMOVE_SCHEDULE),
     ("resume_schedule.sql", RESUME_SCHEDULE),
     ("upsert_schedule.sql", UPSERT_SCHEDULE),

@@ -25,7 +25,7 @@ use crate::transition::enqueue::Enqueue;
 use crate::transition::lease_writes::{Complete, Fail, Heartbeat, Release, Retry};
 use crate::transition::prune::Prune;
 use crate::transition::schedules::{
-    FireSchedule, PauseSchedule, RemoveSchedule, ResumeSchedule, UpsertSchedule,
+    FireSchedule, PauseSchedule, RemoveSchedule, ResumeSchedule, SetQueuePaused, UpsertSchedule,
 };
 use crate::writer::Writer;
 
@@ -98,6 +98,18 @@ impl SqliteStore {
 
 /// Reads: one statement each, on the reader pool.
 impl SqliteStore {
+    async fn set_paused(
+        &self,
+        queue: &str,
+        paused: bool,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        let queue = queue.to_owned();
+        self.writer
+            .call(SetQueuePaused { queue, paused, now })
+            .await
+    }
+
     /// The statement's rows.
     async fn fetch_all(&self, statement: Statement<'_>) -> Result<Vec<SqliteRow>, StoreError> {
         statement.fetch_all(&self.reader).await.map_err(store_error)
@@ -352,5 +364,13 @@ impl JobStore for SqliteStore {
             name: name.to_owned(),
         };
         self.writer.call(remove).await
+    }
+
+    async fn pause_queue(&self, queue: &str, now: OffsetDateTime) -> Result<(), StoreError> {
+        self.set_paused(queue, true, now).await
+    }
+
+    async fn resume_queue(&self, queue: &str, now: OffsetDateTime) -> Result<(), StoreError> {
+        self.set_paused(queue, false, now).await
     }
 }

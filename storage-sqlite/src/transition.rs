@@ -42,7 +42,7 @@ use self::enqueue::Enqueue;
 use self::lease_writes::{Complete, Fail, Heartbeat, Release, Retry};
 use self::prune::Prune;
 use self::schedules::{
-    FireSchedule, PauseSchedule, RemoveSchedule, ResumeSchedule, UpsertSchedule,
+    FireSchedule, PauseSchedule, RemoveSchedule, ResumeSchedule, SetQueuePaused, UpsertSchedule,
 };
 
 const SAVEPOINT: &str = "SAVEPOINT call";
@@ -221,6 +221,7 @@ pub(crate) enum Request {
     PauseSchedule(Call<PauseSchedule>),
     ResumeSchedule(Call<ResumeSchedule>),
     RemoveSchedule(Call<RemoveSchedule>),
+    SetQueuePaused(Call<SetQueuePaused>),
 }
 
 /// [`IntoRequest`] for each transition: the variant of [`Request`] it travels in.
@@ -251,6 +252,7 @@ request_variants!(
     PauseSchedule,
     ResumeSchedule,
     RemoveSchedule,
+    SetQueuePaused,
 );
 
 /// `$body`, with `$call` bound to the typed [`Call`] inside `$request`, whichever
@@ -272,6 +274,7 @@ macro_rules! each_call {
             Request::PauseSchedule($call) => $body,
             Request::ResumeSchedule($call) => $body,
             Request::RemoveSchedule($call) => $body,
+            Request::SetQueuePaused($call) => $body,
         }
     };
 }

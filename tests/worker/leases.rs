@@ -129,8 +129,7 @@ async fn cancel_of_a_running_job_stops_its_handler(store: Arc<dyn JobStore>) {
 
     let report = within(running).await.unwrap().unwrap();
     assert_eq!(only(&report), &Outcome::Cancelled);
-    assert_eq!(gate.dropped.load(Ordering::SeqCst), 1);
-    assert_eq!(gate.finished.load(Ordering::SeqCst), 0);
+    gate.assert_stopped_at_the_gate();
     let job = world.get(id).await;
     assert_eq!(job.state, JobState::Cancelled);
     assert_eq!(a.running(), 0);

@@ -2,7 +2,6 @@
 //! releases or waits for its running jobs.
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use leasehold::testing::recording::RecordingStore;
@@ -10,7 +9,7 @@ use leasehold::time::OffsetDateTime;
 use leasehold::worker::{CancellationToken, Outcome, Worker, WorkerEvent};
 use leasehold::{Clock, EnqueueOptions, JobState, JobStore, Queue};
 
-use crate::world::{Echo, Gate, Gated, World, echo, only, t, within, worker};
+use crate::world::{Echo, Gate, Gated, World, echo, only, spawn_run, t, within, worker};
 
 /// Shutdown past its grace period cancels the running handler and releases the job,
 /// due at once with its attempt given back; another worker then completes it.
@@ -33,8 +32,7 @@ async fn shutdown_releases_unfinished_jobs_and_another_worker_completes_them(
 
     let report = within(running).await.unwrap().unwrap();
     assert_eq!(only(&report), &Outcome::Released);
-    assert_eq!(gate.dropped.load(Ordering::SeqCst), 1);
-    assert_eq!(gate.finished.load(Ordering::SeqCst), 0);
+    gate.assert_stopped_at_the_gate();
     let job = world.get(id).await;
     assert_eq!(job.state, JobState::Available);
     assert_eq!(job.attempt, 0);
@@ -89,10 +87,7 @@ async fn run_wakes_on_enqueue_and_returns_after_shutdown(store: Arc<dyn JobStore
         .build()
         .unwrap();
     let mut events = a.subscribe();
-    let running = tokio::spawn({
-        let a = a.clone();
-        async move { a.run().await }
-    });
+    let running = spawn_run(&a);
     tokio::task::yield_now().await;
 
     let id = world.enqueue(&Echo { n: 7 }, EnqueueOptions::new()).await;
@@ -139,10 +134,7 @@ async fn an_idle_worker_backs_off_wakes_on_enqueue_and_sleeps_until_the_next_due
         .build()
         .unwrap();
     let mut events = worker.subscribe();
-    let running = tokio::spawn({
-        let worker = worker.clone();
-        async move { worker.run().await }
-    });
+    let running = spawn_run(&worker);
     let completed = |events: &mut tokio::sync::broadcast::Receiver<WorkerEvent>| {
         let mut events = events.resubscribe();
         async move {
@@ -199,10 +191,7 @@ async fn run_until_and_shutdown_on_stop_the_loop() {
         let a = a.clone();
         async move { a.run_until(stopped).await }
     });
-    let b_running = tokio::spawn({
-        let b = b.clone();
-        async move { b.run().await }
-    });
+    let b_running = spawn_run(&b);
 
     signal.send(()).unwrap();
     token.cancel();

@@ -180,6 +180,19 @@ impl Gate {
     pub(crate) fn open(&self) {
         self.open.add_permits(1);
     }
+
+    /// Asserts that the one run this gate held was stopped before it passed the gate.
+    #[track_caller]
+    pub(crate) fn assert_stopped_at_the_gate(&self) {
+        assert_eq!(self.dropped.load(Ordering::SeqCst), 1);
+        assert_eq!(self.finished.load(Ordering::SeqCst), 0);
+    }
+}
+
+/// Runs `worker` in a task until it is shut down.
+pub(crate) fn spawn_run(worker: &Worker) -> JoinHandle<()> {
+    let worker = worker.clone();
+    tokio::spawn(async move { worker.run().await })
 }
 
 /// The handler of [`Echo`].

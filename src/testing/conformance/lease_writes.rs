@@ -1,7 +1,7 @@
 //! Writes under a lease, from the [`JobStore`](crate::JobStore) contract: `heartbeat`,
 //! `complete`, `retry`, `fail` and `release`, for the current lease and for a stale one.
 
-use time::Duration;
+use time::{Duration, OffsetDateTime};
 
 use super::{
     StoreFactory, assert_lease_lost, claim, claim_one, enqueue_and_claim, enqueue_at, get, new_job,
@@ -18,6 +18,16 @@ async fn stale_and_current(store: &dyn JobStore) -> (JobId, Lease, Lease) {
     assert_eq!(first.id, job.id);
     assert_eq!(second.id, job.id);
     (job.id, first.lease(), second.lease())
+}
+
+/// Reads job `id` at `at`, asserting that it ended in `state` at `at` and is never
+/// claimed again.
+async fn ended(store: &dyn JobStore, id: JobId, state: JobState, at: OffsetDateTime) -> JobRecord {
+    let job = get(store, id, at).await;
+    assert_eq!(job.state, state);
+    assert_eq!(job.finished_at, Some(at));
+    assert!(claim(store, 10, t(1000), 30).await.is_empty());
+    job
 }
 
 /// A heartbeat for a stale lease answers Lost and extends nothing.
@@ -179,11 +189,8 @@ pub async fn complete_ends_the_job_completed(f: &dyn StoreFactory) {
         .await
         .expect("complete");
 
-    let done = get(&*store, job.id, t(5)).await;
-    assert_eq!(done.state, JobState::Completed);
-    assert_eq!(done.finished_at, Some(t(5)));
+    let done = ended(&*store, job.id, JobState::Completed, t(5)).await;
     assert_eq!(done.attempt, 1);
-    assert!(claim(&*store, 10, t(1000), 30).await.is_empty());
     assert_lease_lost(store.complete(claimed.lease(), t(6)).await, claimed.lease());
 }
 
@@ -229,12 +236,9 @@ pub async fn retry_on_the_last_attempt_ends_the_job_failed(f: &dyn StoreFactory)
         .expect("retry");
 
     assert_eq!(state, JobState::Failed);
-    let failed = get(&*store, job.id, t(1)).await;
-    assert_eq!(failed.state, JobState::Failed);
+    let failed = ended(&*store, job.id, JobState::Failed, t(1)).await;
     assert_eq!(failed.attempt, 2);
     assert_eq!(failed.last_error.as_deref(), Some("second"));
-    assert_eq!(failed.finished_at, Some(t(1)));
-    assert!(claim(&*store, 10, t(1000), 30).await.is_empty());
 }
 
 /// `fail` ends the job Failed with the error, whatever attempts remain.
@@ -247,11 +251,8 @@ pub async fn fail_ends_the_job_failed_with_the_error(f: &dyn StoreFactory) {
         .await
         .expect("fail");
 
-    let failed = get(&*store, job.id, t(3)).await;
-    assert_eq!(failed.state, JobState::Failed);
+    let failed = ended(&*store, job.id, JobState::Failed, t(3)).await;
     assert_eq!(failed.last_error.as_deref(), Some("permanent: bad input"));
-    assert_eq!(failed.finished_at, Some(t(3)));
-    assert!(claim(&*store, 10, t(1000), 30).await.is_empty());
 }
 
 /// `release` makes the job pending at run_at and gives its attempt back.

@@ -26,6 +26,7 @@ mod enqueue;
 mod given_time;
 mod inspection;
 mod lease_writes;
+mod queues;
 mod schedules;
 
 pub use cancel::*;
@@ -34,6 +35,7 @@ pub use enqueue::*;
 pub use given_time::*;
 pub use inspection::*;
 pub use lease_writes::*;
+pub use queues::*;
 pub use schedules::*;
 
 use std::future::Future;
@@ -146,6 +148,8 @@ macro_rules! conformance_suite {
             list_and_count_agree_with_what_happened,
             next_due_is_the_earliest_run_at_or_lease_expiry,
             prune_removes_only_terminal_jobs_finished_before_the_time,
+            a_paused_queue_is_not_claimed_until_resumed,
+            pausing_an_unknown_queue_is_not_found,
             upsert_schedule_inserts_then_updates_by_name,
             upsert_schedule_keeps_the_slot_and_the_pause_when_the_spec_is_unchanged,
             due_schedules_returns_enabled_schedules_due_at_now,

@@ -8,7 +8,7 @@ use serde_json::json;
 use super::{StoreFactory, count_all, t};
 use crate::Firing;
 use crate::schedule::{MissedRunPolicy, NewSchedule, ScheduleRecord, ScheduleSpec};
-use crate::{JobFilter, JobStore, NewJob, StoreError};
+use crate::{Enqueued, JobFilter, JobStore, NewJob, StoreError};
 
 fn hourly(name: &str) -> NewSchedule {
     NewSchedule::untyped(
@@ -38,6 +38,23 @@ fn slot_jobs(schedule: &ScheduleRecord, slots: &[i64], now: i64) -> Vec<NewJob> 
         .iter()
         .map(|s| schedule.job_for_slot(t(*s), t(now)).expect("a valid job"))
         .collect()
+}
+
+/// Fires `slot` of `schedule` at `now` with that slot's one job, moving it on to `next`.
+async fn fire_slot(
+    store: &dyn JobStore,
+    schedule: &ScheduleRecord,
+    slot: i64,
+    next: i64,
+    now: i64,
+) -> Result<Vec<Enqueued>, StoreError> {
+    let jobs = slot_jobs(schedule, &[slot], now);
+    store
+        .fire_schedule(
+            Firing::new(&schedule.schedule.name, t(slot), Some(t(next)), jobs),
+            t(now),
+        )
+        .await
 }
 
 /// Upsert inserts a new name enabled, then replaces the definition of that name.
@@ -177,42 +194,13 @@ pub async fn fire_schedule_from_a_stale_slot_is_a_conflict_and_inserts_nothing(
 ) {
     let store = f.open().await;
     let schedule = upsert(&*store, hourly("s"), 3600, 0).await;
-    store
-        .fire_schedule(
-            Firing::new(
-                "s",
-                t(3600),
-                Some(t(7200)),
-                slot_jobs(&schedule, &[3600], 3600),
-            ),
-            t(3600),
-        )
+    fire_slot(&*store, &schedule, 3600, 7200, 3600)
         .await
         .expect("fire");
 
-    let stale = store
-        .fire_schedule(
-            Firing::new(
-                "s",
-                t(3600),
-                Some(t(7200)),
-                slot_jobs(&schedule, &[3600], 3601),
-            ),
-            t(3601),
-        )
-        .await;
+    let stale = fire_slot(&*store, &schedule, 3600, 7200, 3601).await;
     store.pause_schedule("s", t(3602)).await.expect("pause");
-    let paused = store
-        .fire_schedule(
-            Firing::new(
-                "s",
-                t(7200),
-                Some(t(10_800)),
-                slot_jobs(&schedule, &[7200], 7200),
-            ),
-            t(7200),
-        )
-        .await;
+    let paused = fire_slot(&*store, &schedule, 7200, 10_800, 7200).await;
     let unknown = store
         .fire_schedule(Firing::new("nope", t(0), None, Vec::new()), t(0))
         .await;
@@ -241,11 +229,9 @@ pub async fn concurrent_fires_of_one_slot_insert_once(f: &dyn StoreFactory) {
     let mut tasks = Vec::new();
     for i in 0..12 {
         let store = handles[i % handles.len()].clone();
-        let jobs = slot_jobs(&schedule, &[3600], 3600);
+        let schedule = schedule.clone();
         tasks.push(tokio::spawn(async move {
-            store
-                .fire_schedule(Firing::new("s", t(3600), Some(t(7200)), jobs), t(3600))
-                .await
+            fire_slot(&*store, &schedule, 3600, 7200, 3600).await
         }));
     }
 
@@ -270,16 +256,7 @@ pub async fn concurrent_fires_of_one_slot_insert_once(f: &dyn StoreFactory) {
 pub async fn pause_resume_and_remove_a_schedule(f: &dyn StoreFactory) {
     let store = f.open().await;
     let schedule = upsert(&*store, hourly("s"), 3600, 0).await;
-    store
-        .fire_schedule(
-            Firing::new(
-                "s",
-                t(3600),
-                Some(t(7200)),
-                slot_jobs(&schedule, &[3600], 3600),
-            ),
-            t(3600),
-        )
+    fire_slot(&*store, &schedule, 3600, 7200, 3600)
         .await
         .expect("fire");
 

@@ -1,4 +1,5 @@
--- Leases up to $3 jobs of queue $1 to worker $5 until $4, in one statement:
+-- Leases up to $3 jobs of queue $1 to worker $5 until $4, in one statement (nothing
+-- while an operator has paused the queue):
 -- - `failed` ends Failed at $2 the expired leases ($1, lease_until <= $2) on their last
 --   attempt, with the error "lease expired";
 -- - `ready` takes due pending jobs (run_at <= $2) and `expired` the expired leases with
@@ -17,20 +18,26 @@ WITH failed AS (
         lease_until = NULL
     WHERE id IN (
         SELECT id FROM {schema}.jobs
-        WHERE state = 'running' AND queue = $1 AND lease_until <= $2
+        WHERE state = 'running' AND queue = $1
+          AND NOT EXISTS (SELECT FROM {schema}.queues WHERE name = $1 AND paused)
+          AND lease_until <= $2
           AND attempt >= max_attempts
         FOR UPDATE SKIP LOCKED
     )
     RETURNING id
 ), ready AS (
     SELECT id, priority, run_at FROM {schema}.jobs
-    WHERE state = 'pending' AND queue = $1 AND run_at <= $2
+    WHERE state = 'pending' AND queue = $1
+      AND NOT EXISTS (SELECT FROM {schema}.queues WHERE name = $1 AND paused)
+          AND run_at <= $2
     ORDER BY priority, run_at, id
     LIMIT $3
     FOR UPDATE SKIP LOCKED
 ), expired AS (
     SELECT id, priority, run_at FROM {schema}.jobs
-    WHERE state = 'running' AND queue = $1 AND lease_until <= $2
+    WHERE state = 'running' AND queue = $1
+      AND NOT EXISTS (SELECT FROM {schema}.queues WHERE name = $1 AND paused)
+          AND lease_until <= $2
       AND attempt < max_attempts
     ORDER BY priority, run_at, id
     LIMIT $3

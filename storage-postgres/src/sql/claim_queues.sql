@@ -10,7 +10,9 @@ WITH failed AS (
         lease_until = NULL
     WHERE id IN (
         SELECT id FROM {schema}.jobs
-        WHERE state = 'running' AND queue = ANY($1) AND lease_until <= $2
+        WHERE state = 'running' AND queue = ANY($1)
+          AND queue <> ALL (ARRAY(SELECT name FROM {schema}.queues WHERE paused))
+          AND lease_until <= $2
           AND attempt >= max_attempts
         FOR UPDATE SKIP LOCKED
     )
@@ -25,9 +27,12 @@ WITH failed AS (
         LIMIT $3
         FOR UPDATE SKIP LOCKED
     ) AS r
+    WHERE q.queue <> ALL (ARRAY(SELECT name FROM {schema}.queues WHERE paused))
 ), expired AS (
     SELECT id, priority, run_at FROM {schema}.jobs
-    WHERE state = 'running' AND queue = ANY($1) AND lease_until <= $2
+    WHERE state = 'running' AND queue = ANY($1)
+      AND queue <> ALL (ARRAY(SELECT name FROM {schema}.queues WHERE paused))
+      AND lease_until <= $2
       AND attempt < max_attempts
     ORDER BY priority, run_at, id
     LIMIT $3

@@ -1,0 +1,43 @@
+//! [`Outcome`]: the part of a call's answer the model and the store must agree on.
+
+use crate::schedule::ScheduleRecord;
+use crate::{HeartbeatStatus, JobId, JobState, StoreError};
+
+/// The part of a call's answer that must agree between the model and the store.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) enum Outcome {
+    Ok,
+    Ids(Vec<JobId>),
+    Duplicate(JobId),
+    Beats(Vec<HeartbeatStatus>),
+    State(JobState),
+    Count(u64),
+    Schedule(Box<ScheduleRecord>),
+    Removed(bool),
+    NotFound,
+    ScheduleNotFound,
+    QueueNotFound,
+    LeaseLost,
+    Conflict,
+    Other(String),
+}
+
+impl From<&StoreError> for Outcome {
+    fn from(e: &StoreError) -> Self {
+        match e {
+            StoreError::NotFound(_) => Outcome::NotFound,
+            StoreError::ScheduleNotFound(_) => Outcome::ScheduleNotFound,
+            StoreError::QueueNotFound(_) => Outcome::QueueNotFound,
+            StoreError::LeaseLost(_) => Outcome::LeaseLost,
+            StoreError::Conflict(_) => Outcome::Conflict,
+            other => Outcome::Other(other.to_string()),
+        }
+    }
+}
+
+pub(super) fn answer<T>(result: Result<T, StoreError>, ok: impl FnOnce(T) -> Outcome) -> Outcome {
+    match result {
+        Ok(v) => ok(v),
+        Err(e) => Outcome::from(&e),
+    }
+}
