@@ -1,5 +1,6 @@
-//! The multi-process scenarios: several OS processes on one database, and a worker
-//! SIGKILLed while it holds leases, written once for every store that several
+//! The multi-process scenarios: several OS processes on one database, a worker
+//! SIGKILLed while it holds leases, and a queue paused from another process, written
+//! once for every store that several
 //! processes can share.
 //!
 //! - [`ProcessBackend`]: what a store's test file supplies: a fresh database, how a
@@ -92,6 +93,7 @@ macro_rules! process_suite {
         $crate::__process_cases!($backend;
             several_processes_complete_every_job_exactly_once,
             a_killed_processs_leases_are_taken_over_after_they_expire,
+            a_queue_paused_in_one_process_is_claimed_by_none_until_resumed,
         );
     };
 }
@@ -277,4 +279,51 @@ pub async fn a_killed_processs_leases_are_taken_over_after_they_expire<B: Proces
             "the dead process's lease never completes the job again"
         );
     }
+}
+
+/// The parent process pauses the queue: `B::PROCESSES` worker processes then claim
+/// none of its `B::JOBS` jobs; once the parent resumes it, processes claim them all
+/// again, sharing the work, each job once.
+///
+/// # Panics
+///
+/// When the store breaks the property (that is the test failing).
+pub async fn a_queue_paused_in_one_process_is_claimed_by_none_until_resumed<B: ProcessBackend>() {
+    let Some(db) = B::create().await else { return };
+    let store = setup(&db, B::JOBS).await;
+    let workers = |db: &B| -> Vec<Child> {
+        (0..B::PROCESSES)
+            .map(|_| spawn_child(db, "work", 0, 3600, 0))
+            .collect()
+    };
+
+    store
+        .pause_queue(QUEUE, t(0))
+        .await
+        .expect("the queue pauses");
+    for child in &mut workers(&db) {
+        wait_success(child, CHILD_TIMEOUT).await;
+    }
+    assert!(db.read_log().await.is_empty(), "no process ran a job");
+    assert_eq!(count(&*store, JobState::Available, t(0)).await, B::JOBS);
+    assert_eq!(count(&*store, JobState::Running, t(0)).await, 0);
+
+    store
+        .resume_queue(QUEUE, t(0))
+        .await
+        .expect("the queue resumes");
+    for child in &mut workers(&db) {
+        wait_success(child, CHILD_TIMEOUT).await;
+    }
+    assert_eq!(count(&*store, JobState::Completed, t(0)).await, B::JOBS);
+    let log = db.read_log().await;
+    let runs = runs_per_job(&log);
+    assert_eq!(runs.len(), B::JOBS, "every job ran after the resume");
+    assert!(runs.values().all(|r| r.len() == 1 && r[0].ended));
+    let processes: HashSet<&str> = log.iter().map(|event| event.process.as_str()).collect();
+    assert!(
+        processes.len() >= 2,
+        "the processes shared the work ({} did any)",
+        processes.len()
+    );
 }
