@@ -16,14 +16,11 @@ pub async fn a_paused_queue_is_not_claimed_until_resumed(f: &dyn StoreFactory) {
     let other = enqueue_at(&*store, other, t(0)).await;
     let both = [running.queue.clone(), "other".to_owned()];
 
-    store
-        .pause_queue(&running.queue, t(1))
-        .await
-        .expect("pause a queue with jobs");
-    store
-        .pause_queue(&running.queue, t(1))
-        .await
-        .expect("pausing a paused queue changes nothing");
+    // Twice: pausing a paused queue changes nothing.
+    for _ in 0..2 {
+        let paused = store.pause_queue(&running.queue, t(1)).await;
+        paused.expect("pause a queue with jobs");
+    }
 
     // The running job keeps its lease while paused.
     let extended = store
@@ -44,14 +41,11 @@ pub async fn a_paused_queue_is_not_claimed_until_resumed(f: &dyn StoreFactory) {
         .expect("next_due");
     assert_eq!(due, None, "a paused queue is never due");
 
-    store
-        .resume_queue(&running.queue, t(101))
-        .await
-        .expect("resume");
-    store
-        .resume_queue(&running.queue, t(101))
-        .await
-        .expect("resuming a running queue changes nothing");
+    // Twice: resuming a queue that is not paused changes nothing.
+    for _ in 0..2 {
+        let resumed = store.resume_queue(&running.queue, t(101)).await;
+        resumed.expect("resume a paused queue");
+    }
     let mut ids: Vec<_> = claim(&*store, 10, t(101), 30)
         .await
         .iter()

@@ -151,6 +151,16 @@ async fn setup<B: ProcessBackend>(db: &B, jobs: usize) -> Arc<dyn JobStore> {
     store
 }
 
+/// Runs `B::PROCESSES` `work` children at `t(0)` until each has nothing left to claim.
+async fn run_workers<B: ProcessBackend>(db: &B) {
+    let mut children: Vec<Child> = (0..B::PROCESSES)
+        .map(|_| spawn_child(db, "work", 0, 3600, 0))
+        .collect();
+    for child in &mut children {
+        wait_success(child, CHILD_TIMEOUT).await;
+    }
+}
+
 async fn count(store: &dyn JobStore, state: JobState, now: OffsetDateTime) -> usize {
     let count = store
         .count(&JobFilter::all().queue(QUEUE).state(state), now)
@@ -169,12 +179,7 @@ pub async fn several_processes_complete_every_job_exactly_once<B: ProcessBackend
     let Some(db) = B::create().await else { return };
     let store = setup(&db, B::JOBS).await;
 
-    let mut children: Vec<Child> = (0..B::PROCESSES)
-        .map(|_| spawn_child(&db, "work", 0, 3600, 0))
-        .collect();
-    for child in &mut children {
-        wait_success(child, CHILD_TIMEOUT).await;
-    }
+    run_workers(&db).await;
 
     let log = db.read_log().await;
     let runs = runs_per_job(&log);
@@ -291,19 +296,11 @@ pub async fn a_killed_processs_leases_are_taken_over_after_they_expire<B: Proces
 pub async fn a_queue_paused_in_one_process_is_claimed_by_none_until_resumed<B: ProcessBackend>() {
     let Some(db) = B::create().await else { return };
     let store = setup(&db, B::JOBS).await;
-    let workers = |db: &B| -> Vec<Child> {
-        (0..B::PROCESSES)
-            .map(|_| spawn_child(db, "work", 0, 3600, 0))
-            .collect()
-    };
-
     store
         .pause_queue(QUEUE, t(0))
         .await
         .expect("the queue pauses");
-    for child in &mut workers(&db) {
-        wait_success(child, CHILD_TIMEOUT).await;
-    }
+    run_workers(&db).await;
     assert!(db.read_log().await.is_empty(), "no process ran a job");
     assert_eq!(count(&*store, JobState::Available, t(0)).await, B::JOBS);
     assert_eq!(count(&*store, JobState::Running, t(0)).await, 0);
@@ -312,9 +309,7 @@ pub async fn a_queue_paused_in_one_process_is_claimed_by_none_until_resumed<B: P
         .resume_queue(QUEUE, t(0))
         .await
         .expect("the queue resumes");
-    for child in &mut workers(&db) {
-        wait_success(child, CHILD_TIMEOUT).await;
-    }
+    run_workers(&db).await;
     assert_eq!(count(&*store, JobState::Completed, t(0)).await, B::JOBS);
     let log = db.read_log().await;
     let runs = runs_per_job(&log);
