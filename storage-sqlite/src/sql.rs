@@ -83,8 +83,6 @@ pub(crate) const GET_SCHEDULE: &str = include_str!("sql/get_schedule.sql");
 pub(crate) const LIST_SCHEDULES: &str = include_str!("sql/list_schedules.sql");
 /// `sql/pause_schedule.sql`: Disables schedule ?1 at ?2, if it is enabled.
 pub(crate) const PAUSE_SCHEDULE: &str = include_str!("sql/pause_schedule.sql");
-/// `sql/paused_queues.sql`: Which of the queues in the JSON array ?1 are paused.
-pub(crate) const PAUSED_QUEUES: &str = include_str!("sql/paused_queues.sql");
 /// `sql/set_queue_paused.sql`: Sets queue ?1 paused (?2 = 1) or not (?2 = 0) at ?3, if
 /// it is known.
 pub(crate) const SET_QUEUE_PAUSED: &str = include_str!("sql/set_queue_paused.sql");
@@ -129,7 +127,6 @@ pub(crate) const ALL: &[(&str, &str)] = &[
     ("get_schedule.sql", GET_SCHEDULE),
     ("list_schedules.sql", LIST_SCHEDULES),
     ("pause_schedule.sql", PAUSE_SCHEDULE),
-    ("paused_queues.sql", PAUSED_QUEUES),
     ("set_queue_paused.sql", SET_QUEUE_PAUSED),
     ("remove_schedule.sql", REMOVE_SCHEDULE),
     ("resume_schedule.sql", RESUME_SCHEDULE),

@@ -1,5 +1,5 @@
--- As claim_queue.sql, for the queues in the JSON array ?1. Rows of several queues come
--- out of the index queue by queue, so this one sorts the due rows; workers claim one
+-- As claim_queue.sql, for the queues in the JSON array ?1 that are not paused. Rows of
+-- several queues come out of the index queue by queue, so this one sorts the due rows; workers claim one
 -- queue at a time and take claim_queue.sql.
 UPDATE jobs
 SET state = 'running',
@@ -10,11 +10,11 @@ SET state = 'running',
 WHERE id IN (
     SELECT id FROM (
         SELECT id, priority, run_at FROM jobs
-        WHERE state = 'available' AND queue IN (SELECT value FROM json_each(?1))
+        WHERE state = 'available' AND queue IN (SELECT value FROM json_each(?1) WHERE value NOT IN (SELECT name FROM queues WHERE paused = 1))
           AND run_at <= ?2
         UNION ALL
         SELECT id, priority, run_at FROM jobs
-        WHERE state = 'running' AND queue IN (SELECT value FROM json_each(?1))
+        WHERE state = 'running' AND queue IN (SELECT value FROM json_each(?1) WHERE value NOT IN (SELECT name FROM queues WHERE paused = 1))
           AND lease_until <= ?2 AND attempt < max_attempts
         ORDER BY priority, run_at, id
         LIMIT ?3

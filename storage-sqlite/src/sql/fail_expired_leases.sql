@@ -1,11 +1,11 @@
--- Ends Failed, at ?2, every job of the queues in the JSON array ?1 whose lease expired
--- (lease_until <= ?2) on its last attempt.
+-- Ends Failed, at ?2, every job of the queues in the JSON array ?1 (but paused ones)
+-- whose lease expired (lease_until <= ?2) on its last attempt.
 UPDATE jobs
 SET state = 'failed',
     last_error = 'lease expired',
     finished_at = ?2,
     lease_until = NULL
 WHERE state = 'running'
-  AND queue IN (SELECT value FROM json_each(?1))
+  AND queue IN (SELECT value FROM json_each(?1) WHERE value NOT IN (SELECT name FROM queues WHERE paused = 1))
   AND lease_until <= ?2
   AND attempt >= max_attempts

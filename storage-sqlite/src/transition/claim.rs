@@ -34,28 +34,6 @@ impl Transition for Claim {
 
     async fn apply(&self, conn: &mut SqliteConnection) -> Result<Vec<JobRecord>, StoreError> {
         let queues_json = serde_json::to_string(&self.queues).map_err(StoreError::backend)?;
-        let paused: Vec<String> = sqlx::query_scalar(sql::PAUSED_QUEUES)
-            .bind(queues_json.as_str())
-            .fetch_all(&mut *conn)
-            .await
-            .map_err(store_error)?;
-        if !paused.is_empty() {
-            // Rare (an operator paused a queue): claim the others as if asked for them.
-            let others = Claim {
-                queues: self
-                    .queues
-                    .iter()
-                    .filter(|q| !paused.contains(q))
-                    .cloned()
-                    .collect(),
-                worker: self.worker.clone(),
-                ..*self
-            };
-            if others.queues.is_empty() {
-                return Ok(Vec::new());
-            }
-            return Box::pin(others.apply(conn)).await;
-        }
         for statement in [sql::PROMOTE_DUE, sql::FAIL_EXPIRED_LEASES] {
             sqlx::query(statement)
                 .bind(queues_json.as_str())
