@@ -24,8 +24,9 @@ use crate::transition::claim::Claim;
 use crate::transition::enqueue::Enqueue;
 use crate::transition::lease_writes::{Complete, Fail, Heartbeat, Release, Retry};
 use crate::transition::prune::Prune;
+use crate::transition::queues::SetQueuePaused;
 use crate::transition::schedules::{
-    FireSchedule, PauseSchedule, RemoveSchedule, ResumeSchedule, SetQueuePaused, UpsertSchedule,
+    FireSchedule, PauseSchedule, RemoveSchedule, ResumeSchedule, UpsertSchedule,
 };
 use crate::writer::Writer;
 

@@ -5,7 +5,7 @@
 //!   fields are the call's inputs); [`Transition::apply`] runs its SQL and answers
 //!   [`Transition::Answer`]. The structs live by contract section, as the conformance
 //!   suite does: [`enqueue`], [`claim`], [`lease_writes`], [`cancel`], [`prune`],
-//!   [`schedules`].
+//!   [`queues`], [`schedules`].
 //! - [`Call`]: one call in flight: the transition, its reply channel (typed by the
 //!   transition's answer) and, once run in a group, its answer, which the writer sends
 //!   only after `COMMIT`.
@@ -25,6 +25,7 @@ pub(crate) mod claim;
 pub(crate) mod enqueue;
 pub(crate) mod lease_writes;
 pub(crate) mod prune;
+pub(crate) mod queues;
 pub(crate) mod schedules;
 
 use std::fmt;
@@ -41,8 +42,9 @@ use self::claim::Claim;
 use self::enqueue::Enqueue;
 use self::lease_writes::{Complete, Fail, Heartbeat, Release, Retry};
 use self::prune::Prune;
+use self::queues::SetQueuePaused;
 use self::schedules::{
-    FireSchedule, PauseSchedule, RemoveSchedule, ResumeSchedule, SetQueuePaused, UpsertSchedule,
+    FireSchedule, PauseSchedule, RemoveSchedule, ResumeSchedule, UpsertSchedule,
 };
 
 const SAVEPOINT: &str = "SAVEPOINT call";
