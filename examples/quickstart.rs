@@ -21,8 +21,9 @@ use leasehold_sqlite::SqliteStore;
 use serde::{Deserialize, Serialize};
 
 /// A typed job: its payload is the struct, its handler is registered under `KIND`.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Serialize, Deserialize)]
 struct SendWelcome {
+    name: String,
     email: String,
 }
 
@@ -30,19 +31,24 @@ impl Job for SendWelcome {
     const KIND: &'static str = "send_welcome";
 }
 
+async fn send_welcome(job: SendWelcome, ctx: JobContext) -> Result<(), JobError> {
+    println!(
+        "  sending a welcome email to {} <{}> ({})",
+        job.name,
+        job.email,
+        ctx.id()
+    );
+    Ok(())
+}
+
 /// A job whose first two attempts fail, as a flaky API would.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Serialize, Deserialize)]
 struct SyncInvoice {
     invoice: u32,
 }
 
 impl Job for SyncInvoice {
     const KIND: &'static str = "sync_invoice";
-}
-
-async fn send_welcome(job: SendWelcome, ctx: JobContext) -> Result<(), JobError> {
-    println!("  sending a welcome email to {} ({})", job.email, ctx.id());
-    Ok(())
 }
 
 async fn sync_invoice(job: SyncInvoice, ctx: JobContext) -> Result<(), JobError> {
@@ -86,6 +92,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let welcome = queue
         .enqueue(&SendWelcome {
+            name: "Ada".into(),
             email: "ada@example.com".into(),
         })
         .await?

@@ -4,7 +4,7 @@
 //!   its variants.
 //! - [`Error`]: what the user-facing API returns.
 
-use crate::job::{JobId, Lease};
+use crate::job::{JobId, JobState, Lease};
 
 /// A boxed error from a backend, kept as the `source`.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
@@ -19,6 +19,17 @@ pub enum StoreError {
     /// No job of this queue is stored and it was never paused: most likely a typo.
     #[error("queue {0:?} not found: no job of it is stored and it was never paused")]
     QueueNotFound(String),
+    /// The job is in a state the verb does not act on (retrying or deleting a running
+    /// job, updating one that is not pending). Nothing was changed.
+    #[error("cannot {action} job {job}: it is {state}{}", advice(*.state))]
+    WrongState {
+        /// The job.
+        job: JobId,
+        /// Its state when the verb was refused.
+        state: JobState,
+        /// What was refused (`"retry"`, `"delete"`, `"update"`).
+        action: &'static str,
+    },
     /// No schedule has this name.
     #[error("schedule {0:?} not found")]
     ScheduleNotFound(String),
@@ -58,6 +69,17 @@ pub enum StoreError {
     /// that may pass): repeating the call may succeed.
     #[error("store backend error: {0}")]
     Backend(#[source] BoxError),
+}
+
+/// What an operator can do about a [`StoreError::WrongState`] in `state`.
+fn advice(state: JobState) -> &'static str {
+    match state {
+        JobState::Running => " (cancel it first, or wait for it to finish)",
+        JobState::Completed | JobState::Failed | JobState::Cancelled => {
+            " (retry it to run it again)"
+        }
+        _ => "",
+    }
 }
 
 impl StoreError {
@@ -114,6 +136,14 @@ pub enum Error {
         field: String,
         /// What is wrong, naming the offending value.
         message: String,
+    },
+    /// A job output over the size limit; the job completes without it.
+    #[error("job output of {size} bytes is over the limit of {limit} bytes; it is not stored")]
+    OutputTooLarge {
+        /// The output's size, serialized as JSON.
+        size: usize,
+        /// The limit.
+        limit: usize,
     },
     /// A timezone name that is not in the IANA database.
     #[error("unknown IANA timezone {0:?}")]

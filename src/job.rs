@@ -206,6 +206,16 @@ pub struct NewJob {
     pub max_attempts: u32,
     /// At most one non-terminal job holds a given key.
     pub unique_key: Option<String>,
+    /// With a unique key: it also blocks while a job holding it ended in one of
+    /// `unique_states` less than this long before the enqueue's `now`.
+    pub unique_period: Option<std::time::Duration>,
+    /// The terminal states that block a unique key for `unique_period`
+    /// (`[Completed]` by default).
+    pub unique_states: Vec<JobState>,
+    /// Labels to find the job by ([`JobFilter::tag`](crate::JobFilter::tag)).
+    pub tags: Vec<String>,
+    /// Free-form data about the job, kept with it (a JSON object).
+    pub metadata: serde_json::Map<String, serde_json::Value>,
 }
 
 impl NewJob {
@@ -232,6 +242,10 @@ impl NewJob {
             run_at: crate::clock::truncate_to_micros(now),
             max_attempts: DEFAULT_MAX_ATTEMPTS,
             unique_key: None,
+            unique_period: None,
+            unique_states: vec![JobState::Completed],
+            tags: Vec::new(),
+            metadata: serde_json::Map::new(),
         })
     }
 
@@ -284,6 +298,94 @@ impl NewJob {
         self.unique_key = Some(key.into());
         self
     }
+
+    /// With a unique key, it also blocks while a job holding it ended in one of
+    /// `states` (terminal states; `Completed` alone by default) less than `period`
+    /// ago: "at most one digest per user per hour".
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidJob`] when `states` names a state that is not terminal (pending
+    /// and running holders always block) or the period is zero.
+    pub fn unique_for(
+        mut self,
+        period: std::time::Duration,
+        states: &[JobState],
+    ) -> Result<Self, Error> {
+        if period.is_zero() {
+            return Err(self.invalid("a unique period must be longer than zero"));
+        }
+        if let Some(state) = states.iter().find(|s| !s.is_terminal()) {
+            return Err(self.invalid(&format!(
+                "unique states are terminal states; {state} jobs always hold their key"
+            )));
+        }
+        self.unique_period = Some(period);
+        self.unique_states = states.to_vec();
+        Ok(self)
+    }
+
+    /// Labels the job with `tags`, added to those it has.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidJob`] for an empty tag.
+    pub fn tags<T: Into<String>>(
+        mut self,
+        tags: impl IntoIterator<Item = T>,
+    ) -> Result<Self, Error> {
+        for tag in tags {
+            let tag = tag.into();
+            if tag.trim().is_empty() {
+                return Err(self.invalid("a tag must not be empty"));
+            }
+            if !self.tags.contains(&tag) {
+                self.tags.push(tag);
+            }
+        }
+        Ok(self)
+    }
+
+    /// Keeps `metadata` (a JSON object) with the job, replacing what it had.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidJob`] when `metadata` is not a JSON object.
+    pub fn metadata(mut self, metadata: serde_json::Value) -> Result<Self, Error> {
+        match metadata {
+            serde_json::Value::Object(map) => {
+                self.metadata = map;
+                Ok(self)
+            }
+            other => Err(self.invalid(&format!("metadata must be a JSON object, not {other}"))),
+        }
+    }
+}
+
+/// How many failed attempts a job's [`JobRecord::errors`] keeps: the latest ones.
+pub const ERROR_HISTORY_LIMIT: usize = 20;
+
+/// One failed attempt of a job, as [`JobRecord::errors`] keeps it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AttemptError {
+    /// The attempt that failed (1 for the first).
+    pub attempt: u32,
+    /// When the failure was recorded.
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: OffsetDateTime,
+    /// What went wrong.
+    pub error: String,
+}
+
+impl AttemptError {
+    /// Attempt `attempt` failed at `at` with `error`.
+    pub fn new(attempt: u32, at: OffsetDateTime, error: impl Into<String>) -> Self {
+        Self {
+            attempt,
+            at,
+            error: error.into(),
+        }
+    }
 }
 
 /// A job as a store returns it.
@@ -331,6 +433,20 @@ pub struct JobRecord {
     /// When the job reached a terminal state.
     #[serde(with = "time::serde::rfc3339::option")]
     pub finished_at: Option<OffsetDateTime>,
+    /// When its first attempt started (its first claim).
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub first_attempted_at: Option<OffsetDateTime>,
+    /// When its latest attempt started (its latest claim).
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub attempted_at: Option<OffsetDateTime>,
+    /// The failed attempts, oldest first: the latest [`ERROR_HISTORY_LIMIT`] of them.
+    pub errors: Vec<AttemptError>,
+    /// What the handler recorded with its completion, if anything.
+    pub output: Option<serde_json::Value>,
+    /// Its labels.
+    pub tags: Vec<String>,
+    /// Its free-form data (a JSON object).
+    pub metadata: serde_json::Map<String, serde_json::Value>,
 }
 
 impl JobRecord {
@@ -364,6 +480,12 @@ impl JobRecord {
             last_error: None,
             created_at,
             finished_at: None,
+            first_attempted_at: None,
+            attempted_at: None,
+            errors: Vec::new(),
+            output: None,
+            tags: Vec::new(),
+            metadata: serde_json::Map::new(),
         }
     }
 
@@ -391,7 +513,25 @@ impl JobRecord {
             last_error: None,
             created_at: now,
             finished_at: None,
+            first_attempted_at: None,
+            attempted_at: None,
+            errors: Vec::new(),
+            output: None,
+            tags: job.tags,
+            metadata: job.metadata,
         }
+    }
+
+    /// Records that attempt `self.attempt` failed at `at` with `error`: sets
+    /// `last_error` and appends to `errors`, dropping the oldest beyond
+    /// [`ERROR_HISTORY_LIMIT`]. For stores that keep records whole.
+    pub fn record_error(&mut self, error: &str, at: OffsetDateTime) {
+        self.last_error = Some(error.to_owned());
+        if self.errors.len() >= ERROR_HISTORY_LIMIT {
+            let excess = self.errors.len() + 1 - ERROR_HISTORY_LIMIT;
+            self.errors.drain(..excess);
+        }
+        self.errors.push(AttemptError::new(self.attempt, at, error));
     }
 
     /// The lease a worker holds on this job after claiming it.
@@ -447,6 +587,34 @@ mod tests {
         assert!(NewJob::new(" ", serde_json::Value::Null, now).is_err());
         let job = NewJob::new("k", serde_json::Value::Null, now).unwrap();
         assert!(job.clone().queue("").is_err());
-        assert!(job.max_attempts(0).is_err());
+        assert!(job.clone().max_attempts(0).is_err());
+        assert!(job.clone().tags([""]).is_err());
+        assert!(job.clone().metadata(serde_json::json!([1])).is_err());
+        assert!(
+            job.clone()
+                .unique_for(std::time::Duration::ZERO, &[])
+                .is_err()
+        );
+        assert!(
+            job.unique_for(std::time::Duration::from_secs(1), &[JobState::Running])
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn the_error_history_keeps_the_latest_attempts() {
+        let now = datetime!(2000-01-01 0:00 UTC);
+        let job = NewJob::new("k", serde_json::Value::Null, now).unwrap();
+        let mut record = JobRecord::from_new(job, now);
+
+        for attempt in 1..=25 {
+            record.attempt = attempt;
+            record.record_error(&format!("e{attempt}"), now);
+        }
+
+        assert_eq!(record.errors.len(), ERROR_HISTORY_LIMIT);
+        assert_eq!(record.errors[0].attempt, 6);
+        assert_eq!(record.errors[19].error, "e25");
+        assert_eq!(record.last_error.as_deref(), Some("e25"));
     }
 }

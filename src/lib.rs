@@ -108,11 +108,13 @@ pub use clock::ManualClock;
 pub use clock::{Clock, SystemClock};
 pub use error::{BoxError, Error, StoreError};
 pub use job::{
-    AsJob, BorrowedJob, DEFAULT_MAX_ATTEMPTS, DEFAULT_QUEUE, Job, JobId, JobRecord, JobState,
-    Lease, NewJob, OwnedJob,
+    AsJob, AttemptError, BorrowedJob, DEFAULT_MAX_ATTEMPTS, DEFAULT_QUEUE, ERROR_HISTORY_LIMIT,
+    Job, JobId, JobRecord, JobState, Lease, NewJob, OwnedJob,
 };
 pub use queue::{EnqueueOptions, Queue};
-pub use store::{ClaimRequest, Enqueued, Firing, HeartbeatStatus, JobFilter, JobStore};
+pub use store::{
+    ClaimRequest, Enqueued, Firing, HeartbeatStatus, JobFilter, JobStore, JobUpdate, QueueStats,
+};
 
 /// Re-exported so stores and tests name the same `async_trait`.
 pub use async_trait::async_trait;

@@ -13,8 +13,8 @@ use tokio::sync::watch;
 
 use crate::clock::{Clock, SystemClock, truncate_to_micros};
 use crate::error::Error;
-use crate::job::{AsJob, Job, JobId, JobRecord, NewJob};
-use crate::store::{Enqueued, JobFilter, JobStore};
+use crate::job::{AsJob, Job, JobId, JobRecord, JobState, NewJob};
+use crate::store::{Enqueued, JobFilter, JobStore, JobUpdate, QueueStats};
 
 /// How to enqueue a job; every field has a default.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -32,6 +32,13 @@ pub struct EnqueueOptions {
     pub max_attempts: Option<u32>,
     /// Dedupes among non-terminal jobs.
     pub unique_key: Option<String>,
+    /// With a unique key: how long it stays held after its holder finished, and in
+    /// which terminal states (see [`NewJob::unique_for`]).
+    pub unique_for: Option<(Duration, Vec<JobState>)>,
+    /// Labels to find the job by.
+    pub tags: Vec<String>,
+    /// Free-form data kept with the job (a JSON object).
+    pub metadata: Option<serde_json::Value>,
 }
 
 impl EnqueueOptions {
@@ -76,11 +83,40 @@ impl EnqueueOptions {
         self
     }
 
+    /// With a unique key, also blocks while a job holding it ended `Completed` less
+    /// than `period` ago: at most one such job per period ("one digest per user per
+    /// hour"). [`EnqueueOptions::unique_for_states`] picks other terminal states.
+    pub fn unique_for(self, period: Duration) -> Self {
+        self.unique_for_states(period, &[JobState::Completed])
+    }
+
+    /// As [`EnqueueOptions::unique_for`], blocking while a holder ended in one of
+    /// `states` (terminal states) less than `period` ago.
+    pub fn unique_for_states(mut self, period: Duration, states: &[JobState]) -> Self {
+        self.unique_for = Some((period, states.to_vec()));
+        self
+    }
+
+    /// Labels the job with `tags` (added to those set before); a
+    /// [`JobFilter::tag`] finds it.
+    pub fn tags<T: Into<String>>(mut self, tags: impl IntoIterator<Item = T>) -> Self {
+        self.tags.extend(tags.into_iter().map(Into::into));
+        self
+    }
+
+    /// Keeps `metadata`, a JSON object, with the job.
+    pub fn metadata(mut self, metadata: serde_json::Value) -> Self {
+        self.metadata = Some(metadata);
+        self
+    }
+
     /// The validated job for `kind` and `payload`, as of `now`.
     ///
     /// # Errors
     ///
-    /// [`Error::InvalidJob`] for an empty kind or queue or zero `max_attempts`;
+    /// [`Error::InvalidJob`] for an empty kind, queue or tag, zero `max_attempts`,
+    /// metadata that is not a JSON object, or a unique period that is zero or names a
+    /// state that is not terminal;
     /// [`Error::Config`] for a `delay` that ends past the last time `time` can represent.
     pub fn build(
         &self,
@@ -113,6 +149,13 @@ impl EnqueueOptions {
         }
         if let Some(key) = &self.unique_key {
             job = job.unique_key(key.clone());
+        }
+        if let Some((period, states)) = &self.unique_for {
+            job = job.unique_for(*period, states)?;
+        }
+        job = job.tags(self.tags.iter().cloned())?;
+        if let Some(metadata) = &self.metadata {
+            job = job.metadata(metadata.clone())?;
         }
         Ok(job)
     }
@@ -345,6 +388,88 @@ impl Queue {
             return Ok(0);
         };
         Ok(self.store.prune(truncate_to_micros(before), limit).await?)
+    }
+
+    /// Every queue's jobs counted by state, its oldest pending job and whether it is
+    /// paused, in one store call.
+    ///
+    /// # Errors
+    ///
+    /// The store's error.
+    pub async fn queue_stats(&self) -> Result<Vec<QueueStats>, Error> {
+        Ok(self.store.queue_stats(self.clock.now()).await?)
+    }
+
+    /// Runs the job again now: a failed, cancelled, completed or pending job becomes
+    /// available at once. A job that spent all its attempts gets one more
+    /// (`max_attempts` becomes `attempt + 1`); one with attempts left keeps them. Its
+    /// error history stays.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::WrongState`](crate::StoreError::WrongState) for a running job
+    /// (cancel it first), [`StoreError::NotFound`](crate::StoreError::NotFound) for an
+    /// unknown one, [`StoreError::Conflict`](crate::StoreError::Conflict) when another
+    /// pending or running job holds its unique key; nothing changes then.
+    pub async fn retry_job(&self, id: JobId) -> Result<JobRecord, Error> {
+        let job = self.store.retry_job(id, self.clock.now()).await?;
+        self.wake_workers();
+        Ok(job)
+    }
+
+    /// Deletes a pending or finished job; returns it as it was.
+    ///
+    /// # Errors
+    ///
+    /// As [`Queue::retry_job`] (a running job is refused: cancel it first).
+    pub async fn delete_job(&self, id: JobId) -> Result<JobRecord, Error> {
+        Ok(self.store.delete_job(id, self.clock.now()).await?)
+    }
+
+    /// Changes the run time, priority or queue of a pending job.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::WrongState`](crate::StoreError::WrongState) for a job that is not
+    /// pending, [`StoreError::NotFound`](crate::StoreError::NotFound) for an unknown
+    /// one; nothing changes then.
+    pub async fn update_job(&self, id: JobId, update: &JobUpdate) -> Result<JobRecord, Error> {
+        let job = self.store.update_job(id, update, self.clock.now()).await?;
+        self.wake_workers();
+        Ok(job)
+    }
+
+    /// [`Queue::retry_job`] for every job `filter` selects that is not running, at
+    /// most its limit; returns how many.
+    ///
+    /// # Errors
+    ///
+    /// The store's error; `Conflict` (and nothing changed) when a job would take a
+    /// unique key another job holds.
+    pub async fn retry_jobs(&self, filter: &JobFilter) -> Result<u64, Error> {
+        let n = self.store.retry_jobs(filter, self.clock.now()).await?;
+        self.wake_workers();
+        Ok(n)
+    }
+
+    /// [`Queue::cancel`] for every pending or running job `filter` selects, at most
+    /// its limit; returns how many.
+    ///
+    /// # Errors
+    ///
+    /// The store's error.
+    pub async fn cancel_jobs(&self, filter: &JobFilter) -> Result<u64, Error> {
+        Ok(self.store.cancel_jobs(filter, self.clock.now()).await?)
+    }
+
+    /// [`Queue::delete_job`] for every job `filter` selects that is not running, at
+    /// most its limit; returns how many.
+    ///
+    /// # Errors
+    ///
+    /// The store's error.
+    pub async fn delete_jobs(&self, filter: &JobFilter) -> Result<u64, Error> {
+        Ok(self.store.delete_jobs(filter, self.clock.now()).await?)
     }
 
     /// Wakes the workers built from this queue (new jobs are due).

@@ -30,166 +30,11 @@ macro_rules! delegate {
     };
 }
 
-/// What [`JobStore::list`] and [`JobStore::count`] select.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct JobFilter {
-    /// Only jobs in this queue.
-    pub queue: Option<String>,
-    /// Only jobs in this state (as of the `now` given).
-    pub state: Option<JobState>,
-    /// Only jobs of this kind.
-    pub kind: Option<String>,
-    /// At most this many jobs (`list` only).
-    pub limit: Option<usize>,
-}
+mod request;
 
-impl JobFilter {
-    /// Every job.
-    pub fn all() -> Self {
-        Self::default()
-    }
-
-    /// Only jobs in `queue`.
-    pub fn queue(mut self, queue: impl Into<String>) -> Self {
-        self.queue = Some(queue.into());
-        self
-    }
-
-    /// Only jobs in `state`.
-    pub fn state(mut self, state: JobState) -> Self {
-        self.state = Some(state);
-        self
-    }
-
-    /// Only jobs of `kind`.
-    pub fn kind(mut self, kind: impl Into<String>) -> Self {
-        self.kind = Some(kind.into());
-        self
-    }
-
-    /// At most `limit` jobs.
-    pub fn limit(mut self, limit: usize) -> Self {
-        self.limit = Some(limit);
-        self
-    }
-
-    /// Whether `job` (with its state as of the store's `now`) is selected, ignoring
-    /// the limit. Stores without a query language filter with this.
-    pub fn matches(&self, job: &JobRecord) -> bool {
-        self.queue.as_ref().is_none_or(|q| *q == job.queue)
-            && self.state.is_none_or(|s| s == job.state)
-            && self.kind.as_ref().is_none_or(|k| *k == job.kind)
-    }
-}
-
-/// The answer to one lease of a [`JobStore::heartbeat`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum HeartbeatStatus {
-    /// The lease now holds until the time given.
-    Extended,
-    /// The job was cancelled while running: stop the handler, record nothing.
-    Cancelled,
-    /// The lease is not the job's current one (or the job is gone): stop the handler,
-    /// record nothing.
-    Lost,
-}
-
-/// What the outcome of an enqueue was.
-#[derive(Debug, Clone, PartialEq)]
-#[non_exhaustive]
-pub struct Enqueued {
-    /// The stored job: the new one, or the existing holder of the unique key.
-    pub job: JobRecord,
-    /// `true` when the unique key was held and `job` is the existing job.
-    pub duplicate: bool,
-}
-
-impl Enqueued {
-    /// A newly inserted job.
-    pub fn inserted(job: JobRecord) -> Self {
-        Self {
-            job,
-            duplicate: false,
-        }
-    }
-
-    /// An existing job that holds the unique key.
-    pub fn duplicate(job: JobRecord) -> Self {
-        Self {
-            job,
-            duplicate: true,
-        }
-    }
-}
-
-/// What a worker asks of [`JobStore::claim`]: up to `limit` due jobs of `queues`,
-/// leased to `worker` until `lease_until`.
-///
-/// A request rather than positional arguments, so that what a claim may be asked
-/// (flow-control limits, say) can grow without breaking stores written today.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct ClaimRequest<'a> {
-    /// The queues to take jobs from.
-    pub queues: &'a [String],
-    /// At most this many jobs.
-    pub limit: usize,
-    /// Who holds the leases: recorded on each claimed job.
-    pub worker: &'a str,
-    /// When the leases expire.
-    pub lease_until: OffsetDateTime,
-}
-
-impl<'a> ClaimRequest<'a> {
-    /// A claim of up to `limit` jobs of `queues` for `worker`, leased until
-    /// `lease_until`.
-    pub fn new(
-        worker: &'a str,
-        queues: &'a [String],
-        limit: usize,
-        lease_until: OffsetDateTime,
-    ) -> Self {
-        Self {
-            queues,
-            limit,
-            worker,
-            lease_until,
-        }
-    }
-}
-
-/// One slot of a schedule, as a scheduler asks [`JobStore::fire_schedule`] to fire it.
-#[derive(Debug, Clone, PartialEq)]
-#[non_exhaustive]
-pub struct Firing<'a> {
-    /// The schedule's name.
-    pub name: &'a str,
-    /// The `next_fire_at` the scheduler planned from: the slot being fired.
-    pub slot: OffsetDateTime,
-    /// The slot after it (`None`: the schedule has no further slot).
-    pub next: Option<OffsetDateTime>,
-    /// The jobs the slot enqueues.
-    pub jobs: Vec<NewJob>,
-}
-
-impl<'a> Firing<'a> {
-    /// Fires `slot` of the schedule `name` with `jobs`, moving it on to `next`.
-    pub fn new(
-        name: &'a str,
-        slot: OffsetDateTime,
-        next: Option<OffsetDateTime>,
-        jobs: Vec<NewJob>,
-    ) -> Self {
-        Self {
-            name,
-            slot,
-            next,
-            jobs,
-        }
-    }
-}
+pub use request::{
+    ClaimRequest, Enqueued, Firing, HeartbeatStatus, JobFilter, JobUpdate, QueueStats,
+};
 
 /// A durable home for jobs: a passive state machine, told the time by its caller.
 ///
@@ -296,6 +141,57 @@ impl<'a> Firing<'a> {
 /// [`StoreError::QueueNotFound`] for a queue with no stored job that was never paused,
 /// and store nothing [`pausing_an_unknown_queue_is_not_found`].
 ///
+/// `queue_stats` counts each queue's jobs by state as of `now`, with its oldest
+/// pending `run_at` and its pause, for every queue with a stored job or a pause record
+/// [`queue_stats_counts_every_queue_by_state`].
+///
+/// **Jobs by hand.**
+/// - `retry_job` makes a finished job `Available` at `now`, with one more attempt when
+///   it had spent them all and its error history kept
+///   [`retry_job_makes_a_finished_job_available_now_with_another_attempt`]; a pending
+///   job is made due at `now` [`retry_job_of_a_pending_job_runs_it_now`].
+/// - `delete_job` removes a pending or finished job and returns it
+///   [`delete_job_removes_a_pending_or_finished_job`].
+/// - `update_job` changes the run time, priority and queue of a pending job
+///   [`update_job_changes_a_pending_job`].
+/// - `retry_job` and `delete_job` of a running job, and `update_job` of a job that is
+///   not pending, answer [`StoreError::WrongState`] and change nothing
+///   [`verbs_by_hand_refuse_a_job_in_the_wrong_state`]; for an unknown id they answer
+///   [`StoreError::NotFound`] [`verbs_by_hand_on_an_unknown_job_are_not_found`].
+/// - `retry_jobs`, `cancel_jobs` and `delete_jobs` act as their single forms on the
+///   jobs a filter selects, at most its limit, lowest ids first, passing over the jobs
+///   the single form would refuse, and answer how many they changed
+///   [`bulk_verbs_act_on_up_to_limit_selected_jobs`]; a filter's `finished_before`
+///   selects only jobs finished before it, which is how retention deletes
+///   [`delete_jobs_finished_before_a_time_keeps_the_rest`].
+/// - A retry that would give a unique key to a second live job (the job's key is held
+///   by a pending or running job, or a bulk retry selects two jobs of one key) is
+///   [`StoreError::Conflict`] and changes nothing
+///   [`a_retry_that_would_share_a_live_unique_key_is_a_conflict`].
+///
+/// **What a job carries.**
+/// - Tags and metadata are stored as given and a filter's tag selects the jobs
+///   carrying it [`tags_and_metadata_are_stored_and_a_tag_selects`].
+/// - `complete_with_output` ends the job `Completed` with its output kept, under the
+///   same fencing as `complete` [`complete_with_output_keeps_the_output`].
+/// - Every failed attempt recorded by `retry`, `fail` or a claim failing an expired
+///   last lease is kept as (attempt, time, error) in `errors`, the latest
+///   [`ERROR_HISTORY_LIMIT`](crate::ERROR_HISTORY_LIMIT) of them
+///   [`the_error_history_keeps_the_latest_failed_attempts`].
+/// - A claim sets `attempted_at` to its `now`, and `first_attempted_at` on the first
+///   claim only [`claims_record_when_attempts_started`].
+/// - A unique key with a period also blocks while a job holding it ended in one of the
+///   unique states less than the period before `now`
+///   [`a_unique_period_blocks_the_key_after_the_holder_finished`]; a finished holder in
+///   another state does not block [`unique_states_choose_which_finished_jobs_block`];
+///   racing enqueues of such a key insert once
+///   [`concurrent_enqueues_of_a_period_key_insert_once`].
+///
+/// **Locks.** `take_lock` gives a named lock to one holder at a time until the time it
+/// names; its holder renews it, and anyone takes it once it has expired
+/// [`take_lock_gives_a_lock_to_one_holder_until_it_expires`]; racing takers of a free
+/// lock leave exactly one holding it [`concurrent_takers_of_a_free_lock_one_wins`].
+///
 /// **Schedules.** A schedule is stored by its unique name.
 /// - `upsert_schedule` inserts a new name enabled, with the `next_fire_at` given; for an
 ///   existing name it replaces the definition, keeps `created_at`, and takes the given
@@ -319,6 +215,25 @@ impl<'a> Firing<'a> {
 ///   [`pause_resume_and_remove_a_schedule`].
 ///
 /// [`a_paused_queue_is_not_claimed_until_resumed`]: crate::testing::conformance::a_paused_queue_is_not_claimed_until_resumed
+/// [`queue_stats_counts_every_queue_by_state`]: crate::testing::conformance::queue_stats_counts_every_queue_by_state
+/// [`retry_job_makes_a_finished_job_available_now_with_another_attempt`]: crate::testing::conformance::retry_job_makes_a_finished_job_available_now_with_another_attempt
+/// [`retry_job_of_a_pending_job_runs_it_now`]: crate::testing::conformance::retry_job_of_a_pending_job_runs_it_now
+/// [`delete_job_removes_a_pending_or_finished_job`]: crate::testing::conformance::delete_job_removes_a_pending_or_finished_job
+/// [`update_job_changes_a_pending_job`]: crate::testing::conformance::update_job_changes_a_pending_job
+/// [`verbs_by_hand_refuse_a_job_in_the_wrong_state`]: crate::testing::conformance::verbs_by_hand_refuse_a_job_in_the_wrong_state
+/// [`verbs_by_hand_on_an_unknown_job_are_not_found`]: crate::testing::conformance::verbs_by_hand_on_an_unknown_job_are_not_found
+/// [`bulk_verbs_act_on_up_to_limit_selected_jobs`]: crate::testing::conformance::bulk_verbs_act_on_up_to_limit_selected_jobs
+/// [`delete_jobs_finished_before_a_time_keeps_the_rest`]: crate::testing::conformance::delete_jobs_finished_before_a_time_keeps_the_rest
+/// [`tags_and_metadata_are_stored_and_a_tag_selects`]: crate::testing::conformance::tags_and_metadata_are_stored_and_a_tag_selects
+/// [`complete_with_output_keeps_the_output`]: crate::testing::conformance::complete_with_output_keeps_the_output
+/// [`the_error_history_keeps_the_latest_failed_attempts`]: crate::testing::conformance::the_error_history_keeps_the_latest_failed_attempts
+/// [`claims_record_when_attempts_started`]: crate::testing::conformance::claims_record_when_attempts_started
+/// [`a_unique_period_blocks_the_key_after_the_holder_finished`]: crate::testing::conformance::a_unique_period_blocks_the_key_after_the_holder_finished
+/// [`unique_states_choose_which_finished_jobs_block`]: crate::testing::conformance::unique_states_choose_which_finished_jobs_block
+/// [`take_lock_gives_a_lock_to_one_holder_until_it_expires`]: crate::testing::conformance::take_lock_gives_a_lock_to_one_holder_until_it_expires
+/// [`concurrent_enqueues_of_a_period_key_insert_once`]: crate::testing::conformance::concurrent_enqueues_of_a_period_key_insert_once
+/// [`a_retry_that_would_share_a_live_unique_key_is_a_conflict`]: crate::testing::conformance::a_retry_that_would_share_a_live_unique_key_is_a_conflict
+/// [`concurrent_takers_of_a_free_lock_one_wins`]: crate::testing::conformance::concurrent_takers_of_a_free_lock_one_wins
 /// [`pausing_an_unknown_queue_is_not_found`]: crate::testing::conformance::pausing_an_unknown_queue_is_not_found
 /// [`upsert_schedule_inserts_then_updates_by_name`]: crate::testing::conformance::upsert_schedule_inserts_then_updates_by_name
 /// [`upsert_schedule_keeps_the_slot_and_the_pause_when_the_spec_is_unchanged`]: crate::testing::conformance::upsert_schedule_keeps_the_slot_and_the_pause_when_the_spec_is_unchanged
@@ -624,6 +539,105 @@ pub trait JobStore: Send + Sync + 'static {
     /// As [`JobStore::pause_queue`].
     async fn resume_queue(&self, queue: &str, now: OffsetDateTime) -> Result<(), StoreError> {
         delegate!(self, resume_queue(queue, now))
+    }
+
+    /// How many jobs each queue holds in each state as of `now`, its oldest pending
+    /// `run_at` and whether it is paused: every queue with a stored job or a pause
+    /// record, ordered by name.
+    async fn queue_stats(&self, now: OffsetDateTime) -> Result<Vec<QueueStats>, StoreError> {
+        delegate!(self, queue_stats(now))
+    }
+
+    /// Ends the leased job `Completed` at `now`, keeping `output` with it.
+    ///
+    /// # Errors
+    ///
+    /// As [`JobStore::complete`].
+    async fn complete_with_output(
+        &self,
+        lease: Lease,
+        output: &serde_json::Value,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        delegate!(self, complete_with_output(lease, output, now))
+    }
+
+    /// Runs the job again now: a pending or finished job becomes `Available` with
+    /// `run_at` = `now`, no lease and no `finished_at`; a job that spent all its
+    /// attempts gets one more (`max_attempts` = `attempt` + 1). Its error history
+    /// stays. Returns the job as it is after the call.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::WrongState`] for a running job (cancel it first),
+    /// [`StoreError::NotFound`] for an unknown one; nothing changes then.
+    async fn retry_job(&self, id: JobId, now: OffsetDateTime) -> Result<JobRecord, StoreError> {
+        delegate!(self, retry_job(id, now))
+    }
+
+    /// Deletes a pending or finished job; returns it as it was.
+    ///
+    /// # Errors
+    ///
+    /// As [`JobStore::retry_job`].
+    async fn delete_job(&self, id: JobId, now: OffsetDateTime) -> Result<JobRecord, StoreError> {
+        delegate!(self, delete_job(id, now))
+    }
+
+    /// Changes the run time, priority or queue of a pending job; returns it as it is
+    /// after the call.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::WrongState`] for a job that is not pending,
+    /// [`StoreError::NotFound`] for an unknown one; nothing changes then.
+    async fn update_job(
+        &self,
+        id: JobId,
+        update: &JobUpdate,
+        now: OffsetDateTime,
+    ) -> Result<JobRecord, StoreError> {
+        delegate!(self, update_job(id, update, now))
+    }
+
+    /// [`JobStore::retry_job`] for the jobs `filter` selects that are not running (at
+    /// most its limit, lowest ids first); returns how many it retried.
+    async fn retry_jobs(&self, filter: &JobFilter, now: OffsetDateTime) -> Result<u64, StoreError> {
+        delegate!(self, retry_jobs(filter, now))
+    }
+
+    /// [`JobStore::cancel`] for the pending and running jobs `filter` selects (at most
+    /// its limit, lowest ids first); returns how many it cancelled.
+    async fn cancel_jobs(
+        &self,
+        filter: &JobFilter,
+        now: OffsetDateTime,
+    ) -> Result<u64, StoreError> {
+        delegate!(self, cancel_jobs(filter, now))
+    }
+
+    /// [`JobStore::delete_job`] for the jobs `filter` selects that are not running (at
+    /// most its limit, lowest ids first); returns how many it deleted.
+    async fn delete_jobs(
+        &self,
+        filter: &JobFilter,
+        now: OffsetDateTime,
+    ) -> Result<u64, StoreError> {
+        delegate!(self, delete_jobs(filter, now))
+    }
+
+    /// Takes the lock `name` for `holder` until `until`, if it is free (never taken, or
+    /// held until `now` or earlier) or `holder` holds it already (a renewal); answers
+    /// whether `holder` holds it now. Maintenance that one process should run at a
+    /// time (retention) runs under such a lock.
+    async fn take_lock(
+        &self,
+        name: &str,
+        holder: &str,
+        until: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        delegate!(self, take_lock(name, holder, until, now))
     }
 }
 

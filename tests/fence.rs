@@ -8,7 +8,7 @@
 //! run on the system clock with a 600 ms lease: the fence is about real time, and
 //! `ManualClock` cases live in tests/worker/.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use leasehold::testing::failing::{FailingStore, Stall};
@@ -16,6 +16,12 @@ use leasehold::worker::{JobContext, Worker, WorkerEvent};
 use leasehold::{Job, JobId, JobState, JobStore, Queue, StoreError};
 use leasehold_memory::MemoryStore;
 use serde::{Deserialize, Serialize};
+
+// The worker settings and handler log the PostgreSQL partition tests use too.
+#[path = "../storage-postgres/tests/support/takeover.rs"]
+mod takeover;
+
+use takeover::{HandlerLog, Mark, contender, spawn_run};
 
 const LEASE: Duration = Duration::from_millis(600);
 const HEARTBEAT: Duration = Duration::from_millis(200);
@@ -31,55 +37,9 @@ impl Job for Long {
     const KIND: &'static str = "long";
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Mark {
-    Start,
-    Alive,
-    End,
-}
-
-/// A handler's mark: when, by which worker, for which attempt.
-type Entry = (Instant, &'static str, u32, Mark);
-
-/// Every mark every handler made.
-#[derive(Clone, Default)]
-struct Log(Arc<Mutex<Vec<Entry>>>);
-
-impl Log {
-    fn mark(&self, worker: &'static str, attempt: u32, mark: Mark) {
-        self.0
-            .lock()
-            .unwrap()
-            .push((Instant::now(), worker, attempt, mark));
-    }
-
-    fn marks(&self, worker: &str) -> Vec<(Instant, u32, Mark)> {
-        let log = self.0.lock().unwrap();
-        log.iter()
-            .filter(|(_, w, _, _)| *w == worker)
-            .map(|&(at, _, attempt, mark)| (at, attempt, mark))
-            .collect()
-    }
-
-    fn first_start(&self, worker: &str) -> Option<Instant> {
-        self.marks(worker)
-            .into_iter()
-            .find(|(_, _, mark)| *mark == Mark::Start)
-            .map(|(at, _, _)| at)
-    }
-
-    fn last_sign_of_life(&self, worker: &str) -> Option<Instant> {
-        self.marks(worker).last().map(|(at, _, _)| *at)
-    }
-}
-
-fn worker(queue: &Queue, id: &'static str, log: &Log) -> Worker {
+fn worker(queue: &Queue, id: &'static str, log: &HandlerLog) -> Worker {
     let log = log.clone();
-    Worker::builder(queue)
-        .id(id)
-        .queue("default", 1)
-        .lease_duration(LEASE)
-        .heartbeat_interval(HEARTBEAT)
+    contender(queue, id, LEASE, HEARTBEAT)
         .poll_interval(Duration::from_millis(10))
         .max_poll_interval(Duration::from_millis(20))
         .shutdown_grace(Duration::ZERO)
@@ -103,7 +63,7 @@ fn worker(queue: &Queue, id: &'static str, log: &Log) -> Worker {
 struct World {
     store: MemoryStore,
     failing: FailingStore<MemoryStore>,
-    log: Log,
+    log: HandlerLog,
     a: Worker,
     b: Worker,
     queue_b: Queue,
@@ -113,7 +73,7 @@ impl World {
     fn new() -> Self {
         let store = MemoryStore::new();
         let failing = FailingStore::new(store.clone());
-        let log = Log::default();
+        let log = HandlerLog::default();
         let queue_a = Queue::new(Arc::new(failing.clone()));
         let queue_b = Queue::new(Arc::new(store.clone()));
         let a = worker(&queue_a, "a", &log);
@@ -175,7 +135,7 @@ async fn finished(store: &dyn JobStore, id: JobId, within: Duration) -> leasehol
 
 /// Asserts that A's handler showed its last sign of life before B's started, and
 /// returns the gap between them.
-fn no_overlap(log: &Log) -> Duration {
+fn no_overlap(log: &HandlerLog) -> Duration {
     let a_last = log.last_sign_of_life("a").expect("a ran the job");
     let b_start = log.first_start("b").expect("b took the job over");
     assert!(
@@ -188,8 +148,8 @@ fn no_overlap(log: &Log) -> Duration {
 
 /// Asserts that attempt 1 (on whichever worker) showed its last sign of life before
 /// attempt 2 started; returns that last sign of life and the gap to attempt 2.
-fn attempts_apart(log: &Log) -> (Instant, Duration) {
-    let marks = log.0.lock().unwrap().clone();
+fn attempts_apart(log: &HandlerLog) -> (Instant, Duration) {
+    let marks = log.entries();
     let last_of_first = marks
         .iter()
         .filter(|m| m.2 == 1)
@@ -223,10 +183,7 @@ async fn takeover_after_a_stall(stall: Stall) {
     let world = World::new();
     let mut a_events = world.a.subscribe();
     let id = world.enqueue(2_000).await;
-    let a = tokio::spawn({
-        let a = world.a.clone();
-        async move { a.run().await }
-    });
+    let a = spawn_run(&world.a);
     world.started("a").await;
     let stale_lease = world.store.get(id, now()).await.unwrap().unwrap().lease();
 
@@ -235,10 +192,7 @@ async fn takeover_after_a_stall(stall: Stall) {
     world.failing.stall("claim", Stall::Before);
     world.failing.stall("next_due", Stall::Before);
     let stalled_at = Instant::now();
-    let b = tokio::spawn({
-        let b = world.b.clone();
-        async move { b.run().await }
-    });
+    let b = spawn_run(&world.b);
     let job = world.finished(id).await;
     world.failing.unstall();
 
@@ -291,15 +245,9 @@ async fn a_heartbeat_whose_answer_is_lost_stops_the_handler_before_another_worke
 async fn a_stall_shorter_than_the_remaining_lease_keeps_the_job() {
     let world = World::new();
     let id = world.enqueue(1_200).await;
-    let a = tokio::spawn({
-        let a = world.a.clone();
-        async move { a.run().await }
-    });
+    let a = spawn_run(&world.a);
     world.started("a").await;
-    let b = tokio::spawn({
-        let b = world.b.clone();
-        async move { b.run().await }
-    });
+    let b = spawn_run(&world.b);
 
     // Shorter than lease - margin - heartbeat: whenever it begins, the heartbeat it
     // holds up still confirms the lease before the deadline.
@@ -395,7 +343,7 @@ async fn a_heartbeat_held_up_by_another_process_holding_the_write_lock_stops_the
     // to its busy timeout (5 s), far past the lease.
     let store_a = leasehold_sqlite::SqliteStore::connect(&url).await.unwrap();
     let store_b = leasehold_sqlite::SqliteStore::connect(&url).await.unwrap();
-    let log = Log::default();
+    let log = HandlerLog::default();
     let queue_a = Queue::new(Arc::new(store_a));
     let queue_b = Queue::new(Arc::new(store_b.clone()));
     let a = worker(&queue_a, "a", &log);
@@ -406,10 +354,7 @@ async fn a_heartbeat_held_up_by_another_process_holding_the_write_lock_stops_the
         .unwrap()
         .job
         .id;
-    let running_a = tokio::spawn({
-        let a = a.clone();
-        async move { a.run().await }
-    });
+    let running_a = spawn_run(&a);
     wait_until(|| log.first_start("a").is_some()).await;
 
     let mut child = tokio::process::Command::new(std::env::current_exe().unwrap())
@@ -432,10 +377,7 @@ async fn a_heartbeat_held_up_by_another_process_holding_the_write_lock_stops_the
     )
     .await;
     let locked_at = Instant::now();
-    let running_b = tokio::spawn({
-        let b = b.clone();
-        async move { b.run().await }
-    });
+    let running_b = spawn_run(&b);
     let finished = finished(&store_b, id, Duration::from_secs(15)).await;
     assert!(child.wait().await.unwrap().success());
 

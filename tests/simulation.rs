@@ -40,22 +40,6 @@ const STEPS: usize = 400;
 const MAX_ATTEMPTS: u32 = 5;
 const LEASE: Duration = Duration::from_secs(30);
 
-#[derive(Debug, Serialize, Deserialize)]
-struct Sim {
-    n: u32,
-}
-
-impl Job for Sim {
-    const KIND: &'static str = "sim";
-}
-
-#[derive(Debug, Serialize, Deserialize)]
-struct Tick;
-
-impl Job for Tick {
-    const KIND: &'static str = "tick";
-}
-
 /// What a handler does on one run.
 #[derive(Debug, Clone, Copy)]
 enum Act {
@@ -100,6 +84,16 @@ impl Script {
     }
 }
 
+/// A job of the simulation; its handler, [`sim`], does what the [`Script`] draws.
+#[derive(Debug, Serialize, Deserialize)]
+struct Sim {
+    n: u32,
+}
+
+impl Job for Sim {
+    const KIND: &'static str = "sim";
+}
+
 async fn sim(job: Sim, ctx: JobContext, script: Arc<Script>) -> Result<(), JobError> {
     match script.act(job.n, ctx.attempt()) {
         Act::Succeed => Ok(()),
@@ -115,6 +109,14 @@ async fn sim(job: Sim, ctx: JobContext, script: Arc<Script>) -> Result<(), JobEr
             }
         }
     }
+}
+
+/// The job of a slot of the schedulers' interval schedule; its handler does nothing.
+#[derive(Debug, Serialize, Deserialize)]
+struct Tick;
+
+impl Job for Tick {
+    const KIND: &'static str = "tick";
 }
 
 fn retry_policy() -> RetryPolicy {

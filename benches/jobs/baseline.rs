@@ -10,8 +10,9 @@
 use std::str::FromStr;
 use std::time::{Duration, Instant};
 
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
-use sqlx::{ConnectOptions, Connection, SqliteConnection};
+use sqlx::query::{Query, QueryScalar};
+use sqlx::sqlite::{SqliteArguments, SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
+use sqlx::{ConnectOptions, Connection, Sqlite, SqliteConnection};
 use tempfile::TempDir;
 
 use crate::report::{Report, Row};
@@ -68,16 +69,8 @@ pub(crate) async fn run(report: &mut Report, n: usize) {
     let started = Instant::now();
     for _ in 0..n {
         let mut tx = conn.begin_with("BEGIN IMMEDIATE").await.expect("begin");
-        let id: i64 = sqlx::query_scalar(CLAIM)
-            .bind(NOW)
-            .bind(NOW + 30_000_000)
-            .bind(1)
-            .fetch_one(&mut *tx)
-            .await
-            .expect("claim one");
-        sqlx::query(COMPLETE_ONE)
-            .bind(id)
-            .bind(NOW)
+        let id = claim(1).fetch_one(&mut *tx).await.expect("claim one");
+        complete_one(id)
             .execute(&mut *tx)
             .await
             .expect("complete one");
@@ -100,10 +93,7 @@ async fn batches(report: &mut Report, scenario: &str, n: usize, rows: usize) {
     let started = Instant::now();
     let mut done = 0;
     while done < n {
-        let ids: Vec<i64> = sqlx::query_scalar(CLAIM)
-            .bind(NOW)
-            .bind(NOW + 30_000_000)
-            .bind(limit)
+        let ids = claim(limit)
             .fetch_all(&mut conn)
             .await
             .expect("claim a batch");
@@ -120,6 +110,19 @@ async fn batches(report: &mut Report, scenario: &str, n: usize, rows: usize) {
     let elapsed = started.elapsed();
     finish(conn, n).await;
     push(report, STORE, scenario, n, rows, elapsed);
+}
+
+/// [`CLAIM`] of up to `limit` jobs due at [`NOW`], leased for 30 s.
+fn claim(limit: i64) -> QueryScalar<'static, Sqlite, i64, SqliteArguments> {
+    sqlx::query_scalar(CLAIM)
+        .bind(NOW)
+        .bind(NOW + 30_000_000)
+        .bind(limit)
+}
+
+/// [`COMPLETE_ONE`] of the job `id`, at [`NOW`].
+fn complete_one(id: i64) -> Query<'static, Sqlite, SqliteArguments> {
+    sqlx::query(COMPLETE_ONE).bind(id).bind(NOW)
 }
 
 /// A connection to a new database in `dir` with `n` pending jobs.

@@ -9,7 +9,9 @@
 
 use std::time::Instant;
 
-use sqlx::{AssertSqlSafe, Connection, PgConnection};
+use sqlx::postgres::PgArguments;
+use sqlx::query::{Query, QueryScalar};
+use sqlx::{AssertSqlSafe, Connection, PgConnection, Postgres};
 
 use crate::baseline::{BATCH, SINGLE, SMALL_BATCH, assert_every_job_completed, push};
 use crate::report::Report;
@@ -71,16 +73,11 @@ pub(crate) async fn run(report: &mut Report, url: &str, n: usize) {
     let started = Instant::now();
     for _ in 0..n {
         let mut tx = conn.begin().await.expect("begin");
-        let id: i64 = sqlx::query_scalar(sql(CLAIM, &schema))
-            .bind(NOW)
-            .bind(NOW + 30_000_000)
-            .bind(1_i64)
+        let id = claim(&schema, 1)
             .fetch_one(&mut *tx)
             .await
             .expect("claim one");
-        sqlx::query(sql(COMPLETE_ONE, &schema))
-            .bind(id)
-            .bind(NOW)
+        complete_one(&schema, id)
             .execute(&mut *tx)
             .await
             .expect("complete one");
@@ -102,10 +99,7 @@ async fn batches(report: &mut Report, url: &str, scenario: &str, n: usize, rows:
     let started = Instant::now();
     let mut done = 0;
     while done < n {
-        let ids: Vec<i64> = sqlx::query_scalar(sql(CLAIM, &schema))
-            .bind(NOW)
-            .bind(NOW + 30_000_000)
-            .bind(limit)
+        let ids = claim(&schema, limit)
             .fetch_all(&mut conn)
             .await
             .expect("claim a batch");
@@ -121,6 +115,19 @@ async fn batches(report: &mut Report, url: &str, scenario: &str, n: usize, rows:
     let elapsed = started.elapsed();
     finish(conn, url, &schema, n).await;
     push(report, STORE, scenario, n, rows, elapsed);
+}
+
+/// [`CLAIM`] on `schema` of up to `limit` jobs due at [`NOW`], leased for 30 s.
+fn claim(schema: &str, limit: i64) -> QueryScalar<'static, Postgres, i64, PgArguments> {
+    sqlx::query_scalar(sql(CLAIM, schema))
+        .bind(NOW)
+        .bind(NOW + 30_000_000)
+        .bind(limit)
+}
+
+/// [`COMPLETE_ONE`] on `schema` of the job `id`, at [`NOW`].
+fn complete_one(schema: &str, id: i64) -> Query<'static, Postgres, PgArguments> {
+    sqlx::query(sql(COMPLETE_ONE, schema)).bind(id).bind(NOW)
 }
 
 /// A connection to a new schema with `n` pending jobs.

@@ -33,15 +33,15 @@ use report::Report;
 /// Sizes for a full run and for `--quick`.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Sizes {
-    pub(crate) jobs: usize,
-    pub(crate) scale_small: usize,
-    pub(crate) scale_large: usize,
-    pub(crate) running: usize,
-    pub(crate) memory_jobs: usize,
+    jobs: usize,
+    scale_small: usize,
+    scale_large: usize,
+    running: usize,
+    memory_jobs: usize,
     /// Jobs per end-to-end run on SQLite (and of the raw baseline); the memory store
     /// runs ten times as many, so its run lasts long enough to time.
-    pub(crate) e2e_jobs: usize,
-    pub(crate) pickup_samples: usize,
+    e2e_jobs: usize,
+    pickup_samples: usize,
 }
 
 impl Sizes {

@@ -48,6 +48,7 @@ pub(crate) async fn run(report: &mut Report, name: &str, sizes: Sizes) {
     enqueue_batch(report, name, sizes.jobs * 10).await;
     claim_scale(report, name, sizes.scale_small, sizes.scale_small / 2).await;
     claim_scale(report, name, sizes.scale_large, sizes.scale_small / 2).await;
+    queue_stats(report, name, sizes.scale_large).await;
     heartbeat(report, name, sizes.running).await;
 }
 
@@ -150,6 +151,52 @@ async fn claim_scale(report: &mut Report, store_name: &str, queued: usize, work:
         p50_ms,
         p99_ms: quantile_ms(&mut claim_times, 0.99),
         ratio_to_baseline: ratio,
+        ..Row::default()
+    });
+    drop(store);
+    bench.close().await;
+}
+
+/// `queue_stats` over a store holding `queued` jobs in every state
+/// (mostly pending, some running and finished), timed over several calls: the one
+/// query an operator's dashboard runs on every refresh.
+async fn queue_stats(report: &mut Report, store_name: &str, queued: usize) {
+    const CALLS: usize = 7;
+    let scenario = format!("queue_stats_with_{}_jobs", human(queued));
+    if !report.wants("queue_stats") {
+        return;
+    }
+    let bench = open(store_name).await;
+    let store = bench.store.clone();
+    fill(&store, queued).await;
+    // Some of every state, so each count has rows to find.
+    drain(&store, queued / 100, 64).await;
+    let now = SystemClock.now();
+    let until = now + Duration::from_mins(5);
+    let names = queues();
+    let claim = ClaimRequest::new("bench", &names, 64, until);
+    let running = store.claim(claim, now).await.expect("claim");
+    for job in &running[..running.len() / 2] {
+        store.fail(job.lease(), "bench", now).await.expect("fail");
+    }
+    let mut times = Vec::with_capacity(CALLS);
+    for _ in 0..CALLS {
+        let started = Instant::now();
+        let stats = store
+            .queue_stats(SystemClock.now())
+            .await
+            .expect("queue_stats");
+        times.push(started.elapsed());
+        let total: u64 = stats.iter().map(leasehold::QueueStats::total).sum();
+        assert_eq!(total, queued as u64, "every job is counted");
+    }
+    report.push(Row {
+        scenario,
+        store: store_name.into(),
+        jobs: queued,
+        concurrency: 1,
+        p50_ms: quantile_ms(&mut times, 0.5),
+        p99_ms: quantile_ms(&mut times, 0.99),
         ..Row::default()
     });
     drop(store);

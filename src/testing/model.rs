@@ -30,9 +30,12 @@ use crate::testing::conformance::{StoreFactory, t};
 use crate::{ClaimRequest, Firing};
 use crate::{HeartbeatStatus, JobFilter, JobId, JobRecord, JobState, JobStore, Lease, NewJob};
 
+mod by_hand;
 mod outcome;
+mod reference;
 
 use self::outcome::{Outcome, answer};
+use self::reference::Model;
 
 const QUEUES: [&str; 2] = ["a", "b"];
 const WORKER: &str = "model-worker";
@@ -45,6 +48,10 @@ pub struct JobSpec {
     delay_secs: i64,
     max_attempts: u32,
     unique: Option<u8>,
+    /// With a unique key: a 10 s unique period over `[Completed]` (false) or
+    /// `[Completed, Failed]` (true).
+    unique_period: Option<bool>,
+    tag: Option<u8>,
 }
 
 /// One step of a generated sequence; indexes pick among jobs and leases seen so far.
@@ -115,6 +122,34 @@ pub enum Op {
     RemoveSchedule {
         name: usize,
     },
+    CompleteWithOutput {
+        lease: usize,
+    },
+    RetryJob {
+        job: usize,
+    },
+    DeleteJob {
+        job: usize,
+    },
+    UpdateJob {
+        job: usize,
+        delay_secs: i64,
+        priority: Option<i16>,
+        queue: Option<usize>,
+    },
+    /// `verb` 0, 1, 2: retry, cancel or delete the jobs of a filter on queue, state
+    /// (an index into `JobState::ALL`) and tag, up to `limit`.
+    Bulk {
+        verb: u8,
+        queue: Option<usize>,
+        state: Option<usize>,
+        tag: Option<u8>,
+        limit: Option<usize>,
+    },
+    TakeLock {
+        holder: usize,
+        secs: i64,
+    },
 }
 
 fn job_spec() -> impl Strategy<Value = JobSpec> {
@@ -124,14 +159,20 @@ fn job_spec() -> impl Strategy<Value = JobSpec> {
         0i64..=30,
         1u32..=3,
         proptest::option::weighted(0.3, 0u8..3),
+        proptest::option::weighted(0.5, proptest::bool::ANY),
+        proptest::option::weighted(0.4, 0u8..2),
     )
-        .prop_map(|(queue, priority, delay, max_attempts, unique)| JobSpec {
-            queue,
-            priority,
-            delay_secs: delay / 10 * 10,
-            max_attempts,
-            unique,
-        })
+        .prop_map(
+            |(queue, priority, delay, max_attempts, unique, unique_period, tag)| JobSpec {
+                queue,
+                priority,
+                delay_secs: delay / 10 * 10,
+                max_attempts,
+                unique,
+                unique_period,
+                tag,
+            },
+        )
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -153,6 +194,14 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (0usize..2, 0i64..60).prop_map(|(name, next_secs)| Op::ResumeSchedule { name, next_secs }),
         1 => (0usize..2).prop_map(|name| Op::RemoveSchedule { name }),
         1 => (0usize..3, proptest::bool::weighted(0.6)).prop_map(|(queue, pause)| Op::PauseQueue { queue, pause }),
+        1 => (0usize..64).prop_map(|lease| Op::CompleteWithOutput { lease }),
+        1 => (0usize..64).prop_map(|job| Op::RetryJob { job }),
+        1 => (0usize..64).prop_map(|job| Op::DeleteJob { job }),
+        1 => (0usize..64, 0i64..30, proptest::option::of(-1i16..=1), proptest::option::of(0usize..2))
+            .prop_map(|(job, delay_secs, priority, queue)| Op::UpdateJob { job, delay_secs, priority, queue }),
+        1 => (0u8..3, proptest::option::of(0usize..2), proptest::option::of(0usize..6), proptest::option::weighted(0.3, 0u8..2), proptest::option::of(0usize..3))
+            .prop_map(|(verb, queue, state, tag, limit)| Op::Bulk { verb, queue, state, tag, limit }),
+        1 => (0usize..2, 0i64..20).prop_map(|(holder, secs)| Op::TakeLock { holder, secs }),
     ]
 }
 
@@ -171,121 +220,6 @@ fn schedule_def(name: usize, spec: usize) -> NewSchedule {
 /// Sequences of up to `max_len` operations.
 pub fn operations(max_len: usize) -> impl Strategy<Value = Vec<Op>> {
     proptest::collection::vec(op(), 1..max_len)
-}
-
-/// The reference model: every job in a `Vec`, every rule spelled out plainly.
-#[derive(Debug, Default)]
-struct Model {
-    jobs: Vec<JobRecord>,
-    schedules: std::collections::BTreeMap<String, ScheduleRecord>,
-    /// Queues ever paused, and whether they are now.
-    paused: std::collections::HashMap<String, bool>,
-}
-
-impl Model {
-    fn find(&mut self, id: JobId) -> Option<&mut JobRecord> {
-        self.jobs.iter_mut().find(|j| j.id == id)
-    }
-
-    fn enqueue(&mut self, job: NewJob, now: OffsetDateTime) -> (JobId, bool) {
-        if let Some(key) = &job.unique_key
-            && let Some(holder) = self
-                .jobs
-                .iter()
-                .find(|j| j.unique_key.as_ref() == Some(key) && !j.state.is_terminal())
-        {
-            return (holder.id, true);
-        }
-        let id = job.id;
-        self.jobs.push(JobRecord::from_new(job, now));
-        (id, false)
-    }
-
-    fn claim(
-        &mut self,
-        queues: &[String],
-        limit: usize,
-        now: OffsetDateTime,
-        until: OffsetDateTime,
-    ) -> Vec<JobId> {
-        let paused = |q: &String| self.paused.get(q).copied().unwrap_or(false);
-        let queues: Vec<&String> = queues.iter().filter(|q| !paused(q)).collect();
-        let in_queues = |j: &JobRecord| queues.contains(&&j.queue);
-        for job in self.jobs.iter_mut().filter(|j| in_queues(j)) {
-            let expired =
-                job.state == JobState::Running && job.lease_until.is_some_and(|u| u <= now);
-            if expired && job.attempt >= job.max_attempts {
-                job.state = JobState::Failed;
-                job.last_error = Some("lease expired".into());
-                job.lease_until = None;
-                job.finished_at = Some(now);
-            }
-        }
-        let mut candidates: Vec<(i16, OffsetDateTime, JobId)> = self
-            .jobs
-            .iter()
-            .filter(|j| in_queues(j))
-            .filter(|j| match j.state {
-                JobState::Scheduled | JobState::Available => j.run_at <= now,
-                JobState::Running => j.lease_until.is_some_and(|u| u <= now),
-                _ => false,
-            })
-            .map(|j| (j.priority, j.run_at, j.id))
-            .collect();
-        candidates.sort();
-        candidates.truncate(limit);
-        for (_, _, id) in &candidates {
-            let job = self.find(*id).expect("a candidate exists");
-            job.state = JobState::Running;
-            job.attempt += 1;
-            job.lease_token += 1;
-            job.lease_until = Some(until);
-            job.worker = Some(WORKER.into());
-        }
-        candidates.into_iter().map(|(_, _, id)| id).collect()
-    }
-
-    /// The running job `lease` holds, or the error a store must return.
-    fn leased(&mut self, lease: Lease) -> Result<&mut JobRecord, Outcome> {
-        let job = self.find(lease.job_id).ok_or(Outcome::NotFound)?;
-        if job.state != JobState::Running || job.lease_token != lease.token {
-            return Err(Outcome::LeaseLost);
-        }
-        Ok(job)
-    }
-
-    fn finish(job: &mut JobRecord, state: JobState, now: OffsetDateTime) {
-        job.state = state;
-        job.lease_until = None;
-        job.finished_at = Some(now);
-    }
-
-    fn pend(job: &mut JobRecord, run_at: OffsetDateTime) {
-        job.state = JobState::Scheduled; // normalized by `at` below
-        job.run_at = run_at;
-        job.lease_until = None;
-    }
-
-    /// Every job as a store would report it at `now`.
-    fn at(&self, now: OffsetDateTime) -> Vec<JobRecord> {
-        let mut jobs: Vec<JobRecord> = self
-            .jobs
-            .iter()
-            .cloned()
-            .map(|mut j| {
-                if matches!(j.state, JobState::Scheduled | JobState::Available) {
-                    j.state = if j.run_at > now {
-                        JobState::Scheduled
-                    } else {
-                        JobState::Available
-                    };
-                }
-                j
-            })
-            .collect();
-        jobs.sort_by_key(|j| j.id);
-        jobs
-    }
 }
 
 struct Run {
@@ -317,6 +251,20 @@ impl Run {
             .expect("at least one attempt");
         if let Some(key) = spec.unique {
             job = job.unique_key(format!("u{key}"));
+            if let Some(failed_too) = spec.unique_period {
+                let states: &[JobState] = if failed_too {
+                    &[JobState::Completed, JobState::Failed]
+                } else {
+                    &[JobState::Completed]
+                };
+                job = job
+                    .unique_for(std::time::Duration::from_secs(10), states)
+                    .expect("a valid unique period");
+            }
+        }
+        if let Some(tag) = spec.tag {
+            job = job.tags([format!("t{tag}")]).expect("a valid tag");
+            job = job.metadata(json!({ "tag": tag })).expect("an object");
         }
         job
     }
@@ -420,7 +368,7 @@ impl Run {
                 let want = match self.model.leased(lease) {
                     Ok(job) => {
                         if !complete {
-                            job.last_error = Some("failed".into());
+                            job.record_error("failed", now);
                         }
                         Model::finish(
                             job,
@@ -450,7 +398,7 @@ impl Run {
                 let retry = matches!(op, Op::Retry { .. });
                 let want = match self.model.leased(lease) {
                     Ok(job) if retry => {
-                        job.last_error = Some("retry".into());
+                        job.record_error("retry", now);
                         if job.attempt >= job.max_attempts {
                             Model::finish(job, JobState::Failed, now);
                             Outcome::State(JobState::Failed)
@@ -678,6 +626,12 @@ impl Run {
                 };
                 (want, answer(got, |()| Outcome::Ok))
             }
+            Op::CompleteWithOutput { .. }
+            | Op::RetryJob { .. }
+            | Op::DeleteJob { .. }
+            | Op::UpdateJob { .. }
+            | Op::Bulk { .. }
+            | Op::TakeLock { .. } => self.apply_by_hand(op).await,
             Op::Advance { secs } => {
                 self.now += Duration::seconds(*secs);
                 (Outcome::Ok, Outcome::Ok)
@@ -759,6 +713,17 @@ pub fn check(factory: &dyn StoreFactory, ops: &[Op]) -> Result<(), TestCaseError
                     due,
                     model_due,
                     "due schedules after step {} ({:?})",
+                    step,
+                    op
+                );
+                let stats =
+                    run.store.queue_stats(run.now).await.map_err(|e| {
+                        TestCaseError::fail(format!("queue_stats at step {step}: {e}"))
+                    })?;
+                prop_assert_eq!(
+                    stats,
+                    run.model.queue_stats(run.now),
+                    "queue stats after step {} ({:?})",
                     step,
                     op
                 );

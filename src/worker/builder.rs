@@ -12,6 +12,10 @@ use tokio_util::sync::CancellationToken;
 
 use super::Worker;
 use super::context::{IntoJobResult, JobContext, JobError};
+use super::retention::Retention;
+
+/// The default of [`WorkerBuilder::output_limit`]: 1 MiB.
+pub const DEFAULT_OUTPUT_LIMIT: usize = 1 << 20;
 use crate::clock::Clock;
 use crate::error::Error;
 use crate::job::DEFAULT_QUEUE;
@@ -49,6 +53,8 @@ pub(crate) struct Settings {
     pub(crate) retry: RetryPolicy,
     pub(crate) kinds: HashMap<String, KindSettings>,
     pub(crate) event_capacity: usize,
+    pub(crate) output_limit: usize,
+    pub(crate) retention: Retention,
 }
 
 impl Settings {
@@ -97,6 +103,8 @@ pub struct WorkerBuilder {
     retry: RetryPolicy,
     kinds: HashMap<String, KindSettings>,
     event_capacity: usize,
+    output_limit: usize,
+    retention: Retention,
     problems: Vec<String>,
 }
 
@@ -131,6 +139,8 @@ impl WorkerBuilder {
             retry: RetryPolicy::default(),
             kinds: HashMap::new(),
             event_capacity: 1024,
+            output_limit: DEFAULT_OUTPUT_LIMIT,
+            retention: Retention::default(),
             problems: Vec::new(),
         }
     }
@@ -283,6 +293,21 @@ impl WorkerBuilder {
         self
     }
 
+    /// The largest output, serialized as JSON, a handler may record with
+    /// [`JobContext::set_output`](super::JobContext::set_output) (default 1 MiB).
+    pub fn output_limit(mut self, bytes: usize) -> Self {
+        self.output_limit = bytes;
+        self
+    }
+
+    /// How long finished jobs are kept before the worker's maintenance task deletes
+    /// them (default [`Retention::default`]: completed and cancelled jobs for 24 h,
+    /// failed ones for 7 days); [`Retention::off`] keeps them all.
+    pub fn retention(mut self, retention: Retention) -> Self {
+        self.retention = retention;
+        self
+    }
+
     /// The worker.
     ///
     /// # Errors
@@ -347,6 +372,9 @@ impl WorkerBuilder {
                 self.max_poll, self.poll
             ));
         }
+        if let Err(Error::Config(problem)) = self.retention.validate() {
+            problems.push(problem);
+        }
         if self.event_capacity == 0 {
             problems.push("the event capacity must be at least 1".to_owned());
         }
@@ -393,6 +421,8 @@ impl WorkerBuilder {
             retry: self.retry,
             kinds: self.kinds,
             event_capacity: self.event_capacity,
+            output_limit: self.output_limit,
+            retention: self.retention,
         };
         Ok(Worker::from_parts(
             self.store,

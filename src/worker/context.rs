@@ -2,11 +2,14 @@
 //! besides success ([`JobError`]).
 
 use std::fmt;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
+
+use serde::Serialize;
 
 use tokio_util::sync::CancellationToken;
 
-use crate::error::BoxError;
+use crate::error::{BoxError, Error};
 use crate::job::{JobId, JobRecord};
 
 /// The job's metadata and its cancellation token, handed to its handler.
@@ -19,11 +22,69 @@ use crate::job::{JobId, JobRecord};
 pub struct JobContext {
     job: JobRecord,
     token: CancellationToken,
+    output: OutputSlot,
+}
+
+/// Where a handler's output waits for the completion that stores it.
+#[derive(Debug, Clone)]
+pub(crate) struct OutputSlot {
+    value: Arc<Mutex<Option<serde_json::Value>>>,
+    limit: usize,
+}
+
+impl OutputSlot {
+    pub(crate) fn new(limit: usize) -> Self {
+        Self {
+            value: Arc::default(),
+            limit,
+        }
+    }
+
+    /// The output set last, taken out of the slot.
+    pub(crate) fn take(&self) -> Option<serde_json::Value> {
+        self.value
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
+    }
 }
 
 impl JobContext {
-    pub(crate) fn new(job: JobRecord, token: CancellationToken) -> Self {
-        Self { job, token }
+    pub(crate) fn new(job: JobRecord, token: CancellationToken, output: OutputSlot) -> Self {
+        Self { job, token, output }
+    }
+
+    /// Records `output` to be stored with the job when this attempt completes, readable
+    /// afterwards as [`JobRecord::output`]; a later call replaces it. Nothing is stored
+    /// if the attempt does not complete.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::OutputTooLarge`] naming the size and the limit when `output`, as JSON,
+    /// is over [`WorkerBuilder::output_limit`](super::WorkerBuilder::output_limit);
+    /// [`Error::Serialize`] when it does not serialize. The output set before (if any)
+    /// stays, and the job still completes when the handler succeeds.
+    pub fn set_output(&self, output: &impl Serialize) -> Result<(), Error> {
+        let serialize = |source| Error::Serialize {
+            kind: self.job.kind.clone(),
+            source,
+        };
+        let value = serde_json::to_value(output).map_err(serialize)?;
+        let size = serde_json::to_vec(&value).map_err(serialize)?.len();
+        if size > self.output.limit {
+            let error = Error::OutputTooLarge {
+                size,
+                limit: self.output.limit,
+            };
+            tracing::warn!(job = %self.job.id, %error, "job output refused");
+            return Err(error);
+        }
+        *self
+            .output
+            .value
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(value);
+        Ok(())
     }
 
     /// The job as claimed (state `Running`, with its lease).

@@ -11,7 +11,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use super::builder::HandlerFuture;
-use super::context::{Action, JobContext};
+use super::context::{Action, JobContext, OutputSlot};
 use super::events::JobInfo;
 use super::outcome::{JobOutcome, Outcome};
 use super::{Inner, RunningGuard, StopReason, later};
@@ -20,7 +20,8 @@ use crate::job::{JobRecord, JobState};
 
 /// What the handler's attempt asks the worker to record.
 enum Verdict {
-    Complete,
+    /// Completed, with the output the handler set, if any.
+    Complete(Option<serde_json::Value>),
     Retry(String),
     Fail(String),
     Snooze(Duration),
@@ -60,14 +61,18 @@ async fn work(inner: &Inner, job: JobRecord, token: CancellationToken) -> JobOut
         )),
         Some(handler) => {
             // The handler gets a child token: it may cancel its own, never the worker's.
-            let ctx = JobContext::new(job.clone(), token.child_token());
+            let output = OutputSlot::new(inner.settings.output_limit);
+            let ctx = JobContext::new(job.clone(), token.child_token(), output.clone());
             let started =
                 std::panic::catch_unwind(AssertUnwindSafe(|| handler(job.payload.clone(), ctx)));
             match started {
                 Err(panic) => Verdict::Retry(panicked(panic.as_ref())),
                 Ok(Err(message)) => Verdict::Fail(message),
                 Ok(Ok(handler)) => {
-                    run_handler(handler, inner.settings.timeout(&job.kind), &token).await
+                    match run_handler(handler, inner.settings.timeout(&job.kind), &token).await {
+                        Verdict::Complete(_) => Verdict::Complete(output.take()),
+                        verdict => verdict,
+                    }
                 }
             }
         }
@@ -105,7 +110,7 @@ async fn run_handler(
         result = bounded => match result {
             Err(limit) => Verdict::Retry(format!("timed out after {limit:?}")),
             Ok(Err(panic)) => Verdict::Retry(panicked(panic.as_ref())),
-            Ok(Ok(Ok(()))) => Verdict::Complete,
+            Ok(Ok(Ok(()))) => Verdict::Complete(None),
             Ok(Ok(Err(error))) => match error.action() {
                 Action::Retry => Verdict::Retry(error.to_string()),
                 Action::Fail => Verdict::Fail(error.to_string()),
@@ -131,9 +136,14 @@ async fn record(inner: &Inner, job: &JobRecord, verdict: Verdict) -> Outcome {
     let clock = &inner.clock;
     let lease = job.lease();
     match verdict {
-        Verdict::Complete => persist(|| store.complete(lease, clock.now()))
+        Verdict::Complete(None) => persist(|| store.complete(lease, clock.now()))
             .await
             .map_or_else(lost_or_abandoned, |()| Outcome::Completed),
+        Verdict::Complete(Some(output)) => {
+            persist(|| store.complete_with_output(lease, &output, clock.now()))
+                .await
+                .map_or_else(lost_or_abandoned, |()| Outcome::Completed)
+        }
         Verdict::Retry(error) => {
             let delay = inner.settings.retry(&job.kind).delay(job.attempt);
             // One `now` for the decision and every attempt at writing it: a write

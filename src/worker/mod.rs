@@ -19,6 +19,7 @@ mod events;
 mod execute;
 mod heartbeat;
 mod outcome;
+mod retention;
 mod run;
 
 use std::collections::HashMap;
@@ -30,10 +31,11 @@ use time::OffsetDateTime;
 use tokio::sync::{broadcast, watch};
 use tokio::task::JoinHandle;
 
-pub use self::builder::WorkerBuilder;
+pub use self::builder::{DEFAULT_OUTPUT_LIMIT, WorkerBuilder};
 pub use self::context::{IntoJobResult, JobContext, JobError};
 pub use self::events::{JobInfo, WorkerEvent};
 pub use self::outcome::{JobOutcome, Outcome, RunReport};
+pub use self::retention::{RETENTION_LOCK, Retention};
 /// Re-exported: the token type of [`JobContext`] and [`WorkerBuilder::shutdown_on`].
 pub use tokio_util::sync::CancellationToken;
 

@@ -6,7 +6,11 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
-use super::{StopReason, Worker, until};
+use std::sync::Arc;
+
+use crate::error::StoreError;
+
+use super::{Inner, StopReason, Worker, until};
 
 /// The longest a round waits for the outcomes being written (see `Worker::settle`).
 const SETTLE: Duration = Duration::from_millis(2);
@@ -32,6 +36,9 @@ impl Worker {
         }
         let mut slots = inner.running_count.subscribe();
         let mut idle = settings.poll;
+        if settings.retention.is_on() {
+            tokio::spawn(maintain(Arc::clone(inner)));
+        }
         while !inner.stop.is_cancelled() {
             self.settle(&mut slots).await;
             let free: usize = settings
@@ -174,5 +181,33 @@ async fn sleep_or_forever(wait: Option<Duration>) {
     match wait {
         Some(wait) => tokio::time::sleep(wait).await,
         None => std::future::pending().await,
+    }
+}
+
+/// Runs retention every interval until the worker stops; a failed run is logged and
+/// tried again at the next interval.
+async fn maintain(inner: Arc<Inner>) {
+    let settings = &inner.settings;
+    loop {
+        let run = settings.retention.delete_old(
+            &*inner.store,
+            &*inner.clock,
+            &settings.id,
+            settings.lease,
+        );
+        match run.await {
+            Ok(_) => {}
+            Err(StoreError::Unsupported(verb)) => {
+                tracing::info!(worker = %settings.id, verb, "the store cannot run retention");
+                return;
+            }
+            Err(error) => {
+                tracing::warn!(worker = %settings.id, %error, "retention failed; trying again later");
+            }
+        }
+        tokio::select! {
+            () = inner.stop.cancelled() => return,
+            () = tokio::time::sleep(settings.retention.every()) => {}
+        }
     }
 }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use leasehold::time::OffsetDateTime;
 use leasehold::time::{from_unix_micros, to_unix_micros};
-use leasehold::{JobId, JobRecord, JobState};
+use leasehold::{AttemptError, ERROR_HISTORY_LIMIT, JobId, JobRecord, JobState};
 
 /// Microseconds since the Unix epoch: the store's unit of time.
 pub(crate) type Micros = i64;
@@ -41,6 +41,46 @@ pub(crate) struct Entry {
     pub(crate) last_error: Option<Box<str>>,
     pub(crate) created_at: Micros,
     pub(crate) finished_at: Option<Micros>,
+    pub(crate) first_attempted_at: Option<Micros>,
+    pub(crate) attempted_at: Option<Micros>,
+    /// What few jobs carry (tags, metadata, errors, output), boxed so that a plain job
+    /// pays one pointer for it.
+    pub(crate) extra: Option<Box<Extra>>,
+}
+
+/// The parts of a job most jobs leave empty.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Extra {
+    pub(crate) tags: Vec<Box<str>>,
+    /// A JSON object as text; empty text for none.
+    pub(crate) metadata: Box<str>,
+    pub(crate) errors: Vec<AttemptError>,
+    /// JSON text.
+    pub(crate) output: Option<Box<str>>,
+}
+
+impl Extra {
+    /// The extra parts of a job with `tags` and `metadata`, `None` when both are empty.
+    pub(crate) fn new(
+        tags: Vec<String>,
+        metadata: &serde_json::Map<String, serde_json::Value>,
+    ) -> Option<Box<Extra>> {
+        if tags.is_empty() && metadata.is_empty() {
+            return None;
+        }
+        Some(Box::new(Extra {
+            tags: tags.into_iter().map(String::into_boxed_str).collect(),
+            metadata: if metadata.is_empty() {
+                Box::default()
+            } else {
+                serde_json::to_string(metadata)
+                    .expect("a JSON map serializes")
+                    .into_boxed_str()
+            },
+            errors: Vec::new(),
+            output: None,
+        }))
+    }
 }
 
 impl Entry {
@@ -66,7 +106,38 @@ impl Entry {
         record.unique_key = self.unique_key.as_deref().map(str::to_owned);
         record.last_error = self.last_error.as_deref().map(str::to_owned);
         record.finished_at = self.finished_at.map(time_of);
+        record.first_attempted_at = self.first_attempted_at.map(time_of);
+        record.attempted_at = self.attempted_at.map(time_of);
+        if let Some(extra) = &self.extra {
+            record.tags = extra.tags.iter().map(|t| t.to_string()).collect();
+            if !extra.metadata.is_empty() {
+                record.metadata =
+                    serde_json::from_str(&extra.metadata).expect("written by serde_json");
+            }
+            record.errors.clone_from(&extra.errors);
+            record.output = extra
+                .output
+                .as_deref()
+                .map(|o| serde_json::from_str(o).expect("written by serde_json"));
+        }
         record
+    }
+
+    /// Whether it carries `tag`.
+    pub(crate) fn has_tag(&self, tag: &str) -> bool {
+        self.extra
+            .as_ref()
+            .is_some_and(|extra| extra.tags.iter().any(|t| &**t == tag))
+    }
+
+    /// Records that its current attempt failed at `now` with `error`.
+    pub(crate) fn record_error(&mut self, error: &str, now: Micros) {
+        self.last_error = Some(error.into());
+        let errors = &mut self.extra.get_or_insert_with(Box::default).errors;
+        if errors.len() >= ERROR_HISTORY_LIMIT {
+            errors.drain(..=errors.len() - ERROR_HISTORY_LIMIT);
+        }
+        errors.push(AttemptError::new(self.attempt, time_of(now), error));
     }
 
     /// Its state as of `now`.

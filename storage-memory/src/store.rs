@@ -1,16 +1,18 @@
 //! [`MemoryStore`]: the store contract over hash maps and B-trees behind one mutex.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use leasehold::schedule::{NewSchedule, ScheduleRecord};
 use leasehold::time::OffsetDateTime;
 use leasehold::{
     ClaimRequest, Enqueued, Firing, HeartbeatStatus, JobFilter, JobId, JobRecord, JobState,
-    JobStore, Lease, NewJob, StoreError, async_trait,
+    JobStore, JobUpdate, Lease, NewJob, QueueStats, StoreError, async_trait,
 };
 
-use crate::index::{Entry, Micros, Phase, QueueIndex, micros, time_of};
+use crate::index::{Entry, Extra, Micros, Phase, QueueIndex, micros, time_of};
+
+mod operate;
 
 /// The error a lease that outlived its claim records when it expires on its last attempt.
 const LEASE_EXPIRED: &str = "lease expired";
@@ -25,7 +27,7 @@ pub struct MemoryStore {
 }
 
 #[derive(Debug, Default)]
-struct Inner {
+pub(crate) struct Inner {
     /// By id: ids are UUIDv7, so jobs enqueued together sit together, and a claim
     /// in FIFO order walks neighbouring entries instead of missing the cache on each.
     jobs: BTreeMap<JobId, Entry>,
@@ -35,11 +37,16 @@ struct Inner {
     /// Unique key -> the non-terminal job that holds it.
     unique: HashMap<Box<str>, JobId>,
     /// Terminal jobs by finish time, for `prune`.
-    finished: std::collections::BTreeSet<(Micros, JobId)>,
+    finished: BTreeSet<(Micros, JobId)>,
     /// Schedules by name.
     schedules: BTreeMap<String, ScheduleRecord>,
     /// Queues ever paused, and whether they are paused now.
     paused: HashMap<String, bool>,
+    /// Unique key -> the terminal jobs that hold it, by finish time: what a unique
+    /// period looks back over.
+    finished_keys: HashMap<Box<str>, BTreeSet<(Micros, JobId)>>,
+    /// Lock name -> (holder, until).
+    locks: HashMap<String, (String, Micros)>,
 }
 
 impl MemoryStore {
@@ -128,9 +135,7 @@ impl Inner {
     }
 
     fn insert(&mut self, job: NewJob, now: Micros) -> Enqueued {
-        if let Some(key) = &job.unique_key
-            && let Some(&holder) = self.unique.get(key.as_str())
-        {
+        if let Some(holder) = self.unique_holder(&job, now) {
             let existing = &self.jobs[&holder];
             return Enqueued::duplicate(existing.to_record(holder, now));
         }
@@ -152,6 +157,9 @@ impl Inner {
             last_error: None,
             created_at: now,
             finished_at: None,
+            first_attempted_at: None,
+            attempted_at: None,
+            extra: Extra::new(job.tags, &job.metadata),
         };
         index.insert_pending(job.id, &entry);
         if let Some(key) = &entry.unique_key {
@@ -202,10 +210,12 @@ impl Inner {
         entry.phase = phase;
         entry.lease_until = None;
         entry.finished_at = Some(now);
-        if let Some(key) = &entry.unique_key
-            && self.unique.get(key) == Some(&id)
-        {
-            self.unique.remove(key);
+        if let Some(key) = &entry.unique_key {
+            if self.unique.get(key) == Some(&id) {
+                self.unique.remove(key);
+            }
+            let holders = self.finished_keys.entry(key.clone()).or_default();
+            holders.insert((now, id));
         }
         self.finished.insert((now, id));
         self.jobs.insert(id, entry);
@@ -238,7 +248,7 @@ impl Inner {
     }
 
     /// Leases the pending or running job `id` to `worker` until `lease_until`.
-    fn lease(&mut self, id: JobId, worker: &Arc<str>, lease_until: Micros) {
+    fn lease(&mut self, id: JobId, worker: &Arc<str>, lease_until: Micros, now: Micros) {
         let entry = self.jobs.get_mut(&id).expect("a candidate job exists");
         let index = self
             .queues
@@ -258,6 +268,8 @@ impl Inner {
         entry.lease_token += 1;
         entry.lease_until = Some(lease_until);
         entry.worker = Some(worker.clone());
+        entry.first_attempted_at.get_or_insert(now);
+        entry.attempted_at = Some(now);
         index.running.insert((lease_until, id));
     }
 
@@ -271,7 +283,7 @@ impl Inner {
         index
             .running
             .remove(&(entry.lease_until.expect("running"), id));
-        entry.last_error = Some(LEASE_EXPIRED.into());
+        entry.record_error(LEASE_EXPIRED, now);
         self.put_finished(id, entry, Phase::Failed, now);
     }
 }
@@ -321,7 +333,7 @@ impl JobStore for MemoryStore {
         Ok(candidates
             .into_iter()
             .map(|(_, _, id)| {
-                inner.lease(id, &worker, until);
+                inner.lease(id, &worker, until, now);
                 inner.jobs[&id].to_record(id, now)
             })
             .collect())
@@ -374,7 +386,7 @@ impl JobStore for MemoryStore {
     ) -> Result<JobState, StoreError> {
         let mut inner = self.lock();
         let mut entry = inner.take_leased(lease)?;
-        entry.last_error = Some(error.into());
+        entry.record_error(error, micros(now));
         if entry.attempt >= entry.max_attempts {
             inner.put_finished(lease.job_id, entry, Phase::Failed, micros(now));
             return Ok(JobState::Failed);
@@ -391,7 +403,7 @@ impl JobStore for MemoryStore {
     async fn fail(&self, lease: Lease, error: &str, now: OffsetDateTime) -> Result<(), StoreError> {
         let mut inner = self.lock();
         let mut entry = inner.take_leased(lease)?;
-        entry.last_error = Some(error.into());
+        entry.record_error(error, micros(now));
         inner.put_finished(lease.job_id, entry, Phase::Failed, micros(now));
         Ok(())
     }
@@ -410,25 +422,7 @@ impl JobStore for MemoryStore {
     }
 
     async fn cancel(&self, id: JobId, now: OffsetDateTime) -> Result<JobRecord, StoreError> {
-        let mut inner = self.lock();
-        let now = micros(now);
-        let entry = inner.jobs.remove(&id).ok_or(StoreError::NotFound(id))?;
-        let index = inner.queues.get_mut(&entry.queue).expect("indexed");
-        match entry.phase {
-            Phase::Pending => index.remove_pending(id, &entry),
-            Phase::Running => {
-                index
-                    .running
-                    .remove(&(entry.lease_until.expect("running"), id));
-            }
-            _ => {
-                let record = entry.to_record(id, now);
-                inner.jobs.insert(id, entry);
-                return Ok(record);
-            }
-        }
-        inner.put_finished(id, entry, Phase::Cancelled, now);
-        Ok(inner.jobs[&id].to_record(id, now))
+        self.lock().cancel(id, micros(now))
     }
 
     async fn get(&self, id: JobId, now: OffsetDateTime) -> Result<Option<JobRecord>, StoreError> {
@@ -489,9 +483,8 @@ impl JobStore for MemoryStore {
             .take(limit)
             .copied()
             .collect();
-        for key in &doomed {
-            inner.finished.remove(key);
-            inner.jobs.remove(&key.1);
+        for &(_, id) in &doomed {
+            inner.take_any(id);
         }
         Ok(u64::try_from(doomed.len()).expect("a count of in-memory jobs fits u64"))
     }
@@ -619,6 +612,89 @@ impl JobStore for MemoryStore {
     async fn resume_queue(&self, queue: &str, _now: OffsetDateTime) -> Result<(), StoreError> {
         self.lock().set_paused(queue, false)
     }
+
+    async fn queue_stats(&self, now: OffsetDateTime) -> Result<Vec<QueueStats>, StoreError> {
+        Ok(self.lock().queue_stats(micros(now)))
+    }
+
+    async fn complete_with_output(
+        &self,
+        lease: Lease,
+        output: &serde_json::Value,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        let mut inner = self.lock();
+        let mut entry = inner.take_leased(lease)?;
+        entry.extra.get_or_insert_with(Box::default).output =
+            Some(output.to_string().into_boxed_str());
+        inner.put_finished(lease.job_id, entry, Phase::Completed, micros(now));
+        Ok(())
+    }
+
+    async fn retry_job(&self, id: JobId, now: OffsetDateTime) -> Result<JobRecord, StoreError> {
+        self.lock().retry_job(id, micros(now))
+    }
+
+    async fn delete_job(&self, id: JobId, now: OffsetDateTime) -> Result<JobRecord, StoreError> {
+        self.lock().delete_job(id, micros(now))
+    }
+
+    async fn update_job(
+        &self,
+        id: JobId,
+        update: &JobUpdate,
+        now: OffsetDateTime,
+    ) -> Result<JobRecord, StoreError> {
+        self.lock().update_job(id, update, micros(now))
+    }
+
+    async fn retry_jobs(&self, filter: &JobFilter, now: OffsetDateTime) -> Result<u64, StoreError> {
+        let mut inner = self.lock();
+        let now = micros(now);
+        let ids = operate::chosen(&inner, filter, now, |e| e.phase != Phase::Running);
+        inner.retry_jobs(&ids, now)
+    }
+
+    async fn cancel_jobs(
+        &self,
+        filter: &JobFilter,
+        now: OffsetDateTime,
+    ) -> Result<u64, StoreError> {
+        let mut inner = self.lock();
+        let now = micros(now);
+        let active = |e: &Entry| matches!(e.phase, Phase::Pending | Phase::Running);
+        let ids = operate::chosen(&inner, filter, now, active);
+        for &id in &ids {
+            inner.cancel(id, now)?;
+        }
+        Ok(operate::count(&ids))
+    }
+
+    async fn delete_jobs(
+        &self,
+        filter: &JobFilter,
+        now: OffsetDateTime,
+    ) -> Result<u64, StoreError> {
+        let mut inner = self.lock();
+        let now = micros(now);
+        let ids = operate::chosen(&inner, filter, now, |e| e.phase != Phase::Running);
+        for &id in &ids {
+            inner.take_any(id);
+        }
+        Ok(operate::count(&ids))
+    }
+
+    async fn take_lock(
+        &self,
+        name: &str,
+        holder: &str,
+        until: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        Ok(self
+            .lock()
+            .take_lock(name, holder, micros(until), micros(now)))
+    }
 }
 
 /// Whether `filter` selects `entry` as of `now` (ignoring its limit), without building
@@ -627,4 +703,8 @@ fn selects(filter: &JobFilter, entry: &Entry, now: Micros) -> bool {
     filter.queue.as_deref().is_none_or(|q| q == &*entry.queue)
         && filter.kind.as_deref().is_none_or(|k| k == &*entry.kind)
         && filter.state.is_none_or(|s| s == entry.state(now))
+        && filter.tag.as_deref().is_none_or(|t| entry.has_tag(t))
+        && filter
+            .finished_before
+            .is_none_or(|before| entry.finished_at.is_some_and(|at| at < micros(before)))
 }

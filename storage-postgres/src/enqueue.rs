@@ -8,13 +8,13 @@
 
 use leasehold::time::OffsetDateTime;
 use leasehold::{Enqueued, JobRecord, NewJob, StoreError};
-use leasehold_sql::TransactionalEnqueue;
-use leasehold_sql::enqueue::{Insert, insert_all, insert_error, params};
+use leasehold_sql::enqueue::{Insert, insert_all, insert_error, json_text, params};
 use leasehold_sql::row::{job_record, micros};
+use leasehold_sql::{Param, TransactionalEnqueue};
 use sqlx::{Connection, PgConnection};
 use uuid::Uuid;
 
-use crate::error::{is_duplicate_job_id, store_error};
+use crate::error::{is_duplicate_job_id, store_error, violation_detail};
 use crate::row::{Row, bind};
 use crate::sql::{Statements, query, query_scalar};
 use crate::store::PostgresStore;
@@ -36,7 +36,7 @@ const HOLDER_RACE_ATTEMPTS: usize = 8;
 /// # async fn example(store: leasehold_postgres::PostgresStore, pool: sqlx::PgPool)
 /// # -> Result<(), Box<dyn std::error::Error>> {
 /// use leasehold::{Clock, EnqueueOptions, Job, SystemClock};
-/// use leasehold_sql::TransactionalEnqueue;
+/// use leasehold_sql::{Param, TransactionalEnqueue};
 ///
 /// #[derive(serde::Serialize, serde::Deserialize)]
 /// struct SendWelcome { to: String }
@@ -131,6 +131,16 @@ impl Insert for Inserts<'_> {
                     .map(|j| i64::from(j.max_attempts))
                     .collect::<Vec<i64>>(),
             )
+            .bind(
+                jobs.iter()
+                    .map(|j| json_text(&j.tags))
+                    .collect::<Vec<String>>(),
+            )
+            .bind(
+                jobs.iter()
+                    .map(|j| json_text(&j.metadata))
+                    .collect::<Vec<String>>(),
+            )
             .bind(micros(self.now))
             .bind(self.channel)
             .fetch_one(&mut *self.conn)
@@ -139,7 +149,7 @@ impl Insert for Inserts<'_> {
                 if is_duplicate_job_id(&e) {
                     StoreError::Conflict(format!(
                         "a job of the batch already exists ({})",
-                        duplicate_detail(&e)
+                        violation_detail(&e, "duplicate id")
                     ))
                 } else {
                     store_error(e)
@@ -154,13 +164,16 @@ impl Insert for Inserts<'_> {
         }
     }
 
-    /// An insert that does nothing for a held unique key; a racing enqueue of the key
-    /// waits on the unique index for the other transaction, then reads the holder, and
-    /// tries again if the holder finished in between.
+    /// An insert that does nothing for a held unique key (or, with a unique period, a
+    /// key whose finished holder blocks it); a racing enqueue of the key waits on the
+    /// unique index for the other transaction, then reads the holder, and tries again
+    /// if the holder finished in between (and blocks no more).
     async fn insert_one(&mut self, job: &NewJob) -> Result<Enqueued, StoreError> {
         let now = self.now;
         for _ in 0..HOLDER_RACE_ATTEMPTS {
-            let inserted = bind(query(&self.sql.enqueue), params(job, now))
+            let params = params(job, now);
+            let holder = holder_params(&params);
+            let inserted = bind(query(&self.sql.enqueue), params)
                 .bind(self.channel)
                 .fetch_optional(&mut *self.conn)
                 .await
@@ -168,15 +181,14 @@ impl Insert for Inserts<'_> {
             if inserted.is_some() {
                 return Ok(Enqueued::inserted(JobRecord::from_new(job.clone(), now)));
             }
-            let Some(key) = job.unique_key.as_deref() else {
+            if job.unique_key.is_none() {
                 return Err(StoreError::backend(format!(
                     "job {} has no unique key, yet its insert stored nothing",
                     job.id
                 )));
-            };
+            }
             // A statement of its own sees the holder's commit that the insert waited for.
-            let holder = query(&self.sql.job_by_unique_key)
-                .bind(key)
+            let holder = bind(query(&self.sql.job_by_unique_key), holder)
                 .fetch_optional(&mut *self.conn)
                 .await
                 .map_err(store_error)?;
@@ -195,12 +207,9 @@ impl Insert for Inserts<'_> {
     }
 }
 
-/// PostgreSQL's detail of a unique violation (`Key (id)=(...) already exists.`).
-fn duplicate_detail(error: &sqlx::Error) -> String {
-    error
-        .as_database_error()
-        .and_then(|e| e.try_downcast_ref::<sqlx::postgres::PgDatabaseError>())
-        .and_then(|e| e.detail())
-        .unwrap_or("duplicate id")
-        .to_owned()
+/// The parameters of `job_by_unique_key.sql`, taken from those of `enqueue.sql`: the
+/// unique key, the start of the unique period and the unique states.
+fn holder_params<'p>(params: &[Param<'p>; 13]) -> [Param<'p>; 3] {
+    let [_, _, _, _, _, _, _, key, _, _, _, since, states] = params;
+    [key.clone(), since.clone(), states.clone()]
 }

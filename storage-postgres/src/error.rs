@@ -14,7 +14,8 @@
 //!   memory (`53200`) stays transient too, with advice: it usually passes as load drops,
 //!   and a worker that repeats the call recovers by itself when it does.
 //!
-//! A duplicate job id is turned into `Conflict` where it can happen.
+//! A duplicate job id, and a unique key that a job run again by hand would share with
+//! a pending or running job, are turned into `Conflict` where they can happen.
 
 use std::fmt;
 use std::sync::Arc;
@@ -56,6 +57,8 @@ const INDEX_CORRUPTED: &str = "XX002";
 
 /// The primary key of the jobs table, named by PostgreSQL's default.
 const JOBS_PRIMARY_KEY: &str = "jobs_pkey";
+/// The unique index that lets one non-terminal job hold a unique key.
+const JOBS_UNIQUE_KEY: &str = "jobs_unique_key";
 
 const DISK_FULL_ADVICE: &str = "the PostgreSQL server's disk is full: free space on the \
      volume of its data directory or write-ahead log (or raise the quota); the store carries \
@@ -115,6 +118,27 @@ pub(crate) fn is_duplicate_job_id(error: &sqlx::Error) -> bool {
             .as_database_error()
             .and_then(|e| e.constraint())
             .is_some_and(|c| c == JOBS_PRIMARY_KEY)
+}
+
+/// Whether `error` is a second pending or running job with a unique key that one
+/// holds already.
+pub(crate) fn is_held_unique_key(error: &sqlx::Error) -> bool {
+    sqlstate(error).as_deref() == Some(UNIQUE_VIOLATION)
+        && error
+            .as_database_error()
+            .and_then(|e| e.constraint())
+            .is_some_and(|c| c == JOBS_UNIQUE_KEY)
+}
+
+/// PostgreSQL's detail of a unique violation (`Key (id)=(...) already exists.`), or
+/// `otherwise` when it gave none.
+pub(crate) fn violation_detail(error: &sqlx::Error, otherwise: &str) -> String {
+    error
+        .as_database_error()
+        .and_then(|e| e.try_downcast_ref::<sqlx::postgres::PgDatabaseError>())
+        .and_then(|e| e.detail())
+        .unwrap_or(otherwise)
+        .to_owned()
 }
 
 /// The [`StoreError`] for a sqlx error.

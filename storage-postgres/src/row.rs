@@ -1,7 +1,10 @@
 //! PostgreSQL's side of rows and parameters: [`Row`] reads a `PgRow` as the plain
 //! values of [`Columns`], [`bind`] binds a [`Param`]. Ids are `uuid`s, times and
 //! counters `bigint` microseconds and counts, priorities `smallint`, flags `boolean`,
-//! payloads `json` read back as text (`payload::text`).
+//! payloads `json` read back as text (`payload::text`). The other JSON columns of
+//! `jobs` are read back as text too, cast in every statement's column list
+//! (`errors::text`, `output::text`, `tags::text`, `metadata::text`): the `jsonb` ones
+//! (`errors`, `tags`) come back normalised, which reads back as the same JSON values.
 //!
 //! What a row means (a job, a schedule, a lease) is `leasehold_sql::row`'s.
 

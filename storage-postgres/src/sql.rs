@@ -61,7 +61,8 @@ statements! {
     enqueue = "enqueue.sql";
     /// Inserts jobs without unique keys in one statement and notifies their queues.
     enqueue_bulk = "enqueue_bulk.sql";
-    /// The non-terminal holder of a unique key.
+    /// The holder of a unique key: the non-terminal one, or the finished one that
+    /// blocks it for its unique period.
     job_by_unique_key = "job_by_unique_key.sql";
     /// The job with an id.
     get = "get.sql";
@@ -77,6 +78,8 @@ statements! {
     complete = "complete.sql";
     /// Ends leased jobs Completed, the completions of concurrent callers together.
     complete_many = "complete_many.sql";
+    /// Ends a leased job Completed with its output.
+    complete_with_output = "complete_with_output.sql";
     /// Ends a leased job Failed.
     fail = "fail.sql";
     /// Records an error and makes a leased job pending again (or Failed).
@@ -111,6 +114,24 @@ statements! {
     remove_schedule = "remove_schedule.sql";
     /// Pauses or resumes a known queue.
     set_queue_paused = "set_queue_paused.sql";
+    /// Every known queue's jobs counted by state, its oldest pending job, its pause.
+    queue_stats = "queue_stats.sql";
+    /// The job with an id, its row locked until the transaction ends.
+    lock_job = "lock_job.sql";
+    /// Runs a job that is not running again now.
+    retry_job = "retry_job.sql";
+    /// Deletes a job that is not running.
+    delete_job = "delete_job.sql";
+    /// Changes the run time, priority or queue of a pending job.
+    update_job = "update_job.sql";
+    /// Runs again the jobs a filter selects that are not running.
+    retry_jobs = "retry_jobs.sql";
+    /// Cancels the pending and running jobs a filter selects.
+    cancel_jobs = "cancel_jobs.sql";
+    /// Deletes the jobs a filter selects that are not running.
+    delete_jobs = "delete_jobs.sql";
+    /// Takes a named lock for a holder, if it is free or the holder's.
+    take_lock = "take_lock.sql";
 }
 
 /// A query of `statement`, ready for its parameters.

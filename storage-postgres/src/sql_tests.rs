@@ -78,7 +78,13 @@ fn every_sql_file_is_one_statement_in_use() {
 fn statements_name_tables_only_through_the_schema_placeholder() {
     for (name, text) in ALL {
         let code = testing::code(text);
-        for table in ["jobs", "schedules", "_leasehold_migrations"] {
+        for table in [
+            "jobs",
+            "schedules",
+            "queues",
+            "locks",
+            "_leasehold_migrations",
+        ] {
             for keyword in ["FROM", "UPDATE", "INTO"] {
                 let bare = format!("{keyword} {table}");
                 assert!(
@@ -169,7 +175,12 @@ fn hot_statements_read_their_partial_indexes_not_the_whole_table() {
         plans.push((
             "claim_queue",
             plan(&mut conn, &sql.claim_queue, |q| {
-                q.bind("a").bind(t0).bind(10_i64).bind(t0 + 1).bind("w")
+                q.bind("a")
+                    .bind(t0)
+                    .bind(10_i64)
+                    .bind(t0 + 1)
+                    .bind("w")
+                    .bind(20_i64)
             })
             .await,
         ));
@@ -181,6 +192,7 @@ fn hot_statements_read_their_partial_indexes_not_the_whole_table() {
                     .bind(10_i64)
                     .bind(t0 + 1)
                     .bind("w")
+                    .bind(20_i64)
             })
             .await,
         ));
@@ -188,15 +200,42 @@ fn hot_statements_read_their_partial_indexes_not_the_whole_table() {
             "prune",
             plan(&mut conn, &sql.prune, |q| q.bind(t0).bind(100_i64)).await,
         ));
+        let completed = r#"["completed"]"#;
         plans.push((
             "job_by_unique_key",
-            plan(&mut conn, &sql.job_by_unique_key, |q| q.bind("k")).await,
+            plan(&mut conn, &sql.job_by_unique_key, |q| {
+                q.bind("k").bind(t0).bind(completed)
+            })
+            .await,
+        ));
+        // An enqueue with a unique period: the finished holders are looked up by key.
+        let digest = leasehold::NewJob::new("k", serde_json::json!({}), now)
+            .expect("a valid job")
+            .unique_key("k")
+            .unique_for(
+                std::time::Duration::from_secs(60),
+                &[leasehold::JobState::Completed],
+            )
+            .expect("a valid period");
+        plans.push((
+            "enqueue",
+            plan(&mut conn, &sql.enqueue, |q| {
+                crate::row::bind(q, leasehold_sql::enqueue::params(&digest, now)).bind("channel")
+            })
+            .await,
         ));
         let id = uuid::Uuid::nil();
         plans.push((
             "complete",
             plan(&mut conn, &sql.complete, |q| {
                 q.bind(id).bind(1_i64).bind(t0)
+            })
+            .await,
+        ));
+        plans.push((
+            "complete_with_output",
+            plan(&mut conn, &sql.complete_with_output, |q| {
+                q.bind(id).bind(1_i64).bind(t0).bind("{}")
             })
             .await,
         ));

@@ -9,8 +9,8 @@ use std::sync::Arc;
 use leasehold::schedule::{NewSchedule, ScheduleRecord};
 use leasehold::time::OffsetDateTime;
 use leasehold::{
-    ClaimRequest, Clock, Enqueued, Firing, HeartbeatStatus, JobFilter, JobId, JobRecord, JobState,
-    JobStore, Lease, NewJob, StoreError, async_trait,
+    ClaimRequest, Clock, ERROR_HISTORY_LIMIT, Enqueued, Firing, HeartbeatStatus, JobFilter, JobId,
+    JobRecord, JobState, JobStore, JobUpdate, Lease, NewJob, QueueStats, StoreError, async_trait,
 };
 use leasehold_sql::enqueue::single;
 use leasehold_sql::filter::{count_params, list_params, sql_limit};
@@ -26,7 +26,7 @@ use crate::call::Calls;
 use crate::clock::ServerClock;
 use crate::completer::Completer;
 use crate::enqueue::insert_jobs;
-use crate::error::store_error;
+use crate::error::{is_held_unique_key, store_error, violation_detail};
 use crate::notify::Listener;
 use crate::row::{Row, Statement, bind};
 use crate::sql::{Statements, query};
@@ -190,6 +190,47 @@ fn fenced(statement: &Arc<str>, lease: Lease) -> Statement<'static> {
         .bind(i64::from(lease.token))
 }
 
+/// How many failed attempts a job's error history keeps, as the statements that
+/// append to it take it.
+fn error_history_limit() -> i64 {
+    sql_limit(ERROR_HISTORY_LIMIT)
+}
+
+/// Whether a verb by hand acts on a job in `state`: `retry_job` and `delete_job` on
+/// any job but a running one.
+fn not_running(state: JobState) -> bool {
+    state != JobState::Running
+}
+
+/// Whether `update_job` acts on a job in `state`: a pending one.
+fn pending(state: JobState) -> bool {
+    matches!(state, JobState::Scheduled | JobState::Available)
+}
+
+/// A count of rows as the trait answers it.
+fn count_of(count: i64, what: &str) -> Result<u64, StoreError> {
+    u64::try_from(count).map_err(|_| StoreError::backend(format!("negative {what} {count}")))
+}
+
+/// One queue of a `queue_stats.sql` row.
+fn queue_stats_of(row: &PgRow) -> Result<QueueStats, StoreError> {
+    let get = |column: &str| -> Result<i64, StoreError> {
+        sqlx::Row::try_get(row, column).map_err(store_error)
+    };
+    let name: String = sqlx::Row::try_get(row, "queue").map_err(store_error)?;
+    let mut stats = QueueStats::new(name);
+    stats.paused = sqlx::Row::try_get(row, "paused").map_err(store_error)?;
+    for state in JobState::ALL {
+        stats.add(state, count_of(get(state.as_str())?, "job count")?);
+    }
+    let oldest: Option<i64> =
+        sqlx::Row::try_get(row, "oldest_pending_run_at").map_err(store_error)?;
+    stats.oldest_pending_run_at = oldest
+        .map(|t| time_of(t, "oldest_pending_run_at"))
+        .transpose()?;
+    Ok(stats)
+}
+
 /// Calls of one statement run alone, each named `name` in errors (see [`Calls::run`]).
 impl PostgresStore {
     /// The statement's rows.
@@ -301,6 +342,103 @@ impl PostgresStore {
             })
             .await
     }
+
+    /// A verb by hand (`verb`, refused as `action`) on job `id`, in one transaction:
+    /// locks the job's row, refuses it unless `acts_on` its state as of `now`, then runs
+    /// `change` (a statement of one row). Answers the job as it was and the row of
+    /// `change`.
+    ///
+    /// # Errors
+    ///
+    /// `NotFound` for an unknown job, `WrongState` for a refused one; `Conflict` when
+    /// `change` would give a unique key a second pending or running job. Nothing is
+    /// changed then.
+    async fn by_hand(
+        &self,
+        verb: &str,
+        action: &'static str,
+        id: JobId,
+        now: OffsetDateTime,
+        acts_on: fn(JobState) -> bool,
+        change: Statement<'_>,
+    ) -> Result<(JobRecord, PgRow), StoreError> {
+        let sql = &*self.inner.sql;
+        self.calls()
+            .run(verb, async |conn| {
+                let mut tx = conn.begin().await.map_err(store_error)?;
+                let changed = async {
+                    let locked = query(&sql.lock_job)
+                        .bind(id.as_uuid())
+                        .fetch_optional(&mut *tx)
+                        .await
+                        .map_err(store_error)?
+                        .ok_or(StoreError::NotFound(id))?;
+                    let before = job_record(&Row(&locked), now)?;
+                    if !acts_on(before.state) {
+                        return Err(StoreError::WrongState {
+                            job: id,
+                            state: before.state,
+                            action,
+                        });
+                    }
+                    let after = change.fetch_one(&mut *tx).await.map_err(|e| {
+                        if is_held_unique_key(&e) {
+                            StoreError::Conflict(format!(
+                                "cannot {action} job {id}: its unique key {:?} is held by \
+                                 another pending or running job",
+                                before.unique_key.as_deref().unwrap_or_default()
+                            ))
+                        } else {
+                            store_error(e)
+                        }
+                    })?;
+                    Ok((before, after))
+                }
+                .await;
+                // Ended here, either way: the row lock goes before the call answers.
+                match changed {
+                    Ok(changed) => tx.commit().await.map_err(store_error).map(|()| changed),
+                    Err(error) => {
+                        tx.rollback().await.map_err(store_error)?;
+                        Err(error)
+                    }
+                }
+            })
+            .await
+    }
+
+    /// Runs `statement`, a bulk verb by hand (`retry_jobs.sql`, `cancel_jobs.sql`,
+    /// `delete_jobs.sql`) with `filter`'s parameters bound: how many jobs it changed.
+    ///
+    /// # Errors
+    ///
+    /// `Conflict` when the statement would give a unique key a second pending or
+    /// running job (a retry); nothing is changed then.
+    async fn by_filter(
+        &self,
+        verb: &str,
+        statement: &Arc<str>,
+        filter: &JobFilter,
+        now: OffsetDateTime,
+    ) -> Result<u64, StoreError> {
+        let statement = bind(query(statement), list_params(filter, now));
+        self.calls()
+            .run(verb, async |conn| {
+                let done = statement.execute(&mut *conn).await.map_err(|e| {
+                    if is_held_unique_key(&e) {
+                        StoreError::Conflict(format!(
+                            "{verb} would give a unique key a second pending or running job \
+                             ({}); nothing was changed",
+                            violation_detail(&e, "a held unique key")
+                        ))
+                    } else {
+                        store_error(e)
+                    }
+                })?;
+                Ok(done.rows_affected())
+            })
+            .await
+    }
 }
 
 #[async_trait]
@@ -373,7 +511,8 @@ impl JobStore for PostgresStore {
             .bind(micros(now))
             .bind(sql_limit(limit))
             .bind(micros(lease_until))
-            .bind(worker);
+            .bind(worker)
+            .bind(error_history_limit());
         let rows = self
             .calls()
             .run("claim", async |conn| {
@@ -476,6 +615,7 @@ impl JobStore for PostgresStore {
                     .bind(micros(run_at))
                     .bind(error)
                     .bind(micros(now))
+                    .bind(error_history_limit())
                     .fetch_optional(&mut *conn)
                     .await
                     .map_err(store_error)?;
@@ -490,7 +630,8 @@ impl JobStore for PostgresStore {
     async fn fail(&self, lease: Lease, error: &str, now: OffsetDateTime) -> Result<(), StoreError> {
         let statement = fenced(&self.inner.sql.fail, lease)
             .bind(error)
-            .bind(micros(now));
+            .bind(micros(now))
+            .bind(error_history_limit());
         self.write_fenced("fail", lease, statement).await
     }
 
@@ -549,7 +690,7 @@ impl JobStore for PostgresStore {
     async fn count(&self, filter: &JobFilter, now: OffsetDateTime) -> Result<u64, StoreError> {
         let statement = bind(query(&self.inner.sql.count), count_params(filter, now));
         let count: i64 = self.fetch_scalar("count", statement).await?;
-        u64::try_from(count).map_err(|_| StoreError::backend(format!("negative count {count}")))
+        count_of(count, "count")
     }
 
     async fn next_due(&self, queues: &[String]) -> Result<Option<OffsetDateTime>, StoreError> {
@@ -681,5 +822,101 @@ impl JobStore for PostgresStore {
 
     async fn resume_queue(&self, queue: &str, now: OffsetDateTime) -> Result<(), StoreError> {
         self.set_paused("resume_queue", queue, false, now).await
+    }
+
+    async fn queue_stats(&self, now: OffsetDateTime) -> Result<Vec<QueueStats>, StoreError> {
+        let statement = query(&self.inner.sql.queue_stats).bind(micros(now));
+        let rows = self.fetch_all("queue_stats", statement).await?;
+        rows.iter().map(queue_stats_of).collect()
+    }
+
+    async fn complete_with_output(
+        &self,
+        lease: Lease,
+        output: &serde_json::Value,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        let statement = fenced(&self.inner.sql.complete_with_output, lease)
+            .bind(micros(now))
+            .bind(output.to_string());
+        self.write_fenced("complete_with_output", lease, statement)
+            .await
+    }
+
+    async fn retry_job(&self, id: JobId, now: OffsetDateTime) -> Result<JobRecord, StoreError> {
+        let change = query(&self.inner.sql.retry_job)
+            .bind(id.as_uuid())
+            .bind(micros(now));
+        let (_, after) = self
+            .by_hand("retry_job", "retry", id, now, not_running, change)
+            .await?;
+        job_record(&Row(&after), now)
+    }
+
+    async fn delete_job(&self, id: JobId, now: OffsetDateTime) -> Result<JobRecord, StoreError> {
+        let change = query(&self.inner.sql.delete_job).bind(id.as_uuid());
+        let (before, _) = self
+            .by_hand("delete_job", "delete", id, now, not_running, change)
+            .await?;
+        Ok(before)
+    }
+
+    async fn update_job(
+        &self,
+        id: JobId,
+        update: &JobUpdate,
+        now: OffsetDateTime,
+    ) -> Result<JobRecord, StoreError> {
+        let change = query(&self.inner.sql.update_job)
+            .bind(id.as_uuid())
+            .bind(update.run_at.map(micros))
+            .bind(update.priority)
+            .bind(update.queue.clone());
+        let (_, after) = self
+            .by_hand("update_job", "update", id, now, pending, change)
+            .await?;
+        job_record(&Row(&after), now)
+    }
+
+    async fn retry_jobs(&self, filter: &JobFilter, now: OffsetDateTime) -> Result<u64, StoreError> {
+        let sql = &self.inner.sql;
+        self.by_filter("retry_jobs", &sql.retry_jobs, filter, now)
+            .await
+    }
+
+    async fn cancel_jobs(
+        &self,
+        filter: &JobFilter,
+        now: OffsetDateTime,
+    ) -> Result<u64, StoreError> {
+        let sql = &self.inner.sql;
+        self.by_filter("cancel_jobs", &sql.cancel_jobs, filter, now)
+            .await
+    }
+
+    async fn delete_jobs(
+        &self,
+        filter: &JobFilter,
+        now: OffsetDateTime,
+    ) -> Result<u64, StoreError> {
+        let sql = &self.inner.sql;
+        self.by_filter("delete_jobs", &sql.delete_jobs, filter, now)
+            .await
+    }
+
+    async fn take_lock(
+        &self,
+        name: &str,
+        holder: &str,
+        until: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        let statement = query(&self.inner.sql.take_lock)
+            .bind(name)
+            .bind(holder)
+            .bind(micros(until))
+            .bind(micros(now));
+        let taken = self.fetch_optional("take_lock", statement).await?;
+        Ok(taken.is_some())
     }
 }

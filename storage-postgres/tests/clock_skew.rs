@@ -19,8 +19,8 @@ use leasehold::worker::{JobContext, JobError, Worker};
 use leasehold::{Clock, Job, JobFilter, JobId, JobState, JobStore, Queue, SystemClock};
 use leasehold_postgres::PostgresStore;
 use serde::{Deserialize, Serialize};
-use sqlx::{Connection, PgConnection};
-use support::{Schemas, options, test_schema, test_url};
+use sqlx::PgConnection;
+use support::{Schemas, options, spawn_run, test_schema, test_url};
 
 /// How far host A's clock is ahead of the true time (and of host B's).
 const AHEAD: Duration = Duration::from_secs(10);
@@ -130,10 +130,7 @@ async fn run(url: &str, host_a_reads: HostAReads) -> Run {
     let a = worker(&queue_a, "A", &starts);
 
     // B first, so that A arrives while B runs jobs under live leases.
-    let running_b = tokio::spawn({
-        let b = b.clone();
-        async move { b.run().await }
-    });
+    let running_b = spawn_run(&b);
     tokio::time::timeout(PATIENCE, async {
         while starts.lock().unwrap().len() < CONCURRENCY {
             tokio::time::sleep(Duration::from_millis(10)).await;
@@ -141,10 +138,7 @@ async fn run(url: &str, host_a_reads: HostAReads) -> Run {
     })
     .await
     .expect("B starts its first jobs");
-    let running_a = tokio::spawn({
-        let a = a.clone();
-        async move { a.run().await }
-    });
+    let running_a = spawn_run(&a);
     let completed_filter = JobFilter::all().state(JobState::Completed);
     let all_done = tokio::time::timeout(PATIENCE, async {
         loop {
@@ -256,14 +250,14 @@ async fn on_its_own_clock_a_host_whose_clock_is_ahead_starts_jobs_another_host_i
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_server_clock_reads_the_servers_time_and_is_what_a_queue_reads() {
     let Some(db) = test_schema() else { return };
-    let store = PostgresStore::connect_with(
-        db.options()
-            .host_clock(Arc::new(Ahead))
-            .clock_sample_interval(Duration::from_millis(100)),
-    )
-    .await
-    .expect("the store opens");
-    let mut conn = PgConnection::connect(&db.url).await.expect("a connection");
+    let store = db
+        .open_with(|options| {
+            options
+                .host_clock(Arc::new(Ahead))
+                .clock_sample_interval(Duration::from_millis(100))
+        })
+        .await;
+    let mut conn = db.connection().await;
     let queue = Queue::new(Arc::new(store.clone()) as Arc<dyn JobStore>);
     let clock = store.server_clock().expect("on by default").clone();
 
@@ -311,9 +305,8 @@ async fn the_server_clock_reads_the_servers_time_and_is_what_a_queue_reads() {
         "Queue::new reads the server clock, not host A's clock"
     );
     assert!(
-        PostgresStore::connect_with(db.options().server_clock(false))
+        db.open_with(|options| options.server_clock(false))
             .await
-            .expect("the store opens")
             .clock()
             .is_none(),
         "server_clock(false) offers no clock"
@@ -324,15 +317,15 @@ async fn the_server_clock_reads_the_servers_time_and_is_what_a_queue_reads() {
 async fn dropping_the_store_stops_its_tasks_and_closes_its_connections() {
     let Some(db) = test_schema() else { return };
     let name = format!("{}_drop", db.schema);
-    let store = PostgresStore::connect_with(
-        db.options()
-            .application_name(&name)
-            .clock_sample_interval(Duration::from_millis(100)),
-    )
-    .await
-    .expect("the store opens");
+    let store = db
+        .open_with(|options| {
+            options
+                .application_name(&name)
+                .clock_sample_interval(Duration::from_millis(100))
+        })
+        .await;
     let clock = store.server_clock().expect("on").clone();
-    let mut conn = PgConnection::connect(&db.url).await.expect("a connection");
+    let mut conn = db.connection().await;
     let connections = async |conn: &mut PgConnection| -> i64 {
         sqlx::query_scalar("SELECT count(*) FROM pg_stat_activity WHERE application_name = $1")
             .bind(&name)

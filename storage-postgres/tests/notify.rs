@@ -12,7 +12,7 @@ use leasehold::testing::claim_default;
 use leasehold::testing::conformance::t;
 use leasehold::worker::Worker;
 use leasehold::{EnqueueOptions, Job, JobFilter, JobState, JobStore, NewJob, Queue, SystemClock};
-use leasehold_postgres::PostgresStore;
+use leasehold_postgres::{PostgresStore, PostgresStoreOptions};
 use leasehold_sql::TransactionalEnqueue;
 use serde::{Deserialize, Serialize};
 use support::{FreshSchema, test_schema};
@@ -30,6 +30,14 @@ async fn changed(receiver: &mut watch::Receiver<u64>, within: Duration) -> bool 
         tokio::time::timeout(within, receiver.changed()).await,
         Ok(Ok(()))
     )
+}
+
+/// A pool of one connection, and a short wait for it: were the listener to hold that
+/// connection, the store's calls would fail.
+fn one_connection_and_a_short_wait(options: PostgresStoreOptions) -> PostgresStoreOptions {
+    options
+        .max_connections(1)
+        .acquire_timeout(Duration::from_secs(2))
 }
 
 /// A subscription to `store`'s enqueue counter, once its listener is connected (the
@@ -152,13 +160,7 @@ async fn a_worker_wakes_for_a_job_enqueued_through_another_store() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn listening_never_takes_a_connection_the_store_needs() {
     let Some(db) = test_schema() else { return };
-    let store = PostgresStore::connect_with(
-        db.options()
-            .max_connections(1)
-            .acquire_timeout(Duration::from_secs(2)),
-    )
-    .await
-    .unwrap();
+    let store = db.open_with(one_connection_and_a_short_wait).await;
     let mut woken = connected_subscription(&store).await;
 
     let enqueued = store.enqueue(job("one"), t(0)).await;

@@ -14,6 +14,8 @@
 #[path = "support/proxy.rs"]
 mod proxy;
 mod support;
+#[path = "support/takeover.rs"]
+mod takeover;
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -27,11 +29,10 @@ use leasehold_postgres::PostgresStore;
 use proxy::PartitionProxy;
 use serde::{Deserialize, Serialize};
 use support::{Schemas, options, test_url};
+use takeover::{HandlerLog, Mark, contender, spawn_run};
 
 const LEASE: Duration = Duration::from_secs(3);
 const HEARTBEAT: Duration = Duration::from_secs(1);
-/// How often a running handler marks that it is alive.
-const ALIVE_EVERY: Duration = Duration::from_millis(100);
 /// How long A's handler runs in the partition cases: far past the lease.
 const A_RUNS: Duration = Duration::from_secs(20);
 /// How long B's handler runs once it takes the job over.
@@ -45,52 +46,14 @@ impl Job for Long {
     const KIND: &'static str = "long";
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Mark {
-    Start,
-    Alive,
-    /// The handler finished, or its future was dropped.
-    End,
-}
-
-/// A handler's mark: when, by which worker, for which attempt.
-type Entry = (Instant, &'static str, u32, Mark);
-
 /// Every mark every handler made, and the lease each run started under.
 #[derive(Clone, Default)]
 struct Log {
-    marks: Arc<Mutex<Vec<Entry>>>,
+    marks: HandlerLog,
     leases: Arc<Mutex<Vec<(&'static str, Lease)>>>,
 }
 
 impl Log {
-    fn mark(&self, worker: &'static str, attempt: u32, mark: Mark) {
-        self.marks
-            .lock()
-            .unwrap()
-            .push((Instant::now(), worker, attempt, mark));
-    }
-
-    fn marks(&self, worker: &str) -> Vec<(Instant, u32, Mark)> {
-        let marks = self.marks.lock().unwrap();
-        marks
-            .iter()
-            .filter(|(_, w, _, _)| *w == worker)
-            .map(|&(at, _, attempt, mark)| (at, attempt, mark))
-            .collect()
-    }
-
-    fn first(&self, worker: &str, wanted: Mark) -> Option<(Instant, u32)> {
-        self.marks(worker)
-            .into_iter()
-            .find(|(_, _, mark)| *mark == wanted)
-            .map(|(at, attempt, _)| (at, attempt))
-    }
-
-    fn last_sign_of_life(&self, worker: &str) -> Option<Instant> {
-        self.marks(worker).last().map(|(at, _, _)| *at)
-    }
-
     fn lease_of(&self, worker: &str) -> Option<Lease> {
         let leases = self.leases.lock().unwrap();
         leases.iter().find(|(w, _)| *w == worker).map(|(_, l)| *l)
@@ -99,7 +62,7 @@ impl Log {
     async fn wait_for(&self, worker: &str, mark: Mark) -> (Instant, u32) {
         tokio::time::timeout(PATIENCE, async {
             loop {
-                if let Some(found) = self.first(worker, mark) {
+                if let Some(found) = self.marks.first(worker, mark) {
                     return found;
                 }
                 tokio::time::sleep(Duration::from_millis(10)).await;
@@ -119,9 +82,12 @@ struct EndMark {
 
 impl Drop for EndMark {
     fn drop(&mut self) {
-        self.log.mark(self.worker, self.attempt, Mark::End);
+        self.log.marks.mark(self.worker, self.attempt, Mark::End);
     }
 }
+
+/// How often a running handler marks that it is alive.
+const ALIVE_EVERY: Duration = Duration::from_millis(100);
 
 /// Runs for `runs`, marking it is alive every [`ALIVE_EVERY`], until the worker stops it.
 async fn run_long(
@@ -135,7 +101,7 @@ async fn run_long(
         .lock()
         .unwrap()
         .push((worker, ctx.record().lease()));
-    log.mark(worker, attempt, Mark::Start);
+    log.marks.mark(worker, attempt, Mark::Start);
     let _end = EndMark {
         log: log.clone(),
         worker,
@@ -149,18 +115,14 @@ async fn run_long(
         }
         tokio::select! {
             () = ctx.cancelled() => return Err(JobError::retryable("stopped by the worker")),
-            () = tokio::time::sleep(ALIVE_EVERY.min(left)) => log.mark(worker, attempt, Mark::Alive),
+            () = tokio::time::sleep(ALIVE_EVERY.min(left)) => log.marks.mark(worker, attempt, Mark::Alive),
         }
     }
 }
 
 fn worker(queue: &Queue, id: &'static str, log: &Log, runs: Duration) -> Worker {
     let log = log.clone();
-    Worker::builder(queue)
-        .id(id)
-        .queue("default", 1)
-        .lease_duration(LEASE)
-        .heartbeat_interval(HEARTBEAT)
+    contender(queue, id, LEASE, HEARTBEAT)
         .poll_interval(Duration::from_millis(200))
         .max_poll_interval(Duration::from_secs(1))
         .shutdown_grace(Duration::from_millis(500))
@@ -245,11 +207,9 @@ impl Cluster {
 
     /// Starts A, waits until its handler runs, then starts B (so A claims first).
     async fn start_a_then_b(&self) -> Instant {
-        let a = self.a.clone();
-        tokio::spawn(async move { a.run().await });
+        spawn_run(&self.a);
         let (a_start, _) = self.log.wait_for("A", Mark::Start).await;
-        let b = self.b.clone();
-        tokio::spawn(async move { b.run().await });
+        spawn_run(&self.b);
         a_start
     }
 
@@ -330,11 +290,15 @@ async fn takeover(url: &str, cut: Cut) -> Takeover {
     let record = cluster.record().await;
     cluster.shut_down().await;
 
-    let (b_start, b_attempt) = cluster.log.first("B", Mark::Start).expect("B ran the job");
+    let (b_start, b_attempt) = cluster
+        .log
+        .marks
+        .first("B", Mark::Start)
+        .expect("B ran the job");
     Takeover {
         cut: cut_at,
         a_start,
-        a_last: cluster.log.last_sign_of_life("A").expect("A ran"),
+        a_last: cluster.log.marks.last_sign_of_life("A").expect("A ran"),
         b_start,
         b_attempt,
         healed,
@@ -470,7 +434,7 @@ async fn a_partition_shorter_than_the_remaining_lease_loses_nothing() {
     })
     .await;
     let record = cluster.record().await;
-    let b_ran = cluster.log.first("B", Mark::Start);
+    let b_ran = cluster.log.marks.first("B", Mark::Start);
     cluster.shut_down().await;
 
     eprintln!(

@@ -34,9 +34,7 @@ async fn set_read_only(store: &PostgresStore, on: bool) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_enqueue_on_a_read_only_connection_is_permanent_and_names_the_cause() {
     let Some(db) = test_schema() else { return };
-    let store = PostgresStore::connect_with(db.options().max_connections(1))
-        .await
-        .expect("the store opens");
+    let store = db.open_with(|options| options.max_connections(1)).await;
     set_read_only(&store, true).await;
 
     let refused = store.enqueue(job(), t(0)).await;

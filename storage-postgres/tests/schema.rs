@@ -5,34 +5,39 @@
 mod support;
 
 use leasehold::testing::conformance::t;
-use leasehold::{JobFilter, JobStore, NewJob, StoreError};
+use leasehold::{JobFilter, JobRecord, JobStore, NewJob, StoreError};
 use leasehold_postgres::PostgresStore;
+use sqlx::AssertSqlSafe;
 use sqlx::postgres::PgPoolOptions;
-use sqlx::{AssertSqlSafe, Connection, PgConnection};
-use support::{Schemas, options, test_schema, test_url};
+use support::{FreshSchema, Schemas, options, test_schema, test_url};
 
 fn job(kind: &str) -> NewJob {
     NewJob::new(kind, serde_json::json!({"n": 1}), t(0)).expect("a valid job")
 }
 
-async fn execute(url: &str, sql: String) {
-    let mut conn = PgConnection::connect(url)
-        .await
-        .expect("the server answers");
+async fn execute(db: &FreshSchema, sql: String) {
+    let mut conn = db.connection().await;
     sqlx::raw_sql(AssertSqlSafe(sql))
         .execute(&mut conn)
         .await
         .expect("the statement runs");
 }
 
-async fn scalar(url: &str, sql: String) -> i64 {
-    let mut conn = PgConnection::connect(url)
-        .await
-        .expect("the server answers");
+async fn scalar(db: &FreshSchema, sql: String) -> i64 {
+    let mut conn = db.connection().await;
     sqlx::query_scalar(AssertSqlSafe(sql))
         .fetch_one(&mut conn)
         .await
         .expect("the query runs")
+}
+
+/// Migrates `db`'s schema and stores one job in it through a store it then closes;
+/// returns the job.
+async fn schema_with_a_job(db: &FreshSchema) -> JobRecord {
+    let store = db.open().await;
+    let job = store.enqueue(job("kept"), t(0)).await.unwrap().job;
+    store.close().await;
+    job
 }
 
 /// Asserts that opening was refused as `Incompatible`, in a message that names each of
@@ -60,9 +65,9 @@ async fn concurrent_connects_migrate_the_schema_once() {
         .map(|s| s.expect("every racing connect succeeds"))
         .collect();
     let migrations = format!("\"{}\"._leasehold_migrations", db.schema);
-    let applied = scalar(&db.url, format!("SELECT count(*) FROM {migrations}")).await;
+    let applied = scalar(&db, format!("SELECT count(*) FROM {migrations}")).await;
     let distinct = scalar(
-        &db.url,
+        &db,
         format!("SELECT count(DISTINCT version) FROM {migrations}"),
     )
     .await;
@@ -82,12 +87,10 @@ async fn concurrent_connects_migrate_the_schema_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_schema_migrated_by_a_newer_leasehold_is_refused() {
     let Some(db) = test_schema() else { return };
-    let store = db.open().await;
-    let kept = store.enqueue(job("kept"), t(0)).await.unwrap().job;
-    store.close().await;
+    let kept = schema_with_a_job(&db).await;
     let schema = &db.schema;
     execute(
-        &db.url,
+        &db,
         format!(
             "INSERT INTO \"{schema}\"._leasehold_migrations \
              (version, description, installed_on, success, checksum, execution_time) \
@@ -99,7 +102,7 @@ async fn a_schema_migrated_by_a_newer_leasehold_is_refused() {
     let refused = PostgresStore::connect_with(db.options()).await;
 
     assert_incompatible(refused, &["99990101000000", "newer leasehold-postgres"]);
-    let jobs = scalar(&db.url, format!("SELECT count(*) FROM \"{schema}\".jobs")).await;
+    let jobs = scalar(&db, format!("SELECT count(*) FROM \"{schema}\".jobs")).await;
     assert_eq!(
         jobs, 1,
         "the refused schema was left as it was ({})",
@@ -112,7 +115,7 @@ async fn a_schema_holding_someone_elses_tables_is_refused() {
     let Some(db) = test_schema() else { return };
     let schema = &db.schema;
     execute(
-        &db.url,
+        &db,
         format!("CREATE SCHEMA \"{schema}\"; CREATE TABLE \"{schema}\".users (id int)"),
     )
     .await;
@@ -173,9 +176,7 @@ async fn stores_on_two_schemas_are_independent_whatever_the_pools_search_path() 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn jobs_survive_a_reconnect() {
     let Some(db) = test_schema() else { return };
-    let store = db.open().await;
-    let enqueued = store.enqueue(job("kept"), t(0)).await.unwrap().job;
-    store.close().await;
+    let enqueued = schema_with_a_job(&db).await;
 
     let reopened = db.open().await;
 

@@ -26,7 +26,7 @@ use leasehold::{
 use leasehold_postgres::PostgresStore;
 use serde::{Deserialize, Serialize};
 use sqlx::{Connection, PgConnection};
-use support::{Schemas, options, test_url};
+use support::{Schemas, options, spawn_run, test_url};
 
 const JOBS: usize = 10_000;
 const BATCH: usize = 1_000;
@@ -48,28 +48,6 @@ const PROBES: u32 = 5;
 /// Far longer than any step takes; a guard so a broken test fails, not hangs.
 const PATIENCE: Duration = Duration::from_secs(45);
 
-#[derive(Debug, Serialize, Deserialize)]
-struct Work {
-    n: usize,
-}
-impl Job for Work {
-    const KIND: &'static str = "work";
-}
-
-#[derive(Debug, Serialize, Deserialize)]
-struct Tick;
-impl Job for Tick {
-    const KIND: &'static str = "tick";
-}
-
-#[derive(Debug, Serialize, Deserialize)]
-struct Probe {
-    n: u32,
-}
-impl Job for Probe {
-    const KIND: &'static str = "probe";
-}
-
 /// What the handlers saw.
 #[derive(Default)]
 struct Runs {
@@ -82,6 +60,62 @@ struct Runs {
 }
 
 type Shared<T> = Arc<Mutex<T>>;
+
+/// One of the [`JOBS`] enqueued in batches during the terminations.
+#[derive(Debug, Serialize, Deserialize)]
+struct Work {
+    n: usize,
+}
+impl Job for Work {
+    const KIND: &'static str = "work";
+}
+
+/// Logs the run in [`Runs::work`], takes a few milliseconds, then logs that it returned.
+async fn run_work(runs: Shared<Runs>, ctx: JobContext) -> Result<(), JobError> {
+    let run = {
+        let mut runs = runs.lock().unwrap();
+        let attempts = runs.work.entry(ctx.id()).or_default();
+        attempts.push((ctx.attempt(), false));
+        attempts.len() - 1
+    };
+    // Long enough that terminations land on jobs in flight.
+    tokio::time::sleep(Duration::from_millis(fastrand::u64(0..4))).await;
+    runs.lock()
+        .unwrap()
+        .work
+        .get_mut(&ctx.id())
+        .expect("logged")[run]
+        .1 = true;
+    Ok(())
+}
+
+/// The job of a slot of the every-second schedule.
+#[derive(Debug, Serialize, Deserialize)]
+struct Tick;
+impl Job for Tick {
+    const KIND: &'static str = "tick";
+}
+
+/// Logs in [`Runs::ticks`] how late after its slot the tick was enqueued and started.
+async fn run_tick(runs: Shared<Runs>, ctx: JobContext) -> Result<(), JobError> {
+    let slot = ctx.record().run_at;
+    let fired = ctx.record().created_at - slot;
+    runs.lock()
+        .unwrap()
+        .ticks
+        .push((fired, SystemClock.now() - slot));
+    Ok(())
+}
+
+/// Enqueued through another store once the terminations stop: how soon the idle
+/// worker starts it shows whether the `LISTEN` connection is back.
+#[derive(Debug, Serialize, Deserialize)]
+struct Probe {
+    n: u32,
+}
+impl Job for Probe {
+    const KIND: &'static str = "probe";
+}
 
 fn worker(queue: &Queue, store: &PostgresStore, runs: &Shared<Runs>) -> Worker {
     let (work, tick, probe) = (Arc::clone(runs), Arc::clone(runs), Arc::clone(runs));
@@ -96,38 +130,8 @@ fn worker(queue: &Queue, store: &PostgresStore, runs: &Shared<Runs>) -> Worker {
         .max_poll_interval(POLL)
         .shutdown_grace(Duration::from_secs(2))
         .event_capacity(1 << 16)
-        .handler(move |_: Work, ctx: JobContext| {
-            let runs = Arc::clone(&work);
-            async move {
-                let run = {
-                    let mut runs = runs.lock().unwrap();
-                    let attempts = runs.work.entry(ctx.id()).or_default();
-                    attempts.push((ctx.attempt(), false));
-                    attempts.len() - 1
-                };
-                // Long enough that terminations land on jobs in flight.
-                tokio::time::sleep(Duration::from_millis(fastrand::u64(0..4))).await;
-                runs.lock()
-                    .unwrap()
-                    .work
-                    .get_mut(&ctx.id())
-                    .expect("logged")[run]
-                    .1 = true;
-                Ok::<(), JobError>(())
-            }
-        })
-        .handler(move |_: Tick, ctx: JobContext| {
-            let runs = Arc::clone(&tick);
-            async move {
-                let slot = ctx.record().run_at;
-                let fired = ctx.record().created_at - slot;
-                runs.lock()
-                    .unwrap()
-                    .ticks
-                    .push((fired, SystemClock.now() - slot));
-                Ok(())
-            }
-        })
+        .handler(move |_: Work, ctx| run_work(Arc::clone(&work), ctx))
+        .handler(move |_: Tick, ctx| run_tick(Arc::clone(&tick), ctx))
         .handler(move |job: Probe, _| {
             let runs = Arc::clone(&probe);
             async move {
@@ -313,10 +317,7 @@ async fn terminated_connections_lose_no_job_complete_none_twice_and_come_back() 
         let (scheduler, stop) = (scheduler.clone(), stop_scheduler.clone());
         async move { scheduler.run(stop).await }
     });
-    let working = tokio::spawn({
-        let worker = worker.clone();
-        async move { worker.run().await }
-    });
+    let working = spawn_run(&worker);
 
     // The storm: terminations every 300 ms while the batches go in and are worked off.
     let stop_terminating = CancellationToken::new();

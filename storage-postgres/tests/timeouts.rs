@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use leasehold::testing::conformance::t;
 use leasehold::{JobFilter, JobStore, StoreError};
-use leasehold_postgres::PostgresStore;
+use leasehold_postgres::{PostgresStore, PostgresStoreOptions};
 use proxy::PartitionProxy;
 use sqlx::{AssertSqlSafe, Connection, PgConnection};
 use support::{options, test_schema};
@@ -37,6 +37,16 @@ async fn backends_named(conn: &mut PgConnection, name: &str) -> Vec<i32> {
         .fetch_all(conn)
         .await
         .expect("pg_stat_activity")
+}
+
+/// The settings of the stores whose calls are held up: one connection (so each call
+/// runs on the backend [`backend_pid`] names), the [`STATEMENT_TIMEOUT`], and no clock
+/// sampler, whose statements would take that connection too.
+fn under_test(options: PostgresStoreOptions) -> PostgresStoreOptions {
+    options
+        .max_connections(1)
+        .statement_timeout(STATEMENT_TIMEOUT)
+        .server_clock(false)
 }
 
 async fn backend_pid(store: &PostgresStore) -> i32 {
@@ -70,7 +80,7 @@ async fn every_connection_of_a_store_carries_its_application_name_and_statement_
         .await
         .expect("the listener connects")
         .expect("the store lives");
-    let mut conn = PgConnection::connect(url).await.expect("a connection");
+    let mut conn = db.connection().await;
 
     let settings: (String, String) = sqlx::query_as(
         "SELECT current_setting('statement_timeout'), current_setting('application_name')",
@@ -92,16 +102,9 @@ async fn every_connection_of_a_store_carries_its_application_name_and_statement_
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_statement_held_up_by_a_lock_is_cancelled_by_the_server_and_its_connection_stays() {
     let Some(db) = test_schema() else { return };
-    let store = PostgresStore::connect_with(
-        db.options()
-            .max_connections(1)
-            .statement_timeout(STATEMENT_TIMEOUT)
-            .server_clock(false),
-    )
-    .await
-    .expect("the store opens");
+    let store = db.open_with(under_test).await;
     let pid_before = backend_pid(&store).await;
-    let mut locker = PgConnection::connect(&db.url).await.expect("a connection");
+    let mut locker = db.connection().await;
     let mut tx = locker.begin().await.expect("a transaction");
     sqlx::query(AssertSqlSafe(format!(
         "LOCK TABLE \"{}\".jobs IN ACCESS EXCLUSIVE MODE",
@@ -140,16 +143,13 @@ async fn a_call_without_an_answer_fails_at_the_call_timeout_and_its_connection_i
     let name = format!("{}_cut", db.schema);
     let proxy = PartitionProxy::start(&db.url).await;
     let store = PostgresStore::connect_with(
-        options(proxy.url(), &db.schema)
-            .max_connections(1)
+        under_test(options(proxy.url(), &db.schema))
             .acquire_timeout(Duration::from_secs(1))
-            .statement_timeout(STATEMENT_TIMEOUT)
-            .application_name(&name)
-            .server_clock(false),
+            .application_name(&name),
     )
     .await
     .expect("the store opens through the proxy");
-    let mut observer = PgConnection::connect(&db.url).await.expect("a connection");
+    let mut observer = db.connection().await;
     let pid_before = backend_pid(&store).await;
 
     // Cut after the next statement went out (the pool's ping of its idle connection

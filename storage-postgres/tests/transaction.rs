@@ -21,9 +21,13 @@ impl Job for Welcome {
     const KIND: &'static str = "welcome";
 }
 
-fn welcome() -> Welcome {
+/// The email address of the signup the tests insert, and of its welcome job.
+const SIGNUP: &str = "ada@example.com";
+
+/// The welcome job of the signup of `email`.
+fn welcome(email: &str) -> Welcome {
     Welcome {
-        to: "ada@example.com".to_owned(),
+        to: email.to_owned(),
     }
 }
 
@@ -57,22 +61,34 @@ async fn insert_signup(tx: &mut sqlx::PgConnection, table: &str) {
     sqlx::query(AssertSqlSafe(format!(
         "INSERT INTO {table} (email) VALUES ($1)"
     )))
-    .bind("ada@example.com")
+    .bind(SIGNUP)
     .execute(tx)
     .await
     .unwrap();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_job_enqueued_in_a_committed_transaction_exists_with_the_callers_writes() {
-    let Some((_db, store, table)) = setup().await else {
-        return;
-    };
+/// What [`setup`] makes, and a transaction on the store's pool that has inserted the
+/// [`SIGNUP`] already; `None` when no server is set.
+async fn setup_and_sign_up() -> Option<(
+    FreshSchema,
+    PostgresStore,
+    String,
+    sqlx::Transaction<'static, sqlx::Postgres>,
+)> {
+    let (db, store, table) = setup().await?;
     let mut tx = store.pool().begin().await.unwrap();
     insert_signup(&mut tx, &table).await;
+    Some((db, store, table, tx))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_enqueued_in_a_committed_transaction_exists_with_the_callers_writes() {
+    let Some((_db, store, table, mut tx)) = setup_and_sign_up().await else {
+        return;
+    };
 
     let enqueued = store
-        .enqueue_in(&mut tx, &welcome(), EnqueueOptions::new(), t(0))
+        .enqueue_in(&mut tx, &welcome(SIGNUP), EnqueueOptions::new(), t(0))
         .await
         .unwrap();
     let seen_outside = store.get(enqueued.job.id, t(0)).await.unwrap();
@@ -91,16 +107,14 @@ async fn a_job_enqueued_in_a_committed_transaction_exists_with_the_callers_write
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_job_enqueued_in_a_rolled_back_transaction_never_exists() {
-    let Some((_db, store, table)) = setup().await else {
+    let Some((_db, store, table, mut tx)) = setup_and_sign_up().await else {
         return;
     };
-    let mut tx = store.pool().begin().await.unwrap();
-    insert_signup(&mut tx, &table).await;
 
     let enqueued = store
         .enqueue_many_in(
             &mut tx,
-            &[welcome(), welcome()],
+            &[welcome(SIGNUP), welcome(SIGNUP)],
             EnqueueOptions::new(),
             t(0),
         )
@@ -130,11 +144,11 @@ async fn a_failed_enqueue_leaves_the_callers_transaction_usable() {
         .await;
     insert_signup(&mut tx, &table).await;
     let unique = store
-        .enqueue_in(&mut tx, &welcome(), keyed.clone(), t(1))
+        .enqueue_in(&mut tx, &welcome(SIGNUP), keyed.clone(), t(1))
         .await
         .unwrap();
     let deduped = store
-        .enqueue_in(&mut tx, &welcome(), keyed, t(1))
+        .enqueue_in(&mut tx, &welcome(SIGNUP), keyed, t(1))
         .await
         .unwrap();
     tx.commit().await.unwrap();

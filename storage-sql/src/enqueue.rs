@@ -163,9 +163,19 @@ pub async fn insert_all(
 }
 
 /// The parameters of `enqueue.sql`, in order: id, kind, queue, payload (JSON), priority,
-/// run time, max attempts, unique key (NULL: none) and the time given (the job's
-/// `created_at`).
-pub fn params(job: &NewJob, now: OffsetDateTime) -> [Param<'_>; 9] {
+/// run time, max attempts, unique key (NULL: none), the time given (the job's
+/// `created_at`), tags (a JSON array of strings), metadata (a JSON object), the start
+/// of the unique period (NULL: none; a finished holder of the key in one of the unique
+/// states blocks when its `finished_at` is after it) and the unique states (a JSON
+/// array of stored state names).
+pub fn params(job: &NewJob, now: OffsetDateTime) -> [Param<'_>; 13] {
+    let unique_since = job
+        .unique_period
+        .filter(|_| job.unique_key.is_some())
+        .map(|period| {
+            micros(now).saturating_sub(i64::try_from(period.as_micros()).unwrap_or(i64::MAX))
+        });
+    let unique_states: Vec<&str> = job.unique_states.iter().map(|s| s.as_str()).collect();
     [
         Param::Id(job.id),
         Param::text(&job.kind),
@@ -176,7 +186,16 @@ pub fn params(job: &NewJob, now: OffsetDateTime) -> [Param<'_>; 9] {
         Param::integer(i64::from(job.max_attempts)),
         Param::optional_text(job.unique_key.as_deref()),
         Param::integer(micros(now)),
+        Param::owned_text(json_text(&job.tags)),
+        Param::owned_text(json_text(&job.metadata)),
+        Param::Integer(unique_since),
+        Param::owned_text(json_text(&unique_states)),
     ]
+}
+
+/// `value` as JSON text (tags, metadata, unique states: values that always serialize).
+pub fn json_text(value: &impl serde::Serialize) -> String {
+    serde_json::to_string(value).expect("strings, string lists and JSON maps serialize")
 }
 
 /// The error of an insert of job `id` that failed with the database's `error`:

@@ -21,9 +21,10 @@ pub fn sql_limit(limit: usize) -> i64 {
 
 /// The parameters of `count.sql`, in order: the queue, the kind, the stored state
 /// ([`PENDING`] for either pending state; NULL: any), the due test (true: only pending
-/// jobs due at the time given, false: only later ones; NULL: either) and the time given
+/// jobs due at the time given, false: only later ones; NULL: either), the time given
+/// (microseconds), a tag the job carries and a time before which it finished
 /// (microseconds). NULL selects any.
-pub fn count_params(filter: &JobFilter, now: OffsetDateTime) -> [Param<'_>; 5] {
+pub fn count_params(filter: &JobFilter, now: OffsetDateTime) -> [Param<'_>; 7] {
     let (state, due) = match filter.state {
         Some(JobState::Scheduled) => (Some(PENDING), Some(false)),
         Some(JobState::Available) => (Some(PENDING), Some(true)),
@@ -36,15 +37,17 @@ pub fn count_params(filter: &JobFilter, now: OffsetDateTime) -> [Param<'_>; 5] {
         Param::optional_text(state),
         Param::Flag(due),
         Param::integer(micros(now)),
+        Param::optional_text(filter.tag.as_deref()),
+        Param::Integer(filter.finished_before.map(micros)),
     ]
 }
 
 /// The parameters of `list.sql`, in order: those of [`count_params`], then the limit
 /// (NULL: none).
-pub fn list_params(filter: &JobFilter, now: OffsetDateTime) -> [Param<'_>; 6] {
-    let [queue, kind, state, due, now] = count_params(filter, now);
+pub fn list_params(filter: &JobFilter, now: OffsetDateTime) -> [Param<'_>; 8] {
+    let [queue, kind, state, due, now, tag, finished_before] = count_params(filter, now);
     let limit = Param::Integer(filter.limit.map(sql_limit));
-    [queue, kind, state, due, now, limit]
+    [queue, kind, state, due, now, tag, finished_before, limit]
 }
 
 #[cfg(test)]
@@ -83,8 +86,8 @@ mod tests {
         let unlimited = list_params(&unlimited, t(0));
 
         assert_eq!(limited[0], Param::text("q"));
-        assert_eq!(limited[5], Param::integer(3));
-        assert_eq!(unlimited[5], Param::Integer(None));
+        assert_eq!(limited[7], Param::integer(3));
+        assert_eq!(unlimited[7], Param::Integer(None));
         assert_eq!(sql_limit(usize::MAX), i64::MAX);
     }
 }

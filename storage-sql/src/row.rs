@@ -8,13 +8,17 @@
 //! - [`micros`] and [`time_of`], [`counter`], [`state_of`] and [`job_state`]: one
 //!   value each way.
 //!
+//! The JSON columns of `jobs`: `errors` (an array of `{"attempt", "at"
+//! (microseconds), "error"}`, oldest first), `output` (any JSON, NULL for none),
+//! `tags` (an array of strings) and `metadata` (an object).
+//!
 //! A value no statement writes (a time out of range, an unknown state, a payload that is
 //! not JSON) is a `Backend` error naming the job or schedule and the column.
 
 use leasehold::schedule::{NewSchedule, ScheduleRecord};
 use leasehold::time::OffsetDateTime;
 use leasehold::time::{from_unix_micros, to_unix_micros};
-use leasehold::{JobId, JobRecord, JobState, StoreError};
+use leasehold::{AttemptError, JobId, JobRecord, JobState, StoreError};
 
 use crate::error::corrupt_row;
 
@@ -166,6 +170,12 @@ fn decode_job(row: &impl Columns, id: JobId, now: i64) -> Result<JobRecord, Stor
     record.unique_key = row.text("unique_key")?;
     record.last_error = row.text("last_error")?;
     record.finished_at = optional_time("finished_at")?;
+    record.first_attempted_at = optional_time("first_attempted_at")?;
+    record.attempted_at = optional_time("attempted_at")?;
+    record.errors = attempt_errors(row)?;
+    record.output = json_column(row, "output")?;
+    record.tags = json_column(row, "tags")?.unwrap_or_default();
+    record.metadata = json_column(row, "metadata")?.unwrap_or_default();
     Ok(record)
 }
 
@@ -212,6 +222,45 @@ fn decode_schedule(row: &impl Columns, name: &str) -> Result<ScheduleRecord, Sto
         .transpose()?;
     record.updated_at = time("updated_at")?;
     Ok(record)
+}
+
+/// One failed attempt as the `errors` column stores it: `{"attempt": 3, "at":
+/// <microseconds>, "error": "..."}`, written by SQL that has the time as an integer.
+#[derive(serde::Deserialize)]
+struct StoredAttemptError {
+    attempt: u32,
+    at: i64,
+    error: String,
+}
+
+/// The `errors` column: a JSON array of [`StoredAttemptError`]s, oldest first.
+fn attempt_errors(row: &impl Columns) -> Result<Vec<AttemptError>, StoreError> {
+    let stored: Vec<StoredAttemptError> = json_column(row, "errors")?.unwrap_or_default();
+    stored
+        .into_iter()
+        .map(|e| {
+            Ok(AttemptError::new(
+                e.attempt,
+                time_of(e.at, "errors")?,
+                e.error,
+            ))
+        })
+        .collect()
+}
+
+/// The JSON text in `column`, decoded; `None` for NULL.
+///
+/// # Errors
+///
+/// When the column is missing or its text is not the JSON expected.
+fn json_column<T: serde::de::DeserializeOwned>(
+    row: &impl Columns,
+    column: &str,
+) -> Result<Option<T>, StoreError> {
+    row.text(column)?
+        .map(|text| serde_json::from_str(&text))
+        .transpose()
+        .map_err(|e| corrupt_row(format!("{column} is not the JSON expected: {e}")))
 }
 
 /// The value of a `NOT NULL` column.

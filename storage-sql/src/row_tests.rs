@@ -50,6 +50,8 @@ fn job_row(id: JobId) -> Row {
         ("lease_until", Some(micros(t(90)))),
         ("created_at", Some(micros(t(0)))),
         ("finished_at", None),
+        ("first_attempted_at", Some(micros(t(30)))),
+        ("attempted_at", Some(micros(t(60)))),
     ] {
         row.integers.insert(column, value);
     }
@@ -61,6 +63,13 @@ fn job_row(id: JobId) -> Row {
         ("worker", Some("w")),
         ("unique_key", None),
         ("last_error", Some("boom")),
+        (
+            "errors",
+            Some(r#"[{"attempt":1,"at":946684840000000,"error":"boom"}]"#),
+        ),
+        ("output", None),
+        ("tags", Some(r#"["a","b"]"#)),
+        ("metadata", Some(r#"{"tenant":42}"#)),
     ] {
         row.texts.insert(column, value.map(str::to_owned));
     }
@@ -87,6 +96,17 @@ fn a_jobs_row_reads_back_as_its_record() {
     assert_eq!(record.unique_key, None);
     assert_eq!(record.last_error.as_deref(), Some("boom"));
     assert_eq!((record.created_at, record.finished_at), (t(0), None));
+    assert_eq!(record.first_attempted_at, Some(t(30)));
+    assert_eq!(record.attempted_at, Some(t(60)));
+    assert_eq!(
+        record.errors,
+        [leasehold::AttemptError::new(1, t(40), "boom")]
+    );
+    assert_eq!(
+        (record.output, record.tags),
+        (None, vec!["a".into(), "b".into()])
+    );
+    assert_eq!(record.metadata["tenant"], serde_json::json!(42));
 }
 
 #[test]

@@ -5,9 +5,9 @@
 
 use leasehold::time::OffsetDateTime;
 use leasehold::{Enqueued, JobRecord, NewJob, StoreError};
-use leasehold_sql::TransactionalEnqueue;
-use leasehold_sql::enqueue::{Insert, insert_all, insert_error, params};
+use leasehold_sql::enqueue::{Insert, insert_all, insert_error, json_text, params};
 use leasehold_sql::row::{job_record, micros};
+use leasehold_sql::{Param, TransactionalEnqueue};
 use sqlx::SqliteConnection;
 
 use crate::error::{is_unique_violation, store_error};
@@ -89,12 +89,21 @@ impl Insert for Inserts<'_> {
         if inserted > 0 {
             return Ok(Enqueued::inserted(JobRecord::from_new(job.clone(), now)));
         }
-        // Nothing inserted: a non-terminal job holds the unique key.
-        let holder = sqlx::query(sql::JOB_BY_UNIQUE_KEY)
+        // Nothing inserted: a non-terminal job holds the unique key, or else a job
+        // that ended within the unique period.
+        let [.., unique_since, unique_states] = params(job, now);
+        let mut holder = sqlx::query(sql::JOB_BY_UNIQUE_KEY)
             .bind(job.unique_key.as_deref())
             .fetch_optional(&mut *conn)
             .await
             .map_err(store_error)?;
+        if holder.is_none() && unique_since != Param::Integer(None) {
+            let statement = sqlx::query(sql::JOB_BY_UNIQUE_PERIOD).bind(job.unique_key.as_deref());
+            holder = bind(statement, [unique_since, unique_states])
+                .fetch_optional(&mut *conn)
+                .await
+                .map_err(store_error)?;
+        }
         match holder {
             Some(row) => Ok(Enqueued::duplicate(job_record(&Row(&row), now)?)),
             None => Err(StoreError::backend(format!(
@@ -124,6 +133,8 @@ pub(crate) async fn insert_bulk(
                 micros(job.run_at),
                 job.max_attempts,
                 micros(*now),
+                json_text(&job.tags),
+                json_text(&job.metadata),
             )
         })
         .collect();

@@ -10,7 +10,8 @@ pub(crate) const CANCEL: &str = include_str!("sql/cancel.sql");
 /// `sql/claim_queue.sql`: Leases up to ?3 jobs of queue ?1 to worker ?5 until ?4: due available jobs
 /// (run_at <= ?2) and expired leases with attempts left (lease_until <= ?2), in
 /// priority, run_at, id order. Each arm reads its partial index in that order, so the
-/// merge stops after ?3 rows.
+/// merge stops after ?3 rows. Each claimed job is attempted at ?2 (first attempted
+/// then, if never before).
 pub(crate) const CLAIM_QUEUE: &str = include_str!("sql/claim_queue.sql");
 /// `sql/claim_queues.sql`: As claim_queue.sql, for the queues in the JSON array ?1. Rows of several queues come
 /// out of the index queue by queue, so this one sorts the due rows; workers claim one
@@ -18,24 +19,38 @@ pub(crate) const CLAIM_QUEUE: &str = include_str!("sql/claim_queue.sql");
 pub(crate) const CLAIM_QUEUES: &str = include_str!("sql/claim_queues.sql");
 /// `sql/complete.sql`: Ends job ?1 Completed at ?3, if ?2 is its live lease.
 pub(crate) const COMPLETE: &str = include_str!("sql/complete.sql");
+/// `sql/complete_with_output.sql`: Ends job ?1 Completed at ?3 with output ?4 (JSON text), if ?2 is
+/// its live lease.
+pub(crate) const COMPLETE_WITH_OUTPUT: &str = include_str!("sql/complete_with_output.sql");
 /// `sql/complete_bulk.sql`: Ends Completed every job of the JSON array ?1, each [id as hex, lease token,
 /// finished_at], whose lease is live; answers the ids it completed.
 pub(crate) const COMPLETE_BULK: &str = include_str!("sql/complete_bulk.sql");
+/// `sql/cancel_jobs.sql`: cancel.sql for the pending and running jobs list.sql selects with the same
+/// ?1 to ?8, lowest ids first.
+pub(crate) const CANCEL_JOBS: &str = include_str!("sql/cancel_jobs.sql");
 /// `sql/count.sql`: How many jobs match; the parameters are those of list.sql without the limit.
 pub(crate) const COUNT: &str = include_str!("sql/count.sql");
+/// `sql/delete_job.sql`: Deletes job ?1 unless it is running; answers it as it was.
+pub(crate) const DELETE_JOB: &str = include_str!("sql/delete_job.sql");
+/// `sql/delete_jobs.sql`: Deletes the jobs list.sql selects with the same ?1 to ?8 that are not
+/// running, lowest ids first.
+pub(crate) const DELETE_JOBS: &str = include_str!("sql/delete_jobs.sql");
 /// `sql/enqueue.sql`: Inserts a pending job (available when due at ?9, else scheduled); stores nothing when a
-/// non-terminal job holds its unique key.
+/// non-terminal job holds its unique key, or, with a unique period (?12), when a job
+/// holding it ended in one of the states ?13 after ?12.
 /// ?1 id, ?2 kind, ?3 queue, ?4 payload, ?5 priority, ?6 run_at, ?7 max_attempts,
-/// ?8 unique_key, ?9 created_at.
+/// ?8 unique_key, ?9 created_at, ?10 tags, ?11 metadata, ?12 the start of the unique
+/// period, ?13 the unique states.
 pub(crate) const ENQUEUE: &str = include_str!("sql/enqueue.sql");
 /// `sql/enqueue_bulk.sql`: Inserts the pending jobs without unique keys in the JSON array ?1, each [id as hex,
-/// kind, queue, payload as JSON text, priority, run_at, max_attempts, created_at]:
+/// kind, queue, payload as JSON text, priority, run_at, max_attempts, created_at, tags, metadata]:
 /// available when due at created_at, else scheduled.
 pub(crate) const ENQUEUE_BULK: &str = include_str!("sql/enqueue_bulk.sql");
-/// `sql/fail.sql`: Ends job ?1 Failed at ?4 with error ?3, if ?2 is its live lease.
+/// `sql/fail.sql`: Ends job ?1 Failed at ?4 with error ?3, if ?2 is its live lease; the failed attempt
+/// joins its error history (the latest 20).
 pub(crate) const FAIL: &str = include_str!("sql/fail.sql");
 /// `sql/fail_expired_leases.sql`: Ends Failed, at ?2, every job of the queues in the JSON array ?1 whose lease expired
-/// (lease_until <= ?2) on its last attempt.
+/// (lease_until <= ?2) on its last attempt, recording the lost attempt in its error history.
 pub(crate) const FAIL_EXPIRED_LEASES: &str = include_str!("sql/fail_expired_leases.sql");
 /// `sql/get.sql`: The job with id ?1.
 pub(crate) const GET: &str = include_str!("sql/get.sql");
@@ -46,13 +61,17 @@ pub(crate) const HEARTBEAT: &str = include_str!("sql/heartbeat.sql");
 pub(crate) const HEARTBEAT_BULK: &str = include_str!("sql/heartbeat_bulk.sql");
 /// `sql/job_by_unique_key.sql`: The non-terminal job holding unique key ?1.
 pub(crate) const JOB_BY_UNIQUE_KEY: &str = include_str!("sql/job_by_unique_key.sql");
+/// `sql/job_by_unique_period.sql`: The job holding unique key ?1 that ended in one of the states of
+/// the JSON array ?3 after ?2, the last to finish.
+pub(crate) const JOB_BY_UNIQUE_PERIOD: &str = include_str!("sql/job_by_unique_period.sql");
 /// `sql/journal_mode_wal.sql`: Turns the database file to write-ahead logging; answers the journal mode in force.
 pub(crate) const JOURNAL_MODE_WAL: &str = include_str!("sql/journal_mode_wal.sql");
 /// `sql/lease_state.sql`: The id, stored state and lease token of job ?1.
 pub(crate) const LEASE_STATE: &str = include_str!("sql/lease_state.sql");
 /// `sql/list.sql`: Jobs by filter, in id order. ?1 queue, ?2 kind, ?3 stored state ('pending': scheduled
 /// or available; NULL: any); ?4 = 1 only due rows (run_at <= ?5), 0 only later ones,
-/// NULL either; ?6 limit (NULL: none).
+/// NULL either; ?6 a tag the job carries; ?7 only jobs finished before it; ?8 limit
+/// (NULL: none).
 pub(crate) const LIST: &str = include_str!("sql/list.sql");
 /// `sql/next_due.sql`: The earliest pending run_at or running lease_until of the queues in the JSON array
 /// ?1, or NULL.
@@ -62,14 +81,28 @@ pub(crate) const NEXT_DUE: &str = include_str!("sql/next_due.sql");
 pub(crate) const PROMOTE_DUE: &str = include_str!("sql/promote_due.sql");
 /// `sql/prune.sql`: Deletes up to ?2 terminal jobs finished before ?1, oldest first (finished_at, id).
 pub(crate) const PRUNE: &str = include_str!("sql/prune.sql");
+/// `sql/queue_stats.sql`: Every queue with a job or a row in queues, by name: its jobs counted by
+/// state as of ?1, its earliest pending run_at and its pause.
+pub(crate) const QUEUE_STATS: &str = include_str!("sql/queue_stats.sql");
 /// `sql/release.sql`: Gives job ?1 back under live lease ?2: pending at ?3 (as of ?4), its attempt
 /// returned. The lease token stays, so the released lease never matches again.
 pub(crate) const RELEASE: &str = include_str!("sql/release.sql");
 /// `sql/retry.sql`: Records error ?4 on job ?1 under live lease ?2 and makes it pending at ?3 (as of ?5);
-/// on its last attempt ends it Failed at ?5 instead.
+/// on its last attempt ends it Failed at ?5 instead; the failed attempt joins its error history.
 pub(crate) const RETRY: &str = include_str!("sql/retry.sql");
+/// `sql/retry_job.sql`: Runs job ?1 again at ?2 unless it is running: available, no lease, not
+/// finished, one more attempt when it spent them all.
+pub(crate) const RETRY_JOB: &str = include_str!("sql/retry_job.sql");
+/// `sql/retry_jobs.sql`: retry_job.sql for the jobs list.sql selects with the same ?1 to ?8 that are
+/// not running, lowest ids first; a unique key held by another job fails it whole.
+pub(crate) const RETRY_JOBS: &str = include_str!("sql/retry_jobs.sql");
 /// `sql/settings.sql`: The connection's settings, read back to verify them.
 pub(crate) const SETTINGS: &str = include_str!("sql/settings.sql");
+/// `sql/take_lock.sql`: Takes lock ?1 for holder ?2 until ?3 if it is free at ?4 or ?2 holds it.
+pub(crate) const TAKE_LOCK: &str = include_str!("sql/take_lock.sql");
+/// `sql/update_job.sql`: Changes pending job ?1's run_at (?2), priority (?3) and queue (?4) where
+/// not NULL, as of ?5.
+pub(crate) const UPDATE_JOB: &str = include_str!("sql/update_job.sql");
 /// `sql/user_tables.sql`: The names of the database's own tables (SQLite's internal ones left out).
 pub(crate) const USER_TABLES: &str = include_str!("sql/user_tables.sql");
 
@@ -103,7 +136,11 @@ pub(crate) const ALL: &[(&str, &str)] = &[
     ("claim_queues.sql", CLAIM_QUEUES),
     ("complete.sql", COMPLETE),
     ("complete_bulk.sql", COMPLETE_BULK),
+    ("complete_with_output.sql", COMPLETE_WITH_OUTPUT),
+    ("cancel_jobs.sql", CANCEL_JOBS),
     ("count.sql", COUNT),
+    ("delete_job.sql", DELETE_JOB),
+    ("delete_jobs.sql", DELETE_JOBS),
     ("enqueue.sql", ENQUEUE),
     ("enqueue_bulk.sql", ENQUEUE_BULK),
     ("fail.sql", FAIL),
@@ -112,15 +149,21 @@ pub(crate) const ALL: &[(&str, &str)] = &[
     ("heartbeat.sql", HEARTBEAT),
     ("heartbeat_bulk.sql", HEARTBEAT_BULK),
     ("job_by_unique_key.sql", JOB_BY_UNIQUE_KEY),
+    ("job_by_unique_period.sql", JOB_BY_UNIQUE_PERIOD),
     ("journal_mode_wal.sql", JOURNAL_MODE_WAL),
     ("lease_state.sql", LEASE_STATE),
     ("list.sql", LIST),
     ("next_due.sql", NEXT_DUE),
     ("promote_due.sql", PROMOTE_DUE),
     ("prune.sql", PRUNE),
+    ("queue_stats.sql", QUEUE_STATS),
     ("release.sql", RELEASE),
     ("retry.sql", RETRY),
+    ("retry_job.sql", RETRY_JOB),
+    ("retry_jobs.sql", RETRY_JOBS),
     ("settings.sql", SETTINGS),
+    ("take_lock.sql", TAKE_LOCK),
+    ("update_job.sql", UPDATE_JOB),
     ("user_tables.sql", USER_TABLES),
     ("advance_schedule.sql", ADVANCE_SCHEDULE),
     ("due_schedules.sql", DUE_SCHEDULES),

@@ -128,6 +128,47 @@ fn hot_statements_never_scan_a_table() {
             vec![Blob, Int(1), Int(2), Text("e"), Int(3)],
         ),
         ("fail", FAIL, vec![Blob, Int(1), Text("e"), Int(3)]),
+        (
+            "complete_with_output",
+            COMPLETE_WITH_OUTPUT,
+            vec![Blob, Int(1), Int(2), Text("{}")],
+        ),
+        (
+            "enqueue",
+            ENQUEUE,
+            vec![
+                Blob,
+                Text("k"),
+                Text("q"),
+                Text("{}"),
+                Int(0),
+                Int(1),
+                Int(3),
+                Text("key"),
+                Int(1),
+                Text("[]"),
+                Text("{}"),
+                Int(0),
+                Text(r#"["completed"]"#),
+            ],
+        ),
+        (
+            "job_by_unique_period",
+            JOB_BY_UNIQUE_PERIOD,
+            vec![Text("key"), Int(0), Text(r#"["completed"]"#)],
+        ),
+        ("retry_job", RETRY_JOB, vec![Blob, Int(1)]),
+        ("delete_job", DELETE_JOB, vec![Blob]),
+        (
+            "update_job",
+            UPDATE_JOB,
+            vec![Blob, Int(1), Int(2), Text("q"), Int(3)],
+        ),
+        (
+            "take_lock",
+            TAKE_LOCK,
+            vec![Text("l"), Text("h"), Int(2), Int(1)],
+        ),
         ("release", RELEASE, vec![Blob, Int(1), Int(2), Int(3)]),
         ("cancel", CANCEL, vec![Blob, Int(1)]),
         ("get", GET, vec![Blob]),
@@ -160,6 +201,13 @@ fn hot_statements_never_scan_a_table() {
         }
 
         testing::assert_plans_use_indexes(&plans, is_full_scan);
+        for name in ["enqueue", "job_by_unique_period"] {
+            let (_, plan) = plans.iter().find(|(n, _)| *n == name).expect("planned");
+            assert!(
+                plan.iter().any(|d| d.contains("jobs_unique_finished")),
+                "{name} finds the finished holders of a key by jobs_unique_finished: {plan:#?}"
+            );
+        }
         let claim = &plans[0].1;
         // The ready arm (the backlog) is read in claim order and stops at the limit;
         // only the arm of expired leases (few) may be sorted.
@@ -176,4 +224,29 @@ fn hot_statements_never_scan_a_table() {
             "a one-queue claim reads ready rows in claim order, without sorting: {claim:#?}"
         );
     });
+}
+
+#[test]
+fn every_error_history_append_keeps_the_core_limit() {
+    let limit = format!(
+        "json_array_length(errors) >= {}",
+        leasehold::ERROR_HISTORY_LIMIT
+    );
+    let appends: Vec<&str> = ALL
+        .iter()
+        .filter(|(_, text)| testing::code(text).contains("errors = json_insert("))
+        .map(|(name, text)| {
+            assert!(
+                testing::code(text).contains(&limit),
+                "{name} drops the oldest error at the core's limit ({limit})"
+            );
+            *name
+        })
+        .collect();
+
+    assert_eq!(
+        appends,
+        ["fail.sql", "fail_expired_leases.sql", "retry.sql"],
+        "the writes that record a failed attempt"
+    );
 }

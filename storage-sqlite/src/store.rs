@@ -6,12 +6,12 @@ use leasehold::schedule::{NewSchedule, ScheduleRecord};
 use leasehold::time::OffsetDateTime;
 use leasehold::{
     ClaimRequest, Enqueued, Firing, HeartbeatStatus, JobFilter, JobId, JobRecord, JobState,
-    JobStore, Lease, NewJob, StoreError, async_trait,
+    JobStore, JobUpdate, Lease, NewJob, QueueStats, StoreError, async_trait,
 };
 use leasehold_sql::enqueue::single;
 use leasehold_sql::filter::{count_params, list_params, sql_limit};
 use leasehold_sql::prune;
-use leasehold_sql::row::{job_record, micros, schedule_record, time_of};
+use leasehold_sql::row::{Columns, job_record, micros, schedule_record, time_of};
 use sqlx::sqlite::SqliteRow;
 use sqlx::{Sqlite, SqlitePool};
 
@@ -19,10 +19,14 @@ use crate::error::store_error;
 use crate::row::{Row, Statement, bind, id_blob};
 use crate::schema::EffectiveSettings;
 use crate::sql;
+use crate::transition::by_hand::{Bulk, ByFilter, DeleteJob, RetryJob, UpdateJob};
 use crate::transition::cancel::Cancel;
 use crate::transition::claim::Claim;
 use crate::transition::enqueue::Enqueue;
-use crate::transition::lease_writes::{Complete, Fail, Heartbeat, Release, Retry};
+use crate::transition::lease_writes::{
+    Complete, CompleteWithOutput, Fail, Heartbeat, Release, Retry,
+};
+use crate::transition::locks::TakeLock;
 use crate::transition::prune::Prune;
 use crate::transition::queues::SetQueuePaused;
 use crate::transition::schedules::{
@@ -97,7 +101,7 @@ impl SqliteStore {
     }
 }
 
-/// Reads: one statement each, on the reader pool.
+/// Writes shared by several verbs, through the writer.
 impl SqliteStore {
     async fn set_paused(
         &self,
@@ -111,6 +115,21 @@ impl SqliteStore {
             .await
     }
 
+    /// `retry_jobs`, `cancel_jobs` or `delete_jobs` (`verb`) on the jobs `filter`
+    /// selects as of `now`.
+    async fn by_filter(
+        &self,
+        verb: Bulk,
+        filter: &JobFilter,
+        now: OffsetDateTime,
+    ) -> Result<u64, StoreError> {
+        let filter = filter.clone();
+        self.writer.call(ByFilter { verb, filter, now }).await
+    }
+}
+
+/// Reads: one statement each, on the reader pool.
+impl SqliteStore {
     /// The statement's rows.
     async fn fetch_all(&self, statement: Statement<'_>) -> Result<Vec<SqliteRow>, StoreError> {
         statement.fetch_all(&self.reader).await.map_err(store_error)
@@ -140,6 +159,29 @@ impl SqliteStore {
 
 fn queues_json(queues: &[String]) -> Result<String, StoreError> {
     serde_json::to_string(queues).map_err(StoreError::backend)
+}
+
+/// One row of `queue_stats.sql`.
+fn queue_stats(row: &SqliteRow) -> Result<QueueStats, StoreError> {
+    let row = Row(row);
+    let name: String = row
+        .text("queue")?
+        .ok_or_else(|| StoreError::backend("queue_stats: a queue without a name"))?;
+    let count = |column: &str| -> Result<u64, StoreError> {
+        let value = row.integer(column)?.unwrap_or(0);
+        u64::try_from(value)
+            .map_err(|_| StoreError::backend(format!("queue {name:?}: negative {column} count")))
+    };
+    let mut stats = QueueStats::new(name.as_str());
+    stats.paused = row.integer("paused")? == Some(1);
+    for state in JobState::ALL {
+        stats.add(state, count(state.as_str())?);
+    }
+    stats.oldest_pending_run_at = row
+        .integer("oldest_pending_run_at")?
+        .map(|t| time_of(t, "oldest_pending_run_at"))
+        .transpose()?;
+    Ok(stats)
 }
 
 // Each write builds its transition (a struct of `crate::transition`, whose `apply` runs
@@ -373,5 +415,77 @@ impl JobStore for SqliteStore {
 
     async fn resume_queue(&self, queue: &str, now: OffsetDateTime) -> Result<(), StoreError> {
         self.set_paused(queue, false, now).await
+    }
+
+    async fn queue_stats(&self, now: OffsetDateTime) -> Result<Vec<QueueStats>, StoreError> {
+        let statement = sqlx::query(sql::QUEUE_STATS).bind(micros(now));
+        let rows = self.fetch_all(statement).await?;
+        rows.iter().map(queue_stats).collect()
+    }
+
+    async fn complete_with_output(
+        &self,
+        lease: Lease,
+        output: &serde_json::Value,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        let output = output.to_string();
+        self.writer
+            .call(CompleteWithOutput { lease, output, now })
+            .await
+    }
+
+    async fn retry_job(&self, id: JobId, now: OffsetDateTime) -> Result<JobRecord, StoreError> {
+        self.writer.call(RetryJob { id, now }).await
+    }
+
+    async fn delete_job(&self, id: JobId, now: OffsetDateTime) -> Result<JobRecord, StoreError> {
+        self.writer.call(DeleteJob { id, now }).await
+    }
+
+    async fn update_job(
+        &self,
+        id: JobId,
+        update: &JobUpdate,
+        now: OffsetDateTime,
+    ) -> Result<JobRecord, StoreError> {
+        let update = update.clone();
+        self.writer.call(UpdateJob { id, update, now }).await
+    }
+
+    async fn retry_jobs(&self, filter: &JobFilter, now: OffsetDateTime) -> Result<u64, StoreError> {
+        self.by_filter(Bulk::Retry, filter, now).await
+    }
+
+    async fn cancel_jobs(
+        &self,
+        filter: &JobFilter,
+        now: OffsetDateTime,
+    ) -> Result<u64, StoreError> {
+        self.by_filter(Bulk::Cancel, filter, now).await
+    }
+
+    async fn delete_jobs(
+        &self,
+        filter: &JobFilter,
+        now: OffsetDateTime,
+    ) -> Result<u64, StoreError> {
+        self.by_filter(Bulk::Delete, filter, now).await
+    }
+
+    async fn take_lock(
+        &self,
+        name: &str,
+        holder: &str,
+        until: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        let take = TakeLock {
+            name: name.to_owned(),
+            holder: holder.to_owned(),
+            until,
+            now,
+        };
+        self.writer.call(take).await
     }
 }

@@ -5,7 +5,7 @@
 //!   fields are the call's inputs); [`Transition::apply`] runs its SQL and answers
 //!   [`Transition::Answer`]. The structs live by contract section, as the conformance
 //!   suite does: [`enqueue`], [`claim`], [`lease_writes`], [`cancel`], [`prune`],
-//!   [`queues`], [`schedules`].
+//!   [`queues`], [`by_hand`], [`locks`], [`schedules`].
 //! - [`Call`]: one call in flight: the transition, its reply channel (typed by the
 //!   transition's answer) and, once run in a group, its answer, which the writer sends
 //!   only after `COMMIT`.
@@ -20,10 +20,12 @@
 //! the other calls of the same group commit go through (see
 //! [`Transition::needs_savepoint`] and [`crate::writer`]).
 
+pub(crate) mod by_hand;
 pub(crate) mod cancel;
 pub(crate) mod claim;
 pub(crate) mod enqueue;
 pub(crate) mod lease_writes;
+pub(crate) mod locks;
 pub(crate) mod prune;
 pub(crate) mod queues;
 pub(crate) mod schedules;
@@ -37,10 +39,12 @@ use tokio::sync::oneshot;
 use crate::error::store_error;
 use crate::writer::execute;
 
+use self::by_hand::{ByFilter, DeleteJob, RetryJob, UpdateJob};
 use self::cancel::Cancel;
 use self::claim::Claim;
 use self::enqueue::Enqueue;
-use self::lease_writes::{Complete, Fail, Heartbeat, Release, Retry};
+use self::lease_writes::{Complete, CompleteWithOutput, Fail, Heartbeat, Release, Retry};
+use self::locks::TakeLock;
 use self::prune::Prune;
 use self::queues::SetQueuePaused;
 use self::schedules::{
@@ -189,14 +193,16 @@ async fn in_savepoint<T: Transition>(
 }
 
 /// Whether an error may have left the transaction unusable (anything but the answers
-/// of the contract: not found, lease lost, conflict).
+/// of the contract: not found, lease lost, conflict, wrong state).
 fn breaks_the_group(error: &StoreError) -> bool {
     !matches!(
         error,
         StoreError::NotFound(_)
             | StoreError::ScheduleNotFound(_)
+            | StoreError::QueueNotFound(_)
             | StoreError::LeaseLost(_)
             | StoreError::Conflict(_)
+            | StoreError::WrongState { .. }
     )
 }
 
@@ -224,6 +230,12 @@ pub(crate) enum Request {
     ResumeSchedule(Call<ResumeSchedule>),
     RemoveSchedule(Call<RemoveSchedule>),
     SetQueuePaused(Call<SetQueuePaused>),
+    CompleteWithOutput(Call<CompleteWithOutput>),
+    RetryJob(Call<RetryJob>),
+    DeleteJob(Call<DeleteJob>),
+    UpdateJob(Call<UpdateJob>),
+    ByFilter(Call<ByFilter>),
+    TakeLock(Call<TakeLock>),
 }
 
 /// [`IntoRequest`] for each transition: the variant of [`Request`] it travels in.
@@ -255,6 +267,12 @@ request_variants!(
     ResumeSchedule,
     RemoveSchedule,
     SetQueuePaused,
+    CompleteWithOutput,
+    RetryJob,
+    DeleteJob,
+    UpdateJob,
+    ByFilter,
+    TakeLock,
 );
 
 /// `$body`, with `$call` bound to the typed [`Call`] inside `$request`, whichever
@@ -277,6 +295,12 @@ macro_rules! each_call {
             Request::ResumeSchedule($call) => $body,
             Request::RemoveSchedule($call) => $body,
             Request::SetQueuePaused($call) => $body,
+            Request::CompleteWithOutput($call) => $body,
+            Request::RetryJob($call) => $body,
+            Request::DeleteJob($call) => $body,
+            Request::UpdateJob($call) => $body,
+            Request::ByFilter($call) => $body,
+            Request::TakeLock($call) => $body,
         }
     };
 }

@@ -46,7 +46,7 @@ use crate::transition::{Call, Request, Transition};
 
 /// How many rows a group commit writes at most, beyond its first call: keeps a commit
 /// short enough that a heartbeat queued behind it is answered in time.
-const MAX_BATCH_WEIGHT: usize = 1024;
+pub(crate) const MAX_BATCH_WEIGHT: usize = 1024;
 
 /// How many calls may wait for the writer before callers wait to send.
 const CHANNEL_CAPACITY: usize = 1024;

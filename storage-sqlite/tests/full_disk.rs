@@ -31,6 +31,7 @@ use leasehold_sqlite::{SqliteStore, SqliteStoreOptions};
 use serde::{Deserialize, Serialize};
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
 use tokio::process::Command;
+use tokio::task::JoinHandle;
 
 /// The room the child process should take away: `fsize` or `tmpfs`.
 const SQUEEZE: &str = "LEASEHOLD_SQLITE_FULL_DISK_SQUEEZE";
@@ -109,6 +110,21 @@ async fn wait_all_completed(queue: &Queue, expected: u64) {
     );
 }
 
+/// Starts a [`worker`] on `store` and waits until it has completed ten jobs, enqueued
+/// meanwhile: the store works before it runs out of room. Returns the queue, the
+/// worker and its running task.
+async fn work_off_ten_jobs(store: &SqliteStore) -> (Queue, Worker, JoinHandle<()>) {
+    let queue = Queue::new(Arc::new(store.clone()));
+    let worker = worker(&queue);
+    let running = tokio::spawn({
+        let worker = worker.clone();
+        async move { worker.run().await }
+    });
+    enqueue(&queue, 0..10).await;
+    wait_all_completed(&queue, 10).await;
+    (queue, worker, running)
+}
+
 /// The error's message and its sources, outermost first.
 fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
     let mut text = error.to_string();
@@ -161,14 +177,7 @@ async fn a_statement_that_finds_the_file_full_fails_permanent_and_the_same_store
         .await
         .unwrap();
     let store = SqliteStore::from_pool(pool.clone()).await.unwrap();
-    let queue = Queue::new(Arc::new(store.clone()));
-    let worker = worker(&queue);
-    let running = tokio::spawn({
-        let worker = worker.clone();
-        async move { worker.run().await }
-    });
-    enqueue(&queue, 0..10).await;
-    wait_all_completed(&queue, 10).await;
+    let (queue, worker, running) = work_off_ten_jobs(&store).await;
     let pages: i64 = sqlx::query_scalar("PRAGMA page_count")
         .fetch_one(&pool)
         .await
@@ -247,14 +256,7 @@ async fn commit_fails_and_the_store_carries_on(dir: &Path, squeeze: &str) {
     let store = SqliteStore::connect_with(SqliteStoreOptions::file(&path))
         .await
         .expect("the store opens");
-    let queue = Queue::new(Arc::new(store.clone()));
-    let worker = worker(&queue);
-    let running = tokio::spawn({
-        let worker = worker.clone();
-        async move { worker.run().await }
-    });
-    enqueue(&queue, 0..10).await;
-    wait_all_completed(&queue, 10).await;
+    let (queue, worker, running) = work_off_ten_jobs(&store).await;
     let filler = dir.join("filler");
     match squeeze {
         // Past the end of the write-ahead log: its next frame, written at COMMIT.

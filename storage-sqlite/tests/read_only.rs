@@ -21,6 +21,7 @@ use leasehold::testing::claim_default;
 use leasehold::testing::conformance::t;
 use leasehold::{JobFilter, JobStore, NewJob, StoreError};
 use leasehold_sqlite::{SqliteStore, SqliteStoreOptions};
+use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
 
 fn job(kind: &str) -> NewJob {
@@ -40,6 +41,21 @@ async fn database_with_a_job(path: &std::path::Path) -> NewJob {
     store.enqueue(job.clone(), t(0)).await.unwrap();
     store.close().await;
     job
+}
+
+/// A pool of one connection, opened with `options`.
+async fn one_connection(options: SqliteConnectOptions) -> SqlitePool {
+    SqlitePoolOptions::new()
+        .max_connections(1)
+        .connect_with(options)
+        .await
+        .unwrap()
+}
+
+/// Sets `pragma` (`PRAGMA name = value`) on the connection of a [`one_connection`]
+/// pool.
+async fn set_pragma(pool: &SqlitePool, pragma: &'static str) {
+    sqlx::query(pragma).execute(pool).await.unwrap();
 }
 
 fn assert_read_only(error: &StoreError) {
@@ -78,22 +94,12 @@ async fn a_read_only_pool_refuses_writes_as_permanent_and_the_same_store_writes_
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("jobs.db");
     database_with_a_job(&path).await;
-    let pool = SqlitePoolOptions::new()
-        .max_connections(1)
-        .connect_with(SqliteConnectOptions::from_str(&url(&path)).unwrap())
-        .await
-        .unwrap();
+    let pool = one_connection(SqliteConnectOptions::from_str(&url(&path)).unwrap()).await;
     let store = SqliteStore::from_pool(pool.clone()).await.unwrap();
-    sqlx::query("PRAGMA query_only = ON")
-        .execute(&pool)
-        .await
-        .unwrap();
+    set_pragma(&pool, "PRAGMA query_only = ON").await;
 
     let refused = store.enqueue(job("refused"), t(0)).await;
-    sqlx::query("PRAGMA query_only = OFF")
-        .execute(&pool)
-        .await
-        .unwrap();
+    set_pragma(&pool, "PRAGMA query_only = OFF").await;
     let accepted = store.enqueue(job("accepted"), t(0)).await;
 
     assert_read_only(&refused.unwrap_err());
@@ -109,21 +115,10 @@ async fn a_read_only_database_that_needs_migrating_is_refused_at_connect_as_perm
         .unwrap()
         .create_if_missing(true);
     // An empty SQLite database in WAL mode: leasehold would have to create its tables.
-    let pool = SqlitePoolOptions::new()
-        .max_connections(1)
-        .connect_with(options.clone())
-        .await
-        .unwrap();
-    sqlx::query("PRAGMA journal_mode = WAL")
-        .execute(&pool)
-        .await
-        .unwrap();
+    let pool = one_connection(options.clone()).await;
+    set_pragma(&pool, "PRAGMA journal_mode = WAL").await;
     pool.close().await;
-    let read_only = SqlitePoolOptions::new()
-        .max_connections(1)
-        .connect_with(options.read_only(true))
-        .await
-        .unwrap();
+    let read_only = one_connection(options.read_only(true)).await;
 
     let error = SqliteStore::from_pool(read_only).await.unwrap_err();
 

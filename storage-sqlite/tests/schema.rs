@@ -2,7 +2,7 @@
 //! leasehold database (another application's, a newer leasehold's, not SQLite at all,
 //! corrupt) is refused with a clear error, never a panic.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use leasehold::testing::conformance::t;
 use leasehold::{JobFilter, JobStore, NewJob, StoreError};
@@ -15,6 +15,15 @@ fn url(path: &Path) -> String {
 
 fn job(kind: &str) -> NewJob {
     NewJob::new(kind, serde_json::json!({"n": 1}), t(0)).expect("a valid job")
+}
+
+/// A store on a new `jobs.db` in a temporary directory, which lives as long as the
+/// first part; the second is the file's path.
+async fn store_on_a_new_file() -> (tempfile::TempDir, PathBuf, SqliteStore) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("jobs.db");
+    let store = SqliteStore::connect(&url(&path)).await.unwrap();
+    (dir, path, store)
 }
 
 async fn settings(store: &SqliteStore) -> (String, i64, i64, i64) {
@@ -36,9 +45,7 @@ async fn settings(store: &SqliteStore) -> (String, i64, i64, i64) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connect_creates_the_file_and_jobs_survive_a_reopen() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("jobs.db");
-    let store = SqliteStore::connect(&url(&path)).await.unwrap();
+    let (_dir, path, store) = store_on_a_new_file().await;
     let enqueued = store.enqueue(job("kept"), t(0)).await.unwrap().job;
     store.close().await;
 
@@ -138,9 +145,7 @@ async fn another_applications_database_is_refused_and_left_unchanged() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_database_migrated_by_a_newer_leasehold_is_refused() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("jobs.db");
-    let store = SqliteStore::connect(&url(&path)).await.unwrap();
+    let (_dir, path, store) = store_on_a_new_file().await;
     sqlx::query(
         "INSERT INTO _leasehold_migrations \
          (version, description, success, checksum, execution_time) \
@@ -163,9 +168,7 @@ async fn a_database_migrated_by_a_newer_leasehold_is_refused() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_corrupt_database_is_an_error_not_a_panic() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("jobs.db");
-    let store = SqliteStore::connect(&url(&path)).await.unwrap();
+    let (_dir, path, store) = store_on_a_new_file().await;
     let big = "x".repeat(2000);
     let jobs: Vec<NewJob> = (0..300)
         .map(|_| NewJob::new("k", serde_json::json!({ "pad": big }), t(0)).unwrap())

@@ -36,6 +36,24 @@ async fn setup() -> (tempfile::TempDir, SqliteStore, sqlx::SqlitePool) {
     (dir, store, pool)
 }
 
+/// Inserts `order` into the caller's `orders` table in `tx`, and enqueues its
+/// [`ShipOrder`] job in the same transaction.
+async fn place_order(
+    store: &SqliteStore,
+    tx: &mut sqlx::SqliteConnection,
+    order: i64,
+) -> leasehold::Enqueued {
+    sqlx::query("INSERT INTO orders (id) VALUES (?1)")
+        .bind(order)
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    store
+        .enqueue_in(tx, &ShipOrder { order }, EnqueueOptions::new(), t(0))
+        .await
+        .unwrap()
+}
+
 fn ship(order: i64) -> NewJob {
     NewJob::new("ship_order", serde_json::json!({ "order": order }), t(0)).unwrap()
 }
@@ -45,19 +63,7 @@ async fn a_job_enqueued_in_a_committed_transaction_exists() {
     let (_dir, store, pool) = setup().await;
 
     let mut tx = pool.begin().await.unwrap();
-    sqlx::query("INSERT INTO orders (id) VALUES (1)")
-        .execute(&mut *tx)
-        .await
-        .unwrap();
-    let enqueued = store
-        .enqueue_in(
-            &mut tx,
-            &ShipOrder { order: 1 },
-            EnqueueOptions::new(),
-            t(0),
-        )
-        .await
-        .unwrap();
+    let enqueued = place_order(&store, &mut tx, 1).await;
     tx.commit().await.unwrap();
 
     assert!(!enqueued.duplicate, "the one job is answered, stored anew");
@@ -73,19 +79,7 @@ async fn a_job_enqueued_in_a_rolled_back_transaction_never_exists() {
     let keyed = EnqueueOptions::new().unique_key("order:3");
 
     let mut tx = pool.begin().await.unwrap();
-    sqlx::query("INSERT INTO orders (id) VALUES (2)")
-        .execute(&mut *tx)
-        .await
-        .unwrap();
-    store
-        .enqueue_in(
-            &mut tx,
-            &ShipOrder { order: 2 },
-            EnqueueOptions::new(),
-            t(0),
-        )
-        .await
-        .unwrap();
+    place_order(&store, &mut tx, 2).await;
     store
         .enqueue_in(&mut tx, &ShipOrder { order: 3 }, keyed, t(0))
         .await

@@ -9,7 +9,9 @@ use leasehold::time::OffsetDateTime;
 use leasehold::worker::{CancellationToken, Outcome, Worker, WorkerEvent};
 use leasehold::{Clock, EnqueueOptions, JobState, JobStore, Queue};
 
-use crate::world::{Echo, Gate, Gated, World, echo, only, spawn_run, t, within, worker};
+use crate::world::{
+    Echo, Gate, Gated, World, echo, only, spawn_run, spawn_run_watched, t, within, worker,
+};
 
 /// Shutdown past its grace period cancels the running handler and releases the job,
 /// due at once with its attempt given back; another worker then completes it.
@@ -86,8 +88,7 @@ async fn run_wakes_on_enqueue_and_returns_after_shutdown(store: Arc<dyn JobStore
         .max_poll_interval(Duration::from_secs(3600))
         .build()
         .unwrap();
-    let mut events = a.subscribe();
-    let running = spawn_run(&a);
+    let (mut events, running) = spawn_run_watched(&a);
     tokio::task::yield_now().await;
 
     let id = world.enqueue(&Echo { n: 7 }, EnqueueOptions::new()).await;
@@ -133,8 +134,7 @@ async fn an_idle_worker_backs_off_wakes_on_enqueue_and_sleeps_until_the_next_due
         .max_poll_interval(Duration::from_secs(8))
         .build()
         .unwrap();
-    let mut events = worker.subscribe();
-    let running = spawn_run(&worker);
+    let (mut events, running) = spawn_run_watched(&worker);
     let completed = |events: &mut tokio::sync::broadcast::Receiver<WorkerEvent>| {
         let mut events = events.resubscribe();
         async move {

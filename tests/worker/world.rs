@@ -6,11 +6,11 @@ use std::time::Duration;
 
 use futures::future::BoxFuture;
 use leasehold::time::OffsetDateTime;
-use leasehold::worker::{JobContext, JobError, Outcome, RunReport, Worker};
+use leasehold::worker::{JobContext, JobError, Outcome, RunReport, Worker, WorkerEvent};
 use leasehold::{EnqueueOptions, Job, JobId, JobRecord, JobStore, ManualClock, Queue, async_trait};
 use serde::{Deserialize, Serialize};
 use time::macros::datetime;
-use tokio::sync::{Semaphore, mpsc};
+use tokio::sync::{Semaphore, broadcast, mpsc};
 use tokio::task::JoinHandle;
 
 /// Succeeds at once.
@@ -22,6 +22,11 @@ impl Job for Echo {
     const KIND: &'static str = "echo";
 }
 
+/// The handler of [`Echo`].
+pub(crate) async fn echo(_: Echo, _: JobContext) -> Result<(), JobError> {
+    Ok(())
+}
+
 /// Fails (retryably) every time.
 #[derive(Debug, Serialize, Deserialize)]
 pub(crate) struct AlwaysFails;
@@ -29,11 +34,9 @@ impl Job for AlwaysFails {
     const KIND: &'static str = "always_fails";
 }
 
-/// Runs until the test opens its gate.
-#[derive(Debug, Serialize, Deserialize)]
-pub(crate) struct Gated;
-impl Job for Gated {
-    const KIND: &'static str = "gated";
+/// The handler of [`AlwaysFails`].
+pub(crate) async fn always_fails(_: AlwaysFails, _: JobContext) -> Result<(), JobError> {
+    Err(JobError::retryable("boom"))
 }
 
 /// Panics.
@@ -43,11 +46,28 @@ impl Job for Panics {
     const KIND: &'static str = "panics";
 }
 
+/// The handler of [`Panics`].
+pub(crate) async fn panics(_: Panics, _: JobContext) -> Result<(), JobError> {
+    panic!("kaboom")
+}
+
 /// Never finishes on its own.
 #[derive(Debug, Serialize, Deserialize)]
 pub(crate) struct Hangs;
 impl Job for Hangs {
     const KIND: &'static str = "hangs";
+}
+
+/// The handler of [`Hangs`].
+pub(crate) async fn hangs(_: Hangs, _: JobContext) -> Result<(), JobError> {
+    std::future::pending().await
+}
+
+/// Runs until the test opens its gate; its handler is a [`Gate`]'s.
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) struct Gated;
+impl Job for Gated {
+    const KIND: &'static str = "gated";
 }
 
 /// 2000-01-01 plus `seconds`.
@@ -195,24 +215,13 @@ pub(crate) fn spawn_run(worker: &Worker) -> JoinHandle<()> {
     tokio::spawn(async move { worker.run().await })
 }
 
-/// The handler of [`Echo`].
-pub(crate) async fn echo(_: Echo, _: JobContext) -> Result<(), JobError> {
-    Ok(())
-}
-
-/// The handler of [`AlwaysFails`].
-pub(crate) async fn always_fails(_: AlwaysFails, _: JobContext) -> Result<(), JobError> {
-    Err(JobError::retryable("boom"))
-}
-
-/// The handler of [`Panics`].
-pub(crate) async fn panics(_: Panics, _: JobContext) -> Result<(), JobError> {
-    panic!("kaboom")
-}
-
-/// The handler of [`Hangs`].
-pub(crate) async fn hangs(_: Hangs, _: JobContext) -> Result<(), JobError> {
-    std::future::pending().await
+/// Subscribes to `worker`'s events, then runs it in a task until it is shut down: the
+/// events of every job it runs, and its task.
+pub(crate) fn spawn_run_watched(
+    worker: &Worker,
+) -> (broadcast::Receiver<WorkerEvent>, JoinHandle<()>) {
+    let events = worker.subscribe();
+    (events, spawn_run(worker))
 }
 
 /// A plain worker on `world` with `Echo` and `Gated` (the gate of `gate`).

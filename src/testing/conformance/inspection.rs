@@ -156,3 +156,51 @@ pub async fn prune_removes_only_terminal_jobs_finished_before_the_time(f: &dyn S
     assert!(store.get(pending.id, t(1000)).await.expect("get").is_some());
     assert!(store.get(running.id, t(1000)).await.expect("get").is_some());
 }
+
+/// `take_lock` gives a free lock to its first taker until the time it names: another
+/// holder is refused until then, the holder renews it, and once it has expired anyone
+/// takes it. Locks are independent by name.
+pub async fn take_lock_gives_a_lock_to_one_holder_until_it_expires(f: &dyn StoreFactory) {
+    let store = f.open().await;
+    let take = |holder: &'static str, until: i64, now: i64| {
+        let store = store.clone();
+        async move {
+            store
+                .take_lock("retention", holder, t(until), t(now))
+                .await
+                .expect("take_lock")
+        }
+    };
+
+    assert!(take("a", 60, 0).await, "a free lock is taken");
+    assert!(!take("b", 70, 10).await, "held by a until t(60)");
+    assert!(take("a", 120, 50).await, "its holder renews it");
+    assert!(!take("b", 130, 110).await, "renewed until t(120)");
+    assert!(take("b", 180, 120).await, "expired at t(120): b takes it");
+    assert!(!take("a", 200, 130).await, "now b holds it");
+    let other = store.take_lock("other", "a", t(200), t(130)).await;
+    assert!(other.expect("take_lock"), "another name is another lock");
+}
+
+/// Racing takers of a free lock, through one handle or several, at one `now`: exactly
+/// one holds it.
+pub async fn concurrent_takers_of_a_free_lock_one_wins(f: &dyn StoreFactory) {
+    let handles = f.open_shared(4).await;
+    let mut tasks = Vec::new();
+    for i in 0..16 {
+        let store = handles[i % handles.len()].clone();
+        tasks.push(tokio::spawn(async move {
+            let holder = format!("holder-{i}");
+            let taken = store.take_lock("race", &holder, t(60), t(0)).await;
+            taken.expect("take_lock")
+        }));
+    }
+
+    let results = futures::future::join_all(tasks).await;
+
+    let winners = results
+        .into_iter()
+        .filter(|r| *r.as_ref().expect("task"))
+        .count();
+    assert_eq!(winners, 1, "exactly one taker holds the lock");
+}

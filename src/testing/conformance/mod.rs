@@ -15,25 +15,30 @@
 //!
 //! The cases live in one file per section of the contract, in the contract's order:
 //! time (`given_time`), `enqueue`, `claim`, writes under a lease (`lease_writes`),
-//! `cancel`, inspection and upkeep (`inspection`), and `schedules`. All are re-exported
+//! `cancel`, inspection and upkeep (`inspection`), queues (`queues`), jobs by hand
+//! (`by_hand`), what a job carries (`job_data`), and `schedules`. All are re-exported
 //! here, so every case is `leasehold::testing::conformance::NAME`.
 
 // A new case goes in the file of its contract section, is re-exported below by the
 // glob, and is named in `conformance_suite!`'s list, or no store runs it.
+mod by_hand;
 mod cancel;
 mod claim;
 mod enqueue;
 mod given_time;
 mod inspection;
+mod job_data;
 mod lease_writes;
 mod queues;
 mod schedules;
 
+pub use by_hand::*;
 pub use cancel::*;
 pub use claim::*;
 pub use enqueue::*;
 pub use given_time::*;
 pub use inspection::*;
+pub use job_data::*;
 pub use lease_writes::*;
 pub use queues::*;
 pub use schedules::*;
@@ -150,6 +155,25 @@ macro_rules! conformance_suite {
             prune_removes_only_terminal_jobs_finished_before_the_time,
             a_paused_queue_is_not_claimed_until_resumed,
             pausing_an_unknown_queue_is_not_found,
+            queue_stats_counts_every_queue_by_state,
+            retry_job_makes_a_finished_job_available_now_with_another_attempt,
+            retry_job_of_a_pending_job_runs_it_now,
+            delete_job_removes_a_pending_or_finished_job,
+            update_job_changes_a_pending_job,
+            verbs_by_hand_refuse_a_job_in_the_wrong_state,
+            verbs_by_hand_on_an_unknown_job_are_not_found,
+            bulk_verbs_act_on_up_to_limit_selected_jobs,
+            delete_jobs_finished_before_a_time_keeps_the_rest,
+            tags_and_metadata_are_stored_and_a_tag_selects,
+            complete_with_output_keeps_the_output,
+            the_error_history_keeps_the_latest_failed_attempts,
+            claims_record_when_attempts_started,
+            a_unique_period_blocks_the_key_after_the_holder_finished,
+            unique_states_choose_which_finished_jobs_block,
+            take_lock_gives_a_lock_to_one_holder_until_it_expires,
+            concurrent_enqueues_of_a_period_key_insert_once,
+            a_retry_that_would_share_a_live_unique_key_is_a_conflict,
+            concurrent_takers_of_a_free_lock_one_wins,
             upsert_schedule_inserts_then_updates_by_name,
             upsert_schedule_keeps_the_slot_and_the_pause_when_the_spec_is_unchanged,
             due_schedules_returns_enabled_schedules_due_at_now,

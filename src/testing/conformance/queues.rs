@@ -85,3 +85,53 @@ pub async fn pausing_an_unknown_queue_is_not_found(f: &dyn StoreFactory) {
         "the refused pause left nothing behind"
     );
 }
+
+/// `queue_stats` counts each queue's jobs in each state as of the `now` given, with
+/// the oldest pending `run_at` and whether the queue is paused, for every queue with a
+/// job or a pause, ordered by name.
+pub async fn queue_stats_counts_every_queue_by_state(f: &dyn StoreFactory) {
+    let store = f.open().await;
+    let in_queue = |kind: &str, queue: &str, run_at| {
+        new_job(kind, run_at)
+            .queue(queue)
+            .expect("the suite's queues are valid")
+    };
+    // "default": one running, one completed, one due at t(0), one due at t(50).
+    let (_, running) = enqueue_and_claim(&*store, new_job("k", t(0))).await;
+    enqueue_at(&*store, new_job("k", t(0)), t(0)).await;
+    let done = claim(&*store, 1, t(0), 30).await.remove(0);
+    store.complete(done.lease(), t(1)).await.expect("complete");
+    enqueue_at(&*store, new_job("k", t(-5)), t(0)).await;
+    enqueue_at(&*store, new_job("k", t(50)), t(0)).await;
+    // "b": one cancelled, paused; "c" has no job but was paused and resumed.
+    let b = enqueue_at(&*store, in_queue("k", "b", t(0)), t(0)).await;
+    store.cancel(b.id, t(1)).await.expect("cancel");
+    store.pause_queue("b", t(2)).await.expect("pause b");
+    let c = enqueue_at(&*store, in_queue("k", "c", t(0)), t(0)).await;
+    store.pause_queue("c", t(2)).await.expect("pause c");
+    store.resume_queue("c", t(2)).await.expect("resume c");
+    store.delete_job(c.id, t(3)).await.expect("delete c's job");
+
+    let stats = store.queue_stats(t(10)).await.expect("queue_stats");
+
+    let names: Vec<&str> = stats.iter().map(|s| s.queue.as_str()).collect();
+    assert_eq!(names, ["b", "c", "default"], "every known queue, by name");
+    let [b, c, default] = [&stats[0], &stats[1], &stats[2]];
+    assert_eq!(default.queue, running.queue);
+    assert_eq!(
+        (default.scheduled, default.available, default.running),
+        (1, 1, 1)
+    );
+    assert_eq!(
+        (default.completed, default.failed, default.cancelled),
+        (1, 0, 0)
+    );
+    assert_eq!(default.oldest_pending_run_at, Some(t(-5)));
+    assert!(!default.paused);
+    assert_eq!((b.cancelled, b.total(), b.paused), (1, 1, true));
+    assert_eq!(b.oldest_pending_run_at, None);
+    assert_eq!((c.total(), c.paused), (0, false));
+    // The same jobs seen later: the scheduled one is due.
+    let later = store.queue_stats(t(60)).await.expect("queue_stats");
+    assert_eq!((later[2].scheduled, later[2].available), (0, 2));
+}

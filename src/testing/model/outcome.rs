@@ -19,6 +19,7 @@ pub(super) enum Outcome {
     QueueNotFound,
     LeaseLost,
     Conflict,
+    WrongState(JobState),
     Other(String),
 }
 
@@ -30,6 +31,7 @@ impl From<&StoreError> for Outcome {
             StoreError::QueueNotFound(_) => Outcome::QueueNotFound,
             StoreError::LeaseLost(_) => Outcome::LeaseLost,
             StoreError::Conflict(_) => Outcome::Conflict,
+            StoreError::WrongState { state, .. } => Outcome::WrongState(*state),
             other => Outcome::Other(other.to_string()),
         }
     }

@@ -16,8 +16,8 @@ use crate::{JobId, JobRecord, JobStore};
 /// The name of the test a child runs; [`process_suite!`](crate::process_suite)
 /// defines it.
 const ENTRY: &str = "child_process_entry";
-/// The child's role: `work` (claim and complete until nothing is left) or `hang`
-/// (claim, report, then wait to be killed).
+/// The child's role: `work` (claim and complete until nothing is left), `hang`
+/// (claim, report, then wait to be killed) or `retain` (run retention once).
 const ROLE: &str = "LEASEHOLD_PROCESSES_CHILD_ROLE";
 /// [`ProcessBackend::location`].
 const LOCATION: &str = "LEASEHOLD_PROCESSES_CHILD_LOCATION";
@@ -102,6 +102,7 @@ async fn child<B: ProcessBackend>(role: &str) {
             // Holds the leases until the parent kills this process (bounded anyway).
             tokio::time::sleep(CHILD_TIMEOUT).await;
         }
+        "retain" => super::retention::retain(store, now, &worker).await,
         "work" => {
             // Two claim loops per process: claims race inside a process as well, and
             // completions of one process meet in group commits.

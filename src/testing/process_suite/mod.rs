@@ -1,5 +1,6 @@
 //! The multi-process scenarios: several OS processes on one database, a worker
-//! SIGKILLed while it holds leases, and a queue paused from another process, written
+//! SIGKILLed while it holds leases, a queue paused from another process, and retention
+//! run by two processes at once, written
 //! once for every store that several
 //! processes can share.
 //!
@@ -21,8 +22,10 @@
 //! ```
 
 mod child;
+mod retention;
 
 pub use child::child_process_entry;
+pub use retention::retention_in_two_processes_deletes_exactly_the_jobs_past_their_age;
 
 use std::collections::HashSet;
 use std::future::Future;
@@ -94,6 +97,7 @@ macro_rules! process_suite {
             several_processes_complete_every_job_exactly_once,
             a_killed_processs_leases_are_taken_over_after_they_expire,
             a_queue_paused_in_one_process_is_claimed_by_none_until_resumed,
+            retention_in_two_processes_deletes_exactly_the_jobs_past_their_age,
         );
     };
 }

@@ -7,9 +7,11 @@
 use std::sync::{Arc, Mutex};
 
 use leasehold::testing::conformance::StoreFactory;
+use leasehold::worker::Worker;
 use leasehold::{JobStore, async_trait};
 use leasehold_postgres::{PostgresStore, PostgresStoreOptions};
 use sqlx::{Connection, PgConnection};
+use tokio::task::JoinHandle;
 
 /// The variable that points the tests at a PostgreSQL server.
 pub(crate) const URL_VAR: &str = "LEASEHOLD_TEST_POSTGRES_URL";
@@ -37,6 +39,12 @@ pub(crate) fn options(url: &str, schema: &str) -> PostgresStoreOptions {
     PostgresStoreOptions::new(url)
         .schema(schema)
         .max_connections(4)
+}
+
+/// Runs `worker` in a task of its own until it is shut down.
+pub(crate) fn spawn_run(worker: &Worker) -> JoinHandle<()> {
+    let worker = worker.clone();
+    tokio::spawn(async move { worker.run().await })
 }
 
 /// Schemas to drop when the test ends.
@@ -130,9 +138,24 @@ impl FreshSchema {
 
     /// A store on this schema with the test [`options`].
     pub(crate) async fn open(&self) -> PostgresStore {
-        PostgresStore::connect_with(self.options())
+        self.open_with(|options| options).await
+    }
+
+    /// A store on this schema with the test [`options`] as `adjust` changes them.
+    pub(crate) async fn open_with(
+        &self,
+        adjust: impl FnOnce(PostgresStoreOptions) -> PostgresStoreOptions,
+    ) -> PostgresStore {
+        PostgresStore::connect_with(adjust(self.options()))
             .await
             .expect("the store opens")
+    }
+
+    /// A new connection to the test server, outside any store.
+    pub(crate) async fn connection(&self) -> PgConnection {
+        PgConnection::connect(&self.url)
+            .await
+            .expect("the server answers")
     }
 }
 

@@ -2,13 +2,16 @@
 -- (run_at <= ?2) and expired leases with attempts left (lease_until <= ?2), in
 -- priority, run_at, id order. Each arm reads its partial index in that order, so the
 -- merge stops after ?3 rows. A queue an operator paused yields nothing (the NOT EXISTS
--- is evaluated once per statement).
+-- is evaluated once per statement). Each claimed job is attempted at ?2, first
+-- attempted then if it never was.
 UPDATE jobs
 SET state = 'running',
     attempt = attempt + 1,
     lease_token = lease_token + 1,
     lease_until = ?4,
-    worker = ?5
+    worker = ?5,
+    attempted_at = ?2,
+    first_attempted_at = coalesce(first_attempted_at, ?2)
 WHERE id IN (
     SELECT id FROM (
         SELECT id, priority, run_at FROM jobs
@@ -23,4 +26,5 @@ WHERE id IN (
         LIMIT ?3
     )
 )
-RETURNING id, kind, queue, payload, priority, state, run_at, attempt, max_attempts, lease_token, lease_until, worker, unique_key, last_error, created_at, finished_at
+RETURNING id, kind, queue, payload, priority, state, run_at, attempt, max_attempts, lease_token, lease_until, worker, unique_key, last_error, created_at, finished_at,
+          first_attempted_at, attempted_at, errors, output, tags, metadata

@@ -6,7 +6,9 @@ SET state = 'running',
     attempt = attempt + 1,
     lease_token = lease_token + 1,
     lease_until = ?4,
-    worker = ?5
+    worker = ?5,
+    attempted_at = ?2,
+    first_attempted_at = coalesce(first_attempted_at, ?2)
 WHERE id IN (
     SELECT id FROM (
         SELECT id, priority, run_at FROM jobs
@@ -20,4 +22,5 @@ WHERE id IN (
         LIMIT ?3
     )
 )
-RETURNING id, kind, queue, payload, priority, state, run_at, attempt, max_attempts, lease_token, lease_until, worker, unique_key, last_error, created_at, finished_at
+RETURNING id, kind, queue, payload, priority, state, run_at, attempt, max_attempts, lease_token, lease_until, worker, unique_key, last_error, created_at, finished_at,
+          first_attempted_at, attempted_at, errors, output, tags, metadata

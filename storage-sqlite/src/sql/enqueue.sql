@@ -1,11 +1,20 @@
 -- Inserts a pending job (available when due at ?9, else scheduled); stores nothing when a
--- non-terminal job holds its unique key.
+-- non-terminal job holds its unique key, or, with a unique period (?12 not NULL), when a
+-- job holding the key ended in one of the states of the JSON array ?13 after ?12.
 -- ?1 id, ?2 kind, ?3 queue, ?4 payload, ?5 priority, ?6 run_at, ?7 max_attempts,
--- ?8 unique_key, ?9 created_at.
+-- ?8 unique_key, ?9 created_at, ?10 tags (a JSON array), ?11 metadata (a JSON object),
+-- ?12 the start of the unique period, ?13 the unique states.
 INSERT INTO jobs (id, kind, queue, payload, priority, state, run_at, attempt, max_attempts,
-                  lease_token, unique_key, created_at)
-VALUES (?1, ?2, ?3, ?4, ?5, CASE WHEN ?6 <= ?9 THEN 'available' ELSE 'scheduled' END, ?6, 0,
-        ?7, 0, ?8, ?9)
+                  lease_token, unique_key, created_at, tags, metadata)
+SELECT ?1, ?2, ?3, ?4, ?5, CASE WHEN ?6 <= ?9 THEN 'available' ELSE 'scheduled' END, ?6, 0,
+       ?7, 0, ?8, ?9, ?10, ?11
+WHERE ?12 IS NULL OR NOT EXISTS (
+    SELECT 1 FROM jobs
+    WHERE unique_key = ?8
+      AND state IN ('completed', 'failed', 'cancelled')
+      AND state IN (SELECT value FROM json_each(?13))
+      AND finished_at > ?12
+)
 ON CONFLICT (unique_key)
     WHERE unique_key IS NOT NULL AND state IN ('scheduled', 'available', 'running')
 DO NOTHING

@@ -1,7 +1,7 @@
-//! Writes under a lease: [`Heartbeat`], [`Complete`], [`Retry`], [`Fail`],
-//! [`Release`]. Each statement is fenced by the lease (job id and token), so a stale
-//! worker never overwrites the one that took over; a write that matched no row says
-//! why (lease lost, or no such job).
+//! Writes under a lease: [`Heartbeat`], [`Complete`], [`CompleteWithOutput`],
+//! [`Retry`], [`Fail`], [`Release`]. Each statement is fenced by the lease (job id and
+//! token), so a stale worker never overwrites the one that took over; a write that
+//! matched no row says why (lease lost, or no such job).
 
 use std::collections::HashSet;
 
@@ -93,6 +93,26 @@ impl Transition for Complete {
 
     async fn apply(&self, conn: &mut SqliteConnection) -> Result<(), StoreError> {
         let statement = fenced(sql::COMPLETE, &self.lease).bind(micros(self.now));
+        write_fenced(conn, self.lease, statement).await
+    }
+}
+
+/// `complete_with_output`: the job under `lease` succeeded at `now` with `output`
+/// (JSON text). Runs on its own, never in a group's bulk completion.
+#[derive(Debug)]
+pub(crate) struct CompleteWithOutput {
+    pub(crate) lease: Lease,
+    pub(crate) output: String,
+    pub(crate) now: OffsetDateTime,
+}
+
+impl Transition for CompleteWithOutput {
+    type Answer = ();
+
+    async fn apply(&self, conn: &mut SqliteConnection) -> Result<(), StoreError> {
+        let statement = fenced(sql::COMPLETE_WITH_OUTPUT, &self.lease)
+            .bind(micros(self.now))
+            .bind(self.output.as_str());
         write_fenced(conn, self.lease, statement).await
     }
 }

@@ -1,0 +1,184 @@
+//! Jobs by hand: what an operator does to a job, one at a time ([`RetryJob`],
+//! [`DeleteJob`], [`UpdateJob`]) or to the jobs a filter selects ([`ByFilter`]).
+//!
+//! A single verb is one statement that acts only on a job in a state it accepts; when
+//! it matched no row, the job as stored says why (unknown, or in the wrong state). A
+//! verb by filter is one statement over the jobs `list.sql` selects, passing over the
+//! ones the single verb would refuse.
+
+use leasehold::time::OffsetDateTime;
+use leasehold::{JobFilter, JobId, JobRecord, JobUpdate, StoreError};
+use leasehold_sql::filter::list_params;
+use leasehold_sql::row::{job_record, micros};
+use sqlx::SqliteConnection;
+use sqlx::sqlite::SqliteRow;
+
+use crate::error::{is_unique_violation, store_error};
+use crate::row::{Row, bind, id_blob};
+use crate::sql;
+use crate::transition::Transition;
+use crate::writer::MAX_BATCH_WEIGHT;
+
+/// `retry_job`: runs job `id` again at `now`, unless it is running.
+#[derive(Debug)]
+pub(crate) struct RetryJob {
+    pub(crate) id: JobId,
+    pub(crate) now: OffsetDateTime,
+}
+
+impl Transition for RetryJob {
+    /// The job as stored after the call.
+    type Answer = JobRecord;
+
+    async fn apply(&self, conn: &mut SqliteConnection) -> Result<JobRecord, StoreError> {
+        let retried = sqlx::query(sql::RETRY_JOB)
+            .bind(id_blob(self.id))
+            .bind(micros(self.now))
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(|e| {
+                key_held(e, || {
+                    format!(
+                        "job {} cannot run again: a pending or running job holds its unique key",
+                        self.id
+                    )
+                })
+            })?;
+        acted_on(conn, retried, self.id, self.now, "retry").await
+    }
+}
+
+/// `delete_job`: deletes job `id`, unless it is running.
+#[derive(Debug)]
+pub(crate) struct DeleteJob {
+    pub(crate) id: JobId,
+    pub(crate) now: OffsetDateTime,
+}
+
+impl Transition for DeleteJob {
+    /// The job as it was, with its state as of `now`.
+    type Answer = JobRecord;
+
+    async fn apply(&self, conn: &mut SqliteConnection) -> Result<JobRecord, StoreError> {
+        let deleted = sqlx::query(sql::DELETE_JOB)
+            .bind(id_blob(self.id))
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(store_error)?;
+        acted_on(conn, deleted, self.id, self.now, "delete").await
+    }
+}
+
+/// `update_job`: changes pending job `id` as `update` says.
+#[derive(Debug)]
+pub(crate) struct UpdateJob {
+    pub(crate) id: JobId,
+    pub(crate) update: JobUpdate,
+    pub(crate) now: OffsetDateTime,
+}
+
+impl Transition for UpdateJob {
+    /// The job as stored after the call.
+    type Answer = JobRecord;
+
+    async fn apply(&self, conn: &mut SqliteConnection) -> Result<JobRecord, StoreError> {
+        let updated = sqlx::query(sql::UPDATE_JOB)
+            .bind(id_blob(self.id))
+            .bind(self.update.run_at.map(micros))
+            .bind(self.update.priority.map(i64::from))
+            .bind(self.update.queue.as_deref())
+            .bind(micros(self.now))
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(store_error)?;
+        acted_on(conn, updated, self.id, self.now, "update").await
+    }
+}
+
+/// The job a single verb `action` on job `id` answered (`row`), or why it matched no
+/// row: `NotFound`, or `WrongState` with the job's state as of `now`.
+async fn acted_on(
+    conn: &mut SqliteConnection,
+    row: Option<SqliteRow>,
+    id: JobId,
+    now: OffsetDateTime,
+    action: &'static str,
+) -> Result<JobRecord, StoreError> {
+    if let Some(row) = row {
+        return job_record(&Row(&row), now);
+    }
+    let stored = sqlx::query(sql::GET)
+        .bind(id_blob(id))
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(store_error)?
+        .ok_or(StoreError::NotFound(id))?;
+    let job = job_record(&Row(&stored), now)?;
+    Err(StoreError::WrongState {
+        job: id,
+        state: job.state,
+        action,
+    })
+}
+
+/// What [`ByFilter`] does to each job it selects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Bulk {
+    /// `retry_jobs`: as `retry_job`, to the jobs that are not running.
+    Retry,
+    /// `cancel_jobs`: as `cancel`, to the pending and running jobs.
+    Cancel,
+    /// `delete_jobs`: as `delete_job`, to the jobs that are not running.
+    Delete,
+}
+
+/// `retry_jobs`, `cancel_jobs` or `delete_jobs`: `verb` on the jobs `filter` selects
+/// as of `now` that the single verb would act on, lowest ids first, at most the
+/// filter's limit.
+#[derive(Debug)]
+pub(crate) struct ByFilter {
+    pub(crate) verb: Bulk,
+    pub(crate) filter: JobFilter,
+    pub(crate) now: OffsetDateTime,
+}
+
+impl Transition for ByFilter {
+    /// How many jobs it changed.
+    type Answer = u64;
+
+    fn weight(&self) -> usize {
+        self.filter
+            .limit
+            .map_or(MAX_BATCH_WEIGHT, |limit| limit.min(MAX_BATCH_WEIGHT))
+    }
+
+    async fn apply(&self, conn: &mut SqliteConnection) -> Result<u64, StoreError> {
+        let statement = match self.verb {
+            Bulk::Retry => sql::RETRY_JOBS,
+            Bulk::Cancel => sql::CANCEL_JOBS,
+            Bulk::Delete => sql::DELETE_JOBS,
+        };
+        let changed = bind(sqlx::query(statement), list_params(&self.filter, self.now))
+            .execute(&mut *conn)
+            .await
+            .map_err(|e| {
+                key_held(e, || {
+                    "the jobs cannot run again: a unique key of one of them is held by a \
+                     pending or running job, or shared by two of them"
+                        .to_owned()
+                })
+            })?
+            .rows_affected();
+        Ok(changed)
+    }
+}
+
+/// The error of a retry that failed with `error`: `Conflict` (saying `why`) when a
+/// unique key is held, else the store's error. The failed statement wrote nothing.
+fn key_held(error: sqlx::Error, why: impl FnOnce() -> String) -> StoreError {
+    if is_unique_violation(&error) {
+        StoreError::Conflict(why())
+    } else {
+        store_error(error)
+    }
+}
