@@ -452,6 +452,21 @@ impl Queue {
         Ok(n)
     }
 
+    /// [`Queue::update_job`] for every pending job `filter` selects, at most its limit;
+    /// returns how many ("move every waiting job of `reports` to `reports-slow`").
+    ///
+    /// # Errors
+    ///
+    /// The store's error.
+    pub async fn update_jobs(&self, filter: &JobFilter, update: &JobUpdate) -> Result<u64, Error> {
+        let n = self
+            .store
+            .update_jobs(filter, update, self.clock.now())
+            .await?;
+        self.wake_workers();
+        Ok(n)
+    }
+
     /// [`Queue::cancel`] for every pending or running job `filter` selects, at most
     /// its limit; returns how many.
     ///

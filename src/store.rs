@@ -161,7 +161,8 @@ pub use request::{
 /// - `retry_jobs`, `cancel_jobs` and `delete_jobs` act as their single forms on the
 ///   jobs a filter selects, at most its limit, lowest ids first, passing over the jobs
 ///   the single form would refuse, and answer how many they changed
-///   [`bulk_verbs_act_on_up_to_limit_selected_jobs`]; a filter's `finished_before`
+///   [`bulk_verbs_act_on_up_to_limit_selected_jobs`]; so does `update_jobs`, on pending
+///   jobs only [`update_jobs_changes_the_pending_jobs_a_filter_selects`]; a filter's `finished_before`
 ///   selects only jobs finished before it, which is how retention deletes
 ///   [`delete_jobs_finished_before_a_time_keeps_the_rest`].
 /// - A retry that would give a unique key to a second live job (the job's key is held
@@ -231,6 +232,7 @@ pub use request::{
 /// [`a_unique_period_blocks_the_key_after_the_holder_finished`]: crate::testing::conformance::a_unique_period_blocks_the_key_after_the_holder_finished
 /// [`unique_states_choose_which_finished_jobs_block`]: crate::testing::conformance::unique_states_choose_which_finished_jobs_block
 /// [`take_lock_gives_a_lock_to_one_holder_until_it_expires`]: crate::testing::conformance::take_lock_gives_a_lock_to_one_holder_until_it_expires
+/// [`update_jobs_changes_the_pending_jobs_a_filter_selects`]: crate::testing::conformance::update_jobs_changes_the_pending_jobs_a_filter_selects
 /// [`concurrent_enqueues_of_a_period_key_insert_once`]: crate::testing::conformance::concurrent_enqueues_of_a_period_key_insert_once
 /// [`a_retry_that_would_share_a_live_unique_key_is_a_conflict`]: crate::testing::conformance::a_retry_that_would_share_a_live_unique_key_is_a_conflict
 /// [`concurrent_takers_of_a_free_lock_one_wins`]: crate::testing::conformance::concurrent_takers_of_a_free_lock_one_wins
@@ -604,6 +606,17 @@ pub trait JobStore: Send + Sync + 'static {
     /// most its limit, lowest ids first); returns how many it retried.
     async fn retry_jobs(&self, filter: &JobFilter, now: OffsetDateTime) -> Result<u64, StoreError> {
         delegate!(self, retry_jobs(filter, now))
+    }
+
+    /// [`JobStore::update_job`] for the pending jobs `filter` selects (at most its
+    /// limit, lowest ids first); returns how many it changed.
+    async fn update_jobs(
+        &self,
+        filter: &JobFilter,
+        update: &JobUpdate,
+        now: OffsetDateTime,
+    ) -> Result<u64, StoreError> {
+        delegate!(self, update_jobs(filter, update, now))
     }
 
     /// [`JobStore::cancel`] for the pending and running jobs `filter` selects (at most

@@ -137,8 +137,8 @@ pub enum Op {
         priority: Option<i16>,
         queue: Option<usize>,
     },
-    /// `verb` 0, 1, 2: retry, cancel or delete the jobs of a filter on queue, state
-    /// (an index into `JobState::ALL`) and tag, up to `limit`.
+    /// `verb` 0, 1, 2, 3: retry, cancel, delete or update the jobs of a filter on
+    /// queue, state (an index into `JobState::ALL`) and tag, up to `limit`.
     Bulk {
         verb: u8,
         queue: Option<usize>,
@@ -199,7 +199,7 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (0usize..64).prop_map(|job| Op::DeleteJob { job }),
         1 => (0usize..64, 0i64..30, proptest::option::of(-1i16..=1), proptest::option::of(0usize..2))
             .prop_map(|(job, delay_secs, priority, queue)| Op::UpdateJob { job, delay_secs, priority, queue }),
-        1 => (0u8..3, proptest::option::of(0usize..2), proptest::option::of(0usize..6), proptest::option::weighted(0.3, 0u8..2), proptest::option::of(0usize..3))
+        1 => (0u8..4, proptest::option::of(0usize..2), proptest::option::of(0usize..6), proptest::option::weighted(0.3, 0u8..2), proptest::option::of(0usize..3))
             .prop_map(|(verb, queue, state, tag, limit)| Op::Bulk { verb, queue, state, tag, limit }),
         1 => (0usize..2, 0i64..20).prop_map(|(holder, secs)| Op::TakeLock { holder, secs }),
     ]

@@ -655,6 +655,21 @@ impl JobStore for MemoryStore {
         inner.retry_jobs(&ids, now)
     }
 
+    async fn update_jobs(
+        &self,
+        filter: &JobFilter,
+        update: &JobUpdate,
+        now: OffsetDateTime,
+    ) -> Result<u64, StoreError> {
+        let mut inner = self.lock();
+        let now = micros(now);
+        let ids = operate::chosen(&inner, filter, now, |e| e.phase == Phase::Pending);
+        for &id in &ids {
+            inner.update_job(id, update, now)?;
+        }
+        Ok(operate::count(&ids))
+    }
+
     async fn cancel_jobs(
         &self,
         filter: &JobFilter,

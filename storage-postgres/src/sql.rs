@@ -126,6 +126,7 @@ statements! {
     update_job = "update_job.sql";
     /// Runs again the jobs a filter selects that are not running.
     retry_jobs = "retry_jobs.sql";
+    update_jobs = "update_jobs.sql";
     /// Cancels the pending and running jobs a filter selects.
     cancel_jobs = "cancel_jobs.sql";
     /// Deletes the jobs a filter selects that are not running.

@@ -26,10 +26,14 @@ use crate::call::Calls;
 use crate::clock::ServerClock;
 use crate::completer::Completer;
 use crate::enqueue::insert_jobs;
-use crate::error::{is_held_unique_key, store_error, violation_detail};
+use crate::error::store_error;
 use crate::notify::Listener;
 use crate::row::{Row, Statement, bind};
 use crate::sql::{Statements, query};
+
+mod by_hand;
+
+use by_hand::{count_of, not_running, pending, queue_stats_of};
 
 /// A [`JobStore`](leasehold::JobStore) on a schema of a PostgreSQL database; clones
 /// share the pool.
@@ -196,41 +200,6 @@ fn error_history_limit() -> i64 {
     sql_limit(ERROR_HISTORY_LIMIT)
 }
 
-/// Whether a verb by hand acts on a job in `state`: `retry_job` and `delete_job` on
-/// any job but a running one.
-fn not_running(state: JobState) -> bool {
-    state != JobState::Running
-}
-
-/// Whether `update_job` acts on a job in `state`: a pending one.
-fn pending(state: JobState) -> bool {
-    matches!(state, JobState::Scheduled | JobState::Available)
-}
-
-/// A count of rows as the trait answers it.
-fn count_of(count: i64, what: &str) -> Result<u64, StoreError> {
-    u64::try_from(count).map_err(|_| StoreError::backend(format!("negative {what} {count}")))
-}
-
-/// One queue of a `queue_stats.sql` row.
-fn queue_stats_of(row: &PgRow) -> Result<QueueStats, StoreError> {
-    let get = |column: &str| -> Result<i64, StoreError> {
-        sqlx::Row::try_get(row, column).map_err(store_error)
-    };
-    let name: String = sqlx::Row::try_get(row, "queue").map_err(store_error)?;
-    let mut stats = QueueStats::new(name);
-    stats.paused = sqlx::Row::try_get(row, "paused").map_err(store_error)?;
-    for state in JobState::ALL {
-        stats.add(state, count_of(get(state.as_str())?, "job count")?);
-    }
-    let oldest: Option<i64> =
-        sqlx::Row::try_get(row, "oldest_pending_run_at").map_err(store_error)?;
-    stats.oldest_pending_run_at = oldest
-        .map(|t| time_of(t, "oldest_pending_run_at"))
-        .transpose()?;
-    Ok(stats)
-}
-
 /// Calls of one statement run alone, each named `name` in errors (see [`Calls::run`]).
 impl PostgresStore {
     /// The statement's rows.
@@ -291,24 +260,6 @@ impl PostgresStore {
         Ok(done.rows_affected())
     }
 
-    /// Stores whether a known queue is paused; `QueueNotFound` for an unknown one.
-    async fn set_paused(
-        &self,
-        verb: &str,
-        queue: &str,
-        paused: bool,
-        now: OffsetDateTime,
-    ) -> Result<(), StoreError> {
-        let statement = query(&self.inner.sql.set_queue_paused)
-            .bind(queue)
-            .bind(paused)
-            .bind(micros(now));
-        match self.execute(verb, statement).await? {
-            0 => Err(StoreError::QueueNotFound(queue.to_owned())),
-            _ => Ok(()),
-        }
-    }
-
     /// Runs `statement`, a write fenced by `lease` (see [`fenced`]): `LeaseLost` or
     /// `NotFound` when it matched no row.
     async fn write_fenced(
@@ -339,103 +290,6 @@ impl PostgresStore {
             .run(name, async |conn| {
                 statement.execute(&mut *conn).await.map_err(store_error)?;
                 stored_schedule(conn, sql, schedule).await
-            })
-            .await
-    }
-
-    /// A verb by hand (`verb`, refused as `action`) on job `id`, in one transaction:
-    /// locks the job's row, refuses it unless `acts_on` its state as of `now`, then runs
-    /// `change` (a statement of one row). Answers the job as it was and the row of
-    /// `change`.
-    ///
-    /// # Errors
-    ///
-    /// `NotFound` for an unknown job, `WrongState` for a refused one; `Conflict` when
-    /// `change` would give a unique key a second pending or running job. Nothing is
-    /// changed then.
-    async fn by_hand(
-        &self,
-        verb: &str,
-        action: &'static str,
-        id: JobId,
-        now: OffsetDateTime,
-        acts_on: fn(JobState) -> bool,
-        change: Statement<'_>,
-    ) -> Result<(JobRecord, PgRow), StoreError> {
-        let sql = &*self.inner.sql;
-        self.calls()
-            .run(verb, async |conn| {
-                let mut tx = conn.begin().await.map_err(store_error)?;
-                let changed = async {
-                    let locked = query(&sql.lock_job)
-                        .bind(id.as_uuid())
-                        .fetch_optional(&mut *tx)
-                        .await
-                        .map_err(store_error)?
-                        .ok_or(StoreError::NotFound(id))?;
-                    let before = job_record(&Row(&locked), now)?;
-                    if !acts_on(before.state) {
-                        return Err(StoreError::WrongState {
-                            job: id,
-                            state: before.state,
-                            action,
-                        });
-                    }
-                    let after = change.fetch_one(&mut *tx).await.map_err(|e| {
-                        if is_held_unique_key(&e) {
-                            StoreError::Conflict(format!(
-                                "cannot {action} job {id}: its unique key {:?} is held by \
-                                 another pending or running job",
-                                before.unique_key.as_deref().unwrap_or_default()
-                            ))
-                        } else {
-                            store_error(e)
-                        }
-                    })?;
-                    Ok((before, after))
-                }
-                .await;
-                // Ended here, either way: the row lock goes before the call answers.
-                match changed {
-                    Ok(changed) => tx.commit().await.map_err(store_error).map(|()| changed),
-                    Err(error) => {
-                        tx.rollback().await.map_err(store_error)?;
-                        Err(error)
-                    }
-                }
-            })
-            .await
-    }
-
-    /// Runs `statement`, a bulk verb by hand (`retry_jobs.sql`, `cancel_jobs.sql`,
-    /// `delete_jobs.sql`) with `filter`'s parameters bound: how many jobs it changed.
-    ///
-    /// # Errors
-    ///
-    /// `Conflict` when the statement would give a unique key a second pending or
-    /// running job (a retry); nothing is changed then.
-    async fn by_filter(
-        &self,
-        verb: &str,
-        statement: &Arc<str>,
-        filter: &JobFilter,
-        now: OffsetDateTime,
-    ) -> Result<u64, StoreError> {
-        let statement = bind(query(statement), list_params(filter, now));
-        self.calls()
-            .run(verb, async |conn| {
-                let done = statement.execute(&mut *conn).await.map_err(|e| {
-                    if is_held_unique_key(&e) {
-                        StoreError::Conflict(format!(
-                            "{verb} would give a unique key a second pending or running job \
-                             ({}); nothing was changed",
-                            violation_detail(&e, "a held unique key")
-                        ))
-                    } else {
-                        store_error(e)
-                    }
-                })?;
-                Ok(done.rows_affected())
             })
             .await
     }
@@ -880,7 +734,18 @@ impl JobStore for PostgresStore {
 
     async fn retry_jobs(&self, filter: &JobFilter, now: OffsetDateTime) -> Result<u64, StoreError> {
         let sql = &self.inner.sql;
-        self.by_filter("retry_jobs", &sql.retry_jobs, filter, now)
+        self.by_filter("retry_jobs", &sql.retry_jobs, filter, None, now)
+            .await
+    }
+
+    async fn update_jobs(
+        &self,
+        filter: &JobFilter,
+        update: &JobUpdate,
+        now: OffsetDateTime,
+    ) -> Result<u64, StoreError> {
+        let sql = &self.inner.sql;
+        self.by_filter("update_jobs", &sql.update_jobs, filter, Some(update), now)
             .await
     }
 
@@ -890,7 +755,7 @@ impl JobStore for PostgresStore {
         now: OffsetDateTime,
     ) -> Result<u64, StoreError> {
         let sql = &self.inner.sql;
-        self.by_filter("cancel_jobs", &sql.cancel_jobs, filter, now)
+        self.by_filter("cancel_jobs", &sql.cancel_jobs, filter, None, now)
             .await
     }
 
@@ -900,7 +765,7 @@ impl JobStore for PostgresStore {
         now: OffsetDateTime,
     ) -> Result<u64, StoreError> {
         let sql = &self.inner.sql;
-        self.by_filter("delete_jobs", &sql.delete_jobs, filter, now)
+        self.by_filter("delete_jobs", &sql.delete_jobs, filter, None, now)
             .await
     }
 

@@ -96,6 +96,9 @@ pub(crate) const RETRY_JOB: &str = include_str!("sql/retry_job.sql");
 /// `sql/retry_jobs.sql`: retry_job.sql for the jobs list.sql selects with the same ?1 to ?8 that are
 /// not running, lowest ids first; a unique key held by another job fails it whole.
 pub(crate) const RETRY_JOBS: &str = include_str!("sql/retry_jobs.sql");
+/// `sql/update_jobs.sql`: update_job.sql for the pending jobs list.sql selects with the same ?1 to
+/// ?8, lowest ids first; ?9 to ?11 the run_at, priority and queue to set.
+pub(crate) const UPDATE_JOBS: &str = include_str!("sql/update_jobs.sql");
 /// `sql/settings.sql`: The connection's settings, read back to verify them.
 pub(crate) const SETTINGS: &str = include_str!("sql/settings.sql");
 /// `sql/take_lock.sql`: Takes lock ?1 for holder ?2 until ?3 if it is free at ?4 or ?2 holds it.
@@ -164,6 +167,7 @@ pub(crate) const ALL: &[(&str, &str)] = &[
     ("settings.sql", SETTINGS),
     ("take_lock.sql", TAKE_LOCK),
     ("update_job.sql", UPDATE_JOB),
+    ("update_jobs.sql", UPDATE_JOBS),
     ("user_tables.sql", USER_TABLES),
     ("advance_schedule.sql", ADVANCE_SCHEDULE),
     ("due_schedules.sql", DUE_SCHEDULES),

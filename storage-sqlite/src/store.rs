@@ -115,7 +115,7 @@ impl SqliteStore {
             .await
     }
 
-    /// `retry_jobs`, `cancel_jobs` or `delete_jobs` (`verb`) on the jobs `filter`
+    /// `retry_jobs`, `update_jobs`, `cancel_jobs` or `delete_jobs` (`verb`) on the jobs `filter`
     /// selects as of `now`.
     async fn by_filter(
         &self,
@@ -455,6 +455,16 @@ impl JobStore for SqliteStore {
 
     async fn retry_jobs(&self, filter: &JobFilter, now: OffsetDateTime) -> Result<u64, StoreError> {
         self.by_filter(Bulk::Retry, filter, now).await
+    }
+
+    async fn update_jobs(
+        &self,
+        filter: &JobFilter,
+        update: &JobUpdate,
+        now: OffsetDateTime,
+    ) -> Result<u64, StoreError> {
+        self.by_filter(Bulk::Update(update.clone()), filter, now)
+            .await
     }
 
     async fn cancel_jobs(

@@ -277,3 +277,53 @@ pub async fn a_retry_that_would_share_a_live_unique_key_is_a_conflict(f: &dyn St
     let after = store.list(&JobFilter::all(), t(3)).await.expect("list");
     assert_eq!(after, before, "nothing changed");
 }
+
+/// `update_jobs` changes the pending jobs a filter selects, at most its limit, lowest
+/// ids first, passing over running and finished ones, and answers how many it changed.
+pub async fn update_jobs_changes_the_pending_jobs_a_filter_selects(f: &dyn StoreFactory) {
+    let store = f.open().await;
+    let (_, running) = enqueue_and_claim(&*store, new_job("sync", t(0))).await;
+    let mut pending = Vec::new();
+    for _ in 0..3 {
+        pending.push(enqueue_at(&*store, new_job("sync", t(0)), t(0)).await);
+    }
+    let other = enqueue_at(&*store, new_job("other", t(0)), t(0)).await;
+    let moved = JobUpdate::new()
+        .queue("slow")
+        .expect("a valid queue")
+        .run_at(t(100));
+
+    let sync = JobFilter::all().kind("sync");
+    let changed = store
+        .update_jobs(&sync.clone().limit(2), &moved, t(1))
+        .await
+        .expect("update_jobs");
+
+    assert_eq!(
+        changed, 2,
+        "two pending sync jobs, the running one passed over"
+    );
+    let slow = store
+        .list(&JobFilter::all().queue("slow"), t(1))
+        .await
+        .expect("list");
+    assert_eq!(ids(&slow), ids(&pending[..2]));
+    assert!(
+        slow.iter()
+            .all(|j| j.run_at == t(100) && j.state == JobState::Scheduled)
+    );
+    assert_eq!(get(&*store, pending[2].id, t(1)).await.queue, other.queue);
+    assert_eq!(
+        get(&*store, running.id, t(1)).await.state,
+        JobState::Running
+    );
+    let rest = store
+        .update_jobs(&sync, &moved, t(1))
+        .await
+        .expect("update_jobs");
+    assert_eq!(
+        rest, 3,
+        "the pending sync jobs, moved or not; never the running one"
+    );
+    assert_eq!(get(&*store, other.id, t(1)).await.queue, other.queue);
+}

@@ -163,6 +163,7 @@ macro_rules! conformance_suite {
             verbs_by_hand_refuse_a_job_in_the_wrong_state,
             verbs_by_hand_on_an_unknown_job_are_not_found,
             bulk_verbs_act_on_up_to_limit_selected_jobs,
+            update_jobs_changes_the_pending_jobs_a_filter_selects,
             delete_jobs_finished_before_a_time_keeps_the_rest,
             tags_and_metadata_are_stored_and_a_tag_selects,
             complete_with_output_keeps_the_output,

@@ -5,7 +5,7 @@ use serde_json::json;
 use time::Duration;
 
 use super::outcome::{Outcome, answer};
-use super::reference::Model;
+use super::reference::{Model, is_pending};
 use super::{Op, QUEUES, Run};
 use crate::{JobFilter, JobState, JobUpdate};
 
@@ -90,6 +90,17 @@ impl Run {
                         let ids = self.model.chosen(&filter, now, |s| s != JobState::Running);
                         let want = self.model.retry_jobs(&ids, now);
                         (want, self.store.retry_jobs(&filter, now).await)
+                    }
+                    3 => {
+                        let ids = self.model.chosen(&filter, now, is_pending);
+                        let update = JobUpdate::new()
+                            .priority(1)
+                            .run_at(now + Duration::seconds(5));
+                        for id in &ids {
+                            self.model.update_job(*id, &update, now);
+                        }
+                        let want = Outcome::Count(ids.len() as u64);
+                        (want, self.store.update_jobs(&filter, &update, now).await)
                     }
                     1 => {
                         let ids = self.model.chosen(&filter, now, |s| !s.is_terminal());

@@ -282,7 +282,7 @@ impl Model {
     }
 }
 
-fn is_pending(state: JobState) -> bool {
+pub(super) fn is_pending(state: JobState) -> bool {
     matches!(state, JobState::Scheduled | JobState::Available)
 }
 

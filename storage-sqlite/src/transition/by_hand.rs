@@ -122,17 +122,20 @@ async fn acted_on(
 }
 
 /// What [`ByFilter`] does to each job it selects.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Bulk {
     /// `retry_jobs`: as `retry_job`, to the jobs that are not running.
     Retry,
+    /// `update_jobs`: as `update_job`, to the pending jobs.
+    Update(JobUpdate),
     /// `cancel_jobs`: as `cancel`, to the pending and running jobs.
     Cancel,
     /// `delete_jobs`: as `delete_job`, to the jobs that are not running.
     Delete,
 }
 
-/// `retry_jobs`, `cancel_jobs` or `delete_jobs`: `verb` on the jobs `filter` selects
+/// `retry_jobs`, `update_jobs`, `cancel_jobs` or `delete_jobs`: `verb` on the jobs
+/// `filter` selects
 /// as of `now` that the single verb would act on, lowest ids first, at most the
 /// filter's limit.
 #[derive(Debug)]
@@ -155,10 +158,18 @@ impl Transition for ByFilter {
     async fn apply(&self, conn: &mut SqliteConnection) -> Result<u64, StoreError> {
         let statement = match self.verb {
             Bulk::Retry => sql::RETRY_JOBS,
+            Bulk::Update(_) => sql::UPDATE_JOBS,
             Bulk::Cancel => sql::CANCEL_JOBS,
             Bulk::Delete => sql::DELETE_JOBS,
         };
-        let changed = bind(sqlx::query(statement), list_params(&self.filter, self.now))
+        let mut query = bind(sqlx::query(statement), list_params(&self.filter, self.now));
+        if let Bulk::Update(update) = &self.verb {
+            query = query
+                .bind(update.run_at.map(micros))
+                .bind(update.priority.map(i64::from))
+                .bind(update.queue.clone());
+        }
+        let changed = query
             .execute(&mut *conn)
             .await
             .map_err(|e| {

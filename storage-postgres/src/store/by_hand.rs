@@ -1,0 +1,177 @@
+//! The operator's verbs on a [`PostgresStore`]: a queue's pause, a verb by hand on one
+//! job (locked, checked, changed, in one transaction), a verb on the jobs a filter
+//! selects (one statement), and what they answer.
+
+use std::sync::Arc;
+
+use leasehold::time::OffsetDateTime;
+use leasehold::{JobFilter, JobId, JobRecord, JobState, JobUpdate, QueueStats, StoreError};
+use leasehold_sql::filter::list_params;
+use leasehold_sql::row::{job_record, micros, time_of};
+use sqlx::Connection;
+use sqlx::postgres::PgRow;
+
+use super::PostgresStore;
+use crate::error::{is_held_unique_key, store_error, violation_detail};
+use crate::row::{Row, Statement, bind};
+use crate::sql::query;
+
+/// Whether a verb by hand acts on a job in `state`: `retry_job` and `delete_job` on
+/// any job but a running one.
+pub(super) fn not_running(state: JobState) -> bool {
+    state != JobState::Running
+}
+
+/// Whether `update_job` acts on a job in `state`: a pending one.
+pub(super) fn pending(state: JobState) -> bool {
+    matches!(state, JobState::Scheduled | JobState::Available)
+}
+
+/// A count of rows as the trait answers it.
+pub(super) fn count_of(count: i64, what: &str) -> Result<u64, StoreError> {
+    u64::try_from(count).map_err(|_| StoreError::backend(format!("negative {what} {count}")))
+}
+
+/// One queue of a `queue_stats.sql` row.
+pub(super) fn queue_stats_of(row: &PgRow) -> Result<QueueStats, StoreError> {
+    let get = |column: &str| -> Result<i64, StoreError> {
+        sqlx::Row::try_get(row, column).map_err(store_error)
+    };
+    let name: String = sqlx::Row::try_get(row, "queue").map_err(store_error)?;
+    let mut stats = QueueStats::new(name);
+    stats.paused = sqlx::Row::try_get(row, "paused").map_err(store_error)?;
+    for state in JobState::ALL {
+        stats.add(state, count_of(get(state.as_str())?, "job count")?);
+    }
+    let oldest: Option<i64> =
+        sqlx::Row::try_get(row, "oldest_pending_run_at").map_err(store_error)?;
+    stats.oldest_pending_run_at = oldest
+        .map(|t| time_of(t, "oldest_pending_run_at"))
+        .transpose()?;
+    Ok(stats)
+}
+
+impl PostgresStore {
+    /// Stores whether a known queue is paused; `QueueNotFound` for an unknown one.
+    pub(super) async fn set_paused(
+        &self,
+        verb: &str,
+        queue: &str,
+        paused: bool,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        let statement = query(&self.inner.sql.set_queue_paused)
+            .bind(queue)
+            .bind(paused)
+            .bind(micros(now));
+        match self.execute(verb, statement).await? {
+            0 => Err(StoreError::QueueNotFound(queue.to_owned())),
+            _ => Ok(()),
+        }
+    }
+
+    /// A verb by hand (`verb`, refused as `action`) on job `id`, in one transaction:
+    /// locks the job's row, refuses it unless `acts_on` its state as of `now`, then runs
+    /// `change` (a statement of one row). Answers the job as it was and the row of
+    /// `change`.
+    ///
+    /// # Errors
+    ///
+    /// `NotFound` for an unknown job, `WrongState` for a refused one; `Conflict` when
+    /// `change` would give a unique key a second pending or running job. Nothing is
+    /// changed then.
+    pub(super) async fn by_hand(
+        &self,
+        verb: &str,
+        action: &'static str,
+        id: JobId,
+        now: OffsetDateTime,
+        acts_on: fn(JobState) -> bool,
+        change: Statement<'_>,
+    ) -> Result<(JobRecord, PgRow), StoreError> {
+        let sql = &*self.inner.sql;
+        self.calls()
+            .run(verb, async |conn| {
+                let mut tx = conn.begin().await.map_err(store_error)?;
+                let changed = async {
+                    let locked = query(&sql.lock_job)
+                        .bind(id.as_uuid())
+                        .fetch_optional(&mut *tx)
+                        .await
+                        .map_err(store_error)?
+                        .ok_or(StoreError::NotFound(id))?;
+                    let before = job_record(&Row(&locked), now)?;
+                    if !acts_on(before.state) {
+                        return Err(StoreError::WrongState {
+                            job: id,
+                            state: before.state,
+                            action,
+                        });
+                    }
+                    let after = change.fetch_one(&mut *tx).await.map_err(|e| {
+                        if is_held_unique_key(&e) {
+                            StoreError::Conflict(format!(
+                                "cannot {action} job {id}: its unique key {:?} is held by \
+                                 another pending or running job",
+                                before.unique_key.as_deref().unwrap_or_default()
+                            ))
+                        } else {
+                            store_error(e)
+                        }
+                    })?;
+                    Ok((before, after))
+                }
+                .await;
+                // Ended here, either way: the row lock goes before the call answers.
+                match changed {
+                    Ok(changed) => tx.commit().await.map_err(store_error).map(|()| changed),
+                    Err(error) => {
+                        tx.rollback().await.map_err(store_error)?;
+                        Err(error)
+                    }
+                }
+            })
+            .await
+    }
+
+    /// Runs `statement`, a bulk verb by hand (`retry_jobs.sql`, `update_jobs.sql` with
+    /// `update`, `cancel_jobs.sql`, `delete_jobs.sql`) with `filter`'s parameters
+    /// bound: how many jobs it changed.
+    ///
+    /// # Errors
+    ///
+    /// `Conflict` when the statement would give a unique key a second pending or
+    /// running job (a retry); nothing is changed then.
+    pub(super) async fn by_filter(
+        &self,
+        verb: &str,
+        statement: &Arc<str>,
+        filter: &JobFilter,
+        update: Option<&JobUpdate>,
+        now: OffsetDateTime,
+    ) -> Result<u64, StoreError> {
+        let mut statement = bind(query(statement), list_params(filter, now));
+        if let Some(update) = update {
+            statement = statement
+                .bind(update.run_at.map(micros))
+                .bind(update.priority)
+                .bind(update.queue.clone());
+        }
+        self.calls()
+            .run(verb, async |conn| {
+                let done = statement.execute(&mut *conn).await.map_err(|e| {
+                    if is_held_unique_key(&e) {
+                        StoreError::Conflict(format!(
+                            "{verb} would give a unique key a second pending or running job \
+                             ({}); nothing was changed",
+                            violation_detail(&e, "a held unique key")
+                        ))
+                    } else {
+                        store_error(e)
+                    }
+                })?;
+                Ok(done.rows_affected())
+            })
+            .await
+    }
+}
