@@ -21,7 +21,7 @@ pub enum StoreError {
     QueueNotFound(String),
     /// The job is in a state the verb does not act on (retrying or deleting a running
     /// job, updating one that is not pending). Nothing was changed.
-    #[error("cannot {action} job {job}: it is {state}{}", advice(*.state))]
+    #[error("cannot {action} job {job}: it is {state}{}", advice(action, *.state))]
     WrongState {
         /// The job.
         job: JobId,
@@ -71,13 +71,12 @@ pub enum StoreError {
     Backend(#[source] BoxError),
 }
 
-/// What an operator can do about a [`StoreError::WrongState`] in `state`.
-fn advice(state: JobState) -> &'static str {
-    match state {
-        JobState::Running => " (cancel it first, or wait for it to finish)",
-        JobState::Completed | JobState::Failed | JobState::Cancelled => {
-            " (retry it to run it again)"
-        }
+/// What an operator can do about a [`StoreError::WrongState`] refusing `action` on a
+/// job in `state`.
+fn advice(action: &str, state: JobState) -> &'static str {
+    match (action, state) {
+        ("update", _) => " (only a pending job can be updated)",
+        (_, JobState::Running) => " (cancel it first, or wait for it to finish)",
         _ => "",
     }
 }

@@ -86,6 +86,11 @@ impl EnqueueOptions {
     /// With a unique key, also blocks while a job holding it ended `Completed` less
     /// than `period` ago: at most one such job per period ("one digest per user per
     /// hour"). [`EnqueueOptions::unique_for_states`] picks other terminal states.
+    ///
+    /// The finished holder is what blocks, so a period only holds while that job is
+    /// kept: retention (24 hours for completed jobs by default) or `prune` deleting it
+    /// ends the period early. Keep finished jobs at least as long as the longest
+    /// period ([`Retention::keep`](crate::worker::Retention::keep)).
     pub fn unique_for(self, period: Duration) -> Self {
         self.unique_for_states(period, &[JobState::Completed])
     }
@@ -115,8 +120,8 @@ impl EnqueueOptions {
     /// # Errors
     ///
     /// [`Error::InvalidJob`] for an empty kind, queue or tag, zero `max_attempts`,
-    /// metadata that is not a JSON object, or a unique period that is zero or names a
-    /// state that is not terminal;
+    /// metadata that is not a JSON object, or a unique period that is zero, names a
+    /// state that is not terminal or comes without a unique key;
     /// [`Error::Config`] for a `delay` that ends past the last time `time` can represent.
     pub fn build(
         &self,
@@ -151,6 +156,11 @@ impl EnqueueOptions {
             job = job.unique_key(key.clone());
         }
         if let Some((period, states)) = &self.unique_for {
+            if self.unique_key.is_none() {
+                return Err(Error::InvalidJob(format!(
+                    "a unique period needs a unique key (job kind {kind:?})"
+                )));
+            }
             job = job.unique_for(*period, states)?;
         }
         job = job.tags(self.tags.iter().cloned())?;
@@ -421,7 +431,9 @@ impl Queue {
     ///
     /// # Errors
     ///
-    /// As [`Queue::retry_job`] (a running job is refused: cancel it first).
+    /// [`StoreError::WrongState`](crate::StoreError::WrongState) for a running job
+    /// (cancel it first), [`StoreError::NotFound`](crate::StoreError::NotFound) for an
+    /// unknown one; nothing changes then.
     pub async fn delete_job(&self, id: JobId) -> Result<JobRecord, Error> {
         Ok(self.store.delete_job(id, self.clock.now()).await?)
     }
@@ -469,6 +481,9 @@ impl Queue {
 
     /// [`Queue::cancel`] for every pending or running job `filter` selects, at most
     /// its limit; returns how many.
+    ///
+    /// A bulk verb is one transaction: on SQLite it holds the single writer until it
+    /// ends, so act on a large set with a limit (say 1,000) in a loop.
     ///
     /// # Errors
     ///

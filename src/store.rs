@@ -159,7 +159,8 @@ pub use request::{
 ///   [`verbs_by_hand_refuse_a_job_in_the_wrong_state`]; for an unknown id they answer
 ///   [`StoreError::NotFound`] [`verbs_by_hand_on_an_unknown_job_are_not_found`].
 /// - `retry_jobs`, `cancel_jobs` and `delete_jobs` act as their single forms on the
-///   jobs a filter selects, at most its limit, lowest ids first, passing over the jobs
+///   jobs a filter selects, at most its limit, lowest ids first (with
+///   `finished_before`, those that finished first first, then by id), passing over the jobs
 ///   the single form would refuse, and answer how many they changed
 ///   [`bulk_verbs_act_on_up_to_limit_selected_jobs`]; so does `update_jobs`, on pending
 ///   jobs only [`update_jobs_changes_the_pending_jobs_a_filter_selects`]; a filter's `finished_before`
@@ -572,7 +573,8 @@ pub trait JobStore: Send + Sync + 'static {
     /// # Errors
     ///
     /// [`StoreError::WrongState`] for a running job (cancel it first),
-    /// [`StoreError::NotFound`] for an unknown one; nothing changes then.
+    /// [`StoreError::NotFound`] for an unknown one, [`StoreError::Conflict`] when a
+    /// pending or running job holds its unique key; nothing changes then.
     async fn retry_job(&self, id: JobId, now: OffsetDateTime) -> Result<JobRecord, StoreError> {
         delegate!(self, retry_job(id, now))
     }
@@ -581,7 +583,8 @@ pub trait JobStore: Send + Sync + 'static {
     ///
     /// # Errors
     ///
-    /// As [`JobStore::retry_job`].
+    /// [`StoreError::WrongState`] for a running job (cancel it first),
+    /// [`StoreError::NotFound`] for an unknown one; nothing changes then.
     async fn delete_job(&self, id: JobId, now: OffsetDateTime) -> Result<JobRecord, StoreError> {
         delegate!(self, delete_job(id, now))
     }
@@ -603,7 +606,12 @@ pub trait JobStore: Send + Sync + 'static {
     }
 
     /// [`JobStore::retry_job`] for the jobs `filter` selects that are not running (at
-    /// most its limit, lowest ids first); returns how many it retried.
+    /// most its limit, lowest ids first, or by finish time with `finished_before`); returns how many it retried.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Conflict`] when it would give a unique key to two pending or
+    /// running jobs; nothing changes then.
     async fn retry_jobs(&self, filter: &JobFilter, now: OffsetDateTime) -> Result<u64, StoreError> {
         delegate!(self, retry_jobs(filter, now))
     }
@@ -630,7 +638,7 @@ pub trait JobStore: Send + Sync + 'static {
     }
 
     /// [`JobStore::delete_job`] for the jobs `filter` selects that are not running (at
-    /// most its limit, lowest ids first); returns how many it deleted.
+    /// most its limit, lowest ids first, or by finish time with `finished_before`); returns how many it deleted.
     async fn delete_jobs(
         &self,
         filter: &JobFilter,

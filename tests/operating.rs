@@ -227,3 +227,40 @@ async fn a_running_worker_deletes_finished_jobs_past_their_age_unless_retention_
         );
     }
 }
+
+/// A store written before outputs existed: it forwards every verb but has no
+/// `complete_with_output`.
+struct WithoutOutputs(MemoryStore);
+
+#[leasehold::async_trait]
+impl JobStore for WithoutOutputs {
+    fn delegate(&self) -> Option<&dyn JobStore> {
+        Some(&self.0)
+    }
+
+    async fn complete_with_output(
+        &self,
+        _: leasehold::Lease,
+        _: &serde_json::Value,
+        _: leasehold::time::OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        Err(StoreError::Unsupported("complete_with_output"))
+    }
+}
+
+#[tokio::test]
+async fn on_a_store_without_outputs_a_job_with_output_still_completes() {
+    let store: Arc<dyn JobStore> = Arc::new(WithoutOutputs(MemoryStore::new()));
+    let queue = Queue::with_clock(store, Arc::new(ManualClock::new(t(0))));
+    let id = queue.enqueue(check(10)).await.unwrap().job.id;
+    let worker = Worker::builder(&queue)
+        .handler(record_output)
+        .retention(Retention::off())
+        .build()
+        .unwrap();
+
+    worker.run_once().await.unwrap();
+
+    let job = queue.get(id).await.unwrap().unwrap();
+    assert_eq!((job.state, job.output), (JobState::Completed, None));
+}

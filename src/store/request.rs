@@ -5,7 +5,9 @@ use time::OffsetDateTime;
 use crate::error::Error;
 use crate::job::{JobRecord, JobState, NewJob};
 
-/// What [`JobStore::list`](crate::JobStore::list) and [`JobStore::count`](crate::JobStore::count) select.
+/// Which jobs [`JobStore::list`](crate::JobStore::list) and
+/// [`JobStore::count`](crate::JobStore::count) return, and which the bulk verbs
+/// (`retry_jobs`, `update_jobs`, `cancel_jobs`, `delete_jobs`) and retention act on.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct JobFilter {

@@ -140,9 +140,19 @@ async fn record(inner: &Inner, job: &JobRecord, verdict: Verdict) -> Outcome {
             .await
             .map_or_else(lost_or_abandoned, |()| Outcome::Completed),
         Verdict::Complete(Some(output)) => {
-            persist(|| store.complete_with_output(lease, &output, clock.now()))
-                .await
-                .map_or_else(lost_or_abandoned, |()| Outcome::Completed)
+            let written =
+                match persist(|| store.complete_with_output(lease, &output, clock.now())).await {
+                    // A store written before outputs existed: the job completes without it.
+                    Err(StoreError::Unsupported(verb)) => {
+                        tracing::warn!(
+                            verb,
+                            "this store keeps no job output; completing without it"
+                        );
+                        persist(|| store.complete(lease, clock.now())).await
+                    }
+                    other => other,
+                };
+            written.map_or_else(lost_or_abandoned, |()| Outcome::Completed)
         }
         Verdict::Retry(error) => {
             let delay = inner.settings.retry(&job.kind).delay(job.attempt);

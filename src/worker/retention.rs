@@ -17,7 +17,8 @@ pub const RETENTION_LOCK: &str = "leasehold.retention";
 /// runs the deletion on an interval ([`WorkerBuilder::retention`](super::WorkerBuilder::retention)),
 /// but only one process at a time: each run first takes a store lock
 /// ([`JobStore::take_lock`]) that expires on its own if its holder dies. Pending and
-/// running jobs are never touched.
+/// running jobs are never touched. A finished job is also what holds a unique key
+/// for its unique period, so keep jobs at least as long as your longest period.
 ///
 /// ```
 /// use std::time::Duration;

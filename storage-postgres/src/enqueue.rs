@@ -173,13 +173,18 @@ impl Insert for Inserts<'_> {
         for _ in 0..HOLDER_RACE_ATTEMPTS {
             let params = params(job, now);
             let holder = holder_params(&params);
-            let inserted = bind(query(&self.sql.enqueue), params)
-                .bind(self.channel)
-                .fetch_optional(&mut *self.conn)
-                .await
-                .map_err(|e| insert_error(e, job.id, is_duplicate_job_id, store_error))?;
-            if inserted.is_some() {
-                return Ok(Enqueued::inserted(JobRecord::from_new(job.clone(), now)));
+            let inserted = if job.unique_period.is_some() {
+                self.insert_within_period(job, params, &holder).await?
+            } else {
+                let inserted = bind(query(&self.sql.enqueue), params)
+                    .bind(self.channel)
+                    .fetch_optional(&mut *self.conn)
+                    .await
+                    .map_err(|e| insert_error(e, job.id, is_duplicate_job_id, store_error))?;
+                inserted.map(|_| Enqueued::inserted(JobRecord::from_new(job.clone(), now)))
+            };
+            if let Some(answer) = inserted {
+                return Ok(answer);
             }
             if job.unique_key.is_none() {
                 return Err(StoreError::backend(format!(
@@ -204,6 +209,49 @@ impl Insert for Inserts<'_> {
             )
             .into(),
         ))
+    }
+}
+
+impl Inserts<'_> {
+    /// Inserts `job`, which has a unique period, in a savepoint: `None` when the insert
+    /// stored nothing; otherwise the job inserted, or, undoing the insert, the finished
+    /// holder that blocks the key after all. The insert's snapshot may have seen the
+    /// holder still running while its completion committed (the insert then waited on
+    /// the unique index and found the key free), so a statement of its own asks again.
+    async fn insert_within_period(
+        &mut self,
+        job: &NewJob,
+        params: [Param<'_>; 13],
+        holder: &[Param<'_>; 3],
+    ) -> Result<Option<Enqueued>, StoreError> {
+        let now = self.now;
+        let mut savepoint = self.conn.begin().await.map_err(store_error)?;
+        let inserted = bind(query(&self.sql.enqueue), params)
+            .bind(self.channel)
+            .fetch_optional(&mut *savepoint)
+            .await
+            .map_err(|e| insert_error(e, job.id, is_duplicate_job_id, store_error))?;
+        if inserted.is_none() {
+            savepoint.commit().await.map_err(store_error)?;
+            return Ok(None);
+        }
+        let finished = bind(query(&self.sql.finished_unique_holder), holder.clone())
+            .fetch_optional(&mut *savepoint)
+            .await
+            .map_err(store_error)?;
+        match finished {
+            Some(row) => {
+                savepoint.rollback().await.map_err(store_error)?;
+                Ok(Some(Enqueued::duplicate(job_record(&Row(&row), now)?)))
+            }
+            None => {
+                savepoint.commit().await.map_err(store_error)?;
+                Ok(Some(Enqueued::inserted(JobRecord::from_new(
+                    job.clone(),
+                    now,
+                ))))
+            }
+        }
     }
 }
 

@@ -64,6 +64,9 @@ statements! {
     /// The holder of a unique key: the non-terminal one, or the finished one that
     /// blocks it for its unique period.
     job_by_unique_key = "job_by_unique_key.sql";
+    /// The finished holder of a unique key within a unique period, asked again after
+    /// an insert.
+    finished_unique_holder = "finished_unique_holder.sql";
     /// The job with an id.
     get = "get.sql";
     /// The stored state and lease token of jobs.
@@ -126,7 +129,11 @@ statements! {
     update_job = "update_job.sql";
     /// Runs again the jobs a filter selects that are not running.
     retry_jobs = "retry_jobs.sql";
+    /// Changes the pending jobs a filter selects.
     update_jobs = "update_jobs.sql";
+    /// Deletes the jobs that finished before a time and match a filter, oldest first:
+    /// retention's walk of the index of finished jobs.
+    delete_finished = "delete_finished.sql";
     /// Cancels the pending and running jobs a filter selects.
     cancel_jobs = "cancel_jobs.sql";
     /// Deletes the jobs a filter selects that are not running.

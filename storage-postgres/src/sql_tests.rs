@@ -232,6 +232,21 @@ fn hot_statements_read_their_partial_indexes_not_the_whole_table() {
             })
             .await,
         ));
+        // Retention: the jobs that finished before a time, oldest first.
+        plans.push((
+            "delete_finished",
+            plan(&mut conn, &sql.delete_finished, |q| {
+                q.bind(None::<String>)
+                    .bind(None::<String>)
+                    .bind("completed")
+                    .bind(None::<bool>)
+                    .bind(t0)
+                    .bind(None::<String>)
+                    .bind(t0)
+                    .bind(1000_i64)
+            })
+            .await,
+        ));
         plans.push((
             "complete_with_output",
             plan(&mut conn, &sql.complete_with_output, |q| {

@@ -765,7 +765,12 @@ impl JobStore for PostgresStore {
         now: OffsetDateTime,
     ) -> Result<u64, StoreError> {
         let sql = &self.inner.sql;
-        self.by_filter("delete_jobs", &sql.delete_jobs, filter, None, now)
+        // Retention's deletes walk the index of finished jobs.
+        let statement = match filter.finished_before {
+            Some(_) => &sql.delete_finished,
+            None => &sql.delete_jobs,
+        };
+        self.by_filter("delete_jobs", statement, filter, None, now)
             .await
     }
 

@@ -131,3 +131,60 @@ async fn racing_takers_of_a_free_lock_give_it_to_exactly_one() {
         assert_eq!(winners, 1, "round {round}: one taker holds the lock");
     }
 }
+
+/// An enqueue with a unique period racing the completion of the key's holder: the
+/// insert's snapshot still sees the holder running, waits on the unique index for the
+/// completion to commit, and then finds the key free; the enqueue asks again and
+/// answers the holder, now finished within the period, as the duplicate, storing
+/// nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_enqueue_racing_the_holders_completion_still_sees_the_unique_period() {
+    use sqlx::Connection;
+
+    let Some(db) = test_schema() else { return };
+    let store = Arc::new(db.open().await);
+    let digest = || {
+        job(Some("digest:7"))
+            .unique_for(std::time::Duration::from_secs(3600), &[JobState::Completed])
+            .expect("a valid period")
+    };
+    let holder = store.enqueue(digest(), t(0)).await.expect("enqueue").job;
+    let queues = ["default".to_owned()];
+    let request = ClaimRequest::new("w", &queues, 1, t(60));
+    assert_eq!(store.claim(request, t(0)).await.expect("claim").len(), 1);
+
+    // The holder's completion, committed only once the enqueue waits on it.
+    let mut conn = db.connection().await;
+    let mut completion = conn.begin().await.expect("begin");
+    let finish = format!(
+        "UPDATE \"{}\".jobs SET state = 'completed', finished_at = $2, lease_until = NULL \
+         WHERE id = $1",
+        db.schema
+    );
+    sqlx::query(sqlx::AssertSqlSafe(finish))
+        .bind(holder.id.as_uuid())
+        .bind(leasehold::time::to_unix_micros(t(10)))
+        .execute(&mut *completion)
+        .await
+        .expect("complete the holder");
+    let racing = {
+        let store = Arc::clone(&store);
+        tokio::spawn(async move { store.enqueue(digest(), t(20)).await })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(
+        !racing.is_finished(),
+        "the enqueue waits for the holder's row"
+    );
+    completion.commit().await.expect("commit");
+
+    let enqueued = racing.await.expect("task").expect("enqueue");
+
+    assert!(
+        enqueued.duplicate,
+        "the holder finished 10 s before: inside the hour"
+    );
+    assert_eq!(enqueued.job.id, holder.id);
+    let all = store.list(&JobFilter::all(), t(20)).await.expect("list");
+    assert_eq!(all.len(), 1, "nothing was stored");
+}

@@ -35,6 +35,9 @@ pub(crate) const DELETE_JOB: &str = include_str!("sql/delete_job.sql");
 /// `sql/delete_jobs.sql`: Deletes the jobs list.sql selects with the same ?1 to ?8 that are not
 /// running, lowest ids first.
 pub(crate) const DELETE_JOBS: &str = include_str!("sql/delete_jobs.sql");
+/// `sql/delete_finished.sql`: delete_jobs.sql for a filter with a finished-before time ?7 (retention):
+/// walks jobs_finished from its old end, those that finished first first.
+pub(crate) const DELETE_FINISHED: &str = include_str!("sql/delete_finished.sql");
 /// `sql/enqueue.sql`: Inserts a pending job (available when due at ?9, else scheduled); stores nothing when a
 /// non-terminal job holds its unique key, or, with a unique period (?12), when a job
 /// holding it ended in one of the states ?13 after ?12.
@@ -144,6 +147,7 @@ pub(crate) const ALL: &[(&str, &str)] = &[
     ("count.sql", COUNT),
     ("delete_job.sql", DELETE_JOB),
     ("delete_jobs.sql", DELETE_JOBS),
+    ("delete_finished.sql", DELETE_FINISHED),
     ("enqueue.sql", ENQUEUE),
     ("enqueue_bulk.sql", ENQUEUE_BULK),
     ("fail.sql", FAIL),

@@ -72,6 +72,7 @@ fn arguments(values: &[Value]) -> SqliteArguments {
             Value::Int(i) => arguments.add(*i).expect("an integer binds"),
             Value::Text(s) => arguments.add(s.to_string()).expect("a text binds"),
             Value::Blob => arguments.add(vec![0u8; 16]).expect("a blob binds"),
+            Value::Null => arguments.add(None::<i64>).expect("a NULL binds"),
         }
     }
     arguments
@@ -81,6 +82,7 @@ enum Value {
     Int(i64),
     Text(&'static str),
     Blob,
+    Null,
 }
 
 /// Whether a plan step reads a whole table (a scan that uses no index).
@@ -248,5 +250,40 @@ fn every_error_history_append_keeps_the_core_limit() {
         appends,
         ["fail.sql", "fail_expired_leases.sql", "retry.sql"],
         "the writes that record a failed attempt"
+    );
+}
+
+#[test]
+fn retention_deletes_walk_the_index_of_finished_jobs_from_its_old_end() {
+    use Value::{Int, Null};
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+
+    let plan = runtime.block_on(async {
+        let store = crate::SqliteStore::connect("sqlite::memory:")
+            .await
+            .expect("the store opens");
+        let values = [
+            Null,
+            Null,
+            Value::Text("completed"),
+            Null,
+            Int(5),
+            Null,
+            Int(5),
+            Int(1000),
+        ];
+        query_plan(store.read_pool(), DELETE_FINISHED, arguments(&values)).await
+    });
+
+    assert!(
+        plan.iter().any(|line| line.contains("jobs_finished")),
+        "the delete reads jobs_finished: {plan:?}"
+    );
+    assert!(
+        !plan.iter().any(|line| line.contains("TEMP B-TREE")),
+        "and needs no sort: {plan:?}"
     );
 }

@@ -218,7 +218,8 @@ pub async fn bulk_verbs_act_on_up_to_limit_selected_jobs(f: &dyn StoreFactory) {
 }
 
 /// `delete_jobs` with `finished_before` deletes only jobs that finished before the
-/// time, in the filter's states, never pending or running ones: what retention runs.
+/// time, in the filter's states, never pending or running ones, those that finished
+/// first first: what retention runs.
 pub async fn delete_jobs_finished_before_a_time_keeps_the_rest(f: &dyn StoreFactory) {
     let store = f.open().await;
     let mut finished = Vec::new();
@@ -250,6 +251,12 @@ pub async fn delete_jobs_finished_before_a_time_keeps_the_rest(f: &dyn StoreFact
     assert_eq!(ids(&left), want);
     let any_old = JobFilter::all().finished_before(t(1000));
     assert_eq!(store.count(&any_old, t(100)).await.expect("count"), 2);
+
+    // With a limit, those that finished first go first, whatever their ids.
+    let oldest = store.delete_jobs(&any_old.limit(1), t(100)).await;
+    assert_eq!(oldest.expect("delete_jobs"), 1);
+    assert!(store.get(failed.id, t(100)).await.expect("get").is_none());
+    assert!(store.get(finished[2], t(100)).await.expect("get").is_some());
 }
 
 /// Retrying a finished job whose unique key a live job now holds is `Conflict` and

@@ -206,21 +206,23 @@ impl Model {
     }
 
     /// The ids a bulk verb acts on: selected by `filter`, accepted by `acts_on`, at
-    /// most the limit, lowest first.
+    /// most the limit, lowest first (with `finished_before`, by finish time first).
     pub(super) fn chosen(
         &self,
         filter: &JobFilter,
         now: OffsetDateTime,
         acts_on: impl Fn(JobState) -> bool,
     ) -> Vec<JobId> {
-        let mut ids: Vec<JobId> = self
+        let mut jobs: Vec<JobRecord> = self
             .at(now)
             .into_iter()
             .filter(|j| filter.matches(j) && acts_on(j.state))
-            .map(|j| j.id)
             .collect();
-        ids.truncate(filter.limit.unwrap_or(usize::MAX));
-        ids
+        if filter.finished_before.is_some() {
+            jobs.sort_by_key(|j| (j.finished_at, j.id));
+        }
+        jobs.truncate(filter.limit.unwrap_or(usize::MAX));
+        jobs.into_iter().map(|j| j.id).collect()
     }
 
     pub(super) fn retry_jobs(&mut self, ids: &[JobId], now: OffsetDateTime) -> Outcome {

@@ -10,20 +10,36 @@ use super::{Inner, selects};
 use crate::index::{Entry, Micros, Phase, time_of};
 
 /// The jobs a bulk verb acts on: those `filter` selects that `acts_on` accepts, at most
-/// the filter's limit, lowest ids first.
+/// the filter's limit, lowest ids first; with `finished_before`, those that finished
+/// first first (read from the index of finished jobs, so retention never walks the
+/// jobs it keeps).
 pub(super) fn chosen(
     inner: &Inner,
     filter: &JobFilter,
     now: Micros,
     acts_on: impl Fn(&Entry) -> bool,
 ) -> Vec<JobId> {
-    inner
-        .jobs
-        .iter()
-        .filter(|(_, entry)| selects(filter, entry, now) && acts_on(entry))
-        .map(|(id, _)| *id)
-        .take(filter.limit.unwrap_or(usize::MAX))
-        .collect()
+    let acts = |id: &JobId| {
+        let entry = &inner.jobs[id];
+        selects(filter, entry, now) && acts_on(entry)
+    };
+    let limit = filter.limit.unwrap_or(usize::MAX);
+    match filter.finished_before {
+        Some(before) => inner
+            .finished
+            .range(..(super::micros(before), JobId::MIN))
+            .map(|(_, id)| *id)
+            .filter(acts)
+            .take(limit)
+            .collect(),
+        None => inner
+            .jobs
+            .keys()
+            .copied()
+            .filter(acts)
+            .take(limit)
+            .collect(),
+    }
 }
 
 impl Inner {

@@ -20,7 +20,7 @@ WHERE id IN (
       AND ($6::text IS NULL OR tags ? $6)
       AND ($7::bigint IS NULL OR finished_at < $7)
       AND state <> 'running'
-    ORDER BY id
+    ORDER BY CASE WHEN $7::bigint IS NULL THEN NULL ELSE finished_at END, id
     LIMIT $8
     FOR UPDATE
 )

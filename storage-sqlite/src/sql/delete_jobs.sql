@@ -11,6 +11,6 @@ WHERE id IN (
       AND (?4 IS NULL OR (run_at <= ?5) = ?4)
       AND (?6 IS NULL OR EXISTS (SELECT 1 FROM json_each(jobs.tags) WHERE value = ?6))
       AND (?7 IS NULL OR finished_at < ?7)
-    ORDER BY id
+    ORDER BY CASE WHEN ?7 IS NULL THEN NULL ELSE finished_at END, id
     LIMIT coalesce(?8, -1)
 )

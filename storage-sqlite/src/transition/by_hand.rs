@@ -160,6 +160,8 @@ impl Transition for ByFilter {
             Bulk::Retry => sql::RETRY_JOBS,
             Bulk::Update(_) => sql::UPDATE_JOBS,
             Bulk::Cancel => sql::CANCEL_JOBS,
+            // Retention's deletes walk the index of finished jobs.
+            Bulk::Delete if self.filter.finished_before.is_some() => sql::DELETE_FINISHED,
             Bulk::Delete => sql::DELETE_JOBS,
         };
         let mut query = bind(sqlx::query(statement), list_params(&self.filter, self.now));
