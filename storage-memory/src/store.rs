@@ -661,13 +661,11 @@ impl JobStore for MemoryStore {
         update: &JobUpdate,
         now: OffsetDateTime,
     ) -> Result<u64, StoreError> {
-        let mut inner = self.lock();
         let now = micros(now);
-        let ids = operate::chosen(&inner, filter, now, |e| e.phase == Phase::Pending);
-        for &id in &ids {
-            inner.update_job(id, update, now)?;
-        }
-        Ok(operate::count(&ids))
+        let pending = |e: &Entry| e.phase == Phase::Pending;
+        self.lock().on_chosen(filter, now, pending, |inner, id| {
+            inner.update_job(id, update, now).map(drop)
+        })
     }
 
     async fn cancel_jobs(
@@ -675,14 +673,11 @@ impl JobStore for MemoryStore {
         filter: &JobFilter,
         now: OffsetDateTime,
     ) -> Result<u64, StoreError> {
-        let mut inner = self.lock();
         let now = micros(now);
         let active = |e: &Entry| matches!(e.phase, Phase::Pending | Phase::Running);
-        let ids = operate::chosen(&inner, filter, now, active);
-        for &id in &ids {
-            inner.cancel(id, now)?;
-        }
-        Ok(operate::count(&ids))
+        self.lock().on_chosen(filter, now, active, |inner, id| {
+            inner.cancel(id, now).map(drop)
+        })
     }
 
     async fn delete_jobs(
@@ -690,13 +685,12 @@ impl JobStore for MemoryStore {
         filter: &JobFilter,
         now: OffsetDateTime,
     ) -> Result<u64, StoreError> {
-        let mut inner = self.lock();
-        let now = micros(now);
-        let ids = operate::chosen(&inner, filter, now, |e| e.phase != Phase::Running);
-        for &id in &ids {
-            inner.take_any(id);
-        }
-        Ok(operate::count(&ids))
+        let not_running = |e: &Entry| e.phase != Phase::Running;
+        self.lock()
+            .on_chosen(filter, micros(now), not_running, |inner, id| {
+                inner.take_any(id);
+                Ok(())
+            })
     }
 
     async fn take_lock(

@@ -3,7 +3,8 @@
 //! Every time a statement needs is a bound parameter: none reads the database clock,
 //! but for `server_time.sql`, the probe of the [`ServerClock`](crate::ServerClock).
 //! Files name the store's tables as `{schema}.jobs`; [`Statements::for_schema`] puts
-//! the store's quoted schema name in place of `{schema}` once, when the store opens.
+//! the store's quoted schema name in place of `{schema}` once, when the store opens,
+//! and the bulk verbs' `{selected}` becomes `sql/parts/selected_jobs.sql`.
 
 use std::sync::Arc;
 
@@ -12,6 +13,10 @@ use sqlx::{AssertSqlSafe, FromRow};
 
 /// The placeholder each file writes in place of the store's schema.
 pub(crate) const SCHEMA_PLACEHOLDER: &str = "{schema}";
+
+/// The placeholder the bulk verbs' files begin with, in place of the CTE `selected`
+/// of `sql/parts/selected_jobs.sql`: the jobs a filter selects, written once.
+const SELECTED_PLACEHOLDER: &str = "{selected}";
 
 macro_rules! statements {
     ($($(#[$doc:meta])* $name:ident = $file:literal;)*) => {
@@ -27,6 +32,10 @@ macro_rules! statements {
                 Self {
                     $($name: Arc::from(
                         include_str!(concat!("sql/", $file))
+                            .replace(
+                                SELECTED_PLACEHOLDER,
+                                include_str!("sql/parts/selected_jobs.sql"),
+                            )
                             .replace(SCHEMA_PLACEHOLDER, quoted_schema),
                     ),)*
                 }

@@ -33,7 +33,7 @@ use crate::sql::{Statements, query};
 
 mod by_hand;
 
-use by_hand::{count_of, not_running, pending, queue_stats_of};
+use by_hand::{Bulk, count_of, not_running, pending, queue_stats_of};
 
 /// A [`JobStore`](leasehold::JobStore) on a schema of a PostgreSQL database; clones
 /// share the pool.
@@ -733,9 +733,7 @@ impl JobStore for PostgresStore {
     }
 
     async fn retry_jobs(&self, filter: &JobFilter, now: OffsetDateTime) -> Result<u64, StoreError> {
-        let sql = &self.inner.sql;
-        self.by_filter("retry_jobs", &sql.retry_jobs, filter, None, now)
-            .await
+        self.by_filter(Bulk::Retry, filter, now).await
     }
 
     async fn update_jobs(
@@ -744,9 +742,7 @@ impl JobStore for PostgresStore {
         update: &JobUpdate,
         now: OffsetDateTime,
     ) -> Result<u64, StoreError> {
-        let sql = &self.inner.sql;
-        self.by_filter("update_jobs", &sql.update_jobs, filter, Some(update), now)
-            .await
+        self.by_filter(Bulk::Update(update), filter, now).await
     }
 
     async fn cancel_jobs(
@@ -754,9 +750,7 @@ impl JobStore for PostgresStore {
         filter: &JobFilter,
         now: OffsetDateTime,
     ) -> Result<u64, StoreError> {
-        let sql = &self.inner.sql;
-        self.by_filter("cancel_jobs", &sql.cancel_jobs, filter, None, now)
-            .await
+        self.by_filter(Bulk::Cancel, filter, now).await
     }
 
     async fn delete_jobs(
@@ -764,14 +758,7 @@ impl JobStore for PostgresStore {
         filter: &JobFilter,
         now: OffsetDateTime,
     ) -> Result<u64, StoreError> {
-        let sql = &self.inner.sql;
-        // Retention's deletes walk the index of finished jobs.
-        let statement = match filter.finished_before {
-            Some(_) => &sql.delete_finished,
-            None => &sql.delete_jobs,
-        };
-        self.by_filter("delete_jobs", statement, filter, None, now)
-            .await
+        self.by_filter(Bulk::Delete, filter, now).await
     }
 
     async fn take_lock(

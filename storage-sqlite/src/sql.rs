@@ -2,6 +2,17 @@
 //!
 //! Every time a statement needs is a bound parameter: none reads the database clock.
 
+/// The statement in `sql/$file` with the CTE `selected` of `sql/parts/selected_jobs.sql`
+/// in front: the jobs a filter selects that a bulk verb acts on, written once.
+macro_rules! on_selected {
+    ($file:literal) => {
+        concat!(
+            include_str!("sql/parts/selected_jobs.sql"),
+            include_str!(concat!("sql/", $file))
+        )
+    };
+}
+
 /// `sql/applied_migrations.sql`: The schema versions this database has applied.
 pub(crate) const APPLIED_MIGRATIONS: &str = include_str!("sql/applied_migrations.sql");
 /// `sql/cancel.sql`: Ends job ?1 Cancelled at ?2 if it is pending or running. The lease token stays, so
@@ -27,14 +38,14 @@ pub(crate) const COMPLETE_WITH_OUTPUT: &str = include_str!("sql/complete_with_ou
 pub(crate) const COMPLETE_BULK: &str = include_str!("sql/complete_bulk.sql");
 /// `sql/cancel_jobs.sql`: cancel.sql for the pending and running jobs list.sql selects with the same
 /// ?1 to ?8, lowest ids first.
-pub(crate) const CANCEL_JOBS: &str = include_str!("sql/cancel_jobs.sql");
+pub(crate) const CANCEL_JOBS: &str = on_selected!("cancel_jobs.sql");
 /// `sql/count.sql`: How many jobs match; the parameters are those of list.sql without the limit.
 pub(crate) const COUNT: &str = include_str!("sql/count.sql");
 /// `sql/delete_job.sql`: Deletes job ?1 unless it is running; answers it as it was.
 pub(crate) const DELETE_JOB: &str = include_str!("sql/delete_job.sql");
 /// `sql/delete_jobs.sql`: Deletes the jobs list.sql selects with the same ?1 to ?8 that are not
 /// running, lowest ids first.
-pub(crate) const DELETE_JOBS: &str = include_str!("sql/delete_jobs.sql");
+pub(crate) const DELETE_JOBS: &str = on_selected!("delete_jobs.sql");
 /// `sql/delete_finished.sql`: delete_jobs.sql for a filter with a finished-before time ?7 (retention):
 /// walks jobs_finished from its old end, those that finished first first.
 pub(crate) const DELETE_FINISHED: &str = include_str!("sql/delete_finished.sql");
@@ -98,10 +109,10 @@ pub(crate) const RETRY: &str = include_str!("sql/retry.sql");
 pub(crate) const RETRY_JOB: &str = include_str!("sql/retry_job.sql");
 /// `sql/retry_jobs.sql`: retry_job.sql for the jobs list.sql selects with the same ?1 to ?8 that are
 /// not running, lowest ids first; a unique key held by another job fails it whole.
-pub(crate) const RETRY_JOBS: &str = include_str!("sql/retry_jobs.sql");
+pub(crate) const RETRY_JOBS: &str = on_selected!("retry_jobs.sql");
 /// `sql/update_jobs.sql`: update_job.sql for the pending jobs list.sql selects with the same ?1 to
 /// ?8, lowest ids first; ?9 to ?11 the run_at, priority and queue to set.
-pub(crate) const UPDATE_JOBS: &str = include_str!("sql/update_jobs.sql");
+pub(crate) const UPDATE_JOBS: &str = on_selected!("update_jobs.sql");
 /// `sql/settings.sql`: The connection's settings, read back to verify them.
 pub(crate) const SETTINGS: &str = include_str!("sql/settings.sql");
 /// `sql/take_lock.sql`: Takes lock ?1 for holder ?2 until ?3 if it is free at ?4 or ?2 holds it.

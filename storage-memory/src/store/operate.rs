@@ -43,6 +43,21 @@ pub(super) fn chosen(
 }
 
 impl Inner {
+    /// `act` on each job that [`chosen`] picks; answers how many.
+    pub(super) fn on_chosen(
+        &mut self,
+        filter: &JobFilter,
+        now: Micros,
+        acts_on: impl Fn(&Entry) -> bool,
+        mut act: impl FnMut(&mut Inner, JobId) -> Result<(), StoreError>,
+    ) -> Result<u64, StoreError> {
+        let ids = chosen(self, filter, now, acts_on);
+        for &id in &ids {
+            act(self, id)?;
+        }
+        Ok(count(&ids))
+    }
+
     /// The job that keeps `job` from being inserted: the non-terminal holder of its
     /// unique key, or, with a unique period, the holder in a unique state that
     /// finished last within the period.

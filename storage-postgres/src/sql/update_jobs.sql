@@ -1,23 +1,8 @@
--- Changes, as update_job.sql does, the pending jobs the filter selects, lowest ids
--- first, at most $8 of them (NULL: all): run_at to $9, priority to $10, queue to $11,
--- each only when given (NULL: left as it is). The filter is list.sql's: $1 queue, $2
--- kind, $3 stored state, $4 due test against $5, $6 tag, $7 finished before. The rows
--- are locked in id order (waiting for a write in flight on one), and each is checked
--- again once locked.
+{selected}
+-- Changes, as update_job.sql does, the jobs `selected` ($9: pending): run_at to $10,
+-- priority to $11, queue to $12, each only when given (NULL: left as it is).
 UPDATE {schema}.jobs
-SET run_at = COALESCE($9::bigint, run_at),
-    priority = COALESCE($10::smallint, priority),
-    queue = COALESCE($11::text, queue)
-WHERE id IN (
-    SELECT id FROM {schema}.jobs
-    WHERE ($1::text IS NULL OR queue = $1)
-      AND ($2::text IS NULL OR kind = $2)
-      AND ($3::text IS NULL OR state = $3)
-      AND ($4::boolean IS NULL OR (run_at <= $5) = $4)
-      AND ($6::text IS NULL OR tags ? $6)
-      AND ($7::bigint IS NULL OR finished_at < $7)
-      AND state = 'pending'
-    ORDER BY CASE WHEN $7::bigint IS NULL THEN NULL ELSE finished_at END, id
-    LIMIT $8
-    FOR UPDATE
-)
+SET run_at = COALESCE($10::bigint, run_at),
+    priority = COALESCE($11::smallint, priority),
+    queue = COALESCE($12::text, queue)
+WHERE id IN (SELECT id FROM selected)

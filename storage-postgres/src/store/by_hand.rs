@@ -2,8 +2,6 @@
 //! job (locked, checked, changed, in one transaction), a verb on the jobs a filter
 //! selects (one statement), and what they answer.
 
-use std::sync::Arc;
-
 use leasehold::time::OffsetDateTime;
 use leasehold::{JobFilter, JobId, JobRecord, JobState, JobUpdate, QueueStats, StoreError};
 use leasehold_sql::filter::list_params;
@@ -15,6 +13,19 @@ use super::PostgresStore;
 use crate::error::{is_held_unique_key, store_error, violation_detail};
 use crate::row::{Row, Statement, bind};
 use crate::sql::query;
+
+/// A verb on the jobs a filter selects.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Bulk<'a> {
+    /// `retry_jobs`: as `retry_job`, on the jobs that are not running.
+    Retry,
+    /// `update_jobs`: as `update_job`, on the pending jobs.
+    Update(&'a JobUpdate),
+    /// `cancel_jobs`: as `cancel`, on the pending and running jobs.
+    Cancel,
+    /// `delete_jobs`: as `delete_job`, on the jobs that are not running.
+    Delete,
+}
 
 /// Whether a verb by hand acts on a job in `state`: `retry_job` and `delete_job` on
 /// any job but a running one.
@@ -134,9 +145,7 @@ impl PostgresStore {
             .await
     }
 
-    /// Runs `statement`, a bulk verb by hand (`retry_jobs.sql`, `update_jobs.sql` with
-    /// `update`, `cancel_jobs.sql`, `delete_jobs.sql`) with `filter`'s parameters
-    /// bound: how many jobs it changed.
+    /// Runs `bulk` on the jobs `filter` selects as of `now`: how many it changed.
     ///
     /// # Errors
     ///
@@ -144,14 +153,29 @@ impl PostgresStore {
     /// running job (a retry); nothing is changed then.
     pub(super) async fn by_filter(
         &self,
-        verb: &str,
-        statement: &Arc<str>,
+        bulk: Bulk<'_>,
         filter: &JobFilter,
-        update: Option<&JobUpdate>,
         now: OffsetDateTime,
     ) -> Result<u64, StoreError> {
+        let sql = &self.inner.sql;
+        // The statement, and the stored states it acts on (`$9` of
+        // parts/selected_jobs.sql).
+        const NOT_RUNNING: &[&str] = &["pending", "completed", "failed", "cancelled"];
+        let (verb, statement, states): (_, _, &[&str]) = match bulk {
+            Bulk::Retry => ("retry_jobs", &sql.retry_jobs, NOT_RUNNING),
+            Bulk::Update(_) => ("update_jobs", &sql.update_jobs, &["pending"]),
+            Bulk::Cancel => ("cancel_jobs", &sql.cancel_jobs, &["pending", "running"]),
+            // Retention's deletes walk the index of finished jobs (no `$9`).
+            Bulk::Delete if filter.finished_before.is_some() => {
+                ("delete_jobs", &sql.delete_finished, &[])
+            }
+            Bulk::Delete => ("delete_jobs", &sql.delete_jobs, NOT_RUNNING),
+        };
         let mut statement = bind(query(statement), list_params(filter, now));
-        if let Some(update) = update {
+        if !states.is_empty() {
+            statement = statement.bind(states.to_vec());
+        }
+        if let Bulk::Update(update) = bulk {
             statement = statement
                 .bind(update.run_at.map(micros))
                 .bind(update.priority)

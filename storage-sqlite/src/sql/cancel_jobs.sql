@@ -1,20 +1,8 @@
--- cancel.sql for the pending and running jobs list.sql selects with the same ?1 to ?8
--- (?5 the time given), lowest ids first: each ends Cancelled at ?5. The lease token
--- stays, so a running job's heartbeat is told it was cancelled.
+-- cancel.sql for the jobs `selected` (parts/selected_jobs.sql, joined in front; ?9
+-- the pending and running states): each ends Cancelled at ?5. The lease token stays,
+-- so a running job's heartbeat is told it was cancelled.
 UPDATE jobs
 SET state = 'cancelled',
     finished_at = ?5,
     lease_until = NULL
-WHERE id IN (
-    SELECT id FROM jobs
-    WHERE state IN ('scheduled', 'available', 'running')
-      AND (?1 IS NULL OR queue = ?1)
-      AND (?2 IS NULL OR kind = ?2)
-      AND (?3 IS NULL OR state = ?3
-           OR (?3 = 'pending' AND state IN ('scheduled', 'available')))
-      AND (?4 IS NULL OR (run_at <= ?5) = ?4)
-      AND (?6 IS NULL OR EXISTS (SELECT 1 FROM json_each(jobs.tags) WHERE value = ?6))
-      AND (?7 IS NULL OR finished_at < ?7)
-    ORDER BY CASE WHEN ?7 IS NULL THEN NULL ELSE finished_at END, id
-    LIMIT coalesce(?8, -1)
-)
+WHERE id IN (SELECT id FROM selected)

@@ -1,21 +1,9 @@
--- update_job.sql for the pending jobs list.sql selects with the same ?1 to ?8 (?5 the
--- time given), lowest ids first: run_at to ?9, priority to ?10, queue to ?11 (NULL:
--- leaves it as it is); each available when due at ?5, else scheduled.
+-- update_job.sql for the jobs `selected` (parts/selected_jobs.sql, joined in front;
+-- ?9 the pending states): run_at to ?10, priority to ?11, queue to ?12 (NULL: leaves
+-- it as it is); each available when due at ?5, else scheduled.
 UPDATE jobs
-SET run_at = coalesce(?9, run_at),
-    priority = coalesce(?10, priority),
-    queue = coalesce(?11, queue),
-    state = CASE WHEN coalesce(?9, run_at) <= ?5 THEN 'available' ELSE 'scheduled' END
-WHERE id IN (
-    SELECT id FROM jobs
-    WHERE state IN ('scheduled', 'available')
-      AND (?1 IS NULL OR queue = ?1)
-      AND (?2 IS NULL OR kind = ?2)
-      AND (?3 IS NULL OR state = ?3
-           OR (?3 = 'pending' AND state IN ('scheduled', 'available')))
-      AND (?4 IS NULL OR (run_at <= ?5) = ?4)
-      AND (?6 IS NULL OR EXISTS (SELECT 1 FROM json_each(jobs.tags) WHERE value = ?6))
-      AND (?7 IS NULL OR finished_at < ?7)
-    ORDER BY CASE WHEN ?7 IS NULL THEN NULL ELSE finished_at END, id
-    LIMIT coalesce(?8, -1)
-)
+SET run_at = coalesce(?10, run_at),
+    priority = coalesce(?11, priority),
+    queue = coalesce(?12, queue),
+    state = CASE WHEN coalesce(?10, run_at) <= ?5 THEN 'available' ELSE 'scheduled' END
+WHERE id IN (SELECT id FROM selected)

@@ -156,15 +156,22 @@ impl Transition for ByFilter {
     }
 
     async fn apply(&self, conn: &mut SqliteConnection) -> Result<u64, StoreError> {
-        let statement = match self.verb {
-            Bulk::Retry => sql::RETRY_JOBS,
-            Bulk::Update(_) => sql::UPDATE_JOBS,
-            Bulk::Cancel => sql::CANCEL_JOBS,
+        // The stored states each verb acts on (`?9` of parts/selected_jobs.sql).
+        const NOT_RUNNING: &str = r#"["scheduled","available","completed","failed","cancelled"]"#;
+        const PENDING: &str = r#"["scheduled","available"]"#;
+        const ACTIVE: &str = r#"["scheduled","available","running"]"#;
+        let (statement, states) = match self.verb {
+            Bulk::Retry => (sql::RETRY_JOBS, Some(NOT_RUNNING)),
+            Bulk::Update(_) => (sql::UPDATE_JOBS, Some(PENDING)),
+            Bulk::Cancel => (sql::CANCEL_JOBS, Some(ACTIVE)),
             // Retention's deletes walk the index of finished jobs.
-            Bulk::Delete if self.filter.finished_before.is_some() => sql::DELETE_FINISHED,
-            Bulk::Delete => sql::DELETE_JOBS,
+            Bulk::Delete if self.filter.finished_before.is_some() => (sql::DELETE_FINISHED, None),
+            Bulk::Delete => (sql::DELETE_JOBS, Some(NOT_RUNNING)),
         };
         let mut query = bind(sqlx::query(statement), list_params(&self.filter, self.now));
+        if let Some(states) = states {
+            query = query.bind(states);
+        }
         if let Bulk::Update(update) = &self.verb {
             query = query
                 .bind(update.run_at.map(micros))
