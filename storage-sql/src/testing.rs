@@ -43,15 +43,20 @@ pub fn statement_files(manifest_dir: &str) -> Vec<(String, String)> {
     sql_files(&Path::new(manifest_dir).join("src/sql"))
 }
 
-/// Every `.sql` file of the store crate at `manifest_dir`: its statements and its
-/// `migrations/`.
+/// Every `.sql` file of the store crate at `manifest_dir`: its statements, the parts
+/// joined into them (`src/sql/parts/`, when there is one) and its `migrations/`.
 ///
 /// # Panics
 ///
 /// When a directory or a file in it cannot be read.
 pub fn all_sql_files(manifest_dir: &str) -> Vec<(String, String)> {
+    let dir = Path::new(manifest_dir);
     let mut files = statement_files(manifest_dir);
-    files.extend(sql_files(&Path::new(manifest_dir).join("migrations")));
+    let parts = dir.join("src/sql/parts");
+    if parts.is_dir() {
+        files.extend(sql_files(&parts));
+    }
+    files.extend(sql_files(&dir.join("migrations")));
     files
 }
 
