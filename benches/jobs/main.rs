@@ -7,7 +7,9 @@
 //! `-- --quick` runs a small version of each in about a minute (CI runs it only to
 //! prove it works). `-- --only NAME` runs the scenarios whose name contains NAME,
 //! `-- --store NAME` those of one store (`memory`, `sqlite`, `postgres`; handy under a
-//! profiler). Every scenario prints one JSON line on stdout; a table follows at the end.
+//! profiler), `-- --e2e-jobs N` sets the jobs of an end-to-end run (ten times as many
+//! on the memory store; small runs count instructions per job under callgrind). Every
+//! scenario prints one JSON line on stdout; a table follows at the end.
 //!
 //! - [`store_scenarios`]: enqueue (one per call, 8 callers, batches), claim at 10k and
 //!   1M queued, heartbeats of 1,000 running jobs, memory per queued job.
@@ -91,7 +93,16 @@ fn main() {
         .position(|a| a == "--store")
         .and_then(|i| args.get(i + 1))
         .cloned();
-    let sizes = Sizes::new(quick);
+    let mut sizes = Sizes::new(quick);
+    // `--e2e-jobs N`: jobs per end-to-end run (the memory store's runs ten times as
+    // many), e.g. small runs under `valgrind --tool=callgrind` to count instructions.
+    if let Some(n) = args
+        .iter()
+        .position(|a| a == "--e2e-jobs")
+        .and_then(|i| args.get(i + 1))
+    {
+        sizes.e2e_jobs = n.parse().expect("--e2e-jobs takes a number of jobs");
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

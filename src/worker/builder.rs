@@ -16,6 +16,10 @@ use super::retention::Retention;
 
 /// The default of [`WorkerBuilder::output_limit`]: 1 MiB.
 pub const DEFAULT_OUTPUT_LIMIT: usize = 1 << 20;
+
+/// The default of [`WorkerBuilder::claim_ahead`]: jobs per queue claimed beyond the
+/// free slots.
+pub const DEFAULT_CLAIM_AHEAD: usize = 64;
 use crate::clock::Clock;
 use crate::error::Error;
 use crate::job::DEFAULT_QUEUE;
@@ -55,6 +59,7 @@ pub(crate) struct Settings {
     pub(crate) event_capacity: usize,
     pub(crate) output_limit: usize,
     pub(crate) retention: Retention,
+    pub(crate) claim_ahead: usize,
 }
 
 impl Settings {
@@ -105,6 +110,7 @@ pub struct WorkerBuilder {
     event_capacity: usize,
     output_limit: usize,
     retention: Retention,
+    claim_ahead: usize,
     problems: Vec<String>,
 }
 
@@ -141,6 +147,7 @@ impl WorkerBuilder {
             event_capacity: 1024,
             output_limit: DEFAULT_OUTPUT_LIMIT,
             retention: Retention::default(),
+            claim_ahead: DEFAULT_CLAIM_AHEAD,
             problems: Vec::new(),
         }
     }
@@ -300,6 +307,24 @@ impl WorkerBuilder {
         self
     }
 
+    /// How many jobs per queue the worker claims beyond its free slots (default
+    /// [`DEFAULT_CLAIM_AHEAD`]); 0 claims only for free slots.
+    ///
+    /// Claiming ahead turns many one-row claims into one claim of many rows: a worker
+    /// of concurrency 1 claims a buffer's worth at once and starts the next job as
+    /// soon as a slot frees, without a store call in between. The buffered jobs are
+    /// leased, heartbeated and fenced like running ones (a crashed process holds them
+    /// no longer than its running jobs: one lease), never count against the
+    /// concurrency, are refilled when half are gone, and are given back at shutdown
+    /// with their attempt returned. The cost: a job another worker could run waits in
+    /// this buffer, so with several workers on one backlog, each holds up to this many
+    /// jobs the others cannot take, and a job enqueued with a higher priority starts
+    /// after at most one buffer's worth of work already claimed.
+    pub fn claim_ahead(mut self, jobs: usize) -> Self {
+        self.claim_ahead = jobs;
+        self
+    }
+
     /// How long finished jobs are kept before the worker's maintenance task deletes
     /// them (default [`Retention::default`]: completed and cancelled jobs for 24 h,
     /// failed ones for 7 days); [`Retention::off`] keeps them all.
@@ -423,6 +448,7 @@ impl WorkerBuilder {
             event_capacity: self.event_capacity,
             output_limit: self.output_limit,
             retention: self.retention,
+            claim_ahead: self.claim_ahead,
         };
         Ok(Worker::from_parts(
             self.store,

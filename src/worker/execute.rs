@@ -13,8 +13,9 @@ use tracing::Instrument;
 use super::builder::HandlerFuture;
 use super::context::{Action, JobContext, OutputSlot};
 use super::events::JobInfo;
+use super::held::StopReason;
 use super::outcome::{JobOutcome, Outcome};
-use super::{Inner, RunningGuard, StopReason, later};
+use super::{Inner, RunningGuard, later};
 use crate::error::StoreError;
 use crate::job::{JobRecord, JobState};
 
@@ -29,8 +30,9 @@ enum Verdict {
     Stopped,
 }
 
-/// Runs `job` and records its outcome; `guard` keeps it in the running set (and so
-/// under heartbeat) until the outcome is written.
+/// Runs `job` and records its outcome; `guard` keeps it held (and so under
+/// heartbeat) until the outcome is written, while its slot frees as soon as the
+/// handler is done.
 pub(crate) async fn run_job(
     inner: Arc<Inner>,
     job: JobRecord,
@@ -50,7 +52,7 @@ pub(crate) async fn run_job(
     outcome
 }
 
-async fn work(inner: &Inner, job: JobRecord, token: CancellationToken) -> JobOutcome {
+async fn work(inner: &Arc<Inner>, job: JobRecord, token: CancellationToken) -> JobOutcome {
     let info = JobInfo::from(&job);
     let verdict = match inner.handlers.get(&job.kind) {
         // Stopped before it started: the claim came back too late to run it.
@@ -77,7 +79,7 @@ async fn work(inner: &Inner, job: JobRecord, token: CancellationToken) -> JobOut
             }
         }
     };
-    let stop = inner.begin_finishing(job.lease());
+    let stop = inner.handler_done(job.lease());
     let outcome = match (stop, verdict) {
         (Some(StopReason::Lost), _) => Outcome::LeaseLost,
         (Some(StopReason::Cancelled), _) => Outcome::Cancelled,
@@ -209,7 +211,7 @@ fn lost_or_abandoned(error: StoreError) -> Outcome {
 ///
 /// The job stays under heartbeat meanwhile. If the write never succeeds, nothing is
 /// recorded: the lease expires and another claim runs the job again.
-async fn persist<T, F, Fut>(write: F) -> Result<T, StoreError>
+pub(crate) async fn persist<T, F, Fut>(write: F) -> Result<T, StoreError>
 where
     F: Fn() -> Fut,
     Fut: Future<Output = Result<T, StoreError>>,

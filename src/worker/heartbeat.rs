@@ -16,7 +16,8 @@ use std::time::Duration;
 
 use time::OffsetDateTime;
 
-use super::{Inner, StopReason, later, until};
+use super::held::{Phase, StopReason};
+use super::{Inner, later, until};
 use crate::error::StoreError;
 use crate::job::Lease;
 use crate::store::HeartbeatStatus;
@@ -41,7 +42,7 @@ pub(crate) fn spawn_ticker(inner: &Arc<Inner>) {
 
 /// Whether the background loops should end.
 fn finished(inner: &Inner) -> bool {
-    inner.stop.is_cancelled() && inner.running().is_empty()
+    inner.stop.is_cancelled() && inner.held().jobs.is_empty()
 }
 
 async fn heartbeat_loop(weak: Weak<Inner>) {
@@ -98,19 +99,22 @@ impl Inner {
         self.sweep(None)
     }
 
-    /// [`Inner::fence`], and in the same pass over the running set, collects into
-    /// `held` the leases still held: jobs running on, and jobs whose outcome is being
-    /// recorded (kept under heartbeat until it is written, never stopped here).
-    fn sweep(&self, mut held: Option<&mut Vec<Lease>>) -> Option<OffsetDateTime> {
+    /// [`Inner::fence`], and in the same pass over the held jobs, collects into
+    /// `held` the leases still held: jobs buffered, running on, and jobs whose outcome
+    /// is being recorded (kept under heartbeat until it is written, never stopped
+    /// here). A buffered job past its deadline is given up at once.
+    fn sweep(&self, mut leases: Option<&mut Vec<Lease>>) -> Option<OffsetDateTime> {
         let now = self.clock.now();
         let margin = self.settings.margin;
         let mut next: Option<OffsetDateTime> = None;
-        for entry in self.running().values_mut() {
+        let mut held = self.held();
+        let mut given_up = Vec::new();
+        for entry in held.jobs.values_mut() {
             if entry.stop.is_some() {
                 continue;
             }
             let deadline = deadline(entry.lease_until, margin);
-            if deadline <= now && !entry.finishing {
+            if deadline <= now && entry.phase != Phase::Finishing {
                 tracing::warn!(
                     job = %entry.info.id,
                     attempt = entry.info.attempt,
@@ -119,17 +123,35 @@ impl Inner {
                     "the lease could not be confirmed before its deadline: stopping the \
                      handler and giving the job up; it runs again once the lease expires"
                 );
-                entry.stop(StopReason::Lost);
+                if entry.phase == Phase::Buffered {
+                    given_up.push(entry.lease);
+                } else {
+                    entry.stop(StopReason::Lost);
+                }
                 continue;
             }
             if deadline > now {
                 next = Some(next.map_or(deadline, |next| next.min(deadline)));
             }
-            if let Some(held) = held.as_deref_mut() {
-                held.push(entry.lease);
+            if let Some(leases) = leases.as_deref_mut() {
+                leases.push(entry.lease);
             }
         }
+        self.give_up_buffered(&mut held, &given_up);
         next
+    }
+
+    /// Drops buffered jobs whose lease is lost or cancelled, and wakes the run loop to
+    /// claim in their place.
+    fn give_up_buffered(&self, held: &mut super::held::Held, leases: &[Lease]) {
+        if leases.is_empty() {
+            return;
+        }
+        for lease in leases {
+            held.give_up(*lease);
+        }
+        self.count_held(held);
+        self.wanted.notify_one();
     }
 
     /// Extends every running job's lease in one store call and stops the handlers
@@ -181,24 +203,34 @@ impl Inner {
                 "the store's heartbeat answered a different number of leases"
             );
         }
-        let mut running = self.running();
+        let mut held = self.held();
+        let mut given_up = Vec::new();
         for (lease, status) in leases.iter().zip(statuses) {
-            let Some(entry) = running.get_mut(lease) else {
+            let Some(entry) = held.jobs.get_mut(lease) else {
                 continue;
             };
-            match status {
+            let reason = match status {
                 // A job the fence stopped meanwhile stays stopped: it was given up.
-                HeartbeatStatus::Extended => entry.lease_until = entry.lease_until.max(lease_until),
+                HeartbeatStatus::Extended => {
+                    entry.lease_until = entry.lease_until.max(lease_until);
+                    continue;
+                }
                 HeartbeatStatus::Cancelled => {
                     tracing::info!(job = %lease.job_id, "job cancelled while running");
-                    entry.stop(StopReason::Cancelled);
+                    StopReason::Cancelled
                 }
                 _ => {
                     tracing::warn!(job = %lease.job_id, "heartbeat: {lease} is lost");
-                    entry.stop(StopReason::Lost);
+                    StopReason::Lost
                 }
+            };
+            if entry.phase == Phase::Buffered {
+                given_up.push(*lease);
+            } else {
+                entry.stop(reason);
             }
         }
+        self.give_up_buffered(&mut held, &given_up);
         Ok(())
     }
 

@@ -14,24 +14,25 @@
 //! the job over: its late write is refused and dropped.
 
 mod builder;
+mod claim;
 mod context;
 mod events;
 mod execute;
 mod heartbeat;
+mod held;
 mod outcome;
 mod retention;
 mod run;
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use time::OffsetDateTime;
-use tokio::sync::{broadcast, watch};
-use tokio::task::JoinHandle;
+use tokio::sync::{Notify, broadcast, watch};
 
-pub use self::builder::{DEFAULT_OUTPUT_LIMIT, WorkerBuilder};
+pub use self::builder::{DEFAULT_CLAIM_AHEAD, DEFAULT_OUTPUT_LIMIT, WorkerBuilder};
 pub use self::context::{IntoJobResult, JobContext, JobError};
 pub use self::events::{JobInfo, WorkerEvent};
 pub use self::outcome::{JobOutcome, Outcome, RunReport};
@@ -40,11 +41,11 @@ pub use self::retention::{RETENTION_LOCK, Retention};
 pub use tokio_util::sync::CancellationToken;
 
 use self::builder::{ErasedHandler, Settings};
+use self::held::Held;
 use crate::clock::{Clock, truncate_to_micros};
 use crate::error::Error;
-use crate::job::{JobRecord, Lease};
+use crate::job::Lease;
 use crate::queue::Queue;
-use crate::store::ClaimRequest;
 use crate::store::JobStore;
 
 /// Runs jobs from a [`JobStore`]: claims them under leases, runs their handlers,
@@ -117,47 +118,20 @@ pub(crate) struct Inner {
     pub(crate) events: broadcast::Sender<WorkerEvent>,
     /// Keyed by lease, not job: a job this worker re-claims after its own lease
     /// expired is a new entry beside the stale one until that one ends.
-    running: Mutex<HashMap<Lease, Running>>,
-    running_count: watch::Sender<usize>,
+    held: Mutex<Held>,
+    /// How many jobs are held; its receivers are told when it reaches zero.
+    held_count: watch::Sender<usize>,
+    /// A slot of a full queue freed with nothing buffered, or a buffer ran low: the
+    /// run loop claims again.
+    wanted: Notify,
     enqueued: Option<watch::Receiver<u64>>,
     stop: CancellationToken,
     claiming: tokio::sync::Mutex<()>,
     ticker_started: AtomicBool,
 }
 
-/// A job this worker runs, from its claim until its outcome is recorded.
-pub(crate) struct Running {
-    info: JobInfo,
-    lease: Lease,
-    lease_until: OffsetDateTime,
-    token: CancellationToken,
-    stop: Option<StopReason>,
-    finishing: bool,
-}
-
-/// Why the worker stopped a job's handler.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum StopReason {
-    /// The lease is no longer ours (or could not be kept): record nothing.
-    Lost,
-    /// The job was cancelled: record nothing.
-    Cancelled,
-    /// Shutdown's grace period ran out: give the job back.
-    Shutdown,
-}
-
-impl Running {
-    /// Stops the handler for `reason`, unless its outcome is already being recorded
-    /// (then the write itself finds out whether the lease still holds).
-    fn stop(&mut self, reason: StopReason) {
-        if self.stop.is_none() && !self.finishing {
-            self.stop = Some(reason);
-            self.token.cancel();
-        }
-    }
-}
-
-/// Removes a job from the running set when its task ends, however it ends.
+/// Removes a started job from what the worker holds when its task ends, however it
+/// ends.
 pub(crate) struct RunningGuard {
     inner: Arc<Inner>,
     lease: Lease,
@@ -165,9 +139,11 @@ pub(crate) struct RunningGuard {
 
 impl Drop for RunningGuard {
     fn drop(&mut self) {
-        let mut running = self.inner.running();
-        running.remove(&self.lease);
-        self.inner.running_count.send_replace(running.len());
+        let mut held = self.inner.held();
+        if let Some(queue) = held.remove(self.lease) {
+            self.inner.slot_freed(&held, queue, None);
+        }
+        self.inner.count_held(&held);
     }
 }
 
@@ -188,28 +164,23 @@ pub(crate) fn later(now: OffsetDateTime, d: Duration) -> OffsetDateTime {
 }
 
 impl Inner {
-    pub(crate) fn running(&self) -> MutexGuard<'_, HashMap<Lease, Running>> {
-        self.running.lock().unwrap_or_else(PoisonError::into_inner)
+    pub(crate) fn held(&self) -> MutexGuard<'_, Held> {
+        self.held.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Publishes how many jobs `held` holds, telling its receivers only when none is
+    /// left (all they wait for), so a job's end wakes no one otherwise.
+    pub(crate) fn count_held(&self, held: &Held) {
+        let n = held.jobs.len();
+        self.held_count.send_if_modified(|count| {
+            *count = n;
+            n == 0
+        });
     }
 
     pub(crate) fn emit(&self, event: WorkerEvent) {
         // No subscriber is fine: events are optional.
         let _ = self.events.send(event);
-    }
-
-    /// Marks the job's outcome as being recorded; returns why it was stopped, if it was.
-    pub(crate) fn begin_finishing(&self, lease: Lease) -> Option<StopReason> {
-        let mut running = self.running();
-        let entry = running.get_mut(&lease)?;
-        entry.finishing = true;
-        entry.stop
-    }
-
-    fn running_in(&self, queue: &str) -> usize {
-        self.running()
-            .values()
-            .filter(|r| r.info.queue == queue)
-            .count()
     }
 }
 
@@ -232,6 +203,7 @@ impl Worker {
         stop: CancellationToken,
     ) -> Self {
         let (events, _) = broadcast::channel(settings.event_capacity);
+        let held = Mutex::new(Held::new(settings.queues.len()));
         Self {
             inner: Arc::new(Inner {
                 store,
@@ -239,8 +211,9 @@ impl Worker {
                 settings,
                 handlers,
                 events,
-                running: Mutex::new(HashMap::new()),
-                running_count: watch::Sender::new(0),
+                held,
+                held_count: watch::Sender::new(0),
+                wanted: Notify::new(),
                 enqueued,
                 stop,
                 claiming: tokio::sync::Mutex::new(()),
@@ -265,9 +238,10 @@ impl Worker {
         self.inner.stop.clone()
     }
 
-    /// How many jobs it runs right now.
+    /// How many jobs it runs right now, counting those whose outcome is being
+    /// recorded but not those claimed ahead and waiting for a slot.
     pub fn running(&self) -> usize {
-        self.inner.running().len()
+        self.inner.held().started()
     }
 
     /// One round: claims up to the free slots of each queue (one store call per
@@ -282,10 +256,10 @@ impl Worker {
     /// The store's error when no claim succeeded (jobs claimed from other queues
     /// still run to the end first).
     pub async fn run_once(&self) -> Result<RunReport, Error> {
-        let started = self.claim_round().await?;
+        let round = self.inner.claim_round(false).await?;
         let mut report = RunReport::default();
-        let mut handles = Vec::with_capacity(started.len());
-        for (info, handle) in started {
+        let mut handles = Vec::with_capacity(round.started.len());
+        for (info, handle) in round.started {
             report.claimed.push(info);
             handles.push(handle);
         }
@@ -315,114 +289,6 @@ impl Worker {
     /// call timed out.
     pub async fn heartbeat(&self) -> Result<(), Error> {
         Ok(self.inner.heartbeat_round().await?)
-    }
-
-    /// Claims up to the free slots of each queue and starts the claimed jobs.
-    async fn claim_round(&self) -> Result<Vec<(JobInfo, JoinHandle<JobOutcome>)>, Error> {
-        let inner = &self.inner;
-        let settings = &inner.settings;
-        let _claiming = inner.claiming.lock().await;
-        let mut started = Vec::new();
-        let mut failure = None;
-        for (queue, concurrency) in &settings.queues {
-            if inner.stop.is_cancelled() {
-                break;
-            }
-            let free = concurrency.saturating_sub(inner.running_in(queue));
-            if free == 0 {
-                continue;
-            }
-            let now = inner.clock.now();
-            let lease_until = later(now, settings.lease);
-            let claimed = inner
-                .store
-                .claim(
-                    ClaimRequest::new(&settings.id, std::slice::from_ref(queue), free, lease_until),
-                    now,
-                )
-                .await;
-            match claimed {
-                Ok(jobs) => {
-                    // A claim that answered after its own deadline (a slow or
-                    // partitioned store) must not start its jobs: another worker may
-                    // claim them soon. One clock read per claim, not per job.
-                    let late = !jobs.is_empty()
-                        && heartbeat::deadline(lease_until, settings.margin) <= inner.clock.now();
-                    for job in jobs {
-                        started.push(self.start(job, lease_until, late));
-                    }
-                }
-                Err(error) => {
-                    // Logged here, once, with its queue; `run` does not log it again.
-                    if error.is_transient() {
-                        tracing::warn!(worker = %settings.id, queue, %error, "claim failed");
-                    } else {
-                        tracing::error!(
-                            worker = %settings.id,
-                            queue,
-                            %error,
-                            "claim failed with an error that needs an operator; backing off"
-                        );
-                    }
-                    failure.get_or_insert(error);
-                }
-            }
-        }
-        match failure {
-            Some(error) if started.is_empty() => Err(error.into()),
-            _ => Ok(started),
-        }
-    }
-
-    /// Registers a claimed job as running and spawns its task; a job whose claim
-    /// answered `late` (past its deadline) is registered stopped and never runs.
-    fn start(
-        &self,
-        job: JobRecord,
-        lease_until: OffsetDateTime,
-        late: bool,
-    ) -> (JobInfo, JoinHandle<JobOutcome>) {
-        let inner = &self.inner;
-        let info = JobInfo::from(&job);
-        let token = CancellationToken::new();
-        let lease_until = job.lease_until.unwrap_or(lease_until);
-        let stop = if late {
-            tracing::warn!(
-                job = %info.id,
-                %lease_until,
-                "the claim answered after the lease deadline: not starting the job; it runs \
-                 again once the lease expires"
-            );
-            token.cancel();
-            Some(StopReason::Lost)
-        } else {
-            None
-        };
-        {
-            let mut running = inner.running();
-            running.insert(
-                job.lease(),
-                Running {
-                    info: info.clone(),
-                    lease: job.lease(),
-                    lease_until,
-                    token: token.clone(),
-                    stop,
-                    finishing: false,
-                },
-            );
-            inner.running_count.send_replace(running.len());
-        }
-        let guard = RunningGuard {
-            inner: Arc::clone(inner),
-            lease: job.lease(),
-        };
-        inner.emit(WorkerEvent::Claimed(info.clone()));
-        if !inner.ticker_started.swap(true, Ordering::SeqCst) {
-            heartbeat::spawn_ticker(inner);
-        }
-        let handle = tokio::spawn(execute::run_job(Arc::clone(inner), job, token, guard));
-        (info, handle)
     }
 }
 

@@ -4,25 +4,27 @@
 use std::future::Future;
 use std::time::Duration;
 
-use tokio::sync::watch;
-
 use std::sync::Arc;
+
+use tokio::sync::watch;
 
 use crate::error::StoreError;
 
-use super::{Inner, StopReason, Worker, until};
-
-/// The longest a round waits for the outcomes being written (see `Worker::settle`).
-const SETTLE: Duration = Duration::from_millis(2);
+use super::claim::ClaimRound;
+use super::held::StopReason;
+use super::{Inner, Worker, until};
 
 impl Worker {
     /// Runs until [`Worker::shutdown_token`] is cancelled (or the token given to
     /// [`WorkerBuilder::shutdown_on`](super::WorkerBuilder::shutdown_on)), then shuts
     /// down gracefully: returns when every job it ran is recorded or released.
     ///
-    /// Each round claims up to the free slots of each queue in one store call per
-    /// queue. Then it waits for whichever comes first: the enqueue signal, a slot
-    /// freeing up in a full queue, the next due job (`JobStore::next_due`), or the
+    /// Each round claims, in one store call per queue, up to its free slots plus room
+    /// in its buffer of jobs claimed ahead ([`WorkerBuilder::claim_ahead`](
+    /// super::WorkerBuilder::claim_ahead)); a freed slot takes the next buffered job
+    /// without a store call, and the buffer is refilled when half empty. Then it waits
+    /// for whichever comes first: the enqueue signal, a slot freeing up in a full
+    /// queue with nothing buffered, the next due job (`JobStore::next_due`), or the
     /// poll interval, which doubles while rounds find nothing, up to the max poll
     /// interval. Store errors are logged once and retried on the same idle backoff; an
     /// error that needs an operator (`StoreError::Permanent`, a full disk or a
@@ -34,20 +36,13 @@ impl Worker {
         if let Some(signal) = &mut enqueued {
             signal.borrow_and_update();
         }
-        let mut slots = inner.running_count.subscribe();
         let mut idle = settings.poll;
         if settings.retention.is_on() {
             tokio::spawn(maintain(Arc::clone(inner)));
         }
         while !inner.stop.is_cancelled() {
-            self.settle(&mut slots).await;
-            let free: usize = settings
-                .queues
-                .iter()
-                .map(|(queue, concurrency)| concurrency.saturating_sub(inner.running_in(queue)))
-                .sum();
-            let claimed = match self.claim_round().await {
-                Ok(started) => Some(started.len()),
+            let round = match inner.claim_round(true).await {
+                Ok(round) => Some(round),
                 // `claim_round` logged it. A permanent error (a full disk, a read-only
                 // file) will not pass by itself: wait the longest poll before trying
                 // again rather than repeat it at the poll rate.
@@ -60,28 +55,32 @@ impl Worker {
                     None
                 }
             };
-            slots.borrow_and_update();
-            let open: Vec<String> = settings
-                .queues
-                .iter()
-                .filter(|(queue, concurrency)| inner.running_in(queue) < *concurrency)
-                .map(|(queue, _)| queue.clone())
-                .collect();
-            let some_full = open.len() < settings.queues.len();
-            if claimed.is_some_and(|n| n > 0) {
+            if round.as_ref().is_some_and(|round| round.got > 0) {
                 idle = settings.poll;
             }
-            // The round filled every free slot and some have freed up since (short
-            // jobs): more work is likely waiting, so claim again at once rather than
-            // sleep until the next due time, which is already past.
-            if free > 0 && claimed.is_some_and(|n| n >= free) && !open.is_empty() {
+            // Every queue got all it asked for: more work is likely waiting, and a
+            // slot or buffer room may have freed meanwhile (short jobs). Claim again
+            // at once; a round that asks for nothing waits below.
+            if round.as_ref().is_some_and(ClaimRound::filled) {
                 continue;
             }
+            let open: Vec<String> = {
+                let held = inner.held();
+                settings
+                    .queues
+                    .iter()
+                    .zip(&held.queues)
+                    .filter(|((_, concurrency), slots)| slots.busy < *concurrency)
+                    .map(|((queue, _), _)| queue.clone())
+                    .collect()
+            };
+            // Every queue full: only a freed slot (through `wanted`), the enqueue
+            // signal or shutdown wakes the loop.
             let wait = if open.is_empty() {
                 None
             } else {
                 let mut wait = idle;
-                if claimed.is_some() {
+                if round.is_some() {
                     match inner.store.next_due(&open).await {
                         Ok(Some(due)) => {
                             let due_in = until(due, inner.clock.now());
@@ -93,7 +92,7 @@ impl Worker {
                         }
                     }
                 }
-                if claimed.is_none_or(|n| n == 0) {
+                if round.as_ref().is_none_or(|round| round.got == 0) {
                     idle = (idle * 2).min(settings.max_poll);
                 }
                 Some(wait)
@@ -107,27 +106,11 @@ impl Worker {
                         enqueued = None;
                     }
                 }
-                _ = slots.changed(), if some_full => {}
+                () = inner.wanted.notified() => {}
                 () = sleep_or_forever(wait) => {}
             }
         }
         self.drain().await;
-    }
-
-    /// Waits (at most [`SETTLE`]) while running jobs are having their outcomes
-    /// written, so that the slots they are about to free are claimed in the same store
-    /// call as the ones free already, rather than one claim per finished job. The
-    /// wait never holds back a slot for longer than that one write.
-    async fn settle(&self, slots: &mut watch::Receiver<usize>) {
-        let inner = &self.inner;
-        let deadline = tokio::time::Instant::now() + SETTLE;
-        while inner.running().values().any(|job| job.finishing) {
-            tokio::select! {
-                _ = slots.changed() => {}
-                () = tokio::time::sleep_until(deadline) => break,
-                () = inner.stop.cancelled() => break,
-            }
-        }
     }
 
     /// [`Worker::run`] until `signal` resolves, then shuts down gracefully.
@@ -154,13 +137,36 @@ impl Worker {
         let inner = &self.inner;
         // A claim round in progress starts its jobs before we wait for them.
         drop(inner.claiming.lock().await);
-        let mut count = inner.running_count.subscribe();
+        // Jobs claimed ahead never started: give them back at once, attempt returned.
+        let buffered = {
+            let mut held = inner.held();
+            let leases = held.take_buffered();
+            inner.count_held(&held);
+            leases
+        };
+        if !buffered.is_empty() {
+            let now = inner.clock.now();
+            let released =
+                futures::future::join_all(buffered.iter().map(|lease| {
+                    super::execute::persist(|| inner.store.release(*lease, now, now))
+                }))
+                .await;
+            let failed = released.iter().filter(|r| r.is_err()).count();
+            tracing::info!(
+                worker = %inner.settings.id,
+                released = buffered.len() - failed,
+                failed,
+                "gave back the jobs claimed ahead; those not given back run again once their \
+                 leases expire"
+            );
+        }
+        let mut count = inner.held_count.subscribe();
         let finished = tokio::time::timeout(inner.settings.grace, async {
             count.wait_for(|n| *n == 0).await.map(|_| ())
         })
         .await;
         if finished.is_err() {
-            for entry in inner.running().values_mut() {
+            for entry in inner.held().jobs.values_mut() {
                 entry.stop(StopReason::Shutdown);
             }
             let _ = count.wait_for(|n| *n == 0).await;

@@ -5,6 +5,7 @@
 //! - [`outcomes`]: what a handler's result does to its job (retries, failures, snoozes).
 //! - [`leases`]: heartbeats, lost and expired leases, cancelling a running job.
 //! - [`run_loop`]: `run`, its polling and waking, and shutdown.
+//! - [`claim_ahead`]: the buffer of jobs claimed beyond the free slots.
 //! - [`store_calls`]: what the worker asks of its store, and a store that fails.
 //! - [`config`]: what the builder refuses.
 //! - [`world`]: the jobs, handlers and test world the scenarios share.
@@ -41,6 +42,7 @@ macro_rules! worker_scenarios {
     };
 }
 
+mod claim_ahead;
 mod config;
 mod leases;
 mod outcomes;

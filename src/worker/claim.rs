@@ -1,0 +1,225 @@
+//! Claiming and starting: a claim round per queue, the buffer of jobs claimed ahead,
+//! and the hand-over of a freed slot to the next buffered job.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use time::OffsetDateTime;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use super::events::{JobInfo, WorkerEvent};
+use super::held::{Held, Phase, StopReason};
+use super::outcome::JobOutcome;
+use super::{Inner, RunningGuard, execute, heartbeat, later};
+use crate::error::Error;
+use crate::job::{JobRecord, Lease};
+use crate::store::ClaimRequest;
+
+/// A started job: what it is, and its task.
+pub(crate) type Started = (JobInfo, JoinHandle<JobOutcome>);
+
+/// What a claim round did.
+#[derive(Default)]
+pub(crate) struct ClaimRound {
+    /// The jobs it started.
+    pub(crate) started: Vec<Started>,
+    /// How many jobs it asked the store for, over all queues.
+    pub(crate) asked: usize,
+    /// How many the store gave.
+    pub(crate) got: usize,
+}
+
+impl ClaimRound {
+    /// Whether every queue asked got all it asked for: more work is likely waiting.
+    pub(crate) fn filled(&self) -> bool {
+        self.asked > 0 && self.got >= self.asked
+    }
+}
+
+impl Inner {
+    /// Claims, per queue, up to its free slots (and with `ahead`, enough to fill its
+    /// buffer too, once the buffer is half empty), starts what the free slots take and
+    /// buffers the rest. One store call per queue that wants jobs.
+    ///
+    /// # Errors
+    ///
+    /// The store's error when no claim succeeded (jobs claimed from other queues
+    /// still start).
+    pub(crate) async fn claim_round(self: &Arc<Self>, ahead: bool) -> Result<ClaimRound, Error> {
+        let settings = &self.settings;
+        let _claiming = self.claiming.lock().await;
+        let mut round = ClaimRound::default();
+        let mut failure = None;
+        for (index, (queue, _)) in settings.queues.iter().enumerate() {
+            if self.stop.is_cancelled() {
+                break;
+            }
+            let want = self.wanted_from(&self.held(), index, ahead);
+            if want == 0 {
+                continue;
+            }
+            round.asked += want;
+            let now = self.clock.now();
+            let lease_until = later(now, settings.lease);
+            let request =
+                ClaimRequest::new(&settings.id, std::slice::from_ref(queue), want, lease_until);
+            match self.store.claim(request, now).await {
+                Ok(jobs) => {
+                    round.got += jobs.len();
+                    // A claim that answered after its own deadline (a slow or
+                    // partitioned store) must not start its jobs: another worker may
+                    // claim them soon. One clock read per claim, not per job.
+                    let late = !jobs.is_empty()
+                        && heartbeat::deadline(lease_until, settings.margin) <= self.clock.now();
+                    self.take_claimed(jobs, index, lease_until, late, &mut round.started);
+                }
+                Err(error) => {
+                    // Logged here, once, with its queue; `run` does not log it again.
+                    if error.is_transient() {
+                        tracing::warn!(worker = %settings.id, queue, %error, "claim failed");
+                    } else {
+                        tracing::error!(
+                            worker = %settings.id,
+                            queue,
+                            %error,
+                            "claim failed with an error that needs an operator; backing off"
+                        );
+                    }
+                    failure.get_or_insert(error);
+                }
+            }
+        }
+        match failure {
+            Some(error) if round.started.is_empty() => Err(error.into()),
+            _ => Ok(round),
+        }
+    }
+
+    /// How many jobs queue `index` asks for now: its free slots, plus (claiming
+    /// ahead, once its buffer is at most half full) the room in its buffer; never so
+    /// many that the jobs it holds in any phase exceed twice its slots and buffer.
+    fn wanted_from(&self, held: &Held, index: usize, ahead: bool) -> usize {
+        let slots = &held.queues[index];
+        let concurrency = self.settings.queues[index].1;
+        let free = concurrency.saturating_sub(slots.busy + slots.buffer.len());
+        let capacity = if ahead { self.settings.claim_ahead } else { 0 };
+        let room = if slots.buffer.len() <= capacity / 2 {
+            capacity - slots.buffer.len()
+        } else if free > 0 {
+            0
+        } else {
+            return 0;
+        };
+        let bound = 2 * (concurrency + capacity);
+        (free + room).min(bound.saturating_sub(slots.leases))
+    }
+
+    /// Holds the jobs a claim of queue `index` returned: fills its free slots, oldest
+    /// buffered first, and buffers the rest. A `late` claim's jobs never run: those
+    /// a slot would take are started stopped (they report a lost lease), the others
+    /// dropped.
+    fn take_claimed(
+        self: &Arc<Self>,
+        jobs: Vec<JobRecord>,
+        index: usize,
+        lease_until: OffsetDateTime,
+        late: bool,
+        started: &mut Vec<Started>,
+    ) {
+        let concurrency = self.settings.queues[index].1;
+        let mut to_start = Vec::new();
+        {
+            let mut held = self.held();
+            if late {
+                let free = concurrency.saturating_sub(held.queues[index].busy);
+                for (i, job) in jobs.into_iter().enumerate() {
+                    tracing::warn!(
+                        job = %job.id,
+                        %lease_until,
+                        "the claim answered after the lease deadline: not starting the job; \
+                         it runs again once the lease expires"
+                    );
+                    // The first to fill the free slots report their lease lost; the rest
+                    // are never held.
+                    if i < free {
+                        let token = held.start_stopped(&job, index, lease_until);
+                        to_start.push((job, token));
+                    }
+                }
+            } else {
+                for job in jobs {
+                    held.buffer(job, index, lease_until);
+                }
+                while held.queues[index].busy < concurrency {
+                    let Some(next) = held.start_next(index) else {
+                        break;
+                    };
+                    to_start.push(next);
+                }
+            }
+            self.count_held(&held);
+        }
+        for (job, token) in to_start {
+            started.push(self.spawn_job(job, token));
+        }
+    }
+
+    /// Spawns the task of a job [`Held::start_next`] took into a slot.
+    fn spawn_job(self: &Arc<Self>, job: JobRecord, token: CancellationToken) -> Started {
+        let info = JobInfo::from(&job);
+        let guard = RunningGuard {
+            inner: Arc::clone(self),
+            lease: job.lease(),
+        };
+        self.emit(WorkerEvent::Claimed(info.clone()));
+        if !self.ticker_started.swap(true, Ordering::SeqCst) {
+            heartbeat::spawn_ticker(self);
+        }
+        let handle = tokio::spawn(execute::run_job(Arc::clone(self), job, token, guard));
+        (info, handle)
+    }
+
+    /// The handler of the job under `lease` is done: marks its outcome as being
+    /// recorded, hands its slot to the next buffered job (unless the worker is
+    /// stopping) and returns why the job was stopped, if it was.
+    pub(crate) fn handler_done(self: &Arc<Self>, lease: Lease) -> Option<StopReason> {
+        let mut held = self.held();
+        let entry = held.jobs.get_mut(&lease)?;
+        let stop = entry.stop;
+        let queue = entry.queue;
+        if entry.phase != Phase::Running {
+            return stop;
+        }
+        entry.phase = Phase::Finishing;
+        held.queues[queue].busy -= 1;
+        let next = if self.stop.is_cancelled() {
+            None
+        } else {
+            held.start_next(queue)
+        };
+        self.slot_freed(&held, queue, next.as_ref().map(|_| ()));
+        drop(held);
+        if let Some((job, token)) = next {
+            // Detached: `run_once` never buffers, so nobody awaits a chained job.
+            drop(self.spawn_job(job, token));
+        }
+        stop
+    }
+
+    /// A slot of queue `index` freed (and `refilled` when a buffered job took it):
+    /// wakes the run loop when the queue was full and nothing is buffered, or when
+    /// the buffer just fell to half.
+    pub(crate) fn slot_freed(&self, held: &Held, index: usize, refilled: Option<()>) {
+        let slots = &held.queues[index];
+        let capacity = self.settings.claim_ahead;
+        let concurrency = self.settings.queues[index].1;
+        let wake = match refilled {
+            Some(()) => slots.buffer.len() == capacity / 2,
+            None => slots.busy + 1 == concurrency,
+        };
+        if wake {
+            self.wanted.notify_one();
+        }
+    }
+}
