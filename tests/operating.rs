@@ -25,10 +25,15 @@ impl Job for Check {
     const KIND: &'static str = "check";
 }
 
-fn queue_at_t0() -> (Queue, ManualClock) {
+/// A queue on `store`, its clock at t(0).
+fn queue_at_t0_on(store: impl JobStore + 'static) -> (Queue, ManualClock) {
     let clock = ManualClock::new(t(0));
-    let store: Arc<dyn JobStore> = Arc::new(MemoryStore::new());
-    (Queue::with_clock(store, Arc::new(clock.clone())), clock)
+    let queue = Queue::with_clock(Arc::new(store), Arc::new(clock.clone()));
+    (queue, clock)
+}
+
+fn queue_at_t0() -> (Queue, ManualClock) {
+    queue_at_t0_on(MemoryStore::new())
 }
 
 fn check(output_bytes: usize) -> Check {
@@ -250,8 +255,7 @@ impl JobStore for WithoutOutputs {
 
 #[tokio::test]
 async fn on_a_store_without_outputs_a_job_with_output_still_completes() {
-    let store: Arc<dyn JobStore> = Arc::new(WithoutOutputs(MemoryStore::new()));
-    let queue = Queue::with_clock(store, Arc::new(ManualClock::new(t(0))));
+    let (queue, _clock) = queue_at_t0_on(WithoutOutputs(MemoryStore::new()));
     let id = queue.enqueue(check(10)).await.unwrap().job.id;
     let worker = Worker::builder(&queue)
         .handler(record_output)

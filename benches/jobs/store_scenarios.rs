@@ -7,7 +7,7 @@ use leasehold::{ClaimRequest, Clock, JobRecord, JobStore, Lease, NewJob, SystemC
 
 use crate::Sizes;
 use crate::report::{Report, Row, quantile_ms, rss_bytes};
-use crate::stores::{fill, job, open, queues, rate};
+use crate::stores::{BenchStore, fill, job, open, queues, rate};
 
 /// Claims `limit` at a time until `n` jobs are claimed, completing each batch in
 /// between (concurrently, so a SQLite store commits them together); returns the time
@@ -39,6 +39,13 @@ async fn drain(store: &Arc<dyn JobStore>, n: usize, limit: usize) -> Vec<Duratio
         done += claimed.len();
     }
     claim_times
+}
+
+/// A fresh store `name` holding `queued` pending jobs.
+async fn open_filled(name: &str, queued: usize) -> BenchStore {
+    let bench = open(name).await;
+    fill(&bench.store, queued).await;
+    bench
 }
 
 /// The scenarios that drive the store `name` directly.
@@ -131,9 +138,8 @@ async fn claim_scale(report: &mut Report, store_name: &str, queued: usize, work:
     if !report.wants("claim64_with") {
         return;
     }
-    let bench = open(store_name).await;
+    let bench = open_filled(store_name, queued).await;
     let store = bench.store.clone();
-    fill(&store, queued).await;
     let mut claim_times = drain(&store, work, 64).await;
     let p50_ms = quantile_ms(&mut claim_times, 0.5);
     let jobs_per_sec = p50_ms.map(|ms| 64.0 / (ms / 1e3));
@@ -166,9 +172,8 @@ async fn queue_stats(report: &mut Report, store_name: &str, queued: usize) {
     if !report.wants("queue_stats") {
         return;
     }
-    let bench = open(store_name).await;
+    let bench = open_filled(store_name, queued).await;
     let store = bench.store.clone();
-    fill(&store, queued).await;
     // Some of every state, so each count has rows to find.
     drain(&store, queued / 100, 64).await;
     let now = SystemClock.now();
@@ -209,9 +214,8 @@ async fn heartbeat(report: &mut Report, store_name: &str, running: usize) {
     if !report.wants("heartbeat") {
         return;
     }
-    let bench = open(store_name).await;
+    let bench = open_filled(store_name, running).await;
     let store = bench.store.clone();
-    fill(&store, running).await;
     let now = SystemClock.now();
     let claimed: Vec<JobRecord> = store
         .claim(

@@ -5,7 +5,8 @@
 //!   fields are the call's inputs); [`Transition::apply`] runs its SQL and answers
 //!   [`Transition::Answer`]. The structs live by contract section, as the conformance
 //!   suite does: [`enqueue`], [`claim`], [`lease_writes`], [`cancel`], [`prune`],
-//!   [`queues`], [`by_hand`], [`locks`], [`schedules`].
+//!   [`queues`], [`by_hand`], [`locks`], [`schedules`]; [`statement`] holds how they
+//!   run a statement (rows changed, the row returned, a statement on one job).
 //! - [`Call`]: one call in flight: the transition, its reply channel (typed by the
 //!   transition's answer) and, once run in a group, its answer, which the writer sends
 //!   only after `COMMIT`.
@@ -29,6 +30,7 @@ pub(crate) mod locks;
 pub(crate) mod prune;
 pub(crate) mod queues;
 pub(crate) mod schedules;
+mod statement;
 
 use std::fmt;
 

@@ -2,8 +2,8 @@
 //! does to a job (retry it now, delete it, change it), one at a time or by filter.
 
 use super::{
-    StoreFactory, claim, claim_one, count_all, enqueue_and_claim, enqueue_at, get, ids, new_job,
-    new_job_with_attempts, t,
+    StoreFactory, claim, claim_one, count_all, enqueue_and_claim, enqueue_and_complete, enqueue_at,
+    get, ids, new_job, new_job_with_attempts, open_with_claimed, t,
 };
 use crate::{HeartbeatStatus, JobFilter, JobId, JobState, JobUpdate, StoreError};
 
@@ -26,8 +26,7 @@ fn assert_wrong_state<T: std::fmt::Debug>(
 pub async fn retry_job_makes_a_finished_job_available_now_with_another_attempt(
     f: &dyn StoreFactory,
 ) {
-    let store = f.open().await;
-    let (_, claimed) = enqueue_and_claim(&*store, new_job_with_attempts("k", t(0), 1)).await;
+    let (store, _, claimed) = open_with_claimed(f, new_job_with_attempts("k", t(0), 1)).await;
     store
         .fail(claimed.lease(), "boom", t(1))
         .await
@@ -73,8 +72,7 @@ pub async fn retry_job_of_a_pending_job_runs_it_now(f: &dyn StoreFactory) {
 /// `delete_job` removes a pending job and a finished one, returning each as it was.
 pub async fn delete_job_removes_a_pending_or_finished_job(f: &dyn StoreFactory) {
     let store = f.open().await;
-    let (_, done) = enqueue_and_claim(&*store, new_job("k", t(0))).await;
-    store.complete(done.lease(), t(1)).await.expect("complete");
+    let done = enqueue_and_complete(&*store, new_job("k", t(0)), t(1)).await;
     let pending = enqueue_at(&*store, new_job("k", t(100)), t(0)).await;
 
     let deleted_pending = store.delete_job(pending.id, t(2)).await.expect("delete");
@@ -120,8 +118,7 @@ pub async fn update_job_changes_a_pending_job(f: &dyn StoreFactory) {
 /// Retrying or deleting a running job, and updating a running or finished one, is
 /// `WrongState` naming the job and its state, and changes nothing.
 pub async fn verbs_by_hand_refuse_a_job_in_the_wrong_state(f: &dyn StoreFactory) {
-    let store = f.open().await;
-    let (_, running) = enqueue_and_claim(&*store, new_job("k", t(0))).await;
+    let (store, _, running) = open_with_claimed(f, new_job("k", t(0))).await;
     let finished = enqueue_at(&*store, new_job("k", t(0)), t(0)).await;
     store.cancel(finished.id, t(1)).await.expect("cancel");
     let running_before = get(&*store, running.id, t(2)).await;
@@ -224,8 +221,7 @@ pub async fn delete_jobs_finished_before_a_time_keeps_the_rest(f: &dyn StoreFact
     let store = f.open().await;
     let mut finished = Vec::new();
     for at in [10, 20, 30] {
-        let (_, job) = enqueue_and_claim(&*store, new_job("k", t(0))).await;
-        store.complete(job.lease(), t(at)).await.expect("complete");
+        let job = enqueue_and_complete(&*store, new_job("k", t(0)), t(at)).await;
         finished.push(job.id);
     }
     let (_, failed) = enqueue_and_claim(&*store, new_job_with_attempts("k", t(0), 1)).await;
@@ -288,8 +284,7 @@ pub async fn a_retry_that_would_share_a_live_unique_key_is_a_conflict(f: &dyn St
 /// `update_jobs` changes the pending jobs a filter selects, at most its limit, lowest
 /// ids first, passing over running and finished ones, and answers how many it changed.
 pub async fn update_jobs_changes_the_pending_jobs_a_filter_selects(f: &dyn StoreFactory) {
-    let store = f.open().await;
-    let (_, running) = enqueue_and_claim(&*store, new_job("sync", t(0))).await;
+    let (store, _, running) = open_with_claimed(f, new_job("sync", t(0))).await;
     let mut pending = Vec::new();
     for _ in 0..3 {
         pending.push(enqueue_at(&*store, new_job("sync", t(0)), t(0)).await);

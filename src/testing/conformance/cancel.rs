@@ -2,7 +2,8 @@
 //! a finished job.
 
 use super::{
-    StoreFactory, assert_lease_lost, claim, enqueue_and_claim, enqueue_at, get, new_job, t,
+    StoreFactory, assert_lease_lost, claim, enqueue_and_complete, enqueue_at, get, new_job,
+    open_with_claimed, t,
 };
 use crate::{HeartbeatStatus, JobState};
 
@@ -31,8 +32,7 @@ pub async fn cancel_of_a_pending_job_ends_it_cancelled(f: &dyn StoreFactory) {
 
 /// Cancel of a running job ends it Cancelled; its heartbeat sees it, its writes are lost.
 pub async fn cancel_of_a_running_job_is_seen_by_its_heartbeat(f: &dyn StoreFactory) {
-    let store = f.open().await;
-    let (job, claimed) = enqueue_and_claim(&*store, new_job("k", t(0))).await;
+    let (store, job, claimed) = open_with_claimed(f, new_job("k", t(0))).await;
 
     let cancelled = store.cancel(job.id, t(1)).await.expect("cancel");
 
@@ -57,11 +57,7 @@ pub async fn cancel_of_a_running_job_is_seen_by_its_heartbeat(f: &dyn StoreFacto
 /// Cancel of a terminal job leaves it as it is.
 pub async fn cancel_of_a_finished_job_changes_nothing(f: &dyn StoreFactory) {
     let store = f.open().await;
-    let (job, claimed) = enqueue_and_claim(&*store, new_job("k", t(0))).await;
-    store
-        .complete(claimed.lease(), t(1))
-        .await
-        .expect("complete");
+    let job = enqueue_and_complete(&*store, new_job("k", t(0)), t(1)).await;
     let before = get(&*store, job.id, t(2)).await;
 
     let after = store.cancel(job.id, t(2)).await.expect("cancel");

@@ -5,7 +5,7 @@ use time::Duration;
 
 use super::{
     StoreFactory, WORKER, assert_lease_lost, claim, claim_one, default_queue, enqueue_at, get, ids,
-    new_job, new_job_with_attempts, t,
+    new_job, new_job_with_attempts, race, t,
 };
 use crate::ClaimRequest;
 use crate::{JobId, JobState, NewJob};
@@ -184,33 +184,29 @@ pub async fn concurrent_claims_partition_the_jobs(f: &dyn StoreFactory) {
         .enqueue_many(jobs, t(0))
         .await
         .expect("enqueue_many");
-    let mut tasks = Vec::new();
-    for i in 0..8 {
-        let store = handles[i % handles.len()].clone();
-        tasks.push(tokio::spawn(async move {
-            let mut mine = Vec::new();
-            loop {
-                let worker = format!("w{i}");
-                let got = store
-                    .claim(
-                        ClaimRequest::new(&worker, &default_queue(), 7, t(1000)),
-                        t(1),
-                    )
-                    .await
-                    .expect("claim");
-                if got.is_empty() {
-                    return mine;
-                }
-                mine.extend(got.into_iter().map(|j| j.id));
-            }
-        }));
-    }
 
-    let results = futures::future::join_all(tasks).await;
+    let results = race(&handles, 8, |i, store| async move {
+        let mut mine = Vec::new();
+        loop {
+            let worker = format!("w{i}");
+            let got = store
+                .claim(
+                    ClaimRequest::new(&worker, &default_queue(), 7, t(1000)),
+                    t(1),
+                )
+                .await
+                .expect("claim");
+            if got.is_empty() {
+                return mine;
+            }
+            mine.extend(got.into_iter().map(|j| j.id));
+        }
+    })
+    .await;
 
     let mut seen = std::collections::BTreeSet::new();
     for ids in results {
-        for id in ids.expect("task") {
+        for id in ids {
             assert!(seen.insert(id), "job {id} was claimed twice");
         }
     }

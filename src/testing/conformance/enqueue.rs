@@ -3,8 +3,10 @@
 
 use serde_json::json;
 
-use super::{StoreFactory, claim_one, count_all, enqueue_and_claim, enqueue_at, get, new_job, t};
-use crate::{Enqueued, JobState, NewJob, StoreError};
+use super::{
+    StoreFactory, claim_one, count_all, enqueue_and_complete, enqueue_at, get, new_job, race, t,
+};
+use crate::{JobState, NewJob, StoreError};
 
 /// `enqueue` stores the job as given, with attempt 0 and `created_at` = now.
 pub async fn enqueue_stores_the_job_as_given(f: &dyn StoreFactory) {
@@ -83,11 +85,7 @@ pub async fn enqueue_with_an_active_unique_key_returns_the_existing_job(f: &dyn 
 /// A unique key held only by terminal jobs does not block a new job.
 pub async fn enqueue_with_a_finished_unique_key_inserts_a_new_job(f: &dyn StoreFactory) {
     let store = f.open().await;
-    let (first, claimed) = enqueue_and_claim(&*store, new_job("k", t(0)).unique_key("u")).await;
-    store
-        .complete(claimed.lease(), t(1))
-        .await
-        .expect("complete");
+    let first = enqueue_and_complete(&*store, new_job("k", t(0)).unique_key("u"), t(1)).await;
     let cancelled = enqueue_at(&*store, new_job("k", t(0)).unique_key("u"), t(2)).await;
     store.cancel(cancelled.id, t(3)).await.expect("cancel");
 
@@ -106,20 +104,15 @@ pub async fn enqueue_with_a_finished_unique_key_inserts_a_new_job(f: &dyn StoreF
 /// Racing enqueues of one unique key, through one handle or several, insert one job.
 pub async fn concurrent_enqueues_of_one_unique_key_insert_once(f: &dyn StoreFactory) {
     let handles = f.open_shared(4).await;
-    let mut tasks = Vec::new();
-    for i in 0..16 {
-        let store = handles[i % handles.len()].clone();
-        tasks.push(tokio::spawn(async move {
-            store
-                .enqueue(new_job("k", t(0)).unique_key("race"), t(0))
-                .await
-                .expect("enqueue")
-        }));
-    }
 
-    let results = futures::future::join_all(tasks).await;
+    let results = race(&handles, 16, |_, store| async move {
+        store
+            .enqueue(new_job("k", t(0)).unique_key("race"), t(0))
+            .await
+            .expect("enqueue")
+    })
+    .await;
 
-    let results: Vec<Enqueued> = results.into_iter().map(|r| r.expect("task")).collect();
     let inserted: Vec<_> = results.iter().filter(|e| !e.duplicate).collect();
     assert_eq!(inserted.len(), 1, "exactly one enqueue inserts");
     assert!(results.iter().all(|e| e.job.id == inserted[0].job.id));

@@ -1,7 +1,7 @@
 //! Inspection and upkeep, from the [`JobStore`](crate::JobStore) contract: `list`,
 //! `count`, `next_due` and `prune`.
 
-use super::{StoreFactory, WORKER, claim_one, default_queue, enqueue_at, ids, new_job, t};
+use super::{StoreFactory, WORKER, claim_one, default_queue, enqueue_at, ids, new_job, race, t};
 use crate::ClaimRequest;
 use crate::{JobFilter, JobState};
 
@@ -186,21 +186,14 @@ pub async fn take_lock_gives_a_lock_to_one_holder_until_it_expires(f: &dyn Store
 /// one holds it.
 pub async fn concurrent_takers_of_a_free_lock_one_wins(f: &dyn StoreFactory) {
     let handles = f.open_shared(4).await;
-    let mut tasks = Vec::new();
-    for i in 0..16 {
-        let store = handles[i % handles.len()].clone();
-        tasks.push(tokio::spawn(async move {
-            let holder = format!("holder-{i}");
-            let taken = store.take_lock("race", &holder, t(60), t(0)).await;
-            taken.expect("take_lock")
-        }));
-    }
 
-    let results = futures::future::join_all(tasks).await;
+    let results = race(&handles, 16, |i, store| async move {
+        let holder = format!("holder-{i}");
+        let taken = store.take_lock("race", &holder, t(60), t(0)).await;
+        taken.expect("take_lock")
+    })
+    .await;
 
-    let winners = results
-        .into_iter()
-        .filter(|r| *r.as_ref().expect("task"))
-        .count();
+    let winners = results.into_iter().filter(|&taken| taken).count();
     assert_eq!(winners, 1, "exactly one taker holds the lock");
 }

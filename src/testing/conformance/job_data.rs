@@ -7,8 +7,8 @@ use std::time::Duration;
 use serde_json::json;
 
 use super::{
-    StoreFactory, claim, claim_one, enqueue_and_claim, enqueue_at, get, ids, new_job,
-    new_job_with_attempts, t,
+    StoreFactory, claim, claim_one, enqueue_and_claim, enqueue_and_complete, enqueue_at, get, ids,
+    new_job, new_job_with_attempts, open_with_claimed, race, t,
 };
 use crate::{ERROR_HISTORY_LIMIT, JobFilter, JobState, NewJob};
 
@@ -54,8 +54,7 @@ pub async fn tags_and_metadata_are_stored_and_a_tag_selects(f: &dyn StoreFactory
 /// `complete_with_output` ends the job `Completed` with its output readable from the
 /// record; a stale lease is `LeaseLost` and stores nothing.
 pub async fn complete_with_output_keeps_the_output(f: &dyn StoreFactory) {
-    let store = f.open().await;
-    let (_, claimed) = enqueue_and_claim(&*store, new_job("k", t(0))).await;
+    let (store, _, claimed) = open_with_claimed(f, new_job("k", t(0))).await;
     let output = json!({ "changed": ["a.html"], "bytes": 1234 });
 
     store
@@ -174,11 +173,7 @@ fn digest(period: Duration, states: &[JobState]) -> NewJob {
 pub async fn a_unique_period_blocks_the_key_after_the_holder_finished(f: &dyn StoreFactory) {
     let store = f.open().await;
     let hour = Duration::from_secs(3600);
-    let (first, claimed) = enqueue_and_claim(&*store, digest(hour, &[JobState::Completed])).await;
-    store
-        .complete(claimed.lease(), t(100))
-        .await
-        .expect("complete");
+    let first = enqueue_and_complete(&*store, digest(hour, &[JobState::Completed]), t(100)).await;
 
     let within = store
         .enqueue(digest(hour, &[JobState::Completed]), t(3699))
@@ -252,23 +247,14 @@ pub async fn unique_states_choose_which_finished_jobs_block(f: &dyn StoreFactory
 pub async fn concurrent_enqueues_of_a_period_key_insert_once(f: &dyn StoreFactory) {
     let handles = f.open_shared(4).await;
     let hour = Duration::from_secs(3600);
-    let (_, claimed) = enqueue_and_claim(&*handles[0], digest(hour, &[JobState::Completed])).await;
-    handles[0]
-        .complete(claimed.lease(), t(1))
-        .await
-        .expect("complete");
-    let mut tasks = Vec::new();
-    for i in 0..16 {
-        let store = handles[i % handles.len()].clone();
-        tasks.push(tokio::spawn(async move {
-            let job = digest(hour, &[JobState::Completed]);
-            store.enqueue(job, t(7200)).await.expect("enqueue")
-        }));
-    }
+    enqueue_and_complete(&*handles[0], digest(hour, &[JobState::Completed]), t(1)).await;
 
-    let results = futures::future::join_all(tasks).await;
+    let results = race(&handles, 16, |_, store| async move {
+        let job = digest(hour, &[JobState::Completed]);
+        store.enqueue(job, t(7200)).await.expect("enqueue")
+    })
+    .await;
 
-    let results: Vec<_> = results.into_iter().map(|r| r.expect("task")).collect();
     let inserted: Vec<_> = results.iter().filter(|e| !e.duplicate).collect();
     assert_eq!(inserted.len(), 1, "exactly one enqueue inserts");
     assert!(results.iter().all(|e| e.job.id == inserted[0].job.id));

@@ -4,8 +4,8 @@
 use time::{Duration, OffsetDateTime};
 
 use super::{
-    StoreFactory, assert_lease_lost, claim, claim_one, enqueue_and_claim, enqueue_at, get, new_job,
-    new_job_with_attempts, t,
+    StoreFactory, assert_lease_lost, claim, claim_one, enqueue_at, get, new_job,
+    new_job_with_attempts, open_with_claimed, t,
 };
 use crate::{HeartbeatStatus, JobId, JobRecord, JobState, JobStore, Lease, StoreError};
 
@@ -104,8 +104,7 @@ pub async fn release_rejects_a_stale_lease(f: &dyn StoreFactory) {
 
 /// After a release and a new claim, the released lease (same attempt number) is dead.
 pub async fn a_released_lease_is_never_valid_again(f: &dyn StoreFactory) {
-    let store = f.open().await;
-    let (job, first) = enqueue_and_claim(&*store, new_job("k", t(0))).await;
+    let (store, job, first) = open_with_claimed(f, new_job("k", t(0))).await;
     store
         .release(first.lease(), t(1), t(1))
         .await
@@ -181,8 +180,7 @@ pub async fn heartbeat_extends_a_live_lease(f: &dyn StoreFactory) {
 
 /// `complete` ends the job Completed at `now`.
 pub async fn complete_ends_the_job_completed(f: &dyn StoreFactory) {
-    let store = f.open().await;
-    let (job, claimed) = enqueue_and_claim(&*store, new_job("k", t(0))).await;
+    let (store, job, claimed) = open_with_claimed(f, new_job("k", t(0))).await;
 
     store
         .complete(claimed.lease(), t(5))
@@ -196,8 +194,7 @@ pub async fn complete_ends_the_job_completed(f: &dyn StoreFactory) {
 
 /// `retry` keeps the error; the job is claimable at the given time and not before.
 pub async fn retry_makes_the_job_claimable_at_the_given_time_not_before(f: &dyn StoreFactory) {
-    let store = f.open().await;
-    let (job, claimed) = enqueue_and_claim(&*store, new_job("k", t(0))).await;
+    let (store, job, claimed) = open_with_claimed(f, new_job("k", t(0))).await;
 
     let state = store
         .retry(claimed.lease(), t(60), "boom", t(1))
@@ -222,8 +219,7 @@ pub async fn retry_makes_the_job_claimable_at_the_given_time_not_before(f: &dyn 
 
 /// A retry on the last attempt ends the job Failed with the error kept.
 pub async fn retry_on_the_last_attempt_ends_the_job_failed(f: &dyn StoreFactory) {
-    let store = f.open().await;
-    let (job, first) = enqueue_and_claim(&*store, new_job_with_attempts("k", t(0), 2)).await;
+    let (store, job, first) = open_with_claimed(f, new_job_with_attempts("k", t(0), 2)).await;
     store
         .retry(first.lease(), t(1), "first", t(0))
         .await
@@ -243,8 +239,7 @@ pub async fn retry_on_the_last_attempt_ends_the_job_failed(f: &dyn StoreFactory)
 
 /// `fail` ends the job Failed with the error, whatever attempts remain.
 pub async fn fail_ends_the_job_failed_with_the_error(f: &dyn StoreFactory) {
-    let store = f.open().await;
-    let (job, claimed) = enqueue_and_claim(&*store, new_job_with_attempts("k", t(0), 10)).await;
+    let (store, job, claimed) = open_with_claimed(f, new_job_with_attempts("k", t(0), 10)).await;
 
     store
         .fail(claimed.lease(), "permanent: bad input", t(3))
@@ -257,8 +252,7 @@ pub async fn fail_ends_the_job_failed_with_the_error(f: &dyn StoreFactory) {
 
 /// `release` makes the job pending at run_at and gives its attempt back.
 pub async fn release_gives_the_attempt_back(f: &dyn StoreFactory) {
-    let store = f.open().await;
-    let (job, claimed) = enqueue_and_claim(&*store, new_job_with_attempts("k", t(0), 1)).await;
+    let (store, job, claimed) = open_with_claimed(f, new_job_with_attempts("k", t(0), 1)).await;
 
     store
         .release(claimed.lease(), t(20), t(5))

@@ -282,6 +282,53 @@ async fn enqueue_and_claim(store: &dyn JobStore, job: NewJob) -> (JobRecord, Job
     (enqueued, claimed)
 }
 
+/// A fresh store from `f` holding `job`, enqueued and claimed at t(0) under a 30 s
+/// lease: the store, and the job as enqueued and as claimed.
+async fn open_with_claimed(
+    f: &dyn StoreFactory,
+    job: NewJob,
+) -> (Arc<dyn JobStore>, JobRecord, JobRecord) {
+    let store = f.open().await;
+    let (enqueued, claimed) = enqueue_and_claim(&*store, job).await;
+    (store, enqueued, claimed)
+}
+
+/// Enqueues `job` at t(0), claims it at t(0) and completes it at `now`: the job as
+/// enqueued.
+async fn enqueue_and_complete(store: &dyn JobStore, job: NewJob, now: OffsetDateTime) -> JobRecord {
+    let (enqueued, claimed) = enqueue_and_claim(store, job).await;
+    store
+        .complete(claimed.lease(), now)
+        .await
+        .expect("complete succeeds");
+    enqueued
+}
+
+/// Runs `tasks` racing tasks at once, task `i` on handle `i % handles.len()`: their
+/// answers, in task order.
+///
+/// # Panics
+///
+/// When a task panicked.
+async fn race<T, Fut>(
+    handles: &[Arc<dyn JobStore>],
+    tasks: usize,
+    task: impl Fn(usize, Arc<dyn JobStore>) -> Fut,
+) -> Vec<T>
+where
+    Fut: Future<Output = T> + Send + 'static,
+    T: Send + 'static,
+{
+    let spawned: Vec<_> = (0..tasks)
+        .map(|i| tokio::spawn(task(i, Arc::clone(&handles[i % handles.len()]))))
+        .collect();
+    futures::future::join_all(spawned)
+        .await
+        .into_iter()
+        .map(|joined| joined.expect("task"))
+        .collect()
+}
+
 async fn get(store: &dyn JobStore, id: JobId, now: OffsetDateTime) -> JobRecord {
     store
         .get(id, now)

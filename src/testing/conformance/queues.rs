@@ -1,14 +1,15 @@
 //! Queues, from the [`JobStore`](crate::JobStore) contract: pause and resume.
 
-use super::{StoreFactory, WORKER, claim, enqueue_and_claim, enqueue_at, new_job, t};
+use super::{
+    StoreFactory, WORKER, claim, enqueue_and_claim, enqueue_at, new_job, open_with_claimed, t,
+};
 use crate::{ClaimRequest, HeartbeatStatus, NewJob, StoreError};
 
 /// A paused queue is not claimed (neither its due jobs nor its expired leases) and
 /// `next_due` leaves it out, while other queues go on and its running job keeps its
 /// lease; once resumed, its jobs are claimed again.
 pub async fn a_paused_queue_is_not_claimed_until_resumed(f: &dyn StoreFactory) {
-    let store = f.open().await;
-    let (_, running) = enqueue_and_claim(&*store, new_job("k", t(0))).await;
+    let (store, _, running) = open_with_claimed(f, new_job("k", t(0))).await;
     let waiting = enqueue_at(&*store, new_job("k", t(0)), t(0)).await;
     let other = NewJob::new("k", serde_json::json!({}), t(0))
         .and_then(|job| job.queue("other"))

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use super::{StoreFactory, count_all, t};
+use super::{StoreFactory, count_all, race, t};
 use crate::Firing;
 use crate::schedule::{MissedRunPolicy, NewSchedule, ScheduleRecord, ScheduleSpec};
 use crate::{Enqueued, JobFilter, JobStore, NewJob, StoreError};
@@ -226,20 +226,16 @@ pub async fn fire_schedule_from_a_stale_slot_is_a_conflict_and_inserts_nothing(
 pub async fn concurrent_fires_of_one_slot_insert_once(f: &dyn StoreFactory) {
     let handles = f.open_shared(4).await;
     let schedule = upsert(&*handles[0], hourly("s"), 3600, 0).await;
-    let mut tasks = Vec::new();
-    for i in 0..12 {
-        let store = handles[i % handles.len()].clone();
-        let schedule = schedule.clone();
-        tasks.push(tokio::spawn(async move {
-            fire_slot(&*store, &schedule, 3600, 7200, 3600).await
-        }));
-    }
 
-    let results = futures::future::join_all(tasks).await;
+    let results = race(&handles, 12, |_, store| {
+        let schedule = schedule.clone();
+        async move { fire_slot(&*store, &schedule, 3600, 7200, 3600).await }
+    })
+    .await;
 
     let mut won = 0;
     for result in results {
-        match result.expect("task") {
+        match result {
             Ok(fired) => {
                 won += 1;
                 assert_eq!(fired.len(), 1);

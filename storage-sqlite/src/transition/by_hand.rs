@@ -14,9 +14,10 @@ use sqlx::SqliteConnection;
 use sqlx::sqlite::SqliteRow;
 
 use crate::error::{is_unique_violation, store_error};
-use crate::row::{Row, bind, id_blob};
+use crate::row::{Row, bind};
 use crate::sql;
 use crate::transition::Transition;
+use crate::transition::statement::{fetch_optional, on_job, stored_job};
 use crate::writer::MAX_BATCH_WEIGHT;
 
 /// `retry_job`: runs job `id` again at `now`, unless it is running.
@@ -31,8 +32,7 @@ impl Transition for RetryJob {
     type Answer = JobRecord;
 
     async fn apply(&self, conn: &mut SqliteConnection) -> Result<JobRecord, StoreError> {
-        let retried = sqlx::query(sql::RETRY_JOB)
-            .bind(id_blob(self.id))
+        let retried = on_job(sql::RETRY_JOB, self.id)
             .bind(micros(self.now))
             .fetch_optional(&mut *conn)
             .await
@@ -60,11 +60,7 @@ impl Transition for DeleteJob {
     type Answer = JobRecord;
 
     async fn apply(&self, conn: &mut SqliteConnection) -> Result<JobRecord, StoreError> {
-        let deleted = sqlx::query(sql::DELETE_JOB)
-            .bind(id_blob(self.id))
-            .fetch_optional(&mut *conn)
-            .await
-            .map_err(store_error)?;
+        let deleted = fetch_optional(conn, on_job(sql::DELETE_JOB, self.id)).await?;
         acted_on(conn, deleted, self.id, self.now, "delete").await
     }
 }
@@ -82,15 +78,12 @@ impl Transition for UpdateJob {
     type Answer = JobRecord;
 
     async fn apply(&self, conn: &mut SqliteConnection) -> Result<JobRecord, StoreError> {
-        let updated = sqlx::query(sql::UPDATE_JOB)
-            .bind(id_blob(self.id))
+        let statement = on_job(sql::UPDATE_JOB, self.id)
             .bind(self.update.run_at.map(micros))
             .bind(self.update.priority.map(i64::from))
             .bind(self.update.queue.as_deref())
-            .bind(micros(self.now))
-            .fetch_optional(&mut *conn)
-            .await
-            .map_err(store_error)?;
+            .bind(micros(self.now));
+        let updated = fetch_optional(conn, statement).await?;
         acted_on(conn, updated, self.id, self.now, "update").await
     }
 }
@@ -107,13 +100,7 @@ async fn acted_on(
     if let Some(row) = row {
         return job_record(&Row(&row), now);
     }
-    let stored = sqlx::query(sql::GET)
-        .bind(id_blob(id))
-        .fetch_optional(&mut *conn)
-        .await
-        .map_err(store_error)?
-        .ok_or(StoreError::NotFound(id))?;
-    let job = job_record(&Row(&stored), now)?;
+    let job = stored_job(conn, id, now).await?;
     Err(StoreError::WrongState {
         job: id,
         state: job.state,

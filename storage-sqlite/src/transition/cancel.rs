@@ -6,10 +6,10 @@ use leasehold::{JobId, JobRecord, StoreError};
 use leasehold_sql::row::{job_record, micros};
 use sqlx::SqliteConnection;
 
-use crate::error::store_error;
-use crate::row::{Row, id_blob};
+use crate::row::Row;
 use crate::sql;
 use crate::transition::Transition;
+use crate::transition::statement::{fetch_optional, on_job, stored_job};
 
 /// `cancel`: ends job `id` cancelled at `now`, if it is pending or running.
 #[derive(Debug)]
@@ -23,22 +23,11 @@ impl Transition for Cancel {
     type Answer = JobRecord;
 
     async fn apply(&self, conn: &mut SqliteConnection) -> Result<JobRecord, StoreError> {
-        let cancelled = sqlx::query(sql::CANCEL)
-            .bind(id_blob(self.id))
-            .bind(micros(self.now))
-            .fetch_optional(&mut *conn)
-            .await
-            .map_err(store_error)?;
-        let row = match cancelled {
-            Some(row) => row,
+        let statement = on_job(sql::CANCEL, self.id).bind(micros(self.now));
+        match fetch_optional(conn, statement).await? {
+            Some(cancelled) => job_record(&Row(&cancelled), self.now),
             // Not cancelled: finished already (answered as it is), or unknown.
-            None => sqlx::query(sql::GET)
-                .bind(id_blob(self.id))
-                .fetch_optional(&mut *conn)
-                .await
-                .map_err(store_error)?
-                .ok_or(StoreError::NotFound(self.id))?,
-        };
-        job_record(&Row(&row), self.now)
+            None => stored_job(conn, self.id, self.now).await,
+        }
     }
 }

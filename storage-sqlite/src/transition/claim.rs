@@ -12,6 +12,7 @@ use crate::error::store_error;
 use crate::row::Row;
 use crate::sql;
 use crate::transition::Transition;
+use crate::transition::statement::rows_changed;
 
 /// `claim`: leases up to `limit` due jobs of `queues` to `worker` until
 /// `lease_until`.
@@ -35,12 +36,10 @@ impl Transition for Claim {
     async fn apply(&self, conn: &mut SqliteConnection) -> Result<Vec<JobRecord>, StoreError> {
         let queues_json = serde_json::to_string(&self.queues).map_err(StoreError::backend)?;
         for statement in [sql::PROMOTE_DUE, sql::FAIL_EXPIRED_LEASES] {
-            sqlx::query(statement)
+            let statement = sqlx::query(statement)
                 .bind(queues_json.as_str())
-                .bind(micros(self.now))
-                .execute(&mut *conn)
-                .await
-                .map_err(store_error)?;
+                .bind(micros(self.now));
+            rows_changed(conn, statement).await?;
         }
         if self.limit == 0 {
             return Ok(Vec::new());

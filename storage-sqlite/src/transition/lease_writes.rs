@@ -12,9 +12,10 @@ use leasehold_sql::row::{job_state, micros};
 use sqlx::SqliteConnection;
 
 use crate::error::store_error;
-use crate::row::{Row, Statement, id_blob};
+use crate::row::{Row, Statement};
 use crate::sql;
 use crate::transition::Transition;
+use crate::transition::statement::{fetch_optional, on_job, rows_changed};
 
 /// `heartbeat`: extends each live lease of `leases` to `lease_until`.
 #[derive(Debug)]
@@ -33,13 +34,8 @@ impl Transition for Heartbeat {
 
     async fn apply(&self, conn: &mut SqliteConnection) -> Result<Vec<HeartbeatStatus>, StoreError> {
         let extended: HashSet<Lease> = if let [lease] = self.leases.as_slice() {
-            let written = fenced(sql::HEARTBEAT, lease)
-                .bind(micros(self.lease_until))
-                .execute(&mut *conn)
-                .await
-                .map_err(store_error)?
-                .rows_affected();
-            if written > 0 {
+            let statement = fenced(sql::HEARTBEAT, lease).bind(micros(self.lease_until));
+            if rows_changed(conn, statement).await? > 0 {
                 HashSet::from([*lease])
             } else {
                 HashSet::new()
@@ -132,14 +128,11 @@ impl Transition for Retry {
     type Answer = JobState;
 
     async fn apply(&self, conn: &mut SqliteConnection) -> Result<JobState, StoreError> {
-        let row = fenced(sql::RETRY, &self.lease)
+        let statement = fenced(sql::RETRY, &self.lease)
             .bind(micros(self.run_at))
             .bind(self.error.as_str())
-            .bind(micros(self.now))
-            .fetch_optional(&mut *conn)
-            .await
-            .map_err(store_error)?;
-        match row {
+            .bind(micros(self.now));
+        match fetch_optional(conn, statement).await? {
             Some(row) => job_state(&Row(&row), self.now),
             None => Err(lease_lost_or_not_found(conn, self.lease).await),
         }
@@ -187,9 +180,7 @@ impl Transition for Release {
 
 /// A fenced statement with the lease bound as `?1` (job id) and `?2` (token).
 fn fenced(statement: &'static str, lease: &Lease) -> Statement<'static> {
-    sqlx::query(statement)
-        .bind(id_blob(lease.job_id))
-        .bind(i64::from(lease.token))
+    on_job(statement, lease.job_id).bind(i64::from(lease.token))
 }
 
 /// Runs `statement`, a write fenced by `lease` (see [`fenced`]): `LeaseLost` or
@@ -199,11 +190,8 @@ async fn write_fenced(
     lease: Lease,
     statement: Statement<'_>,
 ) -> Result<(), StoreError> {
-    let done = statement.execute(&mut *conn).await.map_err(store_error)?;
-    written(done.rows_affected(), || {
-        lease_lost_or_not_found(conn, lease)
-    })
-    .await
+    let rows = rows_changed(conn, statement).await?;
+    written(rows, || lease_lost_or_not_found(conn, lease)).await
 }
 
 /// Why a fenced write matched no row: the job is unknown, or the lease is not its
@@ -220,10 +208,6 @@ async fn lease_state(
     conn: &mut SqliteConnection,
     id: JobId,
 ) -> Result<Option<LeaseState>, StoreError> {
-    let row = sqlx::query(sql::LEASE_STATE)
-        .bind(id_blob(id))
-        .fetch_optional(&mut *conn)
-        .await
-        .map_err(store_error)?;
+    let row = fetch_optional(conn, on_job(sql::LEASE_STATE, id)).await?;
     row.map(|row| LeaseState::read(&Row(&row))).transpose()
 }

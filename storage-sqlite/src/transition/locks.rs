@@ -5,9 +5,9 @@ use leasehold::time::OffsetDateTime;
 use leasehold_sql::row::micros;
 use sqlx::SqliteConnection;
 
-use crate::error::store_error;
 use crate::sql;
 use crate::transition::Transition;
+use crate::transition::statement::rows_changed;
 
 /// `take_lock`: takes lock `name` for `holder` until `until`, if it is free at `now`
 /// or `holder` holds it. One upsert inside the writer's `BEGIN IMMEDIATE`
@@ -25,15 +25,11 @@ impl Transition for TakeLock {
     type Answer = bool;
 
     async fn apply(&self, conn: &mut SqliteConnection) -> Result<bool, StoreError> {
-        let written = sqlx::query(sql::TAKE_LOCK)
+        let statement = sqlx::query(sql::TAKE_LOCK)
             .bind(self.name.as_str())
             .bind(self.holder.as_str())
             .bind(micros(self.until))
-            .bind(micros(self.now))
-            .execute(&mut *conn)
-            .await
-            .map_err(store_error)?
-            .rows_affected();
-        Ok(written > 0)
+            .bind(micros(self.now));
+        Ok(rows_changed(conn, statement).await? > 0)
     }
 }

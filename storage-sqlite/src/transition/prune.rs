@@ -6,9 +6,9 @@ use leasehold_sql::filter::sql_limit;
 use leasehold_sql::row::micros;
 use sqlx::SqliteConnection;
 
-use crate::error::store_error;
 use crate::sql;
 use crate::transition::Transition;
+use crate::transition::statement::rows_changed;
 
 /// One batch of `prune`: deletes up to `limit` terminal jobs finished before
 /// `before`, oldest first.
@@ -27,13 +27,9 @@ impl Transition for Prune {
     }
 
     async fn apply(&self, conn: &mut SqliteConnection) -> Result<u64, StoreError> {
-        let deleted = sqlx::query(sql::PRUNE)
+        let statement = sqlx::query(sql::PRUNE)
             .bind(micros(self.before))
-            .bind(sql_limit(self.limit))
-            .execute(&mut *conn)
-            .await
-            .map_err(store_error)?
-            .rows_affected();
-        Ok(deleted)
+            .bind(sql_limit(self.limit));
+        rows_changed(conn, statement).await
     }
 }

@@ -5,9 +5,9 @@ use leasehold::time::OffsetDateTime;
 use leasehold_sql::row::micros;
 use sqlx::SqliteConnection;
 
-use crate::error::store_error;
 use crate::sql;
 use crate::transition::Transition;
+use crate::transition::statement::rows_changed;
 
 /// `pause_queue` (`paused`) or `resume_queue`: sets the queue's stored pause, if the
 /// queue is known.
@@ -22,15 +22,11 @@ impl Transition for SetQueuePaused {
     type Answer = ();
 
     async fn apply(&self, conn: &mut SqliteConnection) -> Result<(), StoreError> {
-        let written = sqlx::query(sql::SET_QUEUE_PAUSED)
+        let statement = sqlx::query(sql::SET_QUEUE_PAUSED)
             .bind(self.queue.as_str())
             .bind(i64::from(self.paused))
-            .bind(micros(self.now))
-            .execute(&mut *conn)
-            .await
-            .map_err(store_error)?
-            .rows_affected();
-        if written == 0 {
+            .bind(micros(self.now));
+        if rows_changed(conn, statement).await? == 0 {
             return Err(StoreError::QueueNotFound(self.queue.clone()));
         }
         Ok(())

@@ -14,6 +14,7 @@ use crate::error::store_error;
 use crate::row::{Row, Statement, bind};
 use crate::sql;
 use crate::transition::Transition;
+use crate::transition::statement::{fetch_optional, rows_changed};
 
 /// `upsert_schedule`: stores `schedule` by name, next due at `next_fire_at`.
 #[derive(Debug)]
@@ -66,12 +67,8 @@ impl Transition for FireSchedule {
     async fn apply(&self, conn: &mut SqliteConnection) -> Result<Vec<Enqueued>, StoreError> {
         let name = self.name.as_str();
         let params = advance_params(name, self.slot, self.next, self.now);
-        let advanced = bind(sqlx::query(sql::ADVANCE_SCHEDULE), params)
-            .execute(&mut *conn)
-            .await
-            .map_err(store_error)?
-            .rows_affected();
-        if advanced == 0 {
+        let statement = bind(sqlx::query(sql::ADVANCE_SCHEDULE), params);
+        if rows_changed(conn, statement).await? == 0 {
             // An unknown schedule answers ScheduleNotFound rather than a conflict.
             stored_schedule(conn, name).await?;
             return Err(not_advanced(name, self.slot));
@@ -92,9 +89,7 @@ impl Transition for PauseSchedule {
     type Answer = ScheduleRecord;
 
     async fn apply(&self, conn: &mut SqliteConnection) -> Result<ScheduleRecord, StoreError> {
-        let statement = sqlx::query(sql::PAUSE_SCHEDULE)
-            .bind(self.name.as_str())
-            .bind(micros(self.now));
+        let statement = on_schedule(sql::PAUSE_SCHEDULE, &self.name).bind(micros(self.now));
         change_schedule(conn, &self.name, statement).await
     }
 }
@@ -112,8 +107,7 @@ impl Transition for ResumeSchedule {
     type Answer = ScheduleRecord;
 
     async fn apply(&self, conn: &mut SqliteConnection) -> Result<ScheduleRecord, StoreError> {
-        let statement = sqlx::query(sql::RESUME_SCHEDULE)
-            .bind(self.name.as_str())
+        let statement = on_schedule(sql::RESUME_SCHEDULE, &self.name)
             .bind(self.next_fire_at.map(micros))
             .bind(micros(self.now));
         change_schedule(conn, &self.name, statement).await
@@ -131,14 +125,14 @@ impl Transition for RemoveSchedule {
     type Answer = bool;
 
     async fn apply(&self, conn: &mut SqliteConnection) -> Result<bool, StoreError> {
-        let removed = sqlx::query(sql::REMOVE_SCHEDULE)
-            .bind(self.name.as_str())
-            .execute(&mut *conn)
-            .await
-            .map_err(store_error)?
-            .rows_affected();
-        Ok(removed > 0)
+        let statement = on_schedule(sql::REMOVE_SCHEDULE, &self.name);
+        Ok(rows_changed(conn, statement).await? > 0)
     }
+}
+
+/// A statement on schedule `name`, bound as `?1`.
+fn on_schedule(statement: &'static str, name: &str) -> Statement<'static> {
+    sqlx::query(statement).bind(name)
 }
 
 /// Runs `statement`, a change to schedule `name`: the schedule as stored after it, or
@@ -148,7 +142,7 @@ async fn change_schedule(
     name: &str,
     statement: Statement<'_>,
 ) -> Result<ScheduleRecord, StoreError> {
-    statement.execute(&mut *conn).await.map_err(store_error)?;
+    rows_changed(conn, statement).await?;
     stored_schedule(conn, name).await
 }
 
@@ -157,10 +151,6 @@ async fn stored_schedule(
     conn: &mut SqliteConnection,
     name: &str,
 ) -> Result<ScheduleRecord, StoreError> {
-    let row = sqlx::query(sql::GET_SCHEDULE)
-        .bind(name)
-        .fetch_optional(&mut *conn)
-        .await
-        .map_err(store_error)?;
+    let row = fetch_optional(conn, on_schedule(sql::GET_SCHEDULE, name)).await?;
     stored(name, row.as_ref().map(Row))
 }
