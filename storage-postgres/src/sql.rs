@@ -4,7 +4,8 @@
 //! but for `server_time.sql`, the probe of the [`ServerClock`](crate::ServerClock).
 //! Files name the store's tables as `{schema}.jobs`; [`Statements::for_schema`] puts
 //! the store's quoted schema name in place of `{schema}` once, when the store opens,
-//! and the bulk verbs' `{selected}` becomes `sql/parts/selected_jobs.sql`.
+//! after the parts a statement is joined from in place of their placeholders (the
+//! bulk verbs' `{selected}`, say): `sql/parts/` and the parts both dialects share.
 
 use std::sync::Arc;
 
@@ -14,9 +15,58 @@ use sqlx::{AssertSqlSafe, FromRow};
 /// The placeholder each file writes in place of the store's schema.
 pub(crate) const SCHEMA_PLACEHOLDER: &str = "{schema}";
 
-/// The placeholder the bulk verbs' files begin with, in place of the CTE `selected`
-/// of `sql/parts/selected_jobs.sql`: the jobs a filter selects, written once.
-const SELECTED_PLACEHOLDER: &str = "{selected}";
+/// The parts statements are joined from, each written once, with the placeholder a
+/// statement writes in its place; filled in this order, so a part may hold a later
+/// one's placeholder.
+const PARTS: &[(&str, &str)] = &[
+    // The CTE `selected` at the head of the bulk verbs: the jobs a filter selects.
+    ("{selected}", include_str!("sql/parts/selected_jobs.sql")),
+    // The filter of list.sql, count.sql and `selected`.
+    ("{filter}", include_str!("sql/parts/filter.sql")),
+    // What makes a job run again, for retry_job.sql and retry_jobs.sql.
+    ("{run_again}", include_str!("sql/parts/run_again.sql")),
+    // The error history with a failed attempt appended, for fail.sql and retry.sql.
+    (
+        "{error_history}",
+        include_str!("sql/parts/error_history.sql"),
+    ),
+];
+
+/// The parts both dialects share (`leasehold_sql::sql`), with the placeholder a
+/// statement writes in their place; their `?N` parameters are written `$N` as they are
+/// filled in.
+const SHARED_PARTS: &[(&str, &str)] = &[
+    (
+        "{on_schedule_conflict}",
+        leasehold_sql::sql::ON_SCHEDULE_CONFLICT,
+    ),
+    ("{queue_stats}", leasehold_sql::sql::QUEUE_STATS),
+];
+
+/// `text` with its placeholders filled: the shared parts, the store's own, then the
+/// schema.
+fn fill(text: &str, quoted_schema: &str) -> String {
+    let mut text = text.to_owned();
+    for &(placeholder, part) in SHARED_PARTS {
+        text = text.replace(placeholder, &dollar_parameters(part));
+    }
+    for &(placeholder, part) in PARTS {
+        text = text.replace(placeholder, part);
+    }
+    text.replace(SCHEMA_PLACEHOLDER, quoted_schema)
+}
+
+/// `sql` with each parameter `?N` written as PostgreSQL numbers it, `$N`; any other
+/// `?` (the `jsonb` operator) stays.
+fn dollar_parameters(sql: &str) -> String {
+    let mut rewritten = String::with_capacity(sql.len());
+    let mut chars = sql.chars().peekable();
+    while let Some(c) = chars.next() {
+        let parameter = c == '?' && chars.peek().is_some_and(char::is_ascii_digit);
+        rewritten.push(if parameter { '$' } else { c });
+    }
+    rewritten
+}
 
 macro_rules! statements {
     ($($(#[$doc:meta])* $name:ident = $file:literal;)*) => {
@@ -30,15 +80,18 @@ macro_rules! statements {
             /// The statements for the schema whose quoted name is `quoted_schema`.
             pub(crate) fn for_schema(quoted_schema: &str) -> Self {
                 Self {
-                    $($name: Arc::from(
-                        include_str!(concat!("sql/", $file))
-                            .replace(
-                                SELECTED_PLACEHOLDER,
-                                include_str!("sql/parts/selected_jobs.sql"),
-                            )
-                            .replace(SCHEMA_PLACEHOLDER, quoted_schema),
-                    ),)*
+                    $($name: Arc::from(fill(
+                        include_str!(concat!("sql/", $file)),
+                        quoted_schema,
+                    )),)*
                 }
+            }
+
+            /// Every statement as the store runs it, with its file's name (for the
+            /// tests that read them all).
+            #[cfg(test)]
+            pub(crate) fn all(&self) -> Vec<(&'static str, &str)> {
+                vec![$(($file, &*self.$name),)*]
             }
         }
 

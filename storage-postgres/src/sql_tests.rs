@@ -76,7 +76,10 @@ fn every_sql_file_is_one_statement_in_use() {
 
 #[test]
 fn statements_name_tables_only_through_the_schema_placeholder() {
-    for (name, text) in ALL {
+    let sql = Statements::for_schema("\"custom\"");
+    // The files as they are, and the statements as the store runs them, their parts
+    // (parts/, leasehold-sql's) filled in.
+    for (name, text) in ALL.iter().copied().chain(sql.all()) {
         let code = testing::code(text);
         for table in [
             "jobs",
@@ -85,7 +88,7 @@ fn statements_name_tables_only_through_the_schema_placeholder() {
             "locks",
             "_leasehold_migrations",
         ] {
-            for keyword in ["FROM", "UPDATE", "INTO"] {
+            for keyword in ["FROM", "UPDATE", "INTO", "JOIN"] {
                 let bare = format!("{keyword} {table}");
                 assert!(
                     !code.contains(&bare),
@@ -94,9 +97,27 @@ fn statements_name_tables_only_through_the_schema_placeholder() {
             }
         }
     }
-    let sql = Statements::for_schema("\"custom\"");
     assert!(sql.claim_queue.contains("\"custom\".jobs"));
     assert!(!sql.claim_queue.contains(SCHEMA_PLACEHOLDER));
+}
+
+#[test]
+fn every_statement_has_its_parts_filled_in_with_dollar_parameters() {
+    let sql = Statements::for_schema("\"custom\"");
+
+    testing::assert_placeholders_filled(sql.all());
+    for (name, text) in sql.all() {
+        assert!(!text.contains("?1"), "{name} numbers its parameters $N");
+    }
+    assert!(sql.queue_stats.contains("run_at > $1"));
+}
+
+#[test]
+fn shared_parameters_are_written_as_postgresql_numbers_them() {
+    assert_eq!(
+        dollar_parameters("run_at > ?1 AND tags ? ?12 AND tags ?| ?3"),
+        "run_at > $1 AND tags ? $12 AND tags ?| $3"
+    );
 }
 
 /// The plan PostgreSQL picks for `statement` with `bind`'s parameters, one line per
@@ -171,28 +192,21 @@ fn hot_statements_read_their_partial_indexes_not_the_whole_table() {
             .expect("analyze");
         let sql = store.statements();
         let t0 = leasehold_sql::row::micros(now);
+        // The claims' parameters after the queues ($1): now, the limit, the lease's end,
+        // the worker, the length of an error history.
+        let after_queues = |q: sqlx::query::Query<'static, Postgres, PgArguments>| {
+            q.bind(t0).bind(10_i64).bind(t0 + 1).bind("w").bind(20_i64)
+        };
         let mut plans = Vec::new();
         plans.push((
             "claim_queue",
-            plan(&mut conn, &sql.claim_queue, |q| {
-                q.bind("a")
-                    .bind(t0)
-                    .bind(10_i64)
-                    .bind(t0 + 1)
-                    .bind("w")
-                    .bind(20_i64)
-            })
-            .await,
+            plan(&mut conn, &sql.claim_queue, |q| after_queues(q.bind("a"))).await,
         ));
+        let queues = vec!["a".to_owned(), "b".to_owned()];
         plans.push((
             "claim_queues",
             plan(&mut conn, &sql.claim_queues, |q| {
-                q.bind(vec!["a".to_owned(), "b".to_owned()])
-                    .bind(t0)
-                    .bind(10_i64)
-                    .bind(t0 + 1)
-                    .bind("w")
-                    .bind(20_i64)
+                after_queues(q.bind(queues))
             })
             .await,
         ));

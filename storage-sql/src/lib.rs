@@ -1,9 +1,10 @@
-//! `leasehold-sql`: the Rust that leasehold's SQL stores share, written once.
+//! `leasehold-sql`: the Rust (and the few SQL parts) that leasehold's SQL stores share,
+//! written once.
 //!
 //! `leasehold-sqlite` and `leasehold-postgres` run the same contract over the same two
-//! tables; what differs is the dialect: the SQL text, how sqlx reads a column and binds
-//! a value, how connections are handled. Everything else lives here, on plain values
-//! (integers, text, ids), so this crate does not depend on sqlx:
+//! tables; what differs is the dialect: most of the SQL text, how sqlx reads a column
+//! and binds a value, how connections are handled. Everything else lives here, on plain
+//! values (integers, text, ids), so this crate does not depend on sqlx:
 //!
 //! - [`row`]: a row as plain values ([`row::Columns`], which each store implements over
 //!   its sqlx row) into a [`JobRecord`](leasehold::JobRecord) or
@@ -20,13 +21,17 @@
 //! - [`prune`]: deleting old jobs in bounded batches.
 //! - [`schedule`]: the parameters of the schedule statements and what a refused
 //!   compare-and-set answers.
+//! - [`sql`]: the SQL both dialects share (the `ON CONFLICT` clause of
+//!   `upsert_schedule.sql`, the body of `queue_stats.sql`), and [`fill!`], which joins
+//!   a statement's parts at compile time.
 //! - [`schema`]: refusing a database or schema that is not leasehold's, or is newer.
 //! - [`error`]: [`error::Class`], what a database error means for the caller, with
 //!   advice for the operator.
 //! - `testing` (feature `testing`): the checks a store's tests run over its `.sql` files.
 //!
-//! A store keeps its dialect: its `sql/` files, its [`row::Columns`] implementation and
-//! its binding of a [`Param`], its connections and its error codes.
+//! A store keeps its dialect: its `sql/` files (but the parts in [`sql`]), its
+//! [`row::Columns`] implementation and its binding of a [`Param`], its connections and
+//! its error codes.
 
 pub mod enqueue;
 pub mod error;
@@ -37,6 +42,7 @@ pub mod prune;
 pub mod row;
 pub mod schedule;
 pub mod schema;
+pub mod sql;
 #[cfg(feature = "testing")]
 pub mod testing;
 

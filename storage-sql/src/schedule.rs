@@ -9,9 +9,10 @@
 //! the slot first, or the schedule was paused or changed).
 //!
 //! An upsert keeps the stored next slot when the spec is unchanged, and never resumes a
-//! paused schedule. That rule stays in each store's `upsert_schedule.sql`, one
-//! `INSERT ... ON CONFLICT DO UPDATE` comparing the stored spec with the new one, so two
-//! processes registering the same schedule at once cannot interleave a read and a
+//! paused schedule. That rule stays in SQL, in the `ON CONFLICT` clause both stores'
+//! `upsert_schedule.sql` join ([`ON_SCHEDULE_CONFLICT`](crate::sql::ON_SCHEDULE_CONFLICT)):
+//! one `INSERT ... ON CONFLICT DO UPDATE` comparing the stored spec with the new one, so
+//! two processes registering the same schedule at once cannot interleave a read and a
 //! write; what it compares is written here: the spec as the JSON text of its serde form.
 
 use leasehold::StoreError;

@@ -8,6 +8,8 @@
 //!   words that read the clock (the SQL standard's and the dialect's), a check that
 //!   the list catches them, and no file reads the clock but those a store exempts.
 //! - [`assert_plans_use_indexes`]: the hot statements' query plans read indexes.
+//! - [`assert_placeholders_filled`]: no statement a store runs keeps a placeholder
+//!   for a part.
 //! - [`code`]: a file without its comment lines.
 //! - [`proptest_cases`]: how many cases a store's model test runs.
 //! - [`claimed`]: jobs enqueued and claimed, the start of a store's tests of leases.
@@ -44,7 +46,9 @@ pub fn statement_files(manifest_dir: &str) -> Vec<(String, String)> {
 }
 
 /// Every `.sql` file of the store crate at `manifest_dir`: its statements, the parts
-/// joined into them (`src/sql/parts/`, when there is one) and its `migrations/`.
+/// joined into them (`src/sql/parts/`, when there is one) and its `migrations/`, and
+/// the parts every dialect shares ([`crate::sql`], this crate's `src/sql/`), which the
+/// store's statements join too.
 ///
 /// # Panics
 ///
@@ -57,7 +61,13 @@ pub fn all_sql_files(manifest_dir: &str) -> Vec<(String, String)> {
         files.extend(sql_files(&parts));
     }
     files.extend(sql_files(&dir.join("migrations")));
+    files.extend(shared_sql_files());
     files
+}
+
+/// The parts every dialect shares: this crate's `src/sql/`.
+fn shared_sql_files() -> Vec<(String, String)> {
+    sql_files(&Path::new(env!("CARGO_MANIFEST_DIR")).join("src/sql"))
 }
 
 /// `text` without its `--` comment lines.
@@ -86,6 +96,26 @@ pub fn assert_one_statement_each(files_found: usize, used: &[(&str, &str)]) {
             .filter(|s| !s.trim().is_empty())
             .count();
         assert_eq!(statements, 1, "{name} holds one statement");
+    }
+}
+
+/// Asserts that no statement of `statements` (name, text as the store runs it) keeps a
+/// placeholder for a part (`{filter}`, `{schema}`: a `{`, lowercase letters and `_`,
+/// and `}`), outside its comment lines.
+///
+/// # Panics
+///
+/// When one does: that is the test failing.
+pub fn assert_placeholders_filled<'a>(statements: impl IntoIterator<Item = (&'a str, &'a str)>) {
+    for (name, text) in statements {
+        let code = code(text);
+        let left = code.split('{').skip(1).find_map(|after| {
+            let (word, _) = after.split_once('}')?;
+            let is_placeholder =
+                !word.is_empty() && word.chars().all(|c| c.is_ascii_lowercase() || c == '_');
+            is_placeholder.then_some(word)
+        });
+        assert_eq!(left, None, "{name} has every placeholder filled");
     }
 }
 
@@ -209,6 +239,17 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_shared_parts_are_among_every_sql_file() {
+        let shared = shared_sql_files();
+
+        let names: Vec<&str> = shared
+            .iter()
+            .filter_map(|(path, _)| path.rsplit('/').next())
+            .collect();
+        assert_eq!(names, ["on_schedule_conflict.sql", "queue_stats.sql"]);
+    }
+
+    #[test]
     fn comments_are_not_code() {
         assert_eq!(code("-- a comment\nSELECT 1\n  -- another"), "SELECT 1");
     }
@@ -229,6 +270,18 @@ mod tests {
 
         assert!(scanned.is_err());
         assert_plans_use_indexes(&plans[..1], |l| l == "SCAN jobs");
+    }
+
+    #[test]
+    fn a_placeholder_left_in_code_fails() {
+        assert_placeholders_filled([
+            ("filled.sql", "-- {filter}\nSELECT '{}' FROM main.jobs"),
+            ("json.sql", "SELECT json_object('a', '{b, c}')"),
+        ]);
+        let left = std::panic::catch_unwind(|| {
+            assert_placeholders_filled([("left.sql", "SELECT id FROM jobs WHERE {filter}")]);
+        });
+        assert!(left.is_err());
     }
 
     #[test]

@@ -1,15 +1,43 @@
 //! The SQL, one statement per file under `src/sql/`, so it is reviewed as SQL.
 //!
 //! Every time a statement needs is a bound parameter: none reads the database clock.
+//! A statement joined from parts writes a placeholder in place of each (`{filter}`,
+//! say); `statement!` fills them at compile time.
+
+/// The statement in `sql/$file` with its placeholders filled, in this order (a part may
+/// hold a later one's placeholder): the parts under `sql/parts/`, each written once,
+/// the parts both dialects share (`leasehold_sql::sql`), and the schema those name
+/// their tables in, SQLite's `main`.
+macro_rules! statement {
+    ($file:literal) => {
+        statement!(@fill include_str!(concat!("sql/", $file)))
+    };
+    (@fill $text:expr) => {
+        leasehold_sql::fill!(
+            $text,
+            // The filter of list.sql, count.sql and the CTE `selected`.
+            "{filter}" => include_str!("sql/parts/filter.sql"),
+            // What makes a job run again, for retry_job.sql and retry_jobs.sql.
+            "{run_again}" => include_str!("sql/parts/run_again.sql"),
+            // Shared: the ON CONFLICT clause of upsert_schedule.sql.
+            "{on_schedule_conflict}" => leasehold_sql::sql::ON_SCHEDULE_CONFLICT,
+            // Shared: the body of queue_stats.sql.
+            "{queue_stats}" => leasehold_sql::sql::QUEUE_STATS,
+            // The schema the shared parts name their tables in.
+            "{schema}" => "main",
+        )
+    };
+}
 
 /// The statement in `sql/$file` with the CTE `selected` of `sql/parts/selected_jobs.sql`
-/// in front: the jobs a filter selects that a bulk verb acts on, written once.
+/// in front (the jobs a filter selects that a bulk verb acts on, written once), its
+/// placeholders filled as by `statement!`.
 macro_rules! on_selected {
     ($file:literal) => {
-        concat!(
+        statement!(@fill concat!(
             include_str!("sql/parts/selected_jobs.sql"),
             include_str!(concat!("sql/", $file))
-        )
+        ))
     };
 }
 
@@ -40,7 +68,7 @@ pub(crate) const COMPLETE_BULK: &str = include_str!("sql/complete_bulk.sql");
 /// ?1 to ?8, lowest ids first.
 pub(crate) const CANCEL_JOBS: &str = on_selected!("cancel_jobs.sql");
 /// `sql/count.sql`: How many jobs match; the parameters are those of list.sql without the limit.
-pub(crate) const COUNT: &str = include_str!("sql/count.sql");
+pub(crate) const COUNT: &str = statement!("count.sql");
 /// `sql/delete_job.sql`: Deletes job ?1 unless it is running; answers it as it was.
 pub(crate) const DELETE_JOB: &str = include_str!("sql/delete_job.sql");
 /// `sql/delete_jobs.sql`: Deletes the jobs list.sql selects with the same ?1 to ?8 that are not
@@ -86,7 +114,7 @@ pub(crate) const LEASE_STATE: &str = include_str!("sql/lease_state.sql");
 /// or available; NULL: any); ?4 = 1 only due rows (run_at <= ?5), 0 only later ones,
 /// NULL either; ?6 a tag the job carries; ?7 only jobs finished before it; ?8 limit
 /// (NULL: none).
-pub(crate) const LIST: &str = include_str!("sql/list.sql");
+pub(crate) const LIST: &str = statement!("list.sql");
 /// `sql/next_due.sql`: The earliest pending run_at or running lease_until of the queues in the JSON array
 /// ?1, or NULL.
 pub(crate) const NEXT_DUE: &str = include_str!("sql/next_due.sql");
@@ -97,7 +125,7 @@ pub(crate) const PROMOTE_DUE: &str = include_str!("sql/promote_due.sql");
 pub(crate) const PRUNE: &str = include_str!("sql/prune.sql");
 /// `sql/queue_stats.sql`: Every queue with a job or a row in queues, by name: its jobs counted by
 /// state as of ?1, its earliest pending run_at and its pause.
-pub(crate) const QUEUE_STATS: &str = include_str!("sql/queue_stats.sql");
+pub(crate) const QUEUE_STATS: &str = statement!("queue_stats.sql");
 /// `sql/release.sql`: Gives job ?1 back under live lease ?2: pending at ?3 (as of ?4), its attempt
 /// returned. The lease token stays, so the released lease never matches again.
 pub(crate) const RELEASE: &str = include_str!("sql/release.sql");
@@ -106,7 +134,7 @@ pub(crate) const RELEASE: &str = include_str!("sql/release.sql");
 pub(crate) const RETRY: &str = include_str!("sql/retry.sql");
 /// `sql/retry_job.sql`: Runs job ?1 again at ?2 unless it is running: available, no lease, not
 /// finished, one more attempt when it spent them all.
-pub(crate) const RETRY_JOB: &str = include_str!("sql/retry_job.sql");
+pub(crate) const RETRY_JOB: &str = statement!("retry_job.sql");
 /// `sql/retry_jobs.sql`: retry_job.sql for the jobs list.sql selects with the same ?1 to ?8 that are
 /// not running, lowest ids first; a unique key held by another job fails it whole.
 pub(crate) const RETRY_JOBS: &str = on_selected!("retry_jobs.sql");
@@ -142,7 +170,7 @@ pub(crate) const REMOVE_SCHEDULE: &str = include_str!("sql/remove_schedule.sql")
 pub(crate) const RESUME_SCHEDULE: &str = include_str!("sql/resume_schedule.sql");
 /// `sql/upsert_schedule.sql`: Inserts schedule ?1 enabled, or replaces its definition, keeping its next slot
 /// when the spec is unchanged and a pause.
-pub(crate) const UPSERT_SCHEDULE: &str = include_str!("sql/upsert_schedule.sql");
+pub(crate) const UPSERT_SCHEDULE: &str = statement!("upsert_schedule.sql");
 
 /// Every statement, with its file name (for the tests that read them all).
 #[cfg(test)]

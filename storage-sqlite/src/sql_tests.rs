@@ -2,7 +2,8 @@
 //! served by indexes.
 
 use leasehold_sql::testing::{
-    self, all_sql_files, assert_no_clock_reads, assert_one_statement_each, statement_files,
+    self, all_sql_files, assert_no_clock_reads, assert_one_statement_each,
+    assert_placeholders_filled, statement_files,
 };
 use sqlx::sqlite::SqliteArguments;
 use sqlx::{Arguments, AssertSqlSafe, Row};
@@ -49,6 +50,11 @@ fn every_sql_file_is_one_statement_in_use() {
     assert_one_statement_each(files.len(), ALL);
 }
 
+#[test]
+fn every_statement_has_its_parts_filled_in() {
+    assert_placeholders_filled(ALL.iter().copied());
+}
+
 /// The query plan of `statement` with `arguments`, one detail line per step.
 async fn query_plan(
     pool: &sqlx::SqlitePool,
@@ -83,6 +89,11 @@ enum Value {
     Text(&'static str),
     Blob,
     Null,
+}
+
+/// Whether a step of `plan` mentions `word` (an index, a sort's `TEMP B-TREE`).
+fn mentions<'a>(plan: impl IntoIterator<Item = &'a String>, word: &str) -> bool {
+    plan.into_iter().any(|step| step.contains(word))
 }
 
 /// Whether a plan step reads a whole table (a scan that uses no index).
@@ -206,7 +217,7 @@ fn hot_statements_never_scan_a_table() {
         for name in ["enqueue", "job_by_unique_period"] {
             let (_, plan) = plans.iter().find(|(n, _)| *n == name).expect("planned");
             assert!(
-                plan.iter().any(|d| d.contains("jobs_unique_finished")),
+                mentions(plan, "jobs_unique_finished"),
                 "{name} finds the finished holders of a key by jobs_unique_finished: {plan:#?}"
             );
         }
@@ -218,11 +229,11 @@ fn hot_statements_never_scan_a_table() {
             .skip_while(|d| *d != "LEFT")
             .take_while(|d| *d != "RIGHT");
         assert!(
-            ready_arm.clone().any(|d| d.contains("jobs_ready")),
+            mentions(ready_arm.clone(), "jobs_ready"),
             "the claim's ready arm reads jobs_ready: {claim:#?}"
         );
         assert!(
-            !ready_arm.clone().any(|d| d.contains("TEMP B-TREE")),
+            !mentions(ready_arm, "TEMP B-TREE"),
             "a one-queue claim reads ready rows in claim order, without sorting: {claim:#?}"
         );
     });
@@ -279,11 +290,11 @@ fn retention_deletes_walk_the_index_of_finished_jobs_from_its_old_end() {
     });
 
     assert!(
-        plan.iter().any(|line| line.contains("jobs_finished")),
+        mentions(&plan, "jobs_finished"),
         "the delete reads jobs_finished: {plan:?}"
     );
     assert!(
-        !plan.iter().any(|line| line.contains("TEMP B-TREE")),
+        !mentions(&plan, "TEMP B-TREE"),
         "and needs no sort: {plan:?}"
     );
 }

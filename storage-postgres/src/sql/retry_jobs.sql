@@ -1,12 +1,9 @@
 {selected}
--- Runs again at $5, as retry_job.sql does, the jobs `selected` ($9: the states but
--- running). When a job it would run again shares its unique key with a pending or
--- running job (one held already, or another job it runs again), the jobs_unique_key
--- index refuses the row and the whole statement fails.
+-- Runs again at $5, as retry_job.sql does (parts/run_again.sql), the jobs `selected`
+-- ($9: the states but running). When a job it would run again shares its unique key
+-- with a pending or running job (one held already, or another job it runs again), the
+-- jobs_unique_key index refuses the row and the whole statement fails.
 UPDATE {schema}.jobs
-SET state = 'pending',
-    run_at = $5,
-    lease_until = NULL,
-    finished_at = NULL,
-    max_attempts = GREATEST(max_attempts, attempt + 1)
+SET run_at = $5,
+    {run_again}
 WHERE id IN (SELECT id FROM selected)

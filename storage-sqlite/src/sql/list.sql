@@ -1,16 +1,7 @@
--- Jobs by filter, in id order. ?1 queue, ?2 kind, ?3 stored state ('pending': scheduled
--- or available; NULL: any); ?4 = 1 only due rows (run_at <= ?5), 0 only later ones,
--- NULL either; ?6 a tag the job carries (a whole element of its tags); ?7 only jobs
--- finished before it; ?8 limit (NULL: none). A NULL filter selects any.
+-- Jobs by filter (parts/filter.sql: ?1 to ?7), in id order; ?8 limit (NULL: none).
 SELECT id, kind, queue, payload, priority, state, run_at, attempt, max_attempts, lease_token, lease_until, worker, unique_key, last_error, created_at, finished_at,
        first_attempted_at, attempted_at, errors, output, tags, metadata
 FROM jobs
-WHERE (?1 IS NULL OR queue = ?1)
-  AND (?2 IS NULL OR kind = ?2)
-  AND (?3 IS NULL OR state = ?3
-       OR (?3 = 'pending' AND state IN ('scheduled', 'available')))
-  AND (?4 IS NULL OR (run_at <= ?5) = ?4)
-  AND (?6 IS NULL OR EXISTS (SELECT 1 FROM json_each(jobs.tags) WHERE value = ?6))
-  AND (?7 IS NULL OR finished_at < ?7)
+WHERE {filter}
 ORDER BY id
 LIMIT coalesce(?8, -1)

@@ -1,34 +1,6 @@
--- Every queue with a stored job or a row in queues, by name: how many of its jobs are
--- in each state as of ?1 (a pending job is scheduled while its run_at is after ?1,
--- available from then on), the earliest run_at of its pending jobs (NULL: none), and
--- whether it is paused (a queue without a row is not).
-WITH counts AS (
-    SELECT queue,
-           count(*) FILTER (WHERE state IN ('scheduled', 'available') AND run_at > ?1) AS scheduled,
-           count(*) FILTER (WHERE state IN ('scheduled', 'available') AND run_at <= ?1) AS available,
-           count(*) FILTER (WHERE state = 'running') AS running,
-           count(*) FILTER (WHERE state = 'completed') AS completed,
-           count(*) FILTER (WHERE state = 'failed') AS failed,
-           count(*) FILTER (WHERE state = 'cancelled') AS cancelled,
-           min(run_at) FILTER (WHERE state IN ('scheduled', 'available')) AS oldest_pending_run_at
-    FROM jobs
-    GROUP BY queue
-),
-names AS (
-    SELECT queue AS name FROM counts
-    UNION
-    SELECT name FROM queues
-)
-SELECT names.name AS queue,
-       coalesce(queues.paused, 0) AS paused,
-       coalesce(counts.scheduled, 0) AS scheduled,
-       coalesce(counts.available, 0) AS available,
-       coalesce(counts.running, 0) AS running,
-       coalesce(counts.completed, 0) AS completed,
-       coalesce(counts.failed, 0) AS failed,
-       coalesce(counts.cancelled, 0) AS cancelled,
-       counts.oldest_pending_run_at
-FROM names
-LEFT JOIN counts ON counts.queue = names.name
-LEFT JOIN queues ON queues.name = names.name
+-- Every queue with a stored job or a row in queues, by name (in byte order, SQLite's
+-- BINARY collation, as Rust orders strings): its jobs counted by state as of ?1, its
+-- earliest pending run_at and its pause, as queue_stats.sql of leasehold-sql counts
+-- them.
+{queue_stats}
 ORDER BY names.name
