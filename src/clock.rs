@@ -49,15 +49,24 @@ pub fn truncate_to_micros(t: OffsetDateTime) -> OffsetDateTime {
 ///
 /// Every `OffsetDateTime` that `time` can represent fits in an `i64` of microseconds.
 pub fn to_unix_micros(t: OffsetDateTime) -> i64 {
-    i64::try_from(t.unix_timestamp_nanos() / 1_000)
-        .expect("time's range (+-9999 years) fits in i64 microseconds")
+    // Whole seconds and the microseconds within them, in i64: the i128 nanosecond
+    // count costs a 128-bit division on every stored time. Seconds within +-9999
+    // years times 10^6 stay far inside i64.
+    t.unix_timestamp() * 1_000_000 + i64::from(t.nanosecond() / 1_000)
 }
 
 /// The time `micros` microseconds after the Unix epoch, in UTC.
 ///
 /// Returns `None` when `micros` lies outside the range `time` can represent.
 pub fn from_unix_micros(micros: i64) -> Option<OffsetDateTime> {
-    OffsetDateTime::from_unix_timestamp_nanos(i128::from(micros) * 1_000).ok()
+    // As in `to_unix_micros`: seconds and a sub-second remainder, no 128-bit math.
+    let seconds = micros.div_euclid(1_000_000);
+    let nanos = u32::try_from(micros.rem_euclid(1_000_000) * 1_000)
+        .expect("a remainder below 10^6 microseconds is below 10^9 nanoseconds");
+    OffsetDateTime::from_unix_timestamp(seconds)
+        .ok()?
+        .replace_nanosecond(nanos)
+        .ok()
 }
 
 /// A clock that only moves when told to; clones share one time.
@@ -144,6 +153,25 @@ mod tests {
 
         let end = truncate_to_micros(time::PrimitiveDateTime::MAX.assume_utc());
         assert_eq!(clock.now(), end);
+    }
+
+    proptest::proptest! {
+        /// The i64 arithmetic agrees with `time`'s i128 nanoseconds over its range.
+        #[test]
+        fn micros_agree_with_nanoseconds_over_time_s_range(
+            micros in -377_705_116_800_000_000_i64..253_402_300_799_999_999_i64,
+        ) {
+            let t = OffsetDateTime::from_unix_timestamp_nanos(i128::from(micros) * 1_000).unwrap();
+
+            proptest::prop_assert_eq!(from_unix_micros(micros), Some(t));
+            proptest::prop_assert_eq!(to_unix_micros(t), micros);
+        }
+    }
+
+    #[test]
+    fn micros_outside_time_s_range_are_none() {
+        assert_eq!(from_unix_micros(i64::MAX), None);
+        assert_eq!(from_unix_micros(i64::MIN), None);
     }
 
     #[test]

@@ -8,7 +8,8 @@
 //! prove it works). `-- --only NAME` runs the scenarios whose name contains NAME,
 //! `-- --store NAME` those of one store (`memory`, `sqlite`, `postgres`; handy under a
 //! profiler), `-- --e2e-jobs N` sets the jobs of an end-to-end run (ten times as many
-//! on the memory store; small runs count instructions per job under callgrind). Every
+//! on the memory store; small runs count instructions per job under callgrind), and
+//! `-- --no-baseline` leaves the raw-sqlx baselines out (for a profile of ours alone). Every
 //! scenario prints one JSON line on stdout; a table follows at the end.
 //!
 //! - [`store_scenarios`]: enqueue (one per call, 8 callers, batches), claim at 10k and
@@ -109,6 +110,7 @@ fn main() {
         .build()
         .expect("a runtime");
     let mut report = Report::new(only);
+    report.skip_baselines = args.iter().any(|a| a == "--no-baseline");
     let started = Instant::now();
     runtime.block_on(run(&mut report, sizes, store.as_deref()));
     report.print_table();
@@ -133,11 +135,13 @@ async fn run(report: &mut Report, sizes: Sizes, only_store: Option<&str>) {
     let e2e_wanted = [1, 8, 64]
         .iter()
         .any(|c| report.wants(&worker_scenarios::e2e_name(*c)));
-    if sqlite && (report.wants("baseline") || e2e_wanted) {
+    let baselines = !report.skip_baselines;
+    if baselines && sqlite && (report.wants("baseline") || e2e_wanted) {
         baseline::run(report, sizes.e2e_jobs).await;
     }
     let postgres = stores::postgres_url().filter(|_| stores.contains(&"postgres"));
     if let Some(url) = &postgres
+        && baselines
         && (report.wants("baseline") || e2e_wanted)
     {
         baseline_postgres::run(report, url, sizes.e2e_jobs).await;

@@ -41,11 +41,14 @@ impl Row {
 pub(crate) struct Report {
     only: Option<String>,
     rows: Vec<Row>,
+    /// `--no-baseline`: run none of the raw-sqlx baselines.
+    pub(crate) skip_baselines: bool,
 }
 
 impl Report {
     pub(crate) fn new(only: Option<String>) -> Self {
         Self {
+            skip_baselines: false,
             only,
             rows: Vec::new(),
         }

@@ -31,9 +31,10 @@ use crate::store::JobStore;
 /// A running handler, type-erased.
 pub(crate) type HandlerFuture = BoxFuture<'static, Result<(), JobError>>;
 
-/// A handler, type-erased: decodes the payload (or says why it cannot) and starts.
+/// A handler, type-erased: decodes the payload of the context's job (or says why it
+/// cannot) and starts.
 pub(crate) type ErasedHandler =
-    Arc<dyn Fn(serde_json::Value, JobContext) -> Result<HandlerFuture, String> + Send + Sync>;
+    Arc<dyn Fn(JobContext) -> Result<HandlerFuture, String> + Send + Sync>;
 
 /// Per-kind settings that override the worker's defaults.
 #[derive(Debug, Clone, Default)]
@@ -203,8 +204,9 @@ impl WorkerBuilder {
             ));
         }
         let handler = Arc::new(handler);
-        let erased: ErasedHandler = Arc::new(move |payload, ctx| {
-            let job = serde_json::from_value::<J>(payload).map_err(|error| {
+        let erased: ErasedHandler = Arc::new(move |ctx: JobContext| {
+            // From the stored value by reference: no copy of the payload.
+            let job = J::deserialize(&ctx.record().payload).map_err(|error| {
                 format!(
                     "payload does not deserialize as job kind {:?}: {error}",
                     J::KIND

@@ -172,11 +172,18 @@ impl Inner {
             inner: Arc::clone(self),
             lease: job.lease(),
         };
-        self.emit(WorkerEvent::Claimed(info.clone()));
+        self.emit(|| WorkerEvent::Claimed(info.clone()));
         if !self.ticker_started.swap(true, Ordering::SeqCst) {
             heartbeat::spawn_ticker(self);
         }
-        let handle = tokio::spawn(execute::run_job(Arc::clone(self), job, token, guard));
+        // Boxed: the task then holds a pointer, not the whole state machine, which
+        // spawning would otherwise copy several times.
+        let handle = tokio::spawn(Box::pin(execute::run_job(
+            Arc::clone(self),
+            job,
+            token,
+            guard,
+        )));
         (info, handle)
     }
 

@@ -17,7 +17,7 @@ use super::held::StopReason;
 use super::outcome::{JobOutcome, Outcome};
 use super::{Inner, RunningGuard, later};
 use crate::error::StoreError;
-use crate::job::{JobRecord, JobState};
+use crate::job::{JobRecord, JobState, Lease};
 
 /// What the handler's attempt asks the worker to record.
 enum Verdict {
@@ -48,12 +48,13 @@ pub(crate) async fn run_job(
     );
     let outcome = work(&inner, job, token).instrument(span).await;
     drop(guard);
-    inner.emit(outcome.event());
+    inner.emit(|| outcome.event());
     outcome
 }
 
 async fn work(inner: &Arc<Inner>, job: JobRecord, token: CancellationToken) -> JobOutcome {
     let info = JobInfo::from(&job);
+    let lease = job.lease();
     let verdict = match inner.handlers.get(&job.kind) {
         // Stopped before it started: the claim came back too late to run it.
         _ if token.is_cancelled() => Verdict::Stopped,
@@ -64,14 +65,14 @@ async fn work(inner: &Arc<Inner>, job: JobRecord, token: CancellationToken) -> J
         Some(handler) => {
             // The handler gets a child token: it may cancel its own, never the worker's.
             let output = OutputSlot::new(inner.settings.output_limit);
-            let ctx = JobContext::new(job.clone(), token.child_token(), output.clone());
-            let started =
-                std::panic::catch_unwind(AssertUnwindSafe(|| handler(job.payload.clone(), ctx)));
+            // The context owns the job from here; the handler reads its payload there.
+            let ctx = JobContext::new(job, token.child_token(), output.clone());
+            let started = std::panic::catch_unwind(AssertUnwindSafe(|| handler(ctx)));
             match started {
                 Err(panic) => Verdict::Retry(panicked(panic.as_ref())),
                 Ok(Err(message)) => Verdict::Fail(message),
                 Ok(Ok(handler)) => {
-                    match run_handler(handler, inner.settings.timeout(&job.kind), &token).await {
+                    match run_handler(handler, inner.settings.timeout(&info.kind), &token).await {
                         Verdict::Complete(_) => Verdict::Complete(output.take()),
                         verdict => verdict,
                     }
@@ -79,12 +80,12 @@ async fn work(inner: &Arc<Inner>, job: JobRecord, token: CancellationToken) -> J
             }
         }
     };
-    let stop = inner.handler_done(job.lease());
+    let stop = inner.handler_done(lease);
     let outcome = match (stop, verdict) {
         (Some(StopReason::Lost), _) => Outcome::LeaseLost,
         (Some(StopReason::Cancelled), _) => Outcome::Cancelled,
-        (_, Verdict::Stopped) => release(inner, &job).await,
-        (_, verdict) => record(inner, &job, verdict).await,
+        (_, Verdict::Stopped) => release(inner, lease).await,
+        (_, verdict) => record(inner, &info, lease, verdict).await,
     };
     log(&outcome);
     JobOutcome { job: info, outcome }
@@ -133,10 +134,9 @@ fn panicked(panic: &(dyn Any + Send)) -> String {
 }
 
 /// Writes the verdict under the job's lease.
-async fn record(inner: &Inner, job: &JobRecord, verdict: Verdict) -> Outcome {
+async fn record(inner: &Inner, job: &JobInfo, lease: Lease, verdict: Verdict) -> Outcome {
     let store = &inner.store;
     let clock = &inner.clock;
-    let lease = job.lease();
     match verdict {
         Verdict::Complete(None) => persist(|| store.complete(lease, clock.now()))
             .await
@@ -183,13 +183,12 @@ async fn record(inner: &Inner, job: &JobRecord, verdict: Verdict) -> Outcome {
                 .await
                 .map_or_else(lost_or_abandoned, |()| Outcome::Snoozed { run_at })
         }
-        Verdict::Stopped => release(inner, job).await,
+        Verdict::Stopped => release(inner, lease).await,
     }
 }
 
 /// Gives the job back, due at once, its attempt returned (shutdown).
-async fn release(inner: &Inner, job: &JobRecord) -> Outcome {
-    let lease = job.lease();
+async fn release(inner: &Inner, lease: Lease) -> Outcome {
     persist(|| {
         let now = inner.clock.now();
         inner.store.release(lease, now, now)

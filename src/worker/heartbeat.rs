@@ -116,8 +116,8 @@ impl Inner {
             let deadline = deadline(entry.lease_until, margin);
             if deadline <= now && entry.phase != Phase::Finishing {
                 tracing::warn!(
-                    job = %entry.info.id,
-                    attempt = entry.info.attempt,
+                    job = %entry.lease.job_id,
+                    attempt = entry.attempt,
                     lease_until = %entry.lease_until,
                     ?margin,
                     "the lease could not be confirmed before its deadline: stopping the \

@@ -11,7 +11,6 @@ use std::collections::{HashMap, VecDeque};
 use time::OffsetDateTime;
 use tokio_util::sync::CancellationToken;
 
-use super::events::JobInfo;
 use crate::job::{JobRecord, Lease};
 
 /// Where a held job is between its claim and its recorded outcome.
@@ -38,7 +37,8 @@ pub(crate) enum StopReason {
 
 /// A job this worker holds a lease on.
 pub(crate) struct HeldJob {
-    pub(crate) info: JobInfo,
+    /// The attempt it holds (for logs; the job's id is in its lease).
+    pub(crate) attempt: u32,
     /// The index of its queue in the worker's settings.
     pub(crate) queue: usize,
     pub(crate) lease: Lease,
@@ -74,14 +74,16 @@ pub(crate) struct Slots {
 
 /// Everything a worker holds, behind one lock.
 pub(crate) struct Held {
-    pub(crate) jobs: HashMap<Lease, HeldJob>,
+    /// Hashed with foldhash: a job passes through this map four times, and its keys
+    /// are leases the store handed out, not input to defend against.
+    pub(crate) jobs: HashMap<Lease, HeldJob, foldhash::fast::RandomState>,
     pub(crate) queues: Vec<Slots>,
 }
 
 impl Held {
     pub(crate) fn new(queues: usize) -> Self {
         Self {
-            jobs: HashMap::new(),
+            jobs: HashMap::default(),
             queues: (0..queues).map(|_| Slots::default()).collect(),
         }
     }
@@ -124,7 +126,7 @@ impl Held {
         self.queues[queue].leases += 1;
         let lease = job.lease();
         let entry = HeldJob {
-            info: JobInfo::from(job),
+            attempt: job.attempt,
             queue,
             lease,
             lease_until: job.lease_until.unwrap_or(lease_until),

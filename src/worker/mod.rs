@@ -178,9 +178,12 @@ impl Inner {
         });
     }
 
-    pub(crate) fn emit(&self, event: WorkerEvent) {
-        // No subscriber is fine: events are optional.
-        let _ = self.events.send(event);
+    /// Sends the event `event` builds, built only when someone subscribes.
+    pub(crate) fn emit(&self, event: impl FnOnce() -> WorkerEvent) {
+        if self.events.receiver_count() > 0 {
+            // A subscriber that left meanwhile is fine: events are optional.
+            let _ = self.events.send(event());
+        }
     }
 }
 

@@ -68,6 +68,9 @@ fn worker(queue: &Queue, id: &'static str, starts: &Starts) -> Worker {
     Worker::builder(queue)
         .id(id)
         .queue("default", CONCURRENCY)
+        // Claiming only for free slots: B must leave jobs for A to arrive at, so that
+        // A meets B's live leases rather than an empty queue.
+        .claim_ahead(0)
         .lease_duration(LEASE)
         .poll_interval(Duration::from_millis(100))
         .max_poll_interval(Duration::from_millis(200))
