@@ -9,6 +9,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use super::events::{JobInfo, WorkerEvent};
+use super::execute::Next;
 use super::held::{Held, Phase, StopReason};
 use super::outcome::JobOutcome;
 use super::{Inner, RunningGuard, execute, heartbeat, later};
@@ -165,38 +166,55 @@ impl Inner {
         }
     }
 
-    /// Spawns the task of a job [`Held::start_next`] took into a slot.
+    /// Spawns the task of a job [`Held::start_next`] took into a slot; returns what
+    /// it is, and the task.
     fn spawn_job(self: &Arc<Self>, job: JobRecord, token: CancellationToken) -> Started {
-        let info = JobInfo::from(&job);
-        let guard = RunningGuard {
-            inner: Arc::clone(self),
-            lease: job.lease(),
-        };
-        self.emit(|| WorkerEvent::Claimed(info.clone()));
-        if !self.ticker_started.swap(true, Ordering::SeqCst) {
-            heartbeat::spawn_ticker(self);
-        }
+        (JobInfo::from(&job), self.spawn_task(job, token))
+    }
+
+    /// Spawns the task of a job [`Held::start_next`] took into a slot.
+    pub(crate) fn spawn_task(
+        self: &Arc<Self>,
+        job: JobRecord,
+        token: CancellationToken,
+    ) -> JoinHandle<JobOutcome> {
+        let guard = self.begin(&job);
         // Boxed: the task then holds a pointer, not the whole state machine, which
         // spawning would otherwise copy several times.
-        let handle = tokio::spawn(Box::pin(execute::run_job(
+        tokio::spawn(Box::pin(execute::run_job(
             Arc::clone(self),
             job,
             token,
             guard,
-        )));
-        (info, handle)
+        )))
+    }
+
+    /// Starts a job a slot took: announces it, makes sure heartbeats run, and returns
+    /// the guard that keeps it held until its task ends.
+    pub(crate) fn begin(self: &Arc<Self>, job: &JobRecord) -> RunningGuard {
+        self.emit(|| WorkerEvent::Claimed(JobInfo::from(job)));
+        if !self.ticker_started.swap(true, Ordering::SeqCst) {
+            heartbeat::spawn_ticker(self);
+        }
+        RunningGuard {
+            inner: Arc::clone(self),
+            lease: job.lease(),
+        }
     }
 
     /// The handler of the job under `lease` is done: marks its outcome as being
-    /// recorded, hands its slot to the next buffered job (unless the worker is
-    /// stopping) and returns why the job was stopped, if it was.
-    pub(crate) fn handler_done(self: &Arc<Self>, lease: Lease) -> Option<StopReason> {
+    /// recorded and hands its slot to the next buffered job (unless the worker is
+    /// stopping). Returns why the job was stopped, if it was, and that next job, for
+    /// the caller to run.
+    pub(crate) fn handler_done(&self, lease: Lease) -> (Option<StopReason>, Option<Next>) {
         let mut held = self.held();
-        let entry = held.jobs.get_mut(&lease)?;
+        let Some(entry) = held.jobs.get_mut(&lease) else {
+            return (None, None);
+        };
         let stop = entry.stop;
         let queue = entry.queue;
         if entry.phase != Phase::Running {
-            return stop;
+            return (stop, None);
         }
         entry.phase = Phase::Finishing;
         held.queues[queue].busy -= 1;
@@ -206,12 +224,7 @@ impl Inner {
             held.start_next(queue)
         };
         self.slot_freed(&held, queue, next.as_ref().map(|_| ()));
-        drop(held);
-        if let Some((job, token)) = next {
-            // Detached: `run_once` never buffers, so nobody awaits a chained job.
-            drop(self.spawn_job(job, token));
-        }
-        stop
+        (stop, next)
     }
 
     /// A slot of queue `index` freed (and `refilled` when a buffered job took it):

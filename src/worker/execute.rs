@@ -18,6 +18,7 @@ use super::outcome::{JobOutcome, Outcome};
 use super::{Inner, RunningGuard, later};
 use crate::error::StoreError;
 use crate::job::{JobRecord, JobState, Lease};
+use crate::retry::RetryPolicy;
 
 /// What the handler's attempt asks the worker to record.
 enum Verdict {
@@ -30,15 +31,45 @@ enum Verdict {
     Stopped,
 }
 
+/// A buffered job a freed slot took: the job and its token.
+pub(crate) type Next = (JobRecord, CancellationToken);
+
 /// Runs `job` and records its outcome; `guard` keeps it held (and so under
 /// heartbeat) until the outcome is written, while its slot frees as soon as the
-/// handler is done.
+/// handler is done. Returns that outcome.
+///
+/// When the freed slot takes a buffered job, the same task runs it if this job's
+/// outcome was written at once (the memory store); if the write has to wait (a SQL
+/// store's group commit), the next job gets a task of its own and starts now, while
+/// this one waits for its write. A chain of jobs thus costs no task per job where
+/// writes never wait, and never waits for a write where they do.
 pub(crate) async fn run_job(
     inner: Arc<Inner>,
     job: JobRecord,
     token: CancellationToken,
     guard: RunningGuard,
 ) -> JobOutcome {
+    let (outcome, mut next) = run_one(&inner, job, token, guard, true).await;
+    let outcome = outcome.expect("run_one reports the outcome asked for");
+    while let Some((job, token)) = next {
+        // A chain whose writes never wait would otherwise never yield: let the
+        // scheduler run other tasks once this one has used its budget.
+        tokio::task::consume_budget().await;
+        let guard = inner.begin(&job);
+        next = run_one(&inner, job, token, guard, false).await.1;
+    }
+    outcome
+}
+
+/// Runs one job; returns its outcome (when asked to `report` it) and the buffered job
+/// its slot took, unless that one was handed to a task of its own.
+async fn run_one(
+    inner: &Arc<Inner>,
+    job: JobRecord,
+    token: CancellationToken,
+    guard: RunningGuard,
+    report: bool,
+) -> (Option<JobOutcome>, Option<Next>) {
     let span = tracing::info_span!(
         "leasehold.job",
         kind = %job.kind,
@@ -46,14 +77,50 @@ pub(crate) async fn run_job(
         attempt = job.attempt,
         queue = %job.queue,
     );
-    let outcome = work(&inner, job, token).instrument(span).await;
-    drop(guard);
-    inner.emit(|| outcome.event());
-    outcome
+    // What the outcome names the job by: only built for someone to read it.
+    let info = (report || inner.has_subscribers()).then(|| JobInfo::from(&job));
+    let lease = job.lease();
+    let retry = inner.settings.retry(&job.kind);
+    let attempt_number = job.attempt;
+    let (verdict, stop, next) = attempt(inner, job, token).instrument(span.clone()).await;
+    let recording = async {
+        let outcome = match (stop, verdict) {
+            (Some(StopReason::Lost), _) => Outcome::LeaseLost,
+            (Some(StopReason::Cancelled), _) => Outcome::Cancelled,
+            (_, Verdict::Stopped) => release(inner, lease).await,
+            (_, verdict) => record(inner, retry, attempt_number, lease, verdict).await,
+        };
+        log(&outcome);
+        drop(guard);
+        let outcome = info.map(|job| JobOutcome { job, outcome });
+        if let Some(outcome) = &outcome {
+            inner.emit(|| outcome.event());
+        }
+        outcome
+    }
+    .instrument(span);
+    let mut recording = std::pin::pin!(recording);
+    let next = match next {
+        Some(next) => match (&mut recording).now_or_never() {
+            Some(outcome) => return (outcome, Some(next)),
+            None => {
+                let (job, token) = next;
+                drop(inner.spawn_task(job, token));
+                None
+            }
+        },
+        None => None,
+    };
+    (recording.await, next)
 }
 
-async fn work(inner: &Arc<Inner>, job: JobRecord, token: CancellationToken) -> JobOutcome {
-    let info = JobInfo::from(&job);
+/// Runs the handler of `job`, then frees its slot: the verdict, why the worker
+/// stopped the job (if it did), and the buffered job the slot took.
+async fn attempt(
+    inner: &Arc<Inner>,
+    job: JobRecord,
+    token: CancellationToken,
+) -> (Verdict, Option<StopReason>, Option<Next>) {
     let lease = job.lease();
     let verdict = match inner.handlers.get(&job.kind) {
         // Stopped before it started: the claim came back too late to run it.
@@ -63,6 +130,7 @@ async fn work(inner: &Arc<Inner>, job: JobRecord, token: CancellationToken) -> J
             job.kind
         )),
         Some(handler) => {
+            let timeout = inner.settings.timeout(&job.kind);
             // The handler gets a child token: it may cancel its own, never the worker's.
             let output = OutputSlot::new(inner.settings.output_limit);
             // The context owns the job from here; the handler reads its payload there.
@@ -71,24 +139,15 @@ async fn work(inner: &Arc<Inner>, job: JobRecord, token: CancellationToken) -> J
             match started {
                 Err(panic) => Verdict::Retry(panicked(panic.as_ref())),
                 Ok(Err(message)) => Verdict::Fail(message),
-                Ok(Ok(handler)) => {
-                    match run_handler(handler, inner.settings.timeout(&info.kind), &token).await {
-                        Verdict::Complete(_) => Verdict::Complete(output.take()),
-                        verdict => verdict,
-                    }
-                }
+                Ok(Ok(handler)) => match run_handler(handler, timeout, &token).await {
+                    Verdict::Complete(_) => Verdict::Complete(output.take()),
+                    verdict => verdict,
+                },
             }
         }
     };
-    let stop = inner.handler_done(lease);
-    let outcome = match (stop, verdict) {
-        (Some(StopReason::Lost), _) => Outcome::LeaseLost,
-        (Some(StopReason::Cancelled), _) => Outcome::Cancelled,
-        (_, Verdict::Stopped) => release(inner, lease).await,
-        (_, verdict) => record(inner, &info, lease, verdict).await,
-    };
-    log(&outcome);
-    JobOutcome { job: info, outcome }
+    let (stop, next) = inner.handler_done(lease);
+    (verdict, stop, next)
 }
 
 /// Polls the handler (catching panics, bounded by `timeout`) until it finishes or
@@ -134,7 +193,13 @@ fn panicked(panic: &(dyn Any + Send)) -> String {
 }
 
 /// Writes the verdict under the job's lease.
-async fn record(inner: &Inner, job: &JobInfo, lease: Lease, verdict: Verdict) -> Outcome {
+async fn record(
+    inner: &Inner,
+    retry: &RetryPolicy,
+    attempt: u32,
+    lease: Lease,
+    verdict: Verdict,
+) -> Outcome {
     let store = &inner.store;
     let clock = &inner.clock;
     match verdict {
@@ -157,7 +222,7 @@ async fn record(inner: &Inner, job: &JobInfo, lease: Lease, verdict: Verdict) ->
             written.map_or_else(lost_or_abandoned, |()| Outcome::Completed)
         }
         Verdict::Retry(error) => {
-            let delay = inner.settings.retry(&job.kind).delay(job.attempt);
+            let delay = retry.delay(attempt);
             // One `now` for the decision and every attempt at writing it: a write
             // repeated after a transient error still records the job due `delay`
             // after it failed, never a run time already past at the write.

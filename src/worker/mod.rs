@@ -178,9 +178,14 @@ impl Inner {
         });
     }
 
+    /// Whether anyone listens to this worker's events.
+    pub(crate) fn has_subscribers(&self) -> bool {
+        self.events.receiver_count() > 0
+    }
+
     /// Sends the event `event` builds, built only when someone subscribes.
     pub(crate) fn emit(&self, event: impl FnOnce() -> WorkerEvent) {
-        if self.events.receiver_count() > 0 {
+        if self.has_subscribers() {
             // A subscriber that left meanwhile is fine: events are optional.
             let _ = self.events.send(event());
         }
