@@ -2,11 +2,12 @@
 //! ones, heartbeated, never run beyond the concurrency, given up when cancelled, and
 //! given back at shutdown; `claim_ahead(0)` claims only for free slots.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use leasehold::worker::Worker;
-use leasehold::{EnqueueOptions, JobFilter, JobId, JobState, JobStore};
+use leasehold::worker::{JobContext, Worker};
+use leasehold::{EnqueueOptions, Job, JobFilter, JobId, JobState, JobStore};
+use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
@@ -184,10 +185,124 @@ async fn claim_ahead_zero_claims_only_for_free_slots(store: Arc<dyn JobStore>) {
     scene.finish(3, 3).await;
 }
 
+
+/// A job that takes a moment, so that workers sharing a backlog interleave.
+#[derive(Debug, Serialize, Deserialize)]
+struct Brief {
+    n: u32,
+}
+impl Job for Brief {
+    const KIND: &'static str = "brief";
+}
+
+/// The order jobs started in: (worker, job).
+type Starts = Arc<Mutex<Vec<(&'static str, JobId)>>>;
+
+/// A worker of concurrency 4 claiming 16 ahead whose [`Brief`] handler logs its start
+/// and takes 2 ms.
+fn logging_worker(world: &World, id: &'static str, starts: &Starts) -> Worker {
+    let starts = Arc::clone(starts);
+    Worker::builder(&world.queue)
+        .id(id)
+        .queue("default", 4)
+        .claim_ahead(16)
+        .handler(move |_: Brief, ctx: JobContext| {
+            starts.lock().unwrap().push((id, ctx.id()));
+            async { tokio::time::sleep(Duration::from_millis(2)).await }
+        })
+        .build()
+        .expect("a valid worker")
+}
+
+/// Two workers sharing one backlog each run a fair share of it, buffers and all: the
+/// cost of claiming ahead to a second worker is bounded by one buffer.
+async fn two_workers_claiming_ahead_share_one_backlog_fairly(store: Arc<dyn JobStore>) {
+    let world = World::new(store);
+    let starts = Starts::default();
+    let a = logging_worker(&world, "a", &starts);
+    let b = logging_worker(&world, "b", &starts);
+    let (running_a, running_b) = (spawn_run(&a), spawn_run(&b));
+    tokio::task::yield_now().await;
+
+    let jobs: Vec<Brief> = (0..400).map(|n| Brief { n }).collect();
+    world
+        .queue
+        .enqueue_many(&jobs, EnqueueOptions::new())
+        .await
+        .unwrap();
+    until_stored(&world, JobState::Completed, 400).await;
+    a.shutdown().await;
+    b.shutdown().await;
+    within(running_a).await.unwrap();
+    within(running_b).await.unwrap();
+
+    let by_a = starts
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|(w, _)| *w == "a")
+        .count();
+    eprintln!(
+        "of 400 jobs, worker a ran {by_a} and worker b {}",
+        400 - by_a
+    );
+    assert!(
+        (120..=280).contains(&by_a),
+        "each ran at least 30%: a ran {by_a} of 400"
+    );
+}
+
+/// A job of a better priority enqueued into a busy queue starts after at most one
+/// buffer's worth of the jobs claimed before it (and those running).
+async fn an_urgent_job_waits_for_at_most_one_buffer_of_claimed_work(store: Arc<dyn JobStore>) {
+    let world = World::new(store);
+    let starts = Starts::default();
+    let a = logging_worker(&world, "a", &starts);
+    let backlog: Vec<Brief> = (0..200).map(|n| Brief { n }).collect();
+    world
+        .queue
+        .enqueue_many(&backlog, EnqueueOptions::new().priority(10))
+        .await
+        .unwrap();
+    let running = spawn_run(&a);
+    within(async {
+        while starts.lock().unwrap().len() < 20 {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    })
+    .await;
+
+    let before = starts.lock().unwrap().len();
+    let urgent = world
+        .enqueue(&Brief { n: 999 }, EnqueueOptions::new().priority(0))
+        .await;
+    let waited = within(async {
+        loop {
+            let log = starts.lock().unwrap().clone();
+            if let Some(at) = log.iter().position(|(_, id)| *id == urgent) {
+                return at - before;
+            }
+            drop(log);
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    })
+    .await;
+    a.shutdown().await;
+    within(running).await.unwrap();
+
+    eprintln!("the urgent job started after {waited} jobs already claimed");
+    assert!(
+        waited <= 16 + 4,
+        "at most a buffer (16) and the running jobs (4): {waited}"
+    );
+}
+
 worker_scenarios!(
     claimed_ahead_jobs_wait_in_a_buffer_and_never_exceed_the_concurrency,
     shutdown_gives_back_the_jobs_claimed_ahead_with_their_attempt,
     jobs_claimed_ahead_are_heartbeated_with_the_running_ones,
     a_buffered_job_cancelled_in_the_store_never_runs,
     claim_ahead_zero_claims_only_for_free_slots,
+    two_workers_claiming_ahead_share_one_backlog_fairly,
+    an_urgent_job_waits_for_at_most_one_buffer_of_claimed_work,
 );
