@@ -9,7 +9,9 @@
 //! `-- --store NAME` those of one store (`memory`, `sqlite`, `postgres`; handy under a
 //! profiler), `-- --e2e-jobs N` sets the jobs of an end-to-end run (ten times as many
 //! on the memory store; small runs count instructions per job under callgrind), and
-//! `-- --no-baseline` leaves the raw-sqlx baselines out (for a profile of ours alone). Every
+//! `-- --no-baseline` leaves the raw-sqlx baselines out (for a profile of ours alone),
+//! `-- --claim-ahead N` sets the end-to-end workers' `claim_ahead` (default: the
+//! library's). Every
 //! scenario prints one JSON line on stdout; a table follows at the end.
 //!
 //! - [`store_scenarios`]: enqueue (one per call, 8 callers, batches), claim at 10k and
@@ -111,6 +113,11 @@ fn main() {
         .expect("a runtime");
     let mut report = Report::new(only);
     report.skip_baselines = args.iter().any(|a| a == "--no-baseline");
+    report.claim_ahead = args
+        .iter()
+        .position(|a| a == "--claim-ahead")
+        .and_then(|i| args.get(i + 1))
+        .map(|n| n.parse().expect("--claim-ahead takes a number of jobs"));
     let started = Instant::now();
     runtime.block_on(run(&mut report, sizes, store.as_deref()));
     report.print_table();

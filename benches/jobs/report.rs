@@ -43,12 +43,15 @@ pub(crate) struct Report {
     rows: Vec<Row>,
     /// `--no-baseline`: run none of the raw-sqlx baselines.
     pub(crate) skip_baselines: bool,
+    /// `--claim-ahead N`: the end-to-end workers' buffer, instead of the default.
+    pub(crate) claim_ahead: Option<usize>,
 }
 
 impl Report {
     pub(crate) fn new(only: Option<String>) -> Self {
         Self {
             skip_baselines: false,
+            claim_ahead: None,
             only,
             rows: Vec::new(),
         }

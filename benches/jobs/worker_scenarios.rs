@@ -68,8 +68,11 @@ pub(crate) async fn e2e(
     fill(&bench.store, n).await;
     let queue = Queue::new(bench.store.clone());
     let handled = Arc::new(AtomicUsize::new(0));
-    let worker = Worker::builder(&queue)
-        .queue("default", concurrency)
+    let mut builder = Worker::builder(&queue).queue("default", concurrency);
+    if let Some(ahead) = report.claim_ahead {
+        builder = builder.claim_ahead(ahead);
+    }
+    let worker = builder
         .handler({
             let handled = Arc::clone(&handled);
             move |_job: Noop, _ctx: JobContext| {

@@ -94,7 +94,7 @@ impl Settings {
 pub struct WorkerBuilder {
     store: Arc<dyn JobStore>,
     clock: Arc<dyn Clock>,
-    enqueued: Option<watch::Receiver<u64>>,
+    enqueued: Vec<watch::Receiver<u64>>,
     shutdown: Option<CancellationToken>,
     id: Option<String>,
     queues: Vec<(String, usize)>,
@@ -131,7 +131,7 @@ impl WorkerBuilder {
         Self {
             store,
             clock,
-            enqueued: None,
+            enqueued: Vec::new(),
             shutdown: None,
             id: None,
             queues: Vec::new(),
@@ -159,10 +159,12 @@ impl WorkerBuilder {
             .enqueue_signal(queue.subscribe_enqueued())
     }
 
-    /// Wakes the worker whenever `signal` changes (see [`Queue::subscribe_enqueued`]),
-    /// instead of when its queue enqueues: a store's cross-process signal, say.
+    /// Also wakes the worker whenever `signal` changes: a store's cross-process
+    /// signal, say (`PostgresStore::subscribe_enqueued`). The worker still wakes when
+    /// its own queue enqueues (see [`Queue::subscribe_enqueued`]), so this process's
+    /// enqueues wake it directly, without the round trip through the database.
     pub fn enqueue_signal(mut self, signal: watch::Receiver<u64>) -> Self {
-        self.enqueued = Some(signal);
+        self.enqueued.push(signal);
         self
     }
 

@@ -124,7 +124,7 @@ pub(crate) struct Inner {
     /// A slot of a full queue freed with nothing buffered, or a buffer ran low: the
     /// run loop claims again.
     wanted: Notify,
-    enqueued: Option<watch::Receiver<u64>>,
+    enqueued: Vec<watch::Receiver<u64>>,
     stop: CancellationToken,
     claiming: tokio::sync::Mutex<()>,
     ticker_started: AtomicBool,
@@ -196,7 +196,7 @@ impl Worker {
     /// A builder over `queue`'s store and clock; the worker wakes at once when
     /// `queue` (or a clone) enqueues. The one way to build a worker: a queue is just
     /// a store and a clock (`Queue::with_clock`), and
-    /// [`WorkerBuilder::enqueue_signal`] replaces its wake-up signal (with a store's
+    /// [`WorkerBuilder::enqueue_signal`] adds a wake-up signal (a store's
     /// cross-process one, say).
     pub fn builder(queue: &Queue) -> WorkerBuilder {
         WorkerBuilder::from_queue(queue)
@@ -207,7 +207,7 @@ impl Worker {
         clock: Arc<dyn Clock>,
         settings: Settings,
         handlers: HashMap<String, ErasedHandler>,
-        enqueued: Option<watch::Receiver<u64>>,
+        enqueued: Vec<watch::Receiver<u64>>,
         stop: CancellationToken,
     ) -> Self {
         let (events, _) = broadcast::channel(settings.event_capacity);

@@ -33,7 +33,7 @@ impl Worker {
         let inner = &self.inner;
         let settings = &inner.settings;
         let mut enqueued = inner.enqueued.clone();
-        if let Some(signal) = &mut enqueued {
+        for signal in &mut enqueued {
             signal.borrow_and_update();
         }
         let mut idle = settings.poll;
@@ -99,13 +99,7 @@ impl Worker {
             };
             tokio::select! {
                 () = inner.stop.cancelled() => break,
-                open = enqueue_signal(&mut enqueued) => {
-                    if open {
-                        idle = settings.poll;
-                    } else {
-                        enqueued = None;
-                    }
-                }
+                () = enqueue_signal(&mut enqueued) => idle = settings.poll,
                 () = inner.wanted.notified() => {}
                 () = sleep_or_forever(wait) => {}
             }
@@ -174,12 +168,19 @@ impl Worker {
     }
 }
 
-/// Resolves when the enqueue signal changes (`true`) or closes (`false`); never
-/// without a signal.
-async fn enqueue_signal(signal: &mut Option<watch::Receiver<u64>>) -> bool {
-    match signal {
-        Some(signal) => signal.changed().await.is_ok(),
-        None => std::future::pending().await,
+/// Resolves when one of the enqueue signals changes; a signal that closes is dropped
+/// and waited for no more. Never resolves without an open signal.
+async fn enqueue_signal(signals: &mut Vec<watch::Receiver<u64>>) {
+    loop {
+        if signals.is_empty() {
+            return std::future::pending().await;
+        }
+        let changed = signals.iter_mut().map(|signal| Box::pin(signal.changed()));
+        let (result, index, _) = futures::future::select_all(changed).await;
+        if result.is_ok() {
+            return;
+        }
+        signals.swap_remove(index);
     }
 }
 

@@ -185,7 +185,6 @@ async fn claim_ahead_zero_claims_only_for_free_slots(store: Arc<dyn JobStore>) {
     scene.finish(3, 3).await;
 }
 
-
 /// A job that takes a moment, so that workers sharing a backlog interleave.
 #[derive(Debug, Serialize, Deserialize)]
 struct Brief {

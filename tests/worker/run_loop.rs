@@ -105,6 +105,45 @@ async fn run_wakes_on_enqueue_and_returns_after_shutdown(store: Arc<dyn JobStore
     assert_eq!(world.get(id).await.state, JobState::Completed);
 }
 
+/// A worker given another wake-up signal (a store's cross-process one, say) still
+/// wakes at once when its own queue enqueues, and also when that signal changes.
+async fn an_added_enqueue_signal_wakes_the_worker_as_well_as_its_queue(store: Arc<dyn JobStore>) {
+    let world = World::new(store);
+    let (other, signal) = tokio::sync::watch::channel(0_u64);
+    let a = Worker::builder(&world.queue)
+        .id("a")
+        .handler(echo)
+        .enqueue_signal(signal)
+        // So long that only a signal can explain a prompt pickup.
+        .poll_interval(Duration::from_secs(3600))
+        .max_poll_interval(Duration::from_secs(3600))
+        .build()
+        .unwrap();
+    let (mut events, running) = spawn_run_watched(&a);
+    tokio::task::yield_now().await;
+
+    let mine = world.enqueue(&Echo { n: 1 }, EnqueueOptions::new()).await;
+    let completed = async |events: &mut tokio::sync::broadcast::Receiver<WorkerEvent>| loop {
+        if let WorkerEvent::Completed(job) = within(events.recv()).await.unwrap() {
+            return job.id;
+        }
+    };
+    assert_eq!(completed(&mut events).await, mine);
+    // Another process's enqueue: stored behind this queue's back, announced by the
+    // other signal only.
+    let theirs = Queue::with_clock(Arc::clone(&world.store), Arc::new(world.clock.clone()))
+        .enqueue(&Echo { n: 2 })
+        .await
+        .unwrap()
+        .job
+        .id;
+    other.send_modify(|n| *n += 1);
+    assert_eq!(completed(&mut events).await, theirs);
+
+    a.shutdown_token().cancel();
+    within(running).await.unwrap();
+}
+
 // MemoryStore only from here: paused tokio time would starve sqlx's threads.
 
 /// Wall time that follows tokio's (paused) clock, from 2000-01-01.
@@ -206,4 +245,5 @@ worker_scenarios!(
     shutdown_releases_unfinished_jobs_and_another_worker_completes_them,
     shutdown_lets_running_jobs_finish_within_the_grace_period,
     run_wakes_on_enqueue_and_returns_after_shutdown,
+    an_added_enqueue_signal_wakes_the_worker_as_well_as_its_queue,
 );
