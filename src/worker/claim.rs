@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::time::Duration;
 
 use time::OffsetDateTime;
 use tokio::task::JoinHandle;
@@ -10,12 +11,17 @@ use tokio_util::sync::CancellationToken;
 
 use super::events::{JobInfo, WorkerEvent};
 use super::execute::Next;
-use super::held::{Held, Phase, StopReason};
+use super::held::{Held, Phase, Slots, StopReason};
 use super::outcome::JobOutcome;
 use super::{Inner, RunningGuard, execute, heartbeat, later};
 use crate::error::Error;
 use crate::job::{JobRecord, Lease};
 use crate::store::ClaimRequest;
+
+/// How much work, at the measured run time of a queue's handlers, a worker claims
+/// ahead of its slots: enough to amortize a claim over many short jobs, little enough
+/// that jobs of a second or more are hardly buffered at all.
+pub(crate) const AHEAD_HORIZON: Duration = Duration::from_millis(100);
 
 /// A started job: what it is, and its task.
 pub(crate) type Started = (JobInfo, JoinHandle<JobOutcome>);
@@ -104,7 +110,11 @@ impl Inner {
         let slots = &held.queues[index];
         let concurrency = self.settings.queues[index].1;
         let free = concurrency.saturating_sub(slots.busy + slots.buffer.len());
-        let capacity = if ahead { self.settings.claim_ahead } else { 0 };
+        let capacity = if ahead {
+            self.buffer_capacity(slots, concurrency)
+        } else {
+            0
+        };
         let room = if slots.buffer.len() <= capacity / 2 {
             capacity - slots.buffer.len()
         } else if free > 0 {
@@ -114,6 +124,22 @@ impl Inner {
         };
         let bound = 2 * (concurrency + capacity);
         (free + room).min(bound.saturating_sub(slots.leases))
+    }
+
+    /// How many jobs a queue buffers: what its slots get through in [`AHEAD_HORIZON`]
+    /// at the average run time of its handlers, at most `claim_ahead`, and none before
+    /// the first handler has ended (a worker starting on a backlog of long jobs must
+    /// not take them all).
+    fn buffer_capacity(&self, slots: &Slots, concurrency: usize) -> usize {
+        let most = self.settings.claim_ahead;
+        match slots.run_time {
+            None => 0,
+            Some(run_time) if run_time.is_zero() => most,
+            Some(run_time) => {
+                let jobs = AHEAD_HORIZON.as_nanos() * concurrency as u128 / run_time.as_nanos();
+                usize::try_from(jobs).map_or(most, |jobs| jobs.min(most))
+            }
+        }
     }
 
     /// Holds the jobs a claim of queue `index` returned: fills its free slots, oldest
@@ -217,7 +243,12 @@ impl Inner {
             return (stop, None);
         }
         entry.phase = Phase::Finishing;
-        held.queues[queue].busy -= 1;
+        let took = entry.started.map(|started| started.elapsed());
+        let slots = &mut held.queues[queue];
+        slots.busy -= 1;
+        if let Some(took) = took {
+            slots.ran_for(took);
+        }
         let next = if self.stop.is_cancelled() {
             None
         } else {
@@ -232,10 +263,11 @@ impl Inner {
     /// the buffer just fell to half.
     pub(crate) fn slot_freed(&self, held: &Held, index: usize, refilled: Option<()>) {
         let slots = &held.queues[index];
-        let capacity = self.settings.claim_ahead;
         let concurrency = self.settings.queues[index].1;
+        let half = self.buffer_capacity(slots, concurrency) / 2;
         let wake = match refilled {
-            Some(()) => slots.buffer.len() == capacity / 2,
+            // The buffer just fell to half (the pop took it from above half).
+            Some(()) => slots.buffer.len() <= half && slots.buffer.len() + 1 > half,
             None => slots.busy + 1 == concurrency,
         };
         if wake {

@@ -7,6 +7,7 @@
 //! heartbeated alike; only running jobs count against a queue's concurrency.
 
 use std::collections::{HashMap, VecDeque};
+use std::time::Duration;
 
 use time::OffsetDateTime;
 use tokio_util::sync::CancellationToken;
@@ -47,6 +48,8 @@ pub(crate) struct HeldJob {
     pub(crate) token: CancellationToken,
     pub(crate) stop: Option<StopReason>,
     pub(crate) phase: Phase,
+    /// When its handler took a slot (measured with Tokio's clock, not the wall clock).
+    pub(crate) started: Option<tokio::time::Instant>,
 }
 
 impl HeldJob {
@@ -70,6 +73,19 @@ pub(crate) struct Slots {
     pub(crate) buffer: VecDeque<JobRecord>,
     /// Every job of the queue held, whatever its phase.
     pub(crate) leases: usize,
+    /// How long its handlers run, a moving average (`None` before the first ends).
+    pub(crate) run_time: Option<Duration>,
+}
+
+impl Slots {
+    /// Folds one handler's run time into the average (weight 1/8: a few slow jobs
+    /// shrink the buffer within a few jobs, and one outlier does not empty it).
+    pub(crate) fn ran_for(&mut self, took: Duration) {
+        self.run_time = Some(match self.run_time {
+            None => took,
+            Some(average) => average - average / 8 + took / 8,
+        });
+    }
 }
 
 /// Everything a worker holds, behind one lock.
@@ -133,6 +149,7 @@ impl Held {
             token: CancellationToken::new(),
             stop: None,
             phase,
+            started: (phase == Phase::Running).then(tokio::time::Instant::now),
         };
         // Lease tokens are unique: a claim never replaces a held job.
         self.jobs.entry(lease).insert_entry(entry).into_mut()
@@ -148,6 +165,7 @@ impl Held {
             .get_mut(&job.lease())
             .expect("a buffered job is held until it leaves the buffer");
         entry.phase = Phase::Running;
+        entry.started = Some(tokio::time::Instant::now());
         Some((job, entry.token.clone()))
     }
 

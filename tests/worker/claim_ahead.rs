@@ -28,12 +28,15 @@ fn worker(world: &World, gate: &Gate, ahead: usize) -> Worker {
         .expect("a valid worker")
 }
 
+/// Enqueues `n` gated jobs in one call, so that one claim can see them all.
 async fn enqueue_gated(world: &World, n: usize) -> Vec<JobId> {
-    let mut ids = Vec::new();
-    for _ in 0..n {
-        ids.push(world.enqueue(&Gated, EnqueueOptions::new()).await);
-    }
-    ids
+    let jobs: Vec<Gated> = (0..n).map(|_| Gated).collect();
+    let enqueued = world
+        .queue
+        .enqueue_many(&jobs, EnqueueOptions::new())
+        .await
+        .expect("enqueue works");
+    enqueued.into_iter().map(|e| e.job.id).collect()
 }
 
 async fn count(world: &World, state: JobState) -> u64 {
@@ -66,13 +69,20 @@ struct Scene {
 }
 
 impl Scene {
+    /// First runs one job through an open gate: a worker buffers only once it has
+    /// seen how long its handlers run (this one: no time at all).
     async fn new(store: Arc<dyn JobStore>, ahead: usize, jobs: usize, held: u64) -> Self {
         let world = World::new(store);
         let (gate, mut started) = Gate::new();
         let worker = worker(&world, &gate, ahead);
-        let ids = enqueue_gated(&world, jobs).await;
         let running = spawn_run(&worker);
-        within(started.recv()).await.unwrap();
+        gate.open();
+        let prime = world.enqueue(&Gated, EnqueueOptions::new()).await;
+        assert_eq!(within(started.recv()).await.unwrap(), prime);
+        until_stored(&world, JobState::Completed, 1).await;
+
+        let ids = enqueue_gated(&world, jobs).await;
+        assert_eq!(within(started.recv()).await.unwrap(), ids[0]);
         until_stored(&world, JobState::Running, held).await;
         Self {
             world,
@@ -84,12 +94,13 @@ impl Scene {
         }
     }
 
-    /// Lets `n` more runs through, waits until `completed` jobs are, and shuts down.
+    /// Lets `n` more runs through, waits until `completed` of the scene's jobs are, and
+    /// shuts down.
     async fn finish(self, n: usize, completed: u64) {
         for _ in 0..n {
             self.gate.open();
         }
-        until_stored(&self.world, JobState::Completed, completed).await;
+        until_stored(&self.world, JobState::Completed, completed + 1).await;
         self.worker.shutdown().await;
         within(self.running).await.unwrap();
     }
@@ -183,6 +194,45 @@ async fn claim_ahead_zero_claims_only_for_free_slots(store: Arc<dyn JobStore>) {
     assert_eq!(count(&scene.world, JobState::Running).await, 1);
     assert_eq!(count(&scene.world, JobState::Available).await, 2);
     scene.finish(3, 3).await;
+}
+
+/// Jobs that run long are hardly buffered: the buffer holds what the slot gets
+/// through in 100 ms, so with 60 ms jobs a worker holds at most 1 running and 2
+/// buffered, however large its `claim_ahead`, and leaves the rest for others.
+async fn long_jobs_are_hardly_claimed_ahead(store: Arc<dyn JobStore>) {
+    let world = World::new(store);
+    let starts = Starts::default();
+    let a = Worker::builder(&world.queue)
+        .id("a")
+        .queue("default", 1)
+        .claim_ahead(64)
+        .handler({
+            let starts = Arc::clone(&starts);
+            move |_: Brief, ctx: JobContext| {
+                starts.lock().unwrap().push(("a", ctx.id()));
+                async { tokio::time::sleep(Duration::from_millis(60)).await }
+            }
+        })
+        .build()
+        .unwrap();
+    let jobs: Vec<Brief> = (0..10).map(|n| Brief { n }).collect();
+    world
+        .queue
+        .enqueue_many(&jobs, EnqueueOptions::new())
+        .await
+        .unwrap();
+    let running = spawn_run(&a);
+
+    let mut most = 0;
+    while count(&world, JobState::Completed).await < 5 {
+        most = most.max(count(&world, JobState::Running).await);
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    a.shutdown().await;
+    within(running).await.unwrap();
+
+    assert!(most <= 3, "at most 1 running and 2 buffered: {most} held");
+    assert!(count(&world, JobState::Available).await >= 2);
 }
 
 /// A job that takes a moment, so that workers sharing a backlog interleave.
@@ -302,6 +352,7 @@ worker_scenarios!(
     jobs_claimed_ahead_are_heartbeated_with_the_running_ones,
     a_buffered_job_cancelled_in_the_store_never_runs,
     claim_ahead_zero_claims_only_for_free_slots,
+    long_jobs_are_hardly_claimed_ahead,
     two_workers_claiming_ahead_share_one_backlog_fairly,
     an_urgent_job_waits_for_at_most_one_buffer_of_claimed_work,
 );
