@@ -3,6 +3,7 @@
 //! one connection, a minimal jobs table and a partial index over ready rows.
 //!
 //! - one row per transaction: `BEGIN IMMEDIATE`, claim one job, complete it, commit;
+//! - one INSERT per statement, the raw form of an enqueue of one job per call;
 //! - 64 rows per statement: `UPDATE ... WHERE id IN (SELECT ... LIMIT 64) RETURNING id`,
 //!   then one `UPDATE` that completes all 64 (and the same with 8 rows: the most a
 //!   worker of concurrency 8 can claim at once).
@@ -21,6 +22,9 @@ use crate::stores::rate;
 pub(crate) const STORE: &str = "raw-sqlx";
 pub(crate) const SINGLE: &str = "baseline_claim1_complete1_per_tx";
 pub(crate) const BATCH: &str = "baseline_claim64_complete64";
+/// One INSERT per statement (each its own transaction), one caller: what an enqueue
+/// of one job per call is compared with.
+pub(crate) const INSERT_ONE: &str = "baseline_insert1_per_tx";
 pub(crate) const SMALL_BATCH: &str = "baseline_claim8_complete8";
 
 const SCHEMA: &str = "
@@ -83,6 +87,25 @@ pub(crate) async fn run(report: &mut Report, n: usize) {
     // 8 rows per statement: what a worker of concurrency 8 could claim at most.
     batches(report, SMALL_BATCH, n, 8).await;
     batches(report, BATCH, n, 64).await;
+    inserts(report, n).await;
+}
+
+/// Inserts `n` jobs one statement (and so one transaction) at a time.
+async fn inserts(report: &mut Report, n: usize) {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let mut conn = prepare(&dir, 0).await;
+    let started = Instant::now();
+    for i in 0..n {
+        sqlx::query(INSERT)
+            .bind(NOW)
+            .bind(format!("{{\"i\":{i}}}"))
+            .execute(&mut conn)
+            .await
+            .expect("insert");
+    }
+    let elapsed = started.elapsed();
+    conn.close().await.expect("close");
+    push(report, STORE, INSERT_ONE, n, 1, elapsed);
 }
 
 /// Claims `rows` jobs per statement and completes them in one, until `n` are done.

@@ -52,7 +52,8 @@ async fn open_filled(name: &str, queued: usize) -> BenchStore {
 pub(crate) async fn run(report: &mut Report, name: &str, sizes: Sizes) {
     enqueue_single(report, name, sizes.jobs, 1).await;
     enqueue_single(report, name, sizes.jobs, 8).await;
-    enqueue_batch(report, name, sizes.jobs * 10).await;
+    enqueue_batch(report, name, sizes.jobs * 10, 100).await;
+    enqueue_batch(report, name, sizes.jobs * 10, 1_000).await;
     claim_scale(report, name, sizes.scale_small, sizes.scale_small / 2).await;
     claim_scale(report, name, sizes.scale_large, sizes.scale_small / 2).await;
     queue_stats(report, name, sizes.scale_large).await;
@@ -89,20 +90,26 @@ async fn enqueue_single(report: &mut Report, store_name: &str, n: usize, callers
         task.await.expect("caller");
     }
     let elapsed = started.elapsed();
+    let jobs_per_sec = rate(n, elapsed);
+    // SQLite's rows against the raw one-row INSERT loop of this run, when it ran.
+    let raw = (store_name == "sqlite")
+        .then(|| report.rate_of(crate::baseline::INSERT_ONE, crate::baseline::STORE))
+        .flatten();
     report.push(Row {
         scenario,
         store: store_name.into(),
         jobs: n,
         concurrency: callers,
-        jobs_per_sec: rate(n, elapsed),
+        jobs_per_sec,
+        ratio_to_baseline: jobs_per_sec.zip(raw).map(|(ours, raw)| ours / raw),
         ..Row::default()
     });
     drop(store);
     bench.close().await;
 }
 
-async fn enqueue_batch(report: &mut Report, store_name: &str, n: usize) {
-    let scenario = "enqueue_batches_of_1000".to_owned();
+async fn enqueue_batch(report: &mut Report, store_name: &str, n: usize, size: usize) {
+    let scenario = format!("enqueue_batches_of_{size}");
     if !report.wants(&scenario) {
         return;
     }
@@ -110,7 +117,7 @@ async fn enqueue_batch(report: &mut Report, store_name: &str, n: usize) {
     let store = bench.store.clone();
     let jobs: Vec<NewJob> = (0..n).map(job).collect();
     let started = Instant::now();
-    for chunk in jobs.chunks(1_000) {
+    for chunk in jobs.chunks(size) {
         store
             .enqueue_many(chunk.to_vec(), SystemClock.now())
             .await
