@@ -11,6 +11,8 @@
 //! up (about 15 minutes with Linux's defaults). A few abandoned calls would so starve
 //! the pool.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use leasehold::StoreError;
@@ -24,12 +26,45 @@ use crate::error::{store_error, timed_out};
 pub(crate) struct Calls {
     pool: PgPool,
     timeout: Option<Duration>,
+    /// Whether a call found every connection in use yet: said once per store.
+    saturated: Arc<AtomicBool>,
 }
 
 impl Calls {
     /// Calls on `pool`, each answered within `timeout` (`None`: unbounded).
     pub(crate) fn new(pool: PgPool, timeout: Option<Duration>) -> Self {
-        Self { pool, timeout }
+        Self {
+            pool,
+            timeout,
+            saturated: Arc::default(),
+        }
+    }
+
+    /// The same pool's calls bounded by `timeout` instead (sharing the once-per-store
+    /// warning).
+    pub(crate) fn with_timeout(&self, timeout: Duration) -> Self {
+        Self {
+            timeout: Some(timeout),
+            ..self.clone()
+        }
+    }
+
+    /// Warns, once per store, when a call finds every connection of the pool in use:
+    /// it waits for one, and so do the heartbeats that keep its worker's leases.
+    fn warn_when_saturated(&self) {
+        let max = self.pool.options().get_max_connections();
+        if self.pool.size() >= max
+            && self.pool.num_idle() == 0
+            && !self.saturated.swap(true, Ordering::Relaxed)
+        {
+            tracing::warn!(
+                max_connections = max,
+                "every connection of the PostgreSQL pool is in use and calls wait for \
+                 one: raise PostgresStoreOptions::max_connections. A worker uses a few \
+                 at once (its claim, its heartbeat, its group of completions, one per job \
+                 failing or snoozing), plus one per concurrent call of the application"
+            );
+        }
     }
 
     pub(crate) fn pool(&self) -> &PgPool {
@@ -48,6 +83,7 @@ impl Calls {
         name: &str,
         call: impl AsyncFnOnce(&mut PgConnection) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
+        self.warn_when_saturated();
         let mut checkout = Checkout {
             conn: Some(self.pool.acquire().await.map_err(store_error)?),
         };

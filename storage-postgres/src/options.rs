@@ -95,6 +95,10 @@ impl PostgresStoreOptions {
     }
 
     /// At most this many connections in the store's pool; 10 by default, at least 1.
+    /// A worker uses a few at once (its claim, its heartbeat, its group of completions
+    /// and one per job failing or snoozing at that moment), plus one per call the
+    /// application makes at the same time; the
+    /// first call that finds every connection in use logs a warning saying so.
     /// Waking up on enqueues ([`PostgresStore::subscribe_enqueued`](crate::PostgresStore::subscribe_enqueued))
     /// holds one more connection, outside the pool.
     pub fn max_connections(mut self, max_connections: u32) -> Self {

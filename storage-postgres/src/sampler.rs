@@ -37,7 +37,7 @@ pub(crate) async fn sample(
     statement: &Arc<str>,
     host: &dyn Clock,
 ) -> Result<Sample, StoreError> {
-    let calls = Calls::new(calls.pool().clone(), Some(SAMPLE_TIMEOUT));
+    let calls = calls.with_timeout(SAMPLE_TIMEOUT);
     calls
         .run("the server clock's sample", async |conn| {
             let mut probes = Vec::with_capacity(PROBES);
