@@ -17,7 +17,7 @@
 //! - [`store_scenarios`]: enqueue (one per call, 8 callers, batches), claim at 10k and
 //!   1M queued, heartbeats of 1,000 running jobs, memory per queued job.
 //! - [`worker_scenarios`]: no-op jobs end to end through a `Worker` at concurrency 1,
-//!   8 and 64; idle pickup latency in the same process.
+//!   8 and 64; idle pickup latency in the same process; an idle worker's CPU use.
 //! - [`remote_pickup`]: idle pickup latency of a job another process enqueued (SQLite:
 //!   by polling; PostgreSQL: woken by `LISTEN/NOTIFY`).
 //! - [`baseline`]: the raw-sqlx single-row and 64-row claim/complete loops on SQLite.
@@ -47,6 +47,8 @@ pub(crate) struct Sizes {
     /// runs ten times as many, so its run lasts long enough to time.
     e2e_jobs: usize,
     pickup_samples: usize,
+    /// How long an idle worker is watched for its CPU use.
+    idle_window: std::time::Duration,
 }
 
 impl Sizes {
@@ -60,6 +62,7 @@ impl Sizes {
                 memory_jobs: 100_000,
                 e2e_jobs: 10_000,
                 pickup_samples: 50,
+                idle_window: std::time::Duration::from_secs(1),
             }
         } else {
             Sizes {
@@ -70,6 +73,7 @@ impl Sizes {
                 memory_jobs: 1_000_000,
                 e2e_jobs: 10_000,
                 pickup_samples: 200,
+                idle_window: std::time::Duration::from_secs(5),
             }
         }
     }
@@ -171,6 +175,7 @@ async fn run(report: &mut Report, sizes: Sizes, only_store: Option<&str>) {
             worker_scenarios::e2e(report, name, e2e_jobs, concurrency, baseline).await;
         }
         worker_scenarios::pickup_in_process(report, name, sizes.pickup_samples).await;
+        worker_scenarios::idle_cpu(report, name, sizes.idle_window).await;
     }
     if sqlite {
         remote_pickup::pickup_other_process(report, sizes.pickup_samples).await;

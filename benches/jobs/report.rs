@@ -15,6 +15,8 @@ pub(crate) struct Row {
     pub(crate) peak_rss_mb: Option<f64>,
     pub(crate) bytes_per_job: Option<f64>,
     pub(crate) ratio_to_baseline: Option<f64>,
+    /// The process's CPU time over a wall-clock window, in percent of one core.
+    pub(crate) cpu_percent: Option<f64>,
 }
 
 impl Row {
@@ -83,16 +85,25 @@ impl Report {
             |v: Option<f64>, digits: usize| v.map_or("-".to_owned(), |v| format!("{v:.digits$}"));
         println!();
         println!(
-            "| {:<34} | {:<12} | {:>9} | {:>4} | {:>12} | {:>8} | {:>8} | {:>9} | {:>8} |",
-            "scenario", "store", "jobs", "conc", "jobs/s", "p50 ms", "p99 ms", "bytes/job", "ratio"
+            "| {:<34} | {:<12} | {:>9} | {:>4} | {:>12} | {:>8} | {:>8} | {:>9} | {:>8} | {:>6} |",
+            "scenario",
+            "store",
+            "jobs",
+            "conc",
+            "jobs/s",
+            "p50 ms",
+            "p99 ms",
+            "bytes/job",
+            "ratio",
+            "cpu %"
         );
         println!(
-            "|{:-<36}|{:-<14}|{:-<11}|{:-<6}|{:-<14}|{:-<10}|{:-<10}|{:-<11}|{:-<10}|",
-            "", "", "", "", "", "", "", "", ""
+            "|{:-<36}|{:-<14}|{:-<11}|{:-<6}|{:-<14}|{:-<10}|{:-<10}|{:-<11}|{:-<10}|{:-<8}|",
+            "", "", "", "", "", "", "", "", "", ""
         );
         for r in &self.rows {
             println!(
-                "| {:<34} | {:<12} | {:>9} | {:>4} | {:>12} | {:>8} | {:>8} | {:>9} | {:>8} |",
+                "| {:<34} | {:<12} | {:>9} | {:>4} | {:>12} | {:>8} | {:>8} | {:>9} | {:>8} | {:>6} |",
                 r.scenario,
                 r.store,
                 r.jobs,
@@ -102,9 +113,20 @@ impl Report {
                 f(r.p99_ms, 3),
                 f(r.bytes_per_job, 0),
                 f(r.ratio_to_baseline, 2),
+                f(r.cpu_percent, 2),
             );
         }
     }
+}
+
+/// CPU time this process has used (user and system, all threads), from Linux's
+/// `/proc/self/stat` in clock ticks of 10 ms.
+pub(crate) fn cpu_time() -> Option<std::time::Duration> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // The fields after the command name, which is in parentheses and may hold spaces.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    Some(std::time::Duration::from_millis(ticks * 10))
 }
 
 /// This process's peak resident set (Linux `VmHWM`), in bytes.

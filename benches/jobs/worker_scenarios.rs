@@ -171,3 +171,42 @@ pub(crate) async fn pickup_in_process(report: &mut Report, store_name: &str, sam
     report.push(Row::latencies(scenario, store_name, 8, &mut times));
     bench.close().await;
 }
+
+/// How much CPU an idle worker uses: one `Worker` with default settings on an empty
+/// store, run for `window`; the process's CPU time over that window in percent of one
+/// core (Linux clock ticks of 10 ms, so 0.2% resolution over 5 s).
+pub(crate) async fn idle_cpu(report: &mut Report, store_name: &str, window: Duration) {
+    let scenario = "idle_worker_cpu".to_owned();
+    if !report.wants(&scenario) {
+        return;
+    }
+    let bench = open(store_name).await;
+    let queue = Queue::new(bench.store.clone());
+    let worker = Worker::builder(&queue)
+        .handler(|_: Noop, _: JobContext| async { Ok(()) })
+        .build()
+        .expect("a valid worker");
+    let running = tokio::spawn({
+        let worker = worker.clone();
+        async move { worker.run().await }
+    });
+    // Past its start-up (first claim, retention's first pass).
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let (cpu_before, started) = (crate::report::cpu_time(), Instant::now());
+    tokio::time::sleep(window).await;
+    let (cpu_after, elapsed) = (crate::report::cpu_time(), started.elapsed());
+    worker.shutdown().await;
+    running.await.expect("the worker task");
+
+    let cpu_percent = cpu_before
+        .zip(cpu_after)
+        .map(|(before, after)| 100.0 * (after - before).as_secs_f64() / elapsed.as_secs_f64());
+    report.push(Row {
+        scenario,
+        store: store_name.into(),
+        concurrency: 10,
+        cpu_percent,
+        ..Row::default()
+    });
+    bench.close().await;
+}
