@@ -215,12 +215,7 @@ async fn long_jobs_are_hardly_claimed_ahead(store: Arc<dyn JobStore>) {
         })
         .build()
         .unwrap();
-    let jobs: Vec<Brief> = (0..10).map(|n| Brief { n }).collect();
-    world
-        .queue
-        .enqueue_many(&jobs, EnqueueOptions::new())
-        .await
-        .unwrap();
+    enqueue_briefs(&world, 10, 0).await;
     let running = spawn_run(&a);
 
     let mut most = 0;
@@ -242,6 +237,16 @@ struct Brief {
 }
 impl Job for Brief {
     const KIND: &'static str = "brief";
+}
+
+/// Enqueues `n` [`Brief`] jobs of `priority` in one call.
+async fn enqueue_briefs(world: &World, n: u32, priority: i16) {
+    let jobs: Vec<Brief> = (0..n).map(|n| Brief { n }).collect();
+    world
+        .queue
+        .enqueue_many(&jobs, EnqueueOptions::new().priority(priority))
+        .await
+        .expect("enqueue works");
 }
 
 /// The order jobs started in: (worker, job).
@@ -273,12 +278,7 @@ async fn two_workers_claiming_ahead_share_one_backlog_fairly(store: Arc<dyn JobS
     let (running_a, running_b) = (spawn_run(&a), spawn_run(&b));
     tokio::task::yield_now().await;
 
-    let jobs: Vec<Brief> = (0..400).map(|n| Brief { n }).collect();
-    world
-        .queue
-        .enqueue_many(&jobs, EnqueueOptions::new())
-        .await
-        .unwrap();
+    enqueue_briefs(&world, 400, 0).await;
     until_stored(&world, JobState::Completed, 400).await;
     a.shutdown().await;
     b.shutdown().await;
@@ -307,12 +307,7 @@ async fn an_urgent_job_waits_for_at_most_one_buffer_of_claimed_work(store: Arc<d
     let world = World::new(store);
     let starts = Starts::default();
     let a = logging_worker(&world, "a", &starts);
-    let backlog: Vec<Brief> = (0..200).map(|n| Brief { n }).collect();
-    world
-        .queue
-        .enqueue_many(&backlog, EnqueueOptions::new().priority(10))
-        .await
-        .unwrap();
+    enqueue_briefs(&world, 200, 10).await;
     let running = spawn_run(&a);
     within(async {
         while starts.lock().unwrap().len() < 20 {

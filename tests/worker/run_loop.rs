@@ -75,17 +75,22 @@ async fn shutdown_lets_running_jobs_finish_within_the_grace_period(store: Arc<dy
     assert_eq!(world.get(id).await.state, JobState::Completed);
 }
 
+/// Worker "a" running [`Echo`] that polls so rarely that only a wake-up signal can
+/// explain a prompt pickup.
+fn never_polling(world: &World) -> leasehold::worker::WorkerBuilder {
+    Worker::builder(&world.queue)
+        .id("a")
+        .handler(echo)
+        .poll_interval(Duration::from_secs(3600))
+        .max_poll_interval(Duration::from_secs(3600))
+}
+
 /// `run` wakes at once when its queue enqueues and returns after shutdown.
 async fn run_wakes_on_enqueue_and_returns_after_shutdown(store: Arc<dyn JobStore>) {
     let world = World::new(store);
     let (gate, _) = Gate::new();
-    let a = Worker::builder(&world.queue)
-        .id("a")
-        .handler(echo)
+    let a = never_polling(&world)
         .handler(gate.handler())
-        // So long that only the enqueue signal can explain a prompt pickup.
-        .poll_interval(Duration::from_secs(3600))
-        .max_poll_interval(Duration::from_secs(3600))
         .build()
         .unwrap();
     let (mut events, running) = spawn_run_watched(&a);
@@ -110,13 +115,8 @@ async fn run_wakes_on_enqueue_and_returns_after_shutdown(store: Arc<dyn JobStore
 async fn an_added_enqueue_signal_wakes_the_worker_as_well_as_its_queue(store: Arc<dyn JobStore>) {
     let world = World::new(store);
     let (other, signal) = tokio::sync::watch::channel(0_u64);
-    let a = Worker::builder(&world.queue)
-        .id("a")
-        .handler(echo)
+    let a = never_polling(&world)
         .enqueue_signal(signal)
-        // So long that only a signal can explain a prompt pickup.
-        .poll_interval(Duration::from_secs(3600))
-        .max_poll_interval(Duration::from_secs(3600))
         .build()
         .unwrap();
     let (mut events, running) = spawn_run_watched(&a);
