@@ -6,7 +6,11 @@ use std::time::Duration;
 
 use std::sync::Arc;
 
+use futures::StreamExt;
 use tokio::sync::watch;
+
+/// How many jobs claimed ahead shutdown gives back at once.
+const RELEASES_AT_ONCE: usize = 8;
 
 use crate::error::StoreError;
 
@@ -140,10 +144,14 @@ impl Worker {
         };
         if !buffered.is_empty() {
             let now = inner.clock.now();
-            let released =
-                futures::future::join_all(buffered.iter().map(|lease| {
-                    super::execute::persist(|| inner.store.release(*lease, now, now))
-                }))
+            // A few at a time: a SQL store's pool need not hold them all at once.
+            let releases = buffered
+                .iter()
+                .copied()
+                .map(|lease| super::execute::persist(move || inner.store.release(lease, now, now)));
+            let released: Vec<_> = futures::stream::iter(releases)
+                .buffer_unordered(RELEASES_AT_ONCE)
+                .collect()
                 .await;
             let failed = released.iter().filter(|r| r.is_err()).count();
             tracing::info!(
