@@ -171,12 +171,12 @@ impl Inner {
                     // are never held.
                     if i < free {
                         let token = held.start_stopped(&job, index, lease_until);
-                        to_start.push((job, token));
+                        to_start.push((Box::new(job), token));
                     }
                 }
             } else {
                 for job in jobs {
-                    held.buffer(job, index, lease_until);
+                    held.buffer(Box::new(job), index, lease_until);
                 }
                 while held.queues[index].busy < concurrency {
                     let Some(next) = held.start_next(index) else {
@@ -194,14 +194,14 @@ impl Inner {
 
     /// Spawns the task of a job [`Held::start_next`] took into a slot; returns what
     /// it is, and the task.
-    fn spawn_job(self: &Arc<Self>, job: JobRecord, token: CancellationToken) -> Started {
-        (JobInfo::from(&job), self.spawn_task(job, token))
+    fn spawn_job(self: &Arc<Self>, job: Box<JobRecord>, token: CancellationToken) -> Started {
+        (JobInfo::from(&*job), self.spawn_task(job, token))
     }
 
     /// Spawns the task of a job [`Held::start_next`] took into a slot.
     pub(crate) fn spawn_task(
         self: &Arc<Self>,
-        job: JobRecord,
+        job: Box<JobRecord>,
         token: CancellationToken,
     ) -> JoinHandle<JobOutcome> {
         let guard = self.begin(&job);

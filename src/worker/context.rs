@@ -20,7 +20,7 @@ use crate::job::{JobId, JobRecord};
 /// to clean up watches [`JobContext::cancelled`] itself.
 #[derive(Debug, Clone)]
 pub struct JobContext {
-    job: JobRecord,
+    job: Box<JobRecord>,
     token: CancellationToken,
     output: OutputSlot,
 }
@@ -50,7 +50,7 @@ impl OutputSlot {
 }
 
 impl JobContext {
-    pub(crate) fn new(job: JobRecord, token: CancellationToken, output: OutputSlot) -> Self {
+    pub(crate) fn new(job: Box<JobRecord>, token: CancellationToken, output: OutputSlot) -> Self {
         Self { job, token, output }
     }
 

@@ -32,7 +32,7 @@ enum Verdict {
 }
 
 /// A buffered job a freed slot took: the job and its token.
-pub(crate) type Next = (JobRecord, CancellationToken);
+pub(crate) type Next = (Box<JobRecord>, CancellationToken);
 
 /// Runs `job` and records its outcome; `guard` keeps it held (and so under
 /// heartbeat) until the outcome is written, while its slot frees as soon as the
@@ -45,7 +45,7 @@ pub(crate) type Next = (JobRecord, CancellationToken);
 /// writes never wait, and never waits for a write where they do.
 pub(crate) async fn run_job(
     inner: Arc<Inner>,
-    job: JobRecord,
+    job: Box<JobRecord>,
     token: CancellationToken,
     guard: RunningGuard,
 ) -> JobOutcome {
@@ -65,7 +65,7 @@ pub(crate) async fn run_job(
 /// its slot took, unless that one was handed to a task of its own.
 async fn run_one(
     inner: &Arc<Inner>,
-    job: JobRecord,
+    job: Box<JobRecord>,
     token: CancellationToken,
     guard: RunningGuard,
     report: bool,
@@ -78,7 +78,7 @@ async fn run_one(
         queue = %job.queue,
     );
     // What the outcome names the job by: only built for someone to read it.
-    let info = (report || inner.has_subscribers()).then(|| JobInfo::from(&job));
+    let info = (report || inner.has_subscribers()).then(|| JobInfo::from(&*job));
     let lease = job.lease();
     let retry = inner.settings.retry(&job.kind);
     let attempt_number = job.attempt;
@@ -118,7 +118,7 @@ async fn run_one(
 /// stopped the job (if it did), and the buffered job the slot took.
 async fn attempt(
     inner: &Arc<Inner>,
-    job: JobRecord,
+    job: Box<JobRecord>,
     token: CancellationToken,
 ) -> (Verdict, Option<StopReason>, Option<Next>) {
     let lease = job.lease();

@@ -70,7 +70,8 @@ pub(crate) struct Slots {
     /// Jobs whose handler runs: at most the queue's concurrency.
     pub(crate) busy: usize,
     /// Jobs claimed ahead, oldest claim first.
-    pub(crate) buffer: VecDeque<JobRecord>,
+    /// Boxed: a record is moved several times on its way to its handler.
+    pub(crate) buffer: VecDeque<Box<JobRecord>>,
     /// Every job of the queue held, whatever its phase.
     pub(crate) leases: usize,
     /// How long its handlers run, a moving average (`None` before the first ends).
@@ -111,7 +112,12 @@ impl Held {
 
     /// Registers `job`, claimed from queue `queue` until `lease_until`, at the back of
     /// that queue's buffer.
-    pub(crate) fn buffer(&mut self, job: JobRecord, queue: usize, lease_until: OffsetDateTime) {
+    pub(crate) fn buffer(
+        &mut self,
+        job: Box<JobRecord>,
+        queue: usize,
+        lease_until: OffsetDateTime,
+    ) {
         self.hold(&job, queue, lease_until, Phase::Buffered);
         self.queues[queue].buffer.push_back(job);
     }
@@ -156,7 +162,10 @@ impl Held {
     }
 
     /// Takes the oldest buffered job of `queue` into a slot: the job and its token.
-    pub(crate) fn start_next(&mut self, queue: usize) -> Option<(JobRecord, CancellationToken)> {
+    pub(crate) fn start_next(
+        &mut self,
+        queue: usize,
+    ) -> Option<(Box<JobRecord>, CancellationToken)> {
         let slots = &mut self.queues[queue];
         let job = slots.buffer.pop_front()?;
         slots.busy += 1;
