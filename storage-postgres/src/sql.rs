@@ -30,6 +30,8 @@ const PARTS: &[(&str, &str)] = &[
         "{error_history}",
         include_str!("sql/parts/error_history.sql"),
     ),
+    // The stored state of a pending job, for the shared parts.
+    ("{pending_states}", "'pending'"),
 ];
 
 /// The parts both dialects share (`leasehold_sql::sql`), with the placeholder a

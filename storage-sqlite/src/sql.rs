@@ -23,6 +23,8 @@ macro_rules! statement {
             "{on_schedule_conflict}" => leasehold_sql::sql::ON_SCHEDULE_CONFLICT,
             // Shared: the body of queue_stats.sql.
             "{queue_stats}" => leasehold_sql::sql::QUEUE_STATS,
+            // The stored states of a pending job, for the shared parts.
+            "{pending_states}" => "'scheduled', 'available'",
             // The schema the shared parts name their tables in.
             "{schema}" => "main",
         )

@@ -1,22 +1,22 @@
 -- Every queue with a stored job or a row in queues: how many of its jobs are in each
 -- state as of ?1 (a pending job is scheduled while its run_at is after ?1, available
 -- from then on), the earliest run_at of its pending jobs (NULL: none), and whether it
--- is paused (a queue without a row is not). A pending job is stored as 'pending' by
--- PostgreSQL and as 'scheduled' or 'available' by SQLite (each store's CHECK admits
--- only its own), so the pending states are all three. One pass over the jobs: for an
+-- is paused (a queue without a row is not). The stored states of a pending job are a
+-- placeholder each store fills in: 'pending' on PostgreSQL, 'scheduled' and
+-- 'available' on SQLite. One pass over the jobs: for an
 -- operator's dashboard, not a hot path. Each store's queue_stats.sql follows this with
 -- the order of names.name, byte order in both (as Rust orders strings).
 WITH counts AS (
     SELECT queue,
-           count(*) FILTER (WHERE state IN ('pending', 'scheduled', 'available')
+           count(*) FILTER (WHERE state IN ({pending_states})
                                   AND run_at > ?1) AS scheduled,
-           count(*) FILTER (WHERE state IN ('pending', 'scheduled', 'available')
+           count(*) FILTER (WHERE state IN ({pending_states})
                                   AND run_at <= ?1) AS available,
            count(*) FILTER (WHERE state = 'running') AS running,
            count(*) FILTER (WHERE state = 'completed') AS completed,
            count(*) FILTER (WHERE state = 'failed') AS failed,
            count(*) FILTER (WHERE state = 'cancelled') AS cancelled,
-           min(run_at) FILTER (WHERE state IN ('pending', 'scheduled', 'available'))
+           min(run_at) FILTER (WHERE state IN ({pending_states}))
                AS oldest_pending_run_at
     FROM {schema}.jobs
     GROUP BY queue
