@@ -17,6 +17,8 @@ macro_rules! statement {
             $text,
             // The filter of list.sql, count.sql and the CTE `selected`.
             "{filter}" => include_str!("sql/parts/filter.sql"),
+            // What a claim writes, for claim_queue.sql and claim_queues.sql.
+            "{claim_lease}" => include_str!("sql/parts/claim_lease.sql"),
             // What makes a job run again, for retry_job.sql and retry_jobs.sql.
             "{run_again}" => include_str!("sql/parts/run_again.sql"),
             // Shared: the ON CONFLICT clause of upsert_schedule.sql.
@@ -53,11 +55,11 @@ pub(crate) const CANCEL: &str = include_str!("sql/cancel.sql");
 /// priority, run_at, id order. Each arm reads its partial index in that order, so the
 /// merge stops after ?3 rows. Each claimed job is attempted at ?2 (first attempted
 /// then, if never before).
-pub(crate) const CLAIM_QUEUE: &str = include_str!("sql/claim_queue.sql");
+pub(crate) const CLAIM_QUEUE: &str = statement!("claim_queue.sql");
 /// `sql/claim_queues.sql`: As claim_queue.sql, for the queues in the JSON array ?1. Rows of several queues come
 /// out of the index queue by queue, so this one sorts the due rows; workers claim one
 /// queue at a time and take claim_queue.sql.
-pub(crate) const CLAIM_QUEUES: &str = include_str!("sql/claim_queues.sql");
+pub(crate) const CLAIM_QUEUES: &str = statement!("claim_queues.sql");
 /// `sql/complete.sql`: Ends job ?1 Completed at ?3, if ?2 is its live lease.
 pub(crate) const COMPLETE: &str = include_str!("sql/complete.sql");
 /// `sql/complete_with_output.sql`: Ends job ?1 Completed at ?3 with output ?4 (JSON text), if ?2 is

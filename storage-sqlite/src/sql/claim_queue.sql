@@ -5,13 +5,7 @@
 -- is evaluated once per statement). Each claimed job is attempted at ?2, first
 -- attempted then if it never was.
 UPDATE jobs
-SET state = 'running',
-    attempt = attempt + 1,
-    lease_token = lease_token + 1,
-    lease_until = ?4,
-    worker = ?5,
-    attempted_at = ?2,
-    first_attempted_at = coalesce(first_attempted_at, ?2)
+{claim_lease}
 WHERE id IN (
     SELECT id FROM (
         SELECT id, priority, run_at FROM jobs

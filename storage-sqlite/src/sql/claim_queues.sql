@@ -2,13 +2,7 @@
 -- several queues come out of the index queue by queue, so this one sorts the due rows; workers claim one
 -- queue at a time and take claim_queue.sql.
 UPDATE jobs
-SET state = 'running',
-    attempt = attempt + 1,
-    lease_token = lease_token + 1,
-    lease_until = ?4,
-    worker = ?5,
-    attempted_at = ?2,
-    first_attempted_at = coalesce(first_attempted_at, ?2)
+{claim_lease}
 WHERE id IN (
     SELECT id FROM (
         SELECT id, priority, run_at FROM jobs
