@@ -31,7 +31,10 @@ const PARTS: &[(&str, &str)] = &[
         include_str!("sql/parts/error_history.sql"),
     ),
     // The claims' ending of expired leases on their last attempt.
-    ("{expire_last_attempt}", include_str!("sql/parts/expire_last_attempt.sql")),
+    (
+        "{expire_last_attempt}",
+        include_str!("sql/parts/expire_last_attempt.sql"),
+    ),
     // The end of the claims: the jobs picked, leased and answered.
     ("{lease_picked}", include_str!("sql/parts/lease_picked.sql")),
     // The stored state of a pending job, for the shared parts.
