@@ -44,6 +44,12 @@ fn stamp() -> u64 {
     u64::try_from(origin().elapsed().as_nanos()).expect("a bench runs for less than 584 years")
 }
 
+/// Runs `worker` in a task until it is shut down.
+fn spawn_run(worker: &Worker) -> tokio::task::JoinHandle<()> {
+    let worker = worker.clone();
+    tokio::spawn(async move { worker.run().await })
+}
+
 /// The name of the end-to-end scenario at `concurrency`.
 pub(crate) fn e2e_name(concurrency: usize) -> String {
     format!("e2e_noop_worker_c{concurrency}")
@@ -84,10 +90,7 @@ pub(crate) async fn e2e(
         .expect("a valid worker");
 
     let started = Instant::now();
-    let running = tokio::spawn({
-        let worker = worker.clone();
-        async move { worker.run().await }
-    });
+    let running = spawn_run(&worker);
     // Every handler ran and the worker holds no job: every outcome is written. (Not
     // via a subscription to the worker's events: waking a subscriber twice per job
     // costs more than the worker's own work on a no-op job.)
@@ -143,10 +146,7 @@ pub(crate) async fn pickup_in_process(report: &mut Report, store_name: &str, sam
         .build()
         .expect("a valid worker");
     let mut events = worker.subscribe();
-    let running = tokio::spawn({
-        let worker = worker.clone();
-        async move { worker.run().await }
-    });
+    let running = spawn_run(&worker);
 
     let mut times = Vec::with_capacity(samples);
     for _ in 0..samples {
@@ -186,10 +186,7 @@ pub(crate) async fn idle_cpu(report: &mut Report, store_name: &str, window: Dura
         .handler(|_: Noop, _: JobContext| async { Ok(()) })
         .build()
         .expect("a valid worker");
-    let running = tokio::spawn({
-        let worker = worker.clone();
-        async move { worker.run().await }
-    });
+    let running = spawn_run(&worker);
     // Past its start-up (first claim, retention's first pass).
     tokio::time::sleep(Duration::from_millis(200)).await;
     let (cpu_before, started) = (crate::report::cpu_time(), Instant::now());

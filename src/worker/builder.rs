@@ -64,18 +64,12 @@ pub(crate) struct Settings {
 }
 
 impl Settings {
-    pub(crate) fn timeout(&self, kind: &str) -> Option<Duration> {
-        self.kinds
-            .get(kind)
-            .and_then(|k| k.timeout)
-            .or(self.timeout)
-    }
-
-    pub(crate) fn retry(&self, kind: &str) -> &RetryPolicy {
-        self.kinds
-            .get(kind)
-            .and_then(|k| k.retry.as_ref())
-            .unwrap_or(&self.retry)
+    /// The timeout and the retry policy of `kind`: its own, else the worker's.
+    pub(crate) fn of_kind(&self, kind: &str) -> (Option<Duration>, &RetryPolicy) {
+        let own = self.kinds.get(kind);
+        let timeout = own.and_then(|k| k.timeout).or(self.timeout);
+        let retry = own.and_then(|k| k.retry.as_ref()).unwrap_or(&self.retry);
+        (timeout, retry)
     }
 }
 

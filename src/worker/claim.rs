@@ -254,21 +254,20 @@ impl Inner {
         } else {
             held.start_next(queue)
         };
-        self.slot_freed(&held, queue, next.as_ref().map(|_| ()));
+        self.slot_freed(&held, queue, next.is_some());
         (stop, next)
     }
 
-    /// A slot of queue `index` freed (and `refilled` when a buffered job took it):
-    /// wakes the run loop when the queue was full and nothing is buffered, or when
-    /// the buffer just fell to half.
-    pub(crate) fn slot_freed(&self, held: &Held, index: usize, refilled: Option<()>) {
+    /// A slot of queue `index` freed (`refilled` when a buffered job took it): wakes
+    /// the run loop when the queue was full and nothing took the slot, or when the
+    /// buffer just fell to half.
+    pub(crate) fn slot_freed(&self, held: &Held, index: usize, refilled: bool) {
         let slots = &held.queues[index];
         let concurrency = self.settings.queues[index].1;
-        let half = self.buffer_capacity(slots, concurrency) / 2;
-        let wake = match refilled {
-            // The buffer just fell to half (the pop took it from above half).
-            Some(()) => slots.buffer.len() <= half && slots.buffer.len() + 1 > half,
-            None => slots.busy + 1 == concurrency,
+        let wake = if refilled {
+            slots.buffer.len() == self.buffer_capacity(slots, concurrency) / 2
+        } else {
+            slots.busy + 1 == concurrency
         };
         if wake {
             self.wanted.notify_one();

@@ -80,9 +80,11 @@ async fn run_one(
     // What the outcome names the job by: only built for someone to read it.
     let info = (report || inner.has_subscribers()).then(|| JobInfo::from(&*job));
     let lease = job.lease();
-    let retry = inner.settings.retry(&job.kind);
+    let (timeout, retry) = inner.settings.of_kind(&job.kind);
     let attempt_number = job.attempt;
-    let (verdict, stop, next) = attempt(inner, job, token).instrument(span.clone()).await;
+    let (verdict, stop, next) = attempt(inner, job, token, timeout)
+        .instrument(span.clone())
+        .await;
     let recording = async {
         let outcome = match (stop, verdict) {
             (Some(StopReason::Lost), _) => Outcome::LeaseLost,
@@ -114,12 +116,13 @@ async fn run_one(
     (recording.await, next)
 }
 
-/// Runs the handler of `job`, then frees its slot: the verdict, why the worker
-/// stopped the job (if it did), and the buffered job the slot took.
+/// Runs the handler of `job` (bounded by `timeout`), then frees its slot: the verdict,
+/// why the worker stopped the job (if it did), and the buffered job the slot took.
 async fn attempt(
     inner: &Arc<Inner>,
     job: Box<JobRecord>,
     token: CancellationToken,
+    timeout: Option<Duration>,
 ) -> (Verdict, Option<StopReason>, Option<Next>) {
     let lease = job.lease();
     let verdict = match inner.handlers.get(&job.kind) {
@@ -130,7 +133,6 @@ async fn attempt(
             job.kind
         )),
         Some(handler) => {
-            let timeout = inner.settings.timeout(&job.kind);
             // The handler gets a child token: it may cancel its own, never the worker's.
             let output = OutputSlot::new(inner.settings.output_limit);
             // The context owns the job from here; the handler reads its payload there.

@@ -109,14 +109,14 @@ impl Inner {
         let mut next: Option<OffsetDateTime> = None;
         let mut held = self.held();
         let mut given_up = Vec::new();
-        for entry in held.jobs.values_mut() {
+        for (lease, entry) in &mut held.jobs {
             if entry.stop.is_some() {
                 continue;
             }
             let deadline = deadline(entry.lease_until, margin);
             if deadline <= now && entry.phase != Phase::Finishing {
                 tracing::warn!(
-                    job = %entry.lease.job_id,
+                    job = %lease.job_id,
                     attempt = entry.attempt,
                     lease_until = %entry.lease_until,
                     ?margin,
@@ -124,7 +124,7 @@ impl Inner {
                      handler and giving the job up; it runs again once the lease expires"
                 );
                 if entry.phase == Phase::Buffered {
-                    given_up.push(entry.lease);
+                    given_up.push(*lease);
                 } else {
                     entry.stop(StopReason::Lost);
                 }
@@ -134,7 +134,7 @@ impl Inner {
                 next = Some(next.map_or(deadline, |next| next.min(deadline)));
             }
             if let Some(leases) = leases.as_deref_mut() {
-                leases.push(entry.lease);
+                leases.push(*lease);
             }
         }
         self.give_up_buffered(&mut held, &given_up);

@@ -42,7 +42,6 @@ pub(crate) struct HeldJob {
     pub(crate) attempt: u32,
     /// The index of its queue in the worker's settings.
     pub(crate) queue: usize,
-    pub(crate) lease: Lease,
     /// The latest `lease_until` the store confirmed.
     pub(crate) lease_until: OffsetDateTime,
     pub(crate) token: CancellationToken,
@@ -150,7 +149,6 @@ impl Held {
         let entry = HeldJob {
             attempt: job.attempt,
             queue,
-            lease,
             lease_until: job.lease_until.unwrap_or(lease_until),
             token: CancellationToken::new(),
             stop: None,

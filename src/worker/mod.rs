@@ -141,7 +141,7 @@ impl Drop for RunningGuard {
     fn drop(&mut self) {
         let mut held = self.inner.held();
         if let Some(queue) = held.remove(self.lease) {
-            self.inner.slot_freed(&held, queue, None);
+            self.inner.slot_freed(&held, queue, false);
         }
         self.inner.count_held(&held);
     }

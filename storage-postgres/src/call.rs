@@ -52,6 +52,10 @@ impl Calls {
     /// Warns, once per store, when a call finds every connection of the pool in use:
     /// it waits for one, and so do the heartbeats that keep its worker's leases.
     fn warn_when_saturated(&self) {
+        // Said once: after that, every call pays one load of the flag.
+        if self.saturated.load(Ordering::Relaxed) {
+            return;
+        }
         let max = self.pool.options().get_max_connections();
         if self.pool.size() >= max
             && self.pool.num_idle() == 0

@@ -202,19 +202,7 @@ async fn claim_ahead_zero_claims_only_for_free_slots(store: Arc<dyn JobStore>) {
 async fn long_jobs_are_hardly_claimed_ahead(store: Arc<dyn JobStore>) {
     let world = World::new(store);
     let starts = Starts::default();
-    let a = Worker::builder(&world.queue)
-        .id("a")
-        .queue("default", 1)
-        .claim_ahead(64)
-        .handler({
-            let starts = Arc::clone(&starts);
-            move |_: Brief, ctx: JobContext| {
-                starts.lock().unwrap().push(("a", ctx.id()));
-                async { tokio::time::sleep(Duration::from_millis(60)).await }
-            }
-        })
-        .build()
-        .unwrap();
+    let a = logging_worker(&world, "a", &starts, (1, 64), Duration::from_millis(60));
     enqueue_briefs(&world, 10, 0).await;
     let running = spawn_run(&a);
 
@@ -252,29 +240,39 @@ async fn enqueue_briefs(world: &World, n: u32, priority: i16) {
 /// The order jobs started in: (worker, job).
 type Starts = Arc<Mutex<Vec<(&'static str, JobId)>>>;
 
-/// A worker of concurrency 4 claiming 16 ahead whose [`Brief`] handler logs its start
-/// and takes 2 ms.
-fn logging_worker(world: &World, id: &'static str, starts: &Starts) -> Worker {
+/// A worker of `(concurrency, claim_ahead)` whose [`Brief`] handler logs its start
+/// and takes `takes`.
+fn logging_worker(
+    world: &World,
+    id: &'static str,
+    starts: &Starts,
+    (concurrency, ahead): (usize, usize),
+    takes: Duration,
+) -> Worker {
     let starts = Arc::clone(starts);
     Worker::builder(&world.queue)
         .id(id)
-        .queue("default", 4)
-        .claim_ahead(16)
+        .queue("default", concurrency)
+        .claim_ahead(ahead)
         .handler(move |_: Brief, ctx: JobContext| {
             starts.lock().unwrap().push((id, ctx.id()));
-            async { tokio::time::sleep(Duration::from_millis(2)).await }
+            tokio::time::sleep(takes)
         })
         .build()
         .expect("a valid worker")
 }
+
+/// How the workers sharing a backlog run: 4 slots, 16 ahead, 2 ms jobs.
+const SHARING: (usize, usize) = (4, 16);
+const BRIEF: Duration = Duration::from_millis(2);
 
 /// Two workers sharing one backlog each run a fair share of it, buffers and all: the
 /// cost of claiming ahead to a second worker is bounded by one buffer.
 async fn two_workers_claiming_ahead_share_one_backlog_fairly(store: Arc<dyn JobStore>) {
     let world = World::new(store);
     let starts = Starts::default();
-    let a = logging_worker(&world, "a", &starts);
-    let b = logging_worker(&world, "b", &starts);
+    let a = logging_worker(&world, "a", &starts, SHARING, BRIEF);
+    let b = logging_worker(&world, "b", &starts, SHARING, BRIEF);
     let (running_a, running_b) = (spawn_run(&a), spawn_run(&b));
     tokio::task::yield_now().await;
 
@@ -306,7 +304,7 @@ async fn two_workers_claiming_ahead_share_one_backlog_fairly(store: Arc<dyn JobS
 async fn an_urgent_job_waits_for_at_most_one_buffer_of_claimed_work(store: Arc<dyn JobStore>) {
     let world = World::new(store);
     let starts = Starts::default();
-    let a = logging_worker(&world, "a", &starts);
+    let a = logging_worker(&world, "a", &starts, SHARING, BRIEF);
     enqueue_briefs(&world, 200, 10).await;
     let running = spawn_run(&a);
     within(async {
