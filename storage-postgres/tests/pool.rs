@@ -8,8 +8,6 @@ use std::time::Duration;
 use leasehold::testing::conformance::t;
 use leasehold::testing::observe::CapturedLogs;
 use leasehold::{JobFilter, JobStore};
-use leasehold_postgres::PostgresStore;
-use sqlx::{AssertSqlSafe, Connection, PgConnection};
 use support::test_schema;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -18,19 +16,10 @@ async fn a_saturated_pool_is_reported_once() {
     let warnings = CapturedLogs::at_most(tracing::Level::WARN);
     tracing::subscriber::set_global_default(warnings.clone())
         .expect("the only subscriber of this test binary");
-    let store = PostgresStore::connect_with(schema.options().max_connections(1))
-        .await
-        .expect("the store opens");
+    let store = schema.open_with(|options| options.max_connections(1)).await;
     // A lock that holds the one connection's call until released.
-    let mut admin = PgConnection::connect(&schema.url).await.expect("admin");
-    let mut lock = admin.begin().await.expect("begin");
-    sqlx::raw_sql(AssertSqlSafe(format!(
-        "LOCK TABLE {}.jobs IN ACCESS EXCLUSIVE MODE",
-        schema.schema
-    )))
-    .execute(&mut *lock)
-    .await
-    .expect("lock");
+    let mut admin = schema.connection().await;
+    let lock = schema.lock_jobs(&mut admin).await;
 
     let held = tokio::spawn({
         let store = store.clone();

@@ -22,7 +22,7 @@ use leasehold::testing::conformance::t;
 use leasehold::{JobFilter, JobStore, StoreError};
 use leasehold_postgres::{PostgresStore, PostgresStoreOptions};
 use proxy::PartitionProxy;
-use sqlx::{AssertSqlSafe, Connection, PgConnection};
+use sqlx::PgConnection;
 use support::{options, test_schema};
 
 /// The statement timeout of the stores under test; the store's own bound is 2 s more.
@@ -105,14 +105,7 @@ async fn a_statement_held_up_by_a_lock_is_cancelled_by_the_server_and_its_connec
     let store = db.open_with(under_test).await;
     let pid_before = backend_pid(&store).await;
     let mut locker = db.connection().await;
-    let mut tx = locker.begin().await.expect("a transaction");
-    sqlx::query(AssertSqlSafe(format!(
-        "LOCK TABLE \"{}\".jobs IN ACCESS EXCLUSIVE MODE",
-        db.schema
-    )))
-    .execute(&mut *tx)
-    .await
-    .expect("the lock");
+    let tx = db.lock_jobs(&mut locker).await;
 
     let started = Instant::now();
     let held_up = count(&store).await;

@@ -157,6 +157,23 @@ impl FreshSchema {
             .await
             .expect("the server answers")
     }
+
+    /// A transaction on `conn` holding an exclusive lock on this schema's jobs table,
+    /// which holds up every statement on it until rolled back.
+    pub(crate) async fn lock_jobs<'c>(
+        &self,
+        conn: &'c mut PgConnection,
+    ) -> sqlx::Transaction<'c, sqlx::Postgres> {
+        let mut tx = conn.begin().await.expect("a transaction");
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "LOCK TABLE \"{}\".jobs IN ACCESS EXCLUSIVE MODE",
+            self.schema
+        )))
+        .execute(&mut *tx)
+        .await
+        .expect("the lock");
+        tx
+    }
 }
 
 /// Opens stores on fresh schemas of the test server, dropped with the factory.
