@@ -11,6 +11,7 @@
 use std::fmt;
 use std::str::FromStr;
 use std::sync::Mutex;
+use std::time::Duration;
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -18,11 +19,76 @@ use time::OffsetDateTime;
 use uuid::{ContextV7, Timestamp, Uuid};
 
 use crate::error::Error;
+use crate::queue::EnqueueOptions;
+use crate::retry::RetryPolicy;
 
 /// A typed job: its payload is `Self`, serialized as JSON.
+///
+/// Besides its kind, a job type may declare its defaults, as Oban's and River's
+/// workers do: the options of every enqueue ([`Job::enqueue_options`]), and the
+/// timeout and retry policy its attempts run under ([`Job::timeout`],
+/// [`Job::retry_policy`]). What an enqueue call or the worker's builder sets for it
+/// wins.
+///
+/// ```
+/// use std::time::Duration;
+///
+/// use leasehold::retry::RetryPolicy;
+/// use leasehold::{EnqueueOptions, Job};
+/// use serde::{Deserialize, Serialize};
+///
+/// #[derive(Serialize, Deserialize)]
+/// struct SendDigest {
+///     user: u64,
+/// }
+///
+/// impl Job for SendDigest {
+///     const KIND: &'static str = "send_digest";
+///
+///     fn enqueue_options(&self) -> EnqueueOptions {
+///         EnqueueOptions::new()
+///             .queue("mail")
+///             .max_attempts(5)
+///             .unique_key(format!("digest:{}", self.user))
+///             .unique_for(Duration::from_secs(3600))
+///     }
+///
+///     fn timeout() -> Option<Duration> {
+///         Some(Duration::from_secs(30))
+///     }
+///
+///     fn retry_policy() -> Option<RetryPolicy> {
+///         Some(RetryPolicy::constant(Duration::from_secs(60)))
+///     }
+/// }
+/// ```
 pub trait Job: Serialize + DeserializeOwned + Send + Sync + 'static {
     /// The name its handler is registered under; stored with every job.
     const KIND: &'static str;
+
+    /// The options every enqueue of this job starts from: its queue, priority, max
+    /// attempts, unique key and period, tags, metadata (default: none, so the
+    /// queue's defaults). It sees the job, so a unique key can come from the payload.
+    ///
+    /// The options given to the enqueue call win, field by field: a field set there
+    /// replaces this one's, tags add up, and metadata objects merge key by key.
+    fn enqueue_options(&self) -> EnqueueOptions {
+        EnqueueOptions::new()
+    }
+
+    /// How long an attempt may run before it fails retryably (default: the worker's
+    /// timeout). [`WorkerBuilder::timeout_for`](crate::worker::WorkerBuilder::timeout_for)
+    /// wins over it.
+    fn timeout() -> Option<Duration> {
+        None
+    }
+
+    /// How long a failed attempt waits before the next (default: the worker's policy).
+    /// [`WorkerBuilder::retry_policy_for`](crate::worker::WorkerBuilder::retry_policy_for)
+    /// wins over it.
+    fn retry_policy() -> Option<RetryPolicy> {
+        None
+    }
 }
 
 /// A job, owned or borrowed: what [`Queue::enqueue`](crate::Queue::enqueue) and

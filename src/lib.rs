@@ -111,7 +111,7 @@ pub use job::{
     AsJob, AttemptError, BorrowedJob, DEFAULT_MAX_ATTEMPTS, DEFAULT_QUEUE, ERROR_HISTORY_LIMIT,
     Job, JobId, JobRecord, JobState, Lease, NewJob, OwnedJob,
 };
-pub use queue::{EnqueueOptions, Queue};
+pub use queue::{EnqueueHook, EnqueueOptions, Queue};
 pub use store::{
     ClaimRequest, Enqueued, Firing, HeartbeatStatus, JobFilter, JobStore, JobUpdate, QueueStats,
 };

@@ -170,13 +170,45 @@ impl EnqueueOptions {
         Ok(job)
     }
 
-    /// [`EnqueueOptions::build`] for a typed job: its kind and its payload as JSON.
+    /// [`EnqueueOptions::build`] for a typed job: its kind and its payload as JSON,
+    /// these options over the job's own ([`Job::enqueue_options`]).
     fn build_typed<J: Job>(&self, job: &J, now: OffsetDateTime) -> Result<NewJob, Error> {
         let payload = serde_json::to_value(job).map_err(|source| Error::Serialize {
             kind: J::KIND.to_owned(),
             source,
         })?;
-        self.build(J::KIND, payload, now)
+        self.over(job.enqueue_options()).build(J::KIND, payload, now)
+    }
+
+    /// These options over `defaults`: a field set here wins, tags add up, metadata
+    /// objects merge key by key (this one's keys winning).
+    fn over(&self, defaults: EnqueueOptions) -> EnqueueOptions {
+        let mut tags = defaults.tags;
+        tags.extend(self.tags.iter().cloned());
+        let metadata = match (defaults.metadata, &self.metadata) {
+            (Some(serde_json::Value::Object(mut base)), Some(serde_json::Value::Object(own))) => {
+                base.extend(own.iter().map(|(k, v)| (k.clone(), v.clone())));
+                Some(serde_json::Value::Object(base))
+            }
+            (base, own) => own.clone().or(base),
+        };
+        // When the call says when, the job type's run time and delay both give way.
+        let (run_at, delay) = if self.run_at.is_some() || self.delay.is_some() {
+            (self.run_at, self.delay)
+        } else {
+            (defaults.run_at, defaults.delay)
+        };
+        EnqueueOptions {
+            queue: self.queue.clone().or(defaults.queue),
+            priority: self.priority.or(defaults.priority),
+            run_at,
+            delay,
+            max_attempts: self.max_attempts.or(defaults.max_attempts),
+            unique_key: self.unique_key.clone().or(defaults.unique_key),
+            unique_for: self.unique_for.clone().or(defaults.unique_for),
+            tags,
+            metadata,
+        }
     }
 }
 
@@ -213,6 +245,64 @@ pub struct Queue {
     store: Arc<dyn JobStore>,
     clock: Arc<dyn Clock>,
     enqueued: Arc<watch::Sender<u64>>,
+    hooks: Arc<[Arc<dyn EnqueueHook>]>,
+}
+
+/// Code around every enqueue through a [`Queue`]: it may change the jobs before they
+/// are stored (add metadata, say: trace context) and sees what the store answered
+/// (count them, say). Both default to doing nothing.
+///
+/// Hooks run in the order added. They see the enqueues of [`Queue`] and of its
+/// clones made after [`Queue::with_hook`]; a schedule's firings and a SQL store's
+/// `enqueue_in` do not pass through a queue, so no hook sees them.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), leasehold::Error> {
+/// use std::sync::Arc;
+/// use leasehold::{EnqueueHook, Error, Job, NewJob, Queue};
+/// use leasehold_memory::MemoryStore;
+/// use serde::{Deserialize, Serialize};
+///
+/// /// Stamps every job with the release that enqueued it.
+/// struct Release(&'static str);
+///
+/// impl EnqueueHook for Release {
+///     fn before(&self, jobs: &mut [NewJob]) -> Result<(), Error> {
+///         for job in jobs {
+///             job.metadata.insert("release".into(), self.0.into());
+///         }
+///         Ok(())
+///     }
+/// }
+///
+/// #[derive(Serialize, Deserialize)]
+/// struct Ping;
+/// impl Job for Ping { const KIND: &'static str = "ping"; }
+///
+/// let queue = Queue::new(Arc::new(MemoryStore::new())).with_hook(Release("v42"));
+/// let job = queue.enqueue(Ping).await?.job;
+/// assert_eq!(job.metadata["release"], "v42");
+/// # Ok(())
+/// # }
+/// ```
+pub trait EnqueueHook: Send + Sync + 'static {
+    /// Runs before `jobs` (validated) are stored; it may change them. An error refuses
+    /// the enqueue: nothing is stored and the caller gets the error.
+    ///
+    /// # Errors
+    ///
+    /// Whatever the hook decides refuses the enqueue.
+    fn before(&self, jobs: &mut [NewJob]) -> Result<(), Error> {
+        let _ = jobs;
+        Ok(())
+    }
+
+    /// Runs after the store answered `enqueued`, in the order of the jobs (a
+    /// duplicate of a unique key is answered by the job that holds it).
+    fn after(&self, enqueued: &[Enqueued]) {
+        let _ = enqueued;
+    }
 }
 
 impl fmt::Debug for Queue {
@@ -237,7 +327,17 @@ impl Queue {
             store,
             clock,
             enqueued: Arc::new(watch::channel(0).0),
+            hooks: Arc::new([]),
         }
+    }
+
+    /// This queue (sharing its store, clock and workers' wake-up signal) with `hook`
+    /// run around every enqueue, after the hooks it already has.
+    pub fn with_hook(mut self, hook: impl EnqueueHook) -> Self {
+        let mut hooks = self.hooks.to_vec();
+        hooks.push(Arc::new(hook));
+        self.hooks = hooks.into();
+        self
     }
 
     /// The store underneath.
@@ -304,9 +404,15 @@ impl Queue {
     /// # Errors
     ///
     /// The store's error.
-    pub async fn enqueue_new(&self, job: NewJob) -> Result<Enqueued, Error> {
+    pub async fn enqueue_new(&self, mut job: NewJob) -> Result<Enqueued, Error> {
+        for hook in self.hooks.iter() {
+            hook.before(std::slice::from_mut(&mut job))?;
+        }
         let enqueued = self.store.enqueue(job, self.clock.now()).await?;
-        self.wake_workers();
+        self.notify_enqueued();
+        for hook in self.hooks.iter() {
+            hook.after(std::slice::from_ref(&enqueued));
+        }
         Ok(enqueued)
     }
 
@@ -315,12 +421,18 @@ impl Queue {
     /// # Errors
     ///
     /// The store's error; nothing is stored then.
-    pub async fn enqueue_many_new(&self, jobs: Vec<NewJob>) -> Result<Vec<Enqueued>, Error> {
+    pub async fn enqueue_many_new(&self, mut jobs: Vec<NewJob>) -> Result<Vec<Enqueued>, Error> {
         if jobs.is_empty() {
             return Ok(Vec::new());
         }
+        for hook in self.hooks.iter() {
+            hook.before(&mut jobs)?;
+        }
         let enqueued = self.store.enqueue_many(jobs, self.clock.now()).await?;
-        self.wake_workers();
+        self.notify_enqueued();
+        for hook in self.hooks.iter() {
+            hook.after(&enqueued);
+        }
         Ok(enqueued)
     }
 
@@ -353,7 +465,7 @@ impl Queue {
     /// As [`Queue::pause_queue`].
     pub async fn resume_queue(&self, queue: &str) -> Result<(), Error> {
         self.store.resume_queue(queue, self.clock.now()).await?;
-        self.wake_workers();
+        self.notify_enqueued();
         Ok(())
     }
 
@@ -423,7 +535,7 @@ impl Queue {
     /// pending or running job holds its unique key; nothing changes then.
     pub async fn retry_job(&self, id: JobId) -> Result<JobRecord, Error> {
         let job = self.store.retry_job(id, self.clock.now()).await?;
-        self.wake_workers();
+        self.notify_enqueued();
         Ok(job)
     }
 
@@ -447,7 +559,7 @@ impl Queue {
     /// one; nothing changes then.
     pub async fn update_job(&self, id: JobId, update: &JobUpdate) -> Result<JobRecord, Error> {
         let job = self.store.update_job(id, update, self.clock.now()).await?;
-        self.wake_workers();
+        self.notify_enqueued();
         Ok(job)
     }
 
@@ -460,7 +572,7 @@ impl Queue {
     /// unique key another job holds.
     pub async fn retry_jobs(&self, filter: &JobFilter) -> Result<u64, Error> {
         let n = self.store.retry_jobs(filter, self.clock.now()).await?;
-        self.wake_workers();
+        self.notify_enqueued();
         Ok(n)
     }
 
@@ -475,7 +587,7 @@ impl Queue {
             .store
             .update_jobs(filter, update, self.clock.now())
             .await?;
-        self.wake_workers();
+        self.notify_enqueued();
         Ok(n)
     }
 
@@ -502,8 +614,11 @@ impl Queue {
         Ok(self.store.delete_jobs(filter, self.clock.now()).await?)
     }
 
-    /// Wakes the workers built from this queue (new jobs are due).
-    pub(crate) fn wake_workers(&self) {
+    /// Wakes the workers built from this queue (or subscribed to it) at once: new jobs
+    /// are due. Every enqueue through the queue does this itself; call it after
+    /// committing a transaction that enqueued with a SQL store's `enqueue_in`, so this
+    /// process's workers need not wait for their next poll.
+    pub fn notify_enqueued(&self) {
         self.enqueued.send_modify(|n| *n = n.wrapping_add(1));
     }
 }

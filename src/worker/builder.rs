@@ -11,7 +11,8 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use super::Worker;
-use super::context::{IntoJobResult, JobContext, JobError};
+use super::context::{Data, IntoJobResult, JobContext, JobError};
+use super::layer::{Layer, TracingLayer};
 use super::retention::Retention;
 
 /// The default of [`WorkerBuilder::output_limit`]: 1 MiB.
@@ -20,13 +21,11 @@ pub const DEFAULT_OUTPUT_LIMIT: usize = 1 << 20;
 /// The default of [`WorkerBuilder::claim_ahead`]: at most this many jobs per queue
 /// claimed beyond the free slots.
 pub const DEFAULT_CLAIM_AHEAD: usize = 256;
-use crate::clock::Clock;
 use crate::error::Error;
 use crate::job::DEFAULT_QUEUE;
 use crate::job::Job;
 use crate::queue::Queue;
 use crate::retry::RetryPolicy;
-use crate::store::JobStore;
 
 /// A running handler, type-erased.
 pub(crate) type HandlerFuture = BoxFuture<'static, Result<(), JobError>>;
@@ -73,6 +72,17 @@ impl Settings {
     }
 }
 
+/// What [`WorkerBuilder::build`] hands to [`Worker::from_parts`].
+pub(crate) struct Parts {
+    pub(crate) queue: Queue,
+    pub(crate) settings: Settings,
+    pub(crate) handlers: HashMap<String, ErasedHandler>,
+    pub(crate) layers: Vec<Arc<dyn Layer>>,
+    pub(crate) data: Data,
+    pub(crate) enqueued: Vec<watch::Receiver<u64>>,
+    pub(crate) stop: CancellationToken,
+}
+
 /// Configures a [`Worker`]; every setting has a default.
 ///
 /// | setting | default |
@@ -83,11 +93,11 @@ impl Settings {
 /// | lease safety margin | a tenth of the lease |
 /// | poll interval | 1 s, doubling while idle up to the max poll interval (10 s) |
 /// | shutdown grace period | 30 s |
-/// | timeout | none (per kind with [`WorkerBuilder::timeout_for`]) |
-/// | retry policy | [`RetryPolicy::default`] (per kind with [`WorkerBuilder::retry_policy_for`]) |
+/// | timeout | none (per kind with [`WorkerBuilder::timeout_for`] or [`Job::timeout`]) |
+/// | retry policy | [`RetryPolicy::default`] (per kind with [`WorkerBuilder::retry_policy_for`] or [`Job::retry_policy`]) |
+/// | layers | [`TracingLayer`] (see [`WorkerBuilder::layer`]) |
 pub struct WorkerBuilder {
-    store: Arc<dyn JobStore>,
-    clock: Arc<dyn Clock>,
+    queue: Queue,
     enqueued: Vec<watch::Receiver<u64>>,
     shutdown: Option<CancellationToken>,
     id: Option<String>,
@@ -102,6 +112,12 @@ pub struct WorkerBuilder {
     timeout: Option<Duration>,
     retry: RetryPolicy,
     kinds: HashMap<String, KindSettings>,
+    /// What the job types declare ([`Job::timeout`], [`Job::retry_policy`]); `kinds`
+    /// wins over it.
+    kind_defaults: HashMap<String, KindSettings>,
+    layers: Vec<Arc<dyn Layer>>,
+    tracing_span: bool,
+    data: Data,
     event_capacity: usize,
     output_limit: usize,
     retention: Retention,
@@ -115,17 +131,17 @@ impl std::fmt::Debug for WorkerBuilder {
             .field("id", &self.id)
             .field("queues", &self.queues)
             .field("kinds", &self.handlers.keys().collect::<Vec<_>>())
+            .field("data", &self.data)
             .finish_non_exhaustive()
     }
 }
 
 impl WorkerBuilder {
-    /// A builder over `store`, reading time from `clock`, with no wake-up signal.
-    fn new(store: Arc<dyn JobStore>, clock: Arc<dyn Clock>) -> Self {
+    /// A builder over `queue`'s store and clock that wakes when `queue` enqueues.
+    pub(crate) fn from_queue(queue: &Queue) -> Self {
         Self {
-            store,
-            clock,
-            enqueued: Vec::new(),
+            queue: queue.clone(),
+            enqueued: vec![queue.subscribe_enqueued()],
             shutdown: None,
             id: None,
             queues: Vec::new(),
@@ -139,18 +155,16 @@ impl WorkerBuilder {
             timeout: None,
             retry: RetryPolicy::default(),
             kinds: HashMap::new(),
+            kind_defaults: HashMap::new(),
+            layers: Vec::new(),
+            tracing_span: true,
+            data: Data::default(),
             event_capacity: 1024,
             output_limit: DEFAULT_OUTPUT_LIMIT,
             retention: Retention::default(),
             claim_ahead: DEFAULT_CLAIM_AHEAD,
             problems: Vec::new(),
         }
-    }
-
-    /// A builder over `queue`'s store and clock that wakes when `queue` enqueues.
-    pub(crate) fn from_queue(queue: &Queue) -> Self {
-        Self::new(queue.store().clone(), queue.clock().clone())
-            .enqueue_signal(queue.subscribe_enqueued())
     }
 
     /// Also wakes the worker whenever `signal` changes: a store's cross-process
@@ -185,7 +199,14 @@ impl WorkerBuilder {
     /// Runs jobs of kind `J::KIND` with `handler`: an `async fn` or a closure returning
     /// a future whose output is `Result<(), JobError>` or `()` ([`IntoJobResult`]).
     ///
-    /// A payload that does not deserialize into `J` fails the job at once.
+    /// A payload that does not deserialize into `J` fails the job at once. The job
+    /// type's own timeout and retry policy ([`Job::timeout`], [`Job::retry_policy`])
+    /// apply unless [`WorkerBuilder::timeout_for`] or
+    /// [`WorkerBuilder::retry_policy_for`] set the kind's.
+    ///
+    /// A handler reaches shared state (a pool, a client) through
+    /// [`JobContext::data`], given with [`WorkerBuilder::data`], and enqueues
+    /// follow-up jobs with [`JobContext::queue`].
     pub fn handler<J, F, Fut>(mut self, handler: F) -> Self
     where
         J: Job,
@@ -214,6 +235,38 @@ impl WorkerBuilder {
             Ok(async move { handler(job, ctx).await.into_job_result() }.boxed())
         });
         self.handlers.insert(J::KIND.to_owned(), erased);
+        let declared = KindSettings {
+            timeout: J::timeout(),
+            retry: J::retry_policy(),
+        };
+        if declared.timeout.is_some() || declared.retry.is_some() {
+            self.kind_defaults.insert(J::KIND.to_owned(), declared);
+        }
+        self
+    }
+
+    /// Gives every job's handler `value`, read with [`JobContext::data`]: a database
+    /// pool, an HTTP client, a configuration. One value per type (a second of the
+    /// same type replaces the first); wrap two of one type in types of their own.
+    pub fn data<T: Send + Sync + 'static>(mut self, value: T) -> Self {
+        self.data.insert(value);
+        self
+    }
+
+    /// Runs every job through `layer`: middleware that sees the job before its handler
+    /// starts and its recorded outcome after (a timer, metrics, a span of your own).
+    /// Layers run in the order added, the first outermost, inside the built-in
+    /// [`TracingLayer`].
+    pub fn layer(mut self, layer: impl Layer) -> Self {
+        self.layers.push(Arc::new(layer));
+        self
+    }
+
+    /// Whether each job runs in the built-in `leasehold.job` tracing span that also
+    /// logs its outcome ([`TracingLayer`]; default true). Turn it off to put a span
+    /// of your own in its place with [`WorkerBuilder::layer`].
+    pub fn tracing_span(mut self, on: bool) -> Self {
+        self.tracing_span = on;
         self
     }
 
@@ -408,7 +461,16 @@ impl WorkerBuilder {
         if let Err(Error::Config(problem)) = self.retry.validate() {
             problems.push(problem);
         }
-        let mut kinds: Vec<_> = self.kinds.iter().collect();
+        // A kind's own settings from the builder win over its type's, field by field.
+        let mut merged = self.kind_defaults;
+        for (kind, own) in self.kinds.iter() {
+            let entry = merged.entry(kind.clone()).or_default();
+            entry.timeout = own.timeout.or(entry.timeout);
+            if own.retry.is_some() {
+                entry.retry.clone_from(&own.retry);
+            }
+        }
+        let mut kinds: Vec<_> = merged.iter().collect();
         kinds.sort_by(|a, b| a.0.cmp(b.0));
         for (kind, settings) in kinds {
             if !self.handlers.contains_key(kind) {
@@ -446,19 +508,25 @@ impl WorkerBuilder {
             grace: self.grace,
             timeout: self.timeout,
             retry: self.retry,
-            kinds: self.kinds,
+            kinds: merged,
             event_capacity: self.event_capacity,
             output_limit: self.output_limit,
             retention: self.retention,
             claim_ahead: self.claim_ahead,
         };
-        Ok(Worker::from_parts(
-            self.store,
-            self.clock,
+        let mut layers: Vec<Arc<dyn Layer>> = Vec::with_capacity(self.layers.len() + 1);
+        if self.tracing_span {
+            layers.push(Arc::new(TracingLayer));
+        }
+        layers.extend(self.layers);
+        Ok(Worker::from_parts(Parts {
+            queue: self.queue,
             settings,
-            self.handlers,
-            self.enqueued,
-            self.shutdown.unwrap_or_default(),
-        ))
+            handlers: self.handlers,
+            layers,
+            data: self.data,
+            enqueued: self.enqueued,
+            stop: self.shutdown.unwrap_or_default(),
+        }))
     }
 }

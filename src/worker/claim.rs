@@ -10,7 +10,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use super::events::{JobInfo, WorkerEvent};
-use super::execute::Next;
+use super::execute::Buffered;
 use super::held::{Held, Phase, Slots, StopReason};
 use super::outcome::JobOutcome;
 use super::{Inner, RunningGuard, execute, heartbeat, later};
@@ -171,12 +171,12 @@ impl Inner {
                     // are never held.
                     if i < free {
                         let token = held.start_stopped(&job, index, lease_until);
-                        to_start.push((Box::new(job), token));
+                        to_start.push((Arc::new(job), token));
                     }
                 }
             } else {
                 for job in jobs {
-                    held.buffer(Box::new(job), index, lease_until);
+                    held.buffer(Arc::new(job), index, lease_until);
                 }
                 while held.queues[index].busy < concurrency {
                     let Some(next) = held.start_next(index) else {
@@ -194,14 +194,14 @@ impl Inner {
 
     /// Spawns the task of a job [`Held::start_next`] took into a slot; returns what
     /// it is, and the task.
-    fn spawn_job(self: &Arc<Self>, job: Box<JobRecord>, token: CancellationToken) -> Started {
+    fn spawn_job(self: &Arc<Self>, job: Arc<JobRecord>, token: CancellationToken) -> Started {
         (JobInfo::from(&*job), self.spawn_task(job, token))
     }
 
     /// Spawns the task of a job [`Held::start_next`] took into a slot.
     pub(crate) fn spawn_task(
         self: &Arc<Self>,
-        job: Box<JobRecord>,
+        job: Arc<JobRecord>,
         token: CancellationToken,
     ) -> JoinHandle<JobOutcome> {
         let guard = self.begin(&job);
@@ -232,7 +232,7 @@ impl Inner {
     /// recorded and hands its slot to the next buffered job (unless the worker is
     /// stopping). Returns why the job was stopped, if it was, and that next job, for
     /// the caller to run.
-    pub(crate) fn handler_done(&self, lease: Lease) -> (Option<StopReason>, Option<Next>) {
+    pub(crate) fn handler_done(&self, lease: Lease) -> (Option<StopReason>, Option<Buffered>) {
         let mut held = self.held();
         let Some(entry) = held.jobs.get_mut(&lease) else {
             return (None, None);

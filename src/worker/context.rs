@@ -1,6 +1,8 @@
 //! What a handler gets besides its payload ([`JobContext`]) and what it may return
 //! besides success ([`JobError`]).
 
+use std::any::{Any, TypeId};
+use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -11,18 +13,60 @@ use tokio_util::sync::CancellationToken;
 
 use crate::error::{BoxError, Error};
 use crate::job::{JobId, JobRecord};
+use crate::queue::Queue;
 
-/// The job's metadata and its cancellation token, handed to its handler.
+/// What a handler gets besides its payload: the job as claimed, its cancellation
+/// token, the [`Queue`] to enqueue follow-up jobs with, and the worker's shared data.
 ///
 /// The token is cancelled when the worker stops the attempt: the job was cancelled,
 /// the lease was lost, or a shutdown's grace period ran out. The worker then stops
 /// polling the handler (it is dropped at its next `.await`), so a handler that needs
 /// to clean up watches [`JobContext::cancelled`] itself.
+///
+/// Tests build one with `JobContext::for_test` (feature `testing`) to call a handler
+/// without a worker.
 #[derive(Debug, Clone)]
 pub struct JobContext {
-    job: Box<JobRecord>,
+    job: Arc<JobRecord>,
     token: CancellationToken,
     output: OutputSlot,
+    shared: Arc<Shared>,
+}
+
+/// What the contexts of one worker's jobs share.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    /// The queue the worker was built from.
+    pub(crate) queue: Queue,
+    /// The values given to [`WorkerBuilder::data`](super::WorkerBuilder::data).
+    pub(crate) data: Data,
+}
+
+/// Values by type, each stored once and shared by every job.
+#[derive(Default, Clone)]
+pub(crate) struct Data(HashMap<TypeId, (Arc<dyn Any + Send + Sync>, &'static str)>);
+
+impl Data {
+    /// Keeps `value`, replacing one of the same type.
+    pub(crate) fn insert<T: Send + Sync + 'static>(&mut self, value: T) {
+        self.0.insert(
+            TypeId::of::<T>(),
+            (Arc::new(value), std::any::type_name::<T>()),
+        );
+    }
+
+    /// The value of type `T`, if one was given.
+    pub(crate) fn get<T: Send + Sync + 'static>(&self) -> Option<&T> {
+        self.0.get(&TypeId::of::<T>())?.0.downcast_ref()
+    }
+}
+
+impl fmt::Debug for Data {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_set()
+            .entries(self.0.values().map(|(_, name)| name))
+            .finish()
+    }
 }
 
 /// Where a handler's output waits for the completion that stores it.
@@ -50,8 +94,80 @@ impl OutputSlot {
 }
 
 impl JobContext {
-    pub(crate) fn new(job: Box<JobRecord>, token: CancellationToken, output: OutputSlot) -> Self {
-        Self { job, token, output }
+    pub(crate) fn new(
+        job: Arc<JobRecord>,
+        token: CancellationToken,
+        output: OutputSlot,
+        shared: Arc<Shared>,
+    ) -> Self {
+        Self {
+            job,
+            token,
+            output,
+            shared,
+        }
+    }
+
+    /// The queue the worker was built from: a handler enqueues follow-up jobs with it
+    /// (which wakes this process's workers at once).
+    ///
+    /// To enqueue in the same transaction as the handler's own writes on a SQL store,
+    /// give the worker the store itself with [`WorkerBuilder::data`](super::WorkerBuilder::data)
+    /// and call its `enqueue_in` inside the handler's transaction (the
+    /// `TransactionalEnqueue` trait of `leasehold-sql`); [`Queue::notify_enqueued`]
+    /// after the commit then wakes this process's workers at once.
+    pub fn queue(&self) -> &Queue {
+        &self.shared.queue
+    }
+
+    /// The value of type `T` given to the worker with
+    /// [`WorkerBuilder::data`](super::WorkerBuilder::data): a database pool, an HTTP
+    /// client, a configuration; shared by every job, never copied.
+    ///
+    /// # Errors
+    ///
+    /// A permanent [`JobError`] naming the type when the worker was given no value of
+    /// type `T` (a mistake in the worker's setup that retrying would not mend).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), leasehold::Error> {
+    /// use std::sync::Arc;
+    /// use leasehold::worker::{JobContext, JobError, Worker};
+    /// use leasehold::{Job, Queue};
+    /// use leasehold_memory::MemoryStore;
+    /// use serde::{Deserialize, Serialize};
+    ///
+    /// /// Stands for a database pool or an HTTP client: anything `Send + Sync`.
+    /// struct Greeter { greeting: String }
+    ///
+    /// #[derive(Serialize, Deserialize)]
+    /// struct Greet { name: String }
+    /// impl Job for Greet { const KIND: &'static str = "greet"; }
+    ///
+    /// async fn greet(job: Greet, ctx: JobContext) -> Result<(), JobError> {
+    ///     let greeter = ctx.data::<Greeter>()?;
+    ///     println!("{}, {}", greeter.greeting, job.name);
+    ///     Ok(())
+    /// }
+    ///
+    /// let queue = Queue::new(Arc::new(MemoryStore::new()));
+    /// let worker = Worker::builder(&queue)
+    ///     .data(Greeter { greeting: "Hello".into() })
+    ///     .handler(greet)
+    ///     .build()?;
+    /// queue.enqueue(Greet { name: "Ada".into() }).await?;
+    /// assert_eq!(worker.run_once().await?.completed(), 1);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn data<T: Send + Sync + 'static>(&self) -> Result<&T, JobError> {
+        self.shared.data.get::<T>().ok_or_else(|| {
+            JobError::permanent(format!(
+                "the worker was given no value of type {}: add it with WorkerBuilder::data",
+                std::any::type_name::<T>()
+            ))
+        })
     }
 
     /// Records `output` to be stored with the job when this attempt completes, readable
@@ -102,8 +218,8 @@ impl JobContext {
         &self.job.kind
     }
 
-    /// The job's queue.
-    pub fn queue(&self) -> &str {
+    /// The name of the job's queue.
+    pub fn queue_name(&self) -> &str {
         &self.job.queue
     }
 

@@ -8,12 +8,12 @@ use std::time::Duration;
 
 use futures::FutureExt;
 use tokio_util::sync::CancellationToken;
-use tracing::Instrument;
 
 use super::builder::HandlerFuture;
 use super::context::{Action, JobContext, OutputSlot};
 use super::events::JobInfo;
 use super::held::StopReason;
+use super::layer::Next;
 use super::outcome::{JobOutcome, Outcome};
 use super::{Inner, RunningGuard, later};
 use crate::error::StoreError;
@@ -32,7 +32,7 @@ enum Verdict {
 }
 
 /// A buffered job a freed slot took: the job and its token.
-pub(crate) type Next = (Box<JobRecord>, CancellationToken);
+pub(crate) type Buffered = (Arc<JobRecord>, CancellationToken);
 
 /// Runs `job` and records its outcome; `guard` keeps it held (and so under
 /// heartbeat) until the outcome is written, while its slot frees as soon as the
@@ -45,7 +45,7 @@ pub(crate) type Next = (Box<JobRecord>, CancellationToken);
 /// writes never wait, and never waits for a write where they do.
 pub(crate) async fn run_job(
     inner: Arc<Inner>,
-    job: Box<JobRecord>,
+    job: Arc<JobRecord>,
     token: CancellationToken,
     guard: RunningGuard,
 ) -> JobOutcome {
@@ -61,30 +61,48 @@ pub(crate) async fn run_job(
     outcome
 }
 
-/// Runs one job; returns its outcome (when asked to `report` it) and the buffered job
-/// its slot took, unless that one was handed to a task of its own.
+/// Runs one job through the worker's layers; returns its outcome (when asked to
+/// `report` it) and the buffered job its slot took, unless that one was handed to a
+/// task of its own.
 async fn run_one(
     inner: &Arc<Inner>,
-    job: Box<JobRecord>,
+    job: Arc<JobRecord>,
     token: CancellationToken,
     guard: RunningGuard,
     report: bool,
-) -> (Option<JobOutcome>, Option<Next>) {
-    let span = tracing::info_span!(
-        "leasehold.job",
-        kind = %job.kind,
-        id = %job.id,
-        attempt = job.attempt,
-        queue = %job.queue,
-    );
+) -> (Option<JobOutcome>, Option<Buffered>) {
     // What the outcome names the job by: only built for someone to read it.
     let info = (report || inner.has_subscribers()).then(|| JobInfo::from(&*job));
+    let mut chained = None;
+    let end = attempt_and_record(inner, Arc::clone(&job), token, guard, &mut chained);
+    let outcome = if inner.layers.is_empty() {
+        end.await
+    } else {
+        Next::new(&job, &inner.layers, end.boxed()).run().await
+    };
+    let outcome = info.map(|job| JobOutcome { job, outcome });
+    if let Some(outcome) = &outcome {
+        inner.emit(|| outcome.event());
+    }
+    (outcome, chained)
+}
+
+/// The innermost part of a job's run: its handler, then the write of its outcome.
+///
+/// The buffered job its freed slot took goes to `chained` when this job's outcome
+/// was written at once, for the caller to run in the same task; otherwise it gets a
+/// task of its own and starts while this one waits for its write.
+async fn attempt_and_record(
+    inner: &Arc<Inner>,
+    job: Arc<JobRecord>,
+    token: CancellationToken,
+    guard: RunningGuard,
+    chained: &mut Option<Buffered>,
+) -> Outcome {
     let lease = job.lease();
     let (timeout, retry) = inner.settings.of_kind(&job.kind);
     let attempt_number = job.attempt;
-    let (verdict, stop, next) = attempt(inner, job, token, timeout)
-        .instrument(span.clone())
-        .await;
+    let (verdict, stop, next) = attempt(inner, job, token, timeout).await;
     let recording = async {
         let outcome = match (stop, verdict) {
             (Some(StopReason::Lost), _) => Outcome::LeaseLost,
@@ -92,38 +110,33 @@ async fn run_one(
             (_, Verdict::Stopped) => release(inner, lease).await,
             (_, verdict) => record(inner, retry, attempt_number, lease, verdict).await,
         };
-        log(&outcome);
         drop(guard);
-        let outcome = info.map(|job| JobOutcome { job, outcome });
-        if let Some(outcome) = &outcome {
-            inner.emit(|| outcome.event());
-        }
         outcome
-    }
-    .instrument(span);
+    };
     let mut recording = std::pin::pin!(recording);
-    let next = match next {
-        Some(next) => match (&mut recording).now_or_never() {
-            Some(outcome) => return (outcome, Some(next)),
+    if let Some(next) = next {
+        match (&mut recording).now_or_never() {
+            Some(outcome) => {
+                *chained = Some(next);
+                return outcome;
+            }
             None => {
                 let (job, token) = next;
                 drop(inner.spawn_task(job, token));
-                None
             }
-        },
-        None => None,
-    };
-    (recording.await, next)
+        }
+    }
+    recording.await
 }
 
 /// Runs the handler of `job` (bounded by `timeout`), then frees its slot: the verdict,
 /// why the worker stopped the job (if it did), and the buffered job the slot took.
 async fn attempt(
     inner: &Arc<Inner>,
-    job: Box<JobRecord>,
+    job: Arc<JobRecord>,
     token: CancellationToken,
     timeout: Option<Duration>,
-) -> (Verdict, Option<StopReason>, Option<Next>) {
+) -> (Verdict, Option<StopReason>, Option<Buffered>) {
     let lease = job.lease();
     let verdict = match inner.handlers.get(&job.kind) {
         // Stopped before it started: the claim came back too late to run it.
@@ -136,7 +149,12 @@ async fn attempt(
             // The handler gets a child token: it may cancel its own, never the worker's.
             let output = OutputSlot::new(inner.settings.output_limit);
             // The context owns the job from here; the handler reads its payload there.
-            let ctx = JobContext::new(job, token.child_token(), output.clone());
+            let ctx = JobContext::new(
+                job,
+                token.child_token(),
+                output.clone(),
+                Arc::clone(&inner.shared),
+            );
             let started = std::panic::catch_unwind(AssertUnwindSafe(|| handler(ctx)));
             match started {
                 Err(panic) => Verdict::Retry(panicked(panic.as_ref())),
@@ -299,23 +317,4 @@ where
         }
     }
     result
-}
-
-fn log(outcome: &Outcome) {
-    match outcome {
-        Outcome::Completed => tracing::debug!("job completed"),
-        Outcome::Retried { delay, error, .. } => {
-            tracing::warn!(%error, ?delay, "job failed; retrying");
-        }
-        Outcome::Failed { error } => tracing::error!(%error, "job failed"),
-        Outcome::Snoozed { run_at } => tracing::debug!(%run_at, "job snoozed"),
-        Outcome::Released => tracing::info!("job released on shutdown"),
-        Outcome::LeaseLost => {
-            tracing::warn!("lease lost: the outcome is dropped");
-        }
-        Outcome::Cancelled => tracing::info!("job cancelled while running"),
-        Outcome::Abandoned { error } => {
-            tracing::error!(%error, "the outcome could not be recorded: job abandoned");
-        }
-    }
 }

@@ -7,6 +7,7 @@
 //! heartbeated alike; only running jobs count against a queue's concurrency.
 
 use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
 use std::time::Duration;
 
 use time::OffsetDateTime;
@@ -70,7 +71,7 @@ pub(crate) struct Slots {
     pub(crate) busy: usize,
     /// Jobs claimed ahead, oldest claim first.
     /// Boxed: a record is moved several times on its way to its handler.
-    pub(crate) buffer: VecDeque<Box<JobRecord>>,
+    pub(crate) buffer: VecDeque<Arc<JobRecord>>,
     /// Every job of the queue held, whatever its phase.
     pub(crate) leases: usize,
     /// How long its handlers run, a moving average (`None` before the first ends).
@@ -113,7 +114,7 @@ impl Held {
     /// that queue's buffer.
     pub(crate) fn buffer(
         &mut self,
-        job: Box<JobRecord>,
+        job: Arc<JobRecord>,
         queue: usize,
         lease_until: OffsetDateTime,
     ) {
@@ -163,7 +164,7 @@ impl Held {
     pub(crate) fn start_next(
         &mut self,
         queue: usize,
-    ) -> Option<(Box<JobRecord>, CancellationToken)> {
+    ) -> Option<(Arc<JobRecord>, CancellationToken)> {
         let slots = &mut self.queues[queue];
         let job = slots.buffer.pop_front()?;
         slots.busy += 1;

@@ -20,6 +20,7 @@ mod events;
 mod execute;
 mod heartbeat;
 mod held;
+mod layer;
 mod outcome;
 mod retention;
 mod run;
@@ -35,12 +36,14 @@ use tokio::sync::{Notify, broadcast, watch};
 pub use self::builder::{DEFAULT_CLAIM_AHEAD, DEFAULT_OUTPUT_LIMIT, WorkerBuilder};
 pub use self::context::{IntoJobResult, JobContext, JobError};
 pub use self::events::{JobInfo, WorkerEvent};
+pub use self::layer::{Layer, Next, TracingLayer};
 pub use self::outcome::{JobOutcome, Outcome, RunReport};
 pub use self::retention::{RETENTION_LOCK, Retention};
 /// Re-exported: the token type of [`JobContext`] and [`WorkerBuilder::shutdown_on`].
 pub use tokio_util::sync::CancellationToken;
 
-use self::builder::{ErasedHandler, Settings};
+use self::builder::{ErasedHandler, Parts, Settings};
+use self::context::Shared;
 use self::held::Held;
 use crate::clock::{Clock, truncate_to_micros};
 use crate::error::Error;
@@ -115,6 +118,10 @@ pub(crate) struct Inner {
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) settings: Settings,
     pub(crate) handlers: HashMap<String, ErasedHandler>,
+    /// Around every job, outermost first.
+    pub(crate) layers: Vec<Arc<dyn Layer>>,
+    /// What every job's context shares: the queue and the worker's data.
+    pub(crate) shared: Arc<Shared>,
     pub(crate) events: broadcast::Sender<WorkerEvent>,
     /// Keyed by lease, not job: a job this worker re-claims after its own lease
     /// expired is a new entry beside the stale one until that one ends.
@@ -202,14 +209,19 @@ impl Worker {
         WorkerBuilder::from_queue(queue)
     }
 
-    pub(crate) fn from_parts(
-        store: Arc<dyn JobStore>,
-        clock: Arc<dyn Clock>,
-        settings: Settings,
-        handlers: HashMap<String, ErasedHandler>,
-        enqueued: Vec<watch::Receiver<u64>>,
-        stop: CancellationToken,
-    ) -> Self {
+    pub(crate) fn from_parts(parts: Parts) -> Self {
+        let Parts {
+            queue,
+            settings,
+            handlers,
+            layers,
+            data,
+            enqueued,
+            stop,
+        } = parts;
+        let store = queue.store().clone();
+        let clock = queue.clock().clone();
+        let shared = Arc::new(Shared { queue, data });
         let (events, _) = broadcast::channel(settings.event_capacity);
         let held = Mutex::new(Held::new(settings.queues.len()));
         Self {
@@ -218,6 +230,8 @@ impl Worker {
                 clock,
                 settings,
                 handlers,
+                layers,
+                shared,
                 events,
                 held,
                 held_count: watch::Sender::new(0),

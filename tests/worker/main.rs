@@ -8,6 +8,7 @@
 //! - [`claim_ahead`]: the buffer of jobs claimed beyond the free slots.
 //! - [`store_calls`]: what the worker asks of its store, and a store that fails.
 //! - [`config`]: what the builder refuses.
+//! - [`kit`]: handler data, follow-up jobs, layers, and a job type's declared defaults.
 //! - [`world`]: the jobs, handlers and test world the scenarios share.
 //!
 //! Time is a `ManualClock` at fixed dates; the worker is stepped with `run_once` and
@@ -44,6 +45,7 @@ macro_rules! worker_scenarios {
 
 mod claim_ahead;
 mod config;
+mod kit;
 mod leases;
 mod outcomes;
 mod run_loop;
