@@ -177,7 +177,8 @@ impl EnqueueOptions {
             kind: J::KIND.to_owned(),
             source,
         })?;
-        self.over(job.enqueue_options()).build(J::KIND, payload, now)
+        self.over(job.enqueue_options())
+            .build(J::KIND, payload, now)
     }
 
     /// These options over `defaults`: a field set here wins, tags add up, metadata

@@ -49,7 +49,9 @@ async fn handlers_read_the_workers_data_and_enqueue_follow_ups(store: Arc<dyn Jo
         .handler(echo)
         .build()
         .unwrap();
-    let id = world.enqueue(&Parent { children: 3 }, EnqueueOptions::new()).await;
+    let id = world
+        .enqueue(&Parent { children: 3 }, EnqueueOptions::new())
+        .await;
 
     assert_eq!(only(&worker.run_once().await.unwrap()), &Outcome::Completed);
 
@@ -75,7 +77,10 @@ async fn a_handler_asking_for_data_the_worker_lacks_fails_permanently(store: Arc
         .build()
         .unwrap();
     let id = world
-        .enqueue(&Parent { children: 1 }, EnqueueOptions::new().max_attempts(5))
+        .enqueue(
+            &Parent { children: 1 },
+            EnqueueOptions::new().max_attempts(5),
+        )
         .await;
 
     let report = worker.run_once().await.unwrap();
@@ -188,7 +193,9 @@ impl Job for Declared {
 async fn a_job_types_enqueue_options_apply_and_the_calls_win(store: Arc<dyn JobStore>) {
     let world = World::new(store);
 
-    let id = world.enqueue(&Declared { user: 7 }, EnqueueOptions::new()).await;
+    let id = world
+        .enqueue(&Declared { user: 7 }, EnqueueOptions::new())
+        .await;
     let job = world.get(id).await;
     assert_eq!(job.queue, "declared");
     assert_eq!(job.priority, 3);
@@ -210,11 +217,7 @@ async fn a_job_types_enqueue_options_apply_and_the_calls_win(store: Arc<dyn JobS
     assert_eq!(json!(job.metadata), json!({"source": "call", "kept": true}));
 
     // The declared unique key dedupes as if the call had given it.
-    let again = world
-        .queue
-        .enqueue(&Declared { user: 7 })
-        .await
-        .unwrap();
+    let again = world.queue.enqueue(&Declared { user: 7 }).await.unwrap();
     assert!(again.duplicate, "user 7's job is already pending");
 }
 
@@ -260,7 +263,10 @@ async fn a_job_types_timeout_and_retry_policy_apply_unless_the_builder_sets_the_
     let overridden = Worker::builder(&world.queue)
         .handler(slow_typed)
         .timeout_for(SlowTyped::KIND, Duration::from_millis(30))
-        .retry_policy_for(SlowTyped::KIND, RetryPolicy::constant(Duration::from_secs(2)))
+        .retry_policy_for(
+            SlowTyped::KIND,
+            RetryPolicy::constant(Duration::from_secs(2)),
+        )
         .build()
         .unwrap();
     world.clock.advance(Duration::from_secs(7));
@@ -319,12 +325,21 @@ async fn enqueue_hooks_change_count_and_refuse_every_enqueue_through_the_queue(
     worker.run_once().await.unwrap();
     let refused = queue.enqueue(AlwaysFails).await.unwrap_err();
 
-    assert_eq!(stored.load(Ordering::SeqCst), 3, "the parent and its two children");
+    assert_eq!(
+        stored.load(Ordering::SeqCst),
+        3,
+        "the parent and its two children"
+    );
     let jobs = world.queue.list(&JobFilter::all()).await.unwrap();
     assert_eq!(jobs.len(), 3, "nothing of the refused enqueue: {jobs:?}");
     assert!(jobs.iter().all(|job| job.metadata["stamp"] == "hooked"));
     assert_eq!(world.get(id).await.state, JobState::Completed);
-    assert!(refused.to_string().contains("always_fails jobs are refused"), "{refused}");
+    assert!(
+        refused
+            .to_string()
+            .contains("always_fails jobs are refused"),
+        "{refused}"
+    );
 }
 
 worker_scenarios!(
