@@ -220,7 +220,7 @@ impl Scheduler {
             }
         }
         if report.jobs_inserted > 0 {
-            self.queue.wake_workers();
+            self.queue.notify_enqueued();
         }
         Ok(report)
     }
