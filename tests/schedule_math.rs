@@ -302,19 +302,41 @@ fn an_interval_stays_on_its_grid_after_late_runs() {
 #[test]
 fn errors_name_the_field_and_the_value() {
     let cases = [
-        ("0 0 * * 8", "day of week", "8 is out of range 0-7"),
+        (
+            "0 0 * * 8",
+            "day of week",
+            "8 is out of range 0-7 or SUN-SAT (0 and 7 are Sunday)",
+        ),
         ("61 * * * *", "minute", "61 is out of range 0-59"),
+        ("60 * * * *", "minute", "60 is out of range 0-59"),
         ("0 25 * * *", "hour", "25 is out of range 0-23"),
+        ("0 24 * * *", "hour", "24 is out of range 0-23"),
         ("0 0 32 * *", "day of month", "32 is out of range 1-31"),
-        ("0 0 * 0 *", "month", "0 is out of range 1-12"),
-        ("0 0 * * MONDAY", "day of week", "\"MONDAY\" is not a value"),
+        ("0 0 0 * *", "day of month", "0 is out of range 1-31"),
+        ("0 0 * 0 *", "month", "0 is out of range 1-12 or JAN-DEC"),
+        ("0 0 * 13 *", "month", "13 is out of range 1-12 or JAN-DEC"),
+        (
+            "0 0 * * MONDAY",
+            "day of week",
+            "\"MONDAY\" is not a value (expected 0-7 or SUN-SAT (0 and 7 are Sunday))",
+        ),
         (
             "0 0 30 2 *",
             "day of month",
             "30 never occurs in the selected months (2)",
         ),
-        ("0 0 * * * *", "expression", "expected 5 fields"),
+        (
+            "0 0 * * * *",
+            "expression",
+            "expected 5 fields (minute hour day-of-month month day-of-week), found 6",
+        ),
         ("*/0 * * * *", "minute", "step 0 is out of range 1-59"),
+        ("*/60 * * * *", "minute", "step 60 is out of range 1-59"),
+        (
+            "5-1 * * * *",
+            "minute",
+            "range 5-1 runs backwards (5 is after 1)",
+        ),
     ];
 
     for (expression, field, message) in cases {
@@ -328,10 +350,7 @@ fn errors_name_the_field_and_the_value() {
             panic!("{expression}: {err:?}");
         };
         assert_eq!(got_field, field, "{expression}");
-        assert!(
-            got_message.starts_with(message),
-            "{expression}: {got_message}"
-        );
+        assert_eq!(got_message, message, "{expression}");
         assert!(err.to_string().contains(expression), "{err}");
     }
 }

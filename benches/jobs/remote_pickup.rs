@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 
 use crate::report::{Report, Row};
-use crate::stores::{open, open_postgres, open_sqlite_file, postgres_url};
+use crate::stores::{open_if_wanted, open_postgres, open_sqlite_file, postgres_url};
 
 /// Set (to a database file) in the enqueuing child process.
 pub(crate) const ENQUEUER_ENV: &str = "LEASEHOLD_BENCH_ENQUEUER_DB";
@@ -57,10 +57,9 @@ fn unix_micros() -> u64 {
 
 pub(crate) async fn pickup_other_process(report: &mut Report, samples: usize) {
     let scenario = format!("pickup_idle_other_process_poll{}ms", POLL.as_millis());
-    if !report.wants(&scenario) {
+    let Some(bench) = open_if_wanted(report, &scenario, "sqlite").await else {
         return;
-    }
-    let bench = open("sqlite").await;
+    };
     let path = bench.path().expect("a SQLite store has a file").to_owned();
     let queue = Queue::new(bench.store.clone());
     let worker = Worker::builder(&queue)
@@ -174,10 +173,9 @@ async fn enqueue_probes(queue: &Queue, samples: usize, pause: Duration) {
 /// `subscribe_enqueued` receiver turns into a signal (polling once a second only).
 pub(crate) async fn pickup_other_process_postgres(report: &mut Report, samples: usize) {
     let scenario = "pickup_idle_other_process_notify".to_owned();
-    if !report.wants(&scenario) {
+    let Some(bench) = open_if_wanted(report, &scenario, "postgres").await else {
         return;
-    }
-    let bench = open("postgres").await;
+    };
     let store = bench.postgres().expect("a PostgreSQL store").clone();
     let mut signal = store.subscribe_enqueued();
     // The listener is connected once the counter first changes.

@@ -7,7 +7,7 @@ use leasehold::{ClaimRequest, Clock, JobRecord, JobStore, Lease, NewJob, SystemC
 
 use crate::Sizes;
 use crate::report::{Report, Row, quantile_ms, rss_bytes};
-use crate::stores::{BenchStore, fill, job, open, queues, rate};
+use crate::stores::{fill, job, open_if_wanted, queues, rate};
 
 /// Claims `limit` at a time until `n` jobs are claimed, completing each batch in
 /// between (concurrently, so a SQLite store commits them together); returns the time
@@ -41,13 +41,6 @@ async fn drain(store: &Arc<dyn JobStore>, n: usize, limit: usize) -> Vec<Duratio
     claim_times
 }
 
-/// A fresh store `name` holding `queued` pending jobs.
-async fn open_filled(name: &str, queued: usize) -> BenchStore {
-    let bench = open(name).await;
-    fill(&bench.store, queued).await;
-    bench
-}
-
 /// The scenarios that drive the store `name` directly.
 pub(crate) async fn run(report: &mut Report, name: &str, sizes: Sizes) {
     enqueue_single(report, name, sizes.jobs, 1).await;
@@ -67,11 +60,10 @@ pub(crate) async fn run_memory_only(report: &mut Report, sizes: Sizes) {
 
 async fn enqueue_single(report: &mut Report, store_name: &str, n: usize, callers: usize) {
     let scenario = format!("enqueue_one_per_call_x{callers}");
-    if !report.wants(&scenario) {
+    let Some(bench) = open_if_wanted(report, &scenario, store_name).await else {
         return;
-    }
-    let bench = open(store_name).await;
-    let store = bench.store.clone();
+    };
+    let store = &bench.store;
     let started = Instant::now();
     let tasks: Vec<_> = (0..callers)
         .map(|c| {
@@ -104,17 +96,15 @@ async fn enqueue_single(report: &mut Report, store_name: &str, n: usize, callers
         ratio_to_baseline: jobs_per_sec.zip(raw).map(|(ours, raw)| ours / raw),
         ..Row::default()
     });
-    drop(store);
     bench.close().await;
 }
 
 async fn enqueue_batch(report: &mut Report, store_name: &str, n: usize, size: usize) {
     let scenario = format!("enqueue_batches_of_{size}");
-    if !report.wants(&scenario) {
+    let Some(bench) = open_if_wanted(report, &scenario, store_name).await else {
         return;
-    }
-    let bench = open(store_name).await;
-    let store = bench.store.clone();
+    };
+    let store = &bench.store;
     let jobs: Vec<NewJob> = (0..n).map(job).collect();
     let started = Instant::now();
     for chunk in jobs.chunks(size) {
@@ -132,7 +122,6 @@ async fn enqueue_batch(report: &mut Report, store_name: &str, n: usize, size: us
         jobs_per_sec: rate(n, elapsed),
         ..Row::default()
     });
-    drop(store);
     bench.close().await;
 }
 
@@ -142,12 +131,12 @@ async fn enqueue_batch(report: &mut Report, store_name: &str, n: usize, size: us
 /// scheduler's preemptions on a shared machine more than the store.
 async fn claim_scale(report: &mut Report, store_name: &str, queued: usize, work: usize) {
     let scenario = format!("claim64_with_{}_queued", human(queued));
-    if !report.wants("claim64_with") {
+    let Some(bench) = open_if_wanted(report, "claim64_with", store_name).await else {
         return;
-    }
-    let bench = open_filled(store_name, queued).await;
-    let store = bench.store.clone();
-    let mut claim_times = drain(&store, work, 64).await;
+    };
+    fill(&bench.store, queued).await;
+    let store = &bench.store;
+    let mut claim_times = drain(store, work, 64).await;
     let p50_ms = quantile_ms(&mut claim_times, 0.5);
     let jobs_per_sec = p50_ms.map(|ms| 64.0 / (ms / 1e3));
     let small = format!("claim64_with_{}_queued", human(10_000));
@@ -166,7 +155,6 @@ async fn claim_scale(report: &mut Report, store_name: &str, queued: usize, work:
         ratio_to_baseline: ratio,
         ..Row::default()
     });
-    drop(store);
     bench.close().await;
 }
 
@@ -176,13 +164,13 @@ async fn claim_scale(report: &mut Report, store_name: &str, queued: usize, work:
 async fn queue_stats(report: &mut Report, store_name: &str, queued: usize) {
     const CALLS: usize = 7;
     let scenario = format!("queue_stats_with_{}_jobs", human(queued));
-    if !report.wants("queue_stats") {
+    let Some(bench) = open_if_wanted(report, "queue_stats", store_name).await else {
         return;
-    }
-    let bench = open_filled(store_name, queued).await;
-    let store = bench.store.clone();
+    };
+    fill(&bench.store, queued).await;
+    let store = &bench.store;
     // Some of every state, so each count has rows to find.
-    drain(&store, queued / 100, 64).await;
+    drain(store, queued / 100, 64).await;
     let now = SystemClock.now();
     let until = now + Duration::from_mins(5);
     let names = queues();
@@ -211,18 +199,17 @@ async fn queue_stats(report: &mut Report, store_name: &str, queued: usize) {
         p99_ms: quantile_ms(&mut times, 0.99),
         ..Row::default()
     });
-    drop(store);
     bench.close().await;
 }
 
 /// One heartbeat call extending `running` leases, repeated; jobs/s = leases extended/s.
 async fn heartbeat(report: &mut Report, store_name: &str, running: usize) {
     let scenario = format!("heartbeat_{running}_running");
-    if !report.wants("heartbeat") {
+    let Some(bench) = open_if_wanted(report, "heartbeat", store_name).await else {
         return;
-    }
-    let bench = open_filled(store_name, running).await;
-    let store = bench.store.clone();
+    };
+    fill(&bench.store, running).await;
+    let store = &bench.store;
     let now = SystemClock.now();
     let claimed: Vec<JobRecord> = store
         .claim(
@@ -252,22 +239,20 @@ async fn heartbeat(report: &mut Report, store_name: &str, running: usize) {
         p99_ms: quantile_ms(&mut times, 0.99),
         ..Row::default()
     });
-    drop(store);
     bench.close().await;
 }
 
 /// Resident bytes per small queued job in a MemoryStore.
 async fn memory_per_job(report: &mut Report, n: usize) {
     let scenario = "memory_bytes_per_queued_job".to_owned();
-    if !report.wants(&scenario) {
+    let Some(bench) = open_if_wanted(report, &scenario, "memory").await else {
         return;
-    }
-    let bench = open("memory").await;
-    let store = bench.store.clone();
+    };
+    let store = &bench.store;
     // Jobs are built a batch at a time, so the growth measured is the store's, not
     // that of jobs waiting to be enqueued (whose freed memory the store would reuse).
     let before = rss_bytes();
-    fill(&store, n).await;
+    fill(store, n).await;
     let after = rss_bytes();
     #[allow(clippy::cast_precision_loss)]
     let per_job = before.zip(after).map(|(b, a)| (a - b) / n as f64);
@@ -279,7 +264,6 @@ async fn memory_per_job(report: &mut Report, n: usize) {
         bytes_per_job: per_job,
         ..Row::default()
     });
-    drop(store);
     bench.close().await;
 }
 

@@ -11,6 +11,8 @@ use leasehold_sqlite::{SqliteStore, SqliteStoreOptions, Synchronous};
 use sqlx::{AssertSqlSafe, Connection, PgConnection};
 use tempfile::TempDir;
 
+use crate::report::Report;
+
 /// The variable naming the PostgreSQL server to benchmark on (the tests' server).
 pub(crate) const POSTGRES_URL_ENV: &str = "LEASEHOLD_TEST_POSTGRES_URL";
 
@@ -126,6 +128,21 @@ pub(crate) async fn open(name: &str) -> BenchStore {
             }
         }
         other => panic!("unknown store {other}"),
+    }
+}
+
+/// A fresh store of kind `name` (see [`open`]) for a scenario the run asks for, `None`
+/// when it does not: `filter` is the scenario's name, or the part of it shared by the
+/// scenarios that run together (see [`Report::wants`]).
+pub(crate) async fn open_if_wanted(
+    report: &Report,
+    filter: &str,
+    name: &str,
+) -> Option<BenchStore> {
+    if report.wants(filter) {
+        Some(open(name).await)
+    } else {
+        None
     }
 }
 

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 
 use crate::report::{Report, Row};
-use crate::stores::{fill, open, rate};
+use crate::stores::{fill, open_if_wanted, rate};
 
 /// The no-op job `stores::job` builds.
 #[derive(Serialize, Deserialize)]
@@ -67,10 +67,9 @@ pub(crate) async fn e2e(
     baseline: Option<f64>,
 ) {
     let scenario = e2e_name(concurrency);
-    if !report.wants(&scenario) {
+    let Some(bench) = open_if_wanted(report, &scenario, store_name).await else {
         return;
-    }
-    let bench = open(store_name).await;
+    };
     fill(&bench.store, n).await;
     let queue = Queue::new(bench.store.clone());
     let handled = Arc::new(AtomicUsize::new(0));
@@ -129,10 +128,9 @@ async fn count_completed(queue: &Queue) -> usize {
 /// start, `samples` times.
 pub(crate) async fn pickup_in_process(report: &mut Report, store_name: &str, samples: usize) {
     let scenario = "pickup_idle_in_process".to_owned();
-    if !report.wants(&scenario) {
+    let Some(bench) = open_if_wanted(report, &scenario, store_name).await else {
         return;
-    }
-    let bench = open(store_name).await;
+    };
     let queue = Queue::new(bench.store.clone());
     let (latencies, mut received) = mpsc::unbounded_channel::<Duration>();
     let worker = Worker::builder(&queue)
@@ -177,10 +175,9 @@ pub(crate) async fn pickup_in_process(report: &mut Report, store_name: &str, sam
 /// core (Linux clock ticks of 10 ms, so 0.2% resolution over 5 s).
 pub(crate) async fn idle_cpu(report: &mut Report, store_name: &str, window: Duration) {
     let scenario = "idle_worker_cpu".to_owned();
-    if !report.wants(&scenario) {
+    let Some(bench) = open_if_wanted(report, &scenario, store_name).await else {
         return;
-    }
-    let bench = open(store_name).await;
+    };
     let queue = Queue::new(bench.store.clone());
     let worker = Worker::builder(&queue)
         .handler(|_: Noop, _: JobContext| async { Ok(()) })

@@ -659,36 +659,22 @@ mod tests {
         assert!(times.iter().any(|t| t.day() != 13));
     }
 
+    /// Which field a malformed expression's error names. The messages are checked,
+    /// through the public API, by `errors_name_the_field_and_the_value` in
+    /// `tests/schedule_math.rs`.
     #[test]
-    fn errors_name_the_field_and_the_value() {
-        for (expression, field, message) in [
-            ("60 * * * *", "minute", "60 is out of range 0-59"),
-            ("0 24 * * *", "hour", "24 is out of range 0-23"),
-            ("0 0 0 * *", "day of month", "0 is out of range 1-31"),
-            ("0 0 * 13 *", "month", "13 is out of range 1-12 or JAN-DEC"),
-            ("*/0 * * * *", "minute", "step 0 is out of range 1-59"),
-            ("*/60 * * * *", "minute", "step 60 is out of range 1-59"),
-            (
-                "5-1 * * * *",
-                "minute",
-                "range 5-1 runs backwards (5 is after 1)",
-            ),
+    fn errors_name_the_malformed_field() {
+        for (expression, field) in [
+            ("0 0 * * 8", "day of week"),
+            ("0 0 * FOO *", "month"),
+            ("0 0 * * 1#6", "day of week"),
+            ("0 0 * * 5L,1", "day of week"),
+            ("0 0 L,1 * *", "day of month"),
+            ("0 0 ? * *", "day of month"),
+            ("0 0 1,,2 * *", "day of month"),
         ] {
-            assert_eq!(
-                error(expression),
-                (field.to_owned(), message.to_owned()),
-                "{expression:?}"
-            );
+            assert_eq!(error(expression).0, field, "{expression:?}");
         }
-        let (field, message) = error("0 0 * * 8");
-        assert_eq!(field, "day of week");
-        assert!(message.starts_with("8 is out of range 0-7"), "{message}");
-        assert_eq!(error("0 0 * FOO *").0, "month");
-        assert_eq!(error("0 0 * * 1#6").0, "day of week");
-        assert_eq!(error("0 0 * * 5L,1").0, "day of week");
-        assert_eq!(error("0 0 L,1 * *").0, "day of month");
-        assert_eq!(error("0 0 ? * *").0, "day of month");
-        assert_eq!(error("0 0 1,,2 * *").0, "day of month");
     }
 
     #[test]

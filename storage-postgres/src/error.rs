@@ -113,21 +113,22 @@ fn sqlstate(error: &sqlx::Error) -> Option<String> {
 
 /// Whether `error` is a second job with an existing id.
 pub(crate) fn is_duplicate_job_id(error: &sqlx::Error) -> bool {
-    sqlstate(error).as_deref() == Some(UNIQUE_VIOLATION)
-        && error
-            .as_database_error()
-            .and_then(|e| e.constraint())
-            .is_some_and(|c| c == JOBS_PRIMARY_KEY)
+    violates_unique(error, JOBS_PRIMARY_KEY)
 }
 
 /// Whether `error` is a second pending or running job with a unique key that one
 /// holds already.
 pub(crate) fn is_held_unique_key(error: &sqlx::Error) -> bool {
+    violates_unique(error, JOBS_UNIQUE_KEY)
+}
+
+/// Whether `error` is a unique violation of the index or constraint `constraint`.
+fn violates_unique(error: &sqlx::Error, constraint: &str) -> bool {
     sqlstate(error).as_deref() == Some(UNIQUE_VIOLATION)
         && error
             .as_database_error()
             .and_then(|e| e.constraint())
-            .is_some_and(|c| c == JOBS_UNIQUE_KEY)
+            .is_some_and(|c| c == constraint)
 }
 
 /// PostgreSQL's detail of a unique violation (`Key (id)=(...) already exists.`), or

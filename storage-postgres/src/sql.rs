@@ -37,6 +37,8 @@ const PARTS: &[(&str, &str)] = &[
     ),
     // The end of the claims: the jobs picked, leased and answered.
     ("{lease_picked}", include_str!("sql/parts/lease_picked.sql")),
+    // The order, limit and locking of the claims' candidate scans.
+    ("{claim_order}", include_str!("sql/parts/claim_order.sql")),
     // The stored state of a pending job, for the shared parts.
     ("{pending_states}", "'pending'"),
 ];

@@ -6,16 +6,13 @@ mod support;
 use std::time::Duration;
 
 use leasehold::testing::conformance::t;
-use leasehold::testing::observe::CapturedLogs;
 use leasehold::{JobFilter, JobStore};
-use support::test_schema;
+use support::{capture_warnings, test_schema};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_saturated_pool_is_reported_once() {
     let Some(schema) = test_schema() else { return };
-    let warnings = CapturedLogs::at_most(tracing::Level::WARN);
-    tracing::subscriber::set_global_default(warnings.clone())
-        .expect("the only subscriber of this test binary");
+    let warnings = capture_warnings();
     let store = schema.open_with(|options| options.max_connections(1)).await;
     // A lock that holds the one connection's call until released.
     let mut admin = schema.connection().await;

@@ -18,7 +18,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use leasehold::schedule::{NewSchedule, ScheduleSpec, Scheduler};
-use leasehold::testing::observe::{CapturedLogs, record_events};
+use leasehold::testing::observe::record_events;
 use leasehold::worker::{CancellationToken, JobContext, JobError, Worker, WorkerEvent};
 use leasehold::{
     Clock, Error, Job, JobFilter, JobId, JobState, JobStore, NewJob, Queue, StoreError, SystemClock,
@@ -26,7 +26,7 @@ use leasehold::{
 use leasehold_postgres::PostgresStore;
 use serde::{Deserialize, Serialize};
 use sqlx::{Connection, PgConnection};
-use support::{Schemas, options, spawn_run, test_url};
+use support::{Schemas, capture_warnings, options, spawn_run, test_url};
 
 const JOBS: usize = 10_000;
 const BATCH: usize = 1_000;
@@ -266,9 +266,7 @@ async fn terminated_connections_lose_no_job_complete_none_twice_and_come_back() 
     let Some(url) = test_url() else { return };
     // Warnings and errors, to show that terminations hit calls in flight and that each
     // failed call is logged once.
-    let warnings = CapturedLogs::at_most(tracing::Level::WARN);
-    tracing::subscriber::set_global_default(warnings.clone())
-        .expect("the only subscriber of this test binary");
+    let warnings = capture_warnings();
     let schemas = Schemas::new(&url);
     let schema = schemas.fresh();
     let name = format!("lh_term_{}", &schema["lh_test_".len()..]);

@@ -1,7 +1,9 @@
 //! Inspection and upkeep, from the [`JobStore`](crate::JobStore) contract: `list`,
 //! `count`, `next_due` and `prune`.
 
-use super::{StoreFactory, WORKER, claim_one, default_queue, enqueue_at, ids, new_job, race, t};
+use super::{
+    StoreFactory, WORKER, claim_one, complete, default_queue, enqueue_at, ids, new_job, race, t,
+};
 use crate::ClaimRequest;
 use crate::{JobFilter, JobState};
 
@@ -26,10 +28,7 @@ pub async fn list_and_count_agree_with_what_happened(f: &dyn StoreFactory) {
         .claim(ClaimRequest::new(WORKER, &qa, 3, t(60)), t(1))
         .await
         .expect("claim");
-    store
-        .complete(running[0].lease(), t(2))
-        .await
-        .expect("complete");
+    complete(&*store, running[0].lease(), t(2)).await;
     store
         .fail(running[1].lease(), "x", t(2))
         .await
@@ -132,10 +131,7 @@ pub async fn prune_removes_only_terminal_jobs_finished_before_the_time(f: &dyn S
     for i in 0..5 {
         let job = enqueue_at(&*store, new_job("k", t(0)), t(0)).await;
         let claimed = claim_one(&*store, t(0), 1000).await;
-        store
-            .complete(claimed.lease(), t(10 + i))
-            .await
-            .expect("complete");
+        complete(&*store, claimed.lease(), t(10 + i)).await;
         terminal.push(job.id);
     }
     let pending = enqueue_at(&*store, new_job("k", t(0)), t(0)).await;

@@ -297,11 +297,15 @@ async fn open_with_claimed(
 /// enqueued.
 async fn enqueue_and_complete(store: &dyn JobStore, job: NewJob, now: OffsetDateTime) -> JobRecord {
     let (enqueued, claimed) = enqueue_and_claim(store, job).await;
-    store
-        .complete(claimed.lease(), now)
-        .await
-        .expect("complete succeeds");
+    complete(store, claimed.lease(), now).await;
     enqueued
+}
+
+/// Completes the job under `lease` at `now`, which must succeed: the lease is live.
+async fn complete(store: &dyn JobStore, lease: Lease, now: OffsetDateTime) {
+    if let Err(error) = store.complete(lease, now).await {
+        panic!("complete of {lease} at {now} should succeed, got {error:?}");
+    }
 }
 
 /// Runs `tasks` racing tasks at once, task `i` on handle `i % handles.len()`: their

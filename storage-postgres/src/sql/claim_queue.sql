@@ -29,16 +29,12 @@ WITH failed AS (
     WHERE state = 'pending' AND queue = $1
       AND NOT EXISTS (SELECT FROM {schema}.queues WHERE name = $1 AND paused)
           AND run_at <= $2
-    ORDER BY priority, run_at, id
-    LIMIT $3
-    FOR UPDATE SKIP LOCKED
+    {claim_order}
 ), expired AS (
     SELECT id, priority, run_at FROM {schema}.jobs
     WHERE state = 'running' AND queue = $1
       AND NOT EXISTS (SELECT FROM {schema}.queues WHERE name = $1 AND paused)
           AND lease_until <= $2
       AND attempt < max_attempts
-    ORDER BY priority, run_at, id
-    LIMIT $3
-    FOR UPDATE SKIP LOCKED
+    {claim_order}
 ), {lease_picked}

@@ -20,9 +20,7 @@ WITH failed AS (
     CROSS JOIN LATERAL (
         SELECT id, priority, run_at FROM {schema}.jobs
         WHERE state = 'pending' AND queue = q.queue AND run_at <= $2
-        ORDER BY priority, run_at, id
-        LIMIT $3
-        FOR UPDATE SKIP LOCKED
+        {claim_order}
     ) AS r
     WHERE q.queue <> ALL (ARRAY(SELECT name FROM {schema}.queues WHERE paused))
 ), expired AS (
@@ -31,7 +29,5 @@ WITH failed AS (
       AND queue <> ALL (ARRAY(SELECT name FROM {schema}.queues WHERE paused))
       AND lease_until <= $2
       AND attempt < max_attempts
-    ORDER BY priority, run_at, id
-    LIMIT $3
-    FOR UPDATE SKIP LOCKED
+    {claim_order}
 ), {lease_picked}

@@ -7,6 +7,7 @@
 use std::sync::{Arc, Mutex};
 
 use leasehold::testing::conformance::StoreFactory;
+use leasehold::testing::observe::CapturedLogs;
 use leasehold::worker::Worker;
 use leasehold::{JobStore, async_trait};
 use leasehold_postgres::{PostgresStore, PostgresStoreOptions};
@@ -39,6 +40,16 @@ pub(crate) fn options(url: &str, schema: &str) -> PostgresStoreOptions {
     PostgresStoreOptions::new(url)
         .schema(schema)
         .max_connections(4)
+}
+
+/// Keeps the warnings and errors logged from now on, on every thread (a store's tasks
+/// run on the runtime's workers): the one global subscriber of the test binary, so at
+/// most one test of a binary calls it.
+pub(crate) fn capture_warnings() -> CapturedLogs {
+    let warnings = CapturedLogs::at_most(tracing::Level::WARN);
+    tracing::subscriber::set_global_default(warnings.clone())
+        .expect("the only subscriber of this test binary");
+    warnings
 }
 
 /// Runs `worker` in a task of its own until it is shut down.
