@@ -1,26 +1,157 @@
-//! Statements shared by the calls of one group commit: [`answer_in_bulk`].
+//! Statements shared by the calls of one group commit: [`answer_in_bulk`], and
+//! [`WholeGroup`] for a group that one of them does whole.
 //!
 //! A group's calls are all in flight at once (none has been answered), so any order
 //! of them is one their callers could have seen. That lets the writer run, before the
 //! others and in one statement each, every completion of a distinct job (one
 //! `UPDATE ... FROM json_each`) and every enqueue of jobs without unique keys (one
 //! `INSERT ... SELECT FROM json_each`): one statement instead of one per call.
+//!
+//! When those are the whole group (or the group is one claim, whose statements need no
+//! answer in between), the writer sends `BEGIN IMMEDIATE`, the statement and `COMMIT`
+//! as one sqlx call: each call is a hand-off to sqlx's connection thread and back,
+//! which costs more than a small statement does.
 
 use std::collections::{HashMap, HashSet};
 
 use leasehold::time::OffsetDateTime;
 use leasehold::{Enqueued, JobId, JobRecord, Lease, NewJob, StoreError};
 use sqlx::SqliteConnection;
+use sqlx::sqlite::SqliteRow;
 
 use leasehold_sql::row::{Columns, micros};
 
-use crate::enqueue::insert_bulk;
+use crate::enqueue::{bulk_rows, insert_bulk};
 use crate::error::store_error;
-use crate::row::Row;
+use crate::row::{Row, Statement};
 use crate::sql;
 use crate::transition::enqueue::Enqueue;
 use crate::transition::lease_writes::Complete;
 use crate::transition::{Call, Request};
+
+/// A group that one statement does whole, run with its `BEGIN IMMEDIATE` and `COMMIT`
+/// in one sqlx call ([`WholeGroup::statement`]). A group whose statement fails is run
+/// again the ordinary way, which answers each error at its stage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum WholeGroup {
+    /// Every call an enqueue of jobs without unique keys: one `enqueue_bulk.sql`.
+    Enqueues,
+    /// Every call a completion, each of a distinct job: one `complete_bulk.sql`. A
+    /// completion whose lease was not live is left unanswered, to run again on its own
+    /// and say why.
+    Completions,
+    /// One claim of at least one job: its promotions, expiries and lease.
+    Claim,
+}
+
+impl WholeGroup {
+    /// The kind of whole group `batch` is, if it is one.
+    pub(crate) fn of(batch: &[Request]) -> Option<Self> {
+        let keyless = |request: &Request| matches!(request, Request::Enqueue(call) if call.transition().is_keyless());
+        match batch {
+            [Request::Claim(call)] if call.transition().limit > 0 => Some(Self::Claim),
+            [] => None,
+            _ if batch.iter().all(keyless) => Some(Self::Enqueues),
+            _ if batch
+                .iter()
+                .all(|request| matches!(request, Request::Complete(_))) =>
+            {
+                let mut jobs = HashSet::new();
+                let distinct = batch.iter().all(|request| match request {
+                    Request::Complete(call) => jobs.insert(call.transition().lease.job_id),
+                    _ => false,
+                });
+                distinct.then_some(Self::Completions)
+            }
+            _ => None,
+        }
+    }
+
+    /// The group as one statement: `BEGIN IMMEDIATE`, what its calls write, `COMMIT`.
+    pub(crate) fn statement(self, batch: &[Request]) -> Result<Statement<'_>, StoreError> {
+        match self {
+            Self::Enqueues => {
+                let rows: Vec<(&NewJob, OffsetDateTime)> = batch
+                    .iter()
+                    .filter_map(|request| match request {
+                        Request::Enqueue(call) => Some(call.transition()),
+                        _ => None,
+                    })
+                    .flat_map(|Enqueue { jobs, now }| jobs.iter().map(|job| (job, *now)))
+                    .collect();
+                Ok(sqlx::query(sql::ENQUEUE_BULK_IN_ONE_CALL).bind(bulk_rows(&rows)?))
+            }
+            Self::Completions => {
+                let completions: Vec<(Lease, OffsetDateTime)> = batch
+                    .iter()
+                    .filter_map(|request| match request {
+                        Request::Complete(call) => {
+                            Some((call.transition().lease, call.transition().now))
+                        }
+                        _ => None,
+                    })
+                    .collect();
+                let rows = completion_rows(&completions)?;
+                Ok(sqlx::query(sql::COMPLETE_BULK_IN_ONE_CALL).bind(rows))
+            }
+            Self::Claim => match batch {
+                [Request::Claim(call)] => call
+                    .transition()
+                    .in_one_call()?
+                    .ok_or_else(|| StoreError::backend("a claim of no job is no whole group")),
+                _ => Err(StoreError::backend("a whole claim group is one claim")),
+            },
+        }
+    }
+
+    /// Settles the answers of the calls of `batch` that its committed statement
+    /// answered, from the `rows` that statement returned.
+    ///
+    /// # Errors
+    ///
+    /// When a row does not read back (a corrupt database): the writes are committed, but
+    /// their answers are unknown.
+    pub(crate) fn settle(
+        self,
+        batch: &mut [Request],
+        rows: &[SqliteRow],
+    ) -> Result<(), StoreError> {
+        match self {
+            Self::Enqueues => batch.iter_mut().for_each(|request| {
+                if let Request::Enqueue(call) = request {
+                    settle_inserted(call);
+                }
+            }),
+            Self::Completions => {
+                let completed = completed_ids(rows)?;
+                for request in batch {
+                    if let Request::Complete(call) = request
+                        && completed.contains(&call.transition().lease.job_id)
+                    {
+                        call.settle(());
+                    }
+                }
+            }
+            Self::Claim => {
+                if let [Request::Claim(call)] = batch {
+                    let jobs = call.transition().jobs(rows)?;
+                    call.settle(jobs);
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Settles `call`, whose jobs were all inserted, with their answers.
+fn settle_inserted(call: &mut Call<Enqueue>) {
+    let Enqueue { jobs, now } = call.transition();
+    let inserted = jobs
+        .iter()
+        .map(|job| Enqueued::inserted(JobRecord::from_new(job.clone(), *now)))
+        .collect();
+    call.settle(inserted);
+}
 
 /// Runs a group's completions and keyless enqueues in bulk, and settles the answers of
 /// the calls they ran. The others (and a completion whose lease was not live, which
@@ -65,14 +196,7 @@ async fn enqueue_in_bulk(
             "a job id of the group exists or repeats".to_owned(),
         ));
     }
-    for call in calls {
-        let Enqueue { jobs, now } = call.transition();
-        let inserted = jobs
-            .iter()
-            .map(|job| Enqueued::inserted(JobRecord::from_new(job.clone(), *now)))
-            .collect();
-        call.settle(inserted);
-    }
+    calls.into_iter().for_each(settle_inserted);
     Ok(())
 }
 
@@ -117,6 +241,16 @@ async fn complete_bulk(
     conn: &mut SqliteConnection,
     completions: &[(Lease, OffsetDateTime)],
 ) -> Result<HashSet<JobId>, StoreError> {
+    let completed = sqlx::query(sql::COMPLETE_BULK)
+        .bind(completion_rows(completions)?)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(store_error)?;
+    completed_ids(&completed)
+}
+
+/// The JSON array `complete_bulk.sql` takes as ?1: one row per `(lease, now)`.
+fn completion_rows(completions: &[(Lease, OffsetDateTime)]) -> Result<String, StoreError> {
     let rows: Vec<_> = completions
         .iter()
         .map(|(lease, now)| {
@@ -127,11 +261,10 @@ async fn complete_bulk(
             )
         })
         .collect();
-    let rows = serde_json::to_string(&rows).map_err(StoreError::backend)?;
-    let completed = sqlx::query(sql::COMPLETE_BULK)
-        .bind(rows)
-        .fetch_all(&mut *conn)
-        .await
-        .map_err(store_error)?;
-    completed.iter().map(|row| Row(row).job_id()).collect()
+    serde_json::to_string(&rows).map_err(StoreError::backend)
+}
+
+/// The ids of the jobs `complete_bulk.sql` answered it completed.
+fn completed_ids(rows: &[SqliteRow]) -> Result<HashSet<JobId>, StoreError> {
+    rows.iter().map(|row| Row(row).job_id()).collect()
 }

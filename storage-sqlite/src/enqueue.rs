@@ -121,6 +121,19 @@ pub(crate) async fn insert_bulk(
     conn: &mut SqliteConnection,
     jobs: &[(&NewJob, OffsetDateTime)],
 ) -> Result<bool, StoreError> {
+    match sqlx::query(sql::ENQUEUE_BULK)
+        .bind(bulk_rows(jobs)?)
+        .execute(&mut *conn)
+        .await
+    {
+        Ok(_) => Ok(true),
+        Err(e) if is_unique_violation(&e) => Ok(false),
+        Err(e) => Err(store_error(e)),
+    }
+}
+
+/// The JSON array `enqueue_bulk.sql` takes as ?1: one row per `(job, now)` of `jobs`.
+pub(crate) fn bulk_rows(jobs: &[(&NewJob, OffsetDateTime)]) -> Result<String, StoreError> {
     let rows: Vec<_> = jobs
         .iter()
         .map(|(job, now)| {
@@ -138,14 +151,5 @@ pub(crate) async fn insert_bulk(
             )
         })
         .collect();
-    let rows = serde_json::to_string(&rows).map_err(StoreError::backend)?;
-    match sqlx::query(sql::ENQUEUE_BULK)
-        .bind(rows)
-        .execute(&mut *conn)
-        .await
-    {
-        Ok(_) => Ok(true),
-        Err(e) if is_unique_violation(&e) => Ok(false),
-        Err(e) => Err(store_error(e)),
-    }
+    serde_json::to_string(&rows).map_err(StoreError::backend)
 }

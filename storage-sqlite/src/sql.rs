@@ -45,6 +45,54 @@ macro_rules! on_selected {
     };
 }
 
+/// `$text` (statements joined by `;`) as one group commit: `BEGIN IMMEDIATE`, the
+/// statements, `COMMIT`, which the writer sends as one sqlx call (see
+/// `crate::bulk::WholeGroup`). Each statement ends on a line of its own, so a comment on
+/// a file's last line cannot swallow the `;` after it.
+macro_rules! in_one_call {
+    ($text:expr) => {
+        statement!(@fill concat!("BEGIN IMMEDIATE;\n", $text, "\n;\nCOMMIT"))
+    };
+}
+
+/// What a claim runs before it leases, promote_due.sql then fail_expired_leases.sql,
+/// joined for a claim in one call.
+macro_rules! before_claim {
+    () => {
+        concat!(
+            include_str!("sql/promote_due.sql"),
+            "\n;\n",
+            include_str!("sql/fail_expired_leases.sql"),
+            "\n;\n",
+        )
+    };
+}
+
+/// enqueue_bulk.sql as a whole group commit in one call.
+pub(crate) const ENQUEUE_BULK_IN_ONE_CALL: &str =
+    in_one_call!(include_str!("sql/enqueue_bulk.sql"));
+/// complete_bulk.sql as a whole group commit in one call.
+pub(crate) const COMPLETE_BULK_IN_ONE_CALL: &str =
+    in_one_call!(include_str!("sql/complete_bulk.sql"));
+/// A whole claim of one queue as a group commit in one call: promote_due.sql and
+/// fail_expired_leases.sql (?1 the queues' JSON array, ?2 the time), then
+/// claim_queue.sql with the queue's name as ?6 rather than ?1.
+///
+/// One call binds one list of arguments to every statement, by number. sqlx binds a
+/// statement's unused numbers positionally and stops at the first past the end of the
+/// list, so a statement may skip ?1 (the one claim_queue.sql skips binds the list's
+/// first argument) but must not skip more.
+pub(crate) const CLAIM_QUEUE_IN_ONE_CALL: &str = leasehold_sql::fill!(
+    in_one_call!(concat!(before_claim!(), "{claim_queue}")),
+    "{claim_queue}" => leasehold_sql::fill!(CLAIM_QUEUE, "?1" => "?6"),
+);
+/// A whole claim of several queues as a group commit in one call: promote_due.sql,
+/// fail_expired_leases.sql and claim_queues.sql, whose parameters mean the same.
+pub(crate) const CLAIM_QUEUES_IN_ONE_CALL: &str = in_one_call!(concat!(
+    before_claim!(),
+    include_str!("sql/claim_queues.sql")
+));
+
 /// `sql/applied_migrations.sql`: The schema versions this database has applied.
 pub(crate) const APPLIED_MIGRATIONS: &str = include_str!("sql/applied_migrations.sql");
 /// `sql/cancel.sql`: Ends job ?1 Cancelled at ?2 if it is pending or running. The lease token stays, so

@@ -19,6 +19,15 @@
 //! upgrade a read lock, which SQLite refuses at once with `SQLITE_BUSY`; waiting for
 //! other processes' writers is bounded by the busy timeout.
 //!
+//! A group that one statement does whole (plain enqueues, distinct completions, one
+//! claim: see [`WholeGroup`]) goes to SQLite as one sqlx call, `BEGIN IMMEDIATE`, the
+//! statement and `COMMIT` joined, since every sqlx call is a hand-off to sqlx's
+//! connection thread and back. If that call fails anywhere, the writer leaves the
+//! transaction as below and runs the group again the ordinary way, statement by
+//! statement, which answers each error at its stage; only a busy database (another
+//! writer held the lock past the busy timeout, which in WAL mode only `BEGIN IMMEDIATE`
+//! waits for) is answered at once, so no call waits for the lock twice.
+//!
 //! No failure leaves a transaction behind. On some failures (a full disk, an I/O
 //! error, at a statement or at `COMMIT`) SQLite rolls the whole transaction back by
 //! itself. sqlx's `Transaction` does not notice: its `COMMIT` failed, so it still
@@ -37,11 +46,13 @@ use std::sync::Arc;
 
 use leasehold::StoreError;
 use sqlx::pool::PoolConnection;
+use sqlx::sqlite::SqliteRow;
 use sqlx::{Sqlite, SqliteConnection, SqlitePool};
 use tokio::sync::mpsc;
 
-use crate::bulk::answer_in_bulk;
+use crate::bulk::{WholeGroup, answer_in_bulk};
 use crate::error::{shared_store_error, writer_stopped};
+use crate::row::Statement;
 use crate::transition::{Call, Request, Transition};
 
 /// How many rows a group commit writes at most, beyond its first call: keeps a commit
@@ -161,6 +172,34 @@ async fn commit_group(target: &Target, mut batch: Vec<Request>) {
             Ok(conn) => conn,
             Err(error) => return fail_all(batch, "getting a connection", error),
         };
+        let whole = WholeGroup::of(&batch).filter(|_| bulk);
+        if let Some((whole, Ok(statement))) = whole.map(|whole| (whole, whole.statement(&batch))) {
+            // Whatever this pass does, the next one runs its calls one by one.
+            bulk = false;
+            match GroupTransaction::run_whole(conn, target.in_memory, statement).await {
+                Ok(rows) => {
+                    if let Err(error) = whole.settle(&mut batch, &rows) {
+                        return fail_unread(batch, &error);
+                    }
+                    // Calls it did not answer (a completion whose lease was not live)
+                    // run again on their own, to say why.
+                    let (answered, rest): (Vec<_>, Vec<_>) =
+                        batch.into_iter().partition(Request::is_answered);
+                    answered.into_iter().for_each(Request::answer);
+                    batch = rest;
+                }
+                Err(error) => {
+                    let error = Arc::new(error);
+                    if matches!(
+                        shared_store_error(BEGIN_IMMEDIATE, &error),
+                        StoreError::Busy(_)
+                    ) {
+                        return fail_all_shared(batch, BEGIN_IMMEDIATE, &error);
+                    }
+                }
+            }
+            continue;
+        }
         let mut tx = match GroupTransaction::begin(conn, target.in_memory).await {
             Ok(tx) => tx,
             Err(error) => return fail_all(batch, "BEGIN IMMEDIATE", error),
@@ -229,6 +268,33 @@ impl GroupTransaction {
         }
     }
 
+    /// Runs `statement`, which begins the transaction, writes and commits (see
+    /// [`WholeGroup`]), in one sqlx call; answers the rows it returned. On an error,
+    /// wherever it struck, the connection is left out of any transaction (or closed)
+    /// as by [`GroupTransaction::roll_back`].
+    async fn run_whole(
+        conn: PoolConnection<Sqlite>,
+        in_memory: bool,
+        statement: Statement<'_>,
+    ) -> Result<Vec<SqliteRow>, sqlx::Error> {
+        let mut tx = Self {
+            conn,
+            open: true,
+            in_memory,
+        };
+        match statement.fetch_all(tx.conn()).await {
+            Ok(rows) => {
+                // Its last statement, COMMIT, ran.
+                tx.open = false;
+                Ok(rows)
+            }
+            Err(error) => {
+                tx.roll_back().await;
+                Err(error)
+            }
+        }
+    }
+
     fn conn(&mut self) -> &mut SqliteConnection {
         &mut self.conn
     }
@@ -288,9 +354,22 @@ pub(crate) async fn execute(
 
 /// Answers every call of `batch` with `error`, met at `stage` of the group.
 fn fail_all(batch: Vec<Request>, stage: &'static str, error: sqlx::Error) {
-    let error = Arc::new(error);
+    fail_all_shared(batch, stage, &Arc::new(error));
+}
+
+fn fail_all_shared(batch: Vec<Request>, stage: &'static str, error: &Arc<sqlx::Error>) {
     for request in batch {
-        request.fail(shared_store_error(stage, &error));
+        request.fail(shared_store_error(stage, error));
+    }
+}
+
+/// Answers every call of `batch`, whose whole group committed but whose answers did
+/// not read back (`error`: a corrupt row), saying so: the writes may have happened.
+fn fail_unread(batch: Vec<Request>, error: &StoreError) {
+    for request in batch {
+        request.fail(StoreError::backend(format!(
+            "the group was committed but its answer did not read back: {error}"
+        )));
     }
 }
 
@@ -301,3 +380,7 @@ mod tests;
 #[cfg(test)]
 #[path = "writer_answers_tests.rs"]
 mod answers_tests;
+
+#[cfg(test)]
+#[path = "writer_one_call_tests.rs"]
+mod one_call_tests;
