@@ -28,6 +28,8 @@
 //!   handlers and records outcomes.
 //! - [`retry`]: [`RetryPolicy`](retry::RetryPolicy): how long a failed job waits
 //!   (constant, linear or exponential backoff, capped, with jitter).
+//! - [`metrics`] (feature `metrics`, on by default): counters, histograms and gauges
+//!   of jobs and queues through the `metrics` facade.
 //! - [`schedule`]: [`Scheduler`](schedule::Scheduler) fires jobs on
 //!   [`ScheduleSpec`](schedule::ScheduleSpec)s (cron in a timezone, interval, once),
 //!   exactly once per slot, with a policy for slots missed while nothing ran.
@@ -94,6 +96,8 @@
 mod clock;
 mod error;
 mod job;
+#[cfg(feature = "metrics")]
+pub mod metrics;
 mod queue;
 pub mod retry;
 pub mod schedule;

@@ -145,7 +145,7 @@ async fn run(report: &mut Report, sizes: Sizes, only_store: Option<&str>) {
     }
     let e2e_wanted = [1, 8, 64]
         .iter()
-        .any(|c| report.wants(&worker_scenarios::e2e_name(*c)));
+        .any(|c| report.wants(&worker_scenarios::e2e_name(*c, false)));
     let baselines = !report.skip_baselines;
     if baselines && sqlite && (report.wants("baseline") || e2e_wanted) {
         baseline::run(report, sizes.e2e_jobs).await;
@@ -172,8 +172,10 @@ async fn run(report: &mut Report, sizes: Sizes, only_store: Option<&str>) {
             _ => None,
         };
         for concurrency in [1, 8, 64] {
-            worker_scenarios::e2e(report, name, e2e_jobs, concurrency, baseline).await;
+            worker_scenarios::e2e(report, name, e2e_jobs, concurrency, baseline, false).await;
         }
+        // What the metrics layer costs: the c=8 run again, recording every job.
+        worker_scenarios::e2e(report, name, e2e_jobs, 8, baseline, true).await;
         worker_scenarios::pickup_in_process(report, name, sizes.pickup_samples).await;
         worker_scenarios::idle_cpu(report, name, sizes.idle_window).await;
     }

@@ -5,6 +5,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
+use leasehold::metrics::Metrics;
 use leasehold::worker::JobContext;
 use leasehold::worker::{Worker, WorkerEvent};
 use leasehold::{Job, JobFilter, JobState, Queue};
@@ -50,23 +51,42 @@ fn spawn_run(worker: &Worker) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move { worker.run().await })
 }
 
-/// The name of the end-to-end scenario at `concurrency`.
-pub(crate) fn e2e_name(concurrency: usize) -> String {
-    format!("e2e_noop_worker_c{concurrency}")
+/// The name of the end-to-end scenario at `concurrency`, with the metrics layer or
+/// without.
+pub(crate) fn e2e_name(concurrency: usize, metrics: bool) -> String {
+    if metrics {
+        format!("e2e_metrics_worker_c{concurrency}")
+    } else {
+        format!("e2e_noop_worker_c{concurrency}")
+    }
+}
+
+/// Installs a Prometheus recorder (once), so the metrics rows pay for real
+/// recording, as an application exporting them would.
+fn install_recorder() {
+    static INSTALLED: OnceLock<()> = OnceLock::new();
+    INSTALLED.get_or_init(|| {
+        metrics_exporter_prometheus::PrometheusBuilder::new()
+            .install_recorder()
+            .expect("the bench installs the only recorder");
+    });
 }
 
 /// Processes `n` queued no-op jobs through one `Worker` with `concurrency` slots:
 /// from `run()` until the last outcome is written (all `Completed`, checked after). Rows
 /// of a store with a `baseline` (the raw-sqlx 64-row claim/complete jobs/s of this run
-/// on the same database engine) carry their ratio to it.
+/// on the same database engine) carry their ratio to it. With `metrics`, the worker
+/// records every job through `leasehold::metrics::Metrics` into a Prometheus
+/// recorder.
 pub(crate) async fn e2e(
     report: &mut Report,
     store_name: &str,
     n: usize,
     concurrency: usize,
     baseline: Option<f64>,
+    metrics: bool,
 ) {
-    let scenario = e2e_name(concurrency);
+    let scenario = e2e_name(concurrency, metrics);
     let Some(bench) = open_if_wanted(report, &scenario, store_name).await else {
         return;
     };
@@ -76,6 +96,10 @@ pub(crate) async fn e2e(
     let mut builder = Worker::builder(&queue).queue("default", concurrency);
     if let Some(ahead) = report.claim_ahead {
         builder = builder.claim_ahead(ahead);
+    }
+    if metrics {
+        install_recorder();
+        builder = builder.layer(Metrics::new());
     }
     let worker = builder
         .handler({

@@ -78,7 +78,9 @@ async fn run_one(
     let outcome = if inner.layers.is_empty() {
         end.await
     } else {
-        Next::new(&job, &inner.layers, end.boxed()).run().await
+        Next::new(&job, &inner.layers, &*inner.clock, end.boxed())
+            .run()
+            .await
     };
     let outcome = info.map(|job| JobOutcome { job, outcome });
     if let Some(outcome) = &outcome {

@@ -4,9 +4,11 @@
 use std::sync::Arc;
 
 use futures::future::BoxFuture;
+use time::OffsetDateTime;
 use tracing::Instrument;
 
 use super::outcome::Outcome;
+use crate::clock::Clock;
 use crate::job::JobRecord;
 
 /// Middleware around every job a worker runs: it sees the job before its handler
@@ -54,6 +56,7 @@ pub trait Layer: Send + Sync + 'static {
 pub struct Next<'a> {
     job: &'a JobRecord,
     layers: &'a [Arc<dyn Layer>],
+    clock: &'a dyn Clock,
     end: BoxFuture<'a, Outcome>,
 }
 
@@ -67,13 +70,26 @@ impl std::fmt::Debug for Next<'_> {
 }
 
 impl<'a> Next<'a> {
-    /// `end` (the handler and its write) for `job`, behind `layers`, outermost first.
+    /// `end` (the handler and its write) for `job`, behind `layers`, outermost first,
+    /// on the worker's `clock`.
     pub(crate) fn new(
         job: &'a JobRecord,
         layers: &'a [Arc<dyn Layer>],
+        clock: &'a dyn Clock,
         end: BoxFuture<'a, Outcome>,
     ) -> Self {
-        Self { job, layers, end }
+        Self {
+            job,
+            layers,
+            clock,
+            end,
+        }
+    }
+
+    /// The time by the worker's clock (a `ManualClock` in tests): how late the job
+    /// starts is `next.now() - job.run_at`.
+    pub fn now(&self) -> OffsetDateTime {
+        self.clock.now()
     }
 
     /// Runs the rest: the next layer, or the handler and the write of its outcome.
@@ -84,6 +100,7 @@ impl<'a> Next<'a> {
                 let next = Next {
                     job: self.job,
                     layers: inner,
+                    clock: self.clock,
                     end: self.end,
                 };
                 layer.call(self.job, next).await
