@@ -19,6 +19,9 @@
 //!   contract written as sentences that name the conformance cases checking them
 //!   ([`testing::conformance`], feature `testing`); `leasehold-memory`,
 //!   `leasehold-sqlite` and `leasehold-postgres` implement it.
+//! - **Running** (root): [`Supervisor`] runs a process's workers, schedulers and
+//!   background tasks with one graceful shutdown; [`Queue::wait_for`] awaits a job's
+//!   outcome.
 //! - **Time** (root): [`Clock`] is the only source of wall time ([`SystemClock`] in
 //!   production, `ManualClock` with feature `testing`); stores never read a clock, they
 //!   are told the time in whole microseconds. [`time`] re-exports the `time` types the
@@ -103,6 +106,7 @@ pub mod retry;
 pub mod schedule;
 mod scheduler;
 mod store;
+mod supervisor;
 #[cfg(feature = "testing")]
 pub mod testing;
 pub mod worker;
@@ -116,6 +120,7 @@ pub use job::{
     Job, JobId, JobRecord, JobState, Lease, NewJob, OwnedJob,
 };
 pub use queue::{EnqueueHook, EnqueueOptions, Queue};
+pub use supervisor::Supervisor;
 pub use store::{
     ClaimRequest, Enqueued, Firing, HeartbeatStatus, JobFilter, JobStore, JobUpdate, QueueStats,
 };

@@ -6,13 +6,15 @@
 
 use std::fmt;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use time::OffsetDateTime;
-use tokio::sync::watch;
+use tokio::sync::{Notify, watch};
 
 use crate::clock::{Clock, SystemClock, truncate_to_micros};
 use crate::error::Error;
+use crate::error::StoreError;
 use crate::job::{AsJob, Job, JobId, JobRecord, JobState, NewJob};
 use crate::store::{Enqueued, JobFilter, JobStore, JobUpdate, QueueStats};
 
@@ -247,6 +249,15 @@ pub struct Queue {
     clock: Arc<dyn Clock>,
     enqueued: Arc<watch::Sender<u64>>,
     hooks: Arc<[Arc<dyn EnqueueHook>]>,
+    finished: Arc<Finished>,
+}
+
+/// Wakes [`Queue::wait_for`] callers when a worker built from the queue records an
+/// outcome; costs nothing while no one waits.
+#[derive(Debug, Default)]
+struct Finished {
+    notify: Notify,
+    waiters: AtomicUsize,
 }
 
 /// Code around every enqueue through a [`Queue`]: it may change the jobs before they
@@ -329,6 +340,76 @@ impl Queue {
             clock,
             enqueued: Arc::new(watch::channel(0).0),
             hooks: Arc::new([]),
+            finished: Arc::default(),
+        }
+    }
+
+    /// Waits until job `id` is in a terminal state (`Completed`, `Failed`,
+    /// `Cancelled`) and returns it: for scripts and tests that enqueue a job and need
+    /// its outcome. Workers built from this queue (or a clone) wake the wait as soon as
+    /// they record an outcome; jobs another process runs are polled, every 100 ms at
+    /// first, then every second. Bound the wait with `tokio::time::timeout`.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::NotFound`](crate::StoreError::NotFound) for an unknown id (or a
+    /// job deleted meanwhile), or the store's error.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), leasehold::Error> {
+    /// use std::sync::Arc;
+    /// use leasehold::worker::{JobContext, Worker};
+    /// use leasehold::{Job, JobState, Queue};
+    /// use leasehold_memory::MemoryStore;
+    /// # #[derive(serde::Serialize, serde::Deserialize)]
+    /// # struct Ping;
+    /// # impl Job for Ping { const KIND: &'static str = "ping"; }
+    ///
+    /// let queue = Queue::new(Arc::new(MemoryStore::new()));
+    /// let worker = Worker::builder(&queue)
+    ///     .handler(|_: Ping, _: JobContext| async {})
+    ///     .build()?;
+    /// tokio::spawn({
+    ///     let worker = worker.clone();
+    ///     async move { worker.run().await }
+    /// });
+    ///
+    /// let id = queue.enqueue(Ping).await?.job.id;
+    /// let job = queue.wait_for(id).await?;
+    /// assert_eq!(job.state, JobState::Completed);
+    /// worker.shutdown().await;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn wait_for(&self, id: JobId) -> Result<JobRecord, Error> {
+        let finished = &self.finished;
+        finished.waiters.fetch_add(1, Ordering::SeqCst);
+        let _waiting = scopeguard(|| {
+            finished.waiters.fetch_sub(1, Ordering::SeqCst);
+        });
+        let mut poll = Duration::from_millis(100);
+        loop {
+            let notified = finished.notify.notified();
+            let mut notified = std::pin::pin!(notified);
+            // Registered before the read, so an outcome recorded after it wakes us.
+            notified.as_mut().enable();
+            match self.get(id).await? {
+                Some(job) if job.state.is_terminal() => return Ok(job),
+                Some(_) => {}
+                None => return Err(StoreError::NotFound(id).into()),
+            }
+            tokio::select! {
+                () = notified => {}
+                () = tokio::time::sleep(poll) => poll = (poll * 2).min(Duration::from_secs(1)),
+            }
+        }
+    }
+
+    /// Wakes the [`Queue::wait_for`] callers: a worker recorded an outcome.
+    pub(crate) fn job_finished(&self) {
+        if self.finished.waiters.load(Ordering::SeqCst) > 0 {
+            self.finished.notify.notify_waiters();
         }
     }
 
@@ -622,4 +703,17 @@ impl Queue {
     pub fn notify_enqueued(&self) {
         self.enqueued.send_modify(|n| *n = n.wrapping_add(1));
     }
+}
+
+/// Runs `f` when dropped.
+fn scopeguard<F: FnOnce()>(f: F) -> impl Drop {
+    struct Guard<F: FnOnce()>(Option<F>);
+    impl<F: FnOnce()> Drop for Guard<F> {
+        fn drop(&mut self) {
+            if let Some(f) = self.0.take() {
+                f();
+            }
+        }
+    }
+    Guard(Some(f))
 }

@@ -82,6 +82,7 @@ async fn run_one(
             .run()
             .await
     };
+    inner.shared.queue.job_finished();
     let outcome = info.map(|job| JobOutcome { job, outcome });
     if let Some(outcome) = &outcome {
         inner.emit(|| outcome.event());

@@ -6,15 +6,16 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use leasehold::retry::RetryPolicy;
+use leasehold::schedule::Scheduler;
 use leasehold::worker::{JobContext, JobError, Layer, Next, Outcome, Worker};
 use leasehold::{
-    EnqueueHook, EnqueueOptions, Enqueued, Error, Job, JobFilter, JobRecord, JobState, JobStore,
-    NewJob, async_trait,
+    Clock, EnqueueHook, EnqueueOptions, Enqueued, Error, Job, JobFilter, JobRecord, JobState,
+    JobStore, NewJob, StoreError, Supervisor, async_trait,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use crate::world::{AlwaysFails, Echo, World, always_fails, echo, only};
+use crate::world::{AlwaysFails, Echo, World, always_fails, echo, only, within};
 
 /// What the worker shares with its handlers in the scenarios: a counter.
 #[derive(Default)]
@@ -342,7 +343,85 @@ async fn enqueue_hooks_change_count_and_refuse_every_enqueue_through_the_queue(
     );
 }
 
+/// `Queue::wait_for` returns a job once it is terminal (completed, or failed for
+/// good) as the worker records it, and says so for an unknown id.
+async fn wait_for_returns_the_job_once_its_outcome_is_recorded(store: Arc<dyn JobStore>) {
+    let world = World::new(store);
+    let worker = Worker::builder(&world.queue)
+        .handler(echo)
+        .handler(always_fails)
+        .build()
+        .unwrap();
+    let run = tokio::spawn({
+        let worker = worker.clone();
+        async move { worker.run().await }
+    });
+
+    let ok = world.enqueue(&Echo { n: 1 }, EnqueueOptions::new()).await;
+    let bad = world
+        .enqueue(&AlwaysFails, EnqueueOptions::new().max_attempts(1))
+        .await;
+    let ok = within(world.queue.wait_for(ok)).await.unwrap();
+    let bad = within(world.queue.wait_for(bad)).await.unwrap();
+    let unknown = world
+        .queue
+        .wait_for(leasehold::JobId::new(world.clock.now()))
+        .await;
+
+    assert_eq!(ok.state, JobState::Completed);
+    assert_eq!(bad.state, JobState::Failed);
+    assert!(
+        matches!(unknown, Err(Error::Store(StoreError::NotFound(_)))),
+        "{unknown:?}"
+    );
+    worker.shutdown().await;
+    within(run).await.unwrap();
+}
+
+/// A supervisor runs its workers and tasks until its signal, then stops them all: the
+/// task sees its token cancelled, the worker stops claiming. A part that stops by
+/// itself shuts the others down too.
+async fn a_supervisor_runs_its_parts_and_stops_them_together(store: Arc<dyn JobStore>) {
+    let world = World::new(store);
+    let worker = Worker::builder(&world.queue).handler(echo).build().unwrap();
+    let task_stopped = Arc::new(AtomicUsize::new(0));
+    let (signal, signalled) = tokio::sync::oneshot::channel::<()>();
+    let supervisor = Supervisor::new()
+        .worker(worker.clone())
+        .scheduler(Scheduler::new(&world.queue))
+        .task({
+            let task_stopped = Arc::clone(&task_stopped);
+            move |stop| async move {
+                stop.cancelled().await;
+                task_stopped.fetch_add(1, Ordering::SeqCst);
+            }
+        });
+    let running = tokio::spawn(supervisor.run_until(signalled));
+
+    let id = world.enqueue(&Echo { n: 1 }, EnqueueOptions::new()).await;
+    let job = within(world.queue.wait_for(id)).await.unwrap();
+    signal.send(()).unwrap();
+    within(running).await.unwrap();
+
+    assert_eq!(job.state, JobState::Completed);
+    assert_eq!(task_stopped.load(Ordering::SeqCst), 1);
+    assert!(
+        worker.shutdown_token().is_cancelled(),
+        "the worker was shut down"
+    );
+
+    // A task that ends by itself: everything stops although no signal came.
+    let worker = Worker::builder(&world.queue).handler(echo).build().unwrap();
+    let supervisor = Supervisor::new()
+        .worker(worker.clone())
+        .task(|_stop| async {});
+    within(supervisor.run_until(std::future::pending::<()>())).await;
+    assert!(worker.shutdown_token().is_cancelled());
+}
+
 worker_scenarios!(
+    wait_for_returns_the_job_once_its_outcome_is_recorded,
+    a_supervisor_runs_its_parts_and_stops_them_together,
     enqueue_hooks_change_count_and_refuse_every_enqueue_through_the_queue,
     handlers_read_the_workers_data_and_enqueue_follow_ups,
     a_handler_asking_for_data_the_worker_lacks_fails_permanently,
