@@ -120,10 +120,10 @@ pub use job::{
     Job, JobId, JobRecord, JobState, Lease, NewJob, OwnedJob,
 };
 pub use queue::{EnqueueHook, EnqueueOptions, Queue};
-pub use supervisor::Supervisor;
 pub use store::{
     ClaimRequest, Enqueued, Firing, HeartbeatStatus, JobFilter, JobStore, JobUpdate, QueueStats,
 };
+pub use supervisor::Supervisor;
 
 /// Re-exported so stores and tests name the same `async_trait`.
 pub use async_trait::async_trait;
