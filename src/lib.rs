@@ -33,6 +33,8 @@
 //!   (constant, linear or exponential backoff, capped, with jitter).
 //! - [`metrics`] (feature `metrics`, on by default): counters, histograms and gauges
 //!   of jobs and queues through the `metrics` facade.
+//! - [`otel`] (feature `opentelemetry`): [`TraceContext`](otel::TraceContext) makes a
+//!   job's span continue the trace that enqueued it, with `tracing-opentelemetry`.
 //! - [`schedule`]: [`Scheduler`](schedule::Scheduler) fires jobs on
 //!   [`ScheduleSpec`](schedule::ScheduleSpec)s (cron in a timezone, interval, once),
 //!   exactly once per slot, with a policy for slots missed while nothing ran.
@@ -101,6 +103,8 @@ mod error;
 mod job;
 #[cfg(feature = "metrics")]
 pub mod metrics;
+#[cfg(feature = "opentelemetry")]
+pub mod otel;
 mod queue;
 pub mod retry;
 pub mod schedule;

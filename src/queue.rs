@@ -173,8 +173,14 @@ impl EnqueueOptions {
     }
 
     /// [`EnqueueOptions::build`] for a typed job: its kind and its payload as JSON,
-    /// these options over the job's own ([`Job::enqueue_options`]).
-    fn build_typed<J: Job>(&self, job: &J, now: OffsetDateTime) -> Result<NewJob, Error> {
+    /// these options over the job's own ([`Job::enqueue_options`]). What every typed
+    /// enqueue builds, a SQL store's transactional `enqueue_in` included.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Serialize`] for a payload that does not serialize; otherwise as
+    /// [`EnqueueOptions::build`].
+    pub fn build_job<J: Job>(&self, job: &J, now: OffsetDateTime) -> Result<NewJob, Error> {
         let payload = serde_json::to_value(job).map_err(|source| Error::Serialize {
             kind: J::KIND.to_owned(),
             source,
@@ -458,7 +464,7 @@ impl Queue {
         job: impl AsJob<M>,
         options: EnqueueOptions,
     ) -> Result<Enqueued, Error> {
-        let new_job = options.build_typed(job.as_job(), self.clock.now())?;
+        let new_job = options.build_job(job.as_job(), self.clock.now())?;
         self.enqueue_new(new_job).await
     }
 
@@ -476,7 +482,7 @@ impl Queue {
         let now = self.clock.now();
         let new_jobs = jobs
             .into_iter()
-            .map(|job| options.build_typed(job.as_job(), now))
+            .map(|job| options.build_job(job.as_job(), now))
             .collect::<Result<Vec<_>, Error>>()?;
         self.enqueue_many_new(new_jobs).await
     }

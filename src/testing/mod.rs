@@ -1,5 +1,10 @@
-//! Test support (feature `testing`): the conformance suite and store doubles.
+//! Test support (feature `testing`): the conformance suite and store doubles, and the
+//! application author's kit.
 //!
+//! - [`TestContext`] and [`run_handler`]: a handler run on one job without a worker;
+//!   [`assert_enqueued`] and [`assert_not_enqueued`]: what a queue holds, as an
+//!   [`Expected`] job says; [`drain`]: a worker run until nothing is due, through
+//!   retries and snoozes on a `ManualClock`.
 //! - [`conformance`]: one `pub async fn` per sentence of the [`JobStore`]
 //!   contract, and [`conformance_suite!`](crate::conformance_suite) to expand them into
 //!   tests for a store.
@@ -15,6 +20,7 @@
 //! - [`ManualClock`](crate::ManualClock): a clock that moves only when told to.
 //! - [`claim_default`]: one claim of the default queue, for a store's own tests.
 
+mod app;
 pub mod conformance;
 pub mod failing;
 pub mod model;
@@ -23,6 +29,11 @@ pub mod process_suite;
 pub mod processes;
 pub mod recording;
 pub mod sql;
+
+pub use self::app::{
+    DRAIN_ROUND_LIMIT, DrainReport, Expected, TestContext, assert_enqueued, assert_not_enqueued,
+    drain, drain_until, run_handler,
+};
 
 use time::OffsetDateTime;
 

@@ -128,7 +128,7 @@ impl Layer for TracingLayer {
         );
         async {
             let outcome = next.run().await;
-            log(&outcome);
+            log_outcome(&outcome);
             outcome
         }
         .instrument(span)
@@ -136,7 +136,8 @@ impl Layer for TracingLayer {
     }
 }
 
-fn log(outcome: &Outcome) {
+/// Logs `outcome` in the current span, at the level [`TracingLayer`] documents.
+pub(crate) fn log_outcome(outcome: &Outcome) {
     match outcome {
         Outcome::Completed => tracing::debug!("job completed"),
         Outcome::Retried { delay, error, .. } => {

@@ -36,6 +36,8 @@ use tokio::sync::{Notify, broadcast, watch};
 pub use self::builder::{DEFAULT_CLAIM_AHEAD, DEFAULT_OUTPUT_LIMIT, WorkerBuilder};
 pub use self::context::{IntoJobResult, JobContext, JobError};
 pub use self::events::{JobInfo, WorkerEvent};
+#[cfg(feature = "opentelemetry")]
+pub(crate) use self::layer::log_outcome;
 pub use self::layer::{Layer, Next, TracingLayer};
 pub use self::outcome::{JobOutcome, Outcome, RunReport};
 pub use self::retention::{RETENTION_LOCK, Retention};
@@ -43,7 +45,9 @@ pub use self::retention::{RETENTION_LOCK, Retention};
 pub use tokio_util::sync::CancellationToken;
 
 use self::builder::{ErasedHandler, Parts, Settings};
-use self::context::Shared;
+pub(crate) use self::context::Shared;
+#[cfg(feature = "testing")]
+pub(crate) use self::context::{Data, OutputSlot};
 use self::held::Held;
 use crate::clock::{Clock, truncate_to_micros};
 use crate::error::Error;

@@ -92,11 +92,7 @@ fn new_job<J: Job>(
     options: &EnqueueOptions,
     now: OffsetDateTime,
 ) -> Result<NewJob, Error> {
-    let payload = serde_json::to_value(job).map_err(|source| Error::Serialize {
-        kind: J::KIND.to_owned(),
-        source,
-    })?;
-    options.build(J::KIND, payload, now)
+    options.build_job(job, now)
 }
 
 /// The jobs of `jobs` with `options`, as of `now`, as `Queue::enqueue_many` builds them.
