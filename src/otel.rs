@@ -101,13 +101,7 @@ impl EnqueueHook for TraceContext {
 #[async_trait::async_trait]
 impl Layer for TraceContext {
     async fn call(&self, job: &JobRecord, next: Next<'_>) -> Outcome {
-        let span = tracing::info_span!(
-            "leasehold.job",
-            kind = %job.kind,
-            id = %job.id,
-            attempt = job.attempt,
-            queue = %job.queue,
-        );
+        let span = super::worker::job_span(job);
         if let Some(parent) = stored_context(job) {
             // The span is new, so it cannot have started yet: this fails only when no
             // OpenTelemetry layer sees the span (none installed, or the span filtered

@@ -119,21 +119,25 @@ pub struct TracingLayer;
 #[async_trait::async_trait]
 impl Layer for TracingLayer {
     async fn call(&self, job: &JobRecord, next: Next<'_>) -> Outcome {
-        let span = tracing::info_span!(
-            "leasehold.job",
-            kind = %job.kind,
-            id = %job.id,
-            attempt = job.attempt,
-            queue = %job.queue,
-        );
         async {
             let outcome = next.run().await;
             log_outcome(&outcome);
             outcome
         }
-        .instrument(span)
+        .instrument(job_span(job))
         .await
     }
+}
+
+/// The `leasehold.job` span of `job`, with the fields [`TracingLayer`] documents.
+pub(crate) fn job_span(job: &JobRecord) -> tracing::Span {
+    tracing::info_span!(
+        "leasehold.job",
+        kind = %job.kind,
+        id = %job.id,
+        attempt = job.attempt,
+        queue = %job.queue,
+    )
 }
 
 /// Logs `outcome` in the current span, at the level [`TracingLayer`] documents.

@@ -36,9 +36,9 @@ use tokio::sync::{Notify, broadcast, watch};
 pub use self::builder::{DEFAULT_CLAIM_AHEAD, DEFAULT_OUTPUT_LIMIT, WorkerBuilder};
 pub use self::context::{IntoJobResult, JobContext, JobError};
 pub use self::events::{JobInfo, WorkerEvent};
-#[cfg(feature = "opentelemetry")]
-pub(crate) use self::layer::log_outcome;
 pub use self::layer::{Layer, Next, TracingLayer};
+#[cfg(feature = "opentelemetry")]
+pub(crate) use self::layer::{job_span, log_outcome};
 pub use self::outcome::{JobOutcome, Outcome, RunReport};
 pub use self::retention::{RETENTION_LOCK, Retention};
 /// Re-exported: the token type of [`JobContext`] and [`WorkerBuilder::shutdown_on`].
