@@ -20,7 +20,7 @@
 //! | `leasehold_jobs_released_total` | counter | queue, kind | jobs given back at shutdown |
 //! | `leasehold_jobs_abandoned_total` | counter | queue, kind | outcomes the store never took |
 //! | `leasehold_job_run_seconds` | histogram | queue, kind | from the start of an attempt to its recorded outcome |
-//! | `leasehold_job_pickup_delay_seconds` | histogram | queue, kind | how late an attempt started: its start minus the job's `run_at` |
+//! | `leasehold_job_pickup_delay_seconds` | histogram | queue, kind | how late an attempt started: its start (the claim's time, `attempted_at`) minus the job's `run_at` |
 //! | `leasehold_jobs_running` | gauge | queue, kind | attempts running in this process |
 //! | `leasehold_queue_jobs` | gauge | queue, state | jobs in each state, from the store ([`Metrics::report_queues`]) |
 //! | `leasehold_queue_paused` | gauge | queue | 1 while the queue is paused |
@@ -218,7 +218,10 @@ impl Layer for Metrics {
     async fn call(&self, job: &JobRecord, next: Next<'_>) -> Outcome {
         let metrics = self.of(&job.queue, &job.kind);
         metrics.started.increment(1);
-        let late = Duration::try_from(next.now() - job.run_at).unwrap_or(Duration::ZERO);
+        // The attempt started when the claim leased it, at the time the store was
+        // told: no clock read here.
+        let started_at = job.attempted_at.unwrap_or_else(|| next.now());
+        let late = Duration::try_from(started_at - job.run_at).unwrap_or(Duration::ZERO);
         metrics.pickup.record(late.as_secs_f64());
         let started = tokio::time::Instant::now();
         let outcome = {

@@ -9,8 +9,8 @@ use tokio_util::sync::CancellationToken;
 use crate::error::{Error, StoreError};
 use crate::queue::Queue;
 use crate::schedule::{DEFAULT_MISFIRE_GRACE, NewSchedule, ScheduleRecord};
-use crate::store::Firing;
 use crate::store::JobStore;
+use crate::store::{Enqueued, Firing};
 
 /// How many due schedules one [`Scheduler::tick`] takes from the store at a time.
 const DUE_BATCH: usize = 64;
@@ -156,6 +156,25 @@ impl Scheduler {
             .ok_or_else(|| StoreError::ScheduleNotFound(name.to_owned()))?;
         let next = schedule.schedule.spec.first_at_or_after(now);
         Ok(self.store().resume_schedule(name, next, now).await?)
+    }
+
+    /// Fires the schedule once now, by hand: enqueues its job for the slot "now" (due at
+    /// once, through the queue, so workers wake) and leaves its next slot and its
+    /// pause as they are. A paused schedule can be triggered. The job's unique key is
+    /// the slot's, so a trigger at the very instant of a stored slot is that slot's
+    /// job (answered as a duplicate), never a second one.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::ScheduleNotFound`] for an unknown name; the store's error.
+    pub async fn trigger(&self, name: &str) -> Result<Enqueued, Error> {
+        let now = self.now();
+        let schedule = self
+            .get(name)
+            .await?
+            .ok_or_else(|| StoreError::ScheduleNotFound(name.to_owned()))?;
+        let job = schedule.job_for_slot(now, now)?;
+        self.queue.enqueue_new(job).await
     }
 
     /// Deletes the schedule; the jobs it fired stay. `false` if there was none.

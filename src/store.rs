@@ -128,7 +128,10 @@ pub use request::{
 ///
 /// **Inspection and upkeep.** `get` of an unknown id is `None`; `list` (ordered by id)
 /// and `count` select by queue, state and kind and agree with each other and with what
-/// happened [`list_and_count_agree_with_what_happened`]. `next_due` is the earliest time
+/// happened [`list_and_count_agree_with_what_happened`]. `list` pages by id: with
+/// `after`, it starts past that id in its order, lowest first or, with `newest_first`,
+/// highest first, and `count` ignores the cursor
+/// [`list_pages_by_id_after_a_cursor_in_either_order`]. `next_due` is the earliest time
 /// at which a claim of the queues could return something
 /// [`next_due_is_the_earliest_run_at_or_lease_expiry`]. `prune` deletes up to `limit`
 /// terminal jobs finished before a time, oldest first, and nothing else
@@ -281,6 +284,7 @@ pub use request::{
 /// [`cancel_of_a_running_job_is_seen_by_its_heartbeat`]: crate::testing::conformance::cancel_of_a_running_job_is_seen_by_its_heartbeat
 /// [`cancel_of_a_finished_job_changes_nothing`]: crate::testing::conformance::cancel_of_a_finished_job_changes_nothing
 /// [`list_and_count_agree_with_what_happened`]: crate::testing::conformance::list_and_count_agree_with_what_happened
+/// [`list_pages_by_id_after_a_cursor_in_either_order`]: crate::testing::conformance::list_pages_by_id_after_a_cursor_in_either_order
 /// [`next_due_is_the_earliest_run_at_or_lease_expiry`]: crate::testing::conformance::next_due_is_the_earliest_run_at_or_lease_expiry
 /// [`prune_removes_only_terminal_jobs_finished_before_the_time`]: crate::testing::conformance::prune_removes_only_terminal_jobs_finished_before_the_time
 #[async_trait]

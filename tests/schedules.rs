@@ -260,6 +260,35 @@ async fn pause_resume_and_preview(store: Arc<dyn JobStore>) {
     assert!(scheduler.next_fire_times("q", 3).await.is_err());
 }
 
+/// A trigger fires a paused schedule's job now and moves neither its next slot nor its
+/// pause; an unknown name is an error.
+async fn a_trigger_fires_now_and_keeps_the_next_slot(store: Arc<dyn JobStore>) {
+    let world = World::new(store, t(0));
+    let scheduler = world.scheduler();
+    scheduler
+        .upsert(NewSchedule::new("q", every(15, t(0)), &check()).unwrap())
+        .await
+        .unwrap();
+    scheduler.tick().await.unwrap();
+    scheduler.pause("q").await.unwrap();
+    world.clock.advance(Duration::from_mins(7));
+    let before = scheduler.get("q").await.unwrap().unwrap();
+
+    let triggered = scheduler.trigger("q").await.unwrap();
+
+    assert!(!triggered.duplicate);
+    assert_eq!(triggered.job.run_at, t(0) + Duration::from_mins(7));
+    assert_eq!(triggered.job.state, JobState::Available);
+    let after = scheduler.get("q").await.unwrap().unwrap();
+    assert_eq!(after.next_fire_at, before.next_fire_at);
+    assert!(!after.enabled, "still paused");
+    assert_eq!(
+        world.slots().await,
+        vec![t(0), t(0) + Duration::from_mins(7)]
+    );
+    assert!(scheduler.trigger("nope").await.is_err());
+}
+
 /// A once schedule fires once and then has no next slot.
 async fn a_once_schedule_fires_once(store: Arc<dyn JobStore>) {
     let world = World::new(store, t(0));
@@ -290,6 +319,7 @@ macro_rules! schedule_scenarios {
             an_interval_schedule_stays_on_its_grid,
             a_restart_picks_up_where_it_left_off,
             pause_resume_and_preview,
+            a_trigger_fires_now_and_keeps_the_next_slot,
             a_once_schedule_fires_once
         );
     };

@@ -3,7 +3,7 @@
 use time::OffsetDateTime;
 
 use crate::error::Error;
-use crate::job::{JobRecord, JobState, NewJob};
+use crate::job::{JobId, JobRecord, JobState, NewJob};
 
 /// Which jobs [`JobStore::list`](crate::JobStore::list) and
 /// [`JobStore::count`](crate::JobStore::count) return, and which the bulk verbs
@@ -23,6 +23,12 @@ pub struct JobFilter {
     pub finished_before: Option<OffsetDateTime>,
     /// At most this many jobs (`list` and the bulk verbs; `count` ignores it).
     pub limit: Option<usize>,
+    /// `list` only: the jobs after this id in the list's order (keyset pagination:
+    /// pass the last id of one page to get the next). `count` and the bulk verbs
+    /// ignore it.
+    pub after: Option<JobId>,
+    /// `list` only: highest ids (the newest jobs) first instead of lowest first.
+    pub newest_first: bool,
 }
 
 impl JobFilter {
@@ -65,6 +71,30 @@ impl JobFilter {
     pub fn limit(mut self, limit: usize) -> Self {
         self.limit = Some(limit);
         self
+    }
+
+    /// `list` only: the jobs after `id` in the list's order, for the next page.
+    pub fn after(mut self, id: JobId) -> Self {
+        self.after = Some(id);
+        self
+    }
+
+    /// `list` only: the newest jobs (highest ids) first.
+    pub fn newest_first(mut self) -> Self {
+        self.newest_first = true;
+        self
+    }
+
+    /// Whether `id` lies after [`JobFilter::after`] in the list's order (always, when
+    /// it is unset). Stores without a query language page with this.
+    pub fn is_after_cursor(&self, id: JobId) -> bool {
+        self.after.is_none_or(|after| {
+            if self.newest_first {
+                id < after
+            } else {
+                id > after
+            }
+        })
     }
 
     /// Whether `job` (with its state as of the store's `now`) is selected, ignoring

@@ -150,6 +150,14 @@ pub enum Op {
         holder: usize,
         secs: i64,
     },
+    /// One page of `list`: past the cursor of job `after` (if any) in the order
+    /// `newest_first` picks, on queue `queue` (if any), at most `limit`.
+    ListPage {
+        queue: Option<usize>,
+        after: Option<usize>,
+        newest_first: bool,
+        limit: usize,
+    },
 }
 
 fn job_spec() -> impl Strategy<Value = JobSpec> {
@@ -202,6 +210,8 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (0u8..4, proptest::option::of(0usize..2), proptest::option::of(0usize..6), proptest::option::weighted(0.3, 0u8..2), proptest::option::of(0usize..3))
             .prop_map(|(verb, queue, state, tag, limit)| Op::Bulk { verb, queue, state, tag, limit }),
         1 => (0usize..2, 0i64..20).prop_map(|(holder, secs)| Op::TakeLock { holder, secs }),
+        1 => (proptest::option::of(0usize..2), proptest::option::weighted(0.7, 0usize..64), proptest::bool::ANY, 1usize..4)
+            .prop_map(|(queue, after, newest_first, limit)| Op::ListPage { queue, after, newest_first, limit }),
     ]
 }
 
@@ -631,7 +641,8 @@ impl Run {
             | Op::DeleteJob { .. }
             | Op::UpdateJob { .. }
             | Op::Bulk { .. }
-            | Op::TakeLock { .. } => self.apply_by_hand(op).await,
+            | Op::TakeLock { .. }
+            | Op::ListPage { .. } => self.apply_by_hand(op).await,
             Op::Advance { secs } => {
                 self.now += Duration::seconds(*secs);
                 (Outcome::Ok, Outcome::Ok)

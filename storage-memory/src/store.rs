@@ -464,12 +464,20 @@ impl JobStore for MemoryStore {
         filter: &JobFilter,
         now: OffsetDateTime,
     ) -> Result<Vec<JobRecord>, StoreError> {
+        use std::ops::Bound::{Excluded, Unbounded};
+
         let inner = self.lock();
         let now = micros(now);
-        // The map is ordered by id: the list comes out in id order as it is read.
-        Ok(inner
-            .jobs
-            .iter()
+        // The map is ordered by id: the list comes out in id order as it is read,
+        // starting past the page cursor.
+        let jobs: Box<dyn Iterator<Item = (&JobId, &Entry)>> =
+            match (filter.after, filter.newest_first) {
+                (None, false) => Box::new(inner.jobs.iter()),
+                (None, true) => Box::new(inner.jobs.iter().rev()),
+                (Some(after), false) => Box::new(inner.jobs.range((Excluded(after), Unbounded))),
+                (Some(after), true) => Box::new(inner.jobs.range(..after).rev()),
+            };
+        Ok(jobs
             .filter(|(_, e)| selects(filter, e, now))
             .take(filter.limit.unwrap_or(usize::MAX))
             .map(|(id, e)| e.to_record(*id, now))

@@ -27,7 +27,7 @@ pub(crate) fn bind<'q, 'p>(
     params: impl IntoIterator<Item = Param<'p>>,
 ) -> Statement<'q> {
     params.into_iter().fold(query, |query, param| match param {
-        Param::Id(id) => query.bind(*id.as_uuid()),
+        Param::Id(id) => query.bind(id.map(|id| *id.as_uuid())),
         Param::SmallInteger(priority) => query.bind(priority),
         Param::Integer(value) => query.bind(value),
         Param::Text(text) => query.bind(text),

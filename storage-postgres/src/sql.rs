@@ -166,6 +166,8 @@ statements! {
     cancel = "cancel.sql";
     /// Jobs by filter.
     list = "list.sql";
+    /// Jobs by filter, newest first.
+    list_newest = "list_newest.sql";
     /// How many jobs a filter selects.
     count = "count.sql";
     /// The earliest due time of queues.

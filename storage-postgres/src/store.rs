@@ -13,7 +13,7 @@ use leasehold::{
     JobRecord, JobState, JobStore, JobUpdate, Lease, NewJob, QueueStats, StoreError, async_trait,
 };
 use leasehold_sql::enqueue::single;
-use leasehold_sql::filter::{count_params, list_params, sql_limit};
+use leasehold_sql::filter::{count_params, page_params, sql_limit};
 use leasehold_sql::lease::{LeaseState, lease, not_extended, not_written, written};
 use leasehold_sql::prune;
 use leasehold_sql::row::{job_record, job_state, micros, schedule_record, time_of};
@@ -536,7 +536,13 @@ impl JobStore for PostgresStore {
         filter: &JobFilter,
         now: OffsetDateTime,
     ) -> Result<Vec<JobRecord>, StoreError> {
-        let statement = bind(query(&self.inner.sql.list), list_params(filter, now));
+        let sql = &self.inner.sql;
+        let list = if filter.newest_first {
+            &sql.list_newest
+        } else {
+            &sql.list
+        };
+        let statement = bind(query(list), page_params(filter, now));
         let rows = self.fetch_all("list", statement).await?;
         rows.iter().map(|row| job_record(&Row(row), now)).collect()
     }

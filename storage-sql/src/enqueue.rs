@@ -173,7 +173,7 @@ pub fn params(job: &NewJob, now: OffsetDateTime) -> [Param<'_>; 13] {
         });
     let unique_states: Vec<&str> = job.unique_states.iter().map(|s| s.as_str()).collect();
     [
-        Param::Id(job.id),
+        Param::Id(Some(job.id)),
         Param::text(&job.kind),
         Param::text(&job.queue),
         Param::owned_text(job.payload.to_string()),

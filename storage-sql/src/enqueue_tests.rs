@@ -180,7 +180,7 @@ fn the_parameters_of_enqueue_sql_are_in_its_order() {
 
     let params = params(&job, t(1));
 
-    assert_eq!(params[0], Param::Id(job.id));
+    assert_eq!(params[0], Param::Id(Some(job.id)));
     assert_eq!(params[4], Param::SmallInteger(3));
     assert_eq!(params[7], Param::text("k1"));
     assert_eq!(params[8], Param::integer(micros(t(1))));

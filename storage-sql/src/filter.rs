@@ -1,4 +1,5 @@
-//! A [`JobFilter`] as statement parameters ([`count_params`], [`list_params`]), and
+//! A [`JobFilter`] as statement parameters ([`count_params`], [`list_params`],
+//! [`page_params`]), and
 //! counts as `LIMIT` values ([`sql_limit`]).
 //!
 //! `Scheduled` and `Available` are one stored state to a filter: "pending" (which
@@ -42,12 +43,30 @@ pub fn count_params(filter: &JobFilter, now: OffsetDateTime) -> [Param<'_>; 7] {
     ]
 }
 
-/// The parameters of `list.sql`, in order: those of [`count_params`], then the limit
-/// (NULL: none).
+/// The parameters of the bulk verbs' `selected` jobs, in order: those of
+/// [`count_params`], then the limit (NULL: none).
 pub fn list_params(filter: &JobFilter, now: OffsetDateTime) -> [Param<'_>; 8] {
     let [queue, kind, state, due, now, tag, finished_before] = count_params(filter, now);
     let limit = Param::Integer(filter.limit.map(sql_limit));
     [queue, kind, state, due, now, tag, finished_before, limit]
+}
+
+/// The parameters of `list.sql` and `list_newest.sql`, in order: those of
+/// [`list_params`], then the page cursor ([`JobFilter::after`]; NULL: none).
+pub fn page_params(filter: &JobFilter, now: OffsetDateTime) -> [Param<'_>; 9] {
+    let [queue, kind, state, due, now, tag, finished_before, limit] = list_params(filter, now);
+    let after = Param::Id(filter.after);
+    [
+        queue,
+        kind,
+        state,
+        due,
+        now,
+        tag,
+        finished_before,
+        limit,
+        after,
+    ]
 }
 
 #[cfg(test)]
@@ -89,5 +108,19 @@ mod tests {
         assert_eq!(limited[7], Param::integer(3));
         assert_eq!(unlimited[7], Param::Integer(None));
         assert_eq!(sql_limit(usize::MAX), i64::MAX);
+    }
+
+    #[test]
+    fn a_page_ends_with_its_cursor_and_no_cursor_is_null() {
+        let id = leasehold::JobId::MAX;
+        let paged = JobFilter::all().limit(3).after(id);
+        let first = JobFilter::all();
+
+        let paged = page_params(&paged, t(0));
+        let first = page_params(&first, t(0));
+
+        assert_eq!(paged[7], Param::integer(3));
+        assert_eq!(paged[8], Param::Id(Some(id)));
+        assert_eq!(first[8], Param::Id(None));
     }
 }

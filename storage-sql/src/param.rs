@@ -17,8 +17,8 @@ use leasehold::JobId;
 /// One value bound to a statement parameter; `None` binds NULL.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Param<'a> {
-    /// A job id.
-    Id(JobId),
+    /// A job id, or NULL.
+    Id(Option<JobId>),
     /// A priority: an `INTEGER` column in SQLite, a `SMALLINT` in PostgreSQL.
     SmallInteger(i16),
     /// An integer: a time as microseconds, a counter, a limit.

@@ -30,7 +30,7 @@ pub(crate) fn bind<'q, 'p>(
     params: impl IntoIterator<Item = Param<'p>>,
 ) -> Statement<'q> {
     params.into_iter().fold(query, |query, param| match param {
-        Param::Id(id) => query.bind(id_blob(id)),
+        Param::Id(id) => query.bind(id.map(id_blob)),
         Param::SmallInteger(priority) => query.bind(i64::from(priority)),
         Param::Integer(value) => query.bind(value),
         Param::Text(text) => query.bind(text),

@@ -165,8 +165,11 @@ pub(crate) const LEASE_STATE: &str = include_str!("sql/lease_state.sql");
 /// `sql/list.sql`: Jobs by filter, in id order. ?1 queue, ?2 kind, ?3 stored state ('pending': scheduled
 /// or available; NULL: any); ?4 = 1 only due rows (run_at <= ?5), 0 only later ones,
 /// NULL either; ?6 a tag the job carries; ?7 only jobs finished before it; ?8 limit
-/// (NULL: none).
+/// (NULL: none); ?9 only ids after it (the page cursor; NULL: from the first).
 pub(crate) const LIST: &str = statement!("list.sql");
+/// `sql/list_newest.sql`: list.sql newest first: highest id first; ?9 only ids before
+/// it (the page cursor; NULL: from the newest).
+pub(crate) const LIST_NEWEST: &str = statement!("list_newest.sql");
 /// `sql/next_due.sql`: The earliest pending run_at or running lease_until of the queues in the JSON array
 /// ?1, or NULL.
 pub(crate) const NEXT_DUE: &str = include_str!("sql/next_due.sql");
@@ -251,6 +254,7 @@ pub(crate) const ALL: &[(&str, &str)] = &[
     ("journal_mode_wal.sql", JOURNAL_MODE_WAL),
     ("lease_state.sql", LEASE_STATE),
     ("list.sql", LIST),
+    ("list_newest.sql", LIST_NEWEST),
     ("next_due.sql", NEXT_DUE),
     ("promote_due.sql", PROMOTE_DUE),
     ("prune.sql", PRUNE),

@@ -9,7 +9,7 @@ use leasehold::{
     JobStore, JobUpdate, Lease, NewJob, QueueStats, StoreError, async_trait,
 };
 use leasehold_sql::enqueue::single;
-use leasehold_sql::filter::{count_params, list_params, sql_limit};
+use leasehold_sql::filter::{count_params, page_params, sql_limit};
 use leasehold_sql::prune;
 use leasehold_sql::row::{Columns, job_record, micros, schedule_record, time_of};
 use sqlx::sqlite::SqliteRow;
@@ -291,7 +291,12 @@ impl JobStore for SqliteStore {
         filter: &JobFilter,
         now: OffsetDateTime,
     ) -> Result<Vec<JobRecord>, StoreError> {
-        let statement = bind(sqlx::query(sql::LIST), list_params(filter, now));
+        let list = if filter.newest_first {
+            sql::LIST_NEWEST
+        } else {
+            sql::LIST
+        };
+        let statement = bind(sqlx::query(list), page_params(filter, now));
         let rows = self.fetch_all(statement).await?;
         rows.iter().map(|row| job_record(&Row(row), now)).collect()
     }

@@ -91,6 +91,46 @@ pub async fn list_and_count_agree_with_what_happened(f: &dyn StoreFactory) {
     assert_eq!(ids(&scheduled), vec![later.id]);
 }
 
+/// `list` pages by id: `after` starts past a cursor in the list's order, lowest ids
+/// first or, with `newest_first`, highest first; the filter and limit apply to each
+/// page, and `count` ignores the cursor.
+pub async fn list_pages_by_id_after_a_cursor_in_either_order(f: &dyn StoreFactory) {
+    let store = f.open().await;
+    let mut made = Vec::new();
+    for i in 0..7 {
+        let queue = if i == 3 { "other" } else { "a" };
+        let job = new_job("page", t(0)).queue(queue).expect("valid");
+        made.push(enqueue_at(&*store, job, t(i)).await.id);
+    }
+    let in_a: Vec<_> = made.iter().copied().filter(|id| *id != made[3]).collect();
+    let now = t(10);
+    let pages = |filter: JobFilter| {
+        let store = &store;
+        async move {
+            let mut seen = Vec::new();
+            let mut filter = filter.queue("a").limit(2);
+            loop {
+                let page = store.list(&filter, now).await.expect("list");
+                assert!(page.len() <= 2, "a page holds at most the limit");
+                let Some(last) = page.last() else { break };
+                filter = filter.after(last.id);
+                seen.extend(page.iter().map(|j| j.id));
+            }
+            seen
+        }
+    };
+
+    assert_eq!(pages(JobFilter::all()).await, in_a, "oldest first");
+    let newest: Vec<_> = in_a.iter().rev().copied().collect();
+    assert_eq!(pages(JobFilter::all().newest_first()).await, newest);
+    let past_third = JobFilter::all().after(made[2]);
+    let listed = store.list(&past_third, now).await.expect("list");
+    assert_eq!(ids(&listed), made[3..].to_vec());
+    let before_third = JobFilter::all().newest_first().after(made[2]);
+    let listed = store.list(&before_third, now).await.expect("list");
+    assert_eq!(ids(&listed), vec![made[1], made[0]]);
+    assert_eq!(store.count(&past_third, now).await.expect("count"), 7);
+}
 /// `next_due` is the earliest pending run_at or running lease expiry of the queues.
 pub async fn next_due_is_the_earliest_run_at_or_lease_expiry(f: &dyn StoreFactory) {
     let store = f.open().await;

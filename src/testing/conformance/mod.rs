@@ -151,6 +151,7 @@ macro_rules! conformance_suite {
             cancel_of_a_running_job_is_seen_by_its_heartbeat,
             cancel_of_a_finished_job_changes_nothing,
             list_and_count_agree_with_what_happened,
+            list_pages_by_id_after_a_cursor_in_either_order,
             next_due_is_the_earliest_run_at_or_lease_expiry,
             prune_removes_only_terminal_jobs_finished_before_the_time,
             a_paused_queue_is_not_claimed_until_resumed,

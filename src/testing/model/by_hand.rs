@@ -127,6 +127,31 @@ impl Run {
                 let got = self.store.take_lock("lock", holder, until, now).await;
                 (want, answer(got, Outcome::Removed))
             }
+            Op::ListPage {
+                queue,
+                after,
+                newest_first,
+                limit,
+            } => {
+                let mut filter = JobFilter::all().limit(*limit);
+                if let Some(queue) = queue {
+                    filter = filter.queue(QUEUES[*queue]);
+                }
+                if let Some(id) = after.as_ref().and_then(job) {
+                    filter = filter.after(id);
+                }
+                if *newest_first {
+                    filter = filter.newest_first();
+                }
+                let want = Outcome::Ids(self.model.page(&filter, now));
+                let got = self.store.list(&filter, now).await;
+                (
+                    want,
+                    answer(got, |jobs| {
+                        Outcome::Ids(jobs.iter().map(|j| j.id).collect())
+                    }),
+                )
+            }
             _ => unreachable!("not an operator's op: {op:?}"),
         }
     }

@@ -205,6 +205,23 @@ impl Model {
         }
     }
 
+    /// The ids of one page of `list`: selected by `filter`, past its cursor, in its
+    /// order, at most its limit.
+    pub(super) fn page(&self, filter: &JobFilter, now: OffsetDateTime) -> Vec<JobId> {
+        let mut ids: Vec<JobId> = self
+            .at(now)
+            .into_iter()
+            .filter(|j| filter.matches(j) && filter.is_after_cursor(j.id))
+            .map(|j| j.id)
+            .collect();
+        ids.sort();
+        if filter.newest_first {
+            ids.reverse();
+        }
+        ids.truncate(filter.limit.unwrap_or(usize::MAX));
+        ids
+    }
+
     /// The ids a bulk verb acts on: selected by `filter`, accepted by `acts_on`, at
     /// most the limit, lowest first (with `finished_before`, by finish time first).
     pub(super) fn chosen(
