@@ -208,7 +208,8 @@ pub use request::{
 ///   first [`due_schedules_returns_enabled_schedules_due_at_now`].
 /// - `fire_schedule` is a compare-and-set: only while the schedule's `next_fire_at` is
 ///   the slot the caller planned from does it insert the jobs (unique keys deduping
-///   as in `enqueue_many`) and set the next slot, in one transaction; otherwise it
+///   as in `enqueue_many`) and set the next slot and `last_fired_at` (the time
+///   given), in one transaction; otherwise it
 ///   inserts nothing and returns [`StoreError::Conflict`]
 ///   [`fire_schedule_inserts_the_jobs_and_advances_the_slot`],
 ///   [`fire_schedule_from_a_stale_slot_is_a_conflict_and_inserts_nothing`]; so racing
@@ -477,8 +478,8 @@ pub trait JobStore: Send + Sync + 'static {
     }
 
     /// If the schedule's `next_fire_at` is `firing.slot`: inserts `firing.jobs`
-    /// (deduped by unique key) and sets `next_fire_at` to `firing.next`, atomically;
-    /// answers each job in order.
+    /// (deduped by unique key), sets `next_fire_at` to `firing.next` and
+    /// `last_fired_at` to `now`, atomically; answers each job in order.
     ///
     /// # Errors
     ///

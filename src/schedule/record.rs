@@ -147,6 +147,10 @@ pub struct ScheduleRecord {
     /// The next slot to fire; `None` once a schedule has no slots left.
     #[serde(with = "time::serde::rfc3339::option")]
     pub next_fire_at: Option<OffsetDateTime>,
+    /// When a scheduler last fired it (`fire_schedule`); `None` if never. A
+    /// [`Scheduler::trigger`](crate::Scheduler::trigger) by hand does not count.
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub last_fired_at: Option<OffsetDateTime>,
     /// When it was first stored.
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
@@ -163,6 +167,7 @@ impl ScheduleRecord {
             schedule,
             enabled: true,
             next_fire_at: None,
+            last_fired_at: None,
             created_at,
             updated_at: created_at,
         }

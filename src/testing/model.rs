@@ -501,6 +501,7 @@ impl Run {
                         schedule: schedule.clone(),
                         enabled: true,
                         next_fire_at: next,
+                        last_fired_at: None,
                         created_at: now,
                         updated_at: now,
                     },
@@ -536,6 +537,7 @@ impl Run {
                     schedule: schedule_def(0, 0),
                     enabled: true,
                     next_fire_at: None,
+                    last_fired_at: None,
                     created_at: now,
                     updated_at: now,
                 });
@@ -553,6 +555,7 @@ impl Run {
                     Some(s) if !s.enabled || s.next_fire_at != Some(slot) => Outcome::Conflict,
                     Some(s) => {
                         s.next_fire_at = next;
+                        s.last_fired_at = Some(now);
                         s.updated_at = now;
                         Outcome::Ids(
                             new_jobs

@@ -603,6 +603,7 @@ impl JobStore for MemoryStore {
         inner.check_batch(&jobs)?;
         let schedule = inner.schedule_mut(name)?;
         schedule.next_fire_at = next;
+        schedule.last_fired_at = Some(now);
         schedule.updated_at = now;
         let now = micros(now);
         Ok(jobs.into_iter().map(|job| inner.insert(job, now)).collect())

@@ -67,4 +67,5 @@ mod store;
 
 pub use clock::ServerClock;
 pub use options::{DEFAULT_APPLICATION_NAME, DEFAULT_SCHEMA, PostgresStoreOptions};
+pub use schema::migration_script;
 pub use store::PostgresStore;

@@ -115,3 +115,87 @@ fn migrate_error(error: MigrateError, schema: &str) -> StoreError {
         other => StoreError::backend(other),
     }
 }
+
+/// The SQL of every migration this build applies to `schema`, in order, as one script
+/// for an application that runs its own migration tool: it creates the schema, points
+/// the transaction's `search_path` at it, runs the migrations and records them in
+/// `<schema>._leasehold_migrations` (with sqlx's checksums), so that
+/// [`PostgresStore::connect_with`](crate::PostgresStore::connect_with) on that schema
+/// finds it migrated and changes nothing. Run it once, in one transaction (its
+/// `SET LOCAL` lasts until the transaction ends).
+///
+/// ```
+/// let script = leasehold_postgres::migration_script("leasehold")?;
+/// assert!(script.contains("CREATE TABLE jobs"));
+/// # Ok::<(), leasehold::StoreError>(())
+/// ```
+///
+/// # Errors
+///
+/// [`StoreError::Backend`] for a schema name
+/// [`PostgresStoreOptions::schema`](crate::PostgresStoreOptions::schema) refuses.
+pub fn migration_script(schema: &str) -> Result<String, StoreError> {
+    let sql = Statements::for_schema(&crate::options::quoted_schema(schema)?);
+    let mut script = format!(
+        "-- leasehold-postgres schema {schema:?}: run once, in one transaction.\n\
+         -- Generated from the migrations this build embeds.\n\
+         {};\n{};\n",
+        sql.create_schema.trim_end(),
+        sql.set_search_path.trim_end(),
+    );
+    let migrator = migrator();
+    let migrations = migrator
+        .iter()
+        .filter(|m| m.migration_type.is_up_migration());
+    for m in migrations.clone() {
+        script.push_str(&format!(
+            "\n-- migration {} ({})\n",
+            m.version, m.description
+        ));
+        script.push_str(m.sql.as_str().trim_end());
+        script.push('\n');
+    }
+    // As sqlx creates and fills it, so that its checks at connect pass.
+    script.push_str(&format!(
+        "\n-- the migrations above, as sqlx records them\n\
+         CREATE TABLE IF NOT EXISTS {MIGRATIONS_TABLE} (\n    \
+         version BIGINT PRIMARY KEY,\n    \
+         description TEXT NOT NULL,\n    \
+         installed_on TIMESTAMPTZ NOT NULL DEFAULT now(),\n    \
+         success BOOLEAN NOT NULL,\n    \
+         checksum BYTEA NOT NULL,\n    \
+         execution_time BIGINT NOT NULL\n);\n"
+    ));
+    for m in migrations {
+        let checksum: String = m.checksum.iter().map(|b| format!("{b:02x}")).collect();
+        script.push_str(&format!(
+            "INSERT INTO {MIGRATIONS_TABLE} (version, description, success, checksum, \
+             execution_time) VALUES ({}, '{}', TRUE, decode('{checksum}', 'hex'), -1);\n",
+            m.version,
+            m.description.replace('\'', "''"),
+        ));
+    }
+    Ok(script)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_script_creates_the_schema_then_runs_and_records_every_migration() {
+        let script = migration_script("jobs").expect("a valid schema name");
+
+        assert!(script.contains("CREATE SCHEMA IF NOT EXISTS \"jobs\""));
+        assert!(script.contains("SET LOCAL search_path TO \"jobs\""));
+        for m in migrator().iter() {
+            assert!(
+                script.contains(m.sql.as_str().trim_end()),
+                "migration {}",
+                m.version
+            );
+            assert!(script.contains(&format!("VALUES ({}, '", m.version)));
+        }
+        assert!(migration_script("Jobs; DROP").is_err());
+    }
+}

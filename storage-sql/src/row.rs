@@ -220,6 +220,10 @@ fn decode_schedule(row: &impl Columns, name: &str) -> Result<ScheduleRecord, Sto
         .integer("next_fire_at")?
         .map(|t| time_of(t, "next_fire_at"))
         .transpose()?;
+    record.last_fired_at = row
+        .integer("last_fired_at")?
+        .map(|t| time_of(t, "last_fired_at"))
+        .transpose()?;
     record.updated_at = time("updated_at")?;
     Ok(record)
 }

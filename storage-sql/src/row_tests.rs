@@ -156,6 +156,7 @@ fn a_schedules_row_reads_back_as_its_record() {
         ("max_attempts", Some(3)),
         ("enabled", Some(0)),
         ("next_fire_at", Some(micros(t(300)))),
+        ("last_fired_at", Some(micros(t(200)))),
         ("created_at", Some(micros(t(0)))),
         ("updated_at", Some(micros(t(10)))),
     ] {
@@ -182,5 +183,6 @@ fn a_schedules_row_reads_back_as_its_record() {
     assert_eq!(record.schedule.priority, 1);
     assert!(!record.enabled);
     assert_eq!(record.next_fire_at, Some(t(300)));
+    assert_eq!(record.last_fired_at, Some(t(200)));
     assert_eq!((record.created_at, record.updated_at), (t(0), t(10)));
 }

@@ -64,5 +64,5 @@ mod transition;
 mod writer;
 
 pub use options::{SqliteStoreOptions, Synchronous};
-pub use schema::EffectiveSettings;
+pub use schema::{EffectiveSettings, migration_script};
 pub use store::SqliteStore;

@@ -179,3 +179,85 @@ pub struct EffectiveSettings {
     /// `PRAGMA busy_timeout`: how long a write waits for another process's lock.
     pub busy_timeout: std::time::Duration,
 }
+
+/// The SQL of every migration this build applies, in order, as one script for an
+/// application that runs its own migration tool, followed by the statements that
+/// record them in `_leasehold_migrations` (with sqlx's checksums), so that
+/// [`SqliteStore::connect`](crate::SqliteStore::connect) finds the database migrated
+/// and changes nothing. Run it once, in one transaction, on a database without
+/// leasehold's tables; WAL mode is turned on by the first connect, not by the script.
+///
+/// ```
+/// let script = leasehold_sqlite::migration_script();
+/// assert!(script.contains("CREATE TABLE jobs"));
+/// ```
+pub fn migration_script() -> String {
+    let mut script = String::from(
+        "-- leasehold-sqlite schema: run once, in one transaction.\n\
+         -- Generated from the migrations this build embeds.\n",
+    );
+    let migrator = migrator();
+    let migrations = migrator
+        .iter()
+        .filter(|m| m.migration_type.is_up_migration());
+    for m in migrations.clone() {
+        script.push_str(&format!(
+            "\n-- migration {} ({})\n",
+            m.version, m.description
+        ));
+        script.push_str(m.sql.as_str().trim_end());
+        script.push('\n');
+    }
+    // As sqlx creates and fills it, so that its checks at connect pass.
+    script.push_str(&format!(
+        "\n-- the migrations above, as sqlx records them\n\
+         CREATE TABLE IF NOT EXISTS {MIGRATIONS_TABLE} (\n    \
+         version BIGINT PRIMARY KEY,\n    \
+         description TEXT NOT NULL,\n    \
+         installed_on TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP,\n    \
+         success BOOLEAN NOT NULL,\n    \
+         checksum BLOB NOT NULL,\n    \
+         execution_time BIGINT NOT NULL\n);\n"
+    ));
+    for m in migrations {
+        let checksum: String = m.checksum.iter().map(|b| format!("{b:02x}")).collect();
+        script.push_str(&format!(
+            "INSERT INTO {MIGRATIONS_TABLE} (version, description, success, checksum, \
+             execution_time) VALUES ({}, '{}', TRUE, X'{checksum}', -1);\n",
+            m.version,
+            m.description.replace('\'', "''"),
+        ));
+    }
+    script
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_database_migrated_by_the_script_opens_unchanged() {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let path = dir.path().join("jobs.db");
+        let url = format!("sqlite://{}?mode=rwc", path.display());
+        let mut conn = SqliteConnection::connect(&url).await.expect("opens");
+
+        let mut tx = conn.begin().await.expect("begins");
+        sqlx::raw_sql(sqlx::AssertSqlSafe(migration_script()))
+            .execute(&mut *tx)
+            .await
+            .expect("the script runs");
+        tx.commit().await.expect("commits");
+        conn.close().await.expect("closes");
+
+        let store = crate::SqliteStore::connect(&url)
+            .await
+            .expect("no migration left");
+        let applied: Vec<i64> = sqlx::query_scalar(crate::sql::APPLIED_MIGRATIONS)
+            .fetch_all(store.read_pool())
+            .await
+            .expect("reads");
+        let known: Vec<i64> = migrator().iter().map(|m| m.version).collect();
+        assert_eq!(applied, known);
+    }
+}

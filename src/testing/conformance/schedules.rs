@@ -146,10 +146,12 @@ pub async fn due_schedules_returns_enabled_schedules_due_at_now(f: &dyn StoreFac
     assert!(none.is_empty());
 }
 
-/// Firing the planned slot inserts the jobs and stores the next slot, atomically.
+/// Firing the planned slot inserts the jobs and stores the next slot and the time it
+/// fired, atomically.
 pub async fn fire_schedule_inserts_the_jobs_and_advances_the_slot(f: &dyn StoreFactory) {
     let store = f.open().await;
     let schedule = upsert(&*store, hourly("s"), 3600, 0).await;
+    assert_eq!(schedule.last_fired_at, None, "never fired yet");
     let jobs = slot_jobs(&schedule, &[3600, 7200], 7300);
 
     let fired = store
@@ -164,6 +166,7 @@ pub async fn fire_schedule_inserts_the_jobs_and_advances_the_slot(f: &dyn StoreF
     assert_eq!(fired[0].job.kind, "tick");
     let stored = store.get_schedule("s").await.expect("get").expect("exists");
     assert_eq!(stored.next_fire_at, Some(t(10_800)));
+    assert_eq!(stored.last_fired_at, Some(t(7300)));
     assert_eq!(stored.updated_at, t(7300));
     assert_eq!(
         store
@@ -220,6 +223,11 @@ pub async fn fire_schedule_from_a_stale_slot_is_a_conflict_and_inserts_nothing(
     assert_eq!(count_all(&*store, t(7200)).await, 1);
     let stored = store.get_schedule("s").await.expect("get").expect("exists");
     assert_eq!(stored.next_fire_at, Some(t(7200)));
+    assert_eq!(
+        stored.last_fired_at,
+        Some(t(3600)),
+        "the refused fires left it"
+    );
 }
 
 /// Schedulers racing on one slot, through one handle or several, fire it once.

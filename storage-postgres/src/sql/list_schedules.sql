@@ -1,4 +1,4 @@
 -- Every schedule, by name.
-SELECT name, spec, kind, payload::text AS payload, queue, priority, max_attempts, missed, enabled, next_fire_at, created_at, updated_at
+SELECT name, spec, kind, payload::text AS payload, queue, priority, max_attempts, missed, enabled, next_fire_at, last_fired_at, created_at, updated_at
 FROM {schema}.schedules
 ORDER BY name

@@ -7,4 +7,4 @@ INSERT INTO {schema}.schedules (name, spec, kind, payload, queue, priority, max_
                                 missed, enabled, next_fire_at, created_at, updated_at)
 VALUES ($1, $2, $3, $4::json, $5, $6, $7, $8, TRUE, $9, $10, $10)
 {on_schedule_conflict}
-RETURNING name, spec, kind, payload::text AS payload, queue, priority, max_attempts, missed, enabled, next_fire_at, created_at, updated_at
+RETURNING name, spec, kind, payload::text AS payload, queue, priority, max_attempts, missed, enabled, next_fire_at, last_fired_at, created_at, updated_at

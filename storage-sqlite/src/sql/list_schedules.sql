@@ -1,4 +1,4 @@
 -- Every schedule, by name.
-SELECT name, spec, kind, payload, queue, priority, max_attempts, missed, enabled, next_fire_at, created_at, updated_at
+SELECT name, spec, kind, payload, queue, priority, max_attempts, missed, enabled, next_fire_at, last_fired_at, created_at, updated_at
 FROM schedules
 ORDER BY name

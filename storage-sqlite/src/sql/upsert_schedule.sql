@@ -6,4 +6,4 @@
 INSERT INTO schedules (name, spec, kind, payload, queue, priority, max_attempts, missed, enabled, next_fire_at, created_at, updated_at)
 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 1, ?9, ?10, ?10)
 {on_schedule_conflict}
-RETURNING name, spec, kind, payload, queue, priority, max_attempts, missed, enabled, next_fire_at, created_at, updated_at
+RETURNING name, spec, kind, payload, queue, priority, max_attempts, missed, enabled, next_fire_at, last_fired_at, created_at, updated_at

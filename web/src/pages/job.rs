@@ -1,0 +1,182 @@
+//! `GET /jobs/{id}`: one job whole, and a sentence saying why it is not running now.
+
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
+use axum::response::Response;
+use leasehold::time::OffsetDateTime;
+use leasehold::{JobRecord, JobState};
+use maud::{Markup, html};
+
+use crate::dashboard::AppState;
+use crate::error::PageError;
+use crate::filter::with_query;
+use crate::format;
+use crate::layout::{self, action_button, json_block};
+use crate::notice::{Notice, NoticeQuery};
+use crate::pages::{job_id, state_badge};
+use crate::view::View;
+
+/// `GET /jobs/{id}`.
+pub(crate) async fn show(
+    view: View,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    notice: Result<Query<NoticeQuery>, QueryRejection>,
+) -> Response {
+    let notice = notice
+        .ok()
+        .and_then(|Query(query)| Notice::from_query(query));
+    view.respond(render(&view, &state, &id, notice.as_ref()).await)
+}
+
+async fn render(
+    view: &View,
+    state: &AppState,
+    id: &str,
+    notice: Option<&Notice>,
+) -> Result<Markup, PageError> {
+    let id = job_id(id)?;
+    let job = state.queue.get(id).await?.ok_or_else(|| {
+        PageError::NotFound(format!(
+            "job {id} not found: it was never enqueued, or was deleted"
+        ))
+    })?;
+    // Only a pending job waits on its queue's pause. `next_due` leaves paused queues
+    // out, and a pending job makes its unpaused queue's answer `Some`: so `None`
+    // means paused, read through the index a claim uses rather than `queue_stats`, a
+    // pass over every job.
+    let queue_paused = matches!(job.state, JobState::Scheduled | JobState::Available)
+        && state
+            .queue
+            .store()
+            .next_due(std::slice::from_ref(&job.queue))
+            .await
+            .map_err(leasehold::Error::from)?
+            .is_none();
+    let now = view.now;
+    let jobs_in =
+        |field: &str, value: &str| with_query(view.mount.href("/jobs"), &[(field, value)]);
+    let body = html! {
+        h1 { "Job " code { (job.id) } }
+        p.lede { (state_badge(job.state)) " " strong { (job.kind) } " in queue " a href=(jobs_in("queue", &job.queue)) { (job.queue) } }
+        p.why { (why_not_running(&job, queue_paused, now)) }
+        (actions(view, &job))
+        h2 { "Details" }
+        dl.details {
+            dt { "Kind" } dd { a href=(jobs_in("kind", &job.kind)) { (job.kind) } }
+            dt { "Priority" } dd { (job.priority) " (lower runs first)" }
+            dt { "Attempt" } dd { (job.attempt) " of " (job.max_attempts) }
+            dt { "Runs at" } dd { (format::when(job.run_at, now)) }
+            dt { "Enqueued" } dd { (format::when(job.created_at, now)) }
+            dt { "First attempt" } dd { (format::maybe_when(job.first_attempted_at, now)) }
+            dt { "Latest attempt" } dd { (format::maybe_when(job.attempted_at, now)) }
+            dt { "Finished" } dd { (format::maybe_when(job.finished_at, now)) }
+            dt { "Lease holder" } dd { (job.worker.as_deref().unwrap_or("—")) }
+            dt { "Lease until" } dd { (format::maybe_when(job.lease_until, now)) }
+            dt { "Unique key" } dd { (job.unique_key.as_deref().unwrap_or("—")) }
+            dt { "Tags" }
+            dd {
+                @for tag in &job.tags { a.tag href=(jobs_in("tag", tag)) { (tag) } " " }
+                @if job.tags.is_empty() { "—" }
+            }
+        }
+        h2 { "Payload" }
+        (json_block(&job.payload))
+        h2 { "Output" }
+        @match &job.output {
+            Some(output) => (json_block(output)),
+            None => p.none { "None recorded." },
+        }
+        h2 { "Errors" }
+        (errors(&job, now))
+        h2 { "Metadata" }
+        @if job.metadata.is_empty() {
+            p.none { "None." }
+        } @else {
+            (json_block(&serde_json::Value::Object(job.metadata.clone())))
+        }
+    };
+    Ok(layout::page(view, &format!("Job {id}"), notice, body))
+}
+
+/// Why the job is not running now, or who runs it, as a plain sentence.
+fn why_not_running(job: &JobRecord, queue_paused: bool, now: OffsetDateTime) -> Markup {
+    let paused = html! {
+        "Queue " strong { (job.queue) } " is paused: no worker claims its jobs until it is resumed."
+    };
+    let finished = |verb: &str| match job.finished_at {
+        Some(at) => html! { (verb) " at " (format::when(at, now)) "." },
+        None => html! { (verb) "." },
+    };
+    let last_error = html! {
+        @if let Some(error) = &job.last_error { " Last error: " code.error { (error) } }
+    };
+    match job.state {
+        JobState::Scheduled if queue_paused => {
+            html! { (paused) " It is due at " (format::when(job.run_at, now)) "." }
+        }
+        JobState::Scheduled => {
+            html! { "Scheduled in the future: due at " (format::when(job.run_at, now)) "." }
+        }
+        JobState::Available if queue_paused => paused,
+        JobState::Available => html! {
+            "Available since " (format::when(job.run_at, now)) ": waiting for a free worker slot."
+        },
+        JobState::Running => {
+            let worker = job.worker.as_deref().unwrap_or("an unknown worker");
+            match job.lease_until {
+                Some(until) if until > now => html! {
+                    "Running: leased by " code { (worker) } " until " (format::when(until, now)) "."
+                },
+                Some(until) => html! {
+                    "Running, but the lease of " code { (worker) } " expired at "
+                    (format::when(until, now)) ": the next claim takes the job over."
+                },
+                None => html! { "Running: leased by " code { (worker) } "." },
+            }
+        }
+        JobState::Completed => finished("Completed"),
+        JobState::Failed => html! {
+            (finished("Failed")) " It ran " (job.attempt) " of " (job.max_attempts) " attempts." (last_error)
+        },
+        JobState::Cancelled => html! { (finished("Cancelled")) (last_error) },
+        // A state added to the library later: its name says what is known.
+        _ => html! { "The job is " (job.state) "." },
+    }
+}
+
+/// The buttons for what can be done to the job in its state.
+fn actions(view: &View, job: &JobRecord) -> Markup {
+    let path = |verb: &str| format!("/jobs/{}/{verb}", job.id);
+    let (running, terminal) = (job.state == JobState::Running, job.state.is_terminal());
+    let retry_label = if terminal { "Retry" } else { "Run now" };
+    html! {
+        div.actions {
+            @if !running { (action_button(view, &path("retry"), retry_label, &[], "button")) }
+            @if !terminal { (action_button(view, &path("cancel"), "Cancel", &[], "button warn")) }
+            @if !running { (action_button(view, &path("delete"), "Delete", &[], "button danger")) }
+        }
+    }
+}
+
+/// Every failed attempt the job keeps, oldest first.
+fn errors(job: &JobRecord, now: OffsetDateTime) -> Markup {
+    html! {
+        @if job.errors.is_empty() {
+            p.none { "No failed attempts." }
+        } @else {
+            table.errors {
+                thead { tr { th.num { "Attempt" } th { "At" } th { "Error" } } }
+                tbody {
+                    @for error in &job.errors {
+                        tr {
+                            td.num { (error.attempt) }
+                            td { (format::when(error.at, now)) }
+                            td { pre.error { (error.error) } }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
