@@ -11,7 +11,7 @@
 //! the reading of tables and versions, under the lock, is here.
 
 use leasehold::StoreError;
-use leasehold_sql::schema::{Home, MIGRATIONS_TABLE};
+use leasehold_sql::schema::{Home, MIGRATIONS_TABLE, ScriptDialect, ScriptMigration};
 use sqlx::migrate::{MigrateError, Migrator};
 use sqlx::{Connection, PgConnection};
 
@@ -136,7 +136,7 @@ fn migrate_error(error: MigrateError, schema: &str) -> StoreError {
 /// [`PostgresStoreOptions::schema`](crate::PostgresStoreOptions::schema) refuses.
 pub fn migration_script(schema: &str) -> Result<String, StoreError> {
     let sql = Statements::for_schema(&crate::options::quoted_schema(schema)?);
-    let mut script = format!(
+    let head = format!(
         "-- leasehold-postgres schema {schema:?}: run once, in one transaction.\n\
          -- Generated from the migrations this build embeds.\n\
          {};\n{};\n",
@@ -146,36 +146,16 @@ pub fn migration_script(schema: &str) -> Result<String, StoreError> {
     let migrator = migrator();
     let migrations = migrator
         .iter()
-        .filter(|m| m.migration_type.is_up_migration());
-    for m in migrations.clone() {
-        script.push_str(&format!(
-            "\n-- migration {} ({})\n",
-            m.version, m.description
-        ));
-        script.push_str(m.sql.as_str().trim_end());
-        script.push('\n');
-    }
-    // As sqlx creates and fills it, so that its checks at connect pass.
-    script.push_str(&format!(
-        "\n-- the migrations above, as sqlx records them\n\
-         CREATE TABLE IF NOT EXISTS {MIGRATIONS_TABLE} (\n    \
-         version BIGINT PRIMARY KEY,\n    \
-         description TEXT NOT NULL,\n    \
-         installed_on TIMESTAMPTZ NOT NULL DEFAULT now(),\n    \
-         success BOOLEAN NOT NULL,\n    \
-         checksum BYTEA NOT NULL,\n    \
-         execution_time BIGINT NOT NULL\n);\n"
-    ));
-    for m in migrations {
-        let checksum: String = m.checksum.iter().map(|b| format!("{b:02x}")).collect();
-        script.push_str(&format!(
-            "INSERT INTO {MIGRATIONS_TABLE} (version, description, success, checksum, \
-             execution_time) VALUES ({}, '{}', TRUE, decode('{checksum}', 'hex'), -1);\n",
-            m.version,
-            m.description.replace('\'', "''"),
-        ));
-    }
-    Ok(script)
+        .filter(|m| m.migration_type.is_up_migration())
+        .map(|m| ScriptMigration::new(m.version, &m.description, m.sql.as_str(), &m.checksum));
+    let dialect = ScriptDialect {
+        installed_on: "TIMESTAMPTZ NOT NULL DEFAULT now()",
+        checksum_type: "BYTEA",
+        checksum_literal: |hex| format!("decode('{hex}', 'hex')"),
+    };
+    Ok(leasehold_sql::schema::migration_script(
+        &head, dialect, migrations,
+    ))
 }
 
 #[cfg(test)]

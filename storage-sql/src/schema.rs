@@ -127,6 +127,83 @@ impl Home {
     }
 }
 
+/// One embedded migration, as [`migration_script`] writes it out.
+#[derive(Debug, Clone, Copy)]
+pub struct ScriptMigration<'a> {
+    /// Its version (the number its file name starts with).
+    pub version: i64,
+    /// Its description (the rest of its file name).
+    pub description: &'a str,
+    /// Its SQL.
+    pub sql: &'a str,
+    /// The checksum sqlx records for it.
+    pub checksum: &'a [u8],
+}
+
+impl<'a> ScriptMigration<'a> {
+    /// Migration `version` with its `description`, `sql` and sqlx `checksum`.
+    pub fn new(version: i64, description: &'a str, sql: &'a str, checksum: &'a [u8]) -> Self {
+        Self {
+            version,
+            description,
+            sql,
+            checksum,
+        }
+    }
+}
+
+/// What a dialect writes differently in a [`migration_script`].
+#[derive(Debug, Clone, Copy)]
+pub struct ScriptDialect {
+    /// The column `installed_on` of [`MIGRATIONS_TABLE`]: its type and default.
+    pub installed_on: &'static str,
+    /// The type of its column `checksum`.
+    pub checksum_type: &'static str,
+    /// A checksum, given in hex digits, as a literal of that type.
+    pub checksum_literal: fn(&str) -> String,
+}
+
+/// The SQL of `migrations`, in order, after `head`, then the statements that record
+/// them in [`MIGRATIONS_TABLE`] as sqlx does (so a store connecting later finds them
+/// applied): one script for an application's own migration tool.
+pub fn migration_script<'a>(
+    head: &str,
+    dialect: ScriptDialect,
+    migrations: impl Iterator<Item = ScriptMigration<'a>> + Clone,
+) -> String {
+    let mut script = head.to_owned();
+    for m in migrations.clone() {
+        script.push_str(&format!(
+            "\n-- migration {} ({})\n{}\n",
+            m.version,
+            m.description,
+            m.sql.trim_end()
+        ));
+    }
+    script.push_str(&format!(
+        "\n-- the migrations above, as sqlx records them\n\
+         CREATE TABLE IF NOT EXISTS {MIGRATIONS_TABLE} (\n    \
+         version BIGINT PRIMARY KEY,\n    \
+         description TEXT NOT NULL,\n    \
+         installed_on {},\n    \
+         success BOOLEAN NOT NULL,\n    \
+         checksum {} NOT NULL,\n    \
+         execution_time BIGINT NOT NULL\n);\n",
+        dialect.installed_on, dialect.checksum_type
+    ));
+    for m in migrations {
+        let hex: String = m.checksum.iter().map(|b| format!("{b:02x}")).collect();
+        script.push_str(&format!(
+            "INSERT INTO {MIGRATIONS_TABLE} (version, description, success, checksum, \
+             execution_time) VALUES ({}, '{}', TRUE, {}, -1);\n",
+            m.version,
+            m.description.replace('\'', "''"),
+            (dialect.checksum_literal)(&hex),
+        ));
+    }
+    script
+}
+
 #[cfg(test)]
 mod tests {
     use futures::executor::block_on;

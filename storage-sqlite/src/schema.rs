@@ -8,7 +8,7 @@
 //! verdict is `leasehold_sql::schema`'s, the reading of tables and versions is here.
 
 use leasehold::StoreError;
-use leasehold_sql::schema::{Home, MIGRATIONS_TABLE};
+use leasehold_sql::schema::{Home, MIGRATIONS_TABLE, ScriptDialect, ScriptMigration};
 use sqlx::migrate::{MigrateError, Migrator};
 use sqlx::{Connection, Row, SqliteConnection};
 
@@ -192,43 +192,20 @@ pub struct EffectiveSettings {
 /// assert!(script.contains("CREATE TABLE jobs"));
 /// ```
 pub fn migration_script() -> String {
-    let mut script = String::from(
+    let migrator = migrator();
+    leasehold_sql::schema::migration_script(
         "-- leasehold-sqlite schema: run once, in one transaction.\n\
          -- Generated from the migrations this build embeds.\n",
-    );
-    let migrator = migrator();
-    let migrations = migrator
-        .iter()
-        .filter(|m| m.migration_type.is_up_migration());
-    for m in migrations.clone() {
-        script.push_str(&format!(
-            "\n-- migration {} ({})\n",
-            m.version, m.description
-        ));
-        script.push_str(m.sql.as_str().trim_end());
-        script.push('\n');
-    }
-    // As sqlx creates and fills it, so that its checks at connect pass.
-    script.push_str(&format!(
-        "\n-- the migrations above, as sqlx records them\n\
-         CREATE TABLE IF NOT EXISTS {MIGRATIONS_TABLE} (\n    \
-         version BIGINT PRIMARY KEY,\n    \
-         description TEXT NOT NULL,\n    \
-         installed_on TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP,\n    \
-         success BOOLEAN NOT NULL,\n    \
-         checksum BLOB NOT NULL,\n    \
-         execution_time BIGINT NOT NULL\n);\n"
-    ));
-    for m in migrations {
-        let checksum: String = m.checksum.iter().map(|b| format!("{b:02x}")).collect();
-        script.push_str(&format!(
-            "INSERT INTO {MIGRATIONS_TABLE} (version, description, success, checksum, \
-             execution_time) VALUES ({}, '{}', TRUE, X'{checksum}', -1);\n",
-            m.version,
-            m.description.replace('\'', "''"),
-        ));
-    }
-    script
+        ScriptDialect {
+            installed_on: "TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP",
+            checksum_type: "BLOB",
+            checksum_literal: |hex| format!("X'{hex}'"),
+        },
+        migrator
+            .iter()
+            .filter(|m| m.migration_type.is_up_migration())
+            .map(|m| ScriptMigration::new(m.version, &m.description, m.sql.as_str(), &m.checksum)),
+    )
 }
 
 #[cfg(test)]
