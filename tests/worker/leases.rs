@@ -68,7 +68,10 @@ async fn a_worker_that_stops_heartbeating_loses_the_job_and_its_late_complete_is
     assert_eq!(only(&taken_over), &Outcome::Completed);
     assert_eq!(taken_over.outcomes[0].job.attempt, 2);
     assert_eq!(only(&late), &Outcome::LeaseLost);
-    assert_eq!(stalled_gate.finished.load(Ordering::SeqCst), 1);
+    // Two right endings race: worker a stops its handler at the lease's deadline
+    // (finished 0), or the handler returns first and its completion is refused
+    // (finished 1). Under load either wins; the outcome is LeaseLost both ways.
+    assert!(stalled_gate.finished.load(Ordering::SeqCst) <= 1);
     let job = world.get(id).await;
     assert_eq!(job.state, JobState::Completed);
     assert_eq!(job.attempt, 2);
