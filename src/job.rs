@@ -245,6 +245,26 @@ impl fmt::Display for JobState {
     }
 }
 
+/// A name that is no [`JobState`]'s ([`JobState::as_str`]), from its `FromStr`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "no job state is named {0:?}: expected one of scheduled, available, running, completed, \
+     failed, cancelled"
+)]
+pub struct UnknownJobState(pub String);
+
+impl FromStr for JobState {
+    type Err = UnknownJobState;
+
+    /// The state named `name` as [`JobState::as_str`] writes it.
+    fn from_str(name: &str) -> Result<Self, Self::Err> {
+        JobState::ALL
+            .into_iter()
+            .find(|state| state.as_str() == name)
+            .ok_or_else(|| UnknownJobState(name.to_owned()))
+    }
+}
+
 /// The default queue's name.
 pub const DEFAULT_QUEUE: &str = "default";
 /// How many times a job runs by default before it ends `Failed`.

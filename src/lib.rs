@@ -121,7 +121,7 @@ pub use clock::{Clock, SystemClock};
 pub use error::{BoxError, Error, StoreError};
 pub use job::{
     AsJob, AttemptError, BorrowedJob, DEFAULT_MAX_ATTEMPTS, DEFAULT_QUEUE, ERROR_HISTORY_LIMIT,
-    Job, JobId, JobRecord, JobState, Lease, NewJob, OwnedJob,
+    Job, JobId, JobRecord, JobState, Lease, NewJob, OwnedJob, UnknownJobState,
 };
 pub use queue::{EnqueueHook, EnqueueOptions, Queue};
 pub use store::{

@@ -200,18 +200,7 @@ impl Scheduler {
             .get(name)
             .await?
             .ok_or_else(|| StoreError::ScheduleNotFound(name.to_owned()))?;
-        let Some(first) = schedule.next_fire_at else {
-            return Ok(Vec::new());
-        };
-        let mut times = vec![first];
-        times.extend(
-            schedule
-                .schedule
-                .spec
-                .next_fire_times(first, n.saturating_sub(1)),
-        );
-        times.truncate(n);
-        Ok(times)
+        Ok(schedule.next_fire_times(n))
     }
 
     /// One pass: fires every due slot of every due schedule under its missed-run

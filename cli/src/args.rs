@@ -280,16 +280,8 @@ fn parse_job_id(text: &str) -> Result<JobId, String> {
 
 /// A job state by its lowercase name.
 fn parse_state(text: &str) -> Result<JobState, String> {
-    JobState::ALL
-        .into_iter()
-        .find(|state| state.as_str() == text)
-        .ok_or_else(|| {
-            let names: Vec<&str> = JobState::ALL.iter().map(|s| s.as_str()).collect();
-            format!(
-                "unknown state {text:?}: expected one of {}",
-                names.join(", ")
-            )
-        })
+    text.parse()
+        .map_err(|e: leasehold::UnknownJobState| e.to_string())
 }
 
 #[cfg(test)]

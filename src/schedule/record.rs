@@ -173,6 +173,22 @@ impl ScheduleRecord {
         }
     }
 
+    /// The next `n` slots: the stored next slot and the ones after it (none once the
+    /// schedule has no slots left).
+    pub fn next_fire_times(&self, n: usize) -> Vec<OffsetDateTime> {
+        let Some(first) = self.next_fire_at else {
+            return Vec::new();
+        };
+        let mut times = vec![first];
+        times.extend(
+            self.schedule
+                .spec
+                .next_fire_times(first, n.saturating_sub(1)),
+        );
+        times.truncate(n);
+        times
+    }
+
     /// The unique key of the job fired for `slot`: one job per (schedule, slot).
     pub fn slot_key(&self, slot: OffsetDateTime) -> String {
         slot_key(&self.schedule.name, slot)

@@ -41,10 +41,8 @@ impl FilterForm {
     pub(crate) fn job_state(&self) -> Result<Option<JobState>, PageError> {
         given(&self.state)
             .map(|name| {
-                JobState::ALL
-                    .into_iter()
-                    .find(|state| state.as_str() == name)
-                    .ok_or_else(|| PageError::BadRequest(format!("no job state is named {name:?}")))
+                name.parse::<JobState>()
+                    .map_err(|e| PageError::BadRequest(e.to_string()))
             })
             .transpose()
     }

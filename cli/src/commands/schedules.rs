@@ -27,11 +27,11 @@ pub(super) async fn run(
         SchedulesCommand::List { next } => list(&scheduler, next, json).await,
         SchedulesCommand::Pause { name } => {
             let schedule = scheduler.pause(&name).await?;
-            report(&scheduler, &schedule, "paused", json).await
+            report(&schedule, "paused", json)
         }
         SchedulesCommand::Resume { name } => {
             let schedule = scheduler.resume(&name).await?;
-            report(&scheduler, &schedule, "resumed", json).await
+            report(&schedule, "resumed", json)
         }
         SchedulesCommand::Trigger { name } => {
             let enqueued = scheduler.trigger(&name).await?;
@@ -63,10 +63,8 @@ async fn list(scheduler: &Scheduler, next: usize, json: bool) -> Result<(), CliE
     let schedules = scheduler.list().await?;
     let mut shown = Vec::with_capacity(schedules.len());
     for schedule in &schedules {
-        let times = scheduler
-            .next_fire_times(&schedule.schedule.name, next)
-            .await?;
-        shown.push((schedule, times));
+        // From the record already read: no store call per schedule.
+        shown.push((schedule, schedule.next_fire_times(next)));
     }
     if json {
         let all: Vec<Value> = shown
@@ -110,14 +108,9 @@ async fn list(scheduler: &Scheduler, next: usize, json: bool) -> Result<(), CliE
     table.print()
 }
 
-async fn report(
-    scheduler: &Scheduler,
-    schedule: &ScheduleRecord,
-    what: &str,
-    json: bool,
-) -> Result<(), CliError> {
+fn report(schedule: &ScheduleRecord, what: &str, json: bool) -> Result<(), CliError> {
     let name = &schedule.schedule.name;
-    let times = scheduler.next_fire_times(name, 1).await?;
+    let times = schedule.next_fire_times(1);
     if json {
         return print_json(&to_json(schedule, &times));
     }

@@ -5,7 +5,6 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::response::Response;
 use leasehold::schedule::{MissedRunPolicy, ScheduleRecord, ScheduleSpec, Timezone};
-use leasehold::time::OffsetDateTime;
 use maud::{Markup, html};
 
 use crate::dashboard::AppState;
@@ -69,7 +68,7 @@ fn schedule_section(view: &View, record: &ScheduleRecord) -> Markup {
                 dt { "Timezone" } dd { (zone.map_or("UTC", |zone| zone.name())) }
                 dt { "Next fire times" }
                 dd {
-                    @let times = fire_times(record, PREVIEW);
+                    @let times = record.next_fire_times(PREVIEW);
                     @if times.is_empty() {
                         "none: the schedule has no slots left"
                     } @else {
@@ -117,22 +116,4 @@ fn missed_text(policy: MissedRunPolicy) -> String {
         MissedRunPolicy::RunOnce => "run once for all that were missed".into(),
         MissedRunPolicy::CatchUp { max } => format!("caught up, at most {max} of them"),
     }
-}
-
-/// The stored next slot and the slots after it, `n` in all: what
-/// [`Scheduler::next_fire_times`](leasehold::schedule::Scheduler::next_fire_times)
-/// answers, computed from the record the page already holds rather than one store
-/// call per schedule.
-fn fire_times(record: &ScheduleRecord, n: usize) -> Vec<OffsetDateTime> {
-    let Some(first) = record.next_fire_at else {
-        return Vec::new();
-    };
-    let mut times = vec![first];
-    times.extend(
-        record
-            .schedule
-            .spec
-            .next_fire_times(first, n.saturating_sub(1)),
-    );
-    times
 }
