@@ -33,6 +33,9 @@ pub enum StoreError {
     /// No schedule has this name.
     #[error("schedule {0:?} not found")]
     ScheduleNotFound(String),
+    /// No limit is stored for this key or queue. Nothing was changed.
+    #[error("no limit is stored for {0}")]
+    LimitNotFound(crate::limit::LimitScope),
     /// The lease is not (or no longer) the job's current one: another claim took the
     /// job, or the job is no longer running. Nothing was changed.
     #[error("{0} is lost: the job was claimed again or is no longer running")]
@@ -119,6 +122,10 @@ pub enum Error {
         #[source]
         source: serde_json::Error,
     },
+    /// A flow-control limit that cannot be stored: a maximum of 0, a rate of 0
+    /// starts or an empty period, neither set.
+    #[error("invalid limit: {0}")]
+    InvalidLimit(String),
     /// An invalid setting (worker, retry policy, schedule, ...).
     #[error("invalid configuration: {0}")]
     Config(String),

@@ -302,6 +302,9 @@ pub struct NewJob {
     pub tags: Vec<String>,
     /// Free-form data about the job, kept with it (a JSON object).
     pub metadata: serde_json::Map<String, serde_json::Value>,
+    /// The flow-control key whose stored [`Limit`](crate::Limit) holds the job back
+    /// (`partner:acme`, `tenant:42`); `None`: only its queue's limit applies.
+    pub limit_key: Option<String>,
 }
 
 impl NewJob {
@@ -332,6 +335,7 @@ impl NewJob {
             unique_states: vec![JobState::Completed],
             tags: Vec::new(),
             metadata: serde_json::Map::new(),
+            limit_key: None,
         })
     }
 
@@ -408,6 +412,22 @@ impl NewJob {
         }
         self.unique_period = Some(period);
         self.unique_states = states.to_vec();
+        Ok(self)
+    }
+
+    /// Puts the job under the flow-control key `key`: while a [`Limit`](crate::Limit)
+    /// is stored for [`LimitScope::Key`](crate::LimitScope::Key) of it, claims hold the
+    /// job back to stay within it.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidJob`] for an empty key.
+    pub fn limit_key(mut self, key: impl Into<String>) -> Result<Self, Error> {
+        let key = key.into();
+        if key.trim().is_empty() {
+            return Err(self.invalid("a limit key must not be empty"));
+        }
+        self.limit_key = Some(key);
         Ok(self)
     }
 
@@ -533,6 +553,8 @@ pub struct JobRecord {
     pub tags: Vec<String>,
     /// Its free-form data (a JSON object).
     pub metadata: serde_json::Map<String, serde_json::Value>,
+    /// The flow-control key it was enqueued with ([`NewJob::limit_key`]).
+    pub limit_key: Option<String>,
 }
 
 impl JobRecord {
@@ -572,6 +594,7 @@ impl JobRecord {
             output: None,
             tags: Vec::new(),
             metadata: serde_json::Map::new(),
+            limit_key: None,
         }
     }
 
@@ -605,6 +628,7 @@ impl JobRecord {
             output: None,
             tags: job.tags,
             metadata: job.metadata,
+            limit_key: job.limit_key,
         }
     }
 

@@ -101,6 +101,7 @@
 mod clock;
 mod error;
 mod job;
+mod limit;
 #[cfg(feature = "metrics")]
 pub mod metrics;
 #[cfg(feature = "opentelemetry")]
@@ -123,6 +124,7 @@ pub use job::{
     AsJob, AttemptError, BorrowedJob, DEFAULT_MAX_ATTEMPTS, DEFAULT_QUEUE, ERROR_HISTORY_LIMIT,
     Job, JobId, JobRecord, JobState, Lease, NewJob, OwnedJob, UnknownJobState,
 };
+pub use limit::{Limit, LimitScope, Rate};
 pub use queue::{EnqueueHook, EnqueueOptions, Queue};
 pub use store::{
     ClaimRequest, Enqueued, Firing, HeartbeatStatus, JobFilter, JobStore, JobUpdate, QueueStats,

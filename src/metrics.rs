@@ -58,7 +58,6 @@
 //! # }
 //! ```
 
-use std::cell::RefCell;
 use std::collections::HashMap;
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
@@ -83,26 +82,15 @@ use crate::worker::{Layer, Next, Outcome};
 pub struct Metrics {
     /// The handles of each queue's kinds, made once: recording a job then costs a
     /// map lookup and atomic adds, with no label allocated.
-    kinds: Arc<KindsByQueue>,
+    kinds: Arc<RwLock<Kinds<Kinds<Arc<KindMetrics>>>>>,
 }
 
-/// A map by queue or kind name, hashed with foldhash.
+/// A map by queue or kind name, hashed with foldhash: it is read once per job.
 type Kinds<T> = HashMap<String, T, foldhash::fast::RandomState>;
-
-/// Every queue's kinds' handles, shared by a [`Metrics`] and its clones.
-type KindsByQueue = RwLock<Kinds<Kinds<Arc<KindMetrics>>>>;
-
-thread_local! {
-    /// The handles this thread used last, with the map they came from (held, so its
-    /// address is not reused by another `Metrics` while cached).
-    static LAST: RefCell<Option<(Arc<KindsByQueue>, Arc<KindMetrics>)>> = const { RefCell::new(None) };
-}
 
 /// The handles of one queue and kind.
 #[derive(Debug)]
 struct KindMetrics {
-    queue: String,
-    kind: String,
     enqueued: Counter,
     started: Counter,
     completed: Counter,
@@ -122,8 +110,6 @@ impl KindMetrics {
     fn new(queue: &str, kind: &str) -> Self {
         let labels = [("queue", queue.to_owned()), ("kind", kind.to_owned())];
         Self {
-            queue: queue.to_owned(),
-            kind: kind.to_owned(),
             enqueued: counter!("leasehold_jobs_enqueued_total", &labels),
             started: counter!("leasehold_jobs_started_total", &labels),
             completed: counter!("leasehold_jobs_completed_total", &labels),
@@ -163,30 +149,7 @@ impl Metrics {
     }
 
     /// The handles of `queue` and `kind`, made on first use.
-    ///
-    /// A worker thread mostly runs one queue's one kind after another, so the handles
-    /// it used last are kept per thread and compared first: two string compares
-    /// instead of a lock and two hash lookups (which cost a tenth of the per-job
-    /// overhead of the layer, measured with callgrind).
     fn of(&self, queue: &str, kind: &str) -> Arc<KindMetrics> {
-        let cached = LAST.with(|last| {
-            last.borrow().as_ref().and_then(|(kinds, metrics)| {
-                (Arc::ptr_eq(kinds, &self.kinds) && metrics.queue == queue && metrics.kind == kind)
-                    .then(|| Arc::clone(metrics))
-            })
-        });
-        if let Some(metrics) = cached {
-            return metrics;
-        }
-        let metrics = self.lookup(queue, kind);
-        LAST.with(|last| {
-            *last.borrow_mut() = Some((Arc::clone(&self.kinds), Arc::clone(&metrics)));
-        });
-        metrics
-    }
-
-    /// The handles of `queue` and `kind` from the shared map, made on first use.
-    fn lookup(&self, queue: &str, kind: &str) -> Arc<KindMetrics> {
         let found = self
             .kinds
             .read()

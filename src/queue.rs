@@ -16,6 +16,7 @@ use crate::clock::{Clock, SystemClock, truncate_to_micros};
 use crate::error::Error;
 use crate::error::StoreError;
 use crate::job::{AsJob, Job, JobId, JobRecord, JobState, NewJob};
+use crate::limit::{Limit, LimitScope};
 use crate::store::{Enqueued, JobFilter, JobStore, JobUpdate, QueueStats};
 
 /// How to enqueue a job; every field has a default.
@@ -41,6 +42,8 @@ pub struct EnqueueOptions {
     pub tags: Vec<String>,
     /// Free-form data kept with the job (a JSON object).
     pub metadata: Option<serde_json::Value>,
+    /// The flow-control key whose stored [`Limit`](crate::Limit) holds the job back.
+    pub limit_key: Option<String>,
 }
 
 impl EnqueueOptions {
@@ -117,11 +120,19 @@ impl EnqueueOptions {
         self
     }
 
+    /// Under the flow-control key `key` (`partner:acme`, `tenant:42`): a
+    /// [`Limit`](crate::Limit) stored for it with [`Queue::set_limit`] bounds how many
+    /// of its jobs run at once and start per period, across every worker.
+    pub fn limit_key(mut self, key: impl Into<String>) -> Self {
+        self.limit_key = Some(key.into());
+        self
+    }
+
     /// The validated job for `kind` and `payload`, as of `now`.
     ///
     /// # Errors
     ///
-    /// [`Error::InvalidJob`] for an empty kind, queue or tag, zero `max_attempts`,
+    /// [`Error::InvalidJob`] for an empty kind, queue, tag or limit key, zero `max_attempts`,
     /// metadata that is not a JSON object, or a unique period that is zero, names a
     /// state that is not terminal or comes without a unique key;
     /// [`Error::Config`] for a `delay` that ends past the last time `time` can represent.
@@ -168,6 +179,9 @@ impl EnqueueOptions {
         job = job.tags(self.tags.iter().cloned())?;
         if let Some(metadata) = &self.metadata {
             job = job.metadata(metadata.clone())?;
+        }
+        if let Some(key) = &self.limit_key {
+            job = job.limit_key(key.clone())?;
         }
         Ok(job)
     }
@@ -217,6 +231,7 @@ impl EnqueueOptions {
             unique_for: self.unique_for.clone().or(defaults.unique_for),
             tags,
             metadata,
+            limit_key: self.limit_key.clone().or(defaults.limit_key),
         }
     }
 }
@@ -555,6 +570,56 @@ impl Queue {
         self.store.resume_queue(queue, self.clock.now()).await?;
         self.notify_enqueued();
         Ok(())
+    }
+
+    /// Stores `limit` for `scope`, replacing the one it had: from their next claim,
+    /// workers of every process run at most its `max_running` jobs of the key (or
+    /// queue) at once and claim at most its rate, holding the rest back as pending.
+    /// Jobs already running keep their leases.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), leasehold::Error> {
+    /// use std::time::Duration;
+    /// use leasehold::{Limit, LimitScope, Queue};
+    /// # let queue = Queue::new(leasehold_memory::MemoryStore::new());
+    /// // At most 2 calls to the partner at once, at most 100 a minute.
+    /// let partner = Limit::running(2)?.with_rate(100, Duration::from_secs(60))?;
+    /// queue.set_limit(&LimitScope::Key("partner:acme".into()), partner).await?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::QueueNotFound`](crate::StoreError::QueueNotFound) for a queue
+    /// scope naming a queue with no stored job that was never paused; nothing is
+    /// stored then.
+    pub async fn set_limit(&self, scope: &LimitScope, limit: Limit) -> Result<(), Error> {
+        self.store.set_limit(scope, limit, self.clock.now()).await?;
+        self.notify_enqueued();
+        Ok(())
+    }
+
+    /// Removes the limit stored for `scope`: its jobs are claimed as if it never was.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::LimitNotFound`](crate::StoreError::LimitNotFound) when none is
+    /// stored (a typo, most likely).
+    pub async fn remove_limit(&self, scope: &LimitScope) -> Result<(), Error> {
+        self.store.remove_limit(scope, self.clock.now()).await?;
+        self.notify_enqueued();
+        Ok(())
+    }
+
+    /// Every stored limit, by scope (keys first) and name.
+    ///
+    /// # Errors
+    ///
+    /// The store's error.
+    pub async fn limits(&self) -> Result<Vec<(LimitScope, Limit)>, Error> {
+        Ok(self.store.limits().await?)
     }
 
     /// Cancels the job: pending ones at once, running ones at their next heartbeat.

@@ -17,6 +17,7 @@ use std::sync::Arc;
 use crate::clock::Clock;
 use crate::error::StoreError;
 use crate::job::{JobId, JobRecord, JobState, Lease, NewJob};
+use crate::limit::{Limit, LimitScope};
 use crate::schedule::{NewSchedule, ScheduleRecord};
 
 /// The default body of a verb: forward to [`JobStore::delegate`], or answer
@@ -148,6 +149,30 @@ pub use request::{
 /// pending `run_at` and its pause, for every queue with a stored job or a pause record
 /// [`queue_stats_counts_every_queue_by_state`].
 ///
+/// **Limits.** A [`Limit`] is stored per [`LimitScope`]: a limit key, which jobs carry
+/// in `limit_key`, or a queue.
+/// - `set_limit` stores or replaces one, `limits` lists them by scope (keys first)
+///   and name, `remove_limit` deletes one; removing a scope without a limit is
+///   [`StoreError::LimitNotFound`] and a limit for a queue with no stored job that was
+///   never paused is [`StoreError::QueueNotFound`], both storing nothing; a queue's
+///   limit shows in its `queue_stats` [`limits_are_stored_replaced_and_removed`].
+/// - A scope *allows* as many more claims as the least of: its `max_running` minus its
+///   jobs holding a live lease (`lease_until > now`), and its rate's `starts` minus the
+///   claims of its jobs counted in `(now - per, now]`. Every claim of a job whose key
+///   or queue has a rate counts one start for that scope at `now`.
+/// - A claim takes, of the claimable jobs in claim order: for each limited key, its
+///   first jobs up to what the key allows; of those, for each limited queue, its first
+///   up to what the queue allows; of those, jobs that a limit governs (a limited key or
+///   queue) up to the request's `limited`; of those the first `limit`. So a full key
+///   holds back only its own jobs [`a_claim_runs_at_most_max_running_jobs_of_a_key`],
+///   an expired lease frees its slot, no window of `per` sees more than `starts`
+///   claims of a scope [`a_rate_allows_at_most_its_starts_in_any_window`], and a
+///   queue's limit counts all its jobs [`a_queue_limit_bounds_every_job_of_the_queue`].
+/// - `next_due` counts a job that a full limit holds back as due no earlier than the
+///   limit opens: for a rate, when the oldest start that fills its window leaves it
+///   (the `starts`-th latest start plus `per`); for `max_running`, the earliest lease
+///   expiry among the scope's running jobs [`next_due_waits_for_a_limit_to_open`].
+///
 /// **Jobs by hand.**
 /// - `retry_job` makes a finished job `Available` at `now`, with one more attempt when
 ///   it had spent them all and its error history kept
@@ -220,6 +245,11 @@ pub use request::{
 ///   [`StoreError::ScheduleNotFound`] for an unknown name
 ///   [`pause_resume_and_remove_a_schedule`].
 ///
+/// [`limits_are_stored_replaced_and_removed`]: crate::testing::conformance::limits_are_stored_replaced_and_removed
+/// [`a_claim_runs_at_most_max_running_jobs_of_a_key`]: crate::testing::conformance::a_claim_runs_at_most_max_running_jobs_of_a_key
+/// [`a_rate_allows_at_most_its_starts_in_any_window`]: crate::testing::conformance::a_rate_allows_at_most_its_starts_in_any_window
+/// [`a_queue_limit_bounds_every_job_of_the_queue`]: crate::testing::conformance::a_queue_limit_bounds_every_job_of_the_queue
+/// [`next_due_waits_for_a_limit_to_open`]: crate::testing::conformance::next_due_waits_for_a_limit_to_open
 /// [`a_paused_queue_is_not_claimed_until_resumed`]: crate::testing::conformance::a_paused_queue_is_not_claimed_until_resumed
 /// [`queue_stats_counts_every_queue_by_state`]: crate::testing::conformance::queue_stats_counts_every_queue_by_state
 /// [`retry_job_makes_a_finished_job_available_now_with_another_attempt`]: crate::testing::conformance::retry_job_makes_a_finished_job_available_now_with_another_attempt
@@ -549,9 +579,43 @@ pub trait JobStore: Send + Sync + 'static {
         delegate!(self, resume_queue(queue, now))
     }
 
+    /// Stores `limit` for `scope`, replacing the one it had (the starts it counted
+    /// are kept).
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::QueueNotFound`] for a queue scope when no job of the queue is
+    /// stored and it was never paused; nothing is stored then.
+    async fn set_limit(
+        &self,
+        scope: &LimitScope,
+        limit: Limit,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        delegate!(self, set_limit(scope, limit, now))
+    }
+
+    /// Removes the limit of `scope` and the starts it counted.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::LimitNotFound`] when `scope` has no limit; nothing changes then.
+    async fn remove_limit(
+        &self,
+        scope: &LimitScope,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        delegate!(self, remove_limit(scope, now))
+    }
+
+    /// Every stored limit, ordered by scope (keys before queues) then name.
+    async fn limits(&self) -> Result<Vec<(LimitScope, Limit)>, StoreError> {
+        delegate!(self, limits())
+    }
+
     /// How many jobs each queue holds in each state as of `now`, its oldest pending
-    /// `run_at` and whether it is paused: every queue with a stored job or a pause
-    /// record, ordered by name.
+    /// `run_at`, whether it is paused and its limit: every queue with a stored job, a
+    /// pause record or a limit, ordered by name.
     async fn queue_stats(&self, now: OffsetDateTime) -> Result<Vec<QueueStats>, StoreError> {
         delegate!(self, queue_stats(now))
     }

@@ -77,6 +77,9 @@ pub(crate) enum Command {
     /// Schedules: their next fire times; pause, resume, trigger.
     #[command(subcommand)]
     Schedules(SchedulesCommand),
+    /// Flow-control limits per limit key or queue: list, set, remove.
+    #[command(subcommand)]
+    Limits(LimitsCommand),
     /// Jobs by state over all queues.
     Stats,
     /// Delete finished jobs older than a given age.
@@ -199,6 +202,50 @@ pub(crate) enum QueuesCommand {
         /// The queue.
         name: String,
     },
+}
+
+/// `leasehold limits ...`
+#[derive(Debug, Subcommand)]
+pub(crate) enum LimitsCommand {
+    /// Every stored limit.
+    List,
+    /// Store a limit (replacing the one it had): at most --max-running jobs at once,
+    /// at most --rate starts per period, or both.
+    Set {
+        #[command(flatten)]
+        scope: LimitScopeArgs,
+        /// At most this many jobs of the key or queue run at once.
+        #[arg(long, value_name = "N")]
+        max_running: Option<u32>,
+        /// At most this many starts in any window of this length: 100/1m, 5/1s.
+        #[arg(long, value_parser = parse_rate, value_name = "N/DURATION")]
+        rate: Option<(u32, Duration)>,
+    },
+    /// Remove a limit: its jobs run as if it never was.
+    Remove {
+        #[command(flatten)]
+        scope: LimitScopeArgs,
+    },
+}
+
+/// What a limit applies to: a limit key or a queue, exactly one.
+#[derive(Debug, Clone, Args)]
+#[group(required = true, multiple = false)]
+pub(crate) struct LimitScopeArgs {
+    /// The limit key jobs carry (e.g. partner:acme).
+    #[arg(long)]
+    pub(crate) key: Option<String>,
+    /// A queue: the limit counts every job of it.
+    #[arg(long)]
+    pub(crate) queue: Option<String>,
+}
+
+/// `N/DURATION`: a rate of N starts per DURATION.
+fn parse_rate(text: &str) -> Result<(u32, Duration), String> {
+    let invalid = || format!("{text:?} is not a rate: use N/DURATION, e.g. 100/1m or 5/1s");
+    let (starts, per) = text.split_once('/').ok_or_else(invalid)?;
+    let starts = starts.trim().parse().map_err(|_| invalid())?;
+    Ok((starts, parse_duration(per)?))
 }
 
 /// `leasehold schedules ...`

@@ -58,8 +58,10 @@ impl CliError {
             CliError::Library(Error::Store(
                 StoreError::NotFound(_)
                 | StoreError::ScheduleNotFound(_)
-                | StoreError::QueueNotFound(_),
+                | StoreError::QueueNotFound(_)
+                | StoreError::LimitNotFound(_),
             )) => EXIT_NOT_FOUND,
+            CliError::Library(Error::InvalidLimit(_)) => EXIT_USAGE,
             CliError::Library(_) | CliError::Database(_) | CliError::Io(_) => EXIT_STORE,
             CliError::Usage(_) => EXIT_USAGE,
             CliError::Refused(_) => EXIT_REFUSED,

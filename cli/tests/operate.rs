@@ -173,3 +173,94 @@ fn prune_deletes_only_jobs_finished_longer_ago_than_asked() {
     assert_eq!(failed.unwrap(), 0);
     assert_eq!(bad.code, 2, "{bad:?}");
 }
+
+#[test]
+fn limits_are_set_listed_shown_on_their_queue_and_removed() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = sqlite_url(dir.path());
+    seed(&url);
+
+    let key = on(
+        &url,
+        &[
+            "limits",
+            "set",
+            "--key",
+            "partner:acme",
+            "--max-running",
+            "2",
+        ],
+    );
+    let queue = on(
+        &url,
+        &[
+            "limits",
+            "set",
+            "--queue",
+            "mail",
+            "--rate",
+            "100/1m",
+            "--max-running",
+            "5",
+        ],
+    );
+    let table = on(&url, &["limits", "list"]);
+    let json = on(&url, &["limits", "list", "--json"]).json();
+    let queues = on(&url, &["queues", "list"]);
+    let zero = on(&url, &["limits", "set", "--key", "k", "--max-running", "0"]);
+    let neither = on(&url, &["limits", "set", "--key", "k"]);
+    let bad_rate = on(&url, &["limits", "set", "--key", "k", "--rate", "100"]);
+    let unknown_queue = on(
+        &url,
+        &["limits", "set", "--queue", "mial", "--max-running", "1"],
+    );
+    let removed = on(&url, &["limits", "remove", "--key", "partner:acme"]);
+    let again = on(&url, &["limits", "remove", "--key", "partner:acme"]);
+    let after = on(&url, &["limits", "list", "--json"]).json();
+
+    assert_eq!(key.code, 0, "{key:?}");
+    assert_eq!(key.stdout, "key \"partner:acme\": at most 2 running\n");
+    assert_eq!(queue.code, 0, "{queue:?}");
+    assert!(table.stdout.starts_with("SCOPE "), "{}", table.stdout);
+    let rows: Vec<Vec<&str>> = table
+        .stdout
+        .lines()
+        .skip(1)
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            vec!["key", "partner:acme", "2", "-"],
+            vec!["queue", "mail", "5", "100/1m"]
+        ]
+    );
+    assert_eq!(json[1]["limit"]["rate"]["starts"], 100);
+    assert_eq!(json[1]["limit"]["rate"]["per_seconds"], 60.0);
+    let mail = queues
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("mail"))
+        .unwrap();
+    assert!(
+        mail.ends_with("at most 5 running, at most 100 started per 60s"),
+        "{mail}"
+    );
+    for refused in [&zero, &neither, &bad_rate] {
+        assert_eq!(refused.code, 2, "{refused:?}");
+    }
+    assert!(zero.stderr.contains("at least 1"), "{}", zero.stderr);
+    assert_eq!(unknown_queue.code, 3, "{unknown_queue:?}");
+    assert_eq!(removed.code, 0, "{removed:?}");
+    assert_eq!(again.code, 3, "{again:?}");
+    assert!(
+        again.stderr.contains("no limit is stored for key"),
+        "{}",
+        again.stderr
+    );
+    assert_eq!(
+        after.as_array().unwrap().len(),
+        1,
+        "only the queue's is left: {after}"
+    );
+}

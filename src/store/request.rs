@@ -167,6 +167,11 @@ pub struct ClaimRequest<'a> {
     pub worker: &'a str,
     /// When the leases expire.
     pub lease_until: OffsetDateTime,
+    /// At most this many of the jobs may be ones a stored limit governs (their key or
+    /// queue has a [`Limit`](crate::Limit)); `limit` unless set. A worker claiming
+    /// ahead of its free slots sets it to its free slots, so that a limited job is
+    /// never buffered: its start then comes at its claim, which is what a rate counts.
+    pub limited: usize,
 }
 
 impl<'a> ClaimRequest<'a> {
@@ -183,7 +188,14 @@ impl<'a> ClaimRequest<'a> {
             limit,
             worker,
             lease_until,
+            limited: limit,
         }
+    }
+
+    /// At most `limited` of the jobs may be ones a stored limit governs.
+    pub fn limited(mut self, limited: usize) -> Self {
+        self.limited = limited;
+        self
     }
 }
 
@@ -301,6 +313,9 @@ pub struct QueueStats {
     /// The earliest `run_at` of a pending job (how long the queue has been waiting).
     #[serde(with = "time::serde::rfc3339::option")]
     pub oldest_pending_run_at: Option<OffsetDateTime>,
+    /// The queue's stored limit ([`JobStore::set_limit`](crate::JobStore::set_limit)).
+    #[serde(skip_deserializing)]
+    pub limit: Option<crate::Limit>,
 }
 
 impl QueueStats {
@@ -316,6 +331,7 @@ impl QueueStats {
             failed: 0,
             cancelled: 0,
             oldest_pending_run_at: None,
+            limit: None,
         }
     }
 

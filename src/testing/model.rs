@@ -27,7 +27,7 @@ use time::{Duration, OffsetDateTime};
 
 use crate::schedule::{NewSchedule, ScheduleRecord, ScheduleSpec};
 use crate::testing::conformance::{StoreFactory, t};
-use crate::{ClaimRequest, Firing};
+use crate::{ClaimRequest, Firing, Limit, LimitScope};
 use crate::{HeartbeatStatus, JobFilter, JobId, JobRecord, JobState, JobStore, Lease, NewJob};
 
 mod by_hand;
@@ -52,6 +52,8 @@ pub struct JobSpec {
     /// `[Completed, Failed]` (true).
     unique_period: Option<bool>,
     tag: Option<u8>,
+    /// A limit key of two.
+    limit_key: Option<u8>,
 }
 
 /// One step of a generated sequence; indexes pick among jobs and leases seen so far.
@@ -65,6 +67,17 @@ pub enum Op {
         queues: u8,
         limit: usize,
         lease_secs: i64,
+        limited: Option<usize>,
+    },
+    /// Sets a limit on scope `scope` (keys k0, k1, queues a, b, and c, which no job
+    /// uses): at most `max_running`, at most `rate.0` starts per `rate.1` seconds.
+    SetLimit {
+        scope: usize,
+        max_running: Option<u32>,
+        rate: Option<(u32, u64)>,
+    },
+    RemoveLimit {
+        scope: usize,
     },
     Heartbeat {
         leases: Vec<usize>,
@@ -169,16 +182,20 @@ fn job_spec() -> impl Strategy<Value = JobSpec> {
         proptest::option::weighted(0.3, 0u8..3),
         proptest::option::weighted(0.5, proptest::bool::ANY),
         proptest::option::weighted(0.4, 0u8..2),
+        proptest::option::weighted(0.5, 0u8..2),
     )
         .prop_map(
-            |(queue, priority, delay, max_attempts, unique, unique_period, tag)| JobSpec {
-                queue,
-                priority,
-                delay_secs: delay / 10 * 10,
-                max_attempts,
-                unique,
-                unique_period,
-                tag,
+            |(queue, priority, delay, max_attempts, unique, unique_period, tag, limit_key)| {
+                JobSpec {
+                    queue,
+                    priority,
+                    delay_secs: delay / 10 * 10,
+                    max_attempts,
+                    unique,
+                    unique_period,
+                    tag,
+                    limit_key,
+                }
             },
         )
 }
@@ -187,7 +204,10 @@ fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
         4 => job_spec().prop_map(Op::Enqueue),
         1 => proptest::collection::vec(job_spec(), 0..4).prop_map(Op::EnqueueMany),
-        4 => (1u8..4, 0usize..4, 1i64..30).prop_map(|(queues, limit, lease_secs)| Op::Claim { queues, limit, lease_secs }),
+        4 => (1u8..4, 0usize..4, 1i64..30, proptest::option::weighted(0.2, 0usize..3)).prop_map(|(queues, limit, lease_secs, limited)| Op::Claim { queues, limit, lease_secs, limited }),
+        1 => (0usize..5, proptest::option::of(1u32..3), proptest::option::of((1u32..3, 5u64..20)))
+            .prop_map(|(scope, max_running, rate)| Op::SetLimit { scope, max_running, rate }),
+        1 => (0usize..5).prop_map(|scope| Op::RemoveLimit { scope }),
         2 => (proptest::collection::vec(0usize..64, 1..4), 1i64..30).prop_map(|(leases, extend_secs)| Op::Heartbeat { leases, extend_secs }),
         3 => (0usize..64).prop_map(|lease| Op::Complete { lease }),
         2 => (0usize..64, 0i64..20).prop_map(|(lease, delay_secs)| Op::Retry { lease, delay_secs }),
@@ -213,6 +233,15 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (proptest::option::of(0usize..2), proptest::option::weighted(0.7, 0usize..64), proptest::bool::ANY, 1usize..4)
             .prop_map(|(queue, after, newest_first, limit)| Op::ListPage { queue, after, newest_first, limit }),
     ]
+}
+
+/// Limit scope `i`: keys k0 and k1, queues a and b, and c, which no job uses.
+fn limit_scope(i: usize) -> LimitScope {
+    match i {
+        0 | 1 => LimitScope::Key(format!("k{i}")),
+        2 | 3 => LimitScope::Queue(QUEUES[i - 2].to_owned()),
+        _ => LimitScope::Queue("c".to_owned()),
+    }
 }
 
 fn schedule_name(i: usize) -> String {
@@ -272,6 +301,9 @@ impl Run {
                     .expect("a valid unique period");
             }
         }
+        if let Some(key) = spec.limit_key {
+            job = job.limit_key(format!("k{key}")).expect("a valid key");
+        }
         if let Some(tag) = spec.tag {
             job = job.tags([format!("t{tag}")]).expect("a valid tag");
             job = job.metadata(json!({ "tag": tag })).expect("an object");
@@ -322,6 +354,7 @@ impl Run {
                 queues,
                 limit,
                 lease_secs,
+                limited,
             } => {
                 let names: Vec<String> = QUEUES
                     .iter()
@@ -330,11 +363,10 @@ impl Run {
                     .map(|(_, q)| (*q).to_owned())
                     .collect();
                 let until = now + Duration::seconds(*lease_secs);
-                let want = Outcome::Ids(self.model.claim(&names, *limit, now, until));
-                let got = self
-                    .store
-                    .claim(ClaimRequest::new(WORKER, &names, *limit, until), now)
-                    .await;
+                let limited = limited.unwrap_or(*limit);
+                let want = Outcome::Ids(self.model.claim(&names, (*limit, limited), now, until));
+                let request = ClaimRequest::new(WORKER, &names, *limit, until).limited(limited);
+                let got = self.store.claim(request, now).await;
                 if let Ok(claimed) = &got {
                     self.leases.extend(claimed.iter().map(JobRecord::lease));
                 }
@@ -639,6 +671,29 @@ impl Run {
                 };
                 (want, answer(got, |()| Outcome::Ok))
             }
+            Op::SetLimit {
+                scope,
+                max_running,
+                rate,
+            } => {
+                let rate = rate.map(|(starts, secs)| {
+                    crate::Rate::new(starts, std::time::Duration::from_secs(secs))
+                        .expect("a valid rate")
+                });
+                let Ok(limit) = Limit::new(*max_running, rate) else {
+                    return (Outcome::Ok, Outcome::Ok);
+                };
+                let scope = limit_scope(*scope);
+                let want = self.model.set_limit(&scope, limit);
+                let got = self.store.set_limit(&scope, limit, now).await;
+                (want, answer(got, |()| Outcome::Ok))
+            }
+            Op::RemoveLimit { scope } => {
+                let scope = limit_scope(*scope);
+                let want = self.model.remove_limit(&scope);
+                let got = self.store.remove_limit(&scope, now).await;
+                (want, answer(got, |()| Outcome::Ok))
+            }
             Op::CompleteWithOutput { .. }
             | Op::RetryJob { .. }
             | Op::DeleteJob { .. }
@@ -738,6 +793,36 @@ pub fn check(factory: &dyn StoreFactory, ops: &[Op]) -> Result<(), TestCaseError
                     stats,
                     run.model.queue_stats(run.now),
                     "queue stats after step {} ({:?})",
+                    step,
+                    op
+                );
+                let limits = run
+                    .store
+                    .limits()
+                    .await
+                    .map_err(|e| TestCaseError::fail(format!("limits at step {step}: {e}")))?;
+                let model_limits: Vec<(LimitScope, Limit)> = run
+                    .model
+                    .limits
+                    .iter()
+                    .map(|(s, l)| (s.clone(), *l))
+                    .collect();
+                prop_assert_eq!(
+                    limits,
+                    model_limits,
+                    "limits after step {} ({:?})",
+                    step,
+                    op
+                );
+                let both: Vec<String> = QUEUES.iter().map(|q| (*q).to_owned()).collect();
+                let due =
+                    run.store.next_due(&both).await.map_err(|e| {
+                        TestCaseError::fail(format!("next_due at step {step}: {e}"))
+                    })?;
+                prop_assert_eq!(
+                    due,
+                    run.model.next_due(&both),
+                    "next_due after step {} ({:?})",
                     step,
                     op
                 );

@@ -62,15 +62,18 @@ impl Inner {
             if self.stop.is_cancelled() {
                 break;
             }
-            let want = self.wanted_from(&self.held(), index, ahead);
+            let (want, free) = self.wanted_from(&self.held(), index, ahead);
             if want == 0 {
                 continue;
             }
             round.asked += want;
             let now = self.clock.now();
             let lease_until = later(now, settings.lease);
+            // Jobs a stored limit governs only for free slots: buffered, they would
+            // start later than the claim a rate counts.
             let request =
-                ClaimRequest::new(&settings.id, std::slice::from_ref(queue), want, lease_until);
+                ClaimRequest::new(&settings.id, std::slice::from_ref(queue), want, lease_until)
+                    .limited(free);
             match self.store.claim(request, now).await {
                 Ok(jobs) => {
                     round.got += jobs.len();
@@ -106,7 +109,8 @@ impl Inner {
     /// How many jobs queue `index` asks for now: its free slots, plus (claiming
     /// ahead, once its buffer is at most half full) the room in its buffer; never so
     /// many that the jobs it holds in any phase exceed twice its slots and buffer.
-    fn wanted_from(&self, held: &Held, index: usize, ahead: bool) -> usize {
+    /// Also its free slots, which bound the limited jobs it takes.
+    fn wanted_from(&self, held: &Held, index: usize, ahead: bool) -> (usize, usize) {
         let slots = &held.queues[index];
         let concurrency = self.settings.queues[index].1;
         let free = concurrency.saturating_sub(slots.busy + slots.buffer.len());
@@ -120,10 +124,11 @@ impl Inner {
         } else if free > 0 {
             0
         } else {
-            return 0;
+            return (0, 0);
         };
         let bound = 2 * (concurrency + capacity);
-        (free + room).min(bound.saturating_sub(slots.leases))
+        let want = (free + room).min(bound.saturating_sub(slots.leases));
+        (want, free.min(want))
     }
 
     /// How many jobs a queue buffers: what its slots get through in [`AHEAD_HORIZON`]
@@ -175,6 +180,15 @@ impl Inner {
                     }
                 }
             } else {
+                // Jobs under a limit key take the free slots first: the claim gave at
+                // most as many governed jobs as there are free slots, and a rate
+                // counts their start at the claim, so none of them may wait in the
+                // buffer. (A queue limit governs every job of the queue, so its claim
+                // never returns more than the free slots.)
+                let mut jobs = jobs;
+                if jobs.iter().any(|job| job.limit_key.is_some()) {
+                    jobs.sort_by_key(|job| job.limit_key.is_none()); // stable
+                }
                 for job in jobs {
                     held.buffer(Arc::new(job), index, lease_until);
                 }

@@ -43,6 +43,8 @@ pub(crate) struct Entry {
     pub(crate) finished_at: Option<Micros>,
     pub(crate) first_attempted_at: Option<Micros>,
     pub(crate) attempted_at: Option<Micros>,
+    /// The flow-control key.
+    pub(crate) limit_key: Option<Box<str>>,
     /// What few jobs carry (tags, metadata, errors, output), boxed so that a plain job
     /// pays one pointer for it.
     pub(crate) extra: Option<Box<Extra>>,
@@ -108,6 +110,7 @@ impl Entry {
         record.finished_at = self.finished_at.map(time_of);
         record.first_attempted_at = self.first_attempted_at.map(time_of);
         record.attempted_at = self.attempted_at.map(time_of);
+        record.limit_key = self.limit_key.as_deref().map(str::to_owned);
         if let Some(extra) = &self.extra {
             record.tags = extra.tags.iter().map(|t| t.to_string()).collect();
             if !extra.metadata.is_empty() {

@@ -1,17 +1,18 @@
 //! [`MemoryStore`]: the store contract over hash maps and B-trees behind one mutex.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use leasehold::schedule::{NewSchedule, ScheduleRecord};
 use leasehold::time::OffsetDateTime;
 use leasehold::{
     ClaimRequest, Enqueued, Firing, HeartbeatStatus, JobFilter, JobId, JobRecord, JobState,
-    JobStore, JobUpdate, Lease, NewJob, QueueStats, StoreError, async_trait,
+    JobStore, JobUpdate, Lease, Limit, LimitScope, NewJob, QueueStats, StoreError, async_trait,
 };
 
 use crate::index::{Entry, Extra, Micros, Phase, QueueIndex, micros, time_of};
 
+mod limits;
 mod operate;
 
 /// The error a lease that outlived its claim records when it expires on its last attempt.
@@ -52,6 +53,11 @@ pub(crate) struct Inner {
     finished_keys: HashMap<Box<str>, BTreeSet<(Micros, JobId)>>,
     /// Lock name -> (holder, until).
     locks: HashMap<String, (String, Micros)>,
+    /// Stored flow-control limits.
+    limits: BTreeMap<LimitScope, Limit>,
+    /// The latest claims counted by each rate, oldest first: at most the rate's
+    /// `starts` of them are needed to know what a window allows.
+    starts: HashMap<LimitScope, VecDeque<Micros>>,
 }
 
 impl MemoryStore {
@@ -164,6 +170,7 @@ impl Inner {
             finished_at: None,
             first_attempted_at: None,
             attempted_at: None,
+            limit_key: job.limit_key.map(String::into_boxed_str),
             extra: Extra::new(job.tags, &job.metadata),
         };
         index.insert_pending(job.id, &entry);
@@ -349,6 +356,9 @@ impl JobStore for MemoryStore {
     ) -> Result<Vec<JobRecord>, StoreError> {
         let ClaimRequest { queues, limit, .. } = request;
         let mut inner = self.lock();
+        if !inner.limits.is_empty() {
+            return Ok(inner.claim_limited(&request, micros(now)));
+        }
         let (now, until) = (micros(now), micros(request.lease_until));
         let worker = inner.intern(request.worker);
         let mut candidates = Vec::new();
@@ -507,7 +517,10 @@ impl JobStore for MemoryStore {
                 pending.into_iter().chain(running)
             })
             .min();
-        Ok(earliest.map(time_of))
+        if inner.limits.is_empty() {
+            return Ok(earliest.map(time_of));
+        }
+        Ok(inner.next_due_limited(queues).map(time_of))
     }
 
     async fn prune(&self, before: OffsetDateTime, limit: usize) -> Result<u64, StoreError> {
@@ -653,6 +666,37 @@ impl JobStore for MemoryStore {
 
     async fn queue_stats(&self, now: OffsetDateTime) -> Result<Vec<QueueStats>, StoreError> {
         Ok(self.lock().queue_stats(micros(now)))
+    }
+
+    async fn set_limit(
+        &self,
+        scope: &LimitScope,
+        limit: Limit,
+        _now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        self.lock().set_limit(scope, limit)
+    }
+
+    async fn remove_limit(
+        &self,
+        scope: &LimitScope,
+        _now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        let mut inner = self.lock();
+        if inner.limits.remove(scope).is_none() {
+            return Err(StoreError::LimitNotFound(scope.clone()));
+        }
+        inner.starts.remove(scope);
+        Ok(())
+    }
+
+    async fn limits(&self) -> Result<Vec<(LimitScope, Limit)>, StoreError> {
+        Ok(self
+            .lock()
+            .limits
+            .iter()
+            .map(|(s, l)| (s.clone(), *l))
+            .collect())
     }
 
     async fn complete_with_output(

@@ -75,6 +75,11 @@ impl Calls {
         &self.pool
     }
 
+    /// How long a call waits for its answer (`None`: unbounded).
+    pub(crate) fn timeout(&self) -> Option<Duration> {
+        self.timeout
+    }
+
     /// Runs `call` (named `name` in errors) on a connection of the pool.
     ///
     /// # Errors

@@ -143,6 +143,11 @@ impl Insert for Inserts<'_> {
             )
             .bind(micros(self.now))
             .bind(self.channel)
+            .bind(
+                jobs.iter()
+                    .map(|j| j.limit_key.clone())
+                    .collect::<Vec<Option<String>>>(),
+            )
             .fetch_one(&mut *self.conn)
             .await
             .map_err(|e| {
@@ -221,7 +226,7 @@ impl Inserts<'_> {
     async fn insert_within_period(
         &mut self,
         job: &NewJob,
-        params: [Param<'_>; 13],
+        params: [Param<'_>; 14],
         holder: &[Param<'_>; 3],
     ) -> Result<Option<Enqueued>, StoreError> {
         let now = self.now;
@@ -257,7 +262,7 @@ impl Inserts<'_> {
 
 /// The parameters of `job_by_unique_key.sql`, taken from those of `enqueue.sql`: the
 /// unique key, the start of the unique period and the unique states.
-fn holder_params<'p>(params: &[Param<'p>; 13]) -> [Param<'p>; 3] {
-    let [_, _, _, _, _, _, _, key, _, _, _, since, states] = params;
+fn holder_params<'p>(params: &[Param<'p>; 14]) -> [Param<'p>; 3] {
+    let [_, _, _, _, _, _, _, key, _, _, _, since, states, _] = params;
     [key.clone(), since.clone(), states.clone()]
 }

@@ -16,8 +16,12 @@
 //! a claim is one statement that locks the rows it takes with `FOR UPDATE SKIP
 //! LOCKED`, so concurrent claims neither wait for each other nor take the same job;
 //! every write under a lease checks the lease's token; schedule slots advance by
-//! compare-and-set. Like every store, it is told the time: no statement about jobs
-//! reads the database's clock; only the server clock's probe does, to follow it.
+//! compare-and-set. Flow-control limits (`JobStore::set_limit`) hold across
+//! processes: a claim that a stored limit bears on locks that limit's row and claims
+//! within it in the same transaction, so claims of one limit take turns (claims no
+//! limit bears on stay one statement). Like every store, it is told the time: no
+//! statement about jobs reads the database's clock; only the server clock's probe
+//! does, to follow it.
 //!
 //! Every call is bounded in time (the statement timeout, by the server and by the
 //! store; the acquire timeout for a free connection), so a worker cut off by a network

@@ -35,13 +35,30 @@ const PARTS: &[(&str, &str)] = &[
         "{expire_last_attempt}",
         include_str!("sql/parts/expire_last_attempt.sql"),
     ),
-    // The end of the claims: the jobs picked, leased and answered.
+    // Whether a limit bears on a claim, of one queue ($1) and of several (the array $1).
+    ("{limits_in_claim_queue}", LIMITS_IN_CLAIM_QUEUE),
+    ("{limits_in_claim_queues}", LIMITS_IN_CLAIM_QUEUES),
+    // The end of the claims without limits: the due jobs picked, leased and answered.
+    ("{pick_due}", include_str!("sql/parts/pick_due.sql")),
+    // The lease of the jobs a claim picked.
     ("{lease_picked}", include_str!("sql/parts/lease_picked.sql")),
     // The order, limit and locking of the claims' candidate scans.
     ("{claim_order}", include_str!("sql/parts/claim_order.sql")),
     // The stored state of a pending job, for the shared parts.
     ("{pending_states}", "'pending'"),
 ];
+
+/// `parts/limits_in_claim.sql` for a claim of the one queue `$1`.
+const LIMITS_IN_CLAIM_QUEUE: &str = leasehold_sql::fill!(
+    include_str!("sql/parts/limits_in_claim.sql"),
+    "{queues}" => "ARRAY[$1]",
+);
+
+/// `parts/limits_in_claim.sql` for a claim of the queues in the array `$1`.
+const LIMITS_IN_CLAIM_QUEUES: &str = leasehold_sql::fill!(
+    include_str!("sql/parts/limits_in_claim.sql"),
+    "{queues}" => "$1",
+);
 
 /// The parts both dialects share (`leasehold_sql::sql`), with the placeholder a
 /// statement writes in their place; their `?N` parameters are written `$N` as they are
@@ -148,6 +165,10 @@ statements! {
     claim_queue = "claim_queue.sql";
     /// The claim of several queues.
     claim_queues = "claim_queues.sql";
+    /// Locks the limits that bear on a claim.
+    lock_limits = "lock_limits.sql";
+    /// The claim within the limits it locked.
+    claim_limited = "claim_limited.sql";
     /// Extends live leases.
     heartbeat = "heartbeat.sql";
     /// Ends a leased job Completed.
@@ -192,7 +213,8 @@ statements! {
     remove_schedule = "remove_schedule.sql";
     /// Pauses or resumes a known queue.
     set_queue_paused = "set_queue_paused.sql";
-    /// Every known queue's jobs counted by state, its oldest pending job, its pause.
+    /// Every known queue's jobs counted by state, its oldest pending job, its pause, its
+    /// limit.
     queue_stats = "queue_stats.sql";
     /// The job with an id, its row locked until the transaction ends.
     lock_job = "lock_job.sql";
@@ -215,6 +237,14 @@ statements! {
     delete_jobs = "delete_jobs.sql";
     /// Takes a named lock for a holder, if it is free or the holder's.
     take_lock = "take_lock.sql";
+    /// Stores or replaces a limit (of a known queue).
+    set_limit = "set_limit.sql";
+    /// Deletes a limit.
+    remove_limit = "remove_limit.sql";
+    /// Deletes the starts a removed limit counted.
+    remove_limit_starts = "remove_limit_starts.sql";
+    /// Every limit.
+    limits = "limits.sql";
 }
 
 /// A query of `statement`, ready for its parameters.

@@ -86,6 +86,8 @@ fn statements_name_tables_only_through_the_schema_placeholder() {
             "schedules",
             "queues",
             "locks",
+            "limits",
+            "limit_starts",
             "_leasehold_migrations",
         ] {
             for keyword in ["FROM", "UPDATE", "INTO", "JOIN"] {
@@ -206,7 +208,31 @@ fn hot_statements_read_their_partial_indexes_not_the_whole_table() {
         plans.push((
             "claim_queues",
             plan(&mut conn, &sql.claim_queues, |q| {
-                after_queues(q.bind(queues))
+                after_queues(q.bind(queues.clone()))
+            })
+            .await,
+        ));
+        // The claim within limits, and the lock of the limits before it: a limited
+        // key's jobs are read by key, the others from jobs_ready.
+        let keys = vec!["k".to_owned()];
+        plans.push((
+            "lock_limits",
+            plan(&mut conn, &sql.lock_limits, |q| {
+                q.bind(queues.clone()).bind(t0).bind(None::<String>)
+            })
+            .await,
+        ));
+        plans.push((
+            "claim_limited",
+            plan(&mut conn, &sql.claim_limited, |q| {
+                q.bind(queues.clone())
+                    .bind(t0)
+                    .bind(10_i64)
+                    .bind(t0 + 1)
+                    .bind("w")
+                    .bind(10_i64)
+                    .bind(keys)
+                    .bind(Vec::<String>::new())
             })
             .await,
         ));

@@ -10,7 +10,8 @@ use leasehold::schedule::{NewSchedule, ScheduleRecord};
 use leasehold::time::OffsetDateTime;
 use leasehold::{
     ClaimRequest, Clock, ERROR_HISTORY_LIMIT, Enqueued, Firing, HeartbeatStatus, JobFilter, JobId,
-    JobRecord, JobState, JobStore, JobUpdate, Lease, NewJob, QueueStats, StoreError, async_trait,
+    JobRecord, JobState, JobStore, JobUpdate, Lease, Limit, LimitScope, NewJob, QueueStats,
+    StoreError, async_trait,
 };
 use leasehold_sql::enqueue::single;
 use leasehold_sql::filter::{count_params, page_params, sql_limit};
@@ -32,8 +33,10 @@ use crate::row::{Row, Statement, bind};
 use crate::sql::{Statements, query};
 
 mod by_hand;
+mod limits;
 
 use by_hand::{Bulk, count_of, not_running, pending, queue_stats_of};
+use limits::{LimitedClaim, claim_limited, is_job, limits_apply};
 
 /// A [`JobStore`](leasehold::JobStore) on a schema of a PostgreSQL database; clones
 /// share the pool.
@@ -41,10 +44,11 @@ use by_hand::{Bulk, count_of, not_running, pending, queue_stats_of};
 /// Any number of stores, in any number of processes on any number of machines, may
 /// work one schema: claims lock the rows they take with `FOR UPDATE SKIP LOCKED`, so
 /// they never wait for each other and never take the same job; every write under a
-/// lease checks the lease's token. No statement about jobs reads the database's clock;
-/// the store offers a [`ServerClock`] that follows it instead (see
-/// [`JobStore::clock`](leasehold::JobStore::clock)), so workers on several machines
-/// judge leases on one clock.
+/// lease checks the lease's token. A claim that a stored limit bears on also locks the
+/// limit's row, so claims of one limit take turns and never overshoot it together. No
+/// statement about jobs reads the database's clock; the store offers a [`ServerClock`]
+/// that follows it instead (see [`JobStore::clock`](leasehold::JobStore::clock)), so
+/// workers on several machines judge leases on one clock.
 ///
 /// Every call is bounded: waiting for a connection by the acquire timeout, the call's
 /// answer by the statement timeout plus a grace (see
@@ -347,6 +351,7 @@ impl JobStore for PostgresStore {
             limit,
             worker,
             lease_until,
+            limited,
             ..
         } = request;
         let mut distinct: Vec<String> = Vec::with_capacity(queues.len());
@@ -355,11 +360,12 @@ impl JobStore for PostgresStore {
                 distinct.push(queue.clone());
             }
         }
+        let sql = &*self.inner.sql;
         let statement = match distinct.as_slice() {
             [] => return Ok(Vec::new()),
-            [queue] => query(&self.inner.sql.claim_queue).bind(queue.clone()),
+            [queue] => query(&sql.claim_queue).bind(queue.clone()),
             // Distinct: a queue named twice would lock and count its rows twice.
-            _ => query(&self.inner.sql.claim_queues).bind(distinct),
+            _ => query(&sql.claim_queues).bind(distinct.clone()),
         };
         let statement = statement
             .bind(micros(now))
@@ -370,13 +376,30 @@ impl JobStore for PostgresStore {
         let rows = self
             .calls()
             .run("claim", async |conn| {
-                statement.fetch_all(&mut *conn).await.map_err(store_error)
+                let rows = statement.fetch_all(&mut *conn).await.map_err(store_error)?;
+                if !limits_apply(&rows)? {
+                    return Ok(rows);
+                }
+                // A limit bears on the claim, which leased nothing: claim again within
+                // the limits, under their locks (see `limits`).
+                let claim = LimitedClaim {
+                    queues: &distinct,
+                    limit,
+                    limited,
+                    worker,
+                    lease_until,
+                    now,
+                    idle_timeout: self.calls().timeout(),
+                };
+                claim_limited(conn, sql, claim).await
             })
             .await?;
-        let mut jobs = rows
-            .iter()
-            .map(|row| job_record(&Row(row), now))
-            .collect::<Result<Vec<_>, _>>()?;
+        let mut jobs = Vec::with_capacity(rows.len());
+        for row in &rows {
+            if is_job(row)? {
+                jobs.push(job_record(&Row(row), now)?);
+            }
+        }
         // RETURNING comes in no particular order.
         jobs.sort_by_key(|job| (job.priority, job.run_at, job.id));
         Ok(jobs)
@@ -781,5 +804,26 @@ impl JobStore for PostgresStore {
             .bind(micros(now));
         let taken = self.fetch_optional("take_lock", statement).await?;
         Ok(taken.is_some())
+    }
+
+    async fn set_limit(
+        &self,
+        scope: &LimitScope,
+        limit: Limit,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        self.store_limit(scope, limit, now).await
+    }
+
+    async fn remove_limit(
+        &self,
+        scope: &LimitScope,
+        _now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        self.delete_limit(scope).await
+    }
+
+    async fn limits(&self) -> Result<Vec<(LimitScope, Limit)>, StoreError> {
+        self.stored_limits().await
     }
 }

@@ -163,8 +163,8 @@ pub async fn insert_all(
 /// `created_at`), tags (a JSON array of strings), metadata (a JSON object), the start
 /// of the unique period (NULL: none; a finished holder of the key in one of the unique
 /// states blocks when its `finished_at` is after it) and the unique states (a JSON
-/// array of stored state names).
-pub fn params(job: &NewJob, now: OffsetDateTime) -> [Param<'_>; 13] {
+/// array of stored state names), and the limit key (NULL: none).
+pub fn params(job: &NewJob, now: OffsetDateTime) -> [Param<'_>; 14] {
     let unique_since = job
         .unique_period
         .filter(|_| job.unique_key.is_some())
@@ -186,6 +186,7 @@ pub fn params(job: &NewJob, now: OffsetDateTime) -> [Param<'_>; 13] {
         Param::owned_text(json_text(&job.metadata)),
         Param::Integer(unique_since),
         Param::owned_text(json_text(&unique_states)),
+        Param::optional_text(job.limit_key.as_deref()),
     ]
 }
 

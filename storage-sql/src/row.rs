@@ -176,6 +176,7 @@ fn decode_job(row: &impl Columns, id: JobId, now: i64) -> Result<JobRecord, Stor
     record.output = json_column(row, "output")?;
     record.tags = json_column(row, "tags")?.unwrap_or_default();
     record.metadata = json_column(row, "metadata")?.unwrap_or_default();
+    record.limit_key = row.text("limit_key")?;
     Ok(record)
 }
 

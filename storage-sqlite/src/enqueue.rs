@@ -91,7 +91,7 @@ impl Insert for Inserts<'_> {
         }
         // Nothing inserted: a non-terminal job holds the unique key, or else a job
         // that ended within the unique period.
-        let [.., unique_since, unique_states] = params(job, now);
+        let [.., unique_since, unique_states, _limit_key] = params(job, now);
         let mut holder = sqlx::query(sql::JOB_BY_UNIQUE_KEY)
             .bind(job.unique_key.as_deref())
             .fetch_optional(&mut *conn)
@@ -148,6 +148,7 @@ pub(crate) fn bulk_rows(jobs: &[(&NewJob, OffsetDateTime)]) -> Result<String, St
                 micros(*now),
                 json_text(&job.tags),
                 json_text(&job.metadata),
+                job.limit_key.as_deref(),
             )
         })
         .collect();

@@ -16,7 +16,11 @@
 //! (group commit, heartbeats first), and within a group all completions share one
 //! statement, as do all enqueues of jobs without unique keys; a claim is one
 //! `UPDATE ... RETURNING` that reads only the rows it takes, through partial indexes
-//! (due jobs in claim order, leases by expiry).
+//! (due jobs in claim order, leases by expiry). Flow-control limits
+//! ([`JobStore::set_limit`](leasehold::JobStore::set_limit)) hold in the same statement:
+//! a limited key's jobs are walked one index step each, only as many as its limit
+//! allows, and the rows of a full key are passed over (a row read each); a trigger
+//! counts the starts a rate limits.
 //!
 //! Durability: with [`Synchronous::Normal`] (the default) a committed call survives a
 //! crash of the process; [`Synchronous::Full`] makes it survive power loss too.
@@ -55,6 +59,7 @@ mod bulk;
 mod connect;
 mod enqueue;
 mod error;
+mod limit;
 mod options;
 mod row;
 mod schema;

@@ -19,6 +19,9 @@ macro_rules! statement {
             "{filter}" => include_str!("sql/parts/filter.sql"),
             // What a claim writes, for claim_queue.sql and claim_queues.sql.
             "{claim_lease}" => include_str!("sql/parts/claim_lease.sql"),
+            // The jobs a limit governs that a claim takes, for claim_queue.sql and
+            // claim_queues.sql.
+            "{claim_governed}" => include_str!("sql/parts/claim_governed.sql"),
             // What makes a job run again, for retry_job.sql and retry_jobs.sql.
             "{run_again}" => include_str!("sql/parts/run_again.sql"),
             // Shared: the ON CONFLICT clause of upsert_schedule.sql.
@@ -76,7 +79,7 @@ pub(crate) const COMPLETE_BULK_IN_ONE_CALL: &str =
     in_one_call!(include_str!("sql/complete_bulk.sql"));
 /// A whole claim of one queue as a group commit in one call: promote_due.sql and
 /// fail_expired_leases.sql (?1 the queues' JSON array, ?2 the time), then
-/// claim_queue.sql with the queue's name as ?6 rather than ?1.
+/// claim_queue.sql with the queue's name as ?7 rather than ?1.
 ///
 /// One call binds one list of arguments to every statement, by number. sqlx binds a
 /// statement's unused numbers positionally and stops at the first past the end of the
@@ -84,7 +87,7 @@ pub(crate) const COMPLETE_BULK_IN_ONE_CALL: &str =
 /// first argument) but must not skip more.
 pub(crate) const CLAIM_QUEUE_IN_ONE_CALL: &str = leasehold_sql::fill!(
     in_one_call!(concat!(before_claim!(), "{claim_queue}")),
-    "{claim_queue}" => leasehold_sql::fill!(CLAIM_QUEUE, "?1" => "?6"),
+    "{claim_queue}" => leasehold_sql::fill!(CLAIM_QUEUE, "?1" => "?7"),
 );
 /// A whole claim of several queues as a group commit in one call: promote_due.sql,
 /// fail_expired_leases.sql and claim_queues.sql, whose parameters mean the same.
@@ -100,9 +103,11 @@ pub(crate) const APPLIED_MIGRATIONS: &str = include_str!("sql/applied_migrations
 pub(crate) const CANCEL: &str = include_str!("sql/cancel.sql");
 /// `sql/claim_queue.sql`: Leases up to ?3 jobs of queue ?1 to worker ?5 until ?4: due available jobs
 /// (run_at <= ?2) and expired leases with attempts left (lease_until <= ?2), in
-/// priority, run_at, id order. Each arm reads its partial index in that order, so the
-/// merge stops after ?3 rows. Each claimed job is attempted at ?2 (first attempted
-/// then, if never before).
+/// priority, run_at, id order, within the stored limits, at most ?6 of them governed
+/// by one. The arms of jobs no limit governs read their partial index in that order,
+/// so the merge stops after ?3 rows. Each claimed job is attempted at ?2 (first
+/// attempted then, if never before); its start is counted for its key's and queue's
+/// rates (the trigger jobs_claim_counts_starts).
 pub(crate) const CLAIM_QUEUE: &str = statement!("claim_queue.sql");
 /// `sql/claim_queues.sql`: As claim_queue.sql, for the queues in the JSON array ?1. Rows of several queues come
 /// out of the index queue by queue, so this one sorts the due rows; workers claim one
@@ -121,6 +126,10 @@ pub(crate) const COMPLETE_BULK: &str = include_str!("sql/complete_bulk.sql");
 pub(crate) const CANCEL_JOBS: &str = on_selected!("cancel_jobs.sql");
 /// `sql/count.sql`: How many jobs match; the parameters are those of list.sql without the limit.
 pub(crate) const COUNT: &str = statement!("count.sql");
+/// `sql/delete_limit.sql`: Deletes the limit of scope ?1 named ?2; affects no row when it has none.
+pub(crate) const DELETE_LIMIT: &str = include_str!("sql/delete_limit.sql");
+/// `sql/delete_limit_starts.sql`: Deletes the starts counted for scope ?1 named ?2.
+pub(crate) const DELETE_LIMIT_STARTS: &str = include_str!("sql/delete_limit_starts.sql");
 /// `sql/delete_job.sql`: Deletes job ?1 unless it is running; answers it as it was.
 pub(crate) const DELETE_JOB: &str = include_str!("sql/delete_job.sql");
 /// `sql/delete_jobs.sql`: Deletes the jobs list.sql selects with the same ?1 to ?8 that are not
@@ -134,10 +143,11 @@ pub(crate) const DELETE_FINISHED: &str = include_str!("sql/delete_finished.sql")
 /// holding it ended in one of the states ?13 after ?12.
 /// ?1 id, ?2 kind, ?3 queue, ?4 payload, ?5 priority, ?6 run_at, ?7 max_attempts,
 /// ?8 unique_key, ?9 created_at, ?10 tags, ?11 metadata, ?12 the start of the unique
-/// period, ?13 the unique states.
+/// period, ?13 the unique states, ?14 limit_key.
 pub(crate) const ENQUEUE: &str = include_str!("sql/enqueue.sql");
 /// `sql/enqueue_bulk.sql`: Inserts the pending jobs without unique keys in the JSON array ?1, each [id as hex,
-/// kind, queue, payload as JSON text, priority, run_at, max_attempts, created_at, tags, metadata]:
+/// kind, queue, payload as JSON text, priority, run_at, max_attempts, created_at, tags, metadata,
+/// limit_key]:
 /// available when due at created_at, else scheduled.
 pub(crate) const ENQUEUE_BULK: &str = include_str!("sql/enqueue_bulk.sql");
 /// `sql/fail.sql`: Ends job ?1 Failed at ?4 with error ?3, if ?2 is its live lease; the failed attempt
@@ -162,6 +172,8 @@ pub(crate) const JOB_BY_UNIQUE_PERIOD: &str = include_str!("sql/job_by_unique_pe
 pub(crate) const JOURNAL_MODE_WAL: &str = include_str!("sql/journal_mode_wal.sql");
 /// `sql/lease_state.sql`: The id, stored state and lease token of job ?1.
 pub(crate) const LEASE_STATE: &str = include_str!("sql/lease_state.sql");
+/// `sql/limits.sql`: Every stored limit, by scope (keys first), then name.
+pub(crate) const LIMITS: &str = include_str!("sql/limits.sql");
 /// `sql/list.sql`: Jobs by filter, in id order. ?1 queue, ?2 kind, ?3 stored state ('pending': scheduled
 /// or available; NULL: any); ?4 = 1 only due rows (run_at <= ?5), 0 only later ones,
 /// NULL either; ?6 a tag the job carries; ?7 only jobs finished before it; ?8 limit
@@ -170,16 +182,16 @@ pub(crate) const LIST: &str = statement!("list.sql");
 /// `sql/list_newest.sql`: list.sql newest first: highest id first; ?9 only ids before
 /// it (the page cursor; NULL: from the newest).
 pub(crate) const LIST_NEWEST: &str = statement!("list_newest.sql");
-/// `sql/next_due.sql`: The earliest pending run_at or running lease_until of the queues in the JSON array
-/// ?1, or NULL.
+/// `sql/next_due.sql`: The earliest pending run_at (no earlier than a full limit of its key or queue
+/// opens) or running lease_until of the queues in the JSON array ?1, or NULL.
 pub(crate) const NEXT_DUE: &str = include_str!("sql/next_due.sql");
 /// `sql/promote_due.sql`: Makes available every scheduled job of the queues in the JSON array ?1 that is due
 /// (run_at <= ?2), so that a claim reads only due rows.
 pub(crate) const PROMOTE_DUE: &str = include_str!("sql/promote_due.sql");
 /// `sql/prune.sql`: Deletes up to ?2 terminal jobs finished before ?1, oldest first (finished_at, id).
 pub(crate) const PRUNE: &str = include_str!("sql/prune.sql");
-/// `sql/queue_stats.sql`: Every queue with a job or a row in queues, by name: its jobs counted by
-/// state as of ?1, its earliest pending run_at and its pause.
+/// `sql/queue_stats.sql`: Every queue with a job, a row in queues or a limit, by name: its jobs
+/// counted by state as of ?1, its earliest pending run_at, its pause and its limit.
 pub(crate) const QUEUE_STATS: &str = statement!("queue_stats.sql");
 /// `sql/release.sql`: Gives job ?1 back under live lease ?2: pending at ?3 (as of ?4), its attempt
 /// returned. The lease token stays, so the released lease never matches again.
@@ -196,6 +208,9 @@ pub(crate) const RETRY_JOBS: &str = on_selected!("retry_jobs.sql");
 /// `sql/update_jobs.sql`: update_job.sql for the pending jobs list.sql selects with the same ?1 to
 /// ?8, lowest ids first; ?9 to ?11 the run_at, priority and queue to set.
 pub(crate) const UPDATE_JOBS: &str = on_selected!("update_jobs.sql");
+/// `sql/set_limit.sql`: Stores (or replaces) the limit of scope ?1 named ?2: ?3 max_running, ?4
+/// rate_starts, ?5 rate_per (microseconds), at ?6; affects no row for an unknown queue.
+pub(crate) const SET_LIMIT: &str = include_str!("sql/set_limit.sql");
 /// `sql/settings.sql`: The connection's settings, read back to verify them.
 pub(crate) const SETTINGS: &str = include_str!("sql/settings.sql");
 /// `sql/take_lock.sql`: Takes lock ?1 for holder ?2 until ?3 if it is free at ?4 or ?2 holds it.
@@ -240,6 +255,8 @@ pub(crate) const ALL: &[(&str, &str)] = &[
     ("cancel_jobs.sql", CANCEL_JOBS),
     ("count.sql", COUNT),
     ("delete_job.sql", DELETE_JOB),
+    ("delete_limit.sql", DELETE_LIMIT),
+    ("delete_limit_starts.sql", DELETE_LIMIT_STARTS),
     ("delete_jobs.sql", DELETE_JOBS),
     ("delete_finished.sql", DELETE_FINISHED),
     ("enqueue.sql", ENQUEUE),
@@ -253,6 +270,7 @@ pub(crate) const ALL: &[(&str, &str)] = &[
     ("job_by_unique_period.sql", JOB_BY_UNIQUE_PERIOD),
     ("journal_mode_wal.sql", JOURNAL_MODE_WAL),
     ("lease_state.sql", LEASE_STATE),
+    ("limits.sql", LIMITS),
     ("list.sql", LIST),
     ("list_newest.sql", LIST_NEWEST),
     ("next_due.sql", NEXT_DUE),
@@ -263,6 +281,7 @@ pub(crate) const ALL: &[(&str, &str)] = &[
     ("retry.sql", RETRY),
     ("retry_job.sql", RETRY_JOB),
     ("retry_jobs.sql", RETRY_JOBS),
+    ("set_limit.sql", SET_LIMIT),
     ("settings.sql", SETTINGS),
     ("take_lock.sql", TAKE_LOCK),
     ("update_job.sql", UPDATE_JOB),

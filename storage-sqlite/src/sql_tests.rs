@@ -110,12 +110,19 @@ fn hot_statements_never_scan_a_table() {
         (
             "claim_queue",
             CLAIM_QUEUE,
-            vec![Text("q"), Int(0), Int(10), Int(1), Text("w")],
+            vec![Text("q"), Int(0), Int(10), Int(1), Text("w"), Int(10)],
         ),
         (
             "claim_queues",
             CLAIM_QUEUES,
-            vec![Text(r#"["a","b"]"#), Int(0), Int(10), Int(1), Text("w")],
+            vec![
+                Text(r#"["a","b"]"#),
+                Int(0),
+                Int(10),
+                Int(1),
+                Text("w"),
+                Int(10),
+            ],
         ),
         (
             "fail_expired_leases",
@@ -163,6 +170,7 @@ fn hot_statements_never_scan_a_table() {
                 Text("{}"),
                 Int(0),
                 Text(r#"["completed"]"#),
+                Text("partner:a"),
             ],
         ),
         (
@@ -236,6 +244,20 @@ fn hot_statements_never_scan_a_table() {
             !mentions(ready_arm, "TEMP B-TREE"),
             "a one-queue claim reads ready rows in claim order, without sorting: {claim:#?}"
         );
+        // A limited key's or queue's jobs are walked: each step seeks past the last job
+        // taken on the whole claim order, never on the priority alone (which would scan
+        // the jobs of that priority again at every step).
+        for (name, plan) in &plans[..2] {
+            for walk in [
+                "jobs_ready_by_key (limit_key=? AND (priority,run_at,id)>(?,?,?))",
+                "jobs_ready (queue=? AND (priority,run_at,id)>(?,?,?))",
+            ] {
+                assert!(
+                    mentions(plan, walk),
+                    "{name} walks by seeking {walk}: {plan:#?}"
+                );
+            }
+        }
     });
 }
 

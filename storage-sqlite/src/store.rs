@@ -6,7 +6,7 @@ use leasehold::schedule::{NewSchedule, ScheduleRecord};
 use leasehold::time::OffsetDateTime;
 use leasehold::{
     ClaimRequest, Enqueued, Firing, HeartbeatStatus, JobFilter, JobId, JobRecord, JobState,
-    JobStore, JobUpdate, Lease, NewJob, QueueStats, StoreError, async_trait,
+    JobStore, JobUpdate, Lease, Limit, LimitScope, NewJob, QueueStats, StoreError, async_trait,
 };
 use leasehold_sql::enqueue::single;
 use leasehold_sql::filter::{count_params, page_params, sql_limit};
@@ -16,6 +16,7 @@ use sqlx::sqlite::SqliteRow;
 use sqlx::{Sqlite, SqlitePool};
 
 use crate::error::store_error;
+use crate::limit::{limit_of, scoped_limit};
 use crate::row::{Row, Statement, bind, id_blob};
 use crate::schema::EffectiveSettings;
 use crate::sql;
@@ -26,6 +27,7 @@ use crate::transition::enqueue::Enqueue;
 use crate::transition::lease_writes::{
     Complete, CompleteWithOutput, Fail, Heartbeat, Release, Retry,
 };
+use crate::transition::limits::{RemoveLimit, SetLimit};
 use crate::transition::locks::TakeLock;
 use crate::transition::prune::Prune;
 use crate::transition::queues::SetQueuePaused;
@@ -181,6 +183,7 @@ fn queue_stats(row: &SqliteRow) -> Result<QueueStats, StoreError> {
         .integer("oldest_pending_run_at")?
         .map(|t| time_of(t, "oldest_pending_run_at"))
         .transpose()?;
+    stats.limit = limit_of(&row, "limit_", &format_args!("queue {name:?}"))?;
     Ok(stats)
 }
 
@@ -216,6 +219,7 @@ impl JobStore for SqliteStore {
         let claim = Claim {
             queues: request.queues.to_vec(),
             limit: request.limit,
+            limited: request.limited,
             worker: request.worker.to_owned(),
             now,
             lease_until: request.lease_until,
@@ -426,6 +430,30 @@ impl JobStore for SqliteStore {
         let statement = sqlx::query(sql::QUEUE_STATS).bind(micros(now));
         let rows = self.fetch_all(statement).await?;
         rows.iter().map(queue_stats).collect()
+    }
+
+    async fn set_limit(
+        &self,
+        scope: &LimitScope,
+        limit: Limit,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        let scope = scope.clone();
+        self.writer.call(SetLimit { scope, limit, now }).await
+    }
+
+    async fn remove_limit(
+        &self,
+        scope: &LimitScope,
+        _now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        let scope = scope.clone();
+        self.writer.call(RemoveLimit { scope }).await
+    }
+
+    async fn limits(&self) -> Result<Vec<(LimitScope, Limit)>, StoreError> {
+        let rows = self.fetch_all(sqlx::query(sql::LIMITS)).await?;
+        rows.iter().map(|row| scoped_limit(&Row(row))).collect()
     }
 
     async fn complete_with_output(

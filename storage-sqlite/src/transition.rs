@@ -5,7 +5,7 @@
 //!   fields are the call's inputs); [`Transition::apply`] runs its SQL and answers
 //!   [`Transition::Answer`]. The structs live by contract section, as the conformance
 //!   suite does: [`enqueue`], [`claim`], [`lease_writes`], [`cancel`], [`prune`],
-//!   [`queues`], [`by_hand`], [`locks`], [`schedules`]; [`statement`] holds how they
+//!   [`queues`], [`limits`], [`by_hand`], [`locks`], [`schedules`]; [`statement`] holds how they
 //!   run a statement (rows changed, the row returned, a statement on one job).
 //! - [`Call`]: one call in flight: the transition, its reply channel (typed by the
 //!   transition's answer) and, once run in a group, its answer, which the writer sends
@@ -26,6 +26,7 @@ pub(crate) mod cancel;
 pub(crate) mod claim;
 pub(crate) mod enqueue;
 pub(crate) mod lease_writes;
+pub(crate) mod limits;
 pub(crate) mod locks;
 pub(crate) mod prune;
 pub(crate) mod queues;
@@ -46,6 +47,7 @@ use self::cancel::Cancel;
 use self::claim::Claim;
 use self::enqueue::Enqueue;
 use self::lease_writes::{Complete, CompleteWithOutput, Fail, Heartbeat, Release, Retry};
+use self::limits::{RemoveLimit, SetLimit};
 use self::locks::TakeLock;
 use self::prune::Prune;
 use self::queues::SetQueuePaused;
@@ -202,6 +204,7 @@ fn breaks_the_group(error: &StoreError) -> bool {
         StoreError::NotFound(_)
             | StoreError::ScheduleNotFound(_)
             | StoreError::QueueNotFound(_)
+            | StoreError::LimitNotFound(_)
             | StoreError::LeaseLost(_)
             | StoreError::Conflict(_)
             | StoreError::WrongState { .. }
@@ -232,6 +235,8 @@ pub(crate) enum Request {
     ResumeSchedule(Call<ResumeSchedule>),
     RemoveSchedule(Call<RemoveSchedule>),
     SetQueuePaused(Call<SetQueuePaused>),
+    SetLimit(Call<SetLimit>),
+    RemoveLimit(Call<RemoveLimit>),
     CompleteWithOutput(Call<CompleteWithOutput>),
     RetryJob(Call<RetryJob>),
     DeleteJob(Call<DeleteJob>),
@@ -269,6 +274,8 @@ request_variants!(
     ResumeSchedule,
     RemoveSchedule,
     SetQueuePaused,
+    SetLimit,
+    RemoveLimit,
     CompleteWithOutput,
     RetryJob,
     DeleteJob,
@@ -297,6 +304,8 @@ macro_rules! each_call {
             Request::ResumeSchedule($call) => $body,
             Request::RemoveSchedule($call) => $body,
             Request::SetQueuePaused($call) => $body,
+            Request::SetLimit($call) => $body,
+            Request::RemoveLimit($call) => $body,
             Request::CompleteWithOutput($call) => $body,
             Request::RetryJob($call) => $body,
             Request::DeleteJob($call) => $body,

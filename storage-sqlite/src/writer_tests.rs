@@ -72,6 +72,7 @@ pub(super) fn claim(limit: usize) -> Claim {
     Claim {
         queues: vec!["default".to_owned()],
         limit,
+        limited: limit,
         worker: "w".to_owned(),
         now: t(0),
         lease_until: t(60),

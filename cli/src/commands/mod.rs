@@ -4,10 +4,12 @@
 //! - `jobs`: list (keyset pages), show, retry / cancel / delete by id or in bulk.
 //! - `queues`: stats per queue, pause, resume.
 //! - `schedules`: next fire times, pause, resume, trigger.
+//! - `limits`: flow-control limits per key or queue: list, set, remove.
 //! - `maintenance`: stats over all queues, prune, migrate.
 //! - `serve`: the web dashboard.
 
 mod jobs;
+mod limits;
 mod maintenance;
 mod queues;
 mod schedules;
@@ -40,6 +42,7 @@ pub(crate) async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Jobs(command) => jobs::run(&opened.queue, command, json).await,
         Command::Queues(command) => queues::run(&opened.queue, command, json).await,
         Command::Schedules(command) => schedules::run(&opened.queue, command, json).await,
+        Command::Limits(command) => limits::run(&opened.queue, command, json).await,
         Command::Stats => maintenance::stats(&opened.queue, json).await,
         Command::Prune(args) => maintenance::prune(&opened.queue, &args, json).await,
         Command::Migrate(_) => maintenance::migrate(&opened, global, json).await,

@@ -44,6 +44,7 @@ async fn list(queue: &Queue, json: bool) -> Result<(), CliError> {
         "FAILED",
         "CANCELLED",
         "OLDEST PENDING",
+        "LIMIT",
     ]);
     for q in &stats {
         table.row(vec![
@@ -56,6 +57,7 @@ async fn list(queue: &Queue, json: bool) -> Result<(), CliError> {
             q.failed.to_string(),
             q.cancelled.to_string(),
             utc_or_dash(q.oldest_pending_run_at),
+            q.limit.map_or("-".to_owned(), |limit| limit.to_string()),
         ]);
     }
     table.print()

@@ -16,7 +16,7 @@
 //! The cases live in one file per section of the contract, in the contract's order:
 //! time (`given_time`), `enqueue`, `claim`, writes under a lease (`lease_writes`),
 //! `cancel`, inspection and upkeep (`inspection`), queues (`queues`), jobs by hand
-//! (`by_hand`), what a job carries (`job_data`), and `schedules`. All are re-exported
+//! (`by_hand`), what a job carries (`job_data`), `limits`, and `schedules`. All are re-exported
 //! here, so every case is `leasehold::testing::conformance::NAME`.
 
 // A new case goes in the file of its contract section, is re-exported below by the
@@ -29,6 +29,7 @@ mod given_time;
 mod inspection;
 mod job_data;
 mod lease_writes;
+mod limits;
 mod queues;
 mod schedules;
 
@@ -40,6 +41,7 @@ pub use given_time::*;
 pub use inspection::*;
 pub use job_data::*;
 pub use lease_writes::*;
+pub use limits::*;
 pub use queues::*;
 pub use schedules::*;
 
@@ -157,6 +159,11 @@ macro_rules! conformance_suite {
             a_paused_queue_is_not_claimed_until_resumed,
             pausing_an_unknown_queue_is_not_found,
             queue_stats_counts_every_queue_by_state,
+            limits_are_stored_replaced_and_removed,
+            a_claim_runs_at_most_max_running_jobs_of_a_key,
+            a_rate_allows_at_most_its_starts_in_any_window,
+            a_queue_limit_bounds_every_job_of_the_queue,
+            next_due_waits_for_a_limit_to_open,
             retry_job_makes_a_finished_job_available_now_with_another_attempt,
             retry_job_of_a_pending_job_runs_it_now,
             delete_job_removes_a_pending_or_finished_job,

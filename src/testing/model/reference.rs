@@ -7,7 +7,9 @@ use time::OffsetDateTime;
 use super::WORKER;
 use super::outcome::Outcome;
 use crate::schedule::ScheduleRecord;
-use crate::{JobFilter, JobId, JobRecord, JobState, JobUpdate, Lease, NewJob, QueueStats};
+use crate::{
+    JobFilter, JobId, JobRecord, JobState, JobUpdate, Lease, Limit, LimitScope, NewJob, QueueStats,
+};
 
 /// The reference model: every job in a `Vec`, every rule spelled out plainly.
 #[derive(Debug, Default)]
@@ -18,6 +20,9 @@ pub(super) struct Model {
     pub(super) paused: HashMap<String, bool>,
     /// Lock name -> (holder, until).
     pub(super) locks: HashMap<String, (String, OffsetDateTime)>,
+    pub(super) limits: BTreeMap<LimitScope, Limit>,
+    /// The latest claims each rate counted, oldest first, at most its `starts`.
+    pub(super) starts: HashMap<LimitScope, Vec<OffsetDateTime>>,
 }
 
 impl Model {
@@ -55,7 +60,7 @@ impl Model {
     pub(super) fn claim(
         &mut self,
         queues: &[String],
-        limit: usize,
+        (limit, limited): (usize, usize),
         now: OffsetDateTime,
         until: OffsetDateTime,
     ) -> Vec<JobId> {
@@ -84,8 +89,36 @@ impl Model {
             .map(|j| (j.priority, j.run_at, j.id))
             .collect();
         candidates.sort();
+        let mut candidates: Vec<JobId> = candidates.into_iter().map(|(_, _, id)| id).collect();
+        // The contract's phases, one after the other: each limited key's first jobs,
+        // then each limited queue's first, then the governed ones up to `limited`.
+        let limited_scopes: Vec<LimitScope> = self.limits.keys().cloned().collect();
+        for want_key in [true, false] {
+            for scope in limited_scopes
+                .iter()
+                .filter(|s| matches!(s, LimitScope::Key(_)) == want_key)
+            {
+                let mut left = self.allows(scope, now);
+                candidates.retain(|id| {
+                    if !self.in_scope(scope, self.get(*id)) {
+                        return true;
+                    }
+                    left -= 1;
+                    left >= 0
+                });
+            }
+        }
+        let mut governed = 0;
+        candidates.retain(|id| {
+            if self.scopes_of(self.get(*id)).is_empty() {
+                return true;
+            }
+            governed += 1;
+            governed <= limited
+        });
         candidates.truncate(limit);
-        for (_, _, id) in &candidates {
+        for id in &candidates {
+            let scopes = self.scopes_of(self.get(*id));
             let job = self.find(*id).expect("a candidate exists");
             job.state = JobState::Running;
             job.attempt += 1;
@@ -94,8 +127,127 @@ impl Model {
             job.worker = Some(WORKER.into());
             job.first_attempted_at.get_or_insert(now);
             job.attempted_at = Some(now);
+            for scope in scopes {
+                if let Some(rate) = self.limits[&scope].rate_limit() {
+                    let starts = self.starts.entry(scope).or_default();
+                    starts.push(now);
+                    let excess = starts.len().saturating_sub(rate.starts() as usize);
+                    starts.drain(..excess);
+                }
+            }
         }
-        candidates.into_iter().map(|(_, _, id)| id).collect()
+        candidates
+    }
+
+    fn get(&self, id: JobId) -> &JobRecord {
+        self.jobs.iter().find(|j| j.id == id).expect("a known job")
+    }
+
+    /// Whether `job` counts for `scope`.
+    fn in_scope(&self, scope: &LimitScope, job: &JobRecord) -> bool {
+        match scope {
+            LimitScope::Key(key) => job.limit_key.as_ref() == Some(key),
+            LimitScope::Queue(queue) => &job.queue == queue,
+        }
+    }
+
+    /// The limited scopes `job` counts for.
+    fn scopes_of(&self, job: &JobRecord) -> Vec<LimitScope> {
+        self.limits
+            .keys()
+            .filter(|s| self.in_scope(s, job))
+            .cloned()
+            .collect()
+    }
+
+    /// How many more claims `scope`'s limit allows at `now`.
+    fn allows(&self, scope: &LimitScope, now: OffsetDateTime) -> i64 {
+        let limit = self.limits[scope];
+        let running = self
+            .jobs
+            .iter()
+            .filter(|j| self.in_scope(scope, j))
+            .filter(|j| j.state == JobState::Running && j.lease_until.is_some_and(|u| u > now))
+            .count();
+        let running = i64::try_from(running).expect("a model's jobs are few");
+        let by_running = limit.max_running().map(|max| i64::from(max) - running);
+        let by_rate = limit.rate_limit().map(|rate| {
+            let since = now - rate.per();
+            let counted = self
+                .starts
+                .get(scope)
+                .map_or(0, |s| s.iter().filter(|&&at| at > since).count());
+            i64::from(rate.starts()) - i64::try_from(counted).expect("few starts")
+        });
+        by_running
+            .into_iter()
+            .chain(by_rate)
+            .min()
+            .expect("a limit has a part")
+    }
+
+    /// When `scope`'s limit opens, if full as the stored state tells.
+    fn opens_at(&self, scope: &LimitScope) -> Option<OffsetDateTime> {
+        let limit = self.limits[scope];
+        let leases: Vec<OffsetDateTime> = self
+            .jobs
+            .iter()
+            .filter(|j| self.in_scope(scope, j) && j.state == JobState::Running)
+            .filter_map(|j| j.lease_until)
+            .collect();
+        let by_running = limit
+            .max_running()
+            .filter(|&max| leases.len() >= max as usize)
+            .and_then(|_| leases.iter().min().copied());
+        let by_rate = limit.rate_limit().and_then(|rate| {
+            let starts = self.starts.get(scope)?;
+            let n = rate.starts() as usize;
+            (starts.len() >= n).then(|| starts[starts.len() - n] + rate.per())
+        });
+        by_running.into_iter().chain(by_rate).max()
+    }
+
+    /// The earliest time a claim of `queues` could return something.
+    pub(super) fn next_due(&self, queues: &[String]) -> Option<OffsetDateTime> {
+        let open = |q: &String| !self.paused.get(q).copied().unwrap_or(false);
+        self.jobs
+            .iter()
+            .filter(|j| queues.iter().any(|q| *q == j.queue && open(q)))
+            .filter_map(|j| match j.state {
+                JobState::Running => j.lease_until,
+                s if is_pending(s) => {
+                    let opens = self
+                        .scopes_of(j)
+                        .iter()
+                        .filter_map(|s| self.opens_at(s))
+                        .max();
+                    Some(opens.map_or(j.run_at, |o| o.max(j.run_at)))
+                }
+                _ => None,
+            })
+            .min()
+    }
+
+    /// Stores a limit; a queue must be known.
+    pub(super) fn set_limit(&mut self, scope: &LimitScope, limit: Limit) -> Outcome {
+        if let LimitScope::Queue(queue) = scope {
+            let known = self.limits.contains_key(scope)
+                || self.paused.contains_key(queue)
+                || self.jobs.iter().any(|j| &j.queue == queue);
+            if !known {
+                return Outcome::QueueNotFound;
+            }
+        }
+        self.limits.insert(scope.clone(), limit);
+        Outcome::Ok
+    }
+
+    pub(super) fn remove_limit(&mut self, scope: &LimitScope) -> Outcome {
+        if self.limits.remove(scope).is_none() {
+            return Outcome::LimitNotFound;
+        }
+        self.starts.remove(scope);
+        Outcome::Ok
     }
 
     /// The running job `lease` holds, or the error a store must return.
@@ -272,6 +424,14 @@ impl Model {
                 (name.clone(), queue)
             })
             .collect();
+        for (scope, limit) in &self.limits {
+            if let LimitScope::Queue(name) = scope {
+                stats
+                    .entry(name.clone())
+                    .or_insert_with(|| QueueStats::new(name.as_str()))
+                    .limit = Some(*limit);
+            }
+        }
         for job in self.at(now) {
             let queue = stats
                 .entry(job.queue.clone())

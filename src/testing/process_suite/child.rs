@@ -103,6 +103,7 @@ async fn child<B: ProcessBackend>(role: &str) {
             tokio::time::sleep(CHILD_TIMEOUT).await;
         }
         "retain" => super::retention::retain(store, now, &worker).await,
+        "limited" => super::limits::work_limited::<B>(store, &location).await,
         "work" => {
             // Two claim loops per process: claims race inside a process as well, and
             // completions of one process meet in group commits.

@@ -22,9 +22,11 @@
 //! ```
 
 mod child;
+mod limits;
 mod retention;
 
 pub use child::child_process_entry;
+pub use limits::limits_hold_across_processes;
 pub use retention::retention_in_two_processes_deletes_exactly_the_jobs_past_their_age;
 
 use std::collections::HashSet;
@@ -98,6 +100,7 @@ macro_rules! process_suite {
             a_killed_processs_leases_are_taken_over_after_they_expire,
             a_queue_paused_in_one_process_is_claimed_by_none_until_resumed,
             retention_in_two_processes_deletes_exactly_the_jobs_past_their_age,
+            limits_hold_across_processes,
         );
     };
 }

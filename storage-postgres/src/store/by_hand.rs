@@ -43,7 +43,7 @@ pub(super) fn count_of(count: i64, what: &str) -> Result<u64, StoreError> {
     u64::try_from(count).map_err(|_| StoreError::backend(format!("negative {what} {count}")))
 }
 
-/// One queue of a `queue_stats.sql` row.
+/// One queue of a `queue_stats.sql` row, its limit included.
 pub(super) fn queue_stats_of(row: &PgRow) -> Result<QueueStats, StoreError> {
     let get = |column: &str| -> Result<i64, StoreError> {
         sqlx::Row::try_get(row, column).map_err(store_error)
@@ -59,6 +59,7 @@ pub(super) fn queue_stats_of(row: &PgRow) -> Result<QueueStats, StoreError> {
     stats.oldest_pending_run_at = oldest
         .map(|t| time_of(t, "oldest_pending_run_at"))
         .transpose()?;
+    stats.limit = super::limits::limit_of(row)?;
     Ok(stats)
 }
 

@@ -6,4 +6,4 @@ SET state = 'cancelled',
     lease_until = NULL
 WHERE id = ?1 AND state IN ('scheduled', 'available', 'running')
 RETURNING id, kind, queue, payload, priority, state, run_at, attempt, max_attempts, lease_token, lease_until, worker, unique_key, last_error, created_at, finished_at,
-          first_attempted_at, attempted_at, errors, output, tags, metadata
+          first_attempted_at, attempted_at, errors, output, tags, metadata, limit_key

@@ -1,24 +1,48 @@
 -- Leases up to ?3 jobs of queue ?1 to worker ?5 until ?4: due available jobs
 -- (run_at <= ?2) and expired leases with attempts left (lease_until <= ?2), in
--- priority, run_at, id order. Each arm reads its partial index in that order, so the
--- merge stops after ?3 rows. A queue an operator paused yields nothing (the NOT EXISTS
--- is evaluated once per statement). Each claimed job is attempted at ?2, first
--- attempted then if it never was.
+-- priority, run_at, id order, within the stored limits: at most ?6 of them governed
+-- by a limit (parts/claim_governed.sql). A queue an operator paused yields nothing
+-- (the NOT EXISTS is evaluated once per statement). Each claimed job is attempted at
+-- ?2, first attempted then if it never was; a claim of a job whose key or queue has a
+-- rate counts a start (the trigger jobs_claim_counts_starts).
+--
+-- The two arms of jobs no limit governs (no limited key, the queue not limited) read
+-- their partial index in claim order, so the merge stops after ?3 rows; they pass over
+-- a limited key's jobs (one row each), never sort them. The third arm, the jobs a
+-- limit governs, is walked (parts/claim_governed.sql) and sorted: at most what the
+-- limits allow. With no limit stored it is empty, and the claim reads what it did
+-- before limits.
 UPDATE jobs
 {claim_lease}
 WHERE id IN (
+    WITH RECURSIVE
+    wanted(name) AS (
+        SELECT ?1 WHERE NOT EXISTS (SELECT 1 FROM queues WHERE name = ?1 AND paused = 1)
+    ),
+    {claim_governed}
     SELECT id FROM (
         SELECT id, priority, run_at FROM jobs
         WHERE state = 'available' AND queue = ?1 AND run_at <= ?2
           AND NOT EXISTS (SELECT 1 FROM queues WHERE name = ?1 AND paused = 1)
+          AND NOT EXISTS (SELECT 1 FROM limits WHERE scope = 'queue' AND name = ?1)
+          AND (limit_key IS NULL
+               OR limit_key NOT IN (SELECT name FROM limits WHERE scope = 'key'))
         UNION ALL
         SELECT id, priority, run_at FROM jobs
         WHERE state = 'running' AND queue = ?1 AND lease_until <= ?2
           AND attempt < max_attempts
           AND NOT EXISTS (SELECT 1 FROM queues WHERE name = ?1 AND paused = 1)
+          AND NOT EXISTS (SELECT 1 FROM limits WHERE scope = 'queue' AND name = ?1)
+          AND (limit_key IS NULL
+               OR limit_key NOT IN (SELECT name FROM limits WHERE scope = 'key'))
+        UNION ALL
+        -- The jobs a limit governs, within the limits.
+        SELECT id, priority, run_at FROM governed_taken
         ORDER BY priority, run_at, id
-        LIMIT ?3
+        -- Not a bare ?3: SQLite would plan this statement for the value bound and
+        -- prepare it again at every claim.
+        LIMIT ?3 + 0
     )
 )
 RETURNING id, kind, queue, payload, priority, state, run_at, attempt, max_attempts, lease_token, lease_until, worker, unique_key, last_error, created_at, finished_at,
-          first_attempted_at, attempted_at, errors, output, tags, metadata
+          first_attempted_at, attempted_at, errors, output, tags, metadata, limit_key

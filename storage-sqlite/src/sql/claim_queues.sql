@@ -1,20 +1,38 @@
--- As claim_queue.sql, for the queues in the JSON array ?1 that are not paused. Rows of
--- several queues come out of the index queue by queue, so this one sorts the due rows; workers claim one
--- queue at a time and take claim_queue.sql.
+-- As claim_queue.sql, for the queues in the JSON array ?1 that are not paused (?2 the
+-- claim's instant, ?3 its limit, ?4 lease_until, ?5 worker, ?6 its `limited`). Rows of
+-- several queues come out of the index queue by queue, so this one sorts the due rows;
+-- workers claim one queue at a time and take claim_queue.sql.
 UPDATE jobs
 {claim_lease}
 WHERE id IN (
+    WITH RECURSIVE
+    wanted(name) AS (
+        SELECT value FROM json_each(?1)
+        WHERE value NOT IN (SELECT name FROM queues WHERE paused = 1)
+    ),
+    {claim_governed}
     SELECT id FROM (
         SELECT id, priority, run_at FROM jobs
-        WHERE state = 'available' AND queue IN (SELECT value FROM json_each(?1) WHERE value NOT IN (SELECT name FROM queues WHERE paused = 1))
-          AND run_at <= ?2
+        WHERE state = 'available' AND run_at <= ?2
+          AND queue IN (SELECT name FROM wanted
+                        WHERE name NOT IN (SELECT name FROM limits WHERE scope = 'queue'))
+          AND (limit_key IS NULL
+               OR limit_key NOT IN (SELECT name FROM limits WHERE scope = 'key'))
         UNION ALL
         SELECT id, priority, run_at FROM jobs
-        WHERE state = 'running' AND queue IN (SELECT value FROM json_each(?1) WHERE value NOT IN (SELECT name FROM queues WHERE paused = 1))
-          AND lease_until <= ?2 AND attempt < max_attempts
+        WHERE state = 'running' AND lease_until <= ?2 AND attempt < max_attempts
+          AND queue IN (SELECT name FROM wanted
+                        WHERE name NOT IN (SELECT name FROM limits WHERE scope = 'queue'))
+          AND (limit_key IS NULL
+               OR limit_key NOT IN (SELECT name FROM limits WHERE scope = 'key'))
+        UNION ALL
+        -- The jobs a limit governs, within the limits (parts/claim_governed.sql).
+        SELECT id, priority, run_at FROM governed_taken
         ORDER BY priority, run_at, id
-        LIMIT ?3
+        -- Not a bare ?3: SQLite would plan this statement for the value bound and
+        -- prepare it again at every claim.
+        LIMIT ?3 + 0
     )
 )
 RETURNING id, kind, queue, payload, priority, state, run_at, attempt, max_attempts, lease_token, lease_until, worker, unique_key, last_error, created_at, finished_at,
-          first_attempted_at, attempted_at, errors, output, tags, metadata
+          first_attempted_at, attempted_at, errors, output, tags, metadata, limit_key

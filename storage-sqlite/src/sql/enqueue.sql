@@ -3,11 +3,11 @@
 -- job holding the key ended in one of the states of the JSON array ?13 after ?12.
 -- ?1 id, ?2 kind, ?3 queue, ?4 payload, ?5 priority, ?6 run_at, ?7 max_attempts,
 -- ?8 unique_key, ?9 created_at, ?10 tags (a JSON array), ?11 metadata (a JSON object),
--- ?12 the start of the unique period, ?13 the unique states.
+-- ?12 the start of the unique period, ?13 the unique states, ?14 limit_key (NULL: none).
 INSERT INTO jobs (id, kind, queue, payload, priority, state, run_at, attempt, max_attempts,
-                  lease_token, unique_key, created_at, tags, metadata)
+                  lease_token, unique_key, created_at, tags, metadata, limit_key)
 SELECT ?1, ?2, ?3, ?4, ?5, CASE WHEN ?6 <= ?9 THEN 'available' ELSE 'scheduled' END, ?6, 0,
-       ?7, 0, ?8, ?9, ?10, ?11
+       ?7, 0, ?8, ?9, ?10, ?11, ?14
 WHERE ?12 IS NULL OR NOT EXISTS (
     SELECT 1 FROM jobs
     WHERE unique_key = ?8

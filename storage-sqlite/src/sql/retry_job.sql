@@ -7,4 +7,4 @@ SET run_at = ?2,
     {run_again}
 WHERE id = ?1 AND state <> 'running'
 RETURNING id, kind, queue, payload, priority, state, run_at, attempt, max_attempts, lease_token, lease_until, worker, unique_key, last_error, created_at, finished_at,
-          first_attempted_at, attempted_at, errors, output, tags, metadata
+          first_attempted_at, attempted_at, errors, output, tags, metadata, limit_key

@@ -15,11 +15,12 @@ use crate::transition::Transition;
 use crate::transition::statement::rows_changed;
 
 /// `claim`: leases up to `limit` due jobs of `queues` to `worker` until
-/// `lease_until`.
+/// `lease_until`, at most `limited` of them governed by a stored limit.
 #[derive(Debug)]
 pub(crate) struct Claim {
     pub(crate) queues: Vec<String>,
     pub(crate) limit: usize,
+    pub(crate) limited: usize,
     pub(crate) worker: String,
     pub(crate) now: OffsetDateTime,
     pub(crate) lease_until: OffsetDateTime,
@@ -35,7 +36,7 @@ impl Claim {
         }
         let queues_json = serde_json::to_string(&self.queues).map_err(StoreError::backend)?;
         let statement = match self.queues.as_slice() {
-            // The queue's name is ?6 (see `sql::CLAIM_QUEUE_IN_ONE_CALL`).
+            // The queue's name is ?7 (see `sql::CLAIM_QUEUE_IN_ONE_CALL`).
             [queue] => self
                 .lease(sqlx::query(sql::CLAIM_QUEUE_IN_ONE_CALL).bind(queues_json))
                 .bind(queue.as_str()),
@@ -45,13 +46,14 @@ impl Claim {
     }
 
     /// `statement`, bound with the queue parameter (?1), with the rest of the claim's
-    /// parameters: ?2 now, ?3 limit, ?4 lease_until, ?5 worker.
+    /// parameters: ?2 now, ?3 limit, ?4 lease_until, ?5 worker, ?6 limited.
     fn lease<'q>(&'q self, statement: Statement<'q>) -> Statement<'q> {
         statement
             .bind(micros(self.now))
             .bind(sql_limit(self.limit))
             .bind(micros(self.lease_until))
             .bind(self.worker.as_str())
+            .bind(sql_limit(self.limited))
     }
 
     /// The claimed jobs of the claim's `rows`, in answer order.

@@ -4,7 +4,7 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::response::Response;
 use leasehold::time::OffsetDateTime;
-use leasehold::{JobRecord, JobState};
+use leasehold::{JobRecord, JobState, Limit, LimitScope};
 use maud::{Markup, html};
 
 use crate::dashboard::AppState;
@@ -53,13 +53,27 @@ async fn render(
             .await
             .map_err(leasehold::Error::from)?
             .is_none();
+    // The stored limits that can hold a pending job back: its key's and its queue's.
+    let limits: Vec<(LimitScope, Limit)> = if matches!(job.state, JobState::Available) {
+        let governs = |scope: &LimitScope| match scope {
+            LimitScope::Key(key) => job.limit_key.as_ref() == Some(key),
+            LimitScope::Queue(queue) => *queue == job.queue,
+        };
+        let stored = state.queue.limits().await?;
+        stored
+            .into_iter()
+            .filter(|(scope, _)| governs(scope))
+            .collect()
+    } else {
+        Vec::new()
+    };
     let now = view.now;
     let jobs_in =
         |field: &str, value: &str| with_query(view.mount.href("/jobs"), &[(field, value)]);
     let body = html! {
         h1 { "Job " code { (job.id) } }
         p.lede { (state_badge(job.state)) " " strong { (job.kind) } " in queue " a href=(jobs_in("queue", &job.queue)) { (job.queue) } }
-        p.why { (why_not_running(&job, queue_paused, now)) }
+        p.why { (why_not_running(&job, queue_paused, &limits, now)) }
         (actions(view, &job))
         h2 { "Details" }
         dl.details {
@@ -74,6 +88,7 @@ async fn render(
             dt { "Lease holder" } dd { (job.worker.as_deref().unwrap_or("—")) }
             dt { "Lease until" } dd { (format::maybe_when(job.lease_until, now)) }
             dt { "Unique key" } dd { (job.unique_key.as_deref().unwrap_or("—")) }
+            dt { "Limit key" } dd { (job.limit_key.as_deref().unwrap_or("—")) }
             dt { "Tags" }
             dd {
                 @for tag in &job.tags { a.tag href=(jobs_in("tag", tag)) { (tag) } " " }
@@ -100,7 +115,12 @@ async fn render(
 }
 
 /// Why the job is not running now, or who runs it, as a plain sentence.
-fn why_not_running(job: &JobRecord, queue_paused: bool, now: OffsetDateTime) -> Markup {
+fn why_not_running(
+    job: &JobRecord,
+    queue_paused: bool,
+    limits: &[(LimitScope, Limit)],
+    now: OffsetDateTime,
+) -> Markup {
     let paused = html! {
         "Queue " strong { (job.queue) } " is paused: no worker claims its jobs until it is resumed."
     };
@@ -119,8 +139,16 @@ fn why_not_running(job: &JobRecord, queue_paused: bool, now: OffsetDateTime) -> 
             html! { "Scheduled in the future: due at " (format::when(job.run_at, now)) "." }
         }
         JobState::Available if queue_paused => paused,
-        JobState::Available => html! {
+        JobState::Available if limits.is_empty() => html! {
             "Available since " (format::when(job.run_at, now)) ": waiting for a free worker slot."
+        },
+        JobState::Available => html! {
+            "Available since " (format::when(job.run_at, now)) ": waiting for a free worker slot, or for "
+            @for (i, (scope, limit)) in limits.iter().enumerate() {
+                @if i > 0 { " and " }
+                "the limit of " (scope.to_string()) " (" (limit.to_string()) ")"
+            }
+            " to allow it."
         },
         JobState::Running => {
             let worker = job.worker.as_deref().unwrap_or("an unknown worker");

@@ -111,6 +111,9 @@ fn queue_row(view: &View, row: &QueueRow) -> Markup {
                     span.badge.active { "active" } " "
                     (layout::action_button(view, "/queues/pause", "Pause", &queue_field, "button warn"))
                 }
+                @if let Some(limit) = stats.limit {
+                    " " span.badge title="the queue's stored limit" { "limit: " (limit.to_string()) }
+                }
             }
         }
     }

@@ -189,6 +189,44 @@ pub(crate) async fn the_job_page_says_why_a_job_is_not_running(h: Harness) {
     assert!(expired.has("the next claim takes the job over"));
 }
 
+pub(crate) async fn a_job_held_back_by_a_limit_says_so_and_the_overview_shows_the_queues(
+    h: Harness,
+) {
+    let keyed = h
+        .enqueue_new(
+            h.new_job("call", "partners")
+                .limit_key("partner:<acme>")
+                .unwrap(),
+        )
+        .await;
+    let two = leasehold::Limit::running(2).unwrap();
+    let key = leasehold::LimitScope::Key("partner:<acme>".into());
+    h.queue.set_limit(&key, two).await.unwrap();
+    let queue = leasehold::LimitScope::Queue("partners".into());
+    h.queue.set_limit(&queue, two).await.unwrap();
+
+    let job = h.get(&format!("/jobs/{keyed}")).await;
+    let overview = h.get("/").await;
+
+    assert!(
+        job.has("waiting for a free worker slot, or for the limit of key"),
+        "{}",
+        job.body
+    );
+    assert!(
+        job.has("partner:&lt;acme&gt;"),
+        "the key is escaped: {}",
+        job.body
+    );
+    assert!(job.has("and the limit of queue"));
+    assert!(job.has("(at most 2 running) to allow it."));
+    assert!(
+        overview.has("limit: at most 2 running"),
+        "{}",
+        overview.body
+    );
+}
+
 pub(crate) async fn a_job_that_does_not_exist_is_a_404_page_and_a_malformed_id_a_400(h: Harness) {
     let unknown = h.get(&format!("/jobs/{}", leasehold::JobId::MAX)).await;
     let malformed = h.get("/jobs/12345").await;

@@ -1,0 +1,99 @@
+//! `leasehold limits`: the stored flow-control limits; set and remove one.
+
+use std::time::Duration;
+
+use leasehold::{Limit, LimitScope, Queue};
+use serde_json::json;
+
+use crate::args::{LimitScopeArgs, LimitsCommand};
+use crate::error::CliError;
+use crate::output::{Table, print_json, print_text};
+
+/// Runs a `limits` subcommand.
+///
+/// # Errors
+///
+/// The store's error; exit 2 for a limit that cannot be stored (a maximum of 0, a
+/// rate of 0 starts, neither given), exit 3 for an unknown queue or a limit not
+/// stored.
+pub(super) async fn run(queue: &Queue, command: LimitsCommand, json: bool) -> Result<(), CliError> {
+    match command {
+        LimitsCommand::List => list(queue, json).await,
+        LimitsCommand::Set {
+            scope,
+            max_running,
+            rate,
+        } => {
+            let rate = rate
+                .map(|(starts, per)| leasehold::Rate::new(starts, per))
+                .transpose()?;
+            let limit = Limit::new(max_running, rate)?;
+            let scope = scope_of(scope);
+            queue.set_limit(&scope, limit).await?;
+            if json {
+                return print_json(
+                    &json!({ "scope": scope.kind(), "name": scope.name(), "limit": limit }),
+                );
+            }
+            print_text(&format!("{scope}: {limit}\n"))
+        }
+        LimitsCommand::Remove { scope } => {
+            let scope = scope_of(scope);
+            queue.remove_limit(&scope).await?;
+            if json {
+                return print_json(
+                    &json!({ "scope": scope.kind(), "name": scope.name(), "removed": true }),
+                );
+            }
+            print_text(&format!("removed the limit of {scope}\n"))
+        }
+    }
+}
+
+fn scope_of(args: LimitScopeArgs) -> LimitScope {
+    match (args.key, args.queue) {
+        (Some(key), _) => LimitScope::Key(key),
+        (None, Some(queue)) => LimitScope::Queue(queue),
+        (None, None) => unreachable!("clap requires --key or --queue"),
+    }
+}
+
+async fn list(queue: &Queue, json: bool) -> Result<(), CliError> {
+    let limits = queue.limits().await?;
+    if json {
+        let rows: Vec<_> = limits
+            .iter()
+            .map(|(scope, limit)| json!({ "scope": scope.kind(), "name": scope.name(), "limit": limit }))
+            .collect();
+        return print_json(&rows);
+    }
+    if limits.is_empty() {
+        return print_text("no limits\n");
+    }
+    let mut table = Table::new(vec!["SCOPE", "NAME", "MAX RUNNING", "RATE"]);
+    for (scope, limit) in &limits {
+        table.row(vec![
+            scope.kind().to_owned(),
+            scope.name().to_owned(),
+            limit
+                .max_running()
+                .map_or("-".to_owned(), |n| n.to_string()),
+            limit.rate_limit().map_or("-".to_owned(), |rate| {
+                format!("{}/{}", rate.starts(), human(rate.per()))
+            }),
+        ]);
+    }
+    table.print()
+}
+
+/// A period as the command line writes it (`1m`, `1s`, `1500ms`).
+fn human(per: Duration) -> String {
+    let ms = per.as_millis();
+    match ms {
+        ms if ms > 0 && ms % 3_600_000 == 0 => format!("{}h", ms / 3_600_000),
+        ms if ms > 0 && ms % 60_000 == 0 => format!("{}m", ms / 60_000),
+        ms if ms > 0 && ms % 1_000 == 0 => format!("{}s", ms / 1_000),
+        ms if ms > 0 => format!("{ms}ms"),
+        _ => format!("{per:?}"),
+    }
+}

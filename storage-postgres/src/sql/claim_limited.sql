@@ -1,0 +1,176 @@
+-- The claim while limits bear on it: leases up to $3 jobs of the distinct queues in the
+-- array $1 at $2 to worker $5 until $4 within every limit, of which at most $6 are jobs
+-- a limit governs. It runs in the transaction that locked the limit rows of the keys in
+-- the array $7 and of the queues in the array $8 (lock_limits.sql), so no other claim
+-- counts or takes against those limits until it ends. claim_queue.sql or
+-- claim_queues.sql ran first and ended the expired leases on their last attempt.
+-- - `open`: the queues claimed from, those not paused; a queue whose limit was stored
+--   after the lock (not in $8) is left for the next claim.
+-- - `lim`: each locked limit and how many more claims it allows at $2: the least of its
+--   max_running less its jobs holding a live lease (lease_until > $2), and its
+--   rate_starts less its starts in (($2 - rate_per), $2]. It may be negative after a
+--   limit was lowered.
+-- - `free`: the claimable jobs (due pending ones, expired leases with attempts left)
+--   whose key has no limit, the first $3 of each open queue in claim order (read from
+--   jobs_ready and jobs_leased; a later one could not be claimed: $3 jobs of its queue
+--   come first, and each stage below keeps a prefix of a queue). A job whose key's
+--   limit this claim did not lock (stored after the lock) is left for the next claim.
+-- - `keyed`: of each locked key that allows claims, its first claimable jobs in the
+--   open queues up to what it allows (read from jobs_limit_ready and
+--   jobs_limit_leased): a full key's backlog is never read.
+-- - Then, of both, in claim order: for each limited queue its first up to what it
+--   allows (`queued`); of those, the ones a limit governs (a limited key or queue) up
+--   to $6 (`capped`); of those the first $3 (`chosen`).
+-- - `picked` locks the chosen rows that are still claimable, skipping those another
+--   transaction has locked (only the rows leased are locked, not every candidate read),
+--   and `leased` leases them (parts/lease_picked.sql).
+-- - `counted`, `started`: each leased job counts one start at $2 for its key's and its
+--   queue's limit if that limit has a rate; `pruned` keeps of such a scope's older
+--   starts only as many as, with the new ones, make its rate_starts latest (the
+--   statement's data-modifying CTEs share its snapshot: it sees only older starts).
+-- Answers the leased jobs.
+WITH open AS (
+    SELECT DISTINCT q.queue
+    FROM UNNEST($1::text[]) AS q (queue)
+    WHERE NOT EXISTS (SELECT FROM {schema}.queues AS p WHERE p.name = q.queue AND p.paused)
+      AND NOT EXISTS (
+          SELECT FROM {schema}.limits AS l
+          WHERE l.scope = 'queue' AND l.name = q.queue AND l.name <> ALL ($8::text[])
+      )
+), lim AS (
+    SELECT l.scope, l.name, l.rate_starts,
+           LEAST(
+               CASE
+                   WHEN l.max_running IS NULL THEN NULL
+                   WHEN l.scope = 'key' THEN l.max_running - (
+                       SELECT count(*) FROM {schema}.jobs AS r
+                       WHERE r.state = 'running' AND r.limit_key = l.name
+                         AND r.lease_until > $2)
+                   ELSE l.max_running - (
+                       SELECT count(*) FROM {schema}.jobs AS r
+                       WHERE r.state = 'running' AND r.queue = l.name
+                         AND r.lease_until > $2)
+               END,
+               CASE
+                   WHEN l.rate_starts IS NULL THEN NULL
+                   ELSE l.rate_starts - (
+                       SELECT count(*) FROM {schema}.limit_starts AS s
+                       WHERE s.scope = l.scope AND s.name = l.name
+                         AND s.at > $2 - l.rate_per)
+               END
+           ) AS allows
+    FROM {schema}.limits AS l
+    WHERE (l.scope = 'key' AND l.name = ANY ($7::text[]))
+       OR (l.scope = 'queue' AND l.name = ANY ($8::text[]))
+), free AS (
+    SELECT r.id, r.queue, r.priority, r.run_at
+    FROM open AS o
+    CROSS JOIN LATERAL (
+        SELECT id, queue, priority, run_at FROM {schema}.jobs AS j
+        WHERE j.state = 'pending' AND j.queue = o.queue AND j.run_at <= $2
+          AND (j.limit_key IS NULL OR NOT EXISTS (
+              SELECT FROM {schema}.limits AS l
+              WHERE l.scope = 'key' AND l.name = j.limit_key))
+        ORDER BY priority, run_at, id
+        LIMIT $3
+    ) AS r
+    UNION ALL
+    SELECT r.id, r.queue, r.priority, r.run_at
+    FROM open AS o
+    CROSS JOIN LATERAL (
+        SELECT id, queue, priority, run_at FROM {schema}.jobs AS j
+        WHERE j.state = 'running' AND j.queue = o.queue AND j.lease_until <= $2
+          AND j.attempt < j.max_attempts
+          AND (j.limit_key IS NULL OR NOT EXISTS (
+              SELECT FROM {schema}.limits AS l
+              WHERE l.scope = 'key' AND l.name = j.limit_key))
+        ORDER BY priority, run_at, id
+        LIMIT $3
+    ) AS r
+), keyed AS (
+    SELECT r.id, r.queue, r.priority, r.run_at
+    FROM lim AS k
+    CROSS JOIN LATERAL (
+        SELECT c.id, c.queue, c.priority, c.run_at
+        FROM (
+            SELECT * FROM (
+                SELECT id, queue, priority, run_at FROM {schema}.jobs AS j
+                WHERE j.state = 'pending' AND j.limit_key = k.name AND j.run_at <= $2
+                  AND j.queue = ANY (ARRAY(SELECT queue FROM open))
+                ORDER BY priority, run_at, id
+                LIMIT GREATEST(k.allows, 0)
+            ) AS p
+            UNION ALL
+            SELECT * FROM (
+                SELECT id, queue, priority, run_at FROM {schema}.jobs AS j
+                WHERE j.state = 'running' AND j.limit_key = k.name AND j.lease_until <= $2
+                  AND j.attempt < j.max_attempts
+                  AND j.queue = ANY (ARRAY(SELECT queue FROM open))
+                ORDER BY priority, run_at, id
+                LIMIT GREATEST(k.allows, 0)
+            ) AS e
+        ) AS c
+        ORDER BY c.priority, c.run_at, c.id
+        LIMIT GREATEST(k.allows, 0)
+    ) AS r
+    WHERE k.scope = 'key' AND k.allows > 0
+), queued AS (
+    SELECT c.id, c.priority, c.run_at, c.keyed, q.allows AS queue_allows,
+           row_number() OVER (PARTITION BY c.queue ORDER BY c.priority, c.run_at, c.id)
+               AS queue_rank
+    FROM (
+        SELECT id, queue, priority, run_at, FALSE AS keyed FROM free
+        UNION ALL
+        SELECT id, queue, priority, run_at, TRUE AS keyed FROM keyed
+    ) AS c
+    LEFT JOIN lim AS q ON q.scope = 'queue' AND q.name = c.queue
+), capped AS (
+    SELECT id, priority, run_at, governed,
+           count(*) FILTER (WHERE governed) OVER (ORDER BY priority, run_at, id)
+               AS governed_rank
+    FROM (
+        SELECT id, priority, run_at, keyed OR queue_allows IS NOT NULL AS governed
+        FROM queued
+        WHERE queue_allows IS NULL OR queue_rank <= queue_allows
+    ) AS g
+), chosen AS (
+    SELECT id FROM capped
+    WHERE NOT governed OR governed_rank <= $6
+    ORDER BY priority, run_at, id
+    LIMIT $3
+), picked AS (
+    SELECT j.id FROM {schema}.jobs AS j
+    WHERE j.id = ANY (ARRAY(SELECT id FROM chosen))
+      AND j.queue = ANY ($1::text[])
+      AND ((j.state = 'pending' AND j.run_at <= $2)
+           OR (j.state = 'running' AND j.lease_until <= $2 AND j.attempt < j.max_attempts))
+    FOR UPDATE SKIP LOCKED
+), leased AS (
+    {lease_picked}
+), counted AS (
+    SELECT l.scope, l.name, l.rate_starts, count(*) AS claimed
+    FROM leased AS x
+    JOIN lim AS l
+      ON (l.scope = 'key' AND l.name = x.limit_key)
+      OR (l.scope = 'queue' AND l.name = x.queue)
+    WHERE l.rate_starts IS NOT NULL
+    GROUP BY l.scope, l.name, l.rate_starts
+), started AS (
+    INSERT INTO {schema}.limit_starts (scope, name, at)
+    SELECT c.scope, c.name, $2
+    FROM counted AS c
+    CROSS JOIN generate_series(1, c.claimed)
+), pruned AS (
+    DELETE FROM {schema}.limit_starts AS s
+    WHERE s.ctid IN (
+        SELECT o.ctid
+        FROM counted AS c
+        CROSS JOIN LATERAL (
+            SELECT ctid FROM {schema}.limit_starts AS t
+            WHERE t.scope = c.scope AND t.name = c.name
+            ORDER BY t.at DESC
+            OFFSET GREATEST(c.rate_starts - c.claimed, 0)
+        ) AS o
+    )
+)
+SELECT * FROM leased

@@ -1,0 +1,19 @@
+-- Whether limit row `l` bears on a claim at $2 of the claim's queues (an array, filled
+-- in per statement, see sql.rs): a limit of one of them, or of a key that a claimable
+-- job of them carries (pending and due, or running with its lease over). The plain
+-- claims' guard `limit_check` (claim_queue.sql, claim_queues.sql) and the limited
+-- claim's lock_limits.sql ask it of every limit row; each side of the key's test reads
+-- its partial index by key.
+(l.scope = 'queue' AND l.name = ANY ({queues}))
+OR (l.scope = 'key' AND (
+    EXISTS (
+        SELECT FROM {schema}.jobs AS lj
+        WHERE lj.state = 'pending' AND lj.limit_key = l.name
+          AND lj.queue = ANY ({queues}) AND lj.run_at <= $2
+    )
+    OR EXISTS (
+        SELECT FROM {schema}.jobs AS lj
+        WHERE lj.state = 'running' AND lj.limit_key = l.name
+          AND lj.queue = ANY ({queues}) AND lj.lease_until <= $2
+    )
+))

@@ -1,0 +1,140 @@
+-- The jobs a claim takes that a limit governs (claim_queue.sql, claim_queues.sql): CTEs
+-- that follow the statement's own `wanted(name)` (the queues claimed, paused ones left
+-- out) and end in `governed_taken(id, priority, run_at)`. ?2 the claim's instant, ?3
+-- its limit, ?6 its `limited`. With no limit stored, every CTE is empty.
+--
+-- The contract's order: of the claimable jobs in claim order (priority, run_at, id),
+-- each limited key keeps its first `room` (what its limit allows at ?2), then each
+-- limited queue its first `room` of those, then the first ?6 of those. Jobs no limit
+-- governs are the statement's own arms. Walks, not scans: a limited key's due jobs are
+-- read one index step per job, in jobs_ready_by_key, only as many as its `cap`, so a
+-- key's backlog costs what the claim may take of it, and a full key costs nothing.
+--
+-- room: the least of max_running minus the live leases (lease_until > ?2) and
+-- rate_starts minus the starts counted in (?2 - rate_per, ?2]; a limit has one or both.
+-- cap: how many of a scope's first due jobs can be taken, and so are walked. What
+-- follows a queue's cut keeps a prefix of at most min(?3, ?6) jobs, so a queue's cap is
+-- min(room, ?3, ?6), and so is a key's while no claimed queue has a limit. With one, a
+-- key's cap is its room: a job its queue turns away still used its key's room, and the
+-- key's next job may be of another queue.
+key_room(name, room) AS (
+    SELECT name,
+           min(coalesce(max_running - (SELECT count(*) FROM jobs
+                                       WHERE state = 'running' AND limit_key = limits.name
+                                         AND lease_until > ?2),
+                        9223372036854775807),
+               coalesce(rate_starts - (SELECT count(*) FROM limit_starts
+                                       WHERE scope = 'key' AND name = limits.name
+                                         AND at > ?2 - limits.rate_per),
+                        9223372036854775807))
+    FROM limits
+    WHERE scope = 'key'
+),
+queue_room(name, room) AS (
+    SELECT name,
+           min(coalesce(max_running - (SELECT count(*) FROM jobs
+                                       WHERE state = 'running' AND queue = limits.name
+                                         AND lease_until > ?2),
+                        9223372036854775807),
+               coalesce(rate_starts - (SELECT count(*) FROM limit_starts
+                                       WHERE scope = 'queue' AND name = limits.name
+                                         AND at > ?2 - limits.rate_per),
+                        9223372036854775807))
+    FROM limits
+    WHERE scope = 'queue' AND name IN (SELECT name FROM wanted)
+),
+key_cap(name, room, cap) AS (
+    SELECT name, room,
+           CASE WHEN EXISTS (SELECT 1 FROM queue_room) THEN room ELSE min(room, ?3, ?6) END
+    FROM key_room
+),
+-- Each key's due jobs in claim order, from a start before every job (priorities are
+-- 16-bit), one step per job, up to its cap. Each step seeks the index past the last
+-- job; the unary + drops the affinity of the CTE's columns, which would otherwise
+-- keep SQLite from seeking on more than the priority (and a step from scanning the
+-- key's jobs of that priority from their first).
+key_walk(name, room, cap, step, priority, run_at, id, queue) AS (
+    SELECT name, room, cap, 0, -32769, 0, X'', NULL FROM key_cap WHERE cap > 0
+    UNION ALL
+    SELECT walk.name, walk.room, walk.cap, walk.step + 1, job.priority, job.run_at, job.id,
+           job.queue
+    FROM key_walk AS walk
+    JOIN jobs AS job ON job.id = (
+        SELECT next.id FROM jobs AS next
+        WHERE next.state = 'available' AND next.limit_key = walk.name
+          AND next.run_at <= ?2 AND next.queue IN (SELECT name FROM wanted)
+          AND (next.priority, next.run_at, next.id) > (+walk.priority, +walk.run_at, +walk.id)
+        ORDER BY next.priority, next.run_at, next.id
+        LIMIT 1
+    )
+    WHERE walk.step < walk.cap
+),
+-- Each limited queue's due jobs whose key has no limit, the same way.
+queue_walk(name, cap, step, priority, run_at, id) AS (
+    SELECT name, min(room, ?3, ?6), 0, -32769, 0, X'' FROM queue_room
+    WHERE min(room, ?3, ?6) > 0
+    UNION ALL
+    SELECT walk.name, walk.cap, walk.step + 1, job.priority, job.run_at, job.id
+    FROM queue_walk AS walk
+    JOIN jobs AS job ON job.id = (
+        SELECT next.id FROM jobs AS next
+        WHERE next.state = 'available' AND next.queue = walk.name AND next.run_at <= ?2
+          AND (next.limit_key IS NULL
+               OR next.limit_key NOT IN (SELECT name FROM limits WHERE scope = 'key'))
+          AND (next.priority, next.run_at, next.id) > (+walk.priority, +walk.run_at, +walk.id)
+        ORDER BY next.priority, next.run_at, next.id
+        LIMIT 1
+    )
+    WHERE walk.step < walk.cap
+),
+-- Of each limited key's walked jobs and expired leases with attempts left (few), its
+-- first `room`.
+key_kept(id, priority, run_at, queue) AS (
+    SELECT id, priority, run_at, queue FROM (
+        SELECT id, priority, run_at, queue, room,
+               row_number() OVER (PARTITION BY name ORDER BY priority, run_at, id) AS rank
+        FROM (
+            SELECT name, room, priority, run_at, id, queue FROM key_walk WHERE step > 0
+            UNION ALL
+            SELECT key_cap.name, key_cap.room, job.priority, job.run_at, job.id, job.queue
+            FROM key_cap
+            JOIN jobs AS job
+              ON job.state = 'running' AND job.limit_key = key_cap.name
+             AND job.lease_until <= ?2 AND job.attempt < job.max_attempts
+             AND job.queue IN (SELECT name FROM wanted)
+            WHERE key_cap.cap > 0
+        )
+    )
+    WHERE rank <= room
+),
+-- With the jobs of limited queues whose key has no limit (walked, and expired leases
+-- with attempts left), each limited queue's first `room`, then the first ?6.
+governed_taken(id, priority, run_at) AS (
+    SELECT id, priority, run_at FROM (
+        SELECT id, priority, run_at,
+               row_number() OVER (ORDER BY priority, run_at, id) AS rank
+        FROM (
+            SELECT governed.id, governed.priority, governed.run_at, queue_room.room,
+                   row_number() OVER (PARTITION BY governed.queue
+                                      ORDER BY governed.priority, governed.run_at,
+                                               governed.id) AS rank
+            FROM (
+                SELECT id, priority, run_at, queue FROM key_kept
+                UNION ALL
+                SELECT id, priority, run_at, name FROM queue_walk WHERE step > 0
+                UNION ALL
+                SELECT job.id, job.priority, job.run_at, job.queue
+                FROM queue_room
+                JOIN jobs AS job
+                  ON job.state = 'running' AND job.queue = queue_room.name
+                 AND job.lease_until <= ?2 AND job.attempt < job.max_attempts
+                 AND (job.limit_key IS NULL
+                      OR job.limit_key NOT IN (SELECT name FROM limits WHERE scope = 'key'))
+                WHERE min(queue_room.room, ?3, ?6) > 0
+            ) AS governed
+            LEFT JOIN queue_room ON queue_room.name = governed.queue
+        )
+        WHERE room IS NULL OR rank <= room
+    )
+    WHERE rank <= ?6
+)
