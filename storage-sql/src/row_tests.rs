@@ -70,6 +70,7 @@ fn job_row(id: JobId) -> Row {
         ("output", None),
         ("tags", Some(r#"["a","b"]"#)),
         ("metadata", Some(r#"{"tenant":42}"#)),
+        ("limit_key", Some("partner:acme")),
     ] {
         row.texts.insert(column, value.map(str::to_owned));
     }
