@@ -582,7 +582,7 @@ impl Queue {
     /// # async fn main() -> Result<(), leasehold::Error> {
     /// use std::time::Duration;
     /// use leasehold::{Limit, LimitScope, Queue};
-    /// # let queue = Queue::new(leasehold_memory::MemoryStore::new());
+    /// # let queue = Queue::new(std::sync::Arc::new(leasehold_memory::MemoryStore::new()));
     /// // At most 2 calls to the partner at once, at most 100 a minute.
     /// let partner = Limit::running(2)?.with_rate(100, Duration::from_secs(60))?;
     /// queue.set_limit(&LimitScope::Key("partner:acme".into()), partner).await?;
