@@ -12,6 +12,7 @@ use leasehold::{
 
 use crate::index::{Entry, Extra, Micros, Phase, QueueIndex, micros, time_of};
 
+mod claim;
 mod limits;
 mod operate;
 
@@ -261,73 +262,6 @@ impl Inner {
         self.file_finished(entry.unique_key.as_deref(), id, now);
         self.jobs.insert(id, entry);
     }
-
-    /// Adds the best `limit` claimable jobs of `queue` to
-    /// `candidates` and its expired leases without attempts left to `exhausted`.
-    fn claim_candidates(
-        &mut self,
-        queue: &str,
-        limit: usize,
-        now: Micros,
-        candidates: &mut Vec<(i16, Micros, JobId)>,
-        exhausted: &mut Vec<JobId>,
-    ) {
-        let Some(index) = self.queues.get_mut(queue) else {
-            return;
-        };
-        let jobs = &self.jobs;
-        candidates.extend(index.due(now, limit));
-        // Expired leases compete with ready jobs in the same order.
-        for &(_, id) in index.running.iter().take_while(|(until, _)| *until <= now) {
-            let entry = &jobs[&id];
-            if entry.attempt >= entry.max_attempts {
-                exhausted.push(id);
-            } else {
-                candidates.push(entry.claim_key(id));
-            }
-        }
-    }
-
-    /// Leases the pending or running job `id` to `worker` until `lease_until`; returns it.
-    fn lease(&mut self, id: JobId, worker: &Arc<str>, lease_until: Micros, now: Micros) -> &Entry {
-        let entry = self.jobs.get_mut(&id).expect("a candidate job exists");
-        let index = self
-            .queues
-            .get_mut(&entry.queue)
-            .expect("every job's queue is indexed");
-        match entry.phase {
-            Phase::Pending => index.remove_pending(id, entry),
-            Phase::Running => {
-                index
-                    .running
-                    .remove(&(entry.lease_until.expect("running"), id));
-            }
-            phase => unreachable!("a {phase:?} job is never a claim candidate"),
-        }
-        entry.phase = Phase::Running;
-        entry.attempt += 1;
-        entry.lease_token += 1;
-        entry.lease_until = Some(lease_until);
-        entry.worker = Some(worker.clone());
-        entry.first_attempted_at.get_or_insert(now);
-        entry.attempted_at = Some(now);
-        index.running.insert((lease_until, id));
-        entry
-    }
-
-    /// Ends the running job `id`, whose lease expired on its last attempt, `Failed`.
-    fn fail_expired(&mut self, id: JobId, now: Micros) {
-        let mut entry = self.jobs.remove(&id).expect("an expired job exists");
-        let index = self
-            .queues
-            .get_mut(&entry.queue)
-            .expect("every job's queue is indexed");
-        index
-            .running
-            .remove(&(entry.lease_until.expect("running"), id));
-        entry.record_error(LEASE_EXPIRED, now);
-        self.put_finished(id, entry, Phase::Failed, now);
-    }
 }
 
 #[async_trait]
@@ -354,31 +288,7 @@ impl JobStore for MemoryStore {
         request: ClaimRequest<'_>,
         now: OffsetDateTime,
     ) -> Result<Vec<JobRecord>, StoreError> {
-        let ClaimRequest { queues, limit, .. } = request;
-        let mut inner = self.lock();
-        if !inner.limits.is_empty() {
-            return Ok(inner.claim_limited(&request, micros(now)));
-        }
-        let (now, until) = (micros(now), micros(request.lease_until));
-        let worker = inner.intern(request.worker);
-        let mut candidates = Vec::new();
-        let mut exhausted = Vec::new();
-        let mut seen = HashSet::new();
-        for queue in queues.iter().filter(|q| seen.insert(q.as_str())) {
-            if inner.is_paused(queue) {
-                continue;
-            }
-            inner.claim_candidates(queue, limit, now, &mut candidates, &mut exhausted);
-        }
-        candidates.sort_unstable();
-        candidates.truncate(limit);
-        for id in exhausted {
-            inner.fail_expired(id, now);
-        }
-        Ok(candidates
-            .into_iter()
-            .map(|(_, _, id)| inner.lease(id, &worker, until, now).to_record(id, now))
-            .collect())
+        Ok(self.lock().claim(&request, micros(now)))
     }
 
     async fn heartbeat(
@@ -682,12 +592,7 @@ impl JobStore for MemoryStore {
         scope: &LimitScope,
         _now: OffsetDateTime,
     ) -> Result<(), StoreError> {
-        let mut inner = self.lock();
-        if inner.limits.remove(scope).is_none() {
-            return Err(StoreError::LimitNotFound(scope.clone()));
-        }
-        inner.starts.remove(scope);
-        Ok(())
+        self.lock().remove_limit(scope)
     }
 
     async fn limits(&self) -> Result<Vec<(LimitScope, Limit)>, StoreError> {

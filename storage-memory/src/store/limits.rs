@@ -25,6 +25,15 @@ impl Inner {
         Ok(())
     }
 
+    /// Removes `scope`'s limit and the starts it counted.
+    pub(super) fn remove_limit(&mut self, scope: &LimitScope) -> Result<(), StoreError> {
+        if self.limits.remove(scope).is_none() {
+            return Err(StoreError::LimitNotFound(scope.clone()));
+        }
+        self.starts.remove(scope);
+        Ok(())
+    }
+
     /// The key scope of a job's limit key, when that key has a limit.
     fn key_scope(&self, key: Option<&str>) -> Option<LimitScope> {
         let scope = LimitScope::Key(key?.to_owned());
