@@ -18,6 +18,7 @@
 //! - [`lease`]: why a fenced write matched no row, what a heartbeat answers.
 //! - [`filter`]: a [`JobFilter`](leasehold::JobFilter) as the parameters of `list.sql`
 //!   and `count.sql`; `LIMIT` values.
+//! - [`limit`]: a stored [`Limit`](leasehold::Limit) as columns and back.
 //! - [`prune`]: deleting old jobs in bounded batches.
 //! - [`schedule`]: the parameters of the schedule statements and what a refused
 //!   compare-and-set answers.
@@ -37,6 +38,7 @@ pub mod enqueue;
 pub mod error;
 pub mod filter;
 pub mod lease;
+pub mod limit;
 pub mod param;
 pub mod prune;
 pub mod row;

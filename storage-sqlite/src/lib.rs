@@ -59,7 +59,6 @@ mod bulk;
 mod connect;
 mod enqueue;
 mod error;
-mod limit;
 mod options;
 mod row;
 mod schema;

@@ -16,7 +16,6 @@ use sqlx::sqlite::SqliteRow;
 use sqlx::{Sqlite, SqlitePool};
 
 use crate::error::store_error;
-use crate::limit::{limit_of, scoped_limit};
 use crate::row::{Row, Statement, bind, id_blob};
 use crate::schema::EffectiveSettings;
 use crate::sql;
@@ -35,6 +34,7 @@ use crate::transition::schedules::{
     FireSchedule, PauseSchedule, RemoveSchedule, ResumeSchedule, UpsertSchedule,
 };
 use crate::writer::Writer;
+use leasehold_sql::limit::{limit_of, scoped_limit};
 
 /// A [`JobStore`] on a SQLite database file (or in memory); clones share the
 /// connections.

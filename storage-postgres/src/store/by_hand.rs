@@ -5,6 +5,7 @@
 use leasehold::time::OffsetDateTime;
 use leasehold::{JobFilter, JobId, JobRecord, JobState, JobUpdate, QueueStats, StoreError};
 use leasehold_sql::filter::list_params;
+use leasehold_sql::limit::limit_of;
 use leasehold_sql::row::{job_record, micros, time_of};
 use sqlx::Connection;
 use sqlx::postgres::PgRow;
@@ -59,7 +60,7 @@ pub(super) fn queue_stats_of(row: &PgRow) -> Result<QueueStats, StoreError> {
     stats.oldest_pending_run_at = oldest
         .map(|t| time_of(t, "oldest_pending_run_at"))
         .transpose()?;
-    stats.limit = super::limits::limit_of(row)?;
+    stats.limit = limit_of(&Row(row), "", &format_args!("queue {:?}", stats.queue))?;
     Ok(stats)
 }
 

@@ -13,8 +13,9 @@
 use std::time::Duration;
 
 use leasehold::time::OffsetDateTime;
-use leasehold::{Limit, LimitScope, Rate, StoreError};
+use leasehold::{Limit, LimitScope, StoreError};
 use leasehold_sql::filter::sql_limit;
+use leasehold_sql::limit::{LimitColumns, scope_of, scoped_limit};
 use leasehold_sql::row::micros;
 use sqlx::postgres::PgRow;
 use sqlx::{Connection, PgConnection};
@@ -22,6 +23,7 @@ use uuid::Uuid;
 
 use super::PostgresStore;
 use crate::error::store_error;
+use crate::row::Row;
 use crate::sql::{Statements, query};
 
 /// What a claim asks of `claim_limited.sql`, beside its connection.
@@ -78,7 +80,7 @@ pub(super) async fn claim_limited(
         .map_err(store_error)?;
     let (mut keys, mut queues) = (Vec::new(), Vec::new());
     for row in &locked {
-        match scope_of(row)? {
+        match scope_of(&Row(row))? {
             LimitScope::Key(name) => keys.push(name),
             LimitScope::Queue(name) => queues.push(name),
         }
@@ -99,54 +101,6 @@ pub(super) async fn claim_limited(
     Ok(rows)
 }
 
-/// The scope of a row's `scope` and `name` columns.
-fn scope_of(row: &PgRow) -> Result<LimitScope, StoreError> {
-    let kind: String = sqlx::Row::try_get(row, "scope").map_err(store_error)?;
-    let name: String = sqlx::Row::try_get(row, "name").map_err(store_error)?;
-    LimitScope::from_parts(&kind, name)
-        .ok_or_else(|| StoreError::backend(format!("unknown limit scope {kind:?}")))
-}
-
-/// The limit of a row's `max_running`, `rate_starts` and `rate_per` columns; `None`
-/// when all three are NULL (a queue without a limit, in `queue_stats.sql`).
-pub(super) fn limit_of(row: &PgRow) -> Result<Option<Limit>, StoreError> {
-    let get = |column: &str| -> Result<Option<i64>, StoreError> {
-        sqlx::Row::try_get(row, column).map_err(store_error)
-    };
-    let (max_running, starts, per) = (get("max_running")?, get("rate_starts")?, get("rate_per")?);
-    if max_running.is_none() && starts.is_none() && per.is_none() {
-        return Ok(None);
-    }
-    let count = |value: i64, what: &str| {
-        u32::try_from(value)
-            .map_err(|_| StoreError::backend(format!("a stored limit's {what} is {value}")))
-    };
-    let max_running = max_running.map(|m| count(m, "max_running")).transpose()?;
-    let rate = match (starts, per) {
-        (None, None) => None,
-        (Some(starts), Some(per)) => {
-            let per = u64::try_from(per)
-                .map_err(|_| StoreError::backend(format!("a stored limit's rate_per is {per}")))?;
-            let rate = Rate::new(count(starts, "rate_starts")?, Duration::from_micros(per))
-                .map_err(StoreError::backend)?;
-            Some(rate)
-        }
-        _ => {
-            return Err(StoreError::backend(
-                "a stored limit has rate_starts or rate_per without the other",
-            ));
-        }
-    };
-    Limit::new(max_running, rate)
-        .map(Some)
-        .map_err(StoreError::backend)
-}
-
-/// A rate's period as stored: whole microseconds.
-fn per_micros(rate: Rate) -> i64 {
-    i64::try_from(rate.per().as_micros()).unwrap_or(i64::MAX)
-}
-
 impl PostgresStore {
     /// Stores `limit` for `scope`; `QueueNotFound` for an unknown queue.
     pub(super) async fn store_limit(
@@ -155,13 +109,13 @@ impl PostgresStore {
         limit: Limit,
         now: OffsetDateTime,
     ) -> Result<(), StoreError> {
-        let rate = limit.rate_limit();
+        let columns = LimitColumns::from(limit);
         let statement = query(&self.inner.sql.set_limit)
             .bind(scope.kind())
             .bind(scope.name().to_owned())
-            .bind(limit.max_running().map(i64::from))
-            .bind(rate.map(|r| i64::from(r.starts())))
-            .bind(rate.map(per_micros))
+            .bind(columns.max_running)
+            .bind(columns.rate_starts)
+            .bind(columns.rate_per)
             .bind(micros(now));
         match (self.execute("set_limit", statement).await?, scope) {
             (0, LimitScope::Queue(queue)) => Err(StoreError::QueueNotFound(queue.clone())),
@@ -205,12 +159,6 @@ impl PostgresStore {
         let rows = self
             .fetch_all("limits", query(&self.inner.sql.limits))
             .await?;
-        rows.iter()
-            .map(|row| {
-                let limit = limit_of(row)?
-                    .ok_or_else(|| StoreError::backend("a stored limit limits nothing"))?;
-                Ok((scope_of(row)?, limit))
-            })
-            .collect()
+        rows.iter().map(|row| scoped_limit(&Row(row))).collect()
     }
 }

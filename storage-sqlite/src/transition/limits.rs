@@ -5,10 +5,10 @@ use leasehold::{Limit, LimitScope, StoreError};
 use leasehold_sql::row::micros;
 use sqlx::SqliteConnection;
 
-use crate::limit::LimitColumns;
 use crate::sql;
 use crate::transition::Transition;
 use crate::transition::statement::rows_changed;
+use leasehold_sql::limit::LimitColumns;
 
 /// `set_limit`: stores `limit` for `scope`, replacing the one it had (its counted
 /// starts stay); a queue must be known.

@@ -1,4 +1,4 @@
-//! A [`Limit`] as SQLite stores it: `max_running`, `rate_starts` and `rate_per` (whole
+//! A [`Limit`] as both SQL stores keep it: `max_running`, `rate_starts` and `rate_per` (whole
 //! microseconds) columns, NULL for a bound the limit does not have.
 //!
 //! - [`LimitColumns`]: the values `set_limit.sql` binds.
@@ -8,18 +8,20 @@
 
 use std::time::Duration;
 
+use crate::error::corrupt_row;
+use crate::row::Columns;
 use leasehold::{Limit, LimitScope, Rate, StoreError};
-use leasehold_sql::error::corrupt_row;
-use leasehold_sql::row::Columns;
 
 /// The columns of one limit, as `set_limit.sql` binds them (?3 to ?5).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct LimitColumns {
-    pub(crate) max_running: Option<i64>,
-    pub(crate) rate_starts: Option<i64>,
+pub struct LimitColumns {
+    /// At most this many live leases; NULL for no such bound.
+    pub max_running: Option<i64>,
+    /// At most this many claims per `rate_per`; NULL for no rate.
+    pub rate_starts: Option<i64>,
     /// In microseconds; a period past `i64::MAX` of them (some 292,000 years) is kept
     /// as `i64::MAX`, as long as forever.
-    pub(crate) rate_per: Option<i64>,
+    pub rate_per: Option<i64>,
 }
 
 impl From<Limit> for LimitColumns {
@@ -39,7 +41,7 @@ impl From<Limit> for LimitColumns {
 /// # Errors
 ///
 /// A `Backend` error naming `owner` when the columns hold no valid limit.
-pub(crate) fn limit_of(
+pub fn limit_of(
     row: &impl Columns,
     prefix: &str,
     owner: &dyn std::fmt::Display,
@@ -73,16 +75,25 @@ pub(crate) fn limit_of(
         .map_err(|e| corrupt(&e.to_string()))
 }
 
+/// The scope of a row's `scope` (`'key'` or `'queue'`) and `name` columns.
+///
+/// # Errors
+///
+/// A `Backend` error for a scope no statement writes.
+pub fn scope_of(row: &impl Columns) -> Result<LimitScope, StoreError> {
+    let kind = row.text("scope")?.unwrap_or_default();
+    let name = row.text("name")?.unwrap_or_default();
+    LimitScope::from_parts(&kind, name.as_str())
+        .ok_or_else(|| corrupt_row(format!("limit scope {kind:?} of {name:?} is unknown")))
+}
+
 /// A `limits.sql` row: its scope and its limit.
 ///
 /// # Errors
 ///
 /// A `Backend` error for a scope or limit no statement writes.
-pub(crate) fn scoped_limit(row: &impl Columns) -> Result<(LimitScope, Limit), StoreError> {
-    let kind = row.text("scope")?.unwrap_or_default();
-    let name = row.text("name")?.unwrap_or_default();
-    let scope = LimitScope::from_parts(&kind, name.as_str())
-        .ok_or_else(|| corrupt_row(format!("limit scope {kind:?} of {name:?} is unknown")))?;
+pub fn scoped_limit(row: &impl Columns) -> Result<(LimitScope, Limit), StoreError> {
+    let scope = scope_of(row)?;
     let limit = limit_of(row, "", &scope)?
         .ok_or_else(|| corrupt_row(format!("the limit of {scope} has no bound")))?;
     Ok((scope, limit))
