@@ -30,6 +30,7 @@
 //! ```
 
 mod index;
+mod limit_table;
 mod store;
 
 pub use store::MemoryStore;

@@ -1,6 +1,6 @@
 //! [`MemoryStore`]: the store contract over hash maps and B-trees behind one mutex.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use leasehold::schedule::{NewSchedule, ScheduleRecord};
@@ -11,6 +11,7 @@ use leasehold::{
 };
 
 use crate::index::{Entry, Extra, Micros, Phase, QueueIndex, micros, time_of};
+use crate::limit_table::LimitTable;
 
 mod claim;
 mod limits;
@@ -54,11 +55,8 @@ pub(crate) struct Inner {
     finished_keys: HashMap<Box<str>, BTreeSet<(Micros, JobId)>>,
     /// Lock name -> (holder, until).
     locks: HashMap<String, (String, Micros)>,
-    /// Stored flow-control limits.
-    limits: BTreeMap<LimitScope, Limit>,
-    /// The latest claims counted by each rate, oldest first: at most the rate's
-    /// `starts` of them are needed to know what a window allows.
-    starts: HashMap<LimitScope, VecDeque<Micros>>,
+    /// Stored flow-control limits and the claims their rates counted.
+    limits: LimitTable,
 }
 
 impl MemoryStore {
@@ -596,12 +594,7 @@ impl JobStore for MemoryStore {
     }
 
     async fn limits(&self) -> Result<Vec<(LimitScope, Limit)>, StoreError> {
-        Ok(self
-            .lock()
-            .limits
-            .iter()
-            .map(|(s, l)| (s.clone(), *l))
-            .collect())
+        Ok(self.lock().limits.iter().collect())
     }
 
     async fn complete_with_output(

@@ -2,77 +2,61 @@
 //! full one opens.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::Arc;
 
 use leasehold::{ClaimRequest, JobId, JobRecord, Limit, LimitScope, StoreError};
 
-use super::Inner;
-use crate::index::{Micros, micros};
+use super::{FastHash, Inner};
+use crate::index::{Micros, QueueIndex, micros};
+use crate::limit_table::ScopeRef;
 
 impl Inner {
     /// Stores `limit` for `scope`; a queue must be known (a stored job, a pause
     /// record or a limit already).
     pub(super) fn set_limit(&mut self, scope: &LimitScope, limit: Limit) -> Result<(), StoreError> {
         if let LimitScope::Queue(queue) = scope {
-            let known = self.limits.contains_key(scope)
+            let known = self.limits.get(ScopeRef::of(scope)).is_some()
                 || self.paused.contains_key(queue.as_str())
                 || self.jobs.values().any(|entry| &*entry.queue == queue);
             if !known {
                 return Err(StoreError::QueueNotFound(queue.clone()));
             }
         }
-        self.limits.insert(scope.clone(), limit);
+        self.limits.set(scope, limit);
         Ok(())
     }
 
     /// Removes `scope`'s limit and the starts it counted.
     pub(super) fn remove_limit(&mut self, scope: &LimitScope) -> Result<(), StoreError> {
-        if self.limits.remove(scope).is_none() {
+        if !self.limits.remove(scope) {
             return Err(StoreError::LimitNotFound(scope.clone()));
         }
-        self.starts.remove(scope);
         Ok(())
     }
 
-    /// The key scope of a job's limit key, when that key has a limit.
-    fn key_scope(&self, key: Option<&str>) -> Option<LimitScope> {
-        let scope = LimitScope::Key(key?.to_owned());
-        self.limits.contains_key(&scope).then_some(scope)
-    }
-
-    /// The queue scope of `queue`, when it has a limit.
-    fn queue_scope(&self, queue: &str) -> Option<LimitScope> {
-        let scope = LimitScope::Queue(queue.to_owned());
-        self.limits.contains_key(&scope).then_some(scope)
-    }
-
-    /// Whether a running job belongs to `scope`.
-    fn in_scope(scope: &LimitScope, queue: &str, key: Option<&str>) -> bool {
-        match scope {
-            LimitScope::Queue(name) => name == queue,
-            LimitScope::Key(name) => key == Some(name.as_str()),
-        }
-    }
-
     /// The lease expiries of `scope`'s running jobs (live or not).
-    fn leases_of(&self, scope: &LimitScope) -> Vec<Micros> {
-        self.queues
-            .values()
-            .flat_map(|index| index.running.iter())
+    fn leases_of(&self, scope: ScopeRef<'_>) -> Vec<Micros> {
+        // A queue's leases are its own index's; a key's may be in any queue.
+        let indexes: Vec<&QueueIndex> = match scope {
+            ScopeRef::Queue(name) => self.queues.get(name).into_iter().collect(),
+            ScopeRef::Key(_) => self.queues.values().collect(),
+        };
+        indexes
+            .into_iter()
+            .flat_map(|index| index.running.iter().copied())
             .filter(|(_, id)| {
                 let entry = &self.jobs[id];
-                Self::in_scope(scope, &entry.queue, entry.limit_key.as_deref())
+                scope.holds(&entry.queue, entry.limit_key.as_deref())
             })
-            .map(|(until, _)| *until)
+            .map(|(until, _)| until)
             .collect()
     }
 
     /// How many more claims `scope` allows at `now` (may be negative after a limit was
     /// lowered).
-    fn allows(&self, scope: &LimitScope, now: Micros) -> i64 {
-        let limit = self.limits[scope];
+    fn allows(&self, scope: ScopeRef<'_>, now: Micros) -> i64 {
+        let slot = self.limits.get(scope).expect("a limited scope");
         let mut allows = i64::MAX;
-        if let Some(max) = limit.max_running() {
+        if let Some(max) = slot.limit.max_running() {
             let live = self
                 .leases_of(scope)
                 .into_iter()
@@ -80,12 +64,9 @@ impl Inner {
                 .count();
             allows = allows.min(i64::from(max) - i64::try_from(live).unwrap_or(i64::MAX));
         }
-        if let Some(rate) = limit.rate_limit() {
+        if let Some(rate) = slot.limit.rate_limit() {
             let since = now - i64::try_from(rate.per().as_micros()).unwrap_or(i64::MAX);
-            let counted = self
-                .starts
-                .get(scope)
-                .map_or(0, |starts| starts.iter().filter(|&&at| at > since).count());
+            let counted = slot.starts_after(since);
             allows = allows.min(i64::from(rate.starts()) - i64::try_from(counted).unwrap_or(0));
         }
         allows
@@ -120,14 +101,16 @@ impl Inner {
         let taken = self.select_limited(request, now, &queues, expired);
         let mut claimed = Vec::with_capacity(taken.len());
         for id in taken {
-            let entry = self.lease(id, &worker, until, now);
-            let (key, queue) = (entry.limit_key.clone(), Arc::clone(&entry.queue));
-            claimed.push(entry.to_record(id, now));
-            for scope in [self.key_scope(key.as_deref()), self.queue_scope(&queue)]
+            claimed.push(self.lease(id, &worker, until, now).to_record(id, now));
+            let entry = &self.jobs[&id];
+            let key = entry.limit_key.as_deref().map(ScopeRef::Key);
+            for scope in [key, Some(ScopeRef::Queue(&entry.queue))]
                 .into_iter()
                 .flatten()
             {
-                self.count_start(scope, now);
+                if let Some(slot) = self.limits.get_mut(scope) {
+                    slot.count(now);
+                }
             }
         }
         claimed
@@ -164,20 +147,22 @@ impl Inner {
                 (None, _) => expired.next(),
             }
         };
-        let mut allowed: HashMap<LimitScope, i64> = HashMap::new();
+        // What each scope still allows, computed once per claim; the names are
+        // borrowed from the limit table, so a candidate costs no allocation.
+        let mut allowed: HashMap<ScopeRef<'_>, i64, FastHash> = HashMap::default();
         let mut limited = request.limited;
         let mut taken: Vec<JobId> = Vec::new();
         while taken.len() < request.limit {
             let Some((_, _, id)) = next() else { break };
             let entry = &self.jobs[&id];
             let scopes = [
-                self.key_scope(entry.limit_key.as_deref()),
-                self.queue_scope(&entry.queue),
+                self.limits.key(entry.limit_key.as_deref()),
+                self.limits.queue(&entry.queue),
             ];
             let mut passes = true;
-            for scope in scopes.iter().flatten() {
+            for &scope in scopes.iter().flatten() {
                 let left = allowed
-                    .entry(scope.clone())
+                    .entry(scope)
                     .or_insert_with(|| self.allows(scope, now));
                 if *left <= 0 {
                     passes = false;
@@ -199,36 +184,21 @@ impl Inner {
         taken
     }
 
-    /// Counts a claim at `now` for `scope` when its limit has a rate, keeping only the
-    /// latest `starts` claims (enough: a window holding more allows nothing either way).
-    fn count_start(&mut self, scope: LimitScope, now: Micros) {
-        let Some(rate) = self.limits[&scope].rate_limit() else {
-            return;
-        };
-        let starts = self.starts.entry(scope).or_default();
-        starts.push_back(now);
-        while starts.len() > rate.starts() as usize {
-            starts.pop_front();
-        }
-    }
-
     /// When `scope`'s limit next allows a claim, if it is full now as far as the stored
     /// state tells without a clock: its `starts`-th latest start plus `per` for a full
     /// rate, its earliest lease expiry for a full `max_running`; `None` when not full.
-    fn opens_at(&self, scope: &LimitScope) -> Option<Micros> {
-        let limit = self.limits[scope];
+    fn opens_at(&self, scope: ScopeRef<'_>) -> Option<Micros> {
+        let slot = self.limits.get(scope).expect("a limited scope");
         let mut opens = None;
-        if let Some(max) = limit.max_running() {
+        if let Some(max) = slot.limit.max_running() {
             let leases = self.leases_of(scope);
             if leases.len() >= max as usize {
                 opens = leases.into_iter().min();
             }
         }
-        if let Some(rate) = limit.rate_limit()
-            && let Some(starts) = self.starts.get(scope)
-            && starts.len() >= rate.starts() as usize
+        if let Some(rate) = slot.limit.rate_limit()
+            && let Some(nth_latest) = slot.nth_latest(rate.starts() as usize)
         {
-            let nth_latest = starts[starts.len() - rate.starts() as usize];
             let at = nth_latest + i64::try_from(rate.per().as_micros()).unwrap_or(i64::MAX);
             opens = Some(opens.map_or(at, |o: Micros| o.max(at)));
         }
@@ -237,27 +207,21 @@ impl Inner {
 
     /// `next_due` while limits are stored: each pending job no earlier than its key's
     /// and its queue's limits open, and every lease expiry.
-    pub(super) fn next_due_limited(&self, queues: &[String]) -> Option<Micros> {
-        let mut opens: HashMap<LimitScope, Option<Micros>> = HashMap::new();
+    pub(super) fn next_due_limited<'a>(&'a self, queues: &[String]) -> Option<Micros> {
+        let mut opens: HashMap<ScopeRef<'_>, Option<Micros>, FastHash> = HashMap::default();
+        let mut opens_at = |scope: Option<ScopeRef<'a>>| {
+            let scope = scope?;
+            *opens.entry(scope).or_insert_with(|| self.opens_at(scope))
+        };
         let mut earliest: Option<Micros> = None;
         for queue in queues.iter().filter(|q| !self.is_paused(q)) {
             let Some(index) = self.queues.get(queue.as_str()) else {
                 continue;
             };
-            let queue_opens = self.queue_scope(queue).and_then(|scope| {
-                *opens
-                    .entry(scope.clone())
-                    .or_insert_with(|| self.opens_at(&scope))
-            });
+            let queue_opens = opens_at(self.limits.queue(queue));
             for level in index.pending.values() {
                 for &(run_at, id) in level {
-                    let key_opens = self
-                        .key_scope(self.jobs[&id].limit_key.as_deref())
-                        .and_then(|scope| {
-                            *opens
-                                .entry(scope.clone())
-                                .or_insert_with(|| self.opens_at(&scope))
-                        });
+                    let key_opens = opens_at(self.limits.key(self.jobs[&id].limit_key.as_deref()));
                     let due = [queue_opens, key_opens]
                         .into_iter()
                         .flatten()

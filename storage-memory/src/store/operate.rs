@@ -4,9 +4,7 @@
 
 use std::collections::{BTreeMap, HashSet};
 
-use leasehold::{
-    JobFilter, JobId, JobRecord, JobState, JobUpdate, LimitScope, NewJob, QueueStats, StoreError,
-};
+use leasehold::{JobFilter, JobId, JobRecord, JobState, JobUpdate, NewJob, QueueStats, StoreError};
 
 use super::{Inner, selects};
 use crate::index::{Entry, Micros, Phase, time_of};
@@ -223,13 +221,9 @@ impl Inner {
                 .or_insert_with(|| QueueStats::new(name.as_str()));
             queue.paused = paused;
         }
-        for (scope, limit) in &self.limits {
-            if let LimitScope::Queue(name) = scope {
-                let queue = stats
-                    .entry(name)
-                    .or_insert_with(|| QueueStats::new(name.as_str()));
-                queue.limit = Some(*limit);
-            }
+        for (name, limit) in self.limits.queue_limits() {
+            let queue = stats.entry(name).or_insert_with(|| QueueStats::new(name));
+            queue.limit = Some(limit);
         }
         for entry in self.jobs.values() {
             let queue = stats
