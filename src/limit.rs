@@ -38,6 +38,22 @@ impl LimitScope {
         }
     }
 
+    /// Whether this scope governs a job of `queue` carrying `limit_key`.
+    ///
+    /// ```
+    /// use leasehold::LimitScope;
+    /// let partner = LimitScope::Key("partner:acme".into());
+    /// assert!(partner.governs("default", Some("partner:acme")));
+    /// assert!(!partner.governs("default", None));
+    /// assert!(LimitScope::Queue("mail".into()).governs("mail", Some("partner:acme")));
+    /// ```
+    pub fn governs(&self, queue: &str, limit_key: Option<&str>) -> bool {
+        match self {
+            Self::Key(name) => limit_key == Some(name.as_str()),
+            Self::Queue(name) => name == queue,
+        }
+    }
+
     /// The scope of `kind` (`"key"` or `"queue"`) named `name`; `None` for another kind.
     pub fn from_parts(kind: &str, name: impl Into<String>) -> Option<Self> {
         match kind {

@@ -44,9 +44,50 @@ pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
     Ok(total)
 }
 
+/// A span as [`parse_duration`] reads it back, in the largest unit that divides it
+/// (`1m`, `90s`, `1500ms`); a span that is not whole milliseconds, as Rust prints it.
+pub(crate) fn format_duration(span: Duration) -> String {
+    let ms = span.as_millis();
+    if ms == 0 || Duration::from_millis(u64::try_from(ms).unwrap_or(u64::MAX)) != span {
+        return format!("{span:?}");
+    }
+    let units = [
+        ("w", 7 * 86_400_000),
+        ("d", 86_400_000),
+        ("h", 3_600_000),
+        ("m", 60_000),
+        ("s", 1_000),
+    ];
+    units.iter().find(|(_, per)| ms % per == 0).map_or_else(
+        || format!("{ms}ms"),
+        |(unit, per)| format!("{}{unit}", ms / per),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn formatted_spans_parse_back() {
+        for ms in [
+            1,
+            999,
+            1_000,
+            1_500,
+            60_000,
+            90_000,
+            3_600_000,
+            86_400_000,
+            604_800_000,
+        ] {
+            let span = Duration::from_millis(ms);
+            assert_eq!(parse_duration(&format_duration(span)), Ok(span), "{ms} ms");
+        }
+        assert_eq!(format_duration(Duration::from_secs(60)), "1m");
+        assert_eq!(format_duration(Duration::from_millis(1_500)), "1500ms");
+        assert_eq!(format_duration(Duration::from_micros(1_500)), "1.5ms");
+    }
 
     #[test]
     fn units_add_up() {

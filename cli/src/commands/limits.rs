@@ -1,11 +1,10 @@
 //! `leasehold limits`: the stored flow-control limits; set and remove one.
 
-use std::time::Duration;
-
 use leasehold::{Limit, LimitScope, Queue};
 use serde_json::json;
 
 use crate::args::{LimitScopeArgs, LimitsCommand};
+use crate::duration::format_duration;
 use crate::error::CliError;
 use crate::output::{Table, print_json, print_text};
 
@@ -31,9 +30,7 @@ pub(super) async fn run(queue: &Queue, command: LimitsCommand, json: bool) -> Re
             let scope = scope_of(scope);
             queue.set_limit(&scope, limit).await?;
             if json {
-                return print_json(
-                    &json!({ "scope": scope.kind(), "name": scope.name(), "limit": limit }),
-                );
+                return print_json(&limit_json(&scope, limit));
             }
             print_text(&format!("{scope}: {limit}\n"))
         }
@@ -50,6 +47,11 @@ pub(super) async fn run(queue: &Queue, command: LimitsCommand, json: bool) -> Re
     }
 }
 
+/// A stored limit as `--json` prints it.
+fn limit_json(scope: &LimitScope, limit: Limit) -> serde_json::Value {
+    json!({ "scope": scope.kind(), "name": scope.name(), "limit": limit })
+}
+
 fn scope_of(args: LimitScopeArgs) -> LimitScope {
     match (args.key, args.queue) {
         (Some(key), _) => LimitScope::Key(key),
@@ -63,7 +65,7 @@ async fn list(queue: &Queue, json: bool) -> Result<(), CliError> {
     if json {
         let rows: Vec<_> = limits
             .iter()
-            .map(|(scope, limit)| json!({ "scope": scope.kind(), "name": scope.name(), "limit": limit }))
+            .map(|(scope, limit)| limit_json(scope, *limit))
             .collect();
         return print_json(&rows);
     }
@@ -79,21 +81,9 @@ async fn list(queue: &Queue, json: bool) -> Result<(), CliError> {
                 .max_running()
                 .map_or("-".to_owned(), |n| n.to_string()),
             limit.rate_limit().map_or("-".to_owned(), |rate| {
-                format!("{}/{}", rate.starts(), human(rate.per()))
+                format!("{}/{}", rate.starts(), format_duration(rate.per()))
             }),
         ]);
     }
     table.print()
-}
-
-/// A period as the command line writes it (`1m`, `1s`, `1500ms`).
-fn human(per: Duration) -> String {
-    let ms = per.as_millis();
-    match ms {
-        ms if ms > 0 && ms % 3_600_000 == 0 => format!("{}h", ms / 3_600_000),
-        ms if ms > 0 && ms % 60_000 == 0 => format!("{}m", ms / 60_000),
-        ms if ms > 0 && ms % 1_000 == 0 => format!("{}s", ms / 1_000),
-        ms if ms > 0 => format!("{ms}ms"),
-        _ => format!("{per:?}"),
-    }
 }

@@ -145,10 +145,7 @@ impl Model {
 
     /// Whether `job` counts for `scope`.
     fn in_scope(&self, scope: &LimitScope, job: &JobRecord) -> bool {
-        match scope {
-            LimitScope::Key(key) => job.limit_key.as_ref() == Some(key),
-            LimitScope::Queue(queue) => &job.queue == queue,
-        }
+        scope.governs(&job.queue, job.limit_key.as_deref())
     }
 
     /// The limited scopes `job` counts for.

@@ -55,14 +55,10 @@ async fn render(
             .is_none();
     // The stored limits that can hold a pending job back: its key's and its queue's.
     let limits: Vec<(LimitScope, Limit)> = if matches!(job.state, JobState::Available) {
-        let governs = |scope: &LimitScope| match scope {
-            LimitScope::Key(key) => job.limit_key.as_ref() == Some(key),
-            LimitScope::Queue(queue) => *queue == job.queue,
-        };
         let stored = state.queue.limits().await?;
         stored
             .into_iter()
-            .filter(|(scope, _)| governs(scope))
+            .filter(|(scope, _)| scope.governs(&job.queue, job.limit_key.as_deref()))
             .collect()
     } else {
         Vec::new()
