@@ -8,16 +8,22 @@
 --   after the lock (not in $8) is left for the next claim.
 -- - `lim`: each locked limit and how many more claims it allows at $2: the least of its
 --   max_running less its jobs holding a live lease (lease_until > $2), and its
---   rate_starts less its starts in (($2 - rate_per), $2]. It may be negative after a
---   limit was lowered.
+--   rate_starts less its starts in (($2 - rate_per), $2]: the rate_counted it keeps less
+--   those at or before $2 - rate_per, read from the old end of the index (so a count
+--   costs the starts that aged out since the last trim, not those in the window). It
+--   may be negative after a limit was lowered.
 -- - `free`: the claimable jobs (due pending ones, expired leases with attempts left)
 --   whose key has no limit, the first $3 of each open queue in claim order (read from
 --   jobs_ready and jobs_leased; a later one could not be claimed: $3 jobs of its queue
 --   come first, and each stage below keeps a prefix of a queue). A job whose key's
 --   limit this claim did not lock (stored after the lock) is left for the next claim.
 -- - `keyed`: of each locked key that allows claims, its first claimable jobs in the
---   open queues up to what it allows (read from jobs_limit_ready and
---   jobs_limit_leased): a full key's backlog is never read.
+--   open queues up to its `cap` (read from jobs_limit_ready and jobs_limit_leased): a
+--   full key's backlog is never read. The cap is what the key allows, and no more than
+--   $3 and $6 unless a limited queue is among several open ones: each stage below keeps
+--   a prefix, so with one queue, or no queue limit, a key's later jobs cannot be
+--   chosen; with a limited queue among several, a job its queue turns away still used
+--   its key's allowance, and the key's next job may be of another queue.
 -- - Then, of both, in claim order: for each limited queue its first up to what it
 --   allows (`queued`); of those, the ones a limit governs (a limited key or queue) up
 --   to $6 (`capped`); of those the first $3 (`chosen`).
@@ -25,9 +31,10 @@
 --   transaction has locked (only the rows leased are locked, not every candidate read),
 --   and `leased` leases them (parts/lease_picked.sql).
 -- - `counted`, `started`: each leased job counts one start at $2 for its key's and its
---   queue's limit if that limit has a rate; `pruned` keeps of such a scope's older
---   starts only as many as, with the new ones, make its rate_starts latest (the
---   statement's data-modifying CTEs share its snapshot: it sees only older starts).
+--   queue's limit if that limit has a rate; `pruned` deletes such a scope's oldest
+--   starts beyond, with the new ones, its rate_starts latest (the statement's
+--   data-modifying CTEs share its snapshot: it sees only older starts), and
+--   `recounted` sets its rate_counted to what is left.
 -- Answers the leased jobs.
 WITH open AS (
     SELECT DISTINCT q.queue
@@ -38,7 +45,7 @@ WITH open AS (
           WHERE l.scope = 'queue' AND l.name = q.queue AND l.name <> ALL ($8::text[])
       )
 ), lim AS (
-    SELECT l.scope, l.name, l.rate_starts,
+    SELECT l.scope, l.name, l.rate_starts, l.rate_counted,
            LEAST(
                CASE
                    WHEN l.max_running IS NULL THEN NULL
@@ -53,10 +60,10 @@ WITH open AS (
                END,
                CASE
                    WHEN l.rate_starts IS NULL THEN NULL
-                   ELSE l.rate_starts - (
+                   ELSE l.rate_starts - l.rate_counted + (
                        SELECT count(*) FROM {schema}.limit_starts AS s
                        WHERE s.scope = l.scope AND s.name = l.name
-                         AND s.at > $2 - l.rate_per)
+                         AND s.at <= $2 - l.rate_per)
                END
            ) AS allows
     FROM {schema}.limits AS l
@@ -87,9 +94,20 @@ WITH open AS (
         ORDER BY priority, run_at, id
         LIMIT $3
     ) AS r
+), key_cap AS (
+    SELECT k.name,
+           CASE
+               WHEN (SELECT count(*) FROM open) > 1
+                    AND EXISTS (SELECT FROM lim AS q
+                                WHERE q.scope = 'queue' AND q.name IN (SELECT queue FROM open))
+                   THEN GREATEST(k.allows, 0)
+               ELSE GREATEST(LEAST(k.allows, $3, $6), 0)
+           END AS cap
+    FROM lim AS k
+    WHERE k.scope = 'key' AND k.allows > 0
 ), keyed AS (
     SELECT r.id, r.queue, r.priority, r.run_at
-    FROM lim AS k
+    FROM key_cap AS k
     CROSS JOIN LATERAL (
         SELECT c.id, c.queue, c.priority, c.run_at
         FROM (
@@ -98,7 +116,7 @@ WITH open AS (
                 WHERE j.state = 'pending' AND j.limit_key = k.name AND j.run_at <= $2
                   AND j.queue = ANY (ARRAY(SELECT queue FROM open))
                 ORDER BY priority, run_at, id
-                LIMIT GREATEST(k.allows, 0)
+                LIMIT k.cap
             ) AS p
             UNION ALL
             SELECT * FROM (
@@ -107,13 +125,12 @@ WITH open AS (
                   AND j.attempt < j.max_attempts
                   AND j.queue = ANY (ARRAY(SELECT queue FROM open))
                 ORDER BY priority, run_at, id
-                LIMIT GREATEST(k.allows, 0)
+                LIMIT k.cap
             ) AS e
         ) AS c
         ORDER BY c.priority, c.run_at, c.id
-        LIMIT GREATEST(k.allows, 0)
+        LIMIT k.cap
     ) AS r
-    WHERE k.scope = 'key' AND k.allows > 0
 ), queued AS (
     SELECT c.id, c.priority, c.run_at, c.keyed, q.allows AS queue_allows,
            row_number() OVER (PARTITION BY c.queue ORDER BY c.priority, c.run_at, c.id)
@@ -148,13 +165,13 @@ WITH open AS (
 ), leased AS (
     {lease_picked}
 ), counted AS (
-    SELECT l.scope, l.name, l.rate_starts, count(*) AS claimed
+    SELECT l.scope, l.name, l.rate_starts, l.rate_counted, count(*) AS claimed
     FROM leased AS x
     JOIN lim AS l
       ON (l.scope = 'key' AND l.name = x.limit_key)
       OR (l.scope = 'queue' AND l.name = x.queue)
     WHERE l.rate_starts IS NOT NULL
-    GROUP BY l.scope, l.name, l.rate_starts
+    GROUP BY l.scope, l.name, l.rate_starts, l.rate_counted
 ), started AS (
     INSERT INTO {schema}.limit_starts (scope, name, at)
     SELECT c.scope, c.name, $2
@@ -168,9 +185,16 @@ WITH open AS (
         CROSS JOIN LATERAL (
             SELECT ctid FROM {schema}.limit_starts AS t
             WHERE t.scope = c.scope AND t.name = c.name
-            ORDER BY t.at DESC
-            OFFSET GREATEST(c.rate_starts - c.claimed, 0)
+            ORDER BY t.at
+            LIMIT GREATEST(c.rate_counted + c.claimed - c.rate_starts, 0)
         ) AS o
     )
+    RETURNING s.scope, s.name
+), recounted AS (
+    UPDATE {schema}.limits AS l
+    SET rate_counted = l.rate_counted + c.claimed
+        - (SELECT count(*) FROM pruned AS p WHERE p.scope = c.scope AND p.name = c.name)
+    FROM counted AS c
+    WHERE l.scope = c.scope AND l.name = c.name
 )
 SELECT * FROM leased

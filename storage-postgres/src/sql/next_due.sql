@@ -31,12 +31,14 @@ SELECT CASE
                         WHERE r.state = 'running' AND r.queue = l.name)
                 END,
                 CASE
-                    WHEN l.rate_starts IS NULL THEN NULL
+                    WHEN l.rate_starts IS NULL OR l.rate_counted < l.rate_starts THEN NULL
+                    -- The rate_starts-th latest, read from the old end past the
+                    -- rate_counted - rate_starts older ones.
                     ELSE (
                         SELECT s.at + l.rate_per FROM {schema}.limit_starts AS s
                         WHERE s.scope = l.scope AND s.name = l.name
-                        ORDER BY s.at DESC
-                        OFFSET l.rate_starts - 1
+                        ORDER BY s.at
+                        OFFSET l.rate_counted - l.rate_starts
                         LIMIT 1)
                 END
             ) AS opens

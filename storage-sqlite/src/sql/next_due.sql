@@ -27,15 +27,15 @@ running_opens(scope, name, at) AS (
       AND max_running <= (SELECT count(*) FROM jobs
                           WHERE state = 'running' AND queue = limits.name)
 ),
+-- A scope keeps at most rate_starts starts (the claim trims to them, and so does
+-- lowering a rate), so a full rate's rate_starts-th latest is its oldest.
 rate_opens(scope, name, at) AS (
-    SELECT limits.scope, limits.name, counted.at + limits.rate_per
+    SELECT scope, name,
+           (SELECT min(at) FROM limit_starts
+            WHERE limit_starts.scope = limits.scope AND limit_starts.name = limits.name)
+           + rate_per
     FROM limits
-    JOIN (SELECT scope, name, at,
-                 row_number() OVER (PARTITION BY scope, name
-                                    ORDER BY at DESC, rowid DESC) AS latest
-          FROM limit_starts) AS counted
-      ON counted.scope = limits.scope AND counted.name = limits.name
-     AND counted.latest = limits.rate_starts
+    WHERE rate_starts <= rate_counted
 ),
 -- Every full limit, and when it opens.
 opens(scope, name, at) AS (

@@ -12,20 +12,25 @@
 --
 -- room: the least of max_running minus the live leases (lease_until > ?2) and
 -- rate_starts minus the starts counted in (?2 - rate_per, ?2]; a limit has one or both.
+-- The starts in the window are the kept ones (rate_counted) less those at or before its
+-- start, read from the old end of the index: a count that costs the rows that aged out
+-- of the window since they were trimmed, not the rows in it.
 -- cap: how many of a scope's first due jobs can be taken, and so are walked. What
 -- follows a queue's cut keeps a prefix of at most min(?3, ?6) jobs, so a queue's cap is
--- min(room, ?3, ?6), and so is a key's while no claimed queue has a limit. With one, a
--- key's cap is its room: a job its queue turns away still used its key's room, and the
--- key's next job may be of another queue.
+-- min(room, ?3, ?6), and so is a key's while no claimed queue has a limit or one queue
+-- is claimed. With a limited queue among several, a key's cap is its room: a job its
+-- queue turns away still used its key's room, and the key's next job may be of another
+-- queue.
 key_room(name, room) AS (
     SELECT name,
            min(coalesce(max_running - (SELECT count(*) FROM jobs
                                        WHERE state = 'running' AND limit_key = limits.name
                                          AND lease_until > ?2),
                         9223372036854775807),
-               coalesce(rate_starts - (SELECT count(*) FROM limit_starts
-                                       WHERE scope = 'key' AND name = limits.name
-                                         AND at > ?2 - limits.rate_per),
+               coalesce(rate_starts - rate_counted
+                        + (SELECT count(*) FROM limit_starts
+                           WHERE scope = 'key' AND name = limits.name
+                             AND at <= ?2 - limits.rate_per),
                         9223372036854775807))
     FROM limits
     WHERE scope = 'key'
@@ -36,16 +41,20 @@ queue_room(name, room) AS (
                                        WHERE state = 'running' AND queue = limits.name
                                          AND lease_until > ?2),
                         9223372036854775807),
-               coalesce(rate_starts - (SELECT count(*) FROM limit_starts
-                                       WHERE scope = 'queue' AND name = limits.name
-                                         AND at > ?2 - limits.rate_per),
+               coalesce(rate_starts - rate_counted
+                        + (SELECT count(*) FROM limit_starts
+                           WHERE scope = 'queue' AND name = limits.name
+                             AND at <= ?2 - limits.rate_per),
                         9223372036854775807))
     FROM limits
     WHERE scope = 'queue' AND name IN (SELECT name FROM wanted)
 ),
 key_cap(name, room, cap) AS (
     SELECT name, room,
-           CASE WHEN EXISTS (SELECT 1 FROM queue_room) THEN room ELSE min(room, ?3, ?6) END
+           CASE WHEN EXISTS (SELECT 1 FROM queue_room) AND (SELECT count(*) FROM wanted) > 1
+                THEN room
+                ELSE min(room, ?3, ?6)
+           END
     FROM key_room
 ),
 -- Each key's due jobs in claim order, from a start before every job (priorities are
