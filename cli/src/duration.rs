@@ -58,10 +58,13 @@ pub(crate) fn format_duration(span: Duration) -> String {
         ("m", 60_000),
         ("s", 1_000),
     ];
-    units.iter().find(|(_, per)| ms % per == 0).map_or_else(
-        || format!("{ms}ms"),
-        |(unit, per)| format!("{}{unit}", ms / per),
-    )
+    units
+        .iter()
+        .find(|(_, per)| ms.is_multiple_of(*per))
+        .map_or_else(
+            || format!("{ms}ms"),
+            |(unit, per)| format!("{}{unit}", ms / per),
+        )
 }
 
 #[cfg(test)]
