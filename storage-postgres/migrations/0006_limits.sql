@@ -10,9 +10,7 @@
 --   (FOR UPDATE), so claims that touch one limit take turns and never overshoot it.
 -- - limit_starts: the claims counted against a scope's rate, one row per claimed job
 --   at the time given to the claim; each claim keeps only a scope's latest rate_starts
---   rows. limits.rate_counted is how many rows it holds for the scope (the claim that
---   adds and trims them keeps it), so a claim counts a window by the rows that aged out
---   of it and trims from the old end, never reading the rows it keeps.
+--   rows.
 ALTER TABLE jobs ADD COLUMN limit_key TEXT;
 
 -- Pending rows of a key in claim order: a limited key's claim reads only the jobs its
@@ -31,7 +29,6 @@ CREATE TABLE limits (
     max_running BIGINT  CHECK (max_running >= 1),
     rate_starts BIGINT  CHECK (rate_starts >= 1),
     rate_per    BIGINT  CHECK (rate_per >= 1),
-    rate_counted BIGINT NOT NULL DEFAULT 0,
     updated_at  BIGINT  NOT NULL,
     PRIMARY KEY (scope, name),
     CHECK (max_running IS NOT NULL OR rate_starts IS NOT NULL),

@@ -30,9 +30,6 @@ CREATE TABLE limits (
     max_running INTEGER CHECK (max_running >= 1),
     rate_starts INTEGER CHECK (rate_starts >= 1),
     rate_per    INTEGER CHECK (rate_per >= 1),
-    -- How many rows limit_starts holds for this scope (kept by the triggers below), so
-    -- a claim counts a window by the rows that left it, not by the rows in it.
-    rate_counted INTEGER NOT NULL DEFAULT 0,
     updated_at  INTEGER NOT NULL,
     PRIMARY KEY (scope, name),
     CHECK (max_running IS NOT NULL OR rate_starts IS NOT NULL),
@@ -52,41 +49,10 @@ CREATE TABLE limit_starts (
 
 CREATE INDEX limit_starts_by_scope ON limit_starts (scope, name, at);
 
-CREATE TRIGGER limit_starts_counted_in
-AFTER INSERT ON limit_starts
-BEGIN
-    UPDATE limits SET rate_counted = rate_counted + 1
-    WHERE scope = NEW.scope AND name = NEW.name;
-END;
-
--- Lowering a rate trims the starts beyond the new rate_starts at once (the oldest),
--- so a scope never keeps more: its oldest start is then its rate_starts-th latest,
--- which is when a full rate opens (next_due.sql).
-CREATE TRIGGER limits_lowered_trims_starts
-AFTER UPDATE OF rate_starts ON limits
-WHEN NEW.rate_starts < NEW.rate_counted
-BEGIN
-    DELETE FROM limit_starts
-    WHERE rowid IN (
-        SELECT rowid FROM limit_starts
-        WHERE scope = NEW.scope AND name = NEW.name
-        ORDER BY at, rowid
-        LIMIT NEW.rate_counted - NEW.rate_starts
-    );
-END;
-
-CREATE TRIGGER limit_starts_counted_out
-AFTER DELETE ON limit_starts
-BEGIN
-    UPDATE limits SET rate_counted = rate_counted - 1
-    WHERE scope = OLD.scope AND name = OLD.name;
-END;
-
 -- Every claim counts its start: a claim is the one write that raises lease_token, and
 -- it sets attempted_at to its time. For a job whose key or queue has a rate, one row
--- per such scope, then that scope's oldest rows beyond its latest rate_starts are
--- deleted (by time, then insertion): as many as rate_counted says are too many, read
--- from the old end of the index, so a claim never walks the rows it keeps. A trigger, so that the claim stays one statement, in one
+-- per such scope, then that scope's rows beyond its latest rate_starts are deleted
+-- (by time, then insertion). A trigger, so that the claim stays one statement, in one
 -- transaction, whichever jobs it takes.
 CREATE TRIGGER jobs_claim_counts_starts
 AFTER UPDATE OF lease_token ON jobs
@@ -107,16 +73,18 @@ BEGIN
     WHERE rowid IN (
         SELECT rowid FROM limit_starts
         WHERE scope = 'key' AND name = NEW.limit_key
-        ORDER BY at, rowid
-        LIMIT coalesce((SELECT max(rate_counted - rate_starts, 0) FROM limits
-                        WHERE scope = 'key' AND name = NEW.limit_key), 0)
+        ORDER BY at DESC, rowid DESC
+        LIMIT -1 OFFSET coalesce((SELECT rate_starts FROM limits
+                                  WHERE scope = 'key' AND name = NEW.limit_key),
+                                 9223372036854775807)
     );
     DELETE FROM limit_starts
     WHERE rowid IN (
         SELECT rowid FROM limit_starts
         WHERE scope = 'queue' AND name = NEW.queue
-        ORDER BY at, rowid
-        LIMIT coalesce((SELECT max(rate_counted - rate_starts, 0) FROM limits
-                        WHERE scope = 'queue' AND name = NEW.queue), 0)
+        ORDER BY at DESC, rowid DESC
+        LIMIT -1 OFFSET coalesce((SELECT rate_starts FROM limits
+                                  WHERE scope = 'queue' AND name = NEW.queue),
+                                 9223372036854775807)
     );
 END;
