@@ -100,7 +100,8 @@ impl Model {
             {
                 let mut left = self.allows(scope, now);
                 candidates.retain(|id| {
-                    if !self.in_scope(scope, self.get(*id)) {
+                    let job = self.get(*id);
+                    if !scope.governs(&job.queue, job.limit_key.as_deref()) {
                         return true;
                     }
                     left -= 1;
@@ -144,15 +145,11 @@ impl Model {
     }
 
     /// Whether `job` counts for `scope`.
-    fn in_scope(&self, scope: &LimitScope, job: &JobRecord) -> bool {
-        scope.governs(&job.queue, job.limit_key.as_deref())
-    }
-
     /// The limited scopes `job` counts for.
     fn scopes_of(&self, job: &JobRecord) -> Vec<LimitScope> {
         self.limits
             .keys()
-            .filter(|s| self.in_scope(s, job))
+            .filter(|s| s.governs(&job.queue, job.limit_key.as_deref()))
             .cloned()
             .collect()
     }
@@ -163,7 +160,7 @@ impl Model {
         let running = self
             .jobs
             .iter()
-            .filter(|j| self.in_scope(scope, j))
+            .filter(|j| scope.governs(&j.queue, j.limit_key.as_deref()))
             .filter(|j| j.state == JobState::Running && j.lease_until.is_some_and(|u| u > now))
             .count();
         let running = i64::try_from(running).expect("a model's jobs are few");
@@ -189,7 +186,9 @@ impl Model {
         let leases: Vec<OffsetDateTime> = self
             .jobs
             .iter()
-            .filter(|j| self.in_scope(scope, j) && j.state == JobState::Running)
+            .filter(|j| {
+                scope.governs(&j.queue, j.limit_key.as_deref()) && j.state == JobState::Running
+            })
             .filter_map(|j| j.lease_until)
             .collect();
         let by_running = limit
