@@ -59,6 +59,7 @@ mod bulk;
 mod connect;
 mod enqueue;
 mod error;
+mod filter;
 mod options;
 mod row;
 mod schema;

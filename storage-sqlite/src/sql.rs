@@ -15,7 +15,8 @@ macro_rules! statement {
     (@fill $text:expr) => {
         leasehold_sql::fill!(
             $text,
-            // The filter of list.sql, count.sql and the CTE `selected`.
+            // The filter of the CTE `selected` (count.sql and list.sql write theirs per
+            // filter: filter.rs).
             "{filter}" => include_str!("sql/parts/filter.sql"),
             // What a claim writes, for claim_queue.sql and claim_queues.sql.
             "{claim_lease}" => include_str!("sql/parts/claim_lease.sql"),
@@ -125,6 +126,7 @@ pub(crate) const COMPLETE_BULK: &str = include_str!("sql/complete_bulk.sql");
 /// ?1 to ?8, lowest ids first.
 pub(crate) const CANCEL_JOBS: &str = on_selected!("cancel_jobs.sql");
 /// `sql/count.sql`: How many jobs match; the parameters are those of list.sql without the limit.
+/// Its `{where}` is left for [`crate::filter::narrowed`] to write per filter.
 pub(crate) const COUNT: &str = statement!("count.sql");
 /// `sql/delete_limit.sql`: Deletes the limit of scope ?1 named ?2; affects no row when it has none.
 pub(crate) const DELETE_LIMIT: &str = include_str!("sql/delete_limit.sql");
@@ -177,7 +179,8 @@ pub(crate) const LIMITS: &str = include_str!("sql/limits.sql");
 /// `sql/list.sql`: Jobs by filter, in id order. ?1 queue, ?2 kind, ?3 stored state ('pending': scheduled
 /// or available; NULL: any); ?4 = 1 only due rows (run_at <= ?5), 0 only later ones,
 /// NULL either; ?6 a tag the job carries; ?7 only jobs finished before it; ?8 limit
-/// (NULL: none); ?9 only ids after it (the page cursor; NULL: from the first).
+/// (NULL: none); ?9 only ids after it (the page cursor; NULL: from the first). Its
+/// `{where}` is left for [`crate::filter::narrowed`] to write per filter.
 pub(crate) const LIST: &str = statement!("list.sql");
 /// `sql/list_newest.sql`: list.sql newest first: highest id first; ?9 only ids before
 /// it (the page cursor; NULL: from the newest).

@@ -13,9 +13,10 @@ use leasehold_sql::filter::{count_params, page_params, sql_limit};
 use leasehold_sql::prune;
 use leasehold_sql::row::{Columns, job_record, micros, schedule_record, time_of};
 use sqlx::sqlite::SqliteRow;
-use sqlx::{Sqlite, SqlitePool};
+use sqlx::{AssertSqlSafe, Sqlite, SqlitePool};
 
 use crate::error::store_error;
+use crate::filter::{self, Read};
 use crate::row::{Row, Statement, bind, id_blob};
 use crate::schema::EffectiveSettings;
 use crate::sql;
@@ -295,18 +296,20 @@ impl JobStore for SqliteStore {
         filter: &JobFilter,
         now: OffsetDateTime,
     ) -> Result<Vec<JobRecord>, StoreError> {
-        let list = if filter.newest_first {
-            sql::LIST_NEWEST
+        let read = if filter.newest_first {
+            Read::ListNewest
         } else {
-            sql::LIST
+            Read::List
         };
+        let list = AssertSqlSafe(filter::narrowed(read, filter));
         let statement = bind(sqlx::query(list), page_params(filter, now));
         let rows = self.fetch_all(statement).await?;
         rows.iter().map(|row| job_record(&Row(row), now)).collect()
     }
 
     async fn count(&self, filter: &JobFilter, now: OffsetDateTime) -> Result<u64, StoreError> {
-        let statement = bind(sqlx::query(sql::COUNT), count_params(filter, now));
+        let count = AssertSqlSafe(filter::narrowed(Read::Count, filter));
+        let statement = bind(sqlx::query(count), count_params(filter, now));
         let count: i64 = self.fetch_scalar(statement).await?;
         u64::try_from(count).map_err(|_| StoreError::backend(format!("negative count {count}")))
     }

@@ -115,6 +115,7 @@ async fn run(args: &Args) {
         ("overview", "/".to_owned()),
         ("jobs", "/jobs".to_owned()),
         ("jobs failed", "/jobs?state=failed".to_owned()),
+        ("jobs completed", "/jobs?state=completed".to_owned()),
         ("jobs deep", format!("/jobs?after={}", seeded.middle)),
         ("job detail", format!("/jobs/{}", seeded.failed)),
     ];

@@ -1,4 +1,5 @@
--- How many jobs match; the parameters are those of list.sql without the limit.
+-- How many jobs match; the parameters are those of list.sql without the limit. Its WHERE
+-- is the terms of the filter at hand, written by filter.rs.
 SELECT count(*)
 FROM jobs
-WHERE {filter}
+WHERE {where}

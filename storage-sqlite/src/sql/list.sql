@@ -1,9 +1,9 @@
--- Jobs by filter (parts/filter.sql: ?1 to ?7), in id order; ?8 limit (NULL: none);
+-- Jobs by filter (?1 to ?7 of parts/filter.sql; its WHERE: the terms of the filter at
+-- hand, written by filter.rs), in id order; ?8 limit (NULL: none);
 -- ?9 only ids after it (the page cursor; NULL: from the first).
 SELECT id, kind, queue, payload, priority, state, run_at, attempt, max_attempts, lease_token, lease_until, worker, unique_key, last_error, created_at, finished_at,
        first_attempted_at, attempted_at, errors, output, tags, metadata, limit_key
 FROM jobs
-WHERE {filter}
-  AND (?9 IS NULL OR id > ?9)
+WHERE {where}
 ORDER BY id
 LIMIT coalesce(?8, -1)

@@ -1,5 +1,5 @@
--- The filter of list.sql, count.sql and the CTE `selected` (parts/selected_jobs.sql),
--- written once and put where each says WHERE or AND (see sql.rs). ?1 queue, ?2 kind,
+-- The filter of the CTE `selected` (parts/selected_jobs.sql) as one statement for
+-- every filter (count.sql and list.sql write theirs per filter: filter.rs). ?1 queue, ?2 kind,
 -- ?3 stored state ('pending': scheduled or available; NULL: any); ?4 = 1 only due rows
 -- (run_at <= ?5), 0 only later ones, NULL either; ?6 a tag the job carries (a whole
 -- element of its tags); ?7 only jobs finished before it. A NULL filter selects any.
