@@ -127,7 +127,7 @@ fn why_not_running(
     let last_error = html! {
         @if let Some(error) = &job.last_error { " Last error: " code.error { (error) } }
     };
-    match job.state {
+    let sentence = match job.state {
         JobState::Scheduled if queue_paused => {
             html! { (paused) " It is due at " (format::when(job.run_at, now)) "." }
         }
@@ -166,6 +166,16 @@ fn why_not_running(
         JobState::Cancelled => html! { (finished("Cancelled")) (last_error) },
         // A state added to the library later: its name says what is known.
         _ => html! { "The job is " (job.state) "." },
+    };
+    // A unique key never holds a stored job back (a second enqueue with the key is
+    // answered with the job that holds it, not stored), so what it does is said from
+    // the holder's side.
+    html! {
+        (sentence)
+        @if let (Some(key), false) = (&job.unique_key, job.state.is_terminal()) {
+            " It holds unique key " code { (key) }
+            ": an enqueue with that key returns this job instead of adding another."
+        }
     }
 }
 

@@ -173,6 +173,9 @@ pub(crate) async fn the_job_page_says_why_a_job_is_not_running(h: Harness) {
     let expired = h.enqueue("send", "stuck").await;
     h.claim("stuck").await;
     h.advance(60);
+    let unique = h
+        .enqueue_new(h.new_job("send", "mail").unique_key("digest:<42>"))
+        .await;
 
     let why = async |id| h.get(&format!("/jobs/{id}")).await;
 
@@ -187,6 +190,12 @@ pub(crate) async fn the_job_page_says_why_a_job_is_not_running(h: Harness) {
     let expired = why(expired).await;
     assert!(expired.has("Running, but the lease of <code>worker-1</code> expired at"));
     assert!(expired.has("the next claim takes the job over"));
+    let unique = why(unique).await;
+    assert!(unique.has("waiting for a free worker slot"));
+    assert!(unique.has(
+        "It holds unique key <code>digest:&lt;42&gt;</code>: an enqueue with that key returns this job"
+    ));
+    assert!(!why(available).await.has("unique key"));
 }
 
 pub(crate) async fn a_job_held_back_by_a_limit_says_so_and_the_overview_shows_the_queues(
