@@ -116,6 +116,20 @@ enum Value {
     Null,
 }
 
+/// Runs `body` on a new in-memory store, migrated, in a runtime of its own.
+fn on_a_new_store<T>(body: impl AsyncFnOnce(crate::SqliteStore) -> T) -> T {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    runtime.block_on(async {
+        let store = crate::SqliteStore::connect("sqlite::memory:")
+            .await
+            .expect("the store opens");
+        body(store).await
+    })
+}
+
 /// Whether a step of `plan` mentions `word` (an index, a sort's `TEMP B-TREE`).
 fn mentions<'a>(plan: impl IntoIterator<Item = &'a String>, word: &str) -> bool {
     plan.into_iter().any(|step| step.contains(word))
@@ -229,15 +243,7 @@ fn hot_statements_never_scan_a_table() {
             vec![Text("s"), Int(0), Int(1), Int(2)],
         ),
     ];
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("a runtime");
-
-    runtime.block_on(async {
-        let store = crate::SqliteStore::connect("sqlite::memory:")
-            .await
-            .expect("the store opens");
+    on_a_new_store(async |store| {
         let mut plans = Vec::new();
         for (name, statement, values) in hot {
             plans.push((
@@ -314,15 +320,7 @@ fn every_error_history_append_keeps_the_core_limit() {
 #[test]
 fn retention_deletes_walk_the_index_of_finished_jobs_from_its_old_end() {
     use Value::{Int, Null};
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("a runtime");
-
-    let plan = runtime.block_on(async {
-        let store = crate::SqliteStore::connect("sqlite::memory:")
-            .await
-            .expect("the store opens");
+    let plan = on_a_new_store(async |store| {
         let values = [
             Null,
             Null,
@@ -356,15 +354,7 @@ fn a_filtered_list_or_count_reads_the_index_its_state_names() {
     let failed = JobFilter::all().state(JobState::Failed);
     let running = JobFilter::all().state(JobState::Running);
     let newest_page = |filter: &JobFilter| filter.clone().newest_first().limit(51);
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("a runtime");
-
-    runtime.block_on(async {
-        let store = crate::SqliteStore::connect("sqlite::memory:")
-            .await
-            .expect("the store opens");
+    on_a_new_store(async |store| {
         let pool = store.read_pool();
         let plan = async |read: Read, filter: &JobFilter| {
             let explain = format!("EXPLAIN QUERY PLAN {}", narrowed(read, filter));

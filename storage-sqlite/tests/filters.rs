@@ -4,7 +4,8 @@
 //! file.
 
 use leasehold::testing::conformance::t;
-use leasehold::{ClaimRequest, JobFilter, JobRecord, JobState, JobStore, NewJob};
+use leasehold::time::OffsetDateTime;
+use leasehold::{ClaimRequest, JobFilter, JobId, JobRecord, JobState, JobStore, NewJob};
 use leasehold_sqlite::SqliteStore;
 
 /// Twenty-four jobs in two queues, two kinds, some tagged, some due later; then some
@@ -45,6 +46,21 @@ async fn seeded(store: &SqliteStore) {
     }
 }
 
+/// The ids `filter` lists, in id order whichever order it asks for.
+async fn ids_by_id(store: &SqliteStore, filter: &JobFilter, now: OffsetDateTime) -> Vec<JobId> {
+    let mut ids: Vec<JobId> = store
+        .list(filter, now)
+        .await
+        .unwrap()
+        .iter()
+        .map(|job| job.id)
+        .collect();
+    if filter.newest_first {
+        ids.reverse();
+    }
+    ids
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_combination_of_filter_fields_selects_what_matches_says() {
     let dir = tempfile::tempdir().unwrap();
@@ -76,42 +92,18 @@ async fn every_combination_of_filter_fields_selects_what_matches_says() {
                             .map(|job| job.id)
                             .collect();
 
-                        let oldest: Vec<_> = store
-                            .list(&filter, now)
-                            .await
-                            .unwrap()
-                            .iter()
-                            .map(|j| j.id)
-                            .collect();
-                        let newest: Vec<_> = store
-                            .list(&filter.clone().newest_first(), now)
-                            .await
-                            .unwrap()
-                            .iter()
-                            .map(|j| j.id)
-                            .rev()
-                            .collect();
+                        let oldest = ids_by_id(&store, &filter, now).await;
+                        let newest = ids_by_id(&store, &filter.clone().newest_first(), now).await;
                         let counted = store.count(&filter, now).await.unwrap();
 
                         assert_eq!(oldest, expected, "list {filter:?}");
                         assert_eq!(newest, expected, "list newest first {filter:?}");
                         assert_eq!(counted, expected.len() as u64, "count {filter:?}");
                         if let (Some(first), Some(last)) = (expected.first(), expected.last()) {
-                            let after_first: Vec<_> = store
-                                .list(&filter.clone().after(*first), now)
-                                .await
-                                .unwrap()
-                                .iter()
-                                .map(|j| j.id)
-                                .collect();
-                            let before_last: Vec<_> = store
-                                .list(&filter.clone().newest_first().after(*last), now)
-                                .await
-                                .unwrap()
-                                .iter()
-                                .map(|j| j.id)
-                                .rev()
-                                .collect();
+                            let after_first = filter.clone().after(*first);
+                            let after_first = ids_by_id(&store, &after_first, now).await;
+                            let before_last = filter.clone().newest_first().after(*last);
+                            let before_last = ids_by_id(&store, &before_last, now).await;
                             let n = expected.len();
                             assert_eq!(after_first, expected[1..], "after {filter:?}");
                             assert_eq!(before_last, expected[..n - 1], "before {filter:?}");
