@@ -59,7 +59,8 @@
 //! ```
 
 use std::collections::HashMap;
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError, RwLock, Weak};
 use std::time::Duration;
 
 use ::metrics::{
@@ -78,11 +79,47 @@ use crate::worker::{Layer, Next, Outcome};
 /// [`WorkerBuilder::layer`](crate::worker::WorkerBuilder::layer), to a queue with
 /// [`Queue::with_hook`], and spawn [`Metrics::report_queues`] for the queue gauges.
 /// Clones share their handles.
-#[derive(Debug, Clone, Default)]
+///
+/// A worker's jobs are tallied per thread and handed to the recorder in batches:
+/// within 100 ms of the first job a batch holds, after 256 jobs, before the
+/// worker wakes a [`Queue::wait_for`] caller, at the end of
+/// [`Worker::run_once`](crate::worker::Worker::run_once), when the worker stops, and
+/// on [`Metrics::flush`]. Threads running jobs side by side then do not write the same
+/// counters, gauge and histograms for every job (see DESIGN.md).
+#[derive(Clone, Default)]
 pub struct Metrics {
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Metrics")
+            .field("shards", &self.shared.shards.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// What the clones of one [`Metrics`] share.
+struct Shared {
     /// The handles of each queue's kinds, made once: recording a job then costs a
     /// map lookup and atomic adds, with no label allocated.
-    kinds: Arc<RwLock<Kinds<Kinds<Arc<KindMetrics>>>>>,
+    kinds: RwLock<Kinds<Kinds<Arc<KindMetrics>>>>,
+    /// The jobs recorded and not yet handed on, a tally per thread (threads beyond
+    /// the shards' number share them).
+    shards: Box<[Shard]>,
+    /// A timed flush is on its way.
+    flush_due: AtomicBool,
+}
+
+impl Default for Shared {
+    fn default() -> Self {
+        let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+        Self {
+            kinds: RwLock::default(),
+            shards: (0..threads.max(1) * 4).map(|_| Shard::default()).collect(),
+            flush_due: AtomicBool::new(false),
+        }
+    }
 }
 
 /// A map by queue or kind name, hashed with foldhash: it is read once per job.
@@ -93,17 +130,28 @@ type Kinds<T> = HashMap<String, T, foldhash::fast::RandomState>;
 struct KindMetrics {
     enqueued: Counter,
     started: Counter,
-    completed: Counter,
-    retried: Counter,
-    failed: Counter,
-    cancelled: Counter,
-    snoozed: Counter,
-    lease_lost: Counter,
-    released: Counter,
-    abandoned: Counter,
+    /// By [`ended`].
+    ended: [Counter; ENDINGS],
     run: Histogram,
     pickup: Histogram,
     running: Gauge,
+}
+
+/// How many ways an attempt ends: [`Outcome`]'s variants.
+const ENDINGS: usize = 8;
+
+/// The index of `outcome` in [`KindMetrics::ended`] and [`KindTally::ended`].
+fn ended(outcome: &Outcome) -> usize {
+    match outcome {
+        Outcome::Completed => 0,
+        Outcome::Retried { .. } => 1,
+        Outcome::Failed { .. } => 2,
+        Outcome::Snoozed { .. } => 3,
+        Outcome::Released => 4,
+        Outcome::LeaseLost => 5,
+        Outcome::Cancelled => 6,
+        Outcome::Abandoned { .. } => 7,
+    }
 }
 
 impl KindMetrics {
@@ -112,30 +160,173 @@ impl KindMetrics {
         Self {
             enqueued: counter!("leasehold_jobs_enqueued_total", &labels),
             started: counter!("leasehold_jobs_started_total", &labels),
-            completed: counter!("leasehold_jobs_completed_total", &labels),
-            retried: counter!("leasehold_jobs_retried_total", &labels),
-            failed: counter!("leasehold_jobs_failed_total", &labels),
-            cancelled: counter!("leasehold_jobs_cancelled_total", &labels),
-            snoozed: counter!("leasehold_jobs_snoozed_total", &labels),
-            lease_lost: counter!("leasehold_jobs_lease_lost_total", &labels),
-            released: counter!("leasehold_jobs_released_total", &labels),
-            abandoned: counter!("leasehold_jobs_abandoned_total", &labels),
+            // In the order of `ended`.
+            ended: [
+                counter!("leasehold_jobs_completed_total", &labels),
+                counter!("leasehold_jobs_retried_total", &labels),
+                counter!("leasehold_jobs_failed_total", &labels),
+                counter!("leasehold_jobs_snoozed_total", &labels),
+                counter!("leasehold_jobs_released_total", &labels),
+                counter!("leasehold_jobs_lease_lost_total", &labels),
+                counter!("leasehold_jobs_cancelled_total", &labels),
+                counter!("leasehold_jobs_abandoned_total", &labels),
+            ],
             run: histogram!("leasehold_job_run_seconds", &labels),
             pickup: histogram!("leasehold_job_pickup_delay_seconds", &labels),
             running: gauge!("leasehold_jobs_running", &labels),
         }
     }
+}
 
-    fn outcome(&self, outcome: &Outcome) -> &Counter {
-        match outcome {
-            Outcome::Completed => &self.completed,
-            Outcome::Retried { .. } => &self.retried,
-            Outcome::Failed { .. } => &self.failed,
-            Outcome::Snoozed { .. } => &self.snoozed,
-            Outcome::Released => &self.released,
-            Outcome::LeaseLost => &self.lease_lost,
-            Outcome::Cancelled => &self.cancelled,
-            Outcome::Abandoned { .. } => &self.abandoned,
+/// One thread's tally, on a cache line of its own.
+#[derive(Default)]
+#[repr(align(128))]
+struct Shard(Mutex<Tally>);
+
+impl Shard {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Tally> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// What a thread recorded since its last flush, by queue and kind.
+#[derive(Default)]
+struct Tally {
+    /// A tally per queue and kind this thread has recorded.
+    kinds: Vec<KindTally>,
+    /// Where each queue's kinds are in `kinds`.
+    index: Kinds<Kinds<usize>>,
+    /// The one in `kinds` recorded last: the next job is most often of the same.
+    last: usize,
+    /// Attempts ended since the last flush.
+    ended: usize,
+    /// Something is recorded and not yet handed on.
+    dirty: bool,
+}
+
+impl Tally {
+    /// The tally of `queue` and `kind`, made on first use with `handles`.
+    fn of(
+        &mut self,
+        queue: &str,
+        kind: &str,
+        handles: impl FnOnce() -> Arc<KindMetrics>,
+    ) -> &mut KindTally {
+        let last = self.kinds.get(self.last);
+        if !last.is_some_and(|last| last.kind == kind && last.queue == queue) {
+            self.last = match self.index.get(queue).and_then(|kinds| kinds.get(kind)) {
+                Some(&at) => at,
+                None => {
+                    let at = self.kinds.len();
+                    self.kinds.push(KindTally::new(queue, kind, handles()));
+                    let kinds = self.index.entry(queue.to_owned()).or_default();
+                    kinds.insert(kind.to_owned(), at);
+                    at
+                }
+            };
+        }
+        &mut self.kinds[self.last]
+    }
+
+    /// Hands everything on to the recorder.
+    fn flush(&mut self) {
+        for tally in &mut self.kinds {
+            tally.flush();
+        }
+        self.ended = 0;
+        self.dirty = false;
+    }
+}
+
+/// One queue and kind's counts and samples, not yet handed on.
+struct KindTally {
+    queue: String,
+    kind: String,
+    handles: Arc<KindMetrics>,
+    started: u64,
+    ended: [u64; ENDINGS],
+    /// Attempts started less those ended: may be negative in one thread's tally
+    /// when an attempt started on another thread.
+    running: i64,
+    run: Vec<f64>,
+    pickup: Vec<f64>,
+}
+
+impl KindTally {
+    fn new(queue: &str, kind: &str, handles: Arc<KindMetrics>) -> Self {
+        Self {
+            queue: queue.to_owned(),
+            kind: kind.to_owned(),
+            handles,
+            started: 0,
+            ended: [0; ENDINGS],
+            running: 0,
+            run: Vec::new(),
+            pickup: Vec::new(),
+        }
+    }
+
+    fn flush(&mut self) {
+        let handles = &self.handles;
+        if self.started > 0 {
+            handles.started.increment(std::mem::take(&mut self.started));
+        }
+        for (counter, ended) in handles.ended.iter().zip(&mut self.ended) {
+            if *ended > 0 {
+                counter.increment(std::mem::take(ended));
+            }
+        }
+        // A gauge is an f64: exact up to 2^53 attempts.
+        match std::mem::take(&mut self.running) {
+            0 => {}
+            up if up > 0 => handles.running.increment(up as f64),
+            down => handles.running.decrement(down.unsigned_abs() as f64),
+        }
+        for seconds in self.run.drain(..) {
+            handles.run.record(seconds);
+        }
+        for seconds in self.pickup.drain(..) {
+            handles.pickup.record(seconds);
+        }
+    }
+}
+
+/// How soon a tally is handed on after its first job, when nothing else flushes it.
+const FLUSH_WITHIN: Duration = Duration::from_millis(100);
+
+/// A tally is handed on at once when it holds this many ended attempts.
+const FLUSH_AFTER: usize = 256;
+
+/// The shard of the current thread: threads take the next shard in turn.
+fn shard_index(shards: usize) -> usize {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    thread_local! {
+        static SHARD: usize = NEXT.fetch_add(1, Ordering::Relaxed);
+    }
+    SHARD.with(|shard| *shard % shards)
+}
+
+impl Shared {
+    /// Hands every thread's tally on to the recorder.
+    fn flush(&self) {
+        for shard in &self.shards {
+            let mut tally = shard.lock();
+            if tally.dirty {
+                tally.flush();
+            }
+        }
+    }
+}
+
+/// A timed flush: hands every tally on when dropped, after its sleep or with its
+/// runtime, so a flush is never left due with no one to do it.
+struct TimedFlush(Weak<Shared>);
+
+impl Drop for TimedFlush {
+    fn drop(&mut self) {
+        if let Some(shared) = self.0.upgrade() {
+            shared.flush_due.store(false, Ordering::Release);
+            shared.flush();
         }
     }
 }
@@ -151,6 +342,7 @@ impl Metrics {
     /// The handles of `queue` and `kind`, made on first use.
     fn of(&self, queue: &str, kind: &str) -> Arc<KindMetrics> {
         let found = self
+            .shared
             .kinds
             .read()
             .unwrap_or_else(PoisonError::into_inner)
@@ -158,7 +350,11 @@ impl Metrics {
             .and_then(|kinds| kinds.get(kind))
             .cloned();
         found.unwrap_or_else(|| {
-            let mut kinds = self.kinds.write().unwrap_or_else(PoisonError::into_inner);
+            let mut kinds = self
+                .shared
+                .kinds
+                .write()
+                .unwrap_or_else(PoisonError::into_inner);
             Arc::clone(
                 kinds
                     .entry(queue.to_owned())
@@ -167,6 +363,46 @@ impl Metrics {
                     .or_insert_with(|| Arc::new(KindMetrics::new(queue, kind))),
             )
         })
+    }
+
+    /// Hands what every thread has tallied on to the recorder now. A worker does
+    /// this by itself (see [`Metrics`]); call it before reading the recorder when
+    /// nothing else did, e.g. after a job ran outside a worker.
+    pub fn flush(&self) {
+        self.shared.flush();
+    }
+
+    /// Records into this thread's tally of `queue` and `kind`; `ended` counts an
+    /// attempt's end toward the flush after [`FLUSH_AFTER`].
+    fn tally(&self, queue: &str, kind: &str, ended: bool, record: impl FnOnce(&mut KindTally)) {
+        let shards = &self.shared.shards;
+        let mut tally = shards[shard_index(shards.len())].lock();
+        record(tally.of(queue, kind, || self.of(queue, kind)));
+        tally.ended += usize::from(ended);
+        if tally.ended >= FLUSH_AFTER {
+            tally.flush();
+        } else if !tally.dirty {
+            tally.dirty = true;
+            drop(tally);
+            self.flush_soon();
+        }
+    }
+
+    /// Flushes every tally within [`FLUSH_WITHIN`], unless a timed flush is already
+    /// on its way; at once outside a Tokio runtime.
+    fn flush_soon(&self) {
+        let due = &self.shared.flush_due;
+        if due.load(Ordering::Acquire) || due.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let flush = TimedFlush(Arc::downgrade(&self.shared));
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => drop(runtime.spawn(async move {
+                let _flush = flush;
+                tokio::time::sleep(FLUSH_WITHIN).await;
+            })),
+            Err(_) => drop(flush),
+        }
     }
 
     /// Sets the gauges `leasehold_queue_jobs{queue, state}` and
@@ -216,21 +452,34 @@ impl Metrics {
 #[async_trait::async_trait]
 impl Layer for Metrics {
     async fn call(&self, job: &JobRecord, next: Next<'_>) -> Outcome {
-        let metrics = self.of(&job.queue, &job.kind);
-        metrics.started.increment(1);
         // The attempt started when the claim leased it, at the time the store was
         // told: no clock read here.
         let started_at = job.attempted_at.unwrap_or_else(|| next.now());
         let late = Duration::try_from(started_at - job.run_at).unwrap_or(Duration::ZERO);
-        metrics.pickup.record(late.as_secs_f64());
+        self.tally(&job.queue, &job.kind, false, |tally| {
+            tally.started += 1;
+            tally.running += 1;
+            tally.pickup.push(late.as_secs_f64());
+        });
         let started = tokio::time::Instant::now();
-        let outcome = {
-            let _running = Running::new(&metrics.running);
-            next.run().await
+        let mut running = Running {
+            metrics: self,
+            job,
+            ended: false,
         };
-        metrics.run.record(started.elapsed().as_secs_f64());
-        metrics.outcome(&outcome).increment(1);
+        let outcome = next.run().await;
+        let run = started.elapsed().as_secs_f64();
+        running.ended = true;
+        self.tally(&job.queue, &job.kind, true, |tally| {
+            tally.running -= 1;
+            tally.run.push(run);
+            tally.ended[ended(&outcome)] += 1;
+        });
         outcome
+    }
+
+    fn flush(&self) {
+        Metrics::flush(self);
     }
 }
 
@@ -272,20 +521,23 @@ fn describe() {
     describe_gauge!("leasehold_queue_paused", "1 while the queue is paused");
 }
 
-/// One running attempt on a gauge, taken off however the attempt ends (its task
-/// aborted included).
-struct Running<'a>(&'a Gauge);
-
-impl<'a> Running<'a> {
-    fn new(gauge: &'a Gauge) -> Self {
-        gauge.increment(1.0);
-        Self(gauge)
-    }
+/// One running attempt: taken off the running gauge however the attempt ends (its
+/// task aborted included).
+struct Running<'a> {
+    metrics: &'a Metrics,
+    job: &'a JobRecord,
+    /// The attempt's end was recorded with its outcome.
+    ended: bool,
 }
 
 impl Drop for Running<'_> {
     fn drop(&mut self) {
-        self.0.decrement(1.0);
+        if !self.ended {
+            self.metrics
+                .tally(&self.job.queue, &self.job.kind, true, |tally| {
+                    tally.running -= 1;
+                });
+        }
     }
 }
 

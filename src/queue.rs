@@ -427,9 +427,14 @@ impl Queue {
         }
     }
 
+    /// Whether anyone waits in [`Queue::wait_for`].
+    pub(crate) fn has_waiters(&self) -> bool {
+        self.finished.waiters.load(Ordering::SeqCst) > 0
+    }
+
     /// Wakes the [`Queue::wait_for`] callers: a worker recorded an outcome.
     pub(crate) fn job_finished(&self) {
-        if self.finished.waiters.load(Ordering::SeqCst) > 0 {
+        if self.has_waiters() {
             self.finished.notify.notify_waiters();
         }
     }

@@ -1,8 +1,8 @@
 //! The metrics a worker and a queue record, read back from a real Prometheus
-//! recorder (installed globally: this test binary holds only this test).
+//! recorder, installed once for this test binary; each test uses queues of its own.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use leasehold::metrics::Metrics;
@@ -10,7 +10,7 @@ use leasehold::retry::RetryPolicy;
 use leasehold::worker::{JobContext, JobError, Worker};
 use leasehold::{EnqueueOptions, Job, ManualClock, Queue};
 use leasehold_memory::MemoryStore;
-use metrics_exporter_prometheus::PrometheusBuilder;
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use serde::{Deserialize, Serialize};
 use time::macros::datetime;
 
@@ -29,6 +29,12 @@ async fn work(job: Work, _: JobContext) -> Result<(), JobError> {
     Ok(())
 }
 
+/// The recorder every test of this binary records into, installed by the first.
+fn prometheus() -> &'static PrometheusHandle {
+    static RECORDER: OnceLock<PrometheusHandle> = OnceLock::new();
+    RECORDER.get_or_init(|| PrometheusBuilder::new().install_recorder().unwrap())
+}
+
 /// Each line `name{labels} value` of a scrape, by `name{labels}`.
 fn samples(scrape: &str) -> HashMap<String, f64> {
     scrape
@@ -43,7 +49,7 @@ fn samples(scrape: &str) -> HashMap<String, f64> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_worker_and_its_queue_count_every_step_by_queue_and_kind() {
-    let prometheus = PrometheusBuilder::new().install_recorder().unwrap();
+    let prometheus = prometheus();
     let clock = ManualClock::new(datetime!(2000-01-01 0:00 UTC));
     let metrics = Metrics::new();
     let queue = Queue::with_clock(Arc::new(MemoryStore::new()), Arc::new(clock.clone()))
@@ -106,4 +112,117 @@ async fn a_worker_and_its_queue_count_every_step_by_queue_and_kind() {
         scrape.contains("# HELP leasehold_jobs_completed_total attempts that completed their job"),
         "{scrape}"
     );
+}
+
+/// The value of `name{labels}` in a scrape now, 0 when it is not there yet.
+fn scraped(name: &str) -> f64 {
+    samples(&prometheus().render())
+        .get(name)
+        .copied()
+        .unwrap_or(0.0)
+}
+
+/// Waits (up to 10 s) until `name{labels}` reads `expected`, without flushing.
+async fn scraped_eventually(name: &str, expected: f64) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while scraped(name) != expected {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{name} reads {} after 10 s, not {expected}",
+            scraped(name)
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jobs_run_on_two_threads_are_all_counted_once_the_worker_stops() {
+    prometheus();
+    let metrics = Metrics::new();
+    let queue = Queue::new(Arc::new(MemoryStore::new())).with_hook(metrics.clone());
+    let worker = Worker::builder(&queue)
+        .queue("bulk", 8)
+        .layer(metrics.clone())
+        .handler(work)
+        .build()
+        .unwrap();
+    let options = || EnqueueOptions::new().queue("bulk");
+    // More than one batch (256 ended attempts) per thread.
+    let ids = queue
+        .enqueue_many((0..1_500).map(|_| Work { fail: false }), options())
+        .await
+        .unwrap();
+    let running = tokio::spawn({
+        let worker = worker.clone();
+        async move { worker.run().await }
+    });
+    for id in ids {
+        queue.wait_for(id.job.id).await.unwrap();
+    }
+    worker.shutdown().await;
+    running.await.unwrap();
+
+    let labels = r#"{queue="bulk",kind="work"}"#;
+    for (metric, expected) in [
+        ("leasehold_jobs_enqueued_total", 1_500.0),
+        ("leasehold_jobs_started_total", 1_500.0),
+        ("leasehold_jobs_completed_total", 1_500.0),
+        ("leasehold_jobs_running", 0.0),
+        ("leasehold_job_run_seconds_count", 1_500.0),
+        ("leasehold_job_pickup_delay_seconds_count", 1_500.0),
+    ] {
+        assert_eq!(scraped(&format!("{metric}{labels}")), expected, "{metric}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_running_job_and_a_finished_one_reach_the_recorder_with_no_one_flushing() {
+    prometheus();
+    let metrics = Metrics::new();
+    let queue = Queue::new(Arc::new(MemoryStore::new()));
+    let release = Arc::new(tokio::sync::Notify::new());
+    let worker = Worker::builder(&queue)
+        .queue("slow", 2)
+        .layer(metrics.clone())
+        .data(Arc::clone(&release))
+        .handler(|job: Work, ctx: JobContext| async move {
+            if job.fail {
+                // Held until the test lets it finish.
+                ctx.data::<Arc<tokio::sync::Notify>>()?.notified().await;
+            }
+            Ok(())
+        })
+        .build()
+        .unwrap();
+    let options = || EnqueueOptions::new().queue("slow");
+    let quick = queue
+        .enqueue_with(Work { fail: false }, options())
+        .await
+        .unwrap();
+    let running = tokio::spawn({
+        let worker = worker.clone();
+        async move { worker.run().await }
+    });
+    // Nobody waits for the quick job, nor runs `run_once`: polling the store sees it
+    // end, and the timed flush alone hands its counts on.
+    while queue.get(quick.job.id).await.unwrap().unwrap().state != leasehold::JobState::Completed {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let labels = r#"{queue="slow",kind="work"}"#;
+    scraped_eventually(&format!("leasehold_jobs_completed_total{labels}"), 1.0).await;
+    // A long job shows as running while it runs.
+    queue
+        .enqueue_with(Work { fail: true }, options())
+        .await
+        .unwrap();
+    scraped_eventually(&format!("leasehold_jobs_running{labels}"), 1.0).await;
+    assert_eq!(
+        scraped(&format!("leasehold_jobs_started_total{labels}")),
+        2.0
+    );
+    release.notify_one();
+    scraped_eventually(&format!("leasehold_jobs_running{labels}"), 0.0).await;
+    scraped_eventually(&format!("leasehold_jobs_completed_total{labels}"), 2.0).await;
+    worker.shutdown().await;
+    running.await.unwrap();
 }

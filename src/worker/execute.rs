@@ -82,7 +82,12 @@ async fn run_one(
             .run()
             .await
     };
-    inner.shared.queue.job_finished();
+    let queue = &inner.shared.queue;
+    // Whoever waits for a job reads what the layers recorded of it: hand it on first.
+    if queue.has_waiters() {
+        inner.flush_layers();
+    }
+    queue.job_finished();
     let outcome = info.map(|job| JobOutcome { job, outcome });
     if let Some(outcome) = &outcome {
         inner.emit(|| outcome.event());

@@ -49,6 +49,13 @@ use crate::job::JobRecord;
 pub trait Layer: Send + Sync + 'static {
     /// Runs the job through `next` and returns its outcome.
     async fn call(&self, job: &JobRecord, next: Next<'_>) -> Outcome;
+
+    /// Hands on at once whatever this layer holds back to record in batches (as
+    /// [`Metrics`](crate::metrics::Metrics) does). The worker calls it before it
+    /// wakes a [`Queue::wait_for`](crate::Queue::wait_for) caller, at the end of
+    /// [`Worker::run_once`](super::Worker::run_once) and when it has stopped, so what
+    /// a finished job recorded is visible then. Does nothing by default.
+    fn flush(&self) {}
 }
 
 /// The rest of a job's run, handed to a [`Layer`]: the layers inside it, the handler

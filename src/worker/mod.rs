@@ -179,6 +179,13 @@ impl Inner {
         self.held.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// [`Layer::flush`] on every layer.
+    pub(crate) fn flush_layers(&self) {
+        for layer in &self.layers {
+            layer.flush();
+        }
+    }
+
     /// Publishes how many jobs `held` holds, telling its receivers only when none is
     /// left (all they wait for), so a job's end wakes no one otherwise.
     pub(crate) fn count_held(&self, held: &Held) {
@@ -295,6 +302,7 @@ impl Worker {
                 Err(error) => tracing::error!(%error, "a job task ended abnormally"),
             }
         }
+        self.inner.flush_layers();
         Ok(report)
     }
 

@@ -173,6 +173,7 @@ impl Worker {
             }
             let _ = count.wait_for(|n| *n == 0).await;
         }
+        inner.flush_layers();
     }
 }
 
