@@ -58,7 +58,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let metrics = Metrics::new();
     let queue = Queue::new(Arc::new(SqliteStore::connect(&url).await?)).with_hook(metrics.clone());
     let worker = Worker::builder(&queue)
-        .layer(metrics.clone())
+        .hook(metrics.clone())
         .data(AtomicBool::new(false))
         .handler(thumbnail)
         .handler(webhook)

@@ -2,8 +2,8 @@
 //! on by default): the application installs the exporter it wants (Prometheus,
 //! StatsD, OpenTelemetry) and leasehold records into it.
 //!
-//! [`Metrics`] is a worker [`Layer`] (per job: started, outcomes, run time, pickup
-//! delay, running), an [`EnqueueHook`] (jobs enqueued) and, with
+//! [`Metrics`] is a worker [`JobHook`] (per job: started, outcomes, run time, pickup
+//! delay, running; also a [`Layer`], at a layer's cost), an [`EnqueueHook`] (jobs enqueued) and, with
 //! [`Metrics::report_queues`], a task that refreshes the gauges of each queue's jobs
 //! by state from [`Queue::queue_stats`]. Names follow Prometheus' conventions:
 //!
@@ -45,7 +45,7 @@
 //! let metrics = Metrics::new();
 //! let queue = Queue::new(Arc::new(MemoryStore::new())).with_hook(metrics.clone());
 //! let worker = Worker::builder(&queue)
-//!     .layer(metrics.clone())
+//!     .hook(metrics.clone())
 //!     .handler(|_: Ping, _: JobContext| async {})
 //!     .build()?;
 //! let stop = CancellationToken::new();
@@ -73,10 +73,10 @@ use crate::error::Error;
 use crate::job::JobRecord;
 use crate::queue::{EnqueueHook, Queue};
 use crate::store::Enqueued;
-use crate::worker::{Layer, Next, Outcome};
+use crate::worker::{JobHook, Layer, Next, Outcome};
 
 /// Records leasehold's metrics: add it to a worker with
-/// [`WorkerBuilder::layer`](crate::worker::WorkerBuilder::layer), to a queue with
+/// [`WorkerBuilder::hook`](crate::worker::WorkerBuilder::hook), to a queue with
 /// [`Queue::with_hook`], and spawn [`Metrics::report_queues`] for the queue gauges.
 /// Clones share their handles.
 ///
@@ -449,32 +449,48 @@ impl Metrics {
     }
 }
 
-#[async_trait::async_trait]
-impl Layer for Metrics {
-    async fn call(&self, job: &JobRecord, next: Next<'_>) -> Outcome {
+impl JobHook for Metrics {
+    fn before(&self, job: &JobRecord) {
         // The attempt started when the claim leased it, at the time the store was
         // told: no clock read here.
-        let started_at = job.attempted_at.unwrap_or_else(|| next.now());
+        let started_at = job.attempted_at.unwrap_or(job.run_at);
         let late = Duration::try_from(started_at - job.run_at).unwrap_or(Duration::ZERO);
         self.tally(&job.queue, &job.kind, false, |tally| {
             tally.started += 1;
             tally.running += 1;
             tally.pickup.push(late.as_secs_f64());
         });
-        let started = tokio::time::Instant::now();
+    }
+
+    fn after(&self, job: &JobRecord, outcome: &Outcome, ran: Duration) {
+        self.tally(&job.queue, &job.kind, true, |tally| {
+            tally.running -= 1;
+            tally.run.push(ran.as_secs_f64());
+            tally.ended[ended(outcome)] += 1;
+        });
+    }
+
+    fn flush(&self) {
+        Metrics::flush(self);
+    }
+}
+
+/// The same records as the [`JobHook`], for a worker that adds `Metrics` with
+/// [`WorkerBuilder::layer`](crate::worker::WorkerBuilder::layer); as a hook
+/// ([`WorkerBuilder::hook`](crate::worker::WorkerBuilder::hook)) it costs less.
+#[async_trait::async_trait]
+impl Layer for Metrics {
+    async fn call(&self, job: &JobRecord, next: Next<'_>) -> Outcome {
+        JobHook::before(self, job);
         let mut running = Running {
             metrics: self,
             job,
+            started: tokio::time::Instant::now(),
             ended: false,
         };
         let outcome = next.run().await;
-        let run = started.elapsed().as_secs_f64();
         running.ended = true;
-        self.tally(&job.queue, &job.kind, true, |tally| {
-            tally.running -= 1;
-            tally.run.push(run);
-            tally.ended[ended(&outcome)] += 1;
-        });
+        JobHook::after(self, job, &outcome, running.started.elapsed());
         outcome
     }
 
@@ -521,11 +537,12 @@ fn describe() {
     describe_gauge!("leasehold_queue_paused", "1 while the queue is paused");
 }
 
-/// One running attempt: taken off the running gauge however the attempt ends (its
-/// task aborted included).
+/// One attempt run through the [`Layer`]: ended as [`Outcome::Abandoned`] if its
+/// task is dropped before the outcome, as a [`JobHook`]'s would be.
 struct Running<'a> {
     metrics: &'a Metrics,
     job: &'a JobRecord,
+    started: tokio::time::Instant,
     /// The attempt's end was recorded with its outcome.
     ended: bool,
 }
@@ -533,10 +550,10 @@ struct Running<'a> {
 impl Drop for Running<'_> {
     fn drop(&mut self) {
         if !self.ended {
-            self.metrics
-                .tally(&self.job.queue, &self.job.kind, true, |tally| {
-                    tally.running -= 1;
-                });
+            let abandoned = Outcome::Abandoned {
+                error: "the job's task was dropped before its outcome was recorded".into(),
+            };
+            JobHook::after(self.metrics, self.job, &abandoned, self.started.elapsed());
         }
     }
 }

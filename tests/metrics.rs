@@ -142,7 +142,7 @@ async fn jobs_run_on_two_threads_are_all_counted_once_the_worker_stops() {
     let queue = Queue::new(Arc::new(MemoryStore::new())).with_hook(metrics.clone());
     let worker = Worker::builder(&queue)
         .queue("bulk", 8)
-        .layer(metrics.clone())
+        .hook(metrics.clone())
         .handler(work)
         .build()
         .unwrap();
@@ -183,7 +183,7 @@ async fn a_running_job_and_a_finished_one_reach_the_recorder_with_no_one_flushin
     let release = Arc::new(tokio::sync::Notify::new());
     let worker = Worker::builder(&queue)
         .queue("slow", 2)
-        .layer(metrics.clone())
+        .hook(metrics.clone())
         .data(Arc::clone(&release))
         .handler(|job: Work, ctx: JobContext| async move {
             if job.fail {

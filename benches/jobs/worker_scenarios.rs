@@ -110,7 +110,7 @@ pub(crate) async fn e2e(
     }
     if metrics {
         install_recorder();
-        builder = builder.layer(Metrics::new());
+        builder = builder.hook(Metrics::new());
     }
     let worker = builder
         .handler({

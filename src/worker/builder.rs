@@ -12,7 +12,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::Worker;
 use super::context::{Data, IntoJobResult, JobContext, JobError};
-use super::layer::{Layer, TracingLayer};
+use super::layer::{JobHook, Layer, TracingLayer};
 use super::retention::Retention;
 
 /// The default of [`WorkerBuilder::output_limit`]: 1 MiB.
@@ -78,6 +78,7 @@ pub(crate) struct Parts {
     pub(crate) settings: Settings,
     pub(crate) handlers: HashMap<String, ErasedHandler>,
     pub(crate) layers: Vec<Arc<dyn Layer>>,
+    pub(crate) hooks: Vec<Arc<dyn JobHook>>,
     pub(crate) data: Data,
     pub(crate) enqueued: Vec<watch::Receiver<u64>>,
     pub(crate) stop: CancellationToken,
@@ -96,6 +97,7 @@ pub(crate) struct Parts {
 /// | timeout | none (per kind with [`WorkerBuilder::timeout_for`] or [`Job::timeout`]) |
 /// | retry policy | [`RetryPolicy::default`] (per kind with [`WorkerBuilder::retry_policy_for`] or [`Job::retry_policy`]) |
 /// | layers | [`TracingLayer`] (see [`WorkerBuilder::layer`]) |
+/// | hooks | none (see [`WorkerBuilder::hook`]) |
 pub struct WorkerBuilder {
     queue: Queue,
     enqueued: Vec<watch::Receiver<u64>>,
@@ -116,6 +118,7 @@ pub struct WorkerBuilder {
     /// wins over it.
     kind_defaults: HashMap<String, KindSettings>,
     layers: Vec<Arc<dyn Layer>>,
+    hooks: Vec<Arc<dyn JobHook>>,
     tracing_span: bool,
     data: Data,
     event_capacity: usize,
@@ -157,6 +160,7 @@ impl WorkerBuilder {
             kinds: HashMap::new(),
             kind_defaults: HashMap::new(),
             layers: Vec::new(),
+            hooks: Vec::new(),
             tracing_span: true,
             data: Data::default(),
             event_capacity: 1024,
@@ -259,6 +263,14 @@ impl WorkerBuilder {
     /// [`TracingLayer`].
     pub fn layer(mut self, layer: impl Layer) -> Self {
         self.layers.push(Arc::new(layer));
+        self
+    }
+
+    /// Calls `hook` before and after every job ([`JobHook`]): for code that observes
+    /// jobs without wrapping them, such as [`Metrics`](crate::metrics::Metrics), at
+    /// less cost than a layer. Hooks run outside the layers, in the order added.
+    pub fn hook(mut self, hook: impl JobHook) -> Self {
+        self.hooks.push(Arc::new(hook));
         self
     }
 
@@ -524,6 +536,7 @@ impl WorkerBuilder {
             settings,
             handlers: self.handlers,
             layers,
+            hooks: self.hooks,
             data: self.data,
             enqueued: self.enqueued,
             stop: self.shutdown.unwrap_or_default(),

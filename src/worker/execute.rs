@@ -13,7 +13,7 @@ use super::builder::HandlerFuture;
 use super::context::{Action, JobContext, OutputSlot};
 use super::events::JobInfo;
 use super::held::StopReason;
-use super::layer::Next;
+use super::layer::{HookRun, Next};
 use super::outcome::{JobOutcome, Outcome};
 use super::{Inner, RunningGuard, later};
 use crate::error::StoreError;
@@ -74,6 +74,7 @@ async fn run_one(
     // What the outcome names the job by: only built for someone to read it.
     let info = (report || inner.has_subscribers()).then(|| JobInfo::from(&*job));
     let mut chained = None;
+    let hooks = HookRun::begin(&inner.hooks, &job);
     let end = attempt_and_record(inner, Arc::clone(&job), token, guard, &mut chained);
     let outcome = if inner.layers.is_empty() {
         end.await
@@ -82,6 +83,9 @@ async fn run_one(
             .run()
             .await
     };
+    if let Some(hooks) = hooks {
+        hooks.end(&outcome);
+    }
     let queue = &inner.shared.queue;
     // Whoever waits for a job reads what the layers recorded of it: hand it on first.
     if queue.has_waiters() {

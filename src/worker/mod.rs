@@ -36,7 +36,7 @@ use tokio::sync::{Notify, broadcast, watch};
 pub use self::builder::{DEFAULT_CLAIM_AHEAD, DEFAULT_OUTPUT_LIMIT, WorkerBuilder};
 pub use self::context::{IntoJobResult, JobContext, JobError};
 pub use self::events::{JobInfo, WorkerEvent};
-pub use self::layer::{Layer, Next, TracingLayer};
+pub use self::layer::{JobHook, Layer, Next, TracingLayer};
 #[cfg(feature = "opentelemetry")]
 pub(crate) use self::layer::{job_span, log_outcome};
 pub use self::outcome::{JobOutcome, Outcome, RunReport};
@@ -124,6 +124,8 @@ pub(crate) struct Inner {
     pub(crate) handlers: HashMap<String, ErasedHandler>,
     /// Around every job, outermost first.
     pub(crate) layers: Vec<Arc<dyn Layer>>,
+    /// Before and after every job, outside the layers.
+    pub(crate) hooks: Vec<Arc<dyn JobHook>>,
     /// What every job's context shares: the queue and the worker's data.
     pub(crate) shared: Arc<Shared>,
     pub(crate) events: broadcast::Sender<WorkerEvent>,
@@ -179,10 +181,13 @@ impl Inner {
         self.held.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// [`Layer::flush`] on every layer.
+    /// [`Layer::flush`] on every layer, [`JobHook::flush`] on every hook.
     pub(crate) fn flush_layers(&self) {
         for layer in &self.layers {
             layer.flush();
+        }
+        for hook in &self.hooks {
+            hook.flush();
         }
     }
 
@@ -226,6 +231,7 @@ impl Worker {
             settings,
             handlers,
             layers,
+            hooks,
             data,
             enqueued,
             stop,
@@ -242,6 +248,7 @@ impl Worker {
                 settings,
                 handlers,
                 layers,
+                hooks,
                 shared,
                 events,
                 held,

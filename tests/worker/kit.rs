@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use leasehold::retry::RetryPolicy;
 use leasehold::schedule::Scheduler;
-use leasehold::worker::{JobContext, JobError, Layer, Next, Outcome, Worker};
+use leasehold::worker::{JobContext, JobError, JobHook, Layer, Next, Outcome, Worker};
 use leasehold::{
     Clock, EnqueueHook, EnqueueOptions, Enqueued, Error, Job, JobFilter, JobRecord, JobState,
     JobStore, NewJob, StoreError, Supervisor, async_trait,
@@ -166,6 +166,67 @@ async fn layers_wrap_every_job_in_order_and_see_the_recorded_outcome(store: Arc<
             "inner > always_fails #2",
             "inner < failed",
             "outer < failed",
+        ]
+    );
+}
+
+impl JobHook for Recorder {
+    fn before(&self, job: &JobRecord) {
+        self.write(format!("{} > {} #{}", self.name, job.kind, job.attempt));
+    }
+
+    fn after(&self, _job: &JobRecord, outcome: &Outcome, _ran: Duration) {
+        let name = match outcome {
+            Outcome::Completed => "completed",
+            Outcome::Failed { .. } => "failed",
+            _ => "other",
+        };
+        self.write(format!("{} < {name}", self.name));
+    }
+}
+
+/// Hooks are called before and after every job, in the order added, outside every
+/// layer, with the outcome as recorded.
+async fn hooks_run_outside_the_layers_in_order_and_see_the_recorded_outcome(
+    store: Arc<dyn JobStore>,
+) {
+    let world = World::new(store);
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let recorder = |name| Recorder {
+        name,
+        log: Arc::clone(&log),
+    };
+    let worker = Worker::builder(&world.queue)
+        .layer(recorder("layer"))
+        .hook(recorder("first"))
+        .hook(recorder("second"))
+        .handler(echo)
+        .handler(always_fails)
+        .build()
+        .unwrap();
+    world.enqueue(&Echo { n: 1 }, EnqueueOptions::new()).await;
+    worker.run_once().await.unwrap();
+    world
+        .enqueue(&AlwaysFails, EnqueueOptions::new().max_attempts(1))
+        .await;
+    worker.run_once().await.unwrap();
+
+    let log = log.lock().unwrap().clone();
+    assert_eq!(
+        log,
+        [
+            "first > echo #1",
+            "second > echo #1",
+            "layer > echo #1",
+            "layer < completed",
+            "first < completed",
+            "second < completed",
+            "first > always_fails #1",
+            "second > always_fails #1",
+            "layer > always_fails #1",
+            "layer < failed",
+            "first < failed",
+            "second < failed",
         ]
     );
 }
@@ -426,6 +487,7 @@ worker_scenarios!(
     handlers_read_the_workers_data_and_enqueue_follow_ups,
     a_handler_asking_for_data_the_worker_lacks_fails_permanently,
     layers_wrap_every_job_in_order_and_see_the_recorded_outcome,
+    hooks_run_outside_the_layers_in_order_and_see_the_recorded_outcome,
     a_job_types_enqueue_options_apply_and_the_calls_win,
     a_job_types_timeout_and_retry_policy_apply_unless_the_builder_sets_the_kinds,
 );
