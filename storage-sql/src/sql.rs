@@ -40,8 +40,11 @@ macro_rules! fill {
     ($text:expr, $placeholder:expr => $part:expr $(, $placeholders:expr => $parts:expr)* $(,)?) => {
         $crate::fill!(
             {
-                const FILLED: [u8; $crate::sql::filled_len($text, $placeholder, $part)] =
-                    $crate::sql::filled($text, $placeholder, $part);
+                // Named once: a text written twice below would be evaluated twice at
+                // each level, and a statement of ten parts 2^10 times.
+                const TEXT: &str = $text;
+                const FILLED: [u8; $crate::sql::filled_len(TEXT, $placeholder, $part)] =
+                    $crate::sql::filled(TEXT, $placeholder, $part);
                 match ::core::str::from_utf8(&FILLED) {
                     Ok(text) => text,
                     Err(_) => panic!("text with text in place of a placeholder is text"),
