@@ -4,6 +4,7 @@
 //!   its variants.
 //! - [`Error`]: what the user-facing API returns.
 
+use crate::dependency::DependencyProblem;
 use crate::job::{JobId, JobState, Lease};
 
 /// A boxed error from a backend, kept as the `source`.
@@ -64,6 +65,17 @@ pub enum StoreError {
         #[source]
         source: BoxError,
     },
+    /// A dependency the enqueue cannot have: on an unknown job, on the job itself, or
+    /// closing a cycle among the jobs of one call. Nothing of the call was stored.
+    #[error("job {job} cannot depend on job {dependency}: {problem}")]
+    InvalidDependency {
+        /// The dependent job.
+        job: JobId,
+        /// The dependency refused.
+        dependency: JobId,
+        /// What is wrong with it.
+        problem: DependencyProblem,
+    },
     /// The store does not implement this verb (named): it was written against an
     /// older `JobStore`, or declares the verb a gap. Nothing was changed.
     #[error("this store does not support {0}")]
@@ -88,6 +100,16 @@ impl StoreError {
     /// Wraps a backend error.
     pub fn backend(error: impl Into<BoxError>) -> Self {
         StoreError::Backend(error.into())
+    }
+
+    /// A [`StoreError::InvalidDependency`]: `job` cannot depend on `dependency`, for
+    /// `problem`.
+    pub fn invalid_dependency(job: JobId, dependency: JobId, problem: DependencyProblem) -> Self {
+        StoreError::InvalidDependency {
+            job,
+            dependency,
+            problem,
+        }
     }
 
     /// A [`StoreError::Permanent`] that tells the operator `message`.

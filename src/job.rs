@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use uuid::{ContextV7, Timestamp, Uuid};
 
+use crate::dependency::DependencyFailure;
 use crate::error::Error;
 use crate::queue::EnqueueOptions;
 use crate::retry::RetryPolicy;
@@ -188,7 +189,8 @@ impl FromStr for JobId {
 /// Where a job is in its life.
 ///
 /// `Scheduled` and `Available` are both "pending": a store reports `Scheduled` while
-/// `run_at` is after the `now` it was given and `Available` from then on.
+/// `run_at` is after the `now` it was given and `Available` from then on. A job with
+/// dependencies is `Waiting` before it is pending.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
@@ -205,17 +207,24 @@ pub enum JobState {
     Failed,
     /// Cancelled before it finished (terminal).
     Cancelled,
+    /// Waiting for its dependencies ([`JobRecord::depends_on`]) to complete: never
+    /// claimed, and pending once the last one has. It comes before `Scheduled` in a
+    /// job's life and last in this enum's order, added after the others.
+    Waiting,
 }
 
 impl JobState {
-    /// Every state, in lifecycle order.
-    pub const ALL: [JobState; 6] = [
+    /// Every state: the lifecycle of a job from `Scheduled` to its terminal states, then
+    /// `Waiting` (a job's first state when it has dependencies), added last so that
+    /// lists of states keep the order they had.
+    pub const ALL: [JobState; 7] = [
         JobState::Scheduled,
         JobState::Available,
         JobState::Running,
         JobState::Completed,
         JobState::Failed,
         JobState::Cancelled,
+        JobState::Waiting,
     ];
 
     /// Whether the job will never run again.
@@ -235,6 +244,7 @@ impl JobState {
             JobState::Completed => "completed",
             JobState::Failed => "failed",
             JobState::Cancelled => "cancelled",
+            JobState::Waiting => "waiting",
         }
     }
 }
@@ -249,7 +259,7 @@ impl fmt::Display for JobState {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
     "no job state is named {0:?}: expected one of scheduled, available, running, completed, \
-     failed, cancelled"
+     failed, cancelled, waiting"
 )]
 pub struct UnknownJobState(pub String);
 
@@ -305,6 +315,11 @@ pub struct NewJob {
     /// The flow-control key whose stored [`Limit`](crate::Limit) holds the job back
     /// (`partner:acme`, `tenant:42`); `None`: only its queue's limit applies.
     pub limit_key: Option<String>,
+    /// The jobs it waits for: stored jobs, or jobs of the same enqueue call. It is
+    /// `Waiting` until every one has completed.
+    pub depends_on: Vec<JobId>,
+    /// What happens to it when a dependency fails or is cancelled.
+    pub on_dependency_failure: DependencyFailure,
 }
 
 impl NewJob {
@@ -336,6 +351,8 @@ impl NewJob {
             tags: Vec::new(),
             metadata: serde_json::Map::new(),
             limit_key: None,
+            depends_on: Vec::new(),
+            on_dependency_failure: DependencyFailure::default(),
         })
     }
 
@@ -431,6 +448,27 @@ impl NewJob {
         Ok(self)
     }
 
+    /// Makes the job wait for `ids` (added to those it waits for; each once): stored
+    /// jobs, or jobs of the same enqueue call (build those first, for their ids). It
+    /// is `Waiting` until every one has completed; a store refuses an unknown id, the
+    /// job's own, or a cycle among the jobs of one call
+    /// ([`StoreError::InvalidDependency`](crate::StoreError::InvalidDependency)).
+    pub fn depends_on(mut self, ids: impl IntoIterator<Item = JobId>) -> Self {
+        for id in ids {
+            if !self.depends_on.contains(&id) {
+                self.depends_on.push(id);
+            }
+        }
+        self
+    }
+
+    /// What happens to the job when a dependency fails or is cancelled (cancel it, by
+    /// default).
+    pub fn on_dependency_failure(mut self, policy: DependencyFailure) -> Self {
+        self.on_dependency_failure = policy;
+        self
+    }
+
     /// Labels the job with `tags`, added to those it has.
     ///
     /// # Errors
@@ -468,213 +506,9 @@ impl NewJob {
     }
 }
 
-/// How many failed attempts a job's [`JobRecord::errors`] keeps: the latest ones.
-pub const ERROR_HISTORY_LIMIT: usize = 20;
+mod record;
 
-/// One failed attempt of a job, as [`JobRecord::errors`] keeps it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AttemptError {
-    /// The attempt that failed (1 for the first).
-    pub attempt: u32,
-    /// When the failure was recorded.
-    #[serde(with = "time::serde::rfc3339")]
-    pub at: OffsetDateTime,
-    /// What went wrong.
-    pub error: String,
-}
-
-impl AttemptError {
-    /// Attempt `attempt` failed at `at` with `error`.
-    pub fn new(attempt: u32, at: OffsetDateTime, error: impl Into<String>) -> Self {
-        Self {
-            attempt,
-            at,
-            error: error.into(),
-        }
-    }
-}
-
-/// A job as a store returns it.
-///
-/// `#[non_exhaustive]`, so fields can be added without breaking stores in other
-/// crates: a store builds a record with [`JobRecord::new`] and sets the other fields,
-/// each of which is public.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[non_exhaustive]
-pub struct JobRecord {
-    /// The job's id.
-    pub id: JobId,
-    /// The handler's name.
-    pub kind: String,
-    /// The queue it waits in.
-    pub queue: String,
-    /// The handler's input.
-    pub payload: serde_json::Value,
-    /// Lower runs first.
-    pub priority: i16,
-    /// Where the job is in its life, as of the `now` the store was given.
-    pub state: JobState,
-    /// When the job is (or was last) due.
-    #[serde(with = "time::serde::rfc3339")]
-    pub run_at: OffsetDateTime,
-    /// Attempts started so far: a claim adds one, a release gives it back.
-    pub attempt: u32,
-    /// Attempts allowed before the job ends `Failed`.
-    pub max_attempts: u32,
-    /// The fencing token: claims so far. It only grows, so a stale worker's lease never
-    /// matches again, even after a release.
-    pub lease_token: u32,
-    /// Until when the current lease holds (only while `Running`).
-    #[serde(with = "time::serde::rfc3339::option")]
-    pub lease_until: Option<OffsetDateTime>,
-    /// The worker that holds or last held the lease.
-    pub worker: Option<String>,
-    /// The deduplication key, if any.
-    pub unique_key: Option<String>,
-    /// The error of the last failed attempt.
-    pub last_error: Option<String>,
-    /// When the job was enqueued.
-    #[serde(with = "time::serde::rfc3339")]
-    pub created_at: OffsetDateTime,
-    /// When the job reached a terminal state.
-    #[serde(with = "time::serde::rfc3339::option")]
-    pub finished_at: Option<OffsetDateTime>,
-    /// When its first attempt started (its first claim).
-    #[serde(with = "time::serde::rfc3339::option")]
-    pub first_attempted_at: Option<OffsetDateTime>,
-    /// When its latest attempt started (its latest claim).
-    #[serde(with = "time::serde::rfc3339::option")]
-    pub attempted_at: Option<OffsetDateTime>,
-    /// The failed attempts, oldest first: the latest [`ERROR_HISTORY_LIMIT`] of them.
-    pub errors: Vec<AttemptError>,
-    /// What the handler recorded with its completion, if anything.
-    pub output: Option<serde_json::Value>,
-    /// Its labels.
-    pub tags: Vec<String>,
-    /// Its free-form data (a JSON object).
-    pub metadata: serde_json::Map<String, serde_json::Value>,
-    /// The flow-control key it was enqueued with ([`NewJob::limit_key`]).
-    pub limit_key: Option<String>,
-}
-
-impl JobRecord {
-    /// A record of the job `id` of `kind` in `queue`, due at `run_at` and enqueued at
-    /// `created_at`; every other field starts at its default (priority 0,
-    /// `Available`, no attempts of 20 spent, no lease, no key, no error, not
-    /// finished), for the store to set from what it holds. A field added later also
-    /// starts at a default here, so a store built on `new` keeps compiling.
-    pub fn new(
-        id: JobId,
-        kind: impl Into<String>,
-        queue: impl Into<String>,
-        payload: serde_json::Value,
-        run_at: OffsetDateTime,
-        created_at: OffsetDateTime,
-    ) -> Self {
-        Self {
-            id,
-            kind: kind.into(),
-            queue: queue.into(),
-            payload,
-            priority: 0,
-            state: JobState::Available,
-            run_at,
-            attempt: 0,
-            max_attempts: DEFAULT_MAX_ATTEMPTS,
-            lease_token: 0,
-            lease_until: None,
-            worker: None,
-            unique_key: None,
-            last_error: None,
-            created_at,
-            finished_at: None,
-            first_attempted_at: None,
-            attempted_at: None,
-            errors: Vec::new(),
-            output: None,
-            tags: Vec::new(),
-            metadata: serde_json::Map::new(),
-            limit_key: None,
-        }
-    }
-
-    /// The record a store keeps for `job` enqueued at `now`: pending, no attempts yet.
-    pub fn from_new(job: NewJob, now: OffsetDateTime) -> Self {
-        let state = if job.run_at > now {
-            JobState::Scheduled
-        } else {
-            JobState::Available
-        };
-        Self {
-            id: job.id,
-            kind: job.kind,
-            queue: job.queue,
-            payload: job.payload,
-            priority: job.priority,
-            state,
-            run_at: job.run_at,
-            attempt: 0,
-            max_attempts: job.max_attempts,
-            lease_token: 0,
-            lease_until: None,
-            worker: None,
-            unique_key: job.unique_key,
-            last_error: None,
-            created_at: now,
-            finished_at: None,
-            first_attempted_at: None,
-            attempted_at: None,
-            errors: Vec::new(),
-            output: None,
-            tags: job.tags,
-            metadata: job.metadata,
-            limit_key: job.limit_key,
-        }
-    }
-
-    /// Records that attempt `self.attempt` failed at `at` with `error`: sets
-    /// `last_error` and appends to `errors`, dropping the oldest beyond
-    /// [`ERROR_HISTORY_LIMIT`]. For stores that keep records whole.
-    pub fn record_error(&mut self, error: &str, at: OffsetDateTime) {
-        self.last_error = Some(error.to_owned());
-        if self.errors.len() >= ERROR_HISTORY_LIMIT {
-            let excess = self.errors.len() + 1 - ERROR_HISTORY_LIMIT;
-            self.errors.drain(..excess);
-        }
-        self.errors.push(AttemptError::new(self.attempt, at, error));
-    }
-
-    /// The lease a worker holds on this job after claiming it.
-    pub fn lease(&self) -> Lease {
-        Lease {
-            job_id: self.id,
-            token: self.lease_token,
-        }
-    }
-
-    /// Whether this attempt is the last one allowed.
-    pub fn is_last_attempt(&self) -> bool {
-        self.attempt >= self.max_attempts
-    }
-}
-
-/// Proof that a worker holds a claimed job: the job and the claim's token.
-///
-/// Heartbeat, complete, retry, fail and release succeed only while the token is the
-/// job's current [`JobRecord::lease_token`] and the job is `Running`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Lease {
-    /// The claimed job.
-    pub job_id: JobId,
-    /// The claim's fencing token.
-    pub token: u32,
-}
-
-impl fmt::Display for Lease {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "job {} lease {}", self.job_id, self.token)
-    }
-}
+pub use record::{AttemptError, ERROR_HISTORY_LIMIT, JobRecord, Lease};
 
 #[cfg(test)]
 mod tests {

@@ -14,7 +14,7 @@
 //! - **Enqueueing** (root): [`Queue`], the handle over any [`JobStore`] that
 //!   enqueues, inspects and cancels, and wakes this process's workers when it
 //!   enqueues; [`EnqueueOptions`] (queue, priority, run time or delay, attempts, unique
-//!   key).
+//!   key, dependencies on other jobs with a [`DependencyFailure`] policy).
 //! - **The storage seam** (root): [`JobStore`], one atomic transition per method, its
 //!   contract written as sentences that name the conformance cases checking them
 //!   ([`testing::conformance`], feature `testing`); `leasehold-memory`,
@@ -99,6 +99,7 @@
 //! ```
 
 mod clock;
+mod dependency;
 mod error;
 mod job;
 mod limit;
@@ -119,6 +120,10 @@ pub mod worker;
 #[cfg(feature = "testing")]
 pub use clock::ManualClock;
 pub use clock::{Clock, SystemClock};
+pub use dependency::{
+    DEPENDENCY_FAILED, DependencyFailure, DependencyProblem, DependencyStart,
+    UnknownDependencyFailure, dependency_graph, dependency_order,
+};
 pub use error::{BoxError, Error, StoreError};
 pub use job::{
     AsJob, AttemptError, BorrowedJob, DEFAULT_MAX_ATTEMPTS, DEFAULT_QUEUE, ERROR_HISTORY_LIMIT,

@@ -1,6 +1,7 @@
 //! The producer side: typed jobs in, stored jobs out.
 //!
-//! - [`EnqueueOptions`]: queue, priority, run time or delay, attempts, unique key.
+//! - [`EnqueueOptions`]: queue, priority, run time or delay, attempts, unique key,
+//!   dependencies.
 //! - [`Queue`]: the handle over any [`JobStore`] that enqueues, inspects and cancels,
 //!   and wakes this process's workers when it enqueues.
 
@@ -9,232 +10,18 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use time::OffsetDateTime;
 use tokio::sync::{Notify, watch};
 
 use crate::clock::{Clock, SystemClock, truncate_to_micros};
 use crate::error::Error;
 use crate::error::StoreError;
-use crate::job::{AsJob, Job, JobId, JobRecord, JobState, NewJob};
+use crate::job::{AsJob, Job, JobId, JobRecord, NewJob};
 use crate::limit::{Limit, LimitScope};
 use crate::store::{Enqueued, JobFilter, JobStore, JobUpdate, QueueStats};
 
-/// How to enqueue a job; every field has a default.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct EnqueueOptions {
-    /// The queue (default `"default"`).
-    pub queue: Option<String>,
-    /// Lower runs first (default 0).
-    pub priority: Option<i16>,
-    /// Not before this time (default: now). Wins over `delay`.
-    pub run_at: Option<OffsetDateTime>,
-    /// Not before now plus this (default: none).
-    pub delay: Option<Duration>,
-    /// Attempts before the job ends `Failed` (default 20).
-    pub max_attempts: Option<u32>,
-    /// Dedupes among non-terminal jobs.
-    pub unique_key: Option<String>,
-    /// With a unique key: how long it stays held after its holder finished, and in
-    /// which terminal states (see [`NewJob::unique_for`]).
-    pub unique_for: Option<(Duration, Vec<JobState>)>,
-    /// Labels to find the job by.
-    pub tags: Vec<String>,
-    /// Free-form data kept with the job (a JSON object).
-    pub metadata: Option<serde_json::Value>,
-    /// The flow-control key whose stored [`Limit`](crate::Limit) holds the job back.
-    pub limit_key: Option<String>,
-}
+mod options;
 
-impl EnqueueOptions {
-    /// The defaults.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// In `queue`.
-    pub fn queue(mut self, queue: impl Into<String>) -> Self {
-        self.queue = Some(queue.into());
-        self
-    }
-
-    /// With `priority`; lower runs first.
-    pub fn priority(mut self, priority: i16) -> Self {
-        self.priority = Some(priority);
-        self
-    }
-
-    /// Not before `run_at`.
-    pub fn run_at(mut self, run_at: OffsetDateTime) -> Self {
-        self.run_at = Some(run_at);
-        self
-    }
-
-    /// Not before now plus `delay`.
-    pub fn delay(mut self, delay: Duration) -> Self {
-        self.delay = Some(delay);
-        self
-    }
-
-    /// At most `max_attempts` attempts.
-    pub fn max_attempts(mut self, max_attempts: u32) -> Self {
-        self.max_attempts = Some(max_attempts);
-        self
-    }
-
-    /// Deduplicated by `key` among non-terminal jobs.
-    pub fn unique_key(mut self, key: impl Into<String>) -> Self {
-        self.unique_key = Some(key.into());
-        self
-    }
-
-    /// With a unique key, also blocks while a job holding it ended `Completed` less
-    /// than `period` ago: at most one such job per period ("one digest per user per
-    /// hour"). [`EnqueueOptions::unique_for_states`] picks other terminal states.
-    ///
-    /// The finished holder is what blocks, so a period only holds while that job is
-    /// kept: retention (24 hours for completed jobs by default) or `prune` deleting it
-    /// ends the period early. Keep finished jobs at least as long as the longest
-    /// period ([`Retention::keep`](crate::worker::Retention::keep)).
-    pub fn unique_for(self, period: Duration) -> Self {
-        self.unique_for_states(period, &[JobState::Completed])
-    }
-
-    /// As [`EnqueueOptions::unique_for`], blocking while a holder ended in one of
-    /// `states` (terminal states) less than `period` ago.
-    pub fn unique_for_states(mut self, period: Duration, states: &[JobState]) -> Self {
-        self.unique_for = Some((period, states.to_vec()));
-        self
-    }
-
-    /// Labels the job with `tags` (added to those set before); a
-    /// [`JobFilter::tag`] finds it.
-    pub fn tags<T: Into<String>>(mut self, tags: impl IntoIterator<Item = T>) -> Self {
-        self.tags.extend(tags.into_iter().map(Into::into));
-        self
-    }
-
-    /// Keeps `metadata`, a JSON object, with the job.
-    pub fn metadata(mut self, metadata: serde_json::Value) -> Self {
-        self.metadata = Some(metadata);
-        self
-    }
-
-    /// Under the flow-control key `key` (`partner:acme`, `tenant:42`): a
-    /// [`Limit`](crate::Limit) stored for it with [`Queue::set_limit`] bounds how many
-    /// of its jobs run at once and start per period, across every worker.
-    pub fn limit_key(mut self, key: impl Into<String>) -> Self {
-        self.limit_key = Some(key.into());
-        self
-    }
-
-    /// The validated job for `kind` and `payload`, as of `now`.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::InvalidJob`] for an empty kind, queue, tag or limit key, zero `max_attempts`,
-    /// metadata that is not a JSON object, or a unique period that is zero, names a
-    /// state that is not terminal or comes without a unique key;
-    /// [`Error::Config`] for a `delay` that ends past the last time `time` can represent.
-    pub fn build(
-        &self,
-        kind: &str,
-        payload: serde_json::Value,
-        now: OffsetDateTime,
-    ) -> Result<NewJob, Error> {
-        let mut job = NewJob::new(kind, payload, now)?;
-        if let Some(queue) = &self.queue {
-            job = job.queue(queue.clone())?;
-        }
-        if let Some(priority) = self.priority {
-            job = job.priority(priority);
-        }
-        if let Some(run_at) = self.run_at {
-            job = job.run_at(run_at);
-        } else if let Some(delay) = self.delay {
-            let run_at = time::Duration::try_from(delay)
-                .ok()
-                .and_then(|delay| now.checked_add(delay))
-                .ok_or_else(|| {
-                    Error::Config(format!(
-                        "enqueue delay {delay:?} ends past the last representable time"
-                    ))
-                })?;
-            job = job.run_at(run_at);
-        }
-        if let Some(max_attempts) = self.max_attempts {
-            job = job.max_attempts(max_attempts)?;
-        }
-        if let Some(key) = &self.unique_key {
-            job = job.unique_key(key.clone());
-        }
-        if let Some((period, states)) = &self.unique_for {
-            if self.unique_key.is_none() {
-                return Err(Error::InvalidJob(format!(
-                    "a unique period needs a unique key (job kind {kind:?})"
-                )));
-            }
-            job = job.unique_for(*period, states)?;
-        }
-        job = job.tags(self.tags.iter().cloned())?;
-        if let Some(metadata) = &self.metadata {
-            job = job.metadata(metadata.clone())?;
-        }
-        if let Some(key) = &self.limit_key {
-            job = job.limit_key(key.clone())?;
-        }
-        Ok(job)
-    }
-
-    /// [`EnqueueOptions::build`] for a typed job: its kind and its payload as JSON,
-    /// these options over the job's own ([`Job::enqueue_options`]). What every typed
-    /// enqueue builds, a SQL store's transactional `enqueue_in` included.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::Serialize`] for a payload that does not serialize; otherwise as
-    /// [`EnqueueOptions::build`].
-    pub fn build_job<J: Job>(&self, job: &J, now: OffsetDateTime) -> Result<NewJob, Error> {
-        let payload = serde_json::to_value(job).map_err(|source| Error::Serialize {
-            kind: J::KIND.to_owned(),
-            source,
-        })?;
-        self.over(job.enqueue_options())
-            .build(J::KIND, payload, now)
-    }
-
-    /// These options over `defaults`: a field set here wins, tags add up, metadata
-    /// objects merge key by key (this one's keys winning).
-    fn over(&self, defaults: EnqueueOptions) -> EnqueueOptions {
-        let mut tags = defaults.tags;
-        tags.extend(self.tags.iter().cloned());
-        let metadata = match (defaults.metadata, &self.metadata) {
-            (Some(serde_json::Value::Object(mut base)), Some(serde_json::Value::Object(own))) => {
-                base.extend(own.iter().map(|(k, v)| (k.clone(), v.clone())));
-                Some(serde_json::Value::Object(base))
-            }
-            (base, own) => own.clone().or(base),
-        };
-        // When the call says when, the job type's run time and delay both give way.
-        let (run_at, delay) = if self.run_at.is_some() || self.delay.is_some() {
-            (self.run_at, self.delay)
-        } else {
-            (defaults.run_at, defaults.delay)
-        };
-        EnqueueOptions {
-            queue: self.queue.clone().or(defaults.queue),
-            priority: self.priority.or(defaults.priority),
-            run_at,
-            delay,
-            max_attempts: self.max_attempts.or(defaults.max_attempts),
-            unique_key: self.unique_key.clone().or(defaults.unique_key),
-            unique_for: self.unique_for.clone().or(defaults.unique_for),
-            tags,
-            metadata,
-            limit_key: self.limit_key.clone().or(defaults.limit_key),
-        }
-    }
-}
+pub use options::EnqueueOptions;
 
 /// Enqueues, inspects and cancels jobs in a [`JobStore`]; cheap to clone.
 ///
@@ -507,6 +294,44 @@ impl Queue {
         self.enqueue_many_new(new_jobs).await
     }
 
+    /// `job` with `options` as this queue would enqueue it, not yet stored: a job with
+    /// its id, for an [`Queue::enqueue_many_new`] call in which jobs depend on each
+    /// other ("check these pages, then send one digest", in one atomic call).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), leasehold::Error> {
+    /// use std::sync::Arc;
+    /// use leasehold::{EnqueueOptions, Job, JobState, Queue};
+    /// use leasehold_memory::MemoryStore;
+    /// # #[derive(serde::Serialize, serde::Deserialize)]
+    /// # struct CheckPage { url: String }
+    /// # impl Job for CheckPage { const KIND: &'static str = "check_page"; }
+    /// # #[derive(serde::Serialize, serde::Deserialize)]
+    /// # struct SendDigest;
+    /// # impl Job for SendDigest { const KIND: &'static str = "send_digest"; }
+    ///
+    /// let queue = Queue::new(Arc::new(MemoryStore::new()));
+    /// let mut jobs = Vec::new();
+    /// for url in ["https://a.example", "https://b.example"] {
+    ///     jobs.push(queue.new_job(&CheckPage { url: url.into() }, EnqueueOptions::new())?);
+    /// }
+    /// let after = EnqueueOptions::new().depends_on(jobs.iter().map(|job| job.id));
+    /// jobs.push(queue.new_job(&SendDigest, after)?);
+    ///
+    /// let enqueued = queue.enqueue_many_new(jobs).await?;
+    /// assert_eq!(enqueued[2].job.state, JobState::Waiting);
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`Queue::enqueue_with`], before anything is stored.
+    pub fn new_job<J: Job>(&self, job: &J, options: EnqueueOptions) -> Result<NewJob, Error> {
+        options.build_job(job, self.clock.now())
+    }
+
     /// Enqueues an already built job (an untyped kind, say).
     ///
     /// # Errors
@@ -516,7 +341,16 @@ impl Queue {
         for hook in self.hooks.iter() {
             hook.before(std::slice::from_mut(&mut job))?;
         }
-        let enqueued = self.store.enqueue(job, self.clock.now()).await?;
+        let now = self.clock.now();
+        let enqueued = if job.depends_on.is_empty() {
+            self.store.enqueue(job, now).await?
+        } else {
+            let id = job.id;
+            let answers = self.store.enqueue_with_dependencies(vec![job], now).await?;
+            answers.into_iter().next().ok_or_else(|| {
+                StoreError::backend(format!("the enqueue of job {id} answered nothing"))
+            })?
+        };
         self.notify_enqueued();
         for hook in self.hooks.iter() {
             hook.after(std::slice::from_ref(&enqueued));
@@ -524,11 +358,14 @@ impl Queue {
         Ok(enqueued)
     }
 
-    /// Enqueues already built jobs, all or none.
+    /// Enqueues already built jobs, all or none; they may depend on each other
+    /// ([`Queue::new_job`]).
     ///
     /// # Errors
     ///
-    /// The store's error; nothing is stored then.
+    /// The store's error; nothing is stored then:
+    /// [`StoreError::InvalidDependency`](crate::StoreError::InvalidDependency) for a
+    /// dependency on an unknown job, on the job itself or in a cycle.
     pub async fn enqueue_many_new(&self, mut jobs: Vec<NewJob>) -> Result<Vec<Enqueued>, Error> {
         if jobs.is_empty() {
             return Ok(Vec::new());
@@ -536,7 +373,12 @@ impl Queue {
         for hook in self.hooks.iter() {
             hook.before(&mut jobs)?;
         }
-        let enqueued = self.store.enqueue_many(jobs, self.clock.now()).await?;
+        let now = self.clock.now();
+        let enqueued = if jobs.iter().all(|job| job.depends_on.is_empty()) {
+            self.store.enqueue_many(jobs, now).await?
+        } else {
+            self.store.enqueue_with_dependencies(jobs, now).await?
+        };
         self.notify_enqueued();
         for hook in self.hooks.iter() {
             hook.after(&enqueued);

@@ -121,7 +121,7 @@ pub use request::{
 /// `WorkerBuilder::lease_margin`. Clocks that disagree by more than the margin break
 /// the promise, which is why a store may offer a shared clock ([`JobStore::clock`]).
 ///
-/// **Cancel.** A pending job ends `Cancelled` at once
+/// **Cancel.** A pending (or waiting) job ends `Cancelled` at once
 /// [`cancel_of_a_pending_job_ends_it_cancelled`]; a running job ends `Cancelled`, its
 /// worker's next heartbeat answers [`HeartbeatStatus::Cancelled`] and its later writes
 /// are `LeaseLost` [`cancel_of_a_running_job_is_seen_by_its_heartbeat`]; a terminal
@@ -199,6 +199,34 @@ pub use request::{
 ///   [`StoreError::Conflict`] and changes nothing
 ///   [`a_retry_that_would_share_a_live_unique_key_is_a_conflict`].
 ///
+/// **Dependencies.** A job's `depends_on` names stored jobs or jobs of the same call;
+/// the core enqueues such jobs through `enqueue_with_dependencies`, which a store
+/// written before dependencies refuses ([`StoreError::Unsupported`]).
+/// - A job whose dependencies have not all completed is `Waiting`: no claim returns
+///   it, `next_due` and the pending counts leave it out. When its last dependency
+///   completes it is pending, in that same transition, due at the later of its
+///   `run_at` and that time [`a_job_waits_until_its_dependencies_complete`].
+/// - When a dependency ends `Failed` or `Cancelled`, a waiting dependent whose policy
+///   is `Cancel` or `Fail` ends `Cancelled` or `Failed` then, with
+///   [`DEPENDENCY_FAILED`](crate::DEPENDENCY_FAILED), and so on down its own
+///   dependents; under `Ignore` the dependency counts as ended
+///   [`a_failed_dependency_ends_its_dependents_by_their_policy`].
+/// - A dependency that completed already is satisfied at enqueue; one that failed or
+///   was cancelled applies the policy at enqueue; a dependency on a job of the call
+///   whose unique key was held is on the job that holds it
+///   [`dependencies_that_ended_already_count_at_enqueue`].
+/// - A dependency on an unknown id, on the job itself, or a cycle among the call's
+///   jobs is [`StoreError::InvalidDependency`] and stores nothing
+///   [`a_bad_dependency_is_refused_and_stores_nothing`].
+/// - `cancel`, `cancel_jobs`, `delete_job` and `delete_jobs` act on a waiting job;
+///   `retry_job` and `update_job` refuse it (`WrongState`) and their bulk forms pass
+///   over it. A job a waiting job depends on is never deleted, nor run again (a
+///   waiting job counts its end): `delete_job` and `retry_job` answer
+///   [`StoreError::Conflict`], `delete_jobs`, `retry_jobs` and `prune` pass over it
+///   [`a_job_something_waits_on_is_never_deleted`].
+/// - A dependent enqueued while its dependency ends, through another handle, is
+///   never left waiting [`concurrent_ends_and_dependent_enqueues_never_strand_a_job`].
+///
 /// **What a job carries.**
 /// - Tags and metadata are stored as given and a filter's tag selects the jobs
 ///   carrying it [`tags_and_metadata_are_stored_and_a_tag_selects`].
@@ -245,6 +273,12 @@ pub use request::{
 ///   [`StoreError::ScheduleNotFound`] for an unknown name
 ///   [`pause_resume_and_remove_a_schedule`].
 ///
+/// [`a_job_waits_until_its_dependencies_complete`]: crate::testing::conformance::a_job_waits_until_its_dependencies_complete
+/// [`a_failed_dependency_ends_its_dependents_by_their_policy`]: crate::testing::conformance::a_failed_dependency_ends_its_dependents_by_their_policy
+/// [`dependencies_that_ended_already_count_at_enqueue`]: crate::testing::conformance::dependencies_that_ended_already_count_at_enqueue
+/// [`a_bad_dependency_is_refused_and_stores_nothing`]: crate::testing::conformance::a_bad_dependency_is_refused_and_stores_nothing
+/// [`a_job_something_waits_on_is_never_deleted`]: crate::testing::conformance::a_job_something_waits_on_is_never_deleted
+/// [`concurrent_ends_and_dependent_enqueues_never_strand_a_job`]: crate::testing::conformance::concurrent_ends_and_dependent_enqueues_never_strand_a_job
 /// [`limits_are_stored_replaced_and_removed`]: crate::testing::conformance::limits_are_stored_replaced_and_removed
 /// [`a_claim_runs_at_most_max_running_jobs_of_a_key`]: crate::testing::conformance::a_claim_runs_at_most_max_running_jobs_of_a_key
 /// [`a_rate_allows_at_most_its_starts_in_any_window`]: crate::testing::conformance::a_rate_allows_at_most_its_starts_in_any_window
@@ -360,6 +394,26 @@ pub trait JobStore: Send + Sync + 'static {
         now: OffsetDateTime,
     ) -> Result<Vec<Enqueued>, StoreError> {
         delegate!(self, enqueue_many(jobs, now))
+    }
+
+    /// Stores every job of `jobs` in one transaction, as [`JobStore::enqueue_many`]
+    /// does, where jobs may depend on others ([`NewJob::depends_on`]): stored jobs or
+    /// jobs of the call. A job with a dependency that has not completed is stored
+    /// `Waiting`. The core sends every job with dependencies here, so a store written
+    /// before dependencies refuses them ([`StoreError::Unsupported`], the default)
+    /// rather than run them early.
+    ///
+    /// # Errors
+    ///
+    /// As [`JobStore::enqueue_many`]; [`StoreError::InvalidDependency`] for a
+    /// dependency on an unknown id, on the job itself or in a cycle among the jobs.
+    /// Nothing is stored then.
+    async fn enqueue_with_dependencies(
+        &self,
+        jobs: Vec<NewJob>,
+        now: OffsetDateTime,
+    ) -> Result<Vec<Enqueued>, StoreError> {
+        delegate!(self, enqueue_with_dependencies(jobs, now))
     }
 
     /// Leases up to `request.limit` due jobs of `request.queues` to `request.worker`
@@ -732,47 +786,4 @@ pub trait JobStore: Send + Sync + 'static {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use time::macros::datetime;
-
-    /// A store written before any verb existed.
-    struct Empty;
-    #[async_trait]
-    impl JobStore for Empty {}
-
-    /// A layer that answers `count` itself and forwards everything else.
-    struct Counting<S>(S);
-    #[async_trait]
-    impl<S: JobStore> JobStore for Counting<S> {
-        fn delegate(&self) -> Option<&dyn JobStore> {
-            Some(&self.0)
-        }
-        async fn count(&self, _: &JobFilter, _: OffsetDateTime) -> Result<u64, StoreError> {
-            Ok(7)
-        }
-    }
-
-    #[tokio::test]
-    async fn a_verb_a_store_lacks_is_unsupported_by_name_and_a_layer_forwards_the_rest() {
-        let now = datetime!(2000-01-01 0:00 UTC);
-        let layered = Counting(Counting(Empty));
-
-        let missing = Empty.prune(now, 10).await;
-        let forwarded = layered.list_schedules().await;
-        let overridden = layered.count(&JobFilter::all(), now).await;
-
-        assert!(matches!(missing, Err(StoreError::Unsupported("prune"))));
-        assert!(matches!(
-            forwarded,
-            Err(StoreError::Unsupported("list_schedules"))
-        ));
-        assert_eq!(overridden.unwrap(), 7);
-        assert_eq!(
-            StoreError::Unsupported("prune").to_string(),
-            "this store does not support prune"
-        );
-        assert!(!StoreError::Unsupported("prune").is_transient());
-        assert!(layered.clock().is_none());
-    }
-}
+mod tests;

@@ -298,6 +298,9 @@ pub struct QueueStats {
     pub queue: String,
     /// Whether claims skip it.
     pub paused: bool,
+    /// Jobs waiting for their dependencies.
+    #[serde(default)]
+    pub waiting: u64,
     /// Pending jobs not yet due.
     pub scheduled: u64,
     /// Pending jobs due now.
@@ -324,6 +327,7 @@ impl QueueStats {
         Self {
             queue: queue.into(),
             paused: false,
+            waiting: 0,
             scheduled: 0,
             available: 0,
             running: 0,
@@ -352,6 +356,7 @@ impl QueueStats {
 
     fn counter(&self, state: JobState) -> &u64 {
         match state {
+            JobState::Waiting => &self.waiting,
             JobState::Scheduled => &self.scheduled,
             JobState::Available => &self.available,
             JobState::Running => &self.running,
@@ -363,6 +368,7 @@ impl QueueStats {
 
     fn counter_mut(&mut self, state: JobState) -> &mut u64 {
         match state {
+            JobState::Waiting => &mut self.waiting,
             JobState::Scheduled => &mut self.scheduled,
             JobState::Available => &mut self.available,
             JobState::Running => &mut self.running,

@@ -30,11 +30,12 @@ use crate::{ClaimRequest, Firing, Limit, LimitScope};
 use crate::{HeartbeatStatus, JobFilter, JobId, JobRecord, JobState, JobStore, Lease, NewJob};
 
 mod by_hand;
+mod dependencies;
 mod ops;
 mod outcome;
 mod reference;
 
-pub use self::ops::{JobSpec, Op, operations};
+pub use self::ops::{Dependency, JobSpec, Op, operations};
 use self::ops::{QUEUES, limit_scope, schedule_def, schedule_name};
 
 use self::outcome::{Outcome, answer};
@@ -64,13 +65,40 @@ impl Run {
         (!self.leases.is_empty()).then(|| self.leases[i % self.leases.len()])
     }
 
+    /// `enqueue_with_dependencies` of `jobs` on both; a `single` call answers as
+    /// `enqueue` does.
+    async fn enqueue_with_dependencies(
+        &mut self,
+        jobs: Vec<NewJob>,
+        single: bool,
+    ) -> (Outcome, Outcome) {
+        let now = self.now;
+        let answers = |answers: Vec<(JobId, bool)>| match answers.as_slice() {
+            [(id, true)] if single => Outcome::Duplicate(*id),
+            _ => Outcome::Ids(answers.iter().map(|(id, _)| *id).collect()),
+        };
+        let want = self
+            .model
+            .enqueue_with_dependencies(jobs.clone(), now)
+            .map_or_else(|refused| refused, answers);
+        let got = answer(
+            self.store.enqueue_with_dependencies(jobs, now).await,
+            |es| answers(es.into_iter().map(|e| (e.job.id, e.duplicate)).collect()),
+        );
+        (want, got)
+    }
+
     /// Applies `op` to both; returns (model's answer, store's answer).
     async fn apply(&mut self, op: &Op) -> (Outcome, Outcome) {
         let now = self.now;
         match op {
             Op::Enqueue(spec) => {
                 let job = spec.new_job(self.now);
+                let job = spec.with_dependencies(job.clone(), &self.ids, &[job.id]);
                 self.ids.push(job.id);
+                if !job.depends_on.is_empty() {
+                    return self.enqueue_with_dependencies(vec![job], true).await;
+                }
                 let (id, dup) = self.model.enqueue(job.clone(), now);
                 let want = if dup {
                     Outcome::Duplicate(id)
@@ -88,7 +116,16 @@ impl Run {
             }
             Op::EnqueueMany(specs) => {
                 let jobs: Vec<NewJob> = specs.iter().map(|s| s.new_job(self.now)).collect();
+                let call: Vec<JobId> = jobs.iter().map(|j| j.id).collect();
+                let jobs: Vec<NewJob> = specs
+                    .iter()
+                    .zip(jobs)
+                    .map(|(spec, job)| spec.with_dependencies(job, &self.ids, &call))
+                    .collect();
                 self.ids.extend(jobs.iter().map(|j| j.id));
+                if dependencies::with_dependencies(&jobs) {
+                    return self.enqueue_with_dependencies(jobs, false).await;
+                }
                 let want = Outcome::Ids(
                     jobs.iter()
                         .map(|j| self.model.enqueue(j.clone(), now).0)
@@ -247,6 +284,7 @@ impl Run {
                     .jobs
                     .iter()
                     .filter(|j| j.state.is_terminal() && j.finished_at.is_some_and(|f| f < before))
+                    .filter(|j| !self.model.waited_on(j.id))
                     .map(|j| (j.finished_at.expect("terminal"), j.id))
                     .collect();
                 doomed.sort();
@@ -480,6 +518,7 @@ pub fn check(factory: &dyn StoreFactory, ops: &[Op]) -> Result<(), TestCaseError
             };
             for (step, op) in ops.iter().enumerate() {
                 let (want, got) = run.apply(op).await;
+                run.model.settle(run.now);
                 prop_assert_eq!(&got, &want, "answer at step {} ({:?})", step, op);
                 let jobs = run
                     .store

@@ -5,7 +5,9 @@ use std::sync::Arc;
 
 use leasehold::time::OffsetDateTime;
 use leasehold::time::{from_unix_micros, to_unix_micros};
-use leasehold::{AttemptError, ERROR_HISTORY_LIMIT, JobId, JobRecord, JobState};
+use leasehold::{
+    AttemptError, DependencyFailure, ERROR_HISTORY_LIMIT, JobId, JobRecord, JobState, NewJob,
+};
 
 /// Microseconds since the Unix epoch: the store's unit of time.
 pub(crate) type Micros = i64;
@@ -14,6 +16,8 @@ pub(crate) type Micros = i64;
 /// depending on the `now` of the call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Phase {
+    /// Waiting for its dependencies; in no queue index.
+    Waiting,
     Pending,
     Running,
     Completed,
@@ -59,15 +63,18 @@ pub(crate) struct Extra {
     pub(crate) errors: Vec<AttemptError>,
     /// JSON text.
     pub(crate) output: Option<Box<str>>,
+    /// The jobs it waits (or waited) for.
+    pub(crate) depends_on: Vec<JobId>,
+    pub(crate) on_dependency_failure: DependencyFailure,
+    /// While `Waiting`: how many of its dependencies have not ended.
+    pub(crate) waiting_for: u32,
 }
 
 impl Extra {
-    /// The extra parts of a job with `tags` and `metadata`, `None` when both are empty.
-    pub(crate) fn new(
-        tags: Vec<String>,
-        metadata: &serde_json::Map<String, serde_json::Value>,
-    ) -> Option<Box<Extra>> {
-        if tags.is_empty() && metadata.is_empty() {
+    /// The extra parts of `job` (tags, metadata, dependencies), `None` when it has none.
+    pub(crate) fn of(job: &mut NewJob) -> Option<Box<Extra>> {
+        let (tags, metadata) = (std::mem::take(&mut job.tags), &job.metadata);
+        if tags.is_empty() && metadata.is_empty() && job.depends_on.is_empty() {
             return None;
         }
         Some(Box::new(Extra {
@@ -81,6 +88,9 @@ impl Extra {
             },
             errors: Vec::new(),
             output: None,
+            depends_on: std::mem::take(&mut job.depends_on),
+            on_dependency_failure: job.on_dependency_failure,
+            waiting_for: 0,
         }))
     }
 }
@@ -122,8 +132,17 @@ impl Entry {
                 .output
                 .as_deref()
                 .map(|o| serde_json::from_str(o).expect("written by serde_json"));
+            if !extra.depends_on.is_empty() {
+                record.depends_on.clone_from(&extra.depends_on);
+                record.on_dependency_failure = extra.on_dependency_failure;
+            }
         }
         record
+    }
+
+    /// The jobs it depends on.
+    pub(crate) fn depends_on(&self) -> &[JobId] {
+        self.extra.as_ref().map_or(&[], |extra| &extra.depends_on)
     }
 
     /// Whether it carries `tag`.
@@ -146,6 +165,7 @@ impl Entry {
     /// Its state as of `now`.
     pub(crate) fn state(&self, now: Micros) -> JobState {
         match self.phase {
+            Phase::Waiting => JobState::Waiting,
             Phase::Pending if self.run_at > now => JobState::Scheduled,
             Phase::Pending => JobState::Available,
             Phase::Running => JobState::Running,

@@ -14,6 +14,7 @@ use crate::index::{Entry, Extra, Micros, Phase, QueueIndex, micros, time_of};
 use crate::limit_table::LimitTable;
 
 mod claim;
+mod dependencies;
 mod limits;
 mod operate;
 
@@ -57,6 +58,8 @@ pub(crate) struct Inner {
     locks: HashMap<String, (String, Micros)>,
     /// Stored flow-control limits and the claims their rates counted.
     limits: LimitTable,
+    /// Job -> the jobs that depend on it (waiting or not): what its end settles.
+    dependents: HashMap<JobId, Vec<JobId>, FastHash>,
 }
 
 impl MemoryStore {
@@ -144,11 +147,16 @@ impl Inner {
             .ok_or_else(|| StoreError::ScheduleNotFound(name.to_owned()))
     }
 
-    fn insert(&mut self, job: NewJob, now: Micros) -> Enqueued {
+    /// Inserts `job`, or answers the job that holds its unique key. A job with
+    /// dependencies goes in `Waiting`, in no queue index, for
+    /// [`Inner::start_dependent`] to settle.
+    fn insert(&mut self, mut job: NewJob, now: Micros) -> Enqueued {
         if let Some(holder) = self.unique_holder(&job, now) {
             let existing = &self.jobs[&holder];
             return Enqueued::duplicate(existing.to_record(holder, now));
         }
+        let waits = !job.depends_on.is_empty();
+        let extra = Extra::of(&mut job);
         let kind = self.intern(&job.kind);
         let (queue, index) = self.queue_mut(&job.queue);
         let entry = Entry {
@@ -156,7 +164,11 @@ impl Inner {
             queue,
             payload: job.payload.to_string().into_boxed_str(),
             priority: job.priority,
-            phase: Phase::Pending,
+            phase: if waits {
+                Phase::Waiting
+            } else {
+                Phase::Pending
+            },
             run_at: micros(job.run_at),
             attempt: 0,
             max_attempts: job.max_attempts,
@@ -170,9 +182,11 @@ impl Inner {
             first_attempted_at: None,
             attempted_at: None,
             limit_key: job.limit_key.map(String::into_boxed_str),
-            extra: Extra::new(job.tags, &job.metadata),
+            extra,
         };
-        index.insert_pending(job.id, &entry);
+        if !waits {
+            index.insert_pending(job.id, &entry);
+        }
         if let Some(key) = &entry.unique_key {
             self.unique.insert(key.clone(), job.id);
         }
@@ -223,6 +237,7 @@ impl Inner {
         // Unique keys are rare: the clone ends the borrow of the entry.
         let key = entry.unique_key.clone();
         self.file_finished(key.as_deref(), id, now);
+        self.settle_dependents(id, now);
         Ok(())
     }
 
@@ -252,8 +267,15 @@ impl Inner {
         self.jobs.insert(id, entry);
     }
 
-    /// Puts a taken entry back in a terminal phase at `now`.
-    fn put_finished(&mut self, id: JobId, mut entry: Entry, phase: Phase, now: Micros) {
+    /// Puts a taken entry back in a terminal phase at `now`, and settles its
+    /// dependents.
+    fn put_finished(&mut self, id: JobId, entry: Entry, phase: Phase, now: Micros) {
+        self.put_ended(id, entry, phase, now);
+        self.settle_dependents(id, now);
+    }
+
+    /// Puts a taken entry back in a terminal phase at `now`, leaving its dependents.
+    fn put_ended(&mut self, id: JobId, mut entry: Entry, phase: Phase, now: Micros) {
         entry.phase = phase;
         entry.lease_until = None;
         entry.finished_at = Some(now);
@@ -266,6 +288,10 @@ impl Inner {
 impl JobStore for MemoryStore {
     async fn enqueue(&self, job: NewJob, now: OffsetDateTime) -> Result<Enqueued, StoreError> {
         let mut inner = self.lock();
+        if !job.depends_on.is_empty() {
+            let mut answers = inner.enqueue_all(vec![job], micros(now))?;
+            return Ok(answers.remove(0));
+        }
         inner.check_new(&job)?;
         Ok(inner.insert(job, micros(now)))
     }
@@ -275,10 +301,15 @@ impl JobStore for MemoryStore {
         jobs: Vec<NewJob>,
         now: OffsetDateTime,
     ) -> Result<Vec<Enqueued>, StoreError> {
-        let mut inner = self.lock();
-        inner.check_batch(&jobs)?;
-        let now = micros(now);
-        Ok(jobs.into_iter().map(|job| inner.insert(job, now)).collect())
+        self.lock().enqueue_all(jobs, micros(now))
+    }
+
+    async fn enqueue_with_dependencies(
+        &self,
+        jobs: Vec<NewJob>,
+        now: OffsetDateTime,
+    ) -> Result<Vec<Enqueued>, StoreError> {
+        self.lock().enqueue_all(jobs, micros(now))
     }
 
     async fn claim(
@@ -438,11 +469,12 @@ impl JobStore for MemoryStore {
             .finished
             .iter()
             .take_while(|(finished, _)| *finished < before)
+            .filter(|(_, id)| inner.waited_on(*id).is_none())
             .take(limit)
             .copied()
             .collect();
         for &(_, id) in &doomed {
-            inner.take_any(id);
+            inner.delete(id);
         }
         Ok(u64::try_from(doomed.len()).expect("a count of in-memory jobs fits u64"))
     }
@@ -631,7 +663,10 @@ impl JobStore for MemoryStore {
     async fn retry_jobs(&self, filter: &JobFilter, now: OffsetDateTime) -> Result<u64, StoreError> {
         let mut inner = self.lock();
         let now = micros(now);
-        let ids = operate::chosen(&inner, filter, now, |e| e.phase != Phase::Running);
+        let not_running = |inner: &Inner, id: JobId, e: &Entry| {
+            !matches!(e.phase, Phase::Running | Phase::Waiting) && inner.waited_on(id).is_none()
+        };
+        let ids = operate::chosen(&inner, filter, now, not_running);
         inner.retry_jobs(&ids, now)
     }
 
@@ -642,7 +677,7 @@ impl JobStore for MemoryStore {
         now: OffsetDateTime,
     ) -> Result<u64, StoreError> {
         let now = micros(now);
-        let pending = |e: &Entry| e.phase == Phase::Pending;
+        let pending = |_: &Inner, _: JobId, e: &Entry| e.phase == Phase::Pending;
         self.lock().on_chosen(filter, now, pending, |inner, id| {
             inner.update_job(id, update, now).map(drop)
         })
@@ -654,10 +689,21 @@ impl JobStore for MemoryStore {
         now: OffsetDateTime,
     ) -> Result<u64, StoreError> {
         let now = micros(now);
-        let active = |e: &Entry| matches!(e.phase, Phase::Pending | Phase::Running);
-        self.lock().on_chosen(filter, now, active, |inner, id| {
-            inner.cancel(id, now).map(drop)
-        })
+        let active = |_: &Inner, _: JobId, e: &Entry| {
+            matches!(e.phase, Phase::Waiting | Phase::Pending | Phase::Running)
+        };
+        let mut inner = self.lock();
+        let ids = operate::chosen(&inner, filter, now, active);
+        // All of them end, then their dependents settle: a chosen job is cancelled by
+        // the call, whatever the order, never by a dependency's end.
+        for &id in &ids {
+            let entry = inner.take_any(id).expect("a chosen job exists");
+            inner.put_ended(id, entry, Phase::Cancelled, now);
+        }
+        for &id in &ids {
+            inner.settle_dependents(id, now);
+        }
+        Ok(operate::count(&ids))
     }
 
     async fn delete_jobs(
@@ -665,12 +711,16 @@ impl JobStore for MemoryStore {
         filter: &JobFilter,
         now: OffsetDateTime,
     ) -> Result<u64, StoreError> {
-        let not_running = |e: &Entry| e.phase != Phase::Running;
-        self.lock()
-            .on_chosen(filter, micros(now), not_running, |inner, id| {
-                inner.take_any(id);
+        // Chosen as the call found them: a job something waits on stays.
+        self.lock().on_chosen(
+            filter,
+            micros(now),
+            |inner, id, e| e.phase != Phase::Running && inner.waited_on(id).is_none(),
+            |inner, id| {
+                inner.delete(id);
                 Ok(())
-            })
+            },
+        )
     }
 
     async fn take_lock(

@@ -7,7 +7,8 @@
 //! never for a rollback.
 
 use leasehold::time::OffsetDateTime;
-use leasehold::{Enqueued, JobRecord, NewJob, StoreError};
+use leasehold::{Enqueued, JobId, JobRecord, NewJob, StoreError};
+use leasehold_sql::dependency::{DependencyWrites, Start, start_dependents};
 use leasehold_sql::enqueue::{Insert, insert_all, insert_error, json_text, params};
 use leasehold_sql::row::{job_record, micros};
 use leasehold_sql::{Param, TransactionalEnqueue};
@@ -76,7 +77,8 @@ impl TransactionalEnqueue for PostgresStore {
 }
 
 /// Inserts `jobs` on `conn` and notifies `channel`, answering each job in order (see
-/// [`insert_all`]). Atomic only inside a transaction.
+/// [`insert_all`]), and starts those with dependencies. Atomic only inside a
+/// transaction.
 pub(crate) async fn insert_jobs(
     sql: &Statements,
     conn: &mut PgConnection,
@@ -90,7 +92,9 @@ pub(crate) async fn insert_jobs(
         channel,
         now,
     };
-    insert_all(&mut inserts, jobs).await
+    let mut answers = insert_all(&mut inserts, jobs).await?;
+    start_dependents(&mut inserts, jobs, &mut answers, now).await?;
+    Ok(answers)
 }
 
 /// The enqueue statements on one connection, for jobs enqueued at `now`, notifying
@@ -217,6 +221,40 @@ impl Insert for Inserts<'_> {
     }
 }
 
+impl DependencyWrites for Inserts<'_> {
+    async fn depend_on(&mut self, ids: &[JobId]) -> Result<Vec<(JobId, String)>, StoreError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids: Vec<Uuid> = ids.iter().map(|id| *id.as_uuid()).collect();
+        let rows = query(&self.sql.depend_on)
+            .bind(ids)
+            .fetch_all(&mut *self.conn)
+            .await
+            .map_err(store_error)?;
+        rows.iter()
+            .map(|row| {
+                let id: Uuid = sqlx::Row::try_get(row, "id").map_err(store_error)?;
+                let state: String = sqlx::Row::try_get(row, "state").map_err(store_error)?;
+                Ok((JobId::from_uuid(id), state))
+            })
+            .collect()
+    }
+
+    async fn start(&mut self, start: &Start<'_>) -> Result<(), StoreError> {
+        // PostgreSQL stores a pending job as 'pending': the time given is not needed.
+        let [id, state, waiting_for, depends_on, finished_at, error, _now] = start.params();
+        bind(
+            query(&self.sql.start_dependent),
+            [id, state, waiting_for, depends_on, finished_at, error],
+        )
+        .execute(&mut *self.conn)
+        .await
+        .map_err(store_error)?;
+        Ok(())
+    }
+}
+
 impl Inserts<'_> {
     /// Inserts `job`, which has a unique period, in a savepoint: `None` when the insert
     /// stored nothing; otherwise the job inserted, or, undoing the insert, the finished
@@ -226,7 +264,7 @@ impl Inserts<'_> {
     async fn insert_within_period(
         &mut self,
         job: &NewJob,
-        params: [Param<'_>; 14],
+        params: [Param<'_>; 16],
         holder: &[Param<'_>; 3],
     ) -> Result<Option<Enqueued>, StoreError> {
         let now = self.now;
@@ -262,7 +300,7 @@ impl Inserts<'_> {
 
 /// The parameters of `job_by_unique_key.sql`, taken from those of `enqueue.sql`: the
 /// unique key, the start of the unique period and the unique states.
-fn holder_params<'p>(params: &[Param<'p>; 14]) -> [Param<'p>; 3] {
-    let [_, _, _, _, _, _, _, key, _, _, _, since, states, _] = params;
+fn holder_params<'p>(params: &[Param<'p>; 16]) -> [Param<'p>; 3] {
+    let [_, _, _, _, _, _, _, key, _, _, _, since, states, _, _, _] = params;
     [key.clone(), since.clone(), states.clone()]
 }

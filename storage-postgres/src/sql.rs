@@ -19,8 +19,15 @@ pub(crate) const SCHEMA_PLACEHOLDER: &str = "{schema}";
 /// statement writes in its place; filled in this order, so a part may hold a later
 /// one's placeholder.
 const PARTS: &[(&str, &str)] = &[
-    // The CTE `selected` at the head of the bulk verbs: the jobs a filter selects.
-    ("{selected}", include_str!("sql/parts/selected_jobs.sql")),
+    // The CTE `selected` at the head of the bulk verbs: the jobs a filter selects (and,
+    // for retry and delete, that no waiting job depends on).
+    ("{selected}", SELECTED),
+    ("{selected_sparing_waited_on}", SELECTED_SPARING_WAITED_ON),
+    // A job no waiting job depends on: what retry and delete act on.
+    (
+        "{not_waited_on}",
+        include_str!("sql/parts/not_waited_on.sql"),
+    ),
     // The filter of list.sql, count.sql and `selected`.
     ("{filter}", include_str!("sql/parts/filter.sql")),
     // What makes a job run again, for retry_job.sql and retry_jobs.sql.
@@ -47,6 +54,19 @@ const PARTS: &[(&str, &str)] = &[
     // The stored state of a pending job, for the shared parts.
     ("{pending_states}", "'pending'"),
 ];
+
+/// `parts/selected_jobs.sql` as update and cancel take it.
+const SELECTED: &str = leasehold_sql::fill!(
+    include_str!("sql/parts/selected_jobs.sql"),
+    "{spared}" => "",
+);
+
+/// `parts/selected_jobs.sql` as retry and delete take it: passing over a job that a
+/// waiting job depends on.
+const SELECTED_SPARING_WAITED_ON: &str = leasehold_sql::fill!(
+    include_str!("sql/parts/selected_jobs.sql"),
+    "{spared}" => "\n      AND {not_waited_on}",
+);
 
 /// `parts/limits_in_claim.sql` for a claim of the one queue `$1`.
 const LIMITS_IN_CLAIM_QUEUE: &str = leasehold_sql::fill!(
@@ -245,6 +265,12 @@ statements! {
     remove_limit_starts = "remove_limit_starts.sql";
     /// Every limit.
     limits = "limits.sql";
+    /// Marks jobs as depended on, locking them; their states.
+    depend_on = "depend_on.sql";
+    /// Starts a dependent and records its dependencies.
+    start_dependent = "start_dependent.sql";
+    /// A waiting job that depends on a job.
+    waiting_dependent = "waiting_dependent.sql";
 }
 
 /// A query of `statement`, ready for its parameters.

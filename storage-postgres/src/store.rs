@@ -36,7 +36,7 @@ mod by_hand;
 mod claim;
 mod limits;
 
-use by_hand::{Bulk, count_of, not_running, pending, queue_stats_of};
+use by_hand::{Bulk, DELETE_JOB, RETRY_JOB, UPDATE_JOB, count_of, queue_stats_of};
 
 /// A [`JobStore`](leasehold::JobStore) on a schema of a PostgreSQL database; clones
 /// share the pool.
@@ -311,6 +311,10 @@ impl JobStore for PostgresStore {
 
     async fn enqueue(&self, job: NewJob, now: OffsetDateTime) -> Result<Enqueued, StoreError> {
         let id = job.id;
+        if !job.depends_on.is_empty() {
+            // Its dependencies are read and marked in the same transaction.
+            return single(self.enqueue_many(vec![job], now).await?, id);
+        }
         let (sql, channel) = (&*self.inner.sql, self.inner.listener.channel());
         // One statement (two when a unique key is held): no transaction needed.
         let answers = self
@@ -339,6 +343,14 @@ impl JobStore for PostgresStore {
                 Ok(answers)
             })
             .await
+    }
+
+    async fn enqueue_with_dependencies(
+        &self,
+        jobs: Vec<NewJob>,
+        now: OffsetDateTime,
+    ) -> Result<Vec<Enqueued>, StoreError> {
+        self.enqueue_many(jobs, now).await
     }
 
     async fn claim(
@@ -674,17 +686,13 @@ impl JobStore for PostgresStore {
         let change = query(&self.inner.sql.retry_job)
             .bind(id.as_uuid())
             .bind(micros(now));
-        let (_, after) = self
-            .by_hand("retry_job", "retry", id, now, not_running, change)
-            .await?;
+        let (_, after) = self.by_hand(&RETRY_JOB, id, now, change).await?;
         job_record(&Row(&after), now)
     }
 
     async fn delete_job(&self, id: JobId, now: OffsetDateTime) -> Result<JobRecord, StoreError> {
         let change = query(&self.inner.sql.delete_job).bind(id.as_uuid());
-        let (before, _) = self
-            .by_hand("delete_job", "delete", id, now, not_running, change)
-            .await?;
+        let (before, _) = self.by_hand(&DELETE_JOB, id, now, change).await?;
         Ok(before)
     }
 
@@ -699,9 +707,7 @@ impl JobStore for PostgresStore {
             .bind(update.run_at.map(micros))
             .bind(update.priority)
             .bind(update.queue.clone());
-        let (_, after) = self
-            .by_hand("update_job", "update", id, now, pending, change)
-            .await?;
+        let (_, after) = self.by_hand(&UPDATE_JOB, id, now, change).await?;
         job_record(&Row(&after), now)
     }
 

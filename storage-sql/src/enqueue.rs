@@ -144,11 +144,11 @@ pub async fn insert_all(
     insert: &mut impl Insert,
     jobs: &[NewJob],
 ) -> Result<Vec<Enqueued>, StoreError> {
-    let keyless: Vec<&NewJob> = jobs.iter().filter(|job| job.unique_key.is_none()).collect();
+    let keyless: Vec<&NewJob> = jobs.iter().filter(|job| is_plain(job)).collect();
     let bulk = keyless.len() > 1 && insert.insert_keyless(&keyless).await?;
     let mut answers = Vec::with_capacity(jobs.len());
     for job in jobs {
-        if bulk && job.unique_key.is_none() {
+        if bulk && is_plain(job) {
             let inserted = JobRecord::from_new(job.clone(), insert.now());
             answers.push(Enqueued::inserted(inserted));
         } else {
@@ -158,13 +158,21 @@ pub async fn insert_all(
     Ok(answers)
 }
 
+/// Whether `job` can go in one statement with others: no unique key to dedupe, no
+/// dependencies to settle.
+pub fn is_plain(job: &NewJob) -> bool {
+    job.unique_key.is_none() && job.depends_on.is_empty()
+}
+
 /// The parameters of `enqueue.sql`, in order: id, kind, queue, payload (JSON), priority,
 /// run time, max attempts, unique key (NULL: none), the time given (the job's
 /// `created_at`), tags (a JSON array of strings), metadata (a JSON object), the start
 /// of the unique period (NULL: none; a finished holder of the key in one of the unique
 /// states blocks when its `finished_at` is after it) and the unique states (a JSON
-/// array of stored state names), and the limit key (NULL: none).
-pub fn params(job: &NewJob, now: OffsetDateTime) -> [Param<'_>; 14] {
+/// array of stored state names), the limit key (NULL: none), and the dependencies (a
+/// JSON array of ids; NULL: none, else the job goes in `waiting`, for
+/// [`crate::dependency`] to start) with their policy (NULL with none).
+pub fn params(job: &NewJob, now: OffsetDateTime) -> [Param<'_>; 16] {
     let unique_since = job
         .unique_period
         .filter(|_| job.unique_key.is_some())
@@ -187,6 +195,10 @@ pub fn params(job: &NewJob, now: OffsetDateTime) -> [Param<'_>; 14] {
         Param::Integer(unique_since),
         Param::owned_text(json_text(&unique_states)),
         Param::optional_text(job.limit_key.as_deref()),
+        Param::Text((!job.depends_on.is_empty()).then(|| json_text(&job.depends_on).into())),
+        Param::optional_text(
+            (!job.depends_on.is_empty()).then(|| job.on_dependency_failure.as_str()),
+        ),
     ]
 }
 

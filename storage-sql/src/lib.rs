@@ -15,6 +15,9 @@
 //! - [`enqueue`]: [`TransactionalEnqueue`] (typed jobs into the caller's own
 //!   transaction), the order in which an enqueue inserts its jobs, the parameters of
 //!   `enqueue.sql`.
+//! - [`dependency`]: starting the jobs of an enqueue that depend on others
+//!   ([`dependency::start_dependents`] over a store's
+//!   [`DependencyWrites`](dependency::DependencyWrites)).
 //! - [`lease`]: why a fenced write matched no row, what a heartbeat answers.
 //! - [`filter`]: a [`JobFilter`](leasehold::JobFilter) as the parameters of `list.sql`
 //!   and `count.sql`; `LIMIT` values.
@@ -34,6 +37,7 @@
 //! [`row::Columns`] implementation and its binding of a [`Param`], its connections and
 //! its error codes.
 
+pub mod dependency;
 pub mod enqueue;
 pub mod error;
 pub mod filter;

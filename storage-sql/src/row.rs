@@ -10,7 +10,8 @@
 //!
 //! The JSON columns of `jobs`: `errors` (an array of `{"attempt", "at"
 //! (microseconds), "error"}`, oldest first), `output` (any JSON, NULL for none),
-//! `tags` (an array of strings) and `metadata` (an object).
+//! `tags` (an array of strings), `metadata` (an object) and `depends_on` (an array of
+//! job ids, NULL for none, with its policy in `on_dependency_failure`).
 //!
 //! A value no statement writes (a time out of range, an unknown state, a payload that is
 //! not JSON) is a `Backend` error naming the job or schedule and the column.
@@ -18,7 +19,7 @@
 use leasehold::schedule::{NewSchedule, ScheduleRecord};
 use leasehold::time::OffsetDateTime;
 use leasehold::time::{from_unix_micros, to_unix_micros};
-use leasehold::{AttemptError, JobId, JobRecord, JobState, StoreError};
+use leasehold::{AttemptError, DependencyFailure, JobId, JobRecord, JobState, StoreError};
 
 use crate::error::corrupt_row;
 
@@ -107,6 +108,7 @@ pub fn state_of(stored: &str, run_at: i64, now: i64) -> Result<JobState, StoreEr
     Ok(match stored {
         "pending" | "scheduled" | "available" if run_at > now => JobState::Scheduled,
         "pending" | "scheduled" | "available" => JobState::Available,
+        "waiting" => JobState::Waiting,
         "running" => JobState::Running,
         "completed" => JobState::Completed,
         "failed" => JobState::Failed,
@@ -177,6 +179,12 @@ fn decode_job(row: &impl Columns, id: JobId, now: i64) -> Result<JobRecord, Stor
     record.tags = json_column(row, "tags")?.unwrap_or_default();
     record.metadata = json_column(row, "metadata")?.unwrap_or_default();
     record.limit_key = row.text("limit_key")?;
+    record.depends_on = json_column(row, "depends_on")?.unwrap_or_default();
+    if let Some(policy) = row.text("on_dependency_failure")? {
+        record.on_dependency_failure = policy
+            .parse::<DependencyFailure>()
+            .map_err(|e| corrupt_row(format!("on_dependency_failure: {e}")))?;
+    }
     Ok(record)
 }
 

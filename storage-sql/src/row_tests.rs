@@ -71,6 +71,11 @@ fn job_row(id: JobId) -> Row {
         ("tags", Some(r#"["a","b"]"#)),
         ("metadata", Some(r#"{"tenant":42}"#)),
         ("limit_key", Some("partner:acme")),
+        (
+            "depends_on",
+            Some(r#"["0189c2b4-0000-7000-8000-000000000001"]"#),
+        ),
+        ("on_dependency_failure", Some("ignore")),
     ] {
         row.texts.insert(column, value.map(str::to_owned));
     }
@@ -108,6 +113,13 @@ fn a_jobs_row_reads_back_as_its_record() {
         (None, vec!["a".into(), "b".into()])
     );
     assert_eq!(record.metadata["tenant"], serde_json::json!(42));
+    assert_eq!(
+        record.depends_on,
+        ["0189c2b4-0000-7000-8000-000000000001"
+            .parse::<JobId>()
+            .unwrap()]
+    );
+    assert_eq!(record.on_dependency_failure, DependencyFailure::Ignore);
 }
 
 #[test]
@@ -116,6 +128,7 @@ fn a_pending_job_is_scheduled_or_available_by_the_time_given_in_either_dialect()
         assert_eq!(state_of(stored, 10, 9).unwrap(), JobState::Scheduled);
         assert_eq!(state_of(stored, 10, 10).unwrap(), JobState::Available);
     }
+    assert_eq!(state_of("waiting", 10, 10).unwrap(), JobState::Waiting);
     assert!(state_of("paused", 0, 0).is_err());
 }
 

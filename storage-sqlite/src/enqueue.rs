@@ -4,9 +4,10 @@
 //! [`TransactionalEnqueue`] for [`SqliteStore`].
 
 use leasehold::time::OffsetDateTime;
-use leasehold::{Enqueued, JobRecord, NewJob, StoreError};
+use leasehold::{Enqueued, JobId, JobRecord, NewJob, StoreError};
+use leasehold_sql::dependency::{DependencyWrites, Start, start_dependents};
 use leasehold_sql::enqueue::{Insert, insert_all, insert_error, json_text, params};
-use leasehold_sql::row::{job_record, micros};
+use leasehold_sql::row::{Columns, job_record, micros};
 use leasehold_sql::{Param, TransactionalEnqueue};
 use sqlx::SqliteConnection;
 
@@ -54,13 +55,17 @@ impl TransactionalEnqueue for SqliteStore {
     }
 }
 
-/// Stores `jobs` enqueued at `now` on `conn`, answering each in order.
+/// Stores `jobs` enqueued at `now` on `conn`, answering each in order, and starts
+/// those with dependencies. On an error, some jobs may be written: roll back.
 pub(crate) async fn enqueue(
     conn: &mut SqliteConnection,
     jobs: &[NewJob],
     now: OffsetDateTime,
 ) -> Result<Vec<Enqueued>, StoreError> {
-    insert_all(&mut Inserts { conn, now }, jobs).await
+    let mut inserts = Inserts { conn, now };
+    let mut answers = insert_all(&mut inserts, jobs).await?;
+    start_dependents(&mut inserts, jobs, &mut answers, now).await?;
+    Ok(answers)
 }
 
 /// The enqueue statements on one connection, for jobs enqueued at `now`.
@@ -91,7 +96,14 @@ impl Insert for Inserts<'_> {
         }
         // Nothing inserted: a non-terminal job holds the unique key, or else a job
         // that ended within the unique period.
-        let [.., unique_since, unique_states, _limit_key] = params(job, now);
+        let [
+            ..,
+            unique_since,
+            unique_states,
+            _limit_key,
+            _depends_on,
+            _policy,
+        ] = params(job, now);
         let mut holder = sqlx::query(sql::JOB_BY_UNIQUE_KEY)
             .bind(job.unique_key.as_deref())
             .fetch_optional(&mut *conn)
@@ -111,6 +123,43 @@ impl Insert for Inserts<'_> {
                 job.id
             ))),
         }
+    }
+}
+
+impl DependencyWrites for Inserts<'_> {
+    async fn depend_on(&mut self, ids: &[JobId]) -> Result<Vec<(JobId, String)>, StoreError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let hex: Vec<String> = ids
+            .iter()
+            .map(|id| id.as_uuid().simple().to_string())
+            .collect();
+        let rows = sqlx::query(sql::DEPEND_ON)
+            .bind(json_text(&hex))
+            .fetch_all(&mut *self.conn)
+            .await
+            .map_err(store_error)?;
+        rows.iter()
+            .map(|row| {
+                let row = Row(row);
+                let state = row.text("state")?.unwrap_or_default();
+                Ok((row.job_id()?, state))
+            })
+            .collect()
+    }
+
+    async fn start(&mut self, start: &Start<'_>) -> Result<(), StoreError> {
+        let [id, _, _, depends_on, ..] = start.params();
+        bind(sqlx::query(sql::START_DEPENDENT), start.params())
+            .execute(&mut *self.conn)
+            .await
+            .map_err(store_error)?;
+        bind(sqlx::query(sql::INSERT_DEPENDENCIES), [id, depends_on])
+            .execute(&mut *self.conn)
+            .await
+            .map_err(store_error)?;
+        Ok(())
     }
 }
 

@@ -63,6 +63,7 @@ mod filter;
 mod options;
 mod row;
 mod schema;
+mod settle;
 mod sql;
 mod store;
 mod transition;

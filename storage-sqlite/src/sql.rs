@@ -42,20 +42,52 @@ macro_rules! statement {
 /// placeholders filled as by `statement!`.
 macro_rules! on_selected {
     ($file:literal) => {
-        statement!(@fill concat!(
-            include_str!("sql/parts/selected_jobs.sql"),
-            include_str!(concat!("sql/", $file))
+        on_selected!($file, "")
+    };
+    ($file:literal, $spared:expr) => {
+        statement!(@fill leasehold_sql::fill!(
+            concat!(
+                include_str!("sql/parts/selected_jobs.sql"),
+                include_str!(concat!("sql/", $file))
+            ),
+            "{spared}" => $spared,
         ))
     };
 }
 
+/// The statement in `sql/$file` with `parts/not_waited_on.sql` (a job no waiting job
+/// depends on: what retry, delete and retention act on) in place of its
+/// `{not_waited_on}`, then filled as by `statement!`. Filled here, not by `statement!`
+/// for every statement: each placeholder `statement!` fills doubles the work of
+/// evaluating every statement at compile time.
+macro_rules! sparing_waited_on {
+    ($file:literal) => {
+        statement!(@fill leasehold_sql::fill!(
+            include_str!(concat!("sql/", $file)),
+            "{not_waited_on}" => include_str!("sql/parts/not_waited_on.sql"),
+        ))
+    };
+}
+
+/// What retry and delete add to the jobs a filter selects (`{spared}` of
+/// parts/selected_jobs.sql).
+const AND_NOT_WAITED_ON: &str =
+    concat!("\n      AND ", include_str!("sql/parts/not_waited_on.sql"));
+
 /// `$text` (statements joined by `;`) as one group commit: `BEGIN IMMEDIATE`, the
-/// statements, `COMMIT`, which the writer sends as one sqlx call (see
-/// `crate::bulk::WholeGroup`). Each statement ends on a line of its own, so a comment on
+/// statements, settle_guard.sql (which fails the call, for the writer to run the group
+/// again the ordinary way, when a job with dependents ended in it), `COMMIT`, which the
+/// writer sends as one sqlx call (see `crate::bulk::WholeGroup`). Each statement ends on a line of its own, so a comment on
 /// a file's last line cannot swallow the `;` after it.
 macro_rules! in_one_call {
     ($text:expr) => {
-        statement!(@fill concat!("BEGIN IMMEDIATE;\n", $text, "\n;\nCOMMIT"))
+        statement!(@fill concat!(
+            "BEGIN IMMEDIATE;\n",
+            $text,
+            "\n;\n",
+            include_str!("sql/settle_guard.sql"),
+            "\n;\nCOMMIT"
+        ))
     };
 }
 
@@ -133,13 +165,13 @@ pub(crate) const DELETE_LIMIT: &str = include_str!("sql/delete_limit.sql");
 /// `sql/delete_limit_starts.sql`: Deletes the starts counted for scope ?1 named ?2.
 pub(crate) const DELETE_LIMIT_STARTS: &str = include_str!("sql/delete_limit_starts.sql");
 /// `sql/delete_job.sql`: Deletes job ?1 unless it is running; answers it as it was.
-pub(crate) const DELETE_JOB: &str = include_str!("sql/delete_job.sql");
+pub(crate) const DELETE_JOB: &str = sparing_waited_on!("delete_job.sql");
 /// `sql/delete_jobs.sql`: Deletes the jobs list.sql selects with the same ?1 to ?8 that are not
 /// running, lowest ids first.
-pub(crate) const DELETE_JOBS: &str = on_selected!("delete_jobs.sql");
+pub(crate) const DELETE_JOBS: &str = on_selected!("delete_jobs.sql", AND_NOT_WAITED_ON);
 /// `sql/delete_finished.sql`: delete_jobs.sql for a filter with a finished-before time ?7 (retention):
 /// walks jobs_finished from its old end, those that finished first first.
-pub(crate) const DELETE_FINISHED: &str = include_str!("sql/delete_finished.sql");
+pub(crate) const DELETE_FINISHED: &str = sparing_waited_on!("delete_finished.sql");
 /// `sql/enqueue.sql`: Inserts a pending job (available when due at ?9, else scheduled); stores nothing when a
 /// non-terminal job holds its unique key, or, with a unique period (?12), when a job
 /// holding it ended in one of the states ?13 after ?12.
@@ -192,7 +224,7 @@ pub(crate) const NEXT_DUE: &str = include_str!("sql/next_due.sql");
 /// (run_at <= ?2), so that a claim reads only due rows.
 pub(crate) const PROMOTE_DUE: &str = include_str!("sql/promote_due.sql");
 /// `sql/prune.sql`: Deletes up to ?2 terminal jobs finished before ?1, oldest first (finished_at, id).
-pub(crate) const PRUNE: &str = include_str!("sql/prune.sql");
+pub(crate) const PRUNE: &str = sparing_waited_on!("prune.sql");
 /// `sql/queue_stats.sql`: Every queue with a job, a row in queues or a limit, by name: its jobs
 /// counted by state as of ?1, its earliest pending run_at, its pause and its limit.
 pub(crate) const QUEUE_STATS: &str = statement!("queue_stats.sql");
@@ -204,10 +236,10 @@ pub(crate) const RELEASE: &str = include_str!("sql/release.sql");
 pub(crate) const RETRY: &str = include_str!("sql/retry.sql");
 /// `sql/retry_job.sql`: Runs job ?1 again at ?2 unless it is running: available, no lease, not
 /// finished, one more attempt when it spent them all.
-pub(crate) const RETRY_JOB: &str = statement!("retry_job.sql");
+pub(crate) const RETRY_JOB: &str = sparing_waited_on!("retry_job.sql");
 /// `sql/retry_jobs.sql`: retry_job.sql for the jobs list.sql selects with the same ?1 to ?8 that are
 /// not running, lowest ids first; a unique key held by another job fails it whole.
-pub(crate) const RETRY_JOBS: &str = on_selected!("retry_jobs.sql");
+pub(crate) const RETRY_JOBS: &str = on_selected!("retry_jobs.sql", AND_NOT_WAITED_ON);
 /// `sql/update_jobs.sql`: update_job.sql for the pending jobs list.sql selects with the same ?1 to
 /// ?8, lowest ids first; ?9 to ?11 the run_at, priority and queue to set.
 pub(crate) const UPDATE_JOBS: &str = on_selected!("update_jobs.sql");
@@ -223,6 +255,33 @@ pub(crate) const TAKE_LOCK: &str = include_str!("sql/take_lock.sql");
 pub(crate) const UPDATE_JOB: &str = include_str!("sql/update_job.sql");
 /// `sql/user_tables.sql`: The names of the database's own tables (SQLite's internal ones left out).
 pub(crate) const USER_TABLES: &str = include_str!("sql/user_tables.sql");
+
+/// `sql/depend_on.sql`: Marks the jobs of the JSON array ?1 (hex ids) as depended on;
+/// answers the id and stored state of each that exists.
+pub(crate) const DEPEND_ON: &str = include_str!("sql/depend_on.sql");
+/// `sql/start_dependent.sql`: Starts job ?1, inserted waiting, as
+/// `leasehold_sql::dependency::Start` says (?2 to ?7).
+pub(crate) const START_DEPENDENT: &str = include_str!("sql/start_dependent.sql");
+/// `sql/insert_dependencies.sql`: Records that job ?1 depends on each job of the JSON
+/// array ?2.
+pub(crate) const INSERT_DEPENDENCIES: &str = include_str!("sql/insert_dependencies.sql");
+/// `sql/waiting_dependent.sql`: A waiting job that depends on job ?1, if any.
+pub(crate) const WAITING_DEPENDENT: &str = include_str!("sql/waiting_dependent.sql");
+/// `sql/settle_pending.sql`: The jobs of this transaction that ended with dependents
+/// still to settle.
+pub(crate) const SETTLE_PENDING: &str = include_str!("sql/settle_pending.sql");
+/// `sql/end_dependents.sql`: Ends at ?2, with error ?3, the waiting dependents of job ?1
+/// (which did not complete) whose policy ends them.
+pub(crate) const END_DEPENDENTS: &str = include_str!("sql/end_dependents.sql");
+/// `sql/count_off_dependents.sql`: Counts job ?1, ended at ?2, off its waiting
+/// dependents, making pending those it was the last for.
+pub(crate) const COUNT_OFF_DEPENDENTS: &str = include_str!("sql/count_off_dependents.sql");
+/// `sql/settled.sql`: Job ?1's dependents are settled.
+pub(crate) const SETTLED: &str = include_str!("sql/settled.sql");
+/// settle_guard.sql, then `COMMIT`: a commit that fails, leaving the transaction open,
+/// while a job with dependents still to settle ended in it.
+pub(crate) const GUARDED_COMMIT: &str =
+    concat!(include_str!("sql/settle_guard.sql"), "\n;\nCOMMIT");
 
 /// `sql/advance_schedule.sql`: Compare-and-set: moves enabled schedule ?1 from slot ?2 to slot ?3 at ?4.
 pub(crate) const ADVANCE_SCHEDULE: &str = include_str!("sql/advance_schedule.sql");
@@ -299,6 +358,15 @@ pub(crate) const ALL: &[(&str, &str)] = &[
     ("remove_schedule.sql", REMOVE_SCHEDULE),
     ("resume_schedule.sql", RESUME_SCHEDULE),
     ("upsert_schedule.sql", UPSERT_SCHEDULE),
+    ("depend_on.sql", DEPEND_ON),
+    ("start_dependent.sql", START_DEPENDENT),
+    ("insert_dependencies.sql", INSERT_DEPENDENCIES),
+    ("waiting_dependent.sql", WAITING_DEPENDENT),
+    ("settle_pending.sql", SETTLE_PENDING),
+    ("end_dependents.sql", END_DEPENDENTS),
+    ("count_off_dependents.sql", COUNT_OFF_DEPENDENTS),
+    ("settled.sql", SETTLED),
+    ("settle_guard.sql", include_str!("sql/settle_guard.sql")),
 ];
 
 #[cfg(test)]

@@ -410,3 +410,60 @@ fn a_filtered_list_or_count_reads_the_index_its_state_names() {
         );
     });
 }
+
+#[test]
+fn a_jobs_dependents_are_read_by_its_id_and_an_end_without_any_reads_none() {
+    use Value::{Blob, Int, Text};
+    let statements: Vec<(&str, &str, Vec<Value>)> = vec![
+        (
+            "end_dependents",
+            END_DEPENDENTS,
+            vec![Blob, Int(1), Text("e")],
+        ),
+        (
+            "count_off_dependents",
+            COUNT_OFF_DEPENDENTS,
+            vec![Blob, Int(1)],
+        ),
+        ("waiting_dependent", WAITING_DEPENDENT, vec![Blob]),
+        (
+            "depend_on",
+            DEPEND_ON,
+            vec![Text(r#"["0190f0e0a0b0c0d0e0f0a0b0c0d0e0f0"]"#)],
+        ),
+        ("delete_job", DELETE_JOB, vec![Blob]),
+        ("prune", PRUNE, vec![Int(0), Int(10)]),
+    ];
+    let (plans, guard) = on_a_new_store(async |store| {
+        let mut plans = Vec::new();
+        for (name, statement, values) in statements {
+            let plan = query_plan(store.read_pool(), statement, arguments(&values)).await;
+            plans.push((name, plan));
+        }
+        let guard = include_str!("sql/settle_guard.sql");
+        let guard = query_plan(store.read_pool(), guard, arguments(&[])).await;
+        (plans, guard)
+    });
+
+    for (name, plan) in &plans {
+        assert!(
+            !plan.iter().any(|step| is_full_scan(step)),
+            "{name}: {plan:#?}"
+        );
+    }
+    for (name, plan) in &plans[..3] {
+        assert!(
+            mentions(plan, "USING PRIMARY KEY (dependency=?)"),
+            "{name} finds a job's dependents by the primary key: {plan:#?}"
+        );
+    }
+    // The one read every commit adds: the queue of jobs to settle, empty between
+    // transactions (a completion of a job without dependents queues nothing: the
+    // trigger's WHEN is its has_dependents column).
+    assert_eq!(guard, ["SCAN dependency_settle"], "{guard:#?}");
+    let trigger = include_str!("../migrations/0009_dependencies.sql");
+    assert!(
+        trigger.contains("WHEN NEW.has_dependents = 1\n"),
+        "queued only with dependents"
+    );
+}

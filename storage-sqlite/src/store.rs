@@ -209,6 +209,14 @@ impl JobStore for SqliteStore {
         self.writer.call(Enqueue { jobs, now }).await
     }
 
+    async fn enqueue_with_dependencies(
+        &self,
+        jobs: Vec<NewJob>,
+        now: OffsetDateTime,
+    ) -> Result<Vec<Enqueued>, StoreError> {
+        self.enqueue_many(jobs, now).await
+    }
+
     async fn claim(
         &self,
         request: ClaimRequest<'_>,

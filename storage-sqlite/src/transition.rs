@@ -208,6 +208,7 @@ fn breaks_the_group(error: &StoreError) -> bool {
             | StoreError::LeaseLost(_)
             | StoreError::Conflict(_)
             | StoreError::WrongState { .. }
+            | StoreError::InvalidDependency { .. }
     )
 }
 

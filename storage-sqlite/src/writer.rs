@@ -51,8 +51,10 @@ use sqlx::{Sqlite, SqliteConnection, SqlitePool};
 use tokio::sync::mpsc;
 
 use crate::bulk::{WholeGroup, answer_in_bulk};
-use crate::error::{shared_store_error, writer_stopped};
+use crate::error::{is_unique_violation, shared_store_error, writer_stopped};
 use crate::row::Statement;
+use crate::settle::settle;
+use crate::sql;
 use crate::transition::{Call, Request, Transition};
 
 /// How many rows a group commit writes at most, beyond its first call: keeps a commit
@@ -299,9 +301,19 @@ impl GroupTransaction {
         &mut self.conn
     }
 
-    /// Commits; on an error, rolls back what SQLite has not already rolled back.
+    /// Commits, having settled the dependents of the jobs that ended with some (see
+    /// [`crate::settle`]); on an error, rolls back what SQLite has not already rolled
+    /// back.
     async fn commit(mut self) -> Result<(), sqlx::Error> {
-        match execute(self.conn(), COMMIT).await {
+        let committed = match execute(self.conn(), sql::GUARDED_COMMIT).await {
+            // The guard failed: dependents to settle, the transaction still open.
+            Err(error) if is_unique_violation(&error) => match settle(self.conn()).await {
+                Ok(()) => execute(self.conn(), COMMIT).await,
+                Err(error) => Err(error),
+            },
+            committed => committed,
+        };
+        match committed {
             Ok(()) => {
                 self.open = false;
                 Ok(())

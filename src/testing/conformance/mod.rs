@@ -16,14 +16,16 @@
 //! The cases live in one file per section of the contract, in the contract's order:
 //! time (`given_time`), `enqueue`, `claim`, writes under a lease (`lease_writes`),
 //! `cancel`, inspection and upkeep (`inspection`), queues (`queues`), jobs by hand
-//! (`by_hand`), what a job carries (`job_data`), `limits`, and `schedules`. All are re-exported
-//! here, so every case is `leasehold::testing::conformance::NAME`.
+//! (`by_hand`), `dependencies`, what a job carries (`job_data`), `limits`, and
+//! `schedules`. All are re-exported here, so every case is
+//! `leasehold::testing::conformance::NAME`.
 
 // A new case goes in the file of its contract section, is re-exported below by the
 // glob, and is named in `conformance_suite!`'s list, or no store runs it.
 mod by_hand;
 mod cancel;
 mod claim;
+mod dependencies;
 mod enqueue;
 mod given_time;
 mod inspection;
@@ -36,6 +38,7 @@ mod schedules;
 pub use by_hand::*;
 pub use cancel::*;
 pub use claim::*;
+pub use dependencies::*;
 pub use enqueue::*;
 pub use given_time::*;
 pub use inspection::*;
@@ -171,6 +174,12 @@ macro_rules! conformance_suite {
             verbs_by_hand_refuse_a_job_in_the_wrong_state,
             verbs_by_hand_on_an_unknown_job_are_not_found,
             bulk_verbs_act_on_up_to_limit_selected_jobs,
+            a_job_waits_until_its_dependencies_complete,
+            a_failed_dependency_ends_its_dependents_by_their_policy,
+            dependencies_that_ended_already_count_at_enqueue,
+            a_bad_dependency_is_refused_and_stores_nothing,
+            a_job_something_waits_on_is_never_deleted,
+            concurrent_ends_and_dependent_enqueues_never_strand_a_job,
             update_jobs_changes_the_pending_jobs_a_filter_selects,
             delete_jobs_finished_before_a_time_keeps_the_rest,
             tags_and_metadata_are_stored_and_a_tag_selects,

@@ -87,12 +87,17 @@ impl Run {
                 }
                 let (want, got) = match verb {
                     0 => {
-                        let ids = self.model.chosen(&filter, now, |s| s != JobState::Running);
+                        let model = &self.model;
+                        let retried = |j: &crate::JobRecord| {
+                            !matches!(j.state, JobState::Running | JobState::Waiting)
+                                && !model.waited_on(j.id)
+                        };
+                        let ids = model.chosen(&filter, now, retried);
                         let want = self.model.retry_jobs(&ids, now);
                         (want, self.store.retry_jobs(&filter, now).await)
                     }
                     3 => {
-                        let ids = self.model.chosen(&filter, now, is_pending);
+                        let ids = self.model.chosen(&filter, now, |j| is_pending(j.state));
                         let update = JobUpdate::new()
                             .priority(1)
                             .run_at(now + Duration::seconds(5));
@@ -103,7 +108,7 @@ impl Run {
                         (want, self.store.update_jobs(&filter, &update, now).await)
                     }
                     1 => {
-                        let ids = self.model.chosen(&filter, now, |s| !s.is_terminal());
+                        let ids = self.model.chosen(&filter, now, |j| !j.state.is_terminal());
                         for id in &ids {
                             let job = self.model.find(*id).expect("chosen");
                             Model::finish(job, JobState::Cancelled, now);
@@ -112,7 +117,11 @@ impl Run {
                         (want, self.store.cancel_jobs(&filter, now).await)
                     }
                     _ => {
-                        let ids = self.model.chosen(&filter, now, |s| s != JobState::Running);
+                        let model = &self.model;
+                        let deleted = |j: &crate::JobRecord| {
+                            j.state != JobState::Running && !model.waited_on(j.id)
+                        };
+                        let ids = model.chosen(&filter, now, deleted);
                         self.model.jobs.retain(|j| !ids.contains(&j.id));
                         let want = Outcome::Count(ids.len() as u64);
                         (want, self.store.delete_jobs(&filter, now).await)

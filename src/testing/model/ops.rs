@@ -7,7 +7,7 @@ use time::{Duration, OffsetDateTime};
 
 use crate::schedule::{NewSchedule, ScheduleSpec};
 use crate::testing::conformance::t;
-use crate::{JobState, LimitScope, NewJob};
+use crate::{DependencyFailure, JobId, JobState, LimitScope, NewJob};
 
 /// The two queues jobs go to.
 pub(super) const QUEUES: [&str; 2] = ["a", "b"];
@@ -26,6 +26,18 @@ pub struct JobSpec {
     tag: Option<u8>,
     /// A limit key of two.
     limit_key: Option<u8>,
+    /// Dependencies, under a policy (an index into [`DependencyFailure::ALL`]).
+    depends: Option<(Vec<Dependency>, usize)>,
+}
+
+/// What a dependency of a [`JobSpec`] points at.
+#[derive(Debug, Clone, Copy)]
+pub enum Dependency {
+    /// A job of the run so far, by index (it may have been deleted since, or never
+    /// stored).
+    Seen(usize),
+    /// A job of the same call, by index (itself, a later one: a cycle is possible).
+    Call(usize),
 }
 
 /// One step of a generated sequence; indexes pick among jobs and leases seen so far.
@@ -155,9 +167,23 @@ fn job_spec() -> impl Strategy<Value = JobSpec> {
         proptest::option::weighted(0.5, proptest::bool::ANY),
         proptest::option::weighted(0.4, 0u8..2),
         proptest::option::weighted(0.5, 0u8..2),
+        proptest::option::weighted(
+            0.35,
+            (proptest::collection::vec(dependency(), 1..3), 0usize..3),
+        ),
     )
         .prop_map(
-            |(queue, priority, delay, max_attempts, unique, unique_period, tag, limit_key)| {
+            |(
+                queue,
+                priority,
+                delay,
+                max_attempts,
+                unique,
+                unique_period,
+                tag,
+                limit_key,
+                depends,
+            )| {
                 JobSpec {
                     queue,
                     priority,
@@ -167,9 +193,17 @@ fn job_spec() -> impl Strategy<Value = JobSpec> {
                     unique_period,
                     tag,
                     limit_key,
+                    depends,
                 }
             },
         )
+}
+
+fn dependency() -> impl Strategy<Value = Dependency> {
+    prop_oneof![
+        5 => (0usize..64).prop_map(Dependency::Seen),
+        1 => (0usize..4).prop_map(Dependency::Call),
+    ]
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -199,7 +233,7 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (0usize..64).prop_map(|job| Op::DeleteJob { job }),
         1 => (0usize..64, 0i64..30, proptest::option::of(-1i16..=1), proptest::option::of(0usize..2))
             .prop_map(|(job, delay_secs, priority, queue)| Op::UpdateJob { job, delay_secs, priority, queue }),
-        1 => (0u8..4, proptest::option::of(0usize..2), proptest::option::of(0usize..6), proptest::option::weighted(0.3, 0u8..2), proptest::option::of(0usize..3))
+        1 => (0u8..4, proptest::option::of(0usize..2), proptest::option::of(0usize..7), proptest::option::weighted(0.3, 0u8..2), proptest::option::of(0usize..3))
             .prop_map(|(verb, queue, state, tag, limit)| Op::Bulk { verb, queue, state, tag, limit }),
         1 => (0usize..2, 0i64..20).prop_map(|(holder, secs)| Op::TakeLock { holder, secs }),
         1 => (proptest::option::of(0usize..2), proptest::option::weighted(0.7, 0usize..64), proptest::bool::ANY, 1usize..4)
@@ -265,5 +299,21 @@ impl JobSpec {
             job = job.metadata(json!({ "tag": tag })).expect("an object");
         }
         job
+    }
+
+    /// `job` with this spec's dependencies among the jobs `seen` so far and the jobs
+    /// of its `call` (itself included).
+    pub(super) fn with_dependencies(&self, job: NewJob, seen: &[JobId], call: &[JobId]) -> NewJob {
+        let Some((dependencies, policy)) = &self.depends else {
+            return job;
+        };
+        let ids = dependencies
+            .iter()
+            .filter_map(|dependency| match dependency {
+                Dependency::Seen(i) => (!seen.is_empty()).then(|| seen[i % seen.len()]),
+                Dependency::Call(i) => (!call.is_empty()).then(|| call[i % call.len()]),
+            });
+        job.depends_on(ids)
+            .on_dependency_failure(DependencyFailure::ALL[*policy])
     }
 }

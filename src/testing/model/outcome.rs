@@ -1,7 +1,7 @@
 //! [`Outcome`]: the part of a call's answer the model and the store must agree on.
 
 use crate::schedule::ScheduleRecord;
-use crate::{HeartbeatStatus, JobId, JobState, StoreError};
+use crate::{DependencyProblem, HeartbeatStatus, JobId, JobState, StoreError};
 
 /// The part of a call's answer that must agree between the model and the store.
 #[derive(Debug, Clone, PartialEq)]
@@ -21,6 +21,9 @@ pub(super) enum Outcome {
     LeaseLost,
     Conflict,
     WrongState(JobState),
+    /// Which job and dependency a cycle is named by depends on the order a store finds
+    /// it in, so only the problem must agree.
+    InvalidDependency(DependencyProblem),
     Other(String),
 }
 
@@ -34,6 +37,7 @@ impl From<&StoreError> for Outcome {
             StoreError::LeaseLost(_) => Outcome::LeaseLost,
             StoreError::Conflict(_) => Outcome::Conflict,
             StoreError::WrongState { state, .. } => Outcome::WrongState(*state),
+            StoreError::InvalidDependency { problem, .. } => Outcome::InvalidDependency(*problem),
             other => Outcome::Other(other.to_string()),
         }
     }

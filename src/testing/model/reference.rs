@@ -68,6 +68,7 @@ impl Model {
         let queues: Vec<&String> = queues.iter().filter(|q| !paused(q)).collect();
         let in_queues = |j: &JobRecord| queues.contains(&&j.queue);
         for job in self.jobs.iter_mut().filter(|j| in_queues(j)) {
+            // Expired last attempts end here; `Model::settle` then settles dependents.
             let expired =
                 job.state == JobState::Running && job.lease_until.is_some_and(|u| u <= now);
             if expired && job.attempt >= job.max_attempts {
@@ -313,11 +314,13 @@ impl Model {
     }
 
     pub(super) fn retry_job(&mut self, id: JobId, now: OffsetDateTime) -> Outcome {
-        let job = match self.check(id, now, |s| s != JobState::Running) {
+        let job = match self.check(id, now, |s| {
+            !matches!(s, JobState::Running | JobState::Waiting)
+        }) {
             Ok(job) => job.clone(),
             Err(e) => return e,
         };
-        if self.key_taken(&job) {
+        if self.waited_on(id) || self.key_taken(&job) {
             return Outcome::Conflict;
         }
         let job = self.find(id).expect("checked");
@@ -328,14 +331,15 @@ impl Model {
     }
 
     pub(super) fn delete_job(&mut self, id: JobId, now: OffsetDateTime) -> Outcome {
-        match self.check(id, now, |s| s != JobState::Running) {
-            Ok(job) => {
-                let state = state_at(job, now);
-                self.jobs.retain(|j| j.id != id);
-                Outcome::State(state)
-            }
-            Err(e) => e,
+        let state = match self.check(id, now, |s| s != JobState::Running) {
+            Ok(job) => state_at(job, now),
+            Err(e) => return e,
+        };
+        if self.waited_on(id) {
+            return Outcome::Conflict;
         }
+        self.jobs.retain(|j| j.id != id);
+        Outcome::State(state)
     }
 
     pub(super) fn update_job(
@@ -376,12 +380,12 @@ impl Model {
         &self,
         filter: &JobFilter,
         now: OffsetDateTime,
-        acts_on: impl Fn(JobState) -> bool,
+        acts_on: impl Fn(&JobRecord) -> bool,
     ) -> Vec<JobId> {
         let mut jobs: Vec<JobRecord> = self
             .at(now)
             .into_iter()
-            .filter(|j| filter.matches(j) && acts_on(j.state))
+            .filter(|j| filter.matches(j) && acts_on(j))
             .collect();
         if filter.finished_before.is_some() {
             jobs.sort_by_key(|j| (j.finished_at, j.id));

@@ -17,11 +17,11 @@ pub(super) fn chosen(
     inner: &Inner,
     filter: &JobFilter,
     now: Micros,
-    acts_on: impl Fn(&Entry) -> bool,
+    acts_on: impl Fn(&Inner, JobId, &Entry) -> bool,
 ) -> Vec<JobId> {
     let acts = |id: &JobId| {
         let entry = &inner.jobs[id];
-        selects(filter, entry, now) && acts_on(entry)
+        selects(filter, entry, now) && acts_on(inner, *id, entry)
     };
     let limit = filter.limit.unwrap_or(usize::MAX);
     match filter.finished_before {
@@ -48,7 +48,7 @@ impl Inner {
         &mut self,
         filter: &JobFilter,
         now: Micros,
-        acts_on: impl Fn(&Entry) -> bool,
+        acts_on: impl Fn(&Inner, JobId, &Entry) -> bool,
         mut act: impl FnMut(&mut Inner, JobId) -> Result<(), StoreError>,
     ) -> Result<u64, StoreError> {
         let ids = chosen(self, filter, now, acts_on);
@@ -82,6 +82,7 @@ impl Inner {
         let entry = self.jobs.remove(&id)?;
         let index = self.queues.get_mut(&entry.queue).expect("indexed");
         match entry.phase {
+            Phase::Waiting => {}
             Phase::Pending => index.remove_pending(id, &entry),
             Phase::Running => {
                 index
@@ -109,6 +110,14 @@ impl Inner {
         Some(entry)
     }
 
+    /// Deletes job `id` (a verb's or retention's choice), with the record of what it
+    /// depends on and what depends on it.
+    pub(super) fn delete(&mut self, id: JobId) -> Option<Entry> {
+        let entry = self.take_any(id)?;
+        self.forget_dependencies(id, &entry);
+        Some(entry)
+    }
+
     /// The job `id` if `action` may act on it: `NotFound` for none, `WrongState` for
     /// a state `allowed` refuses.
     fn check(
@@ -133,7 +142,10 @@ impl Inner {
     /// Cancels a pending or running job; leaves a terminal one as it is.
     pub(super) fn cancel(&mut self, id: JobId, now: Micros) -> Result<JobRecord, StoreError> {
         let entry = self.jobs.get(&id).ok_or(StoreError::NotFound(id))?;
-        if matches!(entry.phase, Phase::Pending | Phase::Running) {
+        if matches!(
+            entry.phase,
+            Phase::Waiting | Phase::Pending | Phase::Running
+        ) {
             let entry = self.take_any(id).expect("the job exists");
             self.put_finished(id, entry, Phase::Cancelled, now);
         }
@@ -141,7 +153,14 @@ impl Inner {
     }
 
     pub(super) fn retry_job(&mut self, id: JobId, now: Micros) -> Result<JobRecord, StoreError> {
-        let entry = self.check(id, now, "retry", |s| s != JobState::Running)?;
+        let entry = self.check(id, now, "retry", |s| {
+            !matches!(s, JobState::Running | JobState::Waiting)
+        })?;
+        if let Some(dependent) = self.waited_on(id) {
+            return Err(StoreError::Conflict(format!(
+                "job {id} cannot run again: job {dependent} counts it as ended and waits on"
+            )));
+        }
         if entry.phase != Phase::Pending
             && let Some(key) = &entry.unique_key
             && let Some(holder) = self.unique.get(key)
@@ -162,7 +181,12 @@ impl Inner {
 
     pub(super) fn delete_job(&mut self, id: JobId, now: Micros) -> Result<JobRecord, StoreError> {
         self.check(id, now, "delete", |s| s != JobState::Running)?;
-        let entry = self.take_any(id).expect("the job exists");
+        if let Some(dependent) = self.waited_on(id) {
+            return Err(StoreError::Conflict(format!(
+                "job {id} cannot be deleted: job {dependent} waits for it (cancel it instead)"
+            )));
+        }
+        let entry = self.delete(id).expect("the job exists");
         Ok(entry.to_record(id, now))
     }
 

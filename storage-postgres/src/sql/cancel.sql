@@ -1,8 +1,8 @@
--- Ends job $1 Cancelled at $2 if it is pending or running. The lease token stays, so
+-- Ends job $1 Cancelled at $2 if it is waiting, pending or running. The lease token stays, so
 -- the running worker's heartbeat can be told it was cancelled.
 UPDATE {schema}.jobs
 SET state = 'cancelled',
     finished_at = $2,
     lease_until = NULL
-WHERE id = $1 AND state IN ('pending', 'running')
-RETURNING id, kind, queue, payload::text AS payload, priority, state, run_at, attempt, max_attempts, lease_token, lease_until, worker, unique_key, last_error, created_at, finished_at, first_attempted_at, attempted_at, errors::text AS errors, output::text AS output, tags::text AS tags, metadata::text AS metadata, limit_key
+WHERE id = $1 AND state IN ('waiting', 'pending', 'running')
+RETURNING id, kind, queue, payload::text AS payload, priority, state, run_at, attempt, max_attempts, lease_token, lease_until, worker, unique_key, last_error, created_at, finished_at, first_attempted_at, attempted_at, errors::text AS errors, output::text AS output, tags::text AS tags, metadata::text AS metadata, limit_key, depends_on::text AS depends_on, on_dependency_failure

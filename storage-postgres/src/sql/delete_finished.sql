@@ -4,7 +4,7 @@
 -- finished_at are top-level terms, so the walk reads jobs_finished from its old end
 -- and stops after $8 rows, however many jobs are kept. The rows are locked in that
 -- order (waiting for a write in flight on one), and each is checked again once
--- locked.
+-- locked. A job a waiting job depends on is passed over.
 DELETE FROM {schema}.jobs
 WHERE id IN (
     SELECT id FROM {schema}.jobs
@@ -15,6 +15,7 @@ WHERE id IN (
       AND ($3::text IS NULL OR state = $3)
       AND ($4::boolean IS NULL OR (run_at <= $5) = $4)
       AND ($6::text IS NULL OR tags ? $6)
+      AND {not_waited_on}
     ORDER BY finished_at, id
     LIMIT $8
     FOR UPDATE

@@ -11,6 +11,7 @@ SELECT COALESCE(s.queue, l.name) AS queue,
        COALESCE(s.failed, 0) AS failed,
        COALESCE(s.cancelled, 0) AS cancelled,
        s.oldest_pending_run_at,
+       COALESCE(s.waiting, 0) AS waiting,
        l.max_running,
        l.rate_starts,
        l.rate_per

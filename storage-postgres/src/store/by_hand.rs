@@ -28,16 +28,44 @@ pub(super) enum Bulk<'a> {
     Delete,
 }
 
-/// Whether a verb by hand acts on a job in `state`: `retry_job` and `delete_job` on
-/// any job but a running one.
-pub(super) fn not_running(state: JobState) -> bool {
-    state != JobState::Running
+/// A verb by hand on one job: its name, what it is refused as (`WrongState`), the
+/// states it acts on, and, for a verb that spares a job a waiting job depends on, the
+/// message of its `Conflict` (given the job and the waiting one).
+pub(super) struct ByHand {
+    verb: &'static str,
+    action: &'static str,
+    acts_on: fn(JobState) -> bool,
+    spares: Option<fn(JobId, JobId) -> String>,
 }
 
-/// Whether `update_job` acts on a job in `state`: a pending one.
-pub(super) fn pending(state: JobState) -> bool {
-    matches!(state, JobState::Scheduled | JobState::Available)
-}
+/// `retry_job`: on any job but a running or a waiting one, and none a waiting job
+/// counts as ended.
+pub(super) const RETRY_JOB: ByHand = ByHand {
+    verb: "retry_job",
+    action: "retry",
+    acts_on: |state| !matches!(state, JobState::Running | JobState::Waiting),
+    spares: Some(|id, dependent| {
+        format!("job {id} cannot run again: job {dependent} counts it as ended and waits on")
+    }),
+};
+
+/// `delete_job`: on any job but a running one, and none a waiting job waits for.
+pub(super) const DELETE_JOB: ByHand = ByHand {
+    verb: "delete_job",
+    action: "delete",
+    acts_on: |state| state != JobState::Running,
+    spares: Some(|id, dependent| {
+        format!("job {id} cannot be deleted: job {dependent} waits for it (cancel it instead)")
+    }),
+};
+
+/// `update_job`: on a pending job.
+pub(super) const UPDATE_JOB: ByHand = ByHand {
+    verb: "update_job",
+    action: "update",
+    acts_on: |state| matches!(state, JobState::Scheduled | JobState::Available),
+    spares: None,
+};
 
 /// A count of rows as the trait answers it.
 pub(super) fn count_of(count: i64, what: &str) -> Result<u64, StoreError> {
@@ -83,25 +111,29 @@ impl PostgresStore {
         }
     }
 
-    /// A verb by hand (`verb`, refused as `action`) on job `id`, in one transaction:
-    /// locks the job's row, refuses it unless `acts_on` its state as of `now`, then runs
-    /// `change` (a statement of one row). Answers the job as it was and the row of
-    /// `change`.
+    /// A verb by hand on job `id`, in one transaction: locks the job's row, refuses it
+    /// unless the verb acts on its state as of `now` (and, when the verb spares a job a
+    /// waiting job depends on, unless none does), then runs `change` (a statement of
+    /// one row). Answers the job as it was and the row of `change`.
     ///
     /// # Errors
     ///
-    /// `NotFound` for an unknown job, `WrongState` for a refused one; `Conflict` when
-    /// `change` would give a unique key a second pending or running job. Nothing is
-    /// changed then.
+    /// `NotFound` for an unknown job, `WrongState` for a refused one; `Conflict` for a
+    /// spared one, or when `change` would give a unique key a second pending or running
+    /// job. Nothing is changed then.
     pub(super) async fn by_hand(
         &self,
-        verb: &str,
-        action: &'static str,
+        by_hand: &ByHand,
         id: JobId,
         now: OffsetDateTime,
-        acts_on: fn(JobState) -> bool,
         change: Statement<'_>,
     ) -> Result<(JobRecord, PgRow), StoreError> {
+        let ByHand {
+            verb,
+            action,
+            acts_on,
+            spares,
+        } = *by_hand;
         let sql = &*self.inner.sql;
         self.calls()
             .run(verb, async |conn| {
@@ -120,6 +152,21 @@ impl PostgresStore {
                             state: before.state,
                             action,
                         });
+                    }
+                    if let Some(refusal) = spares {
+                        let waiting = query(&sql.waiting_dependent)
+                            .bind(id.as_uuid())
+                            .fetch_optional(&mut *tx)
+                            .await
+                            .map_err(store_error)?;
+                        if let Some(row) = waiting {
+                            let dependent: uuid::Uuid =
+                                sqlx::Row::try_get(&row, "id").map_err(store_error)?;
+                            return Err(StoreError::Conflict(refusal(
+                                id,
+                                JobId::from_uuid(dependent),
+                            )));
+                        }
                     }
                     let after = change.fetch_one(&mut *tx).await.map_err(|e| {
                         if is_held_unique_key(&e) {
@@ -162,11 +209,13 @@ impl PostgresStore {
         let sql = &self.inner.sql;
         // The statement, and the stored states it acts on (`$9` of
         // parts/selected_jobs.sql).
-        const NOT_RUNNING: &[&str] = &["pending", "completed", "failed", "cancelled"];
+        const RETRIED: &[&str] = &["pending", "completed", "failed", "cancelled"];
+        const NOT_RUNNING: &[&str] = &["waiting", "pending", "completed", "failed", "cancelled"];
+        const ACTIVE: &[&str] = &["waiting", "pending", "running"];
         let (verb, statement, states): (_, _, &[&str]) = match bulk {
-            Bulk::Retry => ("retry_jobs", &sql.retry_jobs, NOT_RUNNING),
+            Bulk::Retry => ("retry_jobs", &sql.retry_jobs, RETRIED),
             Bulk::Update(_) => ("update_jobs", &sql.update_jobs, &["pending"]),
-            Bulk::Cancel => ("cancel_jobs", &sql.cancel_jobs, &["pending", "running"]),
+            Bulk::Cancel => ("cancel_jobs", &sql.cancel_jobs, ACTIVE),
             // Retention's deletes walk the index of finished jobs (no `$9`).
             Bulk::Delete if filter.finished_before.is_some() => {
                 ("delete_jobs", &sql.delete_finished, &[])

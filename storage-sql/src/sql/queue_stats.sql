@@ -1,7 +1,8 @@
 -- Every queue with a stored job or a row in queues: how many of its jobs are in each
 -- state as of ?1 (a pending job is scheduled while its run_at is after ?1, available
--- from then on), the earliest run_at of its pending jobs (NULL: none), and whether it
--- is paused (a queue without a row is not). The stored states of a pending job are a
+-- from then on; waiting, the last column, counts jobs waiting for dependencies), the
+-- earliest run_at of its pending jobs (NULL: none), and whether it is paused (a queue
+-- without a row is not). The stored states of a pending job are a
 -- placeholder each store fills in: 'pending' on PostgreSQL, 'scheduled' and
 -- 'available' on SQLite. One pass over the jobs: for an
 -- operator's dashboard, not a hot path. Each store's queue_stats.sql follows this with
@@ -17,7 +18,8 @@ WITH counts AS (
            count(*) FILTER (WHERE state = 'failed') AS failed,
            count(*) FILTER (WHERE state = 'cancelled') AS cancelled,
            min(run_at) FILTER (WHERE state IN ({pending_states}))
-               AS oldest_pending_run_at
+               AS oldest_pending_run_at,
+           count(*) FILTER (WHERE state = 'waiting') AS waiting
     FROM {schema}.jobs
     GROUP BY queue
 ),
@@ -34,7 +36,8 @@ SELECT names.name AS queue,
        coalesce(counts.completed, 0) AS completed,
        coalesce(counts.failed, 0) AS failed,
        coalesce(counts.cancelled, 0) AS cancelled,
-       counts.oldest_pending_run_at
+       counts.oldest_pending_run_at,
+       coalesce(counts.waiting, 0) AS waiting
 FROM names
 LEFT JOIN counts ON counts.queue = names.name
 LEFT JOIN {schema}.queues ON queues.name = names.name

@@ -1,5 +1,7 @@
 -- Ends Completed every job of the JSON array ?1, each [id as hex, lease token,
--- finished_at], whose lease is live; answers the ids it completed.
+-- finished_at], whose lease is live and that no job depends on; answers the ids it
+-- completed. A job with dependents completes on its own (complete.sql), so that a group
+-- sent as one call never has dependents to settle.
 UPDATE jobs
 SET state = 'completed',
     finished_at = done.value ->> 2,
@@ -8,4 +10,5 @@ FROM json_each(?1) AS done
 WHERE jobs.id = unhex(done.value ->> 0)
   AND jobs.state = 'running'
   AND jobs.lease_token = done.value ->> 1
+  AND jobs.has_dependents = 0
 RETURNING jobs.id

@@ -2,7 +2,8 @@
 -- the jobs that finished before ?7 and match ?1 to ?6 (?5 the time given), those that
 -- finished first first, then by id, at most ?8. The terminal states and the range on
 -- finished_at are top-level terms, so the walk reads jobs_finished from its old end
--- and stops after ?8 rows, however many jobs are kept.
+-- and stops after ?8 rows, however many jobs are kept. A job a waiting job depends on
+-- is passed over.
 DELETE FROM jobs
 WHERE id IN (
     SELECT id FROM jobs
@@ -13,6 +14,7 @@ WHERE id IN (
       AND (?3 IS NULL OR state = ?3)
       AND (?4 IS NULL OR (run_at <= ?5) = ?4)
       AND (?6 IS NULL OR EXISTS (SELECT 1 FROM json_each(jobs.tags) WHERE value = ?6))
+      AND {not_waited_on}
     ORDER BY finished_at, id
     LIMIT coalesce(?8, -1)
 )

@@ -1,5 +1,7 @@
--- Deletes job ?1 unless it is running; answers it as it was.
+-- Deletes job ?1 unless it is running or a waiting job depends on it; answers it as it
+-- was.
 DELETE FROM jobs
-WHERE id = ?1 AND state <> 'running'
+WHERE id = ?1 AND state <> 'running' AND {not_waited_on}
 RETURNING id, kind, queue, payload, priority, state, run_at, attempt, max_attempts, lease_token, lease_until, worker, unique_key, last_error, created_at, finished_at,
-          first_attempted_at, attempted_at, errors, output, tags, metadata, limit_key
+          first_attempted_at, attempted_at, errors, output, tags, metadata, limit_key,
+          depends_on, on_dependency_failure

@@ -1,5 +1,6 @@
 -- The non-terminal job holding unique key ?1.
 SELECT id, kind, queue, payload, priority, state, run_at, attempt, max_attempts, lease_token, lease_until, worker, unique_key, last_error, created_at, finished_at,
-       first_attempted_at, attempted_at, errors, output, tags, metadata, limit_key
+       first_attempted_at, attempted_at, errors, output, tags, metadata, limit_key,
+          depends_on, on_dependency_failure
 FROM jobs
-WHERE unique_key = ?1 AND state IN ('scheduled', 'available', 'running')
+WHERE unique_key = ?1 AND state IN ('waiting', 'scheduled', 'available', 'running')

@@ -2,7 +2,8 @@
 -- ?3 that finished after ?2: of several, the one that finished last (then the
 -- greatest id).
 SELECT id, kind, queue, payload, priority, state, run_at, attempt, max_attempts, lease_token, lease_until, worker, unique_key, last_error, created_at, finished_at,
-       first_attempted_at, attempted_at, errors, output, tags, metadata, limit_key
+       first_attempted_at, attempted_at, errors, output, tags, metadata, limit_key,
+          depends_on, on_dependency_failure
 FROM jobs
 WHERE unique_key = ?1
   AND state IN ('completed', 'failed', 'cancelled')

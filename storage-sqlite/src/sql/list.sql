@@ -2,7 +2,8 @@
 -- hand, written by filter.rs), in id order; ?8 limit (NULL: none);
 -- ?9 only ids after it (the page cursor; NULL: from the first).
 SELECT id, kind, queue, payload, priority, state, run_at, attempt, max_attempts, lease_token, lease_until, worker, unique_key, last_error, created_at, finished_at,
-       first_attempted_at, attempted_at, errors, output, tags, metadata, limit_key
+       first_attempted_at, attempted_at, errors, output, tags, metadata, limit_key,
+          depends_on, on_dependency_failure
 FROM jobs
 WHERE {where}
 ORDER BY id

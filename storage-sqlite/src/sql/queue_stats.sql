@@ -15,7 +15,7 @@ SELECT stats.*,
 FROM stats
 LEFT JOIN limits ON limits.scope = 'queue' AND limits.name = stats.queue
 UNION ALL
-SELECT name, 0, 0, 0, 0, 0, 0, 0, NULL, max_running, rate_starts, rate_per
+SELECT name, 0, 0, 0, 0, 0, 0, 0, NULL, 0, max_running, rate_starts, rate_per
 FROM limits
 WHERE scope = 'queue' AND name NOT IN (SELECT queue FROM stats)
 ORDER BY queue

@@ -7,9 +7,9 @@
 //! ones the single verb would refuse.
 
 use leasehold::time::OffsetDateTime;
-use leasehold::{JobFilter, JobId, JobRecord, JobUpdate, StoreError};
+use leasehold::{JobFilter, JobId, JobRecord, JobState, JobUpdate, StoreError};
 use leasehold_sql::filter::list_params;
-use leasehold_sql::row::{job_record, micros};
+use leasehold_sql::row::{Columns, job_record, micros};
 use sqlx::SqliteConnection;
 use sqlx::sqlite::SqliteRow;
 
@@ -44,7 +44,14 @@ impl Transition for RetryJob {
                     )
                 })
             })?;
-        acted_on(conn, retried, self.id, self.now, "retry").await
+        let refused = |state| matches!(state, JobState::Running | JobState::Waiting);
+        match acted_on(conn, retried, self.id, self.now, "retry", refused).await {
+            Err(Waited(dependent)) => Err(StoreError::Conflict(format!(
+                "job {} cannot run again: job {dependent} counts it as ended and waits on",
+                self.id
+            ))),
+            answer => answer.map_err(StoreError::from),
+        }
     }
 }
 
@@ -61,7 +68,14 @@ impl Transition for DeleteJob {
 
     async fn apply(&self, conn: &mut SqliteConnection) -> Result<JobRecord, StoreError> {
         let deleted = fetch_optional(conn, on_job(sql::DELETE_JOB, self.id)).await?;
-        acted_on(conn, deleted, self.id, self.now, "delete").await
+        let refused = |state| state == JobState::Running;
+        match acted_on(conn, deleted, self.id, self.now, "delete", refused).await {
+            Err(Waited(dependent)) => Err(StoreError::Conflict(format!(
+                "job {} cannot be deleted: job {dependent} waits for it (cancel it instead)",
+                self.id
+            ))),
+            answer => answer.map_err(StoreError::from),
+        }
     }
 }
 
@@ -84,28 +98,66 @@ impl Transition for UpdateJob {
             .bind(self.update.queue.as_deref())
             .bind(micros(self.now));
         let updated = fetch_optional(conn, statement).await?;
-        acted_on(conn, updated, self.id, self.now, "update").await
+        let refused = |state| !matches!(state, JobState::Scheduled | JobState::Available);
+        acted_on(conn, updated, self.id, self.now, "update", refused)
+            .await
+            .map_err(StoreError::from)
+    }
+}
+
+/// Why a single verb matched no row: the store's error, or a waiting job (the id) that
+/// depends on the job.
+#[derive(Debug)]
+enum Refusal {
+    Error(StoreError),
+    Waited(JobId),
+}
+
+use Refusal::Waited;
+
+impl From<StoreError> for Refusal {
+    fn from(error: StoreError) -> Self {
+        Refusal::Error(error)
+    }
+}
+
+impl From<Refusal> for StoreError {
+    fn from(refusal: Refusal) -> Self {
+        match refusal {
+            Refusal::Error(error) => error,
+            Refusal::Waited(dependent) => {
+                StoreError::Conflict(format!("job {dependent} waits for the job it depends on"))
+            }
+        }
     }
 }
 
 /// The job a single verb `action` on job `id` answered (`row`), or why it matched no
-/// row: `NotFound`, or `WrongState` with the job's state as of `now`.
+/// row: `NotFound`; `WrongState` with the job's state as of `now`, when `refused` says
+/// the verb refuses it; else the waiting job that depends on it.
 async fn acted_on(
     conn: &mut SqliteConnection,
     row: Option<SqliteRow>,
     id: JobId,
     now: OffsetDateTime,
     action: &'static str,
-) -> Result<JobRecord, StoreError> {
+    refused: impl Fn(JobState) -> bool,
+) -> Result<JobRecord, Refusal> {
     if let Some(row) = row {
-        return job_record(&Row(&row), now);
+        return Ok(job_record(&Row(&row), now)?);
     }
     let job = stored_job(conn, id, now).await?;
+    if !refused(job.state)
+        && let Some(row) = fetch_optional(conn, on_job(sql::WAITING_DEPENDENT, id)).await?
+    {
+        return Err(Waited(Row(&row).job_id()?));
+    }
     Err(StoreError::WrongState {
         job: id,
         state: job.state,
         action,
-    })
+    }
+    .into())
 }
 
 /// What [`ByFilter`] does to each job it selects.
@@ -144,11 +196,13 @@ impl Transition for ByFilter {
 
     async fn apply(&self, conn: &mut SqliteConnection) -> Result<u64, StoreError> {
         // The stored states each verb acts on (`?9` of parts/selected_jobs.sql).
-        const NOT_RUNNING: &str = r#"["scheduled","available","completed","failed","cancelled"]"#;
+        const RETRIED: &str = r#"["scheduled","available","completed","failed","cancelled"]"#;
+        const NOT_RUNNING: &str =
+            r#"["waiting","scheduled","available","completed","failed","cancelled"]"#;
         const PENDING: &str = r#"["scheduled","available"]"#;
-        const ACTIVE: &str = r#"["scheduled","available","running"]"#;
+        const ACTIVE: &str = r#"["waiting","scheduled","available","running"]"#;
         let (statement, states) = match self.verb {
-            Bulk::Retry => (sql::RETRY_JOBS, Some(NOT_RUNNING)),
+            Bulk::Retry => (sql::RETRY_JOBS, Some(RETRIED)),
             Bulk::Update(_) => (sql::UPDATE_JOBS, Some(PENDING)),
             Bulk::Cancel => (sql::CANCEL_JOBS, Some(ACTIVE)),
             // Retention's deletes walk the index of finished jobs.

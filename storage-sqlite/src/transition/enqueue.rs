@@ -4,6 +4,7 @@
 
 use leasehold::time::OffsetDateTime;
 use leasehold::{Enqueued, NewJob, StoreError};
+use leasehold_sql::enqueue::is_plain;
 use sqlx::SqliteConnection;
 
 use crate::enqueue::enqueue;
@@ -18,9 +19,9 @@ pub(crate) struct Enqueue {
 
 impl Enqueue {
     /// Whether the writer may insert its jobs in one statement with those of other
-    /// calls: it has some, and none has a unique key.
+    /// calls: it has some, and none has a unique key or dependencies.
     pub(crate) fn is_keyless(&self) -> bool {
-        !self.jobs.is_empty() && self.jobs.iter().all(|job| job.unique_key.is_none())
+        !self.jobs.is_empty() && self.jobs.iter().all(is_plain)
     }
 }
 
@@ -33,8 +34,9 @@ impl Transition for Enqueue {
     }
 
     fn needs_savepoint(&self) -> bool {
-        // A later job may conflict after earlier ones were written.
-        self.jobs.len() > 1
+        // A later job may conflict after earlier ones were written, or a dependency be
+        // refused after its dependent was.
+        self.jobs.len() > 1 || self.jobs.iter().any(|job| !job.depends_on.is_empty())
     }
 
     async fn apply(&self, conn: &mut SqliteConnection) -> Result<Vec<Enqueued>, StoreError> {

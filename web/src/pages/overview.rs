@@ -59,6 +59,11 @@ async fn render(
         }
         rows.push(QueueRow { stats, last_hour });
     }
+    // Waiting (for dependencies) is a column only while some queue has such jobs.
+    let states: Vec<JobState> = JobState::ALL
+        .into_iter()
+        .filter(|s| *s != JobState::Waiting || rows.iter().any(|r| r.stats.waiting > 0))
+        .collect();
     let body = html! {
         h1 { "Queues" }
         @if rows.is_empty() {
@@ -68,18 +73,18 @@ async fn render(
                 thead {
                     tr {
                         th rowspan="2" { "Queue" }
-                        th colspan=(JobState::ALL.len()) { "Jobs by state" }
+                        th colspan=(states.len()) { "Jobs by state" }
                         th rowspan="2" { "Oldest pending" }
                         th colspan="3" { "Finished in the last hour" }
                         th rowspan="2" { "Status" }
                     }
                     tr {
-                        @for job_state in JobState::ALL { th.num { (job_state.as_str()) } }
+                        @for job_state in &states { th.num { (job_state.as_str()) } }
                         @for job_state in FINISHED { th.num { (job_state.as_str()) } }
                     }
                 }
                 tbody {
-                    @for row in &rows { (queue_row(view, row)) }
+                    @for row in &rows { (queue_row(view, row, &states)) }
                 }
             }
         }
@@ -87,7 +92,7 @@ async fn render(
     Ok(layout::page(view, "Overview", notice, body))
 }
 
-fn queue_row(view: &View, row: &QueueRow) -> Markup {
+fn queue_row(view: &View, row: &QueueRow, states: &[JobState]) -> Markup {
     let stats = &row.stats;
     let jobs = |job_state: Option<JobState>| {
         let mut pairs = vec![("queue", stats.queue.as_str())];
@@ -98,7 +103,7 @@ fn queue_row(view: &View, row: &QueueRow) -> Markup {
     html! {
         tr {
             th scope="row" { a href=(jobs(None)) { (stats.queue) } }
-            @for job_state in JobState::ALL {
+            @for &job_state in states {
                 td.num { a href=(jobs(Some(job_state))) { (stats.count(job_state)) } }
             }
             td { (format::maybe_when(stats.oldest_pending_run_at, view.now)) }

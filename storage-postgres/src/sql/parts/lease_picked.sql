@@ -12,4 +12,4 @@ UPDATE {schema}.jobs AS j
         first_attempted_at = COALESCE(j.first_attempted_at, $2)
     FROM picked
     WHERE j.id = picked.id
-    RETURNING j.id, j.kind, j.queue, j.payload::text AS payload, j.priority, j.state, j.run_at, j.attempt, j.max_attempts, j.lease_token, j.lease_until, j.worker, j.unique_key, j.last_error, j.created_at, j.finished_at, j.first_attempted_at, j.attempted_at, j.errors::text AS errors, j.output::text AS output, j.tags::text AS tags, j.metadata::text AS metadata, j.limit_key
+    RETURNING j.id, j.kind, j.queue, j.payload::text AS payload, j.priority, j.state, j.run_at, j.attempt, j.max_attempts, j.lease_token, j.lease_until, j.worker, j.unique_key, j.last_error, j.created_at, j.finished_at, j.first_attempted_at, j.attempted_at, j.errors::text AS errors, j.output::text AS output, j.tags::text AS tags, j.metadata::text AS metadata, j.limit_key, j.depends_on::text AS depends_on, j.on_dependency_failure
