@@ -12,7 +12,7 @@ use leasehold_sql::dependency::{DependencyWrites, Start, start_dependents};
 use leasehold_sql::enqueue::{Insert, insert_all, insert_error, json_text, params};
 use leasehold_sql::row::{job_record, micros};
 use leasehold_sql::{Param, TransactionalEnqueue};
-use sqlx::{Connection, PgConnection};
+use sqlx::{Connection, PgConnection, Postgres, Transaction};
 use uuid::Uuid;
 
 use crate::error::{is_duplicate_job_id, store_error, violation_detail};
@@ -70,9 +70,28 @@ impl TransactionalEnqueue for PostgresStore {
         // A savepoint inside the caller's transaction (or a transaction of its own).
         let mut savepoint = conn.begin().await.map_err(store_error)?;
         let channel = self.enqueue_channel();
-        let answers = insert_jobs(self.statements(), &mut savepoint, &jobs, now, channel).await?;
-        savepoint.commit().await.map_err(store_error)?;
-        Ok(answers)
+        let answers = insert_jobs(self.statements(), &mut savepoint, &jobs, now, channel).await;
+        end_transaction(savepoint, answers).await
+    }
+}
+
+/// Ends `tx` as `result` says: commits it after a success; after an error, rolls it
+/// back at once, rather than when its connection is next used (sqlx's rollback on
+/// drop), so that no row lock it took (an enqueue's dependencies, a schedule's slot)
+/// outlives the call.
+pub(crate) async fn end_transaction<T>(
+    tx: Transaction<'_, Postgres>,
+    result: Result<T, StoreError>,
+) -> Result<T, StoreError> {
+    match result {
+        Ok(value) => {
+            tx.commit().await.map_err(store_error)?;
+            Ok(value)
+        }
+        Err(error) => {
+            tx.rollback().await.map_err(store_error)?;
+            Err(error)
+        }
     }
 }
 

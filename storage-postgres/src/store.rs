@@ -26,7 +26,7 @@ use uuid::Uuid;
 use crate::call::Calls;
 use crate::clock::ServerClock;
 use crate::completer::Completer;
-use crate::enqueue::insert_jobs;
+use crate::enqueue::{end_transaction, insert_jobs};
 use crate::error::store_error;
 use crate::notify::Listener;
 use crate::row::{Row, Statement, bind};
@@ -338,9 +338,8 @@ impl JobStore for PostgresStore {
         self.calls()
             .run("enqueue_many", async |conn| {
                 let mut tx = conn.begin().await.map_err(store_error)?;
-                let answers = insert_jobs(sql, &mut tx, &jobs, now, channel).await?;
-                tx.commit().await.map_err(store_error)?;
-                Ok(answers)
+                let answers = insert_jobs(sql, &mut tx, &jobs, now, channel).await;
+                end_transaction(tx, answers).await
             })
             .await
     }
@@ -605,21 +604,23 @@ impl JobStore for PostgresStore {
         self.calls()
             .run("fire_schedule", async |conn| {
                 let mut tx = conn.begin().await.map_err(store_error)?;
-                // Compare-and-set first: a racing scheduler waits on the schedule's row
-                // lock until this transaction ends, then finds the slot moved.
-                let params = advance_params(name, slot, next, now);
-                let advanced = bind(query(&sql.advance_schedule), params)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(store_error)?
-                    .rows_affected();
-                if advanced == 0 {
-                    stored_schedule(&mut tx, sql, name).await?;
-                    return Err(not_advanced(name, slot));
+                let fired = async {
+                    // Compare-and-set first: a racing scheduler waits on the schedule's
+                    // row lock until this transaction ends, then finds the slot moved.
+                    let params = advance_params(name, slot, next, now);
+                    let advanced = bind(query(&sql.advance_schedule), params)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(store_error)?
+                        .rows_affected();
+                    if advanced == 0 {
+                        stored_schedule(&mut tx, sql, name).await?;
+                        return Err(not_advanced(name, slot));
+                    }
+                    insert_jobs(sql, &mut tx, &jobs, now, channel).await
                 }
-                let answers = insert_jobs(sql, &mut tx, &jobs, now, channel).await?;
-                tx.commit().await.map_err(store_error)?;
-                Ok(answers)
+                .await;
+                end_transaction(tx, fired).await
             })
             .await
     }

@@ -243,10 +243,12 @@ pub async fn dependencies_that_ended_already_count_at_enqueue(f: &dyn StoreFacto
 
 /// A dependency on an unknown id, a job that depends on itself, and jobs of one call
 /// that depend on each other in a cycle are refused with `InvalidDependency` naming the
-/// job, the dependency and the problem; nothing of the call is stored.
+/// job, the dependency and the problem; nothing of the call is stored, and nothing of
+/// it is held: another handle claims the job it depended on at once.
 pub async fn a_bad_dependency_is_refused_and_stores_nothing(f: &dyn StoreFactory) {
-    let store = f.open().await;
-    let existing = enqueue_at(&*store, new_job("existing", t(0)), t(0)).await;
+    let handles = f.open_shared(2).await;
+    let store = &*handles[0];
+    let existing = enqueue_at(store, new_job("existing", t(0)), t(0)).await;
     let unknown = JobId::new(t(0));
     let fine = new_job("fine", t(0)).depends_on([existing.id]);
     let lost = new_job("lost", t(0)).depends_on([existing.id, unknown]);
@@ -255,10 +257,12 @@ pub async fn a_bad_dependency_is_refused_and_stores_nothing(f: &dyn StoreFactory
     let (b, c) = (new_job("b", t(0)), new_job("c", t(0)));
     let (b, c) = (b.clone().depends_on([c.id]), c.depends_on([b.id]));
 
-    let lost_refused = refusal(&*store, vec![fine.clone(), lost.clone()]).await;
-    let own_refused = refusal(&*store, vec![fine.clone(), own.clone()]).await;
-    let cycle_refused = refusal(&*store, vec![fine, b.clone(), c.clone()]).await;
+    let lost_refused = refusal(store, vec![fine.clone(), lost.clone()]).await;
+    let own_refused = refusal(store, vec![fine.clone(), own.clone()]).await;
+    let cycle_refused = refusal(store, vec![fine, b.clone(), c.clone()]).await;
+    let claimed = claim_one(&*handles[1], t(1), 30).await;
 
+    assert_eq!(claimed.id, existing.id, "nothing of a refused call is held");
     assert_eq!(lost_refused, (lost.id, unknown, DependencyProblem::Unknown));
     assert_eq!(own_refused, (own.id, own.id, DependencyProblem::Itself));
     let (job, dependency, problem) = cycle_refused;
@@ -268,11 +272,16 @@ pub async fn a_bad_dependency_is_refused_and_stores_nothing(f: &dyn StoreFactory
         "names the cycle"
     );
     assert_eq!(
-        count_all(&*store, t(1)).await,
+        count_all(store, t(1)).await,
         1,
         "nothing of the calls is stored"
     );
-    assert_eq!(get(&*store, existing.id, t(1)).await, existing, "unchanged");
+    let unchanged = get(store, existing.id, t(1)).await;
+    assert_eq!(
+        (unchanged.attempt, unchanged.depends_on),
+        (1, vec![]),
+        "as enqueued"
+    );
 }
 
 /// What an enqueue of `jobs` that must be refused names: the job, the dependency and
