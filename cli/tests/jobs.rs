@@ -3,7 +3,7 @@
 
 mod support;
 
-use leasehold::{JobFilter, JobId};
+use leasehold::{DependencyFailure, EnqueueOptions, JobFilter, JobId, Queue};
 use serde_json::json;
 use support::{ids, leasehold, on, seed, sqlite_url, with_queue};
 
@@ -162,6 +162,46 @@ fn show_prints_every_field_of_one_job() {
     assert_eq!(job["id"], id);
     assert_eq!(job["kind"], "sync_invoice");
     assert_eq!(job["errors"][0]["error"], "card declined");
+}
+
+#[test]
+fn show_lists_what_a_waiting_job_depends_on_with_each_ones_state() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = sqlite_url(dir.path());
+    let seeded = seed(&url);
+    let digest = with_queue(&url, async |queue: &Queue| {
+        let options = EnqueueOptions::new()
+            .depends_on([seeded.failed, seeded.mail[0]])
+            .on_dependency_failure(DependencyFailure::Ignore);
+        let digest = options
+            .build("send_digest", json!({}), queue.clock().now())
+            .unwrap();
+        queue.enqueue_new(digest).await.unwrap().job.id
+    })
+    .to_string();
+
+    let text = on(&url, &["jobs", "show", &digest]);
+    let json = on(&url, &["jobs", "show", &digest, "--json"]);
+
+    assert_eq!(text.code, 0, "{text:?}");
+    // The fields' lines, their padding aside.
+    let lines: Vec<String> = text
+        .stdout
+        .lines()
+        .map(|line| line.split_whitespace().collect::<Vec<_>>().join(" "))
+        .collect();
+    for line in [
+        "state: waiting".to_owned(),
+        format!("depends on: {} (failed)", seeded.failed),
+        format!("depends on: {} (available)", seeded.mail[0]),
+        "if one fails: ignore".to_owned(),
+    ] {
+        assert!(lines.contains(&line), "{line}: {}", text.stdout);
+    }
+    let job = json.json();
+    assert_eq!(job["state"], "waiting");
+    assert_eq!(job["depends_on"][0], seeded.failed.to_string());
+    assert_eq!(job["on_dependency_failure"], "ignore");
 }
 
 #[test]

@@ -81,11 +81,16 @@ async fn show(queue: &Queue, id: JobId, json: bool) -> Result<(), CliError> {
     if json {
         return print_json(&job);
     }
-    print_text(&describe(&job))
+    let mut dependencies = Vec::with_capacity(job.depends_on.len());
+    for &dependency in &job.depends_on {
+        dependencies.push((dependency, queue.get(dependency).await?.map(|d| d.state)));
+    }
+    print_text(&describe(&job, &dependencies))
 }
 
-/// Every field of `job`, one per line, the payload and output as JSON.
-fn describe(job: &JobRecord) -> String {
+/// Every field of `job`, one per line, the payload and output as JSON; each of its
+/// `dependencies` with its state now (`None`: deleted since).
+fn describe(job: &JobRecord, dependencies: &[(JobId, Option<JobState>)]) -> String {
     let or_dash = |value: Option<&str>| value.unwrap_or("-").to_owned();
     let mut lines = vec![
         ("id", job.id.to_string()),
@@ -127,6 +132,14 @@ fn describe(job: &JobRecord) -> String {
         ),
         ("last error", or_dash(job.last_error.as_deref())),
     ];
+    for (dependency, state) in dependencies {
+        let state = state.map_or_else(|| "deleted".to_owned(), |state| state.to_string());
+        lines.push(("depends on", format!("{dependency} ({state})")));
+    }
+    if !dependencies.is_empty() {
+        let policy = job.on_dependency_failure.to_string();
+        lines.push(("if one fails", policy));
+    }
     for error in &job.errors {
         lines.push((
             "error",

@@ -4,7 +4,7 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::response::Response;
 use leasehold::time::OffsetDateTime;
-use leasehold::{JobRecord, JobState, Limit, LimitScope};
+use leasehold::{DependencyFailure, JobId, JobRecord, JobState, Limit, LimitScope};
 use maud::{Markup, html};
 
 use crate::dashboard::AppState;
@@ -63,13 +63,14 @@ async fn render(
     } else {
         Vec::new()
     };
+    let dependencies = dependencies_of(state, &job).await?;
     let now = view.now;
     let jobs_in =
         |field: &str, value: &str| with_query(view.mount.href("/jobs"), &[(field, value)]);
     let body = html! {
         h1 { "Job " code { (job.id) } }
         p.lede { (state_badge(job.state)) " " strong { (job.kind) } " in queue " a href=(jobs_in("queue", &job.queue)) { (job.queue) } }
-        p.why { (why_not_running(&job, queue_paused, &limits, now)) }
+        p.why { (why_not_running(&job, &dependencies, queue_paused, &limits, now)) }
         (actions(view, &job))
         h2 { "Details" }
         dl.details {
@@ -91,6 +92,10 @@ async fn render(
                 @if job.tags.is_empty() { "—" }
             }
         }
+        @if !job.depends_on.is_empty() {
+            h2 { "Dependencies" }
+            (dependencies_table(view, &job, &dependencies))
+        }
         h2 { "Payload" }
         (json_block(&job.payload))
         h2 { "Output" }
@@ -110,9 +115,84 @@ async fn render(
     Ok(layout::page(view, &format!("Job {id}"), notice, body))
 }
 
+/// The most dependencies a job page reads and lists (one store call each).
+const DEPENDENCIES_SHOWN: usize = 100;
+
+/// The first [`DEPENDENCIES_SHOWN`] dependencies of `job`, each as stored now (`None`:
+/// deleted since, which only a job that no longer waits allows).
+async fn dependencies_of(
+    state: &AppState,
+    job: &JobRecord,
+) -> Result<Vec<(JobId, Option<JobRecord>)>, PageError> {
+    let mut dependencies = Vec::new();
+    for &id in job.depends_on.iter().take(DEPENDENCIES_SHOWN) {
+        dependencies.push((id, state.queue.get(id).await?));
+    }
+    Ok(dependencies)
+}
+
+/// What a waiting job waits for, and what a failed dependency would do to it.
+fn waits_for(job: &JobRecord, dependencies: &[(JobId, Option<JobRecord>)]) -> Markup {
+    let open = dependencies
+        .iter()
+        .filter(|(_, dependency)| dependency.as_ref().is_some_and(|d| !d.state.is_terminal()))
+        .count();
+    let more = job.depends_on.len().saturating_sub(dependencies.len());
+    html! {
+        "Waiting for its dependencies: " (open) " of " (job.depends_on.len())
+        @if more > 0 { " (of the first " (dependencies.len()) " shown)" }
+        " have not ended. It is due once every one has completed. "
+        (if_one_fails(job.on_dependency_failure))
+    }
+}
+
+/// What a dependency that fails or is cancelled does to a job under `policy`.
+fn if_one_fails(policy: DependencyFailure) -> &'static str {
+    match policy {
+        DependencyFailure::Cancel => "If one fails or is cancelled, this job is cancelled.",
+        DependencyFailure::Fail => "If one fails or is cancelled, this job fails.",
+        DependencyFailure::Ignore => {
+            "If one fails or is cancelled, this job runs anyway once every one has ended."
+        }
+        // A policy added to the library later: its name says what is known.
+        _ => "If one fails or is cancelled, its policy decides.",
+    }
+}
+
+/// The jobs `job` depends on, each linked, with its state now.
+fn dependencies_table(
+    view: &View,
+    job: &JobRecord,
+    dependencies: &[(JobId, Option<JobRecord>)],
+) -> Markup {
+    let more = job.depends_on.len().saturating_sub(dependencies.len());
+    html! {
+        p { (if_one_fails(job.on_dependency_failure)) " (policy " code { (job.on_dependency_failure) } ")" }
+        table.dependencies {
+            thead { tr { th { "Job" } th { "Kind" } th { "State" } } }
+            tbody {
+                @for (id, dependency) in dependencies {
+                    tr {
+                        td { a href=(view.mount.href(&format!("/jobs/{id}"))) { code { (id) } } }
+                        @match dependency {
+                            Some(dependency) => {
+                                td { (dependency.kind) }
+                                td { (state_badge(dependency.state)) }
+                            }
+                            None => { td { "—" } td { "deleted" } }
+                        }
+                    }
+                }
+            }
+        }
+        @if more > 0 { p.none { "And " (more) " more." } }
+    }
+}
+
 /// Why the job is not running now, or who runs it, as a plain sentence.
 fn why_not_running(
     job: &JobRecord,
+    dependencies: &[(JobId, Option<JobRecord>)],
     queue_paused: bool,
     limits: &[(LimitScope, Limit)],
     now: OffsetDateTime,
@@ -164,6 +244,7 @@ fn why_not_running(
             (finished("Failed")) " It ran " (job.attempt) " of " (job.max_attempts) " attempts." (last_error)
         },
         JobState::Cancelled => html! { (finished("Cancelled")) (last_error) },
+        JobState::Waiting => waits_for(job, dependencies),
         // A state added to the library later: its name says what is known.
         _ => html! { "The job is " (job.state) "." },
     };
@@ -184,9 +265,11 @@ fn actions(view: &View, job: &JobRecord) -> Markup {
     let path = |verb: &str| format!("/jobs/{}/{verb}", job.id);
     let (running, terminal) = (job.state == JobState::Running, job.state.is_terminal());
     let retry_label = if terminal { "Retry" } else { "Run now" };
+    // A waiting job runs once its dependencies have completed, not by hand.
+    let runs_by_hand = !running && job.state != JobState::Waiting;
     html! {
         div.actions {
-            @if !running { (action_button(view, &path("retry"), retry_label, &[], "button")) }
+            @if runs_by_hand { (action_button(view, &path("retry"), retry_label, &[], "button")) }
             @if !terminal { (action_button(view, &path("cancel"), "Cancel", &[], "button warn")) }
             @if !running { (action_button(view, &path("delete"), "Delete", &[], "button danger")) }
         }

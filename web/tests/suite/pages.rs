@@ -313,3 +313,50 @@ fn next_page(page: &super::harness::Page) -> String {
     let link = &page.body[at + r#"rel="next" href=""#.len()..];
     link[..link.find('"').unwrap()].replace("&amp;", "&")
 }
+
+pub(crate) async fn a_waiting_jobs_page_says_what_it_waits_for(h: Harness) {
+    let done = h.enqueue("fetch", "pages").await;
+    h.complete("pages", json!(null)).await;
+    let open = h.enqueue("fetch", "pages").await;
+    let digest = h
+        .new_job("digest", "mail")
+        .depends_on([done, open])
+        .on_dependency_failure(leasehold::DependencyFailure::Ignore);
+    let digest = h.enqueue_new(digest).await;
+
+    let page = h.get(&format!("/jobs/{digest}")).await;
+    let overview = h.get("/").await;
+
+    assert!(
+        page.has("Waiting for its dependencies: 1 of 2 have not ended"),
+        "{}",
+        page.body
+    );
+    assert!(page.has("runs anyway once every one has ended"));
+    assert!(page.has("<h2>Dependencies</h2>"));
+    for dependency in [done, open] {
+        assert!(
+            page.links().contains(&format!("/jobs/{dependency}")),
+            "links {dependency}"
+        );
+    }
+    assert!(
+        page.has("completed") && page.has("available"),
+        "each one's state"
+    );
+    assert!(
+        page.form(&format!("/jobs/{digest}/retry")).is_none(),
+        "it runs by itself"
+    );
+    assert!(page.form(&format!("/jobs/{digest}/cancel")).is_some());
+    assert!(
+        overview.has("<th class=\"num\">waiting</th>"),
+        "{}",
+        overview.body
+    );
+    assert_eq!(
+        overview.row("mail")[6],
+        "1",
+        "the waiting column, last of the states"
+    );
+}
