@@ -24,6 +24,9 @@ enum Mutation {
     RetryIgnoresMaxAttempts,
     /// Fires a stale slot anyway, with no unique keys: duplicate slots.
     FireWithoutCompareAndSet,
+    /// Stores jobs with dependencies as plain jobs (what a store that took them
+    /// through `enqueue_many` unknowingly would do): they run at once.
+    IgnoresDependencies,
 }
 
 struct Mutant {
@@ -59,6 +62,18 @@ impl JobStore for Mutant {
             job.unique_key = None;
         }
         self.inner.enqueue(job, now).await
+    }
+    async fn enqueue_with_dependencies(
+        &self,
+        mut jobs: Vec<NewJob>,
+        now: OffsetDateTime,
+    ) -> Result<Vec<Enqueued>, StoreError> {
+        if let Mutation::IgnoresDependencies = self.mutation {
+            for job in &mut jobs {
+                job.depends_on.clear();
+            }
+        }
+        self.inner.enqueue_with_dependencies(jobs, now).await
     }
     async fn claim(
         &self,
@@ -159,7 +174,7 @@ macro_rules! case {
 
 #[test]
 fn named_cases_catch_each_mutation() {
-    let expectations: [(Mutation, Vec<(&str, Case)>); 5] = [
+    let expectations: [(Mutation, Vec<(&str, Case)>); 6] = [
         (
             Mutation::ClaimIgnoresTime,
             vec![
@@ -196,6 +211,15 @@ fn named_cases_catch_each_mutation() {
             vec![
                 case!(fire_schedule_from_a_stale_slot_is_a_conflict_and_inserts_nothing),
                 case!(concurrent_fires_of_one_slot_insert_once),
+            ],
+        ),
+        (
+            Mutation::IgnoresDependencies,
+            vec![
+                case!(a_job_waits_until_its_dependencies_complete),
+                case!(a_failed_dependency_ends_its_dependents_by_their_policy),
+                case!(a_bad_dependency_is_refused_and_stores_nothing),
+                case!(concurrent_ends_and_dependent_enqueues_never_strand_a_job),
             ],
         ),
     ];
