@@ -73,7 +73,7 @@ use crate::error::Error;
 use crate::job::JobRecord;
 use crate::queue::{EnqueueHook, Queue};
 use crate::store::Enqueued;
-use crate::worker::{JobHook, Layer, Next, Outcome};
+use crate::worker::{HookRun, JobHook, Layer, Next, Outcome};
 
 /// Records leasehold's metrics: add it to a worker with
 /// [`WorkerBuilder::hook`](crate::worker::WorkerBuilder::hook), to a queue with
@@ -481,16 +481,11 @@ impl JobHook for Metrics {
 #[async_trait::async_trait]
 impl Layer for Metrics {
     async fn call(&self, job: &JobRecord, next: Next<'_>) -> Outcome {
-        JobHook::before(self, job);
-        let mut running = Running {
-            metrics: self,
-            job,
-            started: tokio::time::Instant::now(),
-            ended: false,
-        };
+        let run = HookRun::begin(std::slice::from_ref(self), job);
         let outcome = next.run().await;
-        running.ended = true;
-        JobHook::after(self, job, &outcome, running.started.elapsed());
+        if let Some(run) = run {
+            run.end(&outcome);
+        }
         outcome
     }
 
@@ -535,27 +530,6 @@ fn describe() {
     describe_gauge!("leasehold_jobs_running", "attempts running in this process");
     describe_gauge!("leasehold_queue_jobs", "jobs in each state, from the store");
     describe_gauge!("leasehold_queue_paused", "1 while the queue is paused");
-}
-
-/// One attempt run through the [`Layer`]: ended as [`Outcome::Abandoned`] if its
-/// task is dropped before the outcome, as a [`JobHook`]'s would be.
-struct Running<'a> {
-    metrics: &'a Metrics,
-    job: &'a JobRecord,
-    started: tokio::time::Instant,
-    /// The attempt's end was recorded with its outcome.
-    ended: bool,
-}
-
-impl Drop for Running<'_> {
-    fn drop(&mut self) {
-        if !self.ended {
-            let abandoned = Outcome::Abandoned {
-                error: "the job's task was dropped before its outcome was recorded".into(),
-            };
-            JobHook::after(self.metrics, self.job, &abandoned, self.started.elapsed());
-        }
-    }
 }
 
 impl EnqueueHook for Metrics {

@@ -219,11 +219,10 @@ impl Queue {
         self.finished.waiters.load(Ordering::SeqCst) > 0
     }
 
-    /// Wakes the [`Queue::wait_for`] callers: a worker recorded an outcome.
-    pub(crate) fn job_finished(&self) {
-        if self.has_waiters() {
-            self.finished.notify.notify_waiters();
-        }
+    /// Wakes the [`Queue::wait_for`] callers: a worker recorded an outcome. Called
+    /// only when [`Queue::has_waiters`], so a job's end costs one load otherwise.
+    pub(crate) fn wake_waiters(&self) {
+        self.finished.notify.notify_waiters();
     }
 
     /// This queue (sharing its store, clock and workers' wake-up signal) with `hook`

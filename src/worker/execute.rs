@@ -87,11 +87,12 @@ async fn run_one(
         hooks.end(&outcome);
     }
     let queue = &inner.shared.queue;
-    // Whoever waits for a job reads what the layers recorded of it: hand it on first.
     if queue.has_waiters() {
-        inner.flush_layers();
+        // Whoever waits for a job reads what the layers and hooks recorded of it:
+        // hand it on first.
+        inner.flush_layers_and_hooks();
+        queue.wake_waiters();
     }
-    queue.job_finished();
     let outcome = info.map(|job| JobOutcome { job, outcome });
     if let Some(outcome) = &outcome {
         inner.emit(|| outcome.event());

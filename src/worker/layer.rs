@@ -105,18 +105,34 @@ pub trait JobHook: Send + Sync + 'static {
     fn flush(&self) {}
 }
 
+/// A shared hook is a hook: what lets the worker's `Arc<dyn JobHook>`s and a plain
+/// hook share [`HookRun`].
+impl<H: JobHook + ?Sized> JobHook for Arc<H> {
+    fn before(&self, job: &JobRecord) {
+        (**self).before(job);
+    }
+
+    fn after(&self, job: &JobRecord, outcome: &Outcome, ran: Duration) {
+        (**self).after(job, outcome, ran);
+    }
+
+    fn flush(&self) {
+        (**self).flush();
+    }
+}
+
 /// The hooks of one attempt, begun: ends them with the outcome, or with
 /// [`Outcome::Abandoned`] when dropped first.
-pub(crate) struct HookRun<'a> {
-    hooks: &'a [Arc<dyn JobHook>],
+pub(crate) struct HookRun<'a, H: JobHook> {
+    hooks: &'a [H],
     job: &'a JobRecord,
     started: tokio::time::Instant,
     ended: bool,
 }
 
-impl<'a> HookRun<'a> {
+impl<'a, H: JobHook> HookRun<'a, H> {
     /// Calls every hook's `before`; `None` when there is none.
-    pub(crate) fn begin(hooks: &'a [Arc<dyn JobHook>], job: &'a JobRecord) -> Option<Self> {
+    pub(crate) fn begin(hooks: &'a [H], job: &'a JobRecord) -> Option<Self> {
         if hooks.is_empty() {
             return None;
         }
@@ -145,7 +161,7 @@ impl<'a> HookRun<'a> {
     }
 }
 
-impl Drop for HookRun<'_> {
+impl<H: JobHook> Drop for HookRun<'_, H> {
     fn drop(&mut self) {
         if !self.ended {
             self.after(&Outcome::Abandoned {
@@ -303,7 +319,7 @@ mod tests {
             .unwrap()
             .end(&Outcome::Completed);
         assert!(
-            HookRun::begin(&[], &job).is_none(),
+            HookRun::<Log>::begin(&[], &job).is_none(),
             "no hooks, nothing to run"
         );
         let log = log.0.lock().unwrap().clone();

@@ -36,6 +36,8 @@ use tokio::sync::{Notify, broadcast, watch};
 pub use self::builder::{DEFAULT_CLAIM_AHEAD, DEFAULT_OUTPUT_LIMIT, WorkerBuilder};
 pub use self::context::{IntoJobResult, JobContext, JobError};
 pub use self::events::{JobInfo, WorkerEvent};
+#[cfg(feature = "metrics")]
+pub(crate) use self::layer::HookRun;
 pub use self::layer::{JobHook, Layer, Next, TracingLayer};
 #[cfg(feature = "opentelemetry")]
 pub(crate) use self::layer::{job_span, log_outcome};
@@ -182,7 +184,7 @@ impl Inner {
     }
 
     /// [`Layer::flush`] on every layer, [`JobHook::flush`] on every hook.
-    pub(crate) fn flush_layers(&self) {
+    pub(crate) fn flush_layers_and_hooks(&self) {
         for layer in &self.layers {
             layer.flush();
         }
@@ -309,7 +311,7 @@ impl Worker {
                 Err(error) => tracing::error!(%error, "a job task ended abnormally"),
             }
         }
-        self.inner.flush_layers();
+        self.inner.flush_layers_and_hooks();
         Ok(report)
     }
 

@@ -173,7 +173,7 @@ impl Worker {
             }
             let _ = count.wait_for(|n| *n == 0).await;
         }
-        inner.flush_layers();
+        inner.flush_layers_and_hooks();
     }
 }
 
