@@ -12,6 +12,12 @@
 --   those at or before $2 - rate_per, read from the old end of the index (so a count
 --   costs the starts that aged out since the last trim, not those in the window). It
 --   may be negative after a limit was lowered.
+-- - `head`: the first $3 claimable jobs of the open queues in claim order, limits
+--   aside. When no limit would turn one of them away (each locked limit allows as
+--   many as head holds of its scope, no job of head has a limit this claim did not
+--   lock, and at most $6 of head are governed), the limits change nothing: `fast`,
+--   head is what is chosen, and no key is walked (`free`, `key_cap` are empty). Open
+--   limits, the common case, then cost a count each. Otherwise:
 -- - `free`: the claimable jobs (due pending ones, expired leases with attempts left)
 --   whose key has no limit, the first $3 of each open queue in claim order (read from
 --   jobs_ready and jobs_leased; a later one could not be claimed: $3 jobs of its queue
@@ -69,6 +75,47 @@ WITH open AS (
     FROM {schema}.limits AS l
     WHERE (l.scope = 'key' AND l.name = ANY ($7::text[]))
        OR (l.scope = 'queue' AND l.name = ANY ($8::text[]))
+), head AS (
+    SELECT c.id, c.queue, c.limit_key, c.priority, c.run_at
+    FROM (
+        SELECT r.* FROM open AS o
+        CROSS JOIN LATERAL (
+            SELECT id, queue, limit_key, priority, run_at FROM {schema}.jobs AS j
+            WHERE j.state = 'pending' AND j.queue = o.queue AND j.run_at <= $2
+            ORDER BY priority, run_at, id
+            LIMIT $3
+        ) AS r
+        UNION ALL
+        SELECT r.* FROM open AS o
+        CROSS JOIN LATERAL (
+            SELECT id, queue, limit_key, priority, run_at FROM {schema}.jobs AS j
+            WHERE j.state = 'running' AND j.queue = o.queue AND j.lease_until <= $2
+              AND j.attempt < j.max_attempts
+            ORDER BY priority, run_at, id
+            LIMIT $3
+        ) AS r
+    ) AS c
+    ORDER BY c.priority, c.run_at, c.id
+    LIMIT $3
+), held AS (
+    SELECT 'key' AS scope, limit_key AS name, count(*) AS n
+    FROM head WHERE limit_key IS NOT NULL GROUP BY limit_key
+    UNION ALL
+    SELECT 'queue', queue, count(*) FROM head GROUP BY queue
+), fast AS (
+    SELECT NOT EXISTS (
+               SELECT FROM lim AS l JOIN held AS h ON h.scope = l.scope AND h.name = l.name
+               WHERE l.allows < h.n
+           )
+           AND NOT EXISTS (
+               SELECT FROM held AS h
+               WHERE h.scope = 'key' AND h.name <> ALL ($7::text[])
+                 AND EXISTS (SELECT FROM {schema}.limits AS l
+                             WHERE l.scope = 'key' AND l.name = h.name)
+           )
+           AND (SELECT count(*) FROM head AS h
+                WHERE h.limit_key = ANY ($7::text[]) OR h.queue = ANY ($8::text[])) <= $6
+               AS ok
 ), free AS (
     SELECT r.id, r.queue, r.priority, r.run_at
     FROM open AS o
@@ -81,6 +128,7 @@ WITH open AS (
         ORDER BY priority, run_at, id
         LIMIT $3
     ) AS r
+    WHERE NOT (SELECT ok FROM fast)
     UNION ALL
     SELECT r.id, r.queue, r.priority, r.run_at
     FROM open AS o
@@ -94,6 +142,7 @@ WITH open AS (
         ORDER BY priority, run_at, id
         LIMIT $3
     ) AS r
+    WHERE NOT (SELECT ok FROM fast)
 ), key_cap AS (
     SELECT k.name,
            CASE
@@ -104,7 +153,7 @@ WITH open AS (
                ELSE GREATEST(LEAST(k.allows, $3, $6), 0)
            END AS cap
     FROM lim AS k
-    WHERE k.scope = 'key' AND k.allows > 0
+    WHERE k.scope = 'key' AND k.allows > 0 AND NOT (SELECT ok FROM fast)
 ), keyed AS (
     SELECT r.id, r.queue, r.priority, r.run_at
     FROM key_cap AS k
@@ -151,25 +200,31 @@ WITH open AS (
         WHERE queue_allows IS NULL OR queue_rank <= queue_allows
     ) AS g
 ), chosen AS (
-    SELECT id FROM capped
-    WHERE NOT governed OR governed_rank <= $6
-    ORDER BY priority, run_at, id
-    LIMIT $3
+    (SELECT id FROM capped
+     WHERE NOT governed OR governed_rank <= $6
+     ORDER BY priority, run_at, id
+     LIMIT $3)
+    UNION ALL
+    SELECT id FROM head WHERE (SELECT ok FROM fast)
 ), picked AS (
-    SELECT j.id FROM {schema}.jobs AS j
-    WHERE j.id = ANY (ARRAY(SELECT id FROM chosen))
-      AND j.queue = ANY ($1::text[])
-      AND ((j.state = 'pending' AND j.run_at <= $2)
-           OR (j.state = 'running' AND j.lease_until <= $2 AND j.attempt < j.max_attempts))
-    FOR UPDATE SKIP LOCKED
+    -- Each chosen row looked up by its key, whatever the planner's statistics say
+    -- (stale ones once made it read every ready job and join them to the chosen).
+    SELECT j.id FROM chosen AS c
+    CROSS JOIN LATERAL (
+        SELECT id FROM {schema}.jobs
+        WHERE id = c.id AND queue = ANY ($1::text[])
+          AND ((state = 'pending' AND run_at <= $2)
+               OR (state = 'running' AND lease_until <= $2 AND attempt < max_attempts))
+        FOR UPDATE SKIP LOCKED
+    ) AS j
 ), leased AS (
     {lease_picked}
 ), counted AS (
     SELECT l.scope, l.name, l.rate_starts, l.rate_counted, count(*) AS claimed
-    FROM leased AS x
-    JOIN lim AS l
-      ON (l.scope = 'key' AND l.name = x.limit_key)
-      OR (l.scope = 'queue' AND l.name = x.queue)
+    FROM (SELECT 'key' AS scope, limit_key AS name FROM leased
+          UNION ALL
+          SELECT 'queue', queue FROM leased) AS x
+    JOIN lim AS l ON l.scope = x.scope AND l.name = x.name
     WHERE l.rate_starts IS NOT NULL
     GROUP BY l.scope, l.name, l.rate_starts, l.rate_counted
 ), started AS (

@@ -6,18 +6,31 @@
 -- ?2, first attempted then if it never was; a claim of a job whose key or queue has a
 -- rate counts a start (the trigger jobs_claim_counts_starts).
 --
--- The two arms of jobs no limit governs (no limited key, the queue not limited) read
--- their partial index in claim order, so the merge stops after ?3 rows; they pass over
--- a limited key's jobs (one row each), never sort them. The third arm, the jobs a
--- limit governs, is walked (parts/claim_governed.sql) and sorted: at most what the
--- limits allow. With no limit stored it is empty, and the claim reads what it did
--- before limits.
+-- With limits stored, `head` (the first ?3 claimable jobs, limits aside) is the claim
+-- when no limit would turn one of them away (`fast`, parts/claim_governed.sql): limits
+-- that are open cost a count each. Otherwise the two arms of jobs no limit governs (no
+-- limited key, the queue not limited) read their partial index in claim order, so the
+-- merge stops after ?3 rows; they pass over a limited key's jobs (one row each), never
+-- sort them. The third arm, the jobs a limit governs, is walked
+-- (parts/claim_governed.sql) and sorted: at most what the limits allow. With no limit
+-- stored it is empty, and the claim reads what it did before limits.
 UPDATE jobs
 {claim_lease}
 WHERE id IN (
     WITH RECURSIVE
     wanted(name) AS (
         SELECT ?1 WHERE NOT EXISTS (SELECT 1 FROM queues WHERE name = ?1 AND paused = 1)
+    ),
+    head(id, priority, run_at, queue, limit_key) AS (
+        SELECT id, priority, run_at, queue, limit_key FROM jobs
+        WHERE state = 'available' AND queue = ?1 AND run_at <= ?2
+          AND queue IN (SELECT name FROM wanted)
+        UNION ALL
+        SELECT id, priority, run_at, queue, limit_key FROM jobs
+        WHERE state = 'running' AND queue = ?1 AND lease_until <= ?2
+          AND attempt < max_attempts AND queue IN (SELECT name FROM wanted)
+        ORDER BY priority, run_at, id
+        LIMIT ?3 + 0
     ),
     {claim_governed}
     SELECT id FROM (
@@ -27,6 +40,7 @@ WHERE id IN (
           AND NOT EXISTS (SELECT 1 FROM limits WHERE scope = 'queue' AND name = ?1)
           AND (limit_key IS NULL
                OR limit_key NOT IN (SELECT name FROM limits WHERE scope = 'key'))
+          AND NOT (SELECT ok FROM fast)
         UNION ALL
         SELECT id, priority, run_at FROM jobs
         WHERE state = 'running' AND queue = ?1 AND lease_until <= ?2
@@ -35,9 +49,13 @@ WHERE id IN (
           AND NOT EXISTS (SELECT 1 FROM limits WHERE scope = 'queue' AND name = ?1)
           AND (limit_key IS NULL
                OR limit_key NOT IN (SELECT name FROM limits WHERE scope = 'key'))
+          AND NOT (SELECT ok FROM fast)
         UNION ALL
         -- The jobs a limit governs, within the limits.
         SELECT id, priority, run_at FROM governed_taken
+        UNION ALL
+        -- No limit turns a job of head away: head is the claim.
+        SELECT id, priority, run_at FROM head WHERE (SELECT ok FROM fast)
         ORDER BY priority, run_at, id
         -- Not a bare ?3: SQLite would plan this statement for the value bound and
         -- prepare it again at every claim.

@@ -10,6 +10,16 @@ WHERE id IN (
         SELECT value FROM json_each(?1)
         WHERE value NOT IN (SELECT name FROM queues WHERE paused = 1)
     ),
+    head(id, priority, run_at, queue, limit_key) AS (
+        SELECT id, priority, run_at, queue, limit_key FROM jobs
+        WHERE state = 'available' AND queue IN (SELECT name FROM wanted) AND run_at <= ?2
+        UNION ALL
+        SELECT id, priority, run_at, queue, limit_key FROM jobs
+        WHERE state = 'running' AND queue IN (SELECT name FROM wanted) AND lease_until <= ?2
+          AND attempt < max_attempts
+        ORDER BY priority, run_at, id
+        LIMIT ?3 + 0
+    ),
     {claim_governed}
     SELECT id FROM (
         SELECT id, priority, run_at FROM jobs
@@ -18,6 +28,7 @@ WHERE id IN (
                         WHERE name NOT IN (SELECT name FROM limits WHERE scope = 'queue'))
           AND (limit_key IS NULL
                OR limit_key NOT IN (SELECT name FROM limits WHERE scope = 'key'))
+          AND NOT (SELECT ok FROM fast)
         UNION ALL
         SELECT id, priority, run_at FROM jobs
         WHERE state = 'running' AND lease_until <= ?2 AND attempt < max_attempts
@@ -25,9 +36,13 @@ WHERE id IN (
                         WHERE name NOT IN (SELECT name FROM limits WHERE scope = 'queue'))
           AND (limit_key IS NULL
                OR limit_key NOT IN (SELECT name FROM limits WHERE scope = 'key'))
+          AND NOT (SELECT ok FROM fast)
         UNION ALL
         -- The jobs a limit governs, within the limits (parts/claim_governed.sql).
         SELECT id, priority, run_at FROM governed_taken
+        UNION ALL
+        -- No limit turns a job of head away: head is the claim.
+        SELECT id, priority, run_at FROM head WHERE (SELECT ok FROM fast)
         ORDER BY priority, run_at, id
         -- Not a bare ?3: SQLite would plan this statement for the value bound and
         -- prepare it again at every claim.

@@ -1,6 +1,8 @@
 -- The jobs a claim takes that a limit governs (claim_queue.sql, claim_queues.sql): CTEs
 -- that follow the statement's own `wanted(name)` (the queues claimed, paused ones left
--- out) and end in `governed_taken(id, priority, run_at)`. ?2 the claim's instant, ?3
+-- out) and `head(id, priority, run_at, queue, limit_key)` (its first ?3 claimable jobs
+-- in claim order, limits aside), and end in `fast(ok)` (head is the claim) and
+-- `governed_taken(id, priority, run_at)` (empty when fast). ?2 the claim's instant, ?3
 -- its limit, ?6 its `limited`. With no limit stored, every CTE is empty.
 --
 -- The contract's order: of the claimable jobs in claim order (priority, run_at, id),
@@ -21,33 +23,53 @@
 -- is claimed. With a limited queue among several, a key's cap is its room: a job its
 -- queue turns away still used its key's room, and the key's next job may be of another
 -- queue.
-key_room(name, room) AS (
-    SELECT name,
-           min(coalesce(max_running - (SELECT count(*) FROM jobs
-                                       WHERE state = 'running' AND limit_key = limits.name
-                                         AND lease_until > ?2),
+limit_room(scope, name, room) AS (
+    SELECT scope, name,
+           min(coalesce(max_running - CASE scope
+                            WHEN 'key' THEN (SELECT count(*) FROM jobs
+                                             WHERE state = 'running' AND limit_key = limits.name
+                                               AND lease_until > ?2)
+                            ELSE (SELECT count(*) FROM jobs
+                                  WHERE state = 'running' AND queue = limits.name
+                                    AND lease_until > ?2)
+                        END,
                         9223372036854775807),
                coalesce(rate_starts - rate_counted
                         + (SELECT count(*) FROM limit_starts
-                           WHERE scope = 'key' AND name = limits.name
+                           WHERE limit_starts.scope = limits.scope
+                             AND limit_starts.name = limits.name
                              AND at <= ?2 - limits.rate_per),
                         9223372036854775807))
     FROM limits
-    WHERE scope = 'key'
+    WHERE scope = 'key' OR (scope = 'queue' AND name IN (SELECT name FROM wanted))
+),
+-- The fast path. `head` (the statement's own) is its first ?3 claimable jobs in claim
+-- order, limits aside. When no limit would turn one of them away (each limited key and
+-- queue has room for as many as head holds of it, and at most ?6 of head are
+-- governed), the limits change nothing: head is the claim, and no key or queue is
+-- walked below. With no limit stored, head is not read here and the statement's
+-- unlimited arms claim.
+fast(ok) AS (
+    SELECT EXISTS (SELECT 1 FROM limits)
+       AND NOT EXISTS (
+           SELECT 1 FROM limit_room
+           WHERE room < (SELECT count(*) FROM head
+                         WHERE limit_room.scope = 'key' AND head.limit_key = limit_room.name)
+              OR room < (SELECT count(*) FROM head
+                         WHERE limit_room.scope = 'queue' AND head.queue = limit_room.name)
+       )
+       AND (SELECT count(*) FROM head
+            WHERE limit_key IN (SELECT name FROM limit_room WHERE scope = 'key')
+               OR queue IN (SELECT name FROM limit_room WHERE scope = 'queue')) <= ?6
+),
+-- Otherwise, the walks. Each limit's room.
+key_room(name, room) AS (
+    SELECT name, room FROM limit_room
+    WHERE scope = 'key' AND NOT (SELECT ok FROM fast)
 ),
 queue_room(name, room) AS (
-    SELECT name,
-           min(coalesce(max_running - (SELECT count(*) FROM jobs
-                                       WHERE state = 'running' AND queue = limits.name
-                                         AND lease_until > ?2),
-                        9223372036854775807),
-               coalesce(rate_starts - rate_counted
-                        + (SELECT count(*) FROM limit_starts
-                           WHERE scope = 'queue' AND name = limits.name
-                             AND at <= ?2 - limits.rate_per),
-                        9223372036854775807))
-    FROM limits
-    WHERE scope = 'queue' AND name IN (SELECT name FROM wanted)
+    SELECT name, room FROM limit_room
+    WHERE scope = 'queue' AND NOT (SELECT ok FROM fast)
 ),
 key_cap(name, room, cap) AS (
     SELECT name, room,
