@@ -176,4 +176,17 @@ pub enum Error {
     /// A timezone name that is not in the IANA database.
     #[error("unknown IANA timezone {0:?}")]
     Timezone(String),
+    /// A member added to, or a second seal of, a batch that is sealed (its callback,
+    /// with the batch's id, is stored); nothing was stored.
+    #[error("batch {0} is sealed: its callback is stored and it takes no more members")]
+    BatchSealed(JobId),
+    /// A stored job output that does not deserialize to the type asked for.
+    #[error("the output of job {job} does not deserialize: {source}")]
+    Output {
+        /// The job whose output it is.
+        job: JobId,
+        /// serde_json's error.
+        #[source]
+        source: serde_json::Error,
+    },
 }

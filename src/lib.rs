@@ -98,6 +98,7 @@
 //! }
 //! ```
 
+mod batch;
 mod clock;
 mod dependency;
 mod error;
@@ -117,6 +118,7 @@ mod supervisor;
 pub mod testing;
 pub mod worker;
 
+pub use batch::{BATCH_TAG_PREFIX, Batch, BatchProgress};
 #[cfg(feature = "testing")]
 pub use clock::ManualClock;
 pub use clock::{Clock, SystemClock};

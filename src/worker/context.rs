@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use serde::Serialize;
+use serde::de::DeserializeOwned;
 
 use tokio_util::sync::CancellationToken;
 
@@ -201,6 +202,24 @@ impl JobContext {
             .lock()
             .unwrap_or_else(PoisonError::into_inner) = Some(value);
         Ok(())
+    }
+
+    /// The output job `id` recorded ([`JobContext::set_output`]) as a `T`: how a step
+    /// of a chain reads what the step it depends on produced (its ids are in
+    /// `ctx.record().depends_on`). `None` when that job recorded no output or is no
+    /// longer stored.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Output`] when the output does not deserialize to `T`; the store's
+    /// error.
+    pub async fn output_of<T: DeserializeOwned>(&self, id: JobId) -> Result<Option<T>, Error> {
+        let Some(output) = self.queue().get(id).await?.and_then(|job| job.output) else {
+            return Ok(None);
+        };
+        serde_json::from_value(output)
+            .map(Some)
+            .map_err(|source| Error::Output { job: id, source })
     }
 
     /// The job as claimed (state `Running`, with its lease).
