@@ -11,12 +11,13 @@ use super::{END, ProcessBackend, QUEUE, RunLog, START, block_on};
 use crate::ClaimRequest;
 use crate::clock::to_unix_micros;
 use crate::testing::conformance::t;
-use crate::{JobId, JobRecord, JobStore};
+use crate::{JobId, JobRecord, JobState, JobStore};
 
 /// The name of the test a child runs; [`process_suite!`](crate::process_suite)
 /// defines it.
 const ENTRY: &str = "child_process_entry";
-/// The child's role: `work` (claim and complete until nothing is left), `hang`
+/// The child's role: `work` (claim and complete until nothing is left), `drain` (the
+/// same until no job is waiting or pending, logging each end before its completion), `hang`
 /// (claim, report, then wait to be killed) or `retain` (run retention once).
 const ROLE: &str = "LEASEHOLD_PROCESSES_CHILD_ROLE";
 /// [`ProcessBackend::location`].
@@ -104,23 +105,27 @@ async fn child<B: ProcessBackend>(role: &str) {
         }
         "retain" => super::retention::retain(store, now, &worker).await,
         "limited" => super::limits::work_limited::<B>(store, &location).await,
-        "work" => {
+        "work" | "drain" => {
             // Two claim loops per process: claims race inside a process as well, and
             // completions of one process meet in group commits.
-            let loops = (0..2).map(|_| work::<B>(&*store, &location, &worker, now, lease_until));
+            let drain = role == "drain";
+            let loops =
+                (0..2).map(|_| work::<B>(&*store, &location, &worker, (now, lease_until), drain));
             futures::future::join_all(loops).await;
         }
         other => panic!("unknown child role {other}"),
     }
 }
 
-/// Claims and completes until nothing is left, logging each run's start and end.
+/// Claims and completes until nothing is left, logging each run's start and end
+/// (after the completion; with `drain`, before it, and "nothing left" means no job of
+/// the queue waiting or pending: another process's completion may release one).
 async fn work<B: ProcessBackend>(
     store: &dyn JobStore,
     location: &str,
     worker: &str,
-    now: OffsetDateTime,
-    lease_until: OffsetDateTime,
+    (now, lease_until): (OffsetDateTime, OffsetDateTime),
+    drain: bool,
 ) {
     let mut log = B::open_log(location).await;
     let at = to_unix_micros(now);
@@ -133,14 +138,25 @@ async fn work<B: ProcessBackend>(
             .await
             .expect("the claim succeeds");
         if jobs.is_empty() {
-            // Every job is finished or leased to a live worker that will finish it.
-            return;
+            let left = super::count(store, JobState::Waiting, now).await
+                + super::count(store, JobState::Available, now).await;
+            if !drain || left == 0 {
+                // Every job is finished or leased to a live worker that will finish it.
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            continue;
         }
         log.append(&ids(&jobs), worker, START, at).await;
+        if drain {
+            log.append(&ids(&jobs), worker, END, at).await;
+        }
         let completions = jobs.iter().map(|job| store.complete(job.lease(), now));
         for outcome in futures::future::join_all(completions).await {
             outcome.expect("a live lease completes");
         }
-        log.append(&ids(&jobs), worker, END, at).await;
+        if !drain {
+            log.append(&ids(&jobs), worker, END, at).await;
+        }
     }
 }

@@ -1,6 +1,7 @@
 //! The multi-process scenarios: several OS processes on one database, a worker
 //! SIGKILLed while it holds leases, a queue paused from another process, and retention
-//! run by two processes at once, written
+//! run by two processes at once, batches whose callbacks several processes race to
+//! release, written
 //! once for every store that several
 //! processes can share.
 //!
@@ -21,10 +22,12 @@
 //! leasehold::process_suite!(MyBackend);
 //! ```
 
+mod batches;
 mod child;
 mod limits;
 mod retention;
 
+pub use batches::batch_callbacks_in_several_processes_run_once_after_their_members;
 pub use child::child_process_entry;
 pub use limits::limits_hold_across_processes;
 pub use retention::retention_in_two_processes_deletes_exactly_the_jobs_past_their_age;
@@ -101,6 +104,7 @@ macro_rules! process_suite {
             a_queue_paused_in_one_process_is_claimed_by_none_until_resumed,
             retention_in_two_processes_deletes_exactly_the_jobs_past_their_age,
             limits_hold_across_processes,
+            batch_callbacks_in_several_processes_run_once_after_their_members,
         );
     };
 }
