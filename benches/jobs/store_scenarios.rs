@@ -4,7 +4,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use leasehold::{
-    ClaimRequest, Clock, JobRecord, JobStore, Lease, Limit, LimitScope, NewJob, SystemClock,
+    ClaimRequest, Clock, EnqueueOptions, Job, JobRecord, JobState, JobStore, Lease, Limit,
+    LimitScope, NewJob, Queue, SystemClock,
 };
 
 use crate::Sizes;
@@ -52,6 +53,7 @@ pub(crate) async fn run(report: &mut Report, name: &str, sizes: Sizes) {
     claim_scale(report, name, sizes.scale_small, sizes.scale_small / 2).await;
     claim_scale(report, name, sizes.scale_large, sizes.scale_small / 2).await;
     claim_limited(report, name, sizes.scale_small, sizes.scale_small / 2).await;
+    batch_of_1000(report, name).await;
     queue_stats(report, name, sizes.scale_large).await;
     heartbeat(report, name, sizes.running).await;
 }
@@ -221,6 +223,107 @@ async fn claim_limited(report: &mut Report, store_name: &str, queued: usize, wor
     let claim_times = drain(store, work, 64).await;
     let plain = format!("claim64_with_{}_queued", human(queued));
     push_claim_row(report, scenario, store_name, (work, claim_times), &plain);
+    bench.close().await;
+}
+
+/// A member of a [`batch_of_1000`] batch, and its callback.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Member(usize);
+
+impl Job for Member {
+    const KIND: &'static str = "noop";
+}
+
+/// Batches of 1,000 members: `batch_1000_enqueue` adds the members (one `add_many`)
+/// and seals the batch (the callback depends on all 1,000), jobs/s over the median
+/// batch, its ratio to `enqueue_batches_of_1000` (plain jobs, one `enqueue_many`) of
+/// this run; `batch_1000_complete` claims and completes every member, 64 at a time,
+/// until the released callback is claimed and completed too, jobs/s of the median
+/// batch over its 1,001 jobs, its ratio to 1,001 plain jobs worked off the same way in
+/// the same run.
+async fn batch_of_1000(report: &mut Report, store_name: &str) {
+    const MEMBERS: usize = 1_000;
+    const BATCHES: usize = 5;
+    let Some(bench) = open_if_wanted(report, "batch_1000", store_name).await else {
+        return;
+    };
+    let queue = Queue::new(Arc::clone(&bench.store));
+    let members: Vec<Member> = (0..MEMBERS).map(Member).collect();
+    let names = queues();
+    let (mut enqueue_times, mut complete_times, mut plain_times) =
+        (Vec::new(), Vec::new(), Vec::new());
+    // Claims and completes 64 at a time until `jobs` jobs are done: the time it took.
+    let work_off = async |jobs: usize| {
+        let started = Instant::now();
+        let mut done = 0;
+        while done < jobs {
+            let now = SystemClock.now();
+            let claim = ClaimRequest::new("bench", &names, 64, now + Duration::from_mins(5));
+            let claimed = bench.store.claim(claim, now).await.expect("claim");
+            assert!(!claimed.is_empty(), "the store ran dry after {done} jobs");
+            let completions = claimed
+                .iter()
+                .map(|job| bench.store.complete(job.lease(), now));
+            for completed in futures::future::join_all(completions).await {
+                completed.expect("complete");
+            }
+            done += claimed.len();
+        }
+        started.elapsed()
+    };
+    for _ in 0..BATCHES {
+        let started = Instant::now();
+        let batch = queue.batch();
+        batch
+            .add_many(&members, EnqueueOptions::new())
+            .await
+            .expect("the members enqueue");
+        batch
+            .seal(&Member(MEMBERS), EnqueueOptions::new())
+            .await
+            .expect("the batch seals");
+        enqueue_times.push(started.elapsed());
+        complete_times.push(work_off(MEMBERS + 1).await);
+        let callback = queue.get(batch.id()).await.expect("get").expect("stored");
+        assert_eq!(callback.state, JobState::Completed, "the callback ran last");
+
+        // The same number of plain jobs, the same way: the batch's control.
+        let plain: Vec<NewJob> = (0..=MEMBERS).map(job).collect();
+        bench
+            .store
+            .enqueue_many(plain, SystemClock.now())
+            .await
+            .expect("enqueue_many");
+        plain_times.push(work_off(MEMBERS + 1).await);
+    }
+    let median = |times: &mut Vec<Duration>| {
+        times.sort_unstable();
+        times[times.len() / 2]
+    };
+    let enqueue_rate = rate(MEMBERS + 1, median(&mut enqueue_times));
+    let plain = report.rate_of("enqueue_batches_of_1000", store_name);
+    report.push(Row {
+        scenario: format!("batch_{MEMBERS}_enqueue"),
+        store: store_name.into(),
+        jobs: MEMBERS + 1,
+        concurrency: 1,
+        jobs_per_sec: enqueue_rate,
+        ratio_to_baseline: enqueue_rate.zip(plain).map(|(ours, plain)| ours / plain),
+        ..Row::default()
+    });
+    let complete_rate = rate(MEMBERS + 1, median(&mut complete_times));
+    let plain_rate = rate(MEMBERS + 1, median(&mut plain_times));
+    report.push(Row {
+        scenario: format!("batch_{MEMBERS}_complete"),
+        store: store_name.into(),
+        jobs: MEMBERS + 1,
+        concurrency: 1,
+        jobs_per_sec: complete_rate,
+        ratio_to_baseline: complete_rate
+            .zip(plain_rate)
+            .map(|(ours, plain)| ours / plain),
+        ..Row::default()
+    });
     bench.close().await;
 }
 

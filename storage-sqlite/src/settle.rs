@@ -7,7 +7,8 @@
 //! the same transaction. The writer commits through settle_guard.sql, which fails while
 //! the queue holds a job, so [`settle`] runs first: it ends the waiting dependents that
 //! a failed or cancelled job's end ends by their policy (which queues those with
-//! dependents in turn) and counts the job off the others, until the queue is empty.
+//! dependents in turn) and counts the job off the others, until the queue is empty;
+//! when every job queued completed, all are counted off in one statement.
 //! Everything a verb ends in one statement is ended before any dependent is settled, so
 //! a job a bulk cancel selects is cancelled by the call, whatever the order of its rows.
 
@@ -25,6 +26,22 @@ pub(crate) async fn settle(conn: &mut SqliteConnection) -> Result<(), sqlx::Erro
             .await?;
         if queued.is_empty() {
             return Ok(());
+        }
+        // The common case, a group commit's completions (a batch's members, say):
+        // counted off in one statement. A completion ends no dependent, so it queues
+        // nothing more.
+        let completed = |row: &sqlx::sqlite::SqliteRow| {
+            row.try_get::<String, _>("state")
+                .is_ok_and(|state| state == "completed")
+        };
+        if queued.iter().all(completed) {
+            sqlx::query(sql::COUNT_OFF_COMPLETED)
+                .execute(&mut *conn)
+                .await?;
+            sqlx::query(sql::SETTLED_COMPLETED)
+                .execute(&mut *conn)
+                .await?;
+            continue;
         }
         for row in &queued {
             let id: Vec<u8> = row.try_get("job_id")?;

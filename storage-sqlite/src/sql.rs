@@ -278,6 +278,11 @@ pub(crate) const END_DEPENDENTS: &str = include_str!("sql/end_dependents.sql");
 pub(crate) const COUNT_OFF_DEPENDENTS: &str = include_str!("sql/count_off_dependents.sql");
 /// `sql/settled.sql`: Job ?1's dependents are settled.
 pub(crate) const SETTLED: &str = include_str!("sql/settled.sql");
+/// `sql/count_off_completed.sql`: Counts every completed job queued to settle off its
+/// waiting dependents, in one statement.
+pub(crate) const COUNT_OFF_COMPLETED: &str = include_str!("sql/count_off_completed.sql");
+/// `sql/settled_completed.sql`: The completed jobs queued to settle are settled.
+pub(crate) const SETTLED_COMPLETED: &str = include_str!("sql/settled_completed.sql");
 /// settle_guard.sql, then `COMMIT`: a commit that fails, leaving the transaction open,
 /// while a job with dependents still to settle ended in it.
 pub(crate) const GUARDED_COMMIT: &str =
@@ -366,6 +371,8 @@ pub(crate) const ALL: &[(&str, &str)] = &[
     ("end_dependents.sql", END_DEPENDENTS),
     ("count_off_dependents.sql", COUNT_OFF_DEPENDENTS),
     ("settled.sql", SETTLED),
+    ("count_off_completed.sql", COUNT_OFF_COMPLETED),
+    ("settled_completed.sql", SETTLED_COMPLETED),
     ("settle_guard.sql", include_str!("sql/settle_guard.sql")),
 ];
 

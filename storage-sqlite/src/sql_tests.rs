@@ -425,6 +425,7 @@ fn a_jobs_dependents_are_read_by_its_id_and_an_end_without_any_reads_none() {
             COUNT_OFF_DEPENDENTS,
             vec![Blob, Int(1)],
         ),
+        ("count_off_completed", COUNT_OFF_COMPLETED, vec![]),
         ("waiting_dependent", WAITING_DEPENDENT, vec![Blob]),
         (
             "depend_on",
@@ -451,7 +452,7 @@ fn a_jobs_dependents_are_read_by_its_id_and_an_end_without_any_reads_none() {
             "{name}: {plan:#?}"
         );
     }
-    for (name, plan) in &plans[..3] {
+    for (name, plan) in &plans[..4] {
         assert!(
             mentions(plan, "USING PRIMARY KEY (dependency=?)"),
             "{name} finds a job's dependents by the primary key: {plan:#?}"
