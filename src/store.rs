@@ -223,7 +223,9 @@ pub use request::{
 ///   over it. A job a waiting job depends on is never deleted, nor run again (a
 ///   waiting job counts its end): `delete_job` and `retry_job` answer
 ///   [`StoreError::Conflict`], `delete_jobs`, `retry_jobs` and `prune` pass over it
-///   [`a_job_something_waits_on_is_never_deleted`].
+///   [`a_job_something_waits_on_is_never_deleted`]. So is a job that a released
+///   dependent (pending or running) ran after, until that dependent ends: a step of a
+///   chain may read its output [`a_job_an_unfinished_dependent_ran_after_is_kept`].
 /// - A dependent enqueued while its dependency ends, through another handle, is
 ///   never left waiting [`concurrent_ends_and_dependent_enqueues_never_strand_a_job`].
 ///
@@ -278,6 +280,7 @@ pub use request::{
 /// [`dependencies_that_ended_already_count_at_enqueue`]: crate::testing::conformance::dependencies_that_ended_already_count_at_enqueue
 /// [`a_bad_dependency_is_refused_and_stores_nothing`]: crate::testing::conformance::a_bad_dependency_is_refused_and_stores_nothing
 /// [`a_job_something_waits_on_is_never_deleted`]: crate::testing::conformance::a_job_something_waits_on_is_never_deleted
+/// [`a_job_an_unfinished_dependent_ran_after_is_kept`]: crate::testing::conformance::a_job_an_unfinished_dependent_ran_after_is_kept
 /// [`concurrent_ends_and_dependent_enqueues_never_strand_a_job`]: crate::testing::conformance::concurrent_ends_and_dependent_enqueues_never_strand_a_job
 /// [`limits_are_stored_replaced_and_removed`]: crate::testing::conformance::limits_are_stored_replaced_and_removed
 /// [`a_claim_runs_at_most_max_running_jobs_of_a_key`]: crate::testing::conformance::a_claim_runs_at_most_max_running_jobs_of_a_key

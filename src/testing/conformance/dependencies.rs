@@ -5,8 +5,8 @@
 use std::sync::Arc;
 
 use super::{
-    StoreFactory, claim, claim_one, count_all, enqueue_and_claim, enqueue_and_complete, enqueue_at,
-    get, ids, new_job, race, t,
+    StoreFactory, claim, claim_one, complete, count_all, enqueue_and_claim, enqueue_and_complete,
+    enqueue_at, get, ids, new_job, race, t,
 };
 use crate::{
     DEPENDENCY_FAILED, DependencyFailure, DependencyProblem, Enqueued, JobFilter, JobId, JobRecord,
@@ -400,6 +400,61 @@ pub async fn a_job_something_waits_on_is_never_deleted(f: &dyn StoreFactory) {
         "nor on the failed one"
     );
     assert_eq!(count_all(&*store, t(4)).await, 0);
+}
+
+/// A job that a released dependent ran after is kept until that dependent ends too:
+/// a step of a chain may read its output while it is pending or running. `prune`,
+/// `delete_jobs` and `retry_jobs` pass over it and `delete_job` answers `Conflict`
+/// naming the dependent; once the dependent has ended, both go as any finished job.
+pub async fn a_job_an_unfinished_dependent_ran_after_is_kept(f: &dyn StoreFactory) {
+    let store = f.open().await;
+    let first_job = new_job("upstream", t(0));
+    let step_job = dependent("step", t(0), &[first_job.id], DependencyFailure::Cancel);
+    let (upstream, step) = (first_job.id, step_job.id);
+    enqueue_waiting(&*store, vec![first_job, step_job], t(0)).await;
+    let first = claim_one(&*store, t(1), 30).await;
+    assert_eq!(first.id, upstream);
+    complete(&*store, first.lease(), t(1)).await;
+    assert_eq!(state(&*store, step, t(2)).await, JobState::Available);
+
+    let kept = |what: &str| format!("{what}: the step after it has not ended");
+    let upstream_only = JobFilter::all().kind("upstream");
+    for now in [t(2), t(3)] {
+        assert_eq!(
+            store.prune(t(10), 10).await.expect("prune"),
+            0,
+            "{}",
+            kept("prune")
+        );
+        assert_eq!(
+            store
+                .delete_jobs(&upstream_only, now)
+                .await
+                .expect("delete_jobs"),
+            0,
+            "{}",
+            kept("delete_jobs")
+        );
+        match store.delete_job(upstream, now).await {
+            Err(StoreError::Conflict(message)) => {
+                assert!(message.contains(&step.to_string()), "{message}");
+            }
+            other => panic!("expected Conflict naming the step, got {other:?}"),
+        }
+        if now == t(2) {
+            // Now running: still kept.
+            let running = claim_one(&*store, t(3), 30).await;
+            assert_eq!(running.id, step);
+        }
+    }
+    let running = get(&*store, step, t(3)).await;
+    complete(&*store, running.lease(), t(4)).await;
+    assert_eq!(
+        store.prune(t(10), 10).await.expect("prune"),
+        2,
+        "once the step ended, both are finished jobs like any other"
+    );
+    assert_eq!(count_all(&*store, t(5)).await, 0);
 }
 
 /// A dependent enqueued through one handle while its dependency ends through another

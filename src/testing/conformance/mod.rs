@@ -179,6 +179,7 @@ macro_rules! conformance_suite {
             dependencies_that_ended_already_count_at_enqueue,
             a_bad_dependency_is_refused_and_stores_nothing,
             a_job_something_waits_on_is_never_deleted,
+            a_job_an_unfinished_dependent_ran_after_is_kept,
             concurrent_ends_and_dependent_enqueues_never_strand_a_job,
             update_jobs_changes_the_pending_jobs_a_filter_selects,
             delete_jobs_finished_before_a_time_keeps_the_rest,

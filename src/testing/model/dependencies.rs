@@ -141,11 +141,12 @@ impl Model {
         }
     }
 
-    /// Whether a waiting job depends on job `id`.
+    /// Whether a job not finished (waiting, or released and not ended) depends on job
+    /// `id`.
     pub(super) fn waited_on(&self, id: JobId) -> bool {
         self.jobs
             .iter()
-            .any(|j| j.state == JobState::Waiting && j.depends_on.contains(&id))
+            .any(|j| !j.state.is_terminal() && j.depends_on.contains(&id))
     }
 }
 

@@ -191,12 +191,16 @@ impl Inner {
         self.put_pending(id, entry, run_at);
     }
 
-    /// A job that a waiting job depends on, if any: it must not be deleted.
+    /// A job not finished (waiting, or released and not ended yet: it may still read
+    /// this one's output) that depends on `id`, if any: `id` must not be deleted.
     pub(super) fn waited_on(&self, id: JobId) -> Option<JobId> {
         self.dependents.get(&id)?.iter().copied().find(|dependent| {
-            self.jobs
-                .get(dependent)
-                .is_some_and(|entry| entry.phase == Phase::Waiting)
+            self.jobs.get(dependent).is_some_and(|entry| {
+                matches!(
+                    entry.phase,
+                    Phase::Waiting | Phase::Pending | Phase::Running
+                )
+            })
         })
     }
 
