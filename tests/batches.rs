@@ -14,25 +14,9 @@ use leasehold::{
 };
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Serialize, Deserialize)]
-struct CheckPage {
-    url: String,
-}
-
-impl Job for CheckPage {
-    const KIND: &'static str = "check_page";
-}
-
-#[derive(Debug, Serialize, Deserialize)]
-struct SendDigest;
-
-impl Job for SendDigest {
-    const KIND: &'static str = "send_digest";
-}
-
-fn page(url: &str) -> CheckPage {
-    CheckPage { url: url.into() }
-}
+#[path = "support/pages.rs"]
+mod pages;
+use pages::{CheckPage, SendDigest, page};
 
 /// A queue on `store`, its clock at t(0).
 fn queue_on(store: Arc<dyn JobStore>) -> Queue {
@@ -310,46 +294,19 @@ async fn each_step_of_a_chain_reads_the_output_of_the_one_before(store: Arc<dyn 
     );
 }
 
-macro_rules! scenarios {
-    ($store:ident, $open:expr) => {
-        mod $store {
-            use super::*;
+#[macro_use]
+#[path = "support/on_every_store.rs"]
+mod on_every_store;
 
-            scenarios!(@case $open;
-                a_callback_runs_once_after_every_member_with_their_counts,
-                a_batch_reopened_by_id_takes_members_until_it_is_sealed,
-                two_workers_racing_through_a_batch_release_its_callback_once,
-                each_step_of_a_chain_reads_the_output_of_the_one_before
-            );
-        }
-    };
-    (@case $open:expr; $($case:ident),*) => {
-        $(
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $case() {
-                let Some((store, _guard)) = $open.await else {
-                    return;
-                };
-                super::$case(store).await;
-            }
-        )*
-    };
-}
-
-scenarios!(memory, async {
-    let store: Arc<dyn JobStore> = Arc::new(leasehold_memory::MemoryStore::new());
-    Some((store, ()))
-});
+on_every_store!(
+    a_callback_runs_once_after_every_member_with_their_counts,
+    a_batch_reopened_by_id_takes_members_until_it_is_sealed,
+    two_workers_racing_through_a_batch_release_its_callback_once,
+    each_step_of_a_chain_reads_the_output_of_the_one_before,
+);
 
 #[path = "support/sqlite.rs"]
 mod sqlite_support;
 
-// A database file, as in production (no paused tokio time with sqlx).
-scenarios!(sqlite_file, sqlite_support::open_file());
-
 #[path = "support/postgres.rs"]
 mod postgres_support;
-
-// A fresh schema of the server LEASEHOLD_TEST_POSTGRES_URL names (skipped loudly
-// without it).
-scenarios!(postgres, postgres_support::open());

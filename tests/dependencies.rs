@@ -9,31 +9,14 @@ use leasehold::testing::conformance::t;
 use leasehold::time::OffsetDateTime;
 use leasehold::worker::{JobContext, JobError, Retention, Worker};
 use leasehold::{
-    DependencyFailure, EnqueueOptions, Enqueued, Error, Job, JobFilter, JobId, JobRecord, JobState,
+    DependencyFailure, EnqueueOptions, Enqueued, Error, JobFilter, JobId, JobRecord, JobState,
     JobStore, ManualClock, NewJob, Queue, StoreError,
 };
 use leasehold_memory::MemoryStore;
-use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Serialize, Deserialize)]
-struct CheckPage {
-    url: String,
-}
-
-impl Job for CheckPage {
-    const KIND: &'static str = "check_page";
-}
-
-#[derive(Debug, Serialize, Deserialize)]
-struct SendDigest;
-
-impl Job for SendDigest {
-    const KIND: &'static str = "send_digest";
-}
-
-fn page(url: &str) -> CheckPage {
-    CheckPage { url: url.into() }
-}
+#[path = "support/pages.rs"]
+mod pages;
+use pages::{CheckPage, SendDigest, page};
 
 /// A queue on `store`, its clock at t(0).
 fn queue_at_t0_on(store: impl JobStore + 'static) -> Queue {

@@ -311,48 +311,22 @@ async fn a_once_schedule_fires_once(store: Arc<dyn JobStore>) {
     assert_eq!(fired[0].state, JobState::Available);
 }
 
-macro_rules! schedule_scenarios {
-    ($store:ident, $open:expr) => {
-        schedule_scenarios!(@cases $store, $open;
-            racing_schedulers_fire_each_slot_once,
-            a_week_of_downtime_under_each_missed_run_policy,
-            an_interval_schedule_stays_on_its_grid,
-            a_restart_picks_up_where_it_left_off,
-            pause_resume_and_preview,
-            a_trigger_fires_now_and_keeps_the_next_slot,
-            a_once_schedule_fires_once
-        );
-    };
-    // A module `$store` with one test per scenario, each on a store `$open` gives.
-    (@cases $store:ident, $open:expr; $($case:ident),*) => {
-        mod $store {
-            use super::*;
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $case() {
-                    let Some((store, _guard)) = $open.await else {
-                        return;
-                    };
-                    super::$case(store).await;
-                }
-            )*
-        }
-    };
-}
+#[macro_use]
+#[path = "support/on_every_store.rs"]
+mod on_every_store;
 
-schedule_scenarios!(memory, async {
-    let store: Arc<dyn JobStore> = Arc::new(leasehold_memory::MemoryStore::new());
-    Some((store, ()))
-});
+on_every_store!(
+    racing_schedulers_fire_each_slot_once,
+    a_week_of_downtime_under_each_missed_run_policy,
+    an_interval_schedule_stays_on_its_grid,
+    a_restart_picks_up_where_it_left_off,
+    pause_resume_and_preview,
+    a_trigger_fires_now_and_keeps_the_next_slot,
+    a_once_schedule_fires_once,
+);
 
 #[path = "support/sqlite.rs"]
 mod sqlite_support;
 
-// A database file, as in production (no paused tokio time with sqlx).
-schedule_scenarios!(sqlite_file, sqlite_support::open_file());
-
 #[path = "support/postgres.rs"]
 mod postgres_support;
-
-// A fresh schema of the server LEASEHOLD_TEST_POSTGRES_URL names (skipped without it).
-schedule_scenarios!(postgres, postgres_support::open());
