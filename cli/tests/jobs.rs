@@ -5,6 +5,14 @@ mod support;
 
 use leasehold::{DependencyFailure, EnqueueOptions, JobFilter, JobId, Queue};
 use serde_json::json;
+
+/// A job of the batch test.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct SendMail;
+
+impl leasehold::Job for SendMail {
+    const KIND: &'static str = "send_mail";
+}
 use support::{ids, leasehold, on, seed, sqlite_url, with_queue};
 
 #[test]
@@ -202,6 +210,35 @@ fn show_lists_what_a_waiting_job_depends_on_with_each_ones_state() {
     assert_eq!(job["state"], "waiting");
     assert_eq!(job["depends_on"][0], seeded.failed.to_string());
     assert_eq!(job["on_dependency_failure"], "ignore");
+    assert!(
+        !lines.iter().any(|line| line.starts_with("batch:")),
+        "no batch line for a job that is no batch's callback"
+    );
+
+    // A batch's callback: its members' counts, and how to list them.
+    let batch = with_queue(&url, async |queue: &Queue| {
+        let batch = queue.batch();
+        for _ in 0..2 {
+            batch
+                .add_many([&SendMail], EnqueueOptions::new())
+                .await
+                .unwrap();
+        }
+        batch.seal(&SendMail, EnqueueOptions::new()).await.unwrap();
+        (batch.id(), batch.tag())
+    });
+    let (batch_id, batch_tag) = batch;
+    let text = on(&url, &["jobs", "show", &batch_id.to_string()]);
+    let line = format!(
+        "batch: 2 members: 0 completed, 0 failed, 0 cancelled, 2 not ended \
+         (list them: jobs list --tag {batch_tag})"
+    );
+    let lines: Vec<String> = text
+        .stdout
+        .lines()
+        .map(|line| line.split_whitespace().collect::<Vec<_>>().join(" "))
+        .collect();
+    assert!(lines.contains(&line), "{line}: {}", text.stdout);
 }
 
 #[test]

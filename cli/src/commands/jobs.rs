@@ -1,7 +1,7 @@
 //! `leasehold jobs`: list a page, show one, and retry, cancel or delete by id or by
 //! filter.
 
-use leasehold::{JobFilter, JobId, JobRecord, JobState, Queue};
+use leasehold::{BatchProgress, JobFilter, JobId, JobRecord, JobState, Queue};
 use serde_json::json;
 
 use crate::args::{ActArgs, JobsCommand, ListArgs};
@@ -85,12 +85,39 @@ async fn show(queue: &Queue, id: JobId, json: bool) -> Result<(), CliError> {
     for &dependency in &job.depends_on {
         dependencies.push((dependency, queue.get(dependency).await?.map(|d| d.state)));
     }
-    print_text(&describe(&job, &dependencies))
+    // A batch's callback (its id is the batch's): only a job with dependencies can be.
+    let batch = if job.depends_on.is_empty() {
+        None
+    } else {
+        let batch = queue.open_batch(job.id);
+        let progress = batch.progress().await?;
+        (progress.members > 0).then(|| batch_line(&progress, &batch.tag()))
+    };
+    print_text(&describe(&job, &dependencies, batch))
+}
+
+/// A batch callback's `batch` line: its members by how they ended, and how to list
+/// them.
+fn batch_line(progress: &BatchProgress, tag: &str) -> String {
+    format!(
+        "{} members: {} completed, {} failed, {} cancelled, {} not ended \
+         (list them: jobs list --tag {tag})",
+        progress.members,
+        progress.completed,
+        progress.failed,
+        progress.cancelled,
+        progress.remaining()
+    )
 }
 
 /// Every field of `job`, one per line, the payload and output as JSON; each of its
-/// `dependencies` with its state now (`None`: deleted since).
-fn describe(job: &JobRecord, dependencies: &[(JobId, Option<JobState>)]) -> String {
+/// `dependencies` with its state now (`None`: deleted since); the `batch` line of a
+/// batch's callback.
+fn describe(
+    job: &JobRecord,
+    dependencies: &[(JobId, Option<JobState>)],
+    batch: Option<String>,
+) -> String {
     let or_dash = |value: Option<&str>| value.unwrap_or("-").to_owned();
     let mut lines = vec![
         ("id", job.id.to_string()),
@@ -139,6 +166,9 @@ fn describe(job: &JobRecord, dependencies: &[(JobId, Option<JobState>)]) -> Stri
     if !dependencies.is_empty() {
         let policy = job.on_dependency_failure.to_string();
         lines.push(("if one fails", policy));
+    }
+    if let Some(batch) = batch {
+        lines.push(("batch", batch));
     }
     for error in &job.errors {
         lines.push((

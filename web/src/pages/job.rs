@@ -4,7 +4,7 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::response::Response;
 use leasehold::time::OffsetDateTime;
-use leasehold::{DependencyFailure, JobId, JobRecord, JobState, Limit, LimitScope};
+use leasehold::{BatchProgress, DependencyFailure, JobId, JobRecord, JobState, Limit, LimitScope};
 use maud::{Markup, html};
 
 use crate::dashboard::AppState;
@@ -64,6 +64,14 @@ async fn render(
         Vec::new()
     };
     let dependencies = dependencies_of(state, &job).await?;
+    // A batch's callback (its id is the batch's): the members' counts. Only a job with
+    // dependencies can be one, so no other page pays the counts.
+    let batch_of = state.queue.open_batch(job.id);
+    let batch = if job.depends_on.is_empty() {
+        None
+    } else {
+        Some(batch_of.progress().await?).filter(|progress| progress.members > 0)
+    };
     let now = view.now;
     let jobs_in =
         |field: &str, value: &str| with_query(view.mount.href("/jobs"), &[(field, value)]);
@@ -91,6 +99,10 @@ async fn render(
                 @for tag in &job.tags { a.tag href=(jobs_in("tag", tag)) { (tag) } " " }
                 @if job.tags.is_empty() { "—" }
             }
+        }
+        @if let Some(progress) = batch {
+            h2 { "Batch" }
+            (batch_progress(&progress, &jobs_in("tag", &batch_of.tag())))
         }
         @if !job.depends_on.is_empty() {
             h2 { "Dependencies" }
@@ -143,6 +155,19 @@ fn waits_for(job: &JobRecord, dependencies: &[(JobId, Option<JobRecord>)]) -> Ma
         @if more > 0 { " (of the first " (dependencies.len()) " shown)" }
         " have not ended. It is due once every one has completed. "
         (if_one_fails(job.on_dependency_failure))
+    }
+}
+
+/// A batch callback's members by how they ended, linked to their list.
+fn batch_progress(progress: &BatchProgress, members: &str) -> Markup {
+    html! {
+        p.batch {
+            "This job is the callback of a batch of " a href=(members) { (progress.members) " members" } ": "
+            (progress.completed) " completed, " (progress.failed) " failed, "
+            (progress.cancelled) " cancelled, " (progress.remaining()) " not ended. "
+            @if progress.remaining() == 0 { "It runs once, now that every member has ended." }
+            @else { "It runs once every member has ended." }
+        }
     }
 }
 

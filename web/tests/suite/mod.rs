@@ -26,6 +26,7 @@ macro_rules! dashboard_suite {
             pages::a_job_held_back_by_a_limit_says_so_and_the_overview_shows_the_queues,
             pages::a_job_that_does_not_exist_is_a_404_page_and_a_malformed_id_a_400,
             pages::a_waiting_jobs_page_says_what_it_waits_for,
+            pages::a_batch_callbacks_page_shows_the_batchs_progress,
             pages::the_schedules_page_shows_the_next_fire_times_in_the_schedules_timezone,
             pages::the_stylesheet_is_served_by_the_dashboard,
             actions::retry_runs_a_failed_job_again,

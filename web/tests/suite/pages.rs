@@ -360,3 +360,42 @@ pub(crate) async fn a_waiting_jobs_page_says_what_it_waits_for(h: Harness) {
         "the waiting column, last of the states"
     );
 }
+
+pub(crate) async fn a_batch_callbacks_page_shows_the_batchs_progress(h: Harness) {
+    let batch = h.queue.batch();
+    let members: Vec<leasehold::NewJob> = (0..3).map(|_| h.new_job("fetch", "pages")).collect();
+    let tag = batch.tag();
+    let members: Vec<leasehold::NewJob> = members
+        .into_iter()
+        .map(|job| job.tags([tag.clone()]).unwrap())
+        .collect();
+    h.queue.enqueue_many_new(members).await.unwrap();
+    h.complete("pages", json!(null)).await;
+    let callback = h
+        .new_job("digest", "mail")
+        .depends_on(batch.members().await.unwrap())
+        .on_dependency_failure(leasehold::DependencyFailure::Ignore);
+    let mut callback = callback;
+    callback.id = batch.id();
+    h.enqueue_new(callback).await;
+    let plain = h.enqueue("fetch", "pages").await;
+
+    let page = h.get(&format!("/jobs/{}", batch.id())).await;
+    let member = h.get(&format!("/jobs/{plain}")).await;
+
+    assert!(page.has("<h2>Batch</h2>"), "{}", page.body);
+    assert!(page.has("the callback of a batch of"), "{}", page.body);
+    assert!(page.has("3 members"), "{}", page.body);
+    assert!(
+        page.has("1 completed, 0 failed, 0 cancelled, 2 not ended"),
+        "{}",
+        page.body
+    );
+    let members_link = format!("/jobs?tag={}", tag.replace(':', "%3A"));
+    assert!(
+        page.links().iter().any(|link| link == &members_link),
+        "links the members' list {members_link}: {:?}",
+        page.links()
+    );
+    assert!(!member.has("<h2>Batch</h2>"), "a job that is no callback");
+}
