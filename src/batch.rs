@@ -14,7 +14,7 @@
 
 use crate::DependencyFailure;
 use crate::error::{Error, StoreError};
-use crate::job::{Job, JobId, JobState};
+use crate::job::{Job, JobId, JobRecord, JobState};
 use crate::queue::{EnqueueOptions, Queue};
 use crate::store::{Enqueued, JobFilter};
 
@@ -88,6 +88,21 @@ impl Queue {
     /// Opens a new batch. Nothing is stored until a member is added.
     pub fn batch(&self) -> Batch {
         self.open_batch(JobId::new(self.clock().now()))
+    }
+
+    /// The progress of the batch whose callback `job` is (its id is the batch's), or
+    /// `None` when it is no batch's callback: only a job with dependencies can be one,
+    /// so for any other job this reads nothing.
+    ///
+    /// # Errors
+    ///
+    /// The store's error.
+    pub async fn callback_progress(&self, job: &JobRecord) -> Result<Option<BatchProgress>, Error> {
+        if job.depends_on.is_empty() {
+            return Ok(None);
+        }
+        let progress = self.open_batch(job.id).progress().await?;
+        Ok((progress.members > 0).then_some(progress))
     }
 
     /// The batch `id` (its callback's id), to add to or seal it from another process

@@ -249,26 +249,12 @@ async fn batch_of_1000(report: &mut Report, store_name: &str) {
     };
     let queue = Queue::new(Arc::clone(&bench.store));
     let members: Vec<Member> = (0..MEMBERS).map(Member).collect();
-    let names = queues();
     let (mut enqueue_times, mut complete_times, mut plain_times) =
         (Vec::new(), Vec::new(), Vec::new());
     // Claims and completes 64 at a time until `jobs` jobs are done: the time it took.
     let work_off = async |jobs: usize| {
         let started = Instant::now();
-        let mut done = 0;
-        while done < jobs {
-            let now = SystemClock.now();
-            let claim = ClaimRequest::new("bench", &names, 64, now + Duration::from_mins(5));
-            let claimed = bench.store.claim(claim, now).await.expect("claim");
-            assert!(!claimed.is_empty(), "the store ran dry after {done} jobs");
-            let completions = claimed
-                .iter()
-                .map(|job| bench.store.complete(job.lease(), now));
-            for completed in futures::future::join_all(completions).await {
-                completed.expect("complete");
-            }
-            done += claimed.len();
-        }
+        drain(&bench.store, jobs, 64).await;
         started.elapsed()
     };
     for _ in 0..BATCHES {

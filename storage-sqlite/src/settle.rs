@@ -8,7 +8,7 @@
 //! the queue holds a job, so [`settle`] runs first: it ends the waiting dependents that
 //! a failed or cancelled job's end ends by their policy (which queues those with
 //! dependents in turn) and counts the job off the others, until the queue is empty;
-//! when every job queued completed, all are counted off in one statement.
+//! the completed jobs queued are counted off together, in one statement.
 //! Everything a verb ends in one statement is ended before any dependent is settled, so
 //! a job a bulk cancel selects is cancelled by the call, whatever the order of its rows.
 
@@ -27,34 +27,29 @@ pub(crate) async fn settle(conn: &mut SqliteConnection) -> Result<(), sqlx::Erro
         if queued.is_empty() {
             return Ok(());
         }
-        // The common case, a group commit's completions (a batch's members, say):
-        // counted off in one statement. A completion ends no dependent, so it queues
-        // nothing more.
-        let completed = |row: &sqlx::sqlite::SqliteRow| {
-            row.try_get::<String, _>("state")
-                .is_ok_and(|state| state == "completed")
-        };
-        if queued.iter().all(completed) {
-            sqlx::query(sql::COUNT_OFF_COMPLETED)
-                .execute(&mut *conn)
-                .await?;
-            sqlx::query(sql::SETTLED_COMPLETED)
-                .execute(&mut *conn)
-                .await?;
-            continue;
-        }
+        // Completed jobs, a group commit's completions (a batch's members, say), are
+        // counted off in one statement; a completion ends no dependent, so it queues
+        // nothing more. Each job that failed or was cancelled ends its dependents by
+        // their policy (which may queue theirs) and is counted off the others.
+        sqlx::query(sql::COUNT_OFF_COMPLETED)
+            .execute(&mut *conn)
+            .await?;
+        sqlx::query(sql::SETTLED_COMPLETED)
+            .execute(&mut *conn)
+            .await?;
         for row in &queued {
             let id: Vec<u8> = row.try_get("job_id")?;
             let state: String = row.try_get("state")?;
             let at: i64 = row.try_get("at")?;
-            if state != "completed" {
-                sqlx::query(sql::END_DEPENDENTS)
-                    .bind(&id)
-                    .bind(at)
-                    .bind(DEPENDENCY_FAILED)
-                    .execute(&mut *conn)
-                    .await?;
+            if state == "completed" {
+                continue;
             }
+            sqlx::query(sql::END_DEPENDENTS)
+                .bind(&id)
+                .bind(at)
+                .bind(DEPENDENCY_FAILED)
+                .execute(&mut *conn)
+                .await?;
             sqlx::query(sql::COUNT_OFF_DEPENDENTS)
                 .bind(&id)
                 .bind(at)

@@ -85,14 +85,10 @@ async fn show(queue: &Queue, id: JobId, json: bool) -> Result<(), CliError> {
     for &dependency in &job.depends_on {
         dependencies.push((dependency, queue.get(dependency).await?.map(|d| d.state)));
     }
-    // A batch's callback (its id is the batch's): only a job with dependencies can be.
-    let batch = if job.depends_on.is_empty() {
-        None
-    } else {
-        let batch = queue.open_batch(job.id);
-        let progress = batch.progress().await?;
-        (progress.members > 0).then(|| batch_line(&progress, &batch.tag()))
-    };
+    let batch = queue
+        .callback_progress(&job)
+        .await?
+        .map(|progress| batch_line(&progress, &queue.open_batch(job.id).tag()));
     print_text(&describe(&job, &dependencies, batch))
 }
 

@@ -64,14 +64,8 @@ async fn render(
         Vec::new()
     };
     let dependencies = dependencies_of(state, &job).await?;
-    // A batch's callback (its id is the batch's): the members' counts. Only a job with
-    // dependencies can be one, so no other page pays the counts.
-    let batch_of = state.queue.open_batch(job.id);
-    let batch = if job.depends_on.is_empty() {
-        None
-    } else {
-        Some(batch_of.progress().await?).filter(|progress| progress.members > 0)
-    };
+    // A batch's callback: the members' counts (no other job pays for them).
+    let batch = state.queue.callback_progress(&job).await?;
     let now = view.now;
     let jobs_in =
         |field: &str, value: &str| with_query(view.mount.href("/jobs"), &[(field, value)]);
@@ -102,7 +96,7 @@ async fn render(
         }
         @if let Some(progress) = batch {
             h2 { "Batch" }
-            (batch_progress(&progress, &jobs_in("tag", &batch_of.tag())))
+            (batch_progress(&progress, &jobs_in("tag", &state.queue.open_batch(job.id).tag())))
         }
         @if !job.depends_on.is_empty() {
             h2 { "Dependencies" }
