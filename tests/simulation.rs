@@ -14,7 +14,9 @@
 //! - every retry waits its backoff (between the jittered bounds), and the job is not
 //!   claimed again before it;
 //! - every job ends Completed, Failed or Cancelled with attempts <= max, none is lost;
-//! - every schedule slot yields one job.
+//! - every schedule slot yields one job;
+//! - random workflows built meanwhile (dependency graphs with random policies, batches
+//!   with a callback: [`workflows`]) keep their order and run their callbacks once.
 //!
 //! `LEASEHOLD_SIM_SEEDS=N` runs N seeds (default 4); a failure names its seed, and
 //! `LEASEHOLD_SIM_SEED=S` replays that one.
@@ -34,6 +36,10 @@ use leasehold::{Clock, EnqueueOptions, Job, JobFilter, JobId, JobStore, ManualCl
 use serde::{Deserialize, Serialize};
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
+
+#[path = "support/workflows.rs"]
+mod workflows;
+use workflows::{Digest, Flows, Reads, Step};
 
 const JOBS: u32 = 40;
 const STEPS: usize = 400;
@@ -95,10 +101,27 @@ impl Job for Sim {
 }
 
 async fn sim(job: Sim, ctx: JobContext, script: Arc<Script>) -> Result<(), JobError> {
-    match script.act(job.n, ctx.attempt()) {
+    perform(script.act(job.n, ctx.attempt()), job.n, &ctx, &script).await
+}
+
+/// A batch's callback: does what the script draws, but never fails for good.
+async fn digest(ctx: JobContext, script: Arc<Script>, reads: Reads) -> Result<(), JobError> {
+    let n = ctx.id().as_uuid().as_fields().0;
+    let act = match script.act(n, ctx.attempt()) {
+        Act::Permanent => Act::Err,
+        act => act,
+    };
+    let progress = workflows::read(&ctx).await?;
+    perform(act, n, &ctx, &script).await?;
+    workflows::record(&reads, ctx.id(), progress);
+    Ok(())
+}
+
+async fn perform(act: Act, n: u32, ctx: &JobContext, script: &Script) -> Result<(), JobError> {
+    match act {
         Act::Succeed => Ok(()),
-        Act::Err => Err(JobError::retryable(format!("job {} failed", job.n))),
-        Act::Panic => panic!("job {} panicked", job.n),
+        Act::Err => Err(JobError::retryable(format!("job {n} failed"))),
+        Act::Panic => panic!("job {n} panicked"),
         Act::Snooze => Err(JobError::snooze(Duration::from_secs(5))),
         Act::Permanent => Err(JobError::permanent("bad input")),
         Act::Stall => {
@@ -130,6 +153,7 @@ struct Cluster<S: JobStore + Clone> {
     clock: ManualClock,
     queue: Queue,
     script: Arc<Script>,
+    flows: Flows,
     workers: Vec<Worker>,
     rounds: Vec<Option<JoinHandle<()>>>,
     crashed: Vec<JoinHandle<()>>,
@@ -139,12 +163,17 @@ struct Cluster<S: JobStore + Clone> {
 impl<S: JobStore + Clone> Cluster<S> {
     fn worker(&mut self) -> Worker {
         let script = self.script.clone();
+        let steps = self.script.clone();
+        let digests = self.script.clone();
+        let reads = self.flows.reads.clone();
         let id = format!("w{}", self.next_worker);
         self.next_worker += 1;
         Worker::builder(&self.queue)
             .id(id)
             .queue("default", 2)
             .handler(move |job: Sim, ctx| sim(job, ctx, script.clone()))
+            .handler(move |job: Step, ctx| sim(Sim { n: job.n }, ctx, steps.clone()))
+            .handler(move |_: Digest, ctx| digest(ctx, digests.clone(), reads.clone()))
             .handler(|_: Tick, _| async { Ok(()) })
             .lease_duration(LEASE)
             .retry_policy(retry_policy())
@@ -197,6 +226,7 @@ async fn simulate<S: JobStore + Clone>(inner: S, seed: u64) {
         clock,
         queue,
         script,
+        flows: Flows::new(),
         workers: Vec::new(),
         rounds: vec![None, None, None],
         crashed: Vec::new(),
@@ -228,6 +258,7 @@ async fn simulate<S: JobStore + Clone>(inner: S, seed: u64) {
 
     let mut maybe = Vec::new();
     let mut rng = fastrand::Rng::with_seed(seed);
+    cluster.flows.start(&cluster.queue, &mut rng).await;
     for step in 0..STEPS {
         let w = rng.usize(0..3);
         match rng.u32(0..100) {
@@ -250,10 +281,10 @@ async fn simulate<S: JobStore + Clone>(inner: S, seed: u64) {
                 cluster.store.set_fail_after_write(rng.bool());
                 cluster.store.set_faults(faults);
             }
-            84..92 => {
+            84..90 => {
                 let _ = schedulers[rng.usize(0..2)].tick().await;
             }
-            92..95 if step < STEPS / 2 => {
+            90..93 if step < STEPS / 2 => {
                 let n = JOBS + u32::try_from(step).unwrap();
                 let payload = serde_json::to_value(Sim { n }).unwrap();
                 let job = options
@@ -265,9 +296,22 @@ async fn simulate<S: JobStore + Clone>(inner: S, seed: u64) {
                     Err(_) => maybe.push(job.id),
                 }
             }
+            93..98 => cluster.flows.act(&cluster.queue, &mut rng).await,
             _ => {
-                if let Some(&id) = ids.get(rng.usize(0..ids.len())) {
-                    let _ = cluster.queue.cancel(id).await;
+                let id = if rng.bool() {
+                    ids.get(rng.usize(0..ids.len())).copied()
+                } else {
+                    cluster.flows.pick(&mut rng)
+                };
+                if let Some(id) = id
+                    && !matches!(
+                        cluster.queue.cancel(id).await,
+                        Err(leasehold::Error::Store(
+                            leasehold::StoreError::WrongState { .. }
+                        ))
+                    )
+                {
+                    cluster.flows.cancelled(id);
                 }
             }
         }
@@ -276,6 +320,7 @@ async fn simulate<S: JobStore + Clone>(inner: S, seed: u64) {
 
     // Calm: no faults, every stalled run released, handlers succeed, time moves on.
     cluster.store.set_faults(Faults::None);
+    cluster.flows.seal_all().await;
     cluster.script.calm.store(true, Ordering::SeqCst);
     for round in cluster
         .rounds
@@ -299,7 +344,7 @@ async fn simulate<S: JobStore + Clone>(inner: S, seed: u64) {
     for _ in 0..500 {
         let open = cluster
             .queue
-            .list(&JobFilter::all().kind("sim"))
+            .list(&JobFilter::all())
             .await
             .unwrap()
             .into_iter()
@@ -446,6 +491,18 @@ async fn check<S: JobStore + Clone>(
         "seed {seed}: every slot yields one job"
     );
     assert!(!ticks.is_empty(), "seed {seed}: the schedulers fired");
+
+    let everything = cluster.queue.list(&JobFilter::all()).await.unwrap();
+    for job in &everything {
+        assert!(
+            job.state.is_terminal(),
+            "seed {seed}: {} {} ended {}",
+            job.kind,
+            job.id,
+            job.state
+        );
+    }
+    cluster.flows.check(seed, &everything, &history);
 }
 
 fn seeds() -> Vec<u64> {

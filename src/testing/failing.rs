@@ -303,6 +303,14 @@ impl<S: JobStore> JobStore for FailingStore<S> {
         self.call("enqueue_many", self.inner.enqueue_many(jobs, now))
             .await
     }
+    async fn enqueue_with_dependencies(
+        &self,
+        jobs: Vec<NewJob>,
+        now: OffsetDateTime,
+    ) -> Result<Vec<Enqueued>, StoreError> {
+        let call = self.inner.enqueue_with_dependencies(jobs, now);
+        self.call("enqueue_with_dependencies", call).await
+    }
     async fn claim(
         &self,
         request: ClaimRequest<'_>,
@@ -357,6 +365,15 @@ impl<S: JobStore> JobStore for FailingStore<S> {
     ) -> Result<JobState, StoreError> {
         let call = self.inner.retry(lease, run_at, error, now);
         self.end("retry", lease, now, Some(run_at), call).await
+    }
+    async fn complete_with_output(
+        &self,
+        lease: Lease,
+        output: &serde_json::Value,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        let call = self.inner.complete_with_output(lease, output, now);
+        self.end("complete", lease, now, None, call).await
     }
     async fn fail(&self, lease: Lease, error: &str, now: OffsetDateTime) -> Result<(), StoreError> {
         self.end("fail", lease, now, None, self.inner.fail(lease, error, now))
