@@ -24,7 +24,7 @@ pub const BATCH_TAG_PREFIX: &str = "leasehold:batch:";
 /// How many member ids [`Batch::seal`] reads per page.
 const PAGE: usize = 1_000;
 
-/// A batch of jobs with one callback: see the [module](self) and the README's
+/// A batch of jobs with one callback: see [`Queue::batch`] and the README's
 /// "Workflows".
 ///
 /// ```
@@ -194,12 +194,16 @@ impl Batch {
     /// # Errors
     ///
     /// [`Error::BatchSealed`] when the batch was sealed before (by this process or
-    /// another); as [`Queue::enqueue_with`] otherwise. Nothing is stored then.
+    /// another); [`Error::UnhandledKind`] when workers built from this queue handle
+    /// kinds and `J`'s is not one of them (a callback no worker would run; declare a
+    /// kind a worker elsewhere handles with [`Queue::register_kinds`]); as
+    /// [`Queue::enqueue_with`] otherwise. Nothing is stored then.
     pub async fn seal<J: Job>(
         &self,
         callback: &J,
         options: EnqueueOptions,
     ) -> Result<Enqueued, Error> {
+        self.queue.check_handled(J::KIND)?;
         let members = self.members().await?;
         let options = options
             .depends_on(members)

@@ -180,6 +180,14 @@ pub enum Error {
     /// with the batch's id, is stored); nothing was stored.
     #[error("batch {0} is sealed: its callback is stored and it takes no more members")]
     BatchSealed(JobId),
+    /// A batch callback of a kind no worker built from this queue handles, while
+    /// some are built ([`Queue::register_kinds`](crate::Queue::register_kinds) declares
+    /// kinds a worker elsewhere handles); nothing was stored.
+    #[error(
+        "no worker of this process handles job kind {0:?}: register its handler, or \
+         declare it with Queue::register_kinds when a worker in another process runs it"
+    )]
+    UnhandledKind(String),
     /// A stored job output that does not deserialize to the type asked for.
     #[error("the output of job {job} does not deserialize: {source}")]
     Output {

@@ -5,9 +5,10 @@
 //! - [`Queue`]: the handle over any [`JobStore`] that enqueues, inspects and cancels,
 //!   and wakes this process's workers when it enqueues.
 
+use std::collections::BTreeSet;
 use std::fmt;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
 
 use tokio::sync::{Notify, watch};
@@ -58,6 +59,9 @@ pub struct Queue {
     enqueued: Arc<watch::Sender<u64>>,
     hooks: Arc<[Arc<dyn EnqueueHook>]>,
     finished: Arc<Finished>,
+    /// The job kinds workers built from this queue (or its clones) handle, and those
+    /// [`Queue::register_kinds`] declared.
+    handled: Arc<RwLock<BTreeSet<String>>>,
 }
 
 /// Wakes [`Queue::wait_for`] callers when a worker built from the queue records an
@@ -149,6 +153,28 @@ impl Queue {
             enqueued: Arc::new(watch::channel(0).0),
             hooks: Arc::new([]),
             finished: Arc::default(),
+            handled: Arc::default(),
+        }
+    }
+
+    /// Declares job kinds that a worker handles, for the checks that refuse work no
+    /// worker would run (a batch callback of an unhandled kind:
+    /// [`Error::UnhandledKind`]). A worker built from this queue or a clone declares
+    /// its kinds itself; call this in a process whose callbacks run on a worker
+    /// elsewhere. While nothing is declared, nothing is checked.
+    pub fn register_kinds<K: Into<String>>(&self, kinds: impl IntoIterator<Item = K>) {
+        let mut handled = self.handled.write().unwrap_or_else(PoisonError::into_inner);
+        handled.extend(kinds.into_iter().map(Into::into));
+    }
+
+    /// [`Error::UnhandledKind`] when kinds are declared ([`Queue::register_kinds`])
+    /// and `kind` is not among them.
+    pub(crate) fn check_handled(&self, kind: &str) -> Result<(), Error> {
+        let handled = self.handled.read().unwrap_or_else(PoisonError::into_inner);
+        if handled.is_empty() || handled.contains(kind) {
+            Ok(())
+        } else {
+            Err(Error::UnhandledKind(kind.to_owned()))
         }
     }
 
@@ -383,6 +409,17 @@ impl Queue {
             hook.after(&enqueued);
         }
         Ok(enqueued)
+    }
+
+    /// The ids of the jobs that depend on job `id` (its `depends_on` names it),
+    /// ascending: the steps after it, or, for a batch member, the batch's callback.
+    ///
+    /// # Errors
+    ///
+    /// The store's error; [`StoreError::Unsupported`] from a store without
+    /// dependencies.
+    pub async fn dependents(&self, id: JobId) -> Result<Vec<JobId>, Error> {
+        Ok(self.store.dependents(id).await?)
     }
 
     /// The job with this id.

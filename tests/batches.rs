@@ -294,6 +294,47 @@ async fn each_step_of_a_chain_reads_the_output_of_the_one_before(store: Arc<dyn 
     );
 }
 
+/// A callback no worker of this process handles is refused at the seal, storing
+/// nothing; declared as handled elsewhere, it is stored. (A queue check, before the
+/// store: one store is enough.)
+#[tokio::test]
+async fn a_callback_of_a_kind_no_worker_handles_is_refused_and_nothing_is_stored() {
+    let queue = queue_on(Arc::new(leasehold_memory::MemoryStore::new()));
+    let batch = queue.batch();
+    batch.add(&page("a"), EnqueueOptions::new()).await.unwrap();
+    // No worker yet: nothing is known, so nothing is checked.
+    let unchecked = queue.batch();
+    unchecked
+        .seal(&SendDigest, EnqueueOptions::new())
+        .await
+        .unwrap();
+
+    let _checks_only = Worker::builder(&queue)
+        .handler(|_: CheckPage, _: JobContext| async {})
+        .build()
+        .unwrap();
+    match batch.seal(&SendDigest, EnqueueOptions::new()).await {
+        Err(error @ Error::UnhandledKind(_)) => {
+            let message = error.to_string();
+            assert!(
+                message.contains("\"send_digest\"") && message.contains("register_kinds"),
+                "{message}"
+            );
+        }
+        other => panic!("expected UnhandledKind, got {other:?}"),
+    }
+    assert!(queue.get(batch.id()).await.unwrap().is_none());
+    assert!(!batch.progress().await.unwrap().sealed);
+
+    // A worker in another process runs digests.
+    queue.register_kinds([SendDigest::KIND]);
+    batch
+        .seal(&SendDigest, EnqueueOptions::new())
+        .await
+        .unwrap();
+    assert!(batch.progress().await.unwrap().sealed);
+}
+
 #[macro_use]
 #[path = "support/on_every_store.rs"]
 mod on_every_store;

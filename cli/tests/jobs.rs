@@ -214,6 +214,18 @@ fn show_lists_what_a_waiting_job_depends_on_with_each_ones_state() {
         !lines.iter().any(|line| line.starts_with("batch:")),
         "no batch line for a job that is no batch's callback"
     );
+    assert!(!lines.iter().any(|line| line.starts_with("dependent:")));
+    // The failed dependency lists the digest that waits on it.
+    let failed = on(&url, &["jobs", "show", &seeded.failed.to_string()]);
+    let dependent = format!("dependent: {digest} (waiting)");
+    assert!(
+        failed
+            .stdout
+            .lines()
+            .any(|line| line.split_whitespace().collect::<Vec<_>>().join(" ") == dependent),
+        "{dependent}: {}",
+        failed.stdout
+    );
 
     // A batch's callback: its members' counts, and how to list them.
     let batch = with_queue(&url, async |queue: &Queue| {

@@ -103,7 +103,7 @@ impl EnqueueOptions {
     }
 
     /// Labels the job with `tags` (added to those set before); a
-    /// [`JobFilter::tag`] finds it.
+    /// [`JobFilter::tag`](crate::JobFilter::tag) finds it.
     pub fn tags<T: Into<String>>(mut self, tags: impl IntoIterator<Item = T>) -> Self {
         self.tags.extend(tags.into_iter().map(Into::into));
         self
@@ -116,7 +116,7 @@ impl EnqueueOptions {
     }
 
     /// Under the flow-control key `key` (`partner:acme`, `tenant:42`): a
-    /// [`Limit`](crate::Limit) stored for it with [`Queue::set_limit`] bounds how many
+    /// [`Limit`](crate::Limit) stored for it with [`Queue::set_limit`](crate::Queue::set_limit) bounds how many
     /// of its jobs run at once and start per period, across every worker.
     pub fn limit_key(mut self, key: impl Into<String>) -> Self {
         self.limit_key = Some(key.into());

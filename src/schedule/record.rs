@@ -148,7 +148,7 @@ pub struct ScheduleRecord {
     #[serde(with = "time::serde::rfc3339::option")]
     pub next_fire_at: Option<OffsetDateTime>,
     /// When a scheduler last fired it (`fire_schedule`); `None` if never. A
-    /// [`Scheduler::trigger`](crate::Scheduler::trigger) by hand does not count.
+    /// [`Scheduler::trigger`](crate::schedule::Scheduler::trigger) by hand does not count.
     #[serde(default, with = "time::serde::rfc3339::option")]
     pub last_fired_at: Option<OffsetDateTime>,
     /// When it was first stored.

@@ -487,7 +487,8 @@ impl Run {
             | Op::UpdateJob { .. }
             | Op::Bulk { .. }
             | Op::TakeLock { .. }
-            | Op::ListPage { .. } => self.apply_by_hand(op).await,
+            | Op::ListPage { .. }
+            | Op::Dependents { .. } => self.apply_by_hand(op).await,
             Op::Advance { secs } => {
                 self.now += Duration::seconds(*secs);
                 (Outcome::Ok, Outcome::Ok)

@@ -531,6 +531,7 @@ impl WorkerBuilder {
             layers.push(Arc::new(TracingLayer));
         }
         layers.extend(self.layers);
+        self.queue.register_kinds(self.handlers.keys().cloned());
         Ok(Worker::from_parts(Parts {
             queue: self.queue,
             settings,

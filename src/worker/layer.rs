@@ -106,7 +106,7 @@ pub trait JobHook: Send + Sync + 'static {
 }
 
 /// A shared hook is a hook: what lets the worker's `Arc<dyn JobHook>`s and a plain
-/// hook share [`HookRun`].
+/// hook share one runner.
 impl<H: JobHook + ?Sized> JobHook for Arc<H> {
     fn before(&self, job: &JobRecord) {
         (**self).before(job);

@@ -403,6 +403,20 @@ impl JobStore for MemoryStore {
         self.lock().cancel(id, micros(now))
     }
 
+    async fn dependents(&self, id: JobId) -> Result<Vec<JobId>, StoreError> {
+        let inner = self.lock();
+        if !inner.jobs.contains_key(&id) {
+            return Ok(Vec::new());
+        }
+        let mut ids: Vec<JobId> = (inner.dependents.get(&id).into_iter().flatten())
+            .filter(|dependent| inner.jobs.contains_key(dependent))
+            .copied()
+            .collect();
+        ids.sort_unstable();
+        ids.dedup();
+        Ok(ids)
+    }
+
     async fn get(&self, id: JobId, now: OffsetDateTime) -> Result<Option<JobRecord>, StoreError> {
         let inner = self.lock();
         Ok(inner.jobs.get(&id).map(|e| e.to_record(id, micros(now))))

@@ -179,6 +179,7 @@ statements! {
     finished_unique_holder = "finished_unique_holder.sql";
     /// The job with an id.
     get = "get.sql";
+    dependents = "dependents.sql";
     /// The stored state and lease token of jobs.
     lease_state = "lease_state.sql";
     /// The claim of one queue.

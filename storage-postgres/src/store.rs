@@ -17,7 +17,7 @@ use leasehold_sql::enqueue::single;
 use leasehold_sql::filter::{count_params, page_params, sql_limit};
 use leasehold_sql::lease::{LeaseState, lease, not_extended, not_written, written};
 use leasehold_sql::prune;
-use leasehold_sql::row::{job_record, job_state, micros, schedule_record, time_of};
+use leasehold_sql::row::{Columns, job_record, job_state, micros, schedule_record, time_of};
 use leasehold_sql::schedule::{advance_params, not_advanced, stored, upsert_params};
 use sqlx::postgres::PgRow;
 use sqlx::{Connection, PgConnection, PgPool, Postgres};
@@ -501,6 +501,12 @@ impl JobStore for PostgresStore {
             })
             .await?;
         job_record(&Row(&row), now)
+    }
+
+    async fn dependents(&self, id: JobId) -> Result<Vec<JobId>, StoreError> {
+        let statement = query(&self.inner.sql.dependents).bind(id.as_uuid());
+        let rows = self.fetch_all("dependents", statement).await?;
+        rows.iter().map(|row| Row(row).job_id()).collect()
     }
 
     async fn get(&self, id: JobId, now: OffsetDateTime) -> Result<Option<JobRecord>, StoreError> {

@@ -192,6 +192,8 @@ pub(crate) const FAIL: &str = include_str!("sql/fail.sql");
 pub(crate) const FAIL_EXPIRED_LEASES: &str = include_str!("sql/fail_expired_leases.sql");
 /// `sql/get.sql`: The job with id ?1.
 pub(crate) const GET: &str = include_str!("sql/get.sql");
+/// `sql/dependents.sql`: The ids of the stored jobs that depend on job ?1.
+pub(crate) const DEPENDENTS: &str = include_str!("sql/dependents.sql");
 /// `sql/heartbeat.sql`: Extends the lease ?2 on job ?1 to ?3, if it is the job's live lease.
 pub(crate) const HEARTBEAT: &str = include_str!("sql/heartbeat.sql");
 /// `sql/heartbeat_bulk.sql`: Extends to ?2 each live lease of the JSON array ?1, each [job id as hex, lease token];
@@ -331,6 +333,7 @@ pub(crate) const ALL: &[(&str, &str)] = &[
     ("fail.sql", FAIL),
     ("fail_expired_leases.sql", FAIL_EXPIRED_LEASES),
     ("get.sql", GET),
+    ("dependents.sql", DEPENDENTS),
     ("heartbeat.sql", HEARTBEAT),
     ("heartbeat_bulk.sql", HEARTBEAT_BULK),
     ("job_by_unique_key.sql", JOB_BY_UNIQUE_KEY),

@@ -293,6 +293,12 @@ impl JobStore for SqliteStore {
         self.writer.call(Cancel { id, now }).await
     }
 
+    async fn dependents(&self, id: JobId) -> Result<Vec<JobId>, StoreError> {
+        let statement = sqlx::query(sql::DEPENDENTS).bind(id_blob(id));
+        let rows = self.fetch_all(statement).await?;
+        rows.iter().map(|row| Row(row).job_id()).collect()
+    }
+
     async fn get(&self, id: JobId, now: OffsetDateTime) -> Result<Option<JobRecord>, StoreError> {
         let statement = sqlx::query(sql::GET).bind(id_blob(id));
         let row = self.fetch_optional(statement).await?;

@@ -85,11 +85,36 @@ async fn show(queue: &Queue, id: JobId, json: bool) -> Result<(), CliError> {
     for &dependency in &job.depends_on {
         dependencies.push((dependency, queue.get(dependency).await?.map(|d| d.state)));
     }
+    let dependents = queue.dependents(id).await?;
+    let mut shown = Vec::with_capacity(dependents.len().min(DEPENDENTS_SHOWN));
+    for &dependent in dependents.iter().take(DEPENDENTS_SHOWN) {
+        shown.push((dependent, queue.get(dependent).await?.map(|d| d.state)));
+    }
     let batch = queue
         .callback_progress(&job)
         .await?
         .map(|progress| batch_line(&progress, &queue.open_batch(job.id).tag()));
-    print_text(&describe(&job, &dependencies, batch))
+    let related = Related {
+        dependencies: &dependencies,
+        dependents: &shown,
+        more_dependents: dependents.len() - shown.len(),
+        batch,
+    };
+    print_text(&describe(&job, &related))
+}
+
+/// The most dependents `jobs show` reads and prints (one store call each).
+const DEPENDENTS_SHOWN: usize = 100;
+
+/// The jobs around one that `jobs show` prints: each with its state now (`None`:
+/// deleted since).
+struct Related<'a> {
+    dependencies: &'a [(JobId, Option<JobState>)],
+    dependents: &'a [(JobId, Option<JobState>)],
+    /// Dependents past the ones shown.
+    more_dependents: usize,
+    /// The `batch` line of a batch's callback.
+    batch: Option<String>,
 }
 
 /// A batch callback's `batch` line: its members by how they ended, and how to list
@@ -106,14 +131,15 @@ fn batch_line(progress: &BatchProgress, tag: &str) -> String {
     )
 }
 
-/// Every field of `job`, one per line, the payload and output as JSON; each of its
-/// `dependencies` with its state now (`None`: deleted since); the `batch` line of a
-/// batch's callback.
-fn describe(
-    job: &JobRecord,
-    dependencies: &[(JobId, Option<JobState>)],
-    batch: Option<String>,
-) -> String {
+/// Every field of `job`, one per line, the payload and output as JSON, then the jobs
+/// `related` to it.
+fn describe(job: &JobRecord, related: &Related<'_>) -> String {
+    let Related {
+        dependencies,
+        dependents,
+        more_dependents,
+        ref batch,
+    } = *related;
     let or_dash = |value: Option<&str>| value.unwrap_or("-").to_owned();
     let mut lines = vec![
         ("id", job.id.to_string()),
@@ -164,7 +190,7 @@ fn describe(
         lines.push(("if one fails", policy));
     }
     if let Some(batch) = batch {
-        lines.push(("batch", batch));
+        lines.push(("batch", batch.clone()));
     }
     for error in &job.errors {
         lines.push((
@@ -176,6 +202,13 @@ fn describe(
                 error.error
             ),
         ));
+    }
+    for (dependent, state) in dependents {
+        let state = state.map_or_else(|| "deleted".to_owned(), |state| state.to_string());
+        lines.push(("dependent", format!("{dependent} ({state})")));
+    }
+    if more_dependents > 0 {
+        lines.push(("dependent", format!("and {more_dependents} more")));
     }
     let width = lines.iter().map(|(name, _)| name.len()).max().unwrap_or(0);
     lines

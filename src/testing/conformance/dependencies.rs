@@ -512,3 +512,64 @@ pub async fn concurrent_ends_and_dependent_enqueues_never_strand_a_job(f: &dyn S
         }
     }
 }
+
+/// `dependents` answers the ids of the stored jobs whose `depends_on` names a job, of
+/// this call or stored before, ascending, whatever their state, until they are
+/// deleted; none for a job nothing depends on or an unknown id.
+pub async fn dependents_lists_the_jobs_that_depend_on_a_job(f: &dyn StoreFactory) {
+    let store = f.open().await;
+    let (a_job, b_job) = (new_job("a", t(0)), new_job("b", t(0)));
+    let (a, b) = (a_job.id, b_job.id);
+    store
+        .enqueue_many(vec![a_job, b_job], t(0))
+        .await
+        .expect("enqueue_many");
+    let c_job = dependent("c", t(0), &[a, b], DependencyFailure::Cancel);
+    let d_job = dependent("d", t(0), &[a], DependencyFailure::Fail);
+    let e_job = dependent("e", t(0), &[c_job.id], DependencyFailure::Ignore);
+    let (c, d, e) = (c_job.id, d_job.id, e_job.id);
+    enqueue_waiting(&*store, vec![c_job, d_job, e_job], t(0)).await;
+
+    let dependents = async |id: JobId| store.dependents(id).await.expect("dependents");
+    let sorted = |mut ids: Vec<JobId>| {
+        ids.sort();
+        ids
+    };
+    assert_eq!(dependents(a).await, sorted(vec![c, d]));
+    assert_eq!(dependents(b).await, vec![c]);
+    assert_eq!(dependents(c).await, vec![e]);
+    assert_eq!(
+        dependents(e).await,
+        Vec::<JobId>::new(),
+        "nothing waits on e"
+    );
+    assert_eq!(
+        dependents(JobId::new(t(0))).await,
+        Vec::<JobId>::new(),
+        "an unknown id has none"
+    );
+
+    // Ended or released, they are still its dependents; deleted, they are not.
+    let first = claim_one(&*store, t(1), 30).await;
+    assert_eq!(first.id, a);
+    complete(&*store, first.lease(), t(1)).await;
+    assert_eq!(state(&*store, d, t(2)).await, JobState::Available);
+    assert_eq!(dependents(a).await, sorted(vec![c, d]));
+    let late_job = dependent("late", t(2), &[a], DependencyFailure::Cancel);
+    let late = late_job.id;
+    enqueue_waiting(&*store, vec![late_job], t(2)).await;
+    assert_eq!(
+        dependents(a).await,
+        sorted(vec![c, d, late]),
+        "a dependent enqueued after its dependency completed is one too"
+    );
+    store.cancel(b, t(2)).await.expect("cancel");
+    assert_eq!(state(&*store, c, t(2)).await, JobState::Cancelled);
+    assert_eq!(dependents(b).await, vec![c]);
+    store.delete_job(d, t(3)).await.expect("delete_job");
+    assert_eq!(dependents(a).await, sorted(vec![c, late]));
+    // Deleted, a job has none, though a record still names it.
+    store.delete_job(b, t(3)).await.expect("delete_job");
+    assert_eq!(get(&*store, c, t(3)).await.depends_on, vec![a, b]);
+    assert_eq!(dependents(b).await, Vec::<JobId>::new());
+}

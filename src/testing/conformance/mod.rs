@@ -180,6 +180,7 @@ macro_rules! conformance_suite {
             a_bad_dependency_is_refused_and_stores_nothing,
             a_job_something_waits_on_is_never_deleted,
             a_job_an_unfinished_dependent_ran_after_is_kept,
+            dependents_lists_the_jobs_that_depend_on_a_job,
             concurrent_ends_and_dependent_enqueues_never_strand_a_job,
             update_jobs_changes_the_pending_jobs_a_filter_selects,
             delete_jobs_finished_before_a_time_keeps_the_rest,

@@ -161,6 +161,14 @@ impl Run {
                     }),
                 )
             }
+            Op::Dependents { job: i } => {
+                let Some(id) = job(i) else {
+                    return (Outcome::Ok, Outcome::Ok);
+                };
+                let want = Outcome::Ids(self.model.dependents(id));
+                let got = self.store.dependents(id).await;
+                (want, answer(got, Outcome::Ids))
+            }
             _ => unreachable!("not an operator's op: {op:?}"),
         }
     }

@@ -141,6 +141,20 @@ impl Model {
         }
     }
 
+    /// The ids of the jobs that depend on job `id`, ascending; none once it is
+    /// deleted.
+    pub(super) fn dependents(&self, id: JobId) -> Vec<JobId> {
+        if !self.jobs.iter().any(|j| j.id == id) {
+            return Vec::new();
+        }
+        let mut ids: Vec<JobId> = (self.jobs.iter())
+            .filter(|j| j.depends_on.contains(&id))
+            .map(|j| j.id)
+            .collect();
+        ids.sort_unstable();
+        ids
+    }
+
     /// Whether a job not finished (waiting, or released and not ended) depends on job
     /// `id`.
     pub(super) fn waited_on(&self, id: JobId) -> bool {

@@ -155,6 +155,10 @@ pub enum Op {
         newest_first: bool,
         limit: usize,
     },
+    /// The dependents of job `job`.
+    Dependents {
+        job: usize,
+    },
 }
 
 fn job_spec() -> impl Strategy<Value = JobSpec> {
@@ -238,6 +242,7 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (0usize..2, 0i64..20).prop_map(|(holder, secs)| Op::TakeLock { holder, secs }),
         1 => (proptest::option::of(0usize..2), proptest::option::weighted(0.7, 0usize..64), proptest::bool::ANY, 1usize..4)
             .prop_map(|(queue, after, newest_first, limit)| Op::ListPage { queue, after, newest_first, limit }),
+        1 => (0usize..64).prop_map(|job| Op::Dependents { job }),
     ]
 }
 

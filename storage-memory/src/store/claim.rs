@@ -30,13 +30,24 @@ impl Inner {
         }
         candidates.sort_unstable();
         candidates.truncate(limit);
-        for id in exhausted {
+        for &id in &exhausted {
             self.fail_expired(id, now);
         }
-        candidates
+        let claimed = candidates
             .into_iter()
             .map(|(_, _, id)| self.lease(id, &worker, until, now).to_record(id, now))
-            .collect()
+            .collect();
+        self.settle_expired(&exhausted, now);
+        claimed
+    }
+
+    /// Settles the dependents of the jobs `exhausted` a claim failed, after it took its
+    /// jobs: as in one SQL statement, a dependent they release is due from the next
+    /// claim on, not in this one.
+    pub(super) fn settle_expired(&mut self, exhausted: &[JobId], now: Micros) {
+        for &id in exhausted {
+            self.settle_dependents(id, now);
+        }
     }
 
     /// Adds the best `limit` claimable jobs of `queue` to
@@ -98,7 +109,8 @@ impl Inner {
         entry
     }
 
-    /// Ends the running job `id`, whose lease expired on its last attempt, `Failed`.
+    /// Ends the running job `id`, whose lease expired on its last attempt, `Failed`,
+    /// leaving its dependents to [`Inner::settle_expired`].
     pub(super) fn fail_expired(&mut self, id: JobId, now: Micros) {
         let mut entry = self.jobs.remove(&id).expect("an expired job exists");
         let index = self
@@ -109,6 +121,6 @@ impl Inner {
             .running
             .remove(&(entry.lease_until.expect("running"), id));
         entry.record_error(LEASE_EXPIRED, now);
-        self.put_finished(id, entry, Phase::Failed, now);
+        self.put_ended(id, entry, Phase::Failed, now);
     }
 }

@@ -94,7 +94,7 @@ impl Inner {
         for queue in &queues {
             self.claim_candidates(queue, 0, now, &mut expired, &mut exhausted);
         }
-        for id in exhausted {
+        for &id in &exhausted {
             self.fail_expired(id, now);
         }
         expired.sort_unstable();
@@ -113,6 +113,7 @@ impl Inner {
                 }
             }
         }
+        self.settle_expired(&exhausted, now);
         claimed
     }
 

@@ -64,6 +64,11 @@ async fn render(
         Vec::new()
     };
     let dependencies = dependencies_of(state, &job).await?;
+    let dependents = state.queue.dependents(id).await?;
+    let mut shown_dependents = Vec::new();
+    for &dependent in dependents.iter().take(DEPENDENCIES_SHOWN) {
+        shown_dependents.push((dependent, state.queue.get(dependent).await?));
+    }
     // A batch's callback: the members' counts (no other job pays for them).
     let batch = state.queue.callback_progress(&job).await?;
     let now = view.now;
@@ -100,7 +105,13 @@ async fn render(
         }
         @if !job.depends_on.is_empty() {
             h2 { "Dependencies" }
-            (dependencies_table(view, &job, &dependencies))
+            p { (if_one_fails(job.on_dependency_failure)) " (policy " code { (job.on_dependency_failure) } ")" }
+            (jobs_table(view, &dependencies, job.depends_on.len()))
+        }
+        @if !dependents.is_empty() {
+            h2 { "Dependents" }
+            p { "Jobs that wait for this one, or ran after it." }
+            (jobs_table(view, &shown_dependents, dependents.len()))
         }
         h2 { "Payload" }
         (json_block(&job.payload))
@@ -121,7 +132,8 @@ async fn render(
     Ok(layout::page(view, &format!("Job {id}"), notice, body))
 }
 
-/// The most dependencies a job page reads and lists (one store call each).
+/// The most dependencies, and dependents, a job page reads and lists (one store call
+/// each).
 const DEPENDENCIES_SHOWN: usize = 100;
 
 /// The first [`DEPENDENCIES_SHOWN`] dependencies of `job`, each as stored now (`None`:
@@ -178,19 +190,14 @@ fn if_one_fails(policy: DependencyFailure) -> &'static str {
     }
 }
 
-/// The jobs `job` depends on, each linked, with its state now.
-fn dependencies_table(
-    view: &View,
-    job: &JobRecord,
-    dependencies: &[(JobId, Option<JobRecord>)],
-) -> Markup {
-    let more = job.depends_on.len().saturating_sub(dependencies.len());
+/// Jobs related to one (the first `jobs` of `total`), each linked, with its state now.
+fn jobs_table(view: &View, jobs: &[(JobId, Option<JobRecord>)], total: usize) -> Markup {
+    let more = total.saturating_sub(jobs.len());
     html! {
-        p { (if_one_fails(job.on_dependency_failure)) " (policy " code { (job.on_dependency_failure) } ")" }
         table.dependencies {
             thead { tr { th { "Job" } th { "Kind" } th { "State" } } }
             tbody {
-                @for (id, dependency) in dependencies {
+                @for (id, dependency) in jobs {
                     tr {
                         td { a href=(view.mount.href(&format!("/jobs/{id}"))) { code { (id) } } }
                         @match dependency {

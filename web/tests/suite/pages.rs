@@ -326,6 +326,18 @@ pub(crate) async fn a_waiting_jobs_page_says_what_it_waits_for(h: Harness) {
 
     let page = h.get(&format!("/jobs/{digest}")).await;
     let overview = h.get("/").await;
+    let dependency = h.get(&format!("/jobs/{done}")).await;
+
+    assert!(dependency.has("<h2>Dependents</h2>"), "{}", dependency.body);
+    assert!(
+        dependency.links().contains(&format!("/jobs/{digest}")),
+        "the dependency's page links its dependent"
+    );
+    assert!(dependency.has("waiting"), "the dependent's state");
+    assert!(
+        !page.has("<h2>Dependents</h2>"),
+        "nothing waits on the digest"
+    );
 
     assert!(
         page.has("Waiting for its dependencies: 1 of 2 have not ended"),
