@@ -85,7 +85,11 @@ async fn show(queue: &Queue, id: JobId, json: bool) -> Result<(), CliError> {
     for &dependency in &job.depends_on {
         dependencies.push((dependency, queue.get(dependency).await?.map(|d| d.state)));
     }
-    let dependents = queue.dependents(id).await?;
+    // A store written before the verb has none to show.
+    let dependents = match queue.dependents(id).await {
+        Err(leasehold::Error::Store(leasehold::StoreError::Unsupported(_))) => Vec::new(),
+        other => other?,
+    };
     let mut shown = Vec::with_capacity(dependents.len().min(DEPENDENTS_SHOWN));
     for &dependent in dependents.iter().take(DEPENDENTS_SHOWN) {
         shown.push((dependent, queue.get(dependent).await?.map(|d| d.state)));

@@ -51,18 +51,35 @@ impl Inner {
             .collect()
     }
 
+    /// How many jobs of each limited scope hold a live lease at `now`: one pass over
+    /// every running job, however many scopes a claim looks at.
+    fn live_counts(&self, now: Micros) -> HashMap<ScopeRef<'_>, i64, FastHash> {
+        let mut live: HashMap<ScopeRef<'_>, i64, FastHash> = HashMap::default();
+        let running = self.queues.values().flat_map(|index| index.running.iter());
+        for &(_, id) in running.filter(|&&(until, _)| until > now) {
+            let entry = &self.jobs[&id];
+            let key = self.limits.key(entry.limit_key.as_deref());
+            for scope in [key, self.limits.queue(&entry.queue)].into_iter().flatten() {
+                *live.entry(scope).or_default() += 1;
+            }
+        }
+        live
+    }
+
     /// How many more claims `scope` allows at `now` (may be negative after a limit was
-    /// lowered).
-    fn allows(&self, scope: ScopeRef<'_>, now: Micros) -> i64 {
+    /// lowered); `live` is [`Inner::live_counts`], computed on first need.
+    fn allows<'s>(
+        &'s self,
+        scope: ScopeRef<'s>,
+        now: Micros,
+        live: &mut Option<HashMap<ScopeRef<'s>, i64, FastHash>>,
+    ) -> i64 {
         let slot = self.limits.get(scope).expect("a limited scope");
         let mut allows = i64::MAX;
         if let Some(max) = slot.limit.max_running() {
-            let live = self
-                .leases_of(scope)
-                .into_iter()
-                .filter(|&until| until > now)
-                .count();
-            allows = allows.min(i64::from(max) - i64::try_from(live).unwrap_or(i64::MAX));
+            let live = live.get_or_insert_with(|| self.live_counts(now));
+            let running = live.get(&scope).copied().unwrap_or(0);
+            allows = allows.min(i64::from(max) - running);
         }
         if let Some(rate) = slot.limit.rate_limit() {
             let since = now - i64::try_from(rate.per().as_micros()).unwrap_or(i64::MAX);
@@ -151,6 +168,7 @@ impl Inner {
         // What each scope still allows, computed once per claim; the names are
         // borrowed from the limit table, so a candidate costs no allocation.
         let mut allowed: HashMap<ScopeRef<'_>, i64, FastHash> = HashMap::default();
+        let mut live = None;
         let mut limited = request.limited;
         let mut taken: Vec<JobId> = Vec::new();
         while taken.len() < request.limit {
@@ -164,7 +182,7 @@ impl Inner {
             for &scope in scopes.iter().flatten() {
                 let left = allowed
                     .entry(scope)
-                    .or_insert_with(|| self.allows(scope, now));
+                    .or_insert_with(|| self.allows(scope, now, &mut live));
                 if *left <= 0 {
                     passes = false;
                     break;

@@ -64,7 +64,11 @@ async fn render(
         Vec::new()
     };
     let dependencies = dependencies_of(state, &job).await?;
-    let dependents = state.queue.dependents(id).await?;
+    // A store written before the verb has none to show; the page still shows the job.
+    let dependents = match state.queue.dependents(id).await {
+        Err(leasehold::Error::Store(leasehold::StoreError::Unsupported(_))) => Vec::new(),
+        other => other?,
+    };
     let mut shown_dependents = Vec::new();
     for &dependent in dependents.iter().take(DEPENDENCIES_SHOWN) {
         shown_dependents.push((dependent, state.queue.get(dependent).await?));

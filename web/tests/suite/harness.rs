@@ -51,6 +51,11 @@ impl Harness {
         Self::over(Arc::new(store), Some(dir))
     }
 
+    /// Over `store`, which needs no directory kept.
+    pub(crate) fn with_store(store: Arc<dyn JobStore>) -> Self {
+        Self::over(store, None)
+    }
+
     fn over(store: Arc<dyn JobStore>, dir: Option<TempDir>) -> Self {
         let clock = ManualClock::new(t(0));
         let queue = Queue::with_clock(store, Arc::new(clock.clone()));
