@@ -38,6 +38,9 @@ pub enum Dependency {
     Seen(usize),
     /// A job of the same call, by index (itself, a later one: a cycle is possible).
     Call(usize),
+    /// The `n`-th latest job of the run before this call (0: the latest): with
+    /// `Ignore`, the shape of a batch's callback sealed over its members.
+    Latest(usize),
 }
 
 /// One step of a generated sequence; indexes pick among jobs and leases seen so far.
@@ -203,6 +206,22 @@ fn job_spec() -> impl Strategy<Value = JobSpec> {
         )
 }
 
+/// A batch's seal (`Batch::seal`): a callback depending, under `Ignore`, on the
+/// latest 1 to 5 jobs of the run (its members, whatever became of them since).
+fn batch_seal() -> impl Strategy<Value = JobSpec> {
+    (0..2usize, 1..6usize).prop_map(|(queue, members)| JobSpec {
+        queue,
+        priority: 0,
+        delay_secs: 0,
+        max_attempts: 2,
+        unique: None,
+        unique_period: None,
+        tag: None,
+        limit_key: None,
+        depends: Some(((0..members).map(Dependency::Latest).collect(), 2)),
+    })
+}
+
 fn dependency() -> impl Strategy<Value = Dependency> {
     prop_oneof![
         5 => (0usize..64).prop_map(Dependency::Seen),
@@ -213,6 +232,7 @@ fn dependency() -> impl Strategy<Value = Dependency> {
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
         4 => job_spec().prop_map(Op::Enqueue),
+        1 => batch_seal().prop_map(Op::Enqueue),
         1 => proptest::collection::vec(job_spec(), 0..4).prop_map(Op::EnqueueMany),
         4 => (1u8..4, 0usize..4, 1i64..30, proptest::option::weighted(0.2, 0usize..3)).prop_map(|(queues, limit, lease_secs, limited)| Op::Claim { queues, limit, lease_secs, limited }),
         1 => (0usize..5, proptest::option::of(1u32..3), proptest::option::of((1u32..3, 5u64..20)))
@@ -317,6 +337,9 @@ impl JobSpec {
             .filter_map(|dependency| match dependency {
                 Dependency::Seen(i) => (!seen.is_empty()).then(|| seen[i % seen.len()]),
                 Dependency::Call(i) => (!call.is_empty()).then(|| call[i % call.len()]),
+                Dependency::Latest(n) => {
+                    (!seen.is_empty()).then(|| seen[seen.len() - 1 - n % seen.len()])
+                }
             });
         job.depends_on(ids)
             .on_dependency_failure(DependencyFailure::ALL[*policy])
