@@ -21,7 +21,7 @@ use sqlx::sqlite::SqliteRow;
 
 use leasehold_sql::row::{Columns, micros};
 
-use crate::enqueue::{bulk_rows, insert_bulk};
+use crate::enqueue::{JSON_ROWS, bulk_rows, insert_bulk};
 use crate::error::store_error;
 use crate::row::{Row, Statement};
 use crate::sql;
@@ -44,6 +44,22 @@ pub(crate) enum WholeGroup {
     Claim,
 }
 
+/// The most jobs a group of enqueues sends in one call, as one JSON array
+/// (`enqueue_bulk.sql`): [`JSON_ROWS`]. A larger group goes the ordinary way, its rows
+/// bound as parameters ([`insert_bulk`]).
+const ONE_CALL_ROWS: usize = JSON_ROWS;
+
+/// How many jobs the enqueues of `batch` store.
+fn enqueued_rows(batch: &[Request]) -> usize {
+    batch
+        .iter()
+        .map(|request| match request {
+            Request::Enqueue(call) => call.transition().jobs.len(),
+            _ => 0,
+        })
+        .sum()
+}
+
 impl WholeGroup {
     /// The kind of whole group `batch` is, if it is one.
     pub(crate) fn of(batch: &[Request]) -> Option<Self> {
@@ -51,7 +67,9 @@ impl WholeGroup {
         match batch {
             [Request::Claim(call)] if call.transition().limit > 0 => Some(Self::Claim),
             [] => None,
-            _ if batch.iter().all(keyless) => Some(Self::Enqueues),
+            _ if batch.iter().all(keyless) && enqueued_rows(batch) <= ONE_CALL_ROWS => {
+                Some(Self::Enqueues)
+            }
             _ if batch
                 .iter()
                 .all(|request| matches!(request, Request::Complete(_))) =>

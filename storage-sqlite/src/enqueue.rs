@@ -12,7 +12,7 @@ use leasehold_sql::{Param, TransactionalEnqueue};
 use sqlx::SqliteConnection;
 
 use crate::error::{is_unique_violation, store_error};
-use crate::row::{Row, bind};
+use crate::row::{Row, bind, id_blob};
 use crate::sql;
 use crate::store::SqliteStore;
 
@@ -163,22 +163,92 @@ impl DependencyWrites for Inserts<'_> {
     }
 }
 
-/// Inserts in one statement each `(job, now)` of `jobs` (none with a unique key).
+/// The most jobs a bulk insert reads from one JSON array (`enqueue_bulk.sql`, one
+/// statement); more go as multi-row inserts of bound parameters. Reading the array
+/// costs SQLite about a third of a batched job's instructions (its JSON functions),
+/// but it is one statement, where the multi-row inserts are several, each a hand-off to
+/// sqlx's connection thread: measured, batches of 100 were faster as JSON and
+/// batches of 1,000 as parameters (see the README's performance notes).
+pub(crate) const JSON_ROWS: usize = 256;
+
+/// Inserts each `(job, now)` of `jobs` (none with a unique key), all or none.
 /// Returns `false`, having inserted nothing, when an id already exists (or repeats):
 /// the caller then inserts one by one to name it.
+///
+/// Up to [`JSON_ROWS`] jobs go as one JSON array; more as bound parameters of
+/// multi-row `INSERT`s of a few fixed sizes ([`sql::enqueue_rows`], each prepared once
+/// per connection), largest first, under a savepoint, so that a duplicate id in a
+/// later one undoes the earlier ones.
 pub(crate) async fn insert_bulk(
     conn: &mut SqliteConnection,
     jobs: &[(&NewJob, OffsetDateTime)],
 ) -> Result<bool, StoreError> {
-    match sqlx::query(sql::ENQUEUE_BULK)
-        .bind(bulk_rows(jobs)?)
+    if jobs.len() <= JSON_ROWS {
+        return match sqlx::query(sql::ENQUEUE_BULK)
+            .bind(bulk_rows(jobs)?)
+            .execute(&mut *conn)
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(e) if is_unique_violation(&e) => Ok(false),
+            Err(e) => Err(store_error(e)),
+        };
+    }
+    let chunks = sql::row_chunks(jobs.len());
+    let savepoint = chunks.len() > 1;
+    if savepoint {
+        execute(conn, sql::SAVEPOINT_BULK).await?;
+    }
+    let mut rest = jobs;
+    for size in chunks {
+        let (chunk, after) = rest.split_at(size);
+        rest = after;
+        let mut statement = sqlx::query(sql::enqueue_rows(size));
+        for &(job, now) in chunk {
+            let state = if job.run_at <= now {
+                "available"
+            } else {
+                "scheduled"
+            };
+            statement = statement
+                .bind(id_blob(job.id))
+                .bind(job.kind.as_str())
+                .bind(job.queue.as_str())
+                .bind(job.payload.to_string())
+                .bind(job.priority)
+                .bind(state)
+                .bind(micros(job.run_at))
+                .bind(i64::from(job.max_attempts))
+                .bind(micros(now))
+                .bind(json_text(&job.tags))
+                .bind(json_text(&job.metadata))
+                .bind(job.limit_key.as_deref());
+        }
+        match statement.execute(&mut *conn).await {
+            Ok(_) => {}
+            Err(e) if is_unique_violation(&e) => {
+                if savepoint {
+                    execute(conn, sql::ROLLBACK_BULK).await?;
+                    execute(conn, sql::RELEASE_BULK).await?;
+                }
+                return Ok(false);
+            }
+            Err(e) => return Err(store_error(e)),
+        }
+    }
+    if savepoint {
+        execute(conn, sql::RELEASE_BULK).await?;
+    }
+    Ok(true)
+}
+
+/// Runs one statement without parameters.
+async fn execute(conn: &mut SqliteConnection, statement: &'static str) -> Result<(), StoreError> {
+    sqlx::query(statement)
         .execute(&mut *conn)
         .await
-    {
-        Ok(_) => Ok(true),
-        Err(e) if is_unique_violation(&e) => Ok(false),
-        Err(e) => Err(store_error(e)),
-    }
+        .map(drop)
+        .map_err(store_error)
 }
 
 /// The JSON array `enqueue_bulk.sql` takes as ?1: one row per `(job, now)` of `jobs`.

@@ -184,6 +184,54 @@ pub(crate) const ENQUEUE: &str = include_str!("sql/enqueue.sql");
 /// limit_key]:
 /// available when due at created_at, else scheduled.
 pub(crate) const ENQUEUE_BULK: &str = include_str!("sql/enqueue_bulk.sql");
+/// `sql/enqueue_row.sql`: Inserts one pending job without a unique key from twelve
+/// bound parameters; [`enqueue_rows`] repeats its row.
+pub(crate) const ENQUEUE_ROW: &str = include_str!("sql/enqueue_row.sql");
+/// `sql/savepoint_bulk.sql`: Opens the savepoint of a multi-statement bulk insert.
+pub(crate) const SAVEPOINT_BULK: &str = include_str!("sql/savepoint_bulk.sql");
+/// `sql/rollback_bulk.sql`: Undoes a bulk insert's statements since its savepoint.
+pub(crate) const ROLLBACK_BULK: &str = include_str!("sql/rollback_bulk.sql");
+/// `sql/release_bulk.sql`: Closes a bulk insert's savepoint.
+pub(crate) const RELEASE_BULK: &str = include_str!("sql/release_bulk.sql");
+
+/// The row counts of the multi-row inserts of a bulk enqueue, largest first: a few
+/// fixed sizes, so that each is prepared once per connection.
+const ROW_CHUNKS: [usize; 5] = [256, 64, 16, 4, 1];
+
+/// How a bulk enqueue of `rows` jobs splits into [`ROW_CHUNKS`]: as many of each size
+/// as fit, largest first.
+pub(crate) fn row_chunks(mut rows: usize) -> Vec<usize> {
+    let mut chunks = Vec::new();
+    for size in ROW_CHUNKS {
+        while rows >= size {
+            chunks.push(size);
+            rows -= size;
+        }
+    }
+    chunks
+}
+
+/// [`ENQUEUE_ROW`] with its row repeated `rows` times, `rows` one of [`ROW_CHUNKS`]
+/// (12 parameters a row: 3,072 for the largest, well under SQLite's 32,766).
+pub(crate) fn enqueue_rows(rows: usize) -> &'static str {
+    static STATEMENTS: [std::sync::OnceLock<String>; ROW_CHUNKS.len()] =
+        [const { std::sync::OnceLock::new() }; ROW_CHUNKS.len()];
+    let at = ROW_CHUNKS
+        .iter()
+        .position(|&size| size == rows)
+        .expect("a bulk insert's row count is one of ROW_CHUNKS");
+    STATEMENTS[at].get_or_init(|| {
+        let code: Vec<&str> = (ENQUEUE_ROW.lines())
+            .filter(|line| !line.trim_start().starts_with("--"))
+            .collect();
+        let code = code.join("\n");
+        let values = code
+            .rfind("VALUES")
+            .expect("enqueue_row.sql ends in VALUES");
+        let (head, row) = code.split_at(values + "VALUES".len());
+        format!("{head} {}", vec![row.trim(); rows].join(", "))
+    })
+}
 /// `sql/fail.sql`: Ends job ?1 Failed at ?4 with error ?3, if ?2 is its live lease; the failed attempt
 /// joins its error history (the latest 20).
 pub(crate) const FAIL: &str = include_str!("sql/fail.sql");
@@ -330,6 +378,10 @@ pub(crate) const ALL: &[(&str, &str)] = &[
     ("delete_finished.sql", DELETE_FINISHED),
     ("enqueue.sql", ENQUEUE),
     ("enqueue_bulk.sql", ENQUEUE_BULK),
+    ("enqueue_row.sql", ENQUEUE_ROW),
+    ("savepoint_bulk.sql", SAVEPOINT_BULK),
+    ("rollback_bulk.sql", ROLLBACK_BULK),
+    ("release_bulk.sql", RELEASE_BULK),
     ("fail.sql", FAIL),
     ("fail_expired_leases.sql", FAIL_EXPIRED_LEASES),
     ("get.sql", GET),

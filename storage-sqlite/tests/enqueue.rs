@@ -1,5 +1,6 @@
-//! `enqueue_many` inserts jobs without unique keys in one statement: payloads, times
-//! and counters still round-trip exactly, and an existing id is still named.
+//! `enqueue_many` inserts jobs without unique keys in bulk (one JSON array up to 256
+//! jobs, multi-row inserts of bound parameters under a savepoint past that): payloads, times and counters still round-trip exactly, and an existing
+//! id is still named, with nothing of the batch stored.
 
 use leasehold::testing::conformance::{t, t2100};
 use leasehold::{JobFilter, JobStore, NewJob, StoreError};
@@ -78,4 +79,56 @@ async fn a_batch_with_an_existing_id_names_it_and_stores_nothing() {
         "{error:?}"
     );
     assert_eq!(store.count(&JobFilter::all(), t(0)).await.unwrap(), 1);
+}
+
+/// A batch of 600 (over 256, the most read from one JSON array) goes as six multi-row
+/// inserts (256, 256, 64, 16, 4, 4): every job
+/// stored as given, due or scheduled, with its tags, metadata and limit key; a
+/// duplicate id in the last of them undoes the five before.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_large_batch_is_stored_whole_or_not_at_all() {
+    let store = SqliteStore::connect("sqlite::memory:").await.unwrap();
+    let jobs: Vec<NewJob> = (0..600_i64)
+        .map(|n| {
+            let job = NewJob::new("bulk", json!({ "n": n }), t(0))
+                .unwrap()
+                .run_at(if n % 2 == 0 { t(0) } else { t(100 + n) })
+                .tags([format!("t{}", n % 3)])
+                .unwrap()
+                .metadata(json!({ "n": n }))
+                .unwrap();
+            if n % 5 == 0 {
+                job.limit_key(format!("k{}", n % 7)).unwrap()
+            } else {
+                job
+            }
+        })
+        .collect();
+
+    let answers = store.enqueue_many(jobs.clone(), t(1)).await.unwrap();
+
+    let stored = store.list(&JobFilter::all(), t(1)).await.unwrap();
+    assert_eq!(stored.len(), 600);
+    for (job, answer) in jobs.iter().zip(&answers) {
+        let want = leasehold::JobRecord::from_new(job.clone(), t(1));
+        assert_eq!(answer.job, want);
+        let got = stored.iter().find(|r| r.id == job.id).expect("stored");
+        assert_eq!(got, &want);
+    }
+
+    let existing = jobs[7].clone();
+    let mut batch: Vec<NewJob> = (0..600)
+        .map(|_| NewJob::new("k", json!(2), t(0)).unwrap())
+        .collect();
+    batch.insert(598, existing.clone());
+    let error = store.enqueue_many(batch, t(2)).await.unwrap_err();
+    assert!(
+        matches!(&error, StoreError::Conflict(m) if m.contains(&existing.id.to_string())),
+        "{error:?}"
+    );
+    assert_eq!(
+        store.count(&JobFilter::all(), t(2)).await.unwrap(),
+        600,
+        "nothing of the refused batch is stored"
+    );
 }

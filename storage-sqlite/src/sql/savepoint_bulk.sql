@@ -1,0 +1,2 @@
+-- Opens the savepoint a multi-statement bulk insert runs under.
+SAVEPOINT leasehold_bulk
