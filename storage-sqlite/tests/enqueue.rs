@@ -88,9 +88,20 @@ async fn a_batch_with_an_existing_id_names_it_and_stores_nothing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_large_batch_is_stored_whole_or_not_at_all() {
     let store = SqliteStore::connect("sqlite::memory:").await.unwrap();
+    let payloads = [
+        json!({ "nested": { "list": [1, 2.5, "x", false] } }),
+        json!("a \"quoted\" string with \\ and \u{1F600} and \n"),
+        json!(1e300),
+        json!(u64::MAX),
+        json!(null),
+    ];
     let jobs: Vec<NewJob> = (0..600_i64)
         .map(|n| {
-            let job = NewJob::new("bulk", json!({ "n": n }), t(0))
+            let i = usize::try_from(n).unwrap();
+            let job = NewJob::new(format!("bulk-{}", n % 4), payloads[i % 5].clone(), t(0))
+                .unwrap()
+                .priority(i16::try_from(n).unwrap() * 54 - i16::MAX)
+                .max_attempts(u32::MAX - u32::try_from(n).unwrap())
                 .unwrap()
                 .run_at(if n % 2 == 0 { t(0) } else { t(100 + n) })
                 .tags([format!("t{}", n % 3)])
