@@ -404,16 +404,10 @@ impl JobStore for MemoryStore {
     }
 
     async fn dependents(&self, id: JobId) -> Result<Vec<JobId>, StoreError> {
-        let inner = self.lock();
-        if !inner.jobs.contains_key(&id) {
-            return Ok(Vec::new());
-        }
-        let mut ids: Vec<JobId> = (inner.dependents.get(&id).into_iter().flatten())
-            .filter(|dependent| inner.jobs.contains_key(dependent))
-            .copied()
-            .collect();
+        // Deleting a job forgets both sides of its edges, so the map holds stored jobs
+        // only, each dependent once (`depends_on` names a job once).
+        let mut ids = self.lock().dependents.get(&id).cloned().unwrap_or_default();
         ids.sort_unstable();
-        ids.dedup();
         Ok(ids)
     }
 

@@ -194,13 +194,10 @@ pub(crate) async fn insert_bulk(
             Err(e) => Err(store_error(e)),
         };
     }
-    let chunks = sql::row_chunks(jobs.len());
-    let savepoint = chunks.len() > 1;
-    if savepoint {
-        execute(conn, sql::SAVEPOINT_BULK).await?;
-    }
+    // Several statements (more than JSON_ROWS jobs), all or none.
+    execute(conn, sql::SAVEPOINT_BULK).await?;
     let mut rest = jobs;
-    for size in chunks {
+    for size in sql::row_chunks(jobs.len()) {
         let (chunk, after) = rest.split_at(size);
         rest = after;
         let mut statement = sqlx::query(sql::enqueue_rows(size));
@@ -227,18 +224,14 @@ pub(crate) async fn insert_bulk(
         match statement.execute(&mut *conn).await {
             Ok(_) => {}
             Err(e) if is_unique_violation(&e) => {
-                if savepoint {
-                    execute(conn, sql::ROLLBACK_BULK).await?;
-                    execute(conn, sql::RELEASE_BULK).await?;
-                }
+                execute(conn, sql::ROLLBACK_BULK).await?;
+                execute(conn, sql::RELEASE_BULK).await?;
                 return Ok(false);
             }
             Err(e) => return Err(store_error(e)),
         }
     }
-    if savepoint {
-        execute(conn, sql::RELEASE_BULK).await?;
-    }
+    execute(conn, sql::RELEASE_BULK).await?;
     Ok(true)
 }
 

@@ -81,30 +81,36 @@ async fn show(queue: &Queue, id: JobId, json: bool) -> Result<(), CliError> {
     if json {
         return print_json(&job);
     }
-    let mut dependencies = Vec::with_capacity(job.depends_on.len());
-    for &dependency in &job.depends_on {
-        dependencies.push((dependency, queue.get(dependency).await?.map(|d| d.state)));
-    }
+    let dependencies = states_of(queue, &job.depends_on).await?;
     // A store written before the verb has none to show.
     let dependents = match queue.dependents(id).await {
         Err(leasehold::Error::Store(leasehold::StoreError::Unsupported(_))) => Vec::new(),
         other => other?,
     };
-    let mut shown = Vec::with_capacity(dependents.len().min(DEPENDENTS_SHOWN));
-    for &dependent in dependents.iter().take(DEPENDENTS_SHOWN) {
-        shown.push((dependent, queue.get(dependent).await?.map(|d| d.state)));
-    }
+    let shown = &dependents[..dependents.len().min(DEPENDENTS_SHOWN)];
     let batch = queue
         .callback_progress(&job)
         .await?
         .map(|progress| batch_line(&progress, &queue.open_batch(job.id).tag()));
     let related = Related {
-        dependencies: &dependencies,
-        dependents: &shown,
+        dependencies,
+        dependents: states_of(queue, shown).await?,
         more_dependents: dependents.len() - shown.len(),
         batch,
     };
-    print_text(&describe(&job, &related))
+    print_text(&describe(&job, related))
+}
+
+/// Each job of `ids` with its state now (`None`: deleted since).
+async fn states_of(
+    queue: &Queue,
+    ids: &[JobId],
+) -> Result<Vec<(JobId, Option<JobState>)>, CliError> {
+    let mut states = Vec::with_capacity(ids.len());
+    for &id in ids {
+        states.push((id, queue.get(id).await?.map(|job| job.state)));
+    }
+    Ok(states)
 }
 
 /// The most dependents `jobs show` reads and prints (one store call each).
@@ -112,9 +118,9 @@ const DEPENDENTS_SHOWN: usize = 100;
 
 /// The jobs around one that `jobs show` prints: each with its state now (`None`:
 /// deleted since).
-struct Related<'a> {
-    dependencies: &'a [(JobId, Option<JobState>)],
-    dependents: &'a [(JobId, Option<JobState>)],
+struct Related {
+    dependencies: Vec<(JobId, Option<JobState>)>,
+    dependents: Vec<(JobId, Option<JobState>)>,
     /// Dependents past the ones shown.
     more_dependents: usize,
     /// The `batch` line of a batch's callback.
@@ -137,13 +143,13 @@ fn batch_line(progress: &BatchProgress, tag: &str) -> String {
 
 /// Every field of `job`, one per line, the payload and output as JSON, then the jobs
 /// `related` to it.
-fn describe(job: &JobRecord, related: &Related<'_>) -> String {
+fn describe(job: &JobRecord, related: Related) -> String {
     let Related {
         dependencies,
         dependents,
         more_dependents,
-        ref batch,
-    } = *related;
+        batch,
+    } = related;
     let or_dash = |value: Option<&str>| value.unwrap_or("-").to_owned();
     let mut lines = vec![
         ("id", job.id.to_string()),
@@ -185,7 +191,7 @@ fn describe(job: &JobRecord, related: &Related<'_>) -> String {
         ),
         ("last error", or_dash(job.last_error.as_deref())),
     ];
-    for (dependency, state) in dependencies {
+    for (dependency, state) in &dependencies {
         let state = state.map_or_else(|| "deleted".to_owned(), |state| state.to_string());
         lines.push(("depends on", format!("{dependency} ({state})")));
     }
@@ -194,7 +200,7 @@ fn describe(job: &JobRecord, related: &Related<'_>) -> String {
         lines.push(("if one fails", policy));
     }
     if let Some(batch) = batch {
-        lines.push(("batch", batch.clone()));
+        lines.push(("batch", batch));
     }
     for error in &job.errors {
         lines.push((

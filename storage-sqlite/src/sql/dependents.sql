@@ -1,6 +1,6 @@
--- The ids of the stored jobs that depend on job ?1, ascending.
+-- The ids of the jobs that depend on job ?1, ascending (deleting a job deletes its
+-- edges both ways: jobs_deleted_forget_dependencies).
 SELECT dependent AS id
 FROM job_dependencies
 WHERE dependency = ?1
-  AND dependent IN (SELECT id FROM jobs)
 ORDER BY dependent

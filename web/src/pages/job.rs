@@ -63,16 +63,13 @@ async fn render(
     } else {
         Vec::new()
     };
-    let dependencies = dependencies_of(state, &job).await?;
+    let dependencies = records_of(state, &job.depends_on).await?;
     // A store written before the verb has none to show; the page still shows the job.
     let dependents = match state.queue.dependents(id).await {
         Err(leasehold::Error::Store(leasehold::StoreError::Unsupported(_))) => Vec::new(),
         other => other?,
     };
-    let mut shown_dependents = Vec::new();
-    for &dependent in dependents.iter().take(DEPENDENCIES_SHOWN) {
-        shown_dependents.push((dependent, state.queue.get(dependent).await?));
-    }
+    let shown_dependents = records_of(state, &dependents).await?;
     // A batch's callback: the members' counts (no other job pays for them).
     let batch = state.queue.callback_progress(&job).await?;
     let now = view.now;
@@ -140,17 +137,17 @@ async fn render(
 /// each).
 const DEPENDENCIES_SHOWN: usize = 100;
 
-/// The first [`DEPENDENCIES_SHOWN`] dependencies of `job`, each as stored now (`None`:
-/// deleted since, which only a job that no longer waits allows).
-async fn dependencies_of(
+/// The first [`DEPENDENCIES_SHOWN`] jobs of `ids`, each as stored now (`None`: deleted
+/// since, which for a dependency only a job that no longer waits allows).
+async fn records_of(
     state: &AppState,
-    job: &JobRecord,
+    ids: &[JobId],
 ) -> Result<Vec<(JobId, Option<JobRecord>)>, PageError> {
-    let mut dependencies = Vec::new();
-    for &id in job.depends_on.iter().take(DEPENDENCIES_SHOWN) {
-        dependencies.push((id, state.queue.get(id).await?));
+    let mut records = Vec::new();
+    for &id in ids.iter().take(DEPENDENCIES_SHOWN) {
+        records.push((id, state.queue.get(id).await?));
     }
-    Ok(dependencies)
+    Ok(records)
 }
 
 /// What a waiting job waits for, and what a failed dependency would do to it.
