@@ -32,10 +32,7 @@ pub(crate) async fn prepare(conn: &mut SqliteConnection) -> Result<bool, StoreEr
     check_compatible(conn).await?;
     let in_memory = journal_mode(conn).await? == "memory";
     if !in_memory {
-        let mode: String = sqlx::query_scalar(sql::JOURNAL_MODE_WAL)
-            .fetch_one(&mut *conn)
-            .await
-            .map_err(store_error)?;
+        let mode = switch_to_wal(conn).await?;
         if !mode.eq_ignore_ascii_case("wal") {
             return Err(StoreError::backend(format!(
                 "SQLite kept journal_mode={mode} when asked for WAL (is the file on a \
@@ -57,6 +54,35 @@ pub(crate) async fn prepare(conn: &mut SqliteConnection) -> Result<bool, StoreEr
         .map_err(migrate_error)?;
     tx.commit().await.map_err(store_error)?;
     Ok(in_memory)
+}
+
+/// Asks for WAL; answers the journal mode SQLite then reports.
+///
+/// Switching a new file to WAL takes an exclusive lock that SQLite does not wait for
+/// with its busy handler: when several connections open the same new file at once,
+/// the switch answers `SQLITE_BUSY` at once. So a busy answer is tried again, every
+/// 10 ms, for as long as the connection's busy timeout, as any other lock would be
+/// waited for (another connection has usually switched the file meanwhile).
+async fn switch_to_wal(conn: &mut SqliteConnection) -> Result<String, StoreError> {
+    let row = sqlx::query(sql::SETTINGS)
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(store_error)?;
+    let timeout: i64 = row.try_get("timeout").map_err(store_error)?;
+    let timeout = std::time::Duration::from_millis(u64::try_from(timeout).unwrap_or(0));
+    let started = tokio::time::Instant::now();
+    loop {
+        match sqlx::query_scalar(sql::JOURNAL_MODE_WAL)
+            .fetch_one(&mut *conn)
+            .await
+            .map_err(store_error)
+        {
+            Err(StoreError::Busy(_)) if started.elapsed() < timeout => {
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            }
+            answer => return answer,
+        }
+    }
 }
 
 async fn journal_mode(conn: &mut SqliteConnection) -> Result<String, StoreError> {
