@@ -85,7 +85,14 @@ impl SqliteStore {
         };
         Ok(Self {
             reader,
-            writer: Writer::spawn(writer_pool.clone(), in_memory, options.max_batch),
+            // The writer's pool is its own (but for an in-memory database, whose one
+            // connection serves reads too).
+            writer: Writer::spawn(
+                writer_pool.clone(),
+                in_memory,
+                !in_memory,
+                options.max_batch,
+            ),
             writer_pool,
             settings,
         })
@@ -120,7 +127,8 @@ impl SqliteStore {
         drop(conn);
         Ok(Self {
             reader: pool.clone(),
-            writer: Writer::spawn(pool.clone(), in_memory, DEFAULT_MAX_BATCH),
+            // The application's pool: the writer hands its connection back after each group.
+            writer: Writer::spawn(pool.clone(), in_memory, false, DEFAULT_MAX_BATCH),
             writer_pool: pool,
             settings,
         })

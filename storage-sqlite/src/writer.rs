@@ -82,10 +82,16 @@ impl Writer {
     /// (one connection at a time) and commits up to `max_batch` calls together.
     /// `in_memory`: the database lives in the pool's connection, which the writer must
     /// therefore never close.
-    pub(crate) fn spawn(pool: SqlitePool, in_memory: bool, max_batch: usize) -> Self {
+    /// `hold`: the pool is the writer's alone, so the task keeps its connection
+    /// between groups (see [`run`]).
+    pub(crate) fn spawn(pool: SqlitePool, in_memory: bool, hold: bool, max_batch: usize) -> Self {
         let (heartbeats, heartbeat_rx) = mpsc::channel(CHANNEL_CAPACITY);
         let (others, other_rx) = mpsc::channel(CHANNEL_CAPACITY);
-        let target = Target { pool, in_memory };
+        let target = Target {
+            pool,
+            in_memory,
+            hold,
+        };
         tokio::spawn(run(target, heartbeat_rx, other_rx, max_batch));
         Self { heartbeats, others }
     }
@@ -111,17 +117,46 @@ struct Target {
     pool: SqlitePool,
     /// Whether the database lives in the pool's one connection.
     in_memory: bool,
+    /// Whether the writer keeps its connection between groups: the pool serves no
+    /// one else.
+    hold: bool,
 }
 
 /// The writer task: group commits until every handle is dropped.
+///
+/// With [`Target::hold`], the connection a group used stays with the task for the
+/// next one while it is out of any transaction, and goes back to the pool only when
+/// the pool is closed (or the task ends). Handing it back after every group cost a
+/// spawned task and a ping, one more hand-off to sqlx's connection thread and back
+/// per group: as much as the rest of a lone enqueue's round trip.
 async fn run(
     target: Target,
     mut heartbeats: mpsc::Receiver<Request>,
     mut others: mpsc::Receiver<Request>,
     max_batch: usize,
 ) {
-    while let Some(batch) = next_batch(&mut heartbeats, &mut others, max_batch).await {
-        commit_group(&target, batch).await;
+    let mut held = None;
+    let closed = target.pool.close_event();
+    let mut closed = std::pin::pin!(closed);
+    loop {
+        let next = next_batch(&mut heartbeats, &mut others, max_batch);
+        let batch = if held.is_some() {
+            tokio::select! {
+                biased;
+                batch = next => batch,
+                () = &mut closed => {
+                    // `close` waits for every connection: give this one back.
+                    held = None;
+                    continue;
+                }
+            }
+        } else {
+            next.await
+        };
+        let Some(batch) = batch else {
+            return;
+        };
+        commit_group(&target, &mut held, batch).await;
     }
 }
 
@@ -162,23 +197,34 @@ async fn next_batch(
     Some(batch)
 }
 
-/// Runs `batch` in one transaction and answers every call.
-async fn commit_group(target: &Target, mut batch: Vec<Request>) {
+/// Runs `batch` in one transaction and answers every call, on the `held` connection
+/// if there is one (else one from the pool). With [`Target::hold`], a connection left
+/// out of any transaction is held again for the next group; otherwise it goes back to
+/// the pool.
+async fn commit_group(
+    target: &Target,
+    held: &mut Option<PoolConnection<Sqlite>>,
+    mut batch: Vec<Request>,
+) {
     let mut bulk = true;
     // Each pass either commits, or removes the call that broke it, or stops running
     // calls in bulk, so this ends.
     while !batch.is_empty() {
         // Answers of a pass that rolled back are of writes that never happened.
         batch.iter_mut().for_each(Request::forget_answer);
-        let conn = match target.pool.acquire().await {
-            Ok(conn) => conn,
-            Err(error) => return fail_all(batch, "getting a connection", error),
+        let conn = match held.take() {
+            Some(conn) => conn,
+            None => match target.pool.acquire().await {
+                Ok(conn) => conn,
+                Err(error) => return fail_all(batch, "getting a connection", error),
+            },
         };
+        let keep = (target.hold && !target.pool.is_closed()).then_some(&mut *held);
         let whole = WholeGroup::of(&batch).filter(|_| bulk);
         if let Some((whole, Ok(statement))) = whole.map(|whole| (whole, whole.statement(&batch))) {
             // Whatever this pass does, the next one runs its calls one by one.
             bulk = false;
-            match GroupTransaction::run_whole(conn, target.in_memory, statement).await {
+            match GroupTransaction::run_whole(conn, target.in_memory, keep, statement).await {
                 Ok(rows) => {
                     if let Err(error) = whole.settle(&mut batch, &rows) {
                         return fail_unread(batch, &error);
@@ -202,7 +248,7 @@ async fn commit_group(target: &Target, mut batch: Vec<Request>) {
             }
             continue;
         }
-        let mut tx = match GroupTransaction::begin(conn, target.in_memory).await {
+        let mut tx = match GroupTransaction::begin(conn, target.in_memory, keep).await {
             Ok(tx) => tx,
             Err(error) => return fail_all(batch, "BEGIN IMMEDIATE", error),
         };
@@ -242,23 +288,41 @@ async fn commit_group(target: &Target, mut batch: Vec<Request>) {
 /// which leaves the connection out of any transaction, or closes it. Dropped before
 /// that (the writer task dropped mid-group as its runtime shuts down), it closes a file
 /// database's connection rather than hand it back to the pool holding the write lock.
-struct GroupTransaction {
-    conn: PoolConnection<Sqlite>,
+/// A connection out of any transaction goes to the writer's `keep` slot, when it has
+/// one, or back to the pool.
+struct GroupTransaction<'a> {
+    /// Taken only by `Drop`.
+    conn: Option<PoolConnection<Sqlite>>,
     /// Whether the connection may still be in the transaction.
     open: bool,
     /// The database lives in this connection: never close it.
     in_memory: bool,
+    /// Where the writer keeps its connection between groups.
+    keep: Option<&'a mut Option<PoolConnection<Sqlite>>>,
 }
 
-impl GroupTransaction {
-    /// Begins the transaction; on an error, the connection is left out of any
-    /// transaction (or closed) as by [`GroupTransaction::roll_back`].
-    async fn begin(conn: PoolConnection<Sqlite>, in_memory: bool) -> Result<Self, sqlx::Error> {
-        let mut tx = Self {
-            conn,
+impl<'a> GroupTransaction<'a> {
+    fn new(
+        conn: PoolConnection<Sqlite>,
+        in_memory: bool,
+        keep: Option<&'a mut Option<PoolConnection<Sqlite>>>,
+    ) -> Self {
+        Self {
+            conn: Some(conn),
             open: true,
             in_memory,
-        };
+            keep,
+        }
+    }
+
+    /// Begins the transaction; on an error, the connection is left out of any
+    /// transaction (or closed) as by [`GroupTransaction::roll_back`].
+    async fn begin(
+        conn: PoolConnection<Sqlite>,
+        in_memory: bool,
+        keep: Option<&'a mut Option<PoolConnection<Sqlite>>>,
+    ) -> Result<Self, sqlx::Error> {
+        let mut tx = Self::new(conn, in_memory, keep);
         match execute(tx.conn(), BEGIN_IMMEDIATE).await {
             Ok(()) => Ok(tx),
             Err(error) => {
@@ -277,13 +341,10 @@ impl GroupTransaction {
     async fn run_whole(
         conn: PoolConnection<Sqlite>,
         in_memory: bool,
+        keep: Option<&'a mut Option<PoolConnection<Sqlite>>>,
         statement: Statement<'_>,
     ) -> Result<Vec<SqliteRow>, sqlx::Error> {
-        let mut tx = Self {
-            conn,
-            open: true,
-            in_memory,
-        };
+        let mut tx = Self::new(conn, in_memory, keep);
         match statement.fetch_all(tx.conn()).await {
             Ok(rows) => {
                 // Its last statement, COMMIT, ran.
@@ -298,7 +359,9 @@ impl GroupTransaction {
     }
 
     fn conn(&mut self) -> &mut SqliteConnection {
-        &mut self.conn
+        self.conn
+            .as_mut()
+            .expect("a group's connection is taken only when it is dropped")
     }
 
     /// Commits, having settled the dependents of the jobs that ended with some (see
@@ -325,8 +388,8 @@ impl GroupTransaction {
         }
     }
 
-    /// Rolls back, and hands the connection back to the pool only once it is out of
-    /// any transaction; otherwise closes it, and the pool opens a fresh one.
+    /// Rolls back, and hands the connection on only once it is out of any
+    /// transaction; otherwise closes it, and the pool opens a fresh one.
     async fn roll_back(mut self) {
         if leave_transaction(self.conn()).await || self.in_memory {
             self.open = false;
@@ -334,11 +397,16 @@ impl GroupTransaction {
     }
 }
 
-impl Drop for GroupTransaction {
+impl Drop for GroupTransaction<'_> {
     fn drop(&mut self) {
+        let Some(mut conn) = self.conn.take() else {
+            return;
+        };
         if self.open && !self.in_memory {
             // Closing rolls back whatever is left.
-            self.conn.close_on_drop();
+            conn.close_on_drop();
+        } else if let Some(keep) = self.keep.take() {
+            *keep = Some(conn);
         }
     }
 }

@@ -66,7 +66,7 @@ fn one_group_answers_each_call_and_a_lost_lease_spoils_no_other() {
             enqueue_existing,
             retry,
         ];
-        commit_group(&target, batch).await;
+        commit_group(&target, &mut None, batch).await;
 
         completed.await.unwrap().expect("the live lease completes");
         assert!(
@@ -104,7 +104,7 @@ fn completions_in_one_group_finish_once_each() {
             .iter()
             .map(|&lease| request(Complete { lease, now: t(2) }))
             .unzip();
-        commit_group(&target, batch).await;
+        commit_group(&target, &mut None, batch).await;
 
         let mut done = 0;
         let mut lost = 0;
@@ -145,7 +145,7 @@ fn enqueues_in_one_group_share_a_statement_and_an_existing_id_still_conflicts_al
 
         let (shared, shared_answers): (Vec<_>, Vec<_>) =
             [enqueue(1), enqueue(3)].into_iter().map(request).unzip();
-        commit_group(&target, shared).await;
+        commit_group(&target, &mut None, shared).await;
         let (mixed, mixed_answers): (Vec<_>, Vec<_>) = [
             enqueue(2),
             Enqueue {
@@ -157,7 +157,7 @@ fn enqueues_in_one_group_share_a_statement_and_an_existing_id_still_conflicts_al
         .into_iter()
         .map(request)
         .unzip();
-        commit_group(&target, mixed).await;
+        commit_group(&target, &mut None, mixed).await;
 
         let mut sizes = Vec::new();
         for answer in shared_answers.into_iter().chain(mixed_answers) {
@@ -196,7 +196,7 @@ fn a_call_that_breaks_the_group_is_answered_alone_and_the_others_run_again() {
             now: t(1),
         });
 
-        commit_group(&target, vec![complete, enqueue_one, fail]).await;
+        commit_group(&target, &mut None, vec![complete, enqueue_one, fail]).await;
 
         let failed = failed.await.unwrap();
         assert!(matches!(failed, Err(StoreError::Backend(_))), "{failed:?}");

@@ -38,7 +38,7 @@ pub(super) async fn commit_alone<T: Transition>(
     transition: T,
 ) -> Result<T::Answer, StoreError> {
     let (request, answer) = request(transition);
-    commit_group(target, vec![request]).await;
+    commit_group(target, &mut None, vec![request]).await;
     answer.await.expect("a group answers every call")
 }
 
@@ -95,6 +95,7 @@ pub(super) async fn in_memory_target() -> (SqlitePool, Target) {
     let target = Target {
         pool: pool.clone(),
         in_memory: true,
+        hold: false,
     };
     (pool, target)
 }
@@ -163,7 +164,7 @@ fn a_group_sqlite_rolled_back_by_itself_leaves_an_in_memory_store_writable() {
         };
 
         let (full, refused) = request(big());
-        commit_group(&target, vec![full]).await;
+        commit_group(&target, &mut None, vec![full]).await;
         let mut conn = pool.acquire().await.unwrap();
         let in_transaction = sqlx::query("BEGIN").execute(&mut *conn).await.is_err();
         sqlx::query("ROLLBACK").execute(&mut *conn).await.unwrap();
@@ -173,7 +174,7 @@ fn a_group_sqlite_rolled_back_by_itself_leaves_an_in_memory_store_writable() {
             .unwrap();
         drop(conn);
         let (room, accepted) = request(big());
-        commit_group(&target, vec![room]).await;
+        commit_group(&target, &mut None, vec![room]).await;
 
         let refused = refused.await.unwrap();
         assert!(
@@ -219,5 +220,77 @@ fn leaving_a_transaction_works_inside_one_and_outside_one() {
             .execute(&mut *conn)
             .await
             .expect("the connection is out of any transaction");
+    });
+}
+
+/// A migrated database file in `dir`, behind a pool of one connection.
+async fn file_pool(dir: &tempfile::TempDir) -> SqlitePool {
+    let options = sqlx::sqlite::SqliteConnectOptions::new()
+        .filename(dir.path().join("writer.db"))
+        .create_if_missing(true);
+    let pool = SqlitePoolOptions::new()
+        .max_connections(1)
+        .connect_with(options)
+        .await
+        .unwrap();
+    let mut conn = pool.acquire().await.unwrap();
+    crate::schema::prepare(&mut conn).await.unwrap();
+    drop(conn);
+    pool
+}
+
+/// Polls `pool` until `idle` connections sit in it, for up to 5 s: whether they did.
+async fn idle_within_5s(pool: &SqlitePool, idle: usize) -> bool {
+    for _ in 0..5_000 {
+        if pool.num_idle() == idle {
+            return true;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+    }
+    false
+}
+
+#[test]
+fn a_writer_whose_pool_is_its_own_keeps_its_connection_until_the_pool_closes() {
+    runtime().block_on(async {
+        let dir = tempfile::tempdir().unwrap();
+        let pool = file_pool(&dir).await;
+        let writer = Writer::spawn(pool.clone(), false, true, 16);
+
+        writer.call(enqueue(1)).await.unwrap();
+        writer.call(enqueue(2)).await.unwrap();
+        // Long enough for a connection handed back to reach the pool (the other test).
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        let held_between_groups = pool.size() == 1 && pool.num_idle() == 0;
+        let closed = tokio::time::timeout(std::time::Duration::from_secs(5), pool.close()).await;
+        let after_close = writer.call(enqueue(1)).await;
+
+        assert!(held_between_groups, "the writer holds its connection");
+        assert!(
+            closed.is_ok(),
+            "closing the pool takes the held connection back"
+        );
+        assert!(after_close.is_err(), "a closed pool writes nothing");
+        let reopened = file_pool(&dir).await;
+        assert_eq!(stored_jobs(&reopened).await, 3);
+    });
+}
+
+#[test]
+fn a_writer_over_a_shared_pool_hands_its_connection_back_after_each_group() {
+    runtime().block_on(async {
+        let dir = tempfile::tempdir().unwrap();
+        let pool = file_pool(&dir).await;
+        let writer = Writer::spawn(pool.clone(), false, false, 16);
+
+        writer.call(enqueue(1)).await.unwrap();
+        let handed_back = idle_within_5s(&pool, 1).await;
+        let read = stored_jobs(&pool).await;
+
+        assert!(handed_back, "the connection is back in the pool");
+        assert_eq!(
+            read, 1,
+            "the pool's one connection serves others between groups"
+        );
     });
 }
