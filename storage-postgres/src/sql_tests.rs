@@ -316,3 +316,90 @@ fn hot_statements_read_their_partial_indexes_not_the_whole_table() {
         "a one-queue claim reads ready rows in claim order: {claim:#?}"
     );
 }
+
+/// Whether a claim's check for limits (parts/limits_in_claim.sql) probes each limited
+/// key's own index, on a table whose statistics were never gathered: a backlog that
+/// just arrived. Turned into a hashed subplan, the check read every claimable job of
+/// the queue at each claim (7,500 of them, 6 ms a claim, in the limits bench).
+#[test]
+fn the_check_for_limits_probes_each_key_rather_than_hashing_the_backlog() {
+    use sqlx::Connection;
+
+    let Ok(url) = std::env::var("LEASEHOLD_TEST_POSTGRES_URL") else {
+        eprintln!("SKIPPED: LEASEHOLD_TEST_POSTGRES_URL is not set");
+        return;
+    };
+    let suffix: String = (0..12).map(|_| fastrand::lowercase()).collect();
+    let schema = format!("lh_test_limit_plan_{suffix}");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a runtime");
+
+    let plans = runtime.block_on(async {
+        let store = crate::PostgresStore::connect_with(
+            crate::PostgresStoreOptions::new(&url)
+                .schema(&schema)
+                .max_connections(2),
+        )
+        .await
+        .expect("the store opens");
+        let now = leasehold::testing::conformance::t(0);
+        let key = |i: usize| format!("tenant:{}", i % 16);
+        let jobs: Vec<leasehold::NewJob> = (0..10_000)
+            .map(|i| {
+                leasehold::NewJob::new("k", serde_json::json!({}), now)
+                    .and_then(|job| job.limit_key(key(i)))
+                    .expect("a valid job")
+            })
+            .collect();
+        for chunk in jobs.chunks(1_000) {
+            leasehold::JobStore::enqueue_many(&store, chunk.to_vec(), now)
+                .await
+                .expect("enqueue");
+        }
+        let limit = leasehold::Limit::running(1_000).expect("a valid limit");
+        for i in 0..16 {
+            let scope = leasehold::LimitScope::Key(key(i));
+            leasehold::JobStore::set_limit(&store, &scope, limit, now)
+                .await
+                .expect("set_limit");
+        }
+        let mut conn = sqlx::PgConnection::connect(&url).await.expect("connect");
+        let sql = store.statements();
+        let t0 = leasehold_sql::row::micros(now);
+        let claim_queue = plan(&mut conn, &sql.claim_queue, |q| {
+            q.bind("default")
+                .bind(t0)
+                .bind(64_i64)
+                .bind(t0 + 1)
+                .bind("w")
+                .bind(20_i64)
+        })
+        .await;
+        let lock_limits = plan(&mut conn, &sql.lock_limits, |q| {
+            q.bind(vec!["default".to_owned()])
+                .bind(t0)
+                .bind(None::<String>)
+        })
+        .await;
+        store.close().await;
+        sqlx::query(AssertSqlSafe(format!("DROP SCHEMA \"{schema}\" CASCADE")))
+            .execute(&mut conn)
+            .await
+            .expect("drop the test schema");
+        [("claim_queue", claim_queue), ("lock_limits", lock_limits)]
+    });
+
+    for (name, plan) in &plans {
+        assert!(
+            !plan.iter().any(|line| line.contains("hashed SubPlan")),
+            "{name} hashes the backlog to check its limits: {plan:#?}"
+        );
+        assert!(
+            plan.iter().any(|line| line.contains("jobs_limit_ready")),
+            "{name} probes a limited key's ready jobs by key: {plan:#?}"
+        );
+    }
+}
