@@ -318,11 +318,13 @@ fn hot_statements_read_their_partial_indexes_not_the_whole_table() {
 }
 
 /// Whether a claim's check for limits (parts/limits_in_claim.sql) probes each limited
-/// key's own index, on a table whose statistics were never gathered: a backlog that
+/// key's own index, and a completion of many (complete_many.sql) looks up the waiting
+/// dependents by key, on a table whose statistics were never gathered: a backlog that
 /// just arrived. Turned into a hashed subplan, the check read every claimable job of
-/// the queue at each claim (7,500 of them, 6 ms a claim, in the limits bench).
+/// the queue at each claim (7,500 of them, 6 ms a claim, in the limits bench); the
+/// completion read every job for the waiting ones.
 #[test]
-fn the_check_for_limits_probes_each_key_rather_than_hashing_the_backlog() {
+fn a_backlog_without_statistics_is_read_by_key_to_check_limits_and_dependents() {
     use sqlx::Connection;
 
     let Ok(url) = std::env::var("LEASEHOLD_TEST_POSTGRES_URL") else {
@@ -384,15 +386,31 @@ fn the_check_for_limits_probes_each_key_rather_than_hashing_the_backlog() {
                 .bind(None::<String>)
         })
         .await;
+        let ids = vec![uuid::Uuid::nil(); 64];
+        let complete_many = plan(&mut conn, &sql.complete_many, |q| {
+            q.bind(ids).bind(vec![1_i64; 64]).bind(vec![t0; 64])
+        })
+        .await;
         store.close().await;
         sqlx::query(AssertSqlSafe(format!("DROP SCHEMA \"{schema}\" CASCADE")))
             .execute(&mut conn)
             .await
             .expect("drop the test schema");
-        [("claim_queue", claim_queue), ("lock_limits", lock_limits)]
+        [
+            ("claim_queue", claim_queue),
+            ("lock_limits", lock_limits),
+            ("complete_many", complete_many),
+        ]
     });
 
-    for (name, plan) in &plans {
+    let (_, complete_many) = &plans[2];
+    assert!(
+        !complete_many
+            .iter()
+            .any(|line| line.contains("Seq Scan on jobs")),
+        "a completion looks its waiting dependents up by key: {complete_many:#?}"
+    );
+    for (name, plan) in &plans[..2] {
         assert!(
             !plan.iter().any(|line| line.contains("hashed SubPlan")),
             "{name} hashes the backlog to check its limits: {plan:#?}"

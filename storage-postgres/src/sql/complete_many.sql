@@ -4,10 +4,13 @@
 -- trigger that settles them (jobs_ended_with_dependents) then finds them locked, and
 -- two processes whose completions release dependents of each other's jobs (the members
 -- of the same batches) lock them in one order and never deadlock.
+-- The dependents are looked up by key: their ids first (the primary key of
+-- job_dependencies), then those jobs (jobs' primary key); as a semi-join the planner
+-- could read every job for the waiting ones (on a table without statistics it did).
 WITH locked AS (
     SELECT d.id FROM {schema}.jobs AS d
-    WHERE d.id IN (SELECT e.dependent FROM {schema}.job_dependencies AS e
-                   WHERE e.dependency = ANY ($1::uuid[]))
+    WHERE d.id = ANY (ARRAY(SELECT e.dependent FROM {schema}.job_dependencies AS e
+                            WHERE e.dependency = ANY ($1::uuid[])))
       AND d.state = 'waiting'
     ORDER BY d.id
     FOR UPDATE
