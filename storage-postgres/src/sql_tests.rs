@@ -141,55 +141,110 @@ async fn plan(
         .collect()
 }
 
+/// A fresh schema for a plan test on the server `LEASEHOLD_TEST_POSTGRES_URL` names,
+/// and a runtime to drive it.
+struct PlanDatabase {
+    url: String,
+    schema: String,
+    runtime: tokio::runtime::Runtime,
+}
+
+impl PlanDatabase {
+    /// `None`, having said so, when `LEASEHOLD_TEST_POSTGRES_URL` is not set.
+    fn new(prefix: &str) -> Option<Self> {
+        let Ok(url) = std::env::var("LEASEHOLD_TEST_POSTGRES_URL") else {
+            eprintln!("SKIPPED: LEASEHOLD_TEST_POSTGRES_URL is not set");
+            return None;
+        };
+        let suffix: String = (0..12).map(|_| fastrand::lowercase()).collect();
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("a runtime");
+        Some(Self {
+            url,
+            schema: format!("{prefix}_{suffix}"),
+            runtime,
+        })
+    }
+
+    /// Runs `test` on a store over the schema, a connection of its own and the
+    /// schema's name, then drops the schema; `None` without a database.
+    fn run<T>(
+        database: Option<Self>,
+        test: impl AsyncFnOnce(&crate::PostgresStore, &mut sqlx::PgConnection, &str) -> T,
+    ) -> Option<T> {
+        use sqlx::Connection;
+
+        let database = database?;
+        let this = &database;
+        Some(this.runtime.block_on(async {
+            let store = crate::PostgresStore::connect_with(
+                crate::PostgresStoreOptions::new(&this.url)
+                    .schema(&this.schema)
+                    .max_connections(2),
+            )
+            .await
+            .expect("the store opens");
+            let mut conn = sqlx::PgConnection::connect(&this.url)
+                .await
+                .expect("connect");
+            let answer = test(&store, &mut conn, &this.schema).await;
+            store.close().await;
+            let drop_schema = format!("DROP SCHEMA \"{}\" CASCADE", this.schema);
+            sqlx::query(AssertSqlSafe(drop_schema))
+                .execute(&mut conn)
+                .await
+                .expect("drop the test schema");
+            answer
+        }))
+    }
+}
+
+/// Stores `jobs` jobs of kind `k` due at `now`, each made from a plain one and its
+/// number by `make`, 1,000 per call.
+async fn enqueue_backlog(
+    store: &crate::PostgresStore,
+    jobs: usize,
+    now: leasehold::time::OffsetDateTime,
+    make: impl Fn(leasehold::NewJob, usize) -> Result<leasehold::NewJob, leasehold::Error>,
+) {
+    let jobs: Vec<leasehold::NewJob> = (0..jobs)
+        .map(|i| {
+            leasehold::NewJob::new("k", serde_json::json!({}), now)
+                .and_then(|job| make(job, i))
+                .expect("a valid job")
+        })
+        .collect();
+    for chunk in jobs.chunks(1_000) {
+        leasehold::JobStore::enqueue_many(store, chunk.to_vec(), now)
+            .await
+            .expect("enqueue");
+    }
+}
+
 #[test]
 fn hot_statements_read_their_partial_indexes_not_the_whole_table() {
-    use sqlx::Connection;
-
-    let Ok(url) = std::env::var("LEASEHOLD_TEST_POSTGRES_URL") else {
-        eprintln!("SKIPPED: LEASEHOLD_TEST_POSTGRES_URL is not set");
-        return;
-    };
-    let suffix: String = (0..12).map(|_| fastrand::lowercase()).collect();
-    let schema = format!("lh_test_plan_{suffix}");
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("a runtime");
-
     // `next_due` is left out: it reads a queue's whole pending range for the earliest
     // run_at (as on SQLite), and runs only when a worker found nothing to claim.
-    let plans = runtime.block_on(async {
-        let store = crate::PostgresStore::connect_with(
-            crate::PostgresStoreOptions::new(&url)
-                .schema(&schema)
-                .max_connections(2),
-        )
-        .await
-        .expect("the store opens");
+    let database = PlanDatabase::new("lh_test_plan");
+    let Some(plans) = PlanDatabase::run(database, async |store, conn, schema| {
         let now = leasehold::testing::conformance::t(0);
         // A backlog in two queues, some of it finished, and statistics about it.
-        let jobs: Vec<leasehold::NewJob> = (0..20_000)
-            .map(|i| {
-                leasehold::NewJob::new("k", serde_json::json!({}), now)
-                    .and_then(|job| job.queue(if i % 2 == 0 { "a" } else { "b" }))
-                    .expect("a valid job")
-            })
-            .collect();
-        for chunk in jobs.chunks(2_000) {
-            leasehold::JobStore::enqueue_many(&store, chunk.to_vec(), now)
-                .await
-                .expect("enqueue");
-        }
+        enqueue_backlog(store, 20_000, now, |job, i| {
+            job.queue(if i % 2 == 0 { "a" } else { "b" })
+        })
+        .await;
         let lease_until = now + leasehold::time::Duration::minutes(1);
         let queues = ["a".to_owned()];
         let request = leasehold::ClaimRequest::new("w", &queues, 5_000, lease_until);
-        leasehold::JobStore::claim(&store, request, now)
+        leasehold::JobStore::claim(store, request, now)
             .await
             .expect("claim");
-        let mut conn = sqlx::PgConnection::connect(&url).await.expect("connect");
-        sqlx::query(AssertSqlSafe(format!("ANALYZE \"{schema}\".jobs")))
-            .execute(&mut conn)
+        let analyze = format!("ANALYZE \"{schema}\".jobs");
+        sqlx::query(AssertSqlSafe(analyze))
+            .execute(&mut *conn)
             .await
             .expect("analyze");
         let sql = store.statements();
@@ -202,12 +257,12 @@ fn hot_statements_read_their_partial_indexes_not_the_whole_table() {
         let mut plans = Vec::new();
         plans.push((
             "claim_queue",
-            plan(&mut conn, &sql.claim_queue, |q| after_queues(q.bind("a"))).await,
+            plan(conn, &sql.claim_queue, |q| after_queues(q.bind("a"))).await,
         ));
         let queues = vec!["a".to_owned(), "b".to_owned()];
         plans.push((
             "claim_queues",
-            plan(&mut conn, &sql.claim_queues, |q| {
+            plan(conn, &sql.claim_queues, |q| {
                 after_queues(q.bind(queues.clone()))
             })
             .await,
@@ -217,14 +272,14 @@ fn hot_statements_read_their_partial_indexes_not_the_whole_table() {
         let keys = vec!["k".to_owned()];
         plans.push((
             "lock_limits",
-            plan(&mut conn, &sql.lock_limits, |q| {
+            plan(conn, &sql.lock_limits, |q| {
                 q.bind(queues.clone()).bind(t0).bind(None::<String>)
             })
             .await,
         ));
         plans.push((
             "claim_limited",
-            plan(&mut conn, &sql.claim_limited, |q| {
+            plan(conn, &sql.claim_limited, |q| {
                 q.bind(queues.clone())
                     .bind(t0)
                     .bind(10_i64)
@@ -238,12 +293,12 @@ fn hot_statements_read_their_partial_indexes_not_the_whole_table() {
         ));
         plans.push((
             "prune",
-            plan(&mut conn, &sql.prune, |q| q.bind(t0).bind(100_i64)).await,
+            plan(conn, &sql.prune, |q| q.bind(t0).bind(100_i64)).await,
         ));
         let completed = r#"["completed"]"#;
         plans.push((
             "job_by_unique_key",
-            plan(&mut conn, &sql.job_by_unique_key, |q| {
+            plan(conn, &sql.job_by_unique_key, |q| {
                 q.bind("k").bind(t0).bind(completed)
             })
             .await,
@@ -259,7 +314,7 @@ fn hot_statements_read_their_partial_indexes_not_the_whole_table() {
             .expect("a valid period");
         plans.push((
             "enqueue",
-            plan(&mut conn, &sql.enqueue, |q| {
+            plan(conn, &sql.enqueue, |q| {
                 crate::row::bind(q, leasehold_sql::enqueue::params(&digest, now)).bind("channel")
             })
             .await,
@@ -267,15 +322,12 @@ fn hot_statements_read_their_partial_indexes_not_the_whole_table() {
         let id = uuid::Uuid::nil();
         plans.push((
             "complete",
-            plan(&mut conn, &sql.complete, |q| {
-                q.bind(id).bind(1_i64).bind(t0)
-            })
-            .await,
+            plan(conn, &sql.complete, |q| q.bind(id).bind(1_i64).bind(t0)).await,
         ));
         // Retention: the jobs that finished before a time, oldest first.
         plans.push((
             "delete_finished",
-            plan(&mut conn, &sql.delete_finished, |q| {
+            plan(conn, &sql.delete_finished, |q| {
                 q.bind(None::<String>)
                     .bind(None::<String>)
                     .bind("completed")
@@ -289,18 +341,15 @@ fn hot_statements_read_their_partial_indexes_not_the_whole_table() {
         ));
         plans.push((
             "complete_with_output",
-            plan(&mut conn, &sql.complete_with_output, |q| {
+            plan(conn, &sql.complete_with_output, |q| {
                 q.bind(id).bind(1_i64).bind(t0).bind("{}")
             })
             .await,
         ));
-        store.close().await;
-        sqlx::query(AssertSqlSafe(format!("DROP SCHEMA \"{schema}\" CASCADE")))
-            .execute(&mut conn)
-            .await
-            .expect("drop the test schema");
         plans
-    });
+    }) else {
+        return;
+    };
 
     testing::assert_plans_use_indexes(&plans, |line| line.contains("Seq Scan on jobs"));
     let claim = &plans[0].1;
@@ -325,53 +374,21 @@ fn hot_statements_read_their_partial_indexes_not_the_whole_table() {
 /// completion read every job for the waiting ones.
 #[test]
 fn a_backlog_without_statistics_is_read_by_key_to_check_limits_and_dependents() {
-    use sqlx::Connection;
-
-    let Ok(url) = std::env::var("LEASEHOLD_TEST_POSTGRES_URL") else {
-        eprintln!("SKIPPED: LEASEHOLD_TEST_POSTGRES_URL is not set");
-        return;
-    };
-    let suffix: String = (0..12).map(|_| fastrand::lowercase()).collect();
-    let schema = format!("lh_test_limit_plan_{suffix}");
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("a runtime");
-
-    let plans = runtime.block_on(async {
-        let store = crate::PostgresStore::connect_with(
-            crate::PostgresStoreOptions::new(&url)
-                .schema(&schema)
-                .max_connections(2),
-        )
-        .await
-        .expect("the store opens");
+    let database = PlanDatabase::new("lh_test_limit_plan");
+    let Some(plans) = PlanDatabase::run(database, async |store, conn, _| {
         let now = leasehold::testing::conformance::t(0);
         let key = |i: usize| format!("tenant:{}", i % 16);
-        let jobs: Vec<leasehold::NewJob> = (0..10_000)
-            .map(|i| {
-                leasehold::NewJob::new("k", serde_json::json!({}), now)
-                    .and_then(|job| job.limit_key(key(i)))
-                    .expect("a valid job")
-            })
-            .collect();
-        for chunk in jobs.chunks(1_000) {
-            leasehold::JobStore::enqueue_many(&store, chunk.to_vec(), now)
-                .await
-                .expect("enqueue");
-        }
+        enqueue_backlog(store, 10_000, now, |job, i| job.limit_key(key(i))).await;
         let limit = leasehold::Limit::running(1_000).expect("a valid limit");
         for i in 0..16 {
             let scope = leasehold::LimitScope::Key(key(i));
-            leasehold::JobStore::set_limit(&store, &scope, limit, now)
+            leasehold::JobStore::set_limit(store, &scope, limit, now)
                 .await
                 .expect("set_limit");
         }
-        let mut conn = sqlx::PgConnection::connect(&url).await.expect("connect");
         let sql = store.statements();
         let t0 = leasehold_sql::row::micros(now);
-        let claim_queue = plan(&mut conn, &sql.claim_queue, |q| {
+        let claim_queue = plan(conn, &sql.claim_queue, |q| {
             q.bind("default")
                 .bind(t0)
                 .bind(64_i64)
@@ -380,28 +397,25 @@ fn a_backlog_without_statistics_is_read_by_key_to_check_limits_and_dependents() 
                 .bind(20_i64)
         })
         .await;
-        let lock_limits = plan(&mut conn, &sql.lock_limits, |q| {
+        let lock_limits = plan(conn, &sql.lock_limits, |q| {
             q.bind(vec!["default".to_owned()])
                 .bind(t0)
                 .bind(None::<String>)
         })
         .await;
         let ids = vec![uuid::Uuid::nil(); 64];
-        let complete_many = plan(&mut conn, &sql.complete_many, |q| {
+        let complete_many = plan(conn, &sql.complete_many, |q| {
             q.bind(ids).bind(vec![1_i64; 64]).bind(vec![t0; 64])
         })
         .await;
-        store.close().await;
-        sqlx::query(AssertSqlSafe(format!("DROP SCHEMA \"{schema}\" CASCADE")))
-            .execute(&mut conn)
-            .await
-            .expect("drop the test schema");
         [
             ("claim_queue", claim_queue),
             ("lock_limits", lock_limits),
             ("complete_many", complete_many),
         ]
-    });
+    }) else {
+        return;
+    };
 
     let (_, complete_many) = &plans[2];
     assert!(

@@ -223,6 +223,15 @@ fn leaving_a_transaction_works_inside_one_and_outside_one() {
     });
 }
 
+/// A writer (keeping its connection between groups when `hold`) on a migrated
+/// database file in a new directory, its pool of one connection, and the directory.
+async fn file_writer(hold: bool) -> (tempfile::TempDir, SqlitePool, Writer) {
+    let dir = tempfile::tempdir().unwrap();
+    let pool = file_pool(&dir).await;
+    let writer = Writer::spawn(pool.clone(), false, hold, 16);
+    (dir, pool, writer)
+}
+
 /// A migrated database file in `dir`, behind a pool of one connection.
 async fn file_pool(dir: &tempfile::TempDir) -> SqlitePool {
     let options = sqlx::sqlite::SqliteConnectOptions::new()
@@ -253,9 +262,7 @@ async fn idle_within_5s(pool: &SqlitePool, idle: usize) -> bool {
 #[test]
 fn a_writer_whose_pool_is_its_own_keeps_its_connection_until_the_pool_closes() {
     runtime().block_on(async {
-        let dir = tempfile::tempdir().unwrap();
-        let pool = file_pool(&dir).await;
-        let writer = Writer::spawn(pool.clone(), false, true, 16);
+        let (dir, pool, writer) = file_writer(true).await;
 
         writer.call(enqueue(1)).await.unwrap();
         writer.call(enqueue(2)).await.unwrap();
@@ -279,9 +286,7 @@ fn a_writer_whose_pool_is_its_own_keeps_its_connection_until_the_pool_closes() {
 #[test]
 fn a_writer_over_a_shared_pool_hands_its_connection_back_after_each_group() {
     runtime().block_on(async {
-        let dir = tempfile::tempdir().unwrap();
-        let pool = file_pool(&dir).await;
-        let writer = Writer::spawn(pool.clone(), false, false, 16);
+        let (_dir, pool, writer) = file_writer(false).await;
 
         writer.call(enqueue(1)).await.unwrap();
         let handed_back = idle_within_5s(&pool, 1).await;
