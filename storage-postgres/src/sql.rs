@@ -42,8 +42,7 @@ const PARTS: &[(&str, &str)] = &[
         "{expire_last_attempt}",
         include_str!("sql/parts/expire_last_attempt.sql"),
     ),
-    // Whether a limit bears on a claim, of one queue ($1) and of several (the array $1).
-    ("{limits_in_claim_queue}", LIMITS_IN_CLAIM_QUEUE),
+    // Which limits bear on a claim of the queues in the array $1 (lock_limits.sql).
     ("{limits_in_claim_queues}", LIMITS_IN_CLAIM_QUEUES),
     // The end of the claims without limits: the due jobs picked, leased and answered.
     ("{pick_due}", include_str!("sql/parts/pick_due.sql")),
@@ -66,12 +65,6 @@ const SELECTED: &str = leasehold_sql::fill!(
 const SELECTED_SPARING_WAITED_ON: &str = leasehold_sql::fill!(
     include_str!("sql/parts/selected_jobs.sql"),
     "{spared}" => "\n      AND {not_waited_on}",
-);
-
-/// `parts/limits_in_claim.sql` for a claim of the one queue `$1`.
-const LIMITS_IN_CLAIM_QUEUE: &str = leasehold_sql::fill!(
-    include_str!("sql/parts/limits_in_claim.sql"),
-    "{queues}" => "ARRAY[$1]",
 );
 
 /// `parts/limits_in_claim.sql` for a claim of the queues in the array `$1`.

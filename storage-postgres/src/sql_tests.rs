@@ -366,12 +366,13 @@ fn hot_statements_read_their_partial_indexes_not_the_whole_table() {
     );
 }
 
-/// Whether a claim's check for limits (parts/limits_in_claim.sql) probes each limited
-/// key's own index, and a completion of many (complete_many.sql) looks up the waiting
-/// dependents by key, on a table whose statistics were never gathered: a backlog that
-/// just arrived. Turned into a hashed subplan, the check read every claimable job of
-/// the queue at each claim (7,500 of them, 6 ms a claim, in the limits bench); the
-/// completion read every job for the waiting ones.
+/// Whether a plain claim checks for limits only on the jobs it chose (parts/pick_due.sql),
+/// the lock of the limits (parts/limits_in_claim.sql) probes each limited key's own
+/// index, and a completion of many (complete_many.sql) looks up the waiting dependents
+/// by key, on a table whose statistics were never gathered: a backlog that just
+/// arrived. As a hashed subplan, the check read every claimable job of the queue at
+/// each claim (7,500 of them, 6 ms a claim, in the limits bench); the completion read
+/// every job for the waiting ones.
 #[test]
 fn a_backlog_without_statistics_is_read_by_key_to_check_limits_and_dependents() {
     let database = PlanDatabase::new("lh_test_limit_plan");
@@ -429,9 +430,21 @@ fn a_backlog_without_statistics_is_read_by_key_to_check_limits_and_dependents() 
             !plan.iter().any(|line| line.contains("hashed SubPlan")),
             "{name} hashes the backlog to check its limits: {plan:#?}"
         );
-        assert!(
-            plan.iter().any(|line| line.contains("jobs_limit_ready")),
-            "{name} probes a limited key's ready jobs by key: {plan:#?}"
-        );
     }
+    // The plain claim checks only the jobs it chose, each by key in limits; the lock
+    // of the limits probes each stored key's ready jobs in their own index.
+    let (_, claim_queue) = &plans[0];
+    assert!(
+        !claim_queue
+            .iter()
+            .any(|line| line.contains("jobs_limit_ready")),
+        "the plain claim reads no key's backlog: {claim_queue:#?}"
+    );
+    let (_, lock_limits) = &plans[1];
+    assert!(
+        lock_limits
+            .iter()
+            .any(|line| line.contains("jobs_limit_ready")),
+        "lock_limits probes a limited key's ready jobs by key: {lock_limits:#?}"
+    );
 }

@@ -2,12 +2,7 @@
 -- queue's first $3 due rows in claim order from jobs_ready (a sort over the whole
 -- backlog of several queues would read all of it), and `picked` merges them. Rows
 -- locked but not picked are let go when the statement's transaction ends.
-WITH limit_check AS (
-    SELECT EXISTS (
-        SELECT FROM {schema}.limits AS l
-        WHERE {limits_in_claim_queues}
-    ) AS limited
-), failed AS (
+WITH failed AS (
     UPDATE {schema}.jobs
     {expire_last_attempt}
     WHERE id IN (
@@ -20,20 +15,18 @@ WITH limit_check AS (
     )
     RETURNING id
 ), ready AS (
-    SELECT r.id, r.priority, r.run_at
+    SELECT r.id, r.queue, r.limit_key, r.priority, r.run_at
     FROM UNNEST($1::text[]) AS q (queue)
     CROSS JOIN LATERAL (
-        SELECT id, priority, run_at FROM {schema}.jobs
+        SELECT id, queue, limit_key, priority, run_at FROM {schema}.jobs
         WHERE state = 'pending' AND queue = q.queue AND run_at <= $2
         {claim_order}
     ) AS r
     WHERE q.queue <> ALL (ARRAY(SELECT name FROM {schema}.queues WHERE paused))
-      AND NOT (SELECT limited FROM limit_check)
 ), expired AS (
-    SELECT id, priority, run_at FROM {schema}.jobs
+    SELECT id, queue, limit_key, priority, run_at FROM {schema}.jobs
     WHERE state = 'running' AND queue = ANY($1)
       AND queue <> ALL (ARRAY(SELECT name FROM {schema}.queues WHERE paused))
-      AND NOT (SELECT limited FROM limit_check)
       AND lease_until <= $2
       AND attempt < max_attempts
     {claim_order}
