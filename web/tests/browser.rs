@@ -306,8 +306,10 @@ async fn wait_for_text(
 ) -> Outcome {
     let started = Instant::now();
     loop {
+        // An element found just before a navigation replaces the page goes stale
+        // before its text is read: look again, as when it was not found.
         let shown = match client.find(Locator::Css(selector)).await {
-            Ok(element) => element.text().await?,
+            Ok(element) => element.text().await.unwrap_or_default(),
             Err(_) => String::new(),
         };
         if shown.contains(text) {
