@@ -40,8 +40,13 @@ pub(crate) enum WholeGroup {
     /// completion whose lease was not live is left unanswered, to run again on its own
     /// and say why.
     Completions,
-    /// One claim of at least one job: its promotions, expiries and lease.
+    /// One claim of at least one job: its promotions, expiries and lease. Its first
+    /// statement fails when a rate is stored (claim_rate_guard.sql).
     Claim,
+    /// The same while a rate was seen stored ([`crate::transition::claim::RatesSeen`]),
+    /// in two calls: the claim leaves the transaction open, and the second call counts
+    /// the starts of the jobs it leased and commits ([`WholeGroup::finish`]).
+    RatedClaim,
 }
 
 /// The most jobs a group of enqueues sends in one call, as one JSON array
@@ -65,7 +70,13 @@ impl WholeGroup {
     pub(crate) fn of(batch: &[Request]) -> Option<Self> {
         let keyless = |request: &Request| matches!(request, Request::Enqueue(call) if call.transition().is_keyless());
         match batch {
-            [Request::Claim(call)] if call.transition().limit > 0 => Some(Self::Claim),
+            [Request::Claim(call)] if call.transition().limit > 0 => {
+                if call.transition().rates_seen.get() {
+                    Some(Self::RatedClaim)
+                } else {
+                    Some(Self::Claim)
+                }
+            }
             [] => None,
             _ if batch.iter().all(keyless) && enqueued_rows(batch) <= ONE_CALL_ROWS => {
                 Some(Self::Enqueues)
@@ -112,13 +123,30 @@ impl WholeGroup {
                 let rows = completion_rows(&completions)?;
                 Ok(sqlx::query(sql::COMPLETE_BULK_IN_ONE_CALL).bind(rows))
             }
-            Self::Claim => match batch {
+            Self::Claim | Self::RatedClaim => match batch {
                 [Request::Claim(call)] => call
                     .transition()
-                    .in_one_call()?
+                    .whole(self == Self::RatedClaim)?
                     .ok_or_else(|| StoreError::backend("a claim of no job is no whole group")),
                 _ => Err(StoreError::backend("a whole claim group is one claim")),
             },
+        }
+    }
+
+    /// What the group sends after its statement returned `rows`: nothing when that
+    /// statement committed; for a [`WholeGroup::RatedClaim`], the count of its starts
+    /// and `COMMIT`.
+    pub(crate) fn finish(
+        self,
+        batch: &[Request],
+        rows: &[SqliteRow],
+    ) -> Result<Option<Statement<'static>>, StoreError> {
+        match (self, batch) {
+            (Self::RatedClaim, [Request::Claim(call)]) => {
+                call.transition().count_and_commit(rows).map(Some)
+            }
+            (Self::RatedClaim, _) => Err(StoreError::backend("a whole claim group is one claim")),
+            _ => Ok(None),
         }
     }
 
@@ -150,7 +178,7 @@ impl WholeGroup {
                     }
                 }
             }
-            Self::Claim => {
+            Self::Claim | Self::RatedClaim => {
                 if let [Request::Claim(call)] = batch {
                     let jobs = call.transition().jobs(rows)?;
                     call.settle(jobs);

@@ -20,6 +20,8 @@ macro_rules! statement {
             "{filter}" => include_str!("sql/parts/filter.sql"),
             // What a claim writes, for claim_queue.sql and claim_queues.sql.
             "{claim_lease}" => include_str!("sql/parts/claim_lease.sql"),
+            // What a claim answers, for claim_queue.sql and claim_queues.sql.
+            "{claim_returning}" => include_str!("sql/parts/claim_returning.sql"),
             // The jobs a limit governs that a claim takes, for claim_queue.sql and
             // claim_queues.sql.
             "{claim_governed}" => include_str!("sql/parts/claim_governed.sql"),
@@ -110,8 +112,9 @@ pub(crate) const ENQUEUE_BULK_IN_ONE_CALL: &str =
 /// complete_bulk.sql as a whole group commit in one call.
 pub(crate) const COMPLETE_BULK_IN_ONE_CALL: &str =
     in_one_call!(include_str!("sql/complete_bulk.sql"));
-/// A whole claim of one queue as a group commit in one call: promote_due.sql and
-/// fail_expired_leases.sql (?1 the queues' JSON array, ?2 the time), then
+/// A whole claim of one queue as a group commit in one call: claim_rate_guard.sql
+/// (the call fails when a rate is stored: the claim then runs the ordinary way, which
+/// counts its starts), promote_due.sql and fail_expired_leases.sql (?1 the queues' JSON array, ?2 the time), then
 /// claim_queue.sql with the queue's name as ?7 rather than ?1.
 ///
 /// One call binds one list of arguments to every statement, by number. sqlx binds a
@@ -119,15 +122,46 @@ pub(crate) const COMPLETE_BULK_IN_ONE_CALL: &str =
 /// list, so a statement may skip ?1 (the one claim_queue.sql skips binds the list's
 /// first argument) but must not skip more.
 pub(crate) const CLAIM_QUEUE_IN_ONE_CALL: &str = leasehold_sql::fill!(
-    in_one_call!(concat!(before_claim!(), "{claim_queue}")),
+    in_one_call!(concat!(
+        include_str!("sql/claim_rate_guard.sql"),
+        "\n;\n",
+        before_claim!(),
+        "{claim_queue}"
+    )),
     "{claim_queue}" => leasehold_sql::fill!(CLAIM_QUEUE, "?1" => "?7"),
 );
-/// A whole claim of several queues as a group commit in one call: promote_due.sql,
+/// A whole claim of several queues as a group commit in one call: claim_rate_guard.sql,
+/// promote_due.sql,
 /// fail_expired_leases.sql and claim_queues.sql, whose parameters mean the same.
 pub(crate) const CLAIM_QUEUES_IN_ONE_CALL: &str = in_one_call!(concat!(
+    include_str!("sql/claim_rate_guard.sql"),
+    "\n;\n",
     before_claim!(),
     include_str!("sql/claim_queues.sql")
 ));
+
+/// A whole claim of one queue while a rate is stored, its first of two calls: `BEGIN
+/// IMMEDIATE`, promote_due.sql, fail_expired_leases.sql and claim_queue.sql (the
+/// queue's name as ?7, as in `CLAIM_QUEUE_IN_ONE_CALL`), leaving the transaction open
+/// for `COUNT_STARTS_AND_COMMIT`, which needs the claimed jobs.
+pub(crate) const CLAIM_QUEUE_BEGUN: &str = leasehold_sql::fill!(
+    statement!(@fill concat!("BEGIN IMMEDIATE;\n", before_claim!(), "{claim_queue}")),
+    "{claim_queue}" => leasehold_sql::fill!(CLAIM_QUEUE, "?1" => "?7"),
+);
+/// As `CLAIM_QUEUE_BEGUN`, for several queues: claim_queues.sql.
+pub(crate) const CLAIM_QUEUES_BEGUN: &str = statement!(@fill concat!(
+    "BEGIN IMMEDIATE;\n",
+    before_claim!(),
+    include_str!("sql/claim_queues.sql")
+));
+/// The second call of a whole claim while a rate is stored: count_starts.sql (?1 the
+/// starts by scope, ?2 the claim's time), settle_guard.sql, `COMMIT`.
+pub(crate) const COUNT_STARTS_AND_COMMIT: &str = concat!(
+    include_str!("sql/count_starts.sql"),
+    "\n;\n",
+    include_str!("sql/settle_guard.sql"),
+    "\n;\nCOMMIT"
+);
 
 /// `sql/applied_migrations.sql`: The schema versions this database has applied.
 pub(crate) const APPLIED_MIGRATIONS: &str = include_str!("sql/applied_migrations.sql");
@@ -139,13 +173,22 @@ pub(crate) const CANCEL: &str = include_str!("sql/cancel.sql");
 /// priority, run_at, id order, within the stored limits, at most ?6 of them governed
 /// by one. The arms of jobs no limit governs read their partial index in that order,
 /// so the merge stops after ?3 rows. Each claimed job is attempted at ?2 (first
-/// attempted then, if never before); its start is counted for its key's and queue's
-/// rates (the trigger jobs_claim_counts_starts).
+/// attempted then, if never before). Its rows say whether any limit has a rate
+/// (`rated`): the store then counts the claim's starts (`COUNT_STARTS`).
 pub(crate) const CLAIM_QUEUE: &str = statement!("claim_queue.sql");
 /// `sql/claim_queues.sql`: As claim_queue.sql, for the queues in the JSON array ?1. Rows of several queues come
 /// out of the index queue by queue, so this one sorts the due rows; workers claim one
 /// queue at a time and take claim_queue.sql.
 pub(crate) const CLAIM_QUEUES: &str = statement!("claim_queues.sql");
+/// `sql/claim_rate_guard.sql`: Fails (a primary key violation on limits) when any limit has a rate,
+/// and changes nothing otherwise: the first statement of a claim sent whole in one call,
+/// which cannot count its starts. (Sent only as part of `CLAIM_QUEUE_IN_ONE_CALL` and
+/// `CLAIM_QUEUES_IN_ONE_CALL`; alone, for the tests that read every statement.)
+#[cfg(test)]
+pub(crate) const CLAIM_RATE_GUARD: &str = include_str!("sql/claim_rate_guard.sql");
+/// `sql/count_starts.sql`: Counts the starts of one claim at ?2 toward the rates they fall under: ?1 is
+/// a JSON array of [scope, name, starts], one per key and per queue of the claimed jobs.
+pub(crate) const COUNT_STARTS: &str = include_str!("sql/count_starts.sql");
 /// `sql/complete.sql`: Ends job ?1 Completed at ?3, if ?2 is its live lease.
 pub(crate) const COMPLETE: &str = include_str!("sql/complete.sql");
 /// `sql/complete_with_output.sql`: Ends job ?1 Completed at ?3 with output ?4 (JSON text), if ?2 is
@@ -366,6 +409,8 @@ pub(crate) const ALL: &[(&str, &str)] = &[
     ("cancel.sql", CANCEL),
     ("claim_queue.sql", CLAIM_QUEUE),
     ("claim_queues.sql", CLAIM_QUEUES),
+    ("claim_rate_guard.sql", CLAIM_RATE_GUARD),
+    ("count_starts.sql", COUNT_STARTS),
     ("complete.sql", COMPLETE),
     ("complete_bulk.sql", COMPLETE_BULK),
     ("complete_with_output.sql", COMPLETE_WITH_OUTPUT),

@@ -224,7 +224,9 @@ async fn commit_group(
         if let Some((whole, Ok(statement))) = whole.map(|whole| (whole, whole.statement(&batch))) {
             // Whatever this pass does, the next one runs its calls one by one.
             bulk = false;
-            match GroupTransaction::run_whole(conn, target.in_memory, keep, statement).await {
+            let finish = |rows: &[SqliteRow]| whole.finish(&batch, rows);
+            match GroupTransaction::run_whole(conn, target.in_memory, keep, statement, finish).await
+            {
                 Ok(rows) => {
                     if let Err(error) = whole.settle(&mut batch, &rows) {
                         return fail_unread(batch, &error);
@@ -335,7 +337,9 @@ impl<'a> GroupTransaction<'a> {
     }
 
     /// Runs `statement`, which begins the transaction, writes and commits (see
-    /// [`WholeGroup`]), in one sqlx call; answers the rows it returned. On an error,
+    /// [`WholeGroup`]), in one sqlx call; answers the rows it returned. A statement
+    /// that leaves the transaction open is followed by what `finish` makes of its rows
+    /// (a rated claim's count of starts and `COMMIT`), in a second call. On an error,
     /// wherever it struck, the connection is left out of any transaction (or closed)
     /// as by [`GroupTransaction::roll_back`].
     async fn run_whole(
@@ -343,9 +347,18 @@ impl<'a> GroupTransaction<'a> {
         in_memory: bool,
         keep: Option<&'a mut Option<PoolConnection<Sqlite>>>,
         statement: Statement<'_>,
+        finish: impl FnOnce(&[SqliteRow]) -> Result<Option<Statement<'static>>, StoreError>,
     ) -> Result<Vec<SqliteRow>, sqlx::Error> {
         let mut tx = Self::new(conn, in_memory, keep);
-        match statement.fetch_all(tx.conn()).await {
+        let ran = match statement.fetch_all(tx.conn()).await {
+            Ok(rows) => match finish(&rows) {
+                Ok(None) => Ok(rows),
+                Ok(Some(then)) => then.execute(tx.conn()).await.map(|_| rows),
+                Err(error) => Err(sqlx::Error::Encode(Box::new(error))),
+            },
+            Err(error) => Err(error),
+        };
+        match ran {
             Ok(rows) => {
                 // Its last statement, COMMIT, ran.
                 tx.open = false;

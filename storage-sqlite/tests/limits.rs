@@ -1,5 +1,6 @@
 //! Limits on SQLite beyond the contract's cases: a full key's backlog holds back no
-//! other job, and a rate keeps only the starts it needs.
+//! other job, a rate keeps only the starts it needs (a row per claim, trimmed exactly),
+//! and a claim counts its starts whichever way the writer sends it.
 
 use leasehold::testing::conformance::t;
 use leasehold::{ClaimRequest, JobStore, Limit, LimitScope, NewJob};
@@ -74,13 +75,103 @@ async fn a_rate_keeps_only_its_latest_starts() {
     }
 
     assert_eq!(claimed, 18, "three per second");
-    let starts: Vec<i64> = sqlx::query_scalar("SELECT at FROM limit_starts ORDER BY at")
-        .fetch_all(store.read_pool())
+    let starts: Vec<i64> = kept_starts(&store)
         .await
-        .unwrap();
+        .iter()
+        .flat_map(|&(at, starts)| std::iter::repeat_n(at, usize::try_from(starts).unwrap()))
+        .collect();
     assert_eq!(
         starts,
         [micros(t(5)); 3],
         "the latest three starts, at t(5)"
     );
+}
+
+/// The starts the rates keep, oldest first: a row per claim and scope, its time and
+/// its number of starts.
+async fn kept_starts(store: &SqliteStore) -> Vec<(i64, i64)> {
+    sqlx::query_as("SELECT at, starts FROM limit_starts ORDER BY at, rowid")
+        .fetch_all(store.read_pool())
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_claim_counts_its_starts_in_one_row_and_the_oldest_are_trimmed_exactly() {
+    let store = SqliteStore::connect("sqlite::memory:").await.unwrap();
+    let jobs = (0..20).map(|_| job("rated", Some("rated"))).collect();
+    store.enqueue_many(jobs, t(0)).await.unwrap();
+    let rated = LimitScope::Key("rated".to_owned());
+    let rate = |starts| Limit::rate(starts, std::time::Duration::from_secs(10)).unwrap();
+    store.set_limit(&rated, rate(5), t(0)).await.unwrap();
+
+    assert_eq!(claim(&store, 3, 0).await.len(), 3);
+    assert_eq!(claim(&store, 10, 1).await.len(), 2, "the rate's other two");
+    assert_eq!(claim(&store, 10, 2).await.len(), 0, "the window is full");
+    assert_eq!(
+        kept_starts(&store).await,
+        [(micros(t(0)), 3), (micros(t(1)), 2)],
+        "a row per claim, not per job"
+    );
+
+    // Both rows left the window (10, 20]: five more may start; four do.
+    assert_eq!(claim(&store, 4, 20).await.len(), 4);
+    assert_eq!(
+        kept_starts(&store).await,
+        [(micros(t(1)), 1), (micros(t(20)), 4)],
+        "the latest five starts: the oldest row gone, one of the next kept"
+    );
+
+    store.set_limit(&rated, rate(2), t(21)).await.unwrap();
+    assert_eq!(
+        kept_starts(&store).await,
+        [(micros(t(20)), 2)],
+        "lowering the rate keeps its latest two"
+    );
+    assert_eq!(
+        claim(&store, 10, 21).await.len(),
+        0,
+        "the lowered rate is full"
+    );
+    assert_eq!(
+        claim(&store, 10, 30).await.len(),
+        2,
+        "and opens ten seconds on"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_claim_counts_its_starts_when_another_store_set_the_rate() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("jobs.db").display());
+    let claimer = SqliteStore::connect(&url).await.unwrap();
+    let operator = SqliteStore::connect(&url).await.unwrap();
+    let jobs = (0..10).map(|_| job("rated", Some("rated"))).collect();
+    claimer.enqueue_many(jobs, t(0)).await.unwrap();
+    // The claimer's last claim saw no rate: it sends its next claim whole, in one call.
+    assert_eq!(claim(&claimer, 1, 0).await.len(), 1);
+
+    let rate = Limit::rate(3, std::time::Duration::from_secs(10)).unwrap();
+    operator
+        .set_limit(&LimitScope::Key("rated".to_owned()), rate, t(1))
+        .await
+        .unwrap();
+
+    assert_eq!(
+        claim(&claimer, 10, 1).await.len(),
+        3,
+        "the rate allows three"
+    );
+    assert_eq!(
+        kept_starts(&claimer).await,
+        [(micros(t(1)), 3)],
+        "the claim that found the rate counted its starts"
+    );
+    assert_eq!(
+        claim(&claimer, 10, 2).await.len(),
+        0,
+        "and the next finds it full"
+    );
+    claimer.close().await;
+    operator.close().await;
 }

@@ -3,8 +3,9 @@
 -- priority, run_at, id order, within the stored limits: at most ?6 of them governed
 -- by a limit (parts/claim_governed.sql). A queue an operator paused yields nothing
 -- (the NOT EXISTS is evaluated once per statement). Each claimed job is attempted at
--- ?2, first attempted then if it never was; a claim of a job whose key or queue has a
--- rate counts a start (the trigger jobs_claim_counts_starts).
+-- ?2, first attempted then if it never was. A claimed job whose key or queue has a
+-- rate is a start of that rate: the store counts them (count_starts.sql), told by the
+-- `rated` column of parts/claim_returning.sql.
 --
 -- With limits stored, `head` (the first ?3 claimable jobs, limits aside) is the claim
 -- when no limit would turn one of them away (`fast`, parts/claim_governed.sql): limits
@@ -32,24 +33,28 @@ WHERE id IN (
         ORDER BY priority, run_at, id
         LIMIT ?3 + 0
     ),
-    {claim_governed}
+    {claim_governed},
+    -- Whether the arms of jobs no limit governs claim at all: the queue is wanted (not
+    -- paused) and not limited, and head is not the claim already. A row the arms join
+    -- first (CROSS JOIN keeps that order), so that when it says no they read no job:
+    -- as a condition on each job, SQLite read the queue's every due job to find it
+    -- false, 10,000 of them on the bench's limited claim.
+    plain(ok) AS (
+        SELECT NOT (SELECT ok FROM fast)
+           AND NOT EXISTS (SELECT 1 FROM limits WHERE scope = 'queue' AND name = ?1)
+           AND EXISTS (SELECT 1 FROM wanted)
+    )
     SELECT id FROM (
-        SELECT id, priority, run_at FROM jobs
-        WHERE state = 'available' AND queue = ?1 AND run_at <= ?2
-          AND NOT EXISTS (SELECT 1 FROM queues WHERE name = ?1 AND paused = 1)
-          AND NOT EXISTS (SELECT 1 FROM limits WHERE scope = 'queue' AND name = ?1)
+        SELECT id, priority, run_at FROM plain CROSS JOIN jobs
+        WHERE plain.ok AND state = 'available' AND queue = ?1 AND run_at <= ?2
           AND (limit_key IS NULL
                OR limit_key NOT IN (SELECT name FROM limits WHERE scope = 'key'))
-          AND NOT (SELECT ok FROM fast)
         UNION ALL
-        SELECT id, priority, run_at FROM jobs
-        WHERE state = 'running' AND queue = ?1 AND lease_until <= ?2
+        SELECT id, priority, run_at FROM plain CROSS JOIN jobs
+        WHERE plain.ok AND state = 'running' AND queue = ?1 AND lease_until <= ?2
           AND attempt < max_attempts
-          AND NOT EXISTS (SELECT 1 FROM queues WHERE name = ?1 AND paused = 1)
-          AND NOT EXISTS (SELECT 1 FROM limits WHERE scope = 'queue' AND name = ?1)
           AND (limit_key IS NULL
                OR limit_key NOT IN (SELECT name FROM limits WHERE scope = 'key'))
-          AND NOT (SELECT ok FROM fast)
         UNION ALL
         -- The jobs a limit governs, within the limits.
         SELECT id, priority, run_at FROM governed_taken
@@ -62,6 +67,4 @@ WHERE id IN (
         LIMIT ?3 + 0
     )
 )
-RETURNING id, kind, queue, payload, priority, state, run_at, attempt, max_attempts, lease_token, lease_until, worker, unique_key, last_error, created_at, finished_at,
-          first_attempted_at, attempted_at, errors, output, tags, metadata, limit_key,
-          depends_on, on_dependency_failure
+{claim_returning}

@@ -20,23 +20,27 @@ WHERE id IN (
         ORDER BY priority, run_at, id
         LIMIT ?3 + 0
     ),
-    {claim_governed}
+    {claim_governed},
+    -- The queues whose jobs no limit governs the arms below claim from: wanted, not
+    -- limited, and none when head is the claim already, so that the arms then read no
+    -- job (as a condition on each job, SQLite read every due job to find it false).
+    plain(name) AS (
+        SELECT name FROM wanted
+        WHERE name NOT IN (SELECT name FROM limits WHERE scope = 'queue')
+          AND NOT (SELECT ok FROM fast)
+    )
     SELECT id FROM (
         SELECT id, priority, run_at FROM jobs
         WHERE state = 'available' AND run_at <= ?2
-          AND queue IN (SELECT name FROM wanted
-                        WHERE name NOT IN (SELECT name FROM limits WHERE scope = 'queue'))
+          AND queue IN (SELECT name FROM plain)
           AND (limit_key IS NULL
                OR limit_key NOT IN (SELECT name FROM limits WHERE scope = 'key'))
-          AND NOT (SELECT ok FROM fast)
         UNION ALL
         SELECT id, priority, run_at FROM jobs
         WHERE state = 'running' AND lease_until <= ?2 AND attempt < max_attempts
-          AND queue IN (SELECT name FROM wanted
-                        WHERE name NOT IN (SELECT name FROM limits WHERE scope = 'queue'))
+          AND queue IN (SELECT name FROM plain)
           AND (limit_key IS NULL
                OR limit_key NOT IN (SELECT name FROM limits WHERE scope = 'key'))
-          AND NOT (SELECT ok FROM fast)
         UNION ALL
         -- The jobs a limit governs, within the limits (parts/claim_governed.sql).
         SELECT id, priority, run_at FROM governed_taken
@@ -49,6 +53,4 @@ WHERE id IN (
         LIMIT ?3 + 0
     )
 )
-RETURNING id, kind, queue, payload, priority, state, run_at, attempt, max_attempts, lease_token, lease_until, worker, unique_key, last_error, created_at, finished_at,
-          first_attempted_at, attempted_at, errors, output, tags, metadata, limit_key,
-          depends_on, on_dependency_failure
+{claim_returning}

@@ -1,10 +1,15 @@
 //! [`Claim`]: leasing due jobs, after promoting the jobs that came due and failing
-//! (or retrying) the jobs whose lease expired.
+//! (or retrying) the jobs whose lease expired, and counting the starts of the rates
+//! the claimed jobs fall under.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use leasehold::time::OffsetDateTime;
 use leasehold::{JobRecord, StoreError};
 use leasehold_sql::filter::sql_limit;
-use leasehold_sql::row::{job_record, micros};
+use leasehold_sql::row::{Columns, job_record, micros};
 use sqlx::SqliteConnection;
 use sqlx::sqlite::SqliteRow;
 
@@ -24,25 +29,79 @@ pub(crate) struct Claim {
     pub(crate) worker: String,
     pub(crate) now: OffsetDateTime,
     pub(crate) lease_until: OffsetDateTime,
+    /// Whether a rate was stored at the writer's last claim that leased a job
+    /// ([`RatesSeen`]).
+    pub(crate) rates_seen: RatesSeen,
+}
+
+/// Whether the last claim that leased a job found a rate stored, shared by the store's
+/// claims. A claim sent whole in one call cannot count its starts, so its first
+/// statement fails when a rate is stored (claim_rate_guard.sql) and the writer runs it
+/// again the ordinary way: after one such claim, the next ones go the ordinary way at
+/// once, until a claim finds no rate. Only a guess at what is stored (another process
+/// may set or remove a rate at any time): the guard keeps it safe, and it only saves
+/// the failed call.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct RatesSeen(Arc<AtomicBool>);
+
+impl RatesSeen {
+    /// Whether the last claim that leased a job found a rate stored.
+    pub(crate) fn get(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
+    }
+
+    fn set(&self, rated: bool) {
+        self.0.store(rated, Ordering::Relaxed);
+    }
 }
 
 impl Claim {
-    /// The whole claim, promotions and expiries included, as `BEGIN IMMEDIATE`, its
-    /// statements and `COMMIT` in one call (see [`crate::bulk::WholeGroup`]); `None`
-    /// for a claim of no job, which leases nothing.
-    pub(crate) fn in_one_call(&self) -> Result<Option<Statement<'_>>, StoreError> {
+    /// The whole claim, promotions and expiries included, as a group commit in one
+    /// call (`BEGIN IMMEDIATE`, its statements and `COMMIT`: see
+    /// [`crate::bulk::WholeGroup`]), or, when `rated`, the first of two calls, which
+    /// leaves the transaction open for [`Claim::count_and_commit`]. `None` for a claim
+    /// of no job, which leases nothing.
+    pub(crate) fn whole(&self, rated: bool) -> Result<Option<Statement<'_>>, StoreError> {
         if self.limit == 0 {
             return Ok(None);
         }
         let queues_json = serde_json::to_string(&self.queues).map_err(StoreError::backend)?;
+        let (one_queue, several) = if rated {
+            (sql::CLAIM_QUEUE_BEGUN, sql::CLAIM_QUEUES_BEGUN)
+        } else {
+            (sql::CLAIM_QUEUE_IN_ONE_CALL, sql::CLAIM_QUEUES_IN_ONE_CALL)
+        };
         let statement = match self.queues.as_slice() {
             // The queue's name is ?7 (see `sql::CLAIM_QUEUE_IN_ONE_CALL`).
             [queue] => self
-                .lease(sqlx::query(sql::CLAIM_QUEUE_IN_ONE_CALL).bind(queues_json))
+                .lease(sqlx::query(one_queue).bind(queues_json))
                 .bind(queue.as_str()),
-            _ => self.lease(sqlx::query(sql::CLAIM_QUEUES_IN_ONE_CALL).bind(queues_json)),
+            _ => self.lease(sqlx::query(several).bind(queues_json)),
         };
         Ok(Some(statement))
+    }
+
+    /// The second call of a whole claim while a rate is stored: counts the starts of
+    /// the jobs of `rows` (what the first call leased), then commits.
+    pub(crate) fn count_and_commit(
+        &self,
+        rows: &[SqliteRow],
+    ) -> Result<Statement<'static>, StoreError> {
+        if let Some(row) = rows.first() {
+            self.rates_seen.set(Row(row).flag("rated")?);
+        }
+        let claimed = rows
+            .iter()
+            .map(|row| Ok((Row(row).text("queue")?, Row(row).text("limit_key")?)))
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        let starts = starts_by_scope(
+            claimed
+                .iter()
+                .map(|(queue, key)| (queue.as_deref().unwrap_or_default(), key.as_deref())),
+        )?;
+        Ok(sqlx::query(sql::COUNT_STARTS_AND_COMMIT)
+            .bind(starts)
+            .bind(micros(self.now)))
     }
 
     /// `statement`, bound with the queue parameter (?1), with the rest of the claim's
@@ -96,6 +155,51 @@ impl Transition for Claim {
             .fetch_all(&mut *conn)
             .await
             .map_err(store_error)?;
-        self.jobs(&rows)
+        let jobs = self.jobs(&rows)?;
+        if let Some(row) = rows.first() {
+            let rated = Row(row).flag("rated")?;
+            self.rates_seen.set(rated);
+            if rated {
+                count_starts(conn, &jobs, self.now).await?;
+            }
+        }
+        Ok(jobs)
     }
+}
+
+/// Counts the starts of `jobs`, claimed at `now`, toward the rates of their keys and
+/// queues (count_starts.sql).
+async fn count_starts(
+    conn: &mut SqliteConnection,
+    jobs: &[JobRecord],
+    now: OffsetDateTime,
+) -> Result<(), StoreError> {
+    let starts = starts_by_scope(
+        jobs.iter()
+            .map(|job| (job.queue.as_str(), job.limit_key.as_deref())),
+    )?;
+    let statement = sqlx::query(sql::COUNT_STARTS)
+        .bind(starts)
+        .bind(micros(now));
+    rows_changed(conn, statement).await?;
+    Ok(())
+}
+
+/// The starts of claimed jobs, given by their queue and limit key, as count_starts.sql
+/// takes them: a JSON array of `[scope, name, starts]`, one per queue and per key.
+fn starts_by_scope<'a>(
+    jobs: impl Iterator<Item = (&'a str, Option<&'a str>)>,
+) -> Result<String, StoreError> {
+    let mut starts: HashMap<(&str, &str), u64> = HashMap::new();
+    for (queue, key) in jobs {
+        *starts.entry(("queue", queue)).or_default() += 1;
+        if let Some(key) = key {
+            *starts.entry(("key", key)).or_default() += 1;
+        }
+    }
+    let starts: Vec<(&str, &str, u64)> = starts
+        .into_iter()
+        .map(|((scope, name), count)| (scope, name, count))
+        .collect();
+    serde_json::to_string(&starts).map_err(StoreError::backend)
 }

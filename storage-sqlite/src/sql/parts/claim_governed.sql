@@ -16,7 +16,8 @@
 -- rate_starts minus the starts counted in (?2 - rate_per, ?2]; a limit has one or both.
 -- The starts in the window are the kept ones (rate_counted) less those at or before its
 -- start, read from the old end of the index: a count that costs the rows that aged out
--- of the window since they were trimmed, not the rows in it.
+-- of the window since they were trimmed, not the rows in it (a row per claim and
+-- scope, with its number of starts: migration 0010).
 -- cap: how many of a scope's first due jobs can be taken, and so are walked. What
 -- follows a queue's cut keeps a prefix of at most min(?3, ?6) jobs, so a queue's cap is
 -- min(room, ?3, ?6), and so is a key's while no claimed queue has a limit or one queue
@@ -35,7 +36,7 @@ limit_room(scope, name, room) AS (
                         END,
                         9223372036854775807),
                coalesce(rate_starts - rate_counted
-                        + (SELECT count(*) FROM limit_starts
+                        + (SELECT coalesce(sum(starts), 0) FROM limit_starts
                            WHERE limit_starts.scope = limits.scope
                              AND limit_starts.name = limits.name
                              AND at <= ?2 - limits.rate_per),
