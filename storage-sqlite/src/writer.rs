@@ -22,9 +22,10 @@
 //! A group that one statement does whole (plain enqueues, distinct completions, one
 //! claim: see [`WholeGroup`]) goes to SQLite as one sqlx call, `BEGIN IMMEDIATE`, the
 //! statement and `COMMIT` joined, since every sqlx call is a hand-off to sqlx's
-//! connection thread and back. If that call fails anywhere, the writer leaves the
-//! transaction as below and runs the group again the ordinary way, statement by
-//! statement, which answers each error at its stage; only a busy database (another
+//! connection thread and back (a claim while a rate is stored takes two calls: the
+//! claim, then the count of its starts and `COMMIT`). If that call fails anywhere, the
+//! writer leaves the transaction as below and runs the group again the ordinary way,
+//! statement by statement, which answers each error at its stage; only a busy database (another
 //! writer held the lock past the busy timeout, which in WAL mode only `BEGIN IMMEDIATE`
 //! waits for) is answered at once, so no call waits for the lock twice.
 //!
