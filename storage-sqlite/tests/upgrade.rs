@@ -1,41 +1,44 @@
 //! Upgrading a database: jobs written before a migration read back after it, with the
-//! new columns at their defaults.
+//! new columns at their defaults; the starts a rate counted one row each before
+//! migration 0010 count one start each after it.
 
 use std::path::Path;
 
 use leasehold::testing::conformance::t;
-use leasehold::{JobFilter, JobState, JobStore};
+use leasehold::{ClaimRequest, JobFilter, JobState, JobStore, LimitScope, NewJob};
+use leasehold_sql::row::micros;
 use leasehold_sqlite::SqliteStore;
 use sqlx::migrate::Migrator;
 use sqlx::{Connection, SqliteConnection};
 
-/// The migrations up to `0003` (the schema before job data), in a directory of their
-/// own.
-fn migrations_before_job_data(dir: &Path) {
+/// A database at `path` migrated by the shipped migrations before `first_left_out`
+/// only (as an earlier build left it), open.
+async fn migrated_before(path: &Path, first_left_out: &str) -> SqliteConnection {
+    let old = path.with_extension("migrations");
+    std::fs::create_dir(&old).unwrap();
     let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations");
     for entry in std::fs::read_dir(shipped).unwrap() {
         let path = entry.unwrap().path();
         let name = path.file_name().unwrap().to_str().unwrap().to_owned();
-        if name.as_str() < "0004" {
-            std::fs::copy(&path, dir.join(name)).unwrap();
+        if name.as_str() < first_left_out {
+            std::fs::copy(&path, old.join(name)).unwrap();
         }
     }
+    let url = format!("sqlite://{}?mode=rwc", path.display());
+    let mut conn = SqliteConnection::connect(&url).await.unwrap();
+    let mut migrator = Migrator::new(old.as_path()).await.unwrap();
+    migrator.dangerous_set_table_name("_leasehold_migrations");
+    migrator.run_direct(None, &mut conn, false).await.unwrap();
+    conn
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn jobs_written_before_the_job_data_migration_read_back_after_it() {
     let dir = tempfile::tempdir().unwrap();
-    let old = dir.path().join("migrations");
-    std::fs::create_dir(&old).unwrap();
-    migrations_before_job_data(&old);
     let path = dir.path().join("jobs.db");
     let url = format!("sqlite://{}", path.display());
-    let mut conn = SqliteConnection::connect(&format!("{url}?mode=rwc"))
-        .await
-        .unwrap();
-    let mut migrator = Migrator::new(old.as_path()).await.unwrap();
-    migrator.dangerous_set_table_name("_leasehold_migrations");
-    migrator.run_direct(None, &mut conn, false).await.unwrap();
+    // The schema before job data.
+    let mut conn = migrated_before(&path, "0004").await;
     sqlx::query(
         "INSERT INTO jobs (id, kind, queue, payload, priority, state, run_at, attempt, \
          max_attempts, lease_token, unique_key, last_error, created_at, finished_at) \
@@ -60,5 +63,62 @@ async fn jobs_written_before_the_job_data_migration_read_back_after_it() {
     assert_eq!(
         (retried.state, retried.max_attempts),
         (JobState::Available, 2)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn starts_counted_a_row_each_before_migration_0010_count_one_each_after_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("jobs.db");
+    let url = format!("sqlite://{}", path.display());
+    let mut conn = migrated_before(&path, "0010").await;
+    // A rate of 3 starts per 10 s on key "rated", full: three starts at t(1), a row
+    // each, as the trigger of 0007 wrote them.
+    sqlx::query(
+        "INSERT INTO limits (scope, name, rate_starts, rate_per, updated_at) \
+         VALUES ('key', 'rated', 3, 10000000, ?1)",
+    )
+    .bind(micros(t(0)))
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    for _ in 0..3 {
+        sqlx::query("INSERT INTO limit_starts (scope, name, at) VALUES ('key', 'rated', ?1)")
+            .bind(micros(t(1)))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+    }
+    conn.close().await.unwrap();
+
+    let store = SqliteStore::connect(&url).await.unwrap();
+    let jobs = (0..5)
+        .map(|_| {
+            NewJob::new("rated", serde_json::json!({}), t(0))
+                .and_then(|job| job.limit_key("rated"))
+                .unwrap()
+        })
+        .collect();
+    store.enqueue_many(jobs, t(0)).await.unwrap();
+    let queues = ["default".to_owned()];
+    let claim = async |now| {
+        let request = ClaimRequest::new("w", &queues, 10, t(now + 60));
+        store.claim(request, t(now)).await.unwrap().len()
+    };
+
+    assert_eq!(claim(2).await, 0, "the three old starts fill the window");
+    let limits = store.limits().await.unwrap();
+    assert_eq!(limits.len(), 1);
+    assert_eq!(limits[0].0, LimitScope::Key("rated".to_owned()));
+    assert_eq!(claim(11).await, 3, "and leave it ten seconds on");
+    let kept: Vec<(i64, i64)> =
+        sqlx::query_as("SELECT at, starts FROM limit_starts ORDER BY at, rowid")
+            .fetch_all(store.read_pool())
+            .await
+            .unwrap();
+    assert_eq!(
+        kept,
+        [(micros(t(11)), 3)],
+        "the old rows trimmed, the new counted once"
     );
 }
