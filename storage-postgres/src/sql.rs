@@ -42,6 +42,8 @@ const PARTS: &[(&str, &str)] = &[
         "{expire_last_attempt}",
         include_str!("sql/parts/expire_last_attempt.sql"),
     ),
+    // The same for claim_limited.sql, whose $6 is taken: the history's length is $9.
+    ("{expire_last_attempt_limited}", EXPIRE_LAST_ATTEMPT_LIMITED),
     // Which limits bear on a claim of the queues in the array $1 (lock_limits.sql).
     ("{limits_in_claim_queues}", LIMITS_IN_CLAIM_QUEUES),
     // The end of the claims without limits: the due jobs picked, leased and answered.
@@ -65,6 +67,12 @@ const SELECTED: &str = leasehold_sql::fill!(
 const SELECTED_SPARING_WAITED_ON: &str = leasehold_sql::fill!(
     include_str!("sql/parts/selected_jobs.sql"),
     "{spared}" => "\n      AND {not_waited_on}",
+);
+
+/// `parts/expire_last_attempt.sql` with the error history's length as `$9`.
+const EXPIRE_LAST_ATTEMPT_LIMITED: &str = leasehold_sql::fill!(
+    include_str!("sql/parts/expire_last_attempt.sql"),
+    "$6" => "$9",
 );
 
 /// `parts/limits_in_claim.sql` for a claim of the queues in the array `$1`.

@@ -288,6 +288,7 @@ fn hot_statements_read_their_partial_indexes_not_the_whole_table() {
                     .bind(10_i64)
                     .bind(keys)
                     .bind(Vec::<String>::new())
+                    .bind(20_i64)
             })
             .await,
         ));

@@ -4,7 +4,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use leasehold::schedule::{NewSchedule, ScheduleRecord};
 use leasehold::time::OffsetDateTime;
@@ -69,6 +69,10 @@ struct Inner {
     listener: Listener,
     /// The clock the store offers, `None` when the options turned it off.
     clock: Option<ServerClock>,
+    /// The sets of queues (distinct, in the order claimed) whose last claim found a
+    /// limit bearing on it: their next claim goes to the limited claim at once (see
+    /// `store::claim`).
+    limited_claims: Mutex<HashSet<Vec<String>>>,
 }
 
 impl Drop for Inner {
@@ -107,6 +111,7 @@ impl PostgresStore {
             completer,
             listener,
             clock,
+            limited_claims: Mutex::default(),
         };
         Self {
             inner: Arc::new(inner),

@@ -221,3 +221,120 @@ async fn concurrent_claims_keep_a_rate_and_a_queue_limit() {
     );
     assert_eq!(most_bounded, 2, "the queue's limit was reached");
 }
+
+/// A store whose last claim of a queue found a limit claims it next within the limits
+/// at once, without the plain claim first; that claim still ends the expired leases on
+/// their last attempt, and once no limit bears on the queue, claims go plain again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_claim_after_a_limited_one_ends_expired_last_attempts_and_keeps_the_limits() {
+    let Some(db) = test_schema() else { return };
+    let store = db.open().await;
+    let last_attempt = job("last", "a", None).max_attempts(1).expect("valid");
+    store.enqueue(last_attempt, t(0)).await.expect("enqueue");
+    let queues = ["a".to_owned()];
+    let claim = async |limit, now| {
+        let request = ClaimRequest::new("w", &queues, limit, t(now + 10));
+        store.claim(request, t(now)).await.expect("claim")
+    };
+    assert_eq!(claim(1, 0).await.len(), 1, "the job, leased until t(10)");
+    let keyed = (0..3).map(|i| job(&format!("k{i}"), "a", Some("partner")));
+    store
+        .enqueue_many(keyed.collect(), t(0))
+        .await
+        .expect("enqueue");
+    let one = Limit::running(1).expect("valid");
+    let partner = LimitScope::Key("partner".into());
+    store.set_limit(&partner, one, t(0)).await.expect("set");
+    assert_eq!(
+        claim(5, 1).await.len(),
+        1,
+        "a limited claim: one partner job"
+    );
+
+    // The next claim goes to the limited claim at once.
+    assert_eq!(
+        claim(5, 20).await.len(),
+        1,
+        "the key's slot, freed at t(11)"
+    );
+    let last = store
+        .list(&JobFilter::all().state(JobState::Failed), t(20))
+        .await
+        .expect("list");
+    assert_eq!(last.len(), 1, "the expired last attempt ended");
+    assert_eq!(last[0].last_error.as_deref(), Some("lease expired"));
+
+    store.remove_limit(&partner, t(30)).await.expect("remove");
+    assert_eq!(
+        claim(5, 40).await.len(),
+        3,
+        "every partner job, no limit left"
+    );
+}
+
+/// The starts a rate keeps on `schema`, oldest first: a row per claim and scope, its
+/// time and its number of starts.
+async fn kept_starts(db: &support::FreshSchema) -> Vec<(i64, i64)> {
+    use sqlx::Connection;
+    let mut conn = sqlx::PgConnection::connect(&db.url).await.expect("connect");
+    let statement = format!(
+        "SELECT at, starts FROM \"{}\".limit_starts ORDER BY at, ctid",
+        db.schema
+    );
+    sqlx::query_as(sqlx::AssertSqlSafe(statement))
+        .fetch_all(&mut conn)
+        .await
+        .expect("the starts")
+}
+
+/// A claim counts its starts in one row per scope, and the oldest starts beyond the
+/// rate are trimmed exactly (whole rows, then part of one); a lowered rate holds
+/// claims back and opens when its rate_starts-th latest start leaves the window.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_claim_counts_its_starts_in_one_row_and_the_oldest_are_trimmed_exactly() {
+    let Some(db) = test_schema() else { return };
+    let store = db.open().await;
+    let jobs = (0..20).map(|i| job(&format!("r{i}"), "a", Some("rated")));
+    store
+        .enqueue_many(jobs.collect(), t(0))
+        .await
+        .expect("enqueue");
+    let rated = LimitScope::Key("rated".to_owned());
+    let rate = |starts| Limit::rate(starts, Duration::from_secs(10)).expect("valid");
+    store.set_limit(&rated, rate(5), t(0)).await.expect("set");
+    let queues = ["a".to_owned()];
+    let claim = async |limit, now| {
+        let request = ClaimRequest::new("w", &queues, limit, t(now + 60));
+        store.claim(request, t(now)).await.expect("claim").len()
+    };
+    let micros = |seconds| leasehold_sql::row::micros(t(seconds));
+
+    assert_eq!(claim(3, 0).await, 3);
+    assert_eq!(claim(10, 1).await, 2, "the rate's other two");
+    assert_eq!(claim(10, 2).await, 0, "the window is full");
+    assert_eq!(kept_starts(&db).await, [(micros(0), 3), (micros(1), 2)]);
+
+    // Both rows left the window (10, 20]: five more may start; four do.
+    assert_eq!(claim(4, 20).await, 4);
+    assert_eq!(
+        kept_starts(&db).await,
+        [(micros(1), 1), (micros(20), 4)],
+        "the latest five starts: the oldest row gone, one of the next kept"
+    );
+
+    store
+        .set_limit(&rated, rate(2), t(21))
+        .await
+        .expect("lower");
+    assert_eq!(claim(10, 21).await, 0, "the lowered rate is full");
+    assert_eq!(
+        store.next_due(&queues).await.expect("next_due"),
+        Some(t(30))
+    );
+    assert_eq!(
+        claim(10, 30).await,
+        2,
+        "and opens when its second latest leaves"
+    );
+    assert_eq!(kept_starts(&db).await, [(micros(30), 2)]);
+}

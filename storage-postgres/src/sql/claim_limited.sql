@@ -2,8 +2,11 @@
 -- array $1 at $2 to worker $5 until $4 within every limit, of which at most $6 are jobs
 -- a limit governs. It runs in the transaction that locked the limit rows of the keys in
 -- the array $7 and of the queues in the array $8 (lock_limits.sql), so no other claim
--- counts or takes against those limits until it ends. claim_queue.sql or
--- claim_queues.sql ran first and ended the expired leases on their last attempt.
+-- counts or takes against those limits until it ends. $9 is how many entries an error
+-- history keeps.
+-- - `failed` ends Failed the expired leases of the open queues on their last attempt,
+--   as the plain claims do (a store that saw limits bear on its last claim of these
+--   queues comes here without a plain claim first).
 -- - `open`: the queues claimed from, those not paused; a queue whose limit was stored
 --   after the lock (not in $8) is left for the next claim.
 -- - `lim`: each locked limit and how many more claims it allows at $2: the least of its
@@ -36,11 +39,13 @@
 -- - `picked` locks the chosen rows that are still claimable, skipping those another
 --   transaction has locked (only the rows leased are locked, not every candidate read),
 --   and `leased` leases them (parts/lease_picked.sql).
--- - `counted`, `started`: each leased job counts one start at $2 for its key's and its
---   queue's limit if that limit has a rate; `pruned` deletes such a scope's oldest
---   starts beyond, with the new ones, its rate_starts latest (the statement's
---   data-modifying CTEs share its snapshot: it sees only older starts), and
---   `recounted` sets its rate_counted to what is left.
+-- - `counted`, `started`: the leased jobs count their starts at $2, one row per key and
+--   per queue whose limit has a rate, with how many (migration 0009); `oldest`,
+--   `pruned` and `trimmed` take such a scope's oldest starts beyond, with the new ones,
+--   its rate_starts latest, exactly: the rows wholly beyond go, the row the excess
+--   ends in keeps its remainder (the statement's data-modifying CTEs share its
+--   snapshot: they see only older starts); `recounted` sets its rate_counted to what
+--   is left.
 -- Answers the leased jobs.
 WITH open AS (
     SELECT DISTINCT q.queue
@@ -50,6 +55,17 @@ WITH open AS (
           SELECT FROM {schema}.limits AS l
           WHERE l.scope = 'queue' AND l.name = q.queue AND l.name <> ALL ($8::text[])
       )
+), failed AS (
+    UPDATE {schema}.jobs
+    {expire_last_attempt_limited}
+    WHERE id IN (
+        SELECT id FROM {schema}.jobs
+        WHERE state = 'running' AND queue IN (SELECT queue FROM open)
+          AND lease_until <= $2
+          AND attempt >= max_attempts
+        FOR UPDATE SKIP LOCKED
+    )
+    RETURNING id
 ), lim AS (
     SELECT l.scope, l.name, l.rate_starts, l.rate_counted,
            LEAST(
@@ -67,7 +83,7 @@ WITH open AS (
                CASE
                    WHEN l.rate_starts IS NULL THEN NULL
                    ELSE l.rate_starts - l.rate_counted + (
-                       SELECT count(*) FROM {schema}.limit_starts AS s
+                       SELECT COALESCE(sum(s.starts), 0) FROM {schema}.limit_starts AS s
                        WHERE s.scope = l.scope AND s.name = l.name
                          AND s.at <= $2 - l.rate_per)
                END
@@ -228,27 +244,42 @@ WITH open AS (
     WHERE l.rate_starts IS NOT NULL
     GROUP BY l.scope, l.name, l.rate_starts, l.rate_counted
 ), started AS (
-    INSERT INTO {schema}.limit_starts (scope, name, at)
-    SELECT c.scope, c.name, $2
+    INSERT INTO {schema}.limit_starts (scope, name, at, starts)
+    SELECT c.scope, c.name, $2, c.claimed
     FROM counted AS c
-    CROSS JOIN generate_series(1, c.claimed)
+), oldest AS (
+    -- Each rated scope's oldest rows, as many as its excess has starts at most (a row
+    -- holds at least one), with the starts up to and including each (`through`).
+    SELECT o.row_id, c.scope, c.name, o.starts,
+           sum(o.starts) OVER (PARTITION BY c.scope, c.name ORDER BY o.at, o.row_id
+                               ROWS UNBOUNDED PRECEDING) AS through,
+           c.rate_counted + c.claimed - c.rate_starts AS excess
+    FROM counted AS c
+    CROSS JOIN LATERAL (
+        SELECT t.ctid AS row_id, t.at, t.starts FROM {schema}.limit_starts AS t
+        WHERE t.scope = c.scope AND t.name = c.name
+        ORDER BY t.at, t.ctid
+        LIMIT GREATEST(c.rate_counted + c.claimed - c.rate_starts, 0)
+    ) AS o
 ), pruned AS (
+    -- The rows whose starts lie wholly in the excess.
     DELETE FROM {schema}.limit_starts AS s
-    WHERE s.ctid IN (
-        SELECT o.ctid
-        FROM counted AS c
-        CROSS JOIN LATERAL (
-            SELECT ctid FROM {schema}.limit_starts AS t
-            WHERE t.scope = c.scope AND t.name = c.name
-            ORDER BY t.at
-            LIMIT GREATEST(c.rate_counted + c.claimed - c.rate_starts, 0)
-        ) AS o
-    )
-    RETURNING s.scope, s.name
+    WHERE s.ctid IN (SELECT row_id FROM oldest WHERE through <= excess)
+    RETURNING s.scope, s.name, s.starts
+), trimmed AS (
+    -- The row the excess ends in keeps the part of its starts beyond it.
+    UPDATE {schema}.limit_starts AS s
+    SET starts = o.through - o.excess
+    FROM oldest AS o
+    WHERE s.ctid = o.row_id AND o.through > o.excess AND o.through - o.starts < o.excess
+    RETURNING o.scope, o.name, o.starts - (o.through - o.excess) AS removed
 ), recounted AS (
     UPDATE {schema}.limits AS l
     SET rate_counted = l.rate_counted + c.claimed
-        - (SELECT count(*) FROM pruned AS p WHERE p.scope = c.scope AND p.name = c.name)
+        - (SELECT COALESCE(sum(p.starts), 0) FROM pruned AS p
+           WHERE p.scope = c.scope AND p.name = c.name)
+        - (SELECT COALESCE(sum(t.removed), 0) FROM trimmed AS t
+           WHERE t.scope = c.scope AND t.name = c.name)
     FROM counted AS c
     WHERE l.scope = c.scope AND l.name = c.name
 )

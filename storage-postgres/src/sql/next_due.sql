@@ -32,13 +32,23 @@ SELECT CASE
                 END,
                 CASE
                     WHEN l.rate_starts IS NULL OR l.rate_counted < l.rate_starts THEN NULL
-                    -- The rate_starts-th latest, read from the old end past the
-                    -- rate_counted - rate_starts older ones.
+                    -- The rate_starts-th latest start, read from the old end past
+                    -- the rate_counted - rate_starts older ones: the first row (a
+                    -- row a claim's starts at one time) the starts through which
+                    -- pass them.
                     ELSE (
-                        SELECT s.at + l.rate_per FROM {schema}.limit_starts AS s
-                        WHERE s.scope = l.scope AND s.name = l.name
-                        ORDER BY s.at
-                        OFFSET l.rate_counted - l.rate_starts
+                        SELECT o.at + l.rate_per
+                        FROM (
+                            SELECT s.at,
+                                   sum(s.starts) OVER (ORDER BY s.at, s.ctid
+                                                       ROWS UNBOUNDED PRECEDING) AS through
+                            FROM {schema}.limit_starts AS s
+                            WHERE s.scope = l.scope AND s.name = l.name
+                            ORDER BY s.at, s.ctid
+                            LIMIT l.rate_counted - l.rate_starts + 1
+                        ) AS o
+                        WHERE o.through > l.rate_counted - l.rate_starts
+                        ORDER BY o.at
                         LIMIT 1)
                 END
             ) AS opens

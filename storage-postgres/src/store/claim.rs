@@ -1,5 +1,13 @@
 //! The claim: the plain statement, and the claim within the stored limits when one
 //! bears on it (see `limits`).
+//!
+//! A claim that finds a limit bearing on it costs the plain statement (which leases
+//! nothing then) and the limited claim's transaction. So the store remembers the queue
+//! sets whose last claim was limited and sends their next claim to the limited claim at
+//! once, which also ends the expired leases on their last attempt, as the plain one
+//! does; when that claim finds no limit bearing on it, the set is forgotten. Only a
+//! guess at what is stored: a limited claim without limits claims as the plain one
+//! does, and a plain claim still finds a limit stored since.
 
 use leasehold::time::OffsetDateTime;
 use leasehold::{ClaimRequest, JobRecord, StoreError};
@@ -47,15 +55,18 @@ impl PostgresStore {
             .bind(micros(lease_until))
             .bind(worker)
             .bind(error_history_limit());
+        let limited_last = self.limited_claims().contains(&distinct);
         let rows = self
             .calls()
             .run("claim", async |conn| {
-                let rows = statement.fetch_all(&mut *conn).await.map_err(store_error)?;
-                if !limits_apply(&rows)? {
-                    return Ok(rows);
+                if !limited_last {
+                    let rows = statement.fetch_all(&mut *conn).await.map_err(store_error)?;
+                    if !limits_apply(&rows)? {
+                        return Ok(rows);
+                    }
                 }
-                // A limit bears on the claim, which leased nothing: claim again within
-                // the limits, under their locks (see `limits`).
+                // A limit bears on the claim (the plain one leased nothing), or bore on
+                // the last: claim within the limits, under their locks (see `limits`).
                 let claim = LimitedClaim {
                     queues: &distinct,
                     limit,
@@ -65,7 +76,16 @@ impl PostgresStore {
                     now,
                     idle_timeout: self.calls().timeout(),
                 };
-                claim_limited(conn, sql, claim).await
+                let (rows, limits_bore) = claim_limited(conn, sql, claim).await?;
+                let mut limited_claims = self.limited_claims();
+                if limits_bore {
+                    if !limited_claims.contains(&distinct) {
+                        limited_claims.insert(distinct.clone());
+                    }
+                } else {
+                    limited_claims.remove(&distinct);
+                }
+                Ok(rows)
             })
             .await?;
         let mut jobs = Vec::with_capacity(rows.len());
@@ -77,5 +97,13 @@ impl PostgresStore {
         // RETURNING comes in no particular order.
         jobs.sort_by_key(|job| (job.priority, job.run_at, job.id));
         Ok(jobs)
+    }
+
+    /// The queue sets whose last claim was limited.
+    fn limited_claims(&self) -> std::sync::MutexGuard<'_, std::collections::HashSet<Vec<String>>> {
+        self.inner
+            .limited_claims
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }

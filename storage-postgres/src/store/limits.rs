@@ -21,7 +21,7 @@ use sqlx::postgres::PgRow;
 use sqlx::{Connection, PgConnection};
 use uuid::Uuid;
 
-use super::PostgresStore;
+use super::{PostgresStore, error_history_limit};
 use crate::error::store_error;
 use crate::row::Row;
 use crate::sql::{Statements, query};
@@ -61,12 +61,13 @@ pub(super) fn is_job(row: &PgRow) -> Result<bool, StoreError> {
 /// The claim within the stored limits, in a transaction of its own on `conn`: locks
 /// the limits that bear on it (and bounds how long the server keeps the transaction
 /// open while the client is silent, so a client cut off mid-claim holds them no
-/// longer than a call may take), then leases. Answers the leased jobs' rows.
+/// longer than a call may take), then leases. Answers the leased jobs' rows, and
+/// whether any limit bore on the claim.
 pub(super) async fn claim_limited(
     conn: &mut PgConnection,
     sql: &Statements,
     claim: LimitedClaim<'_>,
-) -> Result<Vec<PgRow>, StoreError> {
+) -> Result<(Vec<PgRow>, bool), StoreError> {
     let mut tx = conn.begin().await.map_err(store_error)?;
     let idle_millis = claim
         .idle_timeout
@@ -94,11 +95,12 @@ pub(super) async fn claim_limited(
         .bind(sql_limit(claim.limited))
         .bind(keys)
         .bind(queues)
+        .bind(error_history_limit())
         .fetch_all(&mut *tx)
         .await
         .map_err(store_error)?;
     tx.commit().await.map_err(store_error)?;
-    Ok(rows)
+    Ok((rows, !locked.is_empty()))
 }
 
 impl PostgresStore {

@@ -1,6 +1,7 @@
 -- What a claim writes on a job whose lease expired on its last attempt (the `failed`
--- CTE of claim_queue.sql and claim_queues.sql): it ends Failed at $2 with the error
--- "lease expired", appended to its error history, which keeps the latest $6 entries.
+-- CTE of claim_queue.sql, claim_queues.sql and claim_limited.sql): it ends Failed at
+-- $2 with the error "lease expired", appended to its error history, which keeps the
+-- latest $6 entries ($9 in claim_limited.sql).
 SET state = 'failed',
         last_error = 'lease expired',
         errors = (
