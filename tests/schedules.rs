@@ -44,6 +44,17 @@ impl World {
         Scheduler::new(&self.queue)
     }
 
+    /// A scheduler with schedule "q" every 15 minutes from t(0), its first slot fired.
+    async fn quarter_hourly_q(&self) -> Scheduler {
+        let scheduler = self.scheduler();
+        scheduler
+            .upsert(NewSchedule::new("q", every(15, t(0)), &check()).unwrap())
+            .await
+            .unwrap();
+        scheduler.tick().await.unwrap();
+        scheduler
+    }
+
     async fn jobs(&self) -> Vec<JobRecord> {
         let mut jobs = self
             .queue
@@ -237,12 +248,7 @@ async fn a_restart_picks_up_where_it_left_off(store: Arc<dyn JobStore>) {
 /// Pause skips slots; resume goes on from the next future slot; preview shows it.
 async fn pause_resume_and_preview(store: Arc<dyn JobStore>) {
     let world = World::new(store, t(0));
-    let scheduler = world.scheduler();
-    scheduler
-        .upsert(NewSchedule::new("q", every(15, t(0)), &check()).unwrap())
-        .await
-        .unwrap();
-    scheduler.tick().await.unwrap();
+    let scheduler = world.quarter_hourly_q().await;
 
     scheduler.pause("q").await.unwrap();
     world.clock.advance(Duration::from_hours(1));
@@ -264,12 +270,7 @@ async fn pause_resume_and_preview(store: Arc<dyn JobStore>) {
 /// pause; an unknown name is an error.
 async fn a_trigger_fires_now_and_keeps_the_next_slot(store: Arc<dyn JobStore>) {
     let world = World::new(store, t(0));
-    let scheduler = world.scheduler();
-    scheduler
-        .upsert(NewSchedule::new("q", every(15, t(0)), &check()).unwrap())
-        .await
-        .unwrap();
-    scheduler.tick().await.unwrap();
+    let scheduler = world.quarter_hourly_q().await;
     scheduler.pause("q").await.unwrap();
     world.clock.advance(Duration::from_mins(7));
     let before = scheduler.get("q").await.unwrap().unwrap();
