@@ -3,7 +3,7 @@
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::response::{Redirect, Response};
-use leasehold::{JobFilter, JobState, Queue};
+use leasehold::{JobFilter, JobId, JobRecord, JobState, Queue};
 use serde::Deserialize;
 
 use super::{JobVerb, redirect};
@@ -19,35 +19,17 @@ use crate::view::View;
 const BULK_BATCH: usize = 1_000;
 
 /// `POST /jobs/{id}/retry`: the job runs again now.
-pub(crate) async fn retry(
-    view: View,
-    State(state): State<AppState>,
-    Path(id): Path<String>,
-) -> Response {
-    let done = async {
-        let id = job_id(&id)?;
-        state.queue.retry_job(id).await?;
-        Ok(redirect(
-            &view,
-            &format!("/jobs/{id}"),
-            &Notice::Job {
-                verb: JobVerb::Retry,
-                id,
-            },
-        ))
-    };
-    view.respond(done.await)
+pub(crate) async fn retry(view: View, state: State<AppState>, Path(id): Path<String>) -> Response {
+    on_job(view, &id, JobVerb::Retry, async |id| {
+        Ok(state.queue.retry_job(id).await?)
+    })
+    .await
 }
 
 /// `POST /jobs/{id}/cancel`: a pending job ends cancelled, a running one at its next
 /// heartbeat.
-pub(crate) async fn cancel(
-    view: View,
-    State(state): State<AppState>,
-    Path(id): Path<String>,
-) -> Response {
-    let done = async {
-        let id = job_id(&id)?;
+pub(crate) async fn cancel(view: View, state: State<AppState>, Path(id): Path<String>) -> Response {
+    on_job(view, &id, JobVerb::Cancel, async |id| {
         let job = state.queue.cancel(id).await?;
         // The store leaves a finished job as it was: say so rather than claim a cancel.
         if matches!(job.state, JobState::Completed | JobState::Failed) {
@@ -56,35 +38,35 @@ pub(crate) async fn cancel(
                 job.state
             )));
         }
-        Ok(redirect(
-            &view,
-            &format!("/jobs/{id}"),
-            &Notice::Job {
-                verb: JobVerb::Cancel,
-                id,
-            },
-        ))
-    };
-    view.respond(done.await)
+        Ok(job)
+    })
+    .await
 }
 
 /// `POST /jobs/{id}/delete`: a job that is not running is removed.
-pub(crate) async fn delete(
+pub(crate) async fn delete(view: View, state: State<AppState>, Path(id): Path<String>) -> Response {
+    on_job(view, &id, JobVerb::Delete, async |id| {
+        Ok(state.queue.delete_job(id).await?)
+    })
+    .await
+}
+
+/// Does `verb` to the job whose id is `id` (from the path) with `act`, then redirects
+/// to the job's page, or to the list once it is deleted, with a notice saying so.
+async fn on_job(
     view: View,
-    State(state): State<AppState>,
-    Path(id): Path<String>,
+    id: &str,
+    verb: JobVerb,
+    act: impl AsyncFnOnce(JobId) -> Result<JobRecord, PageError>,
 ) -> Response {
     let done = async {
-        let id = job_id(&id)?;
-        state.queue.delete_job(id).await?;
-        Ok(redirect(
-            &view,
-            "/jobs",
-            &Notice::Job {
-                verb: JobVerb::Delete,
-                id,
-            },
-        ))
+        let id = job_id(id)?;
+        act(id).await?;
+        let path = match verb {
+            JobVerb::Retry | JobVerb::Cancel => format!("/jobs/{id}"),
+            JobVerb::Delete => "/jobs".to_owned(),
+        };
+        Ok(redirect(&view, &path, &Notice::Job { verb, id }))
     };
     view.respond(done.await)
 }

@@ -11,8 +11,11 @@ pub(crate) mod jobs;
 pub(crate) mod queues;
 pub(crate) mod schedules;
 
-use axum::response::Redirect;
+use axum::Form;
+use axum::extract::rejection::FormRejection;
+use axum::response::{Redirect, Response};
 
+use crate::error::{PageError, bad_form};
 use crate::filter::with_query;
 use crate::notice::Notice;
 use crate::view::View;
@@ -95,6 +98,23 @@ impl JobVerb {
             }
         }
     }
+}
+
+/// The answer to an action on what its form names: `act` does it and returns the
+/// notice saying so, which a redirect to `path` carries; a form that does not parse,
+/// or an action that fails, is an error page.
+async fn on_form<T>(
+    view: View,
+    form: Result<Form<T>, FormRejection>,
+    path: &str,
+    act: impl AsyncFnOnce(T) -> Result<Notice, PageError>,
+) -> Response {
+    let done = async {
+        let Form(field) = form.map_err(bad_form)?;
+        let notice = act(field).await?;
+        Ok(redirect(&view, path, &notice))
+    };
+    view.respond(done.await)
 }
 
 /// A 303 redirect to `path` inside the dashboard, carrying `notice`.

@@ -13,7 +13,7 @@ use crate::filter::with_query;
 use crate::format;
 use crate::layout::{self, action_button, json_block};
 use crate::notice::{Notice, NoticeQuery};
-use crate::pages::{job_id, state_badge};
+use crate::pages::{job_id, notice_of, state_badge};
 use crate::view::View;
 
 /// `GET /jobs/{id}`.
@@ -23,9 +23,7 @@ pub(crate) async fn show(
     Path(id): Path<String>,
     notice: Result<Query<NoticeQuery>, QueryRejection>,
 ) -> Response {
-    let notice = notice
-        .ok()
-        .and_then(|Query(query)| Notice::from_query(query));
+    let notice = notice_of(notice);
     view.respond(render(&view, &state, &id, notice.as_ref()).await)
 }
 

@@ -18,7 +18,7 @@ use crate::filter::FilterForm;
 use crate::format;
 use crate::layout;
 use crate::notice::{Notice, NoticeQuery};
-use crate::pages::{job_id, state_badge};
+use crate::pages::{job_id, notice_of, state_badge};
 use crate::view::View;
 
 /// Jobs per page.
@@ -39,9 +39,7 @@ pub(crate) async fn show(
     cursor: Result<Query<Cursor>, QueryRejection>,
     notice: Result<Query<NoticeQuery>, QueryRejection>,
 ) -> Response {
-    let notice = notice
-        .ok()
-        .and_then(|Query(query)| Notice::from_query(query));
+    let notice = notice_of(notice);
     let page = async {
         let Query(form) = filter.map_err(bad_query)?;
         let Query(cursor) = cursor.map_err(bad_query)?;

@@ -13,11 +13,14 @@ pub(crate) mod jobs;
 pub(crate) mod overview;
 pub(crate) mod schedules;
 
+use axum::extract::Query;
+use axum::extract::rejection::QueryRejection;
 use axum::response::Response;
 use leasehold::{JobId, JobState};
 use maud::{Markup, html};
 
 use crate::error::PageError;
+use crate::notice::{Notice, NoticeQuery};
 use crate::view::View;
 
 /// The fallback: a path the dashboard does not serve.
@@ -33,6 +36,14 @@ pub(crate) async fn not_found(view: View) -> Response {
 pub(crate) fn job_id(text: &str) -> Result<JobId, PageError> {
     text.parse()
         .map_err(|_| PageError::BadRequest(format!("{text:?} is not a job id (a UUID)")))
+}
+
+/// The notice in a page's query string; `None` when there is none or the query does
+/// not parse (a notice is never worth an error page).
+pub(crate) fn notice_of(query: Result<Query<NoticeQuery>, QueryRejection>) -> Option<Notice> {
+    query
+        .ok()
+        .and_then(|Query(query)| Notice::from_query(query))
 }
 
 /// A state as a coloured label.

@@ -8,10 +8,10 @@ use leasehold::schedule::{MissedRunPolicy, ScheduleRecord, ScheduleSpec, Timezon
 use maud::{Markup, html};
 
 use crate::dashboard::AppState;
-use crate::error::PageError;
 use crate::format;
 use crate::layout::{self, action_button, json_block};
-use crate::notice::{Notice, NoticeQuery};
+use crate::notice::NoticeQuery;
+use crate::pages::notice_of;
 use crate::view::View;
 
 /// How many fire times the page previews.
@@ -23,26 +23,19 @@ pub(crate) async fn show(
     State(state): State<AppState>,
     notice: Result<Query<NoticeQuery>, QueryRejection>,
 ) -> Response {
-    let notice = notice
-        .ok()
-        .and_then(|Query(query)| Notice::from_query(query));
-    view.respond(render(&view, &state, notice.as_ref()).await)
-}
-
-async fn render(
-    view: &View,
-    state: &AppState,
-    notice: Option<&Notice>,
-) -> Result<Markup, PageError> {
-    let schedules = state.scheduler.list().await?;
-    let body = html! {
-        h1 { "Schedules" }
-        @if schedules.is_empty() {
-            p.empty { "No schedules: an application stores them with Scheduler::upsert." }
-        }
-        @for schedule in &schedules { (schedule_section(view, schedule)) }
+    let notice = notice_of(notice);
+    let page = async {
+        let schedules = state.scheduler.list().await?;
+        let body = html! {
+            h1 { "Schedules" }
+            @if schedules.is_empty() {
+                p.empty { "No schedules: an application stores them with Scheduler::upsert." }
+            }
+            @for schedule in &schedules { (schedule_section(&view, schedule)) }
+        };
+        Ok(layout::page(&view, "Schedules", notice.as_ref(), body))
     };
-    Ok(layout::page(view, "Schedules", notice, body))
+    view.respond(page.await)
 }
 
 fn schedule_section(view: &View, record: &ScheduleRecord) -> Markup {
