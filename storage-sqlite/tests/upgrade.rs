@@ -10,11 +10,15 @@ use leasehold_sql::row::micros;
 use leasehold_sqlite::SqliteStore;
 use sqlx::migrate::Migrator;
 use sqlx::{Connection, SqliteConnection};
+use tempfile::TempDir;
 
-/// A database at `path` migrated by the shipped migrations before `first_left_out`
-/// only (as an earlier build left it), open.
-async fn migrated_before(path: &Path, first_left_out: &str) -> SqliteConnection {
-    let old = path.with_extension("migrations");
+/// A database file migrated by the shipped migrations before `first_left_out` only (as
+/// an earlier build left it): its directory (removed when dropped), its URL, and a
+/// connection to it.
+async fn migrated_before(first_left_out: &str) -> (TempDir, String, SqliteConnection) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("jobs.db");
+    let old = dir.path().join("migrations");
     std::fs::create_dir(&old).unwrap();
     let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations");
     for entry in std::fs::read_dir(shipped).unwrap() {
@@ -24,21 +28,20 @@ async fn migrated_before(path: &Path, first_left_out: &str) -> SqliteConnection 
             std::fs::copy(&path, old.join(name)).unwrap();
         }
     }
-    let url = format!("sqlite://{}?mode=rwc", path.display());
-    let mut conn = SqliteConnection::connect(&url).await.unwrap();
+    let url = format!("sqlite://{}", path.display());
+    let mut conn = SqliteConnection::connect(&format!("{url}?mode=rwc"))
+        .await
+        .unwrap();
     let mut migrator = Migrator::new(old.as_path()).await.unwrap();
     migrator.dangerous_set_table_name("_leasehold_migrations");
     migrator.run_direct(None, &mut conn, false).await.unwrap();
-    conn
+    (dir, url, conn)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn jobs_written_before_the_job_data_migration_read_back_after_it() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("jobs.db");
-    let url = format!("sqlite://{}", path.display());
     // The schema before job data.
-    let mut conn = migrated_before(&path, "0004").await;
+    let (_dir, url, mut conn) = migrated_before("0004").await;
     sqlx::query(
         "INSERT INTO jobs (id, kind, queue, payload, priority, state, run_at, attempt, \
          max_attempts, lease_token, unique_key, last_error, created_at, finished_at) \
@@ -68,10 +71,7 @@ async fn jobs_written_before_the_job_data_migration_read_back_after_it() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn starts_counted_a_row_each_before_migration_0010_count_one_each_after_it() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("jobs.db");
-    let url = format!("sqlite://{}", path.display());
-    let mut conn = migrated_before(&path, "0010").await;
+    let (_dir, url, mut conn) = migrated_before("0010").await;
     // A rate of 3 starts per 10 s on key "rated", full: three starts at t(1), a row
     // each, as the trigger of 0007 wrote them.
     sqlx::query(

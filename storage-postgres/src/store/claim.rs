@@ -77,13 +77,13 @@ impl PostgresStore {
                     idle_timeout: self.calls().timeout(),
                 };
                 let (rows, limits_bore) = claim_limited(conn, sql, claim).await?;
-                let mut limited_claims = self.limited_claims();
-                if limits_bore {
-                    if !limited_claims.contains(&distinct) {
+                if limits_bore != limited_last {
+                    let mut limited_claims = self.limited_claims();
+                    if limits_bore {
                         limited_claims.insert(distinct.clone());
+                    } else {
+                        limited_claims.remove(&distinct);
                     }
-                } else {
-                    limited_claims.remove(&distinct);
                 }
                 Ok(rows)
             })

@@ -87,21 +87,44 @@ impl Claim {
         &self,
         rows: &[SqliteRow],
     ) -> Result<Statement<'static>, StoreError> {
-        if let Some(row) = rows.first() {
-            self.rates_seen.set(Row(row).flag("rated")?);
+        let starts = self.starts(rows)?.unwrap_or_else(|| "[]".to_owned());
+        Ok(sqlx::query(sql::COUNT_STARTS_AND_COMMIT)
+            .bind(starts)
+            .bind(micros(self.now)))
+    }
+
+    /// The starts to count for the jobs of `rows`, which this claim leased, as
+    /// count_starts.sql takes them (a JSON array of `[scope, name, starts]`, one per
+    /// queue and per key); `None` when no rate is stored (their `rated` column), which
+    /// [`RatesSeen`] then remembers.
+    fn starts(&self, rows: &[SqliteRow]) -> Result<Option<String>, StoreError> {
+        let Some(first) = rows.first() else {
+            return Ok(None);
+        };
+        let rated = Row(first).flag("rated")?;
+        self.rates_seen.set(rated);
+        if !rated {
+            return Ok(None);
         }
         let claimed = rows
             .iter()
             .map(|row| Ok((Row(row).text("queue")?, Row(row).text("limit_key")?)))
             .collect::<Result<Vec<_>, StoreError>>()?;
-        let starts = starts_by_scope(
-            claimed
-                .iter()
-                .map(|(queue, key)| (queue.as_deref().unwrap_or_default(), key.as_deref())),
-        )?;
-        Ok(sqlx::query(sql::COUNT_STARTS_AND_COMMIT)
-            .bind(starts)
-            .bind(micros(self.now)))
+        let mut starts: HashMap<(&str, &str), u64> = HashMap::new();
+        for (queue, key) in &claimed {
+            let queue = queue.as_deref().unwrap_or_default();
+            *starts.entry(("queue", queue)).or_default() += 1;
+            if let Some(key) = key {
+                *starts.entry(("key", key.as_str())).or_default() += 1;
+            }
+        }
+        let starts: Vec<(&str, &str, u64)> = starts
+            .into_iter()
+            .map(|((scope, name), count)| (scope, name, count))
+            .collect();
+        serde_json::to_string(&starts)
+            .map(Some)
+            .map_err(StoreError::backend)
     }
 
     /// `statement`, bound with the queue parameter (?1), with the rest of the claim's
@@ -156,50 +179,12 @@ impl Transition for Claim {
             .await
             .map_err(store_error)?;
         let jobs = self.jobs(&rows)?;
-        if let Some(row) = rows.first() {
-            let rated = Row(row).flag("rated")?;
-            self.rates_seen.set(rated);
-            if rated {
-                count_starts(conn, &jobs, self.now).await?;
-            }
+        if let Some(starts) = self.starts(&rows)? {
+            let statement = sqlx::query(sql::COUNT_STARTS)
+                .bind(starts)
+                .bind(micros(self.now));
+            rows_changed(conn, statement).await?;
         }
         Ok(jobs)
     }
-}
-
-/// Counts the starts of `jobs`, claimed at `now`, toward the rates of their keys and
-/// queues (count_starts.sql).
-async fn count_starts(
-    conn: &mut SqliteConnection,
-    jobs: &[JobRecord],
-    now: OffsetDateTime,
-) -> Result<(), StoreError> {
-    let starts = starts_by_scope(
-        jobs.iter()
-            .map(|job| (job.queue.as_str(), job.limit_key.as_deref())),
-    )?;
-    let statement = sqlx::query(sql::COUNT_STARTS)
-        .bind(starts)
-        .bind(micros(now));
-    rows_changed(conn, statement).await?;
-    Ok(())
-}
-
-/// The starts of claimed jobs, given by their queue and limit key, as count_starts.sql
-/// takes them: a JSON array of `[scope, name, starts]`, one per queue and per key.
-fn starts_by_scope<'a>(
-    jobs: impl Iterator<Item = (&'a str, Option<&'a str>)>,
-) -> Result<String, StoreError> {
-    let mut starts: HashMap<(&str, &str), u64> = HashMap::new();
-    for (queue, key) in jobs {
-        *starts.entry(("queue", queue)).or_default() += 1;
-        if let Some(key) = key {
-            *starts.entry(("key", key)).or_default() += 1;
-        }
-    }
-    let starts: Vec<(&str, &str, u64)> = starts
-        .into_iter()
-        .map(|((scope, name), count)| (scope, name, count))
-        .collect();
-    serde_json::to_string(&starts).map_err(StoreError::backend)
 }
