@@ -1,6 +1,7 @@
 //! Upgrading a database: jobs written before a migration read back after it, with the
 //! new columns at their defaults; the starts a rate counted one row each before
-//! migration 0010 count one start each after it.
+//! migration 0010 count one start each after it; the jobs table rebuilt by migration
+//! 0011 keeps every job, its unique keys and its constraint on states.
 
 use std::path::Path;
 
@@ -121,4 +122,81 @@ async fn starts_counted_a_row_each_before_migration_0010_count_one_each_after_it
         [(micros(t(11)), 3)],
         "the old rows trimmed, the new counted once"
     );
+}
+
+/// A stored job as the rebuild of migration 0011 must keep it: id, state, unique key,
+/// finish time.
+type StoredJob = (Vec<u8>, String, Option<String>, Option<i64>);
+
+/// Every job in `db`, by id.
+async fn stored_jobs(db: impl sqlx::SqliteExecutor<'_>) -> Vec<StoredJob> {
+    sqlx::query_as("SELECT id, state, unique_key, finished_at FROM jobs ORDER BY id")
+        .fetch_all(db)
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jobs_and_their_unique_keys_survive_the_rebuild_of_migration_0011() {
+    let (_dir, url, mut conn) = migrated_before("0011").await;
+    // A held unique key (available), a finished holder of another (completed at 5 s),
+    // and a failed job, as an earlier build stored them.
+    sqlx::query(
+        "INSERT INTO jobs (id, kind, queue, payload, priority, state, run_at, attempt, \
+         max_attempts, lease_token, unique_key, last_error, created_at, finished_at) VALUES \
+         (x'0190f0e0a0b07000800000000000002a', 'held', 'default', '{}', 0, 'available', \
+          0, 0, 3, 0, 'held-key', NULL, 0, NULL), \
+         (x'0190f0e0a0b07000800000000000002b', 'done', 'default', '{}', 0, 'completed', \
+          0, 1, 3, 1, 'done-key', NULL, 0, ?1), \
+         (x'0190f0e0a0b07000800000000000002c', 'old', 'default', '{}', 0, 'failed', \
+          0, 3, 3, 3, NULL, 'boom', 0, ?1)",
+    )
+    .bind(micros(t(5)))
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    let before = stored_jobs(&mut conn).await;
+    conn.close().await.unwrap();
+
+    let store = SqliteStore::connect(&url).await.unwrap();
+    let after = stored_jobs(store.read_pool()).await;
+    assert_eq!(after, before, "every job is copied as it was");
+
+    let held = store
+        .enqueue(
+            NewJob::new("held", serde_json::json!({}), t(10))
+                .unwrap()
+                .unique_key("held-key"),
+            t(10),
+        )
+        .await
+        .unwrap();
+    assert!(held.duplicate, "the available job still holds its key");
+    let period = NewJob::new("done", serde_json::json!({}), t(10))
+        .unwrap()
+        .unique_key("done-key")
+        .unique_for(std::time::Duration::from_secs(60), &[JobState::Completed])
+        .unwrap();
+    let done = store.enqueue(period, t(10)).await.unwrap();
+    assert!(
+        done.duplicate,
+        "the job that completed 5 s ago blocks its key for its period"
+    );
+
+    let bad = sqlx::query("UPDATE jobs SET state = 'lost' WHERE kind = 'old'")
+        .execute(store.read_pool())
+        .await;
+    assert!(
+        bad.is_err(),
+        "a state outside the list is still refused: {bad:?}"
+    );
+
+    assert_eq!(
+        store.prune(t(6), 10).await.unwrap(),
+        2,
+        "both finished jobs prune"
+    );
+    let left = store.list(&JobFilter::all(), t(10)).await.unwrap();
+    assert_eq!(left.len(), 1);
+    assert_eq!(left[0].kind, "held");
 }

@@ -22,5 +22,7 @@ WHERE ?12 IS NULL OR NOT EXISTS (
       AND finished_at > ?12
 )
 ON CONFLICT (unique_key)
-    WHERE unique_key IS NOT NULL AND state IN ('waiting', 'scheduled', 'available', 'running')
+    WHERE unique_key IS NOT NULL
+      AND (state = 'waiting' OR state = 'scheduled' OR state = 'available'
+           OR state = 'running')
 DO NOTHING

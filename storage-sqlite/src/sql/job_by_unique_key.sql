@@ -3,4 +3,5 @@ SELECT id, kind, queue, payload, priority, state, run_at, attempt, max_attempts,
        first_attempted_at, attempted_at, errors, output, tags, metadata, limit_key,
           depends_on, on_dependency_failure
 FROM jobs
-WHERE unique_key = ?1 AND state IN ('waiting', 'scheduled', 'available', 'running')
+WHERE unique_key = ?1
+  AND (state = 'waiting' OR state = 'scheduled' OR state = 'available' OR state = 'running')
