@@ -25,6 +25,7 @@ use crate::enqueue::{JSON_ROWS, bulk_rows, insert_bulk};
 use crate::error::store_error;
 use crate::row::{Row, Statement};
 use crate::sql;
+use crate::transition::claim::WholeClaim;
 use crate::transition::enqueue::Enqueue;
 use crate::transition::lease_writes::Complete;
 use crate::transition::{Call, Request};
@@ -40,13 +41,12 @@ pub(crate) enum WholeGroup {
     /// completion whose lease was not live is left unanswered, to run again on its own
     /// and say why.
     Completions,
-    /// One claim of at least one job: its promotions, expiries and lease. Its first
-    /// statement fails when a rate is stored (claim_rate_guard.sql).
-    Claim,
-    /// The same while a rate was seen stored ([`crate::transition::claim::RatesSeen`]),
-    /// in two calls: the claim leaves the transaction open, and the second call counts
-    /// the starts of the jobs it leased and commits ([`WholeGroup::finish`]).
-    RatedClaim,
+    /// One claim of at least one job: its promotions, expiries and lease, as
+    /// [`WholeClaim`] says: simple while no limit was seen stored
+    /// ([`crate::transition::claim::LimitsSeen`]), in two calls while a rate was (the
+    /// claim leaves the transaction open, and the second call counts the starts of the
+    /// jobs it leased and commits: [`WholeGroup::finish`]).
+    Claim(WholeClaim),
 }
 
 /// The most jobs a group of enqueues sends in one call, as one JSON array
@@ -71,11 +71,15 @@ impl WholeGroup {
         let keyless = |request: &Request| matches!(request, Request::Enqueue(call) if call.transition().is_keyless());
         match batch {
             [Request::Claim(call)] if call.transition().limit > 0 => {
-                if call.transition().rates_seen.get() {
-                    Some(Self::RatedClaim)
+                let claim = call.transition();
+                let seen = &claim.limits_seen;
+                Some(Self::Claim(if seen.rated() {
+                    WholeClaim::Rated
+                } else if seen.limited() || claim.queues.len() > 1 {
+                    WholeClaim::Guarded
                 } else {
-                    Some(Self::Claim)
-                }
+                    WholeClaim::Simple
+                }))
             }
             [] => None,
             _ if batch.iter().all(keyless) && enqueued_rows(batch) <= ONE_CALL_ROWS => {
@@ -123,10 +127,10 @@ impl WholeGroup {
                 let rows = completion_rows(&completions)?;
                 Ok(sqlx::query(sql::COMPLETE_BULK_IN_ONE_CALL).bind(rows))
             }
-            Self::Claim | Self::RatedClaim => match batch {
+            Self::Claim(how) => match batch {
                 [Request::Claim(call)] => call
                     .transition()
-                    .whole(self == Self::RatedClaim)?
+                    .whole(how)?
                     .ok_or_else(|| StoreError::backend("a claim of no job is no whole group")),
                 _ => Err(StoreError::backend("a whole claim group is one claim")),
             },
@@ -134,7 +138,7 @@ impl WholeGroup {
     }
 
     /// What the group sends after its statement returned `rows`: nothing when that
-    /// statement committed; for a [`WholeGroup::RatedClaim`], the count of its starts
+    /// statement committed; for a rated claim ([`WholeClaim::Rated`]), the count of its starts
     /// and `COMMIT`.
     pub(crate) fn finish(
         self,
@@ -142,11 +146,22 @@ impl WholeGroup {
         rows: &[SqliteRow],
     ) -> Result<Option<Statement<'static>>, StoreError> {
         match (self, batch) {
-            (Self::RatedClaim, [Request::Claim(call)]) => {
+            (Self::Claim(WholeClaim::Rated), [Request::Claim(call)]) => {
                 call.transition().count_and_commit(rows).map(Some)
             }
-            (Self::RatedClaim, _) => Err(StoreError::backend("a whole claim group is one claim")),
+            (Self::Claim(WholeClaim::Rated), _) => {
+                Err(StoreError::backend("a whole claim group is one claim"))
+            }
             _ => Ok(None),
+        }
+    }
+
+    /// Notes that the group's call failed, before the writer runs `batch` again the
+    /// ordinary way: a simple claim's guard may have found a limit or an expired lease,
+    /// so that way runs the full claim at once rather than the guard again.
+    pub(crate) fn failed(self, batch: &[Request]) {
+        if let (Self::Claim(WholeClaim::Simple), [Request::Claim(call)]) = (self, batch) {
+            call.transition().limits_seen.suspect_limited();
         }
     }
 
@@ -178,7 +193,7 @@ impl WholeGroup {
                     }
                 }
             }
-            Self::Claim | Self::RatedClaim => {
+            Self::Claim(_) => {
                 if let [Request::Claim(call)] = batch {
                     let jobs = call.transition().jobs(rows)?;
                     call.settle(jobs);

@@ -8,7 +8,7 @@ use crate::error::{at_database, store_error};
 use crate::options::{DEFAULT_MAX_BATCH, SqliteStoreOptions};
 use crate::schema::{Expected, prepare, verify_settings};
 use crate::store::SqliteStore;
-use crate::transition::claim::RatesSeen;
+use crate::transition::claim::LimitsSeen;
 use crate::writer::Writer;
 
 impl SqliteStore {
@@ -96,7 +96,7 @@ impl SqliteStore {
             ),
             writer_pool,
             settings,
-            rates_seen: RatesSeen::default(),
+            limits_seen: LimitsSeen::default(),
         })
     }
 
@@ -133,7 +133,7 @@ impl SqliteStore {
             writer: Writer::spawn(pool.clone(), in_memory, false, DEFAULT_MAX_BATCH),
             writer_pool: pool,
             settings,
-            rates_seen: RatesSeen::default(),
+            limits_seen: LimitsSeen::default(),
         })
     }
 }

@@ -115,6 +115,14 @@ pub(crate) fn is_unique_violation(error: &sqlx::Error) -> bool {
         .is_some_and(|e| e.kind() == sqlx::error::ErrorKind::UniqueViolation)
 }
 
+/// Whether `error` is a CHECK constraint's violation (what the claim's simple guard
+/// raises: claim_simple_guard.sql).
+pub(crate) fn is_check_violation(error: &sqlx::Error) -> bool {
+    error
+        .as_database_error()
+        .is_some_and(|e| e.kind() == sqlx::error::ErrorKind::CheckViolation)
+}
+
 /// The [`StoreError`] for a sqlx error.
 pub(crate) fn store_error(error: sqlx::Error) -> StoreError {
     classify(&error).store_error(Box::new(error))

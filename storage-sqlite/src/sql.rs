@@ -112,15 +112,39 @@ pub(crate) const ENQUEUE_BULK_IN_ONE_CALL: &str =
 /// complete_bulk.sql as a whole group commit in one call.
 pub(crate) const COMPLETE_BULK_IN_ONE_CALL: &str =
     in_one_call!(include_str!("sql/complete_bulk.sql"));
+/// A whole claim of one queue while no limit was seen stored, as a group commit in
+/// one call: promote_due.sql and fail_expired_leases.sql (?1 the queues' JSON array, ?2
+/// the time), claim_simple_guard.sql (the call fails when a limit is stored or a lease
+/// of the queue expired: the claim then runs the ordinary way), then
+/// claim_queue_simple.sql with the queue's name as ?7 rather than ?1 (it skips ?1 and
+/// ?6: see `CLAIM_QUEUE_IN_ONE_CALL`).
+pub(crate) const CLAIM_QUEUE_SIMPLE_IN_ONE_CALL: &str = leasehold_sql::fill!(
+    in_one_call!("{claim_queue_simple_steps}"),
+    "{claim_queue_simple_steps}" => CLAIM_QUEUE_SIMPLE_STEPS,
+);
+/// The same statements inside a group's open transaction (no `BEGIN` or `COMMIT`): a
+/// claim of a group with other calls. When the guard fails, only its statement is
+/// undone, and the claim runs the full way in the same transaction.
+pub(crate) const CLAIM_QUEUE_SIMPLE_STEPS: &str = leasehold_sql::fill!(
+    statement!(@fill concat!(
+        before_claim!(),
+        include_str!("sql/claim_simple_guard.sql"),
+        "\n;\n",
+        "{claim_queue_simple}"
+    )),
+    "{claim_queue_simple}" => leasehold_sql::fill!(CLAIM_QUEUE_SIMPLE, "?1" => "?7"),
+);
 /// A whole claim of one queue as a group commit in one call: claim_rate_guard.sql
 /// (the call fails when a rate is stored: the claim then runs the ordinary way, which
 /// counts its starts), promote_due.sql and fail_expired_leases.sql (?1 the queues' JSON array, ?2 the time), then
 /// claim_queue.sql with the queue's name as ?7 rather than ?1.
 ///
-/// One call binds one list of arguments to every statement, by number. sqlx binds a
-/// statement's unused numbers positionally and stops at the first past the end of the
-/// list, so a statement may skip ?1 (the one claim_queue.sql skips binds the list's
-/// first argument) but must not skip more.
+/// One call binds one list of arguments to every statement, by number. sqlx binds each
+/// number a statement skips to the list's next argument by position, counted over the
+/// whole call, and stops binding a statement once that count passes the end of the
+/// list: the statements of a call may skip, together, at most as many numbers as the
+/// list has arguments (here seven). claim_queue.sql skips ?1, claim_queue_simple.sql
+/// ?1 and ?6; the guards and the statements before the claim skip none.
 pub(crate) const CLAIM_QUEUE_IN_ONE_CALL: &str = leasehold_sql::fill!(
     in_one_call!(concat!(
         include_str!("sql/claim_rate_guard.sql"),
@@ -176,6 +200,17 @@ pub(crate) const CANCEL: &str = include_str!("sql/cancel.sql");
 /// attempted then, if never before). Its rows say whether any limit has a rate
 /// (`rated`): the store then counts the claim's starts (`COUNT_STARTS`).
 pub(crate) const CLAIM_QUEUE: &str = statement!("claim_queue.sql");
+/// `sql/claim_queue_simple.sql`: As claim_queue.sql when no limit is stored and no
+/// lease of the queue has expired (the claim a worker makes almost always), without its
+/// arms for those. Sent only after claim_simple_guard.sql, which checks that
+/// (`CLAIM_QUEUE_SIMPLE_IN_ONE_CALL`).
+pub(crate) const CLAIM_QUEUE_SIMPLE: &str = statement!("claim_queue_simple.sql");
+/// `sql/claim_simple_guard.sql`: Fails when a limit is stored or a lease of the queues in the JSON
+/// array ?1 expired by ?2, and changes nothing otherwise: the guard of
+/// `CLAIM_QUEUE_SIMPLE_IN_ONE_CALL` and `CLAIM_QUEUE_SIMPLE_STEPS`. (Alone, for the
+/// tests that read every statement.)
+#[cfg(test)]
+pub(crate) const CLAIM_SIMPLE_GUARD: &str = include_str!("sql/claim_simple_guard.sql");
 /// `sql/claim_queues.sql`: As claim_queue.sql, for the queues in the JSON array ?1. Rows of several queues come
 /// out of the index queue by queue, so this one sorts the due rows; workers claim one
 /// queue at a time and take claim_queue.sql.
@@ -408,8 +443,10 @@ pub(crate) const ALL: &[(&str, &str)] = &[
     ("applied_migrations.sql", APPLIED_MIGRATIONS),
     ("cancel.sql", CANCEL),
     ("claim_queue.sql", CLAIM_QUEUE),
+    ("claim_queue_simple.sql", CLAIM_QUEUE_SIMPLE),
     ("claim_queues.sql", CLAIM_QUEUES),
     ("claim_rate_guard.sql", CLAIM_RATE_GUARD),
+    ("claim_simple_guard.sql", CLAIM_SIMPLE_GUARD),
     ("count_starts.sql", COUNT_STARTS),
     ("complete.sql", COMPLETE),
     ("complete_bulk.sql", COMPLETE_BULK),

@@ -164,6 +164,16 @@ fn hot_statements_never_scan_a_table() {
             ],
         ),
         (
+            "claim_queue_simple",
+            CLAIM_QUEUE_SIMPLE,
+            vec![Text("q"), Int(0), Int(10), Int(1), Text("w"), Int(10)],
+        ),
+        (
+            "claim_simple_guard",
+            CLAIM_SIMPLE_GUARD,
+            vec![Text(r#"["a"]"#), Int(0)],
+        ),
+        (
             "fail_expired_leases",
             FAIL_EXPIRED_LEASES,
             vec![Text(r#"["a"]"#), Int(0)],
@@ -260,6 +270,14 @@ fn hot_statements_never_scan_a_table() {
                 "{name} finds the finished holders of a key by jobs_unique_finished: {plan:#?}"
             );
         }
+        let (_, simple) = plans
+            .iter()
+            .find(|(n, _)| *n == "claim_queue_simple")
+            .expect("planned");
+        assert!(
+            mentions(simple, "jobs_ready") && !mentions(simple, "TEMP B-TREE"),
+            "the simple claim reads jobs_ready in claim order, without sorting: {simple:#?}"
+        );
         let claim = &plans[0].1;
         // The ready arm (the backlog) is read in claim order and stops at the limit;
         // only the arm of expired leases (few) may be sorted.

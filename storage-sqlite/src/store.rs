@@ -22,7 +22,7 @@ use crate::schema::EffectiveSettings;
 use crate::sql;
 use crate::transition::by_hand::{Bulk, ByFilter, DeleteJob, RetryJob, UpdateJob};
 use crate::transition::cancel::Cancel;
-use crate::transition::claim::{Claim, RatesSeen};
+use crate::transition::claim::{Claim, LimitsSeen};
 use crate::transition::enqueue::Enqueue;
 use crate::transition::lease_writes::{
     Complete, CompleteWithOutput, Fail, Heartbeat, Release, Retry,
@@ -60,7 +60,7 @@ pub struct SqliteStore {
     /// What SQLite read back at connect.
     pub(crate) settings: EffectiveSettings,
     /// Whether its last claim found a rate stored.
-    pub(crate) rates_seen: RatesSeen,
+    pub(crate) limits_seen: LimitsSeen,
 }
 
 impl fmt::Debug for SqliteStore {
@@ -234,7 +234,7 @@ impl JobStore for SqliteStore {
             worker: request.worker.to_owned(),
             now,
             lease_until: request.lease_until,
-            rates_seen: self.rates_seen.clone(),
+            limits_seen: self.limits_seen.clone(),
         };
         self.writer.call(claim).await
     }

@@ -247,6 +247,7 @@ async fn commit_group(
                     ) {
                         return fail_all_shared(batch, BEGIN_IMMEDIATE, &error);
                     }
+                    whole.failed(&batch);
                 }
             }
             continue;

@@ -7,6 +7,7 @@ use sqlx::SqlitePool;
 
 use super::tests::{claim, commit_alone, enqueue, in_memory_target, request, runtime, stored_jobs};
 use super::{WholeGroup, commit_group};
+use crate::transition::claim::WholeClaim;
 use crate::transition::lease_writes::Complete;
 
 /// Makes every COMMIT that follows an enqueue fail, leaving SQLite in the transaction:
@@ -73,7 +74,7 @@ fn plain_enqueues_distinct_completions_and_one_claim_are_whole_groups() {
     let one_job_twice = WholeGroup::of(&[twice, again]);
 
     assert_eq!(plain, Some(WholeGroup::Enqueues));
-    assert_eq!(claims, Some(WholeGroup::Claim));
+    assert_eq!(claims, Some(WholeGroup::Claim(WholeClaim::Simple)));
     assert_eq!(nothing_to_claim, None);
     assert_eq!(completions, Some(WholeGroup::Completions));
     assert_eq!(
@@ -194,5 +195,142 @@ fn a_completion_the_whole_group_did_not_write_runs_again_and_says_why() {
                 .unwrap();
         let states: Vec<(&str, i64)> = states.iter().map(|(s, n)| (s.as_str(), *n)).collect();
         assert_eq!(states, [("completed", 1), ("running", 1)]);
+    });
+}
+
+#[test]
+fn a_whole_claim_is_one_call_and_the_simple_one_refuses_what_needs_more() {
+    // The writer reruns a whole group that fails the ordinary way, which would hide a
+    // one-call claim that never runs: run the calls themselves. The simple claim takes
+    // plain jobs and refuses (changing nothing) when a lease expired or a limit is
+    // stored; the guarded one then takes the expired lease first, and stays within
+    // the limit.
+    runtime().block_on(async {
+        let (pool, target) = in_memory_target().await;
+        commit_alone(&target, enqueue(6)).await.unwrap();
+        let whole_claim = async |how: WholeClaim, limit: usize, now: i64| {
+            let mut claim = claim(limit);
+            claim.now = t(now);
+            claim.lease_until = t(now + 60);
+            let statement = claim.whole(how).unwrap().expect("a claim of jobs");
+            match statement.fetch_all(&pool).await {
+                Ok(rows) => Ok(claim.jobs(&rows).unwrap()),
+                Err(error) => {
+                    // As the writer leaves a failed call's transaction.
+                    sqlx::query("ROLLBACK").execute(&pool).await.unwrap();
+                    Err(error)
+                }
+            }
+        };
+        let attempts = async || -> Vec<i64> {
+            sqlx::query_scalar("SELECT attempt FROM jobs ORDER BY id")
+                .fetch_all(&pool)
+                .await
+                .unwrap()
+        };
+
+        let first = whole_claim(WholeClaim::Simple, 2, 0).await.unwrap();
+        assert_eq!(first.len(), 2, "the simple claim takes two in one call");
+
+        let before = attempts().await;
+        let refused = whole_claim(WholeClaim::Simple, 1, 61).await;
+        assert!(refused.is_err(), "their leases expired at 60: {refused:?}");
+        assert_eq!(attempts().await, before, "and the refusal changed nothing");
+        let second = whole_claim(WholeClaim::Guarded, 1, 61).await.unwrap();
+        assert_eq!(second.len(), 1);
+        assert_eq!(
+            second[0].id,
+            first.iter().map(|job| job.id).min().unwrap(),
+            "the expired lease comes first in claim order"
+        );
+        assert_eq!(second[0].attempt, 2);
+
+        sqlx::query(
+            "INSERT INTO limits (scope, name, max_running, updated_at) \
+             VALUES ('queue', 'default', 3, 0)",
+        )
+        .execute(&pool)
+        .await
+        .unwrap();
+        let second_expired = whole_claim(WholeClaim::Simple, 5, 62).await;
+        assert!(
+            second_expired.is_err(),
+            "a limit is stored: {second_expired:?}"
+        );
+        let third = whole_claim(WholeClaim::Guarded, 5, 62).await.unwrap();
+        assert_eq!(
+            third.len(),
+            2,
+            "three may run and one lease is live (the retaken job's; the other expired)"
+        );
+        sqlx::query("UPDATE jobs SET lease_until = ?1 WHERE state = 'running'")
+            .bind(leasehold_sql::row::micros(t(1_000)))
+            .execute(&pool)
+            .await
+            .unwrap();
+        let limited = whole_claim(WholeClaim::Simple, 5, 63).await;
+        assert!(
+            limited.is_err(),
+            "no lease expired, but a limit is stored: {limited:?}"
+        );
+    });
+}
+
+/// Runs a claim of `limit` jobs at `now` the ordinary way, in a transaction of its own
+/// on `conn`: the jobs, and whether its rows said a limit is stored.
+async fn apply_claim(
+    conn: &mut sqlx::SqliteConnection,
+    limit: usize,
+    now: i64,
+) -> (Vec<leasehold::JobRecord>, bool) {
+    use crate::transition::Transition;
+    let mut claim = claim(limit);
+    claim.now = t(now);
+    claim.lease_until = t(now + 60);
+    sqlx::query("BEGIN IMMEDIATE")
+        .execute(&mut *conn)
+        .await
+        .unwrap();
+    let jobs = claim.apply(conn).await.expect("the claim runs");
+    sqlx::query("COMMIT").execute(&mut *conn).await.unwrap();
+    (jobs, claim.limits_seen.limited())
+}
+
+#[test]
+fn a_claim_in_a_group_runs_the_full_claim_when_the_simple_guard_refuses() {
+    // A claim that shares its group with other calls runs inside the group's
+    // transaction: the simple claim first, and when its guard refuses, only that
+    // statement is undone and the full claim runs in the same transaction.
+    runtime().block_on(async {
+        let (pool, target) = in_memory_target().await;
+        commit_alone(&target, enqueue(4)).await.unwrap();
+        let mut conn = pool.acquire().await.unwrap();
+        let (first, limited) = apply_claim(&mut conn, 2, 0).await;
+        assert_eq!((first.len(), limited), (2, false), "the simple claim");
+        let (second, limited) = apply_claim(&mut conn, 1, 61).await;
+        assert_eq!(
+            second
+                .iter()
+                .map(|job| (job.id, job.attempt))
+                .collect::<Vec<_>>(),
+            [(first.iter().map(|job| job.id).min().unwrap(), 2)],
+            "the full claim takes the expired lease first"
+        );
+        assert!(!limited, "and its rows say no limit is stored");
+
+        sqlx::query(
+            "INSERT INTO limits (scope, name, max_running, updated_at) \
+             VALUES ('queue', 'default', 3, 0)",
+        )
+        .execute(&mut *conn)
+        .await
+        .unwrap();
+        let (third, limited) = apply_claim(&mut conn, 5, 62).await;
+        assert_eq!(
+            third.len(),
+            2,
+            "within the queue's limit of three, one lease live"
+        );
+        assert!(limited, "its rows say a limit is stored");
     });
 }

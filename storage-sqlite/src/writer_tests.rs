@@ -7,7 +7,7 @@ use sqlx::sqlite::SqlitePoolOptions;
 use tokio::sync::{mpsc, oneshot};
 
 use super::*;
-use crate::transition::claim::{Claim, RatesSeen};
+use crate::transition::claim::{Claim, LimitsSeen};
 use crate::transition::enqueue::Enqueue;
 use crate::transition::lease_writes::Heartbeat;
 
@@ -76,7 +76,7 @@ pub(super) fn claim(limit: usize) -> Claim {
         worker: "w".to_owned(),
         now: t(0),
         lease_until: t(60),
-        rates_seen: RatesSeen::default(),
+        limits_seen: LimitsSeen::default(),
     }
 }
 

@@ -13,7 +13,7 @@ use leasehold_sql::row::{Columns, job_record, micros};
 use sqlx::SqliteConnection;
 use sqlx::sqlite::SqliteRow;
 
-use crate::error::store_error;
+use crate::error::{is_check_violation, store_error};
 use crate::row::{Row, Statement};
 use crate::sql;
 use crate::transition::Transition;
@@ -30,46 +30,84 @@ pub(crate) struct Claim {
     pub(crate) now: OffsetDateTime,
     pub(crate) lease_until: OffsetDateTime,
     /// Whether a rate was stored at the writer's last claim that leased a job
-    /// ([`RatesSeen`]).
-    pub(crate) rates_seen: RatesSeen,
+    /// ([`LimitsSeen`]).
+    pub(crate) limits_seen: LimitsSeen,
 }
 
-/// Whether the last claim that leased a job found a rate stored, shared by the store's
-/// claims. A claim sent whole in one call cannot count its starts, so its first
-/// statement fails when a rate is stored (claim_rate_guard.sql) and the writer runs it
-/// again the ordinary way: after one such claim, the next ones go the ordinary way at
-/// once, until a claim finds no rate. Only a guess at what is stored (another process
-/// may set or remove a rate at any time): the guard keeps it safe, and it only saves
-/// the failed call.
+/// What the last claim that leased a job found stored, shared by the store's claims:
+/// whether any limit was (then its claims take claim_queue.sql, not
+/// claim_queue_simple.sql), and whether one had a rate (then they go in two calls).
+///
+/// A claim sent whole in one call cannot count its starts, so its first statement
+/// fails when a rate is stored (claim_rate_guard.sql), and the simple claim's fails
+/// when any limit is stored or a lease of its queue expired (claim_simple_guard.sql);
+/// the writer then runs it again the ordinary way, which counts the starts and, until
+/// a claim's rows say otherwise, marks a limit seen. Only a guess at what is stored
+/// (another process may set or remove a limit at any time): the guards keep it safe,
+/// and it only saves the failed call.
 #[derive(Debug, Clone, Default)]
-pub(crate) struct RatesSeen(Arc<AtomicBool>);
+pub(crate) struct LimitsSeen(Arc<Flags>);
 
-impl RatesSeen {
+/// [`LimitsSeen`]'s two flags.
+#[derive(Debug, Default)]
+struct Flags {
+    limited: AtomicBool,
+    rated: AtomicBool,
+}
+
+impl LimitsSeen {
+    /// Whether the last claim that leased a job found a limit stored.
+    pub(crate) fn limited(&self) -> bool {
+        self.0.limited.load(Ordering::Relaxed)
+    }
+
     /// Whether the last claim that leased a job found a rate stored.
-    pub(crate) fn get(&self) -> bool {
-        self.0.load(Ordering::Relaxed)
+    pub(crate) fn rated(&self) -> bool {
+        self.0.rated.load(Ordering::Relaxed)
     }
 
-    fn set(&self, rated: bool) {
-        self.0.store(rated, Ordering::Relaxed);
+    fn set(&self, limited: bool, rated: bool) {
+        self.0.limited.store(limited, Ordering::Relaxed);
+        self.0.rated.store(rated, Ordering::Relaxed);
     }
+
+    /// Counts a limit seen until a claim's rows say otherwise: a claim that had to run
+    /// the ordinary way may have found one (or an expired lease).
+    pub(crate) fn suspect_limited(&self) {
+        self.0.limited.store(true, Ordering::Relaxed);
+    }
+}
+
+/// How a claim sent whole goes (see [`Claim::whole`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum WholeClaim {
+    /// claim_simple_guard.sql and claim_queue_simple.sql, in one call: no limit seen,
+    /// one queue.
+    Simple,
+    /// claim_rate_guard.sql and claim_queue.sql (or claim_queues.sql), in one call.
+    Guarded,
+    /// The claim, then the count of its starts and `COMMIT`, in two calls: a rate seen.
+    Rated,
 }
 
 impl Claim {
     /// The whole claim, promotions and expiries included, as a group commit in one
     /// call (`BEGIN IMMEDIATE`, its statements and `COMMIT`: see
-    /// [`crate::bulk::WholeGroup`]), or, when `rated`, the first of two calls, which
-    /// leaves the transaction open for [`Claim::count_and_commit`]. `None` for a claim
-    /// of no job, which leases nothing.
-    pub(crate) fn whole(&self, rated: bool) -> Result<Option<Statement<'_>>, StoreError> {
+    /// [`crate::bulk::WholeGroup`]), or, [`WholeClaim::Rated`], the first of two calls,
+    /// which leaves the transaction open for [`Claim::count_and_commit`]. `None` for a
+    /// claim of no job, which leases nothing.
+    pub(crate) fn whole(&self, how: WholeClaim) -> Result<Option<Statement<'_>>, StoreError> {
         if self.limit == 0 {
             return Ok(None);
         }
         let queues_json = serde_json::to_string(&self.queues).map_err(StoreError::backend)?;
-        let (one_queue, several) = if rated {
-            (sql::CLAIM_QUEUE_BEGUN, sql::CLAIM_QUEUES_BEGUN)
-        } else {
-            (sql::CLAIM_QUEUE_IN_ONE_CALL, sql::CLAIM_QUEUES_IN_ONE_CALL)
+        let (one_queue, several) = match how {
+            WholeClaim::Simple => (
+                sql::CLAIM_QUEUE_SIMPLE_IN_ONE_CALL,
+                sql::CLAIM_QUEUES_IN_ONE_CALL,
+            ),
+            WholeClaim::Guarded => (sql::CLAIM_QUEUE_IN_ONE_CALL, sql::CLAIM_QUEUES_IN_ONE_CALL),
+            WholeClaim::Rated => (sql::CLAIM_QUEUE_BEGUN, sql::CLAIM_QUEUES_BEGUN),
         };
         let statement = match self.queues.as_slice() {
             // The queue's name is ?7 (see `sql::CLAIM_QUEUE_IN_ONE_CALL`).
@@ -95,14 +133,14 @@ impl Claim {
 
     /// The starts to count for the jobs of `rows`, which this claim leased, as
     /// count_starts.sql takes them (a JSON array of `[scope, name, starts]`, one per
-    /// queue and per key); `None` when no rate is stored (their `rated` column), which
-    /// [`RatesSeen`] then remembers.
+    /// queue and per key); `None` when no rate is stored (their `rated` column).
+    /// [`LimitsSeen`] remembers what the rows say is stored (`limited`, `rated`).
     fn starts(&self, rows: &[SqliteRow]) -> Result<Option<String>, StoreError> {
         let Some(first) = rows.first() else {
             return Ok(None);
         };
         let rated = Row(first).flag("rated")?;
-        self.rates_seen.set(rated);
+        self.limits_seen.set(Row(first).flag("limited")?, rated);
         if !rated {
             return Ok(None);
         }
@@ -160,6 +198,28 @@ impl Transition for Claim {
 
     async fn apply(&self, conn: &mut SqliteConnection) -> Result<Vec<JobRecord>, StoreError> {
         let queues_json = serde_json::to_string(&self.queues).map_err(StoreError::backend)?;
+        if let ([queue], false, true) = (
+            self.queues.as_slice(),
+            self.limits_seen.limited(),
+            self.limit > 0,
+        ) {
+            // The simple claim, its promotions and expiries in one call; its guard's
+            // failure undoes only the guard's statement, and the full claim follows.
+            let statement = self
+                .lease(sqlx::query(sql::CLAIM_QUEUE_SIMPLE_STEPS).bind(queues_json.as_str()))
+                .bind(queue.as_str());
+            match statement.fetch_all(&mut *conn).await {
+                Ok(rows) => {
+                    let jobs = self.jobs(&rows)?;
+                    // No limit was stored: nothing to count, but the flags to refresh.
+                    self.starts(&rows)?;
+                    return Ok(jobs);
+                }
+                Err(error) if is_check_violation(&error) => {}
+                Err(error) => return Err(store_error(error)),
+            }
+        }
+        self.limits_seen.suspect_limited();
         for statement in [sql::PROMOTE_DUE, sql::FAIL_EXPIRED_LEASES] {
             let statement = sqlx::query(statement)
                 .bind(queues_json.as_str())
