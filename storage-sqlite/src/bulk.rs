@@ -195,6 +195,8 @@ impl WholeGroup {
             }
             Self::Claim(_) => {
                 if let [Request::Claim(call)] = batch {
+                    // What the rows say is stored picks the next claim's form.
+                    call.transition().remember(rows)?;
                     let jobs = call.transition().jobs(rows)?;
                     call.settle(jobs);
                 }

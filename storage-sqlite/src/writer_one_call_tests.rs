@@ -334,3 +334,34 @@ fn a_claim_in_a_group_runs_the_full_claim_when_the_simple_guard_refuses() {
         assert!(limited, "its rows say a limit is stored");
     });
 }
+
+#[test]
+fn a_claim_remembers_whether_a_limit_is_stored() {
+    // The form of the next claim comes from what the last one's rows said: a whole
+    // claim that found no limit clears a limit seen before, and a simple one refused by
+    // a stored limit runs the full claim and marks it.
+    runtime().block_on(async {
+        let (pool, target) = in_memory_target().await;
+        commit_alone(&target, enqueue(3)).await.unwrap();
+        let guarded = claim(1);
+        let seen = guarded.limits_seen.clone();
+        seen.suspect_limited();
+        assert_eq!(commit_alone(&target, guarded).await.unwrap().len(), 1);
+        assert!(!seen.limited(), "its rows said no limit is stored");
+
+        sqlx::query(
+            "INSERT INTO limits (scope, name, max_running, updated_at) \
+             VALUES ('queue', 'default', 3, 0)",
+        )
+        .execute(&pool)
+        .await
+        .unwrap();
+        let simple = claim(1);
+        let seen = simple.limits_seen.clone();
+        assert_eq!(commit_alone(&target, simple).await.unwrap().len(), 1);
+        assert!(
+            seen.limited(),
+            "the full claim's rows said a limit is stored"
+        );
+    });
+}

@@ -131,6 +131,17 @@ impl Claim {
             .bind(micros(self.now)))
     }
 
+    /// Remembers in [`LimitsSeen`] what the claim's `rows` say is stored (`limited`,
+    /// `rated`, the same on every row); rows of no job say nothing.
+    pub(crate) fn remember(&self, rows: &[SqliteRow]) -> Result<(), StoreError> {
+        if let Some(first) = rows.first() {
+            let row = Row(first);
+            self.limits_seen
+                .set(row.flag("limited")?, row.flag("rated")?);
+        }
+        Ok(())
+    }
+
     /// The starts to count for the jobs of `rows`, which this claim leased, as
     /// count_starts.sql takes them (a JSON array of `[scope, name, starts]`, one per
     /// queue and per key); `None` when no rate is stored (their `rated` column).
@@ -139,9 +150,8 @@ impl Claim {
         let Some(first) = rows.first() else {
             return Ok(None);
         };
-        let rated = Row(first).flag("rated")?;
-        self.limits_seen.set(Row(first).flag("limited")?, rated);
-        if !rated {
+        self.remember(rows)?;
+        if !Row(first).flag("rated")? {
             return Ok(None);
         }
         let claimed = rows
@@ -210,10 +220,9 @@ impl Transition for Claim {
                 .bind(queue.as_str());
             match statement.fetch_all(&mut *conn).await {
                 Ok(rows) => {
-                    let jobs = self.jobs(&rows)?;
-                    // No limit was stored: nothing to count, but the flags to refresh.
-                    self.starts(&rows)?;
-                    return Ok(jobs);
+                    // No limit was stored: no start to count.
+                    self.remember(&rows)?;
+                    return self.jobs(&rows);
                 }
                 Err(error) if is_check_violation(&error) => {}
                 Err(error) => return Err(store_error(error)),
