@@ -35,6 +35,16 @@ fn prometheus() -> &'static PrometheusHandle {
     RECORDER.get_or_init(|| PrometheusBuilder::new().install_recorder().unwrap())
 }
 
+/// The recorder to this test alone, while the guard lives. The tests of this file share
+/// one recorder, and a scrape drains its histograms: a sample recorded while another
+/// test scrapes can land in a block the scrape has already read and freed
+/// (metrics-util's `AtomicBucket::clear_with` swaps the block list out under writers
+/// that loaded it), and a count then reads one short (1,499 of 1,500 once in CI).
+async fn recorder_alone() -> tokio::sync::MutexGuard<'static, ()> {
+    static ALONE: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    ALONE.lock().await
+}
+
 /// Each line `name{labels} value` of a scrape, by `name{labels}`.
 fn samples(scrape: &str) -> HashMap<String, f64> {
     scrape
@@ -49,6 +59,7 @@ fn samples(scrape: &str) -> HashMap<String, f64> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_worker_and_its_queue_count_every_step_by_queue_and_kind() {
+    let _alone = recorder_alone().await;
     let prometheus = prometheus();
     let clock = ManualClock::new(datetime!(2000-01-01 0:00 UTC));
     let metrics = Metrics::new();
@@ -137,6 +148,7 @@ async fn scraped_eventually(name: &str, expected: f64) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn jobs_run_on_two_threads_are_all_counted_once_the_worker_stops() {
+    let _alone = recorder_alone().await;
     prometheus();
     let metrics = Metrics::new();
     let queue = Queue::new(Arc::new(MemoryStore::new())).with_hook(metrics.clone());
@@ -177,6 +189,7 @@ async fn jobs_run_on_two_threads_are_all_counted_once_the_worker_stops() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_running_job_and_a_finished_one_reach_the_recorder_with_no_one_flushing() {
+    let _alone = recorder_alone().await;
     prometheus();
     let metrics = Metrics::new();
     let queue = Queue::new(Arc::new(MemoryStore::new()));
