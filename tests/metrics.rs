@@ -36,10 +36,10 @@ fn prometheus() -> &'static PrometheusHandle {
 }
 
 /// The recorder to this test alone, while the guard lives. The tests of this file share
-/// one recorder, and a scrape drains its histograms: a sample recorded while another
-/// test scrapes can land in a block the scrape has already read and freed
-/// (metrics-util's `AtomicBucket::clear_with` swaps the block list out under writers
-/// that loaded it), and a count then reads one short (1,499 of 1,500 once in CI).
+/// one recorder, and a scrape drains its histograms: a count once read one short in CI
+/// (1,499 of 1,500) while another test scraped. As far as metrics-util's source tells
+/// (`AtomicBucket::clear_with` swaps the block list out under writers that may have
+/// loaded it), a sample recorded during a drain can land in a block already read.
 async fn recorder_alone() -> tokio::sync::MutexGuard<'static, ()> {
     static ALONE: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
     ALONE.lock().await
