@@ -198,6 +198,17 @@ fn a_completion_the_whole_group_did_not_write_runs_again_and_says_why() {
     });
 }
 
+/// Stores a limit of three running jobs on the queue `default`.
+async fn limit_default_queue_to_three(db: impl sqlx::SqliteExecutor<'_>) {
+    sqlx::query(
+        "INSERT INTO limits (scope, name, max_running, updated_at) \
+         VALUES ('queue', 'default', 3, 0)",
+    )
+    .execute(db)
+    .await
+    .unwrap();
+}
+
 #[test]
 fn a_whole_claim_is_one_call_and_the_simple_one_refuses_what_needs_more() {
     // The writer reruns a whole group that fails the ordinary way, which would hide a
@@ -245,13 +256,7 @@ fn a_whole_claim_is_one_call_and_the_simple_one_refuses_what_needs_more() {
         );
         assert_eq!(second[0].attempt, 2);
 
-        sqlx::query(
-            "INSERT INTO limits (scope, name, max_running, updated_at) \
-             VALUES ('queue', 'default', 3, 0)",
-        )
-        .execute(&pool)
-        .await
-        .unwrap();
+        limit_default_queue_to_three(&pool).await;
         let second_expired = whole_claim(WholeClaim::Simple, 5, 62).await;
         assert!(
             second_expired.is_err(),
@@ -318,13 +323,7 @@ fn a_claim_in_a_group_runs_the_full_claim_when_the_simple_guard_refuses() {
         );
         assert!(!limited, "and its rows say no limit is stored");
 
-        sqlx::query(
-            "INSERT INTO limits (scope, name, max_running, updated_at) \
-             VALUES ('queue', 'default', 3, 0)",
-        )
-        .execute(&mut *conn)
-        .await
-        .unwrap();
+        limit_default_queue_to_three(&mut *conn).await;
         let (third, limited) = apply_claim(&mut conn, 5, 62).await;
         assert_eq!(
             third.len(),
@@ -349,13 +348,7 @@ fn a_claim_remembers_whether_a_limit_is_stored() {
         assert_eq!(commit_alone(&target, guarded).await.unwrap().len(), 1);
         assert!(!seen.limited(), "its rows said no limit is stored");
 
-        sqlx::query(
-            "INSERT INTO limits (scope, name, max_running, updated_at) \
-             VALUES ('queue', 'default', 3, 0)",
-        )
-        .execute(&pool)
-        .await
-        .unwrap();
+        limit_default_queue_to_three(&pool).await;
         let simple = claim(1);
         let seen = simple.limits_seen.clone();
         assert_eq!(commit_alone(&target, simple).await.unwrap().len(), 1);
