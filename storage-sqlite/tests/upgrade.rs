@@ -1,12 +1,13 @@
 //! Upgrading a database: jobs written before a migration read back after it, with the
 //! new columns at their defaults; the starts a rate counted one row each before
 //! migration 0010 count one start each after it; the jobs table rebuilt by migration
-//! 0011 keeps every job, its unique keys and its constraint on states.
+//! 0011 keeps every job, its unique keys and its constraint on states; the key indexes
+//! remade by migration 0012 hold the keyed jobs stored before it.
 
 use std::path::Path;
 
 use leasehold::testing::conformance::t;
-use leasehold::{ClaimRequest, JobFilter, JobState, JobStore, LimitScope, NewJob};
+use leasehold::{ClaimRequest, JobFilter, JobState, JobStore, Limit, LimitScope, NewJob};
 use leasehold_sql::row::micros;
 use leasehold_sqlite::SqliteStore;
 use sqlx::migrate::Migrator;
@@ -199,4 +200,68 @@ async fn jobs_and_their_unique_keys_survive_the_rebuild_of_migration_0011() {
     let left = store.list(&JobFilter::all(), t(10)).await.unwrap();
     assert_eq!(left.len(), 1);
     assert_eq!(left[0].kind, "held");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keyed_jobs_stored_before_migration_0012_are_claimed_and_awaited_after_it() {
+    let (_dir, url, mut conn) = migrated_before("0012").await;
+    // Key "k": two available jobs (due at 0) and a scheduled one (due at 100 s), as an
+    // earlier build stored them.
+    sqlx::query(
+        "INSERT INTO jobs (id, kind, queue, payload, priority, state, run_at, attempt, \
+         max_attempts, lease_token, created_at, limit_key) VALUES \
+         (x'0190f0e0a0b07000800000000000002a', 'a', 'default', '{}', 0, 'available', \
+          0, 0, 3, 0, 0, 'k'), \
+         (x'0190f0e0a0b07000800000000000002b', 'b', 'default', '{}', 0, 'available', \
+          0, 0, 3, 0, 0, 'k'), \
+         (x'0190f0e0a0b07000800000000000002c', 'c', 'default', '{}', 0, 'scheduled', \
+          ?1, 0, 3, 0, 0, 'k')",
+    )
+    .bind(micros(t(100)))
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    conn.close().await.unwrap();
+
+    let store = SqliteStore::connect(&url).await.unwrap();
+    let indexes: Vec<String> = sqlx::query_scalar(
+        "SELECT name FROM sqlite_master WHERE type = 'index' AND name LIKE 'jobs_%by_key' \
+         ORDER BY name",
+    )
+    .fetch_all(store.read_pool())
+    .await
+    .unwrap();
+    assert_eq!(
+        indexes,
+        [
+            "jobs_leased_by_key",
+            "jobs_ready_by_key",
+            "jobs_scheduled_by_key"
+        ]
+    );
+    let rate = Limit::rate(1, std::time::Duration::from_secs(60)).unwrap();
+    store
+        .set_limit(&LimitScope::Key("k".to_owned()), rate, t(0))
+        .await
+        .unwrap();
+    let queues = ["default".to_owned()];
+    let request = ClaimRequest::new("w", &queues, 10, t(65));
+    let claimed = store.claim(request, t(5)).await.unwrap();
+    assert_eq!(claimed.len(), 1, "the rate lets one start through");
+    assert_eq!(claimed[0].kind, "a");
+    store.complete(claimed[0].lease(), t(6)).await.unwrap();
+
+    // The key is full until its start at 5 s leaves the window: "b" is due then (from
+    // the available jobs' index), before "c" (from the scheduled jobs').
+    assert_eq!(store.next_due(&queues).await.unwrap(), Some(t(65)));
+    let request = ClaimRequest::new("w", &queues, 10, t(125));
+    let claimed = store.claim(request, t(65)).await.unwrap();
+    assert_eq!(claimed.len(), 1);
+    assert_eq!(claimed[0].kind, "b");
+    store.complete(claimed[0].lease(), t(66)).await.unwrap();
+    assert_eq!(
+        store.next_due(&queues).await.unwrap(),
+        Some(t(125)),
+        "then \"c\", due at 100 s, waits for the start at 65 s to leave the window"
+    );
 }

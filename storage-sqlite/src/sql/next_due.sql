@@ -65,11 +65,21 @@ SELECT min(due) FROM (
                        OR limit_key NOT IN (SELECT name FROM opens WHERE scope = 'key')))
         FROM wanted
         UNION ALL
-        -- Each full key's earliest pending job of each queue, once the key opens.
+        -- Each full key's earliest pending job of each queue, once the key opens: its
+        -- scheduled jobs (jobs_scheduled_by_key), then its available ones
+        -- (jobs_ready_by_key, which carries the queue).
         SELECT job.queue, max(min(job.run_at), opens.at)
         FROM opens
         JOIN jobs AS job
-          ON job.limit_key = opens.name AND job.state IN ('scheduled', 'available')
+          ON job.limit_key = opens.name AND job.state = 'scheduled'
+         AND job.queue IN (SELECT name FROM wanted)
+        WHERE opens.scope = 'key'
+        GROUP BY opens.name, job.queue
+        UNION ALL
+        SELECT job.queue, max(min(job.run_at), opens.at)
+        FROM opens
+        JOIN jobs AS job
+          ON job.limit_key = opens.name AND job.state = 'available'
          AND job.queue IN (SELECT name FROM wanted)
         WHERE opens.scope = 'key'
         GROUP BY opens.name, job.queue
