@@ -41,11 +41,10 @@ pub(crate) enum WholeGroup {
     /// completion whose lease was not live is left unanswered, to run again on its own
     /// and say why.
     Completions,
-    /// One claim of at least one job: its promotions, expiries and lease, as
-    /// [`WholeClaim`] says: simple while no limit was seen stored
-    /// ([`crate::transition::claim::LimitsSeen`]), in two calls while a rate was (the
-    /// claim leaves the transaction open, and the second call counts the starts of the
-    /// jobs it leased and commits: [`WholeGroup::finish`]).
+    /// One claim of at least one job: its promotions, expiries, lease and count of
+    /// starts, as [`WholeClaim`] says: simple while no limit was seen stored
+    /// ([`crate::transition::claim::LimitsSeen`]) and one queue is claimed, full
+    /// otherwise.
     Claim(WholeClaim),
 }
 
@@ -73,10 +72,8 @@ impl WholeGroup {
             [Request::Claim(call)] if call.transition().limit > 0 => {
                 let claim = call.transition();
                 let seen = &claim.limits_seen;
-                Some(Self::Claim(if seen.rated() {
-                    WholeClaim::Rated
-                } else if seen.limited() || claim.queues.len() > 1 {
-                    WholeClaim::Guarded
+                Some(Self::Claim(if seen.limited() || claim.queues.len() > 1 {
+                    WholeClaim::Full
                 } else {
                     WholeClaim::Simple
                 }))
@@ -134,25 +131,6 @@ impl WholeGroup {
                     .ok_or_else(|| StoreError::backend("a claim of no job is no whole group")),
                 _ => Err(StoreError::backend("a whole claim group is one claim")),
             },
-        }
-    }
-
-    /// What the group sends after its statement returned `rows`: nothing when that
-    /// statement committed; for a rated claim ([`WholeClaim::Rated`]), the count of its starts
-    /// and `COMMIT`.
-    pub(crate) fn finish(
-        self,
-        batch: &[Request],
-        rows: &[SqliteRow],
-    ) -> Result<Option<Statement<'static>>, StoreError> {
-        match (self, batch) {
-            (Self::Claim(WholeClaim::Rated), [Request::Claim(call)]) => {
-                call.transition().count_and_commit(rows).map(Some)
-            }
-            (Self::Claim(WholeClaim::Rated), _) => {
-                Err(StoreError::backend("a whole claim group is one claim"))
-            }
-            _ => Ok(None),
         }
     }
 

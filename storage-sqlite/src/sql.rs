@@ -117,7 +117,7 @@ pub(crate) const COMPLETE_BULK_IN_ONE_CALL: &str =
 /// the time), claim_simple_guard.sql (the call fails when a limit is stored or a lease
 /// of the queue expired: the claim then runs the ordinary way), then
 /// claim_queue_simple.sql with the queue's name as ?7 rather than ?1 (it skips ?1 and
-/// ?6: see `CLAIM_QUEUE_IN_ONE_CALL`).
+/// ?6: see `CLAIM_QUEUE_STEPS`).
 pub(crate) const CLAIM_QUEUE_SIMPLE_IN_ONE_CALL: &str = leasehold_sql::fill!(
     in_one_call!("{claim_queue_simple_steps}"),
     "{claim_queue_simple_steps}" => CLAIM_QUEUE_SIMPLE_STEPS,
@@ -134,57 +134,61 @@ pub(crate) const CLAIM_QUEUE_SIMPLE_STEPS: &str = leasehold_sql::fill!(
     )),
     "{claim_queue_simple}" => leasehold_sql::fill!(CLAIM_QUEUE_SIMPLE, "?1" => "?7"),
 );
-/// A whole claim of one queue as a group commit in one call: claim_rate_guard.sql
-/// (the call fails when a rate is stored: the claim then runs the ordinary way, which
-/// counts its starts), promote_due.sql and fail_expired_leases.sql (?1 the queues' JSON array, ?2 the time), then
-/// claim_queue.sql with the queue's name as ?7 rather than ?1.
+/// A full claim's statements after promote_due.sql and fail_expired_leases.sql (?1
+/// the queues' JSON array, ?2 the time), given the statement that chooses its jobs
+/// (claim_queue.sql or claim_queues.sql): the chosen ids go into a table of the
+/// connection's own (claimed_table.sql, emptied by forget_claimed.sql before and
+/// after), claim_chosen.sql leases them and answers their rows, and count_starts.sql
+/// counts their starts toward the rates they fall under, all in the same call. (The
+/// rows a statement answers reach only the caller: before, the store counted the
+/// starts from them, in a second call to sqlx's connection thread.)
+macro_rules! full_claim {
+    ($choose:expr) => {
+        concat!(
+            before_claim!(),
+            include_str!("sql/claimed_table.sql"),
+            "\n;\n",
+            include_str!("sql/forget_claimed.sql"),
+            "\n;\nINSERT INTO temp.leasehold_claimed (id)\n",
+            $choose,
+            "\n;\n",
+            include_str!("sql/claim_chosen.sql"),
+            "\n;\n",
+            include_str!("sql/count_starts.sql"),
+            "\n;\n",
+            include_str!("sql/forget_claimed.sql"),
+        )
+    };
+}
+
+/// A full claim of one queue inside a group's open transaction, in one call: see
+/// `full_claim!`, with claim_queue.sql choosing, the queue's name as ?7 rather than ?1
+/// (?1 is the queues' JSON array of the statements before it).
 ///
 /// One call binds one list of arguments to every statement, by number. sqlx binds each
 /// number a statement skips to the list's next argument by position, counted over the
 /// whole call, and stops binding a statement once that count passes the end of the
 /// list: the statements of a call may skip, together, at most as many numbers as the
-/// list has arguments (here seven). claim_queue.sql skips ?1, claim_queue_simple.sql
-/// ?1 and ?6; the guards and the statements before the claim skip none.
+/// list has arguments (here seven). claim_queue.sql skips ?1, ?4 and ?5,
+/// claim_chosen.sql ?1 and ?3, count_starts.sql ?1 (six); claim_queue_simple.sql skips
+/// ?1 and ?6; the guard and the statements before the claim skip none.
+pub(crate) const CLAIM_QUEUE_STEPS: &str = leasehold_sql::fill!(
+    statement!(@fill full_claim!("{claim_queue}")),
+    "{claim_queue}" => leasehold_sql::fill!(CLAIM_QUEUE, "?1" => "?7"),
+);
+/// As `CLAIM_QUEUE_STEPS`, for several queues: claim_queues.sql chooses, ?1 the queues'
+/// JSON array for every statement (five numbers skipped of six).
+pub(crate) const CLAIM_QUEUES_STEPS: &str =
+    statement!(@fill full_claim!(include_str!("sql/claim_queues.sql")));
+/// `CLAIM_QUEUE_STEPS` as a group commit in one call (see `crate::bulk::WholeGroup`).
 pub(crate) const CLAIM_QUEUE_IN_ONE_CALL: &str = leasehold_sql::fill!(
-    in_one_call!(concat!(
-        include_str!("sql/claim_rate_guard.sql"),
-        "\n;\n",
-        before_claim!(),
-        "{claim_queue}"
-    )),
-    "{claim_queue}" => leasehold_sql::fill!(CLAIM_QUEUE, "?1" => "?7"),
+    in_one_call!("{claim_queue_steps}"),
+    "{claim_queue_steps}" => CLAIM_QUEUE_STEPS,
 );
-/// A whole claim of several queues as a group commit in one call: claim_rate_guard.sql,
-/// promote_due.sql,
-/// fail_expired_leases.sql and claim_queues.sql, whose parameters mean the same.
-pub(crate) const CLAIM_QUEUES_IN_ONE_CALL: &str = in_one_call!(concat!(
-    include_str!("sql/claim_rate_guard.sql"),
-    "\n;\n",
-    before_claim!(),
-    include_str!("sql/claim_queues.sql")
-));
-
-/// A whole claim of one queue while a rate is stored, its first of two calls: `BEGIN
-/// IMMEDIATE`, promote_due.sql, fail_expired_leases.sql and claim_queue.sql (the
-/// queue's name as ?7, as in `CLAIM_QUEUE_IN_ONE_CALL`), leaving the transaction open
-/// for `COUNT_STARTS_AND_COMMIT`, which needs the claimed jobs.
-pub(crate) const CLAIM_QUEUE_BEGUN: &str = leasehold_sql::fill!(
-    statement!(@fill concat!("BEGIN IMMEDIATE;\n", before_claim!(), "{claim_queue}")),
-    "{claim_queue}" => leasehold_sql::fill!(CLAIM_QUEUE, "?1" => "?7"),
-);
-/// As `CLAIM_QUEUE_BEGUN`, for several queues: claim_queues.sql.
-pub(crate) const CLAIM_QUEUES_BEGUN: &str = statement!(@fill concat!(
-    "BEGIN IMMEDIATE;\n",
-    before_claim!(),
-    include_str!("sql/claim_queues.sql")
-));
-/// The second call of a whole claim while a rate is stored: count_starts.sql (?1 the
-/// starts by scope, ?2 the claim's time), settle_guard.sql, `COMMIT`.
-pub(crate) const COUNT_STARTS_AND_COMMIT: &str = concat!(
-    include_str!("sql/count_starts.sql"),
-    "\n;\n",
-    include_str!("sql/settle_guard.sql"),
-    "\n;\nCOMMIT"
+/// `CLAIM_QUEUES_STEPS` as a group commit in one call.
+pub(crate) const CLAIM_QUEUES_IN_ONE_CALL: &str = leasehold_sql::fill!(
+    in_one_call!("{claim_queues_steps}"),
+    "{claim_queues_steps}" => CLAIM_QUEUES_STEPS,
 );
 
 /// `sql/applied_migrations.sql`: The schema versions this database has applied.
@@ -192,13 +196,12 @@ pub(crate) const APPLIED_MIGRATIONS: &str = include_str!("sql/applied_migrations
 /// `sql/cancel.sql`: Ends job ?1 Cancelled at ?2 if it is pending or running. The lease token stays, so
 /// the running worker's heartbeat can be told it was cancelled.
 pub(crate) const CANCEL: &str = include_str!("sql/cancel.sql");
-/// `sql/claim_queue.sql`: Leases up to ?3 jobs of queue ?1 to worker ?5 until ?4: due available jobs
-/// (run_at <= ?2) and expired leases with attempts left (lease_until <= ?2), in
-/// priority, run_at, id order, within the stored limits, at most ?6 of them governed
-/// by one. The arms of jobs no limit governs read their partial index in that order,
-/// so the merge stops after ?3 rows. Each claimed job is attempted at ?2 (first
-/// attempted then, if never before). Its rows say whether any limit has a rate
-/// (`rated`): the store then counts the claim's starts (`COUNT_STARTS`).
+/// `sql/claim_queue.sql`: The jobs a claim of queue ?1 at ?2 takes, their ids: up to
+/// ?3 due available jobs and expired leases with attempts left, in priority, run_at, id
+/// order, within the stored limits, at most ?6 of them governed by one. The arms of
+/// jobs no limit governs read their partial index in that order, so the merge stops
+/// after ?3 rows. Chosen into a table for the rest of a full claim
+/// (`CLAIM_QUEUE_STEPS`).
 pub(crate) const CLAIM_QUEUE: &str = statement!("claim_queue.sql");
 /// `sql/claim_queue_simple.sql`: As claim_queue.sql when no limit is stored and no
 /// lease of the queue has expired (the claim a worker makes almost always), without its
@@ -211,18 +214,26 @@ pub(crate) const CLAIM_QUEUE_SIMPLE: &str = statement!("claim_queue_simple.sql")
 /// tests that read every statement.)
 #[cfg(test)]
 pub(crate) const CLAIM_SIMPLE_GUARD: &str = include_str!("sql/claim_simple_guard.sql");
-/// `sql/claim_queues.sql`: As claim_queue.sql, for the queues in the JSON array ?1. Rows of several queues come
-/// out of the index queue by queue, so this one sorts the due rows; workers claim one
-/// queue at a time and take claim_queue.sql.
-pub(crate) const CLAIM_QUEUES: &str = statement!("claim_queues.sql");
-/// `sql/claim_rate_guard.sql`: Fails (a primary key violation on limits) when any limit has a rate,
-/// and changes nothing otherwise: the first statement of a claim sent whole in one call,
-/// which cannot count its starts. (Sent only as part of `CLAIM_QUEUE_IN_ONE_CALL` and
-/// `CLAIM_QUEUES_IN_ONE_CALL`; alone, for the tests that read every statement.)
+/// `sql/claim_queues.sql`: As claim_queue.sql, for the queues in the JSON array ?1.
+/// Rows of several queues come out of the index queue by queue, so this one sorts the
+/// due rows; workers claim one queue at a time and take claim_queue.sql.
 #[cfg(test)]
-pub(crate) const CLAIM_RATE_GUARD: &str = include_str!("sql/claim_rate_guard.sql");
-/// `sql/count_starts.sql`: Counts the starts of one claim at ?2 toward the rates they fall under: ?1 is
-/// a JSON array of [scope, name, starts], one per key and per queue of the claimed jobs.
+pub(crate) const CLAIM_QUEUES: &str = statement!("claim_queues.sql");
+/// `sql/claimed_table.sql`: The table of the ids a full claim chose, made on the
+/// connection's first full claim. (Sent only as part of `CLAIM_QUEUE_STEPS` and the
+/// like; alone, for the tests that read every statement.)
+#[cfg(test)]
+pub(crate) const CLAIMED_TABLE: &str = include_str!("sql/claimed_table.sql");
+/// `sql/forget_claimed.sql`: Empties the ids a full claim chose.
+#[cfg(test)]
+pub(crate) const FORGET_CLAIMED: &str = include_str!("sql/forget_claimed.sql");
+/// `sql/claim_chosen.sql`: Leases the jobs a full claim chose to worker ?5 until ?4,
+/// attempted at ?2, and answers their rows.
+#[cfg(test)]
+pub(crate) const CLAIM_CHOSEN: &str = statement!("claim_chosen.sql");
+/// `sql/count_starts.sql`: Counts the starts of the jobs a full claim chose and leased
+/// at ?2 toward the rates they fall under, a row per key and per queue.
+#[cfg(test)]
 pub(crate) const COUNT_STARTS: &str = include_str!("sql/count_starts.sql");
 /// `sql/complete.sql`: Ends job ?1 Completed at ?3, if ?2 is its live lease.
 pub(crate) const COMPLETE: &str = include_str!("sql/complete.sql");
@@ -445,7 +456,9 @@ pub(crate) const ALL: &[(&str, &str)] = &[
     ("claim_queue.sql", CLAIM_QUEUE),
     ("claim_queue_simple.sql", CLAIM_QUEUE_SIMPLE),
     ("claim_queues.sql", CLAIM_QUEUES),
-    ("claim_rate_guard.sql", CLAIM_RATE_GUARD),
+    ("claimed_table.sql", CLAIMED_TABLE),
+    ("forget_claimed.sql", FORGET_CLAIMED),
+    ("claim_chosen.sql", CLAIM_CHOSEN),
     ("claim_simple_guard.sql", CLAIM_SIMPLE_GUARD),
     ("count_starts.sql", COUNT_STARTS),
     ("complete.sql", COMPLETE),

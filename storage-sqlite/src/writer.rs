@@ -22,8 +22,8 @@
 //! A group that one statement does whole (plain enqueues, distinct completions, one
 //! claim: see [`WholeGroup`]) goes to SQLite as one sqlx call, `BEGIN IMMEDIATE`, the
 //! statement and `COMMIT` joined, since every sqlx call is a hand-off to sqlx's
-//! connection thread and back (a claim while a rate is stored takes two calls: the
-//! claim, then the count of its starts and `COMMIT`). If that call fails anywhere, the
+//! connection thread and back (a claim counts its starts in the same call). If that
+//! call fails anywhere, the
 //! writer leaves the transaction as below and runs the group again the ordinary way,
 //! statement by statement, which answers each error at its stage; only a busy database (another
 //! writer held the lock past the busy timeout, which in WAL mode only `BEGIN IMMEDIATE`
@@ -225,9 +225,7 @@ async fn commit_group(
         if let Some((whole, Ok(statement))) = whole.map(|whole| (whole, whole.statement(&batch))) {
             // Whatever this pass does, the next one runs its calls one by one.
             bulk = false;
-            let finish = |rows: &[SqliteRow]| whole.finish(&batch, rows);
-            match GroupTransaction::run_whole(conn, target.in_memory, keep, statement, finish).await
-            {
+            match GroupTransaction::run_whole(conn, target.in_memory, keep, statement).await {
                 Ok(rows) => {
                     if let Err(error) = whole.settle(&mut batch, &rows) {
                         return fail_unread(batch, &error);
@@ -339,9 +337,7 @@ impl<'a> GroupTransaction<'a> {
     }
 
     /// Runs `statement`, which begins the transaction, writes and commits (see
-    /// [`WholeGroup`]), in one sqlx call; answers the rows it returned. A statement
-    /// that leaves the transaction open is followed by what `finish` makes of its rows
-    /// (a rated claim's count of starts and `COMMIT`), in a second call. On an error,
+    /// [`WholeGroup`]), in one sqlx call; answers the rows it returned. On an error,
     /// wherever it struck, the connection is left out of any transaction (or closed)
     /// as by [`GroupTransaction::roll_back`].
     async fn run_whole(
@@ -349,18 +345,9 @@ impl<'a> GroupTransaction<'a> {
         in_memory: bool,
         keep: Option<&'a mut Option<PoolConnection<Sqlite>>>,
         statement: Statement<'_>,
-        finish: impl FnOnce(&[SqliteRow]) -> Result<Option<Statement<'static>>, StoreError>,
     ) -> Result<Vec<SqliteRow>, sqlx::Error> {
         let mut tx = Self::new(conn, in_memory, keep);
-        let ran = match statement.fetch_all(tx.conn()).await {
-            Ok(rows) => match finish(&rows) {
-                Ok(None) => Ok(rows),
-                Ok(Some(then)) => then.execute(tx.conn()).await.map(|_| rows),
-                Err(error) => Err(sqlx::Error::Encode(Box::new(error))),
-            },
-            Err(error) => Err(error),
-        };
-        match ran {
+        match statement.fetch_all(tx.conn()).await {
             Ok(rows) => {
                 // Its last statement, COMMIT, ran.
                 tx.open = false;

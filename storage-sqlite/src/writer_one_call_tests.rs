@@ -3,6 +3,7 @@
 
 use leasehold::testing::conformance::t;
 use leasehold::{Lease, StoreError};
+use leasehold_sql::row::micros;
 use sqlx::SqlitePool;
 
 use super::tests::{claim, commit_alone, enqueue, in_memory_target, request, runtime, stored_jobs};
@@ -214,8 +215,8 @@ fn a_whole_claim_is_one_call_and_the_simple_one_refuses_what_needs_more() {
     // The writer reruns a whole group that fails the ordinary way, which would hide a
     // one-call claim that never runs: run the calls themselves. The simple claim takes
     // plain jobs and refuses (changing nothing) when a lease expired or a limit is
-    // stored; the guarded one then takes the expired lease first, and stays within
-    // the limit.
+    // stored; the full one then takes the expired lease first, and stays within the
+    // limit.
     runtime().block_on(async {
         let (pool, target) = in_memory_target().await;
         commit_alone(&target, enqueue(6)).await.unwrap();
@@ -247,7 +248,7 @@ fn a_whole_claim_is_one_call_and_the_simple_one_refuses_what_needs_more() {
         let refused = whole_claim(WholeClaim::Simple, 1, 61).await;
         assert!(refused.is_err(), "their leases expired at 60: {refused:?}");
         assert_eq!(attempts().await, before, "and the refusal changed nothing");
-        let second = whole_claim(WholeClaim::Guarded, 1, 61).await.unwrap();
+        let second = whole_claim(WholeClaim::Full, 1, 61).await.unwrap();
         assert_eq!(second.len(), 1);
         assert_eq!(
             second[0].id,
@@ -262,14 +263,14 @@ fn a_whole_claim_is_one_call_and_the_simple_one_refuses_what_needs_more() {
             second_expired.is_err(),
             "a limit is stored: {second_expired:?}"
         );
-        let third = whole_claim(WholeClaim::Guarded, 5, 62).await.unwrap();
+        let third = whole_claim(WholeClaim::Full, 5, 62).await.unwrap();
         assert_eq!(
             third.len(),
             2,
             "three may run and one lease is live (the retaken job's; the other expired)"
         );
         sqlx::query("UPDATE jobs SET lease_until = ?1 WHERE state = 'running'")
-            .bind(leasehold_sql::row::micros(t(1_000)))
+            .bind(micros(t(1_000)))
             .execute(&pool)
             .await
             .unwrap();
@@ -278,6 +279,68 @@ fn a_whole_claim_is_one_call_and_the_simple_one_refuses_what_needs_more() {
             limited.is_err(),
             "no lease expired, but a limit is stored: {limited:?}"
         );
+    });
+}
+
+#[test]
+fn a_full_claim_counts_its_starts_in_its_one_call() {
+    // A rate of 10 starts a minute on the queue: each whole claim, one sqlx call,
+    // leases its jobs and counts them as starts, a row per claim, on one queue and on
+    // several.
+    runtime().block_on(async {
+        let (pool, target) = in_memory_target().await;
+        commit_alone(&target, enqueue(6)).await.unwrap();
+        sqlx::query(
+            "INSERT INTO limits (scope, name, rate_starts, rate_per, updated_at) \
+             VALUES ('queue', 'default', 10, 60000000, 0)",
+        )
+        .execute(&pool)
+        .await
+        .unwrap();
+        let counted = async || -> (Vec<(i64, i64)>, i64) {
+            let rows = sqlx::query_as("SELECT at, starts FROM limit_starts ORDER BY at")
+                .fetch_all(&pool)
+                .await
+                .unwrap();
+            let total = sqlx::query_scalar("SELECT rate_counted FROM limits")
+                .fetch_one(&pool)
+                .await
+                .unwrap();
+            (rows, total)
+        };
+
+        let mut one = claim(2);
+        one.now = t(1);
+        let rows = one
+            .whole(WholeClaim::Full)
+            .unwrap()
+            .expect("a claim of jobs")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+        assert_eq!(one.jobs(&rows).unwrap().len(), 2);
+        assert_eq!(counted().await, (vec![(micros(t(1)), 2)], 2));
+
+        let mut several = claim(3);
+        several.now = t(2);
+        several.queues = vec!["default".to_owned(), "other".to_owned()];
+        let rows = several
+            .whole(WholeClaim::Full)
+            .unwrap()
+            .expect("a claim of jobs")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+        assert_eq!(several.jobs(&rows).unwrap().len(), 3);
+        assert_eq!(
+            counted().await,
+            (vec![(micros(t(1)), 2), (micros(t(2)), 3)], 5)
+        );
+        let chosen: i64 = sqlx::query_scalar("SELECT count(*) FROM temp.leasehold_claimed")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        assert_eq!(chosen, 0, "the chosen ids are forgotten");
     });
 }
 

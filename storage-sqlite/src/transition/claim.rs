@@ -2,7 +2,6 @@
 //! (or retrying) the jobs whose lease expired, and counting the starts of the rates
 //! the claimed jobs fall under.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -29,150 +28,91 @@ pub(crate) struct Claim {
     pub(crate) worker: String,
     pub(crate) now: OffsetDateTime,
     pub(crate) lease_until: OffsetDateTime,
-    /// Whether a rate was stored at the writer's last claim that leased a job
+    /// Whether a limit was stored at the writer's last claim that leased a job
     /// ([`LimitsSeen`]).
     pub(crate) limits_seen: LimitsSeen,
 }
 
-/// What the last claim that leased a job found stored, shared by the store's claims:
-/// whether any limit was (then its claims take claim_queue.sql, not
-/// claim_queue_simple.sql), and whether one had a rate (then they go in two calls).
+/// Whether the last claim that leased a job found a limit stored, shared by the
+/// store's claims: then its claims take the full claim (claim_queue.sql), not the
+/// simple one (claim_queue_simple.sql).
 ///
-/// A claim sent whole in one call cannot count its starts, so its first statement
-/// fails when a rate is stored (claim_rate_guard.sql), and the simple claim's fails
-/// when any limit is stored or a lease of its queue expired (claim_simple_guard.sql);
-/// the writer then runs it again the ordinary way, which counts the starts and, until
-/// a claim's rows say otherwise, marks a limit seen. Only a guess at what is stored
-/// (another process may set or remove a limit at any time): the guards keep it safe,
-/// and it only saves the failed call.
+/// The simple claim's first statement fails when any limit is stored or a lease of its
+/// queue expired (claim_simple_guard.sql); the writer then runs the full claim, which,
+/// until a claim's rows say otherwise, marks a limit seen. Only a guess at what is
+/// stored (another process may set or remove a limit at any time): the guard keeps it
+/// safe, and it only saves the failed call.
 #[derive(Debug, Clone, Default)]
-pub(crate) struct LimitsSeen(Arc<Flags>);
-
-/// [`LimitsSeen`]'s two flags.
-#[derive(Debug, Default)]
-struct Flags {
-    limited: AtomicBool,
-    rated: AtomicBool,
-}
+pub(crate) struct LimitsSeen(Arc<AtomicBool>);
 
 impl LimitsSeen {
     /// Whether the last claim that leased a job found a limit stored.
     pub(crate) fn limited(&self) -> bool {
-        self.0.limited.load(Ordering::Relaxed)
+        self.0.load(Ordering::Relaxed)
     }
 
-    /// Whether the last claim that leased a job found a rate stored.
-    pub(crate) fn rated(&self) -> bool {
-        self.0.rated.load(Ordering::Relaxed)
-    }
-
-    fn set(&self, limited: bool, rated: bool) {
-        self.0.limited.store(limited, Ordering::Relaxed);
-        self.0.rated.store(rated, Ordering::Relaxed);
+    fn set(&self, limited: bool) {
+        self.0.store(limited, Ordering::Relaxed);
     }
 
     /// Counts a limit seen until a claim's rows say otherwise: a claim that had to run
-    /// the ordinary way may have found one (or an expired lease).
+    /// the full way may have found one (or an expired lease).
     pub(crate) fn suspect_limited(&self) {
-        self.0.limited.store(true, Ordering::Relaxed);
+        self.set(true);
     }
 }
 
 /// How a claim sent whole goes (see [`Claim::whole`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum WholeClaim {
-    /// claim_simple_guard.sql and claim_queue_simple.sql, in one call: no limit seen,
-    /// one queue.
+    /// claim_simple_guard.sql and claim_queue_simple.sql: no limit seen, one queue.
     Simple,
-    /// claim_rate_guard.sql and claim_queue.sql (or claim_queues.sql), in one call.
-    Guarded,
-    /// The claim, then the count of its starts and `COMMIT`, in two calls: a rate seen.
-    Rated,
+    /// The full claim: its jobs chosen by claim_queue.sql (or claim_queues.sql), leased,
+    /// and their starts counted.
+    Full,
 }
 
 impl Claim {
-    /// The whole claim, promotions and expiries included, as a group commit in one
-    /// call (`BEGIN IMMEDIATE`, its statements and `COMMIT`: see
-    /// [`crate::bulk::WholeGroup`]), or, [`WholeClaim::Rated`], the first of two calls,
-    /// which leaves the transaction open for [`Claim::count_and_commit`]. `None` for a
-    /// claim of no job, which leases nothing.
+    /// The whole claim, promotions, expiries and the count of its starts included, as
+    /// a group commit in one call (`BEGIN IMMEDIATE`, its statements and `COMMIT`: see
+    /// [`crate::bulk::WholeGroup`]). `None` for a claim of no job, which leases
+    /// nothing.
     pub(crate) fn whole(&self, how: WholeClaim) -> Result<Option<Statement<'_>>, StoreError> {
         if self.limit == 0 {
             return Ok(None);
         }
-        let queues_json = serde_json::to_string(&self.queues).map_err(StoreError::backend)?;
-        let (one_queue, several) = match how {
-            WholeClaim::Simple => (
-                sql::CLAIM_QUEUE_SIMPLE_IN_ONE_CALL,
-                sql::CLAIM_QUEUES_IN_ONE_CALL,
-            ),
-            WholeClaim::Guarded => (sql::CLAIM_QUEUE_IN_ONE_CALL, sql::CLAIM_QUEUES_IN_ONE_CALL),
-            WholeClaim::Rated => (sql::CLAIM_QUEUE_BEGUN, sql::CLAIM_QUEUES_BEGUN),
+        let one_queue = match how {
+            WholeClaim::Simple => sql::CLAIM_QUEUE_SIMPLE_IN_ONE_CALL,
+            WholeClaim::Full => sql::CLAIM_QUEUE_IN_ONE_CALL,
         };
-        let statement = match self.queues.as_slice() {
-            // The queue's name is ?7 (see `sql::CLAIM_QUEUE_IN_ONE_CALL`).
+        self.steps(one_queue, sql::CLAIM_QUEUES_IN_ONE_CALL)
+            .map(Some)
+    }
+
+    /// `one_queue` (a claim of one queue, its name ?7) or `several` (?1 the queues),
+    /// bound with the claim's parameters.
+    fn steps<'q>(
+        &'q self,
+        one_queue: &'static str,
+        several: &'static str,
+    ) -> Result<Statement<'q>, StoreError> {
+        let queues_json = serde_json::to_string(&self.queues).map_err(StoreError::backend)?;
+        Ok(match self.queues.as_slice() {
+            // The queue's name is ?7 (see `sql::CLAIM_QUEUE_STEPS`).
             [queue] => self
                 .lease(sqlx::query(one_queue).bind(queues_json))
                 .bind(queue.as_str()),
             _ => self.lease(sqlx::query(several).bind(queues_json)),
-        };
-        Ok(Some(statement))
-    }
-
-    /// The second call of a whole claim while a rate is stored: counts the starts of
-    /// the jobs of `rows` (what the first call leased), then commits.
-    pub(crate) fn count_and_commit(
-        &self,
-        rows: &[SqliteRow],
-    ) -> Result<Statement<'static>, StoreError> {
-        let starts = self.starts(rows)?.unwrap_or_else(|| "[]".to_owned());
-        Ok(sqlx::query(sql::COUNT_STARTS_AND_COMMIT)
-            .bind(starts)
-            .bind(micros(self.now)))
+        })
     }
 
     /// Remembers in [`LimitsSeen`] what the claim's `rows` say is stored (`limited`,
-    /// `rated`, the same on every row); rows of no job say nothing.
+    /// the same on every row); rows of no job say nothing.
     pub(crate) fn remember(&self, rows: &[SqliteRow]) -> Result<(), StoreError> {
         if let Some(first) = rows.first() {
-            let row = Row(first);
-            self.limits_seen
-                .set(row.flag("limited")?, row.flag("rated")?);
+            self.limits_seen.set(Row(first).flag("limited")?);
         }
         Ok(())
-    }
-
-    /// The starts to count for the jobs of `rows`, which this claim leased, as
-    /// count_starts.sql takes them (a JSON array of `[scope, name, starts]`, one per
-    /// queue and per key); `None` when no rate is stored (their `rated` column).
-    /// [`LimitsSeen`] remembers what the rows say is stored (`limited`, `rated`).
-    fn starts(&self, rows: &[SqliteRow]) -> Result<Option<String>, StoreError> {
-        let Some(first) = rows.first() else {
-            return Ok(None);
-        };
-        self.remember(rows)?;
-        if !Row(first).flag("rated")? {
-            return Ok(None);
-        }
-        let claimed = rows
-            .iter()
-            .map(|row| Ok((Row(row).text("queue")?, Row(row).text("limit_key")?)))
-            .collect::<Result<Vec<_>, StoreError>>()?;
-        let mut starts: HashMap<(&str, &str), u64> = HashMap::new();
-        for (queue, key) in &claimed {
-            let queue = queue.as_deref().unwrap_or_default();
-            *starts.entry(("queue", queue)).or_default() += 1;
-            if let Some(key) = key {
-                *starts.entry(("key", key.as_str())).or_default() += 1;
-            }
-        }
-        let starts: Vec<(&str, &str, u64)> = starts
-            .into_iter()
-            .map(|((scope, name), count)| (scope, name, count))
-            .collect();
-        serde_json::to_string(&starts)
-            .map(Some)
-            .map_err(StoreError::backend)
     }
 
     /// `statement`, bound with the queue parameter (?1), with the rest of the claim's
@@ -229,31 +169,22 @@ impl Transition for Claim {
             }
         }
         self.limits_seen.suspect_limited();
-        for statement in [sql::PROMOTE_DUE, sql::FAIL_EXPIRED_LEASES] {
-            let statement = sqlx::query(statement)
-                .bind(queues_json.as_str())
-                .bind(micros(self.now));
-            rows_changed(conn, statement).await?;
-        }
         if self.limit == 0 {
+            // Nothing to lease: the promotions and expiries alone.
+            for statement in [sql::PROMOTE_DUE, sql::FAIL_EXPIRED_LEASES] {
+                let statement = sqlx::query(statement)
+                    .bind(queues_json.as_str())
+                    .bind(micros(self.now));
+                rows_changed(conn, statement).await?;
+            }
             return Ok(Vec::new());
         }
-        let (statement, queue_param) = match self.queues.as_slice() {
-            [queue] => (sql::CLAIM_QUEUE, queue.as_str()),
-            _ => (sql::CLAIM_QUEUES, queues_json.as_str()),
-        };
         let rows: Vec<SqliteRow> = self
-            .lease(sqlx::query(statement).bind(queue_param))
+            .steps(sql::CLAIM_QUEUE_STEPS, sql::CLAIM_QUEUES_STEPS)?
             .fetch_all(&mut *conn)
             .await
             .map_err(store_error)?;
-        let jobs = self.jobs(&rows)?;
-        if let Some(starts) = self.starts(&rows)? {
-            let statement = sqlx::query(sql::COUNT_STARTS)
-                .bind(starts)
-                .bind(micros(self.now));
-            rows_changed(conn, statement).await?;
-        }
-        Ok(jobs)
+        self.remember(&rows)?;
+        self.jobs(&rows)
     }
 }

@@ -1,0 +1,2 @@
+-- Empties the ids a full claim chose (claimed_table.sql).
+DELETE FROM temp.leasehold_claimed
