@@ -56,18 +56,24 @@ impl Slot {
         (n >= 1 && n <= len).then(|| self.starts[len - n])
     }
 
-    /// Counts a claim at `now` when the limit has a rate, keeping the latest `starts`
-    /// (a window holding more allows nothing either way). Clocks of several processes
-    /// may disagree, so `now` goes where its time puts it, not always last.
-    pub(crate) fn count(&mut self, now: Micros) {
+    /// Counts `claims` claims at `now` when the limit has a rate, keeping the latest
+    /// `starts` (a window holding more allows nothing either way). Clocks of several
+    /// processes may disagree, so `now` goes where its time puts it, not always last.
+    pub(crate) fn count(&mut self, now: Micros, claims: usize) {
         let Some(rate) = self.limit.rate_limit() else {
             return;
         };
         let at = self.starts.partition_point(|&t| t <= now);
-        self.starts.insert(at, now);
+        if at == self.starts.len() {
+            self.starts.extend(std::iter::repeat_n(now, claims));
+        } else {
+            for _ in 0..claims {
+                self.starts.insert(at, now);
+            }
+        }
         let keep = rate.starts() as usize;
-        while self.starts.len() > keep {
-            self.starts.pop_front();
+        if self.starts.len() > keep {
+            self.starts.drain(..self.starts.len() - keep);
         }
     }
 }

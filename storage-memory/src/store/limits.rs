@@ -115,33 +115,30 @@ impl Inner {
             self.fail_expired(id, now);
         }
         expired.sort_unstable();
-        let taken = self.select_limited(request, now, &queues, expired);
+        let (taken, starts) = self.select_limited(request, now, &queues, expired);
+        // Each limited scope counts its taken jobs as starts, once per claim.
+        for (scope, claims) in &starts {
+            if let Some(slot) = self.limits.get_mut(ScopeRef::of(scope)) {
+                slot.count(now, *claims);
+            }
+        }
         let mut claimed = Vec::with_capacity(taken.len());
         for id in taken {
             claimed.push(self.lease(id, &worker, until, now).to_record(id, now));
-            let entry = &self.jobs[&id];
-            let key = entry.limit_key.as_deref().map(ScopeRef::Key);
-            for scope in [key, Some(ScopeRef::Queue(&entry.queue))]
-                .into_iter()
-                .flatten()
-            {
-                if let Some(slot) = self.limits.get_mut(scope) {
-                    slot.count(now);
-                }
-            }
         }
         self.settle_expired(&exhausted, now);
         claimed
     }
 
-    /// The jobs a limited claim takes, in claim order: see [`Inner::claim_limited`].
+    /// The jobs a limited claim takes, in claim order (see [`Inner::claim_limited`]), and
+    /// how many of them each limited scope holds: the starts the claim counts.
     fn select_limited(
         &self,
         request: &ClaimRequest<'_>,
         now: Micros,
         queues: &[&String],
         expired: Vec<(i16, Micros, JobId)>,
-    ) -> Vec<JobId> {
+    ) -> (Vec<JobId>, Vec<(LimitScope, usize)>) {
         // Every queue's due jobs come out of its index in claim order: merged lazily,
         // the claim reads only as far as it takes jobs (and skips held-back ones).
         let mut streams: Vec<_> = queues
@@ -171,6 +168,7 @@ impl Inner {
         let mut live = None;
         let mut limited = request.limited;
         let mut taken: Vec<JobId> = Vec::new();
+        let mut starts: HashMap<ScopeRef<'_>, usize, FastHash> = HashMap::default();
         while taken.len() < request.limit {
             let Some((_, _, id)) = next() else { break };
             let entry = &self.jobs[&id];
@@ -199,8 +197,21 @@ impl Inner {
                 limited -= 1;
             }
             taken.push(id);
+            for &scope in scopes.iter().flatten() {
+                *starts.entry(scope).or_default() += 1;
+            }
         }
-        taken
+        let starts = starts
+            .into_iter()
+            .map(|(scope, claims)| {
+                let scope = match scope {
+                    ScopeRef::Key(name) => LimitScope::Key(name.to_owned()),
+                    ScopeRef::Queue(name) => LimitScope::Queue(name.to_owned()),
+                };
+                (scope, claims)
+            })
+            .collect();
+        (taken, starts)
     }
 
     /// When `scope`'s limit next allows a claim, if it is full now as far as the stored
