@@ -295,11 +295,13 @@ fn hot_statements_never_scan_a_table() {
         );
         // A limited key's or queue's jobs are walked: each step seeks past the last job
         // taken on the whole claim order, never on the priority alone (which would scan
-        // the jobs of that priority again at every step).
+        // the jobs of that priority again at every step), and a queue's walk stops at
+        // its bound (`walk_bound`), not at the end of the queue's backlog.
         for (name, plan) in &plans[..2] {
             for walk in [
                 "jobs_ready_by_key (limit_key=? AND (priority,run_at,id)>(?,?,?))",
-                "jobs_ready (queue=? AND (priority,run_at,id)>(?,?,?))",
+                "jobs_ready (queue=? AND (priority,run_at,id)>(?,?,?) \
+                 AND (priority,run_at,id)<(?,?,?))",
             ] {
                 assert!(
                     mentions(plan, walk),

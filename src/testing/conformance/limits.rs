@@ -254,6 +254,42 @@ pub async fn a_queue_limit_bounds_every_job_of_the_queue(f: &dyn StoreFactory) {
     );
 }
 
+/// A claim that may take fewer governed jobs than it asks for (`limited` under
+/// `limit`, as a worker claiming ahead of its free slots asks) takes the first
+/// `limited` governed jobs in claim order, and the jobs no limit governs after them:
+/// with its queue limited, every job is governed, so `limited` jobs and no more.
+pub async fn a_claim_ahead_takes_the_first_limited_governed_jobs(f: &dyn StoreFactory) {
+    let store = f.open().await;
+    // In claim order (ids rise with enqueue order): k0, q1, k2, q3, k4, q5, ...
+    for i in 0..12 {
+        let job = if i % 2 == 0 {
+            keyed(&format!("k{i}"), "k")
+        } else {
+            new_job(&format!("q{i}"), t(0))
+        };
+        enqueue_at(&*store, job, t(0)).await;
+    }
+    let roomy = Limit::running(100).expect("valid");
+    store.set_limit(&key("k"), roomy, t(0)).await.expect("set");
+    let default = vec!["default".to_owned()];
+
+    // Only the key limited: the first two keyed jobs, and every unkeyed job up to
+    // the claim's six.
+    let request = ClaimRequest::new(WORKER, &default, 6, t(40)).limited(2);
+    let claimed = store.claim(request, t(1)).await.expect("claim");
+    assert_eq!(kinds(&claimed), ["k0", "q1", "k2", "q3", "q5", "q7"]);
+
+    // The queue limited too: every job governed, so the claim takes the first three
+    // of what is left and no more, though it asks for six.
+    store
+        .set_limit(&queue("default"), roomy, t(1))
+        .await
+        .expect("set");
+    let request = ClaimRequest::new(WORKER, &default, 6, t(40)).limited(3);
+    let claimed = store.claim(request, t(2)).await.expect("claim");
+    assert_eq!(kinds(&claimed), ["k4", "k6", "k8"]);
+}
+
 /// `next_due` puts a job that a full limit holds back at the time the limit opens:
 /// the rate's `starts`-th latest start plus `per`, or the earliest lease expiry of a
 /// full `max_running`.

@@ -166,6 +166,7 @@ macro_rules! conformance_suite {
             a_claim_runs_at_most_max_running_jobs_of_a_key,
             a_rate_allows_at_most_its_starts_in_any_window,
             a_queue_limit_bounds_every_job_of_the_queue,
+            a_claim_ahead_takes_the_first_limited_governed_jobs,
             next_due_waits_for_a_limit_to_open,
             retry_job_makes_a_finished_job_available_now_with_another_attempt,
             retry_job_of_a_pending_job_runs_it_now,

@@ -169,7 +169,13 @@ impl Inner {
         let mut limited = request.limited;
         let mut taken: Vec<JobId> = Vec::new();
         let mut starts: HashMap<ScopeRef<'_>, usize, FastHash> = HashMap::default();
-        while taken.len() < request.limit {
+        // When every queue claimed is limited, every job is governed: once `limited`
+        // are taken, no later job can be (a worker claiming ahead of its free slots
+        // asks for more than `limited`; reading on would pass the whole backlog).
+        let all_governed = queues
+            .iter()
+            .all(|queue| self.limits.queue(queue).is_some());
+        while taken.len() < request.limit && !(all_governed && limited == 0) {
             let Some((_, _, id)) = next() else { break };
             let entry = &self.jobs[&id];
             let scopes = [

@@ -75,6 +75,26 @@ fast(ok) AS (
                 WHERE limit_key IN (SELECT name FROM limits WHERE scope = 'key')
                    OR queue IN (SELECT name FROM limits WHERE scope = 'queue')) <= ?6)
 ),
+-- The other claim that needs no walk, worked out only when head is not the claim: no
+-- limit turns a job of head away, but head holds more than ?6 governed jobs (a worker
+-- claiming ahead of its free slots asks for more jobs than ?6), and every queue
+-- claimed is limited, so every job is governed: the claim is head's first ?6, and no
+-- job after head could join them.
+cut(ok) AS (
+    SELECT NOT (SELECT ok FROM fast)
+       AND EXISTS (SELECT 1 FROM limits)
+       AND NOT EXISTS (
+           SELECT 1 FROM wanted
+           WHERE NOT EXISTS (SELECT 1 FROM limits
+                             WHERE scope = 'queue' AND name = wanted.name)
+       )
+       AND NOT EXISTS (
+           SELECT 1 FROM limit_room
+           LEFT JOIN head_counts
+             ON head_counts.scope = limit_room.scope AND head_counts.name = limit_room.name
+           WHERE limit_room.room < coalesce(head_counts.n, 0)
+       )
+),
 -- Otherwise, the walks. Each limit's room.
 key_room(name, room) AS (
     SELECT name, room FROM limit_room
@@ -113,24 +133,6 @@ key_walk(name, room, cap, step, priority, run_at, id, queue) AS (
     )
     WHERE walk.step < walk.cap
 ),
--- Each limited queue's due jobs whose key has no limit, the same way.
-queue_walk(name, cap, step, priority, run_at, id) AS (
-    SELECT name, min(room, ?3, ?6), 0, -32769, 0, X'' FROM queue_room
-    WHERE min(room, ?3, ?6) > 0
-    UNION ALL
-    SELECT walk.name, walk.cap, walk.step + 1, job.priority, job.run_at, job.id
-    FROM queue_walk AS walk
-    JOIN jobs AS job ON job.id = (
-        SELECT next.id FROM jobs AS next
-        WHERE next.state = 'available' AND next.queue = walk.name AND next.run_at <= ?2
-          AND (next.limit_key IS NULL
-               OR next.limit_key NOT IN (SELECT name FROM limits WHERE scope = 'key'))
-          AND (next.priority, next.run_at, next.id) > (+walk.priority, +walk.run_at, +walk.id)
-        ORDER BY next.priority, next.run_at, next.id
-        LIMIT 1
-    )
-    WHERE walk.step < walk.cap
-),
 -- Of each limited key's walked jobs and expired leases with attempts left (few), its
 -- first `room`.
 key_kept(id, priority, run_at, queue) AS (
@@ -150,6 +152,46 @@ key_kept(id, priority, run_at, queue) AS (
         )
     )
     WHERE rank <= room
+),
+-- In a claim of one queue, no job after the ?6-th of key_kept (in claim order) can be
+-- among the governed jobs the claim takes: the queue's cut and the cut to ?6 keep a
+-- prefix of at most ?6 jobs of a set that holds key_kept. So the walk below stops
+-- there; without that bound, when the queue's due jobs are mostly of limited keys (a
+-- worker claiming ahead of its free slots asks for more jobs than ?6), it read the
+-- queue's whole backlog to find none. Past every job (priority 32768) when there is no
+-- ?6-th, or several queues are claimed.
+walk_bound(priority, run_at, id) AS (
+    SELECT coalesce(kept.priority, 32768), coalesce(kept.run_at, 0), coalesce(kept.id, X'')
+    FROM (SELECT 1) AS one
+    LEFT JOIN (
+        SELECT priority, run_at, id FROM key_kept
+        WHERE (SELECT count(*) FROM wanted) = 1
+        ORDER BY priority, run_at, id
+        LIMIT 1 OFFSET ?6 - 1
+    ) AS kept
+),
+-- Each limited queue's due jobs whose key has no limit, the same way, before the bound.
+queue_walk(name, cap, step, priority, run_at, id, below_priority, below_run_at, below_id) AS (
+    SELECT name, min(room, ?3, ?6), 0, -32769, 0, X'',
+           walk_bound.priority, walk_bound.run_at, walk_bound.id
+    FROM queue_room CROSS JOIN walk_bound
+    WHERE min(room, ?3, ?6) > 0
+    UNION ALL
+    SELECT walk.name, walk.cap, walk.step + 1, job.priority, job.run_at, job.id,
+           walk.below_priority, walk.below_run_at, walk.below_id
+    FROM queue_walk AS walk
+    JOIN jobs AS job ON job.id = (
+        SELECT next.id FROM jobs AS next
+        WHERE next.state = 'available' AND next.queue = walk.name AND next.run_at <= ?2
+          AND (next.limit_key IS NULL
+               OR next.limit_key NOT IN (SELECT name FROM limits WHERE scope = 'key'))
+          AND (next.priority, next.run_at, next.id) > (+walk.priority, +walk.run_at, +walk.id)
+          AND (next.priority, next.run_at, next.id)
+              < (+walk.below_priority, +walk.below_run_at, +walk.below_id)
+        ORDER BY next.priority, next.run_at, next.id
+        LIMIT 1
+    )
+    WHERE walk.step < walk.cap
 ),
 -- With the jobs of limited queues whose key has no limit (walked, and expired leases
 -- with attempts left), each limited queue's first `room`, then the first ?6.
