@@ -309,29 +309,21 @@ fn a_full_claim_counts_its_starts_in_its_one_call() {
             (rows, total)
         };
 
-        let mut one = claim(2);
-        one.now = t(1);
-        let rows = one
-            .whole(WholeClaim::Full)
-            .unwrap()
-            .expect("a claim of jobs")
-            .fetch_all(&pool)
-            .await
-            .unwrap();
-        assert_eq!(one.jobs(&rows).unwrap().len(), 2);
+        // A whole full claim of `limit` jobs of `queues` at `now`, sent as one call:
+        // how many jobs it leased.
+        let whole_full = async |limit: usize, queues: &[&str], now: i64| {
+            let mut claim = claim(limit);
+            claim.now = t(now);
+            claim.queues = queues.iter().map(|queue| (*queue).to_owned()).collect();
+            let statement = claim.whole(WholeClaim::Full).unwrap();
+            let rows = statement.expect("a claim of jobs").fetch_all(&pool).await;
+            claim.jobs(&rows.unwrap()).unwrap().len()
+        };
+
+        assert_eq!(whole_full(2, &["default"], 1).await, 2);
         assert_eq!(counted().await, (vec![(micros(t(1)), 2)], 2));
 
-        let mut several = claim(3);
-        several.now = t(2);
-        several.queues = vec!["default".to_owned(), "other".to_owned()];
-        let rows = several
-            .whole(WholeClaim::Full)
-            .unwrap()
-            .expect("a claim of jobs")
-            .fetch_all(&pool)
-            .await
-            .unwrap();
-        assert_eq!(several.jobs(&rows).unwrap().len(), 3);
+        assert_eq!(whole_full(3, &["default", "other"], 2).await, 3);
         assert_eq!(
             counted().await,
             (vec![(micros(t(1)), 2), (micros(t(2)), 3)], 5)
