@@ -108,19 +108,20 @@ fn classify(error: &sqlx::Error) -> Class {
     code.map_or(Class::Backend(None), class_of_code)
 }
 
+/// Whether `error` is a database error of `kind`.
+fn is_violation(error: &sqlx::Error, kind: sqlx::error::ErrorKind) -> bool {
+    error.as_database_error().is_some_and(|e| e.kind() == kind)
+}
+
 /// Whether `error` is a unique or primary key violation.
 pub(crate) fn is_unique_violation(error: &sqlx::Error) -> bool {
-    error
-        .as_database_error()
-        .is_some_and(|e| e.kind() == sqlx::error::ErrorKind::UniqueViolation)
+    is_violation(error, sqlx::error::ErrorKind::UniqueViolation)
 }
 
 /// Whether `error` is a CHECK constraint's violation (what the claim's simple guard
 /// raises: claim_simple_guard.sql).
 pub(crate) fn is_check_violation(error: &sqlx::Error) -> bool {
-    error
-        .as_database_error()
-        .is_some_and(|e| e.kind() == sqlx::error::ErrorKind::CheckViolation)
+    is_violation(error, sqlx::error::ErrorKind::CheckViolation)
 }
 
 /// The [`StoreError`] for a sqlx error.

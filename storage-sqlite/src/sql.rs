@@ -25,6 +25,9 @@ macro_rules! statement {
             // The jobs a limit governs that a claim takes, for claim_queue.sql and
             // claim_queues.sql.
             "{claim_governed}" => include_str!("sql/parts/claim_governed.sql"),
+            // How claim_queue.sql and claim_queues.sql end: the claims that need no
+            // walk, and the gate of the walked one.
+            "{claim_cuts}" => include_str!("sql/parts/claim_cuts.sql"),
             // What makes a job run again, for retry_job.sql and retry_jobs.sql.
             "{run_again}" => include_str!("sql/parts/run_again.sql"),
             // Shared: the ON CONFLICT clause of upsert_schedule.sql.
@@ -113,23 +116,24 @@ pub(crate) const ENQUEUE_BULK_IN_ONE_CALL: &str =
 pub(crate) const COMPLETE_BULK_IN_ONE_CALL: &str =
     in_one_call!(include_str!("sql/complete_bulk.sql"));
 /// A whole claim of one queue while no limit was seen stored, as a group commit in
-/// one call: promote_due.sql and fail_expired_leases.sql (?1 the queues' JSON array, ?2
-/// the time), claim_simple_guard.sql (the call fails when a limit is stored or a lease
-/// of the queue expired: the claim then runs the ordinary way), then
-/// claim_queue_simple.sql with the queue's name as ?7 rather than ?1 (it skips ?1 and
+/// one call: claim_simple_guard.sql (the call fails when a limit is stored or a lease
+/// of the queue expired with attempts left: the claim then runs the ordinary way),
+/// promote_due.sql and fail_expired_leases.sql (?1 the queues' JSON array, ?2 the
+/// time), then claim_queue_simple.sql with the queue's name as ?7 rather than ?1 (it skips ?1 and
 /// ?6: see `CLAIM_QUEUE_STEPS`).
 pub(crate) const CLAIM_QUEUE_SIMPLE_IN_ONE_CALL: &str = leasehold_sql::fill!(
     in_one_call!("{claim_queue_simple_steps}"),
     "{claim_queue_simple_steps}" => CLAIM_QUEUE_SIMPLE_STEPS,
 );
 /// The same statements inside a group's open transaction (no `BEGIN` or `COMMIT`): a
-/// claim of a group with other calls. When the guard fails, only its statement is
-/// undone, and the claim runs the full way in the same transaction.
+/// claim of a group with other calls. The guard comes first: when it fails, nothing of
+/// the call has run (its own statement is undone), and the full claim, its promotions
+/// and expiries follow in the same transaction.
 pub(crate) const CLAIM_QUEUE_SIMPLE_STEPS: &str = leasehold_sql::fill!(
     statement!(@fill concat!(
-        before_claim!(),
         include_str!("sql/claim_simple_guard.sql"),
         "\n;\n",
+        before_claim!(),
         "{claim_queue_simple}"
     )),
     "{claim_queue_simple}" => leasehold_sql::fill!(CLAIM_QUEUE_SIMPLE, "?1" => "?7"),
@@ -137,8 +141,9 @@ pub(crate) const CLAIM_QUEUE_SIMPLE_STEPS: &str = leasehold_sql::fill!(
 /// A full claim's statements after promote_due.sql and fail_expired_leases.sql (?1
 /// the queues' JSON array, ?2 the time), given the statement that chooses its jobs
 /// (claim_queue.sql or claim_queues.sql): the chosen ids go into a table of the
-/// connection's own (claimed_table.sql, emptied by forget_claimed.sql before and
-/// after), claim_chosen.sql leases them and answers their rows, and count_starts.sql
+/// connection's own (claimed_table.sql, emptied by forget_claimed.sql once they are
+/// leased and counted: a call that fails rolls back, rows of the table included),
+/// claim_chosen.sql leases them and answers their rows, and count_starts.sql
 /// counts their starts toward the rates they fall under, all in the same call. (The
 /// rows a statement answers reach only the caller: before, the store counted the
 /// starts from them, in a second call to sqlx's connection thread.)
@@ -147,8 +152,6 @@ macro_rules! full_claim {
         concat!(
             before_claim!(),
             include_str!("sql/claimed_table.sql"),
-            "\n;\n",
-            include_str!("sql/forget_claimed.sql"),
             "\n;\nINSERT INTO temp.leasehold_claimed (id)\n",
             $choose,
             "\n;\n",

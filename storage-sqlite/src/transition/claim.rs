@@ -153,8 +153,9 @@ impl Transition for Claim {
             self.limits_seen.limited(),
             self.limit > 0,
         ) {
-            // The simple claim, its promotions and expiries in one call; its guard's
-            // failure undoes only the guard's statement, and the full claim follows.
+            // The simple claim, its promotions and expiries in one call; its guard comes
+            // first, and its failure undoes its own statement, the only one that ran:
+            // the full claim follows.
             let statement = self
                 .lease(sqlx::query(sql::CLAIM_QUEUE_SIMPLE_STEPS).bind(queues_json.as_str()))
                 .bind(queue.as_str());
@@ -168,9 +169,9 @@ impl Transition for Claim {
                 Err(error) => return Err(store_error(error)),
             }
         }
-        self.limits_seen.suspect_limited();
         if self.limit == 0 {
-            // Nothing to lease: the promotions and expiries alone.
+            // Nothing to lease: the promotions and expiries alone, which say nothing of
+            // the limits stored.
             for statement in [sql::PROMOTE_DUE, sql::FAIL_EXPIRED_LEASES] {
                 let statement = sqlx::query(statement)
                     .bind(queues_json.as_str())
@@ -179,6 +180,7 @@ impl Transition for Claim {
             }
             return Ok(Vec::new());
         }
+        self.limits_seen.suspect_limited();
         let rows: Vec<SqliteRow> = self
             .steps(sql::CLAIM_QUEUE_STEPS, sql::CLAIM_QUEUES_STEPS)?
             .fetch_all(&mut *conn)
