@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 
 #[path = "support/pages.rs"]
 mod pages;
-use pages::{CheckPage, SendDigest, page};
+use pages::{CheckPage, SendDigest, check_pages, page};
 
 /// A queue on `store`, its clock at t(0).
 fn queue_on(store: Arc<dyn JobStore>) -> Queue {
@@ -33,19 +33,7 @@ fn worker(
     Worker::builder(queue)
         .queue("default", 4)
         .poll_interval(std::time::Duration::from_millis(50))
-        .handler({
-            let checked = Arc::clone(checked);
-            move |job: CheckPage, _: JobContext| {
-                let checked = Arc::clone(&checked);
-                async move {
-                    checked.fetch_add(1, Ordering::SeqCst);
-                    if job.url == "fail" {
-                        return Err(JobError::permanent("page is gone"));
-                    }
-                    Ok(())
-                }
-            }
-        })
+        .handler(check_pages(checked, "fail", "page is gone"))
         .handler({
             let (checked, digests) = (Arc::clone(checked), Arc::clone(digests));
             move |_: SendDigest, ctx: JobContext| {

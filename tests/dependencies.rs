@@ -16,7 +16,7 @@ use leasehold_memory::MemoryStore;
 
 #[path = "support/pages.rs"]
 mod pages;
-use pages::{CheckPage, SendDigest, page};
+use pages::{SendDigest, check_pages, page};
 
 /// A queue on `store`, its clock at t(0).
 fn queue_at_t0_on(store: impl JobStore + 'static) -> Queue {
@@ -39,19 +39,7 @@ async fn a_digest_waits_for_every_check_of_its_call_then_runs_once() {
     let checked = Arc::new(AtomicUsize::new(0));
     let seen_by_digest = Arc::new(AtomicUsize::new(usize::MAX));
     let worker = Worker::builder(&queue)
-        .handler({
-            let checked = Arc::clone(&checked);
-            move |job: CheckPage, _: JobContext| {
-                let checked = Arc::clone(&checked);
-                async move {
-                    checked.fetch_add(1, Ordering::SeqCst);
-                    if job.url == "b" {
-                        return Err(JobError::permanent("page b is gone"));
-                    }
-                    Ok(())
-                }
-            }
-        })
+        .handler(check_pages(&checked, "b", "page b is gone"))
         .handler({
             let (checked, seen) = (Arc::clone(&checked), Arc::clone(&seen_by_digest));
             move |_: SendDigest, _: JobContext| {
