@@ -5,10 +5,9 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use super::child::{CHILD_TIMEOUT, spawn_child};
-use super::{END, ProcessBackend, QUEUE, START, count};
+use super::{END, ProcessBackend, QUEUE, START, count, create_and_open, run_children};
 use crate::testing::conformance::t;
-use crate::testing::processes::{runs_per_job, wait_success};
+use crate::testing::processes::runs_per_job;
 use crate::{
     BATCH_TAG_PREFIX, EnqueueOptions, Job, JobFilter, JobId, JobState, JobStore, ManualClock, Queue,
 };
@@ -80,8 +79,9 @@ async fn batches(store: Arc<dyn JobStore>) -> Vec<JobId> {
 pub async fn batch_callbacks_in_several_processes_run_once_after_their_members<
     B: ProcessBackend,
 >() {
-    let Some(db) = B::create().await else { return };
-    let store = B::open(&db.location()).await;
+    let Some((db, store)) = create_and_open::<B>().await else {
+        return;
+    };
     let callbacks = batches(Arc::clone(&store)).await;
 
     // Each child claims until no job of the queue is waiting or pending: a callback is
@@ -89,12 +89,7 @@ pub async fn batch_callbacks_in_several_processes_run_once_after_their_members<
     // a run's end before it completes the job (as a worker's handler returns before
     // its completion is written), so a member's end precedes, in the log, the start
     // of the callback its completion releases.
-    let mut children: Vec<_> = (0..B::PROCESSES)
-        .map(|_| spawn_child(&db, "drain", 0, 3600, 0))
-        .collect();
-    for child in &mut children {
-        wait_success(child, CHILD_TIMEOUT).await;
-    }
+    run_children(&db, "drain", 3600).await;
 
     let log = db.read_log().await;
     let runs = runs_per_job(&log);

@@ -8,10 +8,8 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use tokio::sync::Mutex;
 
-use super::child::{CHILD_TIMEOUT, spawn_child};
-use super::{END, ProcessBackend, QUEUE, RunLog, START};
+use super::{END, ProcessBackend, QUEUE, RunLog, START, create_and_open, run_children};
 use crate::clock::to_unix_micros;
-use crate::testing::processes::wait_success;
 use crate::worker::{JobContext, Worker};
 use crate::{
     Clock, Job, JobFilter, JobId, JobState, JobStore, Limit, LimitScope, NewJob, Queue, SystemClock,
@@ -103,8 +101,9 @@ pub(super) async fn work_limited<B: ProcessBackend>(store: Arc<dyn JobStore>, lo
 ///
 /// When the store breaks the property (that is the test failing).
 pub async fn limits_hold_across_processes<B: ProcessBackend>() {
-    let Some(db) = B::create().await else { return };
-    let store = B::open(&db.location()).await;
+    let Some((db, store)) = create_and_open::<B>().await else {
+        return;
+    };
     let now = SystemClock.now();
     let job = |n: usize, key: &str| {
         NewJob::new(Limited::KIND, serde_json::json!({ "n": n }), now)
@@ -131,12 +130,7 @@ pub async fn limits_hold_across_processes<B: ProcessBackend>() {
         .expect("set");
     store.set_limit(&key(TENANT), rate, now).await.expect("set");
 
-    let mut children: Vec<_> = (0..B::PROCESSES)
-        .map(|_| spawn_child(&db, "limited", 0, 0, 0))
-        .collect();
-    for child in &mut children {
-        wait_success(child, CHILD_TIMEOUT).await;
-    }
+    run_children(&db, "limited", 0).await;
 
     let log = db.read_log().await;
     let completed = store

@@ -162,10 +162,19 @@ async fn setup<B: ProcessBackend>(db: &B, jobs: usize) -> Arc<dyn JobStore> {
     store
 }
 
-/// Runs `B::PROCESSES` `work` children at `t(0)` until each has nothing left to claim.
-async fn run_workers<B: ProcessBackend>(db: &B) {
+/// A fresh database and the store opened on it; `None` skips the scenario, as
+/// [`ProcessBackend::create`] says.
+async fn create_and_open<B: ProcessBackend>() -> Option<(B, Arc<dyn JobStore>)> {
+    let db = B::create().await?;
+    let store = B::open(&db.location()).await;
+    Some((db, store))
+}
+
+/// Runs `B::PROCESSES` children in `role` at `t(0)`, with leases of `lease` seconds,
+/// and waits until each has succeeded.
+async fn run_children<B: ProcessBackend>(db: &B, role: &str, lease: i64) {
     let mut children: Vec<Child> = (0..B::PROCESSES)
-        .map(|_| spawn_child(db, "work", 0, 3600, 0))
+        .map(|_| spawn_child(db, role, 0, lease, 0))
         .collect();
     for child in &mut children {
         wait_success(child, CHILD_TIMEOUT).await;
@@ -190,7 +199,7 @@ pub async fn several_processes_complete_every_job_exactly_once<B: ProcessBackend
     let Some(db) = B::create().await else { return };
     let store = setup(&db, B::JOBS).await;
 
-    run_workers(&db).await;
+    run_children(&db, "work", 3600).await;
 
     let log = db.read_log().await;
     let runs = runs_per_job(&log);
@@ -311,7 +320,7 @@ pub async fn a_queue_paused_in_one_process_is_claimed_by_none_until_resumed<B: P
         .pause_queue(QUEUE, t(0))
         .await
         .expect("the queue pauses");
-    run_workers(&db).await;
+    run_children(&db, "work", 3600).await;
     assert!(db.read_log().await.is_empty(), "no process ran a job");
     assert_eq!(count(&*store, JobState::Available, t(0)).await, B::JOBS);
     assert_eq!(count(&*store, JobState::Running, t(0)).await, 0);
@@ -320,7 +329,7 @@ pub async fn a_queue_paused_in_one_process_is_claimed_by_none_until_resumed<B: P
         .resume_queue(QUEUE, t(0))
         .await
         .expect("the queue resumes");
-    run_workers(&db).await;
+    run_children(&db, "work", 3600).await;
     assert_eq!(count(&*store, JobState::Completed, t(0)).await, B::JOBS);
     let log = db.read_log().await;
     let runs = runs_per_job(&log);

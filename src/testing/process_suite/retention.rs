@@ -6,7 +6,7 @@ use serde_json::json;
 use time::OffsetDateTime;
 
 use super::child::{CHILD_TIMEOUT, spawn_child};
-use super::{ProcessBackend, QUEUE};
+use super::{ProcessBackend, QUEUE, create_and_open};
 use crate::testing::conformance::t;
 use crate::testing::processes::{wait_for_marker, wait_success};
 use crate::worker::Retention;
@@ -100,8 +100,9 @@ fn kept(jobs: &[(JobId, JobState, Option<i64>)], now: i64) -> Vec<JobId> {
 pub async fn retention_in_two_processes_deletes_exactly_the_jobs_past_their_age<
     B: ProcessBackend,
 >() {
-    let Some(db) = B::create().await else { return };
-    let store = B::open(&db.location()).await;
+    let Some((db, store)) = create_and_open::<B>().await else {
+        return;
+    };
     let jobs = finished_jobs(&*store).await;
     let mut left = jobs.len();
     for day in [1, 2, 3, 5, 8, 12, 17] {
