@@ -90,6 +90,33 @@ pub(crate) fn print_json<T: Serialize + ?Sized>(value: &T) -> Result<(), CliErro
     print_text(&text)
 }
 
+/// Prints a list: with `--json` (`json`) the value `as_json` makes; else `none` when
+/// there are no `rows`, or a table of `header` with a line per row.
+///
+/// # Errors
+///
+/// Serializing or writing failed.
+pub(crate) fn print_list<S: Serialize>(
+    json: bool,
+    as_json: impl FnOnce() -> S,
+    none: &str,
+    header: &[&'static str],
+    rows: impl Iterator<Item = Vec<String>>,
+) -> Result<(), CliError> {
+    if json {
+        return print_json(&as_json());
+    }
+    let mut rows = rows.peekable();
+    if rows.peek().is_none() {
+        return print_text(none);
+    }
+    let mut table = Table::new(header.to_vec());
+    for row in rows {
+        table.row(row);
+    }
+    table.print()
+}
+
 /// A time in UTC for a table: `2024-05-01 12:00:00Z`.
 pub(crate) fn utc(time: OffsetDateTime) -> String {
     let format = format_description!("[year]-[month]-[day] [hour]:[minute]:[second]Z");

@@ -6,7 +6,7 @@ use serde_json::json;
 
 use crate::args::{ActArgs, JobsCommand, ListArgs};
 use crate::error::CliError;
-use crate::output::{Table, one_line, print_json, print_text, utc, utc_or_dash};
+use crate::output::{one_line, print_json, print_list, print_text, utc, utc_or_dash};
 
 /// Runs a `jobs` subcommand.
 ///
@@ -38,39 +38,41 @@ async fn list(queue: &Queue, args: &ListArgs, json: bool) -> Result<(), CliError
         .last()
         .filter(|_| args.limit > 0 && jobs.len() == args.limit)
         .map(|job| job.id);
-    if json {
-        return print_json(&json!({ "jobs": jobs, "next_after": next_after }));
-    }
-    if jobs.is_empty() {
-        return print_text("no jobs\n");
-    }
-    let mut table = Table::new(vec![
-        "ID",
-        "STATE",
-        "QUEUE",
-        "KIND",
-        "ATTEMPT",
-        "RUN AT",
-        "LAST ERROR",
-    ]);
-    for job in &jobs {
-        table.row(vec![
-            job.id.to_string(),
-            job.state.to_string(),
-            job.queue.clone(),
-            job.kind.clone(),
-            format!("{}/{}", job.attempt, job.max_attempts),
-            utc(job.run_at),
-            job.last_error
-                .as_deref()
-                .map_or_else(|| "-".to_owned(), |e| one_line(e, 60)),
-        ]);
-    }
-    table.print()?;
-    if let Some(after) = next_after {
+    print_list(
+        json,
+        || json!({ "jobs": jobs, "next_after": next_after }),
+        "no jobs\n",
+        &[
+            "ID",
+            "STATE",
+            "QUEUE",
+            "KIND",
+            "ATTEMPT",
+            "RUN AT",
+            "LAST ERROR",
+        ],
+        jobs.iter().map(list_row),
+    )?;
+    // With `--json`, `next_after` says it.
+    if let Some(after) = next_after.filter(|_| !json) {
         eprintln!("more: add --after {after}");
     }
     Ok(())
+}
+
+/// A job's cells in `jobs list`.
+fn list_row(job: &JobRecord) -> Vec<String> {
+    vec![
+        job.id.to_string(),
+        job.state.to_string(),
+        job.queue.clone(),
+        job.kind.clone(),
+        format!("{}/{}", job.attempt, job.max_attempts),
+        utc(job.run_at),
+        job.last_error
+            .as_deref()
+            .map_or_else(|| "-".to_owned(), |e| one_line(e, 60)),
+    ]
 }
 
 async fn show(queue: &Queue, id: JobId, json: bool) -> Result<(), CliError> {

@@ -6,7 +6,7 @@ use serde_json::json;
 use crate::args::{LimitScopeArgs, LimitsCommand};
 use crate::duration::format_duration;
 use crate::error::CliError;
-use crate::output::{Table, print_json, print_text};
+use crate::output::{print_json, print_list, print_text};
 
 /// Runs a `limits` subcommand.
 ///
@@ -62,28 +62,30 @@ fn scope_of(args: LimitScopeArgs) -> LimitScope {
 
 async fn list(queue: &Queue, json: bool) -> Result<(), CliError> {
     let limits = queue.limits().await?;
-    if json {
-        let rows: Vec<_> = limits
-            .iter()
-            .map(|(scope, limit)| limit_json(scope, *limit))
-            .collect();
-        return print_json(&rows);
-    }
-    if limits.is_empty() {
-        return print_text("no limits\n");
-    }
-    let mut table = Table::new(vec!["SCOPE", "NAME", "MAX RUNNING", "RATE"]);
-    for (scope, limit) in &limits {
-        table.row(vec![
-            scope.kind().to_owned(),
-            scope.name().to_owned(),
-            limit
-                .max_running()
-                .map_or("-".to_owned(), |n| n.to_string()),
-            limit.rate_limit().map_or("-".to_owned(), |rate| {
-                format!("{}/{}", rate.starts(), format_duration(rate.per()))
-            }),
-        ]);
-    }
-    table.print()
+    print_list(
+        json,
+        || {
+            limits
+                .iter()
+                .map(|(scope, limit)| limit_json(scope, *limit))
+                .collect::<Vec<_>>()
+        },
+        "no limits\n",
+        &["SCOPE", "NAME", "MAX RUNNING", "RATE"],
+        limits.iter().map(|(scope, limit)| row(scope, *limit)),
+    )
+}
+
+/// A stored limit's cells in `limits list`.
+fn row(scope: &LimitScope, limit: Limit) -> Vec<String> {
+    vec![
+        scope.kind().to_owned(),
+        scope.name().to_owned(),
+        limit
+            .max_running()
+            .map_or("-".to_owned(), |n| n.to_string()),
+        limit.rate_limit().map_or("-".to_owned(), |rate| {
+            format!("{}/{}", rate.starts(), format_duration(rate.per()))
+        }),
+    ]
 }

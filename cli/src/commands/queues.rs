@@ -1,11 +1,11 @@
 //! `leasehold queues`: every queue's jobs by state; pause and resume one.
 
-use leasehold::Queue;
+use leasehold::{Queue, QueueStats};
 use serde_json::json;
 
 use crate::args::QueuesCommand;
 use crate::error::CliError;
-use crate::output::{Table, print_json, print_text, utc_or_dash};
+use crate::output::{print_json, print_list, print_text, utc_or_dash};
 
 /// Runs a `queues` subcommand.
 ///
@@ -28,39 +28,40 @@ pub(super) async fn run(queue: &Queue, command: QueuesCommand, json: bool) -> Re
 
 async fn list(queue: &Queue, json: bool) -> Result<(), CliError> {
     let stats = queue.queue_stats().await?;
-    if json {
-        return print_json(&stats);
-    }
-    if stats.is_empty() {
-        return print_text("no queues\n");
-    }
-    let mut table = Table::new(vec![
-        "QUEUE",
-        "PAUSED",
-        "SCHEDULED",
-        "AVAILABLE",
-        "RUNNING",
-        "COMPLETED",
-        "FAILED",
-        "CANCELLED",
-        "OLDEST PENDING",
-        "LIMIT",
-    ]);
-    for q in &stats {
-        table.row(vec![
-            q.queue.clone(),
-            if q.paused { "yes" } else { "no" }.to_owned(),
-            q.scheduled.to_string(),
-            q.available.to_string(),
-            q.running.to_string(),
-            q.completed.to_string(),
-            q.failed.to_string(),
-            q.cancelled.to_string(),
-            utc_or_dash(q.oldest_pending_run_at),
-            q.limit.map_or("-".to_owned(), |limit| limit.to_string()),
-        ]);
-    }
-    table.print()
+    print_list(
+        json,
+        || &stats,
+        "no queues\n",
+        &[
+            "QUEUE",
+            "PAUSED",
+            "SCHEDULED",
+            "AVAILABLE",
+            "RUNNING",
+            "COMPLETED",
+            "FAILED",
+            "CANCELLED",
+            "OLDEST PENDING",
+            "LIMIT",
+        ],
+        stats.iter().map(row),
+    )
+}
+
+/// A queue's cells in `queues list`.
+fn row(q: &QueueStats) -> Vec<String> {
+    vec![
+        q.queue.clone(),
+        if q.paused { "yes" } else { "no" }.to_owned(),
+        q.scheduled.to_string(),
+        q.available.to_string(),
+        q.running.to_string(),
+        q.completed.to_string(),
+        q.failed.to_string(),
+        q.cancelled.to_string(),
+        utc_or_dash(q.oldest_pending_run_at),
+        q.limit.map_or("-".to_owned(), |limit| limit.to_string()),
+    ]
 }
 
 fn report(name: &str, paused: bool, json: bool) -> Result<(), CliError> {

@@ -10,7 +10,7 @@ use time::OffsetDateTime;
 
 use crate::args::SchedulesCommand;
 use crate::error::CliError;
-use crate::output::{Table, print_json, print_text, rfc3339};
+use crate::output::{print_json, print_list, print_text, rfc3339};
 
 /// Runs a `schedules` subcommand.
 ///
@@ -66,46 +66,48 @@ async fn list(scheduler: &Scheduler, next: usize, json: bool) -> Result<(), CliE
         // From the record already read: no store call per schedule.
         shown.push((schedule, schedule.next_fire_times(next)));
     }
-    if json {
-        let all: Vec<Value> = shown
-            .iter()
-            .map(|(schedule, times)| to_json(schedule, times))
-            .collect();
-        return print_json(&all);
-    }
-    if shown.is_empty() {
-        return print_text("no schedules\n");
-    }
-    let mut table = Table::new(vec![
-        "NAME",
-        "STATE",
-        "KIND",
-        "QUEUE",
-        "LAST FIRED",
-        "NEXT",
-        "SPEC",
-    ]);
-    for (schedule, times) in &shown {
-        let zone = zone_of(&schedule.schedule.spec);
-        let next = if times.is_empty() {
-            "-".to_owned()
-        } else {
-            let times: Vec<String> = times.iter().map(|t| wall_time(*t, zone)).collect();
-            times.join(", ")
-        };
-        table.row(vec![
-            schedule.schedule.name.clone(),
-            state(schedule).to_owned(),
-            schedule.schedule.kind.clone(),
-            schedule.schedule.queue.clone(),
-            schedule
-                .last_fired_at
-                .map_or_else(|| "-".to_owned(), |t| wall_time(t, zone)),
-            next,
-            schedule.schedule.spec.to_string(),
-        ]);
-    }
-    table.print()
+    print_list(
+        json,
+        || {
+            shown
+                .iter()
+                .map(|(schedule, times)| to_json(schedule, times))
+                .collect::<Vec<Value>>()
+        },
+        "no schedules\n",
+        &[
+            "NAME",
+            "STATE",
+            "KIND",
+            "QUEUE",
+            "LAST FIRED",
+            "NEXT",
+            "SPEC",
+        ],
+        shown.iter().map(|(schedule, times)| row(schedule, times)),
+    )
+}
+
+/// A schedule's cells in `schedules list`, its times on its own wall clock.
+fn row(schedule: &ScheduleRecord, times: &[OffsetDateTime]) -> Vec<String> {
+    let zone = zone_of(&schedule.schedule.spec);
+    let next = if times.is_empty() {
+        "-".to_owned()
+    } else {
+        let times: Vec<String> = times.iter().map(|t| wall_time(*t, zone)).collect();
+        times.join(", ")
+    };
+    vec![
+        schedule.schedule.name.clone(),
+        state(schedule).to_owned(),
+        schedule.schedule.kind.clone(),
+        schedule.schedule.queue.clone(),
+        schedule
+            .last_fired_at
+            .map_or_else(|| "-".to_owned(), |t| wall_time(t, zone)),
+        next,
+        schedule.schedule.spec.to_string(),
+    ]
 }
 
 fn report(schedule: &ScheduleRecord, what: &str, json: bool) -> Result<(), CliError> {
