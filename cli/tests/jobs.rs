@@ -13,13 +13,11 @@ struct SendMail;
 impl leasehold::Job for SendMail {
     const KIND: &'static str = "send_mail";
 }
-use support::{ids, leasehold, on, seed, sqlite_url, with_queue};
+use support::{ids, leasehold, on, seeded_file, with_queue};
 
 #[test]
 fn list_shows_the_newest_jobs_first_as_a_table_and_as_json() {
-    let dir = tempfile::tempdir().unwrap();
-    let url = sqlite_url(dir.path());
-    let seeded = seed(&url);
+    let (_dir, url, seeded) = seeded_file();
 
     let table = on(&url, &["jobs", "list"]);
     let json = on(&url, &["jobs", "list", "--json"]);
@@ -66,9 +64,7 @@ fn list_shows_the_newest_jobs_first_as_a_table_and_as_json() {
 
 #[test]
 fn filters_select_by_queue_state_kind_and_tag() {
-    let dir = tempfile::tempdir().unwrap();
-    let url = sqlite_url(dir.path());
-    let seeded = seed(&url);
+    let (_dir, url, seeded) = seeded_file();
 
     let mail = on(&url, &["jobs", "list", "--queue", "mail", "--json"]).json();
     let scheduled = on(&url, &["jobs", "list", "--state", "scheduled", "--json"]).json();
@@ -97,9 +93,7 @@ fn filters_select_by_queue_state_kind_and_tag() {
 
 #[test]
 fn pages_follow_one_another_through_after() {
-    let dir = tempfile::tempdir().unwrap();
-    let url = sqlite_url(dir.path());
-    let seeded = seed(&url);
+    let (_dir, url, seeded) = seeded_file();
     let mut newest_first: Vec<String> = [
         seeded.mail[0],
         seeded.mail[1],
@@ -151,9 +145,7 @@ fn pages_follow_one_another_through_after() {
 
 #[test]
 fn show_prints_every_field_of_one_job() {
-    let dir = tempfile::tempdir().unwrap();
-    let url = sqlite_url(dir.path());
-    let seeded = seed(&url);
+    let (_dir, url, seeded) = seeded_file();
     let id = seeded.failed.to_string();
 
     let text = on(&url, &["jobs", "show", &id]);
@@ -174,9 +166,7 @@ fn show_prints_every_field_of_one_job() {
 
 #[test]
 fn show_lists_what_a_waiting_job_depends_on_with_each_ones_state() {
-    let dir = tempfile::tempdir().unwrap();
-    let url = sqlite_url(dir.path());
-    let seeded = seed(&url);
+    let (_dir, url, seeded) = seeded_file();
     let digest = with_queue(&url, async |queue: &Queue| {
         let options = EnqueueOptions::new()
             .depends_on([seeded.failed, seeded.mail[0]])
@@ -255,9 +245,7 @@ fn show_lists_what_a_waiting_job_depends_on_with_each_ones_state() {
 
 #[test]
 fn an_unknown_id_exits_3_and_a_bad_one_exits_2() {
-    let dir = tempfile::tempdir().unwrap();
-    let url = sqlite_url(dir.path());
-    seed(&url);
+    let (_dir, url, _) = seeded_file();
     let unknown = JobId::new(time::OffsetDateTime::UNIX_EPOCH).to_string();
 
     let show = on(&url, &["jobs", "show", &unknown]);
@@ -276,9 +264,7 @@ fn an_unknown_id_exits_3_and_a_bad_one_exits_2() {
 
 #[test]
 fn retry_cancel_and_delete_act_on_each_id() {
-    let dir = tempfile::tempdir().unwrap();
-    let url = sqlite_url(dir.path());
-    let seeded = seed(&url);
+    let (_dir, url, seeded) = seeded_file();
     let failed = seeded.failed.to_string();
     let (a, b) = (seeded.mail[0].to_string(), seeded.mail[1].to_string());
 
@@ -305,9 +291,7 @@ fn retry_cancel_and_delete_act_on_each_id() {
 
 #[test]
 fn one_unknown_id_among_several_is_reported_and_the_rest_are_done() {
-    let dir = tempfile::tempdir().unwrap();
-    let url = sqlite_url(dir.path());
-    let seeded = seed(&url);
+    let (_dir, url, seeded) = seeded_file();
     let unknown = JobId::new(time::OffsetDateTime::UNIX_EPOCH).to_string();
     let known = seeded.mail[2].to_string();
 
@@ -320,9 +304,7 @@ fn one_unknown_id_among_several_is_reported_and_the_rest_are_done() {
 
 #[test]
 fn a_bulk_action_without_yes_only_counts_and_exits_4() {
-    let dir = tempfile::tempdir().unwrap();
-    let url = sqlite_url(dir.path());
-    seed(&url);
+    let (_dir, url, _) = seeded_file();
 
     let dry = on(&url, &["jobs", "cancel", "--queue", "mail"]);
     let dry_json = on(&url, &["jobs", "delete", "--state", "failed", "--json"]);
@@ -352,9 +334,7 @@ fn a_bulk_action_without_yes_only_counts_and_exits_4() {
 
 #[test]
 fn a_bulk_action_with_yes_acts_and_counts() {
-    let dir = tempfile::tempdir().unwrap();
-    let url = sqlite_url(dir.path());
-    let seeded = seed(&url);
+    let (_dir, url, seeded) = seeded_file();
 
     let retried = on(
         &url,
@@ -383,9 +363,7 @@ fn a_bulk_action_with_yes_acts_and_counts() {
 
 #[test]
 fn a_bulk_action_needs_a_filter_or_ids() {
-    let dir = tempfile::tempdir().unwrap();
-    let url = sqlite_url(dir.path());
-    seed(&url);
+    let (_dir, url, _) = seeded_file();
 
     let neither = on(&url, &["jobs", "delete", "--yes"]);
     let both = on(

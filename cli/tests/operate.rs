@@ -3,13 +3,11 @@
 mod support;
 
 use leasehold::{JobFilter, JobState, Queue};
-use support::{on, seed, sqlite_url, with_queue};
+use support::{on, seeded_file, with_queue};
 
 #[test]
 fn queues_list_counts_each_queues_jobs_by_state() {
-    let dir = tempfile::tempdir().unwrap();
-    let url = sqlite_url(dir.path());
-    seed(&url);
+    let (_dir, url, _) = seeded_file();
 
     let table = on(&url, &["queues", "list"]);
     let json = on(&url, &["queues", "list", "--json"]);
@@ -38,9 +36,7 @@ fn queues_list_counts_each_queues_jobs_by_state() {
 
 #[test]
 fn a_queue_pauses_and_resumes_and_an_unknown_one_exits_3() {
-    let dir = tempfile::tempdir().unwrap();
-    let url = sqlite_url(dir.path());
-    seed(&url);
+    let (_dir, url, _) = seeded_file();
 
     let paused = on(&url, &["queues", "pause", "mail"]);
     let listed = on(&url, &["queues", "list", "--json"]).json();
@@ -70,9 +66,7 @@ fn a_queue_pauses_and_resumes_and_an_unknown_one_exits_3() {
 
 #[test]
 fn schedules_list_shows_next_fire_times_in_the_schedules_timezone() {
-    let dir = tempfile::tempdir().unwrap();
-    let url = sqlite_url(dir.path());
-    seed(&url);
+    let (_dir, url, _) = seeded_file();
 
     let table = on(&url, &["schedules", "list"]);
     let json = on(&url, &["schedules", "list", "--next", "3", "--json"]);
@@ -102,9 +96,7 @@ fn schedules_list_shows_next_fire_times_in_the_schedules_timezone() {
 
 #[test]
 fn a_schedule_pauses_resumes_and_triggers_and_an_unknown_one_exits_3() {
-    let dir = tempfile::tempdir().unwrap();
-    let url = sqlite_url(dir.path());
-    seed(&url);
+    let (_dir, url, _) = seeded_file();
 
     let paused = on(&url, &["schedules", "pause", "nightly", "--json"]);
     let triggered = on(&url, &["schedules", "trigger", "nightly", "--json"]);
@@ -133,9 +125,7 @@ fn a_schedule_pauses_resumes_and_triggers_and_an_unknown_one_exits_3() {
 
 #[test]
 fn stats_sums_every_queue_by_state() {
-    let dir = tempfile::tempdir().unwrap();
-    let url = sqlite_url(dir.path());
-    seed(&url);
+    let (_dir, url, _) = seeded_file();
 
     let table = on(&url, &["stats"]);
     let json = on(&url, &["stats", "--json"]).json();
@@ -155,9 +145,7 @@ fn stats_sums_every_queue_by_state() {
 
 #[test]
 fn prune_deletes_only_jobs_finished_longer_ago_than_asked() {
-    let dir = tempfile::tempdir().unwrap();
-    let url = sqlite_url(dir.path());
-    seed(&url);
+    let (_dir, url, _) = seeded_file();
 
     let too_young = on(&url, &["prune", "--older-than", "7d", "--json"]);
     std::thread::sleep(std::time::Duration::from_millis(1_100));
@@ -176,9 +164,7 @@ fn prune_deletes_only_jobs_finished_longer_ago_than_asked() {
 
 #[test]
 fn limits_are_set_listed_shown_on_their_queue_and_removed() {
-    let dir = tempfile::tempdir().unwrap();
-    let url = sqlite_url(dir.path());
-    seed(&url);
+    let (_dir, url, _) = seeded_file();
 
     let key = on(
         &url,

@@ -7,7 +7,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::process::{Command, Stdio};
 
-use support::{seed, sqlite_url};
+use support::seeded_file;
 
 /// The status code of a bodiless `method` request to `path` on `address`.
 fn status(address: &str, method: &str, path: &str) -> u16 {
@@ -26,9 +26,7 @@ fn status(address: &str, method: &str, path: &str) -> u16 {
 #[cfg(unix)]
 #[test]
 fn serve_answers_read_only_and_stops_on_ctrl_c() {
-    let dir = tempfile::tempdir().unwrap();
-    let url = sqlite_url(dir.path());
-    seed(&url);
+    let (_dir, url, _) = seeded_file();
     let mut child = Command::new(env!("CARGO_BIN_EXE_leasehold"))
         .args([
             "--db",

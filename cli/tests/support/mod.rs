@@ -72,6 +72,15 @@ pub(crate) fn sqlite_url(dir: &Path) -> String {
     format!("sqlite://{}", dir.join("jobs.db").display())
 }
 
+/// A SQLite file in a temporary directory, seeded as [`seed`] does: the directory
+/// (removed when dropped), the file's URL, and what was seeded.
+pub(crate) fn seeded_file() -> (tempfile::TempDir, String, Seeded) {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let url = sqlite_url(dir.path());
+    let seeded = seed(&url);
+    (dir, url, seeded)
+}
+
 /// Runs `f` on a queue over the store at `url`, then closes the store.
 pub(crate) fn with_queue<T>(url: &str, f: impl AsyncFnOnce(&Queue) -> T) -> T {
     runtime().block_on(async {
