@@ -250,16 +250,7 @@ pub(crate) async fn pausing_resuming_and_triggering_a_schedule(h: Harness) {
 }
 
 pub(crate) async fn acting_on_an_unknown_schedule_is_a_404_page(h: Harness) {
-    let form = h
-        .get("/jobs/bulk?action=retry")
-        .await
-        .form("/jobs/bulk")
-        .unwrap();
-    let mut fields: Vec<(String, String)> = form
-        .into_iter()
-        .filter(|(name, _)| name == "_csrf")
-        .collect();
-    fields.push(("name".into(), "nightly".into()));
+    let fields = [h.csrf_field().await, ("name".into(), "nightly".into())];
 
     let page = h.post("/schedules/trigger", &fields).await;
 

@@ -125,6 +125,18 @@ impl Harness {
         self.post(action, &fields).await
     }
 
+    /// A valid CSRF field, read from the form of a bulk confirmation.
+    pub(crate) async fn csrf_field(&self) -> (String, String) {
+        let form = self
+            .get("/jobs/bulk?action=retry")
+            .await
+            .form("/jobs/bulk")
+            .expect("a confirmation form");
+        form.into_iter()
+            .find(|(name, _)| name == "_csrf")
+            .expect("the form carries the token")
+    }
+
     /// Follows a redirect.
     pub(crate) async fn follow(&self, redirect: &Page) -> Page {
         assert_eq!(redirect.status, StatusCode::SEE_OTHER, "{}", redirect.body);

@@ -50,7 +50,7 @@ pub(crate) async fn what_users_put_in_jobs_is_shown_escaped(h: Harness) {
 }
 
 pub(crate) async fn an_error_message_is_shown_escaped(h: Harness) {
-    let token = token(&h).await;
+    let token = h.csrf_field().await;
 
     let page = h
         .post("/queues/pause", &[token, ("queue".into(), SCRIPT.into())])
@@ -64,7 +64,7 @@ pub(crate) async fn an_error_message_is_shown_escaped(h: Harness) {
 pub(crate) async fn read_only_mode_renders_no_buttons_and_refuses_every_post(h: Harness) {
     let id = h.enqueue("send", "mail").await;
     h.fail("mail", "boom").await;
-    let writable_token = token(&h).await;
+    let writable_token = h.csrf_field().await;
     let h = h.serving(|queue| Dashboard::new(queue).read_only(true).router());
 
     let pages = [
@@ -108,8 +108,8 @@ pub(crate) async fn a_post_without_the_csrf_token_or_from_another_site_is_refuse
     let id = h.enqueue("send", "mail").await;
     h.fail("mail", "boom").await;
     let path = format!("/jobs/{id}/retry");
-    let good = token(&h).await;
-    let another = token(&Harness::memory().await).await;
+    let good = h.csrf_field().await;
+    let another = Harness::memory().await.csrf_field().await;
     let with = |builder: axum::http::request::Builder, fields: &[(String, String)]| {
         builder
             .body(Body::from(serde_urlencoded::to_string(fields).unwrap()))
@@ -124,22 +124,17 @@ pub(crate) async fn a_post_without_the_csrf_token_or_from_another_site_is_refuse
             std::slice::from_ref(&good),
         ))
         .await;
-    let other_origin = h
-        .send(with(
+    let from_origin = async |origin: &str| {
+        h.send(with(
             form_request(&path)
                 .header(header::HOST, "dashboard.test")
-                .header(header::ORIGIN, "https://evil.test"),
+                .header(header::ORIGIN, origin),
             std::slice::from_ref(&good),
         ))
-        .await;
-    let opaque_origin = h
-        .send(with(
-            form_request(&path)
-                .header(header::HOST, "dashboard.test")
-                .header(header::ORIGIN, "null"),
-            std::slice::from_ref(&good),
-        ))
-        .await;
+        .await
+    };
+    let other_origin = from_origin("https://evil.test").await;
+    let opaque_origin = from_origin("null").await;
 
     for refused in [&missing, &wrong, &cross_site, &other_origin, &opaque_origin] {
         assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.body);
@@ -160,7 +155,7 @@ pub(crate) async fn a_post_without_the_csrf_token_or_from_another_site_is_refuse
 
 pub(crate) async fn every_response_carries_the_security_headers(h: Harness) {
     let id = h.enqueue("send", "mail").await;
-    let token = token(&h).await;
+    let token = h.csrf_field().await;
 
     let responses = [
         h.get("/").await,
@@ -241,18 +236,6 @@ pub(crate) async fn nested_at_a_path_every_link_and_form_stays_under_it(h: Harne
     assert_eq!(css.status, StatusCode::OK);
     assert_eq!(paused.location(), "/admin/jobs?done=paused&queue=mail");
     assert!(paused_page.has("Paused queue <strong>mail</strong>"));
-}
-
-/// A valid CSRF field, read from the form of a bulk confirmation.
-async fn token(h: &Harness) -> (String, String) {
-    let form = h
-        .get("/jobs/bulk?action=retry")
-        .await
-        .form("/jobs/bulk")
-        .expect("a confirmation form");
-    form.into_iter()
-        .find(|(name, _)| name == "_csrf")
-        .expect("the form carries the token")
 }
 
 fn urlencode(text: &str) -> String {
