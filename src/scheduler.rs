@@ -124,6 +124,12 @@ impl Scheduler {
         Ok(self.store().get_schedule(name).await?)
     }
 
+    /// The schedule named `name`, or [`StoreError::ScheduleNotFound`].
+    async fn existing(&self, name: &str) -> Result<ScheduleRecord, Error> {
+        let schedule = self.get(name).await?;
+        Ok(schedule.ok_or_else(|| StoreError::ScheduleNotFound(name.to_owned()))?)
+    }
+
     /// Every schedule, by name.
     ///
     /// # Errors
@@ -150,10 +156,7 @@ impl Scheduler {
     /// [`StoreError::ScheduleNotFound`] for an unknown name.
     pub async fn resume(&self, name: &str) -> Result<ScheduleRecord, Error> {
         let now = self.now();
-        let schedule = self
-            .get(name)
-            .await?
-            .ok_or_else(|| StoreError::ScheduleNotFound(name.to_owned()))?;
+        let schedule = self.existing(name).await?;
         let next = schedule.schedule.spec.first_at_or_after(now);
         Ok(self.store().resume_schedule(name, next, now).await?)
     }
@@ -169,10 +172,7 @@ impl Scheduler {
     /// [`StoreError::ScheduleNotFound`] for an unknown name; the store's error.
     pub async fn trigger(&self, name: &str) -> Result<Enqueued, Error> {
         let now = self.now();
-        let schedule = self
-            .get(name)
-            .await?
-            .ok_or_else(|| StoreError::ScheduleNotFound(name.to_owned()))?;
+        let schedule = self.existing(name).await?;
         let job = schedule.job_for_slot(now, now)?;
         self.queue.enqueue_new(job).await
     }
@@ -196,10 +196,7 @@ impl Scheduler {
         name: &str,
         n: usize,
     ) -> Result<Vec<OffsetDateTime>, Error> {
-        let schedule = self
-            .get(name)
-            .await?
-            .ok_or_else(|| StoreError::ScheduleNotFound(name.to_owned()))?;
+        let schedule = self.existing(name).await?;
         Ok(schedule.next_fire_times(n))
     }
 
