@@ -120,8 +120,29 @@ impl Layer for Recorder {
 }
 
 impl Recorder {
+    /// A recorder named `name` that writes to `log`.
+    fn new(name: &'static str, log: &Arc<Mutex<Vec<String>>>) -> Self {
+        Self {
+            name,
+            log: Arc::clone(log),
+        }
+    }
+
     fn write(&self, line: String) {
         self.log.lock().unwrap().push(line);
+    }
+}
+
+/// Runs an [`Echo`] job on `worker`, then an [`AlwaysFails`] job through each of its
+/// `attempts` attempts.
+async fn run_an_echo_then_a_failure(world: &World, worker: &Worker, attempts: u32) {
+    world.enqueue(&Echo { n: 1 }, EnqueueOptions::new()).await;
+    worker.run_once().await.unwrap();
+    world
+        .enqueue(&AlwaysFails, EnqueueOptions::new().max_attempts(attempts))
+        .await;
+    for _ in 0..attempts {
+        worker.run_once().await.unwrap();
     }
 }
 
@@ -130,25 +151,15 @@ impl Recorder {
 async fn layers_wrap_every_job_in_order_and_see_the_recorded_outcome(store: Arc<dyn JobStore>) {
     let world = World::new(store);
     let log = Arc::new(Mutex::new(Vec::new()));
-    let layer = |name| Recorder {
-        name,
-        log: Arc::clone(&log),
-    };
     let worker = Worker::builder(&world.queue)
-        .layer(layer("outer"))
-        .layer(layer("inner"))
+        .layer(Recorder::new("outer", &log))
+        .layer(Recorder::new("inner", &log))
         .handler(echo)
         .handler(always_fails)
         .retry_policy(RetryPolicy::constant(Duration::ZERO))
         .build()
         .unwrap();
-    world.enqueue(&Echo { n: 1 }, EnqueueOptions::new()).await;
-    worker.run_once().await.unwrap();
-    world
-        .enqueue(&AlwaysFails, EnqueueOptions::new().max_attempts(2))
-        .await;
-    worker.run_once().await.unwrap();
-    worker.run_once().await.unwrap();
+    run_an_echo_then_a_failure(&world, &worker, 2).await;
 
     let log = log.lock().unwrap().clone();
     assert_eq!(
@@ -192,24 +203,15 @@ async fn hooks_run_outside_the_layers_in_order_and_see_the_recorded_outcome(
 ) {
     let world = World::new(store);
     let log = Arc::new(Mutex::new(Vec::new()));
-    let recorder = |name| Recorder {
-        name,
-        log: Arc::clone(&log),
-    };
     let worker = Worker::builder(&world.queue)
-        .layer(recorder("layer"))
-        .hook(recorder("first"))
-        .hook(recorder("second"))
+        .layer(Recorder::new("layer", &log))
+        .hook(Recorder::new("first", &log))
+        .hook(Recorder::new("second", &log))
         .handler(echo)
         .handler(always_fails)
         .build()
         .unwrap();
-    world.enqueue(&Echo { n: 1 }, EnqueueOptions::new()).await;
-    worker.run_once().await.unwrap();
-    world
-        .enqueue(&AlwaysFails, EnqueueOptions::new().max_attempts(1))
-        .await;
-    worker.run_once().await.unwrap();
+    run_an_echo_then_a_failure(&world, &worker, 1).await;
 
     let log = log.lock().unwrap().clone();
     assert_eq!(
