@@ -3,6 +3,7 @@
 //! id is still named, with nothing of the batch stored.
 
 use leasehold::testing::conformance::{t, t2100};
+use leasehold::time::OffsetDateTime;
 use leasehold::{JobFilter, JobStore, NewJob, StoreError};
 use leasehold_sqlite::SqliteStore;
 use serde_json::json;
@@ -62,22 +63,34 @@ async fn a_batch_stores_every_job_exactly_as_given() {
     assert!(answers[payloads.len() + 1].duplicate);
 }
 
+/// Enqueues at `now` a batch of `size` new jobs with `existing` put in at `at`, and
+/// checks that the store refuses it as a conflict naming `existing`.
+async fn refused_naming(
+    store: &SqliteStore,
+    existing: &NewJob,
+    size: usize,
+    at: usize,
+    now: OffsetDateTime,
+) {
+    let mut batch: Vec<NewJob> = (0..size)
+        .map(|_| NewJob::new("k", json!(2), t(0)).unwrap())
+        .collect();
+    batch.insert(at, existing.clone());
+    let error = store.enqueue_many(batch, now).await.unwrap_err();
+    assert!(
+        matches!(&error, StoreError::Conflict(m) if m.contains(&existing.id.to_string())),
+        "{error:?}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_batch_with_an_existing_id_names_it_and_stores_nothing() {
     let store = SqliteStore::connect("sqlite::memory:").await.unwrap();
     let existing = NewJob::new("k", json!(1), t(0)).unwrap();
     store.enqueue(existing.clone(), t(0)).await.unwrap();
-    let mut batch: Vec<NewJob> = (0..5)
-        .map(|_| NewJob::new("k", json!(2), t(0)).unwrap())
-        .collect();
-    batch.insert(3, existing.clone());
 
-    let error = store.enqueue_many(batch, t(0)).await.unwrap_err();
+    refused_naming(&store, &existing, 5, 3, t(0)).await;
 
-    assert!(
-        matches!(&error, StoreError::Conflict(m) if m.contains(&existing.id.to_string())),
-        "{error:?}"
-    );
     assert_eq!(store.count(&JobFilter::all(), t(0)).await.unwrap(), 1);
 }
 
@@ -128,15 +141,7 @@ async fn a_large_batch_is_stored_whole_or_not_at_all() {
     }
 
     let existing = jobs[7].clone();
-    let mut batch: Vec<NewJob> = (0..600)
-        .map(|_| NewJob::new("k", json!(2), t(0)).unwrap())
-        .collect();
-    batch.insert(598, existing.clone());
-    let error = store.enqueue_many(batch, t(2)).await.unwrap_err();
-    assert!(
-        matches!(&error, StoreError::Conflict(m) if m.contains(&existing.id.to_string())),
-        "{error:?}"
-    );
+    refused_naming(&store, &existing, 600, 598, t(2)).await;
     assert_eq!(
         store.count(&JobFilter::all(), t(2)).await.unwrap(),
         600,
