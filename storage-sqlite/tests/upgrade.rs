@@ -40,6 +40,13 @@ async fn migrated_before(first_left_out: &str) -> (TempDir, String, SqliteConnec
     (dir, url, conn)
 }
 
+/// The store of this build on the database at `url`, once the earlier build's
+/// connection `conn` has closed: opening it runs the migrations left out.
+async fn upgraded(conn: SqliteConnection, url: &str) -> SqliteStore {
+    conn.close().await.unwrap();
+    SqliteStore::connect(url).await.unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn jobs_written_before_the_job_data_migration_read_back_after_it() {
     // The schema before job data.
@@ -53,9 +60,8 @@ async fn jobs_written_before_the_job_data_migration_read_back_after_it() {
     .execute(&mut conn)
     .await
     .unwrap();
-    conn.close().await.unwrap();
 
-    let store = SqliteStore::connect(&url).await.unwrap();
+    let store = upgraded(conn, &url).await;
     let jobs = store.list(&JobFilter::all(), t(10)).await.unwrap();
 
     assert_eq!(jobs.len(), 1);
@@ -91,9 +97,8 @@ async fn starts_counted_a_row_each_before_migration_0010_count_one_each_after_it
             .await
             .unwrap();
     }
-    conn.close().await.unwrap();
 
-    let store = SqliteStore::connect(&url).await.unwrap();
+    let store = upgraded(conn, &url).await;
     let jobs = (0..5)
         .map(|_| {
             NewJob::new("rated", serde_json::json!({}), t(0))
@@ -157,9 +162,8 @@ async fn jobs_and_their_unique_keys_survive_the_rebuild_of_migration_0011() {
     .await
     .unwrap();
     let before = stored_jobs(&mut conn).await;
-    conn.close().await.unwrap();
 
-    let store = SqliteStore::connect(&url).await.unwrap();
+    let store = upgraded(conn, &url).await;
     let after = stored_jobs(store.read_pool()).await;
     assert_eq!(after, before, "every job is copied as it was");
 
@@ -221,9 +225,8 @@ async fn keyed_jobs_stored_before_migration_0012_are_claimed_and_awaited_after_i
     .execute(&mut conn)
     .await
     .unwrap();
-    conn.close().await.unwrap();
 
-    let store = SqliteStore::connect(&url).await.unwrap();
+    let store = upgraded(conn, &url).await;
     let indexes: Vec<String> = sqlx::query_scalar(
         "SELECT name FROM sqlite_master WHERE type = 'index' AND name LIKE 'jobs_%by_key' \
          ORDER BY name",
