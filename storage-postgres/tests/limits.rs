@@ -48,6 +48,13 @@ fn job(kind: &str, queue: &str, key: Option<&str>) -> NewJob {
     }
 }
 
+/// `n` jobs of `key`, kinds `{prefix}0` on, each queue of [`QUEUES`] in turn.
+fn in_both_queues(prefix: &str, n: usize, key: Option<&str>) -> Vec<NewJob> {
+    (0..n)
+        .map(|i| job(&format!("{prefix}{i}"), QUEUES[i % 2], key))
+        .collect()
+}
+
 /// Every store claims up to `limit` jobs at `now` at the same instant (leases of
 /// `lease_secs`), each of its own queues (store `i` of `queues[i % queues.len()]`, so
 /// the claims read different jobs of one key); answers all they leased.
@@ -93,10 +100,21 @@ async fn live_of_key(store: &PostgresStore, key: &str, now: OffsetDateTime) -> u
         .count()
 }
 
-async fn stores(db: &support::FreshSchema) -> Vec<PostgresStore> {
+/// [`STORES`] stores on `db`, through the first of which `jobs` are enqueued and
+/// `limits` set, at `t(0)`.
+async fn stores(
+    db: &support::FreshSchema,
+    jobs: Vec<NewJob>,
+    limits: &[(LimitScope, Limit)],
+) -> Vec<PostgresStore> {
     let mut stores = Vec::with_capacity(STORES);
     for _ in 0..STORES {
         stores.push(db.open().await);
+    }
+    let store = &stores[0];
+    store.enqueue_many(jobs, t(0)).await.expect("enqueue");
+    for (scope, limit) in limits {
+        store.set_limit(scope, *limit, t(0)).await.expect("set");
     }
     stores
 }
@@ -108,19 +126,12 @@ async fn stores(db: &support::FreshSchema) -> Vec<PostgresStore> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_claims_never_run_more_than_a_keys_max_running() {
     let Some(db) = test_schema() else { return };
-    let stores = stores(&db).await;
-    let store = &stores[0];
     // The key's jobs in two queues, and jobs without a key in both.
-    let mut jobs: Vec<NewJob> = (0..400)
-        .map(|i| job(&format!("p{i}"), QUEUES[i % 2], Some("partner")))
-        .collect();
-    jobs.extend((0..200).map(|i| job(&format!("f{i}"), QUEUES[i % 2], None)));
-    store.enqueue_many(jobs, t(0)).await.expect("enqueue");
+    let mut jobs = in_both_queues("p", 400, Some("partner"));
+    jobs.extend(in_both_queues("f", 200, None));
     let two = Limit::running(2).expect("valid");
-    store
-        .set_limit(&LimitScope::Key("partner".into()), two, t(0))
-        .await
-        .expect("set");
+    let stores = stores(&db, jobs, &[(LimitScope::Key("partner".into()), two)]).await;
+    let store = &stores[0];
     let queues = queue_sets();
 
     let (mut most, mut partner_claims, mut free_claims) = (0, 0, 0);
@@ -158,23 +169,16 @@ async fn concurrent_claims_never_run_more_than_a_keys_max_running() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_claims_keep_a_rate_and_a_queue_limit() {
     let Some(db) = test_schema() else { return };
-    let stores = stores(&db).await;
-    let store = &stores[0];
-    let mut jobs: Vec<NewJob> = (0..100)
-        .map(|i| job(&format!("r{i}"), QUEUES[i % 2], Some("tenant")))
-        .collect();
+    let mut jobs = in_both_queues("r", 100, Some("tenant"));
     jobs.extend((0..100).map(|i| job(&format!("b{i}"), "bounded", None)));
-    store.enqueue_many(jobs, t(0)).await.expect("enqueue");
     let rate = Limit::rate(3, Duration::from_secs(10)).expect("valid");
-    store
-        .set_limit(&LimitScope::Key("tenant".into()), rate, t(0))
-        .await
-        .expect("set");
     let two = Limit::running(2).expect("valid");
-    store
-        .set_limit(&LimitScope::Queue("bounded".into()), two, t(0))
-        .await
-        .expect("set");
+    let limits = [
+        (LimitScope::Key("tenant".into()), rate),
+        (LimitScope::Queue("bounded".into()), two),
+    ];
+    let stores = stores(&db, jobs, &limits).await;
+    let store = &stores[0];
     let queues: Vec<Vec<String>> = queue_sets()
         .into_iter()
         .map(|mut set| {
