@@ -4,8 +4,8 @@
 //! A group's calls are all in flight at once (none has been answered), so any order
 //! of them is one their callers could have seen. That lets the writer run, before the
 //! others and in one statement each, every completion of a distinct job (one
-//! `UPDATE ... FROM json_each`) and every enqueue of jobs without unique keys (one
-//! `INSERT ... SELECT FROM json_each`): one statement instead of one per call.
+//! `UPDATE ... FROM jsonb_each`) and every enqueue of jobs without unique keys (one
+//! `INSERT ... SELECT FROM jsonb_each`): one statement instead of one per call.
 //!
 //! When those are the whole group (or the group is one claim, whose statements need no
 //! answer in between), the writer sends `BEGIN IMMEDIATE`, the statement and `COMMIT`

@@ -85,6 +85,61 @@ fn plain_enqueues_distinct_completions_and_one_claim_are_whole_groups() {
 }
 
 #[test]
+fn whole_groups_of_enqueues_and_of_completions_each_run_as_one_statement() {
+    // The writer reruns a whole group that fails the ordinary way, which would hide a
+    // statement that never runs (its JSON array read by a function this SQLite lacks,
+    // say): run each statement itself, as the writer's one call does.
+    runtime().block_on(async {
+        let (pool, target) = in_memory_target().await;
+        let (three, _) = request(enqueue(3));
+        let (two, _) = request(enqueue(2));
+        let mut enqueues = vec![three, two];
+        let statement = WholeGroup::Enqueues.statement(&enqueues).unwrap();
+        let rows = statement
+            .fetch_all(&pool)
+            .await
+            .expect("one INSERT of five");
+        WholeGroup::Enqueues.settle(&mut enqueues, &rows).unwrap();
+        assert_eq!(stored_jobs(&pool).await, 5);
+        let stored: Vec<(String, String, i64, i64)> =
+            sqlx::query_as("SELECT kind, state, run_at, max_attempts FROM jobs ORDER BY id")
+                .fetch_all(&pool)
+                .await
+                .unwrap();
+        let expected = ("k".to_owned(), "available".to_owned(), micros(t(0)), 20);
+        assert!(stored.iter().all(|row| *row == expected), "{stored:?}");
+
+        let claimed = commit_alone(&target, claim(3)).await.unwrap();
+        let mut completions: Vec<_> = claimed
+            .iter()
+            .map(|job| {
+                let (call, _) = request(Complete {
+                    lease: job.lease(),
+                    now: t(5),
+                });
+                call
+            })
+            .collect();
+        let statement = WholeGroup::Completions.statement(&completions).unwrap();
+        let rows = statement
+            .fetch_all(&pool)
+            .await
+            .expect("one UPDATE of three");
+        assert_eq!(rows.len(), 3, "each live lease completed");
+        WholeGroup::Completions
+            .settle(&mut completions, &rows)
+            .unwrap();
+        let finished: Vec<(String, Option<i64>)> =
+            sqlx::query_as("SELECT state, finished_at FROM jobs WHERE state <> 'available'")
+                .fetch_all(&pool)
+                .await
+                .unwrap();
+        let completed = ("completed".to_owned(), Some(micros(t(5))));
+        assert_eq!(finished, vec![completed; 3]);
+    });
+}
+
+#[test]
 fn a_whole_group_whose_commit_fails_answers_at_commit_and_the_next_group_writes() {
     runtime().block_on(async {
         let (pool, target) = in_memory_target().await;

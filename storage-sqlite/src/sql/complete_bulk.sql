@@ -2,11 +2,12 @@
 -- finished_at], whose lease is live and that no job depends on; answers the ids it
 -- completed. A job with dependents completes on its own (complete.sql), so that a group
 -- sent as one call never has dependents to settle.
+-- (jsonb_each: each row binary JSON, read in place by `->>`; see enqueue_bulk.sql.)
 UPDATE jobs
 SET state = 'completed',
     finished_at = done.value ->> 2,
     lease_until = NULL
-FROM json_each(?1) AS done
+FROM jsonb_each(?1) AS done
 WHERE jobs.id = unhex(done.value ->> 0)
   AND jobs.state = 'running'
   AND jobs.lease_token = done.value ->> 1

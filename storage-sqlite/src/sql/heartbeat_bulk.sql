@@ -1,8 +1,9 @@
 -- Extends to ?2 each live lease of the JSON array ?1, each [job id as hex, lease token];
 -- answers the leases it extended.
+-- (jsonb_each: each row binary JSON, read in place by `->>`; see enqueue_bulk.sql.)
 UPDATE jobs
 SET lease_until = ?2
-FROM json_each(?1) AS lease
+FROM jsonb_each(?1) AS lease
 WHERE jobs.id = unhex(lease.value ->> 0)
   AND jobs.state = 'running'
   AND jobs.lease_token = lease.value ->> 1
