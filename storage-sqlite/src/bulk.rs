@@ -5,7 +5,7 @@
 //! of them is one their callers could have seen. That lets the writer run, before the
 //! others and in one statement each, every completion of a distinct job (one
 //! `UPDATE ... FROM jsonb_each`) and every enqueue of jobs without unique keys (one
-//! `INSERT ... SELECT FROM jsonb_each`): one statement instead of one per call.
+//! multi-row `INSERT` of bound parameters): one statement instead of one per call.
 //!
 //! When those are the whole group (or the group is one claim, whose statements need no
 //! answer in between), the writer sends `BEGIN IMMEDIATE`, the statement and `COMMIT`
@@ -21,7 +21,7 @@ use sqlx::sqlite::SqliteRow;
 
 use leasehold_sql::row::{Columns, micros};
 
-use crate::enqueue::{JSON_ROWS, bulk_rows, insert_bulk};
+use crate::enqueue::{bind_rows, insert_bulk};
 use crate::error::store_error;
 use crate::row::{Row, Statement};
 use crate::sql;
@@ -35,7 +35,7 @@ use crate::transition::{Call, Request};
 /// again the ordinary way, which answers each error at its stage.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum WholeGroup {
-    /// Every call an enqueue of jobs without unique keys: one `enqueue_bulk.sql`.
+    /// Every call an enqueue of jobs without unique keys: one multi-row insert.
     Enqueues,
     /// Every call a completion, each of a distinct job: one `complete_bulk.sql`. A
     /// completion whose lease was not live is left unanswered, to run again on its own
@@ -48,10 +48,10 @@ pub(crate) enum WholeGroup {
     Claim(WholeClaim),
 }
 
-/// The most jobs a group of enqueues sends in one call, as one JSON array
-/// (`enqueue_bulk.sql`): [`JSON_ROWS`]. A larger group goes the ordinary way, its rows
-/// bound as parameters ([`insert_bulk`]).
-const ONE_CALL_ROWS: usize = JSON_ROWS;
+/// The most jobs a group of enqueues sends in one call, as one multi-row insert
+/// ([`sql::enqueue_rows_in_one_call`]). A larger group goes the ordinary way, in
+/// several ([`insert_bulk`]).
+const ONE_CALL_ROWS: usize = sql::ONE_STATEMENT_ROWS;
 
 /// How many jobs the enqueues of `batch` store.
 fn enqueued_rows(batch: &[Request]) -> usize {
@@ -109,7 +109,8 @@ impl WholeGroup {
                     })
                     .flat_map(|Enqueue { jobs, now }| jobs.iter().map(|job| (job, *now)))
                     .collect();
-                Ok(sqlx::query(sql::ENQUEUE_BULK_IN_ONE_CALL).bind(bulk_rows(&rows)?))
+                let statement = sqlx::query(sql::enqueue_rows_in_one_call(rows.len()));
+                Ok(bind_rows(statement, &rows))
             }
             Self::Completions => {
                 let completions: Vec<(Lease, OffsetDateTime)> = batch

@@ -12,7 +12,7 @@ use leasehold_sql::{Param, TransactionalEnqueue};
 use sqlx::SqliteConnection;
 
 use crate::error::{is_unique_violation, store_error};
-use crate::row::{Row, bind, id_blob};
+use crate::row::{Row, Statement, bind, id_blob};
 use crate::sql;
 use crate::store::SqliteStore;
 
@@ -163,64 +163,33 @@ impl DependencyWrites for Inserts<'_> {
     }
 }
 
-/// The most jobs a bulk insert reads from one JSON array (`enqueue_bulk.sql`, one
-/// statement); more go as multi-row inserts of bound parameters. Reading the array
-/// costs SQLite about a third of a batched job's instructions (its JSON functions),
-/// but it is one statement, where the multi-row inserts are several, each a hand-off to
-/// sqlx's connection thread: measured, batches of 100 were faster as JSON and
-/// batches of 1,000 as parameters (see the README's performance notes).
-pub(crate) const JSON_ROWS: usize = 256;
-
 /// Inserts each `(job, now)` of `jobs` (none with a unique key), all or none.
 /// Returns `false`, having inserted nothing, when an id already exists (or repeats):
 /// the caller then inserts one by one to name it.
 ///
-/// Up to [`JSON_ROWS`] jobs go as one JSON array; more as bound parameters of
-/// multi-row `INSERT`s of a few fixed sizes ([`sql::enqueue_rows`], each prepared once
-/// per connection), largest first, under a savepoint, so that a duplicate id in a
-/// later one undoes the earlier ones.
+/// The rows go as bound parameters of multi-row `INSERT`s ([`sql::enqueue_rows`], each
+/// size prepared once per connection): up to [`sql::ONE_STATEMENT_ROWS`] jobs in one
+/// statement, more in several under a savepoint, so that a duplicate id in a later
+/// one undoes the earlier ones.
 pub(crate) async fn insert_bulk(
     conn: &mut SqliteConnection,
     jobs: &[(&NewJob, OffsetDateTime)],
 ) -> Result<bool, StoreError> {
-    if jobs.len() <= JSON_ROWS {
-        return match sqlx::query(sql::ENQUEUE_BULK)
-            .bind(bulk_rows(jobs)?)
-            .execute(&mut *conn)
-            .await
-        {
+    if jobs.len() <= sql::ONE_STATEMENT_ROWS {
+        let statement = bind_rows(sqlx::query(sql::enqueue_rows(jobs.len())), jobs);
+        return match statement.execute(&mut *conn).await {
             Ok(_) => Ok(true),
             Err(e) if is_unique_violation(&e) => Ok(false),
             Err(e) => Err(store_error(e)),
         };
     }
-    // Several statements (more than JSON_ROWS jobs), all or none.
+    // Several statements, all or none.
     execute(conn, sql::SAVEPOINT_BULK).await?;
     let mut rest = jobs;
     for size in sql::row_chunks(jobs.len()) {
         let (chunk, after) = rest.split_at(size);
         rest = after;
-        let mut statement = sqlx::query(sql::enqueue_rows(size));
-        for &(job, now) in chunk {
-            let state = if job.run_at <= now {
-                "available"
-            } else {
-                "scheduled"
-            };
-            statement = statement
-                .bind(id_blob(job.id))
-                .bind(job.kind.as_str())
-                .bind(job.queue.as_str())
-                .bind(job.payload.to_string())
-                .bind(job.priority)
-                .bind(state)
-                .bind(micros(job.run_at))
-                .bind(i64::from(job.max_attempts))
-                .bind(micros(now))
-                .bind(json_text(&job.tags))
-                .bind(json_text(&job.metadata))
-                .bind(job.limit_key.as_deref());
-        }
+        let statement = bind_rows(sqlx::query(sql::enqueue_rows(size)), chunk);
         match statement.execute(&mut *conn).await {
             Ok(_) => {}
             Err(e) if is_unique_violation(&e) => {
@@ -235,6 +204,36 @@ pub(crate) async fn insert_bulk(
     Ok(true)
 }
 
+/// `statement` (a multi-row insert of [`sql::enqueue_rows`], maybe inside a group
+/// commit's other statements) with the twelve parameters of each `(job, now)` of
+/// `jobs` bound in order.
+pub(crate) fn bind_rows<'q>(
+    mut statement: Statement<'q>,
+    jobs: &[(&'q NewJob, OffsetDateTime)],
+) -> Statement<'q> {
+    for &(job, now) in jobs {
+        let state = if job.run_at <= now {
+            "available"
+        } else {
+            "scheduled"
+        };
+        statement = statement
+            .bind(id_blob(job.id))
+            .bind(job.kind.as_str())
+            .bind(job.queue.as_str())
+            .bind(job.payload.to_string())
+            .bind(job.priority)
+            .bind(state)
+            .bind(micros(job.run_at))
+            .bind(i64::from(job.max_attempts))
+            .bind(micros(now))
+            .bind(json_text(&job.tags))
+            .bind(json_text(&job.metadata))
+            .bind(job.limit_key.as_deref());
+    }
+    statement
+}
+
 /// Runs one statement without parameters.
 async fn execute(conn: &mut SqliteConnection, statement: &'static str) -> Result<(), StoreError> {
     sqlx::query(statement)
@@ -242,27 +241,4 @@ async fn execute(conn: &mut SqliteConnection, statement: &'static str) -> Result
         .await
         .map(drop)
         .map_err(store_error)
-}
-
-/// The JSON array `enqueue_bulk.sql` takes as ?1: one row per `(job, now)` of `jobs`.
-pub(crate) fn bulk_rows(jobs: &[(&NewJob, OffsetDateTime)]) -> Result<String, StoreError> {
-    let rows: Vec<_> = jobs
-        .iter()
-        .map(|(job, now)| {
-            (
-                job.id.as_uuid().simple().to_string(),
-                job.kind.as_str(),
-                job.queue.as_str(),
-                job.payload.to_string(),
-                job.priority,
-                micros(job.run_at),
-                job.max_attempts,
-                micros(*now),
-                json_text(&job.tags),
-                json_text(&job.metadata),
-                job.limit_key.as_deref(),
-            )
-        })
-        .collect();
-    serde_json::to_string(&rows).map_err(StoreError::backend)
 }

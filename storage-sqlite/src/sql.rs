@@ -4,6 +4,8 @@
 //! A statement joined from parts writes a placeholder in place of each (`{filter}`,
 //! say); `statement!` fills them at compile time.
 
+use std::sync::OnceLock;
+
 /// The statement in `sql/$file` with its placeholders filled, in this order (a part may
 /// hold a later one's placeholder): the parts under `sql/parts/`, each written once,
 /// the parts both dialects share (`leasehold_sql::sql`), and the schema those name
@@ -109,9 +111,6 @@ macro_rules! before_claim {
     };
 }
 
-/// enqueue_bulk.sql as a whole group commit in one call.
-pub(crate) const ENQUEUE_BULK_IN_ONE_CALL: &str =
-    in_one_call!(include_str!("sql/enqueue_bulk.sql"));
 /// complete_bulk.sql as a whole group commit in one call.
 pub(crate) const COMPLETE_BULK_IN_ONE_CALL: &str =
     in_one_call!(include_str!("sql/complete_bulk.sql"));
@@ -271,11 +270,6 @@ pub(crate) const DELETE_FINISHED: &str = sparing_waited_on!("delete_finished.sql
 /// ?8 unique_key, ?9 created_at, ?10 tags, ?11 metadata, ?12 the start of the unique
 /// period, ?13 the unique states, ?14 limit_key.
 pub(crate) const ENQUEUE: &str = include_str!("sql/enqueue.sql");
-/// `sql/enqueue_bulk.sql`: Inserts the pending jobs without unique keys in the JSON array ?1, each [id as hex,
-/// kind, queue, payload as JSON text, priority, run_at, max_attempts, created_at, tags, metadata,
-/// limit_key]:
-/// available when due at created_at, else scheduled.
-pub(crate) const ENQUEUE_BULK: &str = include_str!("sql/enqueue_bulk.sql");
 /// `sql/enqueue_row.sql`: Inserts one pending job without a unique key from twelve
 /// bound parameters; [`enqueue_rows`] repeats its row.
 pub(crate) const ENQUEUE_ROW: &str = include_str!("sql/enqueue_row.sql");
@@ -286,33 +280,24 @@ pub(crate) const ROLLBACK_BULK: &str = include_str!("sql/rollback_bulk.sql");
 /// `sql/release_bulk.sql`: Closes a bulk insert's savepoint.
 pub(crate) const RELEASE_BULK: &str = include_str!("sql/release_bulk.sql");
 
-/// The row counts of the multi-row inserts of a bulk enqueue, largest first: a few
-/// fixed sizes, so that each is prepared once per connection.
-const ROW_CHUNKS: [usize; 5] = [256, 64, 16, 4, 1];
+/// The most rows one multi-row insert of a bulk enqueue holds: 12 parameters a row,
+/// 3,072 in all, well under SQLite's 32,766.
+pub(crate) const ONE_STATEMENT_ROWS: usize = 256;
 
-/// How a bulk enqueue of `rows` jobs splits into [`ROW_CHUNKS`]: as many of each size
-/// as fit, largest first.
-pub(crate) fn row_chunks(mut rows: usize) -> Vec<usize> {
-    let mut chunks = Vec::new();
-    for size in ROW_CHUNKS {
-        while rows >= size {
-            chunks.push(size);
-            rows -= size;
-        }
-    }
-    chunks
+/// How a bulk enqueue of `rows` jobs splits into multi-row inserts: as many of
+/// [`ONE_STATEMENT_ROWS`] as fit, then one of the rest.
+pub(crate) fn row_chunks(rows: usize) -> impl Iterator<Item = usize> {
+    let rest = rows % ONE_STATEMENT_ROWS;
+    std::iter::repeat_n(ONE_STATEMENT_ROWS, rows / ONE_STATEMENT_ROWS)
+        .chain((rest > 0).then_some(rest))
 }
 
-/// [`ENQUEUE_ROW`] with its row repeated `rows` times, `rows` one of [`ROW_CHUNKS`]
-/// (12 parameters a row: 3,072 for the largest, well under SQLite's 32,766).
+/// [`ENQUEUE_ROW`] with its row repeated `rows` times (1 to [`ONE_STATEMENT_ROWS`]),
+/// made once per size and prepared once per size and connection.
 pub(crate) fn enqueue_rows(rows: usize) -> &'static str {
-    static STATEMENTS: [std::sync::OnceLock<String>; ROW_CHUNKS.len()] =
-        [const { std::sync::OnceLock::new() }; ROW_CHUNKS.len()];
-    let at = ROW_CHUNKS
-        .iter()
-        .position(|&size| size == rows)
-        .expect("a bulk insert's row count is one of ROW_CHUNKS");
-    STATEMENTS[at].get_or_init(|| {
+    static STATEMENTS: [OnceLock<String>; ONE_STATEMENT_ROWS] =
+        [const { OnceLock::new() }; ONE_STATEMENT_ROWS];
+    STATEMENTS[rows_at(rows)].get_or_init(|| {
         let code: Vec<&str> = (ENQUEUE_ROW.lines())
             .filter(|line| !line.trim_start().starts_with("--"))
             .collect();
@@ -323,6 +308,27 @@ pub(crate) fn enqueue_rows(rows: usize) -> &'static str {
         let (head, row) = code.split_at(values + "VALUES".len());
         format!("{head} {}", vec![row.trim(); rows].join(", "))
     })
+}
+
+/// [`enqueue_rows`] as a whole group commit in one call (see `in_one_call!`): a
+/// group of enqueues of `rows` plain jobs in all.
+pub(crate) fn enqueue_rows_in_one_call(rows: usize) -> &'static str {
+    static STATEMENTS: [OnceLock<String>; ONE_STATEMENT_ROWS] =
+        [const { OnceLock::new() }; ONE_STATEMENT_ROWS];
+    STATEMENTS[rows_at(rows)]
+        .get_or_init(|| IN_ONE_CALL_AROUND.replace("{statements}", enqueue_rows(rows)))
+}
+
+/// `in_one_call!` around a placeholder, for statements made at run time.
+const IN_ONE_CALL_AROUND: &str = in_one_call!("{statements}");
+
+/// Where a statement of `rows` rows is kept.
+fn rows_at(rows: usize) -> usize {
+    assert!(
+        (1..=ONE_STATEMENT_ROWS).contains(&rows),
+        "a multi-row insert holds 1 to {ONE_STATEMENT_ROWS} rows, not {rows}"
+    );
+    rows - 1
 }
 /// `sql/fail.sql`: Ends job ?1 Failed at ?4 with error ?3, if ?2 is its live lease; the failed attempt
 /// joins its error history (the latest 20).
@@ -475,7 +481,6 @@ pub(crate) const ALL: &[(&str, &str)] = &[
     ("delete_jobs.sql", DELETE_JOBS),
     ("delete_finished.sql", DELETE_FINISHED),
     ("enqueue.sql", ENQUEUE),
-    ("enqueue_bulk.sql", ENQUEUE_BULK),
     ("enqueue_row.sql", ENQUEUE_ROW),
     ("savepoint_bulk.sql", SAVEPOINT_BULK),
     ("rollback_bulk.sql", ROLLBACK_BULK),

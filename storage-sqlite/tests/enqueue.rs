@@ -1,6 +1,7 @@
-//! `enqueue_many` inserts jobs without unique keys in bulk (one JSON array up to 256
-//! jobs, multi-row inserts of bound parameters under a savepoint past that): payloads, times and counters still round-trip exactly, and an existing
-//! id is still named, with nothing of the batch stored.
+//! `enqueue_many` inserts jobs without unique keys in bulk (one multi-row insert of
+//! bound parameters up to 256 jobs, several under a savepoint past that): payloads,
+//! times and counters still round-trip exactly, and an existing id is still named,
+//! with nothing of the batch stored.
 
 use leasehold::testing::conformance::{t, t2100};
 use leasehold::time::OffsetDateTime;
@@ -94,10 +95,9 @@ async fn a_batch_with_an_existing_id_names_it_and_stores_nothing() {
     assert_eq!(store.count(&JobFilter::all(), t(0)).await.unwrap(), 1);
 }
 
-/// A batch of 600 (over 256, the most read from one JSON array) goes as six multi-row
-/// inserts (256, 256, 64, 16, 4, 4): every job
-/// stored as given, due or scheduled, with its tags, metadata and limit key; a
-/// duplicate id in the last of them undoes the five before.
+/// A batch of 600 (over 256, the most one insert holds) goes as three multi-row
+/// inserts (256, 256, 88): every job stored as given, due or scheduled, with its tags, metadata and limit key; a
+/// duplicate id in the last of them undoes the two before.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_large_batch_is_stored_whole_or_not_at_all() {
     let store = SqliteStore::connect("sqlite::memory:").await.unwrap();

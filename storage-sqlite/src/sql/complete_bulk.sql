@@ -2,7 +2,8 @@
 -- finished_at], whose lease is live and that no job depends on; answers the ids it
 -- completed. A job with dependents completes on its own (complete.sql), so that a group
 -- sent as one call never has dependents to settle.
--- (jsonb_each: each row binary JSON, read in place by `->>`; see enqueue_bulk.sql.)
+-- jsonb_each hands each row over as binary JSON, which `->>` reads in place: json_each
+-- rendered it as text, parsed again by every `->>`.
 UPDATE jobs
 SET state = 'completed',
     finished_at = done.value ->> 2,

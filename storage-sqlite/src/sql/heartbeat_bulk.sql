@@ -1,6 +1,7 @@
 -- Extends to ?2 each live lease of the JSON array ?1, each [job id as hex, lease token];
 -- answers the leases it extended.
--- (jsonb_each: each row binary JSON, read in place by `->>`; see enqueue_bulk.sql.)
+-- jsonb_each hands each row over as binary JSON, which `->>` reads in place: json_each
+-- rendered it as text, parsed again by every `->>`.
 UPDATE jobs
 SET lease_until = ?2
 FROM jsonb_each(?1) AS lease
