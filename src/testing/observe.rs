@@ -3,6 +3,7 @@
 //! - [`record_events`]: every [`WorkerEvent`] a worker broadcasts from now on.
 //! - [`CapturedLogs`]: a `tracing` subscriber that keeps each event's level and
 //!   message, to assert what was logged and how loudly.
+//! - [`error_chain`]: an error's message with its sources, to assert what caused it.
 //!
 //! ```
 //! use leasehold::testing::observe::CapturedLogs;
@@ -131,4 +132,25 @@ impl Subscriber for CapturedLogs {
     fn enter(&self, _: &Id) {}
 
     fn exit(&self, _: &Id) {}
+}
+
+/// `error`'s message followed by each of its sources, outermost first, joined by
+/// `": "`: what a test asserts the cause of a failure with.
+///
+/// ```
+/// use leasehold::testing::observe::error_chain;
+///
+/// let io = std::io::Error::other("disk full");
+/// let error = leasehold::StoreError::backend(io);
+/// assert!(error_chain(&error).contains("disk full"));
+/// ```
+pub fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut chain = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        chain.push_str(": ");
+        chain.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    chain
 }

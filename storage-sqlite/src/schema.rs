@@ -64,11 +64,7 @@ pub(crate) async fn prepare(conn: &mut SqliteConnection) -> Result<bool, StoreEr
 /// 10 ms, for as long as the connection's busy timeout, as any other lock would be
 /// waited for (another connection has usually switched the file meanwhile).
 async fn switch_to_wal(conn: &mut SqliteConnection) -> Result<String, StoreError> {
-    let row = sqlx::query(sql::SETTINGS)
-        .fetch_one(&mut *conn)
-        .await
-        .map_err(store_error)?;
-    let timeout: i64 = row.try_get("timeout").map_err(store_error)?;
+    let timeout: i64 = setting(conn, "timeout").await?;
     let timeout = std::time::Duration::from_millis(u64::try_from(timeout).unwrap_or(0));
     let started = tokio::time::Instant::now();
     loop {
@@ -86,12 +82,20 @@ async fn switch_to_wal(conn: &mut SqliteConnection) -> Result<String, StoreError
 }
 
 async fn journal_mode(conn: &mut SqliteConnection) -> Result<String, StoreError> {
+    let mode: String = setting(conn, "journal_mode").await?;
+    Ok(mode.to_ascii_lowercase())
+}
+
+/// The connection's setting `column`, as `sql/settings.sql` reads it.
+async fn setting<T>(conn: &mut SqliteConnection, column: &str) -> Result<T, StoreError>
+where
+    T: for<'r> sqlx::Decode<'r, sqlx::Sqlite> + sqlx::Type<sqlx::Sqlite>,
+{
     let row = sqlx::query(sql::SETTINGS)
         .fetch_one(&mut *conn)
         .await
         .map_err(store_error)?;
-    let mode: String = row.try_get("journal_mode").map_err(store_error)?;
-    Ok(mode.to_ascii_lowercase())
+    row.try_get(column).map_err(store_error)
 }
 
 /// Where the store's tables live, as messages name it, and what this build migrates.

@@ -5,7 +5,8 @@ use leasehold::testing::conformance::t;
 use leasehold::{HeartbeatStatus, JobRecord, JobState, Lease, NewJob, StoreError};
 
 use super::tests::{
-    claim, commit_alone, enqueue, in_memory_target, job, request, runtime, stored_jobs,
+    claim, commit_alone, enqueue, fail_updates_where, in_memory_target, job, request, runtime,
+    stored_jobs,
 };
 use super::{Target, commit_group};
 use crate::transition::enqueue::Enqueue;
@@ -178,13 +179,7 @@ fn a_call_that_breaks_the_group_is_answered_alone_and_the_others_run_again() {
         let (pool, target) = in_memory_target().await;
         let claimed = enqueue_and_claim(&target, enqueue(2)).await;
         // A backend error (not one of the contract) for one call only.
-        sqlx::query(
-            "CREATE TRIGGER boom BEFORE UPDATE ON jobs WHEN NEW.last_error = 'boom' \
-             BEGIN SELECT RAISE(ABORT, 'boom'); END",
-        )
-        .execute(&pool)
-        .await
-        .unwrap();
+        fail_updates_where(&pool, "NEW.last_error = 'boom'").await;
         let (complete, completed) = request(Complete {
             lease: claimed[0].lease(),
             now: t(1),

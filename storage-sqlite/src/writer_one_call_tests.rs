@@ -2,11 +2,15 @@
 //! transaction behind, answers each call as the ordinary path would, and loses nothing.
 
 use leasehold::testing::conformance::t;
+use leasehold::testing::observe::error_chain;
 use leasehold::{Lease, StoreError};
 use leasehold_sql::row::micros;
 use sqlx::SqlitePool;
 
-use super::tests::{claim, commit_alone, enqueue, in_memory_target, request, runtime, stored_jobs};
+use super::tests::{
+    claim, commit_alone, enqueue, fail_updates_where, in_memory_target, request, runtime,
+    stored_jobs,
+};
 use super::{WholeGroup, commit_group};
 use crate::transition::claim::WholeClaim;
 use crate::transition::lease_writes::Complete;
@@ -31,17 +35,6 @@ async fn in_transaction(pool: &SqlitePool) -> bool {
     let inside = sqlx::query("BEGIN").execute(&mut *conn).await.is_err();
     sqlx::query("ROLLBACK").execute(&mut *conn).await.unwrap();
     inside
-}
-
-fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut chain = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        chain.push_str(": ");
-        chain.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    chain
 }
 
 #[test]
@@ -179,13 +172,7 @@ fn a_whole_claim_whose_statement_fails_changes_nothing_and_the_next_claim_works(
         commit_alone(&target, enqueue(3))
             .await
             .expect("the setup enqueues");
-        sqlx::query(
-            "CREATE TRIGGER boom BEFORE UPDATE ON jobs WHEN NEW.state = 'running' \
-             BEGIN SELECT RAISE(ABORT, 'boom'); END",
-        )
-        .execute(&pool)
-        .await
-        .unwrap();
+        fail_updates_where(&pool, "NEW.state = 'running'").await;
 
         let refused = commit_alone(&target, claim(2)).await;
         let left_open = in_transaction(&pool).await;

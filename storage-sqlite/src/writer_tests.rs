@@ -42,6 +42,19 @@ pub(super) async fn commit_alone<T: Transition>(
     answer.await.expect("a group answers every call")
 }
 
+/// Makes every update of a job that meets `condition` (SQL over `NEW`) fail with a
+/// backend error, "boom", until `DROP TRIGGER boom`.
+pub(super) async fn fail_updates_where(pool: &SqlitePool, condition: &str) {
+    let trigger = format!(
+        "CREATE TRIGGER boom BEFORE UPDATE ON jobs WHEN {condition} \
+         BEGIN SELECT RAISE(ABORT, 'boom'); END"
+    );
+    sqlx::query(sqlx::AssertSqlSafe(trigger))
+        .execute(pool)
+        .await
+        .unwrap();
+}
+
 /// How many jobs the database holds.
 pub(super) async fn stored_jobs(pool: &SqlitePool) -> i64 {
     sqlx::query_scalar("SELECT count(*) FROM jobs")

@@ -24,6 +24,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
+use leasehold::testing::observe::error_chain;
 use leasehold::testing::processes::wait_success;
 use leasehold::worker::{JobContext, JobError, Worker};
 use leasehold::{Job, JobFilter, JobState, Queue, StoreError};
@@ -123,18 +124,6 @@ async fn work_off_ten_jobs(store: &SqliteStore) -> (Queue, Worker, JoinHandle<()
     enqueue(&queue, 0..10).await;
     wait_all_completed(&queue, 10).await;
     (queue, worker, running)
-}
-
-/// The error's message and its sources, outermost first.
-fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(" <- ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 fn store_error(error: leasehold::Error) -> StoreError {
