@@ -268,7 +268,12 @@ fn a_whole_claim_is_one_call_and_the_simple_one_refuses_what_needs_more() {
             claim.lease_until = t(now + 60);
             let statement = claim.whole(how).unwrap().expect("a claim of jobs");
             match statement.fetch_all(&pool).await {
-                Ok(rows) => Ok(claim.jobs(&rows).unwrap()),
+                Ok(rows) => {
+                    let jobs = claim.jobs(&rows).unwrap();
+                    let mut conn = pool.acquire().await.unwrap();
+                    assert_leased_until(&mut conn, &jobs, t(now + 60)).await;
+                    Ok(jobs)
+                }
                 Err(error) => {
                     // As the writer leaves a failed call's transaction.
                     sqlx::query("ROLLBACK").execute(&pool).await.unwrap();
@@ -395,7 +400,34 @@ async fn apply_claim(
         .unwrap();
     let jobs = claim.apply(conn).await.expect("the claim runs");
     sqlx::query("COMMIT").execute(&mut *conn).await.unwrap();
+    assert_leased_until(conn, &jobs, t(now + 60)).await;
     (jobs, claim.limits_seen.limited())
+}
+
+/// Each of `jobs` is stored running under the lease it was answered with, until
+/// `until`: every form of the claim binds the lease's end where it belongs.
+async fn assert_leased_until(
+    conn: &mut sqlx::SqliteConnection,
+    jobs: &[leasehold::JobRecord],
+    until: leasehold::time::OffsetDateTime,
+) {
+    for job in jobs {
+        let stored: (String, i64, i64) =
+            sqlx::query_as("SELECT state, lease_token, lease_until FROM jobs WHERE id = ?1")
+                .bind(job.id.as_uuid().as_bytes().as_slice())
+                .fetch_one(&mut *conn)
+                .await
+                .unwrap();
+        assert_eq!(
+            stored,
+            (
+                "running".to_owned(),
+                i64::from(job.lease_token),
+                micros(until)
+            )
+        );
+        assert_eq!(job.lease_until, Some(until));
+    }
 }
 
 #[test]
