@@ -175,6 +175,10 @@ pub(crate) async fn insert_bulk(
     conn: &mut SqliteConnection,
     jobs: &[(&NewJob, OffsetDateTime)],
 ) -> Result<bool, StoreError> {
+    if jobs.is_empty() {
+        // No statement inserts no row (a multi-row insert has one at least).
+        return Ok(true);
+    }
     if jobs.len() <= sql::ONE_STATEMENT_ROWS {
         let statement = bind_rows(sqlx::query(sql::enqueue_rows(jobs.len())), jobs);
         return match statement.execute(&mut *conn).await {

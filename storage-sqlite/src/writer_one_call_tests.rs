@@ -487,3 +487,17 @@ fn a_claim_remembers_whether_a_limit_is_stored() {
         );
     });
 }
+
+#[test]
+fn a_bulk_insert_of_no_job_inserts_nothing_and_does_not_fail() {
+    // No caller sends one today (a bulk insert takes two jobs or more), but a panic
+    // here would end the writer task.
+    runtime().block_on(async {
+        let (pool, _) = in_memory_target().await;
+        let mut conn = pool.acquire().await.unwrap();
+        let inserted = crate::enqueue::insert_bulk(&mut conn, &[]).await;
+        drop(conn);
+        assert!(inserted.expect("nothing to insert"));
+        assert_eq!(stored_jobs(&pool).await, 0);
+    });
+}
