@@ -160,39 +160,27 @@ async fn claim_scale(report: &mut Report, store_name: &str, queued: usize, work:
     let store = &bench.store;
     let claim_times = drain(store, work, 64).await;
     let small = format!("claim64_with_{}_queued", human(10_000));
-    push_claim_row(report, scenario, store_name, (work, claim_times), &small);
+    push_claim_row(
+        report,
+        scenario,
+        store_name,
+        (work, claim_times, 64),
+        &small,
+    );
     bench.close().await;
 }
 
-/// The row of a claim scenario of `jobs` jobs: jobs/s at the median claim of 64, and the ratio to
-/// the scenario `against` of the same store in this run.
+/// The row of a claim scenario of `jobs` jobs whose claims take `per_claim` jobs each:
+/// jobs/s at the median claim, and the ratio to the scenario `against` of the same
+/// store in this run.
 fn push_claim_row(
     report: &mut Report,
     scenario: String,
     store_name: &str,
-    (jobs, mut claim_times): (usize, Vec<Duration>),
+    (jobs, mut claim_times, per_claim): (usize, Vec<Duration>, usize),
     against: &str,
 ) {
-    push_claim_row_of(
-        report,
-        scenario,
-        store_name,
-        (jobs, &mut claim_times),
-        against,
-        64,
-    );
-}
-
-/// [`push_claim_row`] of claims that take `per_claim` jobs each.
-fn push_claim_row_of(
-    report: &mut Report,
-    scenario: String,
-    store_name: &str,
-    (jobs, claim_times): (usize, &mut Vec<Duration>),
-    against: &str,
-    per_claim: usize,
-) {
-    let p50_ms = quantile_ms(claim_times, 0.5);
+    let p50_ms = quantile_ms(&mut claim_times, 0.5);
     let jobs_per_sec = p50_ms.map(|ms| per_claim as f64 / (ms / 1e3));
     let ratio = report
         .rate_of(against, store_name)
@@ -205,7 +193,7 @@ fn push_claim_row_of(
         concurrency: 1,
         jobs_per_sec,
         p50_ms,
-        p99_ms: quantile_ms(claim_times, 0.99),
+        p99_ms: quantile_ms(&mut claim_times, 0.99),
         ratio_to_baseline: ratio,
         ..Row::default()
     });
@@ -271,7 +259,13 @@ async fn claim_keyed(
     if how == Keyed::NoLimit {
         let claim_times = drain(store, work, 64).await;
         let plain = format!("claim64_with_{}_queued", human(queued));
-        push_claim_row(report, scenario, store_name, (work, claim_times), &plain);
+        push_claim_row(
+            report,
+            scenario,
+            store_name,
+            (work, claim_times, 64),
+            &plain,
+        );
         bench.close().await;
         return;
     }
@@ -294,16 +288,15 @@ async fn claim_keyed(
             .expect("set_limit");
     }
     let plain = format!("claim64_with_{}_queued", human(queued));
-    if how == Keyed::LimitedAhead {
+    let row = if how == Keyed::LimitedAhead {
         // Fewer jobs, each claim taking fewer: about as many claims as the others.
         let work = work / (64 / AHEAD_LIMITED);
-        let mut claim_times = drain_limited(store, work, 64, AHEAD_LIMITED).await;
-        let row = (work, &mut claim_times);
-        push_claim_row_of(report, scenario, store_name, row, &plain, AHEAD_LIMITED);
+        let claim_times = drain_limited(store, work, 64, AHEAD_LIMITED).await;
+        (work, claim_times, AHEAD_LIMITED)
     } else {
-        let claim_times = drain(store, work, 64).await;
-        push_claim_row(report, scenario, store_name, (work, claim_times), &plain);
-    }
+        (work, drain(store, work, 64).await, 64)
+    };
+    push_claim_row(report, scenario, store_name, row, &plain);
     bench.close().await;
 }
 

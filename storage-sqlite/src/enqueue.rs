@@ -213,7 +213,7 @@ pub(crate) async fn insert_bulk(
 /// `jobs` bound in order.
 pub(crate) fn bind_rows<'q>(
     mut statement: Statement<'q>,
-    jobs: &[(&'q NewJob, OffsetDateTime)],
+    jobs: &[(&NewJob, OffsetDateTime)],
 ) -> Statement<'q> {
     for &(job, now) in jobs {
         let state = if job.run_at <= now {

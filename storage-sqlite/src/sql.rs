@@ -30,6 +30,8 @@ macro_rules! statement {
             // How claim_queue.sql and claim_queues.sql end: the claims that need no
             // walk, and the gate of the walked one.
             "{claim_cuts}" => include_str!("sql/parts/claim_cuts.sql"),
+            // And how their walked claim ends: the governed arm, the order, the cut.
+            "{claim_end}" => include_str!("sql/parts/claim_end.sql"),
             // What makes a job run again, for retry_job.sql and retry_jobs.sql.
             "{run_again}" => include_str!("sql/parts/run_again.sql"),
             // Shared: the ON CONFLICT clause of upsert_schedule.sql.

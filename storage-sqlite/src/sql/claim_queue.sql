@@ -51,11 +51,4 @@ plain(ok) AS (
       AND attempt < max_attempts
       AND (limit_key IS NULL
            OR limit_key NOT IN (SELECT name FROM limits WHERE scope = 'key'))
-    UNION ALL
-    -- The jobs a limit governs, within the limits.
-    SELECT id, priority, run_at FROM governed_taken
-    ORDER BY priority, run_at, id
-    -- Not a bare ?3: SQLite would plan this statement for the value bound and
-    -- prepare it again at every claim.
-    LIMIT ?3 + 0
-) AS claimed
+{claim_end}

@@ -38,11 +38,4 @@ plain(name) AS (
       AND queue IN (SELECT name FROM plain)
       AND (limit_key IS NULL
            OR limit_key NOT IN (SELECT name FROM limits WHERE scope = 'key'))
-    UNION ALL
-    -- The jobs a limit governs, within the limits (parts/claim_governed.sql).
-    SELECT id, priority, run_at FROM governed_taken
-    ORDER BY priority, run_at, id
-    -- Not a bare ?3: SQLite would plan this statement for the value bound and
-    -- prepare it again at every claim.
-    LIMIT ?3 + 0
-) AS claimed
+{claim_end}

@@ -85,25 +85,34 @@ impl Claim {
             WholeClaim::Simple => sql::CLAIM_QUEUE_SIMPLE_IN_ONE_CALL,
             WholeClaim::Full => sql::CLAIM_QUEUE_IN_ONE_CALL,
         };
-        self.steps(one_queue, sql::CLAIM_QUEUES_IN_ONE_CALL)
-            .map(Some)
+        let queues_json = self.queues_json()?;
+        Ok(Some(self.steps(
+            &queues_json,
+            one_queue,
+            sql::CLAIM_QUEUES_IN_ONE_CALL,
+        )))
     }
 
-    /// `one_queue` (a claim of one queue, its name ?7) or `several` (?1 the queues),
-    /// bound with the claim's parameters.
-    fn steps<'q>(
-        &'q self,
+    /// The claim's queues as the JSON array its statements take as ?1.
+    fn queues_json(&self) -> Result<String, StoreError> {
+        serde_json::to_string(&self.queues).map_err(StoreError::backend)
+    }
+
+    /// `one_queue` (a claim of one queue, its name ?7) or `several`, bound with
+    /// `queues_json` as ?1 and the claim's other parameters.
+    fn steps(
+        &self,
+        queues_json: &str,
         one_queue: &'static str,
         several: &'static str,
-    ) -> Result<Statement<'q>, StoreError> {
-        let queues_json = serde_json::to_string(&self.queues).map_err(StoreError::backend)?;
-        Ok(match self.queues.as_slice() {
+    ) -> Statement<'_> {
+        match self.queues.as_slice() {
             // The queue's name is ?7 (see `sql::CLAIM_QUEUE_STEPS`).
             [queue] => self
                 .lease(sqlx::query(one_queue).bind(queues_json))
                 .bind(queue.as_str()),
             _ => self.lease(sqlx::query(several).bind(queues_json)),
-        })
+        }
     }
 
     /// Remembers in [`LimitsSeen`] what the claim's `rows` say is stored (`limited`,
@@ -147,18 +156,20 @@ impl Transition for Claim {
     }
 
     async fn apply(&self, conn: &mut SqliteConnection) -> Result<Vec<JobRecord>, StoreError> {
-        let queues_json = serde_json::to_string(&self.queues).map_err(StoreError::backend)?;
-        if let ([queue], false, true) = (
+        let queues_json = self.queues_json()?;
+        if let ([_], false, true) = (
             self.queues.as_slice(),
             self.limits_seen.limited(),
             self.limit > 0,
         ) {
             // The simple claim, its promotions and expiries in one call; its guard comes
             // first, and its failure undoes its own statement, the only one that ran:
-            // the full claim follows.
-            let statement = self
-                .lease(sqlx::query(sql::CLAIM_QUEUE_SIMPLE_STEPS).bind(queues_json.as_str()))
-                .bind(queue.as_str());
+            // the full claim follows. (One queue: `several` is never taken here.)
+            let statement = self.steps(
+                &queues_json,
+                sql::CLAIM_QUEUE_SIMPLE_STEPS,
+                sql::CLAIM_QUEUES_STEPS,
+            );
             match statement.fetch_all(&mut *conn).await {
                 Ok(rows) => {
                     // No limit was stored: no start to count.
@@ -182,7 +193,11 @@ impl Transition for Claim {
         }
         self.limits_seen.suspect_limited();
         let rows: Vec<SqliteRow> = self
-            .steps(sql::CLAIM_QUEUE_STEPS, sql::CLAIM_QUEUES_STEPS)?
+            .steps(
+                &queues_json,
+                sql::CLAIM_QUEUE_STEPS,
+                sql::CLAIM_QUEUES_STEPS,
+            )
             .fetch_all(&mut *conn)
             .await
             .map_err(store_error)?;
