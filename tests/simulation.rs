@@ -440,7 +440,9 @@ async fn check<S: JobStore + Clone>(
                     Some(lease.token),
                     "seed {seed}: only the newest lease extends"
                 );
-                leases.held.get_mut(&lease.token).expect("held").1 = until;
+                // The store keeps the later time: heartbeats may land out of order.
+                let held = &mut leases.held.get_mut(&lease.token).expect("held").1;
+                *held = (*held).max(until);
             }
             LeaseEvent::Ended {
                 lease,

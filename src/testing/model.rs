@@ -173,7 +173,7 @@ impl Run {
                         Some(job)
                             if job.lease_token == lease.token && job.state == JobState::Running =>
                         {
-                            job.lease_until = Some(until);
+                            job.lease_until = job.lease_until.max(Some(until));
                             HeartbeatStatus::Extended
                         }
                         Some(job)

@@ -336,7 +336,10 @@ impl JobStore for MemoryStore {
             let answer = match entry.phase {
                 _ if entry.lease_token != lease.token => HeartbeatStatus::Lost,
                 Phase::Running => {
-                    let old = entry.lease_until.replace(until).expect("running");
+                    // Never shorter: a heartbeat may land after a later one.
+                    let old = entry.lease_until.expect("running");
+                    let until = old.max(until);
+                    entry.lease_until = Some(until);
                     let queue = entry.queue.clone();
                     let index = inner.queues.get_mut(&queue).expect("indexed");
                     index.running.remove(&(old, lease.job_id));

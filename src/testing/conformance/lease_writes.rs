@@ -176,6 +176,49 @@ pub async fn heartbeat_extends_a_live_lease(f: &dyn StoreFactory) {
     assert_eq!(claim(&*store, 10, t(40), 10).await.len(), 3);
 }
 
+/// A heartbeat never shortens a lease: one that lands after a later one (sent before a
+/// timeout and delivered late, or on a slower connection) leaves the later
+/// `lease_until` and still answers Extended, alone and in a batch. The holder counts on
+/// the latest time it heard; nobody else may take the job before it.
+pub async fn heartbeat_never_shortens_a_lease(f: &dyn StoreFactory) {
+    let store = f.open().await;
+    for i in 0..3 {
+        enqueue_at(&*store, new_job(&format!("k{i}"), t(0)), t(0)).await;
+    }
+    let claimed = claim(&*store, 3, t(0), 10).await;
+    let leases: Vec<Lease> = claimed.iter().map(JobRecord::lease).collect();
+    let extended = |n| vec![HeartbeatStatus::Extended; n];
+
+    let early = store
+        .heartbeat(&leases[..1], t(5))
+        .await
+        .expect("heartbeat");
+    assert_eq!(early, extended(1));
+    assert_eq!(
+        get(&*store, leases[0].job_id, t(1)).await.lease_until,
+        Some(t(10))
+    );
+
+    let later = store.heartbeat(&leases, t(60)).await.expect("heartbeat");
+    assert_eq!(later, extended(3));
+    let late_alone = store
+        .heartbeat(&leases[..1], t(40))
+        .await
+        .expect("heartbeat");
+    assert_eq!(late_alone, extended(1));
+    let late_batch = store.heartbeat(&leases, t(30)).await.expect("heartbeat");
+    assert_eq!(late_batch, extended(3));
+
+    for job in &claimed {
+        assert_eq!(get(&*store, job.id, t(50)).await.lease_until, Some(t(60)));
+    }
+    assert!(
+        claim(&*store, 10, t(59), 10).await.is_empty(),
+        "nobody takes a job before the latest time its holder heard"
+    );
+    assert_eq!(claim(&*store, 10, t(60), 10).await.len(), 3);
+}
+
 /// `complete` ends the job Completed at `now`.
 pub async fn complete_ends_the_job_completed(f: &dyn StoreFactory) {
     let (store, job, claimed) = open_with_claimed(f, new_job("k", t(0))).await;

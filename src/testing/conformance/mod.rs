@@ -147,6 +147,7 @@ macro_rules! conformance_suite {
             a_released_lease_is_never_valid_again,
             writes_to_an_unknown_job_are_not_found,
             heartbeat_extends_a_live_lease,
+            heartbeat_never_shortens_a_lease,
             complete_ends_the_job_completed,
             retry_makes_the_job_claimable_at_the_given_time_not_before,
             retry_on_the_last_attempt_ends_the_job_failed,
