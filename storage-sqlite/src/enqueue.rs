@@ -13,6 +13,7 @@ use sqlx::SqliteConnection;
 
 use crate::error::{is_unique_violation, store_error};
 use crate::row::{Row, Statement, bind, id_blob};
+use crate::settle::settle;
 use crate::sql;
 use crate::store::SqliteStore;
 
@@ -62,6 +63,12 @@ pub(crate) async fn enqueue(
     jobs: &[NewJob],
     now: OffsetDateTime,
 ) -> Result<Vec<Enqueued>, StoreError> {
+    if jobs.iter().any(|job| !job.depends_on.is_empty()) {
+        // A dependency that ended earlier in this transaction (an earlier call of the
+        // group commit) may still be queued to settle its dependents at the commit:
+        // read as ended here, it would be counted off this one's dependents twice.
+        settle(conn).await.map_err(store_error)?;
+    }
     let mut inserts = Inserts { conn, now };
     let mut answers = insert_all(&mut inserts, jobs).await?;
     start_dependents(&mut inserts, jobs, &mut answers, now).await?;

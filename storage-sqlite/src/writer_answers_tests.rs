@@ -9,6 +9,7 @@ use super::tests::{
     stored_jobs,
 };
 use super::{Target, commit_group};
+use crate::transition::claim::Claim;
 use crate::transition::enqueue::Enqueue;
 use crate::transition::lease_writes::{Complete, Fail, Heartbeat, Retry};
 
@@ -214,6 +215,63 @@ fn a_call_that_breaks_the_group_is_answered_alone_and_the_others_run_again() {
             states,
             [("available", 1), ("completed", 1), ("running", 1)],
             "what the first pass answered was written again in the second"
+        );
+    });
+}
+
+/// A dependency that ended earlier in the same group, with dependents of its own to
+/// settle at the commit, is counted once off a dependent enqueued after it in the
+/// group: the dependent still waits for its other dependency. (It was counted twice,
+/// once by the enqueue, which read it ended, and once by the commit's settling, and the
+/// dependent ran before its other dependency ended.)
+#[test]
+fn a_dependency_ended_earlier_in_the_group_is_counted_once_off_a_new_dependent() {
+    runtime().block_on(async {
+        let (pool, target) = in_memory_target().await;
+        let (first, second) = (job(), job());
+        let mut earlier = job();
+        earlier.depends_on = vec![first.id];
+        let jobs = vec![first.clone(), second.clone(), earlier.clone()];
+        let claimed = enqueue_and_claim(&target, Enqueue { jobs, now: t(0) }).await;
+        assert_eq!(
+            claimed.len(),
+            2,
+            "both plain jobs run, their dependent waits"
+        );
+        let lease = |id| claimed.iter().find(|j| j.id == id).unwrap().lease();
+
+        let mut later = job();
+        later.depends_on = vec![first.id, second.id];
+        let (complete, completed) = request(Complete {
+            lease: lease(first.id),
+            now: t(1),
+        });
+        let (enqueue_later, enqueued) = request(Enqueue {
+            jobs: vec![later.clone()],
+            now: t(1),
+        });
+        commit_group(&target, &mut None, vec![complete, enqueue_later]).await;
+        completed.await.unwrap().expect("the first job completes");
+        let enqueued = enqueued.await.unwrap().expect("the dependent is stored");
+        assert_eq!(enqueued[0].job.state, JobState::Waiting);
+
+        let (state, waiting_for): (String, i64) =
+            sqlx::query_as("SELECT state, waiting_for FROM jobs WHERE id = ?1")
+                .bind(crate::row::id_blob(later.id))
+                .fetch_one(&pool)
+                .await
+                .unwrap();
+        assert_eq!((state.as_str(), waiting_for), ("waiting", 1));
+        let at_two = Claim {
+            now: t(2),
+            ..claim(10)
+        };
+        let due = commit_alone(&target, at_two).await.expect("claim");
+        let due: Vec<_> = due.iter().map(|j| j.id).collect();
+        assert_eq!(
+            due,
+            [earlier.id],
+            "only the first job's older dependent is due"
         );
     });
 }
