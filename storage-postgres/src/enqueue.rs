@@ -144,7 +144,7 @@ impl Insert for Inserts<'_> {
             )
             .bind(
                 jobs.iter()
-                    .map(|j| j.payload.to_string())
+                    .map(|j| json_text(&j.payload))
                     .collect::<Vec<String>>(),
             )
             .bind(jobs.iter().map(|j| j.priority).collect::<Vec<i16>>())

@@ -184,7 +184,7 @@ pub fn params(job: &NewJob, now: OffsetDateTime) -> [Param<'_>; 16] {
         Param::Id(Some(job.id)),
         Param::text(&job.kind),
         Param::text(&job.queue),
-        Param::owned_text(job.payload.to_string()),
+        Param::owned_text(json_text(&job.payload)),
         Param::SmallInteger(job.priority),
         Param::integer(micros(job.run_at)),
         Param::integer(i64::from(job.max_attempts)),
@@ -202,9 +202,11 @@ pub fn params(job: &NewJob, now: OffsetDateTime) -> [Param<'_>; 16] {
     ]
 }
 
-/// `value` as JSON text (tags, metadata, unique states: values that always serialize).
+/// `value` as JSON text (payloads, tags, metadata, unique states: values that always
+/// serialize). For a payload, several times cheaper than `Value`'s `Display`, which
+/// writes each token through a formatter.
 pub fn json_text(value: &impl serde::Serialize) -> String {
-    serde_json::to_string(value).expect("strings, string lists and JSON maps serialize")
+    serde_json::to_string(value).expect("JSON values, strings and string lists serialize")
 }
 
 /// The error of an insert of job `id` that failed with the database's `error`:

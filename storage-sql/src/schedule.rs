@@ -19,6 +19,7 @@ use leasehold::StoreError;
 use leasehold::schedule::{NewSchedule, ScheduleRecord};
 use leasehold::time::OffsetDateTime;
 
+use crate::enqueue::json_text;
 use crate::param::Param;
 use crate::row::{Columns, micros, schedule_record};
 
@@ -38,7 +39,7 @@ pub fn upsert_params(
         Param::text(&schedule.name),
         Param::owned_text(to_json(&schedule.spec)?),
         Param::text(&schedule.kind),
-        Param::owned_text(schedule.payload.to_string()),
+        Param::owned_text(json_text(&schedule.payload)),
         Param::text(&schedule.queue),
         Param::SmallInteger(schedule.priority),
         Param::integer(i64::from(schedule.max_attempts)),

@@ -96,7 +96,8 @@ async fn a_batch_with_an_existing_id_names_it_and_stores_nothing() {
 }
 
 /// A batch of 600 (over 256, the most one insert holds) goes as three multi-row
-/// inserts (256, 256, 88): every job stored as given, due or scheduled, with its tags, metadata and limit key; a
+/// inserts (256, 256, 88): every job stored as given, due (before or exactly at the
+/// enqueue) or scheduled, with its tags, metadata and limit key or without them; a
 /// duplicate id in the last of them undoes the two before.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_large_batch_is_stored_whole_or_not_at_all() {
@@ -116,11 +117,18 @@ async fn a_large_batch_is_stored_whole_or_not_at_all() {
                 .priority(i16::try_from(n).unwrap() * 54 - i16::MAX)
                 .max_attempts(u32::MAX - u32::try_from(n).unwrap())
                 .unwrap()
-                .run_at(if n % 2 == 0 { t(0) } else { t(100 + n) })
-                .tags([format!("t{}", n % 3)])
-                .unwrap()
-                .metadata(json!({ "n": n }))
+                .run_at(match n % 4 {
+                    0 => t(0),
+                    1 => t(1),
+                    _ => t(100 + n),
+                })
+                .tags((n % 3 != 0).then(|| format!("t{}", n % 3)))
                 .unwrap();
+            let job = if n % 5 == 1 {
+                job
+            } else {
+                job.metadata(json!({ "n": n })).unwrap()
+            };
             if n % 5 == 0 {
                 job.limit_key(format!("k{}", n % 7)).unwrap()
             } else {
