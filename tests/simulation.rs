@@ -8,9 +8,11 @@
 //! interval schedule meanwhile. Then calm returns, and the clock moves on until every
 //! job has ended.
 //!
-//! Checked over the store's whole lease history ([`FailingStore::history`]):
+//! Checked over the store's whole lease history ([`FailingStore::history`], put in the
+//! store's order of each job's changes by [`in_store_order`]: one group commit's
+//! calls return together, in any order):
 //! - no lease on a job is granted while another lease on it is live (no two workers
-//!   ever hold one job at once), and a superseded lease never writes again;
+//!   ever hold one job at once), nor after a write ended the job for good;
 //! - every retry waits its backoff (between the jittered bounds), and the job is not
 //!   claimed again before it;
 //! - every job ends Completed, Failed or Cancelled with attempts <= max, none is lost;
@@ -29,7 +31,7 @@ use std::time::Duration;
 use leasehold::retry::RetryPolicy;
 use leasehold::schedule::{NewSchedule, ScheduleSpec, Scheduler};
 use leasehold::testing::conformance::t;
-use leasehold::testing::failing::{FailingStore, Faults, LeaseEvent};
+use leasehold::testing::failing::{FailingStore, Faults, LeaseEvent, in_store_order};
 use leasehold::time::OffsetDateTime;
 use leasehold::worker::{JobContext, JobError, Worker};
 use leasehold::{Clock, EnqueueOptions, Job, JobFilter, JobId, JobStore, ManualClock, Queue};
@@ -396,17 +398,28 @@ async fn check<S: JobStore + Clone>(
         );
     }
 
-    // Replay the lease history per job.
+    // Replay the lease history per job, in the store's order.
     #[derive(Default)]
     struct Leases {
         /// token -> (attempt, latest until, ended at)
         held: BTreeMap<u32, (u32, OffsetDateTime, Option<OffsetDateTime>)>,
         due_again: Option<OffsetDateTime>,
+        /// The write that ended the job for good (complete, fail), if one did.
+        finished: Option<&'static str>,
     }
     let policy = retry_policy();
     let mut by_job: BTreeMap<JobId, Leases> = BTreeMap::new();
-    let history = cluster.store.history();
-    assert!(!history.is_empty());
+    let recorded = cluster.store.history();
+    assert!(!recorded.is_empty());
+    // A failure shows the job's events as recorded, in the order the calls returned.
+    let events_of = |id: JobId| -> Vec<String> {
+        recorded
+            .iter()
+            .filter(|event| event.lease().job_id == id)
+            .map(|event| format!("{event:?}"))
+            .collect()
+    };
+    let history = in_store_order(&recorded);
     for event in &history {
         match *event {
             LeaseEvent::Claimed {
@@ -416,11 +429,18 @@ async fn check<S: JobStore + Clone>(
                 until,
             } => {
                 let leases = by_job.entry(lease.job_id).or_default();
+                assert!(
+                    leases.finished.is_none(),
+                    "seed {seed}: {lease} granted at {at} after {:?} ended the job: {:#?}",
+                    leases.finished,
+                    events_of(lease.job_id)
+                );
                 if let Some((&prev, &(_, prev_until, prev_end))) = leases.held.last_key_value() {
-                    assert!(lease.token > prev, "seed {seed}: tokens grow");
+                    assert!(lease.token > prev, "seed {seed}: one claim per token");
                     assert!(
                         prev_end.is_some() || prev_until <= at,
-                        "seed {seed}: {lease} granted at {at} while lease {prev} was live until {prev_until}"
+                        "seed {seed}: {lease} granted at {at} while lease {prev} was live until {prev_until}: {:#?}",
+                        events_of(lease.job_id)
                     );
                 }
                 if let Some(due) = leases.due_again.take() {
@@ -435,11 +455,6 @@ async fn check<S: JobStore + Clone>(
                 let leases = by_job
                     .get_mut(&lease.job_id)
                     .expect("extended after a claim");
-                assert_eq!(
-                    leases.held.last_key_value().map(|(k, _)| *k),
-                    Some(lease.token),
-                    "seed {seed}: only the newest lease extends"
-                );
                 // The store keeps the later time: heartbeats may land out of order.
                 let held = &mut leases.held.get_mut(&lease.token).expect("held").1;
                 *held = (*held).max(until);
@@ -451,14 +466,12 @@ async fn check<S: JobStore + Clone>(
                 run_at,
             } => {
                 let leases = by_job.get_mut(&lease.job_id).expect("ended after a claim");
-                assert_eq!(
-                    leases.held.last_key_value().map(|(k, _)| *k),
-                    Some(lease.token),
-                    "seed {seed}: only the newest lease writes ({verb})"
-                );
                 let held = leases.held.get_mut(&lease.token).expect("held");
                 assert!(held.2.is_none(), "seed {seed}: {lease} ended twice");
                 held.2 = Some(at);
+                if matches!(verb, "complete" | "fail") {
+                    leases.finished = Some(verb);
+                }
                 if verb == "retry" {
                     let run_at = run_at.expect("a retry has a run time");
                     let waited = run_at - at;

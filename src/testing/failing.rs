@@ -81,6 +81,45 @@ pub enum LeaseEvent {
     },
 }
 
+impl LeaseEvent {
+    /// The lease it is about.
+    pub fn lease(&self) -> Lease {
+        match *self {
+            LeaseEvent::Claimed { lease, .. }
+            | LeaseEvent::Extended { lease, .. }
+            | LeaseEvent::Ended { lease, .. } => lease,
+        }
+    }
+
+    /// Where it falls in its lease's life: claimed, then extended, then ended.
+    fn phase(&self) -> u8 {
+        match self {
+            LeaseEvent::Claimed { .. } => 0,
+            LeaseEvent::Extended { .. } => 1,
+            LeaseEvent::Ended { .. } => 2,
+        }
+    }
+}
+
+/// `history` ([`FailingStore::history`]) in the order the store made each job's
+/// changes: by job, then by lease token, each lease claimed, then extended, then
+/// ended (extensions in the order recorded).
+///
+/// The history itself is in the order the calls returned, which is not always the
+/// store's: the calls of one group commit (the SQLite store's writer) return together
+/// and their callers record in whatever order they wake, so a lease's end may come
+/// after the next lease's claim. The store's own order follows from its fencing: once
+/// a job's next lease is granted, nothing of the one before is accepted, so every
+/// recorded change of a lease was made before the next lease's claim.
+pub fn in_store_order(history: &[LeaseEvent]) -> Vec<LeaseEvent> {
+    let mut ordered = history.to_vec();
+    ordered.sort_by_key(|event| {
+        let lease = event.lease();
+        (lease.job_id, lease.token, event.phase())
+    });
+    ordered
+}
+
 #[derive(Debug)]
 struct State {
     faults: Faults,
