@@ -4,7 +4,7 @@
 -- jsonb_each hands each row over as binary JSON, which `->>` reads in place: json_each
 -- rendered it as text, parsed again by every `->>`.
 UPDATE jobs
-SET lease_until = max(jobs.lease_until, ?2)
+SET lease_until = max(ifnull(jobs.lease_until, ?2), ?2)
 FROM jsonb_each(?1) AS lease
 WHERE jobs.id = unhex(lease.value ->> 0)
   AND jobs.state = 'running'
