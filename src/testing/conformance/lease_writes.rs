@@ -154,14 +154,21 @@ pub async fn writes_to_an_unknown_job_are_not_found(f: &dyn StoreFactory) {
     assert!(store.get(lease.job_id, t(0)).await.expect("get").is_none());
 }
 
+/// Three jobs enqueued and claimed at 0 with a lease of 10 s: the jobs and their
+/// leases.
+async fn three_claimed(store: &dyn JobStore) -> (Vec<JobRecord>, Vec<Lease>) {
+    for i in 0..3 {
+        enqueue_at(store, new_job(&format!("k{i}"), t(0)), t(0)).await;
+    }
+    let claimed = claim(store, 3, t(0), 10).await;
+    let leases = claimed.iter().map(JobRecord::lease).collect();
+    (claimed, leases)
+}
+
 /// A heartbeat extends each live lease and answers each lease in order.
 pub async fn heartbeat_extends_a_live_lease(f: &dyn StoreFactory) {
     let store = f.open().await;
-    for i in 0..3 {
-        enqueue_at(&*store, new_job(&format!("k{i}"), t(0)), t(0)).await;
-    }
-    let claimed = claim(&*store, 3, t(0), 10).await;
-    let leases: Vec<Lease> = claimed.iter().map(JobRecord::lease).collect();
+    let (claimed, leases) = three_claimed(&*store).await;
 
     let answers = store.heartbeat(&leases, t(40)).await.expect("heartbeat");
 
@@ -182,11 +189,7 @@ pub async fn heartbeat_extends_a_live_lease(f: &dyn StoreFactory) {
 /// the latest time it heard; nobody else may take the job before it.
 pub async fn heartbeat_never_shortens_a_lease(f: &dyn StoreFactory) {
     let store = f.open().await;
-    for i in 0..3 {
-        enqueue_at(&*store, new_job(&format!("k{i}"), t(0)), t(0)).await;
-    }
-    let claimed = claim(&*store, 3, t(0), 10).await;
-    let leases: Vec<Lease> = claimed.iter().map(JobRecord::lease).collect();
+    let (claimed, leases) = three_claimed(&*store).await;
     let extended = |n| vec![HeartbeatStatus::Extended; n];
 
     let early = store
