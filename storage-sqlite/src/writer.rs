@@ -62,6 +62,14 @@ use crate::transition::{Call, Request, Transition};
 /// short enough that a heartbeat queued behind it is answered in time.
 pub(crate) const MAX_BATCH_WEIGHT: usize = 1024;
 
+/// A group of at least this many enqueues makes the next one wait a moment for more
+/// (one `yield_now`): they come from callers that enqueue again as soon as they are
+/// answered (eight tasks each enqueueing one job at a time, say), and the tasks the
+/// group's answers woke then join the next group instead of the one after. A lone
+/// caller never waits, nor does a worker's stream of completions and claims, which
+/// waiting measurably slowed (end to end, one slot: 0.88x).
+const GATHER_AFTER: usize = 3;
+
 /// How many calls may wait for the writer before callers wait to send.
 const CHANNEL_CAPACITY: usize = 1024;
 
@@ -139,8 +147,10 @@ async fn run(
     let mut held = None;
     let closed = target.pool.close_event();
     let mut closed = std::pin::pin!(closed);
+    // Whether the last group held enqueues of several busy callers (GATHER_AFTER).
+    let mut gather = false;
     loop {
-        let next = next_batch(&mut heartbeats, &mut others, max_batch);
+        let next = next_batch(&mut heartbeats, &mut others, max_batch, gather);
         let batch = if held.is_some() {
             tokio::select! {
                 biased;
@@ -157,6 +167,11 @@ async fn run(
         let Some(batch) = batch else {
             return;
         };
+        gather = batch
+            .iter()
+            .filter(|request| matches!(request, Request::Enqueue(_)))
+            .count()
+            >= GATHER_AFTER;
         commit_group(&target, &mut held, batch).await;
     }
 }
@@ -168,6 +183,7 @@ async fn next_batch(
     heartbeats: &mut mpsc::Receiver<Request>,
     others: &mut mpsc::Receiver<Request>,
     max_batch: usize,
+    gather: bool,
 ) -> Option<Vec<Request>> {
     let first = tokio::select! {
         biased;
@@ -175,6 +191,11 @@ async fn next_batch(
         Some(request) = others.recv() => request,
         else => return None,
     };
+    if gather {
+        // Let the tasks the last group's answers woke run first: a caller that writes
+        // again at once joins this group instead of waiting for the next.
+        tokio::task::yield_now().await;
+    }
     let mut weight = first.weight();
     let mut batch = vec![first];
     while batch.len() < max_batch {
