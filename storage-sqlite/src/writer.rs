@@ -150,7 +150,7 @@ async fn run(
     // Whether the last group held enqueues of several busy callers (GATHER_AFTER).
     let mut gather = false;
     loop {
-        let next = next_batch(&mut heartbeats, &mut others, max_batch, gather);
+        let next = next_batch(&mut heartbeats, &mut others, max_batch);
         let batch = if held.is_some() {
             tokio::select! {
                 biased;
@@ -164,9 +164,13 @@ async fn run(
         } else {
             next.await
         };
-        let Some(batch) = batch else {
+        let Some(mut batch) = batch else {
             return;
         };
+        // Outside the select above: a call taken is never dropped by its other arm.
+        if gather {
+            gather_more(&mut batch, &mut heartbeats, &mut others, max_batch).await;
+        }
         gather = batch
             .iter()
             .filter(|request| matches!(request, Request::Enqueue(_)))
@@ -178,12 +182,12 @@ async fn run(
 
 /// The calls of the next group commit: every heartbeat waiting, then other calls
 /// while the group stays under `max_batch` calls and [`MAX_BATCH_WEIGHT`] rows.
-/// Waits for the first call; `None` once every handle is dropped.
+/// Waits for the first call; `None` once every handle is dropped. Cancelled while it
+/// waits, it holds no call: once it has one, it returns without awaiting.
 async fn next_batch(
     heartbeats: &mut mpsc::Receiver<Request>,
     others: &mut mpsc::Receiver<Request>,
     max_batch: usize,
-    gather: bool,
 ) -> Option<Vec<Request>> {
     let first = tokio::select! {
         biased;
@@ -191,13 +195,32 @@ async fn next_batch(
         Some(request) = others.recv() => request,
         else => return None,
     };
-    if gather {
-        // Let the tasks the last group's answers woke run first: a caller that writes
-        // again at once joins this group instead of waiting for the next.
-        tokio::task::yield_now().await;
-    }
-    let mut weight = first.weight();
     let mut batch = vec![first];
+    top_up(&mut batch, heartbeats, others, max_batch);
+    Some(batch)
+}
+
+/// Lets the tasks that are ready run first (the callers the last group's answers
+/// woke, see [`GATHER_AFTER`]), then adds what they sent to `batch`.
+async fn gather_more(
+    batch: &mut Vec<Request>,
+    heartbeats: &mut mpsc::Receiver<Request>,
+    others: &mut mpsc::Receiver<Request>,
+    max_batch: usize,
+) {
+    tokio::task::yield_now().await;
+    top_up(batch, heartbeats, others, max_batch);
+}
+
+/// Adds to `batch` every heartbeat waiting, then other calls while it stays under
+/// `max_batch` calls and [`MAX_BATCH_WEIGHT`] rows.
+fn top_up(
+    batch: &mut Vec<Request>,
+    heartbeats: &mut mpsc::Receiver<Request>,
+    others: &mut mpsc::Receiver<Request>,
+    max_batch: usize,
+) {
+    let mut weight: usize = batch.iter().map(Request::weight).sum();
     while batch.len() < max_batch {
         match heartbeats.try_recv() {
             Ok(request) => {
@@ -216,7 +239,6 @@ async fn next_batch(
             Err(_) => break,
         }
     }
-    Some(batch)
 }
 
 /// Runs `batch` in one transaction and answers every call, on the `held` connection

@@ -129,8 +129,8 @@ fn a_group_takes_heartbeats_first_and_stops_at_its_weight() {
         let _enqueued = send_all(&other_tx, [enqueue(600), enqueue(600), enqueue(600)]).await;
         let _beats = send_all(&heartbeat_tx, [heartbeat(), heartbeat()]).await;
 
-        let first = next_batch(&mut heartbeats, &mut others, 128, false).await.unwrap();
-        let second = next_batch(&mut heartbeats, &mut others, 128, false).await.unwrap();
+        let first = next_batch(&mut heartbeats, &mut others, 128).await.unwrap();
+        let second = next_batch(&mut heartbeats, &mut others, 128).await.unwrap();
 
         let kinds =
             |batch: &[Request]| -> Vec<bool> { batch.iter().map(Request::is_heartbeat).collect() };
@@ -146,7 +146,7 @@ fn a_group_holds_at_most_max_batch_calls() {
         let (other_tx, mut others) = mpsc::channel(16);
         let _answers = send_all(&other_tx, (0..10).map(|_| enqueue(1))).await;
 
-        let batch = next_batch(&mut heartbeats, &mut others, 4, false).await.unwrap();
+        let batch = next_batch(&mut heartbeats, &mut others, 4).await.unwrap();
 
         assert_eq!(batch.len(), 4);
     });
@@ -169,9 +169,12 @@ fn a_group_after_busy_enqueues_waits_for_the_callers_ready_to_send() {
             let again = other_tx.clone();
             let caller = tokio::spawn(async move { send_all(&again, [enqueue(1)]).await });
 
-            let batch = next_batch(&mut heartbeats, &mut others, 128, gather).await;
+            let mut batch = next_batch(&mut heartbeats, &mut others, 128).await.unwrap();
+            if gather {
+                gather_more(&mut batch, &mut heartbeats, &mut others, 128).await;
+            }
             caller.abort();
-            batch.unwrap().len()
+            batch.len()
         });
         assert_eq!(joined, if gather { 2 } else { 1 }, "gather: {gather}");
     }
