@@ -107,7 +107,7 @@ impl WholeGroup {
                         Request::Enqueue(call) => Some(call.transition()),
                         _ => None,
                     })
-                    .flat_map(|Enqueue { jobs, now }| jobs.iter().map(|job| (job, *now)))
+                    .flat_map(Enqueue::rows)
                     .collect();
                 let statement = sqlx::query(sql::enqueue_rows_in_one_call(rows.len()));
                 Ok(bind_rows(statement, &rows))
@@ -228,10 +228,7 @@ async fn enqueue_in_bulk(
     }
     let rows: Vec<(&NewJob, OffsetDateTime)> = calls
         .iter()
-        .flat_map(|call| {
-            let Enqueue { jobs, now } = call.transition();
-            jobs.iter().map(|job| (job, *now))
-        })
+        .flat_map(|call| call.transition().rows())
         .collect();
     if !insert_bulk(conn, &rows).await? {
         return Err(StoreError::Conflict(

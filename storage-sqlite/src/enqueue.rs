@@ -184,36 +184,28 @@ pub(crate) async fn insert_bulk(
     conn: &mut SqliteConnection,
     jobs: &[(&NewJob, OffsetDateTime)],
 ) -> Result<bool, StoreError> {
-    if jobs.is_empty() {
-        // No statement inserts no row (a multi-row insert has one at least).
-        return Ok(true);
+    // Several statements go under a savepoint: all or none. No job, no statement.
+    let several = jobs.len() > sql::ONE_STATEMENT_ROWS;
+    if several {
+        execute(conn, sql::SAVEPOINT_BULK).await?;
     }
-    if jobs.len() <= sql::ONE_STATEMENT_ROWS {
-        let statement = bind_rows(sqlx::query(sql::enqueue_rows(jobs.len())), jobs);
-        return match statement.execute(&mut *conn).await {
-            Ok(_) => Ok(true),
-            Err(e) if is_unique_violation(&e) => Ok(false),
-            Err(e) => Err(store_error(e)),
-        };
-    }
-    // Several statements, all or none.
-    execute(conn, sql::SAVEPOINT_BULK).await?;
-    let mut rest = jobs;
-    for size in sql::row_chunks(jobs.len()) {
-        let (chunk, after) = rest.split_at(size);
-        rest = after;
-        let statement = bind_rows(sqlx::query(sql::enqueue_rows(size)), chunk);
+    for chunk in jobs.chunks(sql::ONE_STATEMENT_ROWS) {
+        let statement = bind_rows(sqlx::query(sql::enqueue_rows(chunk.len())), chunk);
         match statement.execute(&mut *conn).await {
             Ok(_) => {}
             Err(e) if is_unique_violation(&e) => {
-                execute(conn, sql::ROLLBACK_BULK).await?;
-                execute(conn, sql::RELEASE_BULK).await?;
+                if several {
+                    execute(conn, sql::ROLLBACK_BULK).await?;
+                    execute(conn, sql::RELEASE_BULK).await?;
+                }
                 return Ok(false);
             }
             Err(e) => return Err(store_error(e)),
         }
     }
-    execute(conn, sql::RELEASE_BULK).await?;
+    if several {
+        execute(conn, sql::RELEASE_BULK).await?;
+    }
     Ok(true)
 }
 
@@ -223,29 +215,24 @@ pub(crate) async fn insert_bulk(
 ///
 /// Binding costs allocations, which were a third of a batched job's instructions:
 /// sqlx copies a bound `&str` into a new `Arc<String>` (two of them) but takes an
-/// `Arc<str>` as it is, so the state, and a kind or queue the row before had too, go
-/// as one shared `Arc<str>`; no tags or metadata bind NULL (the row stores `[]` and
+/// `Arc<str>` as it is, so a state, kind or queue the row before had too goes as the
+/// same `Arc<str>` ([`Shared`]); no tags or metadata bind NULL (the row stores `[]` and
 /// `{}`), with no text to make.
 pub(crate) fn bind_rows<'q>(
     mut statement: Statement<'q>,
     jobs: &[(&NewJob, OffsetDateTime)],
 ) -> Statement<'q> {
-    let available: Arc<str> = Arc::from("available");
-    let scheduled: Arc<str> = Arc::from("scheduled");
-    let (mut kind, mut queue) = (Shared::default(), Shared::default());
+    let (mut kind, mut queue, mut state) =
+        (Shared::default(), Shared::default(), Shared::default());
     for &(job, now) in jobs {
-        let state = if job.run_at <= now {
-            &available
-        } else {
-            &scheduled
-        };
+        let due = job.run_at <= now;
         statement = statement
             .bind(id_blob(job.id))
             .bind(kind.of(&job.kind))
             .bind(queue.of(&job.queue))
             .bind(json_text(&job.payload))
             .bind(job.priority)
-            .bind(Arc::clone(state))
+            .bind(state.of(if due { "available" } else { "scheduled" }))
             .bind(micros(job.run_at))
             .bind(i64::from(job.max_attempts))
             .bind(micros(now))

@@ -286,14 +286,6 @@ pub(crate) const RELEASE_BULK: &str = include_str!("sql/release_bulk.sql");
 /// 3,072 in all, well under SQLite's 32,766.
 pub(crate) const ONE_STATEMENT_ROWS: usize = 256;
 
-/// How a bulk enqueue of `rows` jobs splits into multi-row inserts: as many of
-/// [`ONE_STATEMENT_ROWS`] as fit, then one of the rest.
-pub(crate) fn row_chunks(rows: usize) -> impl Iterator<Item = usize> {
-    let rest = rows % ONE_STATEMENT_ROWS;
-    std::iter::repeat_n(ONE_STATEMENT_ROWS, rows / ONE_STATEMENT_ROWS)
-        .chain((rest > 0).then_some(rest))
-}
-
 /// [`ENQUEUE_ROW`] with its row repeated `rows` times (1 to [`ONE_STATEMENT_ROWS`]),
 /// made once per size and prepared once per size and connection.
 pub(crate) fn enqueue_rows(rows: usize) -> &'static str {

@@ -23,6 +23,12 @@ impl Enqueue {
     pub(crate) fn is_keyless(&self) -> bool {
         !self.jobs.is_empty() && self.jobs.iter().all(is_plain)
     }
+
+    /// Each job with the call's `now`, as a multi-row insert binds them
+    /// ([`crate::enqueue::bind_rows`]).
+    pub(crate) fn rows(&self) -> impl Iterator<Item = (&NewJob, OffsetDateTime)> {
+        self.jobs.iter().map(|job| (job, self.now))
+    }
 }
 
 impl Transition for Enqueue {
