@@ -53,6 +53,27 @@ pub(crate) enum WholeGroup {
 /// several ([`insert_bulk`]).
 const ONE_CALL_ROWS: usize = sql::ONE_STATEMENT_ROWS;
 
+/// Whether every call of `batch`, one at least, is an enqueue of jobs without unique
+/// keys or dependencies: one multi-row insert per [`sql::ONE_STATEMENT_ROWS`] jobs.
+pub(crate) fn plain_enqueues(batch: &[Request]) -> bool {
+    !batch.is_empty()
+        && batch.iter().all(
+            |request| matches!(request, Request::Enqueue(call) if call.transition().is_keyless()),
+        )
+}
+
+/// The jobs the enqueues of `batch` store, each with its call's `now`, in order.
+pub(crate) fn enqueue_rows(batch: &[Request]) -> Vec<(&NewJob, OffsetDateTime)> {
+    batch
+        .iter()
+        .filter_map(|request| match request {
+            Request::Enqueue(call) => Some(call.transition()),
+            _ => None,
+        })
+        .flat_map(Enqueue::rows)
+        .collect()
+}
+
 /// How many jobs the enqueues of `batch` store.
 fn enqueued_rows(batch: &[Request]) -> usize {
     batch
@@ -67,7 +88,6 @@ fn enqueued_rows(batch: &[Request]) -> usize {
 impl WholeGroup {
     /// The kind of whole group `batch` is, if it is one.
     pub(crate) fn of(batch: &[Request]) -> Option<Self> {
-        let keyless = |request: &Request| matches!(request, Request::Enqueue(call) if call.transition().is_keyless());
         match batch {
             [Request::Claim(call)] if call.transition().limit > 0 => {
                 let claim = call.transition();
@@ -79,7 +99,7 @@ impl WholeGroup {
                 }))
             }
             [] => None,
-            _ if batch.iter().all(keyless) && enqueued_rows(batch) <= ONE_CALL_ROWS => {
+            _ if plain_enqueues(batch) && enqueued_rows(batch) <= ONE_CALL_ROWS => {
                 Some(Self::Enqueues)
             }
             _ if batch
@@ -101,14 +121,7 @@ impl WholeGroup {
     pub(crate) fn statement(self, batch: &[Request]) -> Result<Statement<'_>, StoreError> {
         match self {
             Self::Enqueues => {
-                let rows: Vec<(&NewJob, OffsetDateTime)> = batch
-                    .iter()
-                    .filter_map(|request| match request {
-                        Request::Enqueue(call) => Some(call.transition()),
-                        _ => None,
-                    })
-                    .flat_map(Enqueue::rows)
-                    .collect();
+                let rows = enqueue_rows(batch);
                 let statement = sqlx::query(sql::enqueue_rows_in_one_call(rows.len()));
                 Ok(bind_rows(statement, &rows))
             }

@@ -4,6 +4,7 @@ use leasehold::StoreError;
 use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
 
+use crate::direct::Direct;
 use crate::error::{at_database, store_error};
 use crate::options::{DEFAULT_MAX_BATCH, SqliteStoreOptions};
 use crate::schema::{Expected, prepare, verify_settings};
@@ -56,6 +57,7 @@ impl SqliteStore {
         busy_timeout: i64,
     ) -> Result<Self, StoreError> {
         let memory = options.is_in_memory();
+        let direct_file = options.direct_file(&base);
         // One connection that never closes: an in-memory database lives only as long
         // as a connection to it.
         let writer_pool = pool_options(1, memory)
@@ -71,6 +73,10 @@ impl SqliteStore {
         };
         let settings = verify_settings(&mut conn, expected).await?;
         drop(conn);
+        // Opened once the database is migrated and in WAL mode.
+        let direct = direct_file
+            .filter(|_| !in_memory)
+            .and_then(|file| Direct::open(&file));
 
         let reader = if in_memory {
             writer_pool.clone()
@@ -93,6 +99,7 @@ impl SqliteStore {
                 in_memory,
                 !in_memory,
                 options.max_batch,
+                direct,
             ),
             writer_pool,
             settings,
@@ -130,7 +137,7 @@ impl SqliteStore {
         Ok(Self {
             reader: pool.clone(),
             // The application's pool: the writer hands its connection back after each group.
-            writer: Writer::spawn(pool.clone(), in_memory, false, DEFAULT_MAX_BATCH),
+            writer: Writer::spawn(pool.clone(), in_memory, false, DEFAULT_MAX_BATCH, None),
             writer_pool: pool,
             settings,
             limits_seen: LimitsSeen::default(),

@@ -124,6 +124,17 @@ impl SqliteStoreOptions {
         }
     }
 
+    /// The file the writer may also open on its own ([`crate::direct`]): a file named
+    /// plainly (a URL with parameters, `mode=ro` say, keeps every write in sqlx), whose
+    /// commits do not sync (`synchronous=NORMAL`).
+    pub(crate) fn direct_file(&self, base: &SqliteConnectOptions) -> Option<PathBuf> {
+        let plain = match &self.target {
+            Target::Url(url) => !url.contains('?') && !is_memory_url(url),
+            Target::File(_) => true,
+        };
+        (plain && self.synchronous == Synchronous::Normal).then(|| base.get_filename().to_owned())
+    }
+
     /// The sqlx options every connection of the store opens with.
     pub(crate) fn connect_options(&self) -> Result<SqliteConnectOptions, StoreError> {
         let options = match &self.target {

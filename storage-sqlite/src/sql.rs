@@ -195,6 +195,10 @@ pub(crate) const CLAIM_QUEUES_IN_ONE_CALL: &str = leasehold_sql::fill!(
     "{claim_queues_steps}" => CLAIM_QUEUES_STEPS,
 );
 
+/// `sql/checkpoint_passive.sql`: Copies what the log holds into the database as far
+/// as no reader needs it, waiting for none (after the writer's own connection wrote,
+/// see `crate::direct`).
+pub(crate) const CHECKPOINT_PASSIVE: &str = include_str!("sql/checkpoint_passive.sql");
 /// `sql/applied_migrations.sql`: The schema versions this database has applied.
 pub(crate) const APPLIED_MIGRATIONS: &str = include_str!("sql/applied_migrations.sql");
 /// `sql/cancel.sql`: Ends job ?1 Cancelled at ?2 if it is pending or running. The lease token stays, so
@@ -455,6 +459,7 @@ pub(crate) const UPSERT_SCHEDULE: &str = statement!("upsert_schedule.sql");
 #[cfg(test)]
 pub(crate) const ALL: &[(&str, &str)] = &[
     ("applied_migrations.sql", APPLIED_MIGRATIONS),
+    ("checkpoint_passive.sql", CHECKPOINT_PASSIVE),
     ("cancel.sql", CANCEL),
     ("claim_queue.sql", CLAIM_QUEUE),
     ("claim_queue_simple.sql", CLAIM_QUEUE_SIMPLE),

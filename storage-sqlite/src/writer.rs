@@ -51,7 +51,8 @@ use sqlx::sqlite::SqliteRow;
 use sqlx::{Sqlite, SqliteConnection, SqlitePool};
 use tokio::sync::mpsc;
 
-use crate::bulk::{WholeGroup, answer_in_bulk};
+use crate::bulk::{WholeGroup, answer_in_bulk, plain_enqueues};
+use crate::direct::Direct;
 use crate::error::{is_unique_violation, shared_store_error, writer_stopped};
 use crate::row::Statement;
 use crate::settle::settle;
@@ -93,7 +94,15 @@ impl Writer {
     /// therefore never close.
     /// `hold`: the pool is the writer's alone, so the task keeps its connection
     /// between groups (see [`run`]).
-    pub(crate) fn spawn(pool: SqlitePool, in_memory: bool, hold: bool, max_batch: usize) -> Self {
+    /// `direct`: the writer's own connection for groups of plain enqueues, if the
+    /// database allows one ([`crate::direct`]).
+    pub(crate) fn spawn(
+        pool: SqlitePool,
+        in_memory: bool,
+        hold: bool,
+        max_batch: usize,
+        direct: Option<Direct>,
+    ) -> Self {
         let (heartbeats, heartbeat_rx) = mpsc::channel(CHANNEL_CAPACITY);
         let (others, other_rx) = mpsc::channel(CHANNEL_CAPACITY);
         let target = Target {
@@ -101,7 +110,7 @@ impl Writer {
             in_memory,
             hold,
         };
-        tokio::spawn(run(target, heartbeat_rx, other_rx, max_batch));
+        tokio::spawn(run(target, direct, heartbeat_rx, other_rx, max_batch));
         Self { heartbeats, others }
     }
 
@@ -140,6 +149,7 @@ struct Target {
 /// per group: as much as the rest of a lone enqueue's round trip.
 async fn run(
     target: Target,
+    mut direct: Option<Direct>,
     mut heartbeats: mpsc::Receiver<Request>,
     mut others: mpsc::Receiver<Request>,
     max_batch: usize,
@@ -150,13 +160,25 @@ async fn run(
     // Whether the last group held enqueues of several busy callers (GATHER_AFTER).
     let mut gather = false;
     loop {
+        if direct.is_some() && held.is_none() {
+            // While the writer has its own connection it holds one of the pool's too:
+            // closing the pool then waits for the writer, which closes its own first.
+            match target.pool.acquire().await {
+                Ok(conn) => held = Some(conn),
+                Err(_) => direct = None,
+            }
+        }
         let next = next_batch(&mut heartbeats, &mut others, max_batch);
         let batch = if held.is_some() {
             tokio::select! {
                 biased;
                 batch = next => batch,
                 () = &mut closed => {
-                    // `close` waits for every connection: give this one back.
+                    // `close` waits for every connection: give this one back, once
+                    // the writer's own is closed, so that the pool's last connection
+                    // is the last to the file, which checkpoints the log and removes
+                    // it.
+                    direct = None;
                     held = None;
                     continue;
                 }
@@ -176,7 +198,7 @@ async fn run(
             .filter(|request| matches!(request, Request::Enqueue(_)))
             .count()
             >= GATHER_AFTER;
-        commit_group(&target, &mut held, batch).await;
+        commit_group(&target, &mut held, &mut direct, batch).await;
     }
 }
 
@@ -248,9 +270,29 @@ fn top_up(
 async fn commit_group(
     target: &Target,
     held: &mut Option<PoolConnection<Sqlite>>,
+    direct: &mut Option<Direct>,
     mut batch: Vec<Request>,
 ) {
     let mut bulk = true;
+    if let Some(own) = direct.as_mut()
+        && !target.pool.is_closed()
+        && plain_enqueues(&batch)
+    {
+        match own.enqueues(&mut batch) {
+            Ok(()) => {
+                batch.into_iter().for_each(Request::answer);
+                if own.checkpoint_due() {
+                    checkpoint(target, held).await;
+                }
+                return;
+            }
+            // Still in its transaction (its ROLLBACK failed too): closing it releases
+            // the write lock it may hold, and the writer goes on without it.
+            Err(_) if own.in_transaction() => *direct = None,
+            // The ordinary way below answers each error at its stage.
+            Err(_) => {}
+        }
+    }
     // Each pass either commits, or removes the call that broke it, or stops running
     // calls in bulk, so this ends.
     while !batch.is_empty() {
@@ -323,6 +365,24 @@ async fn commit_group(
             Err(error) => fail_all(batch, "COMMIT", error),
         }
         return;
+    }
+}
+
+/// Checkpoints the log through sqlx, on its thread, for what the writer's own
+/// connection wrote ([`crate::direct`]): `PASSIVE`, so it waits for no reader. A
+/// failure is left to the next one (SQLite's own checkpoints fail the same way,
+/// unseen).
+async fn checkpoint(target: &Target, held: &mut Option<PoolConnection<Sqlite>>) {
+    let mut conn = match held.take() {
+        Some(conn) => conn,
+        None => match target.pool.acquire().await {
+            Ok(conn) => conn,
+            Err(_) => return,
+        },
+    };
+    let _ = execute(&mut conn, sql::CHECKPOINT_PASSIVE).await;
+    if target.hold && !target.pool.is_closed() {
+        *held = Some(conn);
     }
 }
 
@@ -509,3 +569,7 @@ mod answers_tests;
 #[cfg(test)]
 #[path = "writer_one_call_tests.rs"]
 mod one_call_tests;
+
+#[cfg(test)]
+#[path = "writer_direct_tests.rs"]
+mod direct_tests;
