@@ -12,10 +12,11 @@
 //! - its busy timeout is zero: when another process holds the write lock, its
 //!   `BEGIN IMMEDIATE` fails at once and the writer runs the group the ordinary way,
 //!   whose wait for the lock happens on sqlx's thread;
-//! - it is opened only where a commit does not sync (`synchronous` NORMAL or OFF, in
-//!   WAL mode) and does not checkpoint (`wal_autocheckpoint` 0): the writer checkpoints
-//!   through sqlx, on sqlx's thread, after every [`CHECKPOINT_AFTER_PAGES`] pages or so
-//!   that this connection wrote ([`Direct::checkpoint_due`]).
+//! - it is opened only where a commit does not sync (`synchronous=NORMAL` in WAL
+//!   mode, the default; with `Synchronous::Full` every group goes through sqlx), and
+//!   it does not checkpoint (`wal_autocheckpoint=0`): the writer checkpoints through
+//!   sqlx, on sqlx's thread, after every [`CHECKPOINT_AFTER_PAGES`] pages or so that
+//!   this connection wrote ([`Direct::checkpoint_due`]).
 //!
 //! Whatever fails here (a busy lock, a full disk, an id already stored) is rolled back
 //! and the group runs again the ordinary way, which answers each error at its stage
