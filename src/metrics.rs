@@ -60,7 +60,7 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, PoisonError, RwLock, Weak};
+use std::sync::{Arc, Condvar, Mutex, OnceLock, PoisonError, RwLock, Weak};
 use std::time::Duration;
 
 use ::metrics::{
@@ -81,11 +81,14 @@ use crate::worker::{HookRun, JobHook, Layer, Next, Outcome};
 /// Clones share their handles.
 ///
 /// A worker's jobs are tallied per thread and handed to the recorder in batches:
-/// within 100 ms of the first job a batch holds, after 256 jobs, before the
-/// worker wakes a [`Queue::wait_for`] caller, at the end of
+/// within 100 ms of the first job a batch holds, after 256 jobs (by a thread of its
+/// own, `leasehold-metrics`, started on first use: the recorder's work is then not
+/// done on the threads running jobs), before the worker wakes a
+/// [`Queue::wait_for`] caller, at the end of
 /// [`Worker::run_once`](crate::worker::Worker::run_once), when the worker stops, and
-/// on [`Metrics::flush`]. Threads running jobs side by side then do not write the same
-/// counters, gauge and histograms for every job (see DESIGN.md).
+/// on [`Metrics::flush`], which returns once everything recorded before it is handed
+/// on. Threads running jobs side by side then do not write the same counters, gauge
+/// and histograms for every job (see DESIGN.md).
 #[derive(Clone, Default)]
 pub struct Metrics {
     shared: Arc<Shared>,
@@ -109,6 +112,17 @@ struct Shared {
     shards: Box<[Shard]>,
     /// A timed flush is on its way.
     flush_due: AtomicBool,
+    /// Full tallies that job threads took out of their shards, for the exporter
+    /// thread ([`export`]) to hand on.
+    handed_off: Mutex<Vec<Counts>>,
+    /// Signalled when `handed_off` gains some.
+    handed_off_ready: Condvar,
+    /// Held while tallies are handed on to the recorder, by the exporter thread or
+    /// by a flush: a flush that takes it finds every tally either handed on or its own.
+    exporting: Mutex<()>,
+    /// Whether the exporter thread was started (or could not be: then job threads
+    /// hand their tallies on themselves).
+    exporter: OnceLock<bool>,
 }
 
 impl Default for Shared {
@@ -118,6 +132,10 @@ impl Default for Shared {
             kinds: RwLock::default(),
             shards: (0..threads.max(1) * 4).map(|_| Shard::default()).collect(),
             flush_due: AtomicBool::new(false),
+            handed_off: Mutex::default(),
+            handed_off_ready: Condvar::new(),
+            exporting: Mutex::default(),
+            exporter: OnceLock::new(),
         }
     }
 }
@@ -228,20 +246,41 @@ impl Tally {
         &mut self.kinds[self.last]
     }
 
-    /// Hands everything on to the recorder.
-    fn flush(&mut self) {
-        for tally in &mut self.kinds {
-            tally.flush();
-        }
+    /// Everything recorded, taken out for handing on; the tally starts afresh.
+    fn take(&mut self) -> Vec<Counts> {
         self.ended = 0;
         self.dirty = false;
+        self.kinds.iter_mut().map(KindTally::take).collect()
     }
 }
 
-/// One queue and kind's counts and samples, not yet handed on.
+/// One queue and kind's tally in a thread.
 struct KindTally {
     queue: String,
     kind: String,
+    counts: Counts,
+}
+
+impl KindTally {
+    fn new(queue: &str, kind: &str, handles: Arc<KindMetrics>) -> Self {
+        Self {
+            queue: queue.to_owned(),
+            kind: kind.to_owned(),
+            counts: Counts::none(handles, 0),
+        }
+    }
+
+    /// What this tally holds, taken out; it starts afresh, with room for as many
+    /// samples as it held.
+    fn take(&mut self) -> Counts {
+        let fresh = Counts::none(Arc::clone(&self.counts.handles), self.counts.run.len());
+        std::mem::replace(&mut self.counts, fresh)
+    }
+}
+
+/// One queue and kind's counts and samples, not yet handed on: a thread's tally's,
+/// or taken out of it to hand on.
+struct Counts {
     handles: Arc<KindMetrics>,
     started: u64,
     ended: [u64; ENDINGS],
@@ -252,40 +291,40 @@ struct KindTally {
     pickup: Vec<f64>,
 }
 
-impl KindTally {
-    fn new(queue: &str, kind: &str, handles: Arc<KindMetrics>) -> Self {
+impl Counts {
+    /// Nothing yet, with room for `samples` of each histogram.
+    fn none(handles: Arc<KindMetrics>, samples: usize) -> Self {
         Self {
-            queue: queue.to_owned(),
-            kind: kind.to_owned(),
             handles,
             started: 0,
             ended: [0; ENDINGS],
             running: 0,
-            run: Vec::new(),
-            pickup: Vec::new(),
+            run: Vec::with_capacity(samples),
+            pickup: Vec::with_capacity(samples),
         }
     }
 
-    fn flush(&mut self) {
+    /// Hands the counts and samples on to the recorder.
+    fn hand_on(self) {
         let handles = &self.handles;
         if self.started > 0 {
-            handles.started.increment(std::mem::take(&mut self.started));
+            handles.started.increment(self.started);
         }
-        for (counter, ended) in handles.ended.iter().zip(&mut self.ended) {
-            if *ended > 0 {
-                counter.increment(std::mem::take(ended));
+        for (counter, &ended) in handles.ended.iter().zip(&self.ended) {
+            if ended > 0 {
+                counter.increment(ended);
             }
         }
         // A gauge is an f64: exact up to 2^53 attempts.
-        match std::mem::take(&mut self.running) {
+        match self.running {
             0 => {}
             up if up > 0 => handles.running.increment(up as f64),
             down => handles.running.decrement(down.unsigned_abs() as f64),
         }
-        for seconds in self.run.drain(..) {
+        for &seconds in &self.run {
             handles.run.record(seconds);
         }
-        for seconds in self.pickup.drain(..) {
+        for &seconds in &self.pickup {
             handles.pickup.record(seconds);
         }
     }
@@ -307,14 +346,88 @@ fn shard_index(shards: usize) -> usize {
 }
 
 impl Shared {
-    /// Hands every thread's tally on to the recorder.
+    /// Hands every thread's tally, and every tally handed off and not yet handed on,
+    /// on to the recorder before it returns.
     fn flush(&self) {
+        let _exporting = self.exporting();
+        self.hand_on_handed_off();
         for shard in &self.shards {
-            let mut tally = shard.lock();
-            if tally.dirty {
-                tally.flush();
+            let taken = {
+                let mut tally = shard.lock();
+                if !tally.dirty {
+                    continue;
+                }
+                tally.take()
+            };
+            taken.into_iter().for_each(Counts::hand_on);
+        }
+    }
+
+    /// The lock held while tallies are handed on to the recorder.
+    fn exporting(&self) -> std::sync::MutexGuard<'_, ()> {
+        self.exporting
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Hands on every tally handed off; the caller holds [`Shared::exporting`].
+    fn hand_on_handed_off(&self) {
+        let taken = std::mem::take(&mut *self.handed_off());
+        taken.into_iter().for_each(Counts::hand_on);
+    }
+
+    fn handed_off(&self) -> std::sync::MutexGuard<'_, Vec<Counts>> {
+        self.handed_off
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Gives `taken` to the exporter thread (started on first use); hands it on at
+    /// once where no thread could be started.
+    fn hand_off(self: &Arc<Self>, taken: Vec<Counts>) {
+        let started = *self.exporter.get_or_init(|| {
+            let shared = Arc::downgrade(self);
+            std::thread::Builder::new()
+                .name("leasehold-metrics".into())
+                .spawn(move || export(&shared))
+                .is_ok()
+        });
+        if !started {
+            let _exporting = self.exporting();
+            taken.into_iter().for_each(Counts::hand_on);
+            return;
+        }
+        self.handed_off().extend(taken);
+        self.handed_off_ready.notify_one();
+    }
+}
+
+/// The exporter thread: hands on the tallies job threads hand off, so that the
+/// recorder's work per sample (a clock read and a push into its bucket, for each
+/// histogram sample) is not done on the threads that run jobs. Ends once every
+/// handle of its [`Metrics`] is dropped.
+fn export(shared: &Weak<Shared>) {
+    /// How often an idle exporter checks that its `Metrics` still exist.
+    const IDLE_CHECK: Duration = Duration::from_secs(1);
+    loop {
+        let Some(shared) = shared.upgrade() else {
+            return;
+        };
+        {
+            let mut handed_off = shared.handed_off();
+            if handed_off.is_empty() {
+                handed_off = shared
+                    .handed_off_ready
+                    .wait_timeout(handed_off, IDLE_CHECK)
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .0;
+            }
+            if handed_off.is_empty() {
+                continue;
             }
         }
+        let _exporting = shared.exporting();
+        shared.hand_on_handed_off();
     }
 }
 
@@ -374,13 +487,15 @@ impl Metrics {
 
     /// Records into this thread's tally of `queue` and `kind`; `ended` counts an
     /// attempt's end toward the flush after [`FLUSH_AFTER`].
-    fn tally(&self, queue: &str, kind: &str, ended: bool, record: impl FnOnce(&mut KindTally)) {
+    fn tally(&self, queue: &str, kind: &str, ended: bool, record: impl FnOnce(&mut Counts)) {
         let shards = &self.shared.shards;
         let mut tally = shards[shard_index(shards.len())].lock();
-        record(tally.of(queue, kind, || self.of(queue, kind)));
+        record(&mut tally.of(queue, kind, || self.of(queue, kind)).counts);
         tally.ended += usize::from(ended);
         if tally.ended >= FLUSH_AFTER {
-            tally.flush();
+            let taken = tally.take();
+            drop(tally);
+            self.shared.hand_off(taken);
         } else if !tally.dirty {
             tally.dirty = true;
             drop(tally);
@@ -539,5 +654,92 @@ impl EnqueueHook for Metrics {
                 .enqueued
                 .increment(1);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusRecorder};
+
+    use super::*;
+    use crate::NewJob;
+    use crate::testing::conformance::t;
+
+    /// A one-thread runtime. Kept until the test's end and not driven after
+    /// [`run_jobs`], it never runs the timed flush `Metrics` spawns on it (which would
+    /// also run when the runtime drops).
+    fn runtime() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+    }
+
+    /// Runs `jobs` attempts of one job through `metrics`' hook on `runtime`, recording
+    /// into `recorder`.
+    fn run_jobs(
+        runtime: &tokio::runtime::Runtime,
+        metrics: &Metrics,
+        recorder: &PrometheusRecorder,
+        jobs: usize,
+    ) {
+        let job = JobRecord::from_new(NewJob::new("k", serde_json::json!({}), t(0)).unwrap(), t(0));
+        runtime.block_on(async {
+            ::metrics::with_local_recorder(recorder, || {
+                for _ in 0..jobs {
+                    JobHook::before(metrics, &job);
+                    JobHook::after(metrics, &job, &Outcome::Completed, Duration::from_millis(1));
+                }
+            });
+        });
+    }
+
+    /// What `recorder` reads for the completed counter of the test's job.
+    fn completed(recorder: &PrometheusRecorder) -> f64 {
+        let line = r#"leasehold_jobs_completed_total{queue="default",kind="k"} "#;
+        recorder
+            .handle()
+            .render()
+            .lines()
+            .find_map(|l| l.strip_prefix(line)?.parse().ok())
+            .unwrap_or(0.0)
+    }
+
+    #[test]
+    fn a_flush_hands_on_what_job_threads_handed_off_before_it_returns() {
+        let recorder = PrometheusBuilder::new().build_recorder();
+        let metrics = Metrics::default();
+        // An exporter thread that never runs: what is handed off waits for a flush.
+        metrics.shared.exporter.set(true).unwrap();
+        let runtime = runtime();
+
+        run_jobs(&runtime, &metrics, &recorder, FLUSH_AFTER + 44);
+        let handed_off = metrics.shared.handed_off().len();
+        let before = completed(&recorder);
+        metrics.flush();
+
+        assert_eq!(handed_off, 1, "the first {FLUSH_AFTER} were handed off");
+        assert_eq!(before, 0.0, "nothing reached the recorder before the flush");
+        assert_eq!(completed(&recorder), (FLUSH_AFTER + 44) as f64);
+    }
+
+    #[test]
+    fn the_exporter_thread_hands_on_a_full_tally_with_no_one_flushing() {
+        let recorder = PrometheusBuilder::new().build_recorder();
+        let metrics = Metrics::default();
+        let runtime = runtime();
+
+        run_jobs(&runtime, &metrics, &recorder, FLUSH_AFTER);
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while completed(&recorder) < FLUSH_AFTER as f64 && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+
+        assert_eq!(completed(&recorder), FLUSH_AFTER as f64);
+        assert_eq!(
+            metrics.shared.exporter.get(),
+            Some(&true),
+            "a thread was started"
+        );
     }
 }
