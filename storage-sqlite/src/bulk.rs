@@ -63,7 +63,7 @@ pub(crate) fn plain_enqueues(batch: &[Request]) -> bool {
 }
 
 /// The jobs the enqueues of `batch` store, each with its call's `now`, in order.
-pub(crate) fn enqueue_rows(batch: &[Request]) -> Vec<(&NewJob, OffsetDateTime)> {
+pub(crate) fn jobs_to_insert(batch: &[Request]) -> Vec<(&NewJob, OffsetDateTime)> {
     batch
         .iter()
         .filter_map(|request| match request {
@@ -121,7 +121,7 @@ impl WholeGroup {
     pub(crate) fn statement(self, batch: &[Request]) -> Result<Statement<'_>, StoreError> {
         match self {
             Self::Enqueues => {
-                let rows = enqueue_rows(batch);
+                let rows = jobs_to_insert(batch);
                 let statement = sqlx::query(sql::enqueue_rows_in_one_call(rows.len()));
                 Ok(bind_rows(statement, &rows))
             }
@@ -199,7 +199,7 @@ impl WholeGroup {
 }
 
 /// Settles `call`, whose jobs were all inserted, with their answers.
-fn settle_inserted(call: &mut Call<Enqueue>) {
+pub(crate) fn settle_inserted(call: &mut Call<Enqueue>) {
     let Enqueue { jobs, now } = call.transition();
     let inserted = jobs
         .iter()

@@ -25,12 +25,13 @@
 use std::path::Path;
 use std::time::Duration;
 
-use rusqlite::{Connection, OpenFlags, TransactionBehavior};
+use rusqlite::types::{ToSqlOutput, Value, ValueRef};
+use rusqlite::{Connection, OpenFlags, ToSql, TransactionBehavior};
 
-use leasehold_sql::enqueue::json_text;
-use leasehold_sql::row::micros;
+use leasehold_sql::Param;
 
-use crate::bulk::{WholeGroup, enqueue_rows};
+use crate::bulk::{jobs_to_insert, settle_inserted};
+use crate::enqueue::row_params;
 use crate::sql;
 use crate::transition::Request;
 
@@ -83,43 +84,25 @@ impl Direct {
     ///
     /// SQLite's error; the transaction is rolled back and no answer is settled.
     pub(crate) fn enqueues(&mut self, batch: &mut [Request]) -> rusqlite::Result<()> {
-        let rows = enqueue_rows(batch);
+        let rows = jobs_to_insert(batch);
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
         for chunk in rows.chunks(sql::ONE_STATEMENT_ROWS) {
             let mut insert = tx.prepare_cached(sql::enqueue_rows(chunk.len()))?;
-            let mut at = 0;
-            let mut bind = |value: &dyn rusqlite::ToSql| {
-                at += 1;
-                insert.raw_bind_parameter(at, value)
-            };
-            for &(job, now) in chunk {
-                let state = if job.run_at <= now {
-                    "available"
-                } else {
-                    "scheduled"
-                };
-                bind(&job.id.as_uuid().as_bytes().as_slice())?;
-                bind(&job.kind)?;
-                bind(&job.queue)?;
-                bind(&json_text(&job.payload))?;
-                bind(&job.priority)?;
-                bind(&state)?;
-                bind(&micros(job.run_at))?;
-                bind(&job.max_attempts)?;
-                bind(&micros(now))?;
-                bind(&(!job.tags.is_empty()).then(|| json_text(&job.tags)))?;
-                bind(&(!job.metadata.is_empty()).then(|| json_text(&job.metadata)))?;
-                bind(&job.limit_key)?;
+            let params = chunk.iter().flat_map(|&(job, now)| row_params(job, now));
+            for (at, param) in (1..).zip(params) {
+                insert.raw_bind_parameter(at, Bound(&param))?;
             }
             insert.raw_execute()?;
         }
         tx.commit()?;
         self.pages += pages_of(rows.len());
-        WholeGroup::Enqueues
-            .settle(batch, &[])
-            .expect("a group of enqueues settles without reading a row");
+        for request in batch {
+            if let Request::Enqueue(call) = request {
+                settle_inserted(call);
+            }
+        }
         Ok(())
     }
 
@@ -138,6 +121,25 @@ impl Direct {
             self.pages = 0;
         }
         due
+    }
+}
+
+/// A [`Param`] as rusqlite binds it, in SQLite's types as `crate::row::bind` binds
+/// it through sqlx: an id as a 16-byte blob, a priority or flag as an integer.
+struct Bound<'p>(&'p Param<'p>);
+
+impl ToSql for Bound<'_> {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        let null = || ToSqlOutput::Owned(Value::Null);
+        Ok(match self.0 {
+            Param::Id(id) => id.as_ref().map_or_else(null, |id| {
+                ToSqlOutput::Borrowed(ValueRef::Blob(id.as_uuid().as_bytes()))
+            }),
+            Param::SmallInteger(priority) => ToSqlOutput::from(i64::from(*priority)),
+            Param::Integer(value) => value.map_or_else(null, ToSqlOutput::from),
+            Param::Text(text) => text.as_deref().map_or_else(null, ToSqlOutput::from),
+            Param::Flag(flag) => flag.map_or_else(null, ToSqlOutput::from),
+        })
     }
 }
 

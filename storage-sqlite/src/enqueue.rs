@@ -3,6 +3,7 @@
 //! (one statement for jobs without unique keys, which a group commit also uses), and
 //! [`TransactionalEnqueue`] for [`SqliteStore`].
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use leasehold::time::OffsetDateTime;
@@ -14,7 +15,7 @@ use leasehold_sql::{Param, TransactionalEnqueue};
 use sqlx::SqliteConnection;
 
 use crate::error::{is_unique_violation, store_error};
-use crate::row::{Row, Statement, bind, id_blob};
+use crate::row::{Row, Statement, bind};
 use crate::settle::settle;
 use crate::sql;
 use crate::store::SqliteStore;
@@ -209,36 +210,51 @@ pub(crate) async fn insert_bulk(
     Ok(true)
 }
 
+/// The twelve parameters of one row of `enqueue_row.sql`, in order, for `job`
+/// enqueued at `now`: the one list that both [`bind_rows`] (sqlx) and the writer's
+/// own connection (`crate::direct`) bind. No tags or no metadata bind NULL (the row
+/// stores `[]` and `{}`), with no text to make.
+pub(crate) fn row_params(job: &NewJob, now: OffsetDateTime) -> [Param<'_>; 12] {
+    [
+        Param::Id(Some(job.id)),
+        Param::text(&job.kind),
+        Param::text(&job.queue),
+        Param::owned_text(json_text(&job.payload)),
+        Param::SmallInteger(job.priority),
+        Param::text(if job.run_at <= now {
+            "available"
+        } else {
+            "scheduled"
+        }),
+        Param::integer(micros(job.run_at)),
+        Param::integer(i64::from(job.max_attempts)),
+        Param::integer(micros(now)),
+        Param::Text((!job.tags.is_empty()).then(|| Cow::Owned(json_text(&job.tags)))),
+        Param::Text((!job.metadata.is_empty()).then(|| Cow::Owned(json_text(&job.metadata)))),
+        Param::optional_text(job.limit_key.as_deref()),
+    ]
+}
+
 /// `statement` (a multi-row insert of [`sql::enqueue_rows`], maybe inside a group
-/// commit's other statements) with the twelve parameters of each `(job, now)` of
-/// `jobs` bound in order.
+/// commit's other statements) with the [`row_params`] of each `(job, now)` of `jobs`
+/// bound in order.
 ///
 /// Binding costs allocations, which were a third of a batched job's instructions:
 /// sqlx copies a bound `&str` into a new `Arc<String>` (two of them) but takes an
-/// `Arc<str>` as it is, so a state, kind or queue the row before had too goes as the
-/// same `Arc<str>` ([`Shared`]); no tags or metadata bind NULL (the row stores `[]` and
-/// `{}`), with no text to make.
+/// `Arc<str>` as it is, so borrowed text (a kind, queue, state or limit key) the row
+/// before had in the same column too goes as the same `Arc<str>` ([`Shared`]).
 pub(crate) fn bind_rows<'q>(
     mut statement: Statement<'q>,
     jobs: &[(&NewJob, OffsetDateTime)],
 ) -> Statement<'q> {
-    let (mut kind, mut queue, mut state) =
-        (Shared::default(), Shared::default(), Shared::default());
+    let mut columns: [Shared; 12] = Default::default();
     for &(job, now) in jobs {
-        let due = job.run_at <= now;
-        statement = statement
-            .bind(id_blob(job.id))
-            .bind(kind.of(&job.kind))
-            .bind(queue.of(&job.queue))
-            .bind(json_text(&job.payload))
-            .bind(job.priority)
-            .bind(state.of(if due { "available" } else { "scheduled" }))
-            .bind(micros(job.run_at))
-            .bind(i64::from(job.max_attempts))
-            .bind(micros(now))
-            .bind((!job.tags.is_empty()).then(|| json_text(&job.tags)))
-            .bind((!job.metadata.is_empty()).then(|| json_text(&job.metadata)))
-            .bind(job.limit_key.as_deref());
+        for (column, param) in columns.iter_mut().zip(row_params(job, now)) {
+            statement = match param {
+                Param::Text(Some(Cow::Borrowed(text))) => statement.bind(column.of(text)),
+                other => bind(statement, [other]),
+            };
+        }
     }
     statement
 }

@@ -282,7 +282,7 @@ async fn commit_group(
             Ok(()) => {
                 batch.into_iter().for_each(Request::answer);
                 if own.checkpoint_due() {
-                    checkpoint(target, held).await;
+                    checkpoint(held).await;
                 }
                 return;
             }
@@ -368,21 +368,14 @@ async fn commit_group(
     }
 }
 
-/// Checkpoints the log through sqlx, on its thread, for what the writer's own
+/// Checkpoints the log through sqlx, on its thread, on the `held` connection (which
+/// the writer always holds beside its own, see [`run`]), for what the writer's own
 /// connection wrote ([`crate::direct`]): `PASSIVE`, so it waits for no reader. A
 /// failure is left to the next one (SQLite's own checkpoints fail the same way,
 /// unseen).
-async fn checkpoint(target: &Target, held: &mut Option<PoolConnection<Sqlite>>) {
-    let mut conn = match held.take() {
-        Some(conn) => conn,
-        None => match target.pool.acquire().await {
-            Ok(conn) => conn,
-            Err(_) => return,
-        },
-    };
-    let _ = execute(&mut conn, sql::CHECKPOINT_PASSIVE).await;
-    if target.hold && !target.pool.is_closed() {
-        *held = Some(conn);
+async fn checkpoint(held: &mut Option<PoolConnection<Sqlite>>) {
+    if let Some(conn) = held {
+        let _ = execute(conn, sql::CHECKPOINT_PASSIVE).await;
     }
 }
 
