@@ -62,6 +62,28 @@ pub(crate) fn plain_enqueues(batch: &[Request]) -> bool {
         )
 }
 
+/// Whether `batch` is a group of lease writes the writer's own connection commits
+/// ([`crate::direct`]): one call at least, each a completion of a distinct job or a
+/// claim, at most one, that [`WholeGroup`] would send simple (of one queue, of a job
+/// at least, no limit seen stored).
+pub(crate) fn lease_writes(batch: &[Request]) -> bool {
+    let mut jobs = HashSet::new();
+    let mut claims = 0;
+    !batch.is_empty()
+        && batch.iter().all(|request| match request {
+            Request::Complete(call) => jobs.insert(call.transition().lease.job_id),
+            Request::Claim(call) => {
+                let claim = call.transition();
+                claims += 1;
+                claims == 1
+                    && claim.limit > 0
+                    && claim.queues.len() == 1
+                    && !claim.limits_seen.limited()
+            }
+            _ => false,
+        })
+}
+
 /// The jobs the enqueues of `batch` store, each with its call's `now`, in order.
 pub(crate) fn jobs_to_insert(batch: &[Request]) -> Vec<(&NewJob, OffsetDateTime)> {
     batch
@@ -302,7 +324,9 @@ async fn complete_bulk(
 }
 
 /// The JSON array `complete_bulk.sql` takes as ?1: one row per `(lease, now)`.
-fn completion_rows(completions: &[(Lease, OffsetDateTime)]) -> Result<String, StoreError> {
+pub(crate) fn completion_rows(
+    completions: &[(Lease, OffsetDateTime)],
+) -> Result<String, StoreError> {
     let rows: Vec<_> = completions
         .iter()
         .map(|(lease, now)| {

@@ -1,5 +1,5 @@
 //! [`Direct`]: the writer's own connection, which it runs on its own thread, for
-//! groups of plain enqueues.
+//! groups of plain enqueues and of lease writes (completions and a simple claim).
 //!
 //! Every sqlx call is a hand-off to sqlx's connection thread and back: two thread
 //! wake-ups, which cost more than a small insert does. A lone caller enqueueing one
@@ -8,7 +8,20 @@
 //! itself, so the caller, the writer and SQLite can share one runtime thread, with no
 //! wake-up between them.
 //!
+//! A worker's lease writes come here too: a group of completions of distinct jobs
+//! and at most one claim of one queue, made the simple way (no limit seen stored).
+//! Through sqlx, such a group was four hand-offs (`BEGIN`, the completions, the
+//! claim, `COMMIT`) and a copy of every column of every claimed row
+//! (`sqlite3_value_dup`), read again by the writer; here the rows are read once, in
+//! place. An idle worker's pickup of a new job took 0.41-0.48 ms (p50) through sqlx,
+//! 0.29 ms here, on a quiet machine (0.80 and 0.62 ms in a slow sitting). When the claim's guard refuses (a limit stored, a lease of the queue
+//! expired), the group fails here and runs the ordinary way, which makes the full
+//! claim.
+//!
 //! It never blocks that thread for long, nor differently from sqlx:
+//! - a group of more than a few dozen rows runs through `block_in_place` on a
+//!   multi-thread runtime, which hands the thread's other tasks to another thread
+//!   meanwhile (see `crate::writer`);
 //! - its busy timeout is zero: when another process holds the write lock, its
 //!   `BEGIN IMMEDIATE` fails at once and the writer runs the group the ordinary way,
 //!   whose wait for the lock happens on sqlx's thread;
@@ -22,18 +35,25 @@
 //! and the group runs again the ordinary way, which answers each error at its stage
 //! (see [`crate::writer`]): only success is answered from here.
 
+use std::collections::HashSet;
 use std::path::Path;
 use std::time::Duration;
 
+use leasehold::time::OffsetDateTime;
+use leasehold::{JobRecord, Lease, StoreError};
 use rusqlite::types::{ToSqlOutput, Value, ValueRef};
-use rusqlite::{Connection, OpenFlags, ToSql, TransactionBehavior};
+use rusqlite::{Connection, OpenFlags, ToSql, Transaction, TransactionBehavior};
 
 use leasehold_sql::Param;
+use leasehold_sql::filter::sql_limit;
+use leasehold_sql::row::{Columns, job_record, micros};
 
-use crate::bulk::{jobs_to_insert, settle_inserted};
+use crate::bulk::{completion_rows, jobs_to_insert, settle_inserted};
 use crate::enqueue::row_params;
+use crate::row::{ColumnNames, DirectRow};
 use crate::sql;
 use crate::transition::Request;
+use crate::transition::claim::Claim;
 
 /// About how many WAL pages this connection may write before the writer checkpoints:
 /// SQLite's own `wal_autocheckpoint` default.
@@ -106,6 +126,74 @@ impl Direct {
         Ok(())
     }
 
+    /// Runs `batch`, a group of lease writes only
+    /// ([`lease_writes`](crate::bulk::lease_writes)), in one
+    /// transaction: its completions in one `complete_bulk.sql`, then its claim the
+    /// simple way (claim_simple_guard.sql, promote_due.sql, fail_expired_leases.sql,
+    /// claim_queue_simple.sql); settles the answers of the completions it wrote and of
+    /// the claim. A completion whose lease was not live stays unanswered, for the
+    /// writer to run again the ordinary way, which says why.
+    ///
+    /// # Errors
+    ///
+    /// SQLite's error (the guard's among them: a limit stored, or a lease of the queue
+    /// expired, which only the full claim handles), or a claimed row that does not
+    /// read back; the transaction is rolled back and no answer is settled.
+    pub(crate) fn lease_writes(&mut self, batch: &mut [Request]) -> Result<(), Failed> {
+        let completions: Vec<(Lease, OffsetDateTime)> = batch
+            .iter()
+            .filter_map(|request| match request {
+                Request::Complete(call) => Some((call.transition().lease, call.transition().now)),
+                _ => None,
+            })
+            .collect();
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut completed = HashSet::new();
+        if !completions.is_empty() {
+            let rows = completion_rows(&completions)?;
+            let mut complete = tx.prepare_cached(sql::COMPLETE_BULK)?;
+            let columns = ColumnNames::of(&complete);
+            let mut ids = complete.query([rows])?;
+            while let Some(row) = ids.next()? {
+                let row = DirectRow {
+                    row,
+                    columns: &columns,
+                };
+                completed.insert(row.job_id()?);
+            }
+        }
+        let mut claimed = None;
+        for request in batch.iter() {
+            if let Request::Claim(call) = request {
+                claimed = Some(claim(&tx, call.transition())?);
+            }
+        }
+        tx.commit()?;
+        self.pages += pages_of_lease_writes(
+            completed.len() + claimed.as_ref().map_or(0, |(jobs, _)| jobs.len()),
+        );
+        for request in batch {
+            match request {
+                Request::Complete(call) if completed.contains(&call.transition().lease.job_id) => {
+                    call.settle(());
+                }
+                Request::Claim(call) => {
+                    if let Some((jobs, limited)) = claimed.take() {
+                        // What the rows say is stored picks the next claim's form.
+                        if let Some(limited) = limited {
+                            call.transition().limits_seen.set(limited);
+                        }
+                        call.settle(jobs);
+                    }
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
     /// Whether this connection is still in a transaction: after a failure whose
     /// rollback failed too (SQLite rolls back by itself on most failures, and
     /// rusqlite sends `ROLLBACK` for the rest).
@@ -121,6 +209,63 @@ impl Direct {
             self.pages = 0;
         }
         due
+    }
+}
+
+/// Runs `claim` the simple way in `tx`: its jobs, by priority, then run time, then
+/// id, and what their rows say of the limits stored (`None` when it took no job).
+fn claim(tx: &Transaction<'_>, claim: &Claim) -> Result<(Vec<JobRecord>, Option<bool>), Failed> {
+    let queues = claim.queues_json()?;
+    let now = micros(claim.now);
+    for statement in [
+        sql::CLAIM_SIMPLE_GUARD,
+        sql::PROMOTE_DUE,
+        sql::FAIL_EXPIRED_LEASES,
+    ] {
+        tx.prepare_cached(statement)?
+            .execute((queues.as_str(), now))?;
+    }
+    let mut lease = tx.prepare_cached(sql::CLAIM_QUEUE_SIMPLE)?;
+    let columns = ColumnNames::of(&lease);
+    let queue = claim.queues.first().map_or("", String::as_str);
+    let mut rows = lease.query((
+        queue,
+        now,
+        sql_limit(claim.limit),
+        micros(claim.lease_until),
+        claim.worker.as_str(),
+    ))?;
+    let mut jobs = Vec::new();
+    let mut limited = None;
+    while let Some(row) = rows.next()? {
+        let row = DirectRow {
+            row,
+            columns: &columns,
+        };
+        limited = Some(row.flag("limited")?);
+        jobs.push(job_record(&row, claim.now)?);
+    }
+    // RETURNING comes in no particular order.
+    jobs.sort_by_key(|job| (job.priority, job.run_at, job.id));
+    Ok((jobs, limited))
+}
+
+/// A group of lease writes the writer's own connection did not commit: SQLite failed,
+/// or a row or parameter of the group did not read back or encode. The cause is not
+/// kept: the writer runs the group again the ordinary way, which answers each error at
+/// its stage.
+#[derive(Debug)]
+pub(crate) struct Failed;
+
+impl From<rusqlite::Error> for Failed {
+    fn from(_: rusqlite::Error) -> Self {
+        Self
+    }
+}
+
+impl From<StoreError> for Failed {
+    fn from(_: StoreError) -> Self {
+        Self
     }
 }
 
@@ -149,4 +294,12 @@ impl ToSql for Bound<'_> {
 /// touches, and their parents).
 fn pages_of(rows: usize) -> usize {
     6 + rows / 8
+}
+
+/// About how many WAL pages a commit of lease writes of `jobs` jobs writes: a claim
+/// or completion rewrites a job's row where it lies, and its entries in two or three
+/// indexes. Claims and completions of 128 jobs each, of jobs enqueued side by side,
+/// wrote about 90 pages: this counts more, so checkpoints come early, never late.
+fn pages_of_lease_writes(jobs: usize) -> usize {
+    6 + jobs / 2
 }

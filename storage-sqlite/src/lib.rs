@@ -21,10 +21,11 @@
 //! a limited key's jobs are walked one index step each, only as many as its limit
 //! allows, and the rows of a full key are passed over (a row read each); a trigger
 //! counts the starts a rate limits. On a file database with [`Synchronous::Normal`],
-//! a group of plain enqueues (no unique key, no dependencies) commits on a SQLite
-//! connection the writer opens for itself, on its own thread, with no hand-off to
-//! sqlx's connection thread; it never waits there for a lock, and anything that fails
-//! there runs again through sqlx, which answers each error.
+//! a group of plain enqueues (no unique key, no dependencies), and a worker's group of
+//! completions with at most one claim, commits on a SQLite connection the writer opens
+//! for itself, on its own thread (a long group through `block_in_place`), with no
+//! hand-off to sqlx's connection thread; it never waits there for a lock, and anything
+//! that fails there runs again through sqlx, which answers each error.
 //!
 //! Durability: with [`Synchronous::Normal`] (the default) a committed call survives a
 //! crash of the process; [`Synchronous::Full`] makes it survive power loss too.

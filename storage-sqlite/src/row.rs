@@ -1,9 +1,12 @@
-//! SQLite's side of rows and parameters: [`Row`] reads a `SqliteRow` as the plain
-//! values of [`Columns`], [`bind`] binds a [`Param`]. Ids are 16-byte blobs (UUIDv7
+//! SQLite's side of rows and parameters: [`Row`] reads a `SqliteRow` (and
+//! [`DirectRow`] a row of the writer's own connection) as the plain values of
+//! [`Columns`], [`bind`] binds a [`Param`]. Ids are 16-byte blobs (UUIDv7
 //! bytes sort as the ids do), times integer microseconds, counters and priorities
 //! `INTEGER`s, flags 0 or 1, payloads and specs JSON text.
 //!
 //! What a row means (a job, a schedule, a lease) is `leasehold_sql::row`'s.
+
+use std::collections::HashMap;
 
 use leasehold::{JobId, StoreError};
 use leasehold_sql::Param;
@@ -51,16 +54,75 @@ impl Row<'_> {
     }
 }
 
+/// The job id stored as `bytes`.
+fn job_id(bytes: &[u8]) -> Result<JobId, StoreError> {
+    let uuid = Uuid::from_slice(bytes).map_err(|_| {
+        corrupt_row(format!(
+            "job id blob of {} bytes is not a UUID",
+            bytes.len()
+        ))
+    })?;
+    Ok(JobId::from_uuid(uuid))
+}
+
 impl Columns for Row<'_> {
     fn job_id(&self) -> Result<JobId, StoreError> {
-        let bytes: Vec<u8> = self.get("id")?;
-        let uuid = Uuid::from_slice(&bytes).map_err(|_| {
-            corrupt_row(format!(
-                "job id blob of {} bytes is not a UUID",
-                bytes.len()
-            ))
-        })?;
-        Ok(JobId::from_uuid(uuid))
+        job_id(&self.get::<Vec<u8>>("id")?)
+    }
+
+    fn integer(&self, column: &str) -> Result<Option<i64>, StoreError> {
+        self.get(column)
+    }
+
+    fn text(&self, column: &str) -> Result<Option<String>, StoreError> {
+        self.get(column)
+    }
+}
+
+/// A row of the writer's own connection (`crate::direct`), read as [`Columns`] with
+/// the same types as [`Row`], its columns found by name in its statement's
+/// [`ColumnNames`].
+pub(crate) struct DirectRow<'r, 's> {
+    pub(crate) row: &'r rusqlite::Row<'s>,
+    pub(crate) columns: &'r ColumnNames,
+}
+
+/// Where each column of a statement of the writer's own connection is, by name:
+/// rusqlite finds a column by name by comparing it with each column's name in turn,
+/// which for the 26 columns of a claimed job's row cost more than SQLite's claim of
+/// it.
+pub(crate) struct ColumnNames(HashMap<String, usize>);
+
+impl ColumnNames {
+    /// The columns of `statement`.
+    pub(crate) fn of(statement: &rusqlite::Statement<'_>) -> Self {
+        Self(
+            statement
+                .column_names()
+                .into_iter()
+                .enumerate()
+                .map(|(index, name)| (name.to_owned(), index))
+                .collect(),
+        )
+    }
+}
+
+impl DirectRow<'_, '_> {
+    fn get<T: rusqlite::types::FromSql>(&self, column: &str) -> Result<T, StoreError> {
+        let index = self
+            .columns
+            .0
+            .get(column)
+            .ok_or_else(|| corrupt_row(format!("no column {column}")))?;
+        self.row
+            .get(*index)
+            .map_err(|error| corrupt_row(format!("column {column}: {error}")))
+    }
+}
+
+impl Columns for DirectRow<'_, '_> {
+    fn job_id(&self) -> Result<JobId, StoreError> {
+        job_id(&self.get::<Vec<u8>>("id")?)
     }
 
     fn integer(&self, column: &str) -> Result<Option<i64>, StoreError> {

@@ -218,9 +218,8 @@ pub(crate) const CLAIM_QUEUE: &str = statement!("claim_queue.sql");
 pub(crate) const CLAIM_QUEUE_SIMPLE: &str = statement!("claim_queue_simple.sql");
 /// `sql/claim_simple_guard.sql`: Fails when a limit is stored or a lease of the queues in the JSON
 /// array ?1 expired by ?2, and changes nothing otherwise: the guard of
-/// `CLAIM_QUEUE_SIMPLE_IN_ONE_CALL` and `CLAIM_QUEUE_SIMPLE_STEPS`. (Alone, for the
-/// tests that read every statement.)
-#[cfg(test)]
+/// `CLAIM_QUEUE_SIMPLE_IN_ONE_CALL` and `CLAIM_QUEUE_SIMPLE_STEPS`, and (alone) of the
+/// simple claims of the writer's own connection (`crate::direct`).
 pub(crate) const CLAIM_SIMPLE_GUARD: &str = include_str!("sql/claim_simple_guard.sql");
 /// `sql/claim_queues.sql`: As claim_queue.sql, for the queues in the JSON array ?1.
 /// Rows of several queues come out of the index queue by queue, so this one sorts the

@@ -51,7 +51,7 @@ use sqlx::sqlite::SqliteRow;
 use sqlx::{Sqlite, SqliteConnection, SqlitePool};
 use tokio::sync::mpsc;
 
-use crate::bulk::{WholeGroup, answer_in_bulk, plain_enqueues};
+use crate::bulk::{WholeGroup, answer_in_bulk, lease_writes, plain_enqueues};
 use crate::direct::Direct;
 use crate::error::{is_unique_violation, shared_store_error, writer_stopped};
 use crate::row::Statement;
@@ -276,21 +276,39 @@ async fn commit_group(
     let mut bulk = true;
     if let Some(own) = direct.as_mut()
         && !target.pool.is_closed()
-        && plain_enqueues(&batch)
     {
-        match own.enqueues(&mut batch) {
-            Ok(()) => {
-                batch.into_iter().for_each(Request::answer);
+        let rows: usize = batch.iter().map(Request::weight).sum();
+        let committed = if plain_enqueues(&batch) {
+            Some(off_the_runtime_if_long(rows, || {
+                own.enqueues(&mut batch).is_ok()
+            }))
+        } else if lease_writes(&batch) {
+            Some(off_the_runtime_if_long(rows, || {
+                own.lease_writes(&mut batch).is_ok()
+            }))
+        } else {
+            None
+        };
+        match committed {
+            Some(true) => {
+                // Completions it did not write (a lease that was not live) run again
+                // below, on their own, to say why.
+                let (answered, rest): (Vec<_>, Vec<_>) =
+                    batch.into_iter().partition(Request::is_answered);
+                answered.into_iter().for_each(Request::answer);
                 if own.checkpoint_due() {
                     checkpoint(held).await;
                 }
-                return;
+                if rest.is_empty() {
+                    return;
+                }
+                batch = rest;
             }
             // Still in its transaction (its ROLLBACK failed too): closing it releases
             // the write lock it may hold, and the writer goes on without it.
-            Err(_) if own.in_transaction() => *direct = None,
+            Some(false) if own.in_transaction() => *direct = None,
             // The ordinary way below answers each error at its stage.
-            Err(_) => {}
+            Some(false) | None => {}
         }
     }
     // Each pass either commits, or removes the call that broke it, or stops running
@@ -365,6 +383,24 @@ async fn commit_group(
             Err(error) => fail_all(batch, "COMMIT", error),
         }
         return;
+    }
+}
+
+/// Groups of up to this many rows run on the writer's own connection in the writer
+/// task's thread as it is (a few milliseconds at most); longer ones through
+/// [`tokio::task::block_in_place`] ([`off_the_runtime_if_long`]).
+const INLINE_ROWS: usize = 64;
+
+/// Runs `write`, a group of `rows` rows on the writer's own connection, on this
+/// thread. A long one (more than [`INLINE_ROWS`]) on a multi-thread runtime goes
+/// through `block_in_place`, which hands the thread's other tasks to another thread
+/// meanwhile, so that none waits behind the group.
+fn off_the_runtime_if_long<T>(rows: usize, write: impl FnOnce() -> T) -> T {
+    let flavor = tokio::runtime::Handle::current().runtime_flavor();
+    if rows > INLINE_ROWS && flavor == tokio::runtime::RuntimeFlavor::MultiThread {
+        tokio::task::block_in_place(write)
+    } else {
+        write()
     }
 }
 

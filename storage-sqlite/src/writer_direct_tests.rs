@@ -13,6 +13,7 @@ use sqlx::Connection;
 use super::tests::{claim, enqueue, file_pool, job, request, runtime, stored_jobs};
 use super::*;
 use crate::transition::enqueue::Enqueue;
+use crate::transition::lease_writes::{Complete, Heartbeat};
 
 /// A writer that keeps its connection, with its own connection to the same migrated
 /// file; its pool of one connection; the directory.
@@ -25,7 +26,7 @@ async fn direct_writer() -> (tempfile::TempDir, SqlitePool, Writer) {
 }
 
 #[test]
-fn plain_enqueues_commit_on_the_writers_own_connection() {
+fn plain_enqueues_and_lease_writes_commit_on_the_writers_own_connection() {
     runtime().block_on(async {
         let dir = tempfile::tempdir().unwrap();
         let pool = file_pool(&dir).await;
@@ -40,13 +41,36 @@ fn plain_enqueues_commit_on_the_writers_own_connection() {
         let one = writer.call(enqueue(1)).await;
         // More jobs than one insert statement holds.
         let many = writer.call(enqueue(600)).await;
-        let claim = writer.call(claim(1)).await;
+        let claimed = writer.call(claim(2)).await.expect("a simple claim");
+        let completed = writer
+            .call(Complete {
+                lease: claimed[0].lease(),
+                now: t(1),
+            })
+            .await;
+        let heartbeat = writer
+            .call(Heartbeat {
+                leases: vec![claimed[1].lease()],
+                lease_until: t(100),
+            })
+            .await;
 
         assert!(one.is_ok() && many.is_ok(), "{one:?} {many:?}");
-        assert!(claim.is_err(), "a claim goes through the pool's connection");
+        assert_eq!(claimed.len(), 2);
+        assert!(completed.is_ok(), "{completed:?}");
+        assert!(
+            heartbeat.is_err(),
+            "a heartbeat goes through the pool's connection"
+        );
         pool.close().await;
         let reopened = file_pool(&dir).await;
         assert_eq!(stored_jobs(&reopened).await, 601);
+        let states: Vec<String> =
+            sqlx::query_scalar("SELECT state FROM jobs WHERE state <> 'available' ORDER BY state")
+                .fetch_all(&reopened)
+                .await
+                .unwrap();
+        assert_eq!(states, ["completed", "running"]);
     });
 }
 
@@ -144,4 +168,126 @@ fn the_writer_checkpoints_what_its_own_connection_wrote() {
         // Unchecked, these 51,200 jobs fill a log of about 18 MB.
         assert!(log < 8 << 20, "the log stays small: {log} bytes");
     });
+}
+
+/// Runs `batch` as one group on `target`, with its own connection `direct`.
+async fn group(target: &Target, direct: &mut Option<Direct>, batch: Vec<Request>) {
+    commit_group(target, &mut None, direct, batch).await;
+}
+
+/// A file target whose pool hands its connection back after each group, and the
+/// writer's own connection to the same file.
+async fn file_target(dir: &tempfile::TempDir) -> (SqlitePool, Target, Option<Direct>) {
+    let pool = file_pool(dir).await;
+    let direct = Direct::open(&dir.path().join("writer.db"));
+    assert!(direct.is_some(), "a writable file");
+    let target = Target {
+        pool: pool.clone(),
+        in_memory: false,
+        hold: false,
+    };
+    (pool, target, direct)
+}
+
+#[test]
+fn a_completion_of_a_lease_that_is_not_live_runs_again_through_sqlx_and_says_why() {
+    runtime().block_on(async {
+        let dir = tempfile::tempdir().unwrap();
+        let (_pool, target, mut direct) = file_target(&dir).await;
+        let (enqueued, answer) = request(enqueue(2));
+        group(&target, &mut direct, vec![enqueued]).await;
+        answer.await.unwrap().unwrap();
+        let (claimed, answer) = request(claim(2));
+        group(&target, &mut direct, vec![claimed]).await;
+        let jobs = answer.await.unwrap().unwrap();
+
+        let (live, live_answer) = request(Complete {
+            lease: jobs[0].lease(),
+            now: t(1),
+        });
+        let mut stale_lease = jobs[1].lease();
+        stale_lease.token += 1;
+        let (stale, stale_answer) = request(Complete {
+            lease: stale_lease,
+            now: t(1),
+        });
+        group(&target, &mut direct, vec![live, stale]).await;
+
+        assert!(live_answer.await.unwrap().is_ok());
+        assert!(
+            matches!(stale_answer.await.unwrap(), Err(StoreError::LeaseLost(_))),
+            "the ordinary way answers the stale lease"
+        );
+        assert!(direct.is_some(), "the writer keeps its own connection");
+    });
+}
+
+#[test]
+fn a_claim_its_guard_refuses_runs_the_full_way_through_sqlx() {
+    runtime().block_on(async {
+        let dir = tempfile::tempdir().unwrap();
+        let (pool, target, mut direct) = file_target(&dir).await;
+        let (enqueued, answer) = request(enqueue(5));
+        group(&target, &mut direct, vec![enqueued]).await;
+        answer.await.unwrap().unwrap();
+        // A limit the simple claim knows nothing of: only the full claim keeps it.
+        sqlx::query(
+            "INSERT INTO limits (scope, name, max_running, updated_at) \
+             VALUES ('queue', 'default', 3, 0)",
+        )
+        .execute(&pool)
+        .await
+        .unwrap();
+
+        let claimed = claim(5);
+        let seen = claimed.limits_seen.clone();
+        let (claimed, answer) = request(claimed);
+        group(&target, &mut direct, vec![claimed]).await;
+
+        assert_eq!(answer.await.unwrap().unwrap().len(), 3, "within the limit");
+        assert!(seen.limited(), "the next claims go the full way");
+        assert!(direct.is_some(), "the writer keeps its own connection");
+    });
+}
+
+#[test]
+fn a_long_group_of_its_own_connection_runs_on_either_runtime() {
+    // More rows than run inline: through block_in_place on a multi-thread runtime,
+    // inline on a current-thread one, where block_in_place would panic.
+    let multi = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    for runtime in [runtime(), multi] {
+        runtime.block_on(async {
+            let dir = tempfile::tempdir().unwrap();
+            let (pool, target, mut direct) = file_target(&dir).await;
+            let (enqueued, answer) = request(enqueue(300));
+            group(&target, &mut direct, vec![enqueued]).await;
+            answer.await.unwrap().unwrap();
+            let (claimed, answer) = request(claim(200));
+            group(&target, &mut direct, vec![claimed]).await;
+            let jobs = answer.await.unwrap().unwrap();
+            let (completions, answers): (Vec<_>, Vec<_>) = jobs
+                .iter()
+                .map(|job| {
+                    request(Complete {
+                        lease: job.lease(),
+                        now: t(1),
+                    })
+                })
+                .unzip();
+            group(&target, &mut direct, completions).await;
+            for answer in answers {
+                answer.await.unwrap().unwrap();
+            }
+            let completed: i64 =
+                sqlx::query_scalar("SELECT count(*) FROM jobs WHERE state = 'completed'")
+                    .fetch_one(&pool)
+                    .await
+                    .unwrap();
+            assert_eq!((jobs.len(), completed), (200, 200));
+        });
+    }
 }

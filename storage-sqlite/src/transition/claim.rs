@@ -51,7 +51,7 @@ impl LimitsSeen {
         self.0.load(Ordering::Relaxed)
     }
 
-    fn set(&self, limited: bool) {
+    pub(crate) fn set(&self, limited: bool) {
         self.0.store(limited, Ordering::Relaxed);
     }
 
@@ -94,7 +94,7 @@ impl Claim {
     }
 
     /// The claim's queues as the JSON array its statements take as ?1.
-    fn queues_json(&self) -> Result<String, StoreError> {
+    pub(crate) fn queues_json(&self) -> Result<String, StoreError> {
         serde_json::to_string(&self.queues).map_err(StoreError::backend)
     }
 
