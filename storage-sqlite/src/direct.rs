@@ -13,10 +13,10 @@
 //! Through sqlx, such a group was four hand-offs (`BEGIN`, the completions, the
 //! claim, `COMMIT`) and a copy of every column of every claimed row
 //! (`sqlite3_value_dup`), read again by the writer; here the rows are read once, in
-//! place. An idle worker's pickup of a new job took 0.41-0.48 ms (p50) through sqlx,
-//! 0.29 ms here, on a quiet machine (0.80 and 0.62 ms in a slow sitting). When the claim's guard refuses (a limit stored, a lease of the queue
-//! expired), the group fails here and runs the ordinary way, which makes the full
-//! claim.
+//! place. An idle worker's pickup of a new job (p50) took 0.41-0.48 ms through sqlx
+//! and 0.29 ms here on a quiet machine; 0.80 and 0.62 ms in a slow sitting. When the
+//! claim's guard refuses (a limit stored, a lease of the queue expired), the group
+//! fails here and runs the ordinary way, which makes the full claim.
 //!
 //! It never blocks that thread for long, nor differently from sqlx:
 //! - a group of more than a few dozen rows runs through `block_in_place` on a
