@@ -53,7 +53,7 @@ use crate::enqueue::row_params;
 use crate::row::{ColumnNames, DirectRow};
 use crate::sql;
 use crate::transition::Request;
-use crate::transition::claim::Claim;
+use crate::transition::claim::{Claim, in_claim_order};
 
 /// About how many WAL pages this connection may write before the writer checkpoints:
 /// SQLite's own `wal_autocheckpoint` default.
@@ -245,8 +245,7 @@ fn claim(tx: &Transaction<'_>, claim: &Claim) -> Result<(Vec<JobRecord>, Option<
         limited = Some(row.flag("limited")?);
         jobs.push(job_record(&row, claim.now)?);
     }
-    // RETURNING comes in no particular order.
-    jobs.sort_by_key(|job| (job.priority, job.run_at, job.id));
+    in_claim_order(&mut jobs);
     Ok((jobs, limited))
 }
 

@@ -141,10 +141,15 @@ impl Claim {
             .iter()
             .map(|row| job_record(&Row(row), self.now))
             .collect::<Result<Vec<_>, _>>()?;
-        // RETURNING comes in no particular order.
-        jobs.sort_by_key(|job| (job.priority, job.run_at, job.id));
+        in_claim_order(&mut jobs);
         Ok(jobs)
     }
+}
+
+/// Puts a claim's `jobs` in the order it answers them: by priority, then run time,
+/// then id (`RETURNING` gives its rows in no particular order).
+pub(crate) fn in_claim_order(jobs: &mut [JobRecord]) {
+    jobs.sort_by_key(|job| (job.priority, job.run_at, job.id));
 }
 
 impl Transition for Claim {
