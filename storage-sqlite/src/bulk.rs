@@ -73,15 +73,34 @@ pub(crate) fn lease_writes(batch: &[Request]) -> bool {
         && batch.iter().all(|request| match request {
             Request::Complete(call) => jobs.insert(call.transition().lease.job_id),
             Request::Claim(call) => {
-                let claim = call.transition();
                 claims += 1;
-                claims == 1
-                    && claim.limit > 0
-                    && claim.queues.len() == 1
-                    && !claim.limits_seen.limited()
+                claims == 1 && call.transition().limit > 0 && call.transition().goes_simple()
             }
             _ => false,
         })
+}
+
+/// The lease and time of each completion of `batch`, in order.
+pub(crate) fn completions_of(batch: &[Request]) -> Vec<(Lease, OffsetDateTime)> {
+    batch
+        .iter()
+        .filter_map(|request| match request {
+            Request::Complete(call) => Some((call.transition().lease, call.transition().now)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Settles the completions of `batch` whose jobs are in `completed`; the others stay
+/// unanswered, to run again on their own and say why.
+pub(crate) fn settle_completed(batch: &mut [Request], completed: &HashSet<JobId>) {
+    for request in batch {
+        if let Request::Complete(call) = request
+            && completed.contains(&call.transition().lease.job_id)
+        {
+            call.settle(());
+        }
+    }
 }
 
 /// The jobs the enqueues of `batch` store, each with its call's `now`, in order.
@@ -112,12 +131,10 @@ impl WholeGroup {
     pub(crate) fn of(batch: &[Request]) -> Option<Self> {
         match batch {
             [Request::Claim(call)] if call.transition().limit > 0 => {
-                let claim = call.transition();
-                let seen = &claim.limits_seen;
-                Some(Self::Claim(if seen.limited() || claim.queues.len() > 1 {
-                    WholeClaim::Full
-                } else {
+                Some(Self::Claim(if call.transition().goes_simple() {
                     WholeClaim::Simple
+                } else {
+                    WholeClaim::Full
                 }))
             }
             [] => None,
@@ -148,16 +165,7 @@ impl WholeGroup {
                 Ok(bind_rows(statement, &rows))
             }
             Self::Completions => {
-                let completions: Vec<(Lease, OffsetDateTime)> = batch
-                    .iter()
-                    .filter_map(|request| match request {
-                        Request::Complete(call) => {
-                            Some((call.transition().lease, call.transition().now))
-                        }
-                        _ => None,
-                    })
-                    .collect();
-                let rows = completion_rows(&completions)?;
+                let rows = completion_rows(&completions_of(batch))?;
                 Ok(sqlx::query(sql::COMPLETE_BULK_IN_ONE_CALL).bind(rows))
             }
             Self::Claim(how) => match batch {
@@ -197,16 +205,7 @@ impl WholeGroup {
                     settle_inserted(call);
                 }
             }),
-            Self::Completions => {
-                let completed = completed_ids(rows)?;
-                for request in batch {
-                    if let Request::Complete(call) = request
-                        && completed.contains(&call.transition().lease.job_id)
-                    {
-                        call.settle(());
-                    }
-                }
-            }
+            Self::Completions => settle_completed(batch, &completed_ids(rows)?),
             Self::Claim(_) => {
                 if let [Request::Claim(call)] = batch {
                     // What the rows say is stored picks the next claim's form.

@@ -39,8 +39,7 @@ use std::collections::HashSet;
 use std::path::Path;
 use std::time::Duration;
 
-use leasehold::time::OffsetDateTime;
-use leasehold::{JobRecord, Lease, StoreError};
+use leasehold::{JobRecord, StoreError};
 use rusqlite::types::{ToSqlOutput, Value, ValueRef};
 use rusqlite::{Connection, OpenFlags, ToSql, Transaction, TransactionBehavior};
 
@@ -48,9 +47,11 @@ use leasehold_sql::Param;
 use leasehold_sql::filter::sql_limit;
 use leasehold_sql::row::{Columns, job_record, micros};
 
-use crate::bulk::{completion_rows, jobs_to_insert, settle_inserted};
+use crate::bulk::{
+    completion_rows, completions_of, jobs_to_insert, settle_completed, settle_inserted,
+};
 use crate::enqueue::row_params;
-use crate::row::{ColumnNames, DirectRow};
+use crate::row::{ColumnNames, job_id};
 use crate::sql;
 use crate::transition::Request;
 use crate::transition::claim::{Claim, in_claim_order};
@@ -67,6 +68,9 @@ pub(crate) struct Direct {
     conn: Connection,
     /// WAL pages written since the last checkpoint, as [`pages_of`] counts them.
     pages: usize,
+    /// Where the columns of `claim_queue_simple.sql`'s rows are, found at its first
+    /// claim here.
+    claim_columns: Option<ColumnNames>,
 }
 
 impl std::fmt::Debug for Direct {
@@ -92,7 +96,11 @@ impl Direct {
         });
         // Without it, every group runs through sqlx, as it did before.
         let conn = opened.ok()?;
-        (!conn.is_readonly(rusqlite::MAIN_DB).unwrap_or(true)).then_some(Self { conn, pages: 0 })
+        (!conn.is_readonly(rusqlite::MAIN_DB).unwrap_or(true)).then_some(Self {
+            conn,
+            pages: 0,
+            claim_columns: None,
+        })
     }
 
     /// Runs `batch`, a group of plain enqueues only
@@ -140,56 +148,40 @@ impl Direct {
     /// expired, which only the full claim handles), or a claimed row that does not
     /// read back; the transaction is rolled back and no answer is settled.
     pub(crate) fn lease_writes(&mut self, batch: &mut [Request]) -> Result<(), Failed> {
-        let completions: Vec<(Lease, OffsetDateTime)> = batch
-            .iter()
-            .filter_map(|request| match request {
-                Request::Complete(call) => Some((call.transition().lease, call.transition().now)),
-                _ => None,
-            })
-            .collect();
+        let completions = completions_of(batch);
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
         let mut completed = HashSet::new();
         if !completions.is_empty() {
-            let rows = completion_rows(&completions)?;
             let mut complete = tx.prepare_cached(sql::COMPLETE_BULK)?;
-            let columns = ColumnNames::of(&complete);
-            let mut ids = complete.query([rows])?;
+            let mut ids = complete.query([completion_rows(&completions)?])?;
             while let Some(row) = ids.next()? {
-                let row = DirectRow {
-                    row,
-                    columns: &columns,
-                };
-                completed.insert(row.job_id()?);
+                // complete_bulk.sql answers one column, the id.
+                completed.insert(job_id(&row.get::<_, Vec<u8>>(0)?)?);
             }
         }
         let mut claimed = None;
         for request in batch.iter() {
             if let Request::Claim(call) = request {
-                claimed = Some(claim(&tx, call.transition())?);
+                claimed = Some(claim(&tx, call.transition(), &mut self.claim_columns)?);
             }
         }
         tx.commit()?;
         self.pages += pages_of_lease_writes(
             completed.len() + claimed.as_ref().map_or(0, |(jobs, _)| jobs.len()),
         );
-        for request in batch {
-            match request {
-                Request::Complete(call) if completed.contains(&call.transition().lease.job_id) => {
-                    call.settle(());
-                }
-                Request::Claim(call) => {
-                    if let Some((jobs, limited)) = claimed.take() {
-                        // What the rows say is stored picks the next claim's form.
-                        if let Some(limited) = limited {
-                            call.transition().limits_seen.set(limited);
-                        }
-                        call.settle(jobs);
-                    }
-                }
-                _ => {}
+        settle_completed(batch, &completed);
+        let claim = batch.iter_mut().find_map(|request| match request {
+            Request::Claim(call) => Some(call),
+            _ => None,
+        });
+        if let (Some(call), Some((jobs, limited))) = (claim, claimed) {
+            // What the rows say is stored picks the next claim's form.
+            if let Some(limited) = limited {
+                call.transition().limits_seen.set(limited);
             }
+            call.settle(jobs);
         }
         Ok(())
     }
@@ -214,7 +206,12 @@ impl Direct {
 
 /// Runs `claim` the simple way in `tx`: its jobs, by priority, then run time, then
 /// id, and what their rows say of the limits stored (`None` when it took no job).
-fn claim(tx: &Transaction<'_>, claim: &Claim) -> Result<(Vec<JobRecord>, Option<bool>), Failed> {
+/// `columns`: where the claim's columns are, found at the first claim.
+fn claim(
+    tx: &Transaction<'_>,
+    claim: &Claim,
+    columns: &mut Option<ColumnNames>,
+) -> Result<(Vec<JobRecord>, Option<bool>), Failed> {
     let queues = claim.queues_json()?;
     let now = micros(claim.now);
     for statement in [
@@ -226,7 +223,7 @@ fn claim(tx: &Transaction<'_>, claim: &Claim) -> Result<(Vec<JobRecord>, Option<
             .execute((queues.as_str(), now))?;
     }
     let mut lease = tx.prepare_cached(sql::CLAIM_QUEUE_SIMPLE)?;
-    let columns = ColumnNames::of(&lease);
+    let columns = &*columns.get_or_insert_with(|| ColumnNames::of(&lease));
     let queue = claim.queues.first().map_or("", String::as_str);
     let mut rows = lease.query((
         queue,
@@ -238,10 +235,7 @@ fn claim(tx: &Transaction<'_>, claim: &Claim) -> Result<(Vec<JobRecord>, Option<
     let mut jobs = Vec::new();
     let mut limited = None;
     while let Some(row) = rows.next()? {
-        let row = DirectRow {
-            row,
-            columns: &columns,
-        };
+        let row = columns.row(row);
         limited = Some(row.flag("limited")?);
         jobs.push(job_record(&row, claim.now)?);
     }

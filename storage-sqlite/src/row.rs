@@ -55,7 +55,7 @@ impl Row<'_> {
 }
 
 /// The job id stored as `bytes`.
-fn job_id(bytes: &[u8]) -> Result<JobId, StoreError> {
+pub(crate) fn job_id(bytes: &[u8]) -> Result<JobId, StoreError> {
     let uuid = Uuid::from_slice(bytes).map_err(|_| {
         corrupt_row(format!(
             "job id blob of {} bytes is not a UUID",
@@ -83,14 +83,14 @@ impl Columns for Row<'_> {
 /// the same types as [`Row`], its columns found by name in its statement's
 /// [`ColumnNames`].
 pub(crate) struct DirectRow<'r, 's> {
-    pub(crate) row: &'r rusqlite::Row<'s>,
-    pub(crate) columns: &'r ColumnNames,
+    row: &'r rusqlite::Row<'s>,
+    columns: &'r ColumnNames,
 }
 
 /// Where each column of a statement of the writer's own connection is, by name:
 /// rusqlite finds a column by name by comparing it with each column's name in turn,
 /// which for the 26 columns of a claimed job's row cost more than SQLite's claim of
-/// it.
+/// it. The writer finds them once, at its first claim.
 pub(crate) struct ColumnNames(HashMap<String, usize>);
 
 impl ColumnNames {
@@ -104,6 +104,11 @@ impl ColumnNames {
                 .map(|(index, name)| (name.to_owned(), index))
                 .collect(),
         )
+    }
+
+    /// `row`, of a statement with these columns, read as [`Columns`].
+    pub(crate) fn row<'r, 's>(&'r self, row: &'r rusqlite::Row<'s>) -> DirectRow<'r, 's> {
+        DirectRow { row, columns: self }
     }
 }
 

@@ -293,16 +293,13 @@ async fn commit_group(
             Some(true) => {
                 // Completions it did not write (a lease that was not live) run again
                 // below, on their own, to say why.
-                let (answered, rest): (Vec<_>, Vec<_>) =
-                    batch.into_iter().partition(Request::is_answered);
-                answered.into_iter().for_each(Request::answer);
+                batch = answer_settled(batch);
                 if own.checkpoint_due() {
                     checkpoint(held).await;
                 }
-                if rest.is_empty() {
+                if batch.is_empty() {
                     return;
                 }
-                batch = rest;
             }
             // Still in its transaction (its ROLLBACK failed too): closing it releases
             // the write lock it may hold, and the writer goes on without it.
@@ -335,10 +332,7 @@ async fn commit_group(
                     }
                     // Calls it did not answer (a completion whose lease was not live)
                     // run again on their own, to say why.
-                    let (answered, rest): (Vec<_>, Vec<_>) =
-                        batch.into_iter().partition(Request::is_answered);
-                    answered.into_iter().for_each(Request::answer);
-                    batch = rest;
+                    batch = answer_settled(batch);
                 }
                 Err(error) => {
                     let error = Arc::new(error);
@@ -384,6 +378,14 @@ async fn commit_group(
         }
         return;
     }
+}
+
+/// Sends the answers of the calls of `batch` that a committed group settled; the
+/// calls it did not settle, for the writer to run again.
+fn answer_settled(batch: Vec<Request>) -> Vec<Request> {
+    let (answered, rest): (Vec<_>, Vec<_>) = batch.into_iter().partition(Request::is_answered);
+    answered.into_iter().for_each(Request::answer);
+    rest
 }
 
 /// Groups of up to this many rows (as [`Request::weight`] counts them: a claim counts

@@ -175,6 +175,18 @@ async fn group(target: &Target, direct: &mut Option<Direct>, batch: Vec<Request>
     commit_group(target, &mut None, direct, batch).await;
 }
 
+/// Runs `transition` as a group of its own on `target`, with its own connection
+/// `direct`: its answer.
+async fn alone<T: crate::transition::Transition>(
+    target: &Target,
+    direct: &mut Option<Direct>,
+    transition: T,
+) -> Result<T::Answer, StoreError> {
+    let (call, answer) = request(transition);
+    group(target, direct, vec![call]).await;
+    answer.await.expect("the group answers its call")
+}
+
 /// A file target whose pool hands its connection back after each group, and the
 /// writer's own connection to the same file.
 async fn file_target(dir: &tempfile::TempDir) -> (SqlitePool, Target, Option<Direct>) {
@@ -194,12 +206,8 @@ fn a_completion_of_a_lease_that_is_not_live_runs_again_through_sqlx_and_says_why
     runtime().block_on(async {
         let dir = tempfile::tempdir().unwrap();
         let (_pool, target, mut direct) = file_target(&dir).await;
-        let (enqueued, answer) = request(enqueue(2));
-        group(&target, &mut direct, vec![enqueued]).await;
-        answer.await.unwrap().unwrap();
-        let (claimed, answer) = request(claim(2));
-        group(&target, &mut direct, vec![claimed]).await;
-        let jobs = answer.await.unwrap().unwrap();
+        alone(&target, &mut direct, enqueue(2)).await.unwrap();
+        let jobs = alone(&target, &mut direct, claim(2)).await.unwrap();
 
         let (live, live_answer) = request(Complete {
             lease: jobs[0].lease(),
@@ -227,9 +235,7 @@ fn a_claim_its_guard_refuses_runs_the_full_way_through_sqlx() {
     runtime().block_on(async {
         let dir = tempfile::tempdir().unwrap();
         let (pool, target, mut direct) = file_target(&dir).await;
-        let (enqueued, answer) = request(enqueue(5));
-        group(&target, &mut direct, vec![enqueued]).await;
-        answer.await.unwrap().unwrap();
+        alone(&target, &mut direct, enqueue(5)).await.unwrap();
         // A limit the simple claim knows nothing of: only the full claim keeps it.
         sqlx::query(
             "INSERT INTO limits (scope, name, max_running, updated_at) \
@@ -241,10 +247,9 @@ fn a_claim_its_guard_refuses_runs_the_full_way_through_sqlx() {
 
         let claimed = claim(5);
         let seen = claimed.limits_seen.clone();
-        let (claimed, answer) = request(claimed);
-        group(&target, &mut direct, vec![claimed]).await;
+        let claimed = alone(&target, &mut direct, claimed).await.unwrap();
 
-        assert_eq!(answer.await.unwrap().unwrap().len(), 3, "within the limit");
+        assert_eq!(claimed.len(), 3, "within the limit");
         assert!(seen.limited(), "the next claims go the full way");
         assert!(direct.is_some(), "the writer keeps its own connection");
     });
@@ -263,12 +268,8 @@ fn a_long_group_of_its_own_connection_runs_on_either_runtime() {
         runtime.block_on(async {
             let dir = tempfile::tempdir().unwrap();
             let (pool, target, mut direct) = file_target(&dir).await;
-            let (enqueued, answer) = request(enqueue(300));
-            group(&target, &mut direct, vec![enqueued]).await;
-            answer.await.unwrap().unwrap();
-            let (claimed, answer) = request(claim(200));
-            group(&target, &mut direct, vec![claimed]).await;
-            let jobs = answer.await.unwrap().unwrap();
+            alone(&target, &mut direct, enqueue(300)).await.unwrap();
+            let jobs = alone(&target, &mut direct, claim(200)).await.unwrap();
             let (completions, answers): (Vec<_>, Vec<_>) = jobs
                 .iter()
                 .map(|job| {

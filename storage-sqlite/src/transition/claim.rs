@@ -93,6 +93,13 @@ impl Claim {
         )))
     }
 
+    /// Whether the claim goes the simple way (claim_simple_guard.sql, then
+    /// claim_queue_simple.sql) when sent whole: of one queue, with no limit seen
+    /// stored ([`LimitsSeen`]).
+    pub(crate) fn goes_simple(&self) -> bool {
+        self.queues.len() == 1 && !self.limits_seen.limited()
+    }
+
     /// The claim's queues as the JSON array its statements take as ?1.
     pub(crate) fn queues_json(&self) -> Result<String, StoreError> {
         serde_json::to_string(&self.queues).map_err(StoreError::backend)
