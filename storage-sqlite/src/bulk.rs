@@ -25,7 +25,7 @@ use crate::enqueue::{bind_rows, insert_bulk};
 use crate::error::store_error;
 use crate::row::{Row, Statement};
 use crate::sql;
-use crate::transition::claim::WholeClaim;
+use crate::transition::claim::{Claimed, WholeClaim};
 use crate::transition::enqueue::Enqueue;
 use crate::transition::lease_writes::Complete;
 use crate::transition::{Call, Request};
@@ -211,7 +211,7 @@ impl WholeGroup {
                     // What the rows say is stored picks the next claim's form.
                     call.transition().remember(rows)?;
                     let jobs = call.transition().jobs(rows)?;
-                    call.settle(jobs);
+                    call.settle(Claimed::Jobs(jobs));
                 }
             }
         }

@@ -12,8 +12,10 @@
 //! and at most one claim of one queue, made the simple way (no limit seen stored).
 //! Through sqlx, such a group was four hand-offs (`BEGIN`, the completions, the
 //! claim, `COMMIT`) and a copy of every column of every claimed row
-//! (`sqlite3_value_dup`), read again by the writer; here the rows are read once, in
-//! place. An idle worker's pickup of a new job (p50) took 0.41-0.48 ms through sqlx
+//! (`sqlite3_value_dup`), read again by the writer; here the rows are copied once
+//! as they are, and the caller of the claim reads them into jobs on its own task
+//! ([`CopiedRows`]): the writer, which every claim and completion waits for, is what
+//! limits a busy worker. An idle worker's pickup of a new job (p50) took 0.41-0.48 ms through sqlx
 //! and 0.29 ms here on a quiet machine; 0.80 and 0.62 ms in a slow sitting. When the
 //! claim's guard refuses (a limit stored, a lease of the queue expired), the group
 //! fails here and runs the ordinary way, which makes the full claim.
@@ -37,24 +39,25 @@
 
 use std::collections::HashSet;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
-use leasehold::{JobRecord, StoreError};
+use leasehold::StoreError;
 use rusqlite::types::{ToSqlOutput, Value, ValueRef};
 use rusqlite::{Connection, OpenFlags, ToSql, Transaction, TransactionBehavior};
 
 use leasehold_sql::Param;
 use leasehold_sql::filter::sql_limit;
-use leasehold_sql::row::{Columns, job_record, micros};
+use leasehold_sql::row::{Columns, micros};
 
 use crate::bulk::{
     completion_rows, completions_of, jobs_to_insert, settle_completed, settle_inserted,
 };
 use crate::enqueue::row_params;
-use crate::row::{ColumnNames, job_id};
+use crate::row::{ColumnNames, CopiedRows, job_id};
 use crate::sql;
 use crate::transition::Request;
-use crate::transition::claim::{Claim, in_claim_order};
+use crate::transition::claim::{Claim, Claimed};
 
 /// About how many WAL pages this connection may write before the writer checkpoints:
 /// SQLite's own `wal_autocheckpoint` default.
@@ -70,7 +73,7 @@ pub(crate) struct Direct {
     pages: usize,
     /// Where the columns of `claim_queue_simple.sql`'s rows are, found at its first
     /// claim here.
-    claim_columns: Option<ColumnNames>,
+    claim_columns: Option<Arc<ColumnNames>>,
 }
 
 impl std::fmt::Debug for Direct {
@@ -169,19 +172,20 @@ impl Direct {
         }
         tx.commit()?;
         self.pages += pages_of_lease_writes(
-            completed.len() + claimed.as_ref().map_or(0, |(jobs, _)| jobs.len()),
+            completed.len() + claimed.as_ref().map_or(0, |(rows, _)| rows.len()),
         );
         settle_completed(batch, &completed);
         let claim = batch.iter_mut().find_map(|request| match request {
             Request::Claim(call) => Some(call),
             _ => None,
         });
-        if let (Some(call), Some((jobs, limited))) = (claim, claimed) {
+        if let (Some(call), Some((rows, limited))) = (claim, claimed) {
             // What the rows say is stored picks the next claim's form.
             if let Some(limited) = limited {
                 call.transition().limits_seen.set(limited);
             }
-            call.settle(jobs);
+            let now = call.transition().now;
+            call.settle(Claimed::Rows(rows, now));
         }
         Ok(())
     }
@@ -204,14 +208,14 @@ impl Direct {
     }
 }
 
-/// Runs `claim` the simple way in `tx`: its jobs, by priority, then run time, then
-/// id, and what their rows say of the limits stored (`None` when it took no job).
-/// `columns`: where the claim's columns are, found at the first claim.
+/// Runs `claim` the simple way in `tx`: its jobs' rows as copied (for the caller to
+/// read, see [`CopiedRows`]), and what they say of the limits stored (`None` when it
+/// took no job). `columns`: where the claim's columns are, found at the first claim.
 fn claim(
     tx: &Transaction<'_>,
     claim: &Claim,
-    columns: &mut Option<ColumnNames>,
-) -> Result<(Vec<JobRecord>, Option<bool>), Failed> {
+    columns: &mut Option<Arc<ColumnNames>>,
+) -> Result<(CopiedRows, Option<bool>), Failed> {
     let queues = claim.queues_json()?;
     let now = micros(claim.now);
     for statement in [
@@ -223,7 +227,8 @@ fn claim(
             .execute((queues.as_str(), now))?;
     }
     let mut lease = tx.prepare_cached(sql::CLAIM_QUEUE_SIMPLE)?;
-    let columns = &*columns.get_or_insert_with(|| ColumnNames::of(&lease));
+    let columns = Arc::clone(columns.get_or_insert_with(|| Arc::new(ColumnNames::of(&lease))));
+    let mut copied = CopiedRows::new(Arc::clone(&columns), lease.column_count());
     let queue = claim.queues.first().map_or("", String::as_str);
     let mut rows = lease.query((
         queue,
@@ -232,15 +237,12 @@ fn claim(
         micros(claim.lease_until),
         claim.worker.as_str(),
     ))?;
-    let mut jobs = Vec::new();
     let mut limited = None;
     while let Some(row) = rows.next()? {
-        let row = columns.row(row);
-        limited = Some(row.flag("limited")?);
-        jobs.push(job_record(&row, claim.now)?);
+        limited = Some(columns.row(row).flag("limited")?);
+        copied.push(row)?;
     }
-    in_claim_order(&mut jobs);
-    Ok((jobs, limited))
+    Ok((copied, limited))
 }
 
 /// A group of lease writes the writer's own connection did not commit: SQLite failed,

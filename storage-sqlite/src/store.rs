@@ -236,7 +236,7 @@ impl JobStore for SqliteStore {
             lease_until: request.lease_until,
             limits_seen: self.limits_seen.clone(),
         };
-        self.writer.call(claim).await
+        self.writer.call(claim).await?.into_jobs()
     }
 
     async fn heartbeat(

@@ -9,7 +9,7 @@ use super::tests::{
     stored_jobs,
 };
 use super::{Target, commit_group};
-use crate::transition::claim::Claim;
+use crate::transition::claim::{Claim, Claimed};
 use crate::transition::enqueue::Enqueue;
 use crate::transition::lease_writes::{Complete, Fail, Heartbeat, Retry};
 
@@ -21,6 +21,7 @@ async fn enqueue_and_claim(target: &Target, jobs: Enqueue) -> Vec<JobRecord> {
         .expect("the setup enqueues");
     commit_alone(target, claim(count))
         .await
+        .and_then(Claimed::into_jobs)
         .expect("the claim answers its jobs")
 }
 
@@ -272,7 +273,10 @@ fn a_dependency_ended_earlier_in_the_group_is_counted_once_off_a_new_dependent()
             now: t(2),
             ..claim(10)
         };
-        let due = commit_alone(&target, at_two).await.expect("claim");
+        let due = commit_alone(&target, at_two)
+            .await
+            .and_then(Claimed::into_jobs)
+            .expect("claim");
         let due: Vec<_> = due.iter().map(|j| j.id).collect();
         assert_eq!(
             due,

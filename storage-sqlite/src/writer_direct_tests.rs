@@ -12,6 +12,7 @@ use sqlx::Connection;
 
 use super::tests::{claim, enqueue, file_pool, job, request, runtime, stored_jobs};
 use super::*;
+use crate::transition::claim::Claimed;
 use crate::transition::enqueue::Enqueue;
 use crate::transition::lease_writes::{Complete, Heartbeat};
 
@@ -41,7 +42,11 @@ fn plain_enqueues_and_lease_writes_commit_on_the_writers_own_connection() {
         let one = writer.call(enqueue(1)).await;
         // More jobs than one insert statement holds.
         let many = writer.call(enqueue(600)).await;
-        let claimed = writer.call(claim(2)).await.expect("a simple claim");
+        let claimed = writer
+            .call(claim(2))
+            .await
+            .and_then(Claimed::into_jobs)
+            .expect("a simple claim");
         let completed = writer
             .call(Complete {
                 lease: claimed[0].lease(),
@@ -207,7 +212,10 @@ fn a_completion_of_a_lease_that_is_not_live_runs_again_through_sqlx_and_says_why
         let dir = tempfile::tempdir().unwrap();
         let (_pool, target, mut direct) = file_target(&dir).await;
         alone(&target, &mut direct, enqueue(2)).await.unwrap();
-        let jobs = alone(&target, &mut direct, claim(2)).await.unwrap();
+        let jobs = alone(&target, &mut direct, claim(2))
+            .await
+            .and_then(Claimed::into_jobs)
+            .unwrap();
 
         let (live, live_answer) = request(Complete {
             lease: jobs[0].lease(),
@@ -247,7 +255,10 @@ fn a_claim_its_guard_refuses_runs_the_full_way_through_sqlx() {
 
         let claimed = claim(5);
         let seen = claimed.limits_seen.clone();
-        let claimed = alone(&target, &mut direct, claimed).await.unwrap();
+        let claimed = alone(&target, &mut direct, claimed)
+            .await
+            .and_then(Claimed::into_jobs)
+            .unwrap();
 
         assert_eq!(claimed.len(), 3, "within the limit");
         assert!(seen.limited(), "the next claims go the full way");
@@ -269,7 +280,10 @@ fn a_long_group_of_its_own_connection_runs_on_either_runtime() {
             let dir = tempfile::tempdir().unwrap();
             let (pool, target, mut direct) = file_target(&dir).await;
             alone(&target, &mut direct, enqueue(300)).await.unwrap();
-            let jobs = alone(&target, &mut direct, claim(200)).await.unwrap();
+            let jobs = alone(&target, &mut direct, claim(200))
+                .await
+                .and_then(Claimed::into_jobs)
+                .unwrap();
             let (completions, answers): (Vec<_>, Vec<_>) = jobs
                 .iter()
                 .map(|job| {

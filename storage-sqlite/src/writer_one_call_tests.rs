@@ -12,7 +12,7 @@ use super::tests::{
     stored_jobs,
 };
 use super::{WholeGroup, commit_group};
-use crate::transition::claim::WholeClaim;
+use crate::transition::claim::{Claimed, WholeClaim};
 use crate::transition::lease_writes::Complete;
 
 /// Makes every COMMIT that follows an enqueue fail, leaving SQLite in the transaction:
@@ -102,7 +102,10 @@ fn whole_groups_of_enqueues_and_of_completions_each_run_as_one_statement() {
         let expected = ("k".to_owned(), "available".to_owned(), micros(t(0)), 20);
         assert!(stored.iter().all(|row| *row == expected), "{stored:?}");
 
-        let claimed = commit_alone(&target, claim(3)).await.unwrap();
+        let claimed = commit_alone(&target, claim(3))
+            .await
+            .and_then(Claimed::into_jobs)
+            .unwrap();
         let mut completions: Vec<_> = claimed
             .iter()
             .map(|job| {
@@ -184,7 +187,9 @@ fn a_whole_claim_whose_statement_fails_changes_nothing_and_the_next_claim_works(
             .execute(&pool)
             .await
             .unwrap();
-        let claimed = commit_alone(&target, claim(2)).await;
+        let claimed = commit_alone(&target, claim(2))
+            .await
+            .and_then(Claimed::into_jobs);
 
         let error = refused.expect_err("the claim's statement failed");
         assert!(matches!(error, StoreError::Backend(_)), "{error:?}");
@@ -208,6 +213,7 @@ fn a_completion_the_whole_group_did_not_write_runs_again_and_says_why() {
             .expect("the setup enqueues");
         let claimed = commit_alone(&target, claim(2))
             .await
+            .and_then(Claimed::into_jobs)
             .expect("the setup claims");
         let live = claimed[0].lease();
         let stale = Lease {
@@ -398,7 +404,11 @@ async fn apply_claim(
         .execute(&mut *conn)
         .await
         .unwrap();
-    let jobs = claim.apply(conn).await.expect("the claim runs");
+    let jobs = claim
+        .apply(conn)
+        .await
+        .and_then(Claimed::into_jobs)
+        .expect("the claim runs");
     sqlx::query("COMMIT").execute(&mut *conn).await.unwrap();
     assert_leased_until(conn, &jobs, t(now + 60)).await;
     (jobs, claim.limits_seen.limited())
@@ -474,13 +484,19 @@ fn a_claim_remembers_whether_a_limit_is_stored() {
         let guarded = claim(1);
         let seen = guarded.limits_seen.clone();
         seen.suspect_limited();
-        assert_eq!(commit_alone(&target, guarded).await.unwrap().len(), 1);
+        let jobs = commit_alone(&target, guarded)
+            .await
+            .and_then(Claimed::into_jobs);
+        assert_eq!(jobs.unwrap().len(), 1);
         assert!(!seen.limited(), "its rows said no limit is stored");
 
         limit_default_queue_to_three(&pool).await;
         let simple = claim(1);
         let seen = simple.limits_seen.clone();
-        assert_eq!(commit_alone(&target, simple).await.unwrap().len(), 1);
+        let jobs = commit_alone(&target, simple)
+            .await
+            .and_then(Claimed::into_jobs);
+        assert_eq!(jobs.unwrap().len(), 1);
         assert!(
             seen.limited(),
             "the full claim's rows said a limit is stored"

@@ -5,10 +5,13 @@
 -- (`CLAIM_QUEUE_SIMPLE_IN_ONE_CALL`): without that statement's arms for limits and
 -- expired leases, which cost a claim of 64 jobs about a fifth of its steps even when
 -- they take nothing. Its rows are claim_queue.sql's.
+-- The jobs are chosen and updated by rowid, which jobs_ready holds beside each entry:
+-- by id, SQLite found each chosen job's row through the primary key's own index first
+-- (about 2.4k instructions a job of a claim of 128).
 UPDATE jobs
 {claim_lease}
-WHERE id IN (
-    SELECT id FROM jobs
+WHERE rowid IN (
+    SELECT rowid FROM jobs
     WHERE state = 'available' AND queue = ?1 AND run_at <= ?2
       AND NOT EXISTS (SELECT 1 FROM queues WHERE name = ?1 AND paused = 1)
     ORDER BY priority, run_at, id

@@ -13,7 +13,7 @@ use sqlx::SqliteConnection;
 use sqlx::sqlite::SqliteRow;
 
 use crate::error::{is_check_violation, store_error};
-use crate::row::{Row, Statement};
+use crate::row::{CopiedRows, Row, Statement};
 use crate::sql;
 use crate::transition::Transition;
 use crate::transition::statement::rows_changed;
@@ -159,15 +159,54 @@ pub(crate) fn in_claim_order(jobs: &mut [JobRecord]) {
     jobs.sort_by_key(|job| (job.priority, job.run_at, job.id));
 }
 
-impl Transition for Claim {
+/// What a claim answers: its jobs, or, from the writer's own connection, their rows as
+/// copied, which the caller reads into jobs on its own task ([`CopiedRows`]).
+#[derive(Debug)]
+pub(crate) enum Claimed {
+    Jobs(Vec<JobRecord>),
+    /// The rows, and the claim's time, as of which their states are read.
+    Rows(CopiedRows, OffsetDateTime),
+}
+
+impl Claimed {
     /// The claimed jobs, by priority, then run time, then id.
-    type Answer = Vec<JobRecord>;
+    ///
+    /// # Errors
+    ///
+    /// When a copied row does not read back as a job (a corrupt row). The claim is
+    /// committed by then: its jobs stay leased until their leases expire, and then run
+    /// again (the attempt counted), so that a row that never reads back ends Failed
+    /// rather than fail every claim of its queue.
+    pub(crate) fn into_jobs(self) -> Result<Vec<JobRecord>, StoreError> {
+        match self {
+            Self::Jobs(jobs) => Ok(jobs),
+            Self::Rows(rows, now) => {
+                let mut jobs = (0..rows.len())
+                    .map(|index| job_record(&rows.row(index), now))
+                    .collect::<Result<Vec<_>, _>>()?;
+                in_claim_order(&mut jobs);
+                Ok(jobs)
+            }
+        }
+    }
+}
+
+impl Transition for Claim {
+    /// The claimed jobs, or their rows to read ([`Claimed::into_jobs`]).
+    type Answer = Claimed;
 
     fn weight(&self) -> usize {
         self.limit
     }
 
-    async fn apply(&self, conn: &mut SqliteConnection) -> Result<Vec<JobRecord>, StoreError> {
+    async fn apply(&self, conn: &mut SqliteConnection) -> Result<Claimed, StoreError> {
+        self.leased(conn).await.map(Claimed::Jobs)
+    }
+}
+
+impl Claim {
+    /// [`Transition::apply`], its jobs read.
+    async fn leased(&self, conn: &mut SqliteConnection) -> Result<Vec<JobRecord>, StoreError> {
         let queues_json = self.queues_json()?;
         if let ([_], false, true) = (
             self.queues.as_slice(),

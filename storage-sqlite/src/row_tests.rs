@@ -1,0 +1,88 @@
+//! [`CopiedRows`] reads what it copied as [`DirectRow`] reads it in place.
+
+use std::sync::Arc;
+
+use leasehold::StoreError;
+use leasehold_sql::row::Columns;
+
+use super::{ColumnNames, CopiedRows};
+
+const SELECT: &str = "SELECT x'0190f0e0a0b0c0d0e0f0a0b0c0d0e0f0' AS id, 7 AS n, 'héllo' AS t, \
+                      NULL AS missing, 1.5 AS r, x'ff' AS b, CAST(x'ff' AS TEXT) AS bad, ?1 AS i";
+
+/// The rows of [`SELECT`] for each `i`, copied.
+fn copied(values: &[i64]) -> CopiedRows {
+    let conn = rusqlite::Connection::open_in_memory().unwrap();
+    let mut statement = conn.prepare(SELECT).unwrap();
+    let columns = Arc::new(ColumnNames::of(&statement));
+    let mut rows = CopiedRows::new(columns, statement.column_count());
+    for value in values {
+        let mut found = statement.query([value]).unwrap();
+        while let Some(row) = found.next().unwrap() {
+            rows.push(row).unwrap();
+        }
+    }
+    rows
+}
+
+fn message(error: StoreError) -> String {
+    error.to_string()
+}
+
+#[test]
+fn copied_rows_read_back_each_value_in_its_row() {
+    let rows = copied(&[10, 20, 30]);
+    assert_eq!(rows.len(), 3);
+    for (index, value) in [10, 20, 30].into_iter().enumerate() {
+        let row = rows.row(index);
+        assert_eq!(
+            row.job_id().unwrap().as_uuid().simple().to_string(),
+            "0190f0e0a0b0c0d0e0f0a0b0c0d0e0f0"
+        );
+        assert_eq!(row.integer("n").unwrap(), Some(7));
+        assert_eq!(row.integer("i").unwrap(), Some(value));
+        assert_eq!(row.text("t").unwrap().as_deref(), Some("héllo"));
+        assert_eq!(row.text("missing").unwrap(), None);
+        assert_eq!(row.integer("missing").unwrap(), None);
+    }
+}
+
+#[test]
+fn a_copied_value_of_another_type_or_column_is_an_error_that_names_it() {
+    let rows = copied(&[1]);
+    let row = rows.row(0);
+    let errors = [
+        message(row.integer("t").unwrap_err()),
+        message(row.text("n").unwrap_err()),
+        message(row.integer("r").unwrap_err()),
+        message(row.text("b").unwrap_err()),
+        message(row.text("nowhere").unwrap_err()),
+        message(row.text("bad").unwrap_err()),
+    ];
+    assert!(
+        errors[0].contains("column t: a text where an integer"),
+        "{errors:?}"
+    );
+    assert!(
+        errors[1].contains("column n: an integer where a text"),
+        "{errors:?}"
+    );
+    assert!(
+        errors[2].contains("column r: a real where an integer"),
+        "{errors:?}"
+    );
+    assert!(
+        errors[3].contains("column b: a blob where a text"),
+        "{errors:?}"
+    );
+    assert!(errors[4].contains("no column nowhere"), "{errors:?}");
+    assert!(
+        errors[5].contains("column bad: invalid utf-8"),
+        "{errors:?}"
+    );
+}
+
+#[test]
+fn no_rows_copied_reads_as_none() {
+    assert_eq!(copied(&[]).len(), 0);
+}
