@@ -13,6 +13,7 @@
 //! which costs more than a small statement does.
 
 use std::collections::{HashMap, HashSet};
+use std::fmt::Write as _;
 
 use leasehold::time::OffsetDateTime;
 use leasehold::{Enqueued, JobId, JobRecord, Lease, NewJob, StoreError};
@@ -165,7 +166,7 @@ impl WholeGroup {
                 Ok(bind_rows(statement, &rows))
             }
             Self::Completions => {
-                let rows = completion_rows(&completions_of(batch))?;
+                let rows = completion_rows(&completions_of(batch));
                 Ok(sqlx::query(sql::COMPLETE_BULK_IN_ONE_CALL).bind(rows))
             }
             Self::Claim(how) => match batch {
@@ -315,31 +316,40 @@ async fn complete_bulk(
     completions: &[(Lease, OffsetDateTime)],
 ) -> Result<HashSet<JobId>, StoreError> {
     let completed = sqlx::query(sql::COMPLETE_BULK)
-        .bind(completion_rows(completions)?)
+        .bind(completion_rows(completions))
         .fetch_all(&mut *conn)
         .await
         .map_err(store_error)?;
     completed_ids(&completed)
 }
 
-/// The JSON array `complete_bulk.sql` takes as ?1: one row per `(lease, now)`.
-pub(crate) fn completion_rows(
-    completions: &[(Lease, OffsetDateTime)],
-) -> Result<String, StoreError> {
-    let rows: Vec<_> = completions
-        .iter()
-        .map(|(lease, now)| {
-            (
-                lease.job_id.as_uuid().simple().to_string(),
-                lease.token,
-                micros(*now),
-            )
-        })
-        .collect();
-    serde_json::to_string(&rows).map_err(StoreError::backend)
+/// The JSON array `complete_bulk.sql` takes as ?1: one row per `(lease, now)`,
+/// `["<id as 32 hex digits>",<token>,<microseconds>]`. Written by hand: through
+/// serde_json, with a string made for each id, it cost the writer about 1.3k
+/// instructions a job.
+pub(crate) fn completion_rows(completions: &[(Lease, OffsetDateTime)]) -> String {
+    // A row is at most 32 hex digits, two numbers of up to 20 characters and 8 more.
+    let mut rows = String::with_capacity(2 + completions.len() * 81);
+    let mut hex = uuid::Uuid::encode_buffer();
+    rows.push('[');
+    for (index, (lease, now)) in completions.iter().enumerate() {
+        if index > 0 {
+            rows.push(',');
+        }
+        rows.push_str("[\"");
+        rows.push_str(lease.job_id.as_uuid().simple().encode_lower(&mut hex));
+        // Writing into a String does not fail.
+        let _ = write!(rows, "\",{},{}]", lease.token, micros(*now));
+    }
+    rows.push(']');
+    rows
 }
 
 /// The ids of the jobs `complete_bulk.sql` answered it completed.
 fn completed_ids(rows: &[SqliteRow]) -> Result<HashSet<JobId>, StoreError> {
     rows.iter().map(|row| Row(row).job_id()).collect()
 }
+
+#[cfg(test)]
+#[path = "bulk_tests.rs"]
+mod tests;

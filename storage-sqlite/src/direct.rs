@@ -158,7 +158,7 @@ impl Direct {
         let mut completed = HashSet::new();
         if !completions.is_empty() {
             let mut complete = tx.prepare_cached(sql::COMPLETE_BULK)?;
-            let mut ids = complete.query([completion_rows(&completions)?])?;
+            let mut ids = complete.query([completion_rows(&completions)])?;
             while let Some(row) = ids.next()? {
                 // complete_bulk.sql answers one column, the id.
                 completed.insert(job_id(&row.get::<_, Vec<u8>>(0)?)?);
@@ -228,7 +228,7 @@ fn claim(
     }
     let mut lease = tx.prepare_cached(sql::CLAIM_QUEUE_SIMPLE)?;
     let columns = Arc::clone(columns.get_or_insert_with(|| Arc::new(ColumnNames::of(&lease))));
-    let mut copied = CopiedRows::new(Arc::clone(&columns), lease.column_count());
+    let mut copied = CopiedRows::new(Arc::clone(&columns), lease.column_count(), claim.limit);
     let queue = claim.queues.first().map_or("", String::as_str);
     let mut rows = lease.query((
         queue,
@@ -239,7 +239,10 @@ fn claim(
     ))?;
     let mut limited = None;
     while let Some(row) = rows.next()? {
-        limited = Some(columns.row(row).flag("limited")?);
+        // The same on every row.
+        if limited.is_none() {
+            limited = Some(columns.row(row).flag("limited")?);
+        }
         copied.push(row)?;
     }
     Ok((copied, limited))

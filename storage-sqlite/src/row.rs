@@ -159,6 +159,15 @@ pub(crate) struct CopiedRows {
     bytes: Vec<u8>,
 }
 
+/// At most how many rows [`CopiedRows::new`] makes room for: a claim of a full buffer
+/// (256 jobs) grows its vectors twice more, and a claim that takes nothing allocates
+/// no more than about 40 KiB.
+pub(crate) const ROWS_RESERVED: usize = 64;
+
+/// About how many bytes of texts and blobs a claimed job's row holds (its id, kind,
+/// queue, payload, state, worker and JSON columns), for [`CopiedRows::new`].
+const BYTES_PER_ROW: usize = 128;
+
 /// One value of a [`CopiedRows`]; a text or blob is its range in the byte buffer.
 #[derive(Debug, Clone, Copy)]
 enum Cell {
@@ -183,13 +192,15 @@ impl Cell {
 }
 
 impl CopiedRows {
-    /// No rows yet, of a statement with `columns` (`width` of them).
-    pub(crate) fn new(columns: Arc<ColumnNames>, width: usize) -> Self {
+    /// No rows yet, of a statement with `columns` (`width` of them), with room for
+    /// `rows` rows (up to [`ROWS_RESERVED`]) without growing.
+    pub(crate) fn new(columns: Arc<ColumnNames>, width: usize, rows: usize) -> Self {
+        let rows = rows.min(ROWS_RESERVED);
         Self {
             columns,
             width,
-            cells: Vec::new(),
-            bytes: Vec::new(),
+            cells: Vec::with_capacity(rows * width),
+            bytes: Vec::with_capacity(rows * BYTES_PER_ROW),
         }
     }
 

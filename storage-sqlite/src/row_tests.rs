@@ -15,7 +15,7 @@ fn copied(values: &[i64]) -> CopiedRows {
     let conn = rusqlite::Connection::open_in_memory().unwrap();
     let mut statement = conn.prepare(SELECT).unwrap();
     let columns = Arc::new(ColumnNames::of(&statement));
-    let mut rows = CopiedRows::new(columns, statement.column_count());
+    let mut rows = CopiedRows::new(columns, statement.column_count(), 1);
     for value in values {
         let mut found = statement.query([value]).unwrap();
         while let Some(row) = found.next().unwrap() {
