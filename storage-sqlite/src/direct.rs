@@ -15,10 +15,11 @@
 //! (`sqlite3_value_dup`), read again by the writer; here the rows are copied once
 //! as they are, and the caller of the claim reads them into jobs on its own task
 //! ([`CopiedRows`]): the writer, which every claim and completion waits for, is what
-//! limits a busy worker. An idle worker's pickup of a new job (p50) took 0.41-0.48 ms through sqlx
-//! and 0.29 ms here on a quiet machine; 0.80 and 0.62 ms in a slow sitting. When the
-//! claim's guard refuses (a limit stored, a lease of the queue expired), the group
-//! fails here and runs the ordinary way, which makes the full claim.
+//! limits a busy worker. An idle worker's pickup of a new job (p50) took 0.41-0.48
+//! ms through sqlx and 0.29 ms here on a quiet machine; 0.80 and 0.62 ms in a slow
+//! sitting. When the claim's guard refuses (a limit stored, a lease of the queue
+//! expired), the group fails here and runs the ordinary way, which makes the full
+//! claim.
 //!
 //! It never blocks that thread for long, nor differently from sqlx:
 //! - a group of more than a few dozen rows runs through `block_in_place` on a
