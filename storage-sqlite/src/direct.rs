@@ -209,6 +209,11 @@ impl Direct {
     }
 }
 
+/// The columns a simple claim sets to values it was given, which its statement here
+/// does not answer (`parts/claim_returning_direct.sql`): the rows' state, queue,
+/// lease, worker and attempt time, as `parts/claim_lease.sql` writes them.
+const CLAIM_KNOWS: [&str; 5] = ["state", "queue", "lease_until", "worker", "attempted_at"];
+
 /// Runs `claim` the simple way in `tx`: its jobs' rows as copied (for the caller to
 /// read, see [`CopiedRows`]), and what they say of the limits stored (`None` when it
 /// took no job). `columns`: where the claim's columns are, found at the first claim.
@@ -227,10 +232,22 @@ fn claim(
         tx.prepare_cached(statement)?
             .execute((queues.as_str(), now))?;
     }
-    let mut lease = tx.prepare_cached(sql::CLAIM_QUEUE_SIMPLE)?;
-    let columns = Arc::clone(columns.get_or_insert_with(|| Arc::new(ColumnNames::of(&lease))));
-    let mut copied = CopiedRows::new(Arc::clone(&columns), lease.column_count(), claim.limit);
+    let mut lease = tx.prepare_cached(sql::claim_queue_simple_direct())?;
+    let width = lease.column_count();
+    let columns =
+        Arc::clone(columns.get_or_insert_with(|| {
+            Arc::new(ColumnNames::of(&lease).and_known(width, &CLAIM_KNOWS))
+        }));
+    let mut copied = CopiedRows::new(Arc::clone(&columns), width, claim.limit);
     let queue = claim.queues.first().map_or("", String::as_str);
+    // In the order of CLAIM_KNOWS.
+    copied.know(&[
+        ValueRef::Text(b"running"),
+        ValueRef::Text(queue.as_bytes()),
+        ValueRef::Integer(micros(claim.lease_until)),
+        ValueRef::Text(claim.worker.as_bytes()),
+        ValueRef::Integer(now),
+    ]);
     let mut rows = lease.query((
         queue,
         now,

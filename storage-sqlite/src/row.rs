@@ -110,6 +110,16 @@ impl ColumnNames {
         )
     }
 
+    /// These columns of a statement of `width` columns, then the `known` ones, whose
+    /// values a [`CopiedRows`] holds once for all its rows ([`CopiedRows::know`]); a
+    /// name the statement answers stays the statement's.
+    pub(crate) fn and_known(mut self, width: usize, known: &[&str]) -> Self {
+        for (index, name) in known.iter().enumerate() {
+            self.0.entry((*name).to_owned()).or_insert(width + index);
+        }
+        self
+    }
+
     /// `row`, of a statement with these columns, read as [`Columns`].
     pub(crate) fn row<'r, 's>(&'r self, row: &'r rusqlite::Row<'s>) -> DirectRow<'r, 's> {
         DirectRow { row, columns: self }
@@ -156,6 +166,9 @@ pub(crate) struct CopiedRows {
     width: usize,
     /// Row after row, `width` cells each.
     cells: Vec<Cell>,
+    /// The values of the known columns ([`ColumnNames::and_known`]), the same in
+    /// every row.
+    known: Vec<Cell>,
     bytes: Vec<u8>,
 }
 
@@ -200,7 +213,36 @@ impl CopiedRows {
             columns,
             width,
             cells: Vec::with_capacity(rows * width),
+            known: Vec::new(),
             bytes: Vec::with_capacity(rows * BYTES_PER_ROW),
+        }
+    }
+
+    /// Sets the values of the known columns, in the order [`ColumnNames::and_known`]
+    /// was given their names.
+    pub(crate) fn know(&mut self, values: &[ValueRef<'_>]) {
+        self.known = values.iter().map(|value| self.cell(*value)).collect();
+    }
+
+    /// `value` as a cell, its bytes (if any) copied.
+    fn cell(&mut self, value: ValueRef<'_>) -> Cell {
+        let mut copy = |bytes: &[u8]| {
+            let start = self.bytes.len();
+            self.bytes.extend_from_slice(bytes);
+            (start, self.bytes.len())
+        };
+        match value {
+            ValueRef::Null => Cell::Null,
+            ValueRef::Integer(value) => Cell::Integer(value),
+            ValueRef::Real(_) => Cell::Real,
+            ValueRef::Text(text) => {
+                let (start, end) = copy(text);
+                Cell::Text(start, end)
+            }
+            ValueRef::Blob(blob) => {
+                let (start, end) = copy(blob);
+                Cell::Blob(start, end)
+            }
         }
     }
 
@@ -211,24 +253,7 @@ impl CopiedRows {
     /// rusqlite's, when a column cannot be read.
     pub(crate) fn push(&mut self, row: &rusqlite::Row<'_>) -> rusqlite::Result<()> {
         for index in 0..self.width {
-            let mut copy = |bytes: &[u8]| {
-                let start = self.bytes.len();
-                self.bytes.extend_from_slice(bytes);
-                (start, self.bytes.len())
-            };
-            let cell = match row.get_ref(index)? {
-                ValueRef::Null => Cell::Null,
-                ValueRef::Integer(value) => Cell::Integer(value),
-                ValueRef::Real(_) => Cell::Real,
-                ValueRef::Text(text) => {
-                    let (start, end) = copy(text);
-                    Cell::Text(start, end)
-                }
-                ValueRef::Blob(blob) => {
-                    let (start, end) = copy(blob);
-                    Cell::Blob(start, end)
-                }
-            };
+            let cell = self.cell(row.get_ref(index)?);
             self.cells.push(cell);
         }
         Ok(())
@@ -268,7 +293,14 @@ impl CopiedRow<'_> {
             .0
             .get(column)
             .ok_or_else(|| corrupt_row(format!("no column {column}")))?;
-        Ok(rows.cells[self.index * rows.width + at])
+        if *at < rows.width {
+            Ok(rows.cells[self.index * rows.width + at])
+        } else {
+            rows.known
+                .get(at - rows.width)
+                .copied()
+                .ok_or_else(|| corrupt_row(format!("no value known for column {column}")))
+        }
     }
 
     fn bytes(&self, start: usize, end: usize) -> &[u8] {

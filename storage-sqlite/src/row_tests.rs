@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use leasehold::StoreError;
 use leasehold_sql::row::Columns;
+use rusqlite::types::ValueRef;
 
 use super::{ColumnNames, CopiedRows};
 
@@ -85,4 +86,48 @@ fn a_copied_value_of_another_type_or_column_is_an_error_that_names_it() {
 #[test]
 fn no_rows_copied_reads_as_none() {
     assert_eq!(copied(&[]).len(), 0);
+}
+
+#[test]
+fn known_columns_read_the_same_in_every_row_and_never_hide_the_statements() {
+    let conn = rusqlite::Connection::open_in_memory().unwrap();
+    let mut statement = conn.prepare("SELECT ?1 AS n, 'answered' AS t").unwrap();
+    let width = statement.column_count();
+    let columns = Arc::new(ColumnNames::of(&statement).and_known(width, &["t", "k", "j"]));
+    let mut rows = CopiedRows::new(columns, width, 2);
+    rows.know(&[
+        ValueRef::Text(b"known"),
+        ValueRef::Text(b"kept"),
+        ValueRef::Integer(9),
+    ]);
+    for value in [1, 2] {
+        let mut found = statement.query([value]).unwrap();
+        while let Some(row) = found.next().unwrap() {
+            rows.push(row).unwrap();
+        }
+    }
+
+    for (index, value) in [1, 2].into_iter().enumerate() {
+        let row = rows.row(index);
+        assert_eq!(row.integer("n").unwrap(), Some(value));
+        assert_eq!(row.text("t").unwrap().as_deref(), Some("answered"));
+        assert_eq!(row.text("k").unwrap().as_deref(), Some("kept"));
+        assert_eq!(row.integer("j").unwrap(), Some(9));
+    }
+}
+
+#[test]
+fn a_known_column_without_a_value_is_an_error_that_names_it() {
+    let conn = rusqlite::Connection::open_in_memory().unwrap();
+    let mut statement = conn.prepare("SELECT 1 AS n").unwrap();
+    let columns = Arc::new(ColumnNames::of(&statement).and_known(1, &["k"]));
+    let mut rows = CopiedRows::new(columns, 1, 1);
+    let mut found = statement.query([]).unwrap();
+    while let Some(row) = found.next().unwrap() {
+        rows.push(row).unwrap();
+    }
+
+    let error = rows.row(0).text("k").unwrap_err().to_string();
+
+    assert!(error.contains("no value known for column k"), "{error}");
 }

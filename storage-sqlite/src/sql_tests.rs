@@ -169,6 +169,11 @@ fn hot_statements_never_scan_a_table() {
             vec![Text("q"), Int(0), Int(10), Int(1), Text("w"), Int(10)],
         ),
         (
+            "claim_queue_simple_direct",
+            claim_queue_simple_direct(),
+            vec![Text("q"), Int(0), Int(10), Int(1), Text("w"), Int(10)],
+        ),
+        (
             "claim_simple_guard",
             CLAIM_SIMPLE_GUARD,
             vec![Text(r#"["a"]"#), Int(0)],
@@ -533,4 +538,30 @@ fn a_jobs_dependents_are_read_by_its_id_and_an_end_without_any_reads_none() {
         trigger.contains("WHEN NEW.has_dependents = 1\n"),
         "queued only with dependents"
     );
+}
+
+#[test]
+fn the_direct_simple_claim_answers_all_but_what_it_knows() {
+    let direct = testing::code(claim_queue_simple_direct());
+    let full = testing::code(CLAIM_QUEUE_SIMPLE);
+    let returning = |text: &str| text[text.find("RETURNING").expect("a RETURNING")..].to_owned();
+
+    assert_eq!(
+        full.replace(&returning(&full), ""),
+        direct.replace(&returning(&direct), ""),
+        "the same claim"
+    );
+    for column in ["state", "queue", "lease_until", "worker", "attempted_at"] {
+        assert!(
+            returning(&full).contains(&format!(" {column},")),
+            "{column}"
+        );
+        assert!(
+            !returning(&direct).contains(&format!(" {column},")),
+            "{column}"
+        );
+    }
+    for column in ["id", "payload", "first_attempted_at", "limited"] {
+        assert!(returning(&direct).contains(column), "{column}");
+    }
 }
