@@ -232,19 +232,17 @@ fn claim(
         tx.prepare_cached(statement)?
             .execute((queues.as_str(), now))?;
     }
-    let mut lease = tx.prepare_cached(sql::claim_queue_simple_direct())?;
-    let width = lease.column_count();
+    let mut lease = tx.prepare_cached(sql::CLAIM_QUEUE_SIMPLE_DIRECT)?;
     let columns =
-        Arc::clone(columns.get_or_insert_with(|| {
-            Arc::new(ColumnNames::of(&lease).and_known(width, &CLAIM_KNOWS))
-        }));
-    let mut copied = CopiedRows::new(Arc::clone(&columns), width, claim.limit);
+        columns.get_or_insert_with(|| Arc::new(ColumnNames::of(&lease).and_known(&CLAIM_KNOWS)));
+    let mut copied = CopiedRows::new(Arc::clone(columns), claim.limit);
     let queue = claim.queues.first().map_or("", String::as_str);
+    let lease_until = micros(claim.lease_until);
     // In the order of CLAIM_KNOWS.
     copied.know(&[
         ValueRef::Text(b"running"),
         ValueRef::Text(queue.as_bytes()),
-        ValueRef::Integer(micros(claim.lease_until)),
+        ValueRef::Integer(lease_until),
         ValueRef::Text(claim.worker.as_bytes()),
         ValueRef::Integer(now),
     ]);
@@ -252,17 +250,16 @@ fn claim(
         queue,
         now,
         sql_limit(claim.limit),
-        micros(claim.lease_until),
+        lease_until,
         claim.worker.as_str(),
     ))?;
-    let mut limited = None;
     while let Some(row) = rows.next()? {
-        // The same on every row.
-        if limited.is_none() {
-            limited = Some(columns.row(row).flag("limited")?);
-        }
         copied.push(row)?;
     }
+    // The same on every row.
+    let limited = (copied.len() > 0)
+        .then(|| copied.row(0).flag("limited"))
+        .transpose()?;
     Ok((copied, limited))
 }
 

@@ -1,5 +1,5 @@
 //! SQLite's side of rows and parameters: [`Row`] reads a `SqliteRow` (and
-//! [`DirectRow`] a row of the writer's own connection) as the plain values of
+//! [`CopiedRow`] a row the writer's own connection copied) as the plain values of
 //! [`Columns`], [`bind`] binds a [`Param`]. Ids are 16-byte blobs (UUIDv7
 //! bytes sort as the ids do), times integer microseconds, counters and priorities
 //! `INTEGER`s, flags 0 or 1, payloads and specs JSON text.
@@ -81,75 +81,44 @@ impl Columns for Row<'_> {
     }
 }
 
-/// A row of the writer's own connection (`crate::direct`), read as [`Columns`] with
-/// the same types as [`Row`], its columns found by name in its statement's
-/// [`ColumnNames`].
-pub(crate) struct DirectRow<'r, 's> {
-    row: &'r rusqlite::Row<'s>,
-    columns: &'r ColumnNames,
-}
-
 /// Where each column of a statement of the writer's own connection is, by name:
 /// rusqlite finds a column by name by comparing it with each column's name in turn,
 /// which for the 26 columns of a claimed job's row cost more than SQLite's claim of
 /// it. The writer finds them once, at its first claim. Hashed with foldhash: with
 /// the standard library's SipHash, finding a claimed job's 26 columns took about
 /// 5k instructions, a twentieth of the writer's whole work on a job.
-pub(crate) struct ColumnNames(HashMap<String, usize, foldhash::fast::RandomState>);
+pub(crate) struct ColumnNames {
+    /// Each name's place: a column of the statement below `width`, a known column
+    /// ([`ColumnNames::and_known`]) from `width` on.
+    places: HashMap<String, usize, foldhash::fast::RandomState>,
+    /// How many columns the statement answers.
+    width: usize,
+}
 
 impl ColumnNames {
     /// The columns of `statement`.
     pub(crate) fn of(statement: &rusqlite::Statement<'_>) -> Self {
-        Self(
-            statement
+        Self {
+            places: statement
                 .column_names()
                 .into_iter()
                 .enumerate()
                 .map(|(index, name)| (name.to_owned(), index))
                 .collect(),
-        )
+            width: statement.column_count(),
+        }
     }
 
-    /// These columns of a statement of `width` columns, then the `known` ones, whose
-    /// values a [`CopiedRows`] holds once for all its rows ([`CopiedRows::know`]); a
-    /// name the statement answers stays the statement's.
-    pub(crate) fn and_known(mut self, width: usize, known: &[&str]) -> Self {
+    /// These columns, then the `known` ones, whose values a [`CopiedRows`] holds once
+    /// for all its rows ([`CopiedRows::know`]); a name the statement answers stays the
+    /// statement's.
+    pub(crate) fn and_known(mut self, known: &[&str]) -> Self {
         for (index, name) in known.iter().enumerate() {
-            self.0.entry((*name).to_owned()).or_insert(width + index);
+            self.places
+                .entry((*name).to_owned())
+                .or_insert(self.width + index);
         }
         self
-    }
-
-    /// `row`, of a statement with these columns, read as [`Columns`].
-    pub(crate) fn row<'r, 's>(&'r self, row: &'r rusqlite::Row<'s>) -> DirectRow<'r, 's> {
-        DirectRow { row, columns: self }
-    }
-}
-
-impl DirectRow<'_, '_> {
-    fn get<T: rusqlite::types::FromSql>(&self, column: &str) -> Result<T, StoreError> {
-        let index = self
-            .columns
-            .0
-            .get(column)
-            .ok_or_else(|| corrupt_row(format!("no column {column}")))?;
-        self.row
-            .get(*index)
-            .map_err(|error| corrupt_row(format!("column {column}: {error}")))
-    }
-}
-
-impl Columns for DirectRow<'_, '_> {
-    fn job_id(&self) -> Result<JobId, StoreError> {
-        job_id(&self.get::<Vec<u8>>("id")?)
-    }
-
-    fn integer(&self, column: &str) -> Result<Option<i64>, StoreError> {
-        self.get(column)
-    }
-
-    fn text(&self, column: &str) -> Result<Option<String>, StoreError> {
-        self.get(column)
     }
 }
 
@@ -162,9 +131,7 @@ impl Columns for DirectRow<'_, '_> {
 /// writer's whole work on a job.
 pub(crate) struct CopiedRows {
     columns: Arc<ColumnNames>,
-    /// Columns per row.
-    width: usize,
-    /// Row after row, `width` cells each.
+    /// Row after row, as many cells each as the statement has columns.
     cells: Vec<Cell>,
     /// The values of the known columns ([`ColumnNames::and_known`]), the same in
     /// every row.
@@ -175,7 +142,7 @@ pub(crate) struct CopiedRows {
 /// At most how many rows [`CopiedRows::new`] makes room for: a claim of a full buffer
 /// (256 jobs) grows its vectors twice more, and a claim that takes nothing allocates
 /// no more than about 40 KiB.
-pub(crate) const ROWS_RESERVED: usize = 64;
+const ROWS_RESERVED: usize = 64;
 
 /// About how many bytes of texts and blobs a claimed job's row holds (its id, kind,
 /// queue, payload, state, worker and JSON columns), for [`CopiedRows::new`].
@@ -205,14 +172,13 @@ impl Cell {
 }
 
 impl CopiedRows {
-    /// No rows yet, of a statement with `columns` (`width` of them), with room for
-    /// `rows` rows (up to [`ROWS_RESERVED`]) without growing.
-    pub(crate) fn new(columns: Arc<ColumnNames>, width: usize, rows: usize) -> Self {
+    /// No rows yet, of a statement with `columns`, with room for `rows` rows (up to
+    /// [`ROWS_RESERVED`]) without growing.
+    pub(crate) fn new(columns: Arc<ColumnNames>, rows: usize) -> Self {
         let rows = rows.min(ROWS_RESERVED);
         Self {
+            cells: Vec::with_capacity(rows * columns.width),
             columns,
-            width,
-            cells: Vec::with_capacity(rows * width),
             known: Vec::new(),
             bytes: Vec::with_capacity(rows * BYTES_PER_ROW),
         }
@@ -252,7 +218,7 @@ impl CopiedRows {
     ///
     /// rusqlite's, when a column cannot be read.
     pub(crate) fn push(&mut self, row: &rusqlite::Row<'_>) -> rusqlite::Result<()> {
-        for index in 0..self.width {
+        for index in 0..self.columns.width {
             let cell = self.cell(row.get_ref(index)?);
             self.cells.push(cell);
         }
@@ -261,7 +227,10 @@ impl CopiedRows {
 
     /// How many rows there are.
     pub(crate) fn len(&self) -> usize {
-        self.cells.len().checked_div(self.width).unwrap_or(0)
+        self.cells
+            .len()
+            .checked_div(self.columns.width)
+            .unwrap_or(0)
     }
 
     /// Row `index` (less than [`CopiedRows::len`]), read as [`Columns`].
@@ -279,7 +248,8 @@ impl std::fmt::Debug for CopiedRows {
     }
 }
 
-/// A row of [`CopiedRows`], read as [`Columns`] with the types [`DirectRow`] reads.
+/// A row of [`CopiedRows`], read as [`Columns`] with the types rusqlite reads: an
+/// integer or text only from an integer or text (or NULL), the id only from a blob.
 pub(crate) struct CopiedRow<'r> {
     rows: &'r CopiedRows,
     index: usize,
@@ -288,16 +258,17 @@ pub(crate) struct CopiedRow<'r> {
 impl CopiedRow<'_> {
     fn cell(&self, column: &str) -> Result<Cell, StoreError> {
         let rows = self.rows;
-        let at = rows
+        let width = rows.columns.width;
+        let at = *rows
             .columns
-            .0
+            .places
             .get(column)
             .ok_or_else(|| corrupt_row(format!("no column {column}")))?;
-        if *at < rows.width {
-            Ok(rows.cells[self.index * rows.width + at])
+        if at < width {
+            Ok(rows.cells[self.index * width + at])
         } else {
             rows.known
-                .get(at - rows.width)
+                .get(at - width)
                 .copied()
                 .ok_or_else(|| corrupt_row(format!("no value known for column {column}")))
         }

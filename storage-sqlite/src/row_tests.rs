@@ -1,4 +1,4 @@
-//! [`CopiedRows`] reads what it copied as [`DirectRow`] reads it in place.
+//! [`CopiedRows`] reads what it copied as rusqlite reads it in place.
 
 use std::sync::Arc;
 
@@ -11,19 +11,26 @@ use super::{ColumnNames, CopiedRows};
 const SELECT: &str = "SELECT x'0190f0e0a0b0c0d0e0f0a0b0c0d0e0f0' AS id, 7 AS n, 'héllo' AS t, \
                       NULL AS missing, 1.5 AS r, x'ff' AS b, CAST(x'ff' AS TEXT) AS bad, ?1 AS i";
 
-/// The rows of [`SELECT`] for each `i`, copied.
-fn copied(values: &[i64]) -> CopiedRows {
+/// The rows `sql` (of one parameter) answers for each of `params`, copied, with the
+/// `known` columns set to `values`.
+fn copy(sql: &str, params: &[i64], known: &[&str], values: &[ValueRef<'_>]) -> CopiedRows {
     let conn = rusqlite::Connection::open_in_memory().unwrap();
-    let mut statement = conn.prepare(SELECT).unwrap();
-    let columns = Arc::new(ColumnNames::of(&statement));
-    let mut rows = CopiedRows::new(columns, statement.column_count(), 1);
-    for value in values {
+    let mut statement = conn.prepare(sql).unwrap();
+    let columns = Arc::new(ColumnNames::of(&statement).and_known(known));
+    let mut rows = CopiedRows::new(columns, params.len());
+    rows.know(values);
+    for value in params {
         let mut found = statement.query([value]).unwrap();
         while let Some(row) = found.next().unwrap() {
             rows.push(row).unwrap();
         }
     }
     rows
+}
+
+/// The rows of [`SELECT`] for each `i`, copied.
+fn copied(values: &[i64]) -> CopiedRows {
+    copy(SELECT, values, &[], &[])
 }
 
 fn message(error: StoreError) -> String {
@@ -60,27 +67,17 @@ fn a_copied_value_of_another_type_or_column_is_an_error_that_names_it() {
         message(row.text("nowhere").unwrap_err()),
         message(row.text("bad").unwrap_err()),
     ];
-    assert!(
-        errors[0].contains("column t: a text where an integer"),
-        "{errors:?}"
-    );
-    assert!(
-        errors[1].contains("column n: an integer where a text"),
-        "{errors:?}"
-    );
-    assert!(
-        errors[2].contains("column r: a real where an integer"),
-        "{errors:?}"
-    );
-    assert!(
-        errors[3].contains("column b: a blob where a text"),
-        "{errors:?}"
-    );
-    assert!(errors[4].contains("no column nowhere"), "{errors:?}");
-    assert!(
-        errors[5].contains("column bad: invalid utf-8"),
-        "{errors:?}"
-    );
+    let expected = [
+        "column t: a text where an integer",
+        "column n: an integer where a text",
+        "column r: a real where an integer",
+        "column b: a blob where a text",
+        "no column nowhere",
+        "column bad: invalid utf-8",
+    ];
+    for (error, expected) in errors.iter().zip(expected) {
+        assert!(error.contains(expected), "{errors:?}");
+    }
 }
 
 #[test]
@@ -90,22 +87,16 @@ fn no_rows_copied_reads_as_none() {
 
 #[test]
 fn known_columns_read_the_same_in_every_row_and_never_hide_the_statements() {
-    let conn = rusqlite::Connection::open_in_memory().unwrap();
-    let mut statement = conn.prepare("SELECT ?1 AS n, 'answered' AS t").unwrap();
-    let width = statement.column_count();
-    let columns = Arc::new(ColumnNames::of(&statement).and_known(width, &["t", "k", "j"]));
-    let mut rows = CopiedRows::new(columns, width, 2);
-    rows.know(&[
-        ValueRef::Text(b"known"),
-        ValueRef::Text(b"kept"),
-        ValueRef::Integer(9),
-    ]);
-    for value in [1, 2] {
-        let mut found = statement.query([value]).unwrap();
-        while let Some(row) = found.next().unwrap() {
-            rows.push(row).unwrap();
-        }
-    }
+    let rows = copy(
+        "SELECT ?1 AS n, 'answered' AS t",
+        &[1, 2],
+        &["t", "k", "j"],
+        &[
+            ValueRef::Text(b"known"),
+            ValueRef::Text(b"kept"),
+            ValueRef::Integer(9),
+        ],
+    );
 
     for (index, value) in [1, 2].into_iter().enumerate() {
         let row = rows.row(index);
@@ -118,14 +109,7 @@ fn known_columns_read_the_same_in_every_row_and_never_hide_the_statements() {
 
 #[test]
 fn a_known_column_without_a_value_is_an_error_that_names_it() {
-    let conn = rusqlite::Connection::open_in_memory().unwrap();
-    let mut statement = conn.prepare("SELECT 1 AS n").unwrap();
-    let columns = Arc::new(ColumnNames::of(&statement).and_known(1, &["k"]));
-    let mut rows = CopiedRows::new(columns, 1, 1);
-    let mut found = statement.query([]).unwrap();
-    while let Some(row) = found.next().unwrap() {
-        rows.push(row).unwrap();
-    }
+    let rows = copy("SELECT ?1 AS n", &[1], &["k"], &[]);
 
     let error = rows.row(0).text("k").unwrap_err().to_string();
 

@@ -219,17 +219,11 @@ pub(crate) const CLAIM_QUEUE_SIMPLE: &str = statement!("claim_queue_simple.sql")
 
 /// [`CLAIM_QUEUE_SIMPLE`] answering `parts/claim_returning_direct.sql`'s columns
 /// instead of `parts/claim_returning.sql`'s: the claim of the writer's own connection
-/// (`crate::direct`), which knows the values of the others. (Were the part not found,
-/// the statement would answer every column, which reads the same.)
-pub(crate) fn claim_queue_simple_direct() -> &'static str {
-    static TEXT: OnceLock<String> = OnceLock::new();
-    TEXT.get_or_init(|| {
-        CLAIM_QUEUE_SIMPLE.replace(
-            include_str!("sql/parts/claim_returning.sql"),
-            include_str!("sql/parts/claim_returning_direct.sql"),
-        )
-    })
-}
+/// (`crate::direct`), which knows the values of the others.
+pub(crate) const CLAIM_QUEUE_SIMPLE_DIRECT: &str = statement!(@fill leasehold_sql::fill!(
+    include_str!("sql/claim_queue_simple.sql"),
+    "{claim_returning}" => include_str!("sql/parts/claim_returning_direct.sql"),
+));
 /// `sql/claim_simple_guard.sql`: Fails when a limit is stored or a lease of the queues in the JSON
 /// array ?1 expired by ?2, and changes nothing otherwise: the guard of
 /// `CLAIM_QUEUE_SIMPLE_IN_ONE_CALL` and `CLAIM_QUEUE_SIMPLE_STEPS`, and (alone) of the

@@ -170,7 +170,7 @@ fn hot_statements_never_scan_a_table() {
         ),
         (
             "claim_queue_simple_direct",
-            claim_queue_simple_direct(),
+            CLAIM_QUEUE_SIMPLE_DIRECT,
             vec![Text("q"), Int(0), Int(10), Int(1), Text("w"), Int(10)],
         ),
         (
@@ -542,7 +542,7 @@ fn a_jobs_dependents_are_read_by_its_id_and_an_end_without_any_reads_none() {
 
 #[test]
 fn the_direct_simple_claim_answers_all_but_what_it_knows() {
-    let direct = testing::code(claim_queue_simple_direct());
+    let direct = testing::code(CLAIM_QUEUE_SIMPLE_DIRECT);
     let full = testing::code(CLAIM_QUEUE_SIMPLE);
     let returning = |text: &str| text[text.find("RETURNING").expect("a RETURNING")..].to_owned();
 

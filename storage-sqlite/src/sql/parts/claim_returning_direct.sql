@@ -1,5 +1,5 @@
 -- What a claim on the writer's own connection answers (claim_queue_simple.sql, as
--- `sql::claim_queue_simple_direct` makes it): claim_returning.sql without the columns
+-- `sql::CLAIM_QUEUE_SIMPLE_DIRECT` fills it): claim_returning.sql without the columns
 -- the claim sets to values it was given (state, queue, lease_until, worker and
 -- attempted_at), which `crate::direct` holds once for all the rows. Each returned
 -- column is computed, stored with the row in a temporary table and read back before
