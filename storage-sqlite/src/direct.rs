@@ -43,9 +43,10 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use leasehold::StoreError;
+use leasehold::{JobId, Lease, StoreError};
 use rusqlite::types::{ToSqlOutput, Value, ValueRef};
 use rusqlite::{Connection, OpenFlags, ToSql, Transaction, TransactionBehavior};
+use time::OffsetDateTime;
 
 use leasehold_sql::Param;
 use leasehold_sql::filter::sql_limit;
@@ -153,18 +154,20 @@ impl Direct {
     /// read back; the transaction is rolled back and no answer is settled.
     pub(crate) fn lease_writes(&mut self, batch: &mut [Request]) -> Result<(), Failed> {
         let completions = completions_of(batch);
-        let tx = self
+        let mut tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let mut completed = HashSet::new();
-        if !completions.is_empty() {
-            let mut complete = tx.prepare_cached(sql::COMPLETE_BULK)?;
-            let mut ids = complete.query([completion_rows(&completions)])?;
-            while let Some(row) = ids.next()? {
-                // complete_bulk.sql answers one column, the id.
-                completed.insert(job_id(&row.get::<_, Vec<u8>>(0)?)?);
-            }
-        }
+        let completed = if complete_all(&tx, &completions)? {
+            completions.iter().map(|(lease, _)| lease.job_id).collect()
+        } else {
+            // Some lease was not live, or a job has dependents: the group starts over
+            // and learns which jobs it completes.
+            tx.rollback()?;
+            tx = self
+                .conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)?;
+            complete_answered(&tx, &completions)?
+        };
         let mut claimed = None;
         for request in batch.iter() {
             if let Request::Claim(call) = request {
@@ -207,6 +210,48 @@ impl Direct {
         }
         due
     }
+}
+
+/// Completes each `(lease, now)` of `completions` (of distinct jobs) in `tx`, a
+/// `complete_row.sql` of up to [`sql::COMPLETE_STATEMENT_ROWS`] rows at a time;
+/// whether it completed them all. When it did not, some did and others did not: the
+/// caller rolls back.
+fn complete_all(
+    tx: &Transaction<'_>,
+    completions: &[(Lease, OffsetDateTime)],
+) -> rusqlite::Result<bool> {
+    let mut completed = 0;
+    for group in completions.chunks(sql::COMPLETE_STATEMENT_ROWS) {
+        let rows = group.len().next_power_of_two();
+        let mut complete = tx.prepare_cached(sql::complete_rows(rows))?;
+        for (at, (lease, now)) in (1..).step_by(3).zip(group) {
+            complete.raw_bind_parameter(at, &lease.job_id.as_uuid().as_bytes()[..])?;
+            complete.raw_bind_parameter(at + 1, lease.token)?;
+            complete.raw_bind_parameter(at + 2, micros(*now))?;
+        }
+        // The padding: a cached statement keeps the values of its last run.
+        for at in 3 * group.len() + 1..=3 * rows {
+            complete.raw_bind_parameter(at, rusqlite::types::Null)?;
+        }
+        completed += complete.raw_execute()?;
+    }
+    Ok(completed == completions.len())
+}
+
+/// Completes each `(lease, now)` of `completions` (of distinct jobs) whose lease is
+/// live, in one `complete_bulk.sql` in `tx`; the ids of the jobs it completed.
+fn complete_answered(
+    tx: &Transaction<'_>,
+    completions: &[(Lease, OffsetDateTime)],
+) -> Result<HashSet<JobId>, Failed> {
+    let mut completed = HashSet::new();
+    let mut complete = tx.prepare_cached(sql::COMPLETE_BULK)?;
+    let mut ids = complete.query([completion_rows(completions)])?;
+    while let Some(row) = ids.next()? {
+        // complete_bulk.sql answers one column, the id.
+        completed.insert(job_id(&row.get::<_, Vec<u8>>(0)?)?);
+    }
+    Ok(completed)
 }
 
 /// The columns a simple claim sets to values it was given, which its statement here

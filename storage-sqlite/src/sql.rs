@@ -302,17 +302,56 @@ pub(crate) const ONE_STATEMENT_ROWS: usize = 256;
 pub(crate) fn enqueue_rows(rows: usize) -> &'static str {
     static STATEMENTS: [OnceLock<String>; ONE_STATEMENT_ROWS] =
         [const { OnceLock::new() }; ONE_STATEMENT_ROWS];
-    STATEMENTS[rows_at(rows)].get_or_init(|| {
-        let code: Vec<&str> = (ENQUEUE_ROW.lines())
-            .filter(|line| !line.trim_start().starts_with("--"))
-            .collect();
-        let code = code.join("\n");
-        let values = code
-            .rfind("VALUES")
-            .expect("enqueue_row.sql ends in VALUES");
-        let (head, row) = code.split_at(values + "VALUES".len());
-        format!("{head} {}", vec![row.trim(); rows].join(", "))
-    })
+    STATEMENTS[rows_at(rows)].get_or_init(|| repeat_values(ENQUEUE_ROW, "VALUES", rows))
+}
+
+/// `sql/complete_row.sql`: Ends Completed each job of its bound rows (id, lease token,
+/// finished_at) whose lease is live and that no job depends on; [`complete_rows`]
+/// repeats its row.
+pub(crate) const COMPLETE_ROW: &str = include_str!("sql/complete_row.sql");
+
+/// The most rows one [`complete_rows`] statement holds: 3 parameters a row.
+pub(crate) const COMPLETE_STATEMENT_ROWS: usize = 256;
+
+/// [`COMPLETE_ROW`] with its row repeated `rows` times, a power of two from 1 to
+/// [`COMPLETE_STATEMENT_ROWS`] (a group pads its last rows with nulls: nine sizes
+/// for a connection to keep prepared, not 256), made once per size.
+pub(crate) fn complete_rows(rows: usize) -> &'static str {
+    const SIZES: usize = COMPLETE_STATEMENT_ROWS.trailing_zeros() as usize + 1;
+    static STATEMENTS: [OnceLock<String>; SIZES] = [const { OnceLock::new() }; SIZES];
+    assert!(
+        rows.is_power_of_two() && rows <= COMPLETE_STATEMENT_ROWS,
+        "a completion statement holds a power of two of rows up to \
+         {COMPLETE_STATEMENT_ROWS}, not {rows}"
+    );
+    STATEMENTS[rows.trailing_zeros() as usize]
+        .get_or_init(|| repeat_values(COMPLETE_ROW, "AS (VALUES", rows))
+}
+
+/// `statement`'s code (its comments left out) with the one row of values that follows
+/// `before` repeated `rows` times.
+fn repeat_values(statement: &str, before: &str, rows: usize) -> String {
+    let code: Vec<&str> = (statement.lines())
+        .filter(|line| !line.trim_start().starts_with("--"))
+        .collect();
+    let code = code.join("\n");
+    let at = code.find(before).expect("the statement's row of values") + before.len();
+    let (head, rest) = code.split_at(at);
+    // The row ends where its first parenthesis closes.
+    let mut depth = 0_i32;
+    let row_end = rest
+        .char_indices()
+        .find_map(|(at, c)| {
+            depth += match c {
+                '(' => 1,
+                ')' => -1,
+                _ => 0,
+            };
+            (c == ')' && depth == 0).then_some(at + 1)
+        })
+        .expect("the end of the row");
+    let (row, tail) = rest.split_at(row_end);
+    format!("{head} {}{tail}", vec![row.trim(); rows].join(", "))
 }
 
 /// [`enqueue_rows`] as a whole group commit in one call (see `in_one_call!`): a
@@ -478,6 +517,7 @@ pub(crate) const ALL: &[(&str, &str)] = &[
     ("count_starts.sql", COUNT_STARTS),
     ("complete.sql", COMPLETE),
     ("complete_bulk.sql", COMPLETE_BULK),
+    ("complete_row.sql", COMPLETE_ROW),
     ("complete_with_output.sql", COMPLETE_WITH_OUTPUT),
     ("cancel_jobs.sql", CANCEL_JOBS),
     ("count.sql", COUNT),

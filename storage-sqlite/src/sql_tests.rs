@@ -144,7 +144,7 @@ fn is_full_scan(detail: &str) -> bool {
 
 #[test]
 fn hot_statements_never_scan_a_table() {
-    use Value::{Blob, Int, Text};
+    use Value::{Blob, Int, Null, Text};
     let hot: Vec<(&str, &str, Vec<Value>)> = vec![
         (
             "claim_queue",
@@ -195,6 +195,11 @@ fn hot_statements_never_scan_a_table() {
             "complete_bulk",
             COMPLETE_BULK,
             vec![Text(r#"[["0190f0e0a0b0c0d0e0f0a0b0c0d0e0f0",1,2]]"#)],
+        ),
+        (
+            "complete_rows",
+            complete_rows(2),
+            vec![Blob, Int(1), Int(2), Null, Null, Null],
         ),
         (
             "retry",
@@ -563,5 +568,48 @@ fn the_direct_simple_claim_answers_all_but_what_it_knows() {
     }
     for column in ["id", "payload", "first_attempted_at", "limited"] {
         assert!(returning(&direct).contains(column), "{column}");
+    }
+}
+
+#[test]
+fn complete_rows_repeats_the_row_of_complete_row_sql() {
+    let row = "(?, ?, ?)";
+    let one = complete_rows(1);
+    assert_eq!(one, testing::code(COMPLETE_ROW));
+    let mut rows = 1;
+    while rows <= COMPLETE_STATEMENT_ROWS {
+        let statement = complete_rows(rows);
+        assert_eq!(statement.matches('?').count(), 3 * rows, "{rows} rows");
+        assert_eq!(
+            statement.replace(&format!("{row}, "), ""),
+            one,
+            "{rows} rows: only the row repeats"
+        );
+        rows *= 2;
+    }
+}
+
+#[test]
+fn complete_rows_takes_powers_of_two_of_rows_only() {
+    for rows in [0, 3, 2 * COMPLETE_STATEMENT_ROWS] {
+        assert!(
+            std::panic::catch_unwind(|| complete_rows(rows)).is_err(),
+            "{rows} rows"
+        );
+    }
+}
+
+#[test]
+fn both_bulk_completions_write_and_check_the_same() {
+    for statement in [COMPLETE_BULK, COMPLETE_ROW] {
+        let code = testing::code(statement);
+        for part in [
+            "SET state = 'completed'",
+            "lease_until = NULL",
+            "jobs.state = 'running'",
+            "jobs.has_dependents = 0",
+        ] {
+            assert!(code.contains(part), "{part}: {code}");
+        }
     }
 }

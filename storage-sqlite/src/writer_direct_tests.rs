@@ -239,6 +239,57 @@ fn a_completion_of_a_lease_that_is_not_live_runs_again_through_sqlx_and_says_why
 }
 
 #[test]
+fn completions_of_any_count_commit_on_the_writers_own_connection() {
+    runtime().block_on(async {
+        let dir = tempfile::tempdir().unwrap();
+        let (pool, target, mut direct) = file_target(&dir).await;
+        alone(&target, &mut direct, enqueue(348)).await.unwrap();
+        let mut jobs = alone(&target, &mut direct, claim(348))
+            .await
+            .and_then(Claimed::into_jobs)
+            .unwrap()
+            .into_iter();
+        // From here on only the writer's own connection can write.
+        sqlx::query("PRAGMA query_only = 1")
+            .execute(&pool)
+            .await
+            .unwrap();
+
+        // Groups padded to a power of two, and one of more rows than a statement holds.
+        for (count, now) in [(1, 1), (3, 2), (44, 3), (300, 4)] {
+            let (calls, answers): (Vec<_>, Vec<_>) = jobs
+                .by_ref()
+                .take(count)
+                .map(|job| {
+                    request(Complete {
+                        lease: job.lease(),
+                        now: t(now),
+                    })
+                })
+                .unzip();
+            group(&target, &mut direct, calls).await;
+            for answer in answers {
+                assert!(answer.await.unwrap().is_ok(), "a group of {count}");
+            }
+        }
+
+        let finished: Vec<(i64, i64)> = sqlx::query_as(
+            "SELECT finished_at, count(*) FROM jobs WHERE state = 'completed' \
+             AND lease_until IS NULL GROUP BY finished_at ORDER BY finished_at",
+        )
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+        let at = |now| leasehold_sql::row::micros(t(now));
+        assert_eq!(
+            finished,
+            [(at(1), 1), (at(2), 3), (at(3), 44), (at(4), 300)],
+            "each job completed once, at its own call's time"
+        );
+    });
+}
+
+#[test]
 fn a_claim_its_guard_refuses_runs_the_full_way_through_sqlx() {
     runtime().block_on(async {
         let dir = tempfile::tempdir().unwrap();
