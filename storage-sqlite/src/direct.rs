@@ -30,9 +30,9 @@
 //!   whose wait for the lock happens on sqlx's thread;
 //! - it is opened only where a commit does not sync (`synchronous=NORMAL` in WAL
 //!   mode, the default; with `Synchronous::Full` every group goes through sqlx), and
-//!   it does not checkpoint (`wal_autocheckpoint=0`): the writer checkpoints through
-//!   sqlx, on sqlx's thread, after every [`CHECKPOINT_AFTER_PAGES`] pages or so that
-//!   this connection wrote ([`Direct::checkpoint_due`]).
+//!   it does not checkpoint (`wal_autocheckpoint=0`): a connection of its own does,
+//!   on Tokio's blocking pool, mostly while the writer goes on writing
+//!   ([`Direct::checkpoint`], [`crate::checkpoint`]).
 //!
 //! Whatever fails here (a busy lock, a full disk, an id already stored) is rolled back
 //! and the group runs again the ordinary way, which answers each error at its stage
@@ -55,15 +55,12 @@ use leasehold_sql::row::{Columns, micros};
 use crate::bulk::{
     completion_rows, completions_of, jobs_to_insert, settle_completed, settle_inserted,
 };
+use crate::checkpoint::Checkpoints;
 use crate::enqueue::row_params;
 use crate::row::{ColumnNames, CopiedRows, job_id};
 use crate::sql;
 use crate::transition::Request;
 use crate::transition::claim::{Claim, Claimed};
-
-/// About how many WAL pages this connection may write before the writer checkpoints:
-/// SQLite's own `wal_autocheckpoint` default.
-const CHECKPOINT_AFTER_PAGES: usize = 1000;
 
 /// How many insert statements (one per group size) stay prepared.
 const PREPARED_STATEMENTS: usize = 64;
@@ -71,9 +68,9 @@ const PREPARED_STATEMENTS: usize = 64;
 /// The writer's own connection to a file database (see the module docs).
 pub(crate) struct Direct {
     conn: Connection,
-    /// WAL pages written since the last checkpoint, as [`pages_of`] counts them.
-    pages: usize,
-    /// Where the columns of `claim_queue_simple.sql`'s rows are, found at its first
+    /// The checkpoints of what it wrote, as [`pages_of`] counts it.
+    checkpoints: Checkpoints,
+    /// Where the columns of `claim_simple_choose.sql`'s rows are, found at its first
     /// claim here.
     claim_columns: Option<Arc<ColumnNames>>,
 }
@@ -81,14 +78,15 @@ pub(crate) struct Direct {
 impl std::fmt::Debug for Direct {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Direct")
-            .field("pages", &self.pages)
+            .field("checkpoints", &self.checkpoints)
             .finish_non_exhaustive()
     }
 }
 
 impl Direct {
     /// Opens the file database at `path`, which the store has opened and migrated
-    /// with `synchronous=NORMAL`, for writing; `None` when it cannot be written.
+    /// with `synchronous=NORMAL`, for writing, and another to checkpoint it with;
+    /// `None` when it cannot be written.
     pub(crate) fn open(path: &Path) -> Option<Self> {
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
         let opened = Connection::open_with_flags(path, flags).and_then(|conn| {
@@ -96,14 +94,18 @@ impl Direct {
             conn.pragma_update(None, "foreign_keys", true)?;
             conn.pragma_update(None, "synchronous", "NORMAL")?;
             conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+            conn.pragma_update(None, "temp_store", "MEMORY")?;
             conn.set_prepared_statement_cache_capacity(PREPARED_STATEMENTS);
             Ok(conn)
         });
         // Without it, every group runs through sqlx, as it did before.
         let conn = opened.ok()?;
-        (!conn.is_readonly(rusqlite::MAIN_DB).unwrap_or(true)).then_some(Self {
+        if conn.is_readonly(rusqlite::MAIN_DB).unwrap_or(true) {
+            return None;
+        }
+        Some(Self {
             conn,
-            pages: 0,
+            checkpoints: Checkpoints::open(path)?,
             claim_columns: None,
         })
     }
@@ -130,7 +132,7 @@ impl Direct {
             insert.raw_execute()?;
         }
         tx.commit()?;
-        self.pages += pages_of(rows.len());
+        self.checkpoints.wrote(pages_of(rows.len()));
         for request in batch {
             if let Request::Enqueue(call) = request {
                 settle_inserted(call);
@@ -141,9 +143,10 @@ impl Direct {
 
     /// Runs `batch`, a group of lease writes only
     /// ([`lease_writes`](crate::bulk::lease_writes)), in one
-    /// transaction: its completions in one `complete_bulk.sql`, then its claim the
-    /// simple way (claim_simple_guard.sql, promote_due.sql, fail_expired_leases.sql,
-    /// claim_queue_simple.sql); settles the answers of the completions it wrote and of
+    /// transaction: its completions (`complete_row.sql`, or `complete_bulk.sql` when
+    /// some lease was not live), then its claim the simple way (claim_simple_guard.sql,
+    /// promote_due.sql, fail_expired_leases.sql, claim_simple_choose.sql,
+    /// lease_rows.sql); settles the answers of the completions it wrote and of
     /// the claim. A completion whose lease was not live stays unanswered, for the
     /// writer to run again the ordinary way, which says why.
     ///
@@ -175,9 +178,9 @@ impl Direct {
             }
         }
         tx.commit()?;
-        self.pages += pages_of_lease_writes(
+        self.checkpoints.wrote(pages_of_lease_writes(
             completed.len() + claimed.as_ref().map_or(0, |(rows, _)| rows.len()),
-        );
+        ));
         settle_completed(batch, &completed);
         let claim = batch.iter_mut().find_map(|request| match request {
             Request::Claim(call) => Some(call),
@@ -201,14 +204,11 @@ impl Direct {
         !self.conn.is_autocommit()
     }
 
-    /// Whether this connection wrote enough since the last checkpoint for the writer
-    /// to run one; counts it done.
-    pub(crate) fn checkpoint_due(&mut self) -> bool {
-        let due = self.pages >= CHECKPOINT_AFTER_PAGES;
-        if due {
-            self.pages = 0;
-        }
-        due
+    /// Starts a checkpoint of what this connection wrote, when one is due: beside the
+    /// writer, or now and then one whose handle it answers, for the writer to await
+    /// ([`Checkpoints::start`]). Must be called inside a Tokio runtime.
+    pub(crate) fn checkpoint(&mut self) -> Option<tokio::task::JoinHandle<()>> {
+        self.checkpoints.start()
     }
 }
 
@@ -255,13 +255,17 @@ fn complete_answered(
 }
 
 /// The columns a simple claim sets to values it was given, which its statement here
-/// does not answer (`parts/claim_returning_direct.sql`): the rows' state, queue,
-/// lease, worker and attempt time, as `parts/claim_lease.sql` writes them.
+/// does not answer (`claim_simple_choose.sql`): the rows' state, queue, lease, worker
+/// and attempt time, as `parts/claim_lease.sql` writes them.
 const CLAIM_KNOWS: [&str; 5] = ["state", "queue", "lease_until", "worker", "attempted_at"];
 
 /// Runs `claim` the simple way in `tx`: its jobs' rows as copied (for the caller to
 /// read, see [`CopiedRows`]), and what they say of the limits stored (`None` when it
 /// took no job). `columns`: where the claim's columns are, found at the first claim.
+///
+/// The jobs are chosen and read as leased first (`claim_simple_choose.sql`), then
+/// leased by rowid (`lease_rows.sql`), rather than leased by `claim_queue_simple.sql`,
+/// whose `RETURNING` kept every row in a temporary table.
 fn claim(
     tx: &Transaction<'_>,
     claim: &Claim,
@@ -277,9 +281,9 @@ fn claim(
         tx.prepare_cached(statement)?
             .execute((queues.as_str(), now))?;
     }
-    let mut lease = tx.prepare_cached(sql::CLAIM_QUEUE_SIMPLE_DIRECT)?;
+    let mut choose = tx.prepare_cached(sql::CLAIM_SIMPLE_CHOOSE)?;
     let columns =
-        columns.get_or_insert_with(|| Arc::new(ColumnNames::of(&lease).and_known(&CLAIM_KNOWS)));
+        columns.get_or_insert_with(|| Arc::new(ColumnNames::of(&choose).and_known(&CLAIM_KNOWS)));
     let mut copied = CopiedRows::new(Arc::clone(columns), claim.limit);
     let queue = claim.queues.first().map_or("", String::as_str);
     let lease_until = micros(claim.lease_until);
@@ -291,21 +295,57 @@ fn claim(
         ValueRef::Text(claim.worker.as_bytes()),
         ValueRef::Integer(now),
     ]);
-    let mut rows = lease.query((
-        queue,
-        now,
-        sql_limit(claim.limit),
-        lease_until,
-        claim.worker.as_str(),
-    ))?;
+    let mut rowids = Vec::with_capacity(claim.limit.min(sql::LEASE_STATEMENT_ROWS));
+    let mut rows = choose.query((queue, now, sql_limit(claim.limit)))?;
     while let Some(row) = rows.next()? {
+        // claim_simple_choose.sql's first column.
+        rowids.push(row.get::<_, i64>(0)?);
         copied.push(row)?;
     }
+    drop(rows);
+    lease_rows(tx, &rowids, now, lease_until, &claim.worker)?;
     // The same on every row.
     let limited = (copied.len() > 0)
         .then(|| copied.row(0).flag("limited"))
         .transpose()?;
     Ok((copied, limited))
+}
+
+/// Leases the jobs of `rowids` in `tx` (`lease_rows.sql`, up to
+/// [`sql::LEASE_STATEMENT_ROWS`] at a time) at `now` until `lease_until` to `worker`.
+///
+/// # Errors
+///
+/// SQLite's, or [`Failed`] when a job was not available, which its choice in the same
+/// transaction rules out.
+fn lease_rows(
+    tx: &Transaction<'_>,
+    rowids: &[i64],
+    now: i64,
+    lease_until: i64,
+    worker: &str,
+) -> Result<(), Failed> {
+    let mut leased = 0;
+    for group in rowids.chunks(sql::LEASE_STATEMENT_ROWS) {
+        let rows = group.len().next_power_of_two();
+        let mut lease = tx.prepare_cached(sql::lease_rows(rows))?;
+        lease.raw_bind_parameter(2, now)?;
+        lease.raw_bind_parameter(4, lease_until)?;
+        lease.raw_bind_parameter(5, worker)?;
+        for (at, rowid) in (6..).zip(group) {
+            lease.raw_bind_parameter(at, rowid)?;
+        }
+        // The padding: a cached statement keeps the values of its last run.
+        for at in 6 + group.len()..6 + rows {
+            lease.raw_bind_parameter(at, rusqlite::types::Null)?;
+        }
+        leased += lease.raw_execute()?;
+    }
+    if leased == rowids.len() {
+        Ok(())
+    } else {
+        Err(Failed)
+    }
 }
 
 /// A group of lease writes the writer's own connection did not commit: SQLite failed,

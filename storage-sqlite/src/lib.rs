@@ -61,6 +61,7 @@
 //! ```
 
 mod bulk;
+mod checkpoint;
 mod connect;
 mod direct;
 mod enqueue;

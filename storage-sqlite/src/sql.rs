@@ -217,13 +217,15 @@ pub(crate) const CLAIM_QUEUE: &str = statement!("claim_queue.sql");
 /// (`CLAIM_QUEUE_SIMPLE_IN_ONE_CALL`).
 pub(crate) const CLAIM_QUEUE_SIMPLE: &str = statement!("claim_queue_simple.sql");
 
-/// [`CLAIM_QUEUE_SIMPLE`] answering `parts/claim_returning_direct.sql`'s columns
-/// instead of `parts/claim_returning.sql`'s: the claim of the writer's own connection
-/// (`crate::direct`), which knows the values of the others.
-pub(crate) const CLAIM_QUEUE_SIMPLE_DIRECT: &str = statement!(@fill leasehold_sql::fill!(
-    include_str!("sql/claim_queue_simple.sql"),
-    "{claim_returning}" => include_str!("sql/parts/claim_returning_direct.sql"),
-));
+/// `sql/claim_simple_choose.sql`: The jobs [`CLAIM_QUEUE_SIMPLE`] leases, each with its
+/// rowid, as that claim answers them once leased but for the columns set to values it
+/// was given: the claim of the writer's own connection (`crate::direct`), which then
+/// leases them with [`lease_rows`].
+pub(crate) const CLAIM_SIMPLE_CHOOSE: &str = include_str!("sql/claim_simple_choose.sql");
+/// `sql/lease_rows.sql`: Leases the available jobs of the rowids bound from ?6 on, as
+/// a claim does (?2 the time, ?4 the lease's end, ?5 the worker); [`lease_rows`]
+/// repeats its list's parameter.
+pub(crate) const LEASE_ROWS: &str = statement!("lease_rows.sql");
 /// `sql/claim_simple_guard.sql`: Fails when a limit is stored or a lease of the queues in the JSON
 /// array ?1 expired by ?2, and changes nothing otherwise: the guard of
 /// `CLAIM_QUEUE_SIMPLE_IN_ONE_CALL` and `CLAIM_QUEUE_SIMPLE_STEPS`, and (alone) of the
@@ -317,15 +319,46 @@ pub(crate) const COMPLETE_STATEMENT_ROWS: usize = 256;
 /// [`COMPLETE_STATEMENT_ROWS`] (a group pads its last rows with nulls: nine sizes
 /// for a connection to keep prepared, not 256), made once per size.
 pub(crate) fn complete_rows(rows: usize) -> &'static str {
-    const SIZES: usize = COMPLETE_STATEMENT_ROWS.trailing_zeros() as usize + 1;
-    static STATEMENTS: [OnceLock<String>; SIZES] = [const { OnceLock::new() }; SIZES];
+    static STATEMENTS: Sized = [const { OnceLock::new() }; SIZES];
+    sized(&STATEMENTS, rows, || {
+        repeat_values(COMPLETE_ROW, "AS (VALUES", rows)
+    })
+}
+
+/// The most rowids one [`lease_rows`] statement holds.
+pub(crate) const LEASE_STATEMENT_ROWS: usize = COMPLETE_STATEMENT_ROWS;
+
+/// [`LEASE_ROWS`] with `rows` parameters in its list of rowids, a power of two from 1
+/// to [`LEASE_STATEMENT_ROWS`] (a claim pads its last statement's list with nulls),
+/// made once per size.
+pub(crate) fn lease_rows(rows: usize) -> &'static str {
+    static STATEMENTS: Sized = [const { OnceLock::new() }; SIZES];
+    sized(&STATEMENTS, rows, || {
+        let list = "rowid IN (?)";
+        assert!(LEASE_ROWS.contains(list), "lease_rows.sql leases {list}");
+        LEASE_ROWS.replacen(
+            list,
+            &format!("rowid IN ({})", vec!["?"; rows].join(", ")),
+            1,
+        )
+    })
+}
+
+/// How many sizes of [`complete_rows`] and [`lease_rows`] there are: the powers of two
+/// up to [`COMPLETE_STATEMENT_ROWS`].
+const SIZES: usize = COMPLETE_STATEMENT_ROWS.trailing_zeros() as usize + 1;
+
+/// Where statements made for each of [`SIZES`] sizes are kept.
+type Sized = [OnceLock<String>; SIZES];
+
+/// The statement of `rows` rows kept in `statements`, made by `make` the first time.
+fn sized(statements: &'static Sized, rows: usize, make: impl FnOnce() -> String) -> &'static str {
     assert!(
         rows.is_power_of_two() && rows <= COMPLETE_STATEMENT_ROWS,
-        "a completion statement holds a power of two of rows up to \
+        "a statement of bound rows holds a power of two of them up to \
          {COMPLETE_STATEMENT_ROWS}, not {rows}"
     );
-    STATEMENTS[rows.trailing_zeros() as usize]
-        .get_or_init(|| repeat_values(COMPLETE_ROW, "AS (VALUES", rows))
+    statements[rows.trailing_zeros() as usize].get_or_init(make)
 }
 
 /// `statement`'s code (its comments left out) with the one row of values that follows
@@ -518,6 +551,8 @@ pub(crate) const ALL: &[(&str, &str)] = &[
     ("complete.sql", COMPLETE),
     ("complete_bulk.sql", COMPLETE_BULK),
     ("complete_row.sql", COMPLETE_ROW),
+    ("claim_simple_choose.sql", CLAIM_SIMPLE_CHOOSE),
+    ("lease_rows.sql", LEASE_ROWS),
     ("complete_with_output.sql", COMPLETE_WITH_OUTPUT),
     ("cancel_jobs.sql", CANCEL_JOBS),
     ("count.sql", COUNT),

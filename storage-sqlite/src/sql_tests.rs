@@ -169,9 +169,14 @@ fn hot_statements_never_scan_a_table() {
             vec![Text("q"), Int(0), Int(10), Int(1), Text("w"), Int(10)],
         ),
         (
-            "claim_queue_simple_direct",
-            CLAIM_QUEUE_SIMPLE_DIRECT,
-            vec![Text("q"), Int(0), Int(10), Int(1), Text("w"), Int(10)],
+            "claim_simple_choose",
+            CLAIM_SIMPLE_CHOOSE,
+            vec![Text("q"), Int(0), Int(10)],
+        ),
+        (
+            "lease_rows",
+            lease_rows(2),
+            vec![Null, Int(0), Null, Int(1), Text("w"), Int(1), Null],
         ),
         (
             "claim_simple_guard",
@@ -546,29 +551,64 @@ fn a_jobs_dependents_are_read_by_its_id_and_an_end_without_any_reads_none() {
 }
 
 #[test]
-fn the_direct_simple_claim_answers_all_but_what_it_knows() {
-    let direct = testing::code(CLAIM_QUEUE_SIMPLE_DIRECT);
-    let full = testing::code(CLAIM_QUEUE_SIMPLE);
-    let returning = |text: &str| text[text.find("RETURNING").expect("a RETURNING")..].to_owned();
+fn the_direct_claim_chooses_and_reads_its_jobs_as_the_simple_claim_leases_them() {
+    let choose = testing::code(CLAIM_SIMPLE_CHOOSE);
+    let simple = testing::code(CLAIM_QUEUE_SIMPLE);
+    let after = |text: &str, word: &str| text[text.find(word).expect(word)..].to_owned();
+    let choice = after(&simple, "SELECT rowid FROM jobs");
+    let choice = &choice[..choice.find("RETURNING").expect("the claim's answer")];
+    let choice = &choice[..choice.rfind(')').expect("the end of the choice")];
 
+    // The same jobs: the simple claim's WHERE, ORDER BY and LIMIT.
     assert_eq!(
-        full.replace(&returning(&full), ""),
-        direct.replace(&returning(&direct), ""),
-        "the same claim"
+        after(&choose, "FROM jobs\n")
+            .split_whitespace()
+            .collect::<Vec<_>>(),
+        after(choice, "FROM jobs")
+            .split_whitespace()
+            .collect::<Vec<_>>(),
     );
-    for column in ["state", "queue", "lease_until", "worker", "attempted_at"] {
+    // Each column as the claim leaves it: what parts/claim_lease.sql writes, as it
+    // writes it, unless the direct claim knows it (CLAIM_KNOWS).
+    let lease = include_str!("sql/parts/claim_lease.sql");
+    for (column, value) in [
+        ("attempt", "attempt + 1 AS attempt"),
+        ("lease_token", "lease_token + 1 AS lease_token"),
+        (
+            "first_attempted_at",
+            "coalesce(first_attempted_at, ?2) AS first_attempted_at",
+        ),
+    ] {
+        let written = value.split(" AS ").next().unwrap();
+        assert!(lease.contains(&format!("{column} = {written}")), "{column}");
+        assert!(choose.contains(value), "{value}");
+    }
+    let returning = after(
+        &testing::code(include_str!("sql/parts/claim_returning.sql")),
+        "RETURNING",
+    );
+    for column in returning.trim_start_matches("RETURNING").split(',') {
+        let column = column.split_whitespace().last().expect("a column");
+        let known = ["state", "queue", "lease_until", "worker", "attempted_at"];
         assert!(
-            returning(&full).contains(&format!(" {column},")),
-            "{column}"
-        );
-        assert!(
-            !returning(&direct).contains(&format!(" {column},")),
-            "{column}"
+            known.contains(&column)
+                || choose.contains(&format!(" {column},"))
+                || choose.contains(&format!(" {column}\n")),
+            "{column}: answered by the full claim, chosen by the direct one or known"
         );
     }
-    for column in ["id", "payload", "first_attempted_at", "limited"] {
-        assert!(returning(&direct).contains(column), "{column}");
+    // And the lease it writes is the full claim's.
+    assert!(testing::code(LEASE_ROWS).contains(&testing::code(lease)));
+}
+
+#[test]
+fn lease_rows_lists_a_power_of_two_of_rowids() {
+    for rows in [1, 2, 64, LEASE_STATEMENT_ROWS] {
+        let statement = lease_rows(rows);
+        let list = &statement[statement.find("rowid IN (").unwrap()..];
+        assert_eq!(list.matches('?').count(), rows, "{rows} rowids");
     }
+    assert!(std::panic::catch_unwind(|| lease_rows(3)).is_err());
 }
 
 #[test]

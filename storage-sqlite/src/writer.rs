@@ -294,8 +294,9 @@ async fn commit_group(
                 // Completions it did not write (a lease that was not live) run again
                 // below, on their own, to say why.
                 batch = answer_settled(batch);
-                if own.checkpoint_due() {
-                    checkpoint(held).await;
+                if let Some(checkpoint) = own.checkpoint() {
+                    // A panic there is a checkpoint not made: the next one makes it.
+                    let _ = checkpoint.await;
                 }
                 if batch.is_empty() {
                     return;
@@ -404,17 +405,6 @@ fn off_the_runtime_if_long<T>(rows: usize, write: impl FnOnce() -> T) -> T {
         tokio::task::block_in_place(write)
     } else {
         write()
-    }
-}
-
-/// Checkpoints the log through sqlx, on its thread, on the `held` connection (which
-/// the writer always holds beside its own, see [`run`]), for what the writer's own
-/// connection wrote ([`crate::direct`]): `PASSIVE`, so it waits for no reader. A
-/// failure is left to the next one (SQLite's own checkpoints fail the same way,
-/// unseen).
-async fn checkpoint(held: &mut Option<PoolConnection<Sqlite>>) {
-    if let Some(conn) = held {
-        let _ = execute(conn, sql::CHECKPOINT_PASSIVE).await;
     }
 }
 

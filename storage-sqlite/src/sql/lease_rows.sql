@@ -1,0 +1,7 @@
+-- Leases the available jobs whose rowids are bound from ?6 on, as claim_simple_choose.sql
+-- chose them in the same transaction: as parts/claim_lease.sql writes a claimed job
+-- (?2 the time, ?4 the lease's end, ?5 the worker; ?1 and ?3 unused).
+-- `sql::lease_rows` repeats the `?` of the list; a null matches no row.
+UPDATE jobs
+{claim_lease}
+WHERE rowid IN (?) AND state = 'available'
