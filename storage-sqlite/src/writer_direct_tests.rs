@@ -293,6 +293,53 @@ fn completions_of_any_count_commit_on_the_writers_own_connection() {
 }
 
 #[test]
+fn a_statement_failing_halfway_leaves_nothing_of_its_group() {
+    runtime().block_on(async {
+        let dir = tempfile::tempdir().unwrap();
+        let (pool, target, mut direct) = file_target(&dir).await;
+        alone(&target, &mut direct, enqueue(3)).await.unwrap();
+        let jobs = alone(&target, &mut direct, claim(3))
+            .await
+            .and_then(Claimed::into_jobs)
+            .unwrap();
+        // The last job's completion fails, after the others' rows were written by the
+        // same statement (complete_row.sql, OR FAIL: it undoes nothing itself).
+        sqlx::query(
+            "CREATE TRIGGER fails_last BEFORE UPDATE OF state ON jobs \
+             WHEN OLD.rowid = (SELECT max(rowid) FROM jobs) AND NEW.state = 'completed' \
+             BEGIN SELECT RAISE(FAIL, 'the last job cannot complete'); END",
+        )
+        .execute(&pool)
+        .await
+        .unwrap();
+
+        let (calls, answers): (Vec<_>, Vec<_>) = jobs
+            .iter()
+            .map(|job| {
+                request(Complete {
+                    lease: job.lease(),
+                    now: t(1),
+                })
+            })
+            .unzip();
+        group(&target, &mut direct, calls).await;
+        let mut answered = Vec::new();
+        for answer in answers {
+            answered.push(answer.await.unwrap().is_ok());
+        }
+
+        // Run again call by call the ordinary way: the first two complete, once.
+        assert_eq!(answered, [true, true, false]);
+        let states: Vec<String> = sqlx::query_scalar("SELECT state FROM jobs ORDER BY rowid")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+        assert_eq!(states, ["completed", "completed", "running"]);
+        assert!(direct.is_some(), "the writer keeps its own connection");
+    });
+}
+
+#[test]
 fn a_claim_its_guard_refuses_runs_the_full_way_through_sqlx() {
     runtime().block_on(async {
         let dir = tempfile::tempdir().unwrap();
