@@ -111,6 +111,20 @@ impl Checkpoints {
             None
         }
     }
+
+    /// The connection that checkpoints, for a test to keep busy.
+    #[cfg(test)]
+    pub(crate) fn connection(&self) -> Arc<Mutex<Connection>> {
+        Arc::clone(&self.conn)
+    }
+
+    /// The checkpoint running beside the writer, if any, for the writer to await
+    /// before it closes the connections: the last connection to the file to close
+    /// checkpoints the log and removes it, and should be the pool's, within
+    /// [`SqliteStore::close`](crate::SqliteStore::close).
+    pub(crate) fn running(&mut self) -> Option<JoinHandle<()>> {
+        self.beside.take()
+    }
 }
 
 #[cfg(test)]

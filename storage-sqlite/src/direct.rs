@@ -210,6 +210,18 @@ impl Direct {
     pub(crate) fn checkpoint(&mut self) -> Option<tokio::task::JoinHandle<()>> {
         self.checkpoints.start()
     }
+
+    /// The connection its checkpoints run on, for a test to keep busy.
+    #[cfg(test)]
+    pub(crate) fn checkpoint_connection(&self) -> Arc<std::sync::Mutex<Connection>> {
+        self.checkpoints.connection()
+    }
+
+    /// The checkpoint running beside the writer, if any, for it to await before it
+    /// closes this connection ([`Checkpoints::running`]).
+    pub(crate) fn checkpoint_running(&mut self) -> Option<tokio::task::JoinHandle<()>> {
+        self.checkpoints.running()
+    }
 }
 
 /// Completes each `(lease, now)` of `completions` (of distinct jobs) in `tx`, a

@@ -177,7 +177,11 @@ async fn run(
                     // `close` waits for every connection: give this one back, once
                     // the writer's own is closed, so that the pool's last connection
                     // is the last to the file, which checkpoints the log and removes
-                    // it.
+                    // it. So a checkpoint still running beside the writer, on a
+                    // connection of its own, ends first.
+                    if let Some(running) = direct.as_mut().and_then(Direct::checkpoint_running) {
+                        let _ = running.await;
+                    }
                     direct = None;
                     held = None;
                     continue;

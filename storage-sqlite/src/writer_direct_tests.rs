@@ -178,6 +178,47 @@ fn the_writer_checkpoints_what_its_own_connection_wrote() {
     });
 }
 
+#[test]
+fn closing_the_pool_waits_for_a_checkpoint_beside_the_writer_and_removes_the_log() {
+    runtime().block_on(async {
+        let dir = tempfile::tempdir().unwrap();
+        let pool = file_pool(&dir).await;
+        let direct = Direct::open(&dir.path().join("writer.db")).expect("a writable file");
+        // The checkpoint's connection busy for a while: a checkpoint started beside the
+        // writer is still running when the pool closes.
+        let checkpointer = direct.checkpoint_connection();
+        // Open to the log as after a first checkpoint: the file's last connection to
+        // close removes the log, and one that never read it does not count.
+        checkpointer
+            .lock()
+            .unwrap()
+            .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
+            .unwrap();
+        let (locked, is_locked) = std::sync::mpsc::channel();
+        let holder = std::thread::spawn(move || {
+            let _busy = checkpointer.lock().unwrap();
+            locked.send(()).unwrap();
+            std::thread::sleep(Duration::from_millis(300));
+        });
+        is_locked.recv().unwrap();
+        let writer = Writer::spawn(pool.clone(), false, true, 16, Some(direct));
+        // Pages enough for a checkpoint.
+        for _ in 0..20 {
+            writer.call(enqueue(256)).await.unwrap();
+        }
+
+        pool.close().await;
+
+        let log = dir.path().join("writer.db-wal");
+        assert!(
+            !log.exists(),
+            "the pool's last connection to close removed the log"
+        );
+        holder.join().unwrap();
+        drop(writer);
+    });
+}
+
 /// Runs `batch` as one group on `target`, with its own connection `direct`.
 async fn group(target: &Target, direct: &mut Option<Direct>, batch: Vec<Request>) {
     commit_group(target, &mut None, direct, batch).await;
