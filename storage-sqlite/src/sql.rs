@@ -319,7 +319,7 @@ pub(crate) const COMPLETE_STATEMENT_ROWS: usize = 256;
 /// [`COMPLETE_STATEMENT_ROWS`] (a group pads its last rows with nulls: nine sizes
 /// for a connection to keep prepared, not 256), made once per size.
 pub(crate) fn complete_rows(rows: usize) -> &'static str {
-    static STATEMENTS: Sized = [const { OnceLock::new() }; SIZES];
+    static STATEMENTS: BySize = [const { OnceLock::new() }; SIZES];
     sized(&STATEMENTS, rows, || {
         repeat_values(COMPLETE_ROW, "AS (VALUES", rows)
     })
@@ -332,7 +332,7 @@ pub(crate) const LEASE_STATEMENT_ROWS: usize = COMPLETE_STATEMENT_ROWS;
 /// to [`LEASE_STATEMENT_ROWS`] (a claim pads its last statement's list with nulls),
 /// made once per size.
 pub(crate) fn lease_rows(rows: usize) -> &'static str {
-    static STATEMENTS: Sized = [const { OnceLock::new() }; SIZES];
+    static STATEMENTS: BySize = [const { OnceLock::new() }; SIZES];
     sized(&STATEMENTS, rows, || {
         let list = "rowid IN (?)";
         assert!(LEASE_ROWS.contains(list), "lease_rows.sql leases {list}");
@@ -349,10 +349,10 @@ pub(crate) fn lease_rows(rows: usize) -> &'static str {
 const SIZES: usize = COMPLETE_STATEMENT_ROWS.trailing_zeros() as usize + 1;
 
 /// Where statements made for each of [`SIZES`] sizes are kept.
-type Sized = [OnceLock<String>; SIZES];
+type BySize = [OnceLock<String>; SIZES];
 
 /// The statement of `rows` rows kept in `statements`, made by `make` the first time.
-fn sized(statements: &'static Sized, rows: usize, make: impl FnOnce() -> String) -> &'static str {
+fn sized(statements: &'static BySize, rows: usize, make: impl FnOnce() -> String) -> &'static str {
     assert!(
         rows.is_power_of_two() && rows <= COMPLETE_STATEMENT_ROWS,
         "a statement of bound rows holds a power of two of them up to \
