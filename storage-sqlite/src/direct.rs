@@ -224,30 +224,68 @@ impl Direct {
     }
 }
 
-/// Completes each `(lease, now)` of `completions` (of distinct jobs) in `tx`, a
-/// `complete_row.sql` of up to [`sql::COMPLETE_STATEMENT_ROWS`] rows at a time;
-/// whether it completed them all. When it did not, some did and others did not: the
-/// caller rolls back.
+/// Completes each `(lease, now)` of `completions` (of distinct jobs) in `tx`
+/// (`complete_row.sql`, see [`execute_padded`]); whether it completed them all. When
+/// it did not, some did and others did not: the caller rolls back.
 fn complete_all(
     tx: &Transaction<'_>,
     completions: &[(Lease, OffsetDateTime)],
 ) -> rusqlite::Result<bool> {
-    let mut completed = 0;
-    for group in completions.chunks(sql::COMPLETE_STATEMENT_ROWS) {
-        let rows = group.len().next_power_of_two();
-        let mut complete = tx.prepare_cached(sql::complete_rows(rows))?;
-        for (at, (lease, now)) in (1..).step_by(3).zip(group) {
+    let completed = execute_padded(
+        tx,
+        completions,
+        sql::complete_rows,
+        Bind {
+            first: 1,
+            per_row: 3,
+        },
+        |_| Ok(()),
+        |complete, at, (lease, now)| {
             complete.raw_bind_parameter(at, &lease.job_id.as_uuid().as_bytes()[..])?;
             complete.raw_bind_parameter(at + 1, lease.token)?;
-            complete.raw_bind_parameter(at + 2, micros(*now))?;
+            complete.raw_bind_parameter(at + 2, micros(*now))
+        },
+    )?;
+    Ok(completed == completions.len())
+}
+
+/// Where a padded statement's rows are bound: from parameter `first` on, `per_row`
+/// parameters a row.
+#[derive(Debug, Clone, Copy)]
+struct Bind {
+    first: usize,
+    per_row: usize,
+}
+
+/// Runs `statement` (one of nine sizes: `statement(rows)` for a power of two of rows
+/// up to [`sql::PADDED_STATEMENT_ROWS`]) over `items` in `tx`, as few times as their
+/// count allows, each run's last rows padded with nulls (which match no row); the
+/// rows it changed in all. `each_run` binds what every run of it takes, `bind_row`
+/// one item's row from the parameter given.
+fn execute_padded<T>(
+    tx: &Transaction<'_>,
+    items: &[T],
+    statement: fn(usize) -> &'static str,
+    bind: Bind,
+    each_run: impl Fn(&mut rusqlite::Statement<'_>) -> rusqlite::Result<()>,
+    bind_row: impl Fn(&mut rusqlite::Statement<'_>, usize, &T) -> rusqlite::Result<()>,
+) -> rusqlite::Result<usize> {
+    let mut changed = 0;
+    for group in items.chunks(sql::PADDED_STATEMENT_ROWS) {
+        let rows = group.len().next_power_of_two();
+        let mut run = tx.prepare_cached(statement(rows))?;
+        each_run(&mut run)?;
+        for (at, item) in (bind.first..).step_by(bind.per_row).zip(group) {
+            bind_row(&mut run, at, item)?;
         }
         // The padding: a cached statement keeps the values of its last run.
-        for at in 3 * group.len() + 1..=3 * rows {
-            complete.raw_bind_parameter(at, rusqlite::types::Null)?;
+        let end = bind.first + bind.per_row * rows;
+        for at in bind.first + bind.per_row * group.len()..end {
+            run.raw_bind_parameter(at, rusqlite::types::Null)?;
         }
-        completed += complete.raw_execute()?;
+        changed += run.raw_execute()?;
     }
-    Ok(completed == completions.len())
+    Ok(changed)
 }
 
 /// Completes each `(lease, now)` of `completions` (of distinct jobs) whose lease is
@@ -307,7 +345,7 @@ fn claim(
         ValueRef::Text(claim.worker.as_bytes()),
         ValueRef::Integer(now),
     ]);
-    let mut rowids = Vec::with_capacity(claim.limit.min(sql::LEASE_STATEMENT_ROWS));
+    let mut rowids = Vec::with_capacity(claim.limit.min(sql::PADDED_STATEMENT_ROWS));
     let mut rows = choose.query((queue, now, sql_limit(claim.limit)))?;
     while let Some(row) = rows.next()? {
         // claim_simple_choose.sql's first column.
@@ -323,8 +361,8 @@ fn claim(
     Ok((copied, limited))
 }
 
-/// Leases the jobs of `rowids` in `tx` (`lease_rows.sql`, up to
-/// [`sql::LEASE_STATEMENT_ROWS`] at a time) at `now` until `lease_until` to `worker`.
+/// Leases the jobs of `rowids` in `tx` (`lease_rows.sql`, see [`execute_padded`]) at
+/// `now` until `lease_until` to `worker`.
 ///
 /// # Errors
 ///
@@ -337,22 +375,21 @@ fn lease_rows(
     lease_until: i64,
     worker: &str,
 ) -> Result<(), Failed> {
-    let mut leased = 0;
-    for group in rowids.chunks(sql::LEASE_STATEMENT_ROWS) {
-        let rows = group.len().next_power_of_two();
-        let mut lease = tx.prepare_cached(sql::lease_rows(rows))?;
-        lease.raw_bind_parameter(2, now)?;
-        lease.raw_bind_parameter(4, lease_until)?;
-        lease.raw_bind_parameter(5, worker)?;
-        for (at, rowid) in (6..).zip(group) {
-            lease.raw_bind_parameter(at, rowid)?;
-        }
-        // The padding: a cached statement keeps the values of its last run.
-        for at in 6 + group.len()..6 + rows {
-            lease.raw_bind_parameter(at, rusqlite::types::Null)?;
-        }
-        leased += lease.raw_execute()?;
-    }
+    let leased = execute_padded(
+        tx,
+        rowids,
+        sql::lease_rows,
+        Bind {
+            first: 6,
+            per_row: 1,
+        },
+        |lease| {
+            lease.raw_bind_parameter(2, now)?;
+            lease.raw_bind_parameter(4, lease_until)?;
+            lease.raw_bind_parameter(5, worker)
+        },
+        |lease, at, rowid| lease.raw_bind_parameter(at, rowid),
+    )?;
     if leased == rowids.len() {
         Ok(())
     } else {

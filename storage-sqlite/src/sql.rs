@@ -312,11 +312,12 @@ pub(crate) fn enqueue_rows(rows: usize) -> &'static str {
 /// repeats its row.
 pub(crate) const COMPLETE_ROW: &str = include_str!("sql/complete_row.sql");
 
-/// The most rows one [`complete_rows`] statement holds: 3 parameters a row.
-pub(crate) const COMPLETE_STATEMENT_ROWS: usize = 256;
+/// The most rows one [`complete_rows`] or [`lease_rows`] statement holds (3
+/// parameters a row of the first, 1 of the second).
+pub(crate) const PADDED_STATEMENT_ROWS: usize = 256;
 
 /// [`COMPLETE_ROW`] with its row repeated `rows` times, a power of two from 1 to
-/// [`COMPLETE_STATEMENT_ROWS`] (a group pads its last rows with nulls: nine sizes
+/// [`PADDED_STATEMENT_ROWS`] (a group pads its last rows with nulls: nine sizes
 /// for a connection to keep prepared, not 256), made once per size.
 pub(crate) fn complete_rows(rows: usize) -> &'static str {
     static STATEMENTS: BySize = [const { OnceLock::new() }; SIZES];
@@ -325,11 +326,8 @@ pub(crate) fn complete_rows(rows: usize) -> &'static str {
     })
 }
 
-/// The most rowids one [`lease_rows`] statement holds.
-pub(crate) const LEASE_STATEMENT_ROWS: usize = COMPLETE_STATEMENT_ROWS;
-
 /// [`LEASE_ROWS`] with `rows` parameters in its list of rowids, a power of two from 1
-/// to [`LEASE_STATEMENT_ROWS`] (a claim pads its last statement's list with nulls),
+/// to [`PADDED_STATEMENT_ROWS`] (a claim pads its last statement's list with nulls),
 /// made once per size.
 pub(crate) fn lease_rows(rows: usize) -> &'static str {
     static STATEMENTS: BySize = [const { OnceLock::new() }; SIZES];
@@ -345,8 +343,8 @@ pub(crate) fn lease_rows(rows: usize) -> &'static str {
 }
 
 /// How many sizes of [`complete_rows`] and [`lease_rows`] there are: the powers of two
-/// up to [`COMPLETE_STATEMENT_ROWS`].
-const SIZES: usize = COMPLETE_STATEMENT_ROWS.trailing_zeros() as usize + 1;
+/// up to [`PADDED_STATEMENT_ROWS`].
+const SIZES: usize = PADDED_STATEMENT_ROWS.trailing_zeros() as usize + 1;
 
 /// Where statements made for each of [`SIZES`] sizes are kept.
 type BySize = [OnceLock<String>; SIZES];
@@ -354,9 +352,9 @@ type BySize = [OnceLock<String>; SIZES];
 /// The statement of `rows` rows kept in `statements`, made by `make` the first time.
 fn sized(statements: &'static BySize, rows: usize, make: impl FnOnce() -> String) -> &'static str {
     assert!(
-        rows.is_power_of_two() && rows <= COMPLETE_STATEMENT_ROWS,
+        rows.is_power_of_two() && rows <= PADDED_STATEMENT_ROWS,
         "a statement of bound rows holds a power of two of them up to \
-         {COMPLETE_STATEMENT_ROWS}, not {rows}"
+         {PADDED_STATEMENT_ROWS}, not {rows}"
     );
     statements[rows.trailing_zeros() as usize].get_or_init(make)
 }

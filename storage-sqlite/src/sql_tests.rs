@@ -603,7 +603,7 @@ fn the_direct_claim_chooses_and_reads_its_jobs_as_the_simple_claim_leases_them()
 
 #[test]
 fn lease_rows_lists_a_power_of_two_of_rowids() {
-    for rows in [1, 2, 64, LEASE_STATEMENT_ROWS] {
+    for rows in [1, 2, 64, PADDED_STATEMENT_ROWS] {
         let statement = lease_rows(rows);
         let list = &statement[statement.find("rowid IN (").unwrap()..];
         assert_eq!(list.matches('?').count(), rows, "{rows} rowids");
@@ -617,7 +617,7 @@ fn complete_rows_repeats_the_row_of_complete_row_sql() {
     let one = complete_rows(1);
     assert_eq!(one, testing::code(COMPLETE_ROW));
     let mut rows = 1;
-    while rows <= COMPLETE_STATEMENT_ROWS {
+    while rows <= PADDED_STATEMENT_ROWS {
         let statement = complete_rows(rows);
         assert_eq!(statement.matches('?').count(), 3 * rows, "{rows} rows");
         assert_eq!(
@@ -631,7 +631,7 @@ fn complete_rows_repeats_the_row_of_complete_row_sql() {
 
 #[test]
 fn complete_rows_takes_powers_of_two_of_rows_only() {
-    for rows in [0, 3, 2 * COMPLETE_STATEMENT_ROWS] {
+    for rows in [0, 3, 2 * PADDED_STATEMENT_ROWS] {
         assert!(
             std::panic::catch_unwind(|| complete_rows(rows)).is_err(),
             "{rows} rows"

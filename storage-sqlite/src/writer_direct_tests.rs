@@ -10,7 +10,7 @@ use leasehold::StoreError;
 use leasehold::testing::conformance::t;
 use sqlx::Connection;
 
-use super::tests::{claim, enqueue, file_pool, job, request, runtime, stored_jobs};
+use super::tests::{Answer, claim, enqueue, file_pool, job, request, runtime, stored_jobs};
 use super::*;
 use crate::transition::claim::Claimed;
 use crate::transition::enqueue::Enqueue;
@@ -236,6 +236,34 @@ async fn alone<T: crate::transition::Transition>(
     answer.await.expect("the group answers its call")
 }
 
+/// `count` jobs enqueued on `target`, then claimed, each as a group of its own.
+async fn claimed(
+    target: &Target,
+    direct: &mut Option<Direct>,
+    count: usize,
+) -> Vec<leasehold::JobRecord> {
+    alone(target, direct, enqueue(count)).await.unwrap();
+    alone(target, direct, claim(count))
+        .await
+        .and_then(Claimed::into_jobs)
+        .unwrap()
+}
+
+/// A completion call of each of `jobs` at `t(now)`, and their answers, in order.
+fn completions(
+    jobs: impl IntoIterator<Item = leasehold::JobRecord>,
+    now: i64,
+) -> (Vec<Request>, Vec<Answer<Complete>>) {
+    jobs.into_iter()
+        .map(|job| {
+            request(Complete {
+                lease: job.lease(),
+                now: t(now),
+            })
+        })
+        .unzip()
+}
+
 /// A file target whose pool hands its connection back after each group, and the
 /// writer's own connection to the same file.
 async fn file_target(dir: &tempfile::TempDir) -> (SqlitePool, Target, Option<Direct>) {
@@ -255,11 +283,7 @@ fn a_completion_of_a_lease_that_is_not_live_runs_again_through_sqlx_and_says_why
     runtime().block_on(async {
         let dir = tempfile::tempdir().unwrap();
         let (_pool, target, mut direct) = file_target(&dir).await;
-        alone(&target, &mut direct, enqueue(2)).await.unwrap();
-        let jobs = alone(&target, &mut direct, claim(2))
-            .await
-            .and_then(Claimed::into_jobs)
-            .unwrap();
+        let jobs = claimed(&target, &mut direct, 2).await;
 
         let (live, live_answer) = request(Complete {
             lease: jobs[0].lease(),
@@ -287,12 +311,7 @@ fn completions_of_any_count_commit_on_the_writers_own_connection() {
     runtime().block_on(async {
         let dir = tempfile::tempdir().unwrap();
         let (pool, target, mut direct) = file_target(&dir).await;
-        alone(&target, &mut direct, enqueue(348)).await.unwrap();
-        let mut jobs = alone(&target, &mut direct, claim(348))
-            .await
-            .and_then(Claimed::into_jobs)
-            .unwrap()
-            .into_iter();
+        let mut jobs = claimed(&target, &mut direct, 348).await.into_iter();
         // From here on only the writer's own connection can write.
         sqlx::query("PRAGMA query_only = 1")
             .execute(&pool)
@@ -301,16 +320,7 @@ fn completions_of_any_count_commit_on_the_writers_own_connection() {
 
         // Groups padded to a power of two, and one of more rows than a statement holds.
         for (count, now) in [(1, 1), (3, 2), (44, 3), (300, 4)] {
-            let (calls, answers): (Vec<_>, Vec<_>) = jobs
-                .by_ref()
-                .take(count)
-                .map(|job| {
-                    request(Complete {
-                        lease: job.lease(),
-                        now: t(now),
-                    })
-                })
-                .unzip();
+            let (calls, answers) = completions(jobs.by_ref().take(count), now);
             group(&target, &mut direct, calls).await;
             for answer in answers {
                 assert!(answer.await.unwrap().is_ok(), "a group of {count}");
@@ -338,11 +348,7 @@ fn a_statement_failing_halfway_leaves_nothing_of_its_group() {
     runtime().block_on(async {
         let dir = tempfile::tempdir().unwrap();
         let (pool, target, mut direct) = file_target(&dir).await;
-        alone(&target, &mut direct, enqueue(3)).await.unwrap();
-        let jobs = alone(&target, &mut direct, claim(3))
-            .await
-            .and_then(Claimed::into_jobs)
-            .unwrap();
+        let jobs = claimed(&target, &mut direct, 3).await;
         // The last job's completion fails, after the others' rows were written by the
         // same statement (complete_row.sql, OR FAIL: it undoes nothing itself).
         sqlx::query(
@@ -354,15 +360,7 @@ fn a_statement_failing_halfway_leaves_nothing_of_its_group() {
         .await
         .unwrap();
 
-        let (calls, answers): (Vec<_>, Vec<_>) = jobs
-            .iter()
-            .map(|job| {
-                request(Complete {
-                    lease: job.lease(),
-                    now: t(1),
-                })
-            })
-            .unzip();
+        let (calls, answers) = completions(jobs, 1);
         group(&target, &mut direct, calls).await;
         let mut answered = Vec::new();
         for answer in answers {
