@@ -177,6 +177,9 @@ impl Direct {
                 claimed = Some(claim(&tx, call.transition(), &mut self.claim_columns)?);
             }
         }
+        // The claim's fail_expired_leases.sql may end a job with dependents, which
+        // only the ordinary way settles: the group fails and runs again that way.
+        tx.execute(sql::SETTLE_GUARD, [])?;
         tx.commit()?;
         self.checkpoints.wrote(pages_of_lease_writes(
             completed.len() + claimed.as_ref().map_or(0, |(rows, _)| rows.len()),

@@ -506,6 +506,10 @@ pub(crate) const SETTLED: &str = include_str!("sql/settled.sql");
 pub(crate) const COUNT_OFF_COMPLETED: &str = include_str!("sql/count_off_completed.sql");
 /// `sql/settled_completed.sql`: The completed jobs queued to settle are settled.
 pub(crate) const SETTLED_COMPLETED: &str = include_str!("sql/settled_completed.sql");
+/// `sql/settle_guard.sql`: Fails while a job of this transaction ended with dependents
+/// still to settle: the last statement of the writer's own connection's groups
+/// (`crate::direct`), which never settles them itself.
+pub(crate) const SETTLE_GUARD: &str = include_str!("sql/settle_guard.sql");
 /// settle_guard.sql, then `COMMIT`: a commit that fails, leaving the transaction open,
 /// while a job with dependents still to settle ended in it.
 pub(crate) const GUARDED_COMMIT: &str =
@@ -610,7 +614,7 @@ pub(crate) const ALL: &[(&str, &str)] = &[
     ("settled.sql", SETTLED),
     ("count_off_completed.sql", COUNT_OFF_COMPLETED),
     ("settled_completed.sql", SETTLED_COMPLETED),
-    ("settle_guard.sql", include_str!("sql/settle_guard.sql")),
+    ("settle_guard.sql", SETTLE_GUARD),
 ];
 
 #[cfg(test)]

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use super::{
     StoreFactory, claim, claim_one, complete, count_all, enqueue_and_claim, enqueue_and_complete,
-    enqueue_at, get, ids, new_job, race, t,
+    enqueue_at, get, ids, new_job, new_job_with_attempts, race, t,
 };
 use crate::{
     DEPENDENCY_FAILED, DependencyFailure, DependencyProblem, Enqueued, JobFilter, JobId, JobRecord,
@@ -172,6 +172,30 @@ pub async fn a_failed_dependency_ends_its_dependents_by_their_policy(f: &dyn Sto
         JobState::Scheduled,
         "upstream untouched"
     );
+}
+
+/// A dependency whose lease expires on its last attempt ends `Failed` at the claim
+/// that finds it so, and its waiting dependents end by their policy in that same claim,
+/// as a failure by hand ends them: a crashed worker's job strands nothing behind it.
+pub async fn a_dependency_failed_by_an_expired_lease_ends_its_dependents(f: &dyn StoreFactory) {
+    let store = f.open().await;
+    let a = enqueue_at(&*store, new_job_with_attempts("a", t(0), 1), t(0)).await;
+    let c1 = dependent("c1", t(0), &[a.id], DependencyFailure::Cancel);
+    let c1_id = c1.id;
+    enqueue_waiting(&*store, vec![c1], t(0)).await;
+    claim_one(&*store, t(0), 10).await;
+
+    // The lease ran to 10 s; the worker that held it is gone.
+    let after = claim(&*store, 10, t(20), 10).await;
+
+    assert!(after.is_empty(), "nothing else to claim");
+    assert_eq!(state(&*store, a.id, t(20)).await, JobState::Failed);
+    let c1 = get(&*store, c1_id, t(20)).await;
+    assert_eq!(
+        (c1.state, c1.finished_at),
+        (JobState::Cancelled, Some(t(20)))
+    );
+    assert_eq!(c1.last_error.as_deref(), Some(DEPENDENCY_FAILED));
 }
 
 /// A dependency that completed already is satisfied at enqueue, one that failed or was

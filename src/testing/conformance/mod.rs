@@ -178,6 +178,7 @@ macro_rules! conformance_suite {
             bulk_verbs_act_on_up_to_limit_selected_jobs,
             a_job_waits_until_its_dependencies_complete,
             a_failed_dependency_ends_its_dependents_by_their_policy,
+            a_dependency_failed_by_an_expired_lease_ends_its_dependents,
             dependencies_that_ended_already_count_at_enqueue,
             a_bad_dependency_is_refused_and_stores_nothing,
             a_job_something_waits_on_is_never_deleted,
