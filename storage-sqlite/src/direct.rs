@@ -179,7 +179,7 @@ impl Direct {
         }
         // The claim's fail_expired_leases.sql may end a job with dependents, which
         // only the ordinary way settles: the group fails and runs again that way.
-        tx.execute(sql::SETTLE_GUARD, [])?;
+        tx.prepare_cached(sql::SETTLE_GUARD)?.execute([])?;
         tx.commit()?;
         self.checkpoints.wrote(pages_of_lease_writes(
             completed.len() + claimed.as_ref().map_or(0, |(rows, _)| rows.len()),

@@ -3,7 +3,8 @@
 //!
 //! Every job that ends with dependents (from waiting, pending or running, by any verb:
 //! a completion, a failure, a claim's expiry, a bulk cancel) is queued in
-//! `dependency_settle` by the trigger `jobs_ended_with_dependents` (migration 0009), in
+//! `dependency_settle` by the trigger `jobs_ended_with_dependents` (migration 0009; since
+//! 0013 it fires on an UPDATE that sets `finished_at`, as every end does), in
 //! the same transaction. The writer commits through settle_guard.sql, which fails while
 //! the queue holds a job, so [`settle`] runs first: it ends the waiting dependents that
 //! a failed or cancelled job's end ends by their policy (which queues those with

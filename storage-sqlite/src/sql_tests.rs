@@ -353,9 +353,9 @@ fn every_error_history_append_keeps_the_core_limit() {
 }
 
 /// The opcodes of `statement`'s program (`EXPLAIN`), in order.
-async fn program(pool: &sqlx::SqlitePool, statement: &str) -> Vec<String> {
+async fn program(db: impl sqlx::SqliteExecutor<'_>, statement: &str) -> Vec<String> {
     sqlx::query(AssertSqlSafe(format!("EXPLAIN {statement}")))
-        .fetch_all(pool)
+        .fetch_all(db)
         .await
         .expect("the statement compiles")
         .iter()
@@ -364,6 +364,73 @@ async fn program(pool: &sqlx::SqlitePool, statement: &str) -> Vec<String> {
                 .expect("an opcode column")
         })
         .collect()
+}
+
+#[test]
+fn every_end_of_a_job_queues_its_dependents_and_no_claim_runs_a_trigger() {
+    // jobs_ended_with_dependents fires on an UPDATE that sets finished_at (migration
+    // 0013): every statement that ends a job must set it, or a job with dependents
+    // would end without them settled; a claim, a lease write or a promotion must not,
+    // or it would enter the trigger's program for every row it writes. A trigger's
+    // program is the opcode Program.
+    let ends = [
+        ("complete", COMPLETE),
+        ("complete_bulk", COMPLETE_BULK),
+        ("complete_row", complete_rows(1)),
+        ("complete_with_output", COMPLETE_WITH_OUTPUT),
+        ("fail", FAIL),
+        ("fail_expired_leases", FAIL_EXPIRED_LEASES),
+        ("retry", RETRY),
+        ("cancel", CANCEL),
+        ("cancel_jobs", CANCEL_JOBS),
+        ("end_dependents", END_DEPENDENTS),
+        ("start_dependent", START_DEPENDENT),
+    ];
+    let writes = [
+        ("claim_queue", CLAIM_QUEUE),
+        ("claim_queues", CLAIM_QUEUES),
+        ("claim_queue_simple", CLAIM_QUEUE_SIMPLE),
+        ("claim_chosen", CLAIM_CHOSEN),
+        ("lease_rows", lease_rows(1)),
+        ("promote_due", PROMOTE_DUE),
+        ("heartbeat", HEARTBEAT),
+        ("heartbeat_bulk", HEARTBEAT_BULK),
+        ("release", RELEASE),
+    ];
+    let (ends, writes) = on_a_new_store(async |store| {
+        // claim_chosen.sql reads the temporary table of the claim's choice, which is
+        // the connection's own.
+        let mut conn = store.read_pool().acquire().await.unwrap();
+        sqlx::raw_sql(CLAIMED_TABLE)
+            .execute(&mut *conn)
+            .await
+            .unwrap();
+        let mut programs = (Vec::new(), Vec::new());
+        for (name, statement) in ends {
+            programs
+                .0
+                .push((name, program(&mut *conn, statement).await));
+        }
+        for (name, statement) in writes {
+            programs
+                .1
+                .push((name, program(&mut *conn, statement).await));
+        }
+        programs
+    });
+
+    for (name, opcodes) in ends {
+        assert!(
+            opcodes.iter().any(|op| op == "Program"),
+            "{name} ends jobs without queueing their dependents"
+        );
+    }
+    for (name, opcodes) in writes {
+        assert!(
+            !opcodes.iter().any(|op| op == "Program"),
+            "{name} runs a trigger's program"
+        );
+    }
 }
 
 #[test]

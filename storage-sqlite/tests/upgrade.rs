@@ -2,7 +2,8 @@
 //! new columns at their defaults; the starts a rate counted one row each before
 //! migration 0010 count one start each after it; the jobs table rebuilt by migration
 //! 0011 keeps every job, its unique keys and its constraint on states; the key indexes
-//! remade by migration 0012 hold the keyed jobs stored before it.
+//! remade by migration 0012 hold the keyed jobs stored before it; a job with dependents
+//! stored before migration 0013 settles them when it ends.
 
 use std::path::Path;
 
@@ -266,5 +267,51 @@ async fn keyed_jobs_stored_before_migration_0012_are_claimed_and_awaited_after_i
         store.next_due(&queues).await.unwrap(),
         Some(t(125)),
         "then \"c\", due at 100 s, waits for the start at 65 s to leave the window"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_with_dependents_stored_before_migration_0013_settles_them_when_it_ends() {
+    let (_dir, url, mut conn) = migrated_before("0013").await;
+    // "a", due later, and "b", which waits for it and is cancelled if it fails or is
+    // cancelled, as an earlier build stored them.
+    sqlx::query(
+        "INSERT INTO jobs (id, kind, queue, payload, priority, state, run_at, attempt, \
+         max_attempts, lease_token, created_at, has_dependents) VALUES \
+         (x'0190f0e0a0b07000800000000000002a', 'a', 'default', '{}', 0, 'scheduled', \
+          ?1, 0, 3, 0, 0, 1)",
+    )
+    .bind(micros(t(100)))
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    sqlx::query(
+        "INSERT INTO jobs (id, kind, queue, payload, priority, state, run_at, attempt, \
+         max_attempts, lease_token, created_at, depends_on, on_dependency_failure, \
+         waiting_for) VALUES \
+         (x'0190f0e0a0b07000800000000000002b', 'b', 'default', '{}', 0, 'waiting', \
+          0, 0, 3, 0, 0, '[\"0190f0e0-a0b0-7000-8000-00000000002a\"]', 'cancel', 1)",
+    )
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    sqlx::query(
+        "INSERT INTO job_dependencies (dependency, dependent) VALUES \
+         (x'0190f0e0a0b07000800000000000002a', x'0190f0e0a0b07000800000000000002b')",
+    )
+    .execute(&mut conn)
+    .await
+    .unwrap();
+
+    let store = upgraded(conn, &url).await;
+    let jobs = store.list(&JobFilter::all(), t(1)).await.unwrap();
+    let id = |kind: &str| jobs.iter().find(|job| job.kind == kind).unwrap().id;
+    store.cancel(id("a"), t(2)).await.unwrap();
+
+    let b = store.get(id("b"), t(2)).await.unwrap().unwrap();
+    assert_eq!(
+        (b.state, b.finished_at),
+        (JobState::Cancelled, Some(t(2))),
+        "the trigger migration 0013 made again queues the dependents of an end"
     );
 }
