@@ -19,7 +19,9 @@
 //! ms through sqlx and 0.29 ms here on a quiet machine; 0.80 and 0.62 ms in a slow
 //! sitting. When the claim's guard refuses (a limit stored, a lease of the queue
 //! expired), the group fails here and runs the ordinary way, which makes the full
-//! claim.
+//! claim. It remembers the rowid of each job it leased, and a completion here finds
+//! that job's row by it, skipping the index of ids (the id is still checked); a job
+//! leased elsewhere completes by its id.
 //!
 //! It never blocks that thread for long, nor differently from sqlx:
 //! - a group of more than a few dozen rows runs through `block_in_place` on a
@@ -38,7 +40,7 @@
 //! and the group runs again the ordinary way, which answers each error at its stage
 //! (see [`crate::writer`]): only success is answered from here.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -65,6 +67,11 @@ use crate::transition::claim::{Claim, Claimed};
 /// How many insert statements (one per group size) stay prepared.
 const PREPARED_STATEMENTS: usize = 64;
 
+/// At most how many jobs' rowids [`Direct`] remembers: a job leased here and ended
+/// another way (a failure, a retry, a completion run again through sqlx) leaves its
+/// entry behind, so the map is emptied when it would grow past this (about 3 MiB).
+pub(crate) const REMEMBERED_ROWIDS: usize = 65_536;
+
 /// The writer's own connection to a file database (see the module docs).
 pub(crate) struct Direct {
     conn: Connection,
@@ -73,6 +80,9 @@ pub(crate) struct Direct {
     /// Where the columns of `claim_simple_choose.sql`'s rows are, found at its first
     /// claim here.
     claim_columns: Option<Arc<ColumnNames>>,
+    /// The rowid of each job a claim committed here leased, until a completion of it
+    /// runs here, which finds its row by the rowid (`complete_row_by_rowid.sql`).
+    leased_rowids: HashMap<JobId, i64>,
 }
 
 impl std::fmt::Debug for Direct {
@@ -107,6 +117,7 @@ impl Direct {
             conn,
             checkpoints: Checkpoints::open(path)?,
             claim_columns: None,
+            leased_rowids: HashMap::new(),
         })
     }
 
@@ -157,10 +168,16 @@ impl Direct {
     /// read back; the transaction is rolled back and no answer is settled.
     pub(crate) fn lease_writes(&mut self, batch: &mut [Request]) -> Result<(), Failed> {
         let completions = completions_of(batch);
+        // Taken out whatever happens: a completion that fails here runs again through
+        // sqlx, and ends the lease there.
+        let rowids: Vec<Option<i64>> = completions
+            .iter()
+            .map(|(lease, _)| self.leased_rowids.remove(&lease.job_id))
+            .collect();
         let mut tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let completed = if complete_all(&tx, &completions)? {
+        let completed = if complete_all(&tx, &completions, &rowids)? {
             completions.iter().map(|(lease, _)| lease.job_id).collect()
         } else {
             // Some lease was not live, or a job has dependents: the group starts over
@@ -181,15 +198,18 @@ impl Direct {
         // only the ordinary way settles: the group fails and runs again that way.
         tx.prepare_cached(sql::SETTLE_GUARD)?.execute([])?;
         tx.commit()?;
+        if let Some((_, _, rowids)) = &claimed {
+            self.remember(rowids);
+        }
         self.checkpoints.wrote(pages_of_lease_writes(
-            completed.len() + claimed.as_ref().map_or(0, |(rows, _)| rows.len()),
+            completed.len() + claimed.as_ref().map_or(0, |(rows, ..)| rows.len()),
         ));
         settle_completed(batch, &completed);
         let claim = batch.iter_mut().find_map(|request| match request {
             Request::Claim(call) => Some(call),
             _ => None,
         });
-        if let (Some(call), Some((rows, limited))) = (claim, claimed) {
+        if let (Some(call), Some((rows, limited, _))) = (claim, claimed) {
             // What the rows say is stored picks the next claim's form.
             if let Some(limited) = limited {
                 call.transition().limits_seen.set(limited);
@@ -198,6 +218,22 @@ impl Direct {
             call.settle(Claimed::Rows(rows, now));
         }
         Ok(())
+    }
+
+    /// The rowids it remembers, for tests to read and spoil.
+    #[cfg(test)]
+    pub(crate) fn leased_rowids(&mut self) -> &mut HashMap<JobId, i64> {
+        &mut self.leased_rowids
+    }
+
+    /// Remembers the rowid of each job of `rowids` (its id and rowid), leased by a
+    /// claim committed here, for its completion here.
+    pub(crate) fn remember(&mut self, rowids: &[(JobId, i64)]) {
+        if self.leased_rowids.len() + rowids.len() > REMEMBERED_ROWIDS {
+            // Mostly jobs that ended another way; the rest complete by id.
+            self.leased_rowids.clear();
+        }
+        self.leased_rowids.extend(rowids.iter().copied());
     }
 
     /// Whether this connection is still in a transaction: after a failure whose
@@ -227,27 +263,48 @@ impl Direct {
     }
 }
 
-/// Completes each `(lease, now)` of `completions` (of distinct jobs) in `tx`
-/// (`complete_row.sql`, see [`execute_padded`]); whether it completed them all. When
-/// it did not, some did and others did not: the caller rolls back.
+/// Completes each `(lease, now)` of `completions` (of distinct jobs) in `tx`, those
+/// whose rowid `rowids` knows (in the same order) by it (`complete_row_by_rowid.sql`),
+/// the others by id (`complete_row.sql`; both through [`execute_padded`]); whether it
+/// completed them all. When it did not, some did and others did not: the caller rolls
+/// back.
 fn complete_all(
     tx: &Transaction<'_>,
     completions: &[(Lease, OffsetDateTime)],
+    rowids: &[Option<i64>],
 ) -> rusqlite::Result<bool> {
+    let (by_rowid, by_id): (Vec<_>, Vec<_>) = completions
+        .iter()
+        .zip(rowids)
+        .partition(|(_, rowid)| rowid.is_some());
+    let bind_lease = |complete: &mut rusqlite::Statement<'_>, at, (lease, now): &(Lease, _)| {
+        complete.raw_bind_parameter(at, &lease.job_id.as_uuid().as_bytes()[..])?;
+        complete.raw_bind_parameter(at + 1, lease.token)?;
+        complete.raw_bind_parameter(at + 2, micros(*now))
+    };
     let completed = execute_padded(
         tx,
-        completions,
+        &by_rowid,
+        sql::complete_rows_by_rowid,
+        Bind {
+            first: 1,
+            per_row: 4,
+        },
+        |_| Ok(()),
+        |complete, at, (completion, rowid)| {
+            complete.raw_bind_parameter(at, rowid)?;
+            bind_lease(complete, at + 1, completion)
+        },
+    )? + execute_padded(
+        tx,
+        &by_id,
         sql::complete_rows,
         Bind {
             first: 1,
             per_row: 3,
         },
         |_| Ok(()),
-        |complete, at, (lease, now)| {
-            complete.raw_bind_parameter(at, &lease.job_id.as_uuid().as_bytes()[..])?;
-            complete.raw_bind_parameter(at + 1, lease.token)?;
-            complete.raw_bind_parameter(at + 2, micros(*now))
-        },
+        |complete, at, (completion, _)| bind_lease(complete, at, completion),
     )?;
     Ok(completed == completions.len())
 }
@@ -312,9 +369,13 @@ fn complete_answered(
 /// and attempt time, as `parts/claim_lease.sql` writes them.
 const CLAIM_KNOWS: [&str; 5] = ["state", "queue", "lease_until", "worker", "attempted_at"];
 
-/// Runs `claim` the simple way in `tx`: its jobs' rows as copied (for the caller to
-/// read, see [`CopiedRows`]), and what they say of the limits stored (`None` when it
-/// took no job). `columns`: where the claim's columns are, found at the first claim.
+/// What a claim made here answers: its jobs' rows as copied (for the caller to read,
+/// see [`CopiedRows`]), what they say of the limits stored (`None` when it took no
+/// job), and each job's id and rowid.
+type ClaimedHere = (CopiedRows, Option<bool>, Vec<(JobId, i64)>);
+
+/// Runs `claim` the simple way in `tx` (see [`ClaimedHere`]). `columns`: where the
+/// claim's columns are, found at the first claim.
 ///
 /// The jobs are chosen and read as leased first (`claim_simple_choose.sql`), then
 /// leased by rowid (`lease_rows.sql`), rather than leased by `claim_queue_simple.sql`,
@@ -323,7 +384,7 @@ fn claim(
     tx: &Transaction<'_>,
     claim: &Claim,
     columns: &mut Option<Arc<ColumnNames>>,
-) -> Result<(CopiedRows, Option<bool>), Failed> {
+) -> Result<ClaimedHere, Failed> {
     let queues = claim.queues_json()?;
     let now = micros(claim.now);
     for statement in [
@@ -351,8 +412,9 @@ fn claim(
     let mut rowids = Vec::with_capacity(claim.limit.min(sql::PADDED_STATEMENT_ROWS));
     let mut rows = choose.query((queue, now, sql_limit(claim.limit)))?;
     while let Some(row) = rows.next()? {
-        // claim_simple_choose.sql's first column.
-        rowids.push(row.get::<_, i64>(0)?);
+        // claim_simple_choose.sql's first columns: the rowid, the id.
+        let id = job_id(&row.get::<_, [u8; 16]>(1)?)?;
+        rowids.push((id, row.get::<_, i64>(0)?));
         copied.push(row)?;
     }
     drop(rows);
@@ -361,11 +423,11 @@ fn claim(
     let limited = (copied.len() > 0)
         .then(|| copied.row(0).flag("limited"))
         .transpose()?;
-    Ok((copied, limited))
+    Ok((copied, limited, rowids))
 }
 
-/// Leases the jobs of `rowids` in `tx` (`lease_rows.sql`, see [`execute_padded`]) at
-/// `now` until `lease_until` to `worker`.
+/// Leases the jobs of `rowids` (each job's id and rowid) in `tx` (`lease_rows.sql`,
+/// see [`execute_padded`]) at `now` until `lease_until` to `worker`.
 ///
 /// # Errors
 ///
@@ -373,7 +435,7 @@ fn claim(
 /// transaction rules out.
 fn lease_rows(
     tx: &Transaction<'_>,
-    rowids: &[i64],
+    rowids: &[(JobId, i64)],
     now: i64,
     lease_until: i64,
     worker: &str,
@@ -391,7 +453,7 @@ fn lease_rows(
             lease.raw_bind_parameter(4, lease_until)?;
             lease.raw_bind_parameter(5, worker)
         },
-        |lease, at, rowid| lease.raw_bind_parameter(at, rowid),
+        |lease, at, (_, rowid)| lease.raw_bind_parameter(at, rowid),
     )?;
     if leased == rowids.len() {
         Ok(())

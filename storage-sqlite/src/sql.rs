@@ -312,6 +312,11 @@ pub(crate) fn enqueue_rows(rows: usize) -> &'static str {
 /// repeats its row.
 pub(crate) const COMPLETE_ROW: &str = include_str!("sql/complete_row.sql");
 
+/// `sql/complete_row_by_rowid.sql`: [`COMPLETE_ROW`] for jobs whose rowid is known,
+/// bound first in each row (rowid, id, lease token, finished_at);
+/// [`complete_rows_by_rowid`] repeats its row.
+pub(crate) const COMPLETE_ROW_BY_ROWID: &str = include_str!("sql/complete_row_by_rowid.sql");
+
 /// The most rows one [`complete_rows`] or [`lease_rows`] statement holds (3
 /// parameters a row of the first, 1 of the second).
 pub(crate) const PADDED_STATEMENT_ROWS: usize = 256;
@@ -323,6 +328,15 @@ pub(crate) fn complete_rows(rows: usize) -> &'static str {
     static STATEMENTS: BySize = [const { OnceLock::new() }; SIZES];
     sized(&STATEMENTS, rows, || {
         repeat_values(COMPLETE_ROW, "AS (VALUES", rows)
+    })
+}
+
+/// [`COMPLETE_ROW_BY_ROWID`] with its row repeated `rows` times, as
+/// [`complete_rows`] repeats its own.
+pub(crate) fn complete_rows_by_rowid(rows: usize) -> &'static str {
+    static STATEMENTS: BySize = [const { OnceLock::new() }; SIZES];
+    sized(&STATEMENTS, rows, || {
+        repeat_values(COMPLETE_ROW_BY_ROWID, "AS (VALUES", rows)
     })
 }
 
@@ -342,8 +356,8 @@ pub(crate) fn lease_rows(rows: usize) -> &'static str {
     })
 }
 
-/// How many sizes of [`complete_rows`] and [`lease_rows`] there are: the powers of two
-/// up to [`PADDED_STATEMENT_ROWS`].
+/// How many sizes of [`complete_rows`], [`complete_rows_by_rowid`] and [`lease_rows`]
+/// there are: the powers of two up to [`PADDED_STATEMENT_ROWS`].
 const SIZES: usize = PADDED_STATEMENT_ROWS.trailing_zeros() as usize + 1;
 
 /// Where statements made for each of [`SIZES`] sizes are kept.
@@ -553,6 +567,7 @@ pub(crate) const ALL: &[(&str, &str)] = &[
     ("complete.sql", COMPLETE),
     ("complete_bulk.sql", COMPLETE_BULK),
     ("complete_row.sql", COMPLETE_ROW),
+    ("complete_row_by_rowid.sql", COMPLETE_ROW_BY_ROWID),
     ("claim_simple_choose.sql", CLAIM_SIMPLE_CHOOSE),
     ("lease_rows.sql", LEASE_ROWS),
     ("complete_with_output.sql", COMPLETE_WITH_OUTPUT),

@@ -207,6 +207,11 @@ fn hot_statements_never_scan_a_table() {
             vec![Blob, Int(1), Int(2), Null, Null, Null],
         ),
         (
+            "complete_rows_by_rowid",
+            complete_rows_by_rowid(2),
+            vec![Int(1), Blob, Int(1), Int(2), Null, Null, Null, Null],
+        ),
+        (
             "retry",
             RETRY,
             vec![Blob, Int(1), Int(2), Text("e"), Int(3)],
@@ -293,6 +298,15 @@ fn hot_statements_never_scan_a_table() {
             mentions(simple, "jobs_ready") && !mentions(simple, "TEMP B-TREE"),
             "the simple claim reads jobs_ready in claim order, without sorting: {simple:#?}"
         );
+        let (_, by_rowid) = plans
+            .iter()
+            .find(|(n, _)| *n == "complete_rows_by_rowid")
+            .expect("planned");
+        assert!(
+            mentions(by_rowid, "USING INTEGER PRIMARY KEY (rowid=?)")
+                && !mentions(by_rowid, "sqlite_autoindex_jobs"),
+            "a completion by rowid finds the row without the index of ids: {by_rowid:#?}"
+        );
         let claim = &plans[0].1;
         // The ready arm (the backlog) is read in claim order and stops at the limit;
         // only the arm of expired leases (few) may be sorted.
@@ -377,6 +391,7 @@ fn every_end_of_a_job_queues_its_dependents_and_no_claim_runs_a_trigger() {
         ("complete", COMPLETE),
         ("complete_bulk", COMPLETE_BULK),
         ("complete_row", complete_rows(1)),
+        ("complete_row_by_rowid", complete_rows_by_rowid(1)),
         ("complete_with_output", COMPLETE_WITH_OUTPUT),
         ("fail", FAIL),
         ("fail_expired_leases", FAIL_EXPIRED_LEASES),
@@ -697,6 +712,19 @@ fn complete_rows_repeats_the_row_of_complete_row_sql() {
 }
 
 #[test]
+fn complete_rows_by_rowid_repeats_the_row_of_its_sql() {
+    let one = complete_rows_by_rowid(1);
+    assert_eq!(one, testing::code(COMPLETE_ROW_BY_ROWID));
+    let rows = complete_rows_by_rowid(PADDED_STATEMENT_ROWS);
+    assert_eq!(rows.matches('?').count(), 4 * PADDED_STATEMENT_ROWS);
+    assert_eq!(
+        rows.replace("(?, ?, ?, ?), ", ""),
+        one,
+        "only the row repeats"
+    );
+}
+
+#[test]
 fn complete_rows_takes_powers_of_two_of_rows_only() {
     for rows in [0, 3, 2 * PADDED_STATEMENT_ROWS] {
         assert!(
@@ -708,7 +736,7 @@ fn complete_rows_takes_powers_of_two_of_rows_only() {
 
 #[test]
 fn both_bulk_completions_write_and_check_the_same() {
-    for statement in [COMPLETE_BULK, COMPLETE_ROW] {
+    for statement in [COMPLETE_BULK, COMPLETE_ROW, COMPLETE_ROW_BY_ROWID] {
         let code = testing::code(statement);
         for part in [
             "SET state = 'completed'",

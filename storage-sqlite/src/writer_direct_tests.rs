@@ -344,6 +344,81 @@ fn completions_of_any_count_commit_on_the_writers_own_connection() {
 }
 
 #[test]
+fn completions_find_the_jobs_leased_here_by_rowid_and_the_others_by_id() {
+    runtime().block_on(async {
+        let dir = tempfile::tempdir().unwrap();
+        let (pool, target, mut direct) = file_target(&dir).await;
+        let here = claimed(&target, &mut direct, 4).await;
+        // Claimed through sqlx: no rowid known.
+        let elsewhere = claimed(&target, &mut None, 2).await;
+        let own = direct.as_mut().expect("its own connection");
+        assert_eq!(own.leased_rowids().len(), 4, "the jobs leased here");
+        // The first job's rowid spoiled: it names the second job, which stays out of
+        // the group and must stay running.
+        let (first, second) = (here[0].id, here[1].id);
+        let rowids = own.leased_rowids();
+        let second_rowid = rowids[&second];
+        rowids.insert(first, second_rowid);
+        sqlx::query("PRAGMA query_only = 1")
+            .execute(&pool)
+            .await
+            .unwrap();
+
+        let (calls, answers) = completions(
+            here.iter()
+                .filter(|job| job.id != second)
+                .cloned()
+                .chain(elsewhere),
+            1,
+        );
+        group(&target, &mut direct, calls).await;
+
+        for answer in answers {
+            assert!(answer.await.unwrap().is_ok());
+        }
+        let running: Vec<Vec<u8>> =
+            sqlx::query_scalar("SELECT id FROM jobs WHERE state <> 'completed'")
+                .fetch_all(&pool)
+                .await
+                .unwrap();
+        assert_eq!(
+            running,
+            [second.as_uuid().as_bytes().to_vec()],
+            "the job of the spoiled rowid is left as it was"
+        );
+        let own = direct.as_mut().expect("its own connection");
+        assert_eq!(
+            own.leased_rowids().keys().collect::<Vec<_>>(),
+            [&second],
+            "forgotten once completed"
+        );
+    });
+}
+
+#[test]
+fn the_rowids_remembered_are_bounded() {
+    runtime().block_on(async {
+        let dir = tempfile::tempdir().unwrap();
+        let (_pool, _target, direct) = file_target(&dir).await;
+        let mut direct = direct.expect("its own connection");
+        let remembered = i64::try_from(crate::direct::REMEMBERED_ROWIDS).unwrap();
+        let ids: Vec<(leasehold::JobId, i64)> = (0..=remembered)
+            .map(|rowid| {
+                let id = uuid::Uuid::from_u128(rowid.unsigned_abs().into());
+                (leasehold::JobId::from_uuid(id), rowid)
+            })
+            .collect();
+        let (most, last) = ids.split_at(crate::direct::REMEMBERED_ROWIDS);
+
+        direct.remember(most);
+        assert_eq!(direct.leased_rowids().len(), most.len());
+        direct.remember(last);
+
+        assert_eq!(direct.leased_rowids().len(), 1, "emptied, then the last");
+    });
+}
+
+#[test]
 fn a_statement_failing_halfway_leaves_nothing_of_its_group() {
     runtime().block_on(async {
         let dir = tempfile::tempdir().unwrap();
