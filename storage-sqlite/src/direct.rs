@@ -194,9 +194,6 @@ impl Direct {
                 claimed = Some(claim(&tx, call.transition(), &mut self.claim_columns)?);
             }
         }
-        // The claim's fail_expired_leases.sql may end a job with dependents, which
-        // only the ordinary way settles: the group fails and runs again that way.
-        tx.prepare_cached(sql::SETTLE_GUARD)?.execute([])?;
         tx.commit()?;
         if let Some((_, _, rowids)) = &claimed {
             self.remember(rowids);

@@ -227,7 +227,8 @@ pub(crate) const CLAIM_SIMPLE_CHOOSE: &str = include_str!("sql/claim_simple_choo
 /// repeats its list's parameter.
 pub(crate) const LEASE_ROWS: &str = statement!("lease_rows.sql");
 /// `sql/claim_simple_guard.sql`: Fails when a limit is stored or a lease of the queues in the JSON
-/// array ?1 expired by ?2, and changes nothing otherwise: the guard of
+/// array ?1 expired by ?2 with an attempt left or on a job with dependents, and changes
+/// nothing otherwise: the guard of
 /// `CLAIM_QUEUE_SIMPLE_IN_ONE_CALL` and `CLAIM_QUEUE_SIMPLE_STEPS`, and (alone) of the
 /// simple claims of the writer's own connection (`crate::direct`).
 pub(crate) const CLAIM_SIMPLE_GUARD: &str = include_str!("sql/claim_simple_guard.sql");
@@ -317,8 +318,8 @@ pub(crate) const COMPLETE_ROW: &str = include_str!("sql/complete_row.sql");
 /// [`complete_rows_by_rowid`] repeats its row.
 pub(crate) const COMPLETE_ROW_BY_ROWID: &str = include_str!("sql/complete_row_by_rowid.sql");
 
-/// The most rows one [`complete_rows`] or [`lease_rows`] statement holds (3
-/// parameters a row of the first, 1 of the second).
+/// The most rows one [`complete_rows`], [`complete_rows_by_rowid`] or [`lease_rows`]
+/// statement holds (3, 4 and 1 parameters a row).
 pub(crate) const PADDED_STATEMENT_ROWS: usize = 256;
 
 /// [`COMPLETE_ROW`] with its row repeated `rows` times, a power of two from 1 to
@@ -520,10 +521,6 @@ pub(crate) const SETTLED: &str = include_str!("sql/settled.sql");
 pub(crate) const COUNT_OFF_COMPLETED: &str = include_str!("sql/count_off_completed.sql");
 /// `sql/settled_completed.sql`: The completed jobs queued to settle are settled.
 pub(crate) const SETTLED_COMPLETED: &str = include_str!("sql/settled_completed.sql");
-/// `sql/settle_guard.sql`: Fails while a job of this transaction ended with dependents
-/// still to settle: the last statement of the writer's own connection's groups
-/// (`crate::direct`), which never settles them itself.
-pub(crate) const SETTLE_GUARD: &str = include_str!("sql/settle_guard.sql");
 /// settle_guard.sql, then `COMMIT`: a commit that fails, leaving the transaction open,
 /// while a job with dependents still to settle ended in it.
 pub(crate) const GUARDED_COMMIT: &str =
@@ -629,7 +626,7 @@ pub(crate) const ALL: &[(&str, &str)] = &[
     ("settled.sql", SETTLED),
     ("count_off_completed.sql", COUNT_OFF_COMPLETED),
     ("settled_completed.sql", SETTLED_COMPLETED),
-    ("settle_guard.sql", SETTLE_GUARD),
+    ("settle_guard.sql", include_str!("sql/settle_guard.sql")),
 ];
 
 #[cfg(test)]
