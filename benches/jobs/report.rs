@@ -17,6 +17,10 @@ pub(crate) struct Row {
     pub(crate) ratio_to_baseline: Option<f64>,
     /// The process's CPU time over a wall-clock window, in percent of one core.
     pub(crate) cpu_percent: Option<f64>,
+    /// The busiest thread's CPU time over the same window, in percent of one core: a
+    /// run whose busiest thread is near 100% waits on that thread, one whose whole
+    /// process is near the machine's cores waits on the CPU.
+    pub(crate) busiest_thread_percent: Option<f64>,
 }
 
 impl Row {
@@ -127,6 +131,37 @@ pub(crate) fn cpu_time() -> Option<std::time::Duration> {
     let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
     let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
     Some(std::time::Duration::from_millis(ticks * 10))
+}
+
+/// The CPU time each of this process's threads has used so far, by thread id, in
+/// nanoseconds (Linux's `/proc/self/task/*/schedstat`, whose first field is the time on
+/// a CPU): precise where [`cpu_time`]'s ticks are 10 ms.
+pub(crate) fn thread_cpu_times() -> Option<std::collections::HashMap<u64, u64>> {
+    std::fs::read_dir("/proc/self/task")
+        .ok()?
+        .map(|task| {
+            let task = task.ok()?;
+            let tid = task.file_name().to_str()?.parse().ok()?;
+            let stat = std::fs::read_to_string(task.path().join("schedstat")).ok()?;
+            Some((tid, stat.split_whitespace().next()?.parse().ok()?))
+        })
+        .collect()
+}
+
+/// The process's and its busiest thread's CPU use between `before` and `after`
+/// ([`thread_cpu_times`]), over `elapsed`, each in percent of one core. A thread gone
+/// by `after` is not counted.
+pub(crate) fn cpu_percents(
+    before: &std::collections::HashMap<u64, u64>,
+    after: &std::collections::HashMap<u64, u64>,
+    elapsed: std::time::Duration,
+) -> (f64, f64) {
+    let used = after
+        .iter()
+        .map(|(tid, ns)| ns.saturating_sub(before.get(tid).copied().unwrap_or(0)));
+    let (total, busiest) = used.fold((0, 0), |(total, busiest), ns| (total + ns, busiest.max(ns)));
+    let percent = |ns: u64| 100.0 * ns as f64 / elapsed.as_nanos() as f64;
+    (percent(total), percent(busiest))
 }
 
 /// This process's peak resident set (Linux `VmHWM`), in bytes.

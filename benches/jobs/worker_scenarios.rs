@@ -123,7 +123,7 @@ pub(crate) async fn e2e(
         .build()
         .expect("a valid worker");
 
-    let started = Instant::now();
+    let (cpu_before, started) = (crate::report::thread_cpu_times(), Instant::now());
     let running = spawn_run(&worker);
     // Every handler ran and the worker holds no job: every outcome is written. (Not
     // via a subscription to the worker's events: waking a subscriber twice per job
@@ -131,10 +131,13 @@ pub(crate) async fn e2e(
     while handled.load(Ordering::Relaxed) < n || worker.running() > 0 {
         tokio::time::sleep(Duration::from_millis(1)).await;
     }
-    let elapsed = started.elapsed();
+    let (elapsed, cpu_after) = (started.elapsed(), crate::report::thread_cpu_times());
     worker.shutdown().await;
     running.await.expect("the worker task");
     assert_eq!(count_completed(&queue).await, n, "every job completed once");
+    let cpu = cpu_before
+        .zip(cpu_after)
+        .map(|(before, after)| crate::report::cpu_percents(&before, &after, elapsed));
 
     let jobs_per_sec = rate(n, elapsed);
     let ratio_to_baseline = jobs_per_sec.zip(baseline).map(|(ours, raw)| ours / raw);
@@ -145,6 +148,8 @@ pub(crate) async fn e2e(
         concurrency,
         jobs_per_sec,
         ratio_to_baseline,
+        cpu_percent: cpu.map(|(process, _)| process),
+        busiest_thread_percent: cpu.map(|(_, busiest)| busiest),
         ..Row::default()
     });
     bench.close().await;
