@@ -7,6 +7,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::FutureExt;
+use futures::StreamExt;
+use futures::stream::FuturesUnordered;
+use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::builder::HandlerFuture;
@@ -38,28 +41,65 @@ pub(crate) type Buffered = (Arc<JobRecord>, CancellationToken);
 /// heartbeat) until the outcome is written, while its slot frees as soon as the
 /// handler is done. Returns that outcome.
 ///
-/// When the freed slot takes a buffered job, the same task runs it if this job's
-/// outcome was written at once (the memory store); if the write has to wait (a SQL
-/// store's group commit), the next job gets a task of its own and starts now, while
-/// this one waits for its write. A chain of jobs thus costs no task per job where
-/// writes never wait, and never waits for a write where they do.
+/// When the freed slot takes a buffered job, the same task runs it: right after if
+/// this job's outcome was written at once (the memory store), else beside this one's
+/// write, which the task goes on waiting for (a SQL store's group commit). A task thus
+/// serves one slot, its handlers one after another and their writes side by side: a
+/// job costs no task of its own, and a group commit's answers wake one task per slot
+/// rather than one per job. (A task per job, spawned as the slot took it, put every
+/// new job ahead of the writer's task on the runtime thread that woke the writer,
+/// which then waited behind them: end to end with 8 slots on SQLite, the process
+/// used 1.3 of 2 cores, see the README.)
 pub(crate) async fn run_job(
     inner: Arc<Inner>,
     job: Arc<JobRecord>,
     token: CancellationToken,
     guard: RunningGuard,
 ) -> JobOutcome {
-    let (outcome, mut next) = run_one(&inner, job, token, guard, true).await;
-    let outcome = outcome.expect("run_one reports the outcome asked for");
+    let (spill, mut spilled) = mpsc::unbounded_channel();
+    let mut chains = FuturesUnordered::new();
+    chains.push(run_chain(&inner, &spill, (job, token), Some(guard)));
+    let mut first = None;
+    loop {
+        while let Ok(next) = spilled.try_recv() {
+            chains.push(run_chain(&inner, &spill, next, None));
+        }
+        if chains.is_empty() {
+            break;
+        }
+        tokio::select! {
+            Some(next) = spilled.recv() => chains.push(run_chain(&inner, &spill, next, None)),
+            Some(outcome) = chains.next() => first = first.or(outcome),
+        }
+    }
+    first.expect("the first job's chain reports its outcome")
+}
+
+/// Runs `job` (with `guard`, or one begun now), then each buffered job its slot takes
+/// while its write returned at once; a buffered job the slot takes while a write
+/// waits goes to `spill`, for [`run_job`] to run beside. Reports the outcome of the
+/// job given a guard (the task's first).
+async fn run_chain(
+    inner: &Arc<Inner>,
+    spill: &Spill,
+    (job, token): Buffered,
+    guard: Option<RunningGuard>,
+) -> Option<JobOutcome> {
+    let report = guard.is_some();
+    let guard = guard.unwrap_or_else(|| inner.begin(&job));
+    let (outcome, mut next) = run_one(inner, job, token, guard, report, spill).await;
     while let Some((job, token)) = next {
         // A chain whose writes never wait would otherwise never yield: let the
         // scheduler run other tasks once this one has used its budget.
         tokio::task::consume_budget().await;
         let guard = inner.begin(&job);
-        next = run_one(&inner, job, token, guard, false).await.1;
+        next = run_one(inner, job, token, guard, false, spill).await.1;
     }
     outcome
 }
+
+/// Where a slot's next job goes when the job before it waits for its write.
+type Spill = mpsc::UnboundedSender<Buffered>;
 
 /// Runs one job through the worker's layers; returns its outcome (when asked to
 /// `report` it) and the buffered job its slot took, unless that one was handed to a
@@ -70,12 +110,13 @@ async fn run_one(
     token: CancellationToken,
     guard: RunningGuard,
     report: bool,
+    spill: &Spill,
 ) -> (Option<JobOutcome>, Option<Buffered>) {
     // What the outcome names the job by: only built for someone to read it.
     let info = (report || inner.has_subscribers()).then(|| JobInfo::from(&*job));
     let mut chained = None;
     let hooks = HookRun::begin(&inner.hooks, &job);
-    let end = attempt_and_record(inner, Arc::clone(&job), token, guard, &mut chained);
+    let end = attempt_and_record(inner, Arc::clone(&job), token, guard, &mut chained, spill);
     let outcome = if inner.layers.is_empty() {
         end.await
     } else {
@@ -103,14 +144,15 @@ async fn run_one(
 /// The innermost part of a job's run: its handler, then the write of its outcome.
 ///
 /// The buffered job its freed slot took goes to `chained` when this job's outcome
-/// was written at once, for the caller to run in the same task; otherwise it gets a
-/// task of its own and starts while this one waits for its write.
+/// was written at once, for the caller to run next; otherwise to `spill`, to start
+/// beside this one's wait for its write.
 async fn attempt_and_record(
     inner: &Arc<Inner>,
     job: Arc<JobRecord>,
     token: CancellationToken,
     guard: RunningGuard,
     chained: &mut Option<Buffered>,
+    spill: &Spill,
 ) -> Outcome {
     let lease = job.lease();
     let (timeout, retry) = inner.settings.of_kind(&job.kind);
@@ -134,8 +176,12 @@ async fn attempt_and_record(
                 return outcome;
             }
             None => {
-                let (job, token) = next;
-                drop(inner.spawn_task(job, token));
+                if let Err(unsent) = spill.send(next) {
+                    // Its task is ending (it cannot while this job is in it): give
+                    // the job a task of its own.
+                    let (job, token) = unsent.0;
+                    drop(inner.spawn_task(job, token));
+                }
             }
         }
     }
