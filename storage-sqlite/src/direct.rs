@@ -24,9 +24,10 @@
 //! leased elsewhere completes by its id.
 //!
 //! It never blocks that thread for long, nor differently from sqlx:
-//! - a group of more than a few dozen rows runs through `block_in_place` on a
-//!   multi-thread runtime, which hands the thread's other tasks to another thread
-//!   meanwhile (see `crate::writer`);
+//! - while the writer is a task, a group of more than a few dozen rows runs through
+//!   `block_in_place` on a multi-thread runtime, which hands the thread's other tasks
+//!   to another thread meanwhile; from its first claim here on, the writer runs on a
+//!   thread of its own (see `crate::writer`);
 //! - its busy timeout is zero: when another process holds the write lock, its
 //!   `BEGIN IMMEDIATE` fails at once and the writer runs the group the ordinary way,
 //!   whose wait for the lock happens on sqlx's thread;
@@ -94,6 +95,14 @@ impl std::fmt::Debug for Direct {
 }
 
 impl Direct {
+    /// Calls `hook` at each commit on this connection, on the thread that commits.
+    #[cfg(test)]
+    pub(crate) fn on_commit(&self, hook: impl FnMut() -> bool + Send + 'static) {
+        self.conn
+            .commit_hook(Some(hook))
+            .expect("a commit hook on an open connection");
+    }
+
     /// Opens the file database at `path`, which the store has opened and migrated
     /// with `synchronous=NORMAL`, for writing, and another to checkpoint it with;
     /// `None` when it cannot be written.

@@ -23,9 +23,12 @@
 //! counts the starts a rate limits. On a file database with [`Synchronous::Normal`],
 //! a group of plain enqueues (no unique key, no dependencies), and a worker's group of
 //! completions with at most one claim, commits on a SQLite connection the writer opens
-//! for itself, on its own thread (a long group through `block_in_place`), with no
-//! hand-off to sqlx's connection thread; it never waits there for a lock, and anything
-//! that fails there runs again through sqlx, which answers each error.
+//! for itself, with no hand-off to sqlx's connection thread; it never waits there for
+//! a lock, and anything that fails there runs again through sqlx, which answers each
+//! error. The writer is a task on the runtime the store was opened on until its first
+//! claim there (a process that only enqueues keeps it so: a lone caller's enqueue then
+//! costs no thread wake-up), and from then on runs on a thread of its own,
+//! `leasehold-sqlite-writer`, beside the jobs' tasks rather than queued behind them.
 //!
 //! Durability: with [`Synchronous::Normal`] (the default) a committed call survives a
 //! crash of the process; [`Synchronous::Full`] makes it survive power loss too.

@@ -69,7 +69,7 @@ fn one_group_answers_each_call_and_a_lost_lease_spoils_no_other() {
             enqueue_existing,
             retry,
         ];
-        commit_group(&target, &mut None, &mut None, batch).await;
+        commit_group(&target, &mut None, &mut None, None, batch).await;
 
         completed.await.unwrap().expect("the live lease completes");
         assert!(
@@ -107,7 +107,7 @@ fn completions_in_one_group_finish_once_each() {
             .iter()
             .map(|&lease| request(Complete { lease, now: t(2) }))
             .unzip();
-        commit_group(&target, &mut None, &mut None, batch).await;
+        commit_group(&target, &mut None, &mut None, None, batch).await;
 
         let mut done = 0;
         let mut lost = 0;
@@ -148,7 +148,7 @@ fn enqueues_in_one_group_share_a_statement_and_an_existing_id_still_conflicts_al
 
         let (shared, shared_answers): (Vec<_>, Vec<_>) =
             [enqueue(1), enqueue(3)].into_iter().map(request).unzip();
-        commit_group(&target, &mut None, &mut None, shared).await;
+        commit_group(&target, &mut None, &mut None, None, shared).await;
         let (mixed, mixed_answers): (Vec<_>, Vec<_>) = [
             enqueue(2),
             Enqueue {
@@ -160,7 +160,7 @@ fn enqueues_in_one_group_share_a_statement_and_an_existing_id_still_conflicts_al
         .into_iter()
         .map(request)
         .unzip();
-        commit_group(&target, &mut None, &mut None, mixed).await;
+        commit_group(&target, &mut None, &mut None, None, mixed).await;
 
         let mut sizes = Vec::new();
         for answer in shared_answers.into_iter().chain(mixed_answers) {
@@ -197,6 +197,7 @@ fn a_call_that_breaks_the_group_is_answered_alone_and_the_others_run_again() {
             &target,
             &mut None,
             &mut None,
+            None,
             vec![complete, enqueue_one, fail],
         )
         .await;
@@ -257,7 +258,14 @@ fn a_dependency_ended_earlier_in_the_group_is_counted_once_off_a_new_dependent()
             jobs: vec![later.clone()],
             now: t(1),
         });
-        commit_group(&target, &mut None, &mut None, vec![complete, enqueue_later]).await;
+        commit_group(
+            &target,
+            &mut None,
+            &mut None,
+            None,
+            vec![complete, enqueue_later],
+        )
+        .await;
         completed.await.unwrap().expect("the first job completes");
         let enqueued = enqueued.await.unwrap().expect("the dependent is stored");
         assert_eq!(enqueued[0].job.state, JobState::Waiting);

@@ -95,7 +95,7 @@ fn a_group_its_own_connection_cannot_commit_runs_again_through_sqlx() {
             jobs: vec![stored.clone()],
             now: t(0),
         });
-        commit_group(&target, &mut None, &mut direct, vec![first]).await;
+        commit_group(&target, &mut None, &mut direct, None, vec![first]).await;
         answer.await.unwrap().unwrap();
 
         // The same id again, in one group with a new job: the insert fails there.
@@ -104,7 +104,7 @@ fn a_group_its_own_connection_cannot_commit_runs_again_through_sqlx() {
             now: t(0),
         });
         let (fresh, fresh_answer) = request(enqueue(1));
-        commit_group(&target, &mut None, &mut direct, vec![again, fresh]).await;
+        commit_group(&target, &mut None, &mut direct, None, vec![again, fresh]).await;
 
         assert!(
             matches!(again_answer.await.unwrap(), Err(StoreError::Conflict(_))),
@@ -221,7 +221,7 @@ fn closing_the_pool_waits_for_a_checkpoint_beside_the_writer_and_removes_the_log
 
 /// Runs `batch` as one group on `target`, with its own connection `direct`.
 async fn group(target: &Target, direct: &mut Option<Direct>, batch: Vec<Request>) {
-    commit_group(target, &mut None, direct, batch).await;
+    commit_group(target, &mut None, direct, None, batch).await;
 }
 
 /// Runs `transition` as a group of its own on `target`, with its own connection
@@ -520,4 +520,92 @@ fn a_long_group_of_its_own_connection_runs_on_either_runtime() {
             assert_eq!((jobs.len(), completed), (200, 200));
         });
     }
+}
+
+/// The thread each commit on `direct` runs on, by name, as they happen.
+fn commit_threads(direct: &Direct) -> Arc<std::sync::Mutex<Vec<Option<String>>>> {
+    let threads = Arc::new(std::sync::Mutex::new(Vec::new()));
+    direct.on_commit({
+        let threads = Arc::clone(&threads);
+        move || {
+            let name = std::thread::current().name().map(str::to_owned);
+            threads.lock().unwrap().push(name);
+            false
+        }
+    });
+    threads
+}
+
+#[test]
+fn the_writer_moves_to_a_thread_of_its_own_after_its_first_claim_on_its_own_connection() {
+    runtime().block_on(async {
+        let dir = tempfile::tempdir().unwrap();
+        let pool = file_pool(&dir).await;
+        let direct = Direct::open(&dir.path().join("writer.db")).expect("a writable file");
+        let threads = commit_threads(&direct);
+        let writer = Writer::spawn(pool.clone(), false, true, 16, Some(direct));
+
+        writer.call(enqueue(3)).await.expect("an enqueue");
+        let claimed = writer
+            .call(claim(2))
+            .await
+            .and_then(Claimed::into_jobs)
+            .expect("a claim");
+        writer
+            .call(Complete {
+                lease: claimed[0].lease(),
+                now: t(1),
+            })
+            .await
+            .expect("a completion");
+        writer.call(enqueue(1)).await.expect("an enqueue");
+
+        let caller = std::thread::current().name().map(str::to_owned);
+        let own = Some("leasehold-sqlite-writer".to_owned());
+        assert_eq!(
+            *threads.lock().unwrap(),
+            [caller.clone(), caller, own.clone(), own],
+            "the enqueue and the claim commit on the caller's thread (the writer is \
+             its task), what follows on the writer's own"
+        );
+        // The writer, on its thread, hands its connection back once its handles are gone.
+        drop(writer);
+        assert_eq!(stored_jobs(&pool).await, 4);
+    });
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn from_its_own_thread_the_writer_runs_groups_through_sqlx_on_the_runtime() {
+    let (_dir, pool, writer) = direct_writer().await;
+    writer.call(enqueue(2)).await.expect("an enqueue");
+    let claimed = writer
+        .call(claim(2))
+        .await
+        .and_then(Claimed::into_jobs)
+        .expect("a claim");
+    // A retry is not a write of the writer's own connection: it goes through sqlx,
+    // which the writer, now on its own thread, runs on this runtime.
+    let state = writer
+        .call(crate::transition::lease_writes::Retry {
+            lease: claimed[0].lease(),
+            run_at: t(30),
+            error: "boom".to_owned(),
+            now: t(1),
+        })
+        .await
+        .expect("a retry through sqlx");
+    assert_eq!(state, leasehold::JobState::Scheduled);
+    writer
+        .call(Complete {
+            lease: claimed[1].lease(),
+            now: t(1),
+        })
+        .await
+        .expect("a completion on the writer's own connection");
+    drop(writer);
+    let states: Vec<String> = sqlx::query_scalar("SELECT state FROM jobs ORDER BY state")
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+    assert_eq!(states, ["completed", "scheduled"]);
 }

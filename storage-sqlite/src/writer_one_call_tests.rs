@@ -146,7 +146,7 @@ fn a_whole_group_whose_commit_fails_answers_at_commit_and_the_next_group_writes(
 
         let (one, refused_one) = request(enqueue(1));
         let (many, refused_many) = request(enqueue(3));
-        commit_group(&target, &mut None, &mut None, vec![one, many]).await;
+        commit_group(&target, &mut None, &mut None, None, vec![one, many]).await;
         let left_open = in_transaction(&pool).await;
         sqlx::query("DROP TRIGGER orphan")
             .execute(&pool)
@@ -229,7 +229,7 @@ fn a_completion_the_whole_group_did_not_write_runs_again_and_says_why() {
             lease: stale,
             now: t(1),
         });
-        commit_group(&target, &mut None, &mut None, vec![done, late]).await;
+        commit_group(&target, &mut None, &mut None, None, vec![done, late]).await;
 
         completed.await.unwrap().expect("the live lease completes");
         let lost = lost.await.unwrap();

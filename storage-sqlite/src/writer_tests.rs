@@ -38,7 +38,7 @@ pub(super) async fn commit_alone<T: Transition>(
     transition: T,
 ) -> Result<T::Answer, StoreError> {
     let (request, answer) = request(transition);
-    commit_group(target, &mut None, &mut None, vec![request]).await;
+    commit_group(target, &mut None, &mut None, None, vec![request]).await;
     answer.await.expect("a group answers every call")
 }
 
@@ -206,7 +206,7 @@ fn a_group_sqlite_rolled_back_by_itself_leaves_an_in_memory_store_writable() {
         };
 
         let (full, refused) = request(big());
-        commit_group(&target, &mut None, &mut None, vec![full]).await;
+        commit_group(&target, &mut None, &mut None, None, vec![full]).await;
         let mut conn = pool.acquire().await.unwrap();
         let in_transaction = sqlx::query("BEGIN").execute(&mut *conn).await.is_err();
         sqlx::query("ROLLBACK").execute(&mut *conn).await.unwrap();
@@ -216,7 +216,7 @@ fn a_group_sqlite_rolled_back_by_itself_leaves_an_in_memory_store_writable() {
             .unwrap();
         drop(conn);
         let (room, accepted) = request(big());
-        commit_group(&target, &mut None, &mut None, vec![room]).await;
+        commit_group(&target, &mut None, &mut None, None, vec![room]).await;
 
         let refused = refused.await.unwrap();
         assert!(
