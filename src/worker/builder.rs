@@ -19,8 +19,12 @@ use super::retention::Retention;
 pub const DEFAULT_OUTPUT_LIMIT: usize = 1 << 20;
 
 /// The default of [`WorkerBuilder::claim_ahead`]: at most this many jobs per queue
-/// claimed beyond the free slots.
-pub const DEFAULT_CLAIM_AHEAD: usize = 256;
+/// claimed beyond the free slots. Only jobs shorter than 0.2 ms (at one slot) reach
+/// it: the buffer holds about 100 ms of work. With 256, a worker of no-op jobs ran
+/// its buffer dry while its refill waited behind the completions queued before it:
+/// 512 ran 1.07x-1.17x the jobs a second at 8 slots on SQLite and about 1.2x on
+/// PostgreSQL; 1,024 ran no faster than 256.
+pub const DEFAULT_CLAIM_AHEAD: usize = 512;
 use crate::error::Error;
 use crate::job::DEFAULT_QUEUE;
 use crate::job::Job;
