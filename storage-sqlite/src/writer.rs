@@ -169,9 +169,13 @@ struct State {
 
 /// The writer task: group commits until every handle is dropped; on a thread of its
 /// own from its first claim on its own connection ([`on_own_thread`]).
-async fn start(state: State) {
-    if let Some(state) = run(state, false).await {
-        on_own_thread(state);
+async fn start(mut state: State) {
+    while let Some(moving) = run(state, false).await {
+        // The state comes back only if it could not move.
+        let Some(back) = on_own_thread(moving) else {
+            return;
+        };
+        state = back;
     }
 }
 
@@ -186,25 +190,36 @@ async fn start(state: State) {
 /// 1.3x the jobs a second. Until then (a process that only enqueues) it stays a
 /// task, where a lone caller's enqueue costs no thread wake-up: from its own thread,
 /// a caller enqueueing one job at a time gets a third of the rate (two wake-ups a
-/// call). See DESIGN.md. If the thread or its runtime cannot be had, the calls
-/// waiting fail as if the writer had stopped, and later calls too.
-fn on_own_thread(state: State) {
-    let (hand_over, handed) = std::sync::mpsc::channel::<State>();
+/// call). See DESIGN.md. If the thread or its runtime cannot be had, the state
+/// comes back, and the writer goes on as a task (and tries again at its next claim).
+fn on_own_thread(state: State) -> Option<State> {
+    let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    else {
+        return Some(state);
+    };
+    // The runtime goes over with the state: one never handed over is shut down here
+    // without blocking (dropping it would block this runtime's thread).
+    let (hand_over, handed) = std::sync::mpsc::channel::<(tokio::runtime::Runtime, State)>();
     let started = std::thread::Builder::new()
         .name("leasehold-sqlite-writer".to_owned())
         .spawn(move || {
-            let Ok(state) = handed.recv() else { return };
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build();
-            if let Ok(runtime) = runtime {
+            if let Ok((runtime, state)) = handed.recv() {
                 runtime.block_on(run(state, true));
             }
         });
-    if started.is_ok() {
-        // The thread holds the receiver until it has the state.
-        let _ = hand_over.send(state);
-    }
+    let unsent = match started {
+        Ok(_) => hand_over
+            .send((runtime, state))
+            .err()
+            .map(|unsent| unsent.0),
+        Err(_) => Some((runtime, state)),
+    };
+    unsent.map(|(runtime, state)| {
+        runtime.shutdown_background();
+        state
+    })
 }
 
 /// The writer's loop over `state`: group commits until every handle is dropped.
