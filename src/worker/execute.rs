@@ -57,18 +57,21 @@ pub(crate) async fn run_job(
     guard: RunningGuard,
 ) -> JobOutcome {
     let (spill, mut spilled) = mpsc::unbounded_channel();
+    let spilled_chain = |next| run_chain(&inner, &spill, next, None);
     let mut chains = FuturesUnordered::new();
     chains.push(run_chain(&inner, &spill, (job, token), Some(guard)));
     let mut first = None;
     loop {
+        // A chain may spill its slot's next job and end in the same poll: start that
+        // job before asking whether any chain is left.
         while let Ok(next) = spilled.try_recv() {
-            chains.push(run_chain(&inner, &spill, next, None));
+            chains.push(spilled_chain(next));
         }
         if chains.is_empty() {
             break;
         }
         tokio::select! {
-            Some(next) = spilled.recv() => chains.push(run_chain(&inner, &spill, next, None)),
+            Some(next) = spilled.recv() => chains.push(spilled_chain(next)),
             Some(outcome) = chains.next() => first = first.or(outcome),
         }
     }

@@ -224,7 +224,7 @@ fn on_own_thread(state: State) -> Option<State> {
 
 /// The writer's loop over `state`: group commits until every handle is dropped.
 /// Returns the state, to go on on a thread of its own, after the first group with a
-/// claim on its own connection, unless it is there already (`own_thread`).
+/// claim while it has its own connection, unless it is there already (`own_thread`).
 ///
 /// With [`Target::hold`], the connection a group used stays with the task for the
 /// next one while it is out of any transaction, and goes back to the pool only when
@@ -287,12 +287,15 @@ async fn run(mut state: State, own_thread: bool) -> Option<State> {
             .filter(|request| matches!(request, Request::Enqueue(_)))
             .count()
             >= GATHER_AFTER;
-        let claimed = batch
-            .iter()
-            .any(|request| matches!(request, Request::Claim(_)));
+        // A worker claims here: move once this group is answered.
+        let moving = !own_thread
+            && direct.is_some()
+            && batch
+                .iter()
+                .any(|request| matches!(request, Request::Claim(_)));
         let runtime = runtime.as_ref().filter(|_| own_thread);
         commit_group(target, held, direct, runtime, batch).await;
-        if claimed && direct.is_some() && !own_thread {
+        if moving && direct.is_some() {
             break;
         }
     }

@@ -19,11 +19,30 @@ use crate::transition::lease_writes::{Complete, Heartbeat};
 /// A writer that keeps its connection, with its own connection to the same migrated
 /// file; its pool of one connection; the directory.
 async fn direct_writer() -> (tempfile::TempDir, SqlitePool, Writer) {
+    let (dir, pool, writer, ()) = direct_writer_with(|_| ()).await;
+    (dir, pool, writer)
+}
+
+/// [`direct_writer`], with what `prepare` made of the writer's own connection before
+/// the writer took it.
+async fn direct_writer_with<T>(
+    prepare: impl FnOnce(&Direct) -> T,
+) -> (tempfile::TempDir, SqlitePool, Writer, T) {
     let dir = tempfile::tempdir().unwrap();
     let pool = file_pool(&dir).await;
     let direct = Direct::open(&dir.path().join("writer.db")).expect("a writable file");
+    let prepared = prepare(&direct);
     let writer = Writer::spawn(pool.clone(), false, true, 16, Some(direct));
-    (dir, pool, writer)
+    (dir, pool, writer, prepared)
+}
+
+/// The jobs a claim of up to `limit` through `writer` leased.
+async fn claimed_through(writer: &Writer, limit: usize) -> Vec<leasehold::JobRecord> {
+    writer
+        .call(claim(limit))
+        .await
+        .and_then(Claimed::into_jobs)
+        .expect("a simple claim")
 }
 
 #[test]
@@ -42,11 +61,7 @@ fn plain_enqueues_and_lease_writes_commit_on_the_writers_own_connection() {
         let one = writer.call(enqueue(1)).await;
         // More jobs than one insert statement holds.
         let many = writer.call(enqueue(600)).await;
-        let claimed = writer
-            .call(claim(2))
-            .await
-            .and_then(Claimed::into_jobs)
-            .expect("a simple claim");
+        let claimed = claimed_through(&writer, 2).await;
         let completed = writer
             .call(Complete {
                 lease: claimed[0].lease(),
@@ -539,18 +554,10 @@ fn commit_threads(direct: &Direct) -> Arc<std::sync::Mutex<Vec<Option<String>>>>
 #[test]
 fn the_writer_moves_to_a_thread_of_its_own_after_its_first_claim_on_its_own_connection() {
     runtime().block_on(async {
-        let dir = tempfile::tempdir().unwrap();
-        let pool = file_pool(&dir).await;
-        let direct = Direct::open(&dir.path().join("writer.db")).expect("a writable file");
-        let threads = commit_threads(&direct);
-        let writer = Writer::spawn(pool.clone(), false, true, 16, Some(direct));
+        let (_dir, pool, writer, threads) = direct_writer_with(commit_threads).await;
 
         writer.call(enqueue(3)).await.expect("an enqueue");
-        let claimed = writer
-            .call(claim(2))
-            .await
-            .and_then(Claimed::into_jobs)
-            .expect("a claim");
+        let claimed = claimed_through(&writer, 2).await;
         writer
             .call(Complete {
                 lease: claimed[0].lease(),
@@ -578,11 +585,7 @@ fn the_writer_moves_to_a_thread_of_its_own_after_its_first_claim_on_its_own_conn
 async fn from_its_own_thread_the_writer_runs_groups_through_sqlx_on_the_runtime() {
     let (_dir, pool, writer) = direct_writer().await;
     writer.call(enqueue(2)).await.expect("an enqueue");
-    let claimed = writer
-        .call(claim(2))
-        .await
-        .and_then(Claimed::into_jobs)
-        .expect("a claim");
+    let claimed = claimed_through(&writer, 2).await;
     // A retry is not a write of the writer's own connection: it goes through sqlx,
     // which the writer, now on its own thread, runs on this runtime.
     let state = writer
