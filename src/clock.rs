@@ -30,7 +30,14 @@ pub struct SystemClock;
 impl Clock for SystemClock {
     #[allow(clippy::disallowed_methods)] // the one place that reads wall time
     fn now(&self) -> OffsetDateTime {
-        truncate_to_micros(OffsetDateTime::now_utc())
+        // Through `from_unix_micros`, which remembers the day: `now_utc` works out
+        // the date from scratch at every call.
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .ok()
+            .and_then(|since| i64::try_from(since.as_micros()).ok())
+            .and_then(from_unix_micros)
+            .unwrap_or_else(|| truncate_to_micros(OffsetDateTime::now_utc()))
     }
 }
 
@@ -63,10 +70,41 @@ pub fn from_unix_micros(micros: i64) -> Option<OffsetDateTime> {
     let seconds = micros.div_euclid(1_000_000);
     let nanos = u32::try_from(micros.rem_euclid(1_000_000) * 1_000)
         .expect("a remainder below 10^6 microseconds is below 10^9 nanoseconds");
-    OffsetDateTime::from_unix_timestamp(seconds)
-        .ok()?
-        .replace_nanosecond(nanos)
-        .ok()
+    let day = seconds.div_euclid(SECONDS_PER_DAY);
+    let second =
+        u32::try_from(seconds.rem_euclid(SECONDS_PER_DAY)).expect("a second of the day fits u32");
+    let time = time::Time::from_hms_nano(
+        u8::try_from(second / 3_600).expect("an hour fits u8"),
+        u8::try_from(second / 60 % 60).expect("a minute fits u8"),
+        u8::try_from(second % 60).expect("a second fits u8"),
+        nanos,
+    )
+    .expect("the parts of a second of the day are in range");
+    Some(date_of_day(day)?.with_time(time).assume_utc())
+}
+
+const SECONDS_PER_DAY: i64 = 86_400;
+
+/// The date `day` days after the Unix epoch, `None` outside what `time` represents.
+///
+/// The calendar arithmetic from a day count to a date is most of the cost of turning
+/// a stored time into an `OffsetDateTime`, and a claimed job's times (and the clock's)
+/// mostly fall on one day: each thread remembers the last day it computed.
+fn date_of_day(day: i64) -> Option<time::Date> {
+    thread_local! {
+        static LAST: std::cell::Cell<Option<(i64, time::Date)>> =
+            const { std::cell::Cell::new(None) };
+    }
+    LAST.with(|last| match last.get() {
+        Some((cached, date)) if cached == day => Some(date),
+        _ => {
+            let date = OffsetDateTime::from_unix_timestamp(day.checked_mul(SECONDS_PER_DAY)?)
+                .ok()?
+                .date();
+            last.set(Some((day, date)));
+            Some(date)
+        }
+    })
 }
 
 /// A clock that only moves when told to; clones share one time.
@@ -166,6 +204,45 @@ mod tests {
             proptest::prop_assert_eq!(from_unix_micros(micros), Some(t));
             proptest::prop_assert_eq!(to_unix_micros(t), micros);
         }
+    }
+
+    proptest::proptest! {
+        /// Times of one day, read one after another, come from the day the thread
+        /// remembers: they agree with `time`'s own conversion as the first did, and a
+        /// time of another day in between changes nothing.
+        #[test]
+        fn times_of_one_day_agree_with_nanoseconds_through_the_remembered_day(
+            day in -4_371_587_i64..2_932_896_i64,
+            seconds in proptest::collection::vec(0_i64..86_400_000_000, 1..8),
+            other in -377_705_116_800_000_000_i64..253_402_300_799_999_999_i64,
+        ) {
+            for (i, second) in seconds.into_iter().enumerate() {
+                let micros = day * 86_400_000_000 + second;
+                let t = OffsetDateTime::from_unix_timestamp_nanos(i128::from(micros) * 1_000)
+                    .unwrap();
+                proptest::prop_assert_eq!(from_unix_micros(micros), Some(t));
+                if i == 2 {
+                    let t = OffsetDateTime::from_unix_timestamp_nanos(i128::from(other) * 1_000)
+                        .unwrap();
+                    proptest::prop_assert_eq!(from_unix_micros(other), Some(t));
+                }
+            }
+        }
+    }
+
+    #[test]
+    #[allow(clippy::disallowed_methods)] // compares the clock with the time it reads
+    fn the_system_clock_reads_whole_microseconds_in_utc() {
+        let before = truncate_to_micros(OffsetDateTime::now_utc());
+        let now = SystemClock.now();
+        let after = OffsetDateTime::now_utc();
+
+        assert_eq!(now.offset(), time::UtcOffset::UTC);
+        assert_eq!(now.nanosecond() % 1_000, 0);
+        assert!(
+            before <= now && now <= after,
+            "{before} <= {now} <= {after}"
+        );
     }
 
     #[test]

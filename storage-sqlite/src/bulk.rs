@@ -12,7 +12,8 @@
 //! as one sqlx call: each call is a hand-off to sqlx's connection thread and back,
 //! which costs more than a small statement does.
 
-use std::collections::{HashMap, HashSet};
+use crate::JobSet;
+use std::collections::HashMap;
 use std::fmt::Write as _;
 
 use leasehold::time::OffsetDateTime;
@@ -68,7 +69,7 @@ pub(crate) fn plain_enqueues(batch: &[Request]) -> bool {
 /// claim, at most one, that [`WholeGroup`] would send simple (of one queue, of a job
 /// at least, no limit seen stored).
 pub(crate) fn lease_writes(batch: &[Request]) -> bool {
-    let mut jobs = HashSet::new();
+    let mut jobs = JobSet::with_capacity_and_hasher(batch.len(), Default::default());
     let mut claims = 0;
     !batch.is_empty()
         && batch.iter().all(|request| match request {
@@ -94,7 +95,7 @@ pub(crate) fn completions_of(batch: &[Request]) -> Vec<(Lease, OffsetDateTime)> 
 
 /// Settles the completions of `batch` whose jobs are in `completed`; the others stay
 /// unanswered, to run again on their own and say why.
-pub(crate) fn settle_completed(batch: &mut [Request], completed: &HashSet<JobId>) {
+pub(crate) fn settle_completed(batch: &mut [Request], completed: &JobSet) {
     for request in batch {
         if let Request::Complete(call) = request
             && completed.contains(&call.transition().lease.job_id)
@@ -146,7 +147,7 @@ impl WholeGroup {
                 .iter()
                 .all(|request| matches!(request, Request::Complete(_))) =>
             {
-                let mut jobs = HashSet::new();
+                let mut jobs = JobSet::with_capacity_and_hasher(batch.len(), Default::default());
                 let distinct = batch.iter().all(|request| match request {
                     Request::Complete(call) => jobs.insert(call.transition().lease.job_id),
                     _ => false,
@@ -314,7 +315,7 @@ async fn complete_in_bulk(
 async fn complete_bulk(
     conn: &mut SqliteConnection,
     completions: &[(Lease, OffsetDateTime)],
-) -> Result<HashSet<JobId>, StoreError> {
+) -> Result<JobSet, StoreError> {
     let completed = sqlx::query(sql::COMPLETE_BULK)
         .bind(completion_rows(completions))
         .fetch_all(&mut *conn)
@@ -346,7 +347,7 @@ pub(crate) fn completion_rows(completions: &[(Lease, OffsetDateTime)]) -> String
 }
 
 /// The ids of the jobs `complete_bulk.sql` answered it completed.
-fn completed_ids(rows: &[SqliteRow]) -> Result<HashSet<JobId>, StoreError> {
+fn completed_ids(rows: &[SqliteRow]) -> Result<JobSet, StoreError> {
     rows.iter().map(|row| Row(row).job_id()).collect()
 }
 

@@ -41,7 +41,7 @@
 //! and the group runs again the ordinary way, which answers each error at its stage
 //! (see [`crate::writer`]): only success is answered from here.
 
-use std::collections::{HashMap, HashSet};
+use crate::{JobMap, JobSet};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -83,7 +83,7 @@ pub(crate) struct Direct {
     claim_columns: Option<Arc<ColumnNames>>,
     /// The rowid of each job a claim committed here leased, until a completion of it
     /// runs here, which finds its row by the rowid (`complete_row_by_rowid.sql`).
-    leased_rowids: HashMap<JobId, i64>,
+    leased_rowids: JobMap<i64>,
 }
 
 impl std::fmt::Debug for Direct {
@@ -126,7 +126,7 @@ impl Direct {
             conn,
             checkpoints: Checkpoints::open(path)?,
             claim_columns: None,
-            leased_rowids: HashMap::new(),
+            leased_rowids: JobMap::default(),
         })
     }
 
@@ -228,7 +228,7 @@ impl Direct {
 
     /// The rowids it remembers, for tests to read and spoil.
     #[cfg(test)]
-    pub(crate) fn leased_rowids(&mut self) -> &mut HashMap<JobId, i64> {
+    pub(crate) fn leased_rowids(&mut self) -> &mut JobMap<i64> {
         &mut self.leased_rowids
     }
 
@@ -359,13 +359,13 @@ fn execute_padded<T>(
 fn complete_answered(
     tx: &Transaction<'_>,
     completions: &[(Lease, OffsetDateTime)],
-) -> Result<HashSet<JobId>, Failed> {
-    let mut completed = HashSet::new();
+) -> Result<JobSet, Failed> {
+    let mut completed = JobSet::with_capacity_and_hasher(completions.len(), Default::default());
     let mut complete = tx.prepare_cached(sql::COMPLETE_BULK)?;
     let mut ids = complete.query([completion_rows(completions)])?;
     while let Some(row) = ids.next()? {
         // complete_bulk.sql answers one column, the id.
-        completed.insert(job_id(&row.get::<_, Vec<u8>>(0)?)?);
+        completed.insert(job_id(row.get_ref(0)?.as_blob()?)?);
     }
     Ok(completed)
 }
@@ -477,6 +477,12 @@ pub(crate) struct Failed;
 
 impl From<rusqlite::Error> for Failed {
     fn from(_: rusqlite::Error) -> Self {
+        Self
+    }
+}
+
+impl From<rusqlite::types::FromSqlError> for Failed {
+    fn from(_: rusqlite::types::FromSqlError) -> Self {
         Self
     }
 }

@@ -79,6 +79,15 @@ mod store;
 mod transition;
 mod writer;
 
+/// Jobs by id, hashed with foldhash: the writer hashes each job of a group a few
+/// times, and SipHash's defence against chosen keys buys nothing for ids the store
+/// made.
+pub(crate) type JobSet = std::collections::HashSet<leasehold::JobId, foldhash::fast::RandomState>;
+
+/// A map by job id, hashed as [`JobSet`] is.
+pub(crate) type JobMap<V> =
+    std::collections::HashMap<leasehold::JobId, V, foldhash::fast::RandomState>;
+
 pub use options::{SqliteStoreOptions, Synchronous};
 pub use schema::{EffectiveSettings, migration_script};
 pub use store::SqliteStore;
