@@ -12,7 +12,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::Worker;
 use super::context::{Data, IntoJobResult, JobContext, JobError};
-use super::layer::{JobHook, Layer, TracingLayer};
+use super::layer::{JobHook, Layer};
 use super::retention::Retention;
 
 /// The default of [`WorkerBuilder::output_limit`]: 1 MiB.
@@ -81,7 +81,10 @@ pub(crate) struct Parts {
     pub(crate) queue: Queue,
     pub(crate) settings: Settings,
     pub(crate) handlers: HashMap<String, ErasedHandler>,
+    /// The layers added, outermost first, without the built-in span.
     pub(crate) layers: Vec<Arc<dyn Layer>>,
+    /// Whether every job runs in the built-in span ([`TracingLayer`](super::TracingLayer)), outside them.
+    pub(crate) tracing_span: bool,
     pub(crate) hooks: Vec<Arc<dyn JobHook>>,
     pub(crate) data: Data,
     pub(crate) enqueued: Vec<watch::Receiver<u64>>,
@@ -100,7 +103,7 @@ pub(crate) struct Parts {
 /// | shutdown grace period | 30 s |
 /// | timeout | none (per kind with [`WorkerBuilder::timeout_for`] or [`Job::timeout`]) |
 /// | retry policy | [`RetryPolicy::default`] (per kind with [`WorkerBuilder::retry_policy_for`] or [`Job::retry_policy`]) |
-/// | layers | [`TracingLayer`] (see [`WorkerBuilder::layer`]) |
+/// | layers | [`TracingLayer`](super::TracingLayer) (see [`WorkerBuilder::layer`]) |
 /// | hooks | none (see [`WorkerBuilder::hook`]) |
 pub struct WorkerBuilder {
     queue: Queue,
@@ -264,7 +267,7 @@ impl WorkerBuilder {
     /// Runs every job through `layer`: middleware that sees the job before its handler
     /// starts and its recorded outcome after (a timer, metrics, a span of your own).
     /// Layers run in the order added, the first outermost, inside the built-in
-    /// [`TracingLayer`].
+    /// [`TracingLayer`](super::TracingLayer).
     pub fn layer(mut self, layer: impl Layer) -> Self {
         self.layers.push(Arc::new(layer));
         self
@@ -279,7 +282,7 @@ impl WorkerBuilder {
     }
 
     /// Whether each job runs in the built-in `leasehold.job` tracing span that also
-    /// logs its outcome ([`TracingLayer`]; default true). Turn it off to put a span
+    /// logs its outcome ([`TracingLayer`](super::TracingLayer); default true). Turn it off to put a span
     /// of your own in its place with [`WorkerBuilder::layer`].
     pub fn tracing_span(mut self, on: bool) -> Self {
         self.tracing_span = on;
@@ -530,17 +533,13 @@ impl WorkerBuilder {
             retention: self.retention,
             claim_ahead: self.claim_ahead,
         };
-        let mut layers: Vec<Arc<dyn Layer>> = Vec::with_capacity(self.layers.len() + 1);
-        if self.tracing_span {
-            layers.push(Arc::new(TracingLayer));
-        }
-        layers.extend(self.layers);
         self.queue.register_kinds(self.handlers.keys().cloned());
         Ok(Worker::from_parts(Parts {
             queue: self.queue,
             settings,
             handlers: self.handlers,
-            layers,
+            layers: self.layers,
+            tracing_span: self.tracing_span,
             hooks: self.hooks,
             data: self.data,
             enqueued: self.enqueued,

@@ -190,7 +190,7 @@ impl Inner {
                     jobs.sort_by_key(|job| job.limit_key.is_none()); // stable
                 }
                 for job in jobs {
-                    held.buffer(Arc::new(job), index, lease_until);
+                    held.buffer(job, index, lease_until);
                 }
                 while held.queues[index].busy < concurrency {
                     let Some(next) = held.start_next(index) else {
@@ -199,7 +199,7 @@ impl Inner {
                     to_start.push(next);
                 }
             }
-            self.count_held(&held);
+            self.count_held(&mut held);
         }
         for (job, token) in to_start {
             started.push(self.spawn_job(job, token));
@@ -233,13 +233,49 @@ impl Inner {
     /// the guard that keeps it held until its task ends.
     pub(crate) fn begin(self: &Arc<Self>, job: &JobRecord) -> RunningGuard {
         self.emit(|| WorkerEvent::Claimed(JobInfo::from(job)));
-        if !self.ticker_started.swap(true, Ordering::SeqCst) {
+        // Read before written: a swap on every job would move the flag's cache line
+        // between the runtime threads each time.
+        if !self.ticker_started.load(Ordering::SeqCst)
+            && !self.ticker_started.swap(true, Ordering::SeqCst)
+        {
             heartbeat::spawn_ticker(self);
         }
         RunningGuard {
             inner: Arc::clone(self),
             lease: job.lease(),
+            armed: true,
         }
+    }
+
+    /// The job `guard` keeps held ended while still in its slot, its outcome already
+    /// written: forgets it, frees its slot and hands the slot to the next buffered
+    /// job (unless the worker is stopping), all under one lock where
+    /// [`Inner::handler_done`] and the guard's drop take it twice. Returns that next
+    /// job, for the caller to run.
+    pub(crate) fn finish_at_once(&self, mut guard: RunningGuard) -> Option<Buffered> {
+        guard.armed = false;
+        let mut held = self.held();
+        let entry = held.jobs.remove(&guard.lease)?;
+        let queue = entry.queue;
+        let slots = &mut held.queues[queue];
+        slots.leases -= 1;
+        let next = if entry.phase == Phase::Running {
+            slots.busy -= 1;
+            if let Some(started) = entry.started {
+                slots.ran_for(started.elapsed());
+            }
+            let next = if self.stop.is_cancelled() {
+                None
+            } else {
+                held.start_next(queue)
+            };
+            self.slot_freed(&held, queue, next.is_some());
+            next
+        } else {
+            None
+        };
+        self.count_held(&mut held);
+        next
     }
 
     /// The handler of the job under `lease` is done: marks its outcome as being

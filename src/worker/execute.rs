@@ -11,12 +11,13 @@ use futures::StreamExt;
 use futures::stream::FuturesUnordered;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 use super::builder::HandlerFuture;
 use super::context::{Action, JobContext, OutputSlot};
 use super::events::JobInfo;
 use super::held::StopReason;
-use super::layer::{HookRun, Next};
+use super::layer::{HookRun, Next, job_span, log_outcome};
 use super::outcome::{JobOutcome, Outcome};
 use super::{Inner, RunningGuard, later};
 use crate::error::StoreError;
@@ -101,6 +102,18 @@ async fn run_chain(
     outcome
 }
 
+/// Runs `run` in the job's `leasehold.job` span and logs its outcome there: what
+/// [`TracingLayer`](super::TracingLayer) does, outermost of all layers.
+async fn traced(job: &JobRecord, run: impl Future<Output = Outcome>) -> Outcome {
+    async {
+        let outcome = run.await;
+        log_outcome(&outcome);
+        outcome
+    }
+    .instrument(job_span(job))
+    .await
+}
+
 /// Where a slot's next job goes when the job before it waits for its write.
 type Spill = mpsc::UnboundedSender<Buffered>;
 
@@ -120,12 +133,20 @@ async fn run_one(
     let mut chained = None;
     let hooks = HookRun::begin(&inner.hooks, &job);
     let end = attempt_and_record(inner, Arc::clone(&job), token, guard, &mut chained, spill);
-    let outcome = if inner.layers.is_empty() {
-        end.await
-    } else {
-        Next::new(&job, &inner.layers, &*inner.clock, end.boxed())
-            .run()
-            .await
+    // The built-in span is put on here rather than as a layer: with no other layer,
+    // the job's run then needs no boxed future (two allocations a job, each freed
+    // into the allocator beside the other runtime threads' work).
+    let outcome = match (inner.layers.is_empty(), inner.tracing_span) {
+        (true, false) => end.await,
+        (true, true) => traced(&job, end).await,
+        (false, layered) => {
+            let next = Next::new(&job, &inner.layers, &*inner.clock, end.boxed()).run();
+            if layered {
+                traced(&job, next).await
+            } else {
+                next.await
+            }
+        }
     };
     if let Some(hooks) = hooks {
         hooks.end(&outcome);
@@ -160,13 +181,68 @@ async fn attempt_and_record(
     let lease = job.lease();
     let (timeout, retry) = inner.settings.of_kind(&job.kind);
     let attempt_number = job.attempt;
-    let (verdict, stop, next) = attempt(inner, job, token, timeout).await;
+    let verdict = attempt(inner, job, &token, timeout).await;
+    if token.is_cancelled() {
+        // The worker stopped the job: `handler_done` says why, under the lock that
+        // set the reason.
+        let stopped = Stopped {
+            lease,
+            verdict,
+            retry,
+            attempt: attempt_number,
+        };
+        return record_stopped(inner, stopped, guard, chained, spill).await;
+    }
+    // Not stopped: the write starts while the job still holds its slot, so a write
+    // that returns at once (the memory store) frees the slot and takes the next job
+    // under one lock. A stop that comes during the write no longer stops it: the
+    // write itself finds out whether the lease still holds.
+    let mut write = std::pin::pin!(record(inner, retry, attempt_number, lease, verdict));
+    if let Some(outcome) = (&mut write).now_or_never() {
+        *chained = inner.finish_at_once(guard);
+        return outcome;
+    }
+    let (_, next) = inner.handler_done(lease);
+    if let Some(next) = next {
+        spill_next(inner, spill, next);
+    }
+    let outcome = write.await;
+    drop(guard);
+    outcome
+}
+
+/// A job the worker stopped, as its handler left it.
+struct Stopped<'a> {
+    lease: Lease,
+    verdict: Verdict,
+    retry: &'a RetryPolicy,
+    attempt: u32,
+}
+
+/// Records the outcome of a job the worker stopped (its lease lost, the job
+/// cancelled, or shutdown's grace over), after freeing its slot.
+async fn record_stopped(
+    inner: &Arc<Inner>,
+    stopped: Stopped<'_>,
+    guard: RunningGuard,
+    chained: &mut Option<Buffered>,
+    spill: &Spill,
+) -> Outcome {
+    let Stopped {
+        lease,
+        verdict,
+        retry,
+        attempt,
+    } = stopped;
+    let (stop, next) = inner.handler_done(lease);
     let recording = async {
         let outcome = match (stop, verdict) {
             (Some(StopReason::Lost), _) => Outcome::LeaseLost,
             (Some(StopReason::Cancelled), _) => Outcome::Cancelled,
             (_, Verdict::Stopped) => release(inner, lease).await,
-            (_, verdict) => record(inner, retry, attempt_number, lease, verdict).await,
+            // A handler that finished as it was stopped for shutdown: its result
+            // stands (never retried or failed for the stop).
+            (_, verdict) => record(inner, retry, attempt, lease, verdict).await,
         };
         drop(guard);
         outcome
@@ -178,29 +254,30 @@ async fn attempt_and_record(
                 *chained = Some(next);
                 return outcome;
             }
-            None => {
-                if let Err(unsent) = spill.send(next) {
-                    // Its task is ending (it cannot while this job is in it): give
-                    // the job a task of its own.
-                    let (job, token) = unsent.0;
-                    drop(inner.spawn_task(job, token));
-                }
-            }
+            None => spill_next(inner, spill, next),
         }
     }
     recording.await
 }
 
-/// Runs the handler of `job` (bounded by `timeout`), then frees its slot: the verdict,
-/// why the worker stopped the job (if it did), and the buffered job the slot took.
+/// Hands `next` to the slot task's other chains; a task that is ending (it cannot
+/// while a chain in it sends) gives it a task of its own.
+fn spill_next(inner: &Arc<Inner>, spill: &Spill, next: Buffered) {
+    if let Err(unsent) = spill.send(next) {
+        let (job, token) = unsent.0;
+        drop(inner.spawn_task(job, token));
+    }
+}
+
+/// Runs the handler of `job` (bounded by `timeout`): the verdict. The caller frees
+/// its slot.
 async fn attempt(
     inner: &Arc<Inner>,
     job: Arc<JobRecord>,
-    token: CancellationToken,
+    token: &CancellationToken,
     timeout: Option<Duration>,
-) -> (Verdict, Option<StopReason>, Option<Buffered>) {
-    let lease = job.lease();
-    let verdict = match inner.handlers.get(&job.kind) {
+) -> Verdict {
+    match inner.handlers.get(&job.kind) {
         // Stopped before it started: the claim came back too late to run it.
         _ if token.is_cancelled() => Verdict::Stopped,
         None => Verdict::Fail(format!(
@@ -221,15 +298,13 @@ async fn attempt(
             match started {
                 Err(panic) => Verdict::Retry(panicked(panic.as_ref())),
                 Ok(Err(message)) => Verdict::Fail(message),
-                Ok(Ok(handler)) => match run_handler(handler, timeout, &token).await {
+                Ok(Ok(handler)) => match run_handler(handler, timeout, token).await {
                     Verdict::Complete(_) => Verdict::Complete(output.take()),
                     verdict => verdict,
                 },
             }
         }
-    };
-    let (stop, next) = inner.handler_done(lease);
-    (verdict, stop, next)
+    }
 }
 
 /// Polls the handler (catching panics, bounded by `timeout`) until it finishes or

@@ -69,9 +69,11 @@ impl HeldJob {
 pub(crate) struct Slots {
     /// Jobs whose handler runs: at most the queue's concurrency.
     pub(crate) busy: usize,
-    /// Jobs claimed ahead, oldest claim first.
-    /// Boxed: a record is moved several times on its way to its handler.
-    pub(crate) buffer: VecDeque<Arc<JobRecord>>,
+    /// Jobs claimed ahead, oldest claim first. Held by value: the slot that takes
+    /// one puts it in its `Arc`, so the thread that runs the job allocates what it
+    /// frees when the job ends (a free into another thread's allocator arena takes
+    /// that arena's lock, against that thread's own allocations).
+    pub(crate) buffer: VecDeque<JobRecord>,
     /// Every job of the queue held, whatever its phase.
     pub(crate) leases: usize,
     /// How long its handlers run, a moving average (`None` before the first ends).
@@ -95,6 +97,8 @@ pub(crate) struct Held {
     /// are leases the store handed out, not input to defend against.
     pub(crate) jobs: HashMap<Lease, HeldJob, foldhash::fast::RandomState>,
     pub(crate) queues: Vec<Slots>,
+    /// Whether the worker last told its drain that it holds no job.
+    pub(crate) published_none: bool,
 }
 
 impl Held {
@@ -102,6 +106,7 @@ impl Held {
         Self {
             jobs: HashMap::default(),
             queues: (0..queues).map(|_| Slots::default()).collect(),
+            published_none: true,
         }
     }
 
@@ -112,12 +117,7 @@ impl Held {
 
     /// Registers `job`, claimed from queue `queue` until `lease_until`, at the back of
     /// that queue's buffer.
-    pub(crate) fn buffer(
-        &mut self,
-        job: Arc<JobRecord>,
-        queue: usize,
-        lease_until: OffsetDateTime,
-    ) {
+    pub(crate) fn buffer(&mut self, job: JobRecord, queue: usize, lease_until: OffsetDateTime) {
         self.hold(&job, queue, lease_until, Phase::Buffered);
         self.queues[queue].buffer.push_back(job);
     }
@@ -174,7 +174,7 @@ impl Held {
             .expect("a buffered job is held until it leaves the buffer");
         entry.phase = Phase::Running;
         entry.started = Some(tokio::time::Instant::now());
-        Some((job, entry.token.clone()))
+        Some((Arc::new(job), entry.token.clone()))
     }
 
     /// Drops a buffered job whose lease is lost, cancelled or given back: it never

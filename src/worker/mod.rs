@@ -26,7 +26,7 @@ mod retention;
 mod run;
 
 use std::collections::HashMap;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
@@ -124,18 +124,24 @@ pub(crate) struct Inner {
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) settings: Settings,
     pub(crate) handlers: HashMap<String, ErasedHandler>,
-    /// Around every job, outermost first.
+    /// Around every job, outermost first (inside the built-in span).
     pub(crate) layers: Vec<Arc<dyn Layer>>,
+    /// Whether every job runs in the built-in span ([`TracingLayer`]), outermost.
+    pub(crate) tracing_span: bool,
     /// Before and after every job, outside the layers.
     pub(crate) hooks: Vec<Arc<dyn JobHook>>,
     /// What every job's context shares: the queue and the worker's data.
     pub(crate) shared: Arc<Shared>,
     pub(crate) events: broadcast::Sender<WorkerEvent>,
+    /// Whether anyone ever subscribed to `events`: until then a job asks no lock
+    /// whether anyone listens (the channel's receiver count sits behind its lock).
+    subscribed: AtomicBool,
     /// Keyed by lease, not job: a job this worker re-claims after its own lease
     /// expired is a new entry beside the stale one until that one ends.
     held: Mutex<Held>,
-    /// How many jobs are held; its receivers are told when it reaches zero.
-    held_count: watch::Sender<usize>,
+    /// Whether no job is held: sent only when that changes (a job's end writes
+    /// nothing shared beyond the held lock unless it was the last).
+    pub(crate) holds_none: watch::Sender<bool>,
     /// A slot of a full queue freed with nothing buffered, or a buffer ran low: the
     /// run loop claims again.
     wanted: Notify,
@@ -150,15 +156,20 @@ pub(crate) struct Inner {
 pub(crate) struct RunningGuard {
     inner: Arc<Inner>,
     lease: Lease,
+    /// Cleared once [`Inner::finish_at_once`] removed the job: nothing is left to do.
+    armed: bool,
 }
 
 impl Drop for RunningGuard {
     fn drop(&mut self) {
+        if !self.armed {
+            return;
+        }
         let mut held = self.inner.held();
         if let Some(queue) = held.remove(self.lease) {
             self.inner.slot_freed(&held, queue, false);
         }
-        self.inner.count_held(&held);
+        self.inner.count_held(&mut held);
     }
 }
 
@@ -193,19 +204,20 @@ impl Inner {
         }
     }
 
-    /// Publishes how many jobs `held` holds, telling its receivers only when none is
-    /// left (all they wait for), so a job's end wakes no one otherwise.
-    pub(crate) fn count_held(&self, held: &Held) {
-        let n = held.jobs.len();
-        self.held_count.send_if_modified(|count| {
-            *count = n;
-            n == 0
-        });
+    /// Publishes whether `held` holds no job, when that changed since it last did:
+    /// most calls touch nothing outside the held lock (a watch's send takes its
+    /// lock, and that lock's cache line is shared by every runtime thread).
+    pub(crate) fn count_held(&self, held: &mut Held) {
+        let none = held.jobs.is_empty();
+        if none != held.published_none {
+            held.published_none = none;
+            self.holds_none.send_replace(none);
+        }
     }
 
     /// Whether anyone listens to this worker's events.
     pub(crate) fn has_subscribers(&self) -> bool {
-        self.events.receiver_count() > 0
+        self.subscribed.load(Ordering::Relaxed) && self.events.receiver_count() > 0
     }
 
     /// Sends the event `event` builds, built only when someone subscribes.
@@ -233,6 +245,7 @@ impl Worker {
             settings,
             handlers,
             layers,
+            tracing_span,
             hooks,
             data,
             enqueued,
@@ -250,16 +263,18 @@ impl Worker {
                 settings,
                 handlers,
                 layers,
+                tracing_span,
                 hooks,
                 shared,
                 events,
                 held,
-                held_count: watch::Sender::new(0),
+                holds_none: watch::Sender::new(true),
                 wanted: Notify::new(),
                 enqueued,
                 stop,
                 claiming: tokio::sync::Mutex::new(()),
                 ticker_started: AtomicBool::new(false),
+                subscribed: AtomicBool::new(false),
             }),
         }
     }
@@ -271,7 +286,9 @@ impl Worker {
 
     /// A receiver of this worker's [`WorkerEvent`]s from now on.
     pub fn subscribe(&self) -> broadcast::Receiver<WorkerEvent> {
-        self.inner.events.subscribe()
+        let events = self.inner.events.subscribe();
+        self.inner.subscribed.store(true, Ordering::Relaxed);
+        events
     }
 
     /// The token that stops the worker: cancelling it is [`Worker::shutdown`] without

@@ -139,7 +139,7 @@ impl Worker {
         let buffered = {
             let mut held = inner.held();
             let leases = held.take_buffered();
-            inner.count_held(&held);
+            inner.count_held(&mut held);
             leases
         };
         if !buffered.is_empty() {
@@ -162,16 +162,16 @@ impl Worker {
                  leases expire"
             );
         }
-        let mut count = inner.held_count.subscribe();
+        let mut none = inner.holds_none.subscribe();
         let finished = tokio::time::timeout(inner.settings.grace, async {
-            count.wait_for(|n| *n == 0).await.map(|_| ())
+            none.wait_for(|none| *none).await.map(|_| ())
         })
         .await;
         if finished.is_err() {
             for entry in inner.held().jobs.values_mut() {
                 entry.stop(StopReason::Shutdown);
             }
-            let _ = count.wait_for(|n| *n == 0).await;
+            let _ = none.wait_for(|none| *none).await;
         }
         inner.flush_layers_and_hooks();
     }

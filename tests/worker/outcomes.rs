@@ -212,7 +212,34 @@ async fn a_snooze_keeps_the_attempt_and_a_permanent_error_fails_at_once(store: A
     assert_eq!((job.state, job.attempt), (JobState::Completed, 1));
 }
 
+/// A subscriber that comes after the worker has run jobs with no one listening gets
+/// the events of the jobs after it (the worker skips building events while no one
+/// has ever subscribed, and must notice the first subscriber).
+async fn a_late_subscriber_gets_the_events_of_the_jobs_after_it(store: Arc<dyn JobStore>) {
+    let world = World::new(store);
+    let worker = Worker::builder(&world.queue).handler(echo).build().unwrap();
+    world.enqueue(&Echo { n: 1 }, EnqueueOptions::new()).await;
+    assert_eq!(within(worker.run_once()).await.unwrap().completed(), 1);
+
+    let mut events = worker.subscribe();
+    let id = world.enqueue(&Echo { n: 2 }, EnqueueOptions::new()).await;
+    assert_eq!(within(worker.run_once()).await.unwrap().completed(), 1);
+
+    let claimed = events.try_recv().expect("the claim's event");
+    assert!(
+        matches!(&claimed, WorkerEvent::Claimed(job) if job.id == id),
+        "{claimed:?}"
+    );
+    let completed = events.try_recv().expect("the completion's event");
+    assert!(
+        matches!(&completed, WorkerEvent::Completed(job) if job.id == id),
+        "{completed:?}"
+    );
+    assert!(events.try_recv().is_err(), "nothing of the first job");
+}
+
 worker_scenarios!(
+    a_late_subscriber_gets_the_events_of_the_jobs_after_it,
     retries_follow_the_policy_to_the_microsecond_and_end_failed,
     panics_timeouts_unknown_kinds_and_bad_payloads_are_recorded_and_the_worker_goes_on,
     a_snooze_keeps_the_attempt_and_a_permanent_error_fails_at_once,
