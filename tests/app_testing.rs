@@ -244,6 +244,36 @@ async fn cancelling_the_builder_s_token_cancels_its_contexts() {
 }
 
 #[tokio::test]
+async fn a_handler_cancelling_its_own_token_stops_its_attempt_and_nothing_else() {
+    let (queue, _) = world();
+    let test = TestContext::new(&queue);
+    let (ctx, other) = (test.build_for(Flaky), test.build_for(Flaky));
+    let clone = ctx.clone();
+    assert!(!ctx.is_cancelled() && !clone.is_cancelled());
+
+    ctx.cancellation_token().cancel();
+
+    assert!(
+        ctx.is_cancelled() && clone.is_cancelled(),
+        "a clone shares it"
+    );
+    tokio::time::timeout(std::time::Duration::from_secs(10), clone.cancelled())
+        .await
+        .expect("the clone sees the cancel");
+    assert!(!other.is_cancelled(), "another context's attempt goes on");
+    assert!(
+        !test.cancellation_token().is_cancelled(),
+        "the worker's side goes on"
+    );
+
+    // The builder's token still stops a context whose own token was asked for.
+    let asked = test.build_for(Flaky);
+    let own = asked.cancellation_token().clone();
+    test.cancellation_token().cancel();
+    assert!(own.is_cancelled() && asked.is_cancelled() && other.is_cancelled());
+}
+
+#[tokio::test]
 async fn an_output_over_the_limit_is_refused() {
     let (queue, _) = world();
     let test = TestContext::new(&queue).output_limit(8);

@@ -4,7 +4,7 @@
 use std::any::{Any, TypeId};
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
 use serde::Serialize;
@@ -26,12 +26,29 @@ use crate::queue::Queue;
 ///
 /// Tests build one with `JobContext::for_test` (feature `testing`) to call a handler
 /// without a worker.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct JobContext {
     job: Arc<JobRecord>,
-    token: CancellationToken,
+    /// The worker's token of this attempt.
+    stop: CancellationToken,
+    /// The handler's own, a child of `stop`: made when first asked for, so that a
+    /// handler that never asks costs no token (two allocations a job).
+    token: OnceLock<CancellationToken>,
     output: OutputSlot,
     shared: Arc<Shared>,
+}
+
+impl Clone for JobContext {
+    /// A context sharing this one's token: made now if not yet.
+    fn clone(&self) -> Self {
+        Self {
+            job: Arc::clone(&self.job),
+            stop: self.stop.clone(),
+            token: OnceLock::from(self.cancellation_token().clone()),
+            output: self.output.clone(),
+            shared: Arc::clone(&self.shared),
+        }
+    }
 }
 
 /// What the contexts of one worker's jobs share.
@@ -95,15 +112,18 @@ impl OutputSlot {
 }
 
 impl JobContext {
+    /// A context of `job`'s attempt, which the worker stops with `stop`; the handler
+    /// gets a child of it, so it may cancel its own token, never the worker's.
     pub(crate) fn new(
         job: Arc<JobRecord>,
-        token: CancellationToken,
+        stop: CancellationToken,
         output: OutputSlot,
         shared: Arc<Shared>,
     ) -> Self {
         Self {
             job,
-            token,
+            stop,
+            token: OnceLock::new(),
             output,
             shared,
         }
@@ -258,18 +278,24 @@ impl JobContext {
     }
 
     /// The token the worker cancels to stop this attempt.
+    ///
+    /// The handler's own: cancelling it (or a clone) cancels this attempt's
+    /// [`JobContext::cancelled`] and nothing of the worker's.
     pub fn cancellation_token(&self) -> &CancellationToken {
-        &self.token
+        self.token.get_or_init(|| self.stop.child_token())
     }
 
-    /// Whether the worker stopped this attempt.
+    /// Whether the worker stopped this attempt (or the handler cancelled its own
+    /// token).
     pub fn is_cancelled(&self) -> bool {
-        self.token.is_cancelled()
+        // No token of its own yet: no one could have cancelled it.
+        self.token.get().unwrap_or(&self.stop).is_cancelled()
     }
 
-    /// Resolves when the worker stops this attempt.
+    /// Resolves when the worker stops this attempt (or the handler cancels its own
+    /// token).
     pub async fn cancelled(&self) {
-        self.token.cancelled().await;
+        self.cancellation_token().cancelled().await;
     }
 }
 

@@ -285,12 +285,13 @@ async fn attempt(
             job.kind
         )),
         Some(handler) => {
-            // The handler gets a child token: it may cancel its own, never the worker's.
+            // The context gives the handler a child token: it may cancel its own,
+            // never the worker's.
             let output = OutputSlot::new(inner.settings.output_limit);
             // The context owns the job from here; the handler reads its payload there.
             let ctx = JobContext::new(
                 job,
-                token.child_token(),
+                token.clone(),
                 output.clone(),
                 Arc::clone(&inner.shared),
             );

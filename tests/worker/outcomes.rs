@@ -238,7 +238,30 @@ async fn a_late_subscriber_gets_the_events_of_the_jobs_after_it(store: Arc<dyn J
     assert!(events.try_recv().is_err(), "nothing of the first job");
 }
 
+/// A handler that cancels its own token stops nothing of the worker's: the handler's
+/// result stands and the next job runs.
+async fn a_handler_cancelling_its_own_token_stops_nothing_of_the_workers(store: Arc<dyn JobStore>) {
+    let world = World::new(store);
+    let worker = Worker::builder(&world.queue)
+        .handler(|_: Echo, ctx: JobContext| {
+            ctx.cancellation_token().cancel();
+            let cancelled = ctx.is_cancelled();
+            async move {
+                assert!(cancelled, "its own cancel shows in its context");
+                Ok::<(), JobError>(())
+            }
+        })
+        .build()
+        .unwrap();
+    for n in 1..=2 {
+        world.enqueue(&Echo { n }, EnqueueOptions::new()).await;
+        let report = within(worker.run_once()).await.unwrap();
+        assert_eq!(only(&report), &Outcome::Completed);
+    }
+}
+
 worker_scenarios!(
+    a_handler_cancelling_its_own_token_stops_nothing_of_the_workers,
     a_late_subscriber_gets_the_events_of_the_jobs_after_it,
     retries_follow_the_policy_to_the_microsecond_and_end_failed,
     panics_timeouts_unknown_kinds_and_bad_payloads_are_recorded_and_the_worker_goes_on,

@@ -169,8 +169,9 @@ impl TestContext {
         self.output.take()
     }
 
-    /// The token of every context this builder builds: cancel it to see how a handler
-    /// stops ([`JobContext::cancelled`]).
+    /// The token that stops every context this builder builds, as a worker's stops its
+    /// attempt: cancel it to see how a handler stops ([`JobContext::cancelled`]). Each
+    /// context's own token ([`JobContext::cancellation_token`]) is a child of it.
     pub fn cancellation_token(&self) -> &CancellationToken {
         &self.token
     }
