@@ -19,7 +19,7 @@ use crate::job::JobRecord;
 /// A layer calls [`Next::run`] once and returns what it returns: `next` runs the
 /// layers inside this one, then the handler, then the write of its outcome under the
 /// job's lease. Layers run in the order they were added, the first outermost; the
-/// built-in [`TracingLayer`] is outermost of all unless turned off with
+/// built-in span ([`TracingLayer`]'s) is outside all of them unless turned off with
 /// [`WorkerBuilder::tracing_span`](super::WorkerBuilder::tracing_span).
 ///
 /// The outcome a layer sees is what the store recorded: a retryable error on the
@@ -229,10 +229,15 @@ impl<'a> Next<'a> {
     }
 }
 
-/// The built-in layer: each job runs in a `leasehold.job` span (fields `kind`, `id`,
-/// `attempt`, `queue`), inside which its outcome is logged: `debug` when it
-/// completed or snoozed, `warn` when it will be retried or lost its lease, `error`
+/// The built-in span as a layer: each job runs in a `leasehold.job` span (fields
+/// `kind`, `id`, `attempt`, `queue`), inside which its outcome is logged: `debug` when
+/// it completed or snoozed, `warn` when it will be retried or lost its lease, `error`
 /// when it failed or could not be recorded.
+///
+/// A worker puts this span around every job itself, outside all its layers and
+/// without a boxed future per job, unless
+/// [`WorkerBuilder::tracing_span`](super::WorkerBuilder::tracing_span) turns it off.
+/// Add this layer to such a worker to put the span elsewhere among its layers.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct TracingLayer;
 

@@ -10,7 +10,7 @@ use leasehold::{
     JobStore, JobUpdate, Lease, Limit, LimitScope, NewJob, QueueStats, StoreError, async_trait,
 };
 
-use crate::index::{Entry, Extra, Micros, Phase, QueueIndex, micros, time_of};
+use crate::index::{Entry, Extra, MaybeMicros, Micros, Phase, QueueIndex, micros, time_of};
 use crate::limit_table::LimitTable;
 
 mod claim;
@@ -173,14 +173,14 @@ impl Inner {
             attempt: 0,
             max_attempts: job.max_attempts,
             lease_token: 0,
-            lease_until: None,
+            lease_until: MaybeMicros::NONE,
             worker: None,
             unique_key: job.unique_key.map(String::into_boxed_str),
             last_error: None,
             created_at: now,
-            finished_at: None,
-            first_attempted_at: None,
-            attempted_at: None,
+            finished_at: MaybeMicros::NONE,
+            first_attempted_at: MaybeMicros::NONE,
+            attempted_at: MaybeMicros::NONE,
             limit_key: job.limit_key.map(String::into_boxed_str),
             extra,
         };
@@ -212,7 +212,7 @@ impl Inner {
             .queues
             .get_mut(&entry.queue)
             .expect("every job's queue is indexed");
-        let lease_until = entry.lease_until.expect("a running job has a lease");
+        let lease_until = entry.lease_until.get().expect("a running job has a lease");
         index.running.remove(&(lease_until, lease.job_id));
         Ok(entry)
     }
@@ -228,7 +228,7 @@ impl Inner {
         }
         let lease_until = entry.lease_until.take().expect("a running job has a lease");
         entry.phase = Phase::Completed;
-        entry.finished_at = Some(now);
+        entry.finished_at = MaybeMicros::some(now);
         self.queues
             .get_mut(&entry.queue)
             .expect("every job's queue is indexed")
@@ -258,7 +258,7 @@ impl Inner {
     fn put_pending(&mut self, id: JobId, mut entry: Entry, run_at: Micros) {
         entry.phase = Phase::Pending;
         entry.run_at = run_at;
-        entry.lease_until = None;
+        entry.lease_until = MaybeMicros::NONE;
         let index = self
             .queues
             .get_mut(&entry.queue)
@@ -277,8 +277,8 @@ impl Inner {
     /// Puts a taken entry back in a terminal phase at `now`, leaving its dependents.
     fn put_ended(&mut self, id: JobId, mut entry: Entry, phase: Phase, now: Micros) {
         entry.phase = phase;
-        entry.lease_until = None;
-        entry.finished_at = Some(now);
+        entry.lease_until = MaybeMicros::NONE;
+        entry.finished_at = MaybeMicros::some(now);
         self.file_finished(entry.unique_key.as_deref(), id, now);
         self.jobs.insert(id, entry);
     }
@@ -337,9 +337,9 @@ impl JobStore for MemoryStore {
                 _ if entry.lease_token != lease.token => HeartbeatStatus::Lost,
                 Phase::Running => {
                     // Never shorter: a heartbeat may land after a later one.
-                    let old = entry.lease_until.expect("running");
+                    let old = entry.lease_until.get().expect("running");
                     let until = old.max(until);
-                    entry.lease_until = Some(until);
+                    entry.lease_until = MaybeMicros::some(until);
                     let queue = entry.queue.clone();
                     let index = inner.queues.get_mut(&queue).expect("indexed");
                     index.running.remove(&(old, lease.job_id));
@@ -754,7 +754,10 @@ fn selects(filter: &JobFilter, entry: &Entry, now: Micros) -> bool {
         && filter.kind.as_deref().is_none_or(|k| k == &*entry.kind)
         && filter.state.is_none_or(|s| s == entry.state(now))
         && filter.tag.as_deref().is_none_or(|t| entry.has_tag(t))
-        && filter
-            .finished_before
-            .is_none_or(|before| entry.finished_at.is_some_and(|at| at < micros(before)))
+        && filter.finished_before.is_none_or(|before| {
+            entry
+                .finished_at
+                .get()
+                .is_some_and(|at| at < micros(before))
+        })
 }

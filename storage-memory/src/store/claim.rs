@@ -7,7 +7,7 @@ use std::sync::Arc;
 use leasehold::{ClaimRequest, JobId, JobRecord};
 
 use super::{Inner, LEASE_EXPIRED};
-use crate::index::{Entry, Micros, Phase, micros};
+use crate::index::{Entry, MaybeMicros, Micros, Phase, micros};
 
 impl Inner {
     /// Leases up to the request's `limit` jobs at `now` (through
@@ -94,17 +94,17 @@ impl Inner {
             Phase::Running => {
                 index
                     .running
-                    .remove(&(entry.lease_until.expect("running"), id));
+                    .remove(&(entry.lease_until.get().expect("running"), id));
             }
             phase => unreachable!("a {phase:?} job is never a claim candidate"),
         }
         entry.phase = Phase::Running;
         entry.attempt += 1;
         entry.lease_token += 1;
-        entry.lease_until = Some(lease_until);
+        entry.lease_until = MaybeMicros::some(lease_until);
         entry.worker = Some(worker.clone());
         entry.first_attempted_at.get_or_insert(now);
-        entry.attempted_at = Some(now);
+        entry.attempted_at = MaybeMicros::some(now);
         index.running.insert((lease_until, id));
         entry
     }
@@ -119,7 +119,7 @@ impl Inner {
             .expect("every job's queue is indexed");
         index
             .running
-            .remove(&(entry.lease_until.expect("running"), id));
+            .remove(&(entry.lease_until.get().expect("running"), id));
         entry.record_error(LEASE_EXPIRED, now);
         self.put_ended(id, entry, Phase::Failed, now);
     }

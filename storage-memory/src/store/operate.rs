@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, HashSet};
 use leasehold::{JobFilter, JobId, JobRecord, JobState, JobUpdate, NewJob, QueueStats, StoreError};
 
 use super::{Inner, selects};
-use crate::index::{Entry, Micros, Phase, time_of};
+use crate::index::{Entry, MaybeMicros, Micros, Phase, time_of};
 
 /// The jobs a bulk verb acts on: those `filter` selects that `acts_on` accepts, at most
 /// the filter's limit, lowest ids first; with `finished_before`, those that finished
@@ -87,10 +87,13 @@ impl Inner {
             Phase::Running => {
                 index
                     .running
-                    .remove(&(entry.lease_until.expect("running"), id));
+                    .remove(&(entry.lease_until.get().expect("running"), id));
             }
             Phase::Completed | Phase::Failed | Phase::Cancelled => {
-                let finished = entry.finished_at.expect("a finished job has a finish time");
+                let finished = entry
+                    .finished_at
+                    .get()
+                    .expect("a finished job has a finish time");
                 self.finished.remove(&(finished, id));
                 if let Some(key) = &entry.unique_key
                     && let Some(holders) = self.finished_keys.get_mut(key)
@@ -171,7 +174,7 @@ impl Inner {
         }
         let mut entry = self.take_any(id).expect("the job exists");
         entry.max_attempts = entry.max_attempts.max(entry.attempt + 1);
-        entry.finished_at = None;
+        entry.finished_at = MaybeMicros::NONE;
         if let Some(key) = &entry.unique_key {
             self.unique.insert(key.clone(), id);
         }
