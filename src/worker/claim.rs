@@ -199,7 +199,7 @@ impl Inner {
                     to_start.push(next);
                 }
             }
-            self.count_held(&mut held);
+            self.publish_holds_none(&mut held);
         }
         for (job, token) in to_start {
             started.push(self.spawn_job(job, token));
@@ -248,33 +248,13 @@ impl Inner {
     }
 
     /// The job `guard` keeps held ended while still in its slot, its outcome already
-    /// written: forgets it, frees its slot and hands the slot to the next buffered
-    /// job (unless the worker is stopping), all under one lock where
-    /// [`Inner::handler_done`] and the guard's drop take it twice. Returns that next
-    /// job, for the caller to run.
+    /// written: [`Inner::handler_done`] and the guard's drop, under one lock instead
+    /// of two. Returns the buffered job its slot took, for the caller to run.
     pub(crate) fn finish_at_once(&self, mut guard: RunningGuard) -> Option<Buffered> {
         guard.armed = false;
         let mut held = self.held();
-        let entry = held.jobs.remove(&guard.lease)?;
-        let queue = entry.queue;
-        let slots = &mut held.queues[queue];
-        slots.leases -= 1;
-        let next = if entry.phase == Phase::Running {
-            slots.busy -= 1;
-            if let Some(started) = entry.started {
-                slots.ran_for(started.elapsed());
-            }
-            let next = if self.stop.is_cancelled() {
-                None
-            } else {
-                held.start_next(queue)
-            };
-            self.slot_freed(&held, queue, next.is_some());
-            next
-        } else {
-            None
-        };
-        self.count_held(&mut held);
+        let (_, next) = self.handler_done_in(&mut held, guard.lease);
+        self.forget(&mut held, guard.lease);
         next
     }
 
@@ -283,7 +263,15 @@ impl Inner {
     /// stopping). Returns why the job was stopped, if it was, and that next job, for
     /// the caller to run.
     pub(crate) fn handler_done(&self, lease: Lease) -> (Option<StopReason>, Option<Buffered>) {
-        let mut held = self.held();
+        self.handler_done_in(&mut self.held(), lease)
+    }
+
+    /// [`Inner::handler_done`] on `held`, whose lock the caller has.
+    fn handler_done_in(
+        &self,
+        held: &mut Held,
+        lease: Lease,
+    ) -> (Option<StopReason>, Option<Buffered>) {
         let Some(entry) = held.jobs.get_mut(&lease) else {
             return (None, None);
         };
@@ -304,7 +292,7 @@ impl Inner {
         } else {
             held.start_next(queue)
         };
-        self.slot_freed(&held, queue, next.is_some());
+        self.slot_freed(held, queue, next.is_some());
         (stop, next)
     }
 

@@ -102,9 +102,12 @@ async fn run_chain(
     outcome
 }
 
-/// Runs `run` in the job's `leasehold.job` span and logs its outcome there: what
-/// [`TracingLayer`](super::TracingLayer) does, outermost of all layers.
-async fn traced(job: &JobRecord, run: impl Future<Output = Outcome>) -> Outcome {
+/// Runs `run`, with `span` in the job's `leasehold.job` span, logging its outcome
+/// there: what [`TracingLayer`](super::TracingLayer) does, outermost of all layers.
+async fn in_span(span: bool, job: &JobRecord, run: impl Future<Output = Outcome>) -> Outcome {
+    if !span {
+        return run.await;
+    }
     async {
         let outcome = run.await;
         log_outcome(&outcome);
@@ -136,17 +139,11 @@ async fn run_one(
     // The built-in span is put on here rather than as a layer: with no other layer,
     // the job's run then needs no boxed future (two allocations a job, each freed
     // into the allocator beside the other runtime threads' work).
-    let outcome = match (inner.layers.is_empty(), inner.tracing_span) {
-        (true, false) => end.await,
-        (true, true) => traced(&job, end).await,
-        (false, layered) => {
-            let next = Next::new(&job, &inner.layers, &*inner.clock, end.boxed()).run();
-            if layered {
-                traced(&job, next).await
-            } else {
-                next.await
-            }
-        }
+    let outcome = if inner.layers.is_empty() {
+        in_span(inner.tracing_span, &job, end).await
+    } else {
+        let next = Next::new(&job, &inner.layers, &*inner.clock, end.boxed()).run();
+        in_span(inner.tracing_span, &job, next).await
     };
     if let Some(hooks) = hooks {
         hooks.end(&outcome);

@@ -150,7 +150,7 @@ impl Inner {
         for lease in leases {
             held.give_up(*lease);
         }
-        self.count_held(held);
+        self.publish_holds_none(held);
         self.wanted.notify_one();
     }
 

@@ -162,14 +162,9 @@ pub(crate) struct RunningGuard {
 
 impl Drop for RunningGuard {
     fn drop(&mut self) {
-        if !self.armed {
-            return;
+        if self.armed {
+            self.inner.forget(&mut self.inner.held(), self.lease);
         }
-        let mut held = self.inner.held();
-        if let Some(queue) = held.remove(self.lease) {
-            self.inner.slot_freed(&held, queue, false);
-        }
-        self.inner.count_held(&mut held);
     }
 }
 
@@ -204,10 +199,19 @@ impl Inner {
         }
     }
 
+    /// Forgets the started job under `lease`, whose run has ended; frees its slot if
+    /// its handler never reported done (a run that ended abnormally).
+    pub(crate) fn forget(&self, held: &mut Held, lease: Lease) {
+        if let Some(queue) = held.remove(lease) {
+            self.slot_freed(held, queue, false);
+        }
+        self.publish_holds_none(held);
+    }
+
     /// Publishes whether `held` holds no job, when that changed since it last did:
     /// most calls touch nothing outside the held lock (a watch's send takes its
     /// lock, and that lock's cache line is shared by every runtime thread).
-    pub(crate) fn count_held(&self, held: &mut Held) {
+    pub(crate) fn publish_holds_none(&self, held: &mut Held) {
         let none = held.jobs.is_empty();
         if none != held.published_none {
             held.published_none = none;

@@ -139,7 +139,7 @@ impl Worker {
         let buffered = {
             let mut held = inner.held();
             let leases = held.take_buffered();
-            inner.count_held(&mut held);
+            inner.publish_holds_none(&mut held);
             leases
         };
         if !buffered.is_empty() {

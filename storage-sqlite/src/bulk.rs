@@ -12,12 +12,11 @@
 //! as one sqlx call: each call is a hand-off to sqlx's connection thread and back,
 //! which costs more than a small statement does.
 
-use crate::JobSet;
-use std::collections::HashMap;
+use crate::{JobMap, JobSet};
 use std::fmt::Write as _;
 
 use leasehold::time::OffsetDateTime;
-use leasehold::{Enqueued, JobId, JobRecord, Lease, NewJob, StoreError};
+use leasehold::{Enqueued, JobRecord, Lease, NewJob, StoreError};
 use sqlx::SqliteConnection;
 use sqlx::sqlite::SqliteRow;
 
@@ -279,7 +278,7 @@ async fn complete_in_bulk(
     conn: &mut SqliteConnection,
     batch: &mut [Request],
 ) -> Result<(), StoreError> {
-    let mut per_job: HashMap<JobId, usize> = HashMap::new();
+    let mut per_job = JobMap::<usize>::default();
     for request in batch.iter() {
         if let Request::Complete(call) = request {
             *per_job.entry(call.transition().lease.job_id).or_default() += 1;

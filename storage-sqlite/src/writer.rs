@@ -243,6 +243,7 @@ async fn run(mut state: State, own_thread: bool) -> Option<State> {
         runtime,
     } = &mut state;
     let max_batch = *max_batch;
+    let runtime = runtime.as_ref().filter(|_| own_thread);
     let closed = target.pool.close_event();
     let mut closed = std::pin::pin!(closed);
     loop {
@@ -293,7 +294,6 @@ async fn run(mut state: State, own_thread: bool) -> Option<State> {
             && batch
                 .iter()
                 .any(|request| matches!(request, Request::Claim(_)));
-        let runtime = runtime.as_ref().filter(|_| own_thread);
         commit_group(target, held, direct, runtime, batch).await;
         if moving && direct.is_some() {
             break;

@@ -36,6 +36,14 @@ async fn direct_writer_with<T>(
     (dir, pool, writer, prepared)
 }
 
+/// Completes the job under `lease` through `writer` at `t(1)`.
+async fn completed_through(writer: &Writer, lease: leasehold::Lease) {
+    writer
+        .call(Complete { lease, now: t(1) })
+        .await
+        .expect("a completion");
+}
+
 /// The jobs a claim of up to `limit` through `writer` leased.
 async fn claimed_through(writer: &Writer, limit: usize) -> Vec<leasehold::JobRecord> {
     writer
@@ -558,13 +566,7 @@ fn the_writer_moves_to_a_thread_of_its_own_after_its_first_claim_on_its_own_conn
 
         writer.call(enqueue(3)).await.expect("an enqueue");
         let claimed = claimed_through(&writer, 2).await;
-        writer
-            .call(Complete {
-                lease: claimed[0].lease(),
-                now: t(1),
-            })
-            .await
-            .expect("a completion");
+        completed_through(&writer, claimed[0].lease()).await;
         writer.call(enqueue(1)).await.expect("an enqueue");
 
         let caller = std::thread::current().name().map(str::to_owned);
@@ -598,13 +600,8 @@ async fn from_its_own_thread_the_writer_runs_groups_through_sqlx_on_the_runtime(
         .await
         .expect("a retry through sqlx");
     assert_eq!(state, leasehold::JobState::Scheduled);
-    writer
-        .call(Complete {
-            lease: claimed[1].lease(),
-            now: t(1),
-        })
-        .await
-        .expect("a completion on the writer's own connection");
+    // A completion, on the writer's own connection.
+    completed_through(&writer, claimed[1].lease()).await;
     drop(writer);
     let states: Vec<String> = sqlx::query_scalar("SELECT state FROM jobs ORDER BY state")
         .fetch_all(&pool)
