@@ -506,8 +506,10 @@ impl NewJob {
     }
 }
 
+mod payload;
 mod record;
 
+pub use payload::Payload;
 pub use record::{AttemptError, ERROR_HISTORY_LIMIT, JobRecord, Lease};
 
 #[cfg(test)]

@@ -129,7 +129,7 @@ pub use dependency::{
 pub use error::{BoxError, Error, StoreError};
 pub use job::{
     AsJob, AttemptError, BorrowedJob, DEFAULT_MAX_ATTEMPTS, DEFAULT_QUEUE, ERROR_HISTORY_LIMIT,
-    Job, JobId, JobRecord, JobState, Lease, NewJob, OwnedJob, UnknownJobState,
+    Job, JobId, JobRecord, JobState, Lease, NewJob, OwnedJob, Payload, UnknownJobState,
 };
 pub use limit::{Limit, LimitScope, Rate};
 pub use queue::{EnqueueHook, EnqueueOptions, Queue};

@@ -190,7 +190,12 @@ async fn jobs_are_enqueued_owned_or_borrowed_from_any_iterator() {
         .await
         .unwrap()
         .into_iter()
-        .map(|job| job.payload["name"].as_str().unwrap().to_owned())
+        .map(|job| {
+            job.payload.to_value().unwrap()["name"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
         .collect();
     let want = [
         "owned", "a", "a", "b", "c", "d", "e", "a", "c", "a", "b", "c",

@@ -6,7 +6,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use super::{DEFAULT_MAX_ATTEMPTS, JobId, JobState, NewJob};
+use super::{DEFAULT_MAX_ATTEMPTS, JobId, JobState, NewJob, Payload};
 use crate::dependency::DependencyFailure;
 
 /// How many failed attempts a job's [`JobRecord::errors`] keeps: the latest ones.
@@ -49,8 +49,8 @@ pub struct JobRecord {
     pub kind: String,
     /// The queue it waits in.
     pub queue: String,
-    /// The handler's input.
-    pub payload: serde_json::Value,
+    /// The handler's input: the JSON text the store holds.
+    pub payload: Payload,
     /// Lower runs first.
     pub priority: i16,
     /// Where the job is in its life, as of the `now` the store was given.
@@ -115,7 +115,7 @@ impl JobRecord {
         id: JobId,
         kind: impl Into<String>,
         queue: impl Into<String>,
-        payload: serde_json::Value,
+        payload: impl Into<Payload>,
         run_at: OffsetDateTime,
         created_at: OffsetDateTime,
     ) -> Self {
@@ -123,7 +123,7 @@ impl JobRecord {
             id,
             kind: kind.into(),
             queue: queue.into(),
-            payload,
+            payload: payload.into(),
             priority: 0,
             state: JobState::Available,
             run_at,
@@ -169,7 +169,7 @@ impl JobRecord {
             id: job.id,
             kind: job.kind,
             queue: job.queue,
-            payload: job.payload,
+            payload: Payload::from(&job.payload),
             priority: job.priority,
             state,
             run_at: job.run_at,

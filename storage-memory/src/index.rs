@@ -7,6 +7,7 @@ use leasehold::time::OffsetDateTime;
 use leasehold::time::{from_unix_micros, to_unix_micros};
 use leasehold::{
     AttemptError, DependencyFailure, ERROR_HISTORY_LIMIT, JobId, JobRecord, JobState, NewJob,
+    Payload,
 };
 
 /// Microseconds since the Unix epoch: the store's unit of time.
@@ -31,8 +32,8 @@ pub(crate) struct Entry {
     pub(crate) kind: Arc<str>,
     pub(crate) queue: Arc<str>,
     /// The payload as JSON text: a parsed `serde_json::Value` map costs several times
-    /// more memory per job than its text.
-    pub(crate) payload: Box<str>,
+    /// more memory per job than its text. A claimed job's record shares it.
+    pub(crate) payload: Payload,
     pub(crate) priority: i16,
     pub(crate) phase: Phase,
     pub(crate) run_at: Micros,
@@ -131,13 +132,11 @@ impl Extra {
 impl Entry {
     /// The job as the API shows it, with its state as of `now`.
     pub(crate) fn to_record(&self, id: JobId, now: Micros) -> JobRecord {
-        let payload = serde_json::from_str(&self.payload)
-            .expect("the payload text was written by serde_json");
         let mut record = JobRecord::new(
             id,
             &*self.kind,
             &*self.queue,
-            payload,
+            self.payload.clone(),
             time_of(self.run_at),
             time_of(self.created_at),
         );

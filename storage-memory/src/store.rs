@@ -7,7 +7,8 @@ use leasehold::schedule::{NewSchedule, ScheduleRecord};
 use leasehold::time::OffsetDateTime;
 use leasehold::{
     ClaimRequest, Enqueued, Firing, HeartbeatStatus, JobFilter, JobId, JobRecord, JobState,
-    JobStore, JobUpdate, Lease, Limit, LimitScope, NewJob, QueueStats, StoreError, async_trait,
+    JobStore, JobUpdate, Lease, Limit, LimitScope, NewJob, Payload, QueueStats, StoreError,
+    async_trait,
 };
 
 use crate::index::{Entry, Extra, MaybeMicros, Micros, Phase, QueueIndex, micros, time_of};
@@ -162,7 +163,7 @@ impl Inner {
         let entry = Entry {
             kind,
             queue,
-            payload: job.payload.to_string().into_boxed_str(),
+            payload: Payload::from(&job.payload),
             priority: job.priority,
             phase: if waits {
                 Phase::Waiting

@@ -84,7 +84,7 @@ fn many_typed_jobs_are_answered_in_order() {
 
     let orders: Vec<_> = enqueued
         .iter()
-        .map(|e| e.job.payload["order"].clone())
+        .map(|e| e.job.payload.to_value().unwrap()["order"].clone())
         .collect();
     assert_eq!(orders, [1, 2]);
 }

@@ -19,7 +19,7 @@
 use leasehold::schedule::{NewSchedule, ScheduleRecord};
 use leasehold::time::OffsetDateTime;
 use leasehold::time::{from_unix_micros, to_unix_micros};
-use leasehold::{AttemptError, DependencyFailure, JobId, JobRecord, JobState, StoreError};
+use leasehold::{AttemptError, DependencyFailure, JobId, JobRecord, JobState, Payload, StoreError};
 
 use crate::error::corrupt_row;
 
@@ -148,7 +148,8 @@ fn decode_job(row: &impl Columns, id: JobId, now: i64) -> Result<JobRecord, Stor
     let text = |column: &str| required(row.text(column)?, column);
     let time = |column: &str| time_of(integer(column)?, column);
     let optional_time = |column: &str| row.integer(column)?.map(|t| time_of(t, column)).transpose();
-    let payload = serde_json::from_str(&text("payload")?)
+    // Checked, not parsed: the handler reads its typed job from the text.
+    let payload = Payload::from_json(text("payload")?)
         .map_err(|e| corrupt_row(format!("payload is not JSON: {e}")))?;
     let run_at = integer("run_at")?;
 

@@ -95,9 +95,11 @@ pub(crate) fn csrf_field(view: &View) -> Markup {
     }
 }
 
-/// `value` as pretty-printed JSON in a block.
-pub(crate) fn json_block(value: &serde_json::Value) -> Markup {
-    // A `Value` always serializes; the fallback keeps the page up regardless.
+/// `value` (a `serde_json::Value` or a job's `Payload`) as pretty-printed JSON in a
+/// block.
+pub(crate) fn json_block(value: &(impl serde::Serialize + std::fmt::Display)) -> Markup {
+    // A `Value` always serializes, a `Payload` unless nested too deep to read back;
+    // the fallback, its text as it is, keeps the page up regardless.
     let text = serde_json::to_string_pretty(value).unwrap_or_else(|_| value.to_string());
     html! { pre.json { (text) } }
 }

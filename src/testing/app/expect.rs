@@ -161,12 +161,12 @@ impl<J: Job> Expected<J> {
             return Some(format!("unique key is {:?}", job.unique_key));
         }
         if let Some(payload) = &self.payload
-            && *payload != job.payload
+            && job.payload != *payload
         {
             return Some(format!("payload is not {payload}"));
         }
         if !self.predicates.is_empty() {
-            let decoded = match J::deserialize(&job.payload) {
+            let decoded = match job.payload.deserialize::<J>() {
                 Ok(decoded) => decoded,
                 Err(error) => return Some(format!("payload does not deserialize: {error}")),
             };

@@ -18,7 +18,6 @@ use std::panic::Location;
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde::Deserialize;
 use time::OffsetDateTime;
 use tokio_util::sync::CancellationToken;
 
@@ -260,12 +259,16 @@ where
     Fut::Output: IntoJobResult,
 {
     let ctx = context.build_for(job);
-    let job = A::Job::deserialize(&ctx.record().payload).map_err(|error| {
-        JobError::permanent(format!(
-            "payload does not deserialize as job kind {:?}: {error}",
-            <A::Job as Job>::KIND
-        ))
-    })?;
+    let job = ctx
+        .record()
+        .payload
+        .deserialize::<A::Job>()
+        .map_err(|error| {
+            JobError::permanent(format!(
+                "payload does not deserialize as job kind {:?}: {error}",
+                <A::Job as Job>::KIND
+            ))
+        })?;
     handler(job, ctx).await.into_job_result()
 }
 
