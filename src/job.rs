@@ -551,7 +551,7 @@ mod tests {
     fn the_error_history_keeps_the_latest_attempts() {
         let now = datetime!(2000-01-01 0:00 UTC);
         let job = NewJob::new("k", serde_json::Value::Null, now).unwrap();
-        let mut record = JobRecord::from_new(job, now);
+        let mut record = JobRecord::from_new(&job, now);
 
         for attempt in 1..=25 {
             record.attempt = attempt;

@@ -683,7 +683,10 @@ mod tests {
         recorder: &PrometheusRecorder,
         jobs: usize,
     ) {
-        let job = JobRecord::from_new(NewJob::new("k", serde_json::json!({}), t(0)).unwrap(), t(0));
+        let job = JobRecord::from_new(
+            &NewJob::new("k", serde_json::json!({}), t(0)).unwrap(),
+            t(0),
+        );
         runtime.block_on(async {
             ::metrics::with_local_recorder(recorder, || {
                 for _ in 0..jobs {

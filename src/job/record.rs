@@ -151,8 +151,9 @@ impl JobRecord {
     /// The record a store keeps for `job` enqueued at `now`: pending, no attempts yet
     /// (`Waiting` when it has dependencies: set the state it starts in from
     /// [`DependencyFailure::start`]). Its dependency policy is kept only with
-    /// dependencies.
-    pub fn from_new(job: NewJob, now: OffsetDateTime) -> Self {
+    /// dependencies. Borrows the job: a store answering an enqueue keeps its own, and
+    /// the record takes the payload as text, not the job's `Value`.
+    pub fn from_new(job: &NewJob, now: OffsetDateTime) -> Self {
         let on_dependency_failure = if job.depends_on.is_empty() {
             DependencyFailure::default()
         } else {
@@ -167,8 +168,8 @@ impl JobRecord {
         };
         Self {
             id: job.id,
-            kind: job.kind,
-            queue: job.queue,
+            kind: job.kind.clone(),
+            queue: job.queue.clone(),
             payload: Payload::from(&job.payload),
             priority: job.priority,
             state,
@@ -178,7 +179,7 @@ impl JobRecord {
             lease_token: 0,
             lease_until: None,
             worker: None,
-            unique_key: job.unique_key,
+            unique_key: job.unique_key.clone(),
             last_error: None,
             created_at: now,
             finished_at: None,
@@ -186,10 +187,10 @@ impl JobRecord {
             attempted_at: None,
             errors: Vec::new(),
             output: None,
-            tags: job.tags,
-            metadata: job.metadata,
-            limit_key: job.limit_key,
-            depends_on: job.depends_on,
+            tags: job.tags.clone(),
+            metadata: job.metadata.clone(),
+            limit_key: job.limit_key.clone(),
+            depends_on: job.depends_on.clone(),
             on_dependency_failure,
         }
     }

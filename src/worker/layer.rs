@@ -311,7 +311,7 @@ mod tests {
     fn job() -> JobRecord {
         let now = datetime!(2000-01-01 0:00 UTC);
         let new = NewJob::new("ping", serde_json::Value::Null, now).unwrap();
-        JobRecord::from_new(new, now)
+        JobRecord::from_new(&new, now)
     }
 
     #[test]

@@ -209,7 +209,7 @@ impl Insert for Inserts<'_> {
                     .fetch_optional(&mut *self.conn)
                     .await
                     .map_err(|e| insert_error(e, job.id, is_duplicate_job_id, store_error))?;
-                inserted.map(|_| Enqueued::inserted(JobRecord::from_new(job.clone(), now)))
+                inserted.map(|_| Enqueued::inserted(JobRecord::from_new(job, now)))
             };
             if let Some(answer) = inserted {
                 return Ok(answer);
@@ -308,10 +308,7 @@ impl Inserts<'_> {
             }
             None => {
                 savepoint.commit().await.map_err(store_error)?;
-                Ok(Some(Enqueued::inserted(JobRecord::from_new(
-                    job.clone(),
-                    now,
-                ))))
+                Ok(Some(Enqueued::inserted(JobRecord::from_new(job, now))))
             }
         }
     }

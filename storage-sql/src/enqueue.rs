@@ -149,7 +149,7 @@ pub async fn insert_all(
     let mut answers = Vec::with_capacity(jobs.len());
     for job in jobs {
         if bulk && is_plain(job) {
-            let inserted = JobRecord::from_new(job.clone(), insert.now());
+            let inserted = JobRecord::from_new(job, insert.now());
             answers.push(Enqueued::inserted(inserted));
         } else {
             answers.push(insert.insert_one(job).await?);

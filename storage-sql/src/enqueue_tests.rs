@@ -46,7 +46,7 @@ impl TransactionalEnqueue for Recorder {
         conn.extend(jobs.iter().cloned());
         Ok(jobs
             .into_iter()
-            .map(|job| Enqueued::inserted(JobRecord::from_new(job, now)))
+            .map(|job| Enqueued::inserted(JobRecord::from_new(&job, now)))
             .collect())
     }
 }
@@ -130,7 +130,7 @@ impl Insert for Statements {
 
     async fn insert_one(&mut self, job: &NewJob) -> Result<Enqueued, StoreError> {
         self.ran.push(vec![job.id]);
-        Ok(Enqueued::inserted(JobRecord::from_new(job.clone(), t(0))))
+        Ok(Enqueued::inserted(JobRecord::from_new(job, t(0))))
     }
 }
 

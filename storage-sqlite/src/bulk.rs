@@ -12,7 +12,6 @@
 //! as one sqlx call: each call is a hand-off to sqlx's connection thread and back,
 //! which costs more than a small statement does.
 
-use crate::{JobMap, JobSet};
 use std::fmt::Write as _;
 
 use leasehold::time::OffsetDateTime;
@@ -30,6 +29,7 @@ use crate::transition::claim::{Claimed, WholeClaim};
 use crate::transition::enqueue::Enqueue;
 use crate::transition::lease_writes::Complete;
 use crate::transition::{Call, Request};
+use crate::{JobMap, JobSet, job_set};
 
 /// A group that one statement does whole, run with its `BEGIN IMMEDIATE` and `COMMIT`
 /// in one sqlx call ([`WholeGroup::statement`]). A group whose statement fails is run
@@ -68,7 +68,7 @@ pub(crate) fn plain_enqueues(batch: &[Request]) -> bool {
 /// claim, at most one, that [`WholeGroup`] would send simple (of one queue, of a job
 /// at least, no limit seen stored).
 pub(crate) fn lease_writes(batch: &[Request]) -> bool {
-    let mut jobs = JobSet::with_capacity_and_hasher(batch.len(), Default::default());
+    let mut jobs = job_set(batch.len());
     let mut claims = 0;
     !batch.is_empty()
         && batch.iter().all(|request| match request {
@@ -146,7 +146,7 @@ impl WholeGroup {
                 .iter()
                 .all(|request| matches!(request, Request::Complete(_))) =>
             {
-                let mut jobs = JobSet::with_capacity_and_hasher(batch.len(), Default::default());
+                let mut jobs = job_set(batch.len());
                 let distinct = batch.iter().all(|request| match request {
                     Request::Complete(call) => jobs.insert(call.transition().lease.job_id),
                     _ => false,
@@ -225,7 +225,7 @@ pub(crate) fn settle_inserted(call: &mut Call<Enqueue>) {
     let Enqueue { jobs, now } = call.transition();
     let inserted = jobs
         .iter()
-        .map(|job| Enqueued::inserted(JobRecord::from_new(job.clone(), *now)))
+        .map(|job| Enqueued::inserted(JobRecord::from_new(job, *now)))
         .collect();
     call.settle(inserted);
 }

@@ -41,7 +41,6 @@
 //! and the group runs again the ordinary way, which answers each error at its stage
 //! (see [`crate::writer`]): only success is answered from here.
 
-use crate::{JobMap, JobSet};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -64,6 +63,7 @@ use crate::row::{ColumnNames, CopiedRows, job_id};
 use crate::sql;
 use crate::transition::Request;
 use crate::transition::claim::{Claim, Claimed};
+use crate::{JobMap, JobSet, job_set};
 
 /// How many insert statements (one per group size) stay prepared.
 const PREPARED_STATEMENTS: usize = 64;
@@ -360,7 +360,7 @@ fn complete_answered(
     tx: &Transaction<'_>,
     completions: &[(Lease, OffsetDateTime)],
 ) -> Result<JobSet, Failed> {
-    let mut completed = JobSet::with_capacity_and_hasher(completions.len(), Default::default());
+    let mut completed = job_set(completions.len());
     let mut complete = tx.prepare_cached(sql::COMPLETE_BULK)?;
     let mut ids = complete.query([completion_rows(completions)])?;
     while let Some(row) = ids.next()? {

@@ -102,7 +102,7 @@ impl Insert for Inserts<'_> {
             .map_err(|e| insert_error(e, job.id, is_unique_violation, store_error))?
             .rows_affected();
         if inserted > 0 {
-            return Ok(Enqueued::inserted(JobRecord::from_new(job.clone(), now)));
+            return Ok(Enqueued::inserted(JobRecord::from_new(job, now)));
         }
         // Nothing inserted: a non-terminal job holds the unique key, or else a job
         // that ended within the unique period.

@@ -84,6 +84,11 @@ mod writer;
 /// made.
 pub(crate) type JobSet = std::collections::HashSet<leasehold::JobId, foldhash::fast::RandomState>;
 
+/// An empty [`JobSet`] with room for `capacity` jobs.
+pub(crate) fn job_set(capacity: usize) -> JobSet {
+    JobSet::with_capacity_and_hasher(capacity, foldhash::fast::RandomState::default())
+}
+
 /// A map by job id, hashed as [`JobSet`] is.
 pub(crate) type JobMap<V> =
     std::collections::HashMap<leasehold::JobId, V, foldhash::fast::RandomState>;

@@ -295,6 +295,7 @@ async fn run(mut state: State, own_thread: bool) -> Option<State> {
                 .iter()
                 .any(|request| matches!(request, Request::Claim(_)));
         commit_group(target, held, direct, runtime, batch).await;
+        // Unless the group lost the writer's own connection.
         if moving && direct.is_some() {
             break;
         }

@@ -142,7 +142,7 @@ async fn a_large_batch_is_stored_whole_or_not_at_all() {
     let stored = store.list(&JobFilter::all(), t(1)).await.unwrap();
     assert_eq!(stored.len(), 600);
     for (job, answer) in jobs.iter().zip(&answers) {
-        let want = leasehold::JobRecord::from_new(job.clone(), t(1));
+        let want = leasehold::JobRecord::from_new(job, t(1));
         assert_eq!(answer.job, want);
         let got = stored.iter().find(|r| r.id == job.id).expect("stored");
         assert_eq!(got, &want);

@@ -186,7 +186,7 @@ async fn drain_from(
 fn stored(kind: &str, now: OffsetDateTime) -> JobRecord {
     let new_job =
         crate::job::NewJob::new(kind, serde_json::json!({}), now).expect("a kind is given");
-    JobRecord::from_new(new_job, now)
+    JobRecord::from_new(&new_job, now)
 }
 
 #[cfg(test)]

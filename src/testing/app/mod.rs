@@ -152,7 +152,7 @@ impl TestContext {
             .unwrap_or_else(|error| {
                 panic!("the options job kind {kind:?} declares are invalid: {error}")
             });
-        self.running(JobRecord::from_new(new_job, now), 1)
+        self.running(JobRecord::from_new(&new_job, now), 1)
     }
 
     /// A context for `record` (a stored job, say one [`assert_enqueued`] returned) in its

@@ -53,7 +53,7 @@ impl Model {
             }
         }
         let id = job.id;
-        self.jobs.push(JobRecord::from_new(job, now));
+        self.jobs.push(JobRecord::from_new(&job, now));
         (id, false)
     }
 
