@@ -191,17 +191,24 @@ async fn a_unique_period_allows_one_job_per_period() {
     assert!(matches!(bad, Err(Error::InvalidJob(_))), "{bad:?}");
 }
 
+/// A queue on a new memory store holding one job, completed 25 hours before its
+/// clock's now; the job's id.
+async fn a_day_old_completed_job() -> (Queue, leasehold::JobId) {
+    let (queue, clock) = queue_at_t0();
+    let done = queue.enqueue(check(0)).await.unwrap().job.id;
+    let once = Worker::builder(&queue)
+        .handler(|_: Check, _: JobContext| async {})
+        .build()
+        .unwrap();
+    once.run_once().await.unwrap();
+    clock.advance(Duration::from_secs(25 * 3600));
+    (queue, done)
+}
+
 #[tokio::test]
 async fn a_running_worker_deletes_finished_jobs_past_their_age_unless_retention_is_off() {
     for on in [true, false] {
-        let (queue, clock) = queue_at_t0();
-        let done = queue.enqueue(check(0)).await.unwrap().job.id;
-        let once = Worker::builder(&queue)
-            .handler(|_: Check, _: JobContext| async {})
-            .build()
-            .unwrap();
-        once.run_once().await.unwrap();
-        clock.advance(Duration::from_secs(25 * 3600));
+        let (queue, done) = a_day_old_completed_job().await;
         let kept = queue.enqueue(check(0)).await.unwrap().job.id;
 
         let retention = if on {
@@ -231,6 +238,34 @@ async fn a_running_worker_deletes_finished_jobs_past_their_age_unless_retention_
             "a pending job stays"
         );
     }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_worker_first_runs_retention_a_second_after_it_starts_not_at_once() {
+    let (queue, done) = a_day_old_completed_job().await;
+    // The default interval, a minute.
+    let worker = Worker::builder(&queue)
+        .queue("nothing-here", 1)
+        .handler(|_: Check, _: JobContext| async {})
+        .build()
+        .unwrap();
+    let stop = worker.shutdown_token();
+    let running = tokio::spawn(async move { worker.run().await });
+    tokio::time::sleep(Duration::from_millis(900)).await;
+    let kept_at_first = queue.get(done).await.unwrap().is_some();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let gone_after_a_second = queue.get(done).await.unwrap().is_none();
+    stop.cancel();
+    running.await.unwrap();
+
+    assert!(
+        kept_at_first,
+        "no retention pass in the worker's first second"
+    );
+    assert!(
+        gone_after_a_second,
+        "the first pass ran a second after the start"
+    );
 }
 
 /// A store written before outputs existed: it forwards every verb but has no

@@ -77,7 +77,8 @@ impl Retention {
         self
     }
 
-    /// How often a worker runs retention (default every minute).
+    /// How often a worker runs retention (default every minute). A worker runs it first
+    /// one second after it starts, or after one interval if that is shorter.
     pub fn interval(mut self, interval: Duration) -> Self {
         self.interval = interval;
         self

@@ -12,6 +12,12 @@ use tokio::sync::watch;
 /// How many jobs claimed ahead shutdown gives back at once.
 const RELEASES_AT_ONCE: usize = 8;
 
+/// How long after it starts a worker first runs retention (unless its interval is
+/// shorter). Not at once: a pass is six store calls (a lock and a delete per finished
+/// state), which went ahead of the worker's first claims and completions; on SQLite
+/// they cost a worker starting on a backlog of 10,000 jobs 5-8 ms of its first 80.
+const FIRST_RETENTION_AFTER: Duration = Duration::from_secs(1);
+
 use crate::error::StoreError;
 
 use super::claim::ClaimRound;
@@ -200,10 +206,15 @@ async fn sleep_or_forever(wait: Option<Duration>) {
     }
 }
 
-/// Runs retention every interval until the worker stops; a failed run is logged and
-/// tried again at the next interval.
+/// Runs retention every interval until the worker stops, the first time
+/// [`FIRST_RETENTION_AFTER`] after the worker starts (or one interval, if shorter); a
+/// failed run is logged and tried again at the next interval.
 async fn maintain(inner: Arc<Inner>) {
     let settings = &inner.settings;
+    tokio::select! {
+        () = inner.stop.cancelled() => return,
+        () = tokio::time::sleep(settings.retention.every().min(FIRST_RETENTION_AFTER)) => {}
+    }
     loop {
         let run = settings.retention.delete_old(
             &*inner.store,

@@ -81,6 +81,66 @@ pub(crate) fn lease_writes(batch: &[Request]) -> bool {
         })
 }
 
+/// The parts of a group that mixes other calls with those the writer's own connection
+/// commits ([`crate::direct`]): see [`split_mixed`].
+#[derive(Default)]
+pub(crate) struct MixedGroup {
+    /// Calls only the ordinary way runs (every heartbeat among them).
+    pub(crate) rest: Vec<Request>,
+    /// The enqueues of jobs without unique keys or dependencies.
+    pub(crate) enqueues: Vec<Request>,
+    /// The completions (the first of each job) and the first claim [`lease_writes`]
+    /// takes.
+    pub(crate) leases: Vec<Request>,
+}
+
+/// A group commit's calls as the writer's own connection takes them ([`split_mixed`]).
+pub(crate) enum Split {
+    /// One group: it takes them whole, or none of them.
+    Whole(Vec<Request>),
+    /// Parts: some it takes, and the rest.
+    Mixed(MixedGroup),
+}
+
+/// Splits `batch`, unless [`plain_enqueues`] or [`lease_writes`] take it whole, into
+/// what the writer's own connection commits (its plain enqueues, its lease writes)
+/// and the rest. Its calls are all in flight at once, so committing the parts one
+/// after another is an order their callers could have seen. [`Split::Whole`] when
+/// the group goes whole, or holds nothing the writer's own connection commits.
+///
+/// A worker's claims and completions met one of its heartbeats, a retention pass or
+/// an application's enqueue in a group, and the whole group then went through sqlx:
+/// a claim of 500 jobs that way took 5-8 ms instead of about 1 (a worker's first
+/// seconds, when retention runs, lost 15-20 ms so).
+pub(crate) fn split_mixed(batch: Vec<Request>) -> Split {
+    if plain_enqueues(&batch) || lease_writes(&batch) {
+        return Split::Whole(batch);
+    }
+    let mut jobs = job_set(batch.len());
+    let mut claimed = false;
+    let mut parts = MixedGroup::default();
+    for request in batch {
+        let part = match &request {
+            Request::Enqueue(call) if call.transition().is_keyless() => &mut parts.enqueues,
+            Request::Complete(call) if jobs.insert(call.transition().lease.job_id) => {
+                &mut parts.leases
+            }
+            Request::Claim(call)
+                if !claimed && call.transition().limit > 0 && call.transition().goes_simple() =>
+            {
+                claimed = true;
+                &mut parts.leases
+            }
+            _ => &mut parts.rest,
+        };
+        part.push(request);
+    }
+    if parts.enqueues.is_empty() && parts.leases.is_empty() {
+        return Split::Whole(parts.rest);
+    }
+    Split::Mixed(parts)
+}
+
 /// The lease and time of each completion of `batch`, in order.
 pub(crate) fn completions_of(batch: &[Request]) -> Vec<(Lease, OffsetDateTime)> {
     batch

@@ -52,7 +52,7 @@ use sqlx::{Sqlite, SqliteConnection, SqlitePool};
 use tokio::runtime::RuntimeFlavor;
 use tokio::sync::mpsc;
 
-use crate::bulk::{WholeGroup, answer_in_bulk, lease_writes, plain_enqueues};
+use crate::bulk::{Split, WholeGroup, answer_in_bulk, lease_writes, plain_enqueues, split_mixed};
 use crate::direct::Direct;
 use crate::error::{is_unique_violation, shared_store_error, writer_stopped};
 use crate::row::Statement;
@@ -368,47 +368,90 @@ fn top_up(
 /// if there is one (else one from the pool). With [`Target::hold`], a connection left
 /// out of any transaction is held again for the next group; otherwise it goes back to
 /// the pool.
+///
+/// A group that mixes calls the writer's own connection commits with others
+/// ([`split_mixed`]) runs as parts, each its own transaction: the others first (the
+/// ordinary way, with the group's heartbeats, which every group answers before the
+/// completions beside them: a heartbeat after its job's completion would find the
+/// lease gone and the worker would log it lost), then the plain enqueues and the
+/// lease writes on the writer's own connection.
 async fn commit_group(
     target: &Target,
     held: &mut Option<PoolConnection<Sqlite>>,
     direct: &mut Option<Direct>,
     runtime: Option<&tokio::runtime::Handle>,
-    mut batch: Vec<Request>,
+    batch: Vec<Request>,
 ) {
-    if let Some(own) = direct.as_mut()
-        && !target.pool.is_closed()
-    {
-        let rows: usize = batch.iter().map(Request::weight).sum();
-        let committed = if plain_enqueues(&batch) {
-            Some(off_the_runtime_if_long(rows, || {
-                own.enqueues(&mut batch).is_ok()
-            }))
-        } else if lease_writes(&batch) {
-            Some(off_the_runtime_if_long(rows, || {
-                own.lease_writes(&mut batch).is_ok()
-            }))
-        } else {
-            None
-        };
-        match committed {
-            Some(true) => {
-                // Completions it did not write (a lease that was not live) run again
-                // below, on their own, to say why.
-                batch = answer_settled(batch);
-                if let Some(checkpoint) = own.checkpoint() {
-                    // A panic there is a checkpoint not made: the next one makes it.
-                    let _ = checkpoint.await;
-                }
-                if batch.is_empty() {
-                    return;
-                }
+    let parts = if direct.is_some() && !target.pool.is_closed() {
+        match split_mixed(batch) {
+            Split::Whole(batch) => vec![batch],
+            Split::Mixed(mixed) => {
+                the_ordinary_way_here(target, held, runtime, mixed.rest).await;
+                vec![mixed.enqueues, mixed.leases]
             }
-            // Still in its transaction (its ROLLBACK failed too): closing it releases
-            // the write lock it may hold, and the writer goes on without it.
-            Some(false) if own.in_transaction() => *direct = None,
-            // The ordinary way below answers each error at its stage.
-            Some(false) | None => {}
         }
+    } else {
+        vec![batch]
+    };
+    let mut left = Vec::new();
+    for part in parts {
+        left.extend(on_own_connection(target, direct, part).await);
+    }
+    the_ordinary_way_here(target, held, runtime, left).await;
+}
+
+/// Commits `batch` on the writer's own connection, if it has one and `batch` is a
+/// group it takes ([`plain_enqueues`], [`lease_writes`]); returns the calls left
+/// unanswered (all of them, when it did not take the group or the group failed
+/// there), for the ordinary way.
+async fn on_own_connection(
+    target: &Target,
+    direct: &mut Option<Direct>,
+    mut batch: Vec<Request>,
+) -> Vec<Request> {
+    let Some(own) = direct.as_mut().filter(|_| !target.pool.is_closed()) else {
+        return batch;
+    };
+    if batch.is_empty() {
+        return batch;
+    }
+    let rows: usize = batch.iter().map(Request::weight).sum();
+    let committed = if plain_enqueues(&batch) {
+        off_the_runtime_if_long(rows, || own.enqueues(&mut batch).is_ok())
+    } else if lease_writes(&batch) {
+        off_the_runtime_if_long(rows, || own.lease_writes(&mut batch).is_ok())
+    } else {
+        return batch;
+    };
+    if committed {
+        // Completions it did not write (a lease that was not live) run again the
+        // ordinary way, on their own, to say why.
+        let left = answer_settled(batch);
+        if let Some(checkpoint) = own.checkpoint() {
+            // A panic there is a checkpoint not made: the next one makes it.
+            let _ = checkpoint.await;
+        }
+        return left;
+    }
+    if own.in_transaction() {
+        // Still in its transaction (its ROLLBACK failed too): closing it releases
+        // the write lock it may hold, and the writer goes on without it.
+        *direct = None;
+    }
+    // The ordinary way answers each error at its stage.
+    batch
+}
+
+/// Runs `batch`, if it holds a call, the ordinary way ([`the_ordinary_way`]): on the
+/// writer's own thread, as a task of the runtime the store was opened on.
+async fn the_ordinary_way_here(
+    target: &Target,
+    held: &mut Option<PoolConnection<Sqlite>>,
+    runtime: Option<&tokio::runtime::Handle>,
+    batch: Vec<Request>,
+) {
+    if batch.is_empty() {
+        return;
     }
     match runtime {
         // On the writer's own thread, sqlx's hand-offs (a wake-up of this thread per

@@ -609,3 +609,71 @@ async fn from_its_own_thread_the_writer_runs_groups_through_sqlx_on_the_runtime(
         .unwrap();
     assert_eq!(states, ["completed", "scheduled"]);
 }
+
+#[test]
+fn a_group_mixing_lease_writes_and_enqueues_with_other_calls_commits_them_on_its_own_connection() {
+    runtime().block_on(async {
+        let dir = tempfile::tempdir().unwrap();
+        let (pool, target, mut direct) = file_target(&dir).await;
+        let jobs = claimed(&target, &mut direct, 3).await;
+        alone(&target, &mut direct, enqueue(4)).await.unwrap();
+        // From here the pool's one connection can write nothing: only what the
+        // writer's own connection commits can succeed.
+        sqlx::query("PRAGMA query_only = 1")
+            .execute(&pool)
+            .await
+            .unwrap();
+
+        let (heartbeat, heartbeat_answer) = request(Heartbeat {
+            leases: vec![jobs[2].lease()],
+            lease_until: t(100),
+        });
+        let (completions, completed) = completions(jobs[..2].iter().cloned(), 1);
+        let (claim_call, claim_answer) = request(claim(2));
+        let (enqueue_call, enqueue_answer) = request(enqueue(1));
+        let mut batch = vec![heartbeat];
+        batch.extend(completions);
+        batch.push(claim_call);
+        batch.push(enqueue_call);
+        group(&target, &mut direct, batch).await;
+
+        assert!(
+            heartbeat_answer.await.unwrap().is_err(),
+            "the heartbeat went through the pool's connection"
+        );
+        for answer in completed {
+            assert!(answer.await.unwrap().is_ok(), "a completion committed");
+        }
+        let claimed = claim_answer.await.unwrap().and_then(Claimed::into_jobs);
+        assert_eq!(claimed.map(|jobs| jobs.len()).ok(), Some(2));
+        assert!(enqueue_answer.await.unwrap().is_ok());
+        assert!(direct.is_some(), "the writer keeps its own connection");
+    });
+}
+
+#[test]
+fn in_a_mixed_group_heartbeats_are_answered_before_the_completions_beside_them() {
+    runtime().block_on(async {
+        let dir = tempfile::tempdir().unwrap();
+        let (_pool, target, mut direct) = file_target(&dir).await;
+        let jobs = claimed(&target, &mut direct, 1).await;
+
+        let (heartbeat, heartbeat_answer) = request(Heartbeat {
+            leases: vec![jobs[0].lease()],
+            lease_until: t(100),
+        });
+        let (completions, completed) = completions(jobs, 1);
+        let mut batch = vec![heartbeat];
+        batch.extend(completions);
+        group(&target, &mut direct, batch).await;
+
+        assert_eq!(
+            heartbeat_answer.await.unwrap().unwrap(),
+            [leasehold::HeartbeatStatus::Extended],
+            "the job was still running when its heartbeat ran"
+        );
+        for answer in completed {
+            assert!(answer.await.unwrap().is_ok());
+        }
+    });
+}
