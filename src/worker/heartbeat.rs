@@ -219,6 +219,17 @@ impl Inner {
                     tracing::info!(job = %lease.job_id, "job cancelled while running");
                     StopReason::Cancelled
                 }
+                // Its outcome is being written, and that write says whether the lease
+                // held: most often it has just ended the lease itself (a completion
+                // committed before this heartbeat, its answer not yet read), which is
+                // no loss to report.
+                _ if entry.phase == Phase::Finishing => {
+                    tracing::debug!(
+                        job = %lease.job_id,
+                        "heartbeat: {lease} ended while its outcome was being written"
+                    );
+                    continue;
+                }
                 _ => {
                     tracing::warn!(job = %lease.job_id, "heartbeat: {lease} is lost");
                     StopReason::Lost

@@ -371,10 +371,9 @@ fn top_up(
 ///
 /// A group that mixes calls the writer's own connection commits with others
 /// ([`split_mixed`]) runs as parts, each its own transaction: the others first (the
-/// ordinary way, with the group's heartbeats, which every group answers before the
-/// completions beside them: a heartbeat after its job's completion would find the
-/// lease gone and the worker would log it lost), then the plain enqueues and the
-/// lease writes on the writer's own connection.
+/// ordinary way; a heartbeat among them then finds the jobs whose completions share
+/// the group still running), then the plain enqueues and the lease writes on the
+/// writer's own connection.
 async fn commit_group(
     target: &Target,
     held: &mut Option<PoolConnection<Sqlite>>,
