@@ -62,7 +62,6 @@ use opentelemetry::propagation::{Extractor, Injector, TextMapPropagator};
 use opentelemetry::trace::TraceContextExt;
 use opentelemetry_sdk::propagation::TraceContextPropagator;
 use serde_json::{Map, Value};
-use tracing::Instrument;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 use crate::error::Error;
@@ -108,13 +107,7 @@ impl Layer for TraceContext {
             // out), and then there is no trace to continue.
             let _ = span.set_parent(parent);
         }
-        async {
-            let outcome = next.run().await;
-            super::worker::log_outcome(&outcome);
-            outcome
-        }
-        .instrument(span)
-        .await
+        super::worker::logged_in(span, next.run()).await
     }
 }
 

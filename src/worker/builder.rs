@@ -15,6 +15,18 @@ use super::context::{Data, IntoJobResult, JobContext, JobError};
 use super::layer::{JobHook, Layer};
 use super::retention::Retention;
 
+/// The job of type `J` that `record`'s payload holds, read straight from the stored
+/// text (no `Value` built on the way), or why it does not deserialize: what a worker's
+/// handler of `J` gets, and the test kit's too.
+pub(crate) fn decode_job<J: Job>(record: &JobRecord) -> Result<J, String> {
+    record.payload.deserialize::<J>().map_err(|error| {
+        format!(
+            "payload does not deserialize as job kind {:?}: {error}",
+            J::KIND
+        )
+    })
+}
+
 /// The default of [`WorkerBuilder::output_limit`]: 1 MiB.
 pub const DEFAULT_OUTPUT_LIMIT: usize = 1 << 20;
 
@@ -27,7 +39,7 @@ pub const DEFAULT_OUTPUT_LIMIT: usize = 1 << 20;
 pub const DEFAULT_CLAIM_AHEAD: usize = 512;
 use crate::error::Error;
 use crate::job::DEFAULT_QUEUE;
-use crate::job::Job;
+use crate::job::{Job, JobRecord};
 use crate::queue::Queue;
 use crate::retry::RetryPolicy;
 
@@ -233,13 +245,7 @@ impl WorkerBuilder {
         }
         let handler = Arc::new(handler);
         let erased: ErasedHandler = Arc::new(move |ctx: JobContext| {
-            // Straight from the stored text: no `Value` built on the way.
-            let job = ctx.record().payload.deserialize::<J>().map_err(|error| {
-                format!(
-                    "payload does not deserialize as job kind {:?}: {error}",
-                    J::KIND
-                )
-            })?;
+            let job = decode_job::<J>(ctx.record())?;
             let handler = Arc::clone(&handler);
             // The handler is called inside the future, so a panic in its synchronous
             // part is caught like one in its body.

@@ -11,13 +11,12 @@ use futures::StreamExt;
 use futures::stream::FuturesUnordered;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
-use tracing::Instrument;
 
 use super::builder::HandlerFuture;
 use super::context::{Action, JobContext, OutputSlot};
 use super::events::JobInfo;
 use super::held::StopReason;
-use super::layer::{HookRun, Next, job_span, log_outcome};
+use super::layer::{HookRun, Next, job_span, logged_in};
 use super::outcome::{JobOutcome, Outcome};
 use super::{Inner, RunningGuard, later};
 use crate::error::StoreError;
@@ -105,16 +104,11 @@ async fn run_chain(
 /// Runs `run`, with `span` in the job's `leasehold.job` span, logging its outcome
 /// there: what [`TracingLayer`](super::TracingLayer) does, outermost of all layers.
 async fn in_span(span: bool, job: &JobRecord, run: impl Future<Output = Outcome>) -> Outcome {
-    if !span {
-        return run.await;
+    if span {
+        logged_in(job_span(job), run).await
+    } else {
+        run.await
     }
-    async {
-        let outcome = run.await;
-        log_outcome(&outcome);
-        outcome
-    }
-    .instrument(job_span(job))
-    .await
 }
 
 /// Where a slot's next job goes when the job before it waits for its write.

@@ -244,14 +244,23 @@ pub struct TracingLayer;
 #[async_trait::async_trait]
 impl Layer for TracingLayer {
     async fn call(&self, job: &JobRecord, next: Next<'_>) -> Outcome {
-        async {
-            let outcome = next.run().await;
-            log_outcome(&outcome);
-            outcome
-        }
-        .instrument(job_span(job))
-        .await
+        logged_in(job_span(job), next.run()).await
     }
+}
+
+/// `run` in `span`, logging its outcome there, as [`TracingLayer`] documents. Not an
+/// `async fn`: the future it returns holds `run` itself, not a second future that
+/// `run` is moved into (a job's run is large, and moved once more per job).
+pub(crate) fn logged_in<F: Future<Output = Outcome>>(
+    span: tracing::Span,
+    run: F,
+) -> tracing::instrument::Instrumented<impl Future<Output = Outcome>> {
+    async move {
+        let outcome = run.await;
+        log_outcome(&outcome);
+        outcome
+    }
+    .instrument(span)
 }
 
 /// The `leasehold.job` span of `job`, with the fields [`TracingLayer`] documents.
@@ -266,7 +275,7 @@ pub(crate) fn job_span(job: &JobRecord) -> tracing::Span {
 }
 
 /// Logs `outcome` in the current span, at the level [`TracingLayer`] documents.
-pub(crate) fn log_outcome(outcome: &Outcome) {
+fn log_outcome(outcome: &Outcome) {
     match outcome {
         Outcome::Completed => tracing::debug!("job completed"),
         Outcome::Retried { delay, error, .. } => {

@@ -40,12 +40,14 @@ pub use self::events::{JobInfo, WorkerEvent};
 pub(crate) use self::layer::HookRun;
 pub use self::layer::{JobHook, Layer, Next, TracingLayer};
 #[cfg(feature = "opentelemetry")]
-pub(crate) use self::layer::{job_span, log_outcome};
+pub(crate) use self::layer::{job_span, logged_in};
 pub use self::outcome::{JobOutcome, Outcome, RunReport};
 pub use self::retention::{RETENTION_LOCK, Retention};
 /// Re-exported: the token type of [`JobContext`] and [`WorkerBuilder::shutdown_on`].
 pub use tokio_util::sync::CancellationToken;
 
+#[cfg(feature = "testing")]
+pub(crate) use self::builder::decode_job;
 use self::builder::{ErasedHandler, Parts, Settings};
 pub(crate) use self::context::Shared;
 #[cfg(feature = "testing")]

@@ -211,11 +211,13 @@ async fn sleep_or_forever(wait: Option<Duration>) {
 /// failed run is logged and tried again at the next interval.
 async fn maintain(inner: Arc<Inner>) {
     let settings = &inner.settings;
-    tokio::select! {
-        () = inner.stop.cancelled() => return,
-        () = tokio::time::sleep(settings.retention.every().min(FIRST_RETENTION_AFTER)) => {}
-    }
+    let mut wait = settings.retention.every().min(FIRST_RETENTION_AFTER);
     loop {
+        tokio::select! {
+            () = inner.stop.cancelled() => return,
+            () = tokio::time::sleep(wait) => {}
+        }
+        wait = settings.retention.every();
         let run = settings.retention.delete_old(
             &*inner.store,
             &*inner.clock,
@@ -231,10 +233,6 @@ async fn maintain(inner: Arc<Inner>) {
             Err(error) => {
                 tracing::warn!(worker = %settings.id, %error, "retention failed; trying again later");
             }
-        }
-        tokio::select! {
-            () = inner.stop.cancelled() => return,
-            () = tokio::time::sleep(settings.retention.every()) => {}
         }
     }
 }

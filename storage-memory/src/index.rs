@@ -172,6 +172,11 @@ impl Entry {
         record
     }
 
+    /// Until when its lease holds: a running job always has one.
+    pub(crate) fn leased_until(&self) -> Micros {
+        self.lease_until.get().expect("a running job has a lease")
+    }
+
     /// The jobs it depends on.
     pub(crate) fn depends_on(&self) -> &[JobId] {
         self.extra.as_ref().map_or(&[], |extra| &extra.depends_on)

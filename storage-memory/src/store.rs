@@ -213,7 +213,7 @@ impl Inner {
             .queues
             .get_mut(&entry.queue)
             .expect("every job's queue is indexed");
-        let lease_until = entry.lease_until.get().expect("a running job has a lease");
+        let lease_until = entry.leased_until();
         index.running.remove(&(lease_until, lease.job_id));
         Ok(entry)
     }
@@ -338,7 +338,7 @@ impl JobStore for MemoryStore {
                 _ if entry.lease_token != lease.token => HeartbeatStatus::Lost,
                 Phase::Running => {
                     // Never shorter: a heartbeat may land after a later one.
-                    let old = entry.lease_until.get().expect("running");
+                    let old = entry.leased_until();
                     let until = old.max(until);
                     entry.lease_until = MaybeMicros::some(until);
                     let queue = entry.queue.clone();

@@ -63,82 +63,88 @@ pub(crate) fn plain_enqueues(batch: &[Request]) -> bool {
         )
 }
 
-/// Whether `batch` is a group of lease writes the writer's own connection commits
-/// ([`crate::direct`]): one call at least, each a completion of a distinct job or a
-/// claim, at most one, that [`WholeGroup`] would send simple (of one queue, of a job
-/// at least, no limit seen stored).
-pub(crate) fn lease_writes(batch: &[Request]) -> bool {
-    let mut jobs = job_set(batch.len());
-    let mut claims = 0;
-    !batch.is_empty()
-        && batch.iter().all(|request| match request {
-            Request::Complete(call) => jobs.insert(call.transition().lease.job_id),
-            Request::Claim(call) => {
-                claims += 1;
-                claims == 1 && call.transition().limit > 0 && call.transition().goes_simple()
-            }
-            _ => false,
-        })
-}
-
-/// The parts of a group that mixes other calls with those the writer's own connection
-/// commits ([`crate::direct`]): see [`split_mixed`].
+/// A group's calls as the writer's own connection ([`crate::direct`]) takes them,
+/// sorted in one pass by [`for_own_connection`].
 #[derive(Default)]
-pub(crate) struct MixedGroup {
+pub(crate) struct Parts {
     /// Calls only the ordinary way runs (every heartbeat among them).
     pub(crate) rest: Vec<Request>,
-    /// The enqueues of jobs without unique keys or dependencies.
+    /// Enqueues of jobs without unique keys or dependencies
+    /// ([`Direct::enqueues`](crate::direct::Direct::enqueues)).
     pub(crate) enqueues: Vec<Request>,
-    /// The completions (the first of each job) and the first claim [`lease_writes`]
-    /// takes.
+    /// Lease writes ([`Direct::lease_writes`](crate::direct::Direct::lease_writes)):
+    /// the first completion of each job, and the first claim of a job at least that
+    /// [`WholeGroup`] would send simple (of one queue, no limit seen stored).
     pub(crate) leases: Vec<Request>,
 }
 
-/// A group commit's calls as the writer's own connection takes them ([`split_mixed`]).
-pub(crate) enum Split {
-    /// One group: it takes them whole, or none of them.
-    Whole(Vec<Request>),
-    /// Parts: some it takes, and the rest.
-    Mixed(MixedGroup),
+impl Parts {
+    /// Every call of `batch` for the ordinary way.
+    pub(crate) fn ordinary(batch: Vec<Request>) -> Self {
+        Self {
+            rest: batch,
+            ..Self::default()
+        }
+    }
 }
 
-/// Splits `batch`, unless [`plain_enqueues`] or [`lease_writes`] take it whole, into
-/// what the writer's own connection commits (its plain enqueues, its lease writes)
-/// and the rest. Its calls are all in flight at once, so committing the parts one
-/// after another is an order their callers could have seen. [`Split::Whole`] when
-/// the group goes whole, or holds nothing the writer's own connection commits.
+/// Sorts `batch` into what the writer's own connection commits (its plain enqueues,
+/// its lease writes, each part one transaction there) and the rest. A group's calls
+/// are all in flight at once, so committing the parts one after another is an order
+/// their callers could have seen.
 ///
 /// A worker's claims and completions met one of its heartbeats, a retention pass or
 /// an application's enqueue in a group, and the whole group then went through sqlx:
 /// a claim of 500 jobs that way took 5-8 ms instead of about 1 (a worker's first
 /// seconds, when retention runs, lost 15-20 ms so).
-pub(crate) fn split_mixed(batch: Vec<Request>) -> Split {
-    if plain_enqueues(&batch) || lease_writes(&batch) {
-        return Split::Whole(batch);
-    }
+pub(crate) fn for_own_connection(batch: Vec<Request>) -> Parts {
     let mut jobs = job_set(batch.len());
     let mut claimed = false;
-    let mut parts = MixedGroup::default();
-    for request in batch {
-        let part = match &request {
-            Request::Enqueue(call) if call.transition().is_keyless() => &mut parts.enqueues,
-            Request::Complete(call) if jobs.insert(call.transition().lease.job_id) => {
-                &mut parts.leases
-            }
+    let sorted: Vec<Part> = batch
+        .iter()
+        .map(|request| match request {
+            Request::Enqueue(call) if call.transition().is_keyless() => Part::Enqueues,
+            Request::Complete(call) if jobs.insert(call.transition().lease.job_id) => Part::Leases,
             Request::Claim(call)
                 if !claimed && call.transition().limit > 0 && call.transition().goes_simple() =>
             {
                 claimed = true;
-                &mut parts.leases
+                Part::Leases
             }
-            _ => &mut parts.rest,
-        };
-        part.push(request);
+            _ => Part::Rest,
+        })
+        .collect();
+    let mut parts = Parts::default();
+    // Most groups are of one part (a worker's completions and claim): they keep their
+    // vector, and no call is moved.
+    if let Some(&first) = sorted.first()
+        && sorted.iter().all(|part| *part == first)
+    {
+        *parts.of(first) = batch;
+        return parts;
     }
-    if parts.enqueues.is_empty() && parts.leases.is_empty() {
-        return Split::Whole(parts.rest);
+    for (request, part) in batch.into_iter().zip(sorted) {
+        parts.of(part).push(request);
     }
-    Split::Mixed(parts)
+    parts
+}
+
+/// Which part of [`Parts`] a call goes to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Part {
+    Rest,
+    Enqueues,
+    Leases,
+}
+
+impl Parts {
+    fn of(&mut self, part: Part) -> &mut Vec<Request> {
+        match part {
+            Part::Rest => &mut self.rest,
+            Part::Enqueues => &mut self.enqueues,
+            Part::Leases => &mut self.leases,
+        }
+    }
 }
 
 /// The lease and time of each completion of `batch`, in order.

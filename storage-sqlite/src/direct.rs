@@ -162,7 +162,7 @@ impl Direct {
     }
 
     /// Runs `batch`, a group of lease writes only
-    /// ([`lease_writes`](crate::bulk::lease_writes)), in one
+    /// ([`for_own_connection`](crate::bulk::for_own_connection)), in one
     /// transaction: its completions (`complete_row.sql`, or `complete_bulk.sql` when
     /// some lease was not live), then its claim the simple way (claim_simple_guard.sql,
     /// promote_due.sql, fail_expired_leases.sql, claim_simple_choose.sql,

@@ -52,7 +52,7 @@ use sqlx::{Sqlite, SqliteConnection, SqlitePool};
 use tokio::runtime::RuntimeFlavor;
 use tokio::sync::mpsc;
 
-use crate::bulk::{Split, WholeGroup, answer_in_bulk, lease_writes, plain_enqueues, split_mixed};
+use crate::bulk::{Parts, WholeGroup, answer_in_bulk, for_own_connection};
 use crate::direct::Direct;
 use crate::error::{is_unique_violation, shared_store_error, writer_stopped};
 use crate::row::Statement;
@@ -364,16 +364,17 @@ fn top_up(
     }
 }
 
-/// Runs `batch` in one transaction and answers every call, on the `held` connection
-/// if there is one (else one from the pool). With [`Target::hold`], a connection left
-/// out of any transaction is held again for the next group; otherwise it goes back to
-/// the pool.
+/// Runs `batch` and answers every call: what the writer's own connection takes
+/// ([`for_own_connection`]) there, the rest in one transaction through sqlx, on the
+/// `held` connection if there is one (else one from the pool). With
+/// [`Target::hold`], a connection left out of any transaction is held again for the
+/// next group; otherwise it goes back to the pool.
 ///
-/// A group that mixes calls the writer's own connection commits with others
-/// ([`split_mixed`]) runs as parts, each its own transaction: the others first (the
-/// ordinary way; a heartbeat among them then finds the jobs whose completions share
-/// the group still running), then the plain enqueues and the lease writes on the
-/// writer's own connection.
+/// A group that mixes calls the writer's own connection commits with others runs as
+/// parts, each its own transaction: the others first (the ordinary way; a heartbeat
+/// among them then finds the jobs whose completions share the group still running),
+/// then the plain enqueues and the lease writes on the writer's own connection, then
+/// the ordinary way again for any call those left unanswered.
 async fn commit_group(
     target: &Target,
     held: &mut Option<PoolConnection<Sqlite>>,
@@ -382,47 +383,33 @@ async fn commit_group(
     batch: Vec<Request>,
 ) {
     let parts = if direct.is_some() && !target.pool.is_closed() {
-        match split_mixed(batch) {
-            Split::Whole(batch) => vec![batch],
-            Split::Mixed(mixed) => {
-                the_ordinary_way_here(target, held, runtime, mixed.rest).await;
-                vec![mixed.enqueues, mixed.leases]
-            }
-        }
+        for_own_connection(batch)
     } else {
-        vec![batch]
+        Parts::ordinary(batch)
     };
-    let mut left = Vec::new();
-    for part in parts {
-        left.extend(on_own_connection(target, direct, part).await);
-    }
+    the_ordinary_way_here(target, held, runtime, parts.rest).await;
+    let mut left = on_own_connection(target, direct, parts.enqueues, Direct::enqueues).await;
+    left.extend(on_own_connection(target, direct, parts.leases, Direct::lease_writes).await);
     the_ordinary_way_here(target, held, runtime, left).await;
 }
 
-/// Commits `batch` on the writer's own connection, if it has one and `batch` is a
-/// group it takes ([`plain_enqueues`], [`lease_writes`]); returns the calls left
-/// unanswered (all of them, when it did not take the group or the group failed
-/// there), for the ordinary way.
-async fn on_own_connection(
+/// Commits `batch` with `write` on the writer's own connection, if it still has one;
+/// returns the calls left unanswered (all of them, when it has none or the write
+/// failed), for the ordinary way.
+async fn on_own_connection<E>(
     target: &Target,
     direct: &mut Option<Direct>,
     mut batch: Vec<Request>,
+    write: fn(&mut Direct, &mut [Request]) -> Result<(), E>,
 ) -> Vec<Request> {
-    let Some(own) = direct.as_mut().filter(|_| !target.pool.is_closed()) else {
-        return batch;
-    };
     if batch.is_empty() {
         return batch;
     }
-    let rows: usize = batch.iter().map(Request::weight).sum();
-    let committed = if plain_enqueues(&batch) {
-        off_the_runtime_if_long(rows, || own.enqueues(&mut batch).is_ok())
-    } else if lease_writes(&batch) {
-        off_the_runtime_if_long(rows, || own.lease_writes(&mut batch).is_ok())
-    } else {
+    let Some(own) = direct.as_mut().filter(|_| !target.pool.is_closed()) else {
         return batch;
     };
-    if committed {
+    let rows: usize = batch.iter().map(Request::weight).sum();
+    if off_the_runtime_if_long(rows, || write(own, &mut batch)).is_ok() {
         // Completions it did not write (a lease that was not live) run again the
         // ordinary way, on their own, to say why.
         let left = answer_settled(batch);

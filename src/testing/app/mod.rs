@@ -28,7 +28,7 @@ use crate::store::JobFilter;
 use crate::worker::{
     DEFAULT_OUTPUT_LIMIT, IntoJobResult, JobContext, JobError, JobOutcome, Outcome, Worker,
 };
-use crate::worker::{Data, OutputSlot, Shared};
+use crate::worker::{Data, OutputSlot, Shared, decode_job};
 
 /// The lease a test context's job holds: the worker's default.
 const TEST_LEASE: Duration = Duration::from_secs(30);
@@ -259,16 +259,7 @@ where
     Fut::Output: IntoJobResult,
 {
     let ctx = context.build_for(job);
-    let job = ctx
-        .record()
-        .payload
-        .deserialize::<A::Job>()
-        .map_err(|error| {
-            JobError::permanent(format!(
-                "payload does not deserialize as job kind {:?}: {error}",
-                <A::Job as Job>::KIND
-            ))
-        })?;
+    let job = decode_job::<A::Job>(ctx.record()).map_err(JobError::permanent)?;
     handler(job, ctx).await.into_job_result()
 }
 

@@ -92,9 +92,7 @@ impl Inner {
         match entry.phase {
             Phase::Pending => index.remove_pending(id, entry),
             Phase::Running => {
-                index
-                    .running
-                    .remove(&(entry.lease_until.get().expect("running"), id));
+                index.running.remove(&(entry.leased_until(), id));
             }
             phase => unreachable!("a {phase:?} job is never a claim candidate"),
         }
@@ -117,9 +115,7 @@ impl Inner {
             .queues
             .get_mut(&entry.queue)
             .expect("every job's queue is indexed");
-        index
-            .running
-            .remove(&(entry.lease_until.get().expect("running"), id));
+        index.running.remove(&(entry.leased_until(), id));
         entry.record_error(LEASE_EXPIRED, now);
         self.put_ended(id, entry, Phase::Failed, now);
     }

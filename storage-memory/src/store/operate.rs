@@ -85,9 +85,7 @@ impl Inner {
             Phase::Waiting => {}
             Phase::Pending => index.remove_pending(id, &entry),
             Phase::Running => {
-                index
-                    .running
-                    .remove(&(entry.lease_until.get().expect("running"), id));
+                index.running.remove(&(entry.leased_until(), id));
             }
             Phase::Completed | Phase::Failed | Phase::Cancelled => {
                 let finished = entry
