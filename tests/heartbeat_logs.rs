@@ -10,12 +10,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use leasehold::time::OffsetDateTime;
+use leasehold::testing::failing::{FailingStore, Stall};
 use leasehold::worker::{JobContext, Worker};
-use leasehold::{HeartbeatStatus, Job, JobState, JobStore, Lease, Queue, StoreError, async_trait};
+use leasehold::{Job, Queue};
 use leasehold_memory::MemoryStore;
 use serde::{Deserialize, Serialize};
-use tokio::sync::{Notify, Semaphore};
 use tracing_subscriber::layer::SubscriberExt;
 
 #[derive(Serialize, Deserialize)]
@@ -23,50 +22,6 @@ struct Work;
 
 impl Job for Work {
     const KIND: &'static str = "work";
-}
-
-/// A memory store whose completions wait for a permit, and whose heartbeats answer
-/// every lease lost, as a store answers once the job's completion has committed.
-struct CompletedFirst {
-    inner: MemoryStore,
-    /// Told when a completion starts waiting.
-    completing: Notify,
-    /// A permit per completion allowed through.
-    gate: Semaphore,
-    heartbeats: AtomicUsize,
-}
-
-impl CompletedFirst {
-    fn new() -> Self {
-        Self {
-            inner: MemoryStore::new(),
-            completing: Notify::new(),
-            gate: Semaphore::new(0),
-            heartbeats: AtomicUsize::new(0),
-        }
-    }
-}
-
-#[async_trait]
-impl JobStore for CompletedFirst {
-    fn delegate(&self) -> Option<&dyn JobStore> {
-        Some(&self.inner)
-    }
-
-    async fn complete(&self, lease: Lease, now: OffsetDateTime) -> Result<(), StoreError> {
-        self.completing.notify_one();
-        let _permit = self.gate.acquire().await.expect("the gate stays open");
-        self.inner.complete(lease, now).await
-    }
-
-    async fn heartbeat(
-        &self,
-        leases: &[Lease],
-        _lease_until: OffsetDateTime,
-    ) -> Result<Vec<HeartbeatStatus>, StoreError> {
-        self.heartbeats.fetch_add(1, Ordering::SeqCst);
-        Ok(vec![HeartbeatStatus::Lost; leases.len()])
-    }
 }
 
 /// Counts the warnings whose message says a lease is lost.
@@ -96,28 +51,37 @@ async fn a_heartbeat_that_finds_a_finishing_jobs_lease_ended_warns_of_no_lost_le
     let _subscriber = tracing::subscriber::set_default(
         tracing_subscriber::registry().with(LostWarnings(Arc::clone(&warnings))),
     );
-    let store = Arc::new(CompletedFirst::new());
+    // Completions commit in the store, then their answers wait: the job's lease has
+    // ended while the worker still writes its outcome, and the store answers its
+    // heartbeats `Lost`.
+    let store = Arc::new(FailingStore::new(MemoryStore::new()));
+    store.stall("complete", Stall::After);
     let queue = Queue::new(store.clone());
-    let id = queue.enqueue(&Work).await.unwrap().job.id;
+    queue.enqueue(&Work).await.unwrap();
     let worker = Worker::builder(&queue)
         .heartbeat_interval(Duration::from_millis(10))
         .handler(|_: Work, _: JobContext| async { Ok(()) })
         .build()
         .unwrap();
-    let stop = worker.shutdown_token();
-    let running = tokio::spawn(async move { worker.run().await });
+    let running = tokio::spawn({
+        let worker = worker.clone();
+        async move { worker.run().await }
+    });
 
-    // The handler is done; its completion waits at the gate while heartbeats run.
-    store.completing.notified().await;
-    let before = store.heartbeats.load(Ordering::SeqCst);
-    while store.heartbeats.load(Ordering::SeqCst) < before + 2 {
+    // The handler is done and its completion committed; its answer waits while
+    // heartbeats run.
+    while store.calls("complete") == 0 {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
-    store.gate.add_permits(1);
-    while queue.get(id).await.unwrap().map(|job| job.state) != Some(JobState::Completed) {
+    let before = store.calls("heartbeat");
+    while store.calls("heartbeat") < before + 2 {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
-    stop.cancel();
+    store.unstall();
+    while worker.running() > 0 {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    worker.shutdown().await;
     running.await.unwrap();
 
     assert_eq!(

@@ -78,16 +78,6 @@ pub(crate) struct Parts {
     pub(crate) leases: Vec<Request>,
 }
 
-impl Parts {
-    /// Every call of `batch` for the ordinary way.
-    pub(crate) fn ordinary(batch: Vec<Request>) -> Self {
-        Self {
-            rest: batch,
-            ..Self::default()
-        }
-    }
-}
-
 /// Sorts `batch` into what the writer's own connection commits (its plain enqueues,
 /// its lease writes, each part one transaction there) and the rest. A group's calls
 /// are all in flight at once, so committing the parts one after another is an order
@@ -138,6 +128,14 @@ enum Part {
 }
 
 impl Parts {
+    /// Every call of `batch` for the ordinary way.
+    pub(crate) fn ordinary(batch: Vec<Request>) -> Self {
+        Self {
+            rest: batch,
+            ..Self::default()
+        }
+    }
+
     fn of(&mut self, part: Part) -> &mut Vec<Request> {
         match part {
             Part::Rest => &mut self.rest,

@@ -130,8 +130,8 @@ impl Direct {
         })
     }
 
-    /// Runs `batch`, a group of plain enqueues only
-    /// ([`plain_enqueues`](crate::bulk::plain_enqueues)), in one transaction, a
+    /// Runs `batch`, a group of plain enqueues only (the enqueues part of
+    /// [`for_own_connection`](crate::bulk::for_own_connection)), in one transaction, a
     /// multi-row insert per [`sql::ONE_STATEMENT_ROWS`] jobs, and settles each call's
     /// answer.
     ///

@@ -59,10 +59,7 @@ fn plain_enqueues_and_lease_writes_commit_on_the_writers_own_connection() {
         let dir = tempfile::tempdir().unwrap();
         let pool = file_pool(&dir).await;
         // The pool's one connection, which the writer takes, can write nothing.
-        sqlx::query("PRAGMA query_only = 1")
-            .execute(&pool)
-            .await
-            .unwrap();
+        only_the_writers_own_connection_writes(&pool).await;
         let direct = Direct::open(&dir.path().join("writer.db"));
         let writer = Writer::spawn(pool.clone(), false, true, 16, direct);
 
@@ -287,6 +284,15 @@ fn completions(
         .unzip()
 }
 
+/// Makes `pool`'s one connection read-only: from then on, only what the writer's own
+/// connection commits can succeed.
+async fn only_the_writers_own_connection_writes(pool: &SqlitePool) {
+    sqlx::query("PRAGMA query_only = 1")
+        .execute(pool)
+        .await
+        .unwrap();
+}
+
 /// A file target whose pool hands its connection back after each group, and the
 /// writer's own connection to the same file.
 async fn file_target(dir: &tempfile::TempDir) -> (SqlitePool, Target, Option<Direct>) {
@@ -335,11 +341,7 @@ fn completions_of_any_count_commit_on_the_writers_own_connection() {
         let dir = tempfile::tempdir().unwrap();
         let (pool, target, mut direct) = file_target(&dir).await;
         let mut jobs = claimed(&target, &mut direct, 348).await.into_iter();
-        // From here on only the writer's own connection can write.
-        sqlx::query("PRAGMA query_only = 1")
-            .execute(&pool)
-            .await
-            .unwrap();
+        only_the_writers_own_connection_writes(&pool).await;
 
         // Groups padded to a power of two, and one of more rows than a statement holds.
         for (count, now) in [(1, 1), (3, 2), (44, 3), (300, 4)] {
@@ -382,10 +384,7 @@ fn completions_find_the_jobs_leased_here_by_rowid_and_the_others_by_id() {
         let rowids = own.leased_rowids();
         let second_rowid = rowids[&second];
         rowids.insert(first, second_rowid);
-        sqlx::query("PRAGMA query_only = 1")
-            .execute(&pool)
-            .await
-            .unwrap();
+        only_the_writers_own_connection_writes(&pool).await;
 
         let (calls, answers) = completions(
             here.iter()
@@ -617,12 +616,7 @@ fn a_group_mixing_lease_writes_and_enqueues_with_other_calls_commits_them_on_its
         let (pool, target, mut direct) = file_target(&dir).await;
         let jobs = claimed(&target, &mut direct, 3).await;
         alone(&target, &mut direct, enqueue(4)).await.unwrap();
-        // From here the pool's one connection can write nothing: only what the
-        // writer's own connection commits can succeed.
-        sqlx::query("PRAGMA query_only = 1")
-            .execute(&pool)
-            .await
-            .unwrap();
+        only_the_writers_own_connection_writes(&pool).await;
 
         let (heartbeat, heartbeat_answer) = request(Heartbeat {
             leases: vec![jobs[2].lease()],
